@@ -1,0 +1,186 @@
+//! Which gateway endpoint a request is for.
+//!
+//! LiteLLM serves every route with and without the `/v1` prefix, and also the Azure
+//! style `/openai/deployments/{model}/…` paths that Azure OpenAI clients use. This
+//! module maps a method and path to one [`Route`], ignoring any query string.
+
+/// An LLM call the gateway translates and forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /chat/completions`
+    ChatCompletions,
+    /// `POST /completions` (legacy text completions)
+    Completions,
+    /// `POST /embeddings`
+    Embeddings,
+}
+
+impl Endpoint {
+    /// The OpenAI path suffix, without a leading slash (`chat/completions`).
+    pub fn openai_path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat/completions",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+
+    /// The short name carried between the filter's stages in a header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat_completions",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+
+    /// Inverse of [`Endpoint::as_str`].
+    pub fn parse(name: &str) -> Option<Endpoint> {
+        match name {
+            "chat_completions" => Some(Endpoint::ChatCompletions),
+            "completions" => Some(Endpoint::Completions),
+            "embeddings" => Some(Endpoint::Embeddings),
+            _ => None,
+        }
+    }
+
+    fn from_suffix(suffix: &str) -> Option<Endpoint> {
+        match suffix {
+            "chat/completions" => Some(Endpoint::ChatCompletions),
+            "completions" => Some(Endpoint::Completions),
+            "embeddings" => Some(Endpoint::Embeddings),
+            _ => None,
+        }
+    }
+}
+
+/// What the router stage does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// An LLM call; `path_model` is the model named in an Azure-style path.
+    Llm {
+        endpoint: Endpoint,
+        path_model: Option<&'a str>,
+    },
+    /// `GET /models`, `/v1/models`
+    Models,
+    /// `GET /health/liveliness` (and `/health/liveness`)
+    Liveliness,
+    /// `GET /health/readiness`
+    Readiness,
+    /// A known path with the wrong method.
+    MethodNotAllowed { allowed: &'static str },
+    /// Not a path the gateway serves.
+    NotFound,
+}
+
+/// Classifies a request by method and `:path`.
+pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = path.trim_end_matches('/');
+    let unprefixed = path.strip_prefix("/v1").unwrap_or(path);
+
+    match unprefixed {
+        "/models" => return only(method, "GET", Route::Models),
+        "/health/liveliness" | "/health/liveness" => {
+            return only(method, "GET", Route::Liveliness)
+        }
+        "/health/readiness" => return only(method, "GET", Route::Readiness),
+        _ => {}
+    }
+
+    if let Some(endpoint) = unprefixed
+        .strip_prefix('/')
+        .and_then(Endpoint::from_suffix)
+    {
+        return only(
+            method,
+            "POST",
+            Route::Llm {
+                endpoint,
+                path_model: None,
+            },
+        );
+    }
+
+    // Azure OpenAI clients: /openai/deployments/{model}/chat/completions
+    if let Some(rest) = path.strip_prefix("/openai/deployments/") {
+        if let Some((model, suffix)) = rest.split_once('/') {
+            if let Some(endpoint) = Endpoint::from_suffix(suffix) {
+                if !model.is_empty() {
+                    return only(
+                        method,
+                        "POST",
+                        Route::Llm {
+                            endpoint,
+                            path_model: Some(model),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Route::NotFound
+}
+
+fn only<'a>(method: &str, allowed: &'static str, route: Route<'a>) -> Route<'a> {
+    if method.eq_ignore_ascii_case(allowed) {
+        route
+    } else {
+        Route::MethodNotAllowed { allowed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dual_prefix() {
+        for p in ["/chat/completions", "/v1/chat/completions", "/v1/chat/completions?x=1"] {
+            assert_eq!(
+                classify("POST", p),
+                Route::Llm { endpoint: Endpoint::ChatCompletions, path_model: None },
+                "{p}"
+            );
+        }
+        assert_eq!(
+            classify("POST", "/v1/embeddings"),
+            Route::Llm { endpoint: Endpoint::Embeddings, path_model: None }
+        );
+        assert_eq!(
+            classify("POST", "/completions"),
+            Route::Llm { endpoint: Endpoint::Completions, path_model: None }
+        );
+        assert_eq!(classify("GET", "/models"), Route::Models);
+        assert_eq!(classify("GET", "/v1/models"), Route::Models);
+    }
+
+    #[test]
+    fn azure_style_paths() {
+        assert_eq!(
+            classify("POST", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01"),
+            Route::Llm { endpoint: Endpoint::ChatCompletions, path_model: Some("gpt-4o") }
+        );
+        assert_eq!(classify("POST", "/openai/deployments//chat/completions"), Route::NotFound);
+    }
+
+    #[test]
+    fn health_and_methods() {
+        assert_eq!(classify("GET", "/health/liveliness"), Route::Liveliness);
+        assert_eq!(classify("GET", "/health/liveness"), Route::Liveliness);
+        assert_eq!(classify("GET", "/health/readiness"), Route::Readiness);
+        assert_eq!(
+            classify("GET", "/v1/chat/completions"),
+            Route::MethodNotAllowed { allowed: "POST" }
+        );
+        assert_eq!(classify("POST", "/v1/nothing"), Route::NotFound);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for e in [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings] {
+            assert_eq!(Endpoint::parse(e.as_str()), Some(e));
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Switchyard's proxy-wasm filter.
+//!
+//! One binary, two stages (see `plugin_config`): the **router** stage in the
+//! listener resolves the model group and answers `/models`, health and mock calls;
+//! the **upstream** stage in each deployment's cluster translates the request for that
+//! deployment's provider and the answer back, streams chunk by chunk. Everything
+//! but the `glue` module is plain Rust over the [`host::Host`] trait, tested on the
+//! host and on wasm32.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+pub mod endpoint;
+pub mod error;
+pub mod plugin_config;
+pub mod providers;
+pub mod sse;

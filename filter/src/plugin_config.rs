@@ -1,0 +1,174 @@
+//! The filter's plugin configuration: the JSON contract between `switchyard render`
+//! and the filter.
+//!
+//! One filter binary runs in two stages. The **router** stage sits in the listener's
+//! HTTP filter chain: it knows every model group and alias and picks the route. The
+//! **upstream** stage sits in each deployment's cluster (Envoy upstream HTTP filters)
+//! and knows just that deployment: provider, model id, credentials, default
+//! parameters. Envoy hands each instance its JSON as the wasm plugin `configuration`.
+//!
+//! Secrets never appear here: a value may be `{"env": "NAME"}`, which the filter reads
+//! from the Envoy process environment (`vm_config.environment_variables.host_env_keys`)
+//! when the plugin is configured. A missing variable fails configuration, naming it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use crate::providers::ProviderKind;
+
+/// The `configuration` of one filter instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum PluginConfig {
+    /// Listener stage: routing, `/models`, health, mock answers.
+    Router(RouterConfig),
+    /// Cluster stage: translation for one deployment.
+    Upstream(UpstreamConfig),
+}
+
+/// Configuration of the router stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Model groups (`model_name`s) in config order; a name may hold `*` wildcards.
+    pub groups: Vec<GroupConfig>,
+    /// `router_settings.model_group_alias`: alias → group name.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_request_body_bytes: usize,
+}
+
+/// One model group as the router stage sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The `model_name` clients ask for (or a wildcard pattern such as `openai/*`).
+    pub name: String,
+    /// The value routes match on in the `x-switchyard-group` header.
+    pub route_key: String,
+    /// When set, the group answers locally with this text (`litellm_params.mock_response`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_response: Option<String>,
+    /// Endpoints the group serves, from `model_info.mode`; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
+}
+
+/// A configuration value given literally or read from the Envoy process environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    /// Read from this environment variable at configure time.
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+    /// The value itself.
+    Literal(String),
+}
+
+impl Setting {
+    /// Resolves the value with `lookup` (the environment), naming a missing variable.
+    pub fn resolve(
+        &self,
+        field: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, String> {
+        match self {
+            Setting::Literal(v) => Ok(v.clone()),
+            Setting::Env { env } => lookup(env).ok_or_else(|| {
+                format!(
+                    "{field}: environment variable {env} is not set in the Envoy process (os.environ/{env})"
+                )
+            }),
+        }
+    }
+}
+
+/// Configuration of the upstream stage for one deployment (one cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// `model_info.id`, or the stable hash LiteLLM computes.
+    pub deployment_id: String,
+    /// The model group (`model_name`) this deployment serves.
+    pub group: String,
+    /// How requests are translated.
+    pub provider: ProviderKind,
+    /// The provider's model id (`litellm_params.model` without the provider prefix).
+    /// A `*` in it is replaced by the part of the requested model that matched the
+    /// group's wildcard.
+    pub model: String,
+    /// `api_base`: scheme, host and optional path prefix (`https://host/v1`).
+    pub api_base: Setting,
+    /// `api_key`, sent the provider's way (`Authorization: Bearer`, `api-key`, `x-api-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Setting>,
+    /// `api_version` (Azure's `api-version` query parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<Setting>,
+    /// `extra_headers` / `headers`, added to every upstream request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Other `litellm_params` (`temperature`, `max_tokens`, …): request defaults the
+    /// client may override.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub default_params: Map<String, Value>,
+    /// `drop_params`: silently drop parameters the provider does not accept.
+    #[serde(default)]
+    pub drop_params: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_both_stages() {
+        let router = PluginConfig::Router(RouterConfig {
+            groups: vec![GroupConfig {
+                name: "gpt-4o".into(),
+                route_key: "gpt-4o".into(),
+                mock_response: None,
+                endpoints: vec![],
+            }],
+            aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
+            max_request_body_bytes: 1 << 20,
+        });
+        let text = serde_json::to_string(&router).unwrap();
+        assert!(text.contains("\"stage\":\"router\""));
+        assert_eq!(serde_json::from_str::<PluginConfig>(&text).unwrap(), router);
+
+        let up = PluginConfig::Upstream(UpstreamConfig {
+            deployment_id: "d1".into(),
+            group: "gpt-4o".into(),
+            provider: ProviderKind::Azure,
+            model: "my-deployment".into(),
+            api_base: Setting::Literal("https://x.openai.azure.com".into()),
+            api_key: Some(Setting::Env { env: "AZURE_API_KEY".into() }),
+            api_version: Some(Setting::Literal("2024-06-01".into())),
+            headers: BTreeMap::new(),
+            default_params: Map::new(),
+            drop_params: false,
+        });
+        let text = serde_json::to_string(&up).unwrap();
+        assert!(text.contains("{\"env\":\"AZURE_API_KEY\"}"));
+        assert_eq!(serde_json::from_str::<PluginConfig>(&text).unwrap(), up);
+    }
+
+    #[test]
+    fn missing_env_is_named() {
+        let s = Setting::Env { env: "NOPE_KEY".into() };
+        let err = s.resolve("api_key", &|_| None).unwrap_err();
+        assert!(err.contains("NOPE_KEY") && err.contains("api_key"), "{err}");
+        assert_eq!(s.resolve("api_key", &|_| Some("v".into())).unwrap(), "v");
+    }
+
+    #[test]
+    fn typo_in_router_config_is_rejected() {
+        let bad = r#"{"stage":"router","groups":[],"max_request_body_bytes":1,"aliasses":{}}"#;
+        assert!(serde_json::from_str::<PluginConfig>(bad).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! OpenAI-compatible servers and Azure OpenAI.
+//!
+//! Both speak OpenAI's own format, so the body only needs its `model` rewritten (done
+//! by the caller) and successful responses pass through untouched. What differs is
+//! the path: OpenAI-compatible servers take `/{endpoint}` after an `api_base` that
+//! usually ends in `/v1`; Azure takes
+//! `/openai/deployments/{deployment}/{endpoint}?api-version=V`.
+
+use serde_json::{Map, Value};
+
+use super::ProviderRequest;
+use crate::endpoint::Endpoint;
+use crate::error::{type_for_status, GatewayError};
+
+/// The Azure `api-version` used when a deployment sets none: the newest GA
+/// version of the data-plane inference API when this was written.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Most of a non-JSON error body kept in the message.
+const MAX_ERROR_TEXT: usize = 2000;
+
+fn serialize(request: &Map<String, Value>) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(request)
+        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
+}
+
+/// An OpenAI-compatible request: same body, path `/{endpoint}`.
+pub fn translate_request(
+    endpoint: Endpoint,
+    request: &Map<String, Value>,
+) -> Result<ProviderRequest, GatewayError> {
+    Ok(ProviderRequest {
+        path: format!("/{}", endpoint.openai_path()),
+        body: serialize(request)?,
+    })
+}
+
+/// An Azure OpenAI request for deployment `deployment`.
+pub fn translate_azure_request(
+    endpoint: Endpoint,
+    request: &Map<String, Value>,
+    deployment: &str,
+    api_version: Option<&str>,
+) -> Result<ProviderRequest, GatewayError> {
+    let version = api_version.unwrap_or(DEFAULT_AZURE_API_VERSION);
+    Ok(ProviderRequest {
+        path: format!(
+            "/openai/deployments/{}/{}?api-version={}",
+            percent_encode_segment(deployment),
+            endpoint.openai_path(),
+            percent_encode_segment(version)
+        ),
+        body: serialize(request)?,
+    })
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An OpenAI-style error body (`{"error":{"message",…}}`) mapped to ours; anything
+/// else keeps its text as the message.
+pub fn translate_error(status: u16, body: &[u8]) -> GatewayError {
+    let mut err = GatewayError::new(status, fallback_message(status, body));
+    if let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) {
+        let inner = root.get("error");
+        let message = inner
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .or_else(|| inner.and_then(Value::as_str))
+            .or_else(|| root.get("message").and_then(Value::as_str))
+            .or_else(|| root.get("detail").and_then(Value::as_str));
+        if let Some(m) = message {
+            err.message = m.to_string();
+        }
+        if let Some(t) = inner.and_then(|e| e.get("type")).and_then(Value::as_str) {
+            if !t.is_empty() {
+                err.kind = t.to_string();
+            }
+        }
+        if let Some(p) = inner.and_then(|e| e.get("param")).and_then(Value::as_str) {
+            err.param = Some(p.to_string());
+        }
+    }
+    err
+}
+
+/// The message for an error body that is not JSON we understand.
+pub fn fallback_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("upstream returned HTTP {status} ({})", type_for_status(status))
+    } else {
+        let mut cut = text.len().min(MAX_ERROR_TEXT);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.get(..cut).unwrap_or_default().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn openai_path_and_body() {
+        let req = map(json!({"model": "m", "messages": [], "seed": 3}));
+        let out = translate_request(Endpoint::ChatCompletions, &req).unwrap();
+        assert_eq!(out.path, "/chat/completions");
+        let body: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(body["seed"], 3);
+        // Field order is kept (serde_json preserve_order).
+        assert!(String::from_utf8(out.body).unwrap().starts_with("{\"model\""));
+    }
+
+    #[test]
+    fn azure_path() {
+        let req = map(json!({"model": "x", "input": "hi"}));
+        let out =
+            translate_azure_request(Endpoint::Embeddings, &req, "my emb", Some("2024-06-01")).unwrap();
+        assert_eq!(out.path, "/openai/deployments/my%20emb/embeddings?api-version=2024-06-01");
+        let out = translate_azure_request(Endpoint::ChatCompletions, &req, "d", None).unwrap();
+        assert_eq!(
+            out.path,
+            format!("/openai/deployments/d/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}")
+        );
+    }
+
+    #[test]
+    fn openai_errors_keep_message_and_type() {
+        let body = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+        let e = translate_error(400, body);
+        assert_eq!(e.status, 400);
+        assert!(e.message.starts_with("This model's maximum context length"));
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        assert_eq!(e.to_value()["error"]["code"], "400");
+
+        let e = translate_error(429, br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}"#);
+        assert_eq!(e.kind, "requests");
+        assert_eq!(e.message, "Rate limit reached");
+    }
+
+    #[test]
+    fn non_json_errors_keep_text() {
+        let e = translate_error(502, b"<html>Bad Gateway</html>");
+        assert_eq!(e.message, "<html>Bad Gateway</html>");
+        assert_eq!(e.kind, "service_unavailable_error");
+        let e = translate_error(500, b"");
+        assert!(e.message.contains("HTTP 500"));
+        let long = "é".repeat(3000);
+        let e = translate_error(500, long.as_bytes());
+        assert!(e.message.len() <= MAX_ERROR_TEXT);
+    }
+}
