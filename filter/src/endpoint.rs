@@ -82,17 +82,12 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
 
     match unprefixed {
         "/models" => return only(method, "GET", Route::Models),
-        "/health/liveliness" | "/health/liveness" => {
-            return only(method, "GET", Route::Liveliness)
-        }
+        "/health/liveliness" | "/health/liveness" => return only(method, "GET", Route::Liveliness),
         "/health/readiness" => return only(method, "GET", Route::Readiness),
         _ => {}
     }
 
-    if let Some(endpoint) = unprefixed
-        .strip_prefix('/')
-        .and_then(Endpoint::from_suffix)
-    {
+    if let Some(endpoint) = unprefixed.strip_prefix('/').and_then(Endpoint::from_suffix) {
         return only(
             method,
             "POST",
@@ -137,20 +132,33 @@ mod tests {
 
     #[test]
     fn dual_prefix() {
-        for p in ["/chat/completions", "/v1/chat/completions", "/v1/chat/completions?x=1"] {
+        for p in [
+            "/chat/completions",
+            "/v1/chat/completions",
+            "/v1/chat/completions?x=1",
+        ] {
             assert_eq!(
                 classify("POST", p),
-                Route::Llm { endpoint: Endpoint::ChatCompletions, path_model: None },
+                Route::Llm {
+                    endpoint: Endpoint::ChatCompletions,
+                    path_model: None
+                },
                 "{p}"
             );
         }
         assert_eq!(
             classify("POST", "/v1/embeddings"),
-            Route::Llm { endpoint: Endpoint::Embeddings, path_model: None }
+            Route::Llm {
+                endpoint: Endpoint::Embeddings,
+                path_model: None
+            }
         );
         assert_eq!(
             classify("POST", "/completions"),
-            Route::Llm { endpoint: Endpoint::Completions, path_model: None }
+            Route::Llm {
+                endpoint: Endpoint::Completions,
+                path_model: None
+            }
         );
         assert_eq!(classify("GET", "/models"), Route::Models);
         assert_eq!(classify("GET", "/v1/models"), Route::Models);
@@ -159,10 +167,19 @@ mod tests {
     #[test]
     fn azure_style_paths() {
         assert_eq!(
-            classify("POST", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01"),
-            Route::Llm { endpoint: Endpoint::ChatCompletions, path_model: Some("gpt-4o") }
+            classify(
+                "POST",
+                "/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01"
+            ),
+            Route::Llm {
+                endpoint: Endpoint::ChatCompletions,
+                path_model: Some("gpt-4o")
+            }
         );
-        assert_eq!(classify("POST", "/openai/deployments//chat/completions"), Route::NotFound);
+        assert_eq!(
+            classify("POST", "/openai/deployments//chat/completions"),
+            Route::NotFound
+        );
     }
 
     #[test]
@@ -179,7 +196,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for e in [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings] {
+        for e in [
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+        ] {
             assert_eq!(Endpoint::parse(e.as_str()), Some(e));
         }
     }

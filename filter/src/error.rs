@@ -138,8 +138,14 @@ mod tests {
         assert_eq!(v["error"]["code"], "400");
         assert_eq!(v["error"]["type"], "invalid_request_error");
         assert_eq!(v["error"]["param"], "model");
-        assert!(v["error"]["message"].as_str().unwrap().contains("model=gpt-9"));
-        assert!(v["error"]["message"].as_str().unwrap().contains("/v1/models"));
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model=gpt-9"));
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/models"));
     }
 
     #[test]

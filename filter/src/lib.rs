@@ -21,6 +21,13 @@
 
 pub mod endpoint;
 pub mod error;
+pub mod host;
+pub mod mock;
 pub mod plugin_config;
 pub mod providers;
+pub mod router;
 pub mod sse;
+pub mod upstream;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;

@@ -147,7 +147,9 @@ mod tests {
             provider: ProviderKind::Azure,
             model: "my-deployment".into(),
             api_base: Setting::Literal("https://x.openai.azure.com".into()),
-            api_key: Some(Setting::Env { env: "AZURE_API_KEY".into() }),
+            api_key: Some(Setting::Env {
+                env: "AZURE_API_KEY".into(),
+            }),
             api_version: Some(Setting::Literal("2024-06-01".into())),
             headers: BTreeMap::new(),
             default_params: Map::new(),
@@ -160,7 +162,9 @@ mod tests {
 
     #[test]
     fn missing_env_is_named() {
-        let s = Setting::Env { env: "NOPE_KEY".into() };
+        let s = Setting::Env {
+            env: "NOPE_KEY".into(),
+        };
         let err = s.resolve("api_key", &|_| None).unwrap_err();
         assert!(err.contains("NOPE_KEY") && err.contains("api_key"), "{err}");
         assert_eq!(s.resolve("api_key", &|_| Some("v".into())).unwrap(), "v");

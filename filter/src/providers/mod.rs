@@ -33,9 +33,11 @@ impl ProviderKind {
     /// format, or `None` when Switchyard does not translate for it yet.
     pub fn from_litellm_prefix(prefix: &str) -> Option<ProviderKind> {
         match prefix {
-            "openai" | "hosted_vllm" | "custom_openai" | "openai_like" | "text-completion-openai" => {
-                Some(ProviderKind::Openai)
-            }
+            "openai"
+            | "hosted_vllm"
+            | "custom_openai"
+            | "openai_like"
+            | "text-completion-openai" => Some(ProviderKind::Openai),
             "azure" | "azure_text" => Some(ProviderKind::Azure),
             "anthropic" => Some(ProviderKind::Anthropic),
             _ => None,
@@ -135,7 +137,9 @@ pub fn translate_request(
 ) -> Result<ProviderRequest, GatewayError> {
     match provider {
         ProviderKind::Openai => openai::translate_request(endpoint, request),
-        ProviderKind::Azure => openai::translate_azure_request(endpoint, request, model, api_version),
+        ProviderKind::Azure => {
+            openai::translate_azure_request(endpoint, request, model, api_version)
+        }
         ProviderKind::Anthropic => Ok(ProviderRequest {
             path: "/v1/messages".to_string(),
             body: anthropic::translate_request(endpoint, request, model)?,
@@ -193,15 +197,27 @@ mod tests {
         assert_eq!(infer_provider("gpt-4o"), Some("openai"));
         assert_eq!(infer_provider("text-embedding-3-small"), Some("openai"));
         assert_eq!(infer_provider("o3-mini"), Some("openai"));
-        assert_eq!(infer_provider("claude-3-5-sonnet-20240620"), Some("anthropic"));
+        assert_eq!(
+            infer_provider("claude-3-5-sonnet-20240620"),
+            Some("anthropic")
+        );
         assert_eq!(infer_provider("llama3"), None);
     }
 
     #[test]
     fn prefixes_map_to_wire_formats() {
-        assert_eq!(ProviderKind::from_litellm_prefix("hosted_vllm"), Some(ProviderKind::Openai));
-        assert_eq!(ProviderKind::from_litellm_prefix("azure"), Some(ProviderKind::Azure));
-        assert_eq!(ProviderKind::from_litellm_prefix("anthropic"), Some(ProviderKind::Anthropic));
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("hosted_vllm"),
+            Some(ProviderKind::Openai)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("azure"),
+            Some(ProviderKind::Azure)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("anthropic"),
+            Some(ProviderKind::Anthropic)
+        );
         assert_eq!(ProviderKind::from_litellm_prefix("gemini"), None);
     }
 }

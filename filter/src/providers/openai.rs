@@ -99,7 +99,10 @@ pub fn fallback_message(status: u16, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
-        format!("upstream returned HTTP {status} ({})", type_for_status(status))
+        format!(
+            "upstream returned HTTP {status} ({})",
+            type_for_status(status)
+        )
     } else {
         let mut cut = text.len().min(MAX_ERROR_TEXT);
         while !text.is_char_boundary(cut) {
@@ -126,19 +129,26 @@ mod tests {
         let body: Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(body["seed"], 3);
         // Field order is kept (serde_json preserve_order).
-        assert!(String::from_utf8(out.body).unwrap().starts_with("{\"model\""));
+        assert!(String::from_utf8(out.body)
+            .unwrap()
+            .starts_with("{\"model\""));
     }
 
     #[test]
     fn azure_path() {
         let req = map(json!({"model": "x", "input": "hi"}));
-        let out =
-            translate_azure_request(Endpoint::Embeddings, &req, "my emb", Some("2024-06-01")).unwrap();
-        assert_eq!(out.path, "/openai/deployments/my%20emb/embeddings?api-version=2024-06-01");
+        let out = translate_azure_request(Endpoint::Embeddings, &req, "my emb", Some("2024-06-01"))
+            .unwrap();
+        assert_eq!(
+            out.path,
+            "/openai/deployments/my%20emb/embeddings?api-version=2024-06-01"
+        );
         let out = translate_azure_request(Endpoint::ChatCompletions, &req, "d", None).unwrap();
         assert_eq!(
             out.path,
-            format!("/openai/deployments/d/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}")
+            format!(
+                "/openai/deployments/d/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}"
+            )
         );
     }
 

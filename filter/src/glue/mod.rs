@@ -1,0 +1,245 @@
+//! The proxy-wasm glue: the only code that knows it runs inside Envoy.
+//!
+//! It registers one root context per plugin instance, reads the plugin
+//! configuration to learn its stage (router or upstream), and forwards each HTTP
+//! callback to the sans-IO stage logic through [`WasmHost`], an implementation of
+//! [`Host`] over the raw ABI in [`abi`]. A panic hook logs any panic before the trap.
+
+mod abi;
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+use crate::host::{Flow, Host, Level};
+use crate::plugin_config::PluginConfig;
+use crate::router::{Router, RouterExchange};
+use crate::upstream::{Upstream, UpstreamExchange};
+
+const LOG_DEBUG: u32 = 1;
+const LOG_INFO: u32 = 2;
+const LOG_WARN: u32 = 3;
+const LOG_ERROR: u32 = 4;
+const LOG_CRITICAL: u32 = 5;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    std::panic::set_hook(Box::new(|info| {
+        let _ = abi::log(LOG_CRITICAL, &format!("switchyard filter panicked: {info}"));
+    }));
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(SwitchyardRoot { stage: None }) });
+}}
+
+/// [`Host`] over the proxy-wasm ABI for the current HTTP context.
+struct WasmHost;
+
+fn log_failure(what: &str, status: abi::Status) {
+    let _ = abi::log(
+        LOG_WARN,
+        &format!(
+            "switchyard: hostcall {what} failed with status {}",
+            status.0
+        ),
+    );
+}
+
+impl Host for WasmHost {
+    fn request_header(&self, name: &str) -> Option<String> {
+        abi::get_header(abi::REQUEST_HEADERS, name).unwrap_or_else(|s| {
+            log_failure("get request header", s);
+            None
+        })
+    }
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        if let Err(s) = abi::set_header(abi::REQUEST_HEADERS, name, value) {
+            log_failure("set request header", s);
+        }
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        abi::get_header(abi::RESPONSE_HEADERS, name).unwrap_or_else(|s| {
+            log_failure("get response header", s);
+            None
+        })
+    }
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        if let Err(s) = abi::set_header(abi::RESPONSE_HEADERS, name, value) {
+            log_failure("set response header", s);
+        }
+    }
+    fn request_body(&self, len: usize) -> Option<Vec<u8>> {
+        abi::get_buffer(abi::REQUEST_BODY, 0, len).unwrap_or_else(|s| {
+            log_failure("get request body", s);
+            None
+        })
+    }
+    fn replace_request_body(&mut self, len: usize, body: &[u8]) {
+        if let Err(s) = abi::set_buffer(abi::REQUEST_BODY, 0, len, body) {
+            log_failure("set request body", s);
+        }
+    }
+    fn response_body(&self, len: usize) -> Option<Vec<u8>> {
+        abi::get_buffer(abi::RESPONSE_BODY, 0, len).unwrap_or_else(|s| {
+            log_failure("get response body", s);
+            None
+        })
+    }
+    fn replace_response_body(&mut self, len: usize, body: &[u8]) {
+        if let Err(s) = abi::set_buffer(abi::RESPONSE_BODY, 0, len, body) {
+            log_failure("set response body", s);
+        }
+    }
+    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        if let Err(s) = abi::send_local_response(status, headers, body) {
+            log_failure("send local response", s);
+        }
+    }
+    fn clear_route_cache(&mut self) {
+        if let Err(s) = abi::call_foreign_function("clear_route_cache", &[]) {
+            log_failure("clear_route_cache", s);
+        }
+    }
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Debug => LOG_DEBUG,
+            Level::Info => LOG_INFO,
+            Level::Warn => LOG_WARN,
+            Level::Error => LOG_ERROR,
+        };
+        let _ = abi::log(level, message);
+    }
+    fn now_unix_secs(&self) -> u64 {
+        abi::now_nanos().map(|n| n / 1_000_000_000).unwrap_or(0)
+    }
+}
+
+/// What a configured plugin instance is.
+enum Stage {
+    Router(Rc<Router>),
+    Upstream(Rc<Upstream>),
+}
+
+struct SwitchyardRoot {
+    stage: Option<Stage>,
+}
+
+impl Context for SwitchyardRoot {}
+
+fn configure(raw: &[u8]) -> Result<Stage, String> {
+    let config: PluginConfig = serde_json::from_slice(raw)
+        .map_err(|e| format!("plugin configuration is not valid: {e}"))?;
+    let env = |name: &str| std::env::var(name).ok();
+    match config {
+        PluginConfig::Router(c) => Router::new(&c).map(|r| Stage::Router(Rc::new(r))),
+        PluginConfig::Upstream(c) => Upstream::new(&c, &env).map(|u| Stage::Upstream(Rc::new(u))),
+    }
+}
+
+impl RootContext for SwitchyardRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let raw = match abi::get_buffer(abi::PLUGIN_CONFIGURATION, 0, usize::MAX) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                let _ = abi::log(LOG_ERROR, "switchyard: the plugin has no configuration");
+                return false;
+            }
+            Err(s) => {
+                log_failure("get plugin configuration", s);
+                return false;
+            }
+        };
+        match configure(&raw) {
+            Ok(stage) => {
+                self.stage = Some(stage);
+                true
+            }
+            Err(e) => {
+                let _ = abi::log(
+                    LOG_CRITICAL,
+                    &format!("switchyard: configuration rejected: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        match self.stage.as_ref()? {
+            Stage::Router(r) => Some(Box::new(RouterHttp {
+                router: Rc::clone(r),
+                exchange: RouterExchange::default(),
+            })),
+            Stage::Upstream(u) => Some(Box::new(UpstreamHttp {
+                upstream: Rc::clone(u),
+                exchange: UpstreamExchange::default(),
+            })),
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+fn action(flow: Flow) -> Action {
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    }
+}
+
+struct RouterHttp {
+    router: Rc<Router>,
+    exchange: RouterExchange,
+}
+
+impl Context for RouterHttp {}
+
+impl HttpContext for RouterHttp {
+    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_request_headers(&self.router, &mut WasmHost, end_of_stream),
+        )
+    }
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_request_body(&self.router, &mut WasmHost, size, end_of_stream),
+        )
+    }
+}
+
+struct UpstreamHttp {
+    upstream: Rc<Upstream>,
+    exchange: UpstreamExchange,
+}
+
+impl Context for UpstreamHttp {}
+
+impl HttpContext for UpstreamHttp {
+    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_request_headers(&self.upstream, &mut WasmHost, end_of_stream),
+        )
+    }
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_request_body(&self.upstream, &mut WasmHost, size, end_of_stream),
+        )
+    }
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_response_headers(&self.upstream, &mut WasmHost, end_of_stream),
+        )
+    }
+    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        action(
+            self.exchange
+                .on_response_body(&self.upstream, &mut WasmHost, size, end_of_stream),
+        )
+    }
+}

@@ -1,0 +1,191 @@
+//! What the filter needs from its host (Envoy), as a trait.
+//!
+//! The stages in [`crate::router`] and [`crate::upstream`] talk to Envoy only through
+//! [`Host`], so they run unchanged against [`MockHost`](tests::MockHost) in unit tests
+//! and against the proxy-wasm ABI in the `glue` module. Every method is infallible
+//! from the caller's side: a failed hostcall is logged by the implementation and
+//! reads as "absent", never as a panic.
+
+/// Whether Envoy should pass the current headers or body on now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Pass on to the next filter.
+    Continue,
+    /// Hold (headers: stop iteration; body: keep buffering).
+    Pause,
+}
+
+/// Log levels the filter uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Operational detail.
+    Debug,
+    /// Normal events worth a line.
+    Info,
+    /// Something went wrong for one request.
+    Warn,
+    /// Something went wrong for the filter.
+    Error,
+}
+
+/// Access to the current HTTP stream.
+pub trait Host {
+    /// A request header (`:path`, `:method`, … included).
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a request header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// A response header (`:status` included).
+    fn response_header(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a response header.
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// The first `len` bytes of the request body buffered so far.
+    fn request_body(&self, len: usize) -> Option<Vec<u8>>;
+    /// Replaces the first `len` bytes of the buffered request body with `body`.
+    fn replace_request_body(&mut self, len: usize, body: &[u8]);
+    /// The first `len` bytes of the response body chunk (or buffer) at hand.
+    fn response_body(&self, len: usize) -> Option<Vec<u8>>;
+    /// Replaces the first `len` bytes of the response body at hand with `body`.
+    fn replace_response_body(&mut self, len: usize, body: &[u8]);
+    /// Answers the client directly; nothing goes upstream.
+    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]);
+    /// Makes Envoy pick the route again after a routing header changed.
+    fn clear_route_cache(&mut self);
+    /// Writes a log line.
+    fn log(&self, level: Level, message: &str);
+    /// Wall-clock time, Unix seconds.
+    fn now_unix_secs(&self) -> u64;
+}
+
+#[cfg(test)]
+pub mod tests {
+    //! An in-memory [`Host`] that records what the filter did.
+    use super::*;
+
+    /// A local reply the filter sent.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LocalReply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl LocalReply {
+        /// The body parsed as JSON.
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+        /// A reply header.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Headers, bodies and a log, all in memory.
+    #[derive(Debug, Default)]
+    pub struct MockHost {
+        pub request_headers: Vec<(String, String)>,
+        pub response_headers: Vec<(String, String)>,
+        pub request_body: Vec<u8>,
+        pub response_body: Vec<u8>,
+        pub local_reply: Option<LocalReply>,
+        pub route_cache_cleared: usize,
+        pub logs: Vec<(Level, String)>,
+        pub now: u64,
+    }
+
+    fn get(map: &[(String, String)], name: &str) -> Option<String> {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    fn set(map: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+        map.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        if let Some(v) = value {
+            map.push((name.to_string(), v.to_string()));
+        }
+    }
+
+    fn replace(buf: &mut Vec<u8>, len: usize, body: &[u8]) {
+        let len = len.min(buf.len());
+        buf.splice(..len, body.iter().copied());
+    }
+
+    impl MockHost {
+        /// A host holding a request with these headers.
+        pub fn with_request(headers: &[(&str, &str)], body: &[u8]) -> Self {
+            MockHost {
+                request_headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                request_body: body.to_vec(),
+                now: 1_700_000_000,
+                ..Default::default()
+            }
+        }
+        /// The request body as JSON.
+        pub fn request_json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.request_body).unwrap()
+        }
+        /// A request header, for assertions.
+        pub fn req(&self, name: &str) -> Option<String> {
+            get(&self.request_headers, name)
+        }
+        /// A response header, for assertions.
+        pub fn resp(&self, name: &str) -> Option<String> {
+            get(&self.response_headers, name)
+        }
+    }
+
+    impl Host for MockHost {
+        fn request_header(&self, name: &str) -> Option<String> {
+            get(&self.request_headers, name)
+        }
+        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.request_headers, name, value)
+        }
+        fn response_header(&self, name: &str) -> Option<String> {
+            get(&self.response_headers, name)
+        }
+        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.response_headers, name, value)
+        }
+        fn request_body(&self, len: usize) -> Option<Vec<u8>> {
+            Some(self.request_body[..len.min(self.request_body.len())].to_vec())
+        }
+        fn replace_request_body(&mut self, len: usize, body: &[u8]) {
+            replace(&mut self.request_body, len, body)
+        }
+        fn response_body(&self, len: usize) -> Option<Vec<u8>> {
+            Some(self.response_body[..len.min(self.response_body.len())].to_vec())
+        }
+        fn replace_response_body(&mut self, len: usize, body: &[u8]) {
+            replace(&mut self.response_body, len, body)
+        }
+        fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+            assert!(
+                self.local_reply.is_none(),
+                "two local replies for one request"
+            );
+            self.local_reply = Some(LocalReply {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.to_vec(),
+            });
+        }
+        fn clear_route_cache(&mut self) {
+            self.route_cache_cleared += 1;
+        }
+        fn log(&self, _level: Level, _message: &str) {}
+        fn now_unix_secs(&self) -> u64 {
+            self.now
+        }
+    }
+}

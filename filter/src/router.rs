@@ -1,0 +1,739 @@
+//! The router stage: the filter instance in the listener's HTTP filter chain.
+//!
+//! For each request it classifies the path, answers what it can itself (`/models`,
+//! health, mock deployments, every client error), and for an LLM call reads the body
+//! just far enough to learn `model` and `stream`, resolves the model group (exact
+//! name, `model_group_alias`, then wildcard patterns), sets the routing headers and
+//! clears Envoy's route cache so the route for that group is chosen. Translation is
+//! *not* done here: it happens per attempt in the upstream stage, so Envoy's retries
+//! and failover can move a request between providers.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::endpoint::{classify, Endpoint, Route};
+use crate::error::GatewayError;
+use crate::host::{Flow, Host, Level};
+use crate::mock;
+use crate::plugin_config::RouterConfig;
+
+/// Request header naming the model group's route (set by this stage, matched by routes).
+pub const GROUP_HEADER: &str = "x-switchyard-group";
+/// Request header carrying the endpoint to the upstream stage.
+pub const ENDPOINT_HEADER: &str = "x-switchyard-endpoint";
+/// Request header carrying the part of the model a wildcard group matched.
+pub const WILDCARD_HEADER: &str = "x-switchyard-wildcard";
+/// Request header carrying the model the client asked for (after aliases).
+pub const MODEL_HEADER: &str = "x-switchyard-model";
+/// Every header the stages use among themselves; never trusted from a client.
+pub const INTERNAL_HEADERS: [&str; 4] =
+    [GROUP_HEADER, ENDPOINT_HEADER, WILDCARD_HEADER, MODEL_HEADER];
+
+/// `created` of every `/models` entry, LiteLLM's constant.
+const MODELS_CREATED: u64 = 1_677_610_602;
+
+/// One group, prepared at configure time.
+#[derive(Debug)]
+struct Group {
+    name: String,
+    route_key: String,
+    mock_response: Option<String>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// A wildcard `model_name` split around its `*`.
+#[derive(Debug)]
+struct Wildcard {
+    prefix: String,
+    suffix: String,
+    group: usize,
+}
+
+/// How a model name resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resolved<'a> {
+    /// Index into the configured groups.
+    pub group: usize,
+    /// For a wildcard group, the part of the model that matched `*`.
+    pub wildcard: Option<&'a str>,
+}
+
+/// The router stage's configure-time state: shared by all requests on a worker.
+#[derive(Debug)]
+pub struct Router {
+    groups: Vec<Group>,
+    exact: HashMap<String, usize>,
+    aliases: HashMap<String, usize>,
+    wildcards: Vec<Wildcard>,
+    max_body: usize,
+    models_body: Vec<u8>,
+}
+
+impl Router {
+    /// Prepares the lookup tables and canned answers. Fails on an alias that names no
+    /// group.
+    pub fn new(config: &RouterConfig) -> Result<Router, String> {
+        let mut groups = Vec::with_capacity(config.groups.len());
+        let mut exact = HashMap::new();
+        let mut wildcards = Vec::new();
+        for (i, g) in config.groups.iter().enumerate() {
+            let mut endpoints = Vec::new();
+            for e in &g.endpoints {
+                endpoints.push(
+                    Endpoint::parse(e)
+                        .ok_or_else(|| format!("groups[{i}].endpoints: unknown endpoint {e:?}"))?,
+                );
+            }
+            if let Some((prefix, suffix)) = g.name.split_once('*') {
+                wildcards.push(Wildcard {
+                    prefix: prefix.to_string(),
+                    suffix: suffix.to_string(),
+                    group: i,
+                });
+            } else {
+                exact.entry(g.name.clone()).or_insert(i);
+            }
+            groups.push(Group {
+                name: g.name.clone(),
+                route_key: g.route_key.clone(),
+                mock_response: g.mock_response.clone(),
+                endpoints,
+            });
+        }
+        // Most specific pattern first; equal ones keep config order (stable sort).
+        wildcards.sort_by_key(|w| std::cmp::Reverse(w.prefix.len() + w.suffix.len()));
+
+        let mut aliases = HashMap::new();
+        for (alias, target) in &config.aliases {
+            let index = exact.get(target).copied().ok_or_else(|| {
+                format!("aliases.{alias}: names model group {target:?}, which does not exist")
+            })?;
+            aliases.insert(alias.clone(), index);
+        }
+
+        let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        names.extend(config.aliases.keys().map(String::as_str));
+        let data: Vec<Value> = names
+            .iter()
+            .map(|id| json!({"id": id, "object": "model", "created": MODELS_CREATED, "owned_by": "openai"}))
+            .collect();
+        let models_body = serde_json::to_vec(&json!({"data": data, "object": "list"}))
+            .map_err(|e| format!("could not build /models: {e}"))?;
+
+        Ok(Router {
+            groups,
+            exact,
+            aliases,
+            wildcards,
+            max_body: config.max_request_body_bytes,
+            models_body,
+        })
+    }
+
+    /// Resolves a requested model: exact group, alias, then wildcard.
+    pub fn resolve<'a>(&self, model: &'a str) -> Option<Resolved<'a>> {
+        if let Some(&group) = self.exact.get(model).or_else(|| self.aliases.get(model)) {
+            return Some(Resolved {
+                group,
+                wildcard: None,
+            });
+        }
+        self.wildcards.iter().find_map(|w| {
+            let rest = model.strip_prefix(w.prefix.as_str())?;
+            let captured = rest.strip_suffix(w.suffix.as_str())?;
+            Some(Resolved {
+                group: w.group,
+                wildcard: Some(captured),
+            })
+        })
+    }
+
+    /// The canned `/models` body.
+    pub fn models_body(&self) -> &[u8] {
+        &self.models_body
+    }
+}
+
+/// The parts of a request body the router stage reads; the rest is skipped unparsed.
+#[derive(Deserialize)]
+struct RequestHead<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+/// Explains a body that did not parse as a [`RequestHead`], naming the field at fault.
+fn body_error(body: &[u8], err: &serde_json::Error) -> GatewayError {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            GatewayError::bad_request(format!("Request body is not valid JSON: {err}"))
+        }
+        Category::Data => {
+            // Rare path: parse again to name the field with the wrong type.
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(map)) => {
+                    let (param, expected) = if map.get("model").is_some_and(|m| !m.is_string()) {
+                        ("model", "a string")
+                    } else if map
+                        .get("stream")
+                        .is_some_and(|s| !s.is_boolean() && !s.is_null())
+                    {
+                        ("stream", "a boolean")
+                    } else {
+                        ("stream_options", "an object with a boolean include_usage")
+                    };
+                    GatewayError::invalid_param(
+                        param,
+                        format!("`{param}` must be {expected}: {err}"),
+                    )
+                }
+                _ => GatewayError::bad_request("Request body must be a JSON object"),
+            }
+        }
+    }
+}
+
+/// Where one request is in the router stage.
+#[derive(Debug, Default)]
+pub struct RouterExchange {
+    /// Set while the body of an LLM call is being read.
+    pending: Option<(Endpoint, Option<String>)>,
+    request_id: Option<String>,
+}
+
+fn reply_json(host: &mut dyn Host, status: u16, body: &[u8]) {
+    host.send_local_reply(status, &[("content-type", "application/json")], body);
+}
+
+fn reply_error(host: &mut dyn Host, err: &GatewayError) {
+    host.log(Level::Debug, &format!("switchyard router: {err}"));
+    reply_json(host, err.status, &err.to_body());
+}
+
+impl RouterExchange {
+    /// Request headers: classify, answer locally or wait for the body.
+    pub fn on_request_headers(
+        &mut self,
+        router: &Router,
+        host: &mut dyn Host,
+        end_of_stream: bool,
+    ) -> Flow {
+        for name in INTERNAL_HEADERS {
+            host.set_request_header(name, None);
+        }
+        let method = host.request_header(":method").unwrap_or_default();
+        let path = host.request_header(":path").unwrap_or_default();
+        match classify(&method, &path) {
+            Route::Models => reply_json(host, 200, router.models_body()),
+            Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
+            Route::Readiness => reply_json(
+                host,
+                200,
+                br#"{"status":"healthy","db":"Not connected","cache":null,"gateway":"switchyard"}"#,
+            ),
+            Route::MethodNotAllowed { allowed } => {
+                let err = GatewayError::new(
+                    405,
+                    format!("Method {method} not allowed on {path}; use {allowed}"),
+                );
+                host.send_local_reply(
+                    405,
+                    &[("content-type", "application/json"), ("allow", allowed)],
+                    &err.to_body(),
+                );
+            }
+            Route::NotFound => reply_error(
+                host,
+                &GatewayError::new(404, format!("No route for {method} {path}")),
+            ),
+            Route::Llm {
+                endpoint,
+                path_model,
+            } => {
+                if end_of_stream {
+                    reply_error(host, &GatewayError::bad_request("Request body is required"));
+                    return Flow::Pause;
+                }
+                let declared = host
+                    .request_header("content-length")
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if declared.is_some_and(|n| n > router.max_body) {
+                    reply_error(host, &GatewayError::payload_too_large(router.max_body));
+                    return Flow::Pause;
+                }
+                self.pending = Some((endpoint, path_model.map(str::to_string)));
+                self.request_id = host.request_header("x-request-id");
+            }
+        }
+        Flow::Pause
+    }
+
+    /// Request body: wait for all of it, then route.
+    pub fn on_request_body(
+        &mut self,
+        router: &Router,
+        host: &mut dyn Host,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Flow {
+        let Some((endpoint, path_model)) = self.pending.take() else {
+            return Flow::Continue;
+        };
+        if size > router.max_body {
+            reply_error(host, &GatewayError::payload_too_large(router.max_body));
+            return Flow::Pause;
+        }
+        if !end_of_stream {
+            self.pending = Some((endpoint, path_model));
+            return Flow::Pause;
+        }
+        match self.route(router, host, endpoint, path_model.as_deref(), size) {
+            Ok(flow) => flow,
+            Err(err) => {
+                reply_error(host, &err);
+                Flow::Pause
+            }
+        }
+    }
+
+    fn route(
+        &self,
+        router: &Router,
+        host: &mut dyn Host,
+        endpoint: Endpoint,
+        path_model: Option<&str>,
+        size: usize,
+    ) -> Result<Flow, GatewayError> {
+        let body = host.request_body(size).unwrap_or_default();
+        let head: RequestHead<'_> =
+            serde_json::from_slice(&body).map_err(|e| body_error(&body, &e))?;
+        let model = head
+            .model
+            .as_deref()
+            .or(path_model)
+            .ok_or_else(|| GatewayError::invalid_param("model", "`model` is required"))?;
+        if model.is_empty() || model.chars().any(char::is_control) || model.len() > 512 {
+            return Err(GatewayError::invalid_param(
+                "model",
+                format!("Invalid model name {model:?}"),
+            ));
+        }
+        let resolved = router
+            .resolve(model)
+            .ok_or_else(|| GatewayError::unknown_model(model))?;
+        let group = router
+            .groups
+            .get(resolved.group)
+            .ok_or_else(|| GatewayError::internal("model group index out of range"))?;
+        if !group.endpoints.is_empty() && !group.endpoints.contains(&endpoint) {
+            return Err(GatewayError::bad_request(format!(
+                "Model {model} (group {}) does not serve /{}; check model_info.mode",
+                group.name,
+                endpoint.openai_path()
+            ))
+            .with_param("model"));
+        }
+
+        if let Some(text) = &group.mock_response {
+            let id = format!(
+                "{}{}",
+                if endpoint == Endpoint::ChatCompletions {
+                    "chatcmpl-"
+                } else {
+                    "cmpl-"
+                },
+                self.request_id.as_deref().unwrap_or("mock")
+            );
+            let answer = mock::answer(&mock::MockRequest {
+                endpoint,
+                model,
+                text,
+                stream: head.stream.unwrap_or(false),
+                include_usage: head
+                    .stream_options
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false),
+                id: &id,
+                created: host.now_unix_secs(),
+                request_bytes: size,
+            })?;
+            host.send_local_reply(
+                200,
+                &[
+                    ("content-type", answer.content_type),
+                    ("x-litellm-model-group", &group.name),
+                ],
+                &answer.body,
+            );
+            return Ok(Flow::Pause);
+        }
+
+        host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+        host.set_request_header(ENDPOINT_HEADER, Some(endpoint.as_str()));
+        host.set_request_header(MODEL_HEADER, Some(model));
+        if let Some(w) = resolved.wildcard {
+            host.set_request_header(WILDCARD_HEADER, Some(w));
+        }
+        host.clear_route_cache();
+        Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::tests::MockHost;
+    use crate::plugin_config::GroupConfig;
+
+    fn group(name: &str) -> GroupConfig {
+        GroupConfig {
+            name: name.into(),
+            route_key: name.into(),
+            mock_response: None,
+            endpoints: vec![],
+        }
+    }
+
+    fn router() -> Router {
+        let mut mock = group("demo");
+        mock.mock_response = Some("Hi from the mock".into());
+        let mut emb = group("embedder");
+        emb.endpoints = vec!["embeddings".into()];
+        Router::new(&RouterConfig {
+            groups: vec![
+                group("gpt-4o"),
+                group("openai/*"),
+                group("*"),
+                group("anthropic/claude-*"),
+                mock,
+                emb,
+            ],
+            aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
+            max_request_body_bytes: 1000,
+        })
+        .unwrap()
+    }
+
+    /// Runs one request through the stage, the body in one piece.
+    fn run(path: &str, body: &str) -> MockHost {
+        let r = router();
+        let mut host = MockHost::with_request(
+            &[
+                (":method", "POST"),
+                (":path", path),
+                ("x-request-id", "rid-1"),
+                ("x-switchyard-group", "evil"),
+            ],
+            body.as_bytes(),
+        );
+        let mut ex = RouterExchange::default();
+        assert_eq!(ex.on_request_headers(&r, &mut host, false), Flow::Pause);
+        if host.local_reply.is_none() {
+            ex.on_request_body(&r, &mut host, body.len(), true);
+        }
+        host
+    }
+
+    fn error_of(host: &MockHost) -> (u16, Value) {
+        let reply = host.local_reply.as_ref().expect("a local reply");
+        (reply.status, reply.json())
+    }
+
+    #[test]
+    fn resolution_order() {
+        let r = router();
+        assert_eq!(
+            r.resolve("gpt-4o"),
+            Some(Resolved {
+                group: 0,
+                wildcard: None
+            })
+        );
+        assert_eq!(
+            r.resolve("gpt-4"),
+            Some(Resolved {
+                group: 0,
+                wildcard: None
+            })
+        );
+        assert_eq!(
+            r.resolve("openai/gpt-4o-mini"),
+            Some(Resolved {
+                group: 1,
+                wildcard: Some("gpt-4o-mini")
+            })
+        );
+        // The more specific pattern wins over `*` and over `openai/*`-style prefixes.
+        assert_eq!(
+            r.resolve("anthropic/claude-3-haiku"),
+            Some(Resolved {
+                group: 3,
+                wildcard: Some("3-haiku")
+            })
+        );
+        assert_eq!(
+            r.resolve("llama3"),
+            Some(Resolved {
+                group: 2,
+                wildcard: Some("llama3")
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_alias_target_is_a_config_error() {
+        let err = Router::new(&RouterConfig {
+            groups: vec![group("a")],
+            aliases: [("x".to_string(), "nope".to_string())].into(),
+            max_request_body_bytes: 10,
+        })
+        .unwrap_err();
+        assert!(err.contains("aliases.x") && err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn routes_and_sets_headers() {
+        let host = run("/v1/chat/completions", r#"{"model":"gpt-4","messages":[]}"#);
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("gpt-4o"));
+        assert_eq!(
+            host.req(ENDPOINT_HEADER).as_deref(),
+            Some("chat_completions")
+        );
+        assert_eq!(host.req(MODEL_HEADER).as_deref(), Some("gpt-4"));
+        assert_eq!(host.req(WILDCARD_HEADER), None);
+        assert_eq!(host.route_cache_cleared, 1);
+    }
+
+    #[test]
+    fn wildcard_capture_is_forwarded() {
+        let host = run(
+            "/chat/completions",
+            r#"{"model":"openai/gpt-4o-mini","messages":[]}"#,
+        );
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("openai/*"));
+        assert_eq!(host.req(WILDCARD_HEADER).as_deref(), Some("gpt-4o-mini"));
+    }
+
+    #[test]
+    fn client_cannot_pick_the_route_itself() {
+        let host = run("/v1/models", "");
+        assert_eq!(host.req(GROUP_HEADER), None);
+    }
+
+    #[test]
+    fn azure_style_path_supplies_the_model() {
+        let host = run(
+            "/openai/deployments/gpt-4o/chat/completions?api-version=1",
+            r#"{"messages":[]}"#,
+        );
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn models_and_health_are_local() {
+        let r = router();
+        let mut host = MockHost::with_request(&[(":method", "GET"), (":path", "/v1/models")], b"");
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        let v = host.local_reply.as_ref().unwrap().json();
+        assert_eq!(v["object"], "list");
+        let ids: Vec<&str> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "gpt-4o",
+                "openai/*",
+                "*",
+                "anthropic/claude-*",
+                "demo",
+                "embedder",
+                "gpt-4"
+            ]
+        );
+        assert_eq!(v["data"][0]["object"], "model");
+        assert_eq!(v["data"][0]["created"], MODELS_CREATED);
+
+        let mut host =
+            MockHost::with_request(&[(":method", "GET"), (":path", "/health/liveliness")], b"");
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        assert_eq!(
+            host.local_reply.as_ref().unwrap().json(),
+            json!("I'm alive!")
+        );
+        let mut host =
+            MockHost::with_request(&[(":method", "GET"), (":path", "/health/readiness")], b"");
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        assert_eq!(
+            host.local_reply.as_ref().unwrap().json()["status"],
+            "healthy"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_get_openai_errors() {
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model": "gpt-4o", "messages": ["#,
+        ));
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"));
+        assert_eq!(v["error"]["code"], "400");
+
+        let (status, v) = error_of(&run("/v1/chat/completions", r#"{"model": 5}"#));
+        assert_eq!((status, v["error"]["param"].as_str()), (400, Some("model")));
+
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model": "gpt-4o", "stream": "yes"}"#,
+        ));
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("stream"))
+        );
+
+        let (status, v) = error_of(&run("/v1/chat/completions", r#"{"messages": []}"#));
+        assert_eq!((status, v["error"]["param"].as_str()), (400, Some("model")));
+
+        let (status, v) = error_of(&run("/v1/chat/completions", r#"[1,2]"#));
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object"));
+
+        // `*` catches every model, so use a router without it for the unknown case.
+        let r = Router::new(&RouterConfig {
+            groups: vec![group("a")],
+            aliases: Default::default(),
+            max_request_body_bytes: 100,
+        })
+        .unwrap();
+        let body = br#"{"model":"gpt-9"}"#;
+        let mut host =
+            MockHost::with_request(&[(":method", "POST"), (":path", "/v1/embeddings")], body);
+        let mut ex = RouterExchange::default();
+        ex.on_request_headers(&r, &mut host, false);
+        ex.on_request_body(&r, &mut host, body.len(), true);
+        let (status, v) = error_of(&host);
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model=gpt-9"));
+
+        let (status, _) = error_of(&run("/v1/embeddings", r#"{"model":"demo","input":"x"}"#));
+        assert_eq!(status, 400);
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model":"embedder","messages":[]}"#,
+        ));
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model_info.mode"));
+    }
+
+    #[test]
+    fn oversized_bodies_get_413() {
+        let big = format!(r#"{{"model":"gpt-4o","pad":"{}"}}"#, "x".repeat(2000));
+        let (status, v) = error_of(&run("/v1/chat/completions", &big));
+        assert_eq!(status, 413);
+        assert_eq!(v["error"]["code"], "413");
+
+        // Declared up front: refused before any body is read.
+        let r = router();
+        let mut host = MockHost::with_request(
+            &[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                ("content-length", "5000"),
+            ],
+            b"",
+        );
+        RouterExchange::default().on_request_headers(&r, &mut host, false);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 413);
+    }
+
+    #[test]
+    fn body_arriving_in_pieces_waits_for_the_end() {
+        let r = router();
+        let body = br#"{"model":"gpt-4o","messages":[]}"#;
+        let mut host = MockHost::with_request(
+            &[(":method", "POST"), (":path", "/v1/chat/completions")],
+            body,
+        );
+        let mut ex = RouterExchange::default();
+        ex.on_request_headers(&r, &mut host, false);
+        assert_eq!(ex.on_request_body(&r, &mut host, 10, false), Flow::Pause);
+        assert_eq!(host.req(GROUP_HEADER), None);
+        assert_eq!(
+            ex.on_request_body(&r, &mut host, body.len(), true),
+            Flow::Continue
+        );
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn mock_groups_answer_locally() {
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"demo","messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        let reply = host.local_reply.as_ref().unwrap();
+        assert_eq!(reply.status, 200);
+        let v = reply.json();
+        assert_eq!(v["choices"][0]["message"]["content"], "Hi from the mock");
+        assert_eq!(v["id"], "chatcmpl-rid-1");
+        assert_eq!(v["model"], "demo");
+
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"demo","stream":true,"messages":[]}"#,
+        );
+        let reply = host.local_reply.as_ref().unwrap();
+        assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+        assert!(String::from_utf8_lossy(&reply.body).ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn missing_body_and_wrong_method() {
+        let r = router();
+        let mut host = MockHost::with_request(
+            &[(":method", "POST"), (":path", "/v1/chat/completions")],
+            b"",
+        );
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 400);
+        let mut host = MockHost::with_request(
+            &[(":method", "GET"), (":path", "/v1/chat/completions")],
+            b"",
+        );
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 405);
+        let mut host = MockHost::with_request(&[(":method", "GET"), (":path", "/nope")], b"");
+        RouterExchange::default().on_request_headers(&r, &mut host, true);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 404);
+    }
+}
