@@ -20,6 +20,7 @@ use crate::providers::ProviderKind;
 /// The `configuration` of one filter instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // parsed once per plugin at configure time
 pub enum PluginConfig {
     /// Listener stage: routing, `/models`, health, mock answers.
     Router(RouterConfig),
