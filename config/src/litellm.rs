@@ -1,0 +1,1909 @@
+//! The LiteLLM proxy `config.yaml`: its serde model, loading and validation.
+//!
+//! Switchyard promises LiteLLM users that their `config.yaml` keeps working, so this
+//! module reads the file the way LiteLLM does and is loud about everything it does not
+//! (yet) act on: a key LiteLLM knows but Switchyard ignores becomes a [`Warning`],
+//! never a silent no-op and never a crash. A key LiteLLM would not know at the top level
+//! (a typo) is an error.
+//!
+//! Loading happens in steps, each with its own kind of error message:
+//!
+//! 1. YAML syntax, reported as `file:line:col: message`;
+//! 2. top-level keys, with a "did you mean" hint;
+//! 3. the typed parse (serde), reported with the YAML path and `file:line:col`;
+//! 4. [`Config::validate`]: rules serde cannot express, reported as
+//!    `file: model_list[2].litellm_params.model: expected …`;
+//! 5. `os.environ/NAME` resolution for the settings the CLI itself resolves
+//!    ([`Config::resolve_env`]).
+//!
+//! `os.environ/NAME` in a deployment's `api_key`, `api_base` and `api_version` is *not*
+//! resolved here: those become [`switchyard_filter::plugin_config::Setting::Env`] so the
+//! filter reads them inside Envoy and secrets never reach a rendered file (see
+//! `plan.rs`, which also resolves the other `litellm_params` values).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_yaml::{Mapping, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+/// How the environment is read: `lookup("NAME")` is the variable's value, if set.
+/// Injected so that tests (and `render` on a build machine) control it.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The prefix LiteLLM uses for "read this value from the environment".
+pub const ENV_PREFIX: &str = "os.environ/";
+
+/// The top-level keys of a LiteLLM `config.yaml`.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "model_list",
+    "litellm_settings",
+    "router_settings",
+    "general_settings",
+    "environment_variables",
+    "credential_list",
+];
+
+/// The values `router_settings.routing_strategy` may take in LiteLLM.
+pub const ROUTING_STRATEGIES: &[&str] = &[
+    "simple-shuffle",
+    "least-busy",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "latency-based-routing",
+    "cost-based-routing",
+];
+
+/// The variable name in an `os.environ/NAME` value, or `None` for a literal value.
+pub fn env_ref(value: &str) -> Option<&str> {
+    value.strip_prefix(ENV_PREFIX)
+}
+
+/// Whether `name` matches `pattern`, where `*` in the pattern matches any run of
+/// characters (LiteLLM's wildcard `model_name`s: `*`, `openai/*`, `fo::*:static::*`).
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------------
+// Errors and warnings
+// ---------------------------------------------------------------------------------
+
+/// A configuration error: names the file, where in it (YAML path, and line:column
+/// when known) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The config file's name as given on the command line (`config.yaml`).
+    pub file: String,
+    /// 1-based line and column, when the YAML parser knows them.
+    pub line_col: Option<(usize, usize)>,
+    /// YAML path of the offending value (`model_list[2].litellm_params.model`); empty
+    /// when the error is about the whole file or the path is already in `message`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about the value at `path` in `file`.
+    pub fn at(file: &str, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_string(),
+            line_col: None,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Turns a serde_yaml error into a `file:line:col: path: message` error.
+    /// `keep_location` is false when the YAML was regenerated (merge keys), so the
+    /// parser's line numbers would not match the user's file.
+    fn from_yaml(file: &str, error: &serde_yaml::Error, keep_location: bool) -> ConfigError {
+        let mut message = error.to_string();
+        let line_col = error.location().map(|l| (l.line(), l.column()));
+        if let Some((line, col)) = line_col {
+            let suffix = format!(" at line {line} column {col}");
+            if let Some(pos) = message.find(&suffix) {
+                message.replace_range(pos..pos + suffix.len(), "");
+            }
+        }
+        ConfigError {
+            file: file.to_string(),
+            line_col: if keep_location { line_col } else { None },
+            path: String::new(),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, col)) = self.line_col {
+            write!(f, ":{line}:{col}")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Something in the config that Switchyard accepts but does not act on (yet), or acts
+/// on differently from LiteLLM. Shown as `warning: path: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// YAML path of the value concerned (`general_settings.alerting`).
+    pub path: String,
+    /// What Switchyard does with it.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning about the value at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Warning {
+        Warning {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The usual message for a setting that is known but not implemented.
+const NOT_SUPPORTED: &str = "not supported by Switchyard yet; ignored";
+
+// ---------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------
+
+/// A LiteLLM proxy `config.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `model_list`: the deployments. Entries that share a `model_name` form one
+    /// load-balanced model group.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub model_list: Vec<ModelEntry>,
+    /// `litellm_settings`: module-level settings of the LiteLLM library.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub litellm_settings: LitellmSettings,
+    /// `router_settings`: LiteLLM's router (load balancing, retries, aliases).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub router_settings: RouterSettings,
+    /// `general_settings`: the proxy server (auth, database, limits).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub general_settings: GeneralSettings,
+    /// `environment_variables`: variables LiteLLM writes into its environment at load.
+    /// Switchyard uses them as values for variables that are not set (the real
+    /// environment wins, as with LiteLLM's `get_secret(key, default_value=value)`).
+    /// After [`load`], `os.environ/` values in here are resolved.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "IndexMap::is_empty"
+    )]
+    pub environment_variables: IndexMap<String, Value>,
+    /// `credential_list`: named credential sets a deployment references with
+    /// `litellm_params.litellm_credential_name`.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub credential_list: Vec<Credential>,
+    /// The name of the file the config was read from, for messages. Not part of the YAML.
+    #[serde(skip)]
+    pub file_name: String,
+}
+
+/// One `model_list` entry: one deployment of a model group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    /// `model_name`: the name clients ask for; may hold `*` wildcards (`openai/*`).
+    pub model_name: String,
+    /// `litellm_params`: how to reach the deployment, and default request parameters.
+    pub litellm_params: LitellmParams,
+    /// `model_info`: the deployment's id and metadata.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_default"
+    )]
+    pub model_info: ModelInfo,
+    /// Other keys of the entry (LiteLLM allows extras); reported as warnings.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// `litellm_params` of one deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LitellmParams {
+    /// `model`: `provider/provider-model-id` (`azure/my-deployment`,
+    /// `openai/nvidia/llama-3.2-nv-embedqa-1b-v2`), or a bare well-known name (`gpt-4o`).
+    pub model: String,
+    /// `custom_llm_provider`: the provider, when `model` carries no prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_llm_provider: Option<String>,
+    /// `api_base`: the provider's base URL (`https://x.openai.azure.com`, `http://vllm:8000/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base: Option<String>,
+    /// `api_key`; usually `os.environ/NAME`, read by the filter inside Envoy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// `api_version`: Azure's `api-version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// `timeout`: seconds for a whole (non-streamed) call to this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// `stream_timeout`: seconds for a streamed call to this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout: Option<f64>,
+    /// `max_retries`: retries of a failed call to this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// `extra_headers`: headers added to every request to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_headers: Option<IndexMap<String, String>>,
+    /// `headers`: older spelling of `extra_headers` (both are merged; `headers` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<IndexMap<String, String>>,
+    /// `organization`: the OpenAI organization (`OpenAI-Organization` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// `rpm`: requests per minute; a load-balancing weight under simple-shuffle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// `tpm`: tokens per minute; a load-balancing weight under simple-shuffle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// `weight`: the load-balancing weight (wins over `rpm` and `tpm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// `order`: priority for order-based fallback within a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<i64>,
+    /// `max_parallel_requests`: concurrency limit of this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_requests: Option<u64>,
+    /// `tags`: tags for tag-based routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// `input_cost_per_token`: custom price of a prompt token, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cost_per_token: Option<f64>,
+    /// `output_cost_per_token`: custom price of a completion token, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost_per_token: Option<f64>,
+    /// `mock_response`: answer every call with this text, without calling a provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_response: Option<String>,
+    /// `aws_access_key_id` (Bedrock, SageMaker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    /// `aws_secret_access_key` (Bedrock, SageMaker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_secret_access_key: Option<String>,
+    /// `aws_session_token` (Bedrock, SageMaker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_token: Option<String>,
+    /// `aws_region_name` (Bedrock, SageMaker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region_name: Option<String>,
+    /// `aws_bedrock_runtime_endpoint`: a custom Bedrock endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_bedrock_runtime_endpoint: Option<String>,
+    /// `vertex_project` (Vertex AI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_project: Option<String>,
+    /// `vertex_location` (Vertex AI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_location: Option<String>,
+    /// `vertex_credentials`: a service-account file path or JSON (Vertex AI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex_credentials: Option<Value>,
+    /// `initial_prompt_value`: prompt template start (text-completion providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_prompt_value: Option<String>,
+    /// `roles`: prompt template per role (text-completion providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Value>,
+    /// `final_prompt_value`: prompt template end (text-completion providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_prompt_value: Option<String>,
+    /// `bos_token`: prompt template beginning-of-sequence token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bos_token: Option<String>,
+    /// `eos_token`: prompt template end-of-sequence token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos_token: Option<String>,
+    /// `litellm_credential_name`: take `api_key`/`api_base`/`api_version` from this
+    /// `credential_list` entry (values set here win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub litellm_credential_name: Option<String>,
+    /// `drop_params`: drop request parameters the provider does not accept
+    /// (overrides `litellm_settings.drop_params`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_params: Option<bool>,
+    /// Every other key, in YAML order: default request parameters (`temperature`,
+    /// `max_tokens`, `seed`, …) or LiteLLM parameters Switchyard reports as ignored.
+    #[serde(flatten)]
+    pub params: IndexMap<String, Value>,
+    /// The mapping exactly as written (key order, YAML scalars), for LiteLLM's
+    /// deployment-id hash. Filled by [`parse_str`]; not serialized, never compared.
+    #[serde(skip)]
+    pub source: SourceMapping,
+}
+
+/// A `litellm_params` mapping as written in the file. Equality ignores it: where a
+/// value came from does not change what the config means.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMapping(pub Option<Mapping>);
+
+impl PartialEq for SourceMapping {
+    fn eq(&self, _: &SourceMapping) -> bool {
+        true
+    }
+}
+
+/// `model_info` of one deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// `id`: the deployment id (default: LiteLLM's hash of `model_name` and `litellm_params`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `mode`: `chat`, `completion`, `embedding`, `image_generation`, … — which
+    /// endpoints the deployment serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// `base_model`: the model to price by (Azure deployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_model: Option<String>,
+    /// `max_tokens`: informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// `max_input_tokens`: informational (context window checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_tokens: Option<u64>,
+    /// `max_output_tokens`: informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+    /// `input_cost_per_token`: custom price of a prompt token, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cost_per_token: Option<f64>,
+    /// `output_cost_per_token`: custom price of a completion token, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost_per_token: Option<f64>,
+    /// `access_groups`: key access groups allowed to use this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_groups: Option<Vec<String>>,
+    /// Other metadata (`supports_vision`, `description`, …), kept as written.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// A string or a list of strings (LiteLLM's callback settings accept both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single value (`callbacks: custom_callbacks.proxy_handler_instance`).
+    One(String),
+    /// A list (`success_callback: ["langfuse"]`).
+    Many(Vec<String>),
+}
+
+/// `fallbacks`-style lists: `[{"gpt-4": ["gpt-4o", "claude"]}]`.
+pub type FallbackList = Vec<IndexMap<String, Vec<String>>>;
+
+/// `litellm_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LitellmSettings {
+    /// `drop_params`: drop request parameters a provider does not accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_params: Option<bool>,
+    /// `num_retries`: retries per call (router default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_retries: Option<u32>,
+    /// `request_timeout`: seconds per call (`router_settings.timeout` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<f64>,
+    /// `fallbacks`: model groups to try when a group fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<FallbackList>,
+    /// `context_window_fallbacks`: groups to try when the context window is exceeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_fallbacks: Option<FallbackList>,
+    /// `content_policy_fallbacks`: groups to try on a content-policy refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_policy_fallbacks: Option<FallbackList>,
+    /// `default_fallbacks`: groups to try for any failing group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// `allowed_fails`: failures per minute before a deployment cools down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_fails: Option<u32>,
+    /// `cache`: turn on the response cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+    /// `cache_params`: cache type (`local`, `redis`, …), host, port, password, ttl, ….
+    /// After [`load`], `os.environ/` values in here are resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_params: Option<IndexMap<String, Value>>,
+    /// `success_callback`: logging integrations called on success (`["langfuse"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_callback: Option<OneOrMany>,
+    /// `failure_callback`: logging integrations called on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_callback: Option<OneOrMany>,
+    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callbacks: Option<OneOrMany>,
+    /// `turn_off_message_logging`: keep message content out of logging integrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_off_message_logging: Option<bool>,
+    /// `max_budget`: global budget in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_budget: Option<f64>,
+    /// `budget_duration`: when the global budget resets (`30d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_duration: Option<String>,
+    /// `set_verbose`: LiteLLM debug logging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_verbose: Option<bool>,
+    /// `json_logs`: LiteLLM logs as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_logs: Option<bool>,
+    /// Every other key (LiteLLM has hundreds), reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// A `router_settings.model_group_alias` value: a group name, or
+/// `{model: group, hidden: true}` to keep the alias out of `/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AliasTarget {
+    /// `gpt-4: gpt-4o`
+    Group(String),
+    /// `gpt-4: {model: gpt-4o, hidden: true}`
+    Detailed(AliasDetail),
+}
+
+/// The long form of an alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasDetail {
+    /// The model group the alias points at.
+    pub model: String,
+    /// Keep the alias out of `/models`.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+impl AliasTarget {
+    /// The model group the alias points at.
+    pub fn group(&self) -> &str {
+        match self {
+            AliasTarget::Group(g) => g,
+            AliasTarget::Detailed(d) => &d.model,
+        }
+    }
+
+    /// Whether the alias is hidden from `/models`.
+    pub fn hidden(&self) -> bool {
+        matches!(self, AliasTarget::Detailed(d) if d.hidden)
+    }
+}
+
+/// `router_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouterSettings {
+    /// `routing_strategy`: `simple-shuffle` (default), `least-busy`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy: Option<String>,
+    /// `routing_strategy_args`: parameters of the strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy_args: Option<Value>,
+    /// `num_retries`: retries per call (wins over `litellm_settings.num_retries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_retries: Option<u32>,
+    /// `timeout`: seconds per call (wins over `litellm_settings.request_timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// `stream_timeout`: seconds per streamed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout: Option<f64>,
+    /// `retry_policy`: retries per error class (`RateLimitErrorRetries: 3`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<IndexMap<String, u32>>,
+    /// `allowed_fails`: failures per minute before a deployment cools down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_fails: Option<u32>,
+    /// `cooldown_time`: seconds a failing deployment sits out (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_time: Option<f64>,
+    /// `fallbacks`: model groups to try when a group fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<FallbackList>,
+    /// `context_window_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_fallbacks: Option<FallbackList>,
+    /// `content_policy_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_policy_fallbacks: Option<FallbackList>,
+    /// `default_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// `model_group_alias`: alias → model group (`{"gpt-4": "gpt-4o"}`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "IndexMap::is_empty"
+    )]
+    pub model_group_alias: IndexMap<String, AliasTarget>,
+    /// `redis_host`: shared router state. Resolved from `os.environ/` by [`load`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_host: Option<String>,
+    /// `redis_port`. Resolved from `os.environ/` by [`load`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_port: Option<String>,
+    /// `redis_password`. Resolved from `os.environ/` by [`load`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<String>,
+    /// `enable_pre_call_checks`: filter deployments by context window before calling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_pre_call_checks: Option<bool>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// `general_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneralSettings {
+    /// `master_key`: the admin key. Resolved from `os.environ/` by [`load`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<String>,
+    /// `database_url`: PostgreSQL for keys and spend. Resolved from `os.environ/` by [`load`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `store_model_in_db`: models added through the API are kept in the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_model_in_db: Option<bool>,
+    /// `disable_spend_logs`: keep no per-request spend rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_spend_logs: Option<bool>,
+    /// `proxy_batch_write_at`: seconds between spend writes (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_batch_write_at: Option<f64>,
+    /// `max_request_size_mb`: largest request body accepted, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_size_mb: Option<f64>,
+    /// `allow_requests_on_db_unavailable`: keep serving when the database is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_requests_on_db_unavailable: Option<bool>,
+    /// `background_health_checks`: probe deployments periodically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_health_checks: Option<bool>,
+    /// `health_check_interval`: seconds between background probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_interval: Option<f64>,
+    /// `alerting`: alert channels (`["slack"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<Vec<String>>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// One `credential_list` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    /// `credential_name`: what `litellm_params.litellm_credential_name` refers to.
+    pub credential_name: String,
+    /// `credential_values`: `api_key`, `api_base`, `api_version`, ….
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub credential_values: IndexMap<String, Value>,
+    /// `credential_info`: free-form description.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "IndexMap::is_empty"
+    )]
+    pub credential_info: IndexMap<String, Value>,
+    /// Other keys, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// Reads an absent or `null` value (`litellm_settings:` with everything commented out)
+/// as the type's default.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// What Python's `str()` prints for a YAML scalar (LiteLLM reads the YAML with
+/// PyYAML and often stringifies values): `True`, `None`, `300`, `0.7`, `1e-06`.
+/// Lists and mappings print as Python's `repr` would (approximately: non-ASCII and
+/// control characters are not escaped the way Python does).
+pub fn py_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+fn py_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_string(),
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.to_string()
+            } else if let Some(u) = n.as_u64() {
+                u.to_string()
+            } else {
+                py_float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => py_repr_str(s),
+        Value::Sequence(items) => {
+            let parts: Vec<String> = items.iter().map(py_repr).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Mapping(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Tagged(tagged) => py_repr(&tagged.value),
+    }
+}
+
+fn py_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr(float)`: the shortest round-tripping digits, fixed notation for
+/// decimal exponents in [-4, 16), else scientific with a signed two-digit exponent.
+pub fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // `{:e}` gives the shortest round-tripping digits: "-1.2345e-7", "3e2".
+    let sci = format!("{:e}", f);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        if point <= 0 {
+            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!(
+                "{sign}{digits}{}.0",
+                "0".repeat(point as usize - digits.len())
+            )
+        } else {
+            let (int, frac) = digits.split_at(point as usize);
+            format!("{sign}{int}.{frac}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let mantissa = if rest.is_empty() {
+            first.to_string()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------
+
+/// Reads, parses, validates and resolves `path`. The warnings are the config-level
+/// ones (unsupported settings); `plan::compile` adds the deployment-level ones.
+pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::at(&file_name, "", format!("cannot read the file: {e}")))?;
+    parse_str(&text, &file_name, env)
+}
+
+/// Parses, validates and resolves a config given as text; `file_name` names it in
+/// messages.
+pub fn parse_str(
+    text: &str,
+    file_name: &str,
+    env: EnvLookup<'_>,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
+    // 1. Syntax: any YAML error here carries the line and column.
+    let mut raw: Value =
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?;
+    match &raw {
+        Value::Null => {}
+        Value::Mapping(map) => check_top_level_keys(map, text, file_name)?,
+        _ => {
+            return Err(ConfigError {
+                file: file_name.to_string(),
+                line_col: Some((1, 1)),
+                path: String::new(),
+                message: format!(
+                    "expected a mapping with the keys {}",
+                    TOP_LEVEL_KEYS.join(", ")
+                ),
+            })
+        }
+    }
+
+    // 2. Typed parse. YAML merge keys (`<<: *defaults`) are applied the way PyYAML
+    //    does; then the parse runs on regenerated YAML and line numbers are dropped.
+    let mut config: Config = if has_merge_keys(&raw) {
+        apply_merge_keys(&mut raw);
+        let regenerated = serde_yaml::to_string(&raw).map_err(|e| {
+            ConfigError::at(file_name, "", format!("cannot apply YAML merge keys: {e}"))
+        })?;
+        serde_yaml::from_str(&regenerated)
+            .map_err(|e| ConfigError::from_yaml(file_name, &e, false))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?
+    };
+    config.file_name = file_name.to_string();
+
+    // Keep each entry's litellm_params as written, for the deployment-id hash.
+    if let Some(Value::Sequence(entries)) = raw.get("model_list") {
+        for (entry, raw_entry) in config.model_list.iter_mut().zip(entries) {
+            if let Some(Value::Mapping(params)) = raw_entry.get("litellm_params") {
+                entry.litellm_params.source = SourceMapping(Some(params.clone()));
+            }
+        }
+    }
+
+    // 3. Rules, then 4. the environment.
+    let mut warnings = config.validate()?;
+    warnings.extend(config.resolve_env(env)?);
+    Ok((config, warnings))
+}
+
+fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), ConfigError> {
+    for key in map.keys() {
+        let Some(key) = key.as_str() else {
+            return Err(ConfigError::at(
+                file,
+                "",
+                format!("top-level key {} is not a string", py_repr(key)),
+            ));
+        };
+        if TOP_LEVEL_KEYS.contains(&key) {
+            continue;
+        }
+        let hint = misplaced_key_hint(key)
+            .map(|section| format!("; `{key}` belongs under `{section}`"))
+            .or_else(|| {
+                closest(key, TOP_LEVEL_KEYS).map(|known| format!("; did you mean `{known}`?"))
+            })
+            .unwrap_or_else(|| format!("; expected one of: {}", TOP_LEVEL_KEYS.join(", ")));
+        return Err(ConfigError {
+            file: file.to_string(),
+            line_col: top_level_line(text, key).map(|line| (line, 1)),
+            path: String::new(),
+            message: format!("unknown top-level key `{key}`{hint}"),
+        });
+    }
+    Ok(())
+}
+
+/// Where settings people put at the top level by mistake belong.
+fn misplaced_key_hint(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "master_key"
+        | "database_url"
+        | "alerting"
+        | "max_request_size_mb"
+        | "store_model_in_db" => "general_settings",
+        "drop_params" | "success_callback" | "failure_callback" | "callbacks" | "cache"
+        | "cache_params" | "request_timeout" | "set_verbose" => "litellm_settings",
+        "routing_strategy" | "model_group_alias" | "num_retries" | "redis_host" | "fallbacks" => {
+            "router_settings"
+        }
+        _ => return None,
+    })
+}
+
+/// The 1-based line where `key:` starts at column 0, if any.
+fn top_level_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let rest = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| line.strip_prefix(&format!("'{key}'")));
+            matches!(rest, Some(r) if r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// The known name closest to `name` (edit distance at most 3), for "did you mean".
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (levenshtein(name, k), *k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn is_merge_key(key: &Value) -> bool {
+    key.as_str() == Some("<<")
+}
+
+fn has_merge_keys(value: &Value) -> bool {
+    match value {
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| is_merge_key(k) || has_merge_keys(v)),
+        Value::Sequence(items) => items.iter().any(has_merge_keys),
+        Value::Tagged(t) => has_merge_keys(&t.value),
+        _ => false,
+    }
+}
+
+/// Applies `<<` merge keys as PyYAML does: merged keys come first (earlier sources
+/// win), then the mapping's own keys, which override merged values in place.
+fn apply_merge_keys(value: &mut Value) {
+    match value {
+        Value::Mapping(map) => {
+            for (_, v) in map.iter_mut() {
+                apply_merge_keys(v);
+            }
+            let Some(sources) = map.remove("<<") else {
+                return;
+            };
+            let sources = match sources {
+                Value::Sequence(items) => items,
+                other => vec![other],
+            };
+            let mut merged = Mapping::new();
+            for source in sources {
+                if let Value::Mapping(source) = source {
+                    for (k, v) in source {
+                        if !merged.contains_key(&k) {
+                            merged.insert(k, v);
+                        }
+                    }
+                }
+            }
+            for (k, v) in std::mem::take(map) {
+                merged.insert(k, v); // an existing key keeps its position
+            }
+            *map = merged;
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(apply_merge_keys),
+        Value::Tagged(t) => apply_merge_keys(&mut t.value),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------
+
+impl Config {
+    /// Checks the rules serde cannot express and returns the config-level warnings:
+    /// every setting Switchyard knows but does not act on yet.
+    pub fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
+        let mut warnings = Vec::new();
+        self.validate_model_list(&mut warnings)?;
+        self.validate_credentials(&mut warnings)?;
+        self.litellm_settings
+            .validate(&self.file_name, &mut warnings)?;
+        self.router_settings
+            .validate(&self.file_name, &self.model_list, &mut warnings)?;
+        self.general_settings
+            .validate(&self.file_name, &mut warnings)?;
+        self.validate_environment_variables(&mut warnings)?;
+        Ok(warnings)
+    }
+
+    fn validate_model_list(&self, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+        let file = self.file_name.as_str();
+        if self.model_list.is_empty() {
+            warnings.push(Warning::new(
+                "model_list",
+                "no models are configured; every LLM call will be answered 400 (unknown model)",
+            ));
+        }
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, entry) in self.model_list.iter().enumerate() {
+            let p = format!("model_list[{i}]");
+            if entry.model_name.trim().is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.model_name"),
+                    "must not be empty",
+                ));
+            }
+            for key in entry.other.keys() {
+                warnings.push(Warning::new(
+                    format!("{p}.{key}"),
+                    "unknown key in a model_list entry; ignored",
+                ));
+            }
+            entry
+                .litellm_params
+                .validate(file, &p, &self.credential_list)?;
+            if let Some(id) = &entry.model_info.id {
+                if id.trim().is_empty() {
+                    return Err(ConfigError::at(
+                        file,
+                        format!("{p}.model_info.id"),
+                        "must not be empty",
+                    ));
+                }
+                if let Some(first) = ids.insert(id, i) {
+                    return Err(ConfigError::at(
+                        file,
+                        format!("{p}.model_info.id"),
+                        format!("deployment id {id:?} is already used by model_list[{first}]"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_credentials(&self, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+        let file = self.file_name.as_str();
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, cred) in self.credential_list.iter().enumerate() {
+            let p = format!("credential_list[{i}]");
+            if cred.credential_name.trim().is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.credential_name"),
+                    "must not be empty",
+                ));
+            }
+            if let Some(first) = names.insert(&cred.credential_name, i) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.credential_name"),
+                    format!(
+                        "{:?} is already the name of credential_list[{first}]",
+                        cred.credential_name
+                    ),
+                ));
+            }
+            for key in cred.other.keys() {
+                warnings.push(Warning::new(
+                    format!("{p}.{key}"),
+                    "unknown key in a credential_list entry; ignored",
+                ));
+            }
+            for (key, value) in &cred.credential_values {
+                if !matches!(key.as_str(), "api_key" | "api_base" | "api_version") {
+                    warnings.push(Warning::new(
+                        format!("{p}.credential_values.{key}"),
+                        NOT_SUPPORTED,
+                    ));
+                    continue;
+                }
+                match value {
+                    Value::String(s) => {
+                        check_env_name(file, &format!("{p}.credential_values.{key}"), s)?
+                    }
+                    Value::Number(_) => {}
+                    _ => {
+                        return Err(ConfigError::at(
+                            file,
+                            format!("{p}.credential_values.{key}"),
+                            "expected a string",
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_environment_variables(
+        &self,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in &self.environment_variables {
+            let p = format!("environment_variables.{name}");
+            match value {
+                Value::Null => warnings.push(Warning::new(p, "has no value; ignored")),
+                Value::String(s) => check_env_name(&self.file_name, &p, s)?,
+                Value::Bool(_) | Value::Number(_) => {}
+                _ => {
+                    return Err(ConfigError::at(
+                        &self.file_name,
+                        p,
+                        "expected a string, a number or a boolean",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The credential named `name`, if any.
+    pub fn credential(&self, name: &str) -> Option<&Credential> {
+        self.credential_list
+            .iter()
+            .find(|c| c.credential_name == name)
+    }
+
+    /// The value `environment_variables` gives `name`, as LiteLLM would put it in the
+    /// environment (`str(value)`).
+    pub fn env_default(&self, name: &str) -> Option<String> {
+        match self.environment_variables.get(name)? {
+            Value::Null => None,
+            value => Some(py_str(value)),
+        }
+    }
+
+    /// Every `environment_variables` value, stringified (see [`Config::env_default`]).
+    pub fn env_defaults(&self) -> std::collections::BTreeMap<String, String> {
+        self.environment_variables
+            .keys()
+            .filter_map(|k| Some((k.clone(), self.env_default(k)?)))
+            .collect()
+    }
+
+    /// Resolves `os.environ/NAME` in the settings the CLI resolves itself:
+    /// `environment_variables` values (from `env` only), then `general_settings`
+    /// `master_key` and `database_url`, `router_settings` `redis_host`, `redis_port`,
+    /// `redis_password` and the top-level values of `litellm_settings.cache_params`
+    /// (from `env`, falling back to `environment_variables`). A missing variable is an
+    /// error naming it and the field. Settings Switchyard ignores are left unresolved,
+    /// so a variable that nothing will use cannot fail the load.
+    pub fn resolve_env(&mut self, env: EnvLookup<'_>) -> Result<Vec<Warning>, ConfigError> {
+        let file = self.file_name.clone();
+        let mut warnings = Vec::new();
+        for (name, value) in self.environment_variables.iter_mut() {
+            if let Value::String(s) = value {
+                *s = resolve_string(&file, &format!("environment_variables.{name}"), s, env)?;
+            }
+        }
+        let defaults = self.env_defaults();
+        let lookup = |name: &str| env(name).or_else(|| defaults.get(name).cloned());
+
+        let general = &mut self.general_settings;
+        resolve_opt(
+            &file,
+            "general_settings.master_key",
+            &mut general.master_key,
+            &lookup,
+        )?;
+        resolve_opt(
+            &file,
+            "general_settings.database_url",
+            &mut general.database_url,
+            &lookup,
+        )?;
+        let router = &mut self.router_settings;
+        resolve_opt(
+            &file,
+            "router_settings.redis_host",
+            &mut router.redis_host,
+            &lookup,
+        )?;
+        resolve_opt(
+            &file,
+            "router_settings.redis_port",
+            &mut router.redis_port,
+            &lookup,
+        )?;
+        resolve_opt(
+            &file,
+            "router_settings.redis_password",
+            &mut router.redis_password,
+            &lookup,
+        )?;
+        if let Some(params) = &mut self.litellm_settings.cache_params {
+            for (key, value) in params.iter_mut() {
+                if let Value::String(s) = value {
+                    let path = format!("litellm_settings.cache_params.{key}");
+                    *s = resolve_string(&file, &path, s, &lookup)?;
+                }
+            }
+        }
+
+        if self.general_settings.master_key.is_none() && lookup("LITELLM_MASTER_KEY").is_some() {
+            warnings.push(Warning::new(
+                "LITELLM_MASTER_KEY",
+                "the master key is not enforced yet (no keyservice): the gateway accepts every request",
+            ));
+        }
+        Ok(warnings)
+    }
+}
+
+/// Resolves one `os.environ/NAME` string (a literal is returned as is).
+pub fn resolve_string(
+    file: &str,
+    path: &str,
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    match env_ref(value) {
+        None => Ok(value.to_string()),
+        Some(name) => {
+            check_env_name(file, path, value)?;
+            lookup(name).ok_or_else(|| {
+                ConfigError::at(
+                    file,
+                    path,
+                    format!("environment variable {name} is not set ({ENV_PREFIX}{name})"),
+                )
+            })
+        }
+    }
+}
+
+fn resolve_opt(
+    file: &str,
+    path: &str,
+    value: &mut Option<String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = value {
+        *v = resolve_string(file, path, v, lookup)?;
+    }
+    Ok(())
+}
+
+/// Rejects `os.environ/` with no or an impossible variable name.
+pub fn check_env_name(file: &str, path: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(name) = env_ref(value) else {
+        return Ok(());
+    };
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::at(
+            file,
+            path,
+            format!("{value:?} does not name an environment variable (expected {ENV_PREFIX}NAME, NAME made of letters, digits and _)"),
+        ))
+    }
+}
+
+impl LitellmParams {
+    fn validate(
+        &self,
+        file: &str,
+        entry: &str,
+        credentials: &[Credential],
+    ) -> Result<(), ConfigError> {
+        let p = format!("{entry}.litellm_params");
+        let model = self.model.trim();
+        let malformed = model.is_empty()
+            || model.starts_with('/')
+            || model.ends_with('/')
+            || model.chars().any(char::is_whitespace);
+        if malformed {
+            return Err(ConfigError::at(
+                file,
+                format!("{p}.model"),
+                format!("expected \"provider/model-id\", got {:?}", self.model),
+            ));
+        }
+        for (name, value) in [
+            ("api_base", &self.api_base),
+            ("api_key", &self.api_key),
+            ("api_version", &self.api_version),
+            ("organization", &self.organization),
+        ] {
+            if let Some(v) = value {
+                check_env_name(file, &format!("{p}.{name}"), v)?;
+            }
+        }
+        if let Some(w) = self.weight {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.weight"),
+                    format!("expected a number ≥ 0, got {w}"),
+                ));
+            }
+        }
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("stream_timeout", self.stream_timeout),
+        ] {
+            if let Some(t) = value {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(ConfigError::at(
+                        file,
+                        format!("{p}.{name}"),
+                        format!("expected a number of seconds > 0, got {t}"),
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &self.litellm_credential_name {
+            if !credentials.iter().any(|c| &c.credential_name == name) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.litellm_credential_name"),
+                    format!("no credential named {name:?} in credential_list"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LitellmSettings {
+    fn validate(&self, file: &str, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+        let p = "litellm_settings";
+        if let Some(t) = self.request_timeout {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.request_timeout"),
+                    format!("expected a number of seconds > 0, got {t}"),
+                ));
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        for (key, set) in [
+            ("success_callback", self.success_callback.is_some()),
+            ("failure_callback", self.failure_callback.is_some()),
+            ("callbacks", self.callbacks.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "logging callbacks are not supported by Switchyard yet; ignored (use Envoy's access log and stats)",
+                );
+            }
+        }
+        if self.cache == Some(true) || self.cache_params.is_some() {
+            let key = if self.cache.is_some() {
+                "cache"
+            } else {
+                "cache_params"
+            };
+            warn(
+                key,
+                "response caching is not supported by Switchyard yet; ignored",
+            );
+        }
+        if self.num_retries.is_some() {
+            warn("num_retries", "retries are not applied yet; ignored");
+        }
+        for (key, set) in [
+            ("fallbacks", self.fallbacks.is_some()),
+            (
+                "context_window_fallbacks",
+                self.context_window_fallbacks.is_some(),
+            ),
+            (
+                "content_policy_fallbacks",
+                self.content_policy_fallbacks.is_some(),
+            ),
+            ("default_fallbacks", self.default_fallbacks.is_some()),
+        ] {
+            if set {
+                warn(key, "fallbacks are not applied yet; ignored");
+            }
+        }
+        if self.allowed_fails.is_some() {
+            warn("allowed_fails", "cooldowns are not applied yet; ignored");
+        }
+        if self.max_budget.is_some() || self.budget_duration.is_some() {
+            let key = if self.max_budget.is_some() {
+                "max_budget"
+            } else {
+                "budget_duration"
+            };
+            warn(key, "budgets are not enforced yet (no keyservice); ignored");
+        }
+        for (key, set) in [
+            (
+                "turn_off_message_logging",
+                self.turn_off_message_logging.is_some(),
+            ),
+            ("set_verbose", self.set_verbose.is_some()),
+            ("json_logs", self.json_logs.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "LiteLLM logging settings have no effect in Switchyard (which never logs message content); ignored",
+                );
+            }
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+impl RouterSettings {
+    fn validate(
+        &self,
+        file: &str,
+        model_list: &[ModelEntry],
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), ConfigError> {
+        let p = "router_settings";
+        if let Some(strategy) = &self.routing_strategy {
+            if !ROUTING_STRATEGIES.contains(&strategy.as_str()) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.routing_strategy"),
+                    format!(
+                        "unknown routing strategy {strategy:?}; expected one of: {}",
+                        ROUTING_STRATEGIES.join(", ")
+                    ),
+                ));
+            }
+            if strategy != "simple-shuffle" {
+                warnings.push(Warning::new(
+                    format!("{p}.routing_strategy"),
+                    format!("{strategy:?} is not mapped to Envoy yet; deployments are picked at random by weight (simple-shuffle) for now"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("timeout", self.timeout),
+            ("stream_timeout", self.stream_timeout),
+        ] {
+            if let Some(t) = value {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(ConfigError::at(
+                        file,
+                        format!("{p}.{key}"),
+                        format!("expected a number of seconds > 0, got {t}"),
+                    ));
+                }
+            }
+        }
+        for (alias, target) in &self.model_group_alias {
+            let path = format!("{p}.model_group_alias.{alias}");
+            let group = target.group();
+            if group.trim().is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    path,
+                    "the target model group is empty",
+                ));
+            }
+            let known = model_list
+                .iter()
+                .any(|e| e.model_name == group || wildcard_match(&e.model_name, group));
+            if !known {
+                return Err(ConfigError::at(
+                    file,
+                    path,
+                    format!("{group:?} is not a model_name in model_list"),
+                ));
+            }
+            if model_list.iter().any(|e| &e.model_name == alias) {
+                warnings.push(Warning::new(
+                    path,
+                    format!("{alias:?} is also a model_name; the alias wins (as in LiteLLM) and requests for it go to {group:?}"),
+                ));
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        if self.routing_strategy_args.is_some() {
+            warn("routing_strategy_args", NOT_SUPPORTED);
+        }
+        for (key, set) in [
+            ("num_retries", self.num_retries.is_some()),
+            ("retry_policy", self.retry_policy.is_some()),
+        ] {
+            if set {
+                warn(key, "retries are not applied yet; ignored");
+            }
+        }
+        for (key, set) in [
+            ("allowed_fails", self.allowed_fails.is_some()),
+            ("cooldown_time", self.cooldown_time.is_some()),
+        ] {
+            if set {
+                warn(key, "cooldowns are not applied yet; ignored");
+            }
+        }
+        for (key, set) in [
+            ("fallbacks", self.fallbacks.is_some()),
+            (
+                "context_window_fallbacks",
+                self.context_window_fallbacks.is_some(),
+            ),
+            (
+                "content_policy_fallbacks",
+                self.content_policy_fallbacks.is_some(),
+            ),
+            ("default_fallbacks", self.default_fallbacks.is_some()),
+        ] {
+            if set {
+                warn(key, "fallbacks are not applied yet; ignored");
+            }
+        }
+        for (key, set) in [
+            ("redis_host", self.redis_host.is_some()),
+            ("redis_port", self.redis_port.is_some()),
+            ("redis_password", self.redis_password.is_some()),
+        ] {
+            if set {
+                warn(key, "shared router state in Redis is not used yet; ignored");
+            }
+        }
+        if self.enable_pre_call_checks.is_some() {
+            warn(
+                "enable_pre_call_checks",
+                "pre-call checks are not applied yet; ignored",
+            );
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+impl GeneralSettings {
+    fn validate(&self, file: &str, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+        let p = "general_settings";
+        if let Some(mb) = self.max_request_size_mb {
+            if !(mb.is_finite() && mb > 0.0) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.max_request_size_mb"),
+                    format!("expected a number of MiB > 0, got {mb}"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("master_key", &self.master_key),
+            ("database_url", &self.database_url),
+        ] {
+            if let Some(v) = value {
+                check_env_name(file, &format!("{p}.{key}"), v)?;
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        if self.master_key.is_some() {
+            warn(
+                "master_key",
+                "virtual keys and the master key are not enforced yet (no keyservice): the gateway accepts every request",
+            );
+        }
+        if self.database_url.is_some() {
+            warn(
+                "database_url",
+                "keys and spend are not stored or enforced yet (no keyservice); ignored",
+            );
+        }
+        for (key, set) in [
+            ("store_model_in_db", self.store_model_in_db.is_some()),
+            ("disable_spend_logs", self.disable_spend_logs.is_some()),
+            ("proxy_batch_write_at", self.proxy_batch_write_at.is_some()),
+            (
+                "allow_requests_on_db_unavailable",
+                self.allow_requests_on_db_unavailable.is_some(),
+            ),
+        ] {
+            if set {
+                warn(key, "there is no database yet (no keyservice); ignored");
+            }
+        }
+        for (key, set) in [
+            (
+                "background_health_checks",
+                self.background_health_checks.is_some(),
+            ),
+            (
+                "health_check_interval",
+                self.health_check_interval.is_some(),
+            ),
+        ] {
+            if set {
+                warn(key, "background health checks are not supported yet; ignored (Envoy's outlier detection takes their place later)");
+            }
+        }
+        if self.alerting.is_some() {
+            warn("alerting", NOT_SUPPORTED);
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
+        parse_str(text, "config.yaml", &no_env)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).expect_err("expected an error").to_string()
+    }
+
+    fn warned(warnings: &[Warning], path: &str) -> bool {
+        warnings.iter().any(|w| w.path == path)
+    }
+
+    #[test]
+    fn minimal_config_parses() {
+        let (config, warnings) =
+            parse("model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n")
+                .unwrap();
+        assert_eq!(config.model_list.len(), 1);
+        assert_eq!(config.model_list[0].litellm_params.model, "openai/gpt-4o");
+        assert_eq!(config.file_name, "config.yaml");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let e =
+            parse("model_list:\n  - model_name: a\n    litellm_params: {model: x\n").unwrap_err();
+        assert_eq!(e.file, "config.yaml");
+        let (line, _) = e.line_col.expect("a location");
+        assert_eq!(line, 4, "{e}");
+        assert!(e.to_string().starts_with("config.yaml:4:"), "{e}");
+    }
+
+    #[test]
+    fn type_error_names_path_and_line() {
+        let e = err("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      rpm: lots\n");
+        assert!(e.starts_with("config.yaml:5:"), "{e}");
+        assert!(e.contains("model_list[0].litellm_params.rpm"), "{e}");
+        assert!(!e.contains(" at line "), "location is not repeated: {e}");
+    }
+
+    #[test]
+    fn typo_in_top_level_key_is_an_error_with_a_hint() {
+        let e = err("model_list: []\nrouter_setings:\n  num_retries: 2\n");
+        assert_eq!(
+            e,
+            "config.yaml:2:1: unknown top-level key `router_setings`; did you mean `router_settings`?"
+        );
+        let e = err("master_key: sk-1\n");
+        assert!(
+            e.contains("`master_key` belongs under `general_settings`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_model_is_named() {
+        let e =
+            err("model_list:\n  - model_name: a\n    litellm_params:\n      api_base: http://x\n");
+        assert!(
+            e.contains("model_list[0].litellm_params: missing field `model`"),
+            "{e}"
+        );
+        let e = err("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n  - model_name: b\n    litellm_params: {model: openai/x}\n  - model_name: c\n    litellm_params: {model: \"\"}\n");
+        assert_eq!(
+            e,
+            "config.yaml: model_list[2].litellm_params.model: expected \"provider/model-id\", got \"\""
+        );
+    }
+
+    #[test]
+    fn null_sections_are_empty() {
+        let (config, warnings) =
+            parse("model_list:\nlitellm_settings:\ngeneral_settings:\n").unwrap();
+        assert!(config.model_list.is_empty());
+        assert!(warned(&warnings, "model_list"));
+    }
+
+    #[test]
+    fn unknown_section_keys_are_warnings() {
+        let (config, warnings) = parse(
+            "model_list: []\ngeneral_settings:\n  alerting: [slack]\n  some_new_setting: 1\nlitellm_settings:\n  success_callback: [langfuse]\n  drop_params: true\n",
+        )
+        .unwrap();
+        assert_eq!(config.litellm_settings.drop_params, Some(true));
+        let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            text.contains(
+                &"general_settings.alerting: not supported by Switchyard yet; ignored".to_string()
+            ),
+            "{text:?}"
+        );
+        assert!(warned(&warnings, "general_settings.some_new_setting"));
+        assert!(warned(&warnings, "litellm_settings.success_callback"));
+        assert!(!warned(&warnings, "litellm_settings.drop_params"));
+    }
+
+    #[test]
+    fn default_params_keep_yaml_order() {
+        let (config, _) = parse(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      temperature: 0.2\n      seed: 7\n      max_tokens: 100\n      api_key: os.environ/K\n",
+        )
+        .unwrap();
+        let params = &config.model_list[0].litellm_params;
+        let keys: Vec<&String> = params.params.keys().collect();
+        assert_eq!(keys, ["temperature", "seed", "max_tokens"]);
+        assert_eq!(
+            params.api_key.as_deref(),
+            Some("os.environ/K"),
+            "api_key stays deferred"
+        );
+        let source: Vec<&str> = params
+            .source
+            .0
+            .as_ref()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            source,
+            ["model", "temperature", "seed", "max_tokens", "api_key"]
+        );
+    }
+
+    #[test]
+    fn env_resolution_for_settings() {
+        let text = "model_list: []\ngeneral_settings:\n  master_key: os.environ/MY_MASTER\n  database_url: os.environ/DB\nenvironment_variables:\n  DB: postgres://from-config\n";
+        let env = |name: &str| (name == "MY_MASTER").then(|| "sk-real".to_string());
+        let (config, warnings) = parse_str(text, "c.yaml", &env).unwrap();
+        assert_eq!(
+            config.general_settings.master_key.as_deref(),
+            Some("sk-real")
+        );
+        assert_eq!(
+            config.general_settings.database_url.as_deref(),
+            Some("postgres://from-config"),
+            "environment_variables fill unset variables"
+        );
+        assert!(warned(&warnings, "general_settings.master_key"));
+        assert!(warned(&warnings, "general_settings.database_url"));
+
+        let e = parse_str(text, "c.yaml", &no_env).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "c.yaml: general_settings.master_key: environment variable MY_MASTER is not set (os.environ/MY_MASTER)"
+        );
+    }
+
+    #[test]
+    fn real_environment_wins_over_environment_variables() {
+        let text = "environment_variables:\n  REDIS_HOST: from-config\n  REDIS_PORT: 6379\nrouter_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\n";
+        let env = |name: &str| (name == "REDIS_HOST").then(|| "from-env".to_string());
+        let (config, _) = parse_str(text, "c.yaml", &env).unwrap();
+        assert_eq!(
+            config.router_settings.redis_host.as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(config.router_settings.redis_port.as_deref(), Some("6379"));
+        assert_eq!(config.env_default("REDIS_PORT").as_deref(), Some("6379"));
+    }
+
+    #[test]
+    fn bad_env_reference_is_an_error() {
+        let e = err("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/\n");
+        assert!(e.contains("model_list[0].litellm_params.api_key"), "{e}");
+        assert!(e.contains("does not name an environment variable"), "{e}");
+    }
+
+    #[test]
+    fn litellm_master_key_from_env_is_warned() {
+        let env = |name: &str| (name == "LITELLM_MASTER_KEY").then(|| "sk-x".to_string());
+        let (_, warnings) = parse_str("model_list: []\n", "c.yaml", &env).unwrap();
+        assert!(warned(&warnings, "LITELLM_MASTER_KEY"));
+    }
+
+    #[test]
+    fn routing_strategy_is_checked() {
+        let e = err("router_settings:\n  routing_strategy: fastest\n");
+        assert!(
+            e.contains("router_settings.routing_strategy: unknown routing strategy \"fastest\""),
+            "{e}"
+        );
+        let (_, warnings) =
+            parse("router_settings:\n  routing_strategy: least-busy\n  num_retries: 3\n").unwrap();
+        assert!(warned(&warnings, "router_settings.routing_strategy"));
+        assert!(warned(&warnings, "router_settings.num_retries"));
+    }
+
+    #[test]
+    fn aliases_accept_both_forms_and_must_point_somewhere() {
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\nrouter_settings:\n  model_group_alias:\n    gpt-4: gpt-4o\n    secret: {model: gpt-4o, hidden: true}\n";
+        let (config, _) = parse(text).unwrap();
+        let aliases = &config.router_settings.model_group_alias;
+        assert_eq!(aliases["gpt-4"].group(), "gpt-4o");
+        assert!(aliases["secret"].hidden());
+        let e = err(&text.replace("gpt-4: gpt-4o", "gpt-4: gpt-4-turbo"));
+        assert!(
+            e.contains(
+                "router_settings.model_group_alias.gpt-4: \"gpt-4-turbo\" is not a model_name"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_and_unknown_credentials_are_errors() {
+        let e = err("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {id: one}\n  - model_name: b\n    litellm_params: {model: openai/y}\n    model_info: {id: one}\n");
+        assert!(e.contains("model_list[1].model_info.id: deployment id \"one\" is already used by model_list[0]"), "{e}");
+        let e = err("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, litellm_credential_name: nope}\n");
+        assert!(e.contains("model_list[0].litellm_params.litellm_credential_name: no credential named \"nope\""), "{e}");
+    }
+
+    #[test]
+    fn merge_keys_are_applied() {
+        let text = "defaults: &d\n  api_key: os.environ/K\n";
+        assert!(parse(text).is_err(), "defaults is not a top-level key");
+        let text = "model_list:\n  - model_name: a\n    litellm_params: &p\n      model: openai/x\n      temperature: 0.1\n  - model_name: b\n    litellm_params:\n      <<: *p\n      temperature: 0.9\n";
+        let (config, _) = parse(text).unwrap();
+        let b = &config.model_list[1].litellm_params;
+        assert_eq!(b.model, "openai/x");
+        assert_eq!(b.params["temperature"], Value::from(0.9));
+        assert!(!b.params.contains_key("<<"));
+    }
+
+    #[test]
+    fn wildcards_match() {
+        assert!(wildcard_match("*", "anything"));
+        assert!(wildcard_match("openai/*", "openai/gpt-4o"));
+        assert!(!wildcard_match("openai/*", "anthropic/claude"));
+        assert!(wildcard_match("fo::*:static::*", "fo::hi:static::there"));
+        assert!(!wildcard_match("a*b*c", "acb"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+
+    #[test]
+    fn python_str_of_values() {
+        assert_eq!(py_str(&Value::from(true)), "True");
+        assert_eq!(py_str(&Value::Null), "None");
+        assert_eq!(py_str(&Value::from(300)), "300");
+        assert_eq!(py_str(&Value::from("plain")), "plain");
+        assert_eq!(py_float(0.7), "0.7");
+        assert_eq!(py_float(300.0), "300.0");
+        assert_eq!(py_float(1e-6), "1e-06");
+        assert_eq!(py_float(0.0001), "0.0001");
+        assert_eq!(py_float(1.5e-7), "1.5e-07");
+        assert_eq!(py_float(1e16), "1e+16");
+        assert_eq!(py_float(-2.5), "-2.5");
+        let list: Value = serde_yaml::from_str("[a, 1, true, {k: it's}]").unwrap();
+        assert_eq!(py_str(&list), "['a', 1, True, {'k': \"it's\"}]");
+    }
+
+    #[test]
+    fn round_trip() {
+        // Every fixture: parse, serialize, parse again → the same Config.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let env = |name: &str| Some(format!("value-of-{name}"));
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let (config, _) = parse_str(&text, "config.yaml", &env).unwrap();
+            let written = serde_yaml::to_string(&config).unwrap();
+            let (again, _) = parse_str(&written, "config.yaml", &env).unwrap();
+            assert_eq!(again, config, "{}: re-parsed:\n{written}", path.display());
+            assert!(!config.model_list.is_empty());
+            checked += 1;
+        }
+        assert_eq!(checked, 4, "all fixtures were round-tripped");
+    }
+}

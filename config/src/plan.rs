@@ -1,0 +1,1799 @@
+//! Compiles a validated [`Config`] into a render-ready [`Plan`]: the router stage's
+//! plugin config, one upstream plugin config and Envoy cluster per real deployment,
+//! one route per model group, and the environment variables the filter reads.
+//!
+//! Rules, in the order they apply to each `model_list` entry:
+//!
+//! - **Mode.** `model_info.mode` picks the group's endpoints: `chat` →
+//!   `chat_completions` + `completions`, `completion` → `completions`, `embedding` →
+//!   `embeddings`, none → every endpoint. Other modes (`image_generation`, `rerank`,
+//!   …) are not served yet: the deployment is skipped with a warning.
+//! - **Mock.** `litellm_params.mock_response` makes the group answer locally
+//!   ([`GroupConfig::mock_response`]); no cluster. A group may not mix mock and real
+//!   deployments.
+//! - **Provider.** `custom_llm_provider`, else the first segment of `model` when it is a
+//!   LiteLLM provider prefix, else the provider LiteLLM infers from a bare name
+//!   (`gpt-4o` → openai), else — with an `api_base` — an OpenAI-compatible server.
+//!   The provider model id is the rest of `model`, kept as-is
+//!   (`openai/nvidia/llama-3.2-nv-embedqa-1b-v2` → `nvidia/llama-3.2-nv-embedqa-1b-v2`).
+//!   Providers Switchyard does not translate for yet (`ollama/`, `bedrock/`,
+//!   `gemini/`, …) and `model: "*"` are skipped with a warning, so LiteLLM's example
+//!   configs still pass `check`.
+//! - **Address.** `api_base`, else the provider's default (`openai/` →
+//!   `https://api.openai.com/v1`, `anthropic/` → `https://api.anthropic.com`); Azure and
+//!   the self-hosted prefixes (`hosted_vllm/`, …) need one. An `os.environ/NAME`
+//!   api_base stays deferred for the filter, but Envoy needs the address when the config
+//!   is rendered, so it is also resolved now.
+//! - **Credentials.** `api_key`, `api_base`, `api_version` may come from
+//!   `litellm_credential_name`; values in `litellm_params` win. Without an `api_key`,
+//!   `openai/` (default base), `anthropic/` (default base) and `azure/` read
+//!   `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and `AZURE_API_KEY` like LiteLLM does.
+//! - **Weights.** As LiteLLM's simple-shuffle: a group is weighted by `weight` if any of
+//!   its deployments sets it, else by `rpm`, else by `tpm`, else evenly. Deployments
+//!   without the chosen field get 0 (no traffic) and a warning.
+//! - **Deployment id.** `model_info.id`, else LiteLLM's: see [`litellm_deployment_id`].
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+use switchyard_filter::plugin_config::{GroupConfig, RouterConfig, Setting, UpstreamConfig};
+use switchyard_filter::providers::{infer_provider, ProviderKind};
+
+use crate::litellm::{
+    check_env_name, env_ref, py_str, resolve_string, Config, ConfigError, LitellmParams, ModelEntry,
+};
+
+/// Request bodies larger than this are refused with 413 unless
+/// `general_settings.max_request_size_mb` says otherwise. LiteLLM has no default limit;
+/// Envoy has to buffer the body for the filter, so Switchyard picks 10 MiB (the base64
+/// images of a vision request fit; whole documents may not).
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// OpenAI's API, the default `api_base` of `openai/` deployments.
+pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
+
+/// Anthropic's API, the default `api_base` of `anthropic/` deployments.
+pub const ANTHROPIC_API_BASE: &str = "https://api.anthropic.com";
+
+/// Every provider prefix LiteLLM knows (its `LlmProviders` enum). A `model` whose first
+/// segment is not one of these is a bare model name that happens to contain a slash
+/// (`meta-llama/Llama-3-8B` on an OpenAI-compatible server).
+pub const LITELLM_PROVIDERS: &[&str] = &[
+    "openai",
+    "openai_like",
+    "jina_ai",
+    "xai",
+    "custom_openai",
+    "text-completion-openai",
+    "cohere",
+    "cohere_chat",
+    "clarifai",
+    "anthropic",
+    "anthropic_text",
+    "bytez",
+    "replicate",
+    "runwayml",
+    "huggingface",
+    "together_ai",
+    "openrouter",
+    "datarobot",
+    "vertex_ai",
+    "vertex_ai_beta",
+    "gemini",
+    "ai21",
+    "baseten",
+    "azure",
+    "azure_text",
+    "azure_ai",
+    "sagemaker",
+    "sagemaker_chat",
+    "bedrock",
+    "vllm",
+    "nlp_cloud",
+    "petals",
+    "oobabooga",
+    "ollama",
+    "ollama_chat",
+    "deepinfra",
+    "perplexity",
+    "mistral",
+    "milvus",
+    "groq",
+    "nvidia_nim",
+    "cerebras",
+    "ai21_chat",
+    "volcengine",
+    "codestral",
+    "text-completion-codestral",
+    "dashscope",
+    "moonshot",
+    "v0",
+    "morph",
+    "lambda_ai",
+    "deepseek",
+    "sambanova",
+    "maritalk",
+    "voyage",
+    "cloudflare",
+    "xinference",
+    "fireworks_ai",
+    "friendliai",
+    "featherless_ai",
+    "watsonx",
+    "watsonx_text",
+    "triton",
+    "predibase",
+    "databricks",
+    "empower",
+    "github",
+    "compactifai",
+    "docker_model_runner",
+    "custom",
+    "litellm_proxy",
+    "hosted_vllm",
+    "llamafile",
+    "lm_studio",
+    "galadriel",
+    "nebius",
+    "infinity",
+    "deepgram",
+    "elevenlabs",
+    "novita",
+    "aiohttp_openai",
+    "langfuse",
+    "humanloop",
+    "topaz",
+    "assemblyai",
+    "github_copilot",
+    "snowflake",
+    "gradient_ai",
+    "meta_llama",
+    "nscale",
+    "pg_vector",
+    "hyperbolic",
+    "recraft",
+    "fal_ai",
+    "heroku",
+    "aiml",
+    "cometapi",
+    "oci",
+    "auto_router",
+    "vercel_ai_gateway",
+    "dotprompt",
+    "wandb",
+    "ovhcloud",
+    "lemonade",
+    "chatgpt",
+    "gradient",
+    "aleph_alpha",
+    "palm",
+    "vertex_ai_anthropic",
+];
+
+/// `litellm_params` keys that configure LiteLLM itself rather than the request; they are
+/// reported as ignored instead of being sent to the provider as default parameters.
+/// (Keys starting with `aws_`, `vertex_`, `azure_` and `watsonx_` are treated the same.)
+const NON_REQUEST_PARAMS: &[&str] = &[
+    "region_name",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "input_cost_per_second",
+    "output_cost_per_second",
+    "input_cost_per_pixel",
+    "output_cost_per_pixel",
+    "cache_creation_input_token_cost",
+    "cache_read_input_token_cost",
+    "max_budget",
+    "budget_duration",
+    "use_in_pass_through",
+    "use_litellm_proxy",
+    "merge_reasoning_content_in_choices",
+    "configurable_clientside_auth_params",
+    "litellm_trace_id",
+    "auto_router_config",
+    "auto_router_config_path",
+    "auto_router_default_model",
+    "auto_router_embedding_model",
+    "additional_drop_params",
+    "model_info",
+    "mock_timeout",
+    "mock_delay",
+    "base_model",
+    "guardrails",
+    "cache_control_injection_points",
+    "litellm_metadata",
+    "api_type",
+    "rpm_limit",
+    "tpm_limit",
+];
+
+/// Everything `render` needs, compiled from a [`Config`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The router stage's plugin config: groups in config order, aliases, body limit
+    /// (`general_settings.max_request_size_mb` in MiB, default
+    /// [`DEFAULT_MAX_REQUEST_BODY_BYTES`]).
+    pub router: RouterConfig,
+    /// One per real (non-mock, not skipped) deployment, in `model_list` order.
+    pub deployments: Vec<PlannedDeployment>,
+    /// One per group that has real deployments, in config order.
+    pub routes: Vec<PlannedRoute>,
+    /// Every environment variable the filter reads inside Envoy (`os.environ/` in
+    /// `api_key`, `api_base`, `api_version`, and the provider default keys); Envoy's
+    /// `vm_config.environment_variables.host_env_keys`.
+    pub host_env_keys: BTreeSet<String>,
+    /// Seconds per call: `router_settings.timeout`, else `litellm_settings.request_timeout`.
+    pub timeout_secs: Option<f64>,
+    /// Seconds per streamed call: `router_settings.stream_timeout`.
+    pub stream_timeout_secs: Option<f64>,
+    /// Aliases declared `{model: …, hidden: true}`: to be left out of `/models`.
+    pub hidden_aliases: BTreeSet<String>,
+    /// `environment_variables` from the config, stringified: values for variables that
+    /// are not set in the gateway's environment. May hold secrets: pass them as process
+    /// environment, never write them into a rendered file.
+    #[serde(skip)]
+    pub env_defaults: BTreeMap<String, String>,
+    /// Deployment-level warnings (skipped deployments, ignored parameters). The
+    /// config-level ones come from `litellm::load`; show both.
+    pub warnings: Vec<String>,
+}
+
+/// One deployment that gets an Envoy cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedDeployment {
+    /// Unique, Envoy-safe cluster name: `dep_<model_list index>_<sanitized group>`.
+    pub cluster_name: String,
+    /// The upstream stage's plugin config for this cluster.
+    pub upstream: UpstreamConfig,
+    /// Where the cluster connects (from the resolved `api_base`).
+    pub address: UpstreamAddress,
+    /// Load-balancing weight within the group (see the module docs).
+    pub weight: u32,
+    /// Index of the `model_list` entry, for messages.
+    pub entry_index: usize,
+    /// `litellm_params.timeout`: seconds per call to this deployment.
+    pub timeout_secs: Option<f64>,
+    /// `litellm_params.stream_timeout`: seconds per streamed call to this deployment.
+    pub stream_timeout_secs: Option<f64>,
+    /// `litellm_params.max_retries`.
+    pub max_retries: Option<u32>,
+}
+
+/// Where a deployment's cluster connects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamAddress {
+    /// `https` (TLS with SNI = host) rather than `http`.
+    pub tls: bool,
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port; 443/80 when the URL gives none.
+    pub port: u16,
+    /// Path prefix of `api_base`: `""` or e.g. `"/v1"`, never with a trailing slash.
+    pub path_prefix: String,
+}
+
+/// The Envoy route of one model group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRoute {
+    /// What the route matches in the `x-switchyard-group` header (the group name).
+    pub route_key: String,
+    /// The model group (`model_name`).
+    pub group: String,
+    /// `(cluster_name, weight)` of each deployment, in config order.
+    pub clusters: Vec<(String, u32)>,
+}
+
+/// Compiles `config` (already validated by `litellm::load`). `env` is consulted, with
+/// `environment_variables` as fallback, for values that must be known now: an
+/// `os.environ/` api_base (the cluster address) and `os.environ/` in headers and
+/// default parameters (written into the rendered config, with a warning).
+pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ConfigError> {
+    let env_defaults = config.env_defaults();
+    let lookup = |name: &str| env(name).or_else(|| config.env_default(name));
+    let mut cx = Compiler {
+        config,
+        file: &config.file_name,
+        lookup: &lookup,
+        warnings: Vec::new(),
+        host_env_keys: BTreeSet::new(),
+    };
+
+    // Classify every entry, grouped by model_name in order of first appearance.
+    let mut groups: IndexMap<&str, Vec<Classified>> = IndexMap::new();
+    for (i, entry) in config.model_list.iter().enumerate() {
+        let classified = cx.classify(i, entry)?;
+        groups
+            .entry(entry.model_name.as_str())
+            .or_default()
+            .push(classified);
+    }
+
+    let mut router_groups = Vec::new();
+    let mut deployments = Vec::new();
+    let mut routes = Vec::new();
+    let mut seen_ids: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, members) in &groups {
+        let mocks: Vec<&Mock> = members.iter().filter_map(Classified::as_mock).collect();
+        let mut reals: Vec<&Real> = members.iter().filter_map(Classified::as_real).collect();
+        if let (Some(mock), Some(real)) = (mocks.first(), reals.first()) {
+            return Err(ConfigError::at(
+                cx.file,
+                format!("model_list[{}]", real.index.max(mock.index)),
+                format!(
+                    "model group {name:?} mixes mock deployments (mock_response, model_list[{}]) and real ones (model_list[{}]); give the mock its own model_name",
+                    mock.index, real.index
+                ),
+            ));
+        }
+        if mocks.is_empty() && reals.is_empty() {
+            cx.warn(
+                format!("model_list[{}]", members_first_index(members)),
+                format!("model group {name:?} has no deployment Switchyard can serve; it is left out (requests for it get 400 unknown model)"),
+            );
+            continue;
+        }
+        let endpoints = union_endpoints(members);
+        if let Some(first) = mocks.first() {
+            if mocks.iter().any(|m| m.response != first.response) {
+                cx.warn(
+                    format!("model_list[{}].litellm_params.mock_response", first.index),
+                    format!("model group {name:?} has several different mock responses; the first one is used"),
+                );
+            }
+            router_groups.push(GroupConfig {
+                name: name.to_string(),
+                route_key: name.to_string(),
+                mock_response: Some(first.response.clone()),
+                endpoints,
+            });
+            continue;
+        }
+
+        // Identical entries get identical LiteLLM ids; LiteLLM keeps one of them.
+        reals.retain(|real| match seen_ids.get(&real.upstream.deployment_id) {
+            Some(first) => {
+                cx.warnings.push(format!(
+                    "model_list[{}]: same deployment id as model_list[{first}] (identical entries); skipped",
+                    real.index
+                ));
+                false
+            }
+            None => {
+                seen_ids.insert(real.upstream.deployment_id.clone(), real.index);
+                true
+            }
+        });
+        let weights = cx.group_weights(name, &reals)?;
+        let mut clusters = Vec::new();
+        for (real, weight) in reals.iter().zip(weights) {
+            let cluster_name = cluster_name(real.index, name);
+            clusters.push((cluster_name.clone(), weight));
+            deployments.push(PlannedDeployment {
+                cluster_name,
+                upstream: real.upstream.clone(),
+                address: real.address.clone(),
+                weight,
+                entry_index: real.index,
+                timeout_secs: real.timeout_secs,
+                stream_timeout_secs: real.stream_timeout_secs,
+                max_retries: real.max_retries,
+            });
+        }
+        router_groups.push(GroupConfig {
+            name: name.to_string(),
+            route_key: name.to_string(),
+            mock_response: None,
+            endpoints,
+        });
+        routes.push(PlannedRoute {
+            route_key: name.to_string(),
+            group: name.to_string(),
+            clusters,
+        });
+    }
+
+    // Aliases: only to groups that are served.
+    let mut aliases = BTreeMap::new();
+    let mut hidden_aliases = BTreeSet::new();
+    for (alias, target) in &config.router_settings.model_group_alias {
+        let group = target.group();
+        let served = router_groups
+            .iter()
+            .any(|g| g.name == group || crate::litellm::wildcard_match(&g.name, group));
+        if !served {
+            cx.warn(
+                format!("router_settings.model_group_alias.{alias}"),
+                format!("model group {group:?} is not served (all its deployments were skipped); alias dropped"),
+            );
+            continue;
+        }
+        aliases.insert(alias.clone(), group.to_string());
+        if target.hidden() {
+            hidden_aliases.insert(alias.clone());
+        }
+    }
+
+    if router_groups.is_empty() && !config.model_list.is_empty() {
+        cx.warnings.push(
+            "model_list: no model group can be served by Switchyard; every LLM call will be answered 400 (unknown model)"
+                .to_string(),
+        );
+    }
+
+    let max_request_body_bytes = config
+        .general_settings
+        .max_request_size_mb
+        .map(|mb| (mb * 1024.0 * 1024.0) as usize)
+        .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    Ok(Plan {
+        router: RouterConfig {
+            groups: router_groups,
+            aliases,
+            max_request_body_bytes,
+        },
+        deployments,
+        routes,
+        host_env_keys: cx.host_env_keys,
+        timeout_secs: config
+            .router_settings
+            .timeout
+            .or(config.litellm_settings.request_timeout),
+        stream_timeout_secs: config.router_settings.stream_timeout,
+        hidden_aliases,
+        env_defaults,
+        warnings: cx.warnings,
+    })
+}
+
+/// LiteLLM's default deployment id: the hex SHA-256 of `model_name` followed by, for
+/// each `litellm_params` key in YAML order, the key and Python's `str()` of the value,
+/// all concatenated (`gpt-4o` + `model` + `openai/gpt-4o` + `rpm` + `10`).
+///
+/// Approximations: values are hashed as written, so an `os.environ/NAME` value hashes
+/// as that text (LiteLLM hashes the secret it resolved; pin `model_info.id` to match
+/// LiteLLM's ids exactly), and nested lists and mappings use Python's `repr` only
+/// approximately (see [`py_str`]).
+pub fn litellm_deployment_id(model_name: &str, params: &LitellmParams) -> String {
+    let mapping = match &params.source.0 {
+        Some(mapping) => mapping.clone(),
+        None => match serde_yaml::to_value(params) {
+            Ok(Value::Mapping(mapping)) => mapping,
+            _ => Default::default(),
+        },
+    };
+    let mut text = model_name.to_string();
+    for (key, value) in &mapping {
+        text.push_str(&py_str(key));
+        text.push_str(&py_str(value));
+    }
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses an `api_base` URL into where Envoy connects.
+pub fn parse_api_base(raw: &str) -> Result<UpstreamAddress, String> {
+    let url = raw.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("expected an http:// or https:// URL, got {raw:?}"));
+    };
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "https" => true,
+        "http" => false,
+        other => {
+            return Err(format!(
+                "unsupported scheme {other:?} in {raw:?}; expected http or https"
+            ))
+        }
+    };
+    if rest.contains(['?', '#']) {
+        return Err(format!("{raw:?} must not carry a query string or fragment"));
+    }
+    if rest.chars().any(char::is_whitespace) {
+        return Err(format!("{raw:?} contains whitespace"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(format!(
+            "{raw:?} carries credentials (user@host); put the key in api_key instead"
+        ));
+    }
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let Some((host, after)) = bracketed.split_once(']') else {
+            return Err(format!("{raw:?} has an unclosed IPv6 address"));
+        };
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("{raw:?} has garbage after the IPv6 address"))?,
+            ),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
+    if !host_ok {
+        return Err(format!("{raw:?} has no valid host"));
+    }
+    let port = match port {
+        None => {
+            if tls {
+                443
+            } else {
+                80
+            }
+        }
+        Some(p) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(format!("{raw:?} has an invalid port {p:?}")),
+        },
+    };
+    Ok(UpstreamAddress {
+        tls,
+        host: host.to_ascii_lowercase(),
+        port,
+        path_prefix: path.trim_end_matches('/').to_string(),
+    })
+}
+
+/// `dep_<index>_<group>`, with everything but `[A-Za-z0-9_.-]` turned into `_` and the
+/// group part cut to 40 characters (the index keeps names unique).
+fn cluster_name(index: usize, group: &str) -> String {
+    let sanitized: String = group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("dep_{index}_{sanitized}")
+}
+
+// ---------------------------------------------------------------------------------
+// Per-entry classification
+// ---------------------------------------------------------------------------------
+
+/// What became of one `model_list` entry.
+enum Classified {
+    /// Answers locally with `mock_response`.
+    Mock(Mock),
+    /// Gets a cluster.
+    Real(Box<Real>),
+    /// Left out, with a warning already given.
+    Skipped { index: usize },
+}
+
+/// A mock deployment: its entry, its answer, its endpoints.
+struct Mock {
+    index: usize,
+    response: String,
+    endpoints: Vec<String>,
+}
+
+/// A real deployment, compiled, with what its group needs to weigh it.
+struct Real {
+    index: usize,
+    upstream: UpstreamConfig,
+    address: UpstreamAddress,
+    endpoints: Vec<String>,
+    weight: Option<f64>,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    timeout_secs: Option<f64>,
+    stream_timeout_secs: Option<f64>,
+    max_retries: Option<u32>,
+}
+
+impl Classified {
+    fn as_mock(&self) -> Option<&Mock> {
+        match self {
+            Classified::Mock(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    fn as_real(&self) -> Option<&Real> {
+        match self {
+            Classified::Real(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn index(&self) -> usize {
+        match self {
+            Classified::Mock(m) => m.index,
+            Classified::Real(r) => r.index,
+            Classified::Skipped { index } => *index,
+        }
+    }
+
+    /// `None` for skipped entries.
+    fn endpoints(&self) -> Option<&[String]> {
+        match self {
+            Classified::Mock(m) => Some(&m.endpoints),
+            Classified::Real(r) => Some(&r.endpoints),
+            Classified::Skipped { .. } => None,
+        }
+    }
+}
+
+fn members_first_index(members: &[Classified]) -> usize {
+    members.first().map(Classified::index).unwrap_or(0)
+}
+
+/// The group's endpoints: the union over its deployments; empty (= all) as soon as
+/// one deployment has no mode.
+fn union_endpoints(members: &[Classified]) -> Vec<String> {
+    let lists: Vec<&[String]> = members.iter().filter_map(Classified::endpoints).collect();
+    if lists.iter().any(|l| l.is_empty()) {
+        return Vec::new();
+    }
+    ["chat_completions", "completions", "embeddings"]
+        .iter()
+        .filter(|e| lists.iter().any(|l| l.iter().any(|x| x == *e)))
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// How a deployment's provider was determined.
+enum ProviderChoice {
+    /// Served: the wire format, LiteLLM's provider name, the provider's model id.
+    Known(ProviderKind, String, String),
+    /// A LiteLLM provider Switchyard does not translate for yet.
+    Unsupported(String),
+    /// `model: "*"`: any provider.
+    AnyProvider,
+}
+
+/// Bare model names LiteLLM maps to providers Switchyard does not serve yet.
+fn infer_unsupported(model: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("gemini", "vertex_ai"),
+        ("chat-bison", "vertex_ai"),
+        ("text-bison", "vertex_ai"),
+        ("command", "cohere"),
+        ("mistral-", "mistral"),
+        ("open-mistral", "mistral"),
+        ("codestral", "mistral"),
+    ];
+    TABLE
+        .iter()
+        .find(|(prefix, _)| model.starts_with(prefix))
+        .map(|(_, provider)| *provider)
+}
+
+/// State shared while compiling the entries.
+struct Compiler<'a> {
+    config: &'a Config,
+    file: &'a str,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    warnings: Vec<String>,
+    host_env_keys: BTreeSet<String>,
+}
+
+impl Compiler<'_> {
+    fn warn(&mut self, path: impl std::fmt::Display, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{path}: {message}"));
+    }
+
+    fn error(&self, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.file, path, message)
+    }
+
+    fn classify(&mut self, index: usize, entry: &ModelEntry) -> Result<Classified, ConfigError> {
+        let p = format!("model_list[{index}]");
+        let lp = &entry.litellm_params;
+
+        let endpoints: Vec<&str> = match entry.model_info.mode.as_deref() {
+            None => vec![],
+            Some("chat") => vec!["chat_completions", "completions"],
+            Some("completion") => vec!["completions"],
+            Some("embedding") => vec!["embeddings"],
+            Some(mode) => {
+                self.warn(
+                    format!("{p}.model_info.mode"),
+                    format!("mode {mode:?} is not served by Switchyard yet (chat, completion and embedding are); deployment skipped"),
+                );
+                return Ok(Classified::Skipped { index });
+            }
+        };
+        let endpoints: Vec<String> = endpoints.into_iter().map(String::from).collect();
+
+        if let Some(response) = &lp.mock_response {
+            return Ok(Classified::Mock(Mock {
+                index,
+                response: response.clone(),
+                endpoints,
+            }));
+        }
+
+        let (provider, provider_name, model_id) = match self.provider(&p, entry)? {
+            ProviderChoice::Known(kind, name, id) => (kind, name, id),
+            ProviderChoice::Unsupported(name) => {
+                self.warn(
+                    format!("{p}.litellm_params.model"),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic and OpenAI-compatible servers are); deployment skipped", lp.model),
+                );
+                return Ok(Classified::Skipped { index });
+            }
+            ProviderChoice::AnyProvider => {
+                self.warn(
+                    format!("{p}.litellm_params.model"),
+                    "model: '*' (any provider) is not supported yet; use openai/* or anthropic/*; deployment skipped",
+                );
+                return Ok(Classified::Skipped { index });
+            }
+        };
+        if model_id.contains('*') && !entry.model_name.contains('*') {
+            return Err(self.error(
+                format!("{p}.litellm_params.model"),
+                format!(
+                    "{:?} has a wildcard but model_name {:?} has none; give model_name a wildcard pattern too (LiteLLM's convention is the same string: model_name: {:?})",
+                    lp.model, entry.model_name, lp.model
+                ),
+            ));
+        }
+
+        // Connection settings, from litellm_params or the named credential.
+        let credential = lp
+            .litellm_credential_name
+            .as_deref()
+            .and_then(|name| self.config.credential(name));
+        let from_credential = |key: &str| -> Option<(String, String)> {
+            let cred = credential?;
+            let value = cred.credential_values.get(key)?;
+            let i = self
+                .config
+                .credential_list
+                .iter()
+                .position(|c| c.credential_name == cred.credential_name)
+                .unwrap_or(0);
+            Some((
+                py_str(value),
+                format!("credential_list[{i}].credential_values.{key}"),
+            ))
+        };
+        let field = |key: &str, value: &Option<String>| -> Option<(String, String)> {
+            value
+                .clone()
+                .map(|v| (v, format!("{p}.litellm_params.{key}")))
+                .or_else(|| from_credential(key))
+        };
+        let api_base = field("api_base", &lp.api_base);
+        let api_key = field("api_key", &lp.api_key);
+        let api_version = field("api_version", &lp.api_version);
+
+        let (api_base_setting, address) = match api_base {
+            Some((raw, path)) => {
+                check_env_name(self.file, &path, &raw)?;
+                // A value from credential_list also names the entry that uses it.
+                let used_by = if path.starts_with(&p) {
+                    String::new()
+                } else {
+                    format!(" (used by {p})")
+                };
+                let resolved = match env_ref(&raw) {
+                    Some(name) => {
+                        self.host_env_keys.insert(name.to_string());
+                        (self.lookup)(name).ok_or_else(|| {
+                            self.error(
+                                path.clone(),
+                                format!("environment variable {name} is not set (os.environ/{name}){used_by}; Switchyard needs the address when it renders the Envoy config (the filter reads the variable again inside Envoy)"),
+                            )
+                        })?
+                    }
+                    None => raw.clone(),
+                };
+                let address = parse_api_base(&resolved)
+                    .map_err(|m| self.error(path, format!("{m}{used_by}")))?;
+                let setting = match env_ref(&raw) {
+                    Some(name) => Setting::Env {
+                        env: name.to_string(),
+                    },
+                    None => Setting::Literal(raw.trim().trim_end_matches('/').to_string()),
+                };
+                (setting, address)
+            }
+            None => {
+                let default = match provider_name.as_str() {
+                    "openai" | "text-completion-openai" => OPENAI_API_BASE,
+                    "anthropic" => ANTHROPIC_API_BASE,
+                    name => {
+                        let hint = if provider == ProviderKind::Azure {
+                            " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com)"
+                        } else {
+                            " (the server's base URL, e.g. http://vllm:8000/v1)"
+                        };
+                        return Err(self.error(
+                            format!("{p}.litellm_params.api_base"),
+                            format!(
+                                "{name} deployments need an api_base{hint}; model_name {:?}",
+                                entry.model_name
+                            ),
+                        ));
+                    }
+                };
+                let address = parse_api_base(default)
+                    .map_err(|m| self.error(format!("{p}.litellm_params.api_base"), m))?;
+                (Setting::Literal(default.to_string()), address)
+            }
+        };
+
+        let api_key_setting = match api_key {
+            Some((raw, path)) => Some(self.deferred(&path, &raw, true)?),
+            None => {
+                let default_var = match (
+                    provider_name.as_str(),
+                    lp.api_base.is_none() && credential.is_none(),
+                ) {
+                    ("openai" | "text-completion-openai", true) => Some("OPENAI_API_KEY"),
+                    ("anthropic", true) => Some("ANTHROPIC_API_KEY"),
+                    ("azure" | "azure_text", _) => Some("AZURE_API_KEY"),
+                    _ => None,
+                };
+                default_var.map(|var| {
+                    self.host_env_keys.insert(var.to_string());
+                    Setting::Env {
+                        env: var.to_string(),
+                    }
+                })
+            }
+        };
+        let api_version_setting = match api_version {
+            Some((raw, path)) => Some(self.deferred(&path, &raw, false)?),
+            None => None,
+        };
+
+        let headers = self.headers(&p, lp, provider)?;
+        let default_params = self.default_params(&p, lp)?;
+        self.warn_unused(&p, entry, provider);
+
+        let deployment_id = entry
+            .model_info
+            .id
+            .clone()
+            .unwrap_or_else(|| litellm_deployment_id(&entry.model_name, lp));
+        let drop_params = lp
+            .drop_params
+            .or(self.config.litellm_settings.drop_params)
+            .unwrap_or(false);
+
+        Ok(Classified::Real(Box::new(Real {
+            index,
+            upstream: UpstreamConfig {
+                deployment_id,
+                group: entry.model_name.clone(),
+                provider,
+                model: model_id,
+                api_base: api_base_setting,
+                api_key: api_key_setting,
+                api_version: api_version_setting,
+                headers,
+                default_params,
+                drop_params,
+            },
+            address,
+            endpoints,
+            weight: lp.weight,
+            rpm: lp.rpm,
+            tpm: lp.tpm,
+            timeout_secs: lp.timeout,
+            stream_timeout_secs: lp.stream_timeout,
+            max_retries: lp.max_retries,
+        })))
+    }
+
+    fn provider(&self, p: &str, entry: &ModelEntry) -> Result<ProviderChoice, ConfigError> {
+        let lp = &entry.litellm_params;
+        let model = lp.model.trim();
+        let known = |name: &str, id: &str| match ProviderKind::from_litellm_prefix(name) {
+            Some(kind) => ProviderChoice::Known(kind, name.to_string(), id.to_string()),
+            None => ProviderChoice::Unsupported(name.to_string()),
+        };
+        if let Some(name) = lp.custom_llm_provider.as_deref() {
+            let id = model.strip_prefix(&format!("{name}/")).unwrap_or(model);
+            return Ok(known(name, id));
+        }
+        if let Some((prefix, rest)) = model.split_once('/') {
+            if LITELLM_PROVIDERS.contains(&prefix) {
+                return Ok(known(prefix, rest));
+            }
+        }
+        if model == "*" {
+            return Ok(ProviderChoice::AnyProvider);
+        }
+        if let Some(name) = infer_provider(model) {
+            return Ok(known(name, model));
+        }
+        let has_api_base = lp.api_base.is_some()
+            || lp
+                .litellm_credential_name
+                .as_deref()
+                .and_then(|n| self.config.credential(n))
+                .is_some_and(|c| c.credential_values.contains_key("api_base"));
+        if has_api_base {
+            // Any server with an api_base and no known prefix: OpenAI-compatible.
+            return Ok(ProviderChoice::Known(
+                ProviderKind::Openai,
+                "openai_compatible".to_string(),
+                model.to_string(),
+            ));
+        }
+        if let Some(name) = infer_unsupported(model) {
+            return Ok(ProviderChoice::Unsupported(name.to_string()));
+        }
+        let first = model.split('/').next().unwrap_or(model);
+        let why = if model.contains('/') {
+            format!("{first:?} is not a LiteLLM provider")
+        } else {
+            "a bare model name that is not a known OpenAI or Anthropic model".to_string()
+        };
+        Err(ConfigError::at(
+            self.file,
+            format!("{p}.litellm_params.model"),
+            format!(
+                "cannot tell which provider serves {:?} ({why}); write it as \"provider/model-id\" (openai/, azure/, anthropic/, hosted_vllm/) or set api_base for an OpenAI-compatible server",
+                lp.model
+            ),
+        ))
+    }
+
+    /// An `api_key`/`api_version` value: `os.environ/NAME` stays for the filter.
+    fn deferred(&mut self, path: &str, raw: &str, secret: bool) -> Result<Setting, ConfigError> {
+        check_env_name(self.file, path, raw)?;
+        Ok(match env_ref(raw) {
+            Some(name) => {
+                self.host_env_keys.insert(name.to_string());
+                Setting::Env {
+                    env: name.to_string(),
+                }
+            }
+            None => {
+                if secret {
+                    self.warn(
+                        path,
+                        "the key is written in the config file and will be copied into the rendered Envoy config; prefer os.environ/NAME",
+                    );
+                }
+                Setting::Literal(raw.to_string())
+            }
+        })
+    }
+
+    /// Resolves `os.environ/` in a value that will be written into the rendered
+    /// config, with a warning saying so.
+    fn resolve_written(&mut self, path: &str, raw: &str) -> Result<String, ConfigError> {
+        if env_ref(raw).is_some() {
+            self.warn(
+                path,
+                "os.environ/ is resolved when the config is rendered and the value is written into the Envoy config",
+            );
+        }
+        resolve_string(self.file, path, raw, self.lookup)
+    }
+
+    fn headers(
+        &mut self,
+        p: &str,
+        lp: &LitellmParams,
+        provider: ProviderKind,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut headers = BTreeMap::new();
+        for (key, map) in [
+            ("extra_headers", &lp.extra_headers),
+            ("headers", &lp.headers),
+        ] {
+            for (name, value) in map.iter().flatten() {
+                let path = format!("{p}.litellm_params.{key}.{name}");
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                    return Err(self.error(path, format!("{name:?} is not a valid header name")));
+                }
+                let value = self.resolve_written(&path, value)?;
+                headers.insert(name.clone(), value);
+            }
+        }
+        if let Some(org) = &lp.organization {
+            let path = format!("{p}.litellm_params.organization");
+            if provider == ProviderKind::Openai {
+                let org = self.resolve_written(&path, org)?;
+                headers.insert("OpenAI-Organization".to_string(), org);
+            } else {
+                self.warn(
+                    path,
+                    format!(
+                        "only used by OpenAI deployments, not {}; ignored",
+                        provider.as_str()
+                    ),
+                );
+            }
+        }
+        Ok(headers)
+    }
+
+    fn default_params(
+        &mut self,
+        p: &str,
+        lp: &LitellmParams,
+    ) -> Result<Map<String, Json>, ConfigError> {
+        let mut params = Map::new();
+        for (key, value) in &lp.params {
+            let path = format!("{p}.litellm_params.{key}");
+            let ignored = NON_REQUEST_PARAMS.contains(&key.as_str())
+                || ["aws_", "vertex_", "azure_", "watsonx_"]
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix));
+            if ignored {
+                self.warn(path, "not supported by Switchyard yet; ignored");
+                continue;
+            }
+            let mut value = value.clone();
+            self.resolve_in_value(&path, &mut value)?;
+            let json = serde_json::to_value(&value).map_err(|e| {
+                self.error(
+                    path.clone(),
+                    format!("cannot be sent as a JSON request parameter: {e}"),
+                )
+            })?;
+            params.insert(key.clone(), json);
+        }
+        Ok(params)
+    }
+
+    fn resolve_in_value(&mut self, path: &str, value: &mut Value) -> Result<(), ConfigError> {
+        match value {
+            Value::String(s) => *s = self.resolve_written(path, s)?,
+            Value::Sequence(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.resolve_in_value(&format!("{path}[{i}]"), item)?;
+                }
+            }
+            Value::Mapping(map) => {
+                for (k, v) in map.iter_mut() {
+                    self.resolve_in_value(&format!("{path}.{}", py_str(k)), v)?;
+                }
+            }
+            Value::Tagged(t) => self.resolve_in_value(path, &mut t.value)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Warns about the typed `litellm_params`/`model_info` fields a served deployment
+    /// sets but Switchyard does not apply.
+    fn warn_unused(&mut self, p: &str, entry: &ModelEntry, provider: ProviderKind) {
+        let lp = &entry.litellm_params;
+        let lpp = format!("{p}.litellm_params");
+        let mut notes: Vec<(String, String)> = Vec::new();
+        let mut note = |set: bool, field: &str, message: &str| {
+            if set {
+                notes.push((field.to_string(), message.to_string()));
+            }
+        };
+        note(
+            lp.order.is_some(),
+            "order",
+            "order-based routing is not applied yet; ignored",
+        );
+        note(
+            lp.max_parallel_requests.is_some(),
+            "max_parallel_requests",
+            "per-deployment concurrency limits are not applied yet; ignored",
+        );
+        note(
+            lp.tags.is_some(),
+            "tags",
+            "tag-based routing is not applied yet; ignored",
+        );
+        note(
+            lp.input_cost_per_token.is_some(),
+            "input_cost_per_token",
+            "custom pricing is not applied yet; ignored",
+        );
+        note(
+            lp.output_cost_per_token.is_some(),
+            "output_cost_per_token",
+            "custom pricing is not applied yet; ignored",
+        );
+        let other_provider = format!("not used by {} deployments; ignored", provider.as_str());
+        for (set, field) in [
+            (lp.aws_access_key_id.is_some(), "aws_access_key_id"),
+            (lp.aws_secret_access_key.is_some(), "aws_secret_access_key"),
+            (lp.aws_session_token.is_some(), "aws_session_token"),
+            (lp.aws_region_name.is_some(), "aws_region_name"),
+            (
+                lp.aws_bedrock_runtime_endpoint.is_some(),
+                "aws_bedrock_runtime_endpoint",
+            ),
+            (lp.vertex_project.is_some(), "vertex_project"),
+            (lp.vertex_location.is_some(), "vertex_location"),
+            (lp.vertex_credentials.is_some(), "vertex_credentials"),
+        ] {
+            note(set, field, &other_provider);
+        }
+        for (set, field) in [
+            (lp.initial_prompt_value.is_some(), "initial_prompt_value"),
+            (lp.roles.is_some(), "roles"),
+            (lp.final_prompt_value.is_some(), "final_prompt_value"),
+            (lp.bos_token.is_some(), "bos_token"),
+            (lp.eos_token.is_some(), "eos_token"),
+        ] {
+            note(
+                set,
+                field,
+                "prompt templates are not supported yet; ignored",
+            );
+        }
+        for (field, message) in notes {
+            self.warn(format!("{lpp}.{field}"), message);
+        }
+        let info = &entry.model_info;
+        if info.access_groups.is_some() {
+            self.warn(
+                format!("{p}.model_info.access_groups"),
+                "access groups are not enforced yet; ignored",
+            );
+        }
+        for (set, field) in [
+            (info.input_cost_per_token.is_some(), "input_cost_per_token"),
+            (
+                info.output_cost_per_token.is_some(),
+                "output_cost_per_token",
+            ),
+        ] {
+            if set {
+                self.warn(
+                    format!("{p}.model_info.{field}"),
+                    "custom pricing is not applied yet; ignored",
+                );
+            }
+        }
+    }
+
+    /// Weights of a group's deployments, LiteLLM simple-shuffle style (module docs).
+    fn group_weights(&mut self, group: &str, reals: &[&Real]) -> Result<Vec<u32>, ConfigError> {
+        let (field, raw): (&str, Vec<Option<f64>>) = if reals.iter().any(|r| r.weight.is_some()) {
+            ("weight", reals.iter().map(|r| r.weight).collect())
+        } else if reals.iter().any(|r| r.rpm.is_some()) {
+            (
+                "rpm",
+                reals.iter().map(|r| r.rpm.map(|v| v as f64)).collect(),
+            )
+        } else if reals.iter().any(|r| r.tpm.is_some()) {
+            (
+                "tpm",
+                reals.iter().map(|r| r.tpm.map(|v| v as f64)).collect(),
+            )
+        } else {
+            return Ok(vec![1; reals.len()]);
+        };
+        for (real, value) in reals.iter().zip(&raw) {
+            if value.is_none() {
+                self.warn(
+                    format!("model_list[{}].litellm_params", real.index),
+                    format!("other deployments of model group {group:?} set {field} and this one does not; it gets weight 0 (no traffic), as in LiteLLM"),
+                );
+            }
+        }
+        let raw: Vec<f64> = raw.into_iter().map(|v| v.unwrap_or(0.0)).collect();
+        if raw.iter().sum::<f64>() <= 0.0 {
+            return Err(ConfigError::at(
+                self.file,
+                format!("model_list[{}].litellm_params.{field}", reals[0].index),
+                format!("every deployment of model group {group:?} has {field} 0; no deployment would get traffic"),
+            ));
+        }
+        Ok(normalize_weights(&raw))
+    }
+}
+
+/// Turns non-negative weights into Envoy's integer weights, keeping their ratios:
+/// whole numbers whose sum fits are kept as they are; otherwise they are scaled to sum
+/// to about a million, and a non-zero weight never rounds down to 0.
+fn normalize_weights(raw: &[f64]) -> Vec<u32> {
+    let total: f64 = raw.iter().sum();
+    let whole = raw.iter().all(|w| w.fract() == 0.0);
+    if whole && total <= 1_000_000_000.0 {
+        return raw.iter().map(|w| *w as u32).collect();
+    }
+    raw.iter()
+        .map(|w| {
+            if *w <= 0.0 {
+                0
+            } else {
+                ((w / total * 1_000_000.0).round() as u32).max(1)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::litellm::parse_str;
+
+    fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn compile_text(text: &str) -> Result<Plan, ConfigError> {
+        compile_env(text, &[])
+    }
+
+    fn compile_env(
+        text: &str,
+        vars: &'static [(&'static str, &'static str)],
+    ) -> Result<Plan, ConfigError> {
+        let env = env_with(vars);
+        let (config, _) = parse_str(text, "config.yaml", &env)?;
+        compile(&config, &env)
+    }
+
+    fn one(model_line: &str) -> String {
+        format!("model_list:\n  - model_name: g\n    litellm_params:\n{model_line}")
+    }
+
+    fn has_warning(plan: &Plan, needle: &str) -> bool {
+        plan.warnings.iter().any(|w| w.contains(needle))
+    }
+
+    #[test]
+    fn provider_prefix_and_model_id() {
+        let plan = compile_text(&one("      model: openai/nvidia/llama-3.2-nv-embedqa-1b-v2\n      api_key: os.environ/NV_KEY\n      api_base: https://integrate.api.nvidia.com/v1/\n")).unwrap();
+        let up = &plan.deployments[0].upstream;
+        assert_eq!(up.provider, ProviderKind::Openai);
+        assert_eq!(up.model, "nvidia/llama-3.2-nv-embedqa-1b-v2");
+        assert_eq!(
+            up.api_key,
+            Some(Setting::Env {
+                env: "NV_KEY".into()
+            })
+        );
+        assert_eq!(
+            up.api_base,
+            Setting::Literal("https://integrate.api.nvidia.com/v1".into())
+        );
+        assert_eq!(
+            plan.deployments[0].address,
+            UpstreamAddress {
+                tls: true,
+                host: "integrate.api.nvidia.com".into(),
+                port: 443,
+                path_prefix: "/v1".into()
+            }
+        );
+        assert!(plan.host_env_keys.contains("NV_KEY"));
+    }
+
+    #[test]
+    fn bare_names_are_inferred_with_default_bases_and_keys() {
+        let plan = compile_text(&one("      model: gpt-4o\n")).unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Openai);
+        assert_eq!(d.upstream.model, "gpt-4o");
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Literal(OPENAI_API_BASE.into())
+        );
+        assert_eq!(
+            d.upstream.api_key,
+            Some(Setting::Env {
+                env: "OPENAI_API_KEY".into()
+            })
+        );
+        assert_eq!(
+            (
+                d.address.host.as_str(),
+                d.address.port,
+                d.address.path_prefix.as_str()
+            ),
+            ("api.openai.com", 443, "/v1")
+        );
+
+        let plan =
+            compile_text(&one("      model: anthropic/claude-3-5-sonnet-20240620\n")).unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Anthropic);
+        assert_eq!(d.upstream.model, "claude-3-5-sonnet-20240620");
+        assert_eq!(d.address.host, "api.anthropic.com");
+        assert_eq!(d.address.path_prefix, "");
+        assert_eq!(
+            plan.host_env_keys.iter().collect::<Vec<_>>(),
+            ["ANTHROPIC_API_KEY"]
+        );
+    }
+
+    #[test]
+    fn unknown_prefix_with_api_base_is_openai_compatible() {
+        let plan = compile_text(&one(
+            "      model: meta-llama/Llama-3-8B\n      api_base: http://vllm:8000/v1\n",
+        ))
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Openai);
+        assert_eq!(d.upstream.model, "meta-llama/Llama-3-8B");
+        assert_eq!(
+            d.upstream.api_key, None,
+            "no OPENAI_API_KEY default for a custom server"
+        );
+        assert_eq!((d.address.tls, d.address.port), (false, 8000));
+    }
+
+    #[test]
+    fn unknown_provider_without_api_base_is_an_error() {
+        let e = compile_text(&one("      model: llama3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("config.yaml: model_list[0].litellm_params.model: cannot tell which provider serves \"llama3\""), "{e}");
+        let e = compile_text(&one("      model: nvidia/llama-3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"nvidia\" is not a LiteLLM provider"), "{e}");
+    }
+
+    #[test]
+    fn azure_needs_api_base() {
+        let e = compile_text(&one(
+            "      model: azure/my-deployment\n      api_key: os.environ/AZURE_KEY\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("config.yaml: model_list[0].litellm_params.api_base: azure deployments need an api_base"), "{e}");
+        let plan = compile_text(&one("      model: azure/my-deployment\n      api_base: https://x.openai.azure.com/\n      api_version: \"2024-06-01\"\n")).unwrap();
+        let up = &plan.deployments[0].upstream;
+        assert_eq!(up.provider, ProviderKind::Azure);
+        assert_eq!(up.model, "my-deployment");
+        assert_eq!(
+            up.api_key,
+            Some(Setting::Env {
+                env: "AZURE_API_KEY".into()
+            }),
+            "LiteLLM's default"
+        );
+        assert_eq!(up.api_version, Some(Setting::Literal("2024-06-01".into())));
+        assert_eq!(plan.deployments[0].address.path_prefix, "");
+    }
+
+    #[test]
+    fn env_api_base_is_deferred_but_resolved_for_the_address() {
+        let text = one("      model: azure/d\n      api_base: os.environ/AZURE_API_BASE\n      api_key: os.environ/AZURE_API_KEY\n");
+        let plan = compile_env(
+            &text,
+            &[("AZURE_API_BASE", "https://eu.openai.azure.com:8443/")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Env {
+                env: "AZURE_API_BASE".into()
+            }
+        );
+        assert_eq!(
+            (d.address.host.as_str(), d.address.port),
+            ("eu.openai.azure.com", 8443)
+        );
+        assert_eq!(
+            plan.host_env_keys.iter().collect::<Vec<_>>(),
+            ["AZURE_API_BASE", "AZURE_API_KEY"]
+        );
+
+        let e = compile_text(&text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("config.yaml: model_list[0].litellm_params.api_base: environment variable AZURE_API_BASE is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn environment_variables_supply_an_unset_api_base() {
+        let text = format!(
+            "{}environment_variables:\n  VLLM_BASE: http://10.1.2.3:8000/v1\n",
+            one("      model: hosted_vllm/m\n      api_base: os.environ/VLLM_BASE\n")
+        );
+        let plan = compile_text(&text).unwrap();
+        assert_eq!(plan.deployments[0].address.host, "10.1.2.3");
+        assert_eq!(
+            plan.env_defaults.get("VLLM_BASE").map(String::as_str),
+            Some("http://10.1.2.3:8000/v1")
+        );
+    }
+
+    #[test]
+    fn unsupported_providers_are_skipped_with_a_warning() {
+        let text = "model_list:\n  - model_name: local\n    litellm_params:\n      model: ollama/llama3\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n";
+        let plan = compile_text(text).unwrap();
+        assert_eq!(plan.deployments.len(), 1);
+        assert_eq!(plan.router.groups.len(), 1);
+        assert!(
+            has_warning(
+                &plan,
+                "model_list[0].litellm_params.model: provider \"ollama\""
+            ),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(has_warning(
+            &plan,
+            "model group \"local\" has no deployment Switchyard can serve"
+        ));
+    }
+
+    #[test]
+    fn everything_skipped_is_still_only_warnings() {
+        let text = "model_list:\n  - model_name: b\n    litellm_params:\n      model: bedrock/anthropic.claude-instant-v1\n      aws_region_name: us-east-1\n";
+        let plan = compile_text(text).unwrap();
+        assert!(plan.router.groups.is_empty());
+        assert!(has_warning(&plan, "no model group can be served"));
+    }
+
+    #[test]
+    fn mock_groups_answer_locally() {
+        let text = "model_list:\n  - model_name: demo\n    litellm_params:\n      model: openai/gpt-4o\n      mock_response: hello\n    model_info:\n      mode: chat\n";
+        let plan = compile_text(text).unwrap();
+        assert!(plan.deployments.is_empty() && plan.routes.is_empty());
+        assert_eq!(
+            plan.router.groups,
+            vec![GroupConfig {
+                name: "demo".into(),
+                route_key: "demo".into(),
+                mock_response: Some("hello".into()),
+                endpoints: vec!["chat_completions".into(), "completions".into()],
+            }]
+        );
+        assert!(plan.host_env_keys.is_empty(), "a mock needs no key");
+    }
+
+    #[test]
+    fn mixed_mock_and_real_is_an_error() {
+        let text = "model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o\n      mock_response: hi\n";
+        let e = compile_text(text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("config.yaml: model_list[1]: model group \"g\" mixes mock deployments"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn endpoints_follow_mode() {
+        let text = "model_list:\n  - model_name: e\n    litellm_params: {model: openai/text-embedding-3-small}\n    model_info: {mode: embedding}\n  - model_name: c\n    litellm_params: {model: openai/gpt-3.5-turbo-instruct}\n    model_info: {mode: completion}\n  - model_name: any\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: img\n    litellm_params: {model: openai/dall-e-3}\n    model_info: {mode: image_generation}\n";
+        let plan = compile_text(text).unwrap();
+        let endpoints: Vec<(&str, Vec<String>)> = plan
+            .router
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.endpoints.clone()))
+            .collect();
+        assert_eq!(
+            endpoints,
+            vec![
+                ("e", vec!["embeddings".to_string()]),
+                ("c", vec!["completions".to_string()]),
+                ("any", vec![])
+            ]
+        );
+        assert!(has_warning(
+            &plan,
+            "model_list[3].model_info.mode: mode \"image_generation\""
+        ));
+    }
+
+    #[test]
+    fn default_params_headers_and_drop_params() {
+        let text = "model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o\n      temperature: 0.2\n      max_tokens: 512\n      stop: [\"\\n\\n\"]\n      region_name: eu\n      organization: org-1\n      extra_headers: {X-Team: ml}\n      headers: {X-Env: prod}\nlitellm_settings:\n  drop_params: true\n";
+        let plan = compile_text(text).unwrap();
+        let up = &plan.deployments[0].upstream;
+        let keys: Vec<&String> = up.default_params.keys().collect();
+        assert_eq!(
+            keys,
+            ["temperature", "max_tokens", "stop"],
+            "YAML order, region_name left out"
+        );
+        assert_eq!(up.default_params["temperature"], serde_json::json!(0.2));
+        assert_eq!(up.default_params["stop"], serde_json::json!(["\n\n"]));
+        assert!(has_warning(
+            &plan,
+            "model_list[0].litellm_params.region_name: not supported"
+        ));
+        assert!(up.drop_params, "from litellm_settings");
+        assert_eq!(up.headers.get("X-Team").map(String::as_str), Some("ml"));
+        assert_eq!(up.headers.get("X-Env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            up.headers.get("OpenAI-Organization").map(String::as_str),
+            Some("org-1")
+        );
+
+        let plan =
+            compile_text(&text.replace("      temperature: 0.2\n", "      drop_params: false\n"))
+                .unwrap();
+        assert!(
+            !plan.deployments[0].upstream.drop_params,
+            "litellm_params wins"
+        );
+    }
+
+    #[test]
+    fn env_in_written_values_is_resolved_with_a_warning() {
+        let text = one("      model: openai/gpt-4o\n      user: os.environ/DEFAULT_USER\n");
+        let plan = compile_env(&text, &[("DEFAULT_USER", "svc")]).unwrap();
+        assert_eq!(
+            plan.deployments[0].upstream.default_params["user"],
+            serde_json::json!("svc")
+        );
+        assert!(has_warning(
+            &plan,
+            "model_list[0].litellm_params.user: os.environ/ is resolved"
+        ));
+        let e = compile_text(&text).unwrap_err().to_string();
+        assert_eq!(e, "config.yaml: model_list[0].litellm_params.user: environment variable DEFAULT_USER is not set (os.environ/DEFAULT_USER)");
+    }
+
+    #[test]
+    fn literal_api_key_is_warned() {
+        let plan =
+            compile_text(&one("      model: openai/gpt-4o\n      api_key: sk-abc\n")).unwrap();
+        assert_eq!(
+            plan.deployments[0].upstream.api_key,
+            Some(Setting::Literal("sk-abc".into()))
+        );
+        assert!(has_warning(
+            &plan,
+            "model_list[0].litellm_params.api_key: the key is written in the config file"
+        ));
+    }
+
+    #[test]
+    fn credentials_fill_connection_settings() {
+        let text = "credential_list:\n  - credential_name: az\n    credential_values:\n      api_key: os.environ/AZ_KEY\n      api_base: https://c.openai.azure.com\n      api_version: \"2024-10-21\"\nmodel_list:\n  - model_name: g\n    litellm_params:\n      model: azure/d\n      litellm_credential_name: az\n";
+        let plan = compile_text(text).unwrap();
+        let up = &plan.deployments[0].upstream;
+        assert_eq!(
+            up.api_key,
+            Some(Setting::Env {
+                env: "AZ_KEY".into()
+            })
+        );
+        assert_eq!(
+            up.api_base,
+            Setting::Literal("https://c.openai.azure.com".into())
+        );
+        assert_eq!(up.api_version, Some(Setting::Literal("2024-10-21".into())));
+        assert!(!plan.host_env_keys.contains("AZURE_API_KEY"));
+
+        let e = compile_text(&text.replace("https://c.openai.azure.com", "os.environ/AZ_BASE"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.yaml: credential_list[0].credential_values.api_base: environment variable AZ_BASE is not set (os.environ/AZ_BASE) (used by model_list[0])"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        let text = "model_list:\n  - model_name: \"openai/*\"\n    litellm_params:\n      model: \"openai/*\"\n  - model_name: \"*\"\n    litellm_params:\n      model: \"*\"\n  - model_name: \"claude-*\"\n    litellm_params:\n      model: \"anthropic/claude-*\"\n";
+        let plan = compile_text(text).unwrap();
+        assert_eq!(plan.deployments.len(), 2);
+        assert_eq!(plan.deployments[0].upstream.model, "*");
+        assert_eq!(plan.deployments[0].upstream.group, "openai/*");
+        assert_eq!(plan.deployments[0].cluster_name, "dep_0_openai__");
+        assert_eq!(plan.deployments[1].upstream.model, "claude-*");
+        assert!(has_warning(&plan, "model_list[1].litellm_params.model: model: '*' (any provider) is not supported yet; use openai/* or anthropic/*"));
+
+        let e = compile_text(&one("      model: openai/*\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("has a wildcard but model_name \"g\" has none"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn weights_follow_simple_shuffle() {
+        let text = "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, rpm: 600, weight: 3}\n  - model_name: g\n    litellm_params: {model: openai/b, rpm: 60, weight: 1}\n  - model_name: h\n    litellm_params: {model: openai/c, rpm: 900}\n  - model_name: h\n    litellm_params: {model: openai/d, tpm: 5}\n  - model_name: i\n    litellm_params: {model: openai/e}\n  - model_name: i\n    litellm_params: {model: openai/f}\n";
+        let plan = compile_text(text).unwrap();
+        let weights: Vec<Vec<u32>> = plan
+            .routes
+            .iter()
+            .map(|r| r.clusters.iter().map(|c| c.1).collect())
+            .collect();
+        assert_eq!(weights, vec![vec![3, 1], vec![900, 0], vec![1, 1]]);
+        assert!(has_warning(
+            &plan,
+            "model_list[3].litellm_params: other deployments of model group \"h\" set rpm"
+        ));
+        assert_eq!(plan.routes[0].clusters[0].0, "dep_0_g");
+        assert_eq!(plan.deployments[0].weight, 3);
+
+        assert_eq!(normalize_weights(&[0.9, 0.1]), vec![900_000, 100_000]);
+        assert_eq!(normalize_weights(&[2.0, 0.0]), vec![2, 0]);
+        let e = compile_text(
+            "model_list:\n  - model_name: z\n    litellm_params: {model: openai/a, weight: 0}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("every deployment of model group \"z\" has weight 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn deployment_id_is_litellms_hash() {
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n      rpm: 10\n      temperature: 0.5\n      stream: true\n      api_key: os.environ/OPENAI_API_KEY\n";
+        let plan = compile_text(text).unwrap();
+        // model_name, then key + str(value) for each litellm_param in YAML order.
+        let expected = Sha256::digest(
+            "gpt-4o\
+             modelopenai/gpt-4o\
+             rpm10\
+             temperature0.5\
+             streamTrue\
+             api_keyos.environ/OPENAI_API_KEY"
+                .as_bytes(),
+        );
+        assert_eq!(plan.deployments[0].upstream.deployment_id, hex(&expected));
+
+        let plan = compile_text(&text.replace(
+            "    litellm_params:",
+            "    model_info: {id: my-id}\n    litellm_params:",
+        ))
+        .unwrap();
+        assert_eq!(plan.deployments[0].upstream.deployment_id, "my-id");
+    }
+
+    #[test]
+    fn deployment_id_matches_python() {
+        // Expected values computed with PyYAML + Python's str(), the way LiteLLM does:
+        // s = model_name; for k, v in litellm_params.items(): s += str(k) + str(v)
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n      rpm: 10\n      temperature: 0.5\n      stream: true\n      max_tokens: 300\n      input_cost_per_token: 0.000001\n      timeout: 300.0\n      stop: [\"a\", \"it's\"]\n      api_key: os.environ/OPENAI_API_KEY\n  - model_name: g2\n    litellm_params:\n      model: anthropic/claude-3-haiku-20240307\n      extra_headers: {X-A: \"1\"}\n      logit_bias: {\"50256\": -100}\n";
+        let plan = compile_text(text).unwrap();
+        let ids: Vec<&str> = plan
+            .deployments
+            .iter()
+            .map(|d| d.upstream.deployment_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "1a46a306f29b2f84249035708bf79f0f47f6aef7b2b424b3224f34ffde0bee0c",
+                "f048ec86b0cd9ef6303e389832e809c6153e192f05c9047c9698904536aea0ab",
+            ]
+        );
+    }
+
+    #[test]
+    fn identical_entries_collapse() {
+        let entry = "  - model_name: g\n    litellm_params: {model: openai/gpt-4o}\n";
+        let plan = compile_text(&format!("model_list:\n{entry}{entry}")).unwrap();
+        assert_eq!(plan.deployments.len(), 1);
+        assert!(has_warning(
+            &plan,
+            "model_list[1]: same deployment id as model_list[0]"
+        ));
+    }
+
+    #[test]
+    fn aliases_timeouts_and_body_limit() {
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: local\n    litellm_params: {model: ollama/llama3}\nrouter_settings:\n  timeout: 30\n  stream_timeout: 120\n  model_group_alias:\n    gpt-4: gpt-4o\n    quiet: {model: gpt-4o, hidden: true}\n    llama: local\nlitellm_settings:\n  request_timeout: 600\ngeneral_settings:\n  max_request_size_mb: 2\n";
+        let plan = compile_text(text).unwrap();
+        assert_eq!(
+            plan.router.aliases.get("gpt-4").map(String::as_str),
+            Some("gpt-4o")
+        );
+        assert_eq!(
+            plan.router.aliases.get("quiet").map(String::as_str),
+            Some("gpt-4o")
+        );
+        assert!(!plan.router.aliases.contains_key("llama"));
+        assert!(has_warning(
+            &plan,
+            "router_settings.model_group_alias.llama"
+        ));
+        assert_eq!(plan.hidden_aliases.iter().collect::<Vec<_>>(), ["quiet"]);
+        assert_eq!(plan.timeout_secs, Some(30.0), "router_settings wins");
+        assert_eq!(plan.stream_timeout_secs, Some(120.0));
+        assert_eq!(plan.router.max_request_body_bytes, 2 * 1024 * 1024);
+
+        let plan = compile_text("litellm_settings:\n  request_timeout: 600\n").unwrap();
+        assert_eq!(plan.timeout_secs, Some(600.0));
+        assert_eq!(
+            plan.router.max_request_body_bytes,
+            DEFAULT_MAX_REQUEST_BODY_BYTES
+        );
+    }
+
+    #[test]
+    fn api_base_parsing() {
+        let a = parse_api_base("http://localhost:11434").unwrap();
+        assert_eq!(
+            a,
+            UpstreamAddress {
+                tls: false,
+                host: "localhost".into(),
+                port: 11434,
+                path_prefix: String::new()
+            }
+        );
+        let a = parse_api_base("HTTPS://Example.com/openai/v1//").unwrap();
+        assert_eq!(
+            (a.tls, a.host.as_str(), a.port, a.path_prefix.as_str()),
+            (true, "example.com", 443, "/openai/v1")
+        );
+        let a = parse_api_base("http://[::1]:8000/v1").unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("::1", 8000));
+        for bad in [
+            "ftp://x",
+            "localhost:8000",
+            "https://",
+            "https://h:99999",
+            "https://u:p@h",
+            "https://h/v1?x=1",
+            "http://h:abc",
+        ] {
+            assert!(parse_api_base(bad).is_err(), "{bad} should be rejected");
+        }
+        let e = compile_text(&one(
+            "      model: openai/x\n      api_base: ftp://files.example.com\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "config.yaml: model_list[0].litellm_params.api_base: unsupported scheme \"ftp\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unused_fields_are_warned() {
+        let plan = compile_text(&one("      model: openai/x\n      tags: [a]\n      order: 1\n      aws_region_name: us-east-1\n      input_cost_per_token: 0.000001\n      bos_token: \"<s>\"\n")).unwrap();
+        for needle in [
+            ".tags: tag-based",
+            ".order: order-based",
+            ".aws_region_name: not used by openai",
+            ".input_cost_per_token: custom pricing",
+            ".bos_token: prompt templates",
+        ] {
+            assert!(has_warning(&plan, needle), "{needle}: {:?}", plan.warnings);
+        }
+    }
+
+    #[test]
+    fn per_deployment_timeouts_are_carried() {
+        let plan = compile_text(&one("      model: openai/x\n      timeout: 300\n      stream_timeout: 60\n      max_retries: 2\n")).unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            (d.timeout_secs, d.stream_timeout_secs, d.max_retries),
+            (Some(300.0), Some(60.0), Some(2))
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! Renders a compiled [`Plan`] into Envoy configuration.
+//!
+//! The output is one Envoy bootstrap (`envoy.yaml`) plus the filter's plugin
+//! configurations as separate JSON files, for operators who add the filter to an
+//! Envoy or Istio listener of their own. The bootstrap holds:
+//! - a listener whose HTTP connection manager runs the router-stage filter and the
+//!   router, with one route per model group (matching the `x-switchyard-group`
+//!   header the filter sets) and `local_reply_config` turning Envoy's own errors
+//!   (connect failure, reset, timeout) into OpenAI-shaped JSON;
+//! - one cluster per deployment, with TLS and SNI for `https` bases, DNS for host
+//!   names, and the upstream-stage filter in its upstream HTTP filter chain.
+//!
+//! Secrets never appear in the output: `os.environ/` values stay `{"env": NAME}` and
+//! the variable names are listed in `vm_config.environment_variables.host_env_keys`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use switchyard_filter::plugin_config::PluginConfig;
+
+use crate::plan::{Plan, PlannedDeployment, UpstreamAddress};
+
+/// Overall request timeout when the config sets none: LiteLLM's default of 600 s.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
+/// Head-room over the filter's body limit given to Envoy's own buffers, so the filter
+/// (which answers in OpenAI JSON) always sees an oversized body first.
+const BUFFER_HEADROOM_BYTES: usize = 1 << 20;
+/// System CA bundle for TLS upstreams (Debian/Ubuntu path).
+pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Where and how the gateway listens.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// The filter's `.wasm` file (made absolute in the output).
+    pub wasm: PathBuf,
+    /// Listener address.
+    pub host: String,
+    /// Listener port (0: any free port).
+    pub port: u16,
+    /// Admin port on 127.0.0.1 (0: any free port).
+    pub admin_port: u16,
+    /// CA bundle used to verify TLS upstreams.
+    pub ca_file: String,
+}
+
+/// The rendered files, ready to write.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The Envoy bootstrap.
+    pub bootstrap: Value,
+    /// `(file name, JSON)` for each plugin configuration.
+    pub plugin_configs: Vec<(String, String)>,
+}
+
+fn secs(s: f64) -> String {
+    // Envoy durations are strings like "1.5s"; keep millisecond precision.
+    let ms = (s * 1000.0).round().max(0.0) as u64;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+fn plugin_json(config: &PluginConfig) -> Result<String, String> {
+    serde_json::to_string(config)
+        .map_err(|e| format!("could not serialize plugin configuration: {e}"))
+}
+
+/// The wasm filter's `config` block for one plugin instance.
+fn wasm_filter(name: &str, configuration: &str, vm: &Value) -> Value {
+    json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {
+            "name": name,
+            "root_id": "switchyard",
+            "allow_on_headers_stop_iteration": true,
+            "failure_policy": "FAIL_RELOAD",
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": configuration,
+            },
+            "vm_config": vm,
+        }
+    })
+}
+
+fn is_ip(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
+fn cluster(
+    dep: &PlannedDeployment,
+    vm: &Value,
+    opts: &RenderOptions,
+    buffer_limit: usize,
+) -> Result<Value, String> {
+    let UpstreamAddress {
+        tls, host, port, ..
+    } = &dep.address;
+    let configuration = plugin_json(&PluginConfig::Upstream(dep.upstream.clone()))?;
+    let address_host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut protocol = json!({
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "http_filters": [
+            {"name": "switchyard.upstream", "typed_config": wasm_filter(&dep.cluster_name, &configuration, vm)},
+            {"name": "envoy.filters.http.upstream_codec",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}},
+        ],
+    });
+    if *tls {
+        protocol["auto_config"] =
+            json!({"http_protocol_options": {}, "http2_protocol_options": {}});
+    } else {
+        protocol["explicit_http_config"] = json!({"http_protocol_options": {}});
+    }
+    let mut c = json!({
+        "name": dep.cluster_name,
+        "type": if is_ip(host) { "STATIC" } else { "LOGICAL_DNS" },
+        "connect_timeout": "10s",
+        "per_connection_buffer_limit_bytes": buffer_limit,
+        "load_assignment": {
+            "cluster_name": dep.cluster_name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                "address": address_host, "port_value": port
+            }}}}]}],
+        },
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": protocol,
+        },
+    });
+    if !is_ip(host) {
+        c["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if *tls {
+        let mut validation = json!({"trusted_ca": {"filename": opts.ca_file}});
+        if !is_ip(host) {
+            validation["match_typed_subject_alt_names"] =
+                json!([{"san_type": "DNS", "matcher": {"exact": address_host}}]);
+        }
+        c["transport_socket"] = json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": address_host,
+                "common_tls_context": {"validation_context": validation},
+            }
+        });
+    }
+    Ok(c)
+}
+
+/// One `local_reply_config` mapper: Envoy-generated replies with these response
+/// flags get `status` and an OpenAI-shaped JSON body.
+fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
+    json!({
+        "filter": {"response_flag_filter": {"flags": flags}},
+        "status_code": status,
+        "body_format_override": {"json_format": {"error": {
+            "message": format!("{message}: %LOCAL_REPLY_BODY%"),
+            "type": kind,
+            "param": null,
+            "code": status.to_string(),
+        }}},
+    })
+}
+
+/// Renders the bootstrap and plugin configs for `plan`.
+pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
+    // Written as given: relative paths resolve against Envoy's working directory.
+    let wasm = &opts.wasm;
+    let host_env_keys: Vec<&String> = plan.host_env_keys.iter().collect();
+    let vm = json!({
+        "vm_id": "switchyard",
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm.to_string_lossy()}},
+        "environment_variables": {"host_env_keys": host_env_keys},
+    });
+    let buffer_limit = plan
+        .router
+        .max_request_body_bytes
+        .saturating_add(BUFFER_HEADROOM_BYTES);
+    let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    // A stream may sit idle at most `stream_timeout`; without one, only the overall
+    // timeout applies (Envoy's 5-minute default idle timeout would cut slow answers).
+    let idle = plan.stream_timeout_secs.unwrap_or(timeout);
+
+    let mut routes: Vec<Value> = Vec::new();
+    for route in &plan.routes {
+        let mut action = json!({
+            "timeout": secs(timeout),
+            "idle_timeout": secs(idle),
+        });
+        match route.clusters.as_slice() {
+            [(only, _)] => action["cluster"] = json!(only),
+            many => {
+                // Zero-weight deployments get no traffic (LiteLLM's simple-shuffle);
+                // Envoy needs a positive total, so all-zero means equal shares.
+                let all_zero = many.iter().all(|(_, w)| *w == 0);
+                let clusters: Vec<Value> = many
+                    .iter()
+                    .map(|(name, weight)| json!({"name": name, "weight": if all_zero { 1 } else { *weight }}))
+                    .collect();
+                action["weighted_clusters"] = json!({ "clusters": clusters });
+            }
+        }
+        routes.push(json!({
+            "name": route.group,
+            "match": {"prefix": "/", "headers": [{"name": switchyard_filter::router::GROUP_HEADER, "string_match": {"exact": route.route_key}}]},
+            "route": action,
+        }));
+    }
+    routes.push(json!({
+        "name": "unrouted",
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 404, "body": {"inline_string":
+            r#"{"error":{"message":"No route: the switchyard router filter did not pick a model group for this request","type":"not_found_error","param":null,"code":"404"}}"#}},
+        "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+    }));
+
+    let router_config = plugin_json(&PluginConfig::Router(plan.router.clone()))?;
+    let hcm = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "switchyard",
+        "codec_type": "AUTO",
+        "route_config": {"name": "switchyard", "virtual_hosts": [{"name": "switchyard", "domains": ["*"], "routes": routes}]},
+        "local_reply_config": {"mappers": [
+            mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
+            mapper(&["UH", "UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
+            mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
+        ]},
+        "http_filters": [
+            {"name": "switchyard.router", "typed_config": wasm_filter("switchyard-router", &router_config, &vm)},
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        ],
+    });
+
+    let mut clusters = Vec::new();
+    let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
+    for dep in &plan.deployments {
+        clusters.push(cluster(dep, &vm, opts, buffer_limit)?);
+        plugin_configs.push((
+            format!("upstream-{}.json", dep.cluster_name),
+            plugin_json(&PluginConfig::Upstream(dep.upstream.clone()))?,
+        ));
+    }
+
+    let bootstrap = json!({
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": opts.admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "switchyard",
+                "address": {"socket_address": {"address": opts.host, "port_value": opts.port}},
+                "per_connection_buffer_limit_bytes": buffer_limit,
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+            }],
+            "clusters": clusters,
+        },
+    });
+    Ok(Rendered {
+        bootstrap,
+        plugin_configs,
+    })
+}
+
+/// Writes `envoy.yaml` and the plugin JSON files into `out`.
+pub fn write(rendered: &Rendered, out: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let yaml = serde_yaml::to_string(&rendered.bootstrap)
+        .map_err(|e| format!("cannot render YAML: {e}"))?;
+    let bootstrap = out.join("envoy.yaml");
+    let header = "# Rendered by `switchyard render`; edit config.yaml and render again instead.\n";
+    std::fs::write(&bootstrap, format!("{header}{yaml}"))
+        .map_err(|e| format!("cannot write {}: {e}", bootstrap.display()))?;
+    for (name, json) in &rendered.plugin_configs {
+        let path = out.join(name);
+        std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(bootstrap)
+}

@@ -1,0 +1,35 @@
+"""Mock LLM providers for the integration tests (see providers.py).
+
+The constants are the credentials and Azure deployments the pytest fixtures
+(conftest.py) start the mocks with, so tests and gateway configs can use them.
+"""
+
+from .providers import (
+    AnthropicMock,
+    AzureMock,
+    MockProvider,
+    OpenAIMock,
+    RecordedRequest,
+)
+
+OPENAI_KEY = "sk-openai-mock-key"
+AZURE_KEY = "azure-mock-key-0123456789"
+ANTHROPIC_KEY = "sk-ant-mock-key"
+AZURE_API_VERSION = "2024-10-21"
+AZURE_DEPLOYMENTS = {
+    "gpt-4o-deploy": "gpt-4o-2024-08-06",
+    "embedding-deploy": "text-embedding-3-small",
+}
+
+__all__ = [
+    "ANTHROPIC_KEY",
+    "AZURE_API_VERSION",
+    "AZURE_DEPLOYMENTS",
+    "AZURE_KEY",
+    "OPENAI_KEY",
+    "AnthropicMock",
+    "AzureMock",
+    "MockProvider",
+    "OpenAIMock",
+    "RecordedRequest",
+]

@@ -1,0 +1,2085 @@
+"""Mock LLM providers that speak each provider's *native* HTTP API.
+
+The integration tests put these servers behind the real gateway (Envoy + the
+Switchyard wasm filter) and check that the gateway translates correctly. A mock
+is only useful if it is as picky as the real service, so every mock
+
+* serves exactly the provider's paths and methods, and answers anything else
+  with that provider's own "not found" error;
+* checks authentication the provider's way (``Authorization: Bearer`` for
+  OpenAI, ``api-key`` + ``api-version`` for Azure, ``x-api-key`` +
+  ``anthropic-version`` for Anthropic) and rejects the other styles;
+* validates the request body shape (required fields, types, unknown fields,
+  message/tool structure) and answers with the provider's native error body and
+  status, mimicking the real error messages where they are known;
+* answers deterministically ("Hello from <provider> mock: <last user text>"),
+  so a test can assert what reached the provider and what came back;
+* streams in the provider's native SSE format over HTTP/1.1 chunked transfer
+  encoding, one SSE event per chunk, flushed, with a small pause between events
+  so incremental delivery through the gateway is observable;
+* records every request (method, path, query, headers, raw and parsed body);
+* has fault switches: fail the next N requests with a status and a native error
+  body, delay, reset the connection (before answering or mid-stream), stall a
+  stream, inject a native mid-stream error event, slow streaming, and split SSE
+  events across TCP writes.
+
+Servers bind 127.0.0.1 on an ephemeral port (``port`` tells which), run a
+``ThreadingHTTPServer`` and speak HTTP/1.1 with keep-alive, as Envoy does
+upstream. They accept request bodies with ``Content-Length`` or chunked
+transfer encoding (Envoy re-chunks a body whose length a filter changed).
+
+Only the Python standard library is used.
+
+Example::
+
+    with OpenAIMock(api_key="sk-test") as openai:
+        openai.fail_next(1, 429)
+        ...  # point the gateway at openai.base_url
+        assert openai.requests[-1].json["model"] == "gpt-4o-mini"
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+
+__all__ = [
+    "AnthropicMock",
+    "AzureMock",
+    "MockProvider",
+    "OpenAIMock",
+    "RecordedRequest",
+]
+
+#: Upper bound for any sleep a fault switch asks for (delay, stall).
+MAX_FAULT_SECONDS = 120.0
+#: Upper bound for a request body the mocks will read.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Default arguments the mocks put in a tool call.
+DEFAULT_TOOL_ARGS: dict[str, Any] = {"location": "Paris", "unit": "celsius"}
+
+
+# --------------------------------------------------------------------------------------
+# Recorded requests
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the mock received it.
+
+    ``headers`` has lower-cased names (repeated headers joined with ", ");
+    ``query`` maps each query parameter to its first value (``query_list`` keeps
+    them all); ``json`` is the parsed body, or ``None`` when the body was empty
+    or not JSON. ``status`` is the status the mock answered (``None`` for a
+    connection reset before any answer).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    query_list: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    chunked: bool
+    received_at: float
+    status: int | None = None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The value of header ``name`` (case-insensitive)."""
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def target(self) -> str:
+        """Path plus query string, as on the request line."""
+        if not self.query_list:
+            return self.path
+        return self.path + "?" + urllib.parse.urlencode(self.query_list, doseq=True)
+
+
+# --------------------------------------------------------------------------------------
+# Responses produced by the provider logic, written by the common writer
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class JsonResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+@dataclass
+class StreamResponse:
+    """A streamed answer: ``events`` are complete SSE events (ending in a blank line)."""
+
+    events: list[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass
+class _Plan:
+    """What the fault switches decided for one request."""
+
+    fail: tuple[int, Any, dict[str, str]] | None = None
+    delay: float = 0.0
+    reset_immediately: bool = False
+    reset_after: int | None = None
+    stall: tuple[float, int] | None = None
+    stream_error: tuple[int, Any] | None = None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    remaining: int | None  # None: every request until clear_faults()
+    params: dict[str, Any]
+
+
+class _MockHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, mock: "MockProvider"):
+        self.mock = mock
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request, client_address):  # noqa: D401 - quiet by design
+        # A client that went away mid-answer is normal in fault tests.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "SwitchyardMock/1.0"
+    sys_version = ""
+    # Idle keep-alive connections are dropped after this many seconds (stop() drops
+    # them at once).
+    timeout = 300
+
+    server: _MockHTTPServer
+
+    # -- connection bookkeeping -------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.server.mock._track_connection(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.mock._track_connection(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    # -- dispatch -----------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _dispatch(self) -> None:
+        try:
+            self._serve()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout):
+            self.close_connection = True
+        except OSError:
+            self.close_connection = True
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            body = bytearray()
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise ConnectionResetError("eof in chunked body")
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while True:  # trailers
+                        trailer = self.rfile.readline(65537)
+                        if trailer in (b"\r\n", b"\n", b""):
+                            break
+                    return bytes(body), True
+                if len(body) + size > MAX_BODY_BYTES:
+                    raise ConnectionResetError("body too large")
+                body += self.rfile.read(size)
+                self.rfile.readline(3)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise ConnectionResetError("body too large")
+        return (self.rfile.read(length) if length else b""), False
+
+    def _serve(self) -> None:
+        mock = self.server.mock
+        body, chunked = self._read_body()
+        parsed = urllib.parse.urlsplit(self.path)
+        query_list = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        try:
+            parsed_json = json.loads(body) if body else None
+        except ValueError:
+            parsed_json = None
+        req = RecordedRequest(
+            method=self.command,
+            path=urllib.parse.unquote(parsed.path),
+            query={k: v[0] for k, v in query_list.items()},
+            query_list=query_list,
+            headers=headers,
+            body=body,
+            json=parsed_json,
+            chunked=chunked,
+            received_at=time.time(),
+        )
+        mock._record(req)
+        plan = mock._plan()
+
+        if plan.reset_immediately:
+            self._reset()
+            return
+        if plan.delay > 0 and mock._sleep(plan.delay):
+            self.close_connection = True
+            return
+        if plan.fail is not None:
+            status, fbody, fheaders = plan.fail
+            response: JsonResponse | StreamResponse = JsonResponse(
+                status, mock.error_body(status) if fbody is None else fbody, dict(fheaders)
+            )
+        else:
+            try:
+                response = mock.handle(req)
+            except Exception as exc:  # a bug in the mock must not look like a gateway bug
+                response = JsonResponse(
+                    500, {"mock_internal_error": f"{type(exc).__name__}: {exc}"}
+                )
+        req.status = response.status
+        if isinstance(response, StreamResponse):
+            self._write_stream(mock, response, plan)
+        else:
+            self._write_json(mock, response, plan)
+
+    # -- writers ----------------------------------------------------------------------
+    def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _write_json(self, mock: "MockProvider", resp: JsonResponse, plan: _Plan) -> None:
+        data = resp.encoded() if self.command != "HEAD" else b""
+        headers = {"Content-Type": "application/json", **mock.response_headers(), **resp.headers}
+        headers["Content-Length"] = str(len(resp.encoded()))
+        self._send_head(resp.status, headers)
+        half = len(data) // 2
+        if plan.reset_after is not None or plan.stall is not None:
+            self.wfile.write(data[:half])
+            if plan.reset_after is not None:
+                self._reset()
+                return
+            assert plan.stall is not None
+            if mock._sleep(plan.stall[0]):
+                self.close_connection = True
+                return
+            data = data[half:]
+        self.wfile.write(data)
+
+    def _write_chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+
+    def _write_stream(self, mock: "MockProvider", resp: StreamResponse, plan: _Plan) -> None:
+        headers = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            **mock.response_headers(),
+            **resp.headers,
+            "Transfer-Encoding": "chunked",
+        }
+        self._send_head(resp.status, headers)
+        for index, event in enumerate(resp.events):
+            if plan.reset_after is not None and index == plan.reset_after:
+                self._reset()
+                return
+            if plan.stall is not None and index == plan.stall[1]:
+                if mock._sleep(plan.stall[0]):
+                    self.close_connection = True
+                    return
+            if plan.stream_error is not None and index == plan.stream_error[0]:
+                self._write_chunk(mock.stream_error_event(plan.stream_error[1]))
+                break
+            if mock.split_events and len(event) > 1:
+                cut = len(event) // 2
+                self._write_chunk(event[:cut])
+                if mock._sleep(mock.stream_interval):
+                    return
+                self._write_chunk(event[cut:])
+            else:
+                self._write_chunk(event)
+            if index + 1 < len(resp.events) and mock._sleep(mock.stream_interval):
+                self.close_connection = True
+                return
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0, then close)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            self.connection.close()
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------------------
+# Base class: lifecycle, recording, fault switches
+# --------------------------------------------------------------------------------------
+
+
+class MockProvider:
+    """Common machinery of the provider mocks.
+
+    Subclasses implement :meth:`handle` (route + validate + answer),
+    :meth:`error_body` (native error body for a status) and
+    :meth:`stream_error_event` (native mid-stream error event).
+    """
+
+    #: Short provider name used in answers: "Hello from <name> mock: ...".
+    name = "mock"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._faults: list[_Fault] = []
+        self._connections: set[socket.socket] = set()
+        self._stop_event = threading.Event()
+        self._server: _MockHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._counter = 0
+        #: Seconds between two SSE events of a stream (see :meth:`slow_stream`).
+        self.stream_interval = 0.02
+        #: Write each SSE event as two chunks, with a pause between them.
+        self.split_events = False
+        #: Fixed answer text instead of "Hello from <name> mock: <last user text>".
+        self.reply_text: str | None = None
+        #: Arguments the mock puts in tool calls.
+        self.tool_args: dict[str, Any] = dict(DEFAULT_TOOL_ARGS)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "MockProvider":
+        """Bind 127.0.0.1 on an ephemeral port and serve in a background thread."""
+        if self._server is not None:
+            return self
+        self._stop_event.clear()
+        self._server = _MockHTTPServer(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"{type(self).__name__}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop every open connection (bounded: about a second)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stop_event.set()
+        server.shutdown()
+        with self._lock:
+            conns = list(self._connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self._server.server_address[1]
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no path)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL to configure as the provider's ``api_base``."""
+        return self.root_url
+
+    # -- recorded requests ------------------------------------------------------------
+    def _record(self, req: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(req)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of every request received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        with self._lock:
+            if not self._requests:
+                raise AssertionError(f"{type(self).__name__} received no request")
+            return self._requests[-1]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Wait until at least ``count`` requests arrived; raise AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reqs = self.requests
+            if len(reqs) >= count:
+                return reqs
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"{type(self).__name__}: expected {count} requests within {timeout}s, "
+                    f"got {len(reqs)}"
+                )
+            time.sleep(0.02)
+
+    # -- fault switches -----------------------------------------------------------------
+    def _add_fault(self, kind: str, n: int | None, **params: Any) -> None:
+        if n is not None and n < 1:
+            raise ValueError("n must be >= 1 (or None for every request)")
+        with self._lock:
+            self._faults.append(_Fault(kind, n, params))
+
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 500,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``n`` requests with ``status`` and an error body.
+
+        ``body`` defaults to the provider's native error body for that status;
+        a dict is sent as JSON, str/bytes as-is. ``n=None`` means every request
+        until :meth:`clear_faults`. Faults apply before routing and validation.
+        """
+        self._add_fault("fail", n, status=status, body=body, headers=dict(headers or {}))
+
+    def delay_next(self, seconds: float, n: int | None = 1) -> None:
+        """Wait ``seconds`` before answering the next ``n`` requests."""
+        self._add_fault("delay", n, seconds=min(float(seconds), MAX_FAULT_SECONDS))
+
+    def reset_next(self, n: int = 1, after_events: int | None = None) -> None:
+        """Reset the TCP connection (RST) on the next ``n`` requests.
+
+        ``after_events=None`` resets right after reading the request, before
+        any response byte. ``after_events=k`` sends the response head and, for a
+        stream, ``k`` SSE events (for a JSON answer: half the body) first.
+        """
+        self._add_fault("reset", n, after_events=after_events)
+
+    def stall_next(self, seconds: float, n: int = 1, after_events: int = 1) -> None:
+        """Pause ``seconds`` in the middle of the next ``n`` answers, then finish them.
+
+        For a stream the pause comes after ``after_events`` events; for a JSON
+        answer after the head and half of the body.
+        """
+        self._add_fault(
+            "stall", n, seconds=min(float(seconds), MAX_FAULT_SECONDS), after_events=after_events
+        )
+
+    def stream_error_next(self, n: int = 1, after_events: int = 1, body: Any = None) -> None:
+        """In the next ``n`` streams, send the provider's native error event
+        after ``after_events`` events and end the stream there (HTTP status
+        stays 200, as with the real providers)."""
+        self._add_fault("stream_error", n, after_events=after_events, body=body)
+
+    def slow_stream(self, interval: float) -> None:
+        """Pause ``interval`` seconds between SSE events from now on."""
+        self.stream_interval = min(float(interval), MAX_FAULT_SECONDS)
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault; restore the default stream pacing."""
+        with self._lock:
+            self._faults.clear()
+        self.stream_interval = 0.02
+        self.split_events = False
+
+    def _take(self, kind: str) -> dict[str, Any] | None:
+        for fault in self._faults:
+            if fault.kind != kind:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+            return fault.params
+        return None
+
+    def _plan(self) -> _Plan:
+        plan = _Plan()
+        with self._lock:
+            fail = self._take("fail")
+            delay = self._take("delay")
+            reset = self._take("reset")
+            stall = self._take("stall")
+            serr = self._take("stream_error")
+        if fail is not None:
+            plan.fail = (fail["status"], fail["body"], fail["headers"])
+        if delay is not None:
+            plan.delay = delay["seconds"]
+        if reset is not None:
+            if reset["after_events"] is None:
+                plan.reset_immediately = True
+            else:
+                plan.reset_after = int(reset["after_events"])
+        if stall is not None:
+            plan.stall = (stall["seconds"], int(stall["after_events"]))
+        if serr is not None:
+            plan.stream_error = (int(serr["after_events"]), serr["body"])
+        return plan
+
+    # -- helpers for subclasses -------------------------------------------------------
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep, waking early when the mock stops. True means: stopping."""
+        if seconds <= 0:
+            return self._stop_event.is_set()
+        return self._stop_event.wait(seconds)
+
+    def _track_connection(self, conn: socket.socket, opened: bool) -> None:
+        with self._lock:
+            if opened:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _next_id(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def answer_text(self, last_user_text: str) -> str:
+        if self.reply_text is not None:
+            return self.reply_text
+        return f"Hello from {self.name} mock: {last_user_text}"
+
+    # -- to implement -------------------------------------------------------------------
+    def handle(self, req: RecordedRequest) -> JsonResponse | StreamResponse:
+        raise NotImplementedError
+
+    def error_body(self, status: int) -> Any:
+        raise NotImplementedError
+
+    def stream_error_event(self, body: Any) -> bytes:
+        raise NotImplementedError
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers added to every answer."""
+        return {}
+
+
+# --------------------------------------------------------------------------------------
+# Small shared helpers
+# --------------------------------------------------------------------------------------
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _pieces(text: str, per_piece: int = 2) -> list[str]:
+    """Split ``text`` into small pieces (a few words each) that join back to it."""
+    tokens = re.findall(r"\s*\S+\s*", text) or [text]
+    return ["".join(tokens[i : i + per_piece]) for i in range(0, len(tokens), per_piece)]
+
+
+def _split_string(text: str, parts: int) -> list[str]:
+    """Split ``text`` into ``parts`` roughly equal slices (for tool-argument deltas)."""
+    if not text:
+        return [""]
+    size = max(1, -(-len(text) // parts))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _truncate(text: str, max_words: int | None) -> tuple[str, bool]:
+    """Cut ``text`` to ``max_words`` words; True when it was cut."""
+    if max_words is None:
+        return text, False
+    tokens = re.findall(r"\s*\S+", text)
+    if len(tokens) <= max_words:
+        return text, False
+    return "".join(tokens[:max_words]).lstrip(), True
+
+
+def _apply_stop(text: str, stops: Iterable[str]) -> tuple[str, str | None]:
+    """Cut ``text`` at the earliest stop sequence; return (text, matched sequence)."""
+    best: tuple[int, str] | None = None
+    for seq in stops:
+        if not seq:
+            continue
+        pos = text.find(seq)
+        if pos >= 0 and (best is None or pos < best[0]):
+            best = (pos, seq)
+    if best is None:
+        return text, None
+    return text[: best[0]], best[1]
+
+
+def _embedding(text: str, dims: int) -> list[float]:
+    """A deterministic unit-length-ish vector derived from ``text``."""
+    out: list[float] = []
+    counter = 0
+    while len(out) < dims:
+        digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        for i in range(0, len(digest), 4):
+            if len(out) == dims:
+                break
+            (num,) = struct.unpack("<I", digest[i : i + 4])
+            out.append(round(num / 0xFFFFFFFF * 2 - 1, 6))
+        counter += 1
+    return out
+
+
+class _Invalid(Exception):
+    """A request validation failure: message, param and code in OpenAI terms."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None,
+                 status: int = 400, type_: str = "invalid_request_error"):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.status = status
+        self.type = type_
+
+
+# --------------------------------------------------------------------------------------
+# OpenAI (and the OpenAI-shaped logic Azure shares)
+# --------------------------------------------------------------------------------------
+
+_CHAT_PARAMS = {
+    "model", "messages", "audio", "frequency_penalty", "function_call", "functions",
+    "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "metadata",
+    "modalities", "n", "parallel_tool_calls", "prediction", "presence_penalty",
+    "prompt_cache_key", "prompt_cache_retention", "reasoning_effort", "response_format",
+    "safety_identifier", "seed", "service_tier", "stop", "store", "stream",
+    "stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p",
+    "user", "verbosity", "web_search_options",
+}
+_COMPLETION_PARAMS = {
+    "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs",
+    "max_tokens", "n", "presence_penalty", "seed", "stop", "stream", "stream_options",
+    "suffix", "temperature", "top_p", "user",
+}
+_EMBEDDING_PARAMS = {"model", "input", "dimensions", "encoding_format", "user"}
+_MESSAGE_KEYS = {
+    "system": {"role", "content", "name"},
+    "developer": {"role", "content", "name"},
+    "user": {"role", "content", "name"},
+    "assistant": {"role", "content", "name", "tool_calls", "function_call", "refusal", "audio"},
+    "tool": {"role", "content", "tool_call_id"},
+    "function": {"role", "content", "name"},
+}
+_PART_KEYS = {
+    "text": {"type", "text"},
+    "image_url": {"type", "image_url"},
+    "input_audio": {"type", "input_audio"},
+    "file": {"type", "file"},
+    "refusal": {"type", "refusal"},
+}
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _openai_error(message: str, type_: str = "invalid_request_error",
+                  param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _missing(param: str) -> _Invalid:
+    return _Invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
+def _bad_type(param: str, expected: str, value: Any) -> _Invalid:
+    return _Invalid(
+        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        param,
+        "invalid_type",
+    )
+
+
+def _extra_keys(obj: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise _Invalid(
+                f"Additional properties are not allowed ('{key}' was unexpected) - '{where}'",
+                where,
+            )
+
+
+class _OpenAIShaped(MockProvider):
+    """Chat completions, completions and embeddings in the OpenAI wire format."""
+
+    #: Vector size for embeddings when the request has no ``dimensions``.
+    embedding_dims = 8
+
+    def __init__(self, api_key: str, models: Iterable[str] | None = None):
+        super().__init__()
+        self.api_key = api_key
+        self.models = set(models) if models is not None else None
+        #: Usage override for answers: keys prompt_tokens, completion_tokens, cached_tokens.
+        self.usage: dict[str, int] = {}
+
+    # -- validation -------------------------------------------------------------------
+    def _require_object(self, req: RecordedRequest) -> dict[str, Any]:
+        if req.json is None and req.body:
+            raise _Invalid(
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                "payload, but what was sent was not valid JSON. If you have trouble figuring "
+                "out how to fix this, please contact us through our help center at "
+                "help.openai.com.)"
+            )
+        if not isinstance(req.json, dict):
+            raise _Invalid(
+                "You must provide a JSON object body with the request parameters.", None
+            )
+        return req.json
+
+    def _check_unknown(self, body: dict[str, Any], allowed: set[str]) -> None:
+        for key in body:
+            if key not in allowed:
+                raise _Invalid(f"Unrecognized request argument supplied: {key}")
+
+    def _check_model(self, body: dict[str, Any], required: bool = True) -> str | None:
+        model = body.get("model")
+        if model is None:
+            if required:
+                raise _Invalid("you must provide a model parameter")
+            return None
+        if not isinstance(model, str):
+            raise _bad_type("model", "a string", model)
+        if self.models is not None and model not in self.models:
+            raise _Invalid(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                None,
+                "model_not_found",
+                status=404,
+            )
+        return model
+
+    def _check_common(self, body: dict[str, Any]) -> None:
+        if "stream" in body and not isinstance(body["stream"], bool) and body["stream"] is not None:
+            raise _bad_type("stream", "a boolean", body["stream"])
+        so = body.get("stream_options")
+        if so is not None:
+            if not body.get("stream"):
+                raise _Invalid(
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    "stream_options",
+                )
+            if not isinstance(so, dict):
+                raise _bad_type("stream_options", "an object", so)
+            _extra_keys(so, {"include_usage", "include_obfuscation"}, "stream_options")
+        for name, lo, hi in (("temperature", 0, 2), ("top_p", 0, 1),
+                             ("presence_penalty", -2, 2), ("frequency_penalty", -2, 2)):
+            value = body.get(name)
+            if value is None:
+                continue
+            if not _is_number(value):
+                raise _bad_type(name, "a decimal", value)
+            if value > hi:
+                raise _Invalid(
+                    f"Invalid '{name}': decimal above maximum value. Expected a value <= {hi}, "
+                    f"but got {value} instead.", name, "decimal_above_max_value")
+            if value < lo:
+                raise _Invalid(
+                    f"Invalid '{name}': decimal below minimum value. Expected a value >= {lo}, "
+                    f"but got {value} instead.", name, "decimal_below_min_value")
+        for name in ("max_tokens", "max_completion_tokens", "n", "seed"):
+            value = body.get(name)
+            if value is not None and not _is_int(value):
+                raise _bad_type(name, "an integer", value)
+        if body.get("n") is not None and body["n"] < 1:
+            raise _Invalid(
+                f"Invalid 'n': integer below minimum value. Expected a value >= 1, "
+                f"but got {body['n']} instead.", "n", "integer_below_min_value")
+        stop = body.get("stop")
+        if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(s, str) for s in stop)
+        ):
+            raise _bad_type("stop", "one of a string or array of strings", stop)
+
+    def _check_content(self, content: Any, where: str, role: str) -> None:
+        if isinstance(content, str):
+            return
+        if not isinstance(content, list):
+            raise _bad_type(where, "one of a string or array of objects", content)
+        for j, part in enumerate(content):
+            pwhere = f"{where}[{j}]"
+            if not isinstance(part, dict):
+                raise _bad_type(pwhere, "an object", part)
+            ptype = part.get("type")
+            if ptype is None:
+                raise _missing(f"{pwhere}.type")
+            if ptype not in _PART_KEYS:
+                raise _Invalid(
+                    f"Invalid value: '{ptype}'. Supported values are: 'text', 'image_url', "
+                    f"'input_audio', 'refusal', 'audio', and 'file'.",
+                    f"{pwhere}.type", "invalid_value")
+            _extra_keys(part, _PART_KEYS[ptype], pwhere.replace("[", ".").replace("]", ""))
+            if ptype == "text" and not isinstance(part.get("text"), str):
+                if "text" not in part:
+                    raise _missing(f"{pwhere}.text")
+                raise _bad_type(f"{pwhere}.text", "a string", part["text"])
+            if ptype == "image_url":
+                image = part.get("image_url")
+                if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+                    raise _missing(f"{pwhere}.image_url.url")
+            if ptype in ("image_url", "input_audio", "file") and role != "user":
+                raise _Invalid(
+                    f"Invalid value: '{ptype}'. Supported values are: 'text' and 'refusal'.",
+                    f"{pwhere}.type", "invalid_value")
+
+    def _check_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        if "messages" not in body:
+            raise _missing("messages")
+        messages = body["messages"]
+        if not isinstance(messages, list):
+            raise _bad_type("messages", "an array", messages)
+        if not messages:
+            raise _Invalid(
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                "but got an empty array instead.", "messages", "empty_array")
+        pending: list[str] = []  # tool_call ids still waiting for their tool message
+        pending_at = 0
+        for i, msg in enumerate(messages):
+            where = f"messages[{i}]"
+            if not isinstance(msg, dict):
+                raise _bad_type(where, "an object", msg)
+            role = msg.get("role")
+            if role is None:
+                raise _missing(f"{where}.role")
+            if role not in _MESSAGE_KEYS:
+                raise _Invalid(
+                    f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
+                    f"'user', 'function', 'tool', and 'developer'.", f"{where}.role",
+                    "invalid_value")
+            _extra_keys(msg, _MESSAGE_KEYS[role], f"messages.{i}")
+            if role == "tool":
+                if "tool_call_id" not in msg:
+                    raise _missing(f"{where}.tool_call_id")
+                if msg["tool_call_id"] not in pending:
+                    raise _Invalid(
+                        "Invalid parameter: messages with role 'tool' must be a response to a "
+                        "preceeding message with 'tool_calls'.", f"messages.[{i}].role")
+                pending.remove(msg["tool_call_id"])
+            elif pending:
+                raise _Invalid(
+                    "An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                    f"have response messages: {', '.join(pending)}", f"messages.[{pending_at}].role")
+            content = msg.get("content")
+            if role == "assistant":
+                if content is None and not msg.get("tool_calls") and not msg.get("function_call"):
+                    raise _missing(f"{where}.content")
+                calls = msg.get("tool_calls")
+                if calls is not None:
+                    if not isinstance(calls, list):
+                        raise _bad_type(f"{where}.tool_calls", "an array", calls)
+                    for k, call in enumerate(calls):
+                        cwhere = f"{where}.tool_calls[{k}]"
+                        if not isinstance(call, dict):
+                            raise _bad_type(cwhere, "an object", call)
+                        _extra_keys(call, {"id", "type", "function"}, f"messages.{i}.tool_calls.{k}")
+                        for key in ("id", "type", "function"):
+                            if key not in call:
+                                raise _missing(f"{cwhere}.{key}")
+                        fn = call["function"]
+                        if not isinstance(fn, dict):
+                            raise _bad_type(f"{cwhere}.function", "an object", fn)
+                        for key in ("name", "arguments"):
+                            if not isinstance(fn.get(key), str):
+                                raise _missing(f"{cwhere}.function.{key}")
+                        pending.append(call["id"])
+                    pending_at = i
+            elif content is None:
+                raise _missing(f"{where}.content")
+            if content is not None:
+                self._check_content(content, f"{where}.content", role)
+        if pending:
+            raise _Invalid(
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(pending)}", f"messages.[{pending_at}].role")
+        return messages
+
+    def _check_tools(self, body: dict[str, Any]) -> None:
+        tools = body.get("tools")
+        if tools is not None:
+            if not isinstance(tools, list):
+                raise _bad_type("tools", "an array", tools)
+            for i, tool in enumerate(tools):
+                where = f"tools[{i}]"
+                if not isinstance(tool, dict):
+                    raise _bad_type(where, "an object", tool)
+                _extra_keys(tool, {"type", "function"}, f"tools.{i}")
+                if tool.get("type") != "function":
+                    if "type" not in tool:
+                        raise _missing(f"{where}.type")
+                    raise _Invalid(
+                        f"Invalid value: '{tool.get('type')}'. Supported values are: 'function' "
+                        "and 'custom'.", f"{where}.type", "invalid_value")
+                fn = tool.get("function")
+                if not isinstance(fn, dict):
+                    raise _missing(f"{where}.function")
+                _extra_keys(fn, {"name", "description", "parameters", "strict"},
+                            f"tools.{i}.function")
+                name = fn.get("name")
+                if name is None:
+                    raise _missing(f"{where}.function.name")
+                if not isinstance(name, str) or not _TOOL_NAME.match(name):
+                    raise _Invalid(
+                        f"Invalid '{where}.function.name': string does not match pattern. "
+                        "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                        f"{where}.function.name", "invalid_value")
+                params = fn.get("parameters")
+                if params is not None and not isinstance(params, dict):
+                    raise _bad_type(f"{where}.function.parameters", "an object", params)
+        choice = body.get("tool_choice")
+        if choice is not None:
+            if not tools:
+                raise _Invalid(
+                    "Invalid value for 'tool_choice': 'tool_choice' is only allowed when "
+                    "'tools' are specified.", "tool_choice")
+            if isinstance(choice, str):
+                if choice not in ("none", "auto", "required"):
+                    raise _Invalid(
+                        f"Invalid value: '{choice}'. Supported values are: 'none', 'auto', and "
+                        "'required'.", "tool_choice", "invalid_value")
+            elif isinstance(choice, dict):
+                fn = choice.get("function")
+                if choice.get("type") != "function" or not isinstance(fn, dict) or not isinstance(
+                    fn.get("name"), str
+                ):
+                    raise _missing("tool_choice.function.name")
+                names = [t["function"]["name"] for t in tools]
+                if fn["name"] not in names:
+                    raise _Invalid(
+                        f"Invalid value for 'tool_choice': tool '{fn['name']}' is not in 'tools'.",
+                        "tool_choice")
+            else:
+                raise _bad_type("tool_choice", "one of a string or object", choice)
+
+    # -- answers ------------------------------------------------------------------------
+    @staticmethod
+    def _text_of(content: Any) -> str:
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(p.get("text", "") for p in content
+                            if isinstance(p, dict) and p.get("type") == "text")
+        return ""
+
+    def _prompt_words(self, messages: list[dict[str, Any]]) -> int:
+        return max(1, sum(_words(self._text_of(m.get("content"))) for m in messages))
+
+    def _usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        prompt = self.usage.get("prompt_tokens", prompt)
+        completion = self.usage.get("completion_tokens", completion)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {
+                "cached_tokens": self.usage.get("cached_tokens", 0),
+                "audio_tokens": 0,
+            },
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+    def _chat_plan(self, body: dict[str, Any], messages: list[dict[str, Any]]):
+        """Decide the answer: ("tool", name) or ("text", text, finish_reason)."""
+        tools = body.get("tools") or []
+        choice = body.get("tool_choice")
+        trailing_tools: list[str] = []
+        for msg in reversed(messages):
+            if msg.get("role") != "tool":
+                break
+            trailing_tools.insert(0, self._text_of(msg.get("content")))
+        if trailing_tools:
+            text = self.reply_text or f"{self.name} mock received tool result: " + "; ".join(
+                trailing_tools)
+        elif tools and choice != "none":
+            name = tools[0]["function"]["name"]
+            if isinstance(choice, dict):
+                name = choice["function"]["name"]
+            return ("tool", name)
+        else:
+            last_user = ""
+            for msg in reversed(messages):
+                if msg.get("role") == "user":
+                    last_user = self._text_of(msg.get("content"))
+                    break
+            text = self.answer_text(last_user)
+        stops = body.get("stop") or []
+        if isinstance(stops, str):
+            stops = [stops]
+        text, matched = _apply_stop(text, stops)
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        text, cut = _truncate(text, limit)
+        return ("text", text, "length" if cut else "stop")
+
+    def _chat_id(self) -> str:
+        return f"chatcmpl-mock{self._next_id():06d}"
+
+    def _chat_extra(self) -> dict[str, Any]:
+        """Provider-specific top-level fields of a chat answer."""
+        return {"service_tier": "default"}
+
+    def _choice_extra(self) -> dict[str, Any]:
+        return {}
+
+    def chat_completion(self, req: RecordedRequest, model_override: str | None = None):
+        body = self._require_object(req)
+        self._check_unknown(body, _CHAT_PARAMS)
+        model = self._check_model(body, required=model_override is None) or ""
+        self._check_common(body)
+        messages = self._check_messages(body)
+        self._check_tools(body)
+        model = model_override or model
+        plan = self._chat_plan(body, messages)
+        prompt = self._prompt_words(messages)
+        cid, created = self._chat_id(), int(time.time())
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self._chat_stream(cid, created, model, plan, prompt, include_usage)
+        n = body.get("n") or 1
+        if plan[0] == "tool":
+            args = _compact(self.tool_args)
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{
+                    "id": f"call_mock{self._next_id():06d}",
+                    "type": "function",
+                    "function": {"name": plan[1], "arguments": args},
+                }],
+                "refusal": None,
+                "annotations": [],
+            }
+            finish, completion = "tool_calls", max(1, len(args) // 4)
+        else:
+            message = {"role": "assistant", "content": plan[1], "refusal": None,
+                       "annotations": []}
+            finish, completion = plan[2], _words(plan[1])
+        answer = {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {"index": i, "message": message, "logprobs": None, "finish_reason": finish,
+                 **self._choice_extra()}
+                for i in range(n)
+            ],
+            "usage": self._usage(prompt, completion * n),
+            "system_fingerprint": "fp_mock",
+            **self._chat_extra(),
+        }
+        return JsonResponse(200, answer)
+
+    def _first_stream_events(self, created: int) -> list[bytes]:
+        """Events sent before the first chunk (Azure sends its prompt filter results)."""
+        return []
+
+    def _chat_stream(self, cid, created, model, plan, prompt, include_usage) -> StreamResponse:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            obj: dict[str, Any] = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_mock",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": finish, **self._choice_extra()}],
+            }
+            if include_usage:
+                obj["usage"] = None
+            return b"data: " + _compact(obj).encode() + b"\n\n"
+
+        events = self._first_stream_events(created)
+        if plan[0] == "tool":
+            args = _compact(self.tool_args)
+            events.append(chunk({
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{
+                    "index": 0,
+                    "id": f"call_mock{self._next_id():06d}",
+                    "type": "function",
+                    "function": {"name": plan[1], "arguments": ""},
+                }],
+                "refusal": None,
+            }))
+            for piece in _split_string(args, 3):
+                events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            events.append(chunk({}, "tool_calls"))
+            completion = max(1, len(args) // 4)
+        else:
+            events.append(chunk({"role": "assistant", "content": "", "refusal": None}))
+            for piece in _pieces(plan[1]):
+                events.append(chunk({"content": piece}))
+            events.append(chunk({}, plan[2]))
+            completion = _words(plan[1])
+        if include_usage:
+            events.append(b"data: " + _compact({
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_mock",
+                "choices": [],
+                "usage": self._usage(prompt, completion),
+            }).encode() + b"\n\n")
+        events.append(b"data: [DONE]\n\n")
+        return StreamResponse(events)
+
+    def completion(self, req: RecordedRequest, model_override: str | None = None):
+        body = self._require_object(req)
+        self._check_unknown(body, _COMPLETION_PARAMS)
+        model = self._check_model(body, required=model_override is None) or ""
+        model = model_override or model
+        self._check_common(body)
+        if "prompt" not in body:
+            raise _missing("prompt")
+        prompt = body["prompt"]
+        if isinstance(prompt, list) and all(isinstance(p, str) for p in prompt):
+            prompt_text = " ".join(prompt)
+        elif isinstance(prompt, str):
+            prompt_text = prompt
+        elif isinstance(prompt, list) and all(_is_int(p) for p in prompt):
+            prompt_text = " ".join(str(p) for p in prompt)
+        else:
+            raise _bad_type("prompt", "one of a string or array of strings", prompt)
+        text = self.answer_text(prompt_text)
+        stops = body.get("stop") or []
+        text, _ = _apply_stop(text, [stops] if isinstance(stops, str) else stops)
+        text, cut = _truncate(text, body.get("max_tokens", 16))
+        finish = "length" if cut else "stop"
+        cid, created = f"cmpl-mock{self._next_id():06d}", int(time.time())
+        prompt_tokens = max(1, _words(prompt_text))
+        usage = {"prompt_tokens": self.usage.get("prompt_tokens", prompt_tokens),
+                 "completion_tokens": self.usage.get("completion_tokens", _words(text))}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = []
+            pieces = _pieces(text)
+            for k, piece in enumerate(pieces):
+                last = k == len(pieces) - 1
+                obj: dict[str, Any] = {
+                    "id": cid, "object": "text_completion", "created": created, "model": model,
+                    "choices": [{"text": piece, "index": 0, "logprobs": None,
+                                 "finish_reason": finish if last else None}],
+                    "system_fingerprint": "fp_mock",
+                }
+                if include_usage:
+                    obj["usage"] = None
+                events.append(b"data: " + _compact(obj).encode() + b"\n\n")
+            if include_usage:
+                events.append(b"data: " + _compact({
+                    "id": cid, "object": "text_completion", "created": created, "model": model,
+                    "choices": [], "usage": usage, "system_fingerprint": "fp_mock",
+                }).encode() + b"\n\n")
+            events.append(b"data: [DONE]\n\n")
+            return StreamResponse(events)
+        return JsonResponse(200, {
+            "id": cid,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_mock",
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
+            "usage": usage,
+        })
+
+    def embeddings(self, req: RecordedRequest, model_override: str | None = None):
+        body = self._require_object(req)
+        self._check_unknown(body, _EMBEDDING_PARAMS)
+        model = self._check_model(body, required=model_override is None) or ""
+        model = model_override or model
+        if "input" not in body:
+            raise _missing("input")
+        raw = body["input"]
+        if isinstance(raw, str):
+            inputs = [raw]
+        elif isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
+            inputs = raw
+        elif isinstance(raw, list) and raw and all(_is_int(x) for x in raw):
+            inputs = [" ".join(map(str, raw))]
+        elif isinstance(raw, list) and raw and all(
+            isinstance(x, list) and x and all(_is_int(t) for t in x) for x in raw
+        ):
+            inputs = [" ".join(map(str, x)) for x in raw]
+        else:
+            raise _Invalid("'$.input' is invalid. Please check the API reference: "
+                           "https://platform.openai.com/docs/api-reference.", "input")
+        if any(s == "" for s in inputs):
+            raise _Invalid("'$.input' is invalid. Please check the API reference: "
+                           "https://platform.openai.com/docs/api-reference.", "input")
+        fmt = body.get("encoding_format", "float")
+        if fmt not in ("float", "base64"):
+            raise _Invalid(f"Invalid value: '{fmt}'. Supported values are: 'float' and 'base64'.",
+                           "encoding_format", "invalid_value")
+        dims = body.get("dimensions", self.embedding_dims)
+        if not _is_int(dims) or dims < 1:
+            raise _Invalid("Invalid 'dimensions': integer below minimum value. Expected a value "
+                           ">= 1.", "dimensions", "integer_below_min_value")
+        data = []
+        for i, text in enumerate(inputs):
+            vec = _embedding(text, dims)
+            emb: Any = vec
+            if fmt == "base64":
+                emb = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        tokens = self.usage.get("prompt_tokens", sum(max(1, _words(t)) for t in inputs))
+        return JsonResponse(200, {
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        })
+
+
+class OpenAIMock(_OpenAIShaped):
+    """The OpenAI API: ``POST {prefix}/chat/completions``, ``/completions``, ``/embeddings``
+    (and ``GET {prefix}/models``), with ``Authorization: Bearer <api_key>``.
+
+    ``models``: when given, any other model gets OpenAI's 404 ``model_not_found``.
+    ``base_url`` is ``http://127.0.0.1:PORT{path_prefix}``, the usual ``api_base``.
+    """
+
+    name = "openai"
+
+    def __init__(self, api_key: str, path_prefix: str = "/v1",
+                 models: Iterable[str] | None = None):
+        super().__init__(api_key, models)
+        self.path_prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + self.path_prefix
+
+    def response_headers(self) -> dict[str, str]:
+        return {
+            "x-request-id": f"req_mock{self.request_count:06d}",
+            "openai-processing-ms": "1",
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+            "x-ratelimit-limit-tokens": "1000000",
+            "x-ratelimit-remaining-tokens": "999000",
+        }
+
+    def error_body(self, status: int) -> Any:
+        if status == 400:
+            return _openai_error("Bad request (mock fault).")
+        if status == 401:
+            return _openai_error("Incorrect API key provided: sk-****. You can find your API key "
+                                 "at https://platform.openai.com/account/api-keys.",
+                                 code="invalid_api_key")
+        if status == 403:
+            return _openai_error("You are not allowed to sample from this model",
+                                 code="unsupported_country_region_territory")
+        if status == 404:
+            return _openai_error("The model does not exist or you do not have access to it.",
+                                 code="model_not_found")
+        if status == 429:
+            return _openai_error("Rate limit reached for requests (mock fault). Please try again "
+                                 "in 1s.", type_="requests", code="rate_limit_exceeded")
+        if status == 503:
+            return _openai_error("The engine is currently overloaded, please try again later.",
+                                 type_="server_error")
+        if status >= 500:
+            return _openai_error("The server had an error while processing your request. Sorry "
+                                 "about that!", type_="server_error")
+        return _openai_error(f"Mock fault with status {status}.")
+
+    def stream_error_event(self, body: Any) -> bytes:
+        if body is None:
+            body = _openai_error("The server had an error while processing your request. Sorry "
+                                 "about that!", type_="server_error")
+        return b"data: " + (body if isinstance(body, bytes) else _compact(body).encode()) + b"\n\n"
+
+    def _auth_error(self, req: RecordedRequest) -> JsonResponse | None:
+        auth = req.header("authorization")
+        if not auth:
+            return JsonResponse(401, _openai_error(
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
+                "or as the password field (with blank username) if you're accessing the API "
+                "from your browser and are prompted for a username and password. You can "
+                "obtain an API key from https://platform.openai.com/account/api-keys."))
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self.api_key:
+            shown = token.strip() or auth
+            masked = shown[:3] + "*" * max(0, len(shown) - 7) + shown[-4:] if len(shown) > 7 else "****"
+            return JsonResponse(401, _openai_error(
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.", code="invalid_api_key"))
+        return None
+
+    def handle(self, req: RecordedRequest) -> JsonResponse | StreamResponse:
+        routes: dict[tuple[str, str], Callable[[RecordedRequest], Any]] = {
+            ("POST", f"{self.path_prefix}/chat/completions"): self.chat_completion,
+            ("POST", f"{self.path_prefix}/completions"): self.completion,
+            ("POST", f"{self.path_prefix}/embeddings"): self.embeddings,
+            ("GET", f"{self.path_prefix}/models"): self._models,
+        }
+        route = routes.get((req.method, req.path.rstrip("/") or "/"))
+        if route is None:
+            return JsonResponse(404, _openai_error(
+                f"Invalid URL ({req.method} {req.path})"))
+        denied = self._auth_error(req)
+        if denied is not None:
+            return denied
+        try:
+            return route(req)
+        except _Invalid as err:
+            return JsonResponse(err.status, _openai_error(err.message, err.type, err.param,
+                                                          err.code))
+
+    def _models(self, req: RecordedRequest) -> JsonResponse:
+        names = sorted(self.models) if self.models is not None else ["gpt-4o-mini"]
+        return JsonResponse(200, {"object": "list", "data": [
+            {"id": n, "object": "model", "created": 1700000000, "owned_by": "openai"}
+            for n in names]})
+
+
+# --------------------------------------------------------------------------------------
+# Azure OpenAI
+# --------------------------------------------------------------------------------------
+
+_AZURE_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_AZURE_FILTER_RESULTS = {
+    "hate": {"filtered": False, "severity": "safe"},
+    "self_harm": {"filtered": False, "severity": "safe"},
+    "sexual": {"filtered": False, "severity": "safe"},
+    "violence": {"filtered": False, "severity": "safe"},
+}
+
+
+def _azure_error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class AzureMock(_OpenAIShaped):
+    """Azure OpenAI: ``POST /openai/deployments/{deployment}/chat/completions|completions|
+    embeddings?api-version=V`` with the ``api-key`` header.
+
+    ``deployments`` maps deployment name → underlying model name (reported as
+    ``model`` in answers). Unknown deployments get Azure's 404
+    ``DeploymentNotFound``; a missing ``api-version`` gets Azure's 404
+    "Resource not found"; a malformed one (or one outside ``api_versions`` when
+    given) gets 400 "API version not supported". ``Authorization: Bearer`` is
+    not accepted in place of ``api-key``. Body validation errors use the OpenAI
+    error shape, as Azure does; routing/auth errors use Azure's ``{code, message}``.
+    Answers carry Azure's content-filter annotations, and a stream starts with
+    Azure's choices-less ``prompt_filter_results`` chunk.
+    """
+
+    name = "azure"
+
+    def __init__(self, api_key: str, deployments: dict[str, str],
+                 api_versions: Iterable[str] | None = None):
+        super().__init__(api_key, None)
+        self.deployments = dict(deployments)
+        self.api_versions = set(api_versions) if api_versions is not None else None
+
+    def response_headers(self) -> dict[str, str]:
+        return {"apim-request-id": f"mock-{self.request_count:06d}",
+                "x-ms-region": "Mock Region"}
+
+    def error_body(self, status: int) -> Any:
+        if status == 401:
+            return _azure_error("401", "Access denied due to invalid subscription key or wrong "
+                                "API endpoint. Make sure to provide a valid key for an active "
+                                "subscription and use a correct regional API endpoint for your "
+                                "resource.")
+        if status == 404:
+            return _azure_error("404", "Resource not found")
+        if status == 429:
+            return _azure_error("429", "Requests to the ChatCompletions_Create Operation under "
+                                "Azure OpenAI API version 2024-10-21 have exceeded token rate "
+                                "limit of your current OpenAI S0 pricing tier. Please retry "
+                                "after 1 second.")
+        if status >= 500:
+            return _azure_error("InternalServerError", "The server had an error processing "
+                                "your request (mock fault).")
+        return _azure_error(str(status), f"Mock fault with status {status}.")
+
+    def stream_error_event(self, body: Any) -> bytes:
+        if body is None:
+            body = _openai_error("The server had an error while processing your request.",
+                                 type_="server_error")
+        return b"data: " + (body if isinstance(body, bytes) else _compact(body).encode()) + b"\n\n"
+
+    def _chat_extra(self) -> dict[str, Any]:
+        return {"prompt_filter_results": [
+            {"prompt_index": 0, "content_filter_results": _AZURE_FILTER_RESULTS}]}
+
+    def _choice_extra(self) -> dict[str, Any]:
+        return {"content_filter_results": _AZURE_FILTER_RESULTS}
+
+    def _first_stream_events(self, created: int) -> list[bytes]:
+        return [b"data: " + _compact({
+            "choices": [], "created": 0, "id": "", "model": "", "object": "",
+            "prompt_filter_results": [
+                {"prompt_index": 0, "content_filter_results": _AZURE_FILTER_RESULTS}],
+        }).encode() + b"\n\n"]
+
+    _PATH = re.compile(r"^/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)$")
+
+    def handle(self, req: RecordedRequest) -> JsonResponse | StreamResponse:
+        match = self._PATH.match(req.path.rstrip("/"))
+        if match is None or req.method != "POST":
+            return JsonResponse(404, _azure_error("404", "Resource not found"))
+        key = req.header("api-key")
+        if key != self.api_key:
+            return JsonResponse(401, self.error_body(401))
+        version = req.query.get("api-version")
+        if not version:
+            return JsonResponse(404, _azure_error("404", "Resource not found"))
+        if not _AZURE_API_VERSION.match(version) or (
+            self.api_versions is not None and version not in self.api_versions
+        ):
+            return JsonResponse(400, _azure_error("BadRequest", "API version not supported"))
+        deployment, operation = match.group(1), match.group(2)
+        if deployment not in self.deployments:
+            return JsonResponse(404, _azure_error(
+                "DeploymentNotFound", "The API deployment for this resource does not exist. If "
+                "you created the deployment within the last 5 minutes, please wait a moment and "
+                "try again."))
+        model = self.deployments[deployment]
+        handler = {"chat/completions": self.chat_completion, "completions": self.completion,
+                   "embeddings": self.embeddings}[operation]
+        try:
+            return handler(req, model_override=model)
+        except _Invalid as err:
+            return JsonResponse(err.status, _openai_error(err.message, err.type, err.param,
+                                                          err.code))
+
+
+# --------------------------------------------------------------------------------------
+# Anthropic Messages API
+# --------------------------------------------------------------------------------------
+
+ANTHROPIC_VERSION = "2023-06-01"
+_ANTHROPIC_PARAMS = {
+    "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
+    "temperature", "top_k", "top_p", "tools", "tool_choice", "thinking", "service_tier",
+    "container", "mcp_servers", "context_management", "output_config", "cache_control",
+    "inference_geo",
+}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_ANTHROPIC_ERROR_MESSAGES = {
+    "rate_limit_error": "Number of request tokens has exceeded your per-minute rate limit "
+                        "(mock fault).",
+    "overloaded_error": "Overloaded",
+    "api_error": "Internal server error",
+    "authentication_error": "invalid x-api-key",
+    "timeout_error": "Request timed out",
+}
+_CACHE_CONTROL = {"type", "ttl"}
+_BLOCK_KEYS = {
+    "text": {"type", "text", "cache_control", "citations"},
+    "image": {"type", "source", "cache_control"},
+    "document": {"type", "source", "cache_control", "citations", "context", "title"},
+    "tool_use": {"type", "id", "name", "input", "cache_control"},
+    "tool_result": {"type", "tool_use_id", "content", "is_error", "cache_control"},
+    "thinking": {"type", "thinking", "signature"},
+    "redacted_thinking": {"type", "data"},
+}
+_IMAGE_MEDIA = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+_ANTHROPIC_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+_SERVER_TOOL_TYPE = re.compile(r"_\d{8}$")
+
+
+def _anthropic_error(type_: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "error", "error": {"type": type_, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+class _AnthropicInvalid(Exception):
+    pass
+
+
+class AnthropicMock(MockProvider):
+    """The Anthropic Messages API: ``POST /v1/messages`` with ``x-api-key`` and
+    ``anthropic-version: 2023-06-01``.
+
+    The request is validated the way the real API does it (unknown fields
+    anywhere are "Extra inputs are not permitted"; ``system`` only top-level;
+    ``max_tokens`` a required integer; content blocks with their required
+    fields; ``tool_result`` must answer a ``tool_use`` of the previous assistant
+    turn, every ``tool_use`` must be answered in the next user turn, and
+    tool_result blocks come first in their user turn). Consecutive turns of the
+    same role are accepted and combined, as the API documents.
+
+    The answer is text, or a ``tool_use`` block when tools are given (unless
+    ``tool_choice`` is ``none``) and the last user turn carries no tool_result;
+    after a tool_result it is text quoting the result. ``tool_use_preamble``
+    (default None) adds a text block before the tool_use block, as Claude often
+    does. ``usage`` overrides token counts (keys ``input_tokens``,
+    ``output_tokens``, ``cache_read_input_tokens``,
+    ``cache_creation_input_tokens``).
+    """
+
+    name = "anthropic"
+
+    def __init__(self, api_key: str, models: Iterable[str] | None = None):
+        super().__init__()
+        self.api_key = api_key
+        self.models = set(models) if models is not None else None
+        self.usage: dict[str, int] = {}
+        self.tool_use_preamble: str | None = None
+
+    def response_headers(self) -> dict[str, str]:
+        return {"request-id": f"req_mock{self.request_count:06d}",
+                "anthropic-ratelimit-requests-limit": "4000",
+                "anthropic-ratelimit-requests-remaining": "3999"}
+
+    def _request_id(self) -> str:
+        return f"req_mock{self.request_count:06d}"
+
+    def error_body(self, status: int) -> Any:
+        type_ = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
+        message = _ANTHROPIC_ERROR_MESSAGES.get(type_, f"Mock fault with status {status}.")
+        return _anthropic_error(type_, message, self._request_id())
+
+    def stream_error_event(self, body: Any) -> bytes:
+        if body is None:
+            body = _anthropic_error("overloaded_error", "Overloaded", self._request_id())
+        data = body if isinstance(body, bytes) else _compact(body).encode()
+        return b"event: error\ndata: " + data + b"\n\n"
+
+    # -- routing + auth ---------------------------------------------------------------
+    def handle(self, req: RecordedRequest) -> JsonResponse | StreamResponse:
+        rid = self._request_id()
+        if req.path.rstrip("/") != "/v1/messages" or req.method != "POST":
+            return JsonResponse(404, _anthropic_error("not_found_error", "Not Found", rid))
+        key = req.header("x-api-key")
+        if not key:
+            return JsonResponse(401, _anthropic_error(
+                "authentication_error", "x-api-key header is required", rid))
+        if key != self.api_key:
+            return JsonResponse(401, _anthropic_error(
+                "authentication_error", "invalid x-api-key", rid))
+        version = req.header("anthropic-version")
+        if not version:
+            return JsonResponse(400, _anthropic_error(
+                "invalid_request_error", "anthropic-version: header is required", rid))
+        if version != ANTHROPIC_VERSION:
+            return JsonResponse(400, _anthropic_error(
+                "invalid_request_error", f'anthropic-version: "{version}" is not a valid version',
+                rid))
+        if req.json is None:
+            return JsonResponse(400, _anthropic_error(
+                "invalid_request_error",
+                "There was an issue with your request body: the body is not valid JSON", rid))
+        try:
+            turns = self.validate(req.json)
+        except _AnthropicInvalid as err:
+            return JsonResponse(400, _anthropic_error("invalid_request_error", str(err), rid))
+        model = req.json["model"]
+        if self.models is not None and model not in self.models:
+            return JsonResponse(404, _anthropic_error("not_found_error", f"model: {model}", rid))
+        return self._answer(req.json, turns)
+
+    # -- validation -------------------------------------------------------------------
+    @staticmethod
+    def _fail(message: str) -> _AnthropicInvalid:
+        return _AnthropicInvalid(message)
+
+    def _check_extra(self, obj: dict[str, Any], allowed: set[str], where: str) -> None:
+        for key in obj:
+            if key not in allowed:
+                raise self._fail(f"{where}{key}: Extra inputs are not permitted")
+
+    def _check_cache_control(self, block: dict[str, Any], where: str) -> None:
+        cc = block.get("cache_control")
+        if cc is None:
+            return
+        if not isinstance(cc, dict) or cc.get("type") != "ephemeral":
+            raise self._fail(f"{where}cache_control.type: Input should be 'ephemeral'")
+        self._check_extra(cc, _CACHE_CONTROL, f"{where}cache_control.ephemeral.")
+
+    def _check_block(self, block: Any, where: str, allowed_types: set[str]) -> dict[str, Any]:
+        if not isinstance(block, dict):
+            raise self._fail(f"{where}: Input should be a valid dictionary or object to extract "
+                             "fields from")
+        btype = block.get("type")
+        if btype is None:
+            raise self._fail(f"{where}.type: Field required")
+        if btype not in allowed_types:
+            tags = "', '".join(sorted(allowed_types))
+            raise self._fail(f"{where}: Input tag '{btype}' found using 'type' does not match "
+                             f"any of the expected tags: '{tags}'")
+        prefix = f"{where}.{btype}."
+        self._check_extra(block, _BLOCK_KEYS[btype], prefix)
+        self._check_cache_control(block, prefix)
+        if btype == "text":
+            if "text" not in block:
+                raise self._fail(f"{prefix}text: Field required")
+            if not isinstance(block["text"], str):
+                raise self._fail(f"{prefix}text: Input should be a valid string")
+            if block["text"] == "":
+                raise self._fail("messages: text content blocks must be non-empty")
+        elif btype == "image":
+            src = block.get("source")
+            if not isinstance(src, dict):
+                raise self._fail(f"{prefix}source: Field required")
+            if src.get("type") == "base64":
+                self._check_extra(src, {"type", "media_type", "data"}, f"{prefix}source.base64.")
+                if src.get("media_type") not in _IMAGE_MEDIA:
+                    raise self._fail(f"{prefix}source.base64.media_type: Input should be "
+                                     "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'")
+                if not isinstance(src.get("data"), str):
+                    raise self._fail(f"{prefix}source.base64.data: Field required")
+            elif src.get("type") == "url":
+                self._check_extra(src, {"type", "url"}, f"{prefix}source.url.")
+                if not isinstance(src.get("url"), str):
+                    raise self._fail(f"{prefix}source.url.url: Field required")
+            else:
+                raise self._fail(f"{prefix}source: Input tag '{src.get('type')}' found using "
+                                 "'type' does not match any of the expected tags: 'base64', "
+                                 "'file', 'url'")
+        elif btype == "tool_use":
+            for key in ("id", "name", "input"):
+                if key not in block:
+                    raise self._fail(f"{prefix}{key}: Field required")
+            if not isinstance(block["id"], str) or not isinstance(block["name"], str):
+                raise self._fail(f"{prefix}id: Input should be a valid string")
+            if not isinstance(block["input"], dict):
+                raise self._fail(f"{prefix}input: Input should be a valid dictionary")
+        elif btype == "tool_result":
+            if not isinstance(block.get("tool_use_id"), str):
+                raise self._fail(f"{prefix}tool_use_id: Field required")
+            content = block.get("content")
+            if isinstance(content, list):
+                for k, sub in enumerate(content):
+                    self._check_block(sub, f"{prefix}content.{k}", {"text", "image", "document"})
+            elif content is not None and not isinstance(content, str):
+                raise self._fail(f"{prefix}content: Input should be a valid string or list")
+            if "is_error" in block and not isinstance(block["is_error"], bool):
+                raise self._fail(f"{prefix}is_error: Input should be a valid boolean")
+        elif btype == "thinking":
+            if not isinstance(block.get("thinking"), str) or not isinstance(
+                    block.get("signature"), str):
+                raise self._fail(f"{prefix}signature: Field required")
+        return block
+
+    def _check_tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        tools = body.get("tools")
+        if tools is None:
+            tools = []
+        if not isinstance(tools, list):
+            raise self._fail("tools: Input should be a valid list")
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict):
+                raise self._fail(f"tools.{i}: Input should be a valid dictionary")
+            ttype = tool.get("type", "custom")
+            if ttype != "custom" and not _SERVER_TOOL_TYPE.search(str(ttype)):
+                raise self._fail(f"tools.{i}: Input tag '{ttype}' found using 'type' does not "
+                                 "match any of the expected tags: 'custom', 'bash_20250124', "
+                                 "'text_editor_20250728', 'web_search_20250305', …")
+            if ttype != "custom":
+                # A versioned server tool (web_search_20250305, …): only its name is checked.
+                if not isinstance(tool.get("name"), str):
+                    raise self._fail(f"tools.{i}.{ttype}.name: Field required")
+                continue
+            where = f"tools.{i}.custom."
+            self._check_extra(tool, {"type", "name", "description", "input_schema",
+                                     "cache_control"}, where)
+            name = tool.get("name")
+            if name is None:
+                raise self._fail(f"{where}name: Field required")
+            if not isinstance(name, str) or not _ANTHROPIC_TOOL_NAME.match(name):
+                raise self._fail(f"{where}name: String should match pattern "
+                                 "'^[a-zA-Z0-9_-]{1,128}$'")
+            if "description" in tool and not isinstance(tool["description"], str):
+                raise self._fail(f"{where}description: Input should be a valid string")
+            schema = tool.get("input_schema")
+            if schema is None:
+                raise self._fail(f"{where}input_schema: Field required")
+            if not isinstance(schema, dict):
+                raise self._fail(f"{where}input_schema: Input should be a valid dictionary")
+            if schema.get("type") != "object":
+                raise self._fail(f"{where}input_schema.type: Input should be 'object'")
+            self._check_cache_control(tool, where)
+        choice = body.get("tool_choice")
+        if choice is not None:
+            if not tools:
+                raise self._fail("tool_choice may only be specified while providing tools.")
+            if not isinstance(choice, dict) or choice.get("type") not in (
+                    "auto", "any", "tool", "none"):
+                raise self._fail("tool_choice: Input tag found using 'type' does not match any "
+                                 "of the expected tags: 'auto', 'any', 'tool', 'none'")
+            ctype = choice["type"]
+            allowed = {"type"} | ({"disable_parallel_tool_use"} if ctype != "none" else set()) | (
+                {"name"} if ctype == "tool" else set())
+            self._check_extra(choice, allowed, f"tool_choice.{ctype}.")
+            if ctype == "tool":
+                if not isinstance(choice.get("name"), str):
+                    raise self._fail("tool_choice.tool.name: Field required")
+                if choice["name"] not in [t.get("name") for t in tools]:
+                    raise self._fail(f"Tool '{choice['name']}' not found in provided tools")
+            dpt = choice.get("disable_parallel_tool_use")
+            if dpt is not None and not isinstance(dpt, bool):
+                raise self._fail(f"tool_choice.{ctype}.disable_parallel_tool_use: Input should "
+                                 "be a valid boolean")
+        return tools
+
+    def validate(self, body: Any) -> list[dict[str, Any]]:
+        """Validate a Messages request; return the turns (consecutive same-role
+        messages combined), each ``{"role", "index", "blocks"}``."""
+        if not isinstance(body, dict):
+            raise self._fail("Input should be a valid dictionary")
+        self._check_extra(body, _ANTHROPIC_PARAMS, "")
+        if "model" not in body:
+            raise self._fail("model: Field required")
+        if not isinstance(body["model"], str):
+            raise self._fail("model: Input should be a valid string")
+        if "max_tokens" not in body:
+            raise self._fail("max_tokens: Field required")
+        if not _is_int(body["max_tokens"]):
+            raise self._fail("max_tokens: Input should be a valid integer")
+        if body["max_tokens"] < 0:
+            raise self._fail("max_tokens: Input should be greater than or equal to 0")
+        if "messages" not in body:
+            raise self._fail("messages: Field required")
+        if "stream" in body and not isinstance(body["stream"], bool):
+            raise self._fail("stream: Input should be a valid boolean")
+        for name, lo, hi in (("temperature", 0, 1), ("top_p", 0, 1)):
+            value = body.get(name)
+            if value is None:
+                continue
+            if not _is_number(value):
+                raise self._fail(f"{name}: Input should be a valid number")
+            if value > hi:
+                raise self._fail(f"{name}: Input should be less than or equal to {hi}")
+            if value < lo:
+                raise self._fail(f"{name}: Input should be greater than or equal to {lo}")
+        if "top_k" in body and not _is_int(body["top_k"]):
+            raise self._fail("top_k: Input should be a valid integer")
+        stops = body.get("stop_sequences")
+        if stops is not None and not (isinstance(stops, list)
+                                      and all(isinstance(s, str) for s in stops)):
+            raise self._fail("stop_sequences: Input should be a valid list of strings")
+        meta = body.get("metadata")
+        if meta is not None:
+            if not isinstance(meta, dict):
+                raise self._fail("metadata: Input should be a valid dictionary")
+            self._check_extra(meta, {"user_id"}, "metadata.")
+        system = body.get("system")
+        if system is not None and not isinstance(system, str):
+            if not isinstance(system, list):
+                raise self._fail("system: Input should be a valid string or list")
+            for k, block in enumerate(system):
+                self._check_block(block, f"system.{k}", {"text"})
+        tools = self._check_tools(body)
+        del tools
+        messages = body["messages"]
+        if not isinstance(messages, list):
+            raise self._fail("messages: Input should be a valid list")
+        if not messages:
+            raise self._fail("messages: at least one message is required")
+        turns: list[dict[str, Any]] = []
+        for i, msg in enumerate(messages):
+            if not isinstance(msg, dict):
+                raise self._fail(f"messages.{i}: Input should be a valid dictionary")
+            role = msg.get("role")
+            if role == "system":
+                raise self._fail('messages: Unexpected role "system". The Messages API accepts a '
+                                 'top-level `system` parameter, not "system" as an input message '
+                                 'role.')
+            self._check_extra(msg, {"role", "content"}, f"messages.{i}.")
+            if role is None:
+                raise self._fail(f"messages.{i}.role: Field required")
+            if role not in ("user", "assistant"):
+                raise self._fail(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+            if "content" not in msg:
+                raise self._fail(f"messages.{i}.content: Field required")
+            content = msg["content"]
+            is_final = i == len(messages) - 1
+            if isinstance(content, str):
+                if content == "" and not (is_final and role == "assistant"):
+                    raise self._fail(f"messages.{i}: all messages must have non-empty content "
+                                     "except for the optional final assistant message")
+                blocks = [{"type": "text", "text": content}] if content else []
+            elif isinstance(content, list):
+                if not content and not (is_final and role == "assistant"):
+                    raise self._fail(f"messages.{i}: all messages must have non-empty content "
+                                     "except for the optional final assistant message")
+                allowed = ({"text", "image", "document", "tool_result"} if role == "user"
+                           else {"text", "tool_use", "thinking", "redacted_thinking"})
+                blocks = [self._check_block(b, f"messages.{i}.content.{k}", allowed)
+                          for k, b in enumerate(content)]
+            else:
+                raise self._fail(f"messages.{i}.content: Input should be a valid string or list")
+            if turns and turns[-1]["role"] == role:
+                turns[-1]["blocks"].extend(blocks)
+            else:
+                turns.append({"role": role, "index": i, "blocks": blocks})
+        self._check_tool_pairing(turns)
+        return turns
+
+    def _check_tool_pairing(self, turns: list[dict[str, Any]]) -> None:
+        seen_ids: set[str] = set()
+        for t, turn in enumerate(turns):
+            if turn["role"] == "assistant":
+                ids = [b["id"] for b in turn["blocks"] if b.get("type") == "tool_use"]
+                for tid in ids:
+                    if tid in seen_ids:
+                        raise self._fail(f"messages.{turn['index']}: `tool_use` ids must be "
+                                         f"unique: {tid}")
+                    seen_ids.add(tid)
+                if ids and t + 1 < len(turns):
+                    answered = {b["tool_use_id"] for b in turns[t + 1]["blocks"]
+                                if b.get("type") == "tool_result"}
+                    missing = [tid for tid in ids if tid not in answered]
+                    if missing:
+                        raise self._fail(
+                            f"messages.{turns[t + 1]['index']}: `tool_use` ids were found without "
+                            f"`tool_result` blocks immediately after: {', '.join(missing)}. Each "
+                            "`tool_use` block must have a corresponding `tool_result` block in "
+                            "the next message.")
+                continue
+            previous = turns[t - 1] if t > 0 else None
+            offered = {b["id"] for b in previous["blocks"]
+                       if b.get("type") == "tool_use"} if previous else set()
+            seen_other = False
+            for k, block in enumerate(turn["blocks"]):
+                if block.get("type") != "tool_result":
+                    seen_other = True
+                    continue
+                if block["tool_use_id"] not in offered:
+                    raise self._fail(
+                        f"messages.{turn['index']}.content.{k}: unexpected `tool_use_id` found in "
+                        f"`tool_result` blocks: {block['tool_use_id']}. Each `tool_result` block "
+                        "must have a corresponding `tool_use` block in the previous message.")
+                if seen_other:
+                    raise self._fail(
+                        f"messages.{turn['index']}.content.{k}: `tool_result` blocks must come "
+                        "first in the user message content, before any other content")
+
+    # -- answers ------------------------------------------------------------------------
+    @staticmethod
+    def _block_text(block: dict[str, Any]) -> str:
+        if block.get("type") == "text":
+            return block.get("text", "")
+        if block.get("type") == "tool_result":
+            content = block.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+        return ""
+
+    def _input_words(self, body: dict[str, Any], turns: list[dict[str, Any]]) -> int:
+        words = 0
+        system = body.get("system")
+        if isinstance(system, str):
+            words += _words(system)
+        elif isinstance(system, list):
+            words += sum(_words(b.get("text", "")) for b in system)
+        for turn in turns:
+            words += sum(_words(self._block_text(b)) for b in turn["blocks"])
+        return max(1, words)
+
+    def _answer(self, body: dict[str, Any], turns: list[dict[str, Any]]):
+        last_user = next((t for t in reversed(turns) if t["role"] == "user"), None)
+        user_blocks = last_user["blocks"] if last_user else []
+        results = [self._block_text(b) for b in user_blocks if b.get("type") == "tool_result"]
+        tools = [t for t in (body.get("tools") or []) if t.get("type", "custom") == "custom"]
+        choice = body.get("tool_choice") or {"type": "auto"}
+        content: list[dict[str, Any]] = []
+        stop_sequence = None
+        if not results and tools and choice.get("type") != "none":
+            name = choice["name"] if choice.get("type") == "tool" else tools[0]["name"]
+            if self.tool_use_preamble:
+                content.append({"type": "text", "text": self.tool_use_preamble})
+            content.append({"type": "tool_use", "id": f"toolu_mock{self._next_id():06d}",
+                            "name": name, "input": dict(self.tool_args)})
+            stop_reason = "tool_use"
+            output = max(1, len(_compact(self.tool_args)) // 4)
+        else:
+            if results:
+                text = self.reply_text or f"{self.name} mock received tool result: " + "; ".join(
+                    results)
+            else:
+                text = self.answer_text(" ".join(
+                    self._block_text(b) for b in user_blocks if b.get("type") == "text"))
+            text, stop_sequence = _apply_stop(text, body.get("stop_sequences") or [])
+            text, cut = _truncate(text, body["max_tokens"])
+            stop_reason = ("max_tokens" if cut or body["max_tokens"] == 0
+                           else "stop_sequence" if stop_sequence else "end_turn")
+            if text:
+                content.append({"type": "text", "text": text})
+            output = _words(text)
+        usage = {
+            "input_tokens": self.usage.get("input_tokens", self._input_words(body, turns)),
+            "cache_creation_input_tokens": self.usage.get("cache_creation_input_tokens", 0),
+            "cache_read_input_tokens": self.usage.get("cache_read_input_tokens", 0),
+            "output_tokens": self.usage.get("output_tokens", output),
+        }
+        msg_id = f"msg_mock{self._next_id():06d}"
+        if body.get("stream"):
+            return self._stream(msg_id, body["model"], content, stop_reason, stop_sequence, usage)
+        return JsonResponse(200, {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": stop_sequence,
+            "usage": {**usage, "service_tier": "standard"},
+        })
+
+    def _stream(self, msg_id, model, content, stop_reason, stop_sequence, usage) -> StreamResponse:
+        def event(obj: dict[str, Any]) -> bytes:
+            return f"event: {obj['type']}\ndata: {_compact(obj)}\n\n".encode()
+
+        events = [event({
+            "type": "message_start",
+            "message": {
+                "id": msg_id, "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": {**usage, "output_tokens": 1, "service_tier": "standard"},
+            },
+        })]
+        for index, block in enumerate(content):
+            if block["type"] == "text":
+                events.append(event({"type": "content_block_start", "index": index,
+                                     "content_block": {"type": "text", "text": ""}}))
+                if index == 0:
+                    events.append(event({"type": "ping"}))
+                for piece in _pieces(block["text"]):
+                    events.append(event({"type": "content_block_delta", "index": index,
+                                         "delta": {"type": "text_delta", "text": piece}}))
+            else:
+                events.append(event({"type": "content_block_start", "index": index,
+                                     "content_block": {"type": "tool_use", "id": block["id"],
+                                                       "name": block["name"], "input": {}}}))
+                if index == 0:
+                    events.append(event({"type": "ping"}))
+                pieces = [""] + _split_string(_compact(block["input"]), 3)
+                for piece in pieces:
+                    events.append(event({"type": "content_block_delta", "index": index,
+                                         "delta": {"type": "input_json_delta",
+                                                   "partial_json": piece}}))
+            events.append(event({"type": "content_block_stop", "index": index}))
+        if not content:
+            events.append(event({"type": "ping"}))
+        events.append(event({
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+            "usage": usage,
+        }))
+        events.append(event({"type": "message_stop"}))
+        return StreamResponse(events)
