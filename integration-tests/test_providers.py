@@ -1,0 +1,444 @@
+"""The data path with the official ``openai`` client: OpenAI-compatible, Azure and
+Anthropic deployments behind one gateway (real Envoy, the built .wasm, mock
+providers that speak each native API and reject requests wrong for it).
+
+One gateway and one set of mocks serve the whole module; each test clears the
+mocks' recorded requests and faults first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import openai
+import pytest
+
+import harness
+from mocks import (
+    ANTHROPIC_KEY,
+    AZURE_API_VERSION,
+    AZURE_DEPLOYMENTS,
+    AZURE_KEY,
+    OPENAI_KEY,
+    AnthropicMock,
+    AzureMock,
+    OpenAIMock,
+)
+
+CLIENT_KEY = "sk-client-key-must-not-reach-providers"
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+
+
+def config(openai_mock: OpenAIMock, azure_mock: AzureMock, anthropic_mock: AnthropicMock) -> str:
+    return f"""
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-real
+      api_base: {openai_mock.base_url}
+      api_key: os.environ/TEST_OPENAI_KEY
+      extra_headers: {{X-Team: research}}
+  - model_name: embed-small
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: {openai_mock.base_url}
+      api_key: os.environ/TEST_OPENAI_KEY
+    model_info: {{mode: embedding}}
+  - model_name: "openai/*"
+    litellm_params:
+      model: "openai/*"
+      api_base: {openai_mock.base_url}
+      api_key: os.environ/TEST_OPENAI_KEY
+  - model_name: azure-gpt
+    litellm_params:
+      model: azure/gpt-4o-deploy
+      api_base: {azure_mock.root_url}
+      api_key: os.environ/TEST_AZURE_KEY
+      api_version: "{AZURE_API_VERSION}"
+  - model_name: azure-embed
+    litellm_params:
+      model: azure/embedding-deploy
+      api_base: {azure_mock.root_url}
+      api_key: os.environ/TEST_AZURE_KEY
+      api_version: os.environ/TEST_AZURE_VERSION
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-3-5-sonnet-20240620
+      api_base: {anthropic_mock.root_url}
+      api_key: os.environ/TEST_ANTHROPIC_KEY
+      temperature: 0.3
+router_settings:
+  model_group_alias: {{"gpt-4": "gpt-4o"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def mocks():
+    with OpenAIMock(api_key=OPENAI_KEY) as o, AzureMock(
+        api_key=AZURE_KEY, deployments=dict(AZURE_DEPLOYMENTS)
+    ) as a, AnthropicMock(api_key=ANTHROPIC_KEY) as c:
+        yield o, a, c
+
+
+@pytest.fixture(scope="module")
+def gateway(mocks, tmp_path_factory):
+    missing = harness.missing_prerequisites()
+    if missing:
+        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
+    env = {
+        "TEST_OPENAI_KEY": OPENAI_KEY,
+        "TEST_AZURE_KEY": AZURE_KEY,
+        "TEST_AZURE_VERSION": AZURE_API_VERSION,
+        "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY,
+    }
+    gw = harness.Gateway(config(*mocks), env, workdir=tmp_path_factory.mktemp("providers"))
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def openai_mock(mocks, gateway):
+    for m in mocks:
+        m.clear_requests()
+        m.clear_faults()
+        m.usage = {}
+    return mocks[0]
+
+
+@pytest.fixture
+def azure_mock(mocks, openai_mock):
+    return mocks[1]
+
+
+@pytest.fixture
+def anthropic_mock(mocks, openai_mock):
+    return mocks[2]
+
+
+@pytest.fixture
+def client(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url("/v1"), api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+
+def assert_no_client_key(req) -> None:
+    for value in req.headers.values():
+        assert CLIENT_KEY not in value, "the client's gateway key reached the provider"
+
+
+# --- the model list ------------------------------------------------------------------
+
+
+def test_models_list_comes_from_the_config(client, openai_mock):
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["gpt-4o", "embed-small", "openai/*", "azure-gpt", "azure-embed", "claude", "gpt-4"]
+    assert openai_mock.request_count == 0, "/models must not call a provider"
+
+
+# --- OpenAI-compatible ---------------------------------------------------------------
+
+
+def test_openai_chat(client, openai_mock):
+    r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi there"}], seed=5)
+    assert r.choices[0].message.content == "Hello from openai mock: hi there"
+    assert r.choices[0].finish_reason == "stop"
+    assert r.usage.total_tokens > 0
+    req = openai_mock.last_request
+    assert req.path == "/v1/chat/completions"
+    assert req.json["model"] == "gpt-4o-real"
+    assert req.json["seed"] == 5
+    assert req.headers["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert req.headers["x-team"] == "research"
+    assert_no_client_key(req)
+
+
+def test_alias_and_response_headers(client, openai_mock):
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
+    assert raw.headers["x-litellm-model-group"] == "gpt-4o"
+    assert raw.headers["x-litellm-model-api-base"] == openai_mock.base_url
+    assert raw.headers["x-litellm-model-id"]
+    assert raw.parse().choices[0].message.content == "Hello from openai mock: x"
+    assert openai_mock.last_request.json["model"] == "gpt-4o-real"
+
+
+def test_wildcard_group_sends_the_matched_model(client, openai_mock):
+    r = client.chat.completions.create(model="openai/gpt-4.1-nano", messages=[{"role": "user", "content": "w"}])
+    assert r.choices[0].message.content == "Hello from openai mock: w"
+    assert openai_mock.last_request.json["model"] == "gpt-4.1-nano"
+
+
+def test_openai_stream_with_usage(client, openai_mock):
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "stream me"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage, finish = "", None, None
+    for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "Hello from openai mock: stream me"
+    assert finish == "stop"
+    assert usage is not None and usage.total_tokens > 0
+    assert openai_mock.last_request.json["stream"] is True
+
+
+def test_openai_streamed_tool_call(client, openai_mock):
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
+    )
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+            slot["id"] = tc.id or slot["id"]
+            slot["name"] += (tc.function.name or "") if tc.function else ""
+            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
+
+
+def test_openai_embeddings_base64_and_float(client, openai_mock):
+    # The SDK asks for base64 by default and decodes it; both forms must agree.
+    e64 = client.embeddings.create(model="embed-small", input=["alpha", "beta"])
+    assert openai_mock.last_request.json.get("encoding_format") == "base64"
+    ef = client.embeddings.create(model="embed-small", input=["alpha", "beta"], encoding_format="float")
+    assert len(e64.data) == 2 and len(e64.data[0].embedding) == 8
+    assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding)
+    assert e64.data[0].embedding != e64.data[1].embedding
+    assert openai_mock.last_request.path == "/v1/embeddings"
+    assert openai_mock.last_request.json["model"] == "text-embedding-3-small"
+
+
+def test_openai_text_completion(client, openai_mock):
+    r = client.completions.create(model="gpt-4o", prompt="Say hi", max_tokens=20)
+    assert "Say hi" in r.choices[0].text
+    assert openai_mock.last_request.path == "/v1/completions"
+
+
+def test_embedding_group_refuses_chat(client, openai_mock):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="embed-small", messages=[{"role": "user", "content": "x"}])
+    assert "model_info.mode" in str(err.value)
+    assert openai_mock.request_count == 0
+
+
+# --- Azure OpenAI --------------------------------------------------------------------
+
+
+def test_azure_chat_and_stream(client, azure_mock):
+    r = client.chat.completions.create(model="azure-gpt", messages=[{"role": "user", "content": "az"}])
+    assert r.choices[0].message.content == "Hello from azure mock: az"
+    req = azure_mock.last_request
+    assert req.path == "/openai/deployments/gpt-4o-deploy/chat/completions"
+    assert req.query["api-version"] == AZURE_API_VERSION
+    assert req.headers["api-key"] == AZURE_KEY
+    assert "authorization" not in req.headers
+    assert_no_client_key(req)
+
+    # Azure streams open with a choices-less prompt_filter_results chunk.
+    text = ""
+    for chunk in client.chat.completions.create(
+        model="azure-gpt", messages=[{"role": "user", "content": "azs"}], stream=True
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+    assert text == "Hello from azure mock: azs"
+
+
+def test_azure_embeddings_with_env_api_version(client, azure_mock):
+    r = client.embeddings.create(model="azure-embed", input="vector please", encoding_format="float")
+    assert len(r.data[0].embedding) == 8
+    req = azure_mock.last_request
+    assert req.path == "/openai/deployments/embedding-deploy/embeddings"
+    assert req.query["api-version"] == AZURE_API_VERSION
+
+
+def test_azure_style_client_path(gateway, azure_mock):
+    client = openai.AzureOpenAI(
+        azure_endpoint=gateway.base_url, api_key=CLIENT_KEY, api_version="2024-10-21", max_retries=0
+    )
+    r = client.chat.completions.create(model="azure-gpt", messages=[{"role": "user", "content": "via azure sdk"}])
+    assert r.choices[0].message.content == "Hello from azure mock: via azure sdk"
+    assert azure_mock.last_request.headers["api-key"] == AZURE_KEY
+
+
+# --- Anthropic -----------------------------------------------------------------------
+
+
+def test_anthropic_chat(client, anthropic_mock):
+    anthropic_mock.usage = {"input_tokens": 7, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20, "output_tokens": 6}
+    r = client.chat.completions.create(
+        model="claude",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hello claude"},
+        ],
+        stop=["zzz"],
+        user="user-42",
+    )
+    assert r.choices[0].message.content == "Hello from anthropic mock: hello claude"
+    assert r.choices[0].finish_reason == "stop"
+    assert r.object == "chat.completion"
+    # LiteLLM's usage: cache reads and writes count as prompt tokens.
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (127, 6, 133)
+    assert r.usage.prompt_tokens_details.cached_tokens == 100
+    req = anthropic_mock.last_request
+    assert req.path == "/v1/messages"
+    assert req.headers["x-api-key"] == ANTHROPIC_KEY
+    assert req.headers["anthropic-version"] == "2023-06-01"
+    assert_no_client_key(req)
+    body = req.json
+    assert body["model"] == "claude-3-5-sonnet-20240620"
+    assert body["system"] == "Be brief."
+    assert body["max_tokens"] == 4096, "documented default when the client sets none"
+    assert body["temperature"] == 0.3, "deployment default"
+    assert body["stop_sequences"] == ["zzz"]
+    assert body["metadata"] == {"user_id": "user-42"}
+
+
+def test_anthropic_client_overrides_default_param(client, anthropic_mock):
+    client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "x"}], temperature=0.9, max_tokens=50
+    )
+    assert anthropic_mock.last_request.json["temperature"] == 0.9
+    assert anthropic_mock.last_request.json["max_tokens"] == 50
+
+
+def test_anthropic_stream_arrives_incrementally(client, anthropic_mock):
+    anthropic_mock.slow_stream(0.15)
+    started = time.monotonic()
+    arrivals, text, finish, usage = [], "", None, None
+    for chunk in client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        arrivals.append(time.monotonic() - started)
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+        assert chunk.object == "chat.completion.chunk"
+    assert text == "Hello from anthropic mock: stream please"
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens > 0
+    # The mock paces events 150 ms apart: a gateway that buffered the stream would
+    # deliver every chunk at once at the end.
+    assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
+
+
+def test_anthropic_tool_call_round_trip(client, anthropic_mock):
+    first = client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice="auto",
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+    sent = anthropic_mock.last_request.json
+    assert sent["tools"][0]["name"] == "get_weather"
+    assert sent["tools"][0]["input_schema"]["required"] == ["location"]
+    assert sent["tool_choice"] == {"type": "auto"}
+
+    second = client.chat.completions.create(
+        model="claude",
+        messages=[
+            {"role": "user", "content": "What's the weather in Paris?"},
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert "18C and sunny" in second.choices[0].message.content
+    turns = anthropic_mock.last_request.json["messages"]
+    assert turns[1]["content"][-1]["type"] == "tool_use"
+    assert turns[2]["content"][0] == {"type": "tool_result", "tool_use_id": call.id, "content": "18C and sunny"}
+
+
+def test_anthropic_streamed_tool_call(client, anthropic_mock):
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        stream=True,
+    ):
+        if not chunk.choices:
+            continue
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+            slot["id"] = tc.id or slot["id"]
+            slot["name"] += tc.function.name or ""
+            slot["arguments"] += tc.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert calls[0]["id"] and calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
+    assert anthropic_mock.last_request.json["tool_choice"] == {"type": "tool", "name": "get_weather"}
+
+
+def test_anthropic_image_data_uri(client, anthropic_mock):
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "what is this"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
+        ]}],
+    )
+    blocks = anthropic_mock.last_request.json["messages"][0]["content"]
+    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": pixel}}
+
+
+# --- errors through the client -------------------------------------------------------
+
+
+def test_unknown_model_is_a_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    assert err.value.status_code == 400
+    body = err.value.body
+    assert "model=no-such-model" in body["message"] and "/v1/models" in body["message"]
+    assert body["code"] == "400" and body["param"] == "model"
+
+
+def test_provider_rate_limit_reaches_the_client_as_rate_limit_error(client, anthropic_mock):
+    anthropic_mock.fail_next(1, status=429)
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}])
+    assert err.value.body["type"] == "rate_limit_error"
+    assert err.value.body["code"] == "429"
+    # The next request is fine.
+    r = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "again"}])
+    assert r.choices[0].message.content == "Hello from anthropic mock: again"
