@@ -57,7 +57,7 @@ def gateway_up(tmp_path):
 
 
 def envoy_pids(workdir: Path) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", f"-c {workdir / 'work' / 'envoy' / 'envoy.yaml'}"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-f", "--", f"-c {workdir / 'work' / 'envoy' / 'envoy.yaml'}"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
 
 
