@@ -231,8 +231,6 @@ pub struct Plan {
     pub timeout_secs: Option<f64>,
     /// Seconds per streamed call: `router_settings.stream_timeout`.
     pub stream_timeout_secs: Option<f64>,
-    /// Aliases declared `{model: …, hidden: true}`: to be left out of `/models`.
-    pub hidden_aliases: BTreeSet<String>,
     /// `environment_variables` from the config, stringified: values for variables that
     /// are not set in the gateway's environment. May hold secrets: pass them as process
     /// environment, never write them into a rendered file.
@@ -435,6 +433,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         router: RouterConfig {
             groups: router_groups,
             aliases,
+            hidden_aliases,
             max_request_body_bytes,
         },
         deployments,
@@ -445,7 +444,6 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             .timeout
             .or(config.litellm_settings.request_timeout),
         stream_timeout_secs: config.router_settings.stream_timeout,
-        hidden_aliases,
         env_defaults,
         warnings: cx.warnings,
     })
@@ -1717,7 +1715,10 @@ mod tests {
             &plan,
             "router_settings.model_group_alias.llama"
         ));
-        assert_eq!(plan.hidden_aliases.iter().collect::<Vec<_>>(), ["quiet"]);
+        assert_eq!(
+            plan.router.hidden_aliases.iter().collect::<Vec<_>>(),
+            ["quiet"]
+        );
         assert_eq!(plan.timeout_secs, Some(30.0), "router_settings wins");
         assert_eq!(plan.stream_timeout_secs, Some(120.0));
         assert_eq!(plan.router.max_request_body_bytes, 2 * 1024 * 1024);

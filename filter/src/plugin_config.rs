@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::providers::ProviderKind;
 
@@ -37,6 +37,10 @@ pub struct RouterConfig {
     /// `router_settings.model_group_alias`: alias → group name.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// Aliases declared `{model: …, hidden: true}`: they resolve but are not listed in
+    /// `/models`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hidden_aliases: BTreeSet<String>,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     pub max_request_body_bytes: usize,
 }
@@ -136,6 +140,7 @@ mod tests {
                 endpoints: vec![],
             }],
             aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
+            hidden_aliases: BTreeSet::new(),
             max_request_body_bytes: 1 << 20,
         });
         let text = serde_json::to_string(&router).unwrap();

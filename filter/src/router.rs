@@ -66,7 +66,8 @@ pub struct Resolved<'a> {
 pub struct Router {
     groups: Vec<Group>,
     exact: HashMap<String, usize>,
-    aliases: HashMap<String, usize>,
+    /// Alias → the model name it stands for (resolved like a requested name).
+    aliases: HashMap<String, String>,
     wildcards: Vec<Wildcard>,
     max_body: usize,
     models_body: Vec<u8>,
@@ -106,41 +107,67 @@ impl Router {
         // Most specific pattern first; equal ones keep config order (stable sort).
         wildcards.sort_by_key(|w| std::cmp::Reverse(w.prefix.len() + w.suffix.len()));
 
-        let mut aliases = HashMap::new();
+        let mut router = Router {
+            groups,
+            exact,
+            aliases: HashMap::new(),
+            wildcards,
+            max_body: config.max_request_body_bytes,
+            models_body: Vec::new(),
+        };
         for (alias, target) in &config.aliases {
-            let index = exact.get(target).copied().ok_or_else(|| {
-                format!("aliases.{alias}: names model group {target:?}, which does not exist")
-            })?;
-            aliases.insert(alias.clone(), index);
+            if router.resolve_group_name(target).is_none() {
+                return Err(format!(
+                    "aliases.{alias}: names model {target:?}, which no model group serves"
+                ));
+            }
+            router.aliases.insert(alias.clone(), target.clone());
         }
 
-        let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-        names.extend(config.aliases.keys().map(String::as_str));
+        let mut names: Vec<&str> = router.groups.iter().map(|g| g.name.as_str()).collect();
+        names.extend(
+            config
+                .aliases
+                .keys()
+                .filter(|a| !config.hidden_aliases.contains(*a))
+                .map(String::as_str),
+        );
         let data: Vec<Value> = names
             .iter()
             .map(|id| json!({"id": id, "object": "model", "created": MODELS_CREATED, "owned_by": "openai"}))
             .collect();
-        let models_body = serde_json::to_vec(&json!({"data": data, "object": "list"}))
+        router.models_body = serde_json::to_vec(&json!({"data": data, "object": "list"}))
             .map_err(|e| format!("could not build /models: {e}"))?;
-
-        Ok(Router {
-            groups,
-            exact,
-            aliases,
-            wildcards,
-            max_body: config.max_request_body_bytes,
-            models_body,
-        })
+        Ok(router)
     }
 
-    /// Resolves a requested model: exact group, alias, then wildcard.
-    pub fn resolve<'a>(&self, model: &'a str) -> Option<Resolved<'a>> {
-        if let Some(&group) = self.exact.get(model).or_else(|| self.aliases.get(model)) {
+    /// Resolves a requested model: exact group, alias (whose target resolves the same
+    /// way, wildcards included), then wildcard.
+    pub fn resolve<'a>(&'a self, model: &'a str) -> Option<Resolved<'a>> {
+        if let Some(&group) = self.exact.get(model) {
             return Some(Resolved {
                 group,
                 wildcard: None,
             });
         }
+        if let Some(target) = self.aliases.get(model) {
+            return self.resolve_group_name(target);
+        }
+        self.match_wildcard(model)
+    }
+
+    /// Exact group name, else wildcard (no aliases: an alias never names an alias).
+    fn resolve_group_name<'a>(&'a self, model: &'a str) -> Option<Resolved<'a>> {
+        match self.exact.get(model) {
+            Some(&group) => Some(Resolved {
+                group,
+                wildcard: None,
+            }),
+            None => self.match_wildcard(model),
+        }
+    }
+
+    fn match_wildcard<'a>(&'a self, model: &'a str) -> Option<Resolved<'a>> {
         self.wildcards.iter().find_map(|w| {
             let rest = model.strip_prefix(w.prefix.as_str())?;
             let captured = rest.strip_suffix(w.suffix.as_str())?;
@@ -421,7 +448,13 @@ mod tests {
                 mock,
                 emb,
             ],
-            aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
+            aliases: [
+                ("gpt-4".to_string(), "gpt-4o".to_string()),
+                ("mini".to_string(), "openai/gpt-4o-mini".to_string()),
+                ("secret".to_string(), "gpt-4o".to_string()),
+            ]
+            .into(),
+            hidden_aliases: ["secret".to_string()].into(),
             max_request_body_bytes: 1000,
         })
         .unwrap()
@@ -491,6 +524,15 @@ mod tests {
                 wildcard: Some("llama3")
             })
         );
+        // An alias may name a model that a wildcard group serves; hidden ones resolve.
+        assert_eq!(
+            r.resolve("mini"),
+            Some(Resolved {
+                group: 1,
+                wildcard: Some("gpt-4o-mini")
+            })
+        );
+        assert_eq!(r.resolve("secret").map(|r| r.group), Some(0));
     }
 
     #[test]
@@ -498,6 +540,7 @@ mod tests {
         let err = Router::new(&RouterConfig {
             groups: vec![group("a")],
             aliases: [("x".to_string(), "nope".to_string())].into(),
+            hidden_aliases: Default::default(),
             max_request_body_bytes: 10,
         })
         .unwrap_err();
@@ -565,7 +608,8 @@ mod tests {
                 "anthropic/claude-*",
                 "demo",
                 "embedder",
-                "gpt-4"
+                "gpt-4",
+                "mini" // `secret` is a hidden alias
             ]
         );
         assert_eq!(v["data"][0]["object"], "model");
@@ -626,6 +670,7 @@ mod tests {
         let r = Router::new(&RouterConfig {
             groups: vec![group("a")],
             aliases: Default::default(),
+            hidden_aliases: Default::default(),
             max_request_body_bytes: 100,
         })
         .unwrap();
