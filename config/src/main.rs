@@ -159,7 +159,9 @@ fn render_command(
 fn missing_env(plan: &plan::Plan) -> Vec<String> {
     plan.host_env_keys
         .iter()
-        .filter(|k| process_env(k).is_none() && !plan.env_defaults.contains_key(*k))
+        .filter(|k| {
+            process_env(k).is_none_or(|v| v.is_empty()) && !plan.env_defaults.contains_key(*k)
+        })
         .cloned()
         .collect()
 }

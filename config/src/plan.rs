@@ -1101,6 +1101,21 @@ impl Compiler<'_> {
             "per-deployment concurrency limits are not applied yet; ignored",
         );
         note(
+            lp.timeout.is_some(),
+            "timeout",
+            "per-deployment timeouts are not applied yet (the group's route uses router_settings.timeout); ignored",
+        );
+        note(
+            lp.stream_timeout.is_some(),
+            "stream_timeout",
+            "per-deployment stream timeouts are not applied yet (the route uses router_settings.stream_timeout); ignored",
+        );
+        note(
+            lp.max_retries.is_some(),
+            "max_retries",
+            "retries are not applied yet; ignored",
+        );
+        note(
             lp.tags.is_some(),
             "tags",
             "tag-based routing is not applied yet; ignored",

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::PluginConfig;
 
 use crate::plan::{Plan, PlannedDeployment, UpstreamAddress};
@@ -31,7 +32,8 @@ pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Where and how the gateway listens.
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
-    /// The filter's `.wasm` file (made absolute in the output).
+    /// The filter's `.wasm` file, written as given (a relative path resolves against
+    /// Envoy's working directory).
     pub wasm: PathBuf,
     /// Listener address.
     pub host: String,
@@ -132,19 +134,22 @@ fn cluster(
         c["dns_lookup_family"] = json!("V4_PREFERRED");
     }
     if *tls {
-        let mut validation = json!({"trusted_ca": {"filename": opts.ca_file}});
-        if !is_ip(host) {
-            validation["match_typed_subject_alt_names"] =
-                json!([{"san_type": "DNS", "matcher": {"exact": address_host}}]);
-        }
-        c["transport_socket"] = json!({
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": address_host,
-                "common_tls_context": {"validation_context": validation},
-            }
+        // The certificate must name the host: a DNS SAN for host names (wildcard
+        // certificates match), an IP SAN for addresses (which get no SNI).
+        let san_type = if is_ip(host) { "IP_ADDRESS" } else { "DNS" };
+        let validation = json!({
+            "trusted_ca": {"filename": opts.ca_file},
+            "match_typed_subject_alt_names": [{"san_type": san_type, "matcher": {"exact": address_host}}],
         });
+        let mut tls_context = json!({
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "common_tls_context": {"validation_context": validation},
+        });
+        if !is_ip(host) {
+            tls_context["sni"] = json!(address_host);
+        }
+        c["transport_socket"] =
+            json!({"name": "envoy.transport_sockets.tls", "typed_config": tls_context});
     }
     Ok(c)
 }
@@ -161,6 +166,26 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
             "param": null,
             "code": status.to_string(),
         }}},
+    })
+}
+
+/// The `local_reply_config` mapper for Envoy's own 413.
+///
+/// The router stage answers an oversized body itself, but Envoy moves each newly read
+/// piece of a chunked body into the filter's buffer *before* the filter sees it, and
+/// one read can be as large as the connection's buffer limit: a piece that carries the
+/// buffer past the limit gets Envoy's plain-text "Payload Too Large" first. Every 413
+/// means the same thing here, so all of them get the filter's own body.
+fn payload_too_large_mapper(limit_bytes: usize) -> Value {
+    json!({
+        "filter": {"status_code_filter": {"comparison": {
+            "op": "EQ",
+            "value": {"default_value": 413, "runtime_key": "switchyard.local_reply.413"},
+        }}},
+        "status_code": 413,
+        "body_format_override": {
+            "json_format": GatewayError::payload_too_large(limit_bytes).to_value(),
+        },
     })
 }
 
@@ -222,11 +247,33 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "switchyard",
         "codec_type": "AUTO",
+        // One JSON line per request on Envoy's stdout: what went where and why it failed.
+        "access_log": [{
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                "log_format": {"json_format": {
+                    "time": "%START_TIME%",
+                    "method": "%REQ(:METHOD)%",
+                    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                    "status": "%RESPONSE_CODE%",
+                    "flags": "%RESPONSE_FLAGS%",
+                    "details": "%RESPONSE_CODE_DETAILS%",
+                    "model_group": "%REQ(X-SWITCHYARD-GROUP)%",
+                    "cluster": "%UPSTREAM_CLUSTER%",
+                    "upstream": "%UPSTREAM_HOST%",
+                    "duration_ms": "%DURATION%",
+                    "upstream_ms": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+                    "request_id": "%REQ(X-REQUEST-ID)%",
+                }},
+            },
+        }],
         "route_config": {"name": "switchyard", "virtual_hosts": [{"name": "switchyard", "domains": ["*"], "routes": routes}]},
         "local_reply_config": {"mappers": [
             mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
             mapper(&["UH", "UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
             mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
+            payload_too_large_mapper(plan.router.max_request_body_bytes),
         ]},
         "http_filters": [
             {"name": "switchyard.router", "typed_config": wasm_filter("switchyard-router", &router_config, &vm)},
@@ -276,4 +323,56 @@ pub fn write(rendered: &Rendered, out: &Path) -> Result<PathBuf, String> {
         std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(bootstrap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::litellm::parse_str;
+
+    fn render_text(text: &str) -> Value {
+        let env = |_: &str| None;
+        let (config, _) = parse_str(text, "config.yaml", &env).unwrap();
+        let plan = crate::plan::compile(&config, &env).unwrap();
+        let opts = RenderOptions {
+            wasm: PathBuf::from("/f.wasm"),
+            host: "127.0.0.1".into(),
+            port: 0,
+            admin_port: 0,
+            ca_file: DEFAULT_CA_FILE.into(),
+        };
+        render(&plan, &opts).unwrap().bootstrap
+    }
+
+    #[test]
+    fn envoys_own_413_gets_the_filters_openai_body() {
+        let boot = render_text(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/gpt-4o, api_base: http://127.0.0.1:9}\ngeneral_settings:\n  max_request_size_mb: 1\n",
+        );
+        let hcm = &boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let mappers = hcm["local_reply_config"]["mappers"].as_array().unwrap();
+        let m = mappers
+            .iter()
+            .find(|m| m["filter"]["status_code_filter"].is_object())
+            .expect("a status-code mapper");
+        assert_eq!(
+            m["filter"]["status_code_filter"]["comparison"]["value"]["default_value"],
+            413
+        );
+        assert_eq!(m["status_code"], 413);
+        let body = &m["body_format_override"]["json_format"];
+        assert_eq!(body, &GatewayError::payload_too_large(1 << 20).to_value());
+        assert_eq!(body["error"]["code"], "413");
+        assert_eq!(body["error"]["param"], Value::Null);
+        // Envoy's buffer stays above the filter's limit, so the filter normally answers.
+        assert!(
+            boot["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"]
+                .as_u64()
+                .unwrap()
+                > 1 << 20
+        );
+        // No `%` in the message: json_format would read it as a command operator.
+        assert!(!body["error"]["message"].as_str().unwrap().contains('%'));
+    }
 }

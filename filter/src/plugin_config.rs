@@ -83,9 +83,10 @@ impl Setting {
     ) -> Result<String, String> {
         match self {
             Setting::Literal(v) => Ok(v.clone()),
-            Setting::Env { env } => lookup(env).ok_or_else(|| {
+            // An empty value counts as missing: it would send an empty credential.
+            Setting::Env { env } => lookup(env).filter(|v| !v.is_empty()).ok_or_else(|| {
                 format!(
-                    "{field}: environment variable {env} is not set in the Envoy process (os.environ/{env})"
+                    "{field}: environment variable {env} is not set (or empty) in the Envoy process (os.environ/{env})"
                 )
             }),
         }
@@ -174,6 +175,10 @@ mod tests {
         let err = s.resolve("api_key", &|_| None).unwrap_err();
         assert!(err.contains("NOPE_KEY") && err.contains("api_key"), "{err}");
         assert_eq!(s.resolve("api_key", &|_| Some("v".into())).unwrap(), "v");
+        assert!(
+            s.resolve("api_key", &|_| Some(String::new())).is_err(),
+            "empty is missing"
+        );
     }
 
     #[test]
