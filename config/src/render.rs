@@ -24,8 +24,15 @@ use crate::plan::{Plan, PlannedDeployment, UpstreamAddress};
 /// Overall request timeout when the config sets none: LiteLLM's default of 600 s.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
 /// Head-room over the filter's body limit given to Envoy's own buffers, so the filter
-/// (which answers in OpenAI JSON) always sees an oversized body first.
+/// (which answers in OpenAI JSON) normally sees an oversized body first (for when it
+/// does not, see [`payload_too_large_mapper`]).
 const BUFFER_HEADROOM_BYTES: usize = 1 << 20;
+/// Least buffer Envoy gets, whatever the request limit: the upstream stage holds whole
+/// non-streamed answers (Anthropic) and provider error bodies to translate them, within
+/// the downstream stream's buffer limit (the listener's), so a small
+/// `max_request_size_mb` must not shrink what a provider may answer.
+const MIN_RESPONSE_BUFFER_BYTES: usize =
+    crate::plan::DEFAULT_MAX_REQUEST_BODY_BYTES + BUFFER_HEADROOM_BYTES;
 /// System CA bundle for TLS upstreams (Debian/Ubuntu path).
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -189,6 +196,27 @@ fn payload_too_large_mapper(limit_bytes: usize) -> Value {
     })
 }
 
+/// The `local_reply_config` mapper for an answer too large for Envoy's buffer (the
+/// upstream stage holds it whole): Envoy's plain-text 500 (details
+/// `response_payload_too_large`, no response flag) becomes a JSON 502.
+fn response_too_large_mapper(limit_bytes: usize) -> Value {
+    json!({
+        "filter": {"extension_filter": {
+            "name": "envoy.access_loggers.extension_filters.cel",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                "expression": "response.code_details == 'response_payload_too_large'",
+            },
+        }},
+        "status_code": 502,
+        "body_format_override": {
+            "json_format": GatewayError::new(502, format!(
+                "The model provider's answer is larger than the gateway's response buffer of {limit_bytes} bytes."
+            )).to_value(),
+        },
+    })
+}
+
 /// Renders the bootstrap and plugin configs for `plan`.
 pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     // Written as given: relative paths resolve against Envoy's working directory.
@@ -203,7 +231,8 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     let buffer_limit = plan
         .router
         .max_request_body_bytes
-        .saturating_add(BUFFER_HEADROOM_BYTES);
+        .saturating_add(BUFFER_HEADROOM_BYTES)
+        .max(MIN_RESPONSE_BUFFER_BYTES);
     let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
     // A stream may sit idle at most `stream_timeout`; without one, only the overall
     // timeout applies (Envoy's 5-minute default idle timeout would cut slow answers).
@@ -274,6 +303,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             mapper(&["UH", "UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
             mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
             payload_too_large_mapper(plan.router.max_request_body_bytes),
+            response_too_large_mapper(buffer_limit),
         ]},
         "http_filters": [
             {"name": "switchyard.router", "typed_config": wasm_filter("switchyard-router", &router_config, &vm)},
@@ -374,5 +404,41 @@ mod tests {
         );
         // No `%` in the message: json_format would read it as a command operator.
         assert!(!body["error"]["message"].as_str().unwrap().contains('%'));
+    }
+
+    #[test]
+    fn small_request_limit_does_not_shrink_response_buffers() {
+        let boot = render_text(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: anthropic/claude-3-5-haiku-20241022, api_base: http://127.0.0.1:9}\ngeneral_settings:\n  max_request_size_mb: 1\n",
+        );
+        let listener = &boot["static_resources"]["listeners"][0];
+        assert_eq!(
+            listener["per_connection_buffer_limit_bytes"],
+            MIN_RESPONSE_BUFFER_BYTES
+        );
+        let cluster = &boot["static_resources"]["clusters"][0];
+        assert_eq!(
+            cluster["per_connection_buffer_limit_bytes"],
+            MIN_RESPONSE_BUFFER_BYTES
+        );
+        let hcm = &listener["filter_chains"][0]["filters"][0]["typed_config"];
+        let mappers = hcm["local_reply_config"]["mappers"].as_array().unwrap();
+        let m = mappers
+            .iter()
+            .find(|m| m["filter"]["extension_filter"].is_object())
+            .expect("a mapper for response_payload_too_large");
+        assert!(
+            m["filter"]["extension_filter"]["typed_config"]["expression"]
+                .as_str()
+                .unwrap()
+                .contains("response_payload_too_large")
+        );
+        let body = &m["body_format_override"]["json_format"]["error"];
+        assert_eq!(
+            (m["status_code"].as_u64(), body["code"].as_str()),
+            (Some(502), Some("502"))
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&MIN_RESPONSE_BUFFER_BYTES.to_string()) && !message.contains('%'));
     }
 }

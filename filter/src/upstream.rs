@@ -372,9 +372,11 @@ impl UpstreamExchange {
 
         if !(200..300).contains(&status) {
             if end_of_stream {
-                // Nothing to read; the status alone goes to the client.
+                // No body to map: answer with the OpenAI error for the status alone.
+                let err = providers::translate_error(up.provider, status, b"");
                 self.response = ResponseMode::Passthrough;
-                return Flow::Continue;
+                reply_error(host, &err);
+                return Flow::Pause;
             }
             self.response = ResponseMode::Error {
                 upstream_status: status,
@@ -645,6 +647,24 @@ mod tests {
             host.resp("x-litellm-model-api-base").as_deref(),
             Some("https://api.example.com:443/v1/")
         );
+    }
+
+    #[test]
+    fn bodiless_provider_error_gets_an_openai_body() {
+        let mut cfg = config(ProviderKind::Anthropic, "c");
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cfg, &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        assert!(host.local_reply.is_none());
+        host.response_headers = vec![(":status".into(), "529".into())];
+        assert_eq!(ex.on_response_headers(&up, &mut host, true), Flow::Pause);
+        let reply = host.local_reply.as_ref().expect("a local reply");
+        assert_eq!(reply.status, 503, "Anthropic's 529 maps to 503");
+        assert_eq!(reply.json()["error"]["type"], "service_unavailable_error");
     }
 
     #[test]

@@ -82,11 +82,8 @@ pub fn translate_error(status: u16, body: &[u8]) -> GatewayError {
         if let Some(m) = message {
             err.message = m.to_string();
         }
-        if let Some(t) = inner.and_then(|e| e.get("type")).and_then(Value::as_str) {
-            if !t.is_empty() {
-                err.kind = t.to_string();
-            }
-        }
+        // `type` follows the status, as LiteLLM maps provider errors (a 429 is a
+        // `rate_limit_error` whatever the provider called it); the message is kept.
         if let Some(p) = inner.and_then(|e| e.get("param")).and_then(Value::as_str) {
             err.param = Some(p.to_string());
         }
@@ -162,7 +159,10 @@ mod tests {
         assert_eq!(e.to_value()["error"]["code"], "400");
 
         let e = translate_error(429, br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":null}}"#);
-        assert_eq!(e.kind, "requests");
+        assert_eq!(
+            e.kind, "rate_limit_error",
+            "typed by status, not the provider's `requests`"
+        );
         assert_eq!(e.message, "Rate limit reached");
     }
 
