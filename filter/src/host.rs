@@ -48,6 +48,12 @@ pub trait Host {
     fn replace_response_body(&mut self, len: usize, body: &[u8]);
     /// Answers the client directly; nothing goes upstream.
     fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]);
+    /// A property: filter state, or an Envoy attribute such as
+    /// `xds.upstream_host_metadata`.
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
+    /// Sets a filter-state property that later filters of the request — the upstream
+    /// stage on every attempt included — can read.
+    fn set_property(&mut self, path: &[&str], value: &[u8]);
     /// Makes Envoy pick the route again after a routing header changed.
     fn clear_route_cache(&mut self);
     /// Writes a log line.
@@ -92,6 +98,8 @@ pub mod tests {
         pub response_body: Vec<u8>,
         pub local_reply: Option<LocalReply>,
         pub route_cache_cleared: usize,
+        /// Properties by path joined with `.`.
+        pub properties: std::collections::HashMap<String, Vec<u8>>,
         pub logs: Vec<(Level, String)>,
         pub now: u64,
     }
@@ -179,6 +187,12 @@ pub mod tests {
                     .collect(),
                 body: body.to_vec(),
             });
+        }
+        fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+            self.properties.get(&path.join(".")).cloned()
+        }
+        fn set_property(&mut self, path: &[&str], value: &[u8]) {
+            self.properties.insert(path.join("."), value.to_vec());
         }
         fn clear_route_cache(&mut self) {
             self.route_cache_cleared += 1;

@@ -3,9 +3,13 @@
 //!
 //! One filter binary runs in two stages. The **router** stage sits in the listener's
 //! HTTP filter chain: it knows every model group and alias and picks the route. The
-//! **upstream** stage sits in each deployment's cluster (Envoy upstream HTTP filters)
-//! and knows just that deployment: provider, model id, credentials, default
-//! parameters. Envoy hands each instance its JSON as the wasm plugin `configuration`.
+//! **upstream** stage sits in each model group's cluster (Envoy upstream HTTP
+//! filters). That cluster's endpoints are the group's deployments (priority 0) and
+//! its fallback groups' deployments (priorities 1…n); the upstream stage knows each
+//! of them — provider, model id, credentials, default parameters — and on every
+//! attempt translates for the one Envoy's load balancer picked, named by the
+//! endpoint's metadata. Envoy hands each instance its JSON as the wasm plugin
+//! `configuration`.
 //!
 //! Secrets never appear here: a value may be `{"env": "NAME"}`, which the filter reads
 //! from the Envoy process environment (`vm_config.environment_variables.host_env_keys`)
@@ -24,7 +28,7 @@ use crate::providers::ProviderKind;
 pub enum PluginConfig {
     /// Listener stage: routing, `/models`, health, mock answers.
     Router(RouterConfig),
-    /// Cluster stage: translation for one deployment.
+    /// Cluster stage: translation for the deployments of one route cluster.
     Upstream(UpstreamConfig),
 }
 
@@ -93,10 +97,26 @@ impl Setting {
     }
 }
 
-/// Configuration of the upstream stage for one deployment (one cluster).
+/// Configuration of the upstream stage for one route cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
+    /// The model group whose route this cluster serves.
+    pub group: String,
+    /// Every deployment an endpoint of the cluster may be, primary group first.
+    pub deployments: Vec<DeploymentConfig>,
+}
+
+/// Endpoint metadata (`filter_metadata.switchyard.deployment`) naming the deployment
+/// an endpoint is; the upstream stage reads it for the host Envoy picked.
+pub const ENDPOINT_METADATA_NAMESPACE: &str = "switchyard";
+/// The key under [`ENDPOINT_METADATA_NAMESPACE`].
+pub const ENDPOINT_METADATA_KEY: &str = "deployment";
+
+/// One deployment as the upstream stage translates for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
     /// `model_info.id`, or the stable hash LiteLLM computes.
     pub deployment_id: String,
     /// The model group (`model_name`) this deployment serves.
@@ -125,6 +145,10 @@ pub struct UpstreamConfig {
     /// `drop_params`: silently drop parameters the provider does not accept.
     #[serde(default)]
     pub drop_params: bool,
+    /// 0 for the route's own group, `n` for its `n`-th fallback group
+    /// (`x-litellm-attempted-fallbacks`).
+    #[serde(default)]
+    pub fallback_index: u32,
 }
 
 #[cfg(test)]
@@ -149,18 +173,22 @@ mod tests {
         assert_eq!(serde_json::from_str::<PluginConfig>(&text).unwrap(), router);
 
         let up = PluginConfig::Upstream(UpstreamConfig {
-            deployment_id: "d1".into(),
             group: "gpt-4o".into(),
-            provider: ProviderKind::Azure,
-            model: "my-deployment".into(),
-            api_base: Setting::Literal("https://x.openai.azure.com".into()),
-            api_key: Some(Setting::Env {
-                env: "AZURE_API_KEY".into(),
-            }),
-            api_version: Some(Setting::Literal("2024-06-01".into())),
-            headers: BTreeMap::new(),
-            default_params: Map::new(),
-            drop_params: false,
+            deployments: vec![DeploymentConfig {
+                deployment_id: "d1".into(),
+                group: "gpt-4o".into(),
+                provider: ProviderKind::Azure,
+                model: "my-deployment".into(),
+                api_base: Setting::Literal("https://x.openai.azure.com".into()),
+                api_key: Some(Setting::Env {
+                    env: "AZURE_API_KEY".into(),
+                }),
+                api_version: Some(Setting::Literal("2024-06-01".into())),
+                headers: BTreeMap::new(),
+                default_params: Map::new(),
+                drop_params: false,
+                fallback_index: 0,
+            }],
         });
         let text = serde_json::to_string(&up).unwrap();
         assert!(text.contains("{\"env\":\"AZURE_API_KEY\"}"));

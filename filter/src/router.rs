@@ -22,15 +22,63 @@ use crate::plugin_config::RouterConfig;
 
 /// Request header naming the model group's route (set by this stage, matched by routes).
 pub const GROUP_HEADER: &str = "x-switchyard-group";
-/// Request header carrying the endpoint to the upstream stage.
-pub const ENDPOINT_HEADER: &str = "x-switchyard-endpoint";
-/// Request header carrying the part of the model a wildcard group matched.
-pub const WILDCARD_HEADER: &str = "x-switchyard-wildcard";
-/// Request header carrying the model the client asked for (after aliases).
-pub const MODEL_HEADER: &str = "x-switchyard-model";
-/// Every header the stages use among themselves; never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 4] =
-    [GROUP_HEADER, ENDPOINT_HEADER, WILDCARD_HEADER, MODEL_HEADER];
+/// Envoy router headers this stage sets (per-request `num_retries` and `timeout`,
+/// streams); a client's own values are removed first.
+pub const RETRIES_HEADER: &str = "x-envoy-max-retries";
+/// See [`RETRIES_HEADER`].
+pub const TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-timeout-ms";
+/// See [`RETRIES_HEADER`].
+pub const PER_TRY_TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-per-try-timeout-ms";
+/// Headers never trusted from a client.
+pub const INTERNAL_HEADERS: [&str; 4] = [
+    GROUP_HEADER,
+    RETRIES_HEADER,
+    TIMEOUT_HEADER,
+    PER_TRY_TIMEOUT_HEADER,
+];
+/// The filter-state property carrying [`RouteFacts`] to the upstream stage.
+///
+/// Filter state, not headers: Envoy hands every retry attempt the same request
+/// header map, already edited by the previous attempt's upstream stage, while filter
+/// state set here reads the same on every attempt.
+pub const ROUTE_PROPERTY: &str = "switchyard_route";
+
+/// What the router stage decided, as the upstream stage needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteFacts {
+    /// The endpoint called.
+    pub endpoint: Endpoint,
+    /// The model the client asked for (after aliases).
+    pub model: String,
+    /// For a wildcard group, the part of the model that matched `*`.
+    pub wildcard: Option<String>,
+}
+
+impl RouteFacts {
+    /// `endpoint\nmodel[\nwildcard]` (model names never hold control characters).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = format!("{}\n{}", self.endpoint.as_str(), self.model);
+        if let Some(w) = &self.wildcard {
+            out.push('\n');
+            out.push_str(w);
+        }
+        out.into_bytes()
+    }
+
+    /// Inverse of [`RouteFacts::encode`].
+    pub fn decode(bytes: &[u8]) -> Option<RouteFacts> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut parts = text.splitn(3, '\n');
+        let endpoint = Endpoint::parse(parts.next()?)?;
+        let model = parts.next()?.to_string();
+        let wildcard = parts.next().map(str::to_string);
+        Some(RouteFacts {
+            endpoint,
+            model,
+            wildcard,
+        })
+    }
+}
 
 /// `created` of every `/models` entry, LiteLLM's constant.
 const MODELS_CREATED: u64 = 1_677_610_602;
@@ -193,6 +241,15 @@ struct RequestHead<'a> {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
+    /// LiteLLM's per-request retry count (becomes `x-envoy-max-retries`).
+    #[serde(default)]
+    num_retries: Option<u32>,
+    /// LiteLLM's per-request timeout in seconds (becomes the route timeout).
+    #[serde(default)]
+    timeout: Option<f64>,
+    /// LiteLLM's per-request fallbacks: refused, Envoy's failover order is fixed.
+    #[serde(default)]
+    fallbacks: Option<Vec<serde::de::IgnoredAny>>,
 }
 
 #[derive(Deserialize)]
@@ -212,13 +269,19 @@ fn body_error(body: &[u8], err: &serde_json::Error) -> GatewayError {
             // Rare path: parse again to name the field with the wrong type.
             match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => {
-                    let (param, expected) = if map.get("model").is_some_and(|m| !m.is_string()) {
+                    let wrong = |name: &str, ok: fn(&Value) -> bool| {
+                        map.get(name).is_some_and(|v| !v.is_null() && !ok(v))
+                    };
+                    let (param, expected) = if wrong("model", Value::is_string) {
                         ("model", "a string")
-                    } else if map
-                        .get("stream")
-                        .is_some_and(|s| !s.is_boolean() && !s.is_null())
-                    {
+                    } else if wrong("stream", Value::is_boolean) {
                         ("stream", "a boolean")
+                    } else if wrong("num_retries", Value::is_u64) {
+                        ("num_retries", "a non-negative integer")
+                    } else if wrong("timeout", Value::is_number) {
+                        ("timeout", "a number of seconds")
+                    } else if wrong("fallbacks", Value::is_array) {
+                        ("fallbacks", "a list")
                     } else {
                         ("stream_options", "an object with a boolean include_usage")
                     };
@@ -408,12 +471,42 @@ impl RouterExchange {
             return Ok(Flow::Pause);
         }
 
-        host.set_request_header(GROUP_HEADER, Some(&group.route_key));
-        host.set_request_header(ENDPOINT_HEADER, Some(endpoint.as_str()));
-        host.set_request_header(MODEL_HEADER, Some(model));
-        if let Some(w) = resolved.wildcard {
-            host.set_request_header(WILDCARD_HEADER, Some(w));
+        if head.fallbacks.as_ref().is_some_and(|f| !f.is_empty()) {
+            return Err(GatewayError::invalid_param(
+                "fallbacks",
+                "Per-request `fallbacks` are not supported: Envoy's failover order is set per model group at configure time. Configure router_settings.fallbacks instead.",
+            ));
         }
+        let stream = head.stream.unwrap_or(false);
+        if let Some(n) = head.num_retries {
+            host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
+        }
+        match head.timeout {
+            Some(t) if t.is_finite() && t > 0.0 => {
+                let ms = (t * 1000.0).round() as u64;
+                host.set_request_header(TIMEOUT_HEADER, Some(&ms.to_string()));
+            }
+            Some(_) => {
+                return Err(GatewayError::invalid_param(
+                    "timeout",
+                    "`timeout` must be a positive number of seconds",
+                ))
+            }
+            // A stream is bounded by its idle timeout (`stream_timeout`), not by the
+            // whole-request timeout: one that keeps sending is never cut.
+            None if stream => {
+                host.set_request_header(TIMEOUT_HEADER, Some("0"));
+                host.set_request_header(PER_TRY_TIMEOUT_HEADER, Some("0"));
+            }
+            None => {}
+        }
+        host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+        let facts = RouteFacts {
+            endpoint,
+            model: model.to_string(),
+            wildcard: resolved.wildcard.map(str::to_string),
+        };
+        host.set_property(&[ROUTE_PROPERTY], &facts.encode());
         host.clear_route_cache();
         Ok(Flow::Continue)
     }
@@ -547,18 +640,52 @@ mod tests {
         assert!(err.contains("aliases.x") && err.contains("nope"), "{err}");
     }
 
+    fn facts(host: &MockHost) -> RouteFacts {
+        RouteFacts::decode(host.properties.get(ROUTE_PROPERTY).expect("route facts")).unwrap()
+    }
+
     #[test]
-    fn routes_and_sets_headers() {
+    fn routes_and_hands_facts_to_the_upstream_stage() {
         let host = run("/v1/chat/completions", r#"{"model":"gpt-4","messages":[]}"#);
         assert!(host.local_reply.is_none());
         assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("gpt-4o"));
         assert_eq!(
-            host.req(ENDPOINT_HEADER).as_deref(),
-            Some("chat_completions")
+            facts(&host),
+            RouteFacts {
+                endpoint: Endpoint::ChatCompletions,
+                model: "gpt-4".into(),
+                wildcard: None
+            }
         );
-        assert_eq!(host.req(MODEL_HEADER).as_deref(), Some("gpt-4"));
-        assert_eq!(host.req(WILDCARD_HEADER), None);
         assert_eq!(host.route_cache_cleared, 1);
+        // Not a stream, no per-request settings: the route's own timeout and retries.
+        for h in [TIMEOUT_HEADER, PER_TRY_TIMEOUT_HEADER, RETRIES_HEADER] {
+            assert_eq!(host.req(h), None, "{h}");
+        }
+    }
+
+    #[test]
+    fn facts_round_trip() {
+        for f in [
+            RouteFacts {
+                endpoint: Endpoint::Embeddings,
+                model: "m".into(),
+                wildcard: None,
+            },
+            RouteFacts {
+                endpoint: Endpoint::Completions,
+                model: "openai/x".into(),
+                wildcard: Some("x".into()),
+            },
+            RouteFacts {
+                endpoint: Endpoint::ChatCompletions,
+                model: "*".into(),
+                wildcard: Some(String::new()),
+            },
+        ] {
+            assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
+        }
+        assert_eq!(RouteFacts::decode(b"nonsense"), None);
     }
 
     #[test]
@@ -568,7 +695,89 @@ mod tests {
             r#"{"model":"openai/gpt-4o-mini","messages":[]}"#,
         );
         assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("openai/*"));
-        assert_eq!(host.req(WILDCARD_HEADER).as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(facts(&host).wildcard.as_deref(), Some("gpt-4o-mini"));
+    }
+
+    #[test]
+    fn streams_are_bounded_by_idle_time_not_total_time() {
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","stream":true,"messages":[]}"#,
+        );
+        assert_eq!(host.req(TIMEOUT_HEADER).as_deref(), Some("0"));
+        assert_eq!(host.req(PER_TRY_TIMEOUT_HEADER).as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn per_request_retries_and_timeout_become_envoy_headers() {
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":0,"timeout":2.5,"stream":true,"messages":[]}"#,
+        );
+        assert_eq!(host.req(RETRIES_HEADER).as_deref(), Some("0"));
+        assert_eq!(
+            host.req(TIMEOUT_HEADER).as_deref(),
+            Some("2500"),
+            "an explicit timeout wins, streams too"
+        );
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","timeout":-1}"#,
+        ));
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("timeout"))
+        );
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":"x"}"#,
+        ));
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("num_retries"))
+        );
+    }
+
+    #[test]
+    fn per_request_fallbacks_are_refused_clearly() {
+        let (status, v) = error_of(&run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","fallbacks":["b"],"messages":[]}"#,
+        ));
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("fallbacks"))
+        );
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("router_settings.fallbacks"));
+        // An empty list asks for nothing and is fine.
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","fallbacks":[],"messages":[]}"#,
+        );
+        assert!(host.local_reply.is_none());
+    }
+
+    #[test]
+    fn client_cannot_set_envoy_retry_headers() {
+        let r = router();
+        let body = br#"{"model":"gpt-4o","messages":[]}"#;
+        let mut host = MockHost::with_request(
+            &[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                (RETRIES_HEADER, "9"),
+                (TIMEOUT_HEADER, "1"),
+            ],
+            body,
+        );
+        let mut ex = RouterExchange::default();
+        ex.on_request_headers(&r, &mut host, false);
+        ex.on_request_body(&r, &mut host, body.len(), true);
+        assert_eq!(host.req(RETRIES_HEADER), None);
+        assert_eq!(host.req(TIMEOUT_HEADER), None);
     }
 
     #[test]

@@ -1,20 +1,42 @@
-//! The upstream stage: the filter instance in one deployment's cluster.
+//! The upstream stage: the filter instance in one model group's route cluster.
 //!
-//! Envoy runs it once per upstream attempt, after the route and cluster are chosen,
-//! so every retry or failover attempt is translated for the provider it actually goes
-//! to. It parses the request body once, applies the deployment's model id, default
-//! parameters and `drop_params`, rewrites path, host and credentials, and on the way
-//! back translates the answer: whole bodies for plain responses and errors, chunk by
-//! chunk for streams.
+//! Envoy runs it once per upstream attempt, after its load balancer picked an
+//! endpoint, so every retry or failover attempt is translated for the deployment it
+//! actually goes to: the endpoint's metadata names it. It parses the request body
+//! once, applies the deployment's model id, default parameters and `drop_params`,
+//! rewrites path, host and credentials, and on the way back translates the answer:
+//! whole bodies for plain responses and errors, chunk by chunk for streams.
+//!
+//! Every attempt sees the request headers as the previous attempt left them (Envoy
+//! shares one header map between attempts), so each attempt first removes every
+//! header any deployment of the cluster sets; the router stage's decision comes from
+//! filter state, which reads the same on every attempt.
 
 use serde_json::{Map, Value};
 
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::host::{Flow, Host, Level};
-use crate::plugin_config::UpstreamConfig;
+use crate::plugin_config::{
+    DeploymentConfig, UpstreamConfig, ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
+};
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
-use crate::router::{ENDPOINT_HEADER, INTERNAL_HEADERS, MODEL_HEADER, WILDCARD_HEADER};
+use crate::router::{RouteFacts, INTERNAL_HEADERS, ROUTE_PROPERTY};
+
+/// The Envoy attribute holding the picked endpoint's deployment id.
+const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
+    "xds",
+    "upstream_host_metadata",
+    "filter_metadata",
+    ENDPOINT_METADATA_NAMESPACE,
+    ENDPOINT_METADATA_KEY,
+];
+
+/// Set by Envoy on each upstream attempt (`include_request_attempt_count`).
+const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
+
+/// LiteLLM's request fields that steer the gateway and are never sent to a provider.
+const GATEWAY_ONLY_FIELDS: [&str; 3] = ["num_retries", "timeout", "fallbacks"];
 
 /// The Anthropic API version sent unless `extra_headers` names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -32,9 +54,66 @@ const STRIPPED_CLIENT_HEADERS: [&str; 7] = [
     "content-length",
 ];
 
-/// A deployment, prepared at configure time.
+/// A route cluster's deployments, prepared at configure time.
 #[derive(Debug)]
 pub struct Upstream {
+    deployments: Vec<Deployment>,
+    /// Every header any deployment sets: removed at the start of each attempt so a
+    /// previous attempt's credentials and extras never reach another provider.
+    clear_headers: Vec<String>,
+}
+
+impl Upstream {
+    /// Prepares every deployment of the cluster.
+    pub fn new(
+        config: &UpstreamConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Upstream, String> {
+        if config.deployments.is_empty() {
+            return Err(format!(
+                "route cluster of group {}: no deployments",
+                config.group
+            ));
+        }
+        let deployments = config
+            .deployments
+            .iter()
+            .map(|d| Deployment::new(d, env))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut clear_headers: Vec<String> = deployments
+            .iter()
+            .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
+            .collect();
+        clear_headers.sort();
+        clear_headers.dedup();
+        Ok(Upstream {
+            deployments,
+            clear_headers,
+        })
+    }
+
+    /// The deployment of the endpoint Envoy picked: the only one, or the one its
+    /// metadata names.
+    fn pick(&self, host: &dyn Host) -> Result<usize, GatewayError> {
+        if self.deployments.len() == 1 {
+            return Ok(0);
+        }
+        let id = host.property(&HOST_DEPLOYMENT_PROPERTY).unwrap_or_default();
+        self.deployments
+            .iter()
+            .position(|d| d.deployment_id.as_bytes() == id.as_slice())
+            .ok_or_else(|| {
+                GatewayError::internal(format!(
+                    "the picked endpoint names deployment {:?}, which this cluster's filter does not know",
+                    String::from_utf8_lossy(&id)
+                ))
+            })
+    }
+}
+
+/// One deployment, prepared at configure time.
+#[derive(Debug)]
+pub struct Deployment {
     deployment_id: String,
     group: String,
     provider: ProviderKind,
@@ -47,6 +126,7 @@ pub struct Upstream {
     request_headers: Vec<(String, String)>,
     default_params: Map<String, Value>,
     drop_params: bool,
+    fallback_index: u32,
 }
 
 /// Splits `scheme://host[:port][/prefix]` into the `:authority` and the path prefix.
@@ -74,13 +154,13 @@ pub fn split_api_base(api_base: &str) -> Result<(String, String), String> {
     ))
 }
 
-impl Upstream {
+impl Deployment {
     /// Resolves settings (reading `{"env": …}` values through `env`) and precomputes
     /// the per-request headers.
     pub fn new(
-        config: &UpstreamConfig,
+        config: &DeploymentConfig,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Upstream, String> {
+    ) -> Result<Deployment, String> {
         let at = |field: &str| {
             format!(
                 "deployment {} ({}): {field}",
@@ -129,7 +209,7 @@ impl Upstream {
         }
         request_headers.push(("content-type".into(), "application/json".into()));
 
-        Ok(Upstream {
+        Ok(Deployment {
             deployment_id: config.deployment_id.clone(),
             group: config.group.clone(),
             provider: config.provider,
@@ -141,6 +221,7 @@ impl Upstream {
             request_headers,
             default_params: config.default_params.clone(),
             drop_params: config.drop_params,
+            fallback_index: config.fallback_index,
         })
     }
 
@@ -162,6 +243,9 @@ impl Upstream {
         model: &str,
     ) -> Result<(), GatewayError> {
         request.insert("model".into(), Value::String(model.to_string()));
+        for field in GATEWAY_ONLY_FIELDS {
+            request.remove(field);
+        }
         for (k, v) in &self.default_params {
             if !request.contains_key(k) {
                 request.insert(k.clone(), v.clone());
@@ -209,9 +293,9 @@ enum ResponseMode {
 
 /// Where one attempt is in the upstream stage.
 pub struct UpstreamExchange {
-    endpoint: Option<Endpoint>,
-    wildcard: Option<String>,
-    requested_model: Option<String>,
+    facts: Option<RouteFacts>,
+    deployment: usize,
+    attempt: u32,
     model: String,
     stream: bool,
     include_usage: bool,
@@ -221,9 +305,9 @@ pub struct UpstreamExchange {
 impl Default for UpstreamExchange {
     fn default() -> Self {
         UpstreamExchange {
-            endpoint: None,
-            wildcard: None,
-            requested_model: None,
+            facts: None,
+            deployment: 0,
+            attempt: 1,
             model: String::new(),
             stream: false,
             include_usage: false,
@@ -241,45 +325,62 @@ fn reply_error(host: &mut dyn Host, err: &GatewayError) {
 }
 
 impl UpstreamExchange {
-    /// Request headers: take the router stage's facts, set host and credentials.
+    fn deployment<'u>(&self, up: &'u Upstream) -> Option<&'u Deployment> {
+        up.deployments.get(self.deployment)
+    }
+
+    /// Request headers: learn the route and the picked deployment, undo what an
+    /// earlier attempt set, set host and credentials.
     pub fn on_request_headers(
         &mut self,
         up: &Upstream,
         host: &mut dyn Host,
         end_of_stream: bool,
     ) -> Flow {
-        self.endpoint = host
-            .request_header(ENDPOINT_HEADER)
-            .as_deref()
-            .and_then(Endpoint::parse);
-        self.wildcard = host.request_header(WILDCARD_HEADER);
-        self.requested_model = host.request_header(MODEL_HEADER);
+        self.facts = host
+            .property(&[ROUTE_PROPERTY])
+            .and_then(|raw| RouteFacts::decode(&raw));
+        self.attempt = host
+            .request_header(ATTEMPT_COUNT_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         for name in INTERNAL_HEADERS
             .iter()
             .chain(STRIPPED_CLIENT_HEADERS.iter())
+            .copied()
+            .chain(up.clear_headers.iter().map(String::as_str))
         {
             host.set_request_header(name, None);
         }
-        if self.endpoint.is_none() {
-            let err = GatewayError::internal(format!(
-                "request reached deployment {} without passing the router stage (is the switchyard router filter in the listener?)",
-                up.deployment_id
-            ));
+        if self.facts.is_none() {
+            let err = GatewayError::internal(
+                "request reached a switchyard cluster without passing the router stage (is the switchyard router filter in the listener?)",
+            );
             reply_error(host, &err);
             return Flow::Pause;
         }
+        self.deployment = match up.pick(host) {
+            Ok(i) => i,
+            Err(err) => {
+                reply_error(host, &err);
+                return Flow::Pause;
+            }
+        };
         if end_of_stream {
             reply_error(host, &GatewayError::bad_request("Request body is required"));
             return Flow::Pause;
         }
-        host.set_request_header(":authority", Some(&up.authority));
-        for (k, v) in &up.request_headers {
+        let Some(dep) = self.deployment(up) else {
+            return Flow::Pause;
+        };
+        host.set_request_header(":authority", Some(&dep.authority));
+        for (k, v) in &dep.request_headers {
             host.set_request_header(k, Some(v));
         }
         Flow::Pause
     }
 
-    /// Request body: once whole, translate it for this deployment.
+    /// Request body: once whole, translate it for the picked deployment.
     pub fn on_request_body(
         &mut self,
         up: &Upstream,
@@ -290,15 +391,15 @@ impl UpstreamExchange {
         if !end_of_stream {
             return Flow::Pause;
         }
-        let Some(endpoint) = self.endpoint else {
+        let (Some(facts), Some(dep)) = (self.facts.clone(), self.deployment(up)) else {
             return Flow::Pause;
         };
-        match self.translate_request(up, host, endpoint, size) {
+        match self.translate_request(dep, host, &facts, size) {
             Ok(()) => Flow::Continue,
             Err(err) => {
                 host.log(
                     Level::Debug,
-                    &format!("switchyard upstream {}: {err}", up.deployment_id),
+                    &format!("switchyard upstream {}: {err}", dep.deployment_id),
                 );
                 reply_error(host, &err);
                 Flow::Pause
@@ -308,9 +409,9 @@ impl UpstreamExchange {
 
     fn translate_request(
         &mut self,
-        up: &Upstream,
+        dep: &Deployment,
         host: &mut dyn Host,
-        endpoint: Endpoint,
+        facts: &RouteFacts,
         size: usize,
     ) -> Result<(), GatewayError> {
         let body = host.request_body(size).unwrap_or_default();
@@ -327,8 +428,8 @@ impl UpstreamExchange {
                 )))
             }
         };
-        self.model = up.model_for(self.wildcard.as_deref(), self.requested_model.as_deref());
-        up.prepare(endpoint, &mut request, &self.model)?;
+        self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
+        dep.prepare(facts.endpoint, &mut request, &self.model)?;
         self.stream = request
             .get("stream")
             .and_then(Value::as_bool)
@@ -339,19 +440,19 @@ impl UpstreamExchange {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let translated = providers::translate_request(
-            up.provider,
-            endpoint,
+            dep.provider,
+            facts.endpoint,
             &request,
             &self.model,
-            up.api_version.as_deref(),
+            dep.api_version.as_deref(),
         )?;
-        let path = format!("{}{}", up.path_prefix, translated.path);
+        let path = format!("{}{}", dep.path_prefix, translated.path);
         host.set_request_header(":path", Some(&path));
         host.replace_request_body(size, &translated.body);
         Ok(())
     }
 
-    /// Response headers: decide how the body will be handled.
+    /// Response headers: tag the answer, decide how the body will be handled.
     pub fn on_response_headers(
         &mut self,
         up: &Upstream,
@@ -362,18 +463,28 @@ impl UpstreamExchange {
             .response_header(":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
-        host.set_response_header("x-litellm-model-id", Some(&up.deployment_id));
-        host.set_response_header("x-litellm-model-group", Some(&up.group));
-        host.set_response_header("x-litellm-model-api-base", Some(&up.api_base));
-        let Some(endpoint) = self.endpoint else {
+        let (Some(dep), Some(endpoint)) =
+            (self.deployment(up), self.facts.as_ref().map(|f| f.endpoint))
+        else {
             self.response = ResponseMode::Passthrough;
             return Flow::Continue;
         };
+        host.set_response_header("x-litellm-model-id", Some(&dep.deployment_id));
+        host.set_response_header("x-litellm-model-group", Some(&dep.group));
+        host.set_response_header("x-litellm-model-api-base", Some(&dep.api_base));
+        host.set_response_header(
+            "x-litellm-attempted-retries",
+            Some(&self.attempt.saturating_sub(1).to_string()),
+        );
+        host.set_response_header(
+            "x-litellm-attempted-fallbacks",
+            Some(&dep.fallback_index.to_string()),
+        );
 
         if !(200..300).contains(&status) {
             if end_of_stream {
                 // No body to map: answer with the OpenAI error for the status alone.
-                let err = providers::translate_error(up.provider, status, b"");
+                let err = providers::translate_error(dep.provider, status, b"");
                 self.response = ResponseMode::Passthrough;
                 reply_error(host, &err);
                 return Flow::Pause;
@@ -390,7 +501,7 @@ impl UpstreamExchange {
             include_usage: self.include_usage,
         };
         self.response = if self.stream {
-            match providers::stream_translator(up.provider, endpoint, ctx) {
+            match providers::stream_translator(dep.provider, endpoint, ctx) {
                 Some(t) => {
                     host.set_response_header("content-length", None);
                     host.set_response_header("content-type", Some("text/event-stream"));
@@ -398,7 +509,7 @@ impl UpstreamExchange {
                 }
                 None => ResponseMode::Passthrough,
             }
-        } else if providers::rewrites_response(up.provider) {
+        } else if providers::rewrites_response(dep.provider) {
             host.set_response_header("content-length", None);
             ResponseMode::Translate
         } else {
@@ -418,7 +529,13 @@ impl UpstreamExchange {
         size: usize,
         end_of_stream: bool,
     ) -> Flow {
-        let endpoint = self.endpoint.unwrap_or(Endpoint::ChatCompletions);
+        let endpoint = self
+            .facts
+            .as_ref()
+            .map_or(Endpoint::ChatCompletions, |f| f.endpoint);
+        let Some(dep) = up.deployments.get(self.deployment) else {
+            return Flow::Continue;
+        };
         match &mut self.response {
             ResponseMode::Pending | ResponseMode::Passthrough => Flow::Continue,
             ResponseMode::Stream(translator) => {
@@ -441,12 +558,12 @@ impl UpstreamExchange {
                     model: self.model.clone(),
                     include_usage: self.include_usage,
                 };
-                match providers::translate_response(up.provider, endpoint, &body, &ctx) {
+                match providers::translate_response(dep.provider, endpoint, &body, &ctx) {
                     Ok(out) => host.replace_response_body(size, &out),
                     Err(err) => {
                         host.log(
                             Level::Warn,
-                            &format!("switchyard upstream {}: {err}", up.deployment_id),
+                            &format!("switchyard upstream {}: {err}", dep.deployment_id),
                         );
                         set_error(host, size, &err);
                     }
@@ -458,7 +575,7 @@ impl UpstreamExchange {
                     return Flow::Pause;
                 }
                 let body = host.response_body(size).unwrap_or_default();
-                let err = providers::translate_error(up.provider, *upstream_status, &body);
+                let err = providers::translate_error(dep.provider, *upstream_status, &body);
                 set_error(host, size, &err);
                 Flow::Continue
             }
@@ -481,8 +598,8 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn config(provider: ProviderKind, model: &str) -> UpstreamConfig {
-        UpstreamConfig {
+    fn config(provider: ProviderKind, model: &str) -> DeploymentConfig {
+        DeploymentConfig {
             deployment_id: "dep-1".into(),
             group: "g".into(),
             provider,
@@ -496,6 +613,15 @@ mod tests {
                 .unwrap()
                 .clone(),
             drop_params: false,
+            fallback_index: 0,
+        }
+    }
+
+    /// A route cluster of these deployments.
+    fn cluster(deployments: &[DeploymentConfig]) -> UpstreamConfig {
+        UpstreamConfig {
+            group: "g".into(),
+            deployments: deployments.to_vec(),
         }
     }
 
@@ -504,18 +630,25 @@ mod tests {
     }
 
     fn request(path_endpoint: &str, body: Value) -> MockHost {
-        MockHost::with_request(
+        let mut host = MockHost::with_request(
             &[
                 (":method", "POST"),
                 (":path", "/v1/chat/completions"),
-                (ENDPOINT_HEADER, path_endpoint),
-                (MODEL_HEADER, "client-model"),
+                ("x-switchyard-group", "g"),
                 ("authorization", "Bearer sk-virtual-key"),
                 ("accept-encoding", "gzip"),
                 ("content-length", "99"),
             ],
             &serde_json::to_vec(&body).unwrap(),
-        )
+        );
+        let facts = RouteFacts {
+            endpoint: Endpoint::parse(path_endpoint).unwrap(),
+            model: "client-model".into(),
+            wildcard: None,
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        host
     }
 
     fn send(up: &Upstream, host: &mut MockHost) -> (UpstreamExchange, Flow) {
@@ -546,13 +679,18 @@ mod tests {
 
     #[test]
     fn missing_secret_is_named_at_configure() {
-        let err = Upstream::new(&config(ProviderKind::Openai, "m"), &|_| None).unwrap_err();
+        let err =
+            Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &|_| None).unwrap_err();
         assert!(err.contains("KEY") && err.contains("dep-1"), "{err}");
     }
 
     #[test]
     fn openai_request_is_rewritten() {
-        let up = Upstream::new(&config(ProviderKind::Openai, "gpt-4o-2024"), &env).unwrap();
+        let up = Upstream::new(
+            &cluster(&[config(ProviderKind::Openai, "gpt-4o-2024")]),
+            &env,
+        )
+        .unwrap();
         let mut host = request(
             "chat_completions",
             json!({"model": "client-model", "messages": [], "seed": 1}),
@@ -566,12 +704,7 @@ mod tests {
             Some("Bearer sk-secret")
         );
         assert_eq!(host.req("x-extra").as_deref(), Some("1"));
-        for gone in [
-            "accept-encoding",
-            "content-length",
-            ENDPOINT_HEADER,
-            MODEL_HEADER,
-        ] {
+        for gone in ["accept-encoding", "content-length", "x-switchyard-group"] {
             assert_eq!(host.req(gone), None, "{gone}");
         }
         let body = host.request_json();
@@ -588,7 +721,7 @@ mod tests {
         let mut cfg = config(ProviderKind::Azure, "my-dep");
         cfg.api_base = Setting::Literal("https://res.openai.azure.com".into());
         cfg.api_version = Some(Setting::Literal("2024-06-01".into()));
-        let up = Upstream::new(&cfg, &env).unwrap();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
         let mut host = request("embeddings", json!({"model": "x", "input": "hello"}));
         send(&up, &mut host);
         assert_eq!(
@@ -603,22 +736,132 @@ mod tests {
         );
     }
 
+    fn two_providers() -> Upstream {
+        let mut azure = config(ProviderKind::Azure, "azure-dep");
+        azure.deployment_id = "az".into();
+        azure.api_base = Setting::Literal("https://res.openai.azure.com".into());
+        azure.headers = BTreeMap::from([("X-Azure-Only".to_string(), "secret-ish".to_string())]);
+        azure.default_params = Map::new();
+        let mut claude = config(ProviderKind::Anthropic, "claude-3");
+        claude.deployment_id = "cl".into();
+        claude.group = "claude-group".into();
+        claude.api_base = Setting::Literal("https://api.anthropic.com".into());
+        claude.headers = BTreeMap::new();
+        claude.default_params = Map::new();
+        claude.fallback_index = 1;
+        Upstream::new(&cluster(&[azure, claude]), &env).unwrap()
+    }
+
+    fn pick(host: &mut MockHost, id: &str) {
+        host.properties
+            .insert(HOST_DEPLOYMENT_PROPERTY.join("."), id.as_bytes().to_vec());
+    }
+
+    #[test]
+    fn the_picked_endpoint_names_the_deployment() {
+        let up = two_providers();
+        let body = json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]});
+        let mut host = request("chat_completions", body.clone());
+        pick(&mut host, "cl");
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue);
+        assert_eq!(host.req(":path").as_deref(), Some("/v1/messages"));
+        assert_eq!(host.req(":authority").as_deref(), Some("api.anthropic.com"));
+        host.response_headers = vec![
+            (":status".into(), "200".into()),
+            ("x-envoy-attempt-count".into(), "2".into()),
+        ];
+        host.request_headers
+            .push(("x-envoy-attempt-count".into(), "2".into()));
+        ex.attempt = 2;
+        ex.on_response_headers(&up, &mut host, false);
+        assert_eq!(host.resp("x-litellm-model-id").as_deref(), Some("cl"));
+        assert_eq!(
+            host.resp("x-litellm-model-group").as_deref(),
+            Some("claude-group")
+        );
+        assert_eq!(
+            host.resp("x-litellm-attempted-fallbacks").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            host.resp("x-litellm-attempted-retries").as_deref(),
+            Some("1")
+        );
+
+        let mut host = request("chat_completions", body);
+        pick(&mut host, "nope");
+        let mut ex = UpstreamExchange::default();
+        ex.on_request_headers(&up, &mut host, false);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 500);
+    }
+
+    #[test]
+    fn a_retry_attempt_undoes_what_the_previous_attempt_set() {
+        let up = two_providers();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        pick(&mut host, "az");
+        let original_body = host.request_body.clone();
+        send(&up, &mut host);
+        assert_eq!(host.req("api-key").as_deref(), Some("sk-secret"));
+        assert_eq!(host.req("x-azure-only").as_deref(), Some("secret-ish"));
+        // Envoy hands the next attempt the same (edited) headers and a fresh body.
+        host.request_body = original_body;
+        host.request_headers
+            .push(("x-envoy-attempt-count".into(), "2".into()));
+        pick(&mut host, "cl");
+        let (ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(ex.attempt, 2);
+        assert_eq!(
+            host.req("api-key"),
+            None,
+            "Azure's key must not reach Anthropic"
+        );
+        assert_eq!(host.req("x-azure-only"), None, "nor Azure's extra headers");
+        assert_eq!(host.req("x-api-key").as_deref(), Some("sk-secret"));
+        assert_eq!(host.req(":path").as_deref(), Some("/v1/messages"));
+        assert_eq!(host.request_json()["model"], "claude-3");
+    }
+
+    #[test]
+    fn gateway_only_fields_never_reach_the_provider() {
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "num_retries": 1, "timeout": 3, "fallbacks": []}),
+        );
+        send(&up, &mut host);
+        let body = host.request_json();
+        for f in GATEWAY_ONLY_FIELDS {
+            assert!(body.get(f).is_none(), "{f}");
+        }
+    }
+
     #[test]
     fn wildcard_model_is_substituted() {
-        let up = Upstream::new(&config(ProviderKind::Openai, "*"), &env).unwrap();
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "*")]), &env).unwrap();
         let mut host = request(
             "chat_completions",
             json!({"model": "openai/gpt-4o-mini", "messages": []}),
         );
-        host.request_headers
-            .push((WILDCARD_HEADER.into(), "gpt-4o-mini".into()));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            model: "openai/gpt-4o-mini".into(),
+            wildcard: Some("gpt-4o-mini".into()),
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
         send(&up, &mut host);
         assert_eq!(host.request_json()["model"], "gpt-4o-mini");
     }
 
     #[test]
     fn unrouted_request_is_refused() {
-        let up = Upstream::new(&config(ProviderKind::Openai, "m"), &env).unwrap();
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let mut host = MockHost::with_request(&[(":method", "POST")], b"{}");
         UpstreamExchange::default().on_request_headers(&up, &mut host, false);
         assert_eq!(host.local_reply.as_ref().unwrap().status, 500);
@@ -626,7 +869,7 @@ mod tests {
 
     #[test]
     fn openai_success_passes_through_and_is_tagged() {
-        let up = Upstream::new(&config(ProviderKind::Openai, "m"), &env).unwrap();
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
         let (mut ex, _) = send(&up, &mut host);
         host.response_headers = vec![
@@ -653,7 +896,7 @@ mod tests {
     fn bodiless_provider_error_gets_an_openai_body() {
         let mut cfg = config(ProviderKind::Anthropic, "c");
         cfg.default_params = Map::new();
-        let up = Upstream::new(&cfg, &env).unwrap();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
         let mut host = request(
             "chat_completions",
             json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
@@ -669,7 +912,7 @@ mod tests {
 
     #[test]
     fn provider_errors_become_openai_errors() {
-        let up = Upstream::new(&config(ProviderKind::Openai, "m"), &env).unwrap();
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
         let (mut ex, _) = send(&up, &mut host);
         host.response_headers = vec![(":status".into(), "429".into())];
@@ -690,7 +933,7 @@ mod tests {
     fn unsupported_params_are_named_or_dropped() {
         let mut cfg = config(ProviderKind::Anthropic, "claude-3-5-sonnet");
         cfg.default_params = Map::new();
-        let up = Upstream::new(&cfg, &env).unwrap();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
         let mut host = request(
             "chat_completions",
             json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 2}}),
@@ -706,7 +949,7 @@ mod tests {
             .contains("drop_params"));
 
         cfg.drop_params = true;
-        let up = Upstream::new(&cfg, &env).unwrap();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
         let mut host = request(
             "chat_completions",
             json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 2}}),

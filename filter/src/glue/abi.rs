@@ -67,6 +67,18 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_call_foreign_function(
         function_name_data: *const u8,
         function_name_size: usize,
@@ -215,4 +227,29 @@ pub fn call_foreign_function(name: &str, args: &[u8]) -> Result<Option<Vec<u8>>,
         NOT_FOUND => Ok(None),
         s => Err(Status(s)),
     }
+}
+
+/// A property path as the ABI wants it: segments joined by NUL.
+fn property_path(path: &[&str]) -> Vec<u8> {
+    path.join("\0").into_bytes()
+}
+
+/// A property (filter state, `xds.*` attributes, …); `Ok(None)` when absent.
+pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+    let raw = property_path(path);
+    let mut data = null_mut();
+    let mut size = 0usize;
+    // SAFETY: as in `get_buffer`.
+    match unsafe { proxy_get_property(raw.as_ptr(), raw.len(), &mut data, &mut size) } {
+        OK => Ok(unsafe { take(data, size) }),
+        NOT_FOUND => Ok(None),
+        s => Err(Status(s)),
+    }
+}
+
+/// Sets a filter-state property for the rest of the request.
+pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
+    let raw = property_path(path);
+    // SAFETY: pointers and lengths describe live buffers.
+    check(unsafe { proxy_set_property(raw.as_ptr(), raw.len(), value.as_ptr(), value.len()) })
 }

@@ -94,6 +94,17 @@ impl Host for WasmHost {
             log_failure("send local response", s);
         }
     }
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        abi::get_property(path).unwrap_or_else(|s| {
+            log_failure("get property", s);
+            None
+        })
+    }
+    fn set_property(&mut self, path: &[&str], value: &[u8]) {
+        if let Err(s) = abi::set_property(path, value) {
+            log_failure("set property", s);
+        }
+    }
     fn clear_route_cache(&mut self) {
         if let Err(s) = abi::call_foreign_function("clear_route_cache", &[]) {
             log_failure("clear_route_cache", s);
