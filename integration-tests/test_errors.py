@@ -12,8 +12,10 @@ and a failing request never takes the (single) Envoy worker down with it.
 Most tests share one gateway (module-scoped, see :func:`shared`): its config has
 an OpenAI, an Azure and two Anthropic deployments, one deployment whose
 ``api_base`` is a closed port, ``router_settings.timeout: 1`` and
-``general_settings.max_request_size_mb: 1``. Tests that need another config
-start their own, small gateway.
+``general_settings.max_request_size_mb: 1``. It turns retries and cooldowns off
+(``num_retries: 0``, a huge ``allowed_fails``): these tests are about how one
+failed attempt reaches the client; test_routing.py covers retries and cooldowns.
+Tests that need another config start their own, small gateway.
 """
 
 from __future__ import annotations
@@ -327,6 +329,8 @@ model_list:
       api_key: os.environ/OPENAI_API_KEY
 router_settings:
   timeout: {TIMEOUT_S}
+  num_retries: 0
+  allowed_fails: 100000
 general_settings:
   max_request_size_mb: {LIMIT // MIB}
 """

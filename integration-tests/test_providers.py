@@ -433,12 +433,22 @@ def test_unknown_model_is_a_bad_request(client):
     assert body["code"] == "400" and body["param"] == "model"
 
 
-def test_provider_rate_limit_reaches_the_client_as_rate_limit_error(client, anthropic_mock):
+def test_provider_rate_limit_is_retried_then_reaches_the_client(client, anthropic_mock):
+    # One 429: Envoy retries (LiteLLM's default num_retries is 2) and the client never sees it.
     anthropic_mock.fail_next(1, status=429)
+    raw = client.chat.completions.with_raw_response.create(model="claude", messages=[{"role": "user", "content": "x"}])
+    assert raw.parse().choices[0].message.content == "Hello from anthropic mock: x"
+    assert raw.headers["x-litellm-attempted-retries"] == "1"
+    assert anthropic_mock.request_count == 2
+
+    # Every attempt rate-limited: the client gets the provider's 429 as RateLimitError.
+    anthropic_mock.clear_requests()
+    anthropic_mock.fail_next(3, status=429)
     with pytest.raises(openai.RateLimitError) as err:
         client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}])
     assert err.value.body["type"] == "rate_limit_error"
     assert err.value.body["code"] == "429"
+    assert anthropic_mock.request_count == 3
     # The next request is fine.
     r = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "again"}])
     assert r.choices[0].message.content == "Hello from anthropic mock: again"

@@ -1374,11 +1374,7 @@ impl LitellmSettings {
                 "response caching is not supported by Switchyard yet; ignored",
             );
         }
-        if self.num_retries.is_some() {
-            warn("num_retries", "retries are not applied yet; ignored");
-        }
         for (key, set) in [
-            ("fallbacks", self.fallbacks.is_some()),
             (
                 "context_window_fallbacks",
                 self.context_window_fallbacks.is_some(),
@@ -1387,14 +1383,13 @@ impl LitellmSettings {
                 "content_policy_fallbacks",
                 self.content_policy_fallbacks.is_some(),
             ),
-            ("default_fallbacks", self.default_fallbacks.is_some()),
         ] {
             if set {
-                warn(key, "fallbacks are not applied yet; ignored");
+                warn(
+                    key,
+                    "error-specific fallbacks are not applied yet; ignored (fallbacks are)",
+                );
             }
-        }
-        if self.allowed_fails.is_some() {
-            warn("allowed_fails", "cooldowns are not applied yet; ignored");
         }
         if self.max_budget.is_some() || self.budget_duration.is_some() {
             let key = if self.max_budget.is_some() {
@@ -1443,12 +1438,6 @@ impl RouterSettings {
                         "unknown routing strategy {strategy:?}; expected one of: {}",
                         ROUTING_STRATEGIES.join(", ")
                     ),
-                ));
-            }
-            if strategy != "simple-shuffle" {
-                warnings.push(Warning::new(
-                    format!("{p}.routing_strategy"),
-                    format!("{strategy:?} is not mapped to Envoy yet; deployments are picked at random by weight (simple-shuffle) for now"),
                 ));
             }
         }
@@ -1500,23 +1489,6 @@ impl RouterSettings {
             warn("routing_strategy_args", NOT_SUPPORTED);
         }
         for (key, set) in [
-            ("num_retries", self.num_retries.is_some()),
-            ("retry_policy", self.retry_policy.is_some()),
-        ] {
-            if set {
-                warn(key, "retries are not applied yet; ignored");
-            }
-        }
-        for (key, set) in [
-            ("allowed_fails", self.allowed_fails.is_some()),
-            ("cooldown_time", self.cooldown_time.is_some()),
-        ] {
-            if set {
-                warn(key, "cooldowns are not applied yet; ignored");
-            }
-        }
-        for (key, set) in [
-            ("fallbacks", self.fallbacks.is_some()),
             (
                 "context_window_fallbacks",
                 self.context_window_fallbacks.is_some(),
@@ -1525,10 +1497,9 @@ impl RouterSettings {
                 "content_policy_fallbacks",
                 self.content_policy_fallbacks.is_some(),
             ),
-            ("default_fallbacks", self.default_fallbacks.is_some()),
         ] {
             if set {
-                warn(key, "fallbacks are not applied yet; ignored");
+                warn(key, "error-specific fallbacks are not applied yet; ignored (router_settings.fallbacks are)");
             }
         }
         for (key, set) in [
@@ -1816,10 +1787,17 @@ mod tests {
             e.contains("router_settings.routing_strategy: unknown routing strategy \"fastest\""),
             "{e}"
         );
+        // Applied now (the plan maps them to Envoy): no "ignored" warning.
         let (_, warnings) =
             parse("router_settings:\n  routing_strategy: least-busy\n  num_retries: 3\n").unwrap();
-        assert!(warned(&warnings, "router_settings.routing_strategy"));
-        assert!(warned(&warnings, "router_settings.num_retries"));
+        assert!(!warned(&warnings, "router_settings.routing_strategy"));
+        assert!(!warned(&warnings, "router_settings.num_retries"));
+        let (_, warnings) =
+            parse("router_settings:\n  context_window_fallbacks: [{a: [b]}]\n").unwrap();
+        assert!(warned(
+            &warnings,
+            "router_settings.context_window_fallbacks"
+        ));
     }
 
     #[test]

@@ -256,9 +256,11 @@ fn check(path: &Path, print_plan: bool) -> ExitCode {
         }
     );
     println!(
-        "  {} deployment{} (Envoy clusters), {} alias{}",
+        "  {} deployment{} in {} route cluster{}, {} alias{}",
         plan.deployments.len(),
         plural(plan.deployments.len()),
+        plan.routes.len(),
+        plural(plan.routes.len()),
         plan.router.aliases.len(),
         if plan.router.aliases.len() == 1 {
             ""

@@ -40,7 +40,7 @@ use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_filter::plugin_config::{GroupConfig, RouterConfig, Setting, UpstreamConfig};
+use switchyard_filter::plugin_config::{DeploymentConfig, GroupConfig, RouterConfig, Setting};
 use switchyard_filter::providers::{infer_provider, ProviderKind};
 
 use crate::litellm::{
@@ -223,6 +223,8 @@ pub struct Plan {
     pub deployments: Vec<PlannedDeployment>,
     /// One per group that has real deployments, in config order.
     pub routes: Vec<PlannedRoute>,
+    /// Balancing, retries and cooldowns.
+    pub routing: RoutingPolicy,
     /// Every environment variable the filter reads inside Envoy (`os.environ/` in
     /// `api_key`, `api_base`, `api_version`, and the provider default keys); Envoy's
     /// `vm_config.environment_variables.host_env_keys`.
@@ -244,10 +246,11 @@ pub struct Plan {
 /// One deployment that gets an Envoy cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedDeployment {
-    /// Unique, Envoy-safe cluster name: `dep_<model_list index>_<sanitized group>`.
-    pub cluster_name: String,
+    /// Unique, Envoy-safe name: `dep_<model_list index>_<sanitized group>` (the
+    /// endpoint's locality in its route clusters, and a file name).
+    pub name: String,
     /// The upstream stage's plugin config for this cluster.
-    pub upstream: UpstreamConfig,
+    pub upstream: DeploymentConfig,
     /// Where the cluster connects (from the resolved `api_base`).
     pub address: UpstreamAddress,
     /// Load-balancing weight within the group (see the module docs).
@@ -275,15 +278,50 @@ pub struct UpstreamAddress {
     pub path_prefix: String,
 }
 
-/// The Envoy route of one model group.
+/// The Envoy route of one model group, and its route cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedRoute {
     /// What the route matches in the `x-switchyard-group` header (the group name).
     pub route_key: String,
     /// The model group (`model_name`).
     pub group: String,
-    /// `(cluster_name, weight)` of each deployment, in config order.
-    pub clusters: Vec<(String, u32)>,
+    /// The route's cluster: its endpoints are the deployments below.
+    pub cluster_name: String,
+    /// Envoy priority levels: 0 is the group itself, then each fallback group in order.
+    pub priorities: Vec<PlannedPriority>,
+}
+
+/// One priority level of a route cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedPriority {
+    /// The model group whose deployments these are.
+    pub group: String,
+    /// `(index into Plan::deployments, weight)`, in config order.
+    pub members: Vec<(usize, u32)>,
+}
+
+/// How Envoy balances, retries and cools deployments down: LiteLLM's router
+/// settings, as far as Envoy expresses them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutingPolicy {
+    /// `least-busy` and `latency-based-routing` balance by fewest requests in flight
+    /// (Envoy `LEAST_REQUEST`); every other strategy is weighted random (`RANDOM`).
+    pub least_request: bool,
+    /// Retries per request (`num_retries`, router_settings first; LiteLLM's default 2).
+    pub num_retries: u32,
+    /// Retry on 429 (`retry_policy.RateLimitErrorRetries` > 0, or no retry_policy).
+    pub retry_rate_limited: bool,
+    /// Retry on 5xx, resets and connect failures (`InternalServerErrorRetries`).
+    pub retry_server_errors: bool,
+    /// Retry on timeouts (`TimeoutErrorRetries`).
+    pub retry_timeouts: bool,
+    /// Extra statuses retried (`AuthenticationErrorRetries` → 401,
+    /// `BadRequestErrorRetries` → 400).
+    pub retry_statuses: Vec<u16>,
+    /// Consecutive failures before a deployment cools down (`allowed_fails`, default 3).
+    pub allowed_fails: u32,
+    /// Seconds a deployment cools down (`cooldown_time`, default 5).
+    pub cooldown_secs: f64,
 }
 
 /// Compiles `config` (already validated by `litellm::load`). `env` is consulted, with
@@ -314,6 +352,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let mut router_groups = Vec::new();
     let mut deployments = Vec::new();
     let mut routes = Vec::new();
+    // Served (non-mock) groups in config order: (deployment index, weight) each.
+    let mut served: IndexMap<String, Vec<(usize, u32)>> = IndexMap::new();
     let mut seen_ids: BTreeMap<String, usize> = BTreeMap::new();
     for (name, members) in &groups {
         let mocks: Vec<&Mock> = members.iter().filter_map(Classified::as_mock).collect();
@@ -367,12 +407,11 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             }
         });
         let weights = cx.group_weights(name, &reals)?;
-        let mut clusters = Vec::new();
+        let mut members = Vec::new();
         for (real, weight) in reals.iter().zip(weights) {
-            let cluster_name = cluster_name(real.index, name);
-            clusters.push((cluster_name.clone(), weight));
+            members.push((deployments.len(), weight));
             deployments.push(PlannedDeployment {
-                cluster_name,
+                name: deployment_name(real.index, name),
                 upstream: real.upstream.clone(),
                 address: real.address.clone(),
                 weight,
@@ -388,10 +427,29 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             mock_response: None,
             endpoints,
         });
+        served.insert(name.to_string(), members);
+    }
+
+    let routing = cx.routing_policy();
+    let fallbacks = cx.fallbacks(&served);
+    for (name, members) in &served {
+        let mut priorities = vec![PlannedPriority {
+            group: name.clone(),
+            members: members.clone(),
+        }];
+        for fallback in fallbacks.get(name).into_iter().flatten() {
+            if let Some(m) = served.get(fallback) {
+                priorities.push(PlannedPriority {
+                    group: fallback.clone(),
+                    members: m.clone(),
+                });
+            }
+        }
         routes.push(PlannedRoute {
-            route_key: name.to_string(),
-            group: name.to_string(),
-            clusters,
+            route_key: name.clone(),
+            group: name.clone(),
+            cluster_name: route_cluster_name(routes.len(), name),
+            priorities,
         });
     }
 
@@ -438,6 +496,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         },
         deployments,
         routes,
+        routing,
         host_env_keys: cx.host_env_keys,
         timeout_secs: config
             .router_settings
@@ -555,8 +614,18 @@ pub fn parse_api_base(raw: &str) -> Result<UpstreamAddress, String> {
 
 /// `dep_<index>_<group>`, with everything but `[A-Za-z0-9_.-]` turned into `_` and the
 /// group part cut to 40 characters (the index keeps names unique).
-fn cluster_name(index: usize, group: &str) -> String {
-    let sanitized: String = group
+fn deployment_name(index: usize, group: &str) -> String {
+    format!("dep_{index}_{}", sanitize(group))
+}
+
+/// The route cluster of the `index`-th served group.
+fn route_cluster_name(index: usize, group: &str) -> String {
+    format!("route_{index}_{}", sanitize(group))
+}
+
+/// Envoy-safe (and file-name-safe) form of a group name, at most 40 characters.
+fn sanitize(group: &str) -> String {
+    group
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -566,8 +635,7 @@ fn cluster_name(index: usize, group: &str) -> String {
             }
         })
         .take(40)
-        .collect();
-    format!("dep_{index}_{sanitized}")
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------
@@ -594,7 +662,7 @@ struct Mock {
 /// A real deployment, compiled, with what its group needs to weigh it.
 struct Real {
     index: usize,
-    upstream: UpstreamConfig,
+    upstream: DeploymentConfig,
     address: UpstreamAddress,
     endpoints: Vec<String>,
     weight: Option<f64>,
@@ -881,7 +949,7 @@ impl Compiler<'_> {
 
         Ok(Classified::Real(Box::new(Real {
             index,
-            upstream: UpstreamConfig {
+            upstream: DeploymentConfig {
                 deployment_id,
                 group: entry.model_name.clone(),
                 provider,
@@ -892,6 +960,7 @@ impl Compiler<'_> {
                 headers,
                 default_params,
                 drop_params,
+                fallback_index: 0,
             },
             address,
             endpoints,
@@ -1186,6 +1255,132 @@ impl Compiler<'_> {
     }
 
     /// Weights of a group's deployments, LiteLLM simple-shuffle style (module docs).
+    /// LiteLLM's router settings as Envoy balancing, retry and outlier-detection
+    /// settings (router_settings wins over litellm_settings).
+    fn routing_policy(&mut self) -> RoutingPolicy {
+        let rs = &self.config.router_settings;
+        let ls = &self.config.litellm_settings;
+        let strategy = rs.routing_strategy.as_deref().unwrap_or("simple-shuffle");
+        let least_request = matches!(strategy, "least-busy" | "latency-based-routing");
+        let mut warnings = Vec::new();
+        if !least_request && strategy != "simple-shuffle" {
+            warnings.push((
+                "router_settings.routing_strategy".to_string(),
+                format!("{strategy:?} needs shared usage or cost counters Envoy does not keep; weighted random (simple-shuffle) is used"),
+            ));
+        }
+        let mut policy = RoutingPolicy {
+            least_request,
+            num_retries: rs.num_retries.or(ls.num_retries).unwrap_or(2),
+            retry_rate_limited: true,
+            retry_server_errors: true,
+            retry_timeouts: true,
+            retry_statuses: Vec::new(),
+            allowed_fails: rs.allowed_fails.or(ls.allowed_fails).unwrap_or(3),
+            cooldown_secs: rs.cooldown_time.unwrap_or(5.0),
+        };
+        if let Some(per_type) = &rs.retry_policy {
+            // Envoy has one retry budget per route: each error type is retried or not
+            // (count > 0), and the budget is the largest count.
+            let mut largest = 0;
+            for (kind, &count) in per_type {
+                largest = largest.max(count);
+                let on = count > 0;
+                match kind.as_str() {
+                    "RateLimitErrorRetries" => policy.retry_rate_limited = on,
+                    "InternalServerErrorRetries" => policy.retry_server_errors = on,
+                    "TimeoutErrorRetries" => policy.retry_timeouts = on,
+                    "AuthenticationErrorRetries" if on => policy.retry_statuses.push(401),
+                    "BadRequestErrorRetries" if on => policy.retry_statuses.push(400),
+                    "AuthenticationErrorRetries" | "BadRequestErrorRetries" => {}
+                    other => warnings.push((
+                        format!("router_settings.retry_policy.{other}"),
+                        "Envoy cannot tell this error type apart by status; ignored".to_string(),
+                    )),
+                }
+            }
+            policy.num_retries = largest;
+        }
+        for (path, message) in warnings {
+            self.warn(path, message);
+        }
+        policy
+    }
+
+    /// Fallback groups per served group: `fallbacks` (router_settings, else
+    /// litellm_settings), and `default_fallbacks` for groups without their own.
+    /// Targets that are not served are dropped with a warning.
+    fn fallbacks(
+        &mut self,
+        served: &IndexMap<String, Vec<(usize, u32)>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let rs = &self.config.router_settings;
+        let ls = &self.config.litellm_settings;
+        let (list, list_path) = match (&rs.fallbacks, &ls.fallbacks) {
+            (Some(l), _) => (Some(l), "router_settings.fallbacks"),
+            (None, Some(l)) => (Some(l), "litellm_settings.fallbacks"),
+            (None, None) => (None, ""),
+        };
+        let default = rs
+            .default_fallbacks
+            .as_ref()
+            .or(ls.default_fallbacks.as_ref());
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        type Warnings = Vec<(String, String)>;
+        fn keep(
+            served: &IndexMap<String, Vec<(usize, u32)>>,
+            group: &str,
+            targets: &[String],
+            path: &str,
+            out: &mut BTreeMap<String, Vec<String>>,
+            warnings: &mut Warnings,
+        ) {
+            let chain = out.entry(group.to_string()).or_default();
+            for t in targets {
+                if t == group || chain.contains(t) {
+                    continue;
+                }
+                if served.contains_key(t) {
+                    chain.push(t.clone());
+                } else {
+                    warnings.push((
+                        path.to_string(),
+                        format!("fallback {t:?} is not a model group with real deployments (mock or unknown); skipped"),
+                    ));
+                }
+            }
+        }
+        for (i, entry) in list.into_iter().flatten().enumerate() {
+            for (group, targets) in entry {
+                let path = format!("{list_path}[{i}].{group}");
+                if served.contains_key(group) {
+                    keep(served, group, targets, &path, &mut out, &mut warnings);
+                } else {
+                    warnings.push((path, format!("{group:?} is not a model group with real deployments; its fallbacks are ignored")));
+                }
+            }
+        }
+        if let Some(default) = default {
+            for group in served.keys() {
+                if !out.contains_key(group) {
+                    keep(
+                        served,
+                        group,
+                        default,
+                        "default_fallbacks",
+                        &mut out,
+                        &mut warnings,
+                    );
+                }
+            }
+        }
+        for (path, message) in warnings {
+            self.warn(path, message);
+        }
+        out
+    }
+
     fn group_weights(&mut self, group: &str, reals: &[&Real]) -> Result<Vec<u32>, ConfigError> {
         let (field, raw): (&str, Vec<Option<f64>>) = if reals.iter().any(|r| r.weight.is_some()) {
             ("weight", reals.iter().map(|r| r.weight).collect())
@@ -1615,7 +1810,7 @@ mod tests {
         assert_eq!(plan.deployments.len(), 2);
         assert_eq!(plan.deployments[0].upstream.model, "*");
         assert_eq!(plan.deployments[0].upstream.group, "openai/*");
-        assert_eq!(plan.deployments[0].cluster_name, "dep_0_openai__");
+        assert_eq!(plan.deployments[0].name, "dep_0_openai__");
         assert_eq!(plan.deployments[1].upstream.model, "claude-*");
         assert!(has_warning(&plan, "model_list[1].litellm_params.model: model: '*' (any provider) is not supported yet; use openai/* or anthropic/*"));
 
@@ -1629,20 +1824,97 @@ mod tests {
     }
 
     #[test]
+    fn fallback_chains_become_priorities() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n  - model_name: a\n    litellm_params: {model: openai/a2}\n  - model_name: b\n    litellm_params: {model: anthropic/b}\n  - model_name: c\n    litellm_params: {model: openai/c}\n  - model_name: m\n    litellm_params: {model: openai/m, mock_response: hi}\nrouter_settings:\n  fallbacks: [{a: [b, m, c, a]}]\n  default_fallbacks: [c]\n";
+        let plan = compile_text(text).unwrap();
+        let chains: Vec<(String, Vec<String>)> = plan
+            .routes
+            .iter()
+            .map(|r| {
+                (
+                    r.group.clone(),
+                    r.priorities.iter().map(|p| p.group.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            chains,
+            vec![
+                ("a".into(), vec!["a".into(), "b".into(), "c".into()]),
+                ("b".into(), vec!["b".into(), "c".into()]),
+                ("c".into(), vec!["c".into()]),
+            ],
+            "explicit chain (self and the mock dropped), default_fallbacks elsewhere"
+        );
+        assert_eq!(plan.routes[0].priorities[0].members.len(), 2);
+        assert!(has_warning(&plan, "router_settings.fallbacks[0].a: fallback \"m\" is not a model group with real deployments"));
+
+        // litellm_settings.fallbacks apply when router_settings has none.
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n  - model_name: b\n    litellm_params: {model: openai/b}\nlitellm_settings:\n  fallbacks: [{a: [b]}]\n";
+        let plan = compile_text(text).unwrap();
+        assert_eq!(plan.routes[0].priorities.len(), 2);
+    }
+
+    #[test]
+    fn routing_policy_from_router_settings() {
+        let plan = compile_text(&one("      model: openai/x\n")).unwrap();
+        let r = &plan.routing;
+        assert_eq!(
+            (
+                r.num_retries,
+                r.allowed_fails,
+                r.cooldown_secs,
+                r.least_request
+            ),
+            (2, 3, 5.0, false),
+            "LiteLLM's defaults"
+        );
+        assert!(r.retry_rate_limited && r.retry_server_errors && r.retry_timeouts);
+
+        let text = format!(
+            "{}router_settings:\n  routing_strategy: least-busy\n  num_retries: 1\n  allowed_fails: 2\n  cooldown_time: 30\n  retry_policy: {{RateLimitErrorRetries: 0, InternalServerErrorRetries: 4, AuthenticationErrorRetries: 1, ContentPolicyViolationErrorRetries: 2}}\nlitellm_settings:\n  num_retries: 7\n",
+            one("      model: openai/x\n")
+        );
+        let plan = compile_text(&text).unwrap();
+        let r = &plan.routing;
+        assert!(r.least_request);
+        assert_eq!(r.num_retries, 4, "retry_policy: the largest per-type count");
+        assert!(!r.retry_rate_limited && r.retry_server_errors);
+        assert_eq!(r.retry_statuses, vec![401]);
+        assert_eq!((r.allowed_fails, r.cooldown_secs), (2, 30.0));
+        assert!(has_warning(
+            &plan,
+            "router_settings.retry_policy.ContentPolicyViolationErrorRetries"
+        ));
+
+        let text = format!(
+            "{}router_settings:\n  routing_strategy: cost-based-routing\n",
+            one("      model: openai/x\n")
+        );
+        let plan = compile_text(&text).unwrap();
+        assert!(!plan.routing.least_request);
+        assert!(has_warning(&plan, "router_settings.routing_strategy"));
+    }
+
+    #[test]
     fn weights_follow_simple_shuffle() {
         let text = "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, rpm: 600, weight: 3}\n  - model_name: g\n    litellm_params: {model: openai/b, rpm: 60, weight: 1}\n  - model_name: h\n    litellm_params: {model: openai/c, rpm: 900}\n  - model_name: h\n    litellm_params: {model: openai/d, tpm: 5}\n  - model_name: i\n    litellm_params: {model: openai/e}\n  - model_name: i\n    litellm_params: {model: openai/f}\n";
         let plan = compile_text(text).unwrap();
         let weights: Vec<Vec<u32>> = plan
             .routes
             .iter()
-            .map(|r| r.clusters.iter().map(|c| c.1).collect())
+            .map(|r| r.priorities[0].members.iter().map(|m| m.1).collect())
             .collect();
         assert_eq!(weights, vec![vec![3, 1], vec![900, 0], vec![1, 1]]);
         assert!(has_warning(
             &plan,
             "model_list[3].litellm_params: other deployments of model group \"h\" set rpm"
         ));
-        assert_eq!(plan.routes[0].clusters[0].0, "dep_0_g");
+        assert_eq!(plan.routes[0].cluster_name, "route_0_g");
+        assert_eq!(
+            plan.deployments[plan.routes[0].priorities[0].members[0].0].name,
+            "dep_0_g"
+        );
         assert_eq!(plan.deployments[0].weight, 3);
 
         assert_eq!(normalize_weights(&[0.9, 0.1]), vec![900_000, 100_000]);

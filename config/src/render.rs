@@ -17,9 +17,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use switchyard_filter::error::GatewayError;
-use switchyard_filter::plugin_config::PluginConfig;
+use switchyard_filter::plugin_config::{
+    PluginConfig, UpstreamConfig, ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
+};
 
-use crate::plan::{Plan, PlannedDeployment, UpstreamAddress};
+use crate::plan::{Plan, PlannedRoute, RoutingPolicy, UpstreamAddress};
 
 /// Overall request timeout when the config sets none: LiteLLM's default of 600 s.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
@@ -97,68 +99,211 @@ fn is_ip(host: &str) -> bool {
         .is_ok()
 }
 
-fn cluster(
-    dep: &PlannedDeployment,
+/// The TLS transport socket for one provider host: the certificate must name the
+/// host (a DNS SAN for host names — wildcard certificates match — or an IP SAN for
+/// addresses, which get no SNI).
+fn tls_socket(host: &str, opts: &RenderOptions) -> Value {
+    let san_type = if is_ip(host) { "IP_ADDRESS" } else { "DNS" };
+    let mut tls_context = json!({
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        "common_tls_context": {"validation_context": {
+            "trusted_ca": {"filename": opts.ca_file},
+            "match_typed_subject_alt_names": [{"san_type": san_type, "matcher": {"exact": host}}],
+        }},
+    });
+    if !is_ip(host) {
+        tls_context["sni"] = json!(host);
+    }
+    json!({"name": "envoy.transport_sockets.tls", "typed_config": tls_context})
+}
+
+/// Envoy's priority load split: with this factor a priority keeps all traffic while
+/// any of its deployments is healthy, as LiteLLM only falls back when the whole group
+/// failed or cooled down.
+const OVERPROVISIONING_FACTOR: u32 = 100_000;
+
+/// One model group's route cluster: priority 0 holds the group's deployments,
+/// priority `n` its `n`-th fallback group's; each deployment is a locality (so its
+/// weight does not depend on how many addresses DNS returns) whose endpoint metadata
+/// names it for the upstream stage. Returns the cluster and its plugin JSON.
+fn route_cluster(
+    route: &PlannedRoute,
+    plan: &Plan,
     vm: &Value,
     opts: &RenderOptions,
     buffer_limit: usize,
-) -> Result<Value, String> {
-    let UpstreamAddress {
-        tls, host, port, ..
-    } = &dep.address;
-    let configuration = plugin_json(&PluginConfig::Upstream(dep.upstream.clone()))?;
-    let address_host = host.trim_start_matches('[').trim_end_matches(']');
+) -> Result<(Value, String), String> {
+    let mut deployments = Vec::new();
+    let mut localities = Vec::new();
+    let mut tls_hosts = std::collections::BTreeSet::new();
+    let (mut any_dns, mut any_plain) = (false, false);
+    for (priority, level) in route.priorities.iter().enumerate() {
+        let all_zero = level.members.iter().all(|(_, w)| *w == 0);
+        for &(index, weight) in &level.members {
+            // Zero-weight deployments get no traffic (LiteLLM's simple-shuffle); an
+            // all-zero group is balanced evenly.
+            let weight = if all_zero { 1 } else { weight };
+            if weight == 0 {
+                continue;
+            }
+            let dep = plan
+                .deployments
+                .get(index)
+                .ok_or_else(|| format!("route {}: no deployment #{index}", route.group))?;
+            let mut config = dep.upstream.clone();
+            config.fallback_index = u32::try_from(priority).unwrap_or(u32::MAX);
+            let UpstreamAddress {
+                tls, host, port, ..
+            } = &dep.address;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            any_dns |= !is_ip(host);
+            let mut metadata = json!({
+                ENDPOINT_METADATA_NAMESPACE: {ENDPOINT_METADATA_KEY: config.deployment_id},
+            });
+            if *tls {
+                tls_hosts.insert(host.to_string());
+                metadata["envoy.transport_socket_match"] = json!({"tls_host": host});
+            } else {
+                any_plain = true;
+            }
+            localities.push(json!({
+                "locality": {"sub_zone": dep.name},
+                "priority": priority,
+                "load_balancing_weight": weight,
+                "lb_endpoints": [{
+                    "endpoint": {
+                        "address": {"socket_address": {"address": host, "port_value": port}},
+                        "hostname": host,
+                    },
+                    "metadata": {"filter_metadata": metadata},
+                }],
+            }));
+            deployments.push(config);
+        }
+    }
+    let configuration = plugin_json(&PluginConfig::Upstream(UpstreamConfig {
+        group: route.group.clone(),
+        deployments,
+    }))?;
+
     let mut protocol = json!({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
         "http_filters": [
-            {"name": "switchyard.upstream", "typed_config": wasm_filter(&dep.cluster_name, &configuration, vm)},
+            {"name": "switchyard.upstream", "typed_config": wasm_filter(&route.cluster_name, &configuration, vm)},
             {"name": "envoy.filters.http.upstream_codec",
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}},
         ],
     });
-    if *tls {
+    if tls_hosts.is_empty() {
+        protocol["explicit_http_config"] = json!({"http_protocol_options": {}});
+    } else {
+        // HTTP/2 where the provider offers it through ALPN, else HTTP/1.1.
         protocol["auto_config"] =
             json!({"http_protocol_options": {}, "http2_protocol_options": {}});
-    } else {
-        protocol["explicit_http_config"] = json!({"http_protocol_options": {}});
     }
-    let mut c = json!({
-        "name": dep.cluster_name,
-        "type": if is_ip(host) { "STATIC" } else { "LOGICAL_DNS" },
-        "connect_timeout": "10s",
+    let routing = &plan.routing;
+    let cooldown = secs(routing.cooldown_secs);
+    let mut cluster = json!({
+        "name": route.cluster_name,
+        "type": if any_dns { "STRICT_DNS" } else { "STATIC" },
+        "connect_timeout": "5s",
         "per_connection_buffer_limit_bytes": buffer_limit,
+        "lb_policy": if routing.least_request { "LEAST_REQUEST" } else { "RANDOM" },
+        "common_lb_config": {
+            "locality_weighted_lb_config": {},
+            // Never spread traffic onto cooling-down deployments ("panic mode").
+            "healthy_panic_threshold": {"value": 0.0},
+        },
         "load_assignment": {
-            "cluster_name": dep.cluster_name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                "address": address_host, "port_value": port
-            }}}}]}],
+            "cluster_name": route.cluster_name,
+            "endpoints": localities,
+            "policy": {"overprovisioning_factor": OVERPROVISIONING_FACTOR},
+        },
+        // LiteLLM's cooldown: `allowed_fails` consecutive failures take a deployment
+        // out of rotation for `cooldown_time`, then it comes back.
+        "outlier_detection": {
+            "consecutive_5xx": routing.allowed_fails.max(1),
+            "consecutive_gateway_failure": routing.allowed_fails.max(1),
+            "enforcing_consecutive_5xx": 100,
+            "enforcing_consecutive_gateway_failure": 100,
+            "enforcing_success_rate": 0,
+            "interval": "1s",
+            "base_ejection_time": cooldown,
+            "max_ejection_time": cooldown,
+            "max_ejection_percent": 100,
         },
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": protocol,
         },
     });
-    if !is_ip(host) {
-        c["dns_lookup_family"] = json!("V4_PREFERRED");
+    if any_dns {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
     }
-    if *tls {
-        // The certificate must name the host: a DNS SAN for host names (wildcard
-        // certificates match), an IP SAN for addresses (which get no SNI).
-        let san_type = if is_ip(host) { "IP_ADDRESS" } else { "DNS" };
-        let validation = json!({
-            "trusted_ca": {"filename": opts.ca_file},
-            "match_typed_subject_alt_names": [{"san_type": san_type, "matcher": {"exact": address_host}}],
-        });
-        let mut tls_context = json!({
-            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-            "common_tls_context": {"validation_context": validation},
-        });
-        if !is_ip(host) {
-            tls_context["sni"] = json!(address_host);
+    if !tls_hosts.is_empty() {
+        let matches: Vec<Value> = tls_hosts
+            .iter()
+            .map(|h| json!({"name": format!("tls:{h}"), "match": {"tls_host": h}, "transport_socket": tls_socket(h, opts)}))
+            .collect();
+        cluster["transport_socket_matches"] = json!(matches);
+        if !any_plain {
+            if let Some(first) = tls_hosts.iter().next() {
+                cluster["transport_socket"] = tls_socket(first, opts);
+            }
         }
-        c["transport_socket"] =
-            json!({"name": "envoy.transport_sockets.tls", "typed_config": tls_context});
     }
-    Ok(c)
+    Ok((cluster, configuration))
+}
+
+/// The route's retry policy: LiteLLM's `num_retries` and `retry_policy` as Envoy
+/// retry conditions; a retry avoids the deployment that just failed
+/// (`previous_hosts`) and, once the group's own deployments were tried, moves to the
+/// next fallback group (`previous_priorities`).
+fn retry_policy(route: &PlannedRoute, routing: &RoutingPolicy) -> Value {
+    let mut on: Vec<&str> = Vec::new();
+    if routing.retry_server_errors {
+        on.extend(["5xx", "reset", "connect-failure", "refused-stream"]);
+    } else if routing.retry_timeouts {
+        on.push("gateway-error");
+    }
+    let mut statuses: Vec<u16> = routing.retry_statuses.clone();
+    if routing.retry_rate_limited {
+        statuses.push(429);
+    }
+    if !statuses.is_empty() {
+        on.push("retriable-status-codes");
+    }
+    let mut policy = json!({
+        "retry_on": on.join(","),
+        "num_retries": routing.num_retries,
+        "retry_host_predicate": [{
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"},
+        }],
+        "host_selection_retry_max_attempts": 5,
+        "retry_back_off": {"base_interval": "0.1s", "max_interval": "2s"},
+        // A 429's retry-after is honoured (up to 10 s) before the next attempt.
+        "rate_limited_retry_back_off": {
+            "reset_headers": [{"name": "retry-after", "format": "SECONDS"}],
+            "max_interval": "10s",
+        },
+    });
+    if !statuses.is_empty() {
+        policy["retriable_status_codes"] = json!(statuses);
+    }
+    if route.priorities.len() > 1 {
+        // Attempts per priority before moving on: the group's own deployments (one
+        // try each, at most num_retries + 1) before its first fallback.
+        let own = route.priorities.first().map_or(1, |p| p.members.len());
+        let per_level = own.min(routing.num_retries as usize + 1).max(1);
+        policy["retry_priority"] = json!({
+            "name": "envoy.retry_priorities.previous_priorities",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                "update_frequency": per_level,
+            },
+        });
+    }
+    policy
 }
 
 /// One `local_reply_config` mapper: Envoy-generated replies with these response
@@ -241,21 +386,15 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     let mut routes: Vec<Value> = Vec::new();
     for route in &plan.routes {
         let mut action = json!({
+            "cluster": route.cluster_name,
             "timeout": secs(timeout),
             "idle_timeout": secs(idle),
+            "retry_policy": retry_policy(route, &plan.routing),
         });
-        match route.clusters.as_slice() {
-            [(only, _)] => action["cluster"] = json!(only),
-            many => {
-                // Zero-weight deployments get no traffic (LiteLLM's simple-shuffle);
-                // Envoy needs a positive total, so all-zero means equal shares.
-                let all_zero = many.iter().all(|(_, w)| *w == 0);
-                let clusters: Vec<Value> = many
-                    .iter()
-                    .map(|(name, weight)| json!({"name": name, "weight": if all_zero { 1 } else { *weight }}))
-                    .collect();
-                action["weighted_clusters"] = json!({ "clusters": clusters });
-            }
+        if plan.routing.num_retries > 0 {
+            // Every attempt gets an equal share, so a retry still fits in `timeout`.
+            let share = timeout / f64::from(plan.routing.num_retries + 1);
+            action["retry_policy"]["per_try_timeout"] = json!(secs(share));
         }
         routes.push(json!({
             "name": route.group,
@@ -288,7 +427,8 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                     "status": "%RESPONSE_CODE%",
                     "flags": "%RESPONSE_FLAGS%",
                     "details": "%RESPONSE_CODE_DETAILS%",
-                    "model_group": "%REQ(X-SWITCHYARD-GROUP)%",
+                    "model_group": "%FILTER_STATE(wasm.switchyard_group:PLAIN)%",
+                    "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
                     "cluster": "%UPSTREAM_CLUSTER%",
                     "upstream": "%UPSTREAM_HOST%",
                     "duration_ms": "%DURATION%",
@@ -297,7 +437,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 }},
             },
         }],
-        "route_config": {"name": "switchyard", "virtual_hosts": [{"name": "switchyard", "domains": ["*"], "routes": routes}]},
+        "route_config": {"name": "switchyard", "virtual_hosts": [{"name": "switchyard", "domains": ["*"], "routes": routes,
+            // Envoy numbers each attempt; the upstream stage reports retries from it.
+            "include_request_attempt_count": true}]},
         "local_reply_config": {"mappers": [
             mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
             mapper(&["UH", "UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
@@ -313,11 +455,12 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
 
     let mut clusters = Vec::new();
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
-    for dep in &plan.deployments {
-        clusters.push(cluster(dep, &vm, opts, buffer_limit)?);
+    for route in &plan.routes {
+        let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
+        clusters.push(cluster);
         plugin_configs.push((
-            format!("upstream-{}.json", dep.cluster_name),
-            plugin_json(&PluginConfig::Upstream(dep.upstream.clone()))?,
+            format!("upstream-{}.json", route.cluster_name),
+            configuration,
         ));
     }
 

@@ -108,9 +108,7 @@ fn load_balancing_config_needs_its_settings_variables() {
     assert!(out.status.success(), "{stderr}");
     let w = warnings(&stderr);
     for expected in [
-        "router_settings.routing_strategy: \"usage-based-routing-v2\" is not mapped to Envoy yet",
-        "router_settings.num_retries: retries are not applied yet",
-        "router_settings.fallbacks: fallbacks are not applied yet",
+        "router_settings.routing_strategy: \"usage-based-routing-v2\" needs shared usage or cost counters",
         "litellm_settings.cache: response caching is not supported",
         "general_settings.database_url: keys and spend are not stored or enforced yet",
         "model_list[5].litellm_params.model: provider \"gemini\"",
@@ -120,9 +118,15 @@ fn load_balancing_config_needs_its_settings_variables() {
             "missing {expected:?} in\n{stderr}"
         );
     }
+    for applied in ["router_settings.num_retries", "router_settings.fallbacks"] {
+        assert!(
+            !w.iter().any(|l| l.starts_with(applied)),
+            "{applied} is applied now, not warned:\n{stderr}"
+        );
+    }
     assert!(stdout.contains("4 model groups"), "{stdout}");
     assert!(
-        stdout.contains("5 deployments (Envoy clusters), 2 aliases"),
+        stdout.contains("5 deployments in 4 route clusters, 2 aliases"),
         "{stdout}"
     );
     assert!(
@@ -259,7 +263,18 @@ fn render_writes_bootstrap_without_secrets() {
                 == "api.anthropic.com"
         })
         .expect("a cluster for api.anthropic.com");
-    assert_eq!(anthropic["type"], "LOGICAL_DNS");
+    assert_eq!(anthropic["type"], "STRICT_DNS");
+    assert_eq!(
+        anthropic["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["metadata"]
+            ["filter_metadata"]["switchyard"]["deployment"],
+        anthropic["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"][0]
+            ["typed_config"]["config"]["configuration"]["value"]
+            .as_str()
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+            .unwrap()["deployments"][0]["deployment_id"],
+        "the endpoint's metadata names the deployment the upstream stage knows"
+    );
     assert_eq!(
         anthropic["transport_socket"]["typed_config"]["sni"],
         "api.anthropic.com"

@@ -42,6 +42,9 @@ pub const INTERNAL_HEADERS: [&str; 4] = [
 /// header map, already edited by the previous attempt's upstream stage, while filter
 /// state set here reads the same on every attempt.
 pub const ROUTE_PROPERTY: &str = "switchyard_route";
+/// Filter state naming the model group, for access logs
+/// (`%FILTER_STATE(wasm.switchyard_group:PLAIN)%`).
+pub const GROUP_PROPERTY: &str = "switchyard_group";
 
 /// What the router stage decided, as the upstream stage needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -507,6 +510,7 @@ impl RouterExchange {
             wildcard: resolved.wildcard.map(str::to_string),
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
+        host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
         host.clear_route_cache();
         Ok(Flow::Continue)
     }
@@ -658,6 +662,10 @@ mod tests {
             }
         );
         assert_eq!(host.route_cache_cleared, 1);
+        assert_eq!(
+            host.properties.get(GROUP_PROPERTY).map(Vec::as_slice),
+            Some(&b"gpt-4o"[..])
+        );
         // Not a stream, no per-request settings: the route's own timeout and retries.
         for h in [TIMEOUT_HEADER, PER_TRY_TIMEOUT_HEADER, RETRIES_HEADER] {
             assert_eq!(host.req(h), None, "{h}");
