@@ -254,9 +254,17 @@ fn route_cluster(
     Ok((cluster, configuration))
 }
 
+/// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
+/// attempts and then each fallback group as many again; Envoy has one budget per
+/// request, so it is their sum.
+fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
+    let levels = u32::try_from(route.priorities.len().max(1)).unwrap_or(u32::MAX);
+    routing.num_retries.saturating_add(1).saturating_mul(levels)
+}
+
 /// The route's retry policy: LiteLLM's `num_retries` and `retry_policy` as Envoy
 /// retry conditions; a retry avoids the deployment that just failed
-/// (`previous_hosts`) and, once the group's own deployments were tried, moves to the
+/// (`previous_hosts`) and, after `num_retries + 1` attempts on a group, moves to the
 /// next fallback group (`previous_priorities`).
 fn retry_policy(route: &PlannedRoute, routing: &RoutingPolicy) -> Value {
     let mut on: Vec<&str> = Vec::new();
@@ -274,7 +282,7 @@ fn retry_policy(route: &PlannedRoute, routing: &RoutingPolicy) -> Value {
     }
     let mut policy = json!({
         "retry_on": on.join(","),
-        "num_retries": routing.num_retries,
+        "num_retries": total_attempts(route, routing) - 1,
         "retry_host_predicate": [{
             "name": "envoy.retry_host_predicates.previous_hosts",
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"},
@@ -291,10 +299,7 @@ fn retry_policy(route: &PlannedRoute, routing: &RoutingPolicy) -> Value {
         policy["retriable_status_codes"] = json!(statuses);
     }
     if route.priorities.len() > 1 {
-        // Attempts per priority before moving on: the group's own deployments (one
-        // try each, at most num_retries + 1) before its first fallback.
-        let own = route.priorities.first().map_or(1, |p| p.members.len());
-        let per_level = own.min(routing.num_retries as usize + 1).max(1);
+        let per_level = routing.num_retries.saturating_add(1);
         policy["retry_priority"] = json!({
             "name": "envoy.retry_priorities.previous_priorities",
             "typed_config": {
@@ -391,9 +396,10 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             "idle_timeout": secs(idle),
             "retry_policy": retry_policy(route, &plan.routing),
         });
-        if plan.routing.num_retries > 0 {
+        let attempts = total_attempts(route, &plan.routing);
+        if attempts > 1 {
             // Every attempt gets an equal share, so a retry still fits in `timeout`.
-            let share = timeout / f64::from(plan.routing.num_retries + 1);
+            let share = timeout / f64::from(attempts);
             action["retry_policy"]["per_try_timeout"] = json!(secs(share));
         }
         routes.push(json!({
@@ -515,6 +521,108 @@ mod tests {
             ca_file: DEFAULT_CA_FILE.into(),
         };
         render(&plan, &opts).unwrap().bootstrap
+    }
+
+    #[test]
+    fn a_group_and_its_fallbacks_share_one_route_cluster() {
+        let boot = render_text(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1, weight: 1}\n  - model_name: a\n    litellm_params: {model: azure/y, api_base: https://r.openai.azure.com, weight: 3}\n  - model_name: b\n    litellm_params: {model: anthropic/z, api_base: http://10.0.0.1:2}\nrouter_settings:\n  num_retries: 1\n  timeout: 60\n  allowed_fails: 2\n  cooldown_time: 7\n  routing_strategy: least-busy\n  fallbacks: [{a: [b]}]\n",
+        );
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        assert_eq!(clusters.len(), 2, "one route cluster per group");
+        let a = &clusters[0];
+        assert_eq!(a["type"], "STRICT_DNS");
+        assert_eq!(a["lb_policy"], "LEAST_REQUEST");
+        assert_eq!(
+            a["common_lb_config"]["healthy_panic_threshold"]["value"],
+            0.0
+        );
+        let localities = a["load_assignment"]["endpoints"].as_array().unwrap();
+        let summary: Vec<(u64, u64, &str)> = localities
+            .iter()
+            .map(|l| {
+                (
+                    l["priority"].as_u64().unwrap(),
+                    l["load_balancing_weight"].as_u64().unwrap(),
+                    l["lb_endpoints"][0]["endpoint"]["hostname"]
+                        .as_str()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, 1, "127.0.0.1"),
+                (0, 3, "r.openai.azure.com"),
+                (1, 1, "10.0.0.1")
+            ]
+        );
+        // TLS only for the https endpoint, chosen by its metadata.
+        assert_eq!(
+            localities[1]["lb_endpoints"][0]["metadata"]["filter_metadata"]
+                ["envoy.transport_socket_match"]["tls_host"],
+            "r.openai.azure.com"
+        );
+        assert!(
+            localities[0]["lb_endpoints"][0]["metadata"]["filter_metadata"]
+                .get("envoy.transport_socket_match")
+                .is_none()
+        );
+        assert_eq!(
+            a["transport_socket_matches"][0]["transport_socket"]["typed_config"]["sni"],
+            "r.openai.azure.com"
+        );
+        assert!(
+            a.get("transport_socket").is_none(),
+            "plain endpoints keep the raw socket"
+        );
+        assert_eq!(a["outlier_detection"]["consecutive_5xx"], 2);
+        assert_eq!(a["outlier_detection"]["base_ejection_time"], "7.000s");
+        // The plugin knows every deployment, fallback ones tagged.
+        let plugin: Value = serde_json::from_str(
+            a["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"][0]
+                ["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let tags: Vec<u64> = plugin["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["fallback_index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(tags, vec![0, 0, 1]);
+
+        let routes = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap();
+        let retry = &routes[0]["route"]["retry_policy"];
+        assert_eq!(
+            retry["num_retries"], 3,
+            "(1 retry + 1) attempts for the group and again for its fallback"
+        );
+        assert_eq!(
+            retry["retry_priority"]["typed_config"]["update_frequency"],
+            2
+        );
+        assert_eq!(retry["retriable_status_codes"], serde_json::json!([429]));
+        assert_eq!(
+            retry["per_try_timeout"], "15.000s",
+            "60 s shared by 4 attempts"
+        );
+        assert!(retry["retry_on"]
+            .as_str()
+            .unwrap()
+            .contains("connect-failure"));
+        // The fallback group's own route has no fallbacks: no priority hopping.
+        assert!(routes[1]["route"]["retry_policy"]
+            .get("retry_priority")
+            .is_none());
+        assert_eq!(routes[1]["route"]["retry_policy"]["num_retries"], 1);
     }
 
     #[test]
