@@ -283,6 +283,8 @@ enum ResponseMode {
     Pending,
     /// Bytes pass untouched.
     Passthrough,
+    /// A successful body held until complete, then passed on untouched.
+    Hold,
     /// A successful body read whole and translated.
     Translate,
     /// An error body read whole and mapped to an OpenAI error.
@@ -513,10 +515,12 @@ impl UpstreamExchange {
             host.set_response_header("content-length", None);
             ResponseMode::Translate
         } else {
-            ResponseMode::Passthrough
+            // Held whole before the headers go on: an answer cut midway is then still
+            // an upstream failure Envoy can retry, never half an answer.
+            ResponseMode::Hold
         };
         match self.response {
-            ResponseMode::Translate => Flow::Pause,
+            ResponseMode::Translate | ResponseMode::Hold => Flow::Pause,
             _ => Flow::Continue,
         }
     }
@@ -538,6 +542,8 @@ impl UpstreamExchange {
         };
         match &mut self.response {
             ResponseMode::Pending | ResponseMode::Passthrough => Flow::Continue,
+            ResponseMode::Hold if end_of_stream => Flow::Continue,
+            ResponseMode::Hold => Flow::Pause,
             ResponseMode::Stream(translator) => {
                 let chunk = host.response_body(size).unwrap_or_default();
                 let mut out = Vec::with_capacity(chunk.len() * 2);
@@ -877,10 +883,9 @@ mod tests {
             ("content-length".into(), "5".into()),
         ];
         host.response_body = b"hello".to_vec();
-        assert_eq!(
-            ex.on_response_headers(&up, &mut host, false),
-            Flow::Continue
-        );
+        // Held until whole, so a reset midway is still retryable, then untouched.
+        assert_eq!(ex.on_response_headers(&up, &mut host, false), Flow::Pause);
+        assert_eq!(ex.on_response_body(&up, &mut host, 2, false), Flow::Pause);
         assert_eq!(ex.on_response_body(&up, &mut host, 5, true), Flow::Continue);
         assert_eq!(host.response_body, b"hello");
         assert_eq!(host.resp("content-length").as_deref(), Some("5"));
