@@ -686,9 +686,6 @@ SPECIAL_400 = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not built yet (issue 3 stays open): context_window_fallbacks and "
-    "content_policy_fallbacks are parsed but not applied; `switchyard check` warns so"))
 @pytest.mark.parametrize("case", list(SPECIAL_400))
 def test_context_window_and_content_policy_errors_fall_back(
         gateway_factory: GatewayFactory, pair: tuple[OpenAIMock, ...],

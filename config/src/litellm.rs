@@ -1374,23 +1374,6 @@ impl LitellmSettings {
                 "response caching is not supported by Switchyard yet; ignored",
             );
         }
-        for (key, set) in [
-            (
-                "context_window_fallbacks",
-                self.context_window_fallbacks.is_some(),
-            ),
-            (
-                "content_policy_fallbacks",
-                self.content_policy_fallbacks.is_some(),
-            ),
-        ] {
-            if set {
-                warn(
-                    key,
-                    "error-specific fallbacks are not applied yet; ignored (fallbacks are)",
-                );
-            }
-        }
         if self.max_budget.is_some() || self.budget_duration.is_some() {
             let key = if self.max_budget.is_some() {
                 "max_budget"
@@ -1488,20 +1471,7 @@ impl RouterSettings {
         if self.routing_strategy_args.is_some() {
             warn("routing_strategy_args", NOT_SUPPORTED);
         }
-        for (key, set) in [
-            (
-                "context_window_fallbacks",
-                self.context_window_fallbacks.is_some(),
-            ),
-            (
-                "content_policy_fallbacks",
-                self.content_policy_fallbacks.is_some(),
-            ),
-        ] {
-            if set {
-                warn(key, "error-specific fallbacks are not applied yet; ignored (router_settings.fallbacks are)");
-            }
-        }
+
         for (key, set) in [
             ("redis_host", self.redis_host.is_some()),
             ("redis_port", self.redis_port.is_some()),
@@ -1794,7 +1764,7 @@ mod tests {
         assert!(!warned(&warnings, "router_settings.num_retries"));
         let (_, warnings) =
             parse("router_settings:\n  context_window_fallbacks: [{a: [b]}]\n").unwrap();
-        assert!(warned(
+        assert!(!warned(
             &warnings,
             "router_settings.context_window_fallbacks"
         ));

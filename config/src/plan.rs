@@ -40,11 +40,14 @@ use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_filter::plugin_config::{DeploymentConfig, GroupConfig, RouterConfig, Setting};
+use switchyard_filter::plugin_config::{
+    DeploymentConfig, ErrorFallbacks, GroupConfig, RouterConfig, Setting,
+};
 use switchyard_filter::providers::{infer_provider, ProviderKind};
 
 use crate::litellm::{
-    check_env_name, env_ref, py_str, resolve_string, Config, ConfigError, LitellmParams, ModelEntry,
+    check_env_name, env_ref, py_str, resolve_string, Config, ConfigError, FallbackList,
+    LitellmParams, ModelEntry,
 };
 
 /// Request bodies larger than this are refused with 413 unless
@@ -432,6 +435,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
 
     let routing = cx.routing_policy();
     let fallbacks = cx.fallbacks(&served);
+    let error_fallbacks = cx.error_fallbacks(&served);
     for (name, members) in &served {
         let mut priorities = vec![PlannedPriority {
             group: name.clone(),
@@ -493,6 +497,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             aliases,
             hidden_aliases,
             max_request_body_bytes,
+            error_fallbacks,
         },
         deployments,
         routes,
@@ -1316,15 +1321,68 @@ impl Compiler<'_> {
     ) -> BTreeMap<String, Vec<String>> {
         let rs = &self.config.router_settings;
         let ls = &self.config.litellm_settings;
-        let (list, list_path) = match (&rs.fallbacks, &ls.fallbacks) {
-            (Some(l), _) => (Some(l), "router_settings.fallbacks"),
-            (None, Some(l)) => (Some(l), "litellm_settings.fallbacks"),
-            (None, None) => (None, ""),
-        };
         let default = rs
             .default_fallbacks
             .as_ref()
             .or(ls.default_fallbacks.as_ref());
+        self.fallback_chains(
+            served,
+            "fallbacks",
+            rs.fallbacks.as_ref(),
+            ls.fallbacks.as_ref(),
+            default,
+        )
+    }
+
+    /// `context_window_fallbacks` and `content_policy_fallbacks` per served group.
+    fn error_fallbacks(
+        &mut self,
+        served: &IndexMap<String, Vec<(usize, u32)>>,
+    ) -> BTreeMap<String, ErrorFallbacks> {
+        let rs = &self.config.router_settings;
+        let ls = &self.config.litellm_settings;
+        let context = self.fallback_chains(
+            served,
+            "context_window_fallbacks",
+            rs.context_window_fallbacks.as_ref(),
+            ls.context_window_fallbacks.as_ref(),
+            None,
+        );
+        let rs = &self.config.router_settings;
+        let ls = &self.config.litellm_settings;
+        let policy = self.fallback_chains(
+            served,
+            "content_policy_fallbacks",
+            rs.content_policy_fallbacks.as_ref(),
+            ls.content_policy_fallbacks.as_ref(),
+            None,
+        );
+        let mut out: BTreeMap<String, ErrorFallbacks> = BTreeMap::new();
+        for (group, chain) in context.into_iter().filter(|(_, c)| !c.is_empty()) {
+            out.entry(group).or_default().context_window = chain;
+        }
+        for (group, chain) in policy.into_iter().filter(|(_, c)| !c.is_empty()) {
+            out.entry(group).or_default().content_policy = chain;
+        }
+        out
+    }
+
+    /// One kind of fallback chain: `key` from router_settings, else litellm_settings,
+    /// and `default` for groups without their own. Unserved targets are dropped with
+    /// a warning.
+    fn fallback_chains(
+        &mut self,
+        served: &IndexMap<String, Vec<(usize, u32)>>,
+        key: &str,
+        from_router: Option<&FallbackList>,
+        from_litellm: Option<&FallbackList>,
+        default: Option<&Vec<String>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let (list, list_path) = match (from_router, from_litellm) {
+            (Some(l), _) => (Some(l), format!("router_settings.{key}")),
+            (None, Some(l)) => (Some(l), format!("litellm_settings.{key}")),
+            (None, None) => (None, String::new()),
+        };
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut warnings = Vec::new();
         type Warnings = Vec<(String, String)>;
@@ -1853,6 +1911,24 @@ mod tests {
         let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n  - model_name: b\n    litellm_params: {model: openai/b}\nlitellm_settings:\n  fallbacks: [{a: [b]}]\n";
         let plan = compile_text(text).unwrap();
         assert_eq!(plan.routes[0].priorities.len(), 2);
+    }
+
+    #[test]
+    fn error_fallback_chains() {
+        let text = "model_list:\n  - model_name: small\n    litellm_params: {model: openai/s}\n  - model_name: big\n    litellm_params: {model: anthropic/b}\n  - model_name: safe\n    litellm_params: {model: openai/x}\nlitellm_settings:\n  context_window_fallbacks: [{small: [big, nope]}]\nrouter_settings:\n  content_policy_fallbacks: [{small: [safe]}, {big: [safe]}]\n";
+        let plan = compile_text(text).unwrap();
+        let f = &plan.router.error_fallbacks;
+        assert_eq!(f["small"].context_window, vec!["big".to_string()]);
+        assert_eq!(f["small"].content_policy, vec!["safe".to_string()]);
+        assert!(f["big"].context_window.is_empty());
+        assert_eq!(f["big"].content_policy, vec!["safe".to_string()]);
+        assert!(!f.contains_key("safe"));
+        assert!(has_warning(
+            &plan,
+            "litellm_settings.context_window_fallbacks[0].small: fallback \"nope\""
+        ));
+        // They are not ordinary fallbacks: no priorities for them.
+        assert_eq!(plan.routes[0].priorities.len(), 1);
     }
 
     #[test]

@@ -181,9 +181,20 @@ fn route_cluster(
             deployments.push(config);
         }
     }
+    // Every extra header any deployment of the config sets: an earlier attempt, or
+    // an earlier group before an error fallback, may have left one behind.
+    let mut clear_headers: Vec<String> = plan
+        .deployments
+        .iter()
+        .flat_map(|d| d.upstream.headers.keys().map(|k| k.to_ascii_lowercase()))
+        .collect();
+    clear_headers.sort();
+    clear_headers.dedup();
     let configuration = plugin_json(&PluginConfig::Upstream(UpstreamConfig {
         group: route.group.clone(),
         deployments,
+        clear_headers,
+        error_fallbacks: plan.router.error_fallbacks.clone(),
     }))?;
 
     let mut protocol = json!({
@@ -396,6 +407,22 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             "idle_timeout": secs(idle),
             "retry_policy": retry_policy(route, &plan.routing),
         });
+        if !plan.router.error_fallbacks.is_empty() {
+            // Context-window and content-policy fallbacks: the upstream stage answers
+            // such an error with a 307 to the fallback path, which Envoy follows here
+            // by replaying the buffered request through the router stage.
+            let longest = plan
+                .router
+                .error_fallbacks
+                .values()
+                .map(|f| f.context_window.len() + f.content_policy.len())
+                .max()
+                .unwrap_or(1);
+            action["internal_redirect_policy"] = json!({
+                "max_internal_redirects": longest,
+                "redirect_response_codes": [307],
+            });
+        }
         let attempts = total_attempts(route, &plan.routing);
         if attempts > 1 {
             // Every attempt gets an equal share, so a retry still fits in `timeout`.
@@ -623,6 +650,44 @@ mod tests {
             .get("retry_priority")
             .is_none());
         assert_eq!(routes[1]["route"]["retry_policy"]["num_retries"], 1);
+    }
+
+    #[test]
+    fn error_fallbacks_enable_internal_redirects() {
+        let boot = render_text(
+            "model_list:\n  - model_name: small\n    litellm_params: {model: openai/s, api_base: http://127.0.0.1:1, extra_headers: {X-Team: a}}\n  - model_name: big\n    litellm_params: {model: openai/b, api_base: http://127.0.0.1:2}\nrouter_settings:\n  context_window_fallbacks: [{small: [big]}]\n",
+        );
+        let routes = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap();
+        for r in &routes[..2] {
+            assert_eq!(
+                r["route"]["internal_redirect_policy"]["redirect_response_codes"],
+                serde_json::json!([307])
+            );
+        }
+        // The `big` cluster clears `small`'s extra header too (a fallback replays the
+        // request with the headers the earlier cluster set).
+        let big = &boot["static_resources"]["clusters"][1];
+        let plugin: Value = serde_json::from_str(
+            big["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"][0]
+                ["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(plugin["clear_headers"], serde_json::json!(["x-team"]));
+        assert_eq!(
+            plugin["error_fallbacks"]["small"]["context_window"],
+            serde_json::json!(["big"])
+        );
+
+        let plain = render_text("model_list:\n  - model_name: g\n    litellm_params: {model: openai/s, api_base: http://127.0.0.1:1}\n");
+        let r = &plain["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0];
+        assert!(r["route"].get("internal_redirect_policy").is_none());
     }
 
     #[test]

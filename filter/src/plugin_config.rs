@@ -47,6 +47,60 @@ pub struct RouterConfig {
     pub hidden_aliases: BTreeSet<String>,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     pub max_request_body_bytes: usize,
+    /// `context_window_fallbacks` / `content_policy_fallbacks` per model group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_fallbacks: BTreeMap<String, ErrorFallbacks>,
+}
+
+/// Where a group's request goes when a provider rejects it for one specific reason
+/// (LiteLLM's `context_window_fallbacks`, `content_policy_fallbacks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorFallbacks {
+    /// Groups tried in order when the prompt is too long for the model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_window: Vec<String>,
+    /// Groups tried in order when the provider's content policy refuses the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_policy: Vec<String>,
+}
+
+impl ErrorFallbacks {
+    /// The chain for `kind`.
+    pub fn chain(&self, kind: ErrorKind) -> &[String] {
+        match kind {
+            ErrorKind::ContextWindow => &self.context_window,
+            ErrorKind::ContentPolicy => &self.content_policy,
+        }
+    }
+}
+
+/// A provider error that has fallbacks of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The prompt does not fit the model's context window.
+    ContextWindow,
+    /// The provider's content policy refused the request.
+    ContentPolicy,
+}
+
+impl ErrorKind {
+    /// The name used in redirect paths.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ContextWindow => "context_window",
+            ErrorKind::ContentPolicy => "content_policy",
+        }
+    }
+
+    /// Inverse of [`ErrorKind::as_str`].
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        match s {
+            "context_window" => Some(ErrorKind::ContextWindow),
+            "content_policy" => Some(ErrorKind::ContentPolicy),
+            _ => None,
+        }
+    }
 }
 
 /// One model group as the router stage sees it.
@@ -105,6 +159,14 @@ pub struct UpstreamConfig {
     pub group: String,
     /// Every deployment an endpoint of the cluster may be, primary group first.
     pub deployments: Vec<DeploymentConfig>,
+    /// Headers any deployment of the whole config sets (extra headers): removed at
+    /// the start of each attempt, as an earlier attempt — or an earlier cluster,
+    /// before an error fallback — may have set them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clear_headers: Vec<String>,
+    /// The error fallbacks of every group (see [`RouterConfig::error_fallbacks`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_fallbacks: BTreeMap<String, ErrorFallbacks>,
 }
 
 /// Endpoint metadata (`filter_metadata.switchyard.deployment`) naming the deployment
@@ -167,6 +229,7 @@ mod tests {
             aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
             hidden_aliases: BTreeSet::new(),
             max_request_body_bytes: 1 << 20,
+            error_fallbacks: BTreeMap::new(),
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));
@@ -189,6 +252,8 @@ mod tests {
                 drop_params: false,
                 fallback_index: 0,
             }],
+            clear_headers: vec![],
+            error_fallbacks: BTreeMap::new(),
         });
         let text = serde_json::to_string(&up).unwrap();
         assert!(text.contains("{\"env\":\"AZURE_API_KEY\"}"));

@@ -18,7 +18,7 @@ use crate::endpoint::{classify, Endpoint, Route};
 use crate::error::GatewayError;
 use crate::host::{Flow, Host, Level};
 use crate::mock;
-use crate::plugin_config::RouterConfig;
+use crate::plugin_config::{ErrorFallbacks, ErrorKind, RouterConfig};
 
 /// Request header naming the model group's route (set by this stage, matched by routes).
 pub const GROUP_HEADER: &str = "x-switchyard-group";
@@ -55,30 +55,103 @@ pub struct RouteFacts {
     pub model: String,
     /// For a wildcard group, the part of the model that matched `*`.
     pub wildcard: Option<String>,
+    /// Set when this request is an error fallback (see [`FALLBACK_PATH_PREFIX`]).
+    pub error_fallback: Option<ErrorFallbackStep>,
+}
+
+/// Where a request is in an error-fallback chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFallbackStep {
+    /// Which chain.
+    pub kind: ErrorKind,
+    /// The group whose chain it is (the group the client's model resolved to).
+    pub origin: String,
+    /// Index in the chain of the group serving this request.
+    pub step: u32,
+}
+
+/// Path prefix of the internal redirect an upstream stage answers with when a
+/// provider error has an error fallback:
+/// `/switchyard-fallback/{kind}/{step}/{percent-encoded origin group}/{original path}`.
+/// Envoy replays the buffered request on it, and this stage routes it to the chain's
+/// `step`-th group.
+pub const FALLBACK_PATH_PREFIX: &str = "/switchyard-fallback/";
+
+/// Parses a fallback path into the step and the original path.
+pub fn parse_fallback_path(path: &str) -> Option<(ErrorFallbackStep, String)> {
+    let rest = path.strip_prefix(FALLBACK_PATH_PREFIX)?;
+    let mut parts = rest.splitn(4, '/');
+    let kind = ErrorKind::parse(parts.next()?)?;
+    let step = parts.next()?.parse().ok()?;
+    let origin = percent_decode(parts.next()?)?;
+    let original = format!("/{}", parts.next()?);
+    Some((ErrorFallbackStep { kind, origin, step }, original))
+}
+
+/// Decodes `%XX` escapes (as written by `providers::openai::percent_encode_segment`).
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl RouteFacts {
-    /// `endpoint\nmodel[\nwildcard]` (model names never hold control characters).
+    /// Six lines: endpoint, model, `-` or `+wildcard`, then origin, kind and step of an
+    /// error fallback (empty when none). Model and group names never hold newlines.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = format!("{}\n{}", self.endpoint.as_str(), self.model);
-        if let Some(w) = &self.wildcard {
-            out.push('\n');
-            out.push_str(w);
-        }
-        out.into_bytes()
+        let wildcard = match &self.wildcard {
+            Some(w) => format!("+{w}"),
+            None => "-".to_string(),
+        };
+        let (origin, kind, step) = match &self.error_fallback {
+            Some(f) => (f.origin.as_str(), f.kind.as_str(), f.step.to_string()),
+            None => ("", "", String::new()),
+        };
+        format!(
+            "{}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}",
+            self.endpoint.as_str(),
+            self.model
+        )
+        .into_bytes()
     }
 
     /// Inverse of [`RouteFacts::encode`].
     pub fn decode(bytes: &[u8]) -> Option<RouteFacts> {
         let text = std::str::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, '\n');
-        let endpoint = Endpoint::parse(parts.next()?)?;
-        let model = parts.next()?.to_string();
-        let wildcard = parts.next().map(str::to_string);
+        let mut lines = text.split('\n');
+        let endpoint = Endpoint::parse(lines.next()?)?;
+        let model = lines.next()?.to_string();
+        let wildcard = match lines.next()? {
+            "-" => None,
+            w => Some(w.strip_prefix('+')?.to_string()),
+        };
+        let origin = lines.next()?;
+        let kind = lines.next()?;
+        let step = lines.next()?;
+        let error_fallback = match ErrorKind::parse(kind) {
+            Some(kind) => Some(ErrorFallbackStep {
+                kind,
+                origin: origin.to_string(),
+                step: step.parse().ok()?,
+            }),
+            None => None,
+        };
         Some(RouteFacts {
             endpoint,
             model,
             wildcard,
+            error_fallback,
         })
     }
 }
@@ -122,6 +195,7 @@ pub struct Router {
     wildcards: Vec<Wildcard>,
     max_body: usize,
     models_body: Vec<u8>,
+    error_fallbacks: std::collections::BTreeMap<String, ErrorFallbacks>,
 }
 
 impl Router {
@@ -165,6 +239,7 @@ impl Router {
             wildcards,
             max_body: config.max_request_body_bytes,
             models_body: Vec::new(),
+            error_fallbacks: config.error_fallbacks.clone(),
         };
         for (alias, target) in &config.aliases {
             if router.resolve_group_name(target).is_none() {
@@ -304,6 +379,8 @@ fn body_error(body: &[u8], err: &serde_json::Error) -> GatewayError {
 pub struct RouterExchange {
     /// Set while the body of an LLM call is being read.
     pending: Option<(Endpoint, Option<String>)>,
+    /// Set when Envoy replays the request as an error fallback.
+    error_fallback: Option<ErrorFallbackStep>,
     request_id: Option<String>,
 }
 
@@ -328,7 +405,11 @@ impl RouterExchange {
             host.set_request_header(name, None);
         }
         let method = host.request_header(":method").unwrap_or_default();
-        let path = host.request_header(":path").unwrap_or_default();
+        let mut path = host.request_header(":path").unwrap_or_default();
+        if let Some((step, original)) = parse_fallback_path(&path) {
+            self.error_fallback = Some(step);
+            path = original;
+        }
         match classify(&method, &path) {
             Route::Models => reply_json(host, 200, router.models_body()),
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
@@ -424,9 +505,25 @@ impl RouterExchange {
                 format!("Invalid model name {model:?}"),
             ));
         }
-        let resolved = router
-            .resolve(model)
-            .ok_or_else(|| GatewayError::unknown_model(model))?;
+        let resolved = match &self.error_fallback {
+            // Replayed after a provider error: the chain names the group.
+            Some(step) => router
+                .error_fallbacks
+                .get(&step.origin)
+                .and_then(|f| f.chain(step.kind).get(step.step as usize))
+                .and_then(|target| router.resolve_group_name(target))
+                .ok_or_else(|| {
+                    GatewayError::internal(format!(
+                        "no {} fallback #{} for model group {}",
+                        step.kind.as_str(),
+                        step.step,
+                        step.origin
+                    ))
+                })?,
+            None => router
+                .resolve(model)
+                .ok_or_else(|| GatewayError::unknown_model(model))?,
+        };
         let group = router
             .groups
             .get(resolved.group)
@@ -508,6 +605,7 @@ impl RouterExchange {
             endpoint,
             model: model.to_string(),
             wildcard: resolved.wildcard.map(str::to_string),
+            error_fallback: self.error_fallback.clone(),
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
         host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
@@ -553,6 +651,14 @@ mod tests {
             .into(),
             hidden_aliases: ["secret".to_string()].into(),
             max_request_body_bytes: 1000,
+            error_fallbacks: [(
+                "gpt-4o".to_string(),
+                ErrorFallbacks {
+                    context_window: vec!["embedder".into(), "openai/*".into()],
+                    content_policy: vec![],
+                },
+            )]
+            .into(),
         })
         .unwrap()
     }
@@ -639,6 +745,7 @@ mod tests {
             aliases: [("x".to_string(), "nope".to_string())].into(),
             hidden_aliases: Default::default(),
             max_request_body_bytes: 10,
+            error_fallbacks: Default::default(),
         })
         .unwrap_err();
         assert!(err.contains("aliases.x") && err.contains("nope"), "{err}");
@@ -658,7 +765,8 @@ mod tests {
             RouteFacts {
                 endpoint: Endpoint::ChatCompletions,
                 model: "gpt-4".into(),
-                wildcard: None
+                wildcard: None,
+                error_fallback: None
             }
         );
         assert_eq!(host.route_cache_cleared, 1);
@@ -679,21 +787,55 @@ mod tests {
                 endpoint: Endpoint::Embeddings,
                 model: "m".into(),
                 wildcard: None,
+                error_fallback: None,
             },
             RouteFacts {
                 endpoint: Endpoint::Completions,
                 model: "openai/x".into(),
                 wildcard: Some("x".into()),
+                error_fallback: None,
             },
             RouteFacts {
                 endpoint: Endpoint::ChatCompletions,
                 model: "*".into(),
                 wildcard: Some(String::new()),
+                error_fallback: None,
             },
         ] {
             assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
         }
         assert_eq!(RouteFacts::decode(b"nonsense"), None);
+    }
+
+    #[test]
+    fn error_fallback_replay_routes_to_the_chain_step() {
+        let path = "/switchyard-fallback/context_window/1/gpt-4o/v1/chat/completions";
+        let (step, original) = parse_fallback_path(path).unwrap();
+        assert_eq!(original, "/v1/chat/completions");
+        assert_eq!(
+            (step.kind, step.step, step.origin.as_str()),
+            (ErrorKind::ContextWindow, 1, "gpt-4o")
+        );
+        assert!(parse_fallback_path("/switchyard-fallback/nope/1/g/v1/x").is_none());
+        let (odd, _) =
+            parse_fallback_path("/switchyard-fallback/content_policy/0/openai%2F%2A/v1/embeddings")
+                .unwrap();
+        assert_eq!(odd.origin, "openai/*");
+
+        // Step 1 of gpt-4o's context-window chain is `openai/*`.
+        let host = run(path, r#"{"model":"gpt-4o","messages":[]}"#);
+        assert!(host.local_reply.is_none(), "{:?}", host.local_reply);
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("openai/*"));
+        let f = facts(&host);
+        assert_eq!(f.error_fallback, Some(step));
+        assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
+
+        // A step past the chain's end is refused, not guessed.
+        let host = run(
+            "/switchyard-fallback/context_window/5/gpt-4o/v1/chat/completions",
+            r#"{"model":"gpt-4o","messages":[]}"#,
+        );
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 500);
     }
 
     #[test]
@@ -889,6 +1031,7 @@ mod tests {
             aliases: Default::default(),
             hidden_aliases: Default::default(),
             max_request_body_bytes: 100,
+            error_fallbacks: Default::default(),
         })
         .unwrap();
         let body = br#"{"model":"gpt-9"}"#;

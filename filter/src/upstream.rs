@@ -18,10 +18,11 @@ use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::host::{Flow, Host, Level};
 use crate::plugin_config::{
-    DeploymentConfig, UpstreamConfig, ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
+    DeploymentConfig, ErrorFallbacks, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    ENDPOINT_METADATA_NAMESPACE,
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
-use crate::router::{RouteFacts, INTERNAL_HEADERS, ROUTE_PROPERTY};
+use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
 
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
@@ -57,7 +58,10 @@ const STRIPPED_CLIENT_HEADERS: [&str; 7] = [
 /// A route cluster's deployments, prepared at configure time.
 #[derive(Debug)]
 pub struct Upstream {
+    /// The model group whose route this cluster serves.
+    group: String,
     deployments: Vec<Deployment>,
+    error_fallbacks: std::collections::BTreeMap<String, ErrorFallbacks>,
     /// Every header any deployment sets: removed at the start of each attempt so a
     /// previous attempt's credentials and extras never reach another provider.
     clear_headers: Vec<String>,
@@ -83,11 +87,14 @@ impl Upstream {
         let mut clear_headers: Vec<String> = deployments
             .iter()
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
+            .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
         clear_headers.sort();
         clear_headers.dedup();
         Ok(Upstream {
+            group: config.group.clone(),
             deployments,
+            error_fallbacks: config.error_fallbacks.clone(),
             clear_headers,
         })
     }
@@ -296,6 +303,8 @@ enum ResponseMode {
 /// Where one attempt is in the upstream stage.
 pub struct UpstreamExchange {
     facts: Option<RouteFacts>,
+    /// `x-forwarded-proto` of the client's request, for an error-fallback redirect.
+    scheme: String,
     deployment: usize,
     attempt: u32,
     model: String,
@@ -308,6 +317,7 @@ impl Default for UpstreamExchange {
     fn default() -> Self {
         UpstreamExchange {
             facts: None,
+            scheme: String::new(),
             deployment: 0,
             attempt: 1,
             model: String::new(),
@@ -342,6 +352,9 @@ impl UpstreamExchange {
         self.facts = host
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
+        self.scheme = host
+            .request_header("x-forwarded-proto")
+            .unwrap_or_else(|| "http".to_string());
         self.attempt = host
             .request_header(ATTEMPT_COUNT_HEADER)
             .and_then(|v| v.parse().ok())
@@ -478,9 +491,14 @@ impl UpstreamExchange {
             "x-litellm-attempted-retries",
             Some(&self.attempt.saturating_sub(1).to_string()),
         );
+        let error_steps = self
+            .facts
+            .as_ref()
+            .and_then(|f| f.error_fallback.as_ref())
+            .map_or(0, |f| f.step + 1);
         host.set_response_header(
             "x-litellm-attempted-fallbacks",
-            Some(&dep.fallback_index.to_string()),
+            Some(&(dep.fallback_index + error_steps).to_string()),
         );
 
         if !(200..300).contains(&status) {
@@ -581,11 +599,47 @@ impl UpstreamExchange {
                     return Flow::Pause;
                 }
                 let body = host.response_body(size).unwrap_or_default();
-                let err = providers::translate_error(dep.provider, *upstream_status, &body);
+                let status = *upstream_status;
+                if let Some(location) = self.error_fallback_location(up, status, &body) {
+                    // Envoy follows this internally (internal_redirect_policy) and
+                    // replays the request through the router stage.
+                    host.set_response_header(":status", Some("307"));
+                    host.set_response_header("location", Some(&location));
+                    host.set_response_header("content-type", None);
+                    host.replace_response_body(size, b"");
+                    return Flow::Continue;
+                }
+                let err = providers::translate_error(dep.provider, status, &body);
                 set_error(host, size, &err);
                 Flow::Continue
             }
         }
+    }
+}
+
+impl UpstreamExchange {
+    /// Where an error goes next when it has an error fallback left: a context-window
+    /// or content-policy error whose chain (of the group the client asked for) has
+    /// another group.
+    fn error_fallback_location(&self, up: &Upstream, status: u16, body: &[u8]) -> Option<String> {
+        let kind = providers::classify_error(status, body)?;
+        let facts = self.facts.as_ref()?;
+        let (origin, step) = match &facts.error_fallback {
+            Some(f) if f.kind == kind => (f.origin.as_str(), f.step + 1),
+            Some(f) => (f.origin.as_str(), 0),
+            None => (up.group.as_str(), 0),
+        };
+        let chain = up.error_fallbacks.get(origin)?.chain(kind);
+        if chain.len() <= step as usize {
+            return None;
+        }
+        Some(format!(
+            "{}://switchyard.internal{FALLBACK_PATH_PREFIX}{}/{step}/{}/v1/{}",
+            self.scheme,
+            kind.as_str(),
+            providers::openai::percent_encode_segment(origin),
+            facts.endpoint.openai_path()
+        ))
     }
 }
 
@@ -628,6 +682,8 @@ mod tests {
         UpstreamConfig {
             group: "g".into(),
             deployments: deployments.to_vec(),
+            clear_headers: vec![],
+            error_fallbacks: Default::default(),
         }
     }
 
@@ -651,6 +707,7 @@ mod tests {
             endpoint: Endpoint::parse(path_endpoint).unwrap(),
             model: "client-model".into(),
             wildcard: None,
+            error_fallback: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -834,6 +891,76 @@ mod tests {
     }
 
     #[test]
+    fn context_window_error_redirects_to_the_next_fallback() {
+        let mut cfg = cluster(&[config(ProviderKind::Openai, "small-model")]);
+        cfg.error_fallbacks = [(
+            "g".to_string(),
+            crate::plugin_config::ErrorFallbacks {
+                context_window: vec!["big".into()],
+                content_policy: vec![],
+            },
+        )]
+        .into();
+        let up = Upstream::new(&cfg, &env).unwrap();
+        let too_long = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+
+        let respond =
+            |host: &mut MockHost, ex: &mut UpstreamExchange, status: &str, body: &[u8]| {
+                host.response_headers = vec![(":status".into(), status.into())];
+                host.response_body = body.to_vec();
+                ex.on_response_headers(&up, host, false);
+                ex.on_response_body(&up, host, body.len(), true);
+            };
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let (mut ex, _) = send(&up, &mut host);
+        respond(&mut host, &mut ex, "400", too_long);
+        assert_eq!(host.resp(":status").as_deref(), Some("307"));
+        assert_eq!(
+            host.resp("location").as_deref(),
+            Some("http://switchyard.internal/switchyard-fallback/context_window/0/g/v1/chat/completions")
+        );
+        assert!(host.response_body.is_empty());
+
+        // A plain 400 is just an error.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let (mut ex, _) = send(&up, &mut host);
+        respond(
+            &mut host,
+            &mut ex,
+            "400",
+            br#"{"error":{"message":"bad temperature"}}"#,
+        );
+        assert_eq!(host.resp(":status").as_deref(), Some("400"));
+
+        // At the chain's end the provider's error reaches the client.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            model: "x".into(),
+            wildcard: None,
+            error_fallback: Some(crate::router::ErrorFallbackStep {
+                kind: crate::plugin_config::ErrorKind::ContextWindow,
+                origin: "g".into(),
+                step: 0,
+            }),
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        let (mut ex, _) = send(&up, &mut host);
+        respond(&mut host, &mut ex, "400", too_long);
+        assert_eq!(host.resp(":status").as_deref(), Some("400"));
+        assert_eq!(
+            host.resp("x-litellm-attempted-fallbacks").as_deref(),
+            Some("1")
+        );
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum context length"));
+    }
+
+    #[test]
     fn gateway_only_fields_never_reach_the_provider() {
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let mut host = request(
@@ -858,6 +985,7 @@ mod tests {
             endpoint: Endpoint::ChatCompletions,
             model: "openai/gpt-4o-mini".into(),
             wildcard: Some("gpt-4o-mini".into()),
+            error_fallback: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());

@@ -187,9 +187,69 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
     }
 }
 
+/// Recognises the provider errors that have fallbacks of their own: a prompt too
+/// long for the model's context window, and a content-policy refusal. `body` is the
+/// provider's raw error body; the phrases are the ones LiteLLM matches (OpenAI,
+/// Azure, Anthropic and OpenAI-compatible servers).
+pub fn classify_error(status: u16, body: &[u8]) -> Option<crate::plugin_config::ErrorKind> {
+    use crate::plugin_config::ErrorKind;
+    const CONTEXT_WINDOW: &[&str] = &[
+        "context_length_exceeded",
+        "maximum context length",
+        "context length",
+        "context window",
+        "prompt is too long",
+        "input is too long",
+        "too many tokens",
+        "reduce the length of the messages",
+    ];
+    const CONTENT_POLICY: &[&str] = &[
+        "content_policy_violation",
+        "content management policy",
+        "content_filter",
+        "responsibleaipolicyviolation",
+        "content filtering policy",
+        "safety system",
+    ];
+    if !matches!(status, 400 | 413 | 422) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if CONTEXT_WINDOW.iter().any(|p| text.contains(p)) {
+        Some(ErrorKind::ContextWindow)
+    } else if CONTENT_POLICY.iter().any(|p| text.contains(p)) {
+        Some(ErrorKind::ContentPolicy)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin_config::ErrorKind;
+
+    #[test]
+    fn error_kinds_are_recognised_as_litellm_does() {
+        let openai = br#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+        assert_eq!(classify_error(400, openai), Some(ErrorKind::ContextWindow));
+        let anthropic = br#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210517 tokens > 200000 maximum"}}"#;
+        assert_eq!(
+            classify_error(400, anthropic),
+            Some(ErrorKind::ContextWindow)
+        );
+        let policy = br#"{"error":{"message":"Your request was rejected as a result of our safety system.","type":"invalid_request_error","param":null,"code":"content_policy_violation"}}"#;
+        assert_eq!(classify_error(400, policy), Some(ErrorKind::ContentPolicy));
+        let azure = br#"{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}}"#;
+        assert_eq!(classify_error(400, azure), Some(ErrorKind::ContentPolicy));
+        let plain = br#"{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error"}}"#;
+        assert_eq!(
+            classify_error(400, plain),
+            None,
+            "a plain 400 is just a 400"
+        );
+        assert_eq!(classify_error(500, openai), None, "only client errors");
+    }
 
     #[test]
     fn bare_names_get_litellm_providers() {
