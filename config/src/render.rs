@@ -475,7 +475,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             "include_request_attempt_count": true}]},
         "local_reply_config": {"mappers": [
             mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
-            mapper(&["UH", "UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
+            // UH: every deployment of the group and its fallbacks is cooling down.
+            mapper(&["UH"], 503, "service_unavailable_error", "No deployments available for the selected model: all are cooling down after repeated failures (cooldown_time), try again shortly"),
+            mapper(&["UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
             mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
             payload_too_large_mapper(plan.router.max_request_body_bytes),
             response_too_large_mapper(buffer_limit),
