@@ -51,6 +51,8 @@ model_list:
       api_base: {openai_mock.base_url}
       api_key: os.environ/TEST_OPENAI_KEY
       extra_headers: {{X-Team: research}}
+      input_cost_per_token: 0.000001
+      output_cost_per_token: 0.000002
   - model_name: embed-small
     litellm_params:
       model: openai/text-embedding-3-small
@@ -152,7 +154,13 @@ def test_models_list_comes_from_the_config(client, openai_mock):
 
 
 def test_openai_chat(client, openai_mock):
-    r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi there"}], seed=5)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi there"}], seed=5
+    )
+    r = raw.parse()
+    # LiteLLM's x-litellm-response-cost, from the deployment's custom prices.
+    expected = r.usage.prompt_tokens * 1e-6 + r.usage.completion_tokens * 2e-6
+    assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(expected)
     assert r.choices[0].message.content == "Hello from openai mock: hi there"
     assert r.choices[0].finish_reason == "stop"
     assert r.usage.total_tokens > 0
@@ -290,7 +298,7 @@ def test_azure_style_client_path(gateway, azure_mock):
 
 def test_anthropic_chat(client, anthropic_mock):
     anthropic_mock.usage = {"input_tokens": 7, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20, "output_tokens": 6}
-    r = client.chat.completions.create(
+    raw = client.chat.completions.with_raw_response.create(
         model="claude",
         messages=[
             {"role": "system", "content": "Be brief."},
@@ -299,6 +307,10 @@ def test_anthropic_chat(client, anthropic_mock):
         stop=["zzz"],
         user="user-42",
     )
+    r = raw.parse()
+    # Shipped price of claude-3-5-sonnet-20240620, cache reads and writes at their own prices.
+    expected = 7 * 3e-6 + 100 * 3e-7 + 20 * 3.75e-6 + 6 * 1.5e-5
+    assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(expected)
     assert r.choices[0].message.content == "Hello from anthropic mock: hello claude"
     assert r.choices[0].finish_reason == "stop"
     assert r.object == "chat.completion"

@@ -10,6 +10,7 @@
 
 mod litellm;
 mod plan;
+mod prices;
 mod render;
 mod up;
 

@@ -41,8 +41,10 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_filter::plugin_config::{
-    DeploymentConfig, ErrorFallbacks, GroupConfig, RouterConfig, Setting,
+    DeploymentConfig, ErrorFallbacks, GroupConfig, Pricing, RouterConfig, Setting,
 };
+
+use crate::prices::PriceTable;
 use switchyard_filter::providers::{infer_provider, ProviderKind};
 
 use crate::litellm::{
@@ -334,8 +336,11 @@ pub struct RoutingPolicy {
 pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ConfigError> {
     let env_defaults = config.env_defaults();
     let lookup = |name: &str| env(name).or_else(|| config.env_default(name));
+    let prices = PriceTable::load(&lookup)
+        .map_err(|e| ConfigError::at(&config.file_name, crate::prices::PRICES_ENV, e))?;
     let mut cx = Compiler {
         config,
+        prices,
         file: &config.file_name,
         lookup: &lookup,
         warnings: Vec::new(),
@@ -759,6 +764,7 @@ fn infer_unsupported(model: &str) -> Option<&'static str> {
 /// State shared while compiling the entries.
 struct Compiler<'a> {
     config: &'a Config,
+    prices: PriceTable,
     file: &'a str,
     lookup: &'a dyn Fn(&str) -> Option<String>,
     warnings: Vec<String>,
@@ -951,6 +957,7 @@ impl Compiler<'_> {
             .drop_params
             .or(self.config.litellm_settings.drop_params)
             .unwrap_or(false);
+        let pricing = self.pricing(entry, &provider_name, &model_id);
 
         Ok(Classified::Real(Box::new(Real {
             index,
@@ -966,6 +973,7 @@ impl Compiler<'_> {
                 default_params,
                 drop_params,
                 fallback_index: 0,
+                pricing,
             },
             address,
             endpoints,
@@ -1194,16 +1202,6 @@ impl Compiler<'_> {
             "tags",
             "tag-based routing is not applied yet; ignored",
         );
-        note(
-            lp.input_cost_per_token.is_some(),
-            "input_cost_per_token",
-            "custom pricing is not applied yet; ignored",
-        );
-        note(
-            lp.output_cost_per_token.is_some(),
-            "output_cost_per_token",
-            "custom pricing is not applied yet; ignored",
-        );
         let other_provider = format!("not used by {} deployments; ignored", provider.as_str());
         for (set, field) in [
             (lp.aws_access_key_id.is_some(), "aws_access_key_id"),
@@ -1243,20 +1241,32 @@ impl Compiler<'_> {
                 "access groups are not enforced yet; ignored",
             );
         }
-        for (set, field) in [
-            (info.input_cost_per_token.is_some(), "input_cost_per_token"),
-            (
-                info.output_cost_per_token.is_some(),
-                "output_cost_per_token",
-            ),
-        ] {
-            if set {
-                self.warn(
-                    format!("{p}.model_info.{field}"),
-                    "custom pricing is not applied yet; ignored",
-                );
-            }
+    }
+
+    /// The deployment's prices: `input_cost_per_token` / `output_cost_per_token` from
+    /// `litellm_params` or `model_info` win; else the price table, under
+    /// `model_info.base_model` (Azure deployments are named freely) or the model id.
+    fn pricing(&self, entry: &ModelEntry, provider_name: &str, model_id: &str) -> Option<Pricing> {
+        let lp = &entry.litellm_params;
+        let info = &entry.model_info;
+        let name = info.base_model.as_deref().unwrap_or(model_id);
+        let name = name.split_once('/').map_or(name, |(_, rest)| rest);
+        let listed = self.prices.lookup(provider_name, name);
+        let input = lp.input_cost_per_token.or(info.input_cost_per_token);
+        let output = lp.output_cost_per_token.or(info.output_cost_per_token);
+        if input.is_none() && output.is_none() {
+            return listed;
         }
+        Some(Pricing {
+            input_cost_per_token: input
+                .or(listed.map(|l| l.input_cost_per_token))
+                .unwrap_or(0.0),
+            output_cost_per_token: output
+                .or(listed.map(|l| l.output_cost_per_token))
+                .unwrap_or(0.0),
+            cache_read_input_token_cost: listed.and_then(|l| l.cache_read_input_token_cost),
+            cache_creation_input_token_cost: listed.and_then(|l| l.cache_creation_input_token_cost),
+        })
     }
 
     /// Weights of a group's deployments, LiteLLM simple-shuffle style (module docs).
@@ -1932,6 +1942,34 @@ mod tests {
     }
 
     #[test]
+    fn prices_resolve_per_deployment() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/gpt-4o-mini}\n  - model_name: b\n    litellm_params: {model: azure/my-dep, api_base: https://r.openai.azure.com}\n    model_info: {base_model: azure/gpt-4o}\n  - model_name: c\n    litellm_params: {model: hosted_vllm/llama, api_base: http://h:1/v1, input_cost_per_token: 0.000001}\n    model_info: {output_cost_per_token: 0.000002}\n  - model_name: d\n    litellm_params: {model: hosted_vllm/unknown, api_base: http://h:1/v1}\n";
+        let plan = compile_env(text, &[("AZURE_API_KEY", "k"), ("OPENAI_API_KEY", "k")]).unwrap();
+        let price = |i: usize| plan.deployments[i].upstream.pricing;
+        assert_eq!(
+            price(0).unwrap().input_cost_per_token,
+            1.5e-7,
+            "shipped table"
+        );
+        assert_eq!(
+            price(1).unwrap().output_cost_per_token,
+            1e-5,
+            "Azure priced by base_model"
+        );
+        let custom = price(2).unwrap();
+        assert_eq!(
+            (custom.input_cost_per_token, custom.output_cost_per_token),
+            (1e-6, 2e-6)
+        );
+        assert_eq!(price(3), None, "unknown model: no price, no cost header");
+        assert!(
+            !plan.warnings.iter().any(|w| w.contains("cost_per_token")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
     fn routing_policy_from_router_settings() {
         let plan = compile_text(&one("      model: openai/x\n")).unwrap();
         let r = &plan.routing;
@@ -2144,11 +2182,13 @@ mod tests {
             ".tags: tag-based",
             ".order: order-based",
             ".aws_region_name: not used by openai",
-            ".input_cost_per_token: custom pricing",
             ".bos_token: prompt templates",
         ] {
             assert!(has_warning(&plan, needle), "{needle}: {:?}", plan.warnings);
         }
+        // Custom prices are applied now, not warned about.
+        assert!(!has_warning(&plan, ".input_cost_per_token"));
+        assert_eq!(plan.deployments[0].upstream.pricing.unwrap().input_cost_per_token, 1e-6);
     }
 
     #[test]

@@ -19,6 +19,7 @@
     )
 )]
 
+pub mod cost;
 pub mod endpoint;
 pub mod error;
 pub mod host;

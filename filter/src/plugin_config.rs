@@ -211,6 +211,25 @@ pub struct DeploymentConfig {
     /// (`x-litellm-attempted-fallbacks`).
     #[serde(default)]
     pub fallback_index: u32,
+    /// Prices per token (USD), resolved at render time; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
+}
+
+/// A deployment's prices, in LiteLLM's field names (USD per token).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    /// Uncached prompt tokens.
+    pub input_cost_per_token: f64,
+    /// Completion tokens.
+    pub output_cost_per_token: f64,
+    /// Prompt tokens read from the provider's cache (else the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_token_cost: Option<f64>,
+    /// Prompt tokens written to the provider's cache (else the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_token_cost: Option<f64>,
 }
 
 #[cfg(test)]
@@ -251,6 +270,7 @@ mod tests {
                 default_params: Map::new(),
                 drop_params: false,
                 fallback_index: 0,
+                pricing: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

@@ -14,11 +14,12 @@
 
 use serde_json::{Map, Value};
 
+use crate::cost;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::host::{Flow, Host, Level};
 use crate::plugin_config::{
-    DeploymentConfig, ErrorFallbacks, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
@@ -134,6 +135,7 @@ pub struct Deployment {
     default_params: Map<String, Value>,
     drop_params: bool,
     fallback_index: u32,
+    pricing: Option<Pricing>,
 }
 
 /// Splits `scheme://host[:port][/prefix]` into the `:authority` and the path prefix.
@@ -229,6 +231,7 @@ impl Deployment {
             default_params: config.default_params.clone(),
             drop_params: config.drop_params,
             fallback_index: config.fallback_index,
+            pricing: config.pricing,
         })
     }
 
@@ -560,7 +563,11 @@ impl UpstreamExchange {
         };
         match &mut self.response {
             ResponseMode::Pending | ResponseMode::Passthrough => Flow::Continue,
-            ResponseMode::Hold if end_of_stream => Flow::Continue,
+            ResponseMode::Hold if end_of_stream => {
+                let body = host.response_body(size).unwrap_or_default();
+                report_cost(host, dep, &body);
+                Flow::Continue
+            }
             ResponseMode::Hold => Flow::Pause,
             ResponseMode::Stream(translator) => {
                 let chunk = host.response_body(size).unwrap_or_default();
@@ -583,7 +590,10 @@ impl UpstreamExchange {
                     include_usage: self.include_usage,
                 };
                 match providers::translate_response(dep.provider, endpoint, &body, &ctx) {
-                    Ok(out) => host.replace_response_body(size, &out),
+                    Ok(out) => {
+                        report_cost(host, dep, &out);
+                        host.replace_response_body(size, &out);
+                    }
                     Err(err) => {
                         host.log(
                             Level::Warn,
@@ -643,6 +653,16 @@ impl UpstreamExchange {
     }
 }
 
+/// Sets `x-litellm-response-cost` (USD) on a held, non-streamed answer whose
+/// deployment has known prices.
+fn report_cost(host: &mut dyn Host, dep: &Deployment, openai_body: &[u8]) {
+    let (Some(pricing), Some(usage)) = (dep.pricing.as_ref(), cost::usage_of(openai_body)) else {
+        return;
+    };
+    let usd = cost::cost(&usage, pricing);
+    host.set_response_header("x-litellm-response-cost", Some(&usd.to_string()));
+}
+
 /// Replaces a held response with an OpenAI error.
 fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError) {
     host.set_response_header(":status", Some(&err.status.to_string()));
@@ -674,6 +694,12 @@ mod tests {
                 .clone(),
             drop_params: false,
             fallback_index: 0,
+            pricing: Some(Pricing {
+                input_cost_per_token: 1e-6,
+                output_cost_per_token: 2e-6,
+                cache_read_input_token_cost: None,
+                cache_creation_input_token_cost: None,
+            }),
         }
     }
 
@@ -1016,6 +1042,11 @@ mod tests {
         assert_eq!(ex.on_response_body(&up, &mut host, 2, false), Flow::Pause);
         assert_eq!(ex.on_response_body(&up, &mut host, 5, true), Flow::Continue);
         assert_eq!(host.response_body, b"hello");
+        assert_eq!(
+            host.resp("x-litellm-response-cost"),
+            None,
+            "no usage, no cost"
+        );
         assert_eq!(host.resp("content-length").as_deref(), Some("5"));
         assert_eq!(host.resp("x-litellm-model-id").as_deref(), Some("dep-1"));
         assert_eq!(host.resp("x-litellm-model-group").as_deref(), Some("g"));
@@ -1041,6 +1072,27 @@ mod tests {
         let reply = host.local_reply.as_ref().expect("a local reply");
         assert_eq!(reply.status, 503, "Anthropic's 529 maps to 503");
         assert_eq!(reply.json()["error"]["type"], "service_unavailable_error");
+    }
+
+    #[test]
+    fn non_streamed_answers_carry_their_cost() {
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body = br#"{"choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500}}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let usd: f64 = host
+            .resp("x-litellm-response-cost")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (usd - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12,
+            "{usd}"
+        );
     }
 
     #[test]
