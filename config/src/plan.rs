@@ -503,6 +503,9 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             hidden_aliases,
             max_request_body_bytes,
             error_fallbacks,
+            // Keys are not checked yet (the keyservice is being built): answers go
+            // out at once.
+            defer_answers: false,
         },
         deployments,
         routes,
@@ -2188,7 +2191,14 @@ mod tests {
         }
         // Custom prices are applied now, not warned about.
         assert!(!has_warning(&plan, ".input_cost_per_token"));
-        assert_eq!(plan.deployments[0].upstream.pricing.unwrap().input_cost_per_token, 1e-6);
+        assert_eq!(
+            plan.deployments[0]
+                .upstream
+                .pricing
+                .unwrap()
+                .input_cost_per_token,
+            1e-6
+        );
     }
 
     #[test]

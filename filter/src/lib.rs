@@ -26,6 +26,7 @@ pub mod host;
 pub mod mock;
 pub mod plugin_config;
 pub mod providers;
+pub mod responder;
 pub mod router;
 pub mod sse;
 pub mod upstream;

@@ -30,7 +30,14 @@ pub enum PluginConfig {
     Router(RouterConfig),
     /// Cluster stage: translation for the deployments of one route cluster.
     Upstream(UpstreamConfig),
+    /// Listener stage after ext_authz: sends the answers the router stage deferred.
+    Responder(ResponderConfig),
 }
+
+/// Configuration of the responder stage (nothing to configure yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponderConfig {}
 
 /// Configuration of the router stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +57,10 @@ pub struct RouterConfig {
     /// `context_window_fallbacks` / `content_policy_fallbacks` per model group.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_fallbacks: BTreeMap<String, ErrorFallbacks>,
+    /// Keys are checked (Envoy ext_authz) between this stage and the responder stage:
+    /// every local answer but health waits for the check, kept in filter state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub defer_answers: bool,
 }
 
 /// Where a group's request goes when a provider rejects it for one specific reason
@@ -249,6 +260,7 @@ mod tests {
             hidden_aliases: BTreeSet::new(),
             max_request_body_bytes: 1 << 20,
             error_fallbacks: BTreeMap::new(),
+            defer_answers: false,
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));

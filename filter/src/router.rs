@@ -196,6 +196,7 @@ pub struct Router {
     max_body: usize,
     models_body: Vec<u8>,
     error_fallbacks: std::collections::BTreeMap<String, ErrorFallbacks>,
+    defer_answers: bool,
 }
 
 impl Router {
@@ -240,6 +241,7 @@ impl Router {
             max_body: config.max_request_body_bytes,
             models_body: Vec::new(),
             error_fallbacks: config.error_fallbacks.clone(),
+            defer_answers: config.defer_answers,
         };
         for (alias, target) in &config.aliases {
             if router.resolve_group_name(target).is_none() {
@@ -384,13 +386,84 @@ pub struct RouterExchange {
     request_id: Option<String>,
 }
 
+/// Filter state holding an answer deferred until the key was checked.
+pub const REPLY_PROPERTY: &str = "switchyard_reply";
+/// Pseudo-header marking a deferred `/models` answer, which the responder filters to
+/// the key's models.
+pub const MODELS_LIST_MARKER: &str = "x-switchyard-models-list";
+
+/// `status`, one `name: value` line per header, a blank line, then the body.
+pub fn encode_reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{status}\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out.push('\n');
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// An answer kept for the responder stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredReply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+/// Inverse of [`encode_reply`].
+pub fn decode_reply(raw: &[u8]) -> Option<DeferredReply> {
+    let split = raw.windows(2).position(|w| w == b"\n\n")?;
+    let head = std::str::from_utf8(raw.get(..split)?).ok()?;
+    let body = raw.get(split + 2..)?.to_vec();
+    let mut lines = head.split('\n');
+    let status = lines.next()?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Some(DeferredReply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A local answer: sent now, or — when the key must be checked first — kept in
+/// filter state for the responder stage, the request continuing to ext_authz.
+fn answer_locally(
+    router: &Router,
+    host: &mut dyn Host,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Flow {
+    if router.defer_answers {
+        host.set_property(&[REPLY_PROPERTY], &encode_reply(status, headers, body));
+        Flow::Continue
+    } else {
+        host.send_local_reply(status, headers, body);
+        Flow::Pause
+    }
+}
+
 fn reply_json(host: &mut dyn Host, status: u16, body: &[u8]) {
     host.send_local_reply(status, &[("content-type", "application/json")], body);
 }
 
-fn reply_error(host: &mut dyn Host, err: &GatewayError) {
+fn reply_error(router: &Router, host: &mut dyn Host, err: &GatewayError) -> Flow {
     host.log(Level::Debug, &format!("switchyard router: {err}"));
-    reply_json(host, err.status, &err.to_body());
+    answer_locally(
+        router,
+        host,
+        err.status,
+        &[("content-type", "application/json")],
+        &err.to_body(),
+    )
 }
 
 impl RouterExchange {
@@ -404,6 +477,10 @@ impl RouterExchange {
         for name in INTERNAL_HEADERS {
             host.set_request_header(name, None);
         }
+        if router.defer_answers {
+            // An internal redirect replays the request: forget an earlier answer.
+            host.set_property(&[REPLY_PROPERTY], b"");
+        }
         let method = host.request_header(":method").unwrap_or_default();
         let mut path = host.request_header(":path").unwrap_or_default();
         if let Some((step, original)) = parse_fallback_path(&path) {
@@ -411,7 +488,19 @@ impl RouterExchange {
             path = original;
         }
         match classify(&method, &path) {
-            Route::Models => reply_json(host, 200, router.models_body()),
+            Route::Models => {
+                return answer_locally(
+                    router,
+                    host,
+                    200,
+                    &[
+                        ("content-type", "application/json"),
+                        (MODELS_LIST_MARKER, "1"),
+                    ],
+                    router.models_body(),
+                )
+            }
+            // Health answers never wait for a key (LiteLLM's are unauthenticated).
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
             Route::Readiness => reply_json(
                 host,
@@ -423,30 +512,41 @@ impl RouterExchange {
                     405,
                     format!("Method {method} not allowed on {path}; use {allowed}"),
                 );
-                host.send_local_reply(
+                return answer_locally(
+                    router,
+                    host,
                     405,
                     &[("content-type", "application/json"), ("allow", allowed)],
                     &err.to_body(),
                 );
             }
-            Route::NotFound => reply_error(
-                host,
-                &GatewayError::new(404, format!("No route for {method} {path}")),
-            ),
+            Route::NotFound => {
+                return reply_error(
+                    router,
+                    host,
+                    &GatewayError::new(404, format!("No route for {method} {path}")),
+                )
+            }
             Route::Llm {
                 endpoint,
                 path_model,
             } => {
                 if end_of_stream {
-                    reply_error(host, &GatewayError::bad_request("Request body is required"));
-                    return Flow::Pause;
+                    return reply_error(
+                        router,
+                        host,
+                        &GatewayError::bad_request("Request body is required"),
+                    );
                 }
                 let declared = host
                     .request_header("content-length")
                     .and_then(|v| v.trim().parse::<usize>().ok());
                 if declared.is_some_and(|n| n > router.max_body) {
-                    reply_error(host, &GatewayError::payload_too_large(router.max_body));
-                    return Flow::Pause;
+                    return reply_error(
+                        router,
+                        host,
+                        &GatewayError::payload_too_large(router.max_body),
+                    );
                 }
                 self.pending = Some((endpoint, path_model.map(str::to_string)));
                 self.request_id = host.request_header("x-request-id");
@@ -467,8 +567,11 @@ impl RouterExchange {
             return Flow::Continue;
         };
         if size > router.max_body {
-            reply_error(host, &GatewayError::payload_too_large(router.max_body));
-            return Flow::Pause;
+            return reply_error(
+                router,
+                host,
+                &GatewayError::payload_too_large(router.max_body),
+            );
         }
         if !end_of_stream {
             self.pending = Some((endpoint, path_model));
@@ -476,10 +579,7 @@ impl RouterExchange {
         }
         match self.route(router, host, endpoint, path_model.as_deref(), size) {
             Ok(flow) => flow,
-            Err(err) => {
-                reply_error(host, &err);
-                Flow::Pause
-            }
+            Err(err) => reply_error(router, host, &err),
         }
     }
 
@@ -547,7 +647,7 @@ impl RouterExchange {
                 },
                 self.request_id.as_deref().unwrap_or("mock")
             );
-            let answer = mock::answer(&mock::MockRequest {
+            let mock_answer = mock::answer(&mock::MockRequest {
                 endpoint,
                 model,
                 text,
@@ -560,15 +660,18 @@ impl RouterExchange {
                 created: host.now_unix_secs(),
                 request_bytes: size,
             })?;
-            host.send_local_reply(
+            // The key check needs the group even for a mock.
+            host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+            return Ok(answer_locally(
+                router,
+                host,
                 200,
                 &[
-                    ("content-type", answer.content_type),
+                    ("content-type", mock_answer.content_type),
                     ("x-litellm-model-group", &group.name),
                 ],
-                &answer.body,
-            );
-            return Ok(Flow::Pause);
+                &mock_answer.body,
+            ));
         }
 
         if head.fallbacks.as_ref().is_some_and(|f| !f.is_empty()) {
@@ -635,6 +738,7 @@ mod tests {
         let mut emb = group("embedder");
         emb.endpoints = vec!["embeddings".into()];
         Router::new(&RouterConfig {
+            defer_answers: false,
             groups: vec![
                 group("gpt-4o"),
                 group("openai/*"),
@@ -741,6 +845,7 @@ mod tests {
     #[test]
     fn unknown_alias_target_is_a_config_error() {
         let err = Router::new(&RouterConfig {
+            defer_answers: false,
             groups: vec![group("a")],
             aliases: [("x".to_string(), "nope".to_string())].into(),
             hidden_aliases: Default::default(),
@@ -1027,6 +1132,7 @@ mod tests {
 
         // `*` catches every model, so use a router without it for the unknown case.
         let r = Router::new(&RouterConfig {
+            defer_answers: false,
             groups: vec![group("a")],
             aliases: Default::default(),
             hidden_aliases: Default::default(),

@@ -14,6 +14,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::host::{Flow, Host, Level};
 use crate::plugin_config::PluginConfig;
+use crate::responder::ResponderExchange;
 use crate::router::{Router, RouterExchange};
 use crate::upstream::{Upstream, UpstreamExchange};
 
@@ -128,6 +129,7 @@ impl Host for WasmHost {
 enum Stage {
     Router(Rc<Router>),
     Upstream(Rc<Upstream>),
+    Responder,
 }
 
 struct SwitchyardRoot {
@@ -143,6 +145,7 @@ fn configure(raw: &[u8]) -> Result<Stage, String> {
     match config {
         PluginConfig::Router(c) => Router::new(&c).map(|r| Stage::Router(Rc::new(r))),
         PluginConfig::Upstream(c) => Upstream::new(&c, &env).map(|u| Stage::Upstream(Rc::new(u))),
+        PluginConfig::Responder(_) => Ok(Stage::Responder),
     }
 }
 
@@ -183,6 +186,9 @@ impl RootContext for SwitchyardRoot {
             Stage::Upstream(u) => Some(Box::new(UpstreamHttp {
                 upstream: Rc::clone(u),
                 exchange: UpstreamExchange::default(),
+            })),
+            Stage::Responder => Some(Box::new(ResponderHttp {
+                exchange: ResponderExchange,
             })),
         }
     }
@@ -252,5 +258,17 @@ impl HttpContext for UpstreamHttp {
             self.exchange
                 .on_response_body(&self.upstream, &mut WasmHost, size, end_of_stream),
         )
+    }
+}
+
+struct ResponderHttp {
+    exchange: ResponderExchange,
+}
+
+impl Context for ResponderHttp {}
+
+impl HttpContext for ResponderHttp {
+    fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        action(self.exchange.on_request_headers(&mut WasmHost))
     }
 }
