@@ -208,6 +208,17 @@ def test_openai_stream_with_usage(client, openai_mock):
     assert openai_mock.last_request.json["stream"] is True
 
 
+def test_openai_stream_usage_is_read_but_not_shown_unless_asked(client, openai_mock):
+    chunks = list(client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "no usage please"}], stream=True
+    ))
+    # The gateway asked the provider for the usage chunk (it needs the tokens) ...
+    assert openai_mock.last_request.json["stream_options"] == {"include_usage": True}
+    # ... and the client, who did not, does not get it.
+    assert all(c.choices for c in chunks), [c for c in chunks if not c.choices]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from openai mock: no usage please"
+
+
 def test_openai_streamed_tool_call(client, openai_mock):
     stream = client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True

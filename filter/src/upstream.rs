@@ -306,6 +306,8 @@ enum ResponseMode {
 /// Where one attempt is in the upstream stage.
 pub struct UpstreamExchange {
     facts: Option<RouteFacts>,
+    /// Token usage of the answer, once known.
+    usage: Option<cost::Usage>,
     /// `x-forwarded-proto` of the client's request, for an error-fallback redirect.
     scheme: String,
     deployment: usize,
@@ -320,6 +322,7 @@ impl Default for UpstreamExchange {
     fn default() -> Self {
         UpstreamExchange {
             facts: None,
+            usage: None,
             scheme: String::new(),
             deployment: 0,
             attempt: 1,
@@ -340,6 +343,12 @@ fn reply_error(host: &mut dyn Host, err: &GatewayError) {
 }
 
 impl UpstreamExchange {
+    /// The answer's token usage: known at the end of a non-streamed answer or of a
+    /// stream (whose usage chunk the gateway asks for).
+    pub fn usage(&self) -> Option<cost::Usage> {
+        self.usage
+    }
+
     fn deployment<'u>(&self, up: &'u Upstream) -> Option<&'u Deployment> {
         up.deployments.get(self.deployment)
     }
@@ -457,6 +466,17 @@ impl UpstreamExchange {
             .and_then(|o| o.get("include_usage"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        if self.stream
+            && !self.include_usage
+            && providers::asks_stream_usage(dep.provider, facts.endpoint)
+        {
+            // The gateway needs the tokens of every answer: ask for the usage chunk
+            // (dropped again on the way back, as the client did not ask for it).
+            request.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
         let translated = providers::translate_request(
             dep.provider,
             facts.endpoint,
@@ -524,14 +544,11 @@ impl UpstreamExchange {
             include_usage: self.include_usage,
         };
         self.response = if self.stream {
-            match providers::stream_translator(dep.provider, endpoint, ctx) {
-                Some(t) => {
-                    host.set_response_header("content-length", None);
-                    host.set_response_header("content-type", Some("text/event-stream"));
-                    ResponseMode::Stream(t)
-                }
-                None => ResponseMode::Passthrough,
+            host.set_response_header("content-length", None);
+            if providers::rewrites_response(dep.provider) {
+                host.set_response_header("content-type", Some("text/event-stream"));
             }
+            ResponseMode::Stream(providers::stream_translator(dep.provider, endpoint, ctx))
         } else if providers::rewrites_response(dep.provider) {
             host.set_response_header("content-length", None);
             ResponseMode::Translate
@@ -565,7 +582,8 @@ impl UpstreamExchange {
             ResponseMode::Pending | ResponseMode::Passthrough => Flow::Continue,
             ResponseMode::Hold if end_of_stream => {
                 let body = host.response_body(size).unwrap_or_default();
-                report_cost(host, dep, &body);
+                self.usage = cost::usage_of(&body);
+                report_cost(host, dep, self.usage);
                 Flow::Continue
             }
             ResponseMode::Hold => Flow::Pause,
@@ -575,6 +593,7 @@ impl UpstreamExchange {
                 translator.push(&chunk, &mut out);
                 if end_of_stream {
                     translator.finish(&mut out);
+                    self.usage = translator.usage();
                 }
                 host.replace_response_body(size, &out);
                 Flow::Continue
@@ -591,7 +610,8 @@ impl UpstreamExchange {
                 };
                 match providers::translate_response(dep.provider, endpoint, &body, &ctx) {
                     Ok(out) => {
-                        report_cost(host, dep, &out);
+                        self.usage = cost::usage_of(&out);
+                        report_cost(host, dep, self.usage);
                         host.replace_response_body(size, &out);
                     }
                     Err(err) => {
@@ -655,8 +675,8 @@ impl UpstreamExchange {
 
 /// Sets `x-litellm-response-cost` (USD) on a held, non-streamed answer whose
 /// deployment has known prices.
-fn report_cost(host: &mut dyn Host, dep: &Deployment, openai_body: &[u8]) {
-    let (Some(pricing), Some(usage)) = (dep.pricing.as_ref(), cost::usage_of(openai_body)) else {
+fn report_cost(host: &mut dyn Host, dep: &Deployment, usage: Option<cost::Usage>) {
+    let (Some(pricing), Some(usage)) = (dep.pricing.as_ref(), usage) else {
         return;
     };
     let usd = cost::cost(&usage, pricing);
@@ -1093,6 +1113,32 @@ mod tests {
             (usd - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12,
             "{usd}"
         );
+    }
+
+    #[test]
+    fn streams_ask_for_usage_and_hide_it_unless_asked() {
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let stream = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+        for client_asked in [false, true] {
+            let mut body = json!({"model": "x", "messages": [], "stream": true});
+            if client_asked {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            let mut host = request("chat_completions", body);
+            let (mut ex, _) = send(&up, &mut host);
+            assert_eq!(host.request_json()["stream_options"]["include_usage"], true);
+            host.response_headers = vec![(":status".into(), "200".into())];
+            assert_eq!(
+                ex.on_response_headers(&up, &mut host, false),
+                Flow::Continue
+            );
+            host.response_body = stream.to_vec();
+            ex.on_response_body(&up, &mut host, stream.len(), true);
+            let out = String::from_utf8(host.response_body.clone()).unwrap();
+            assert_eq!(out.contains("\"usage\""), client_asked, "{out}");
+            assert!(out.ends_with("data: [DONE]\n\n"));
+            assert_eq!(ex.usage().map(|u| u.prompt_tokens), Some(9));
+        }
     }
 
     #[test]

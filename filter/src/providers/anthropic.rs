@@ -1363,6 +1363,21 @@ impl StreamTranslator {
 }
 
 impl StreamTranslate for StreamTranslator {
+    fn usage(&self) -> Option<crate::cost::Usage> {
+        let u = &self.state.usage;
+        if u.input_tokens.is_none() && u.output_tokens.is_none() {
+            return None;
+        }
+        let read = u.cache_read_input_tokens.unwrap_or(0);
+        let created = u.cache_creation_input_tokens.unwrap_or(0);
+        Some(crate::cost::Usage {
+            prompt_tokens: u.input_tokens.unwrap_or(0) + read + created,
+            completion_tokens: u.output_tokens.unwrap_or(0),
+            cache_read_tokens: read,
+            cache_creation_tokens: created,
+        })
+    }
+
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.state.done {
             return;

@@ -114,6 +114,10 @@ pub trait StreamTranslate {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>);
     /// Flushes at end of stream (a stream cut short ends with an error event).
     fn finish(&mut self, out: &mut Vec<u8>);
+    /// The answer's token usage, once the stream reported it.
+    fn usage(&self) -> Option<crate::cost::Usage> {
+        None
+    }
 }
 
 /// A request ready for the provider: path (joined onto the `api_base` prefix by the
@@ -171,11 +175,22 @@ pub fn stream_translator(
     provider: ProviderKind,
     endpoint: Endpoint,
     ctx: ResponseContext,
-) -> Option<Box<dyn StreamTranslate>> {
+) -> Box<dyn StreamTranslate> {
     match provider {
-        ProviderKind::Openai | ProviderKind::Azure => None,
-        ProviderKind::Anthropic => Some(Box::new(anthropic::StreamTranslator::new(endpoint, ctx))),
+        // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
+        // gateway asked for it and the client did not.
+        ProviderKind::Openai | ProviderKind::Azure => {
+            Box::new(openai::UsageTap::new(!ctx.include_usage))
+        }
+        ProviderKind::Anthropic => Box::new(anthropic::StreamTranslator::new(endpoint, ctx)),
     }
+}
+
+/// Whether a streamed request to `provider` should ask for the usage chunk
+/// (`stream_options.include_usage`) so the gateway learns the tokens.
+pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
+    matches!(provider, ProviderKind::Openai | ProviderKind::Azure)
+        && endpoint != Endpoint::Embeddings
 }
 
 /// Maps a provider's error response (any status ≥ 400) to an OpenAI-shaped error,

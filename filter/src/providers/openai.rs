@@ -8,9 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use super::ProviderRequest;
+use super::{ProviderRequest, StreamTranslate};
+use crate::cost::{self, Usage};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
+use crate::sse::SseDecoder;
 
 /// The Azure `api-version` used when a deployment sets none: the newest GA
 /// version of the data-plane inference API when this was written.
@@ -52,6 +54,76 @@ pub fn translate_azure_request(
         ),
         body: serialize(request)?,
     })
+}
+
+/// Reads an OpenAI SSE stream for its usage chunk as it passes.
+///
+/// Without `strip_usage` the bytes pass untouched. With it (the gateway asked for
+/// `include_usage`, the client did not), events are re-emitted one by one and the
+/// usage-only chunk (`"choices": []`) is dropped, so the client sees the stream it
+/// asked for.
+pub struct UsageTap {
+    decoder: SseDecoder,
+    strip_usage: bool,
+    usage: Option<Usage>,
+}
+
+impl UsageTap {
+    /// A tap for one stream.
+    pub fn new(strip_usage: bool) -> Self {
+        UsageTap {
+            decoder: SseDecoder::new(),
+            strip_usage,
+            usage: None,
+        }
+    }
+}
+
+/// An event's data is a usage-only chunk (no choices, a usage object).
+fn is_usage_only(data: &str) -> bool {
+    data.contains("\"usage\"")
+        && serde_json::from_str::<Value>(data).is_ok_and(|v| {
+            v.get("usage").is_some_and(Value::is_object)
+                && v.get("choices")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
+        })
+}
+
+impl StreamTranslate for UsageTap {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if !self.strip_usage {
+            out.extend_from_slice(chunk);
+        }
+        self.decoder.push(chunk);
+        while let Ok(Some(event)) = self.decoder.next_event() {
+            // Only the rare event that names usage is parsed.
+            if event.data.contains("\"usage\":{") || event.data.contains("\"usage\": {") {
+                if let Some(u) = cost::usage_of(event.data.as_bytes()) {
+                    self.usage = Some(u);
+                }
+            }
+            if self.strip_usage && !is_usage_only(event.data) {
+                if let Some(name) = event.event {
+                    out.extend_from_slice(b"event: ");
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b'\n');
+                }
+                for line in event.data.split('\n') {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(line.as_bytes());
+                    out.push(b'\n');
+                }
+                out.push(b'\n');
+            }
+        }
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -116,6 +188,40 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    const STREAM: &str = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\ndata: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\ndata: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\ndata: [DONE]\n\n";
+
+    fn tap(strip: bool, split: usize) -> (String, Option<Usage>) {
+        let mut t = UsageTap::new(strip);
+        let mut out = Vec::new();
+        let (a, b) = STREAM.as_bytes().split_at(split);
+        t.push(a, &mut out);
+        t.push(b, &mut out);
+        t.finish(&mut out);
+        (String::from_utf8(out).unwrap(), t.usage())
+    }
+
+    #[test]
+    fn usage_tap_passes_bytes_and_reads_usage() {
+        for split in 0..STREAM.len() {
+            let (out, usage) = tap(false, split);
+            assert_eq!(out, STREAM, "untouched at split {split}");
+            let u = usage.unwrap();
+            assert_eq!((u.prompt_tokens, u.completion_tokens), (9, 2));
+        }
+    }
+
+    #[test]
+    fn usage_tap_drops_the_usage_chunk_the_client_did_not_ask_for() {
+        for split in 0..STREAM.len() {
+            let (out, usage) = tap(true, split);
+            assert!(!out.contains("\"choices\":[]"), "{out}");
+            assert!(out.contains("\"content\":\"Hi\""));
+            assert!(out.ends_with("data: [DONE]\n\n"));
+            assert_eq!(out.matches("\n\n").count(), 3, "{out}");
+            assert_eq!(usage.unwrap().prompt_tokens, 9);
+        }
     }
 
     #[test]
