@@ -1,0 +1,263 @@
+//! The HTTP server: LiteLLM's management routes, the internal spend report, the check
+//! endpoint and health.
+//!
+//! | route | auth | what |
+//! |---|---|---|
+//! | `POST /key/generate`, `/key/update`, `/key/delete`, `/key/regenerate`, `/key/{key}/regenerate`, `/key/block`, `/key/unblock` | master key | LiteLLM key management |
+//! | `GET /key/info?key=`, `/key/list` | master key | |
+//! | `POST /user/new`, `GET /user/info?user_id=`, `POST /team/new`, `GET /team/info?team_id=` | master key | |
+//! | `GET /spend/logs`, `/global/spend` | master key | |
+//! | `POST /spend/record` | master key when one is set | internal: one request's spend log row |
+//! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error |
+//! | `GET /health/liveliness`, `/health/liveness`, `/health/readiness` | none | |
+//!
+//! The master key is read like any key (`Authorization: Bearer`, `x-litellm-api-key`,
+//! …). Request log lines carry the route *template* (`/key/{key}/regenerate`), never
+//! the URI, whose path or query may hold a key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::check::{presented_key, Decision, PresentedKey};
+use crate::error::ApiError;
+use crate::service::KeyService;
+use crate::time::now_ms;
+
+type Svc = State<Arc<KeyService>>;
+type Q = Query<BTreeMap<String, String>>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+fn reply(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn key_from(headers: &HeaderMap) -> PresentedKey {
+    presented_key(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+}
+
+/// Builds the router over a service.
+pub fn router(service: Arc<KeyService>) -> Router {
+    let admin = Router::new()
+        .route("/key/generate", post(generate))
+        .route("/key/update", post(update))
+        .route("/key/delete", post(delete))
+        .route("/key/info", get(info))
+        .route("/key/list", get(list))
+        .route("/key/regenerate", post(regenerate))
+        .route("/key/{key}/regenerate", post(regenerate_path))
+        .route("/key/block", post(block))
+        .route("/key/unblock", post(unblock))
+        .route("/user/new", post(user_new))
+        .route("/user/info", get(user_info))
+        .route("/team/new", post(team_new))
+        .route("/team/info", get(team_info))
+        .route("/spend/logs", get(spend_logs))
+        .route("/global/spend", get(global_spend))
+        .route_layer(middleware::from_fn_with_state(
+            service.clone(),
+            require_admin,
+        ));
+    Router::new()
+        .merge(admin)
+        .route("/spend/record", post(spend_record))
+        .route("/check", any(check_route))
+        .route("/check/{*path}", any(check_route))
+        .route("/health/liveliness", get(alive))
+        .route("/health/liveness", get(alive))
+        .route("/health/readiness", get(readiness))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        .layer(middleware::from_fn(log_request))
+        .with_state(service)
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let resp = next.run(req).await;
+    let ms = started.elapsed().as_millis();
+    let status = resp.status().as_u16();
+    if route.starts_with("/check") || route.starts_with("/health") {
+        log::debug!("{method} {route} {status} {ms}ms");
+    } else {
+        log::info!("{method} {route} {status} {ms}ms");
+    }
+    resp
+}
+
+async fn require_admin(State(svc): Svc, req: Request, next: Next) -> Response {
+    match svc.require_admin(&key_from(req.headers())) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found("Route not found on the keyservice.").into_response()
+}
+
+async fn alive() -> Response {
+    axum::Json(json!("I'm alive!")).into_response()
+}
+
+async fn readiness(State(svc): Svc) -> Response {
+    let backend = match svc.backend().kind {
+        crate::store::BackendKind::Sqlite => "sqlite",
+        crate::store::BackendKind::Postgres => "postgres",
+    };
+    if svc.ready().await {
+        axum::Json(json!({"status": "healthy", "db": "connected", "backend": backend}))
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "unhealthy", "db": "Not connected", "backend": backend})),
+        )
+            .into_response()
+    }
+}
+
+async fn generate(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.generate_key(&body, now_ms()).await)
+}
+
+async fn update(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.update_key(&body, now_ms()).await)
+}
+
+async fn delete(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.delete_keys(&body).await)
+}
+
+async fn info(State(svc): Svc, Query(q): Q) -> Response {
+    reply(svc.key_info(&q, now_ms()).await)
+}
+
+async fn list(State(svc): Svc, Query(q): Q) -> Response {
+    reply(svc.list_keys(&q).await)
+}
+
+async fn regenerate(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.regenerate_key(None, &body, now_ms()).await)
+}
+
+async fn regenerate_path(State(svc): Svc, Path(key): Path<String>, body: Bytes) -> Response {
+    reply(svc.regenerate_key(Some(&key), &body, now_ms()).await)
+}
+
+async fn block(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.set_blocked(&body, true, now_ms()).await)
+}
+
+async fn unblock(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.set_blocked(&body, false, now_ms()).await)
+}
+
+async fn user_new(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.new_user(&body, now_ms()).await)
+}
+
+async fn user_info(State(svc): Svc, Query(q): Q) -> Response {
+    reply(svc.user_info(&q, now_ms()).await)
+}
+
+async fn team_new(State(svc): Svc, body: Bytes) -> Response {
+    reply(svc.new_team(&body, now_ms()).await)
+}
+
+async fn team_info(State(svc): Svc, Query(q): Q) -> Response {
+    reply(svc.team_info(&q, now_ms()).await)
+}
+
+async fn spend_logs(State(svc): Svc, Query(q): Q) -> Response {
+    reply(svc.spend_logs(&q).await)
+}
+
+async fn global_spend(State(svc): Svc) -> Response {
+    reply(svc.global_spend().await)
+}
+
+async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = svc.require_reporter(&key_from(&headers)) {
+        return e.into_response();
+    }
+    reply(svc.record_spend(&body, now_ms()).await)
+}
+
+/// The check over HTTP, shaped for Envoy's ext_authz HTTP service: the key comes from
+/// the request's own headers, the model from its JSON body's `model` (or the `model`
+/// query parameter). Allowed: 200 with the response and upstream headers set.
+/// Refused: the OpenAI-shaped error with its status (and `retry-after`).
+async fn check_route(State(svc): Svc, Query(q): Q, headers: HeaderMap, body: Bytes) -> Response {
+    let presented = key_from(&headers);
+    let body_model = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("model").and_then(Value::as_str).map(str::to_string));
+    let model = body_model.or_else(|| q.get("model").cloned());
+    match svc.authorize(&presented, model.as_deref(), now_ms()).await {
+        Err(e) => {
+            log::error!("check failed closed: {e}");
+            ApiError::db_unavailable().into_response()
+        }
+        Ok(Decision::Deny(e)) => e.into_response(),
+        Ok(Decision::Allow(a)) => {
+            let mut headers = HeaderMap::new();
+            let mut response_headers = serde_json::Map::new();
+            for (name, value) in &a.response_headers {
+                response_headers.insert((*name).to_string(), json!(value));
+            }
+            for (name, value) in a.response_headers.iter().chain(a.request_headers().iter()) {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    headers.insert(HeaderName::from_static(name), v);
+                }
+            }
+            let body = json!({
+                "allowed": true,
+                "is_master": a.is_master,
+                "open": a.open,
+                "key_hash": a.key_hash,
+                "user_id": a.user_id,
+                "team_id": a.team_id,
+                "model": a.model,
+                "lease_id": a.lease,
+                "response_headers": response_headers,
+            });
+            let mut resp = Response::new(Body::from(body.to_string()));
+            resp.headers_mut().extend(headers);
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+    }
+}

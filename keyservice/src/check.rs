@@ -1,0 +1,1105 @@
+//! The check: may this request go on? A pure function of the presented key, the
+//! model, the time, and the records and limit usage the caller looked up.
+//!
+//! [`presented_key`] picks the key from the request headers in LiteLLM's order
+//! (`x-litellm-api-key`, `Authorization: Bearer`, `api-key`, `x-api-key`,
+//! `x-goog-api-key`). [`check`] then decides, in this order:
+//!
+//! | case | status | `type` |
+//! |---|---|---|
+//! | gateway open (no master key, no database) | allowed | |
+//! | no key | 401 | `auth_error` |
+//! | `Authorization` without `Bearer ` | 401 | `auth_error` |
+//! | the master key | allowed, unlimited | |
+//! | unknown key | 401 | `auth_error` |
+//! | blocked key (or its team blocked) | 401 | `auth_error` |
+//! | expired key | 401 | `expired_key` (LiteLLM 1.109; 1.77 said 400) |
+//! | model not in the key's `models` after its `aliases` | 401 | `key_model_access_denied`, `param: "model"` |
+//! | … not in its team's / user's `models` | 401 | `team_model_access_denied` / `user_model_access_denied` |
+//! | key, user or team spend ≥ `max_budget` | **400** | `budget_exceeded` |
+//! | parallel / rpm / tpm limit of key, user or team reached | 429 + `retry-after` | `rate_limit_error` |
+//!
+//! **Why 400 for budgets.** LiteLLM has answered 400 (1.77) and 422 (1.109). Both are
+//! final for the OpenAI SDKs (Python and JS retry 408, 409, 429 and 5xx only), unlike a
+//! 429, which they would retry in vain until the budget resets. We pick 400: it is the
+//! OpenAI `BadRequestError` that client code already catches, and LiteLLM's own
+//! `BudgetExceededError` is a 400.
+//!
+//! **Budget resets** are applied lazily: a record whose `budget_reset_at` has passed
+//! counts as spend 0 here ([`effective_spend`]); the service also writes the reset.
+//!
+//! **Limits** are judged from the usage snapshot the caller passes (one entry per
+//! [`limit_claims`] entry). The service then takes the claims atomically through the
+//! limiter, which can still refuse under a race; [`rate_limited`] builds that 429 too.
+
+use crate::error::ApiError;
+use crate::keys::{hash_key, hashes_equal};
+use crate::limits::{
+    retry_after_secs, violated, window_end_iso, LimitClaim, LimitKind, ScopeUsage,
+};
+use crate::model::{spend_header, KeyRecord, TeamRecord, UserRecord};
+use crate::time::{format_iso, py_float};
+
+/// Response header: the key's spend so far.
+pub const H_KEY_SPEND: &str = "x-litellm-key-spend";
+/// Response header: requests left in this window for the key.
+pub const H_REMAINING_REQUESTS: &str = "x-ratelimit-api_key-remaining-requests";
+/// Response header: the key's rpm limit.
+pub const H_LIMIT_REQUESTS: &str = "x-ratelimit-api_key-limit-requests";
+/// Response header: tokens left in this window for the key.
+pub const H_REMAINING_TOKENS: &str = "x-ratelimit-api_key-remaining-tokens";
+/// Response header: the key's tpm limit.
+pub const H_LIMIT_TOKENS: &str = "x-ratelimit-api_key-limit-tokens";
+/// Upstream header for the spend report: the key's token hash.
+pub const H_KEY_HASH: &str = "x-switchyard-key-hash";
+/// Upstream header for the spend report: the key's user.
+pub const H_USER_ID: &str = "x-switchyard-user-id";
+/// Upstream header for the spend report: the key's team.
+pub const H_TEAM_ID: &str = "x-switchyard-team-id";
+/// Upstream header: the model after the key's aliases.
+pub const H_MODEL: &str = "x-switchyard-model";
+/// Upstream header: the parallel-request lease to release in the spend report.
+pub const H_LEASE: &str = "x-switchyard-lease";
+
+/// The key a request presented, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresentedKey {
+    /// No key header at all (or an empty one).
+    Missing,
+    /// `Authorization` present without the `Bearer ` scheme.
+    Malformed,
+    /// The key, as sent.
+    Key(String),
+}
+
+/// Picks the presented key from the headers (`header(name)` looks a header up by its
+/// lower-case name) in LiteLLM's order.
+pub fn presented_key<'a>(header: impl Fn(&str) -> Option<&'a str>) -> PresentedKey {
+    let non_empty = |v: &str| {
+        let v = v.trim();
+        (!v.is_empty()).then(|| v.to_string())
+    };
+    if let Some(v) = header("x-litellm-api-key") {
+        let v = v.trim();
+        let v = strip_bearer(v).unwrap_or(v);
+        if let Some(k) = non_empty(v) {
+            return PresentedKey::Key(k);
+        }
+    }
+    if let Some(v) = header("authorization") {
+        let v = v.trim();
+        if !v.is_empty() {
+            return match strip_bearer(v).and_then(non_empty) {
+                Some(k) => PresentedKey::Key(k),
+                None => PresentedKey::Malformed,
+            };
+        }
+    }
+    for name in ["api-key", "x-api-key", "x-goog-api-key"] {
+        if let Some(k) = header(name).and_then(non_empty) {
+            return PresentedKey::Key(k);
+        }
+    }
+    PresentedKey::Missing
+}
+
+fn strip_bearer(v: &str) -> Option<&str> {
+    let (scheme, rest) = v.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case("bearer ").then_some(rest)
+}
+
+/// How the gateway is configured.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// `sha256(master key)` hex, when a master key is set.
+    pub master_key_hash: Option<String>,
+    /// No master key and no database: everything is allowed (LiteLLM's open proxy).
+    pub open: bool,
+}
+
+/// What the check is asked about.
+#[derive(Debug, Clone)]
+pub struct CheckInput<'a> {
+    pub presented_key: &'a PresentedKey,
+    /// The model the request asks for (`None` for routes without one, e.g. `/models`).
+    pub model: Option<&'a str>,
+    /// Now, epoch milliseconds.
+    pub now: i64,
+}
+
+/// The records the caller looked up for the presented key's hash, and the limit
+/// usage of each of [`limit_claims`]'s scopes (same order; missing = unused).
+#[derive(Debug, Clone, Default)]
+pub struct Subject<'a> {
+    pub key: Option<&'a KeyRecord>,
+    pub user: Option<&'a UserRecord>,
+    pub team: Option<&'a TeamRecord>,
+    pub usage: Vec<ScopeUsage>,
+}
+
+/// An admitted request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Allowed {
+    /// The master key was presented (no limits, no budget).
+    pub is_master: bool,
+    /// Admitted because the gateway is open.
+    pub open: bool,
+    /// Token hash of the presented key (for the spend report).
+    pub key_hash: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    /// The model after the key's aliases.
+    pub model: Option<String>,
+    /// The limits to take through the limiter.
+    pub claims: Vec<LimitClaim>,
+    /// Headers for the client's response (`x-litellm-key-spend`, `x-ratelimit-*`).
+    pub response_headers: Vec<(&'static str, String)>,
+    /// The parallel-request lease, once taken.
+    pub lease: Option<String>,
+}
+
+impl Allowed {
+    /// Headers for the upstream request (what the spend report needs back).
+    pub fn request_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = Vec::new();
+        if let Some(k) = &self.key_hash {
+            h.push((H_KEY_HASH, k.clone()));
+        }
+        if let Some(u) = &self.user_id {
+            h.push((H_USER_ID, u.clone()));
+        }
+        if let Some(t) = &self.team_id {
+            h.push((H_TEAM_ID, t.clone()));
+        }
+        if let Some(m) = &self.model {
+            h.push((H_MODEL, m.clone()));
+        }
+        if let Some(l) = &self.lease {
+            h.push((H_LEASE, l.clone()));
+        }
+        h
+    }
+}
+
+/// The check's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Allow(Allowed),
+    Deny(ApiError),
+}
+
+impl Decision {
+    /// The refusal, if refused.
+    pub fn denial(&self) -> Option<&ApiError> {
+        match self {
+            Decision::Deny(e) => Some(e),
+            Decision::Allow(_) => None,
+        }
+    }
+}
+
+/// Spend that counts now: 0 once the budget's reset time has passed.
+pub fn effective_spend(spend: f64, budget_reset_at: Option<i64>, now: i64) -> f64 {
+    match budget_reset_at {
+        Some(at) if at <= now => 0.0,
+        _ => spend,
+    }
+}
+
+/// The limit claims for a key and its user and team, in the order the check and the
+/// limiter use: key, user, team.
+pub fn limit_claims(
+    key: &KeyRecord,
+    user: Option<&UserRecord>,
+    team: Option<&TeamRecord>,
+) -> Vec<LimitClaim> {
+    let mut claims = vec![LimitClaim {
+        scope: crate::limits::scope("key", &key.token),
+        rpm: key.rpm_limit,
+        tpm: key.tpm_limit,
+        parallel: key.max_parallel_requests,
+    }];
+    if let Some(u) = user {
+        claims.push(LimitClaim {
+            scope: crate::limits::scope("user", &u.user_id),
+            rpm: u.rpm_limit,
+            tpm: u.tpm_limit,
+            parallel: u.max_parallel_requests,
+        });
+    }
+    if let Some(t) = team {
+        claims.push(LimitClaim {
+            scope: crate::limits::scope("team", &t.team_id),
+            rpm: t.rpm_limit,
+            tpm: t.tpm_limit,
+            parallel: t.max_parallel_requests,
+        });
+    }
+    claims.retain(LimitClaim::is_limiting);
+    claims
+}
+
+/// The 429 for a limit of the scope `scope` (`key:…`, `user:…`, `team:…`).
+pub fn rate_limited(scope: &str, kind: LimitKind, limit: i64, now: i64) -> ApiError {
+    let who = match scope.split_once(':').map(|(k, _)| k) {
+        Some("user") => "user",
+        Some("team") => "team",
+        _ => "api_key",
+    };
+    let (message, retry) = match kind {
+        LimitKind::Parallel => (
+            format!(
+                "Max parallel request limit reached for {who}. Current limit: {limit}. Try again when a request in flight has finished."
+            ),
+            1,
+        ),
+        _ => (
+            format!(
+                "Rate limit exceeded for {who}. Limit type: {}. Current limit: {limit}, Remaining: 0. Limit resets at: {}",
+                kind.as_str(),
+                window_end_iso(now)
+            ),
+            retry_after_secs(now),
+        ),
+    };
+    let mut e = ApiError::new(429, "rate_limit_error", message);
+    e.retry_after = Some(retry);
+    e
+}
+
+/// True when `models` lets `model` through: empty, `*`, `all-proxy-models`, an exact
+/// name, or a `prefix/*` wildcard. `all-team-models` defers to the team's list.
+pub fn model_allowed(models: &[String], model: &str) -> bool {
+    models.is_empty()
+        || models.iter().any(|m| {
+            m == model
+                || m == "*"
+                || m == "all-proxy-models"
+                || m == "all-team-models"
+                || m.strip_suffix('*')
+                    .is_some_and(|p| p.ends_with('/') && model.starts_with(p))
+        })
+}
+
+fn py_list(models: &[String]) -> String {
+    let items: Vec<String> = models.iter().map(|m| format!("'{m}'")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn budget_exceeded(who: Option<String>, spend: f64, max: f64) -> ApiError {
+    let who = who.map(|w| format!("{w} ")).unwrap_or_default();
+    ApiError::new(
+        400,
+        "budget_exceeded",
+        format!(
+            "Budget has been exceeded! {who}Current cost: {}, Max budget: {}",
+            py_float(spend),
+            py_float(max)
+        ),
+    )
+}
+
+/// The check itself. Pure: no clock, no I/O.
+pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> Decision {
+    let now = input.now;
+    if policy.open {
+        let key_hash = match input.presented_key {
+            PresentedKey::Key(k) => Some(hash_key(k)),
+            _ => None,
+        };
+        return Decision::Allow(Allowed {
+            open: true,
+            key_hash,
+            model: input.model.map(str::to_string),
+            ..Allowed::default()
+        });
+    }
+    let presented = match input.presented_key {
+        PresentedKey::Missing => {
+            return Decision::Deny(ApiError::auth(
+                "Authentication Error, No api key passed in.",
+            ))
+        }
+        PresentedKey::Malformed => {
+            return Decision::Deny(ApiError::auth(
+                "Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
+            ))
+        }
+        PresentedKey::Key(k) => k,
+    };
+    let hash = hash_key(presented);
+    if let Some(master) = &policy.master_key_hash {
+        if hashes_equal(&hash, master) {
+            return Decision::Allow(Allowed {
+                is_master: true,
+                key_hash: Some(hash),
+                model: input.model.map(str::to_string),
+                ..Allowed::default()
+            });
+        }
+    }
+    let key = match subject.key {
+        Some(k) if hashes_equal(&k.token, &hash) => k,
+        _ => {
+            return Decision::Deny(ApiError::auth(
+                "Authentication Error, Invalid proxy server token passed. Unable to find the key in the key store.",
+            ))
+        }
+    };
+    if key.blocked {
+        return Decision::Deny(ApiError::auth(
+            "Authentication Error, Key is blocked. Update via `/key/unblock` if you're admin.",
+        ));
+    }
+    if let Some(exp) = key.expires {
+        if exp <= now {
+            return Decision::Deny(ApiError::new(
+                401,
+                "expired_key",
+                format!(
+                    "Authentication Error - Expired Key. Key Expiry time {} and current time {}",
+                    format_iso(exp),
+                    format_iso(now)
+                ),
+            ));
+        }
+    }
+    // The user and team only count when they are the key's.
+    let user = subject
+        .user
+        .filter(|u| key.user_id.as_deref() == Some(u.user_id.as_str()));
+    let team = subject
+        .team
+        .filter(|t| key.team_id.as_deref() == Some(t.team_id.as_str()));
+    if let Some(t) = team {
+        if t.blocked {
+            return Decision::Deny(ApiError::auth(format!(
+                "Authentication Error, Team={} is blocked. Update via `/team/unblock` if you're admin.",
+                t.team_id
+            )));
+        }
+    }
+
+    // Models, after the key's aliases.
+    let model = input.model.map(|m| {
+        key.aliases
+            .get(m)
+            .and_then(|v| v.as_str())
+            .unwrap_or(m)
+            .to_string()
+    });
+    if let Some(m) = model.as_deref() {
+        if !model_allowed(&key.models, m) {
+            return Decision::Deny(
+                ApiError::new(
+                    401,
+                    "key_model_access_denied",
+                    format!(
+                        "API Key not allowed to access model. This token can only access models={}. Tried to access {m}",
+                        py_list(&key.models)
+                    ),
+                )
+                .with_param("model"),
+            );
+        }
+        if let Some(t) = team {
+            if !model_allowed(&t.models, m) {
+                return Decision::Deny(
+                    ApiError::new(
+                        401,
+                        "team_model_access_denied",
+                        format!(
+                            "Team not allowed to access model. Team={}, Model={m}. Allowed team models = {}",
+                            t.team_id,
+                            py_list(&t.models)
+                        ),
+                    )
+                    .with_param("model"),
+                );
+            }
+        }
+        if let Some(u) = user {
+            if !model_allowed(&u.models, m) {
+                return Decision::Deny(
+                    ApiError::new(
+                        401,
+                        "user_model_access_denied",
+                        format!(
+                            "User not allowed to access model. User={}, Model={m}. Allowed user models = {}",
+                            u.user_id,
+                            py_list(&u.models)
+                        ),
+                    )
+                    .with_param("model"),
+                );
+            }
+        }
+    }
+
+    // Budgets: the key's, then its user's, then its team's.
+    let key_spend = effective_spend(key.spend, key.budget_reset_at, now);
+    if let Some(max) = key.max_budget {
+        if key_spend >= max {
+            return Decision::Deny(budget_exceeded(None, key_spend, max));
+        }
+    }
+    if let Some(u) = user {
+        let spend = effective_spend(u.spend, u.budget_reset_at, now);
+        if let Some(max) = u.max_budget {
+            if spend >= max {
+                return Decision::Deny(budget_exceeded(
+                    Some(format!("User={}", u.user_id)),
+                    spend,
+                    max,
+                ));
+            }
+        }
+    }
+    if let Some(t) = team {
+        let spend = effective_spend(t.spend, t.budget_reset_at, now);
+        if let Some(max) = t.max_budget {
+            if spend >= max {
+                return Decision::Deny(budget_exceeded(
+                    Some(format!("Team={}", t.team_id)),
+                    spend,
+                    max,
+                ));
+            }
+        }
+    }
+
+    // Rate limits.
+    let claims = limit_claims(key, user, team);
+    let mut key_usage = ScopeUsage::default();
+    for (i, claim) in claims.iter().enumerate() {
+        let usage = subject.usage.get(i).copied().unwrap_or_default();
+        if claim.scope.starts_with("key:") {
+            key_usage = usage;
+        }
+        if let Some((kind, limit)) = violated(claim, &usage) {
+            return Decision::Deny(rate_limited(&claim.scope, kind, limit, now));
+        }
+    }
+
+    let mut headers = vec![(H_KEY_SPEND, spend_header(key_spend))];
+    if let Some(rpm) = key.rpm_limit {
+        headers.push((
+            H_REMAINING_REQUESTS,
+            (rpm - key_usage.requests - 1).max(0).to_string(),
+        ));
+        headers.push((H_LIMIT_REQUESTS, rpm.to_string()));
+    }
+    if let Some(tpm) = key.tpm_limit {
+        headers.push((
+            H_REMAINING_TOKENS,
+            (tpm - key_usage.tokens).max(0).to_string(),
+        ));
+        headers.push((H_LIMIT_TOKENS, tpm.to_string()));
+    }
+    Decision::Allow(Allowed {
+        is_master: false,
+        open: false,
+        key_hash: Some(hash),
+        user_id: key.user_id.clone(),
+        team_id: key.team_id.clone(),
+        model,
+        claims,
+        response_headers: headers,
+        lease: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_iso;
+    use serde_json::json;
+
+    const KEY: &str = "sk-test-key-0001";
+    const MASTER: &str = "sk-master";
+
+    fn now() -> i64 {
+        parse_iso("2024-05-01T12:00:30Z").unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            master_key_hash: Some(hash_key(MASTER)),
+            open: false,
+        }
+    }
+
+    fn key() -> KeyRecord {
+        KeyRecord {
+            token: hash_key(KEY),
+            key_name: crate::keys::key_name(KEY),
+            ..KeyRecord::default()
+        }
+    }
+
+    fn run(presented: PresentedKey, model: Option<&str>, subject: &Subject<'_>) -> Decision {
+        check(
+            &CheckInput {
+                presented_key: &presented,
+                model,
+                now: now(),
+            },
+            &policy(),
+            subject,
+        )
+    }
+
+    fn with_key(k: &KeyRecord) -> Subject<'_> {
+        Subject {
+            key: Some(k),
+            ..Subject::default()
+        }
+    }
+
+    fn denied(d: &Decision) -> &ApiError {
+        d.denial()
+            .unwrap_or_else(|| panic!("expected a refusal, got {d:?}"))
+    }
+
+    fn allowed(d: Decision) -> Allowed {
+        match d {
+            Decision::Allow(a) => a,
+            Decision::Deny(e) => panic!("expected admission, got {e:?}"),
+        }
+    }
+
+    fn k(s: &str) -> PresentedKey {
+        PresentedKey::Key(s.to_string())
+    }
+
+    #[test]
+    fn header_order_follows_litellm() {
+        let headers = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        assert_eq!(presented_key(headers(&[])), PresentedKey::Missing);
+        assert_eq!(
+            presented_key(headers(&[
+                ("authorization", "Bearer sk-a"),
+                ("x-litellm-api-key", "sk-b")
+            ])),
+            k("sk-b")
+        );
+        assert_eq!(
+            presented_key(headers(&[("x-litellm-api-key", "Bearer sk-b")])),
+            k("sk-b")
+        );
+        assert_eq!(
+            presented_key(headers(&[
+                ("authorization", "bearer sk-a"),
+                ("api-key", "sk-c")
+            ])),
+            k("sk-a")
+        );
+        assert_eq!(
+            presented_key(headers(&[
+                ("authorization", "Basic abc"),
+                ("x-api-key", "sk-d")
+            ])),
+            PresentedKey::Malformed
+        );
+        assert_eq!(
+            presented_key(headers(&[
+                ("authorization", "Bearer "),
+                ("x-api-key", "sk-d")
+            ])),
+            PresentedKey::Malformed
+        );
+        assert_eq!(
+            presented_key(headers(&[("api-key", "sk-c"), ("x-api-key", "sk-d")])),
+            k("sk-c")
+        );
+        assert_eq!(
+            presented_key(headers(&[
+                ("x-api-key", "sk-d"),
+                ("x-goog-api-key", "sk-e")
+            ])),
+            k("sk-d")
+        );
+        assert_eq!(
+            presented_key(headers(&[("x-goog-api-key", "sk-e")])),
+            k("sk-e")
+        );
+        assert_eq!(
+            presented_key(headers(&[("x-api-key", "  ")])),
+            PresentedKey::Missing
+        );
+    }
+
+    #[test]
+    fn no_key_is_401() {
+        let d = run(PresentedKey::Missing, Some("m"), &Subject::default());
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (401, "auth_error"));
+        assert_eq!(e.message, "Authentication Error, No api key passed in.");
+    }
+
+    #[test]
+    fn malformed_authorization_is_401() {
+        let d = run(PresentedKey::Malformed, Some("m"), &Subject::default());
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (401, "auth_error"));
+        assert!(e.message.contains("`Bearer ` prefix"));
+    }
+
+    #[test]
+    fn unknown_key_is_401_and_names_no_secret() {
+        let d = run(k("sk-nope"), Some("m"), &Subject::default());
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (401, "auth_error"));
+        assert!(!e.message.contains("sk-nope") && !e.message.contains(&hash_key("sk-nope")));
+    }
+
+    #[test]
+    fn a_record_for_another_hash_is_not_accepted() {
+        // The caller's lookup must match the presented key's hash.
+        let rec = key();
+        let d = run(k("sk-other"), None, &with_key(&rec));
+        assert_eq!(denied(&d).status, 401);
+    }
+
+    #[test]
+    fn a_stored_hash_is_not_a_credential() {
+        let rec = key();
+        let d = run(k(&rec.token), None, &with_key(&rec));
+        assert_eq!(denied(&d).status, 401);
+    }
+
+    #[test]
+    fn blocked_key_is_401() {
+        let rec = KeyRecord {
+            blocked: true,
+            ..key()
+        };
+        let d = run(k(KEY), Some("m"), &with_key(&rec));
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (401, "auth_error"));
+        assert!(e.message.contains("blocked"));
+    }
+
+    #[test]
+    fn blocked_team_is_401() {
+        let rec = KeyRecord {
+            team_id: Some("t1".into()),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            blocked: true,
+            ..TeamRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        let e = denied(&run(k(KEY), None, &s)).clone();
+        assert_eq!((e.status, e.kind.as_str()), (401, "auth_error"));
+        assert!(e.message.contains("Team=t1 is blocked"));
+    }
+
+    #[test]
+    fn expired_key_is_401_expired_key() {
+        let rec = KeyRecord {
+            expires: Some(now() - 1),
+            ..key()
+        };
+        let d = run(k(KEY), Some("m"), &with_key(&rec));
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (401, "expired_key"));
+        // Expiring exactly now counts as expired; a millisecond later does not.
+        let rec = KeyRecord {
+            expires: Some(now()),
+            ..key()
+        };
+        assert!(run(k(KEY), None, &with_key(&rec)).denial().is_some());
+        let rec = KeyRecord {
+            expires: Some(now() + 1),
+            ..key()
+        };
+        assert!(run(k(KEY), None, &with_key(&rec)).denial().is_none());
+    }
+
+    #[test]
+    fn model_outside_key_models_is_401_with_allowed_list() {
+        let rec = KeyRecord {
+            models: vec!["gpt-4o".into(), "claude".into()],
+            ..key()
+        };
+        let d = run(k(KEY), Some("gpt-3.5"), &with_key(&rec));
+        let e = denied(&d);
+        assert_eq!(
+            (e.status, e.kind.as_str()),
+            (401, "key_model_access_denied")
+        );
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert!(e.message.contains("['gpt-4o', 'claude']"), "{}", e.message);
+        assert!(e.message.contains("gpt-3.5"));
+        // Allowed models pass, and a request without a model is not model-checked.
+        assert!(run(k(KEY), Some("claude"), &with_key(&rec))
+            .denial()
+            .is_none());
+        assert!(run(k(KEY), None, &with_key(&rec)).denial().is_none());
+    }
+
+    #[test]
+    fn key_aliases_apply_before_the_model_check() {
+        let mut aliases = serde_json::Map::new();
+        aliases.insert("my-gpt".into(), json!("gpt-4o"));
+        let rec = KeyRecord {
+            models: vec!["gpt-4o".into()],
+            aliases,
+            ..key()
+        };
+        let a = allowed(run(k(KEY), Some("my-gpt"), &with_key(&rec)));
+        assert_eq!(a.model.as_deref(), Some("gpt-4o"));
+        assert!(a
+            .request_headers()
+            .contains(&(H_MODEL, "gpt-4o".to_string())));
+        // An alias to a model the key may not use is refused.
+        let mut aliases = serde_json::Map::new();
+        aliases.insert("gpt-4o".into(), json!("gpt-5"));
+        let rec = KeyRecord {
+            models: vec!["gpt-4o".into()],
+            aliases,
+            ..key()
+        };
+        assert_eq!(
+            denied(&run(k(KEY), Some("gpt-4o"), &with_key(&rec))).kind,
+            "key_model_access_denied"
+        );
+    }
+
+    #[test]
+    fn empty_and_wildcard_model_lists() {
+        assert!(model_allowed(&[], "anything"));
+        assert!(model_allowed(&["*".into()], "anything"));
+        assert!(model_allowed(&["all-proxy-models".into()], "anything"));
+        assert!(model_allowed(&["openai/*".into()], "openai/gpt-4o"));
+        assert!(!model_allowed(&["openai/*".into()], "anthropic/claude"));
+        assert!(!model_allowed(&["gpt-4o".into()], "gpt-4o-mini"));
+    }
+
+    #[test]
+    fn team_and_user_model_lists_apply() {
+        let rec = KeyRecord {
+            team_id: Some("t1".into()),
+            user_id: Some("u1".into()),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            models: vec!["a".into()],
+            ..TeamRecord::default()
+        };
+        let user = UserRecord {
+            user_id: "u1".into(),
+            models: vec!["a".into(), "b".into()],
+            ..UserRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            user: Some(&user),
+            usage: vec![],
+        };
+        let e = denied(&run(k(KEY), Some("b"), &s)).clone();
+        assert_eq!(
+            (e.status, e.kind.as_str(), e.param.as_deref()),
+            (401, "team_model_access_denied", Some("model"))
+        );
+        let team = TeamRecord {
+            models: vec![],
+            ..team
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            user: Some(&user),
+            usage: vec![],
+        };
+        assert!(run(k(KEY), Some("b"), &s).denial().is_none());
+        let e = denied(&run(k(KEY), Some("c"), &s)).clone();
+        assert_eq!(
+            (e.status, e.kind.as_str()),
+            (401, "user_model_access_denied")
+        );
+    }
+
+    #[test]
+    fn key_budget_exceeded_is_400() {
+        let rec = KeyRecord {
+            spend: 1.0,
+            max_budget: Some(1.0),
+            ..key()
+        };
+        let d = run(k(KEY), Some("m"), &with_key(&rec));
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (400, "budget_exceeded"));
+        assert_eq!(
+            e.message,
+            "Budget has been exceeded! Current cost: 1.0, Max budget: 1.0"
+        );
+        // Just under the budget passes (the request that crosses it is admitted).
+        let rec = KeyRecord {
+            spend: 0.999,
+            max_budget: Some(1.0),
+            ..key()
+        };
+        assert!(run(k(KEY), Some("m"), &with_key(&rec)).denial().is_none());
+    }
+
+    #[test]
+    fn user_and_team_budgets_apply() {
+        let rec = KeyRecord {
+            team_id: Some("t1".into()),
+            user_id: Some("u1".into()),
+            ..key()
+        };
+        let user = UserRecord {
+            user_id: "u1".into(),
+            spend: 5.0,
+            max_budget: Some(2.5),
+            ..UserRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            user: Some(&user),
+            ..Subject::default()
+        };
+        let e = denied(&run(k(KEY), None, &s)).clone();
+        assert_eq!((e.status, e.kind.as_str()), (400, "budget_exceeded"));
+        assert_eq!(
+            e.message,
+            "Budget has been exceeded! User=u1 Current cost: 5.0, Max budget: 2.5"
+        );
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            spend: 3.0,
+            max_budget: Some(3.0),
+            ..TeamRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        let e = denied(&run(k(KEY), None, &s)).clone();
+        assert_eq!(
+            e.message,
+            "Budget has been exceeded! Team=t1 Current cost: 3.0, Max budget: 3.0"
+        );
+        // Another user's record does not count for this key.
+        let other = UserRecord {
+            user_id: "u2".into(),
+            spend: 5.0,
+            max_budget: Some(1.0),
+            ..UserRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            user: Some(&other),
+            ..Subject::default()
+        };
+        assert!(run(k(KEY), None, &s).denial().is_none());
+    }
+
+    #[test]
+    fn budget_reset_is_applied_lazily() {
+        let rec = KeyRecord {
+            spend: 9.0,
+            max_budget: Some(5.0),
+            budget_duration: Some("1d".into()),
+            budget_reset_at: Some(now()),
+            ..key()
+        };
+        let a = allowed(run(k(KEY), None, &with_key(&rec)));
+        assert!(a
+            .response_headers
+            .contains(&(H_KEY_SPEND, "0.0".to_string())));
+        let rec = KeyRecord {
+            budget_reset_at: Some(now() + 1),
+            ..rec
+        };
+        assert_eq!(
+            denied(&run(k(KEY), None, &with_key(&rec))).kind,
+            "budget_exceeded"
+        );
+    }
+
+    #[test]
+    fn rpm_limit_is_429_with_retry_after() {
+        let rec = KeyRecord {
+            rpm_limit: Some(3),
+            ..key()
+        };
+        let usage = |requests| Subject {
+            key: Some(&rec),
+            usage: vec![ScopeUsage {
+                requests,
+                ..ScopeUsage::default()
+            }],
+            ..Subject::default()
+        };
+        let a = allowed(run(k(KEY), None, &usage(2)));
+        assert!(a
+            .response_headers
+            .contains(&(H_REMAINING_REQUESTS, "0".to_string())));
+        assert!(a
+            .response_headers
+            .contains(&(H_LIMIT_REQUESTS, "3".to_string())));
+        assert_eq!(a.claims.len(), 1);
+        let d = run(k(KEY), None, &usage(3));
+        let e = denied(&d);
+        assert_eq!((e.status, e.kind.as_str()), (429, "rate_limit_error"));
+        // now() is 30 s into its minute.
+        assert_eq!(e.retry_after, Some(30));
+        assert!(e.message.contains("Limit type: requests"));
+        assert!(!e.message.contains(&rec.token));
+    }
+
+    #[test]
+    fn tpm_and_parallel_limits_are_429() {
+        let rec = KeyRecord {
+            tpm_limit: Some(100),
+            max_parallel_requests: Some(2),
+            ..key()
+        };
+        let s = |u: ScopeUsage| Subject {
+            key: Some(&rec),
+            usage: vec![u],
+            ..Subject::default()
+        };
+        let e = denied(&run(
+            k(KEY),
+            None,
+            &s(ScopeUsage {
+                tokens: 100,
+                ..Default::default()
+            }),
+        ))
+        .clone();
+        assert_eq!((e.status, e.retry_after), (429, Some(30)));
+        assert!(e.message.contains("Limit type: tokens"));
+        let e = denied(&run(
+            k(KEY),
+            None,
+            &s(ScopeUsage {
+                in_flight: 2,
+                ..Default::default()
+            }),
+        ))
+        .clone();
+        assert_eq!((e.status, e.retry_after), (429, Some(1)));
+        assert!(e.message.contains("parallel"));
+        let a = allowed(run(
+            k(KEY),
+            None,
+            &s(ScopeUsage {
+                tokens: 40,
+                in_flight: 1,
+                ..Default::default()
+            }),
+        ));
+        assert!(a
+            .response_headers
+            .contains(&(H_REMAINING_TOKENS, "60".to_string())));
+        assert!(a
+            .response_headers
+            .contains(&(H_LIMIT_TOKENS, "100".to_string())));
+    }
+
+    #[test]
+    fn team_rpm_limit_applies() {
+        let rec = KeyRecord {
+            team_id: Some("t1".into()),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            rpm_limit: Some(1),
+            ..TeamRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            usage: vec![ScopeUsage {
+                requests: 1,
+                ..Default::default()
+            }],
+            ..Subject::default()
+        };
+        let e = denied(&run(k(KEY), None, &s)).clone();
+        assert_eq!(e.status, 429);
+        assert!(e.message.contains("for team"));
+    }
+
+    #[test]
+    fn valid_key_is_allowed_with_headers_and_report_ids() {
+        let rec = KeyRecord {
+            spend: 0.25,
+            user_id: Some("u1".into()),
+            team_id: Some("t1".into()),
+            ..key()
+        };
+        let a = allowed(run(k(KEY), Some("m"), &with_key(&rec)));
+        assert_eq!(a.key_hash.as_deref(), Some(rec.token.as_str()));
+        assert_eq!(a.response_headers, vec![(H_KEY_SPEND, "0.25".to_string())]);
+        let h = a.request_headers();
+        assert!(h.contains(&(H_KEY_HASH, rec.token.clone())));
+        assert!(h.contains(&(H_USER_ID, "u1".into())));
+        assert!(h.contains(&(H_TEAM_ID, "t1".into())));
+        assert!(a.claims.is_empty());
+    }
+
+    #[test]
+    fn master_key_is_allowed_for_everything() {
+        let a = allowed(run(k(MASTER), Some("any-model"), &Subject::default()));
+        assert!(a.is_master);
+        assert!(a.claims.is_empty());
+    }
+
+    #[test]
+    fn open_gateway_allows_everything() {
+        let p = Policy {
+            master_key_hash: None,
+            open: true,
+        };
+        let none = PresentedKey::Missing;
+        let d = check(
+            &CheckInput {
+                presented_key: &none,
+                model: Some("m"),
+                now: now(),
+            },
+            &p,
+            &Subject::default(),
+        );
+        assert!(allowed(d).open);
+    }
+
+    #[test]
+    fn closed_without_master_key_still_needs_a_valid_key() {
+        // A database but no master key: not open.
+        let p = Policy {
+            master_key_hash: None,
+            open: false,
+        };
+        let none = PresentedKey::Missing;
+        let d = check(
+            &CheckInput {
+                presented_key: &none,
+                model: None,
+                now: now(),
+            },
+            &p,
+            &Subject::default(),
+        );
+        assert_eq!(denied(&d).status, 401);
+    }
+}

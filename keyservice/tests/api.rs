@@ -1,0 +1,899 @@
+//! The management API and the check over real HTTP, against a real store.
+//!
+//! Every scenario is written once and run against SQLite (a file in a temporary
+//! directory) and against PostgreSQL when `SWITCHYARD_TEST_POSTGRES_URL` is set (a
+//! fresh schema per test); without it the PostgreSQL variants print that they were
+//! skipped and pass.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{http, Ks, MASTER};
+use switchyard_keyservice::keys::hash_key;
+use switchyard_keyservice::store::BackendKind;
+
+const TTL: Duration = Duration::from_secs(2);
+
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = super::common::sqlite_db();
+                super::$name(&db.url).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::common::postgres_db(stringify!($name)).await {
+                    super::$name(&db.url).await;
+                    db.cleanup().await;
+                }
+            }
+        }
+    };
+}
+
+on_both!(lifecycle);
+on_both!(list_paging);
+on_both!(spend_recording);
+on_both!(budgets);
+on_both!(master_key_enforcement);
+on_both!(rate_limits);
+on_both!(two_keyservices_share_one_database);
+
+fn suffix() -> String {
+    switchyard_keyservice::keys::random_uuid()[..8].to_string()
+}
+
+fn approx(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+/// Waits out the last seconds of a rate-limit minute so a test's requests share one.
+async fn avoid_window_edge() {
+    let now = switchyard_keyservice::time::now_ms();
+    let into = now.rem_euclid(60_000);
+    if into > 50_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into + 200) as u64)).await;
+    }
+}
+
+async fn generate(ks: &Ks, body: Value) -> (String, String, Value) {
+    let r = ks.admin("POST", "/key/generate", Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    (
+        v["key"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+        v,
+    )
+}
+
+async fn record(ks: &Ks, row: Value) -> Value {
+    let r = ks.admin("POST", "/spend/record", Some(&row)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+async fn lifecycle(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    let alias = format!("life-{}", suffix());
+
+    // generate
+    let (key, token, v) = generate(
+        &ks,
+        json!({"models": ["gpt-4o"], "key_alias": alias, "max_budget": 10, "duration": "30d",
+               "metadata": {"app": "tests"}, "rpm_limit": 100, "tags": ["a"]}),
+    )
+    .await;
+    assert!(key.starts_with("sk-") && key.len() == 25, "{key}");
+    assert_eq!(token, hash_key(&key));
+    assert_eq!(v["token_id"], json!(token));
+    assert_eq!(
+        v["key_name"],
+        json!(format!("sk-...{}", &key[key.len() - 4..]))
+    );
+    assert_eq!(v["models"], json!(["gpt-4o"]));
+    assert_eq!(v["max_budget"], json!(10.0));
+    assert_eq!(v["metadata"], json!({"app": "tests"}));
+    assert_eq!(v["tags"], json!(["a"]));
+    assert_eq!(v["duration"], json!("30d"));
+    let expires = switchyard_keyservice::time::parse_iso(v["expires"].as_str().unwrap()).unwrap();
+    let in_30d = switchyard_keyservice::time::now_ms() + 30 * 86_400_000;
+    assert!(
+        (expires - in_30d).abs() < 60_000,
+        "expires {}",
+        v["expires"]
+    );
+
+    // use
+    let r = ks.check(&key, Some("gpt-4o")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-litellm-key-spend"), Some("0.0"));
+    assert_eq!(r.header("x-switchyard-key-hash"), Some(token.as_str()));
+    assert_eq!(r.header("x-ratelimit-api_key-limit-requests"), Some("100"));
+    let r = ks.check(&key, Some("gpt-3.5-turbo")).await;
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (401, "key_model_access_denied")
+    );
+
+    // info, by plaintext and by hash; unknown → 404
+    let r = ks.admin("GET", &format!("/key/info?key={key}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let info = r.json();
+    assert_eq!(info["key"], json!(key));
+    assert_eq!(info["info"]["key_alias"], json!(alias));
+    assert_eq!(info["info"]["spend"], json!(0.0));
+    assert!(
+        info["info"].get("token").is_none(),
+        "info must not carry the hash"
+    );
+    let r = ks
+        .admin("GET", &format!("/key/info?key={token}"), None)
+        .await;
+    assert_eq!(r.json()["info"]["key_name"], v["key_name"]);
+    let r = ks
+        .admin("GET", "/key/info?key=sk-does-not-exist", None)
+        .await;
+    assert_eq!(r.status, 404);
+
+    // spend shows up in info
+    record(
+        &ks,
+        json!({"request_id": format!("req-{}", suffix()), "api_key": token, "spend": 0.25,
+                       "model": "gpt-4o", "total_tokens": 10}),
+    )
+    .await;
+    let r = ks.admin("GET", &format!("/key/info?key={key}"), None).await;
+    assert_eq!(r.json()["info"]["spend"], json!(0.25));
+    assert_eq!(
+        ks.check(&key, Some("gpt-4o"))
+            .await
+            .header("x-litellm-key-spend"),
+        Some("0.25")
+    );
+
+    // update
+    let r = ks
+        .admin(
+            "POST",
+            "/key/update",
+            Some(&json!({"key": key, "models": ["gpt-4o", "gpt-3.5-turbo"], "max_budget": 20})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["max_budget"], json!(20.0));
+    assert_eq!(r.json()["spend"], json!(0.25), "an update keeps the spend");
+    assert_eq!(ks.check(&key, Some("gpt-3.5-turbo")).await.status, 200);
+
+    // block, unblock
+    let r = ks
+        .admin("POST", "/key/block", Some(&json!({"key": key})))
+        .await;
+    assert_eq!((r.status, r.json()["blocked"].clone()), (200, json!(true)));
+    let r = ks.check(&key, Some("gpt-4o")).await;
+    assert_eq!((r.status, r.error_type().as_str()), (401, "auth_error"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("blocked"));
+    let r = ks
+        .admin("POST", "/key/unblock", Some(&json!({"key": token})))
+        .await;
+    assert_eq!((r.status, r.json()["blocked"].clone()), (200, json!(false)));
+    assert_eq!(ks.check(&key, Some("gpt-4o")).await.status, 200);
+
+    // regenerate: old key dead at once, new key works, same row (alias, spend)
+    let r = ks
+        .admin("POST", &format!("/key/{key}/regenerate"), Some(&json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let regen = r.json();
+    let key2 = regen["key"].as_str().unwrap().to_string();
+    let token2 = regen["token"].as_str().unwrap().to_string();
+    assert_ne!(key2, key);
+    assert_eq!(token2, hash_key(&key2));
+    assert_eq!(regen["key_alias"], json!(alias));
+    assert_eq!(ks.check(&key, Some("gpt-4o")).await.status, 401);
+    assert_eq!(ks.check(&key2, Some("gpt-4o")).await.status, 200);
+    assert_eq!(
+        ks.admin("GET", &format!("/key/info?key={token}"), None)
+            .await
+            .status,
+        404
+    );
+    let r = ks
+        .admin("GET", &format!("/key/info?key={key2}"), None)
+        .await;
+    assert_eq!(r.json()["info"]["spend"], json!(0.25));
+
+    // regenerate with the key in the body, and a caller-chosen new key
+    let custom = format!("sk-custom-{}", suffix());
+    let r = ks
+        .admin(
+            "POST",
+            "/key/regenerate",
+            Some(&json!({"key": key2, "new_key": custom, "max_budget": 5})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["key"], json!(custom));
+    assert_eq!(r.json()["max_budget"], json!(5.0));
+    assert_eq!(ks.check(&key2, Some("gpt-4o")).await.status, 401);
+    assert_eq!(ks.check(&custom, Some("gpt-4o")).await.status, 200);
+
+    // delete by key, then it is dead and unknown
+    let r = ks
+        .admin("POST", "/key/delete", Some(&json!({"keys": [custom]})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!({"deleted_keys": [custom]}));
+    assert_eq!(ks.check(&custom, Some("gpt-4o")).await.status, 401);
+    assert_eq!(
+        ks.admin("GET", &format!("/key/info?key={custom}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ks.admin("POST", "/key/delete", Some(&json!({"keys": [custom]})))
+            .await
+            .status,
+        404
+    );
+
+    // delete by alias
+    let alias2 = format!("bye-{}", suffix());
+    let (key3, _, _) = generate(&ks, json!({"key_alias": alias2})).await;
+    let r = ks
+        .admin(
+            "POST",
+            "/key/delete",
+            Some(&json!({"key_aliases": [alias2]})),
+        )
+        .await;
+    assert_eq!(r.json(), json!({"deleted_keys": [alias2]}));
+    assert_eq!(ks.check(&key3, None).await.status, 401);
+
+    // refusals of bad input
+    let r = ks
+        .admin("POST", "/key/generate", Some(&json!({"key": "not-sk"})))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = ks
+        .admin("POST", "/key/generate", Some(&json!({"duration": "soon"})))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["param"].clone()),
+        (400, json!("duration"))
+    );
+    let (_, _, _) = generate(&ks, json!({"key_alias": "dup-alias-".to_string() + &alias})).await;
+    let r = ks
+        .admin(
+            "POST",
+            "/key/generate",
+            Some(&json!({"key_alias": "dup-alias-".to_string() + &alias})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Unique key aliases"));
+    ks.stop().await;
+}
+
+async fn list_paging(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    let user = format!("pager-{}", suffix());
+    let team = format!("team-{}", suffix());
+    let mut tokens = HashSet::new();
+    for i in 0..25 {
+        let (_, t, _) = generate(
+            &ks,
+            json!({"user_id": user, "key_alias": format!("{user}-{i}")}),
+        )
+        .await;
+        tokens.insert(t);
+    }
+    for _ in 0..2 {
+        generate(&ks, json!({"user_id": "someone-else", "team_id": team})).await;
+    }
+    let page = |p: i64| format!("/key/list?user_id={user}&size=10&page={p}");
+    let mut seen = HashSet::new();
+    for (p, want) in [(1, 10), (2, 10), (3, 5), (4, 0)] {
+        let r = ks.admin("GET", &page(p), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["total_count"], json!(25));
+        assert_eq!(v["total_pages"], json!(3));
+        assert_eq!(v["current_page"], json!(p));
+        let keys = v["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), want, "page {p}");
+        for k in keys {
+            let t = k.as_str().expect("token strings by default");
+            assert!(seen.insert(t.to_string()), "token on two pages");
+        }
+    }
+    assert_eq!(seen, tokens);
+
+    let r = ks
+        .admin(
+            "GET",
+            &format!("/key/list?user_id={user}&size=100&return_full_object=true"),
+            None,
+        )
+        .await;
+    let keys = r.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 25);
+    assert!(keys
+        .iter()
+        .all(|k| k["user_id"] == json!(user) && k["token"].is_string()));
+
+    let r = ks
+        .admin("GET", &format!("/key/list?key_alias={user}-7"), None)
+        .await;
+    assert_eq!(r.json()["total_count"], json!(1));
+    let r = ks
+        .admin("GET", &format!("/key/list?team_id={team}"), None)
+        .await;
+    assert_eq!(r.json()["total_count"], json!(2));
+    for bad in ["size=101", "size=0", "page=0", "page=x"] {
+        let r = ks.admin("GET", &format!("/key/list?{bad}"), None).await;
+        assert_eq!(r.status, 400, "{bad}");
+    }
+    ks.stop().await;
+}
+
+async fn spend_recording(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    let team = format!("team-{}", suffix());
+    let user = format!("user-{}", suffix());
+    let r = ks
+        .admin(
+            "POST",
+            "/team/new",
+            Some(&json!({"team_id": team, "team_alias": "Core", "max_budget": 100})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["team_id"], json!(team));
+    let r = ks
+        .admin(
+            "POST",
+            "/user/new",
+            Some(&json!({"user_id": user, "max_budget": 50, "auto_create_key": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["key"], Value::Null);
+    let (key, token, _) = generate(&ks, json!({"user_id": user, "team_id": team})).await;
+
+    let base = json!({"api_key": token, "model": "gpt-4o", "model_group": "gpt-4o", "call_type": "acompletion",
+                      "startTime": "2024-05-01T12:00:00Z", "endTime": "2024-05-01T12:00:01.5Z"});
+    let row = |id: &str, spend: f64| {
+        let mut r = base.clone();
+        r["request_id"] = json!(id);
+        r["spend"] = json!(spend);
+        r["prompt_tokens"] = json!(10);
+        r["completion_tokens"] = json!(5);
+        r
+    };
+    assert_eq!(
+        record(&ks, row("r1", 0.5)).await["status"],
+        json!("recorded")
+    );
+    assert_eq!(
+        record(&ks, row("r2", 0.25)).await["status"],
+        json!("recorded")
+    );
+    assert_eq!(
+        record(&ks, row("r2", 0.25)).await["status"],
+        json!("duplicate")
+    );
+    // A plaintext key in a report is stored as its hash.
+    let mut r3 = row("r3", 1.0);
+    r3["api_key"] = json!(key);
+    record(&ks, r3).await;
+
+    // A burst of concurrent reports, each sent twice at once: counted once each.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        for _ in 0..2 {
+            let addr = ks.addr;
+            let body = row(&format!("burst-{i}"), 0.01);
+            tasks.push(tokio::spawn(async move {
+                let auth = format!("Bearer {MASTER}");
+                http(
+                    addr,
+                    "POST",
+                    "/spend/record",
+                    &[("authorization", &auth)],
+                    Some(&body),
+                )
+                .await
+                .status
+            }));
+        }
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let total = 0.5 + 0.25 + 1.0 + 20.0 * 0.01;
+
+    let info = ks
+        .admin("GET", &format!("/key/info?key={key}"), None)
+        .await
+        .json();
+    assert!(
+        approx(info["info"]["spend"].as_f64().unwrap(), total),
+        "key spend {}",
+        info["info"]["spend"]
+    );
+    let u = ks
+        .admin("GET", &format!("/user/info?user_id={user}"), None)
+        .await
+        .json();
+    assert!(
+        approx(u["user_info"]["spend"].as_f64().unwrap(), total),
+        "user spend {}",
+        u
+    );
+    assert_eq!(u["keys"].as_array().unwrap().len(), 1);
+    let t = ks
+        .admin("GET", &format!("/team/info?team_id={team}"), None)
+        .await
+        .json();
+    assert!(
+        approx(t["team_info"]["spend"].as_f64().unwrap(), total),
+        "team spend {}",
+        t
+    );
+
+    // The logs: by key (plaintext or hash), by request, by user, by date.
+    let logs = ks
+        .admin("GET", &format!("/spend/logs?api_key={key}"), None)
+        .await
+        .json();
+    let logs = logs.as_array().unwrap();
+    assert_eq!(logs.len(), 23);
+    for l in logs {
+        assert_eq!(
+            l["api_key"],
+            json!(token),
+            "rows carry the hash, never the key"
+        );
+        assert_eq!(l["user"], json!(user), "user filled in from the key");
+        assert_eq!(l["team_id"], json!(team));
+        assert_eq!(l["startTime"], json!("2024-05-01T12:00:00.000+00:00"));
+        assert_eq!(l["endTime"], json!("2024-05-01T12:00:01.500+00:00"));
+        assert_eq!(l["total_tokens"], json!(15));
+        assert_eq!(l["status"], json!("success"));
+        assert_eq!(l["cache_hit"], json!("False"));
+    }
+    let one = ks
+        .admin("GET", "/spend/logs?request_id=r2", None)
+        .await
+        .json();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["spend"], json!(0.25));
+    let by_user = ks
+        .admin("GET", &format!("/spend/logs?user_id={user}"), None)
+        .await
+        .json();
+    assert_eq!(by_user.as_array().unwrap().len(), 23);
+    let rows = ks
+        .admin(
+            "GET",
+            "/spend/logs?start_date=2024-05-01&end_date=2024-05-01&summarize=false",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(rows.as_array().unwrap().len(), 23);
+    let none = ks
+        .admin(
+            "GET",
+            "/spend/logs?start_date=2024-05-02&end_date=2024-05-03&summarize=false",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(none, json!([]));
+    let days = ks
+        .admin(
+            "GET",
+            "/spend/logs?start_date=2024-05-01&end_date=2024-05-02",
+            None,
+        )
+        .await
+        .json();
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 2, "{days:?}");
+    assert_eq!(days[0]["startTime"], json!("2024-05-01"));
+    assert!(approx(days[0]["spend"].as_f64().unwrap(), total));
+    assert!(approx(days[0]["models"]["gpt-4o"].as_f64().unwrap(), total));
+    assert_eq!(
+        days[1],
+        json!({"startTime": "2024-05-02", "spend": 0, "users": {}, "models": {}})
+    );
+
+    let g = ks.admin("GET", "/global/spend", None).await.json();
+    assert!(approx(g["spend"].as_f64().unwrap(), total), "{g}");
+    assert_eq!(g["max_budget"], json!(0.0));
+
+    let r = ks
+        .admin("POST", "/spend/record", Some(&json!({"spend": 1.0})))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["param"].clone()),
+        (400, json!("request_id"))
+    );
+    let r = ks
+        .admin(
+            "POST",
+            "/spend/record",
+            Some(&json!({"request_id": "neg", "spend": -1.0})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    ks.stop().await;
+}
+
+async fn budgets(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    // Key budget: the report that crosses it was admitted; the next request is refused.
+    let (key, token, _) = generate(&ks, json!({"max_budget": 1.0})).await;
+    assert_eq!(ks.check(&key, Some("m")).await.status, 200);
+    record(
+        &ks,
+        json!({"request_id": format!("b-{}", suffix()), "api_key": token, "spend": 1.0}),
+    )
+    .await;
+    let r = ks.check(&key, Some("m")).await;
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (400, "budget_exceeded")
+    );
+    assert_eq!(
+        r.json()["error"]["message"],
+        json!("Budget has been exceeded! Current cost: 1.0, Max budget: 1.0")
+    );
+    assert_eq!(r.json()["error"]["code"], json!("400"));
+    // Raising the budget lets it through again.
+    ks.admin(
+        "POST",
+        "/key/update",
+        Some(&json!({"key": key, "max_budget": 2.0})),
+    )
+    .await;
+    assert_eq!(ks.check(&key, Some("m")).await.status, 200);
+
+    // User budget through /user/new's key.
+    let user = format!("u-{}", suffix());
+    let r = ks
+        .admin(
+            "POST",
+            "/user/new",
+            Some(&json!({"user_id": user, "max_budget": 0.5, "models": ["m"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let ukey = v["key"].as_str().unwrap().to_string();
+    assert_eq!(v["user_id"], json!(user));
+    assert_eq!(v["max_budget"], json!(0.5));
+    assert_eq!(v["models"], json!(["m"]));
+    assert_eq!(
+        ks.check(&ukey, Some("other")).await.status,
+        401,
+        "the user's models bind the key"
+    );
+    record(
+        &ks,
+        json!({"request_id": format!("u-{}", suffix()), "api_key": hash_key(&ukey), "spend": 0.6}),
+    )
+    .await;
+    let r = ks.check(&ukey, Some("m")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains(&format!("User={user}")), "{}", r.body);
+
+    // Team budget.
+    let team = format!("t-{}", suffix());
+    ks.admin(
+        "POST",
+        "/team/new",
+        Some(&json!({"team_id": team, "max_budget": 0.1})),
+    )
+    .await;
+    let (tkey, ttoken, _) = generate(&ks, json!({"team_id": team})).await;
+    record(
+        &ks,
+        json!({"request_id": format!("t-{}", suffix()), "api_key": ttoken, "spend": 0.1}),
+    )
+    .await;
+    let r = ks.check(&tkey, None).await;
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (400, "budget_exceeded")
+    );
+    assert!(r.body.contains(&format!("Team={team}")));
+
+    // A budget whose reset time has passed is reset at check time.
+    let (rkey, rtoken, _) =
+        generate(&ks, json!({"max_budget": 1.0, "budget_duration": "1d"})).await;
+    record(
+        &ks,
+        json!({"request_id": format!("r-{}", suffix()), "api_key": rtoken, "spend": 3.0}),
+    )
+    .await;
+    assert_eq!(ks.check(&rkey, None).await.status, 400);
+    let store = ks.service.backend().store.clone();
+    let mut rec = store.get_key(&rtoken).await.unwrap().unwrap();
+    let due = rec.budget_reset_at.unwrap();
+    rec.budget_reset_at = Some(switchyard_keyservice::time::now_ms() - 1000);
+    assert!(store.update_key(&rtoken, &rec, false).await.unwrap());
+    // The update bypassed the service's cache: wait for its TTL.
+    tokio::time::sleep(TTL + Duration::from_millis(100)).await;
+    let r = ks.check(&rkey, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-litellm-key-spend"), Some("0.0"));
+    let after = store.get_key(&rtoken).await.unwrap().unwrap();
+    assert_eq!(after.spend, 0.0);
+    assert!(after.budget_reset_at.unwrap() > switchyard_keyservice::time::now_ms());
+    assert!(
+        after.budget_reset_at.unwrap() <= due,
+        "next reset is the next midnight"
+    );
+    ks.stop().await;
+}
+
+async fn master_key_enforcement(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    let (vkey, _, _) = generate(&ks, json!({})).await;
+    let routes: &[(&str, &str)] = &[
+        ("POST", "/key/generate"),
+        ("POST", "/key/update"),
+        ("POST", "/key/delete"),
+        ("GET", "/key/info?key=sk-x"),
+        ("GET", "/key/list"),
+        ("POST", "/key/regenerate"),
+        ("POST", "/key/sk-x/regenerate"),
+        ("POST", "/key/block"),
+        ("POST", "/key/unblock"),
+        ("POST", "/user/new"),
+        ("GET", "/user/info?user_id=x"),
+        ("POST", "/team/new"),
+        ("GET", "/team/info?team_id=x"),
+        ("GET", "/spend/logs"),
+        ("GET", "/global/spend"),
+        ("POST", "/spend/record"),
+    ];
+    let bearer_v = format!("Bearer {vkey}");
+    for (method, path) in routes {
+        for (headers, want) in [
+            (vec![], "No api key passed in"),
+            (
+                vec![("authorization", "Bearer sk-wrong")],
+                "only the master key",
+            ),
+            (
+                vec![("authorization", bearer_v.as_str())],
+                "only the master key",
+            ),
+            (vec![("authorization", MASTER)], "`Bearer ` prefix"),
+        ] {
+            let r = http(ks.addr, method, path, &headers, Some(&json!({}))).await;
+            assert_eq!(r.status, 401, "{method} {path} {headers:?}: {}", r.body);
+            let e = r.json();
+            assert_eq!(e["error"]["type"], json!("auth_error"));
+            assert_eq!(e["error"]["code"], json!("401"));
+            assert!(e["error"].get("param").is_some());
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(want),
+                "{method} {path}: {e}"
+            );
+        }
+        // The master key passes, by either header.
+        let r = http(
+            ks.addr,
+            method,
+            path,
+            &[("x-litellm-api-key", MASTER)],
+            Some(&json!({})),
+        )
+        .await;
+        assert_ne!(r.status, 401, "{method} {path}: {}", r.body);
+    }
+    for path in [
+        "/health/liveliness",
+        "/health/liveness",
+        "/health/readiness",
+    ] {
+        let r = http(ks.addr, "GET", path, &[], None).await;
+        assert_eq!(r.status, 200, "{path}");
+    }
+    assert_eq!(
+        http(ks.addr, "GET", "/health/liveliness", &[], None)
+            .await
+            .json(),
+        json!("I'm alive!")
+    );
+    assert_eq!(
+        http(ks.addr, "GET", "/health/readiness", &[], None)
+            .await
+            .json()["db"],
+        json!("connected")
+    );
+    // The check: no key, malformed, master.
+    let r = http(ks.addr, "POST", "/check", &[], Some(&json!({"model": "m"}))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.json()["error"]["message"],
+        json!("Authentication Error, No api key passed in.")
+    );
+    let r = http(
+        ks.addr,
+        "POST",
+        "/check",
+        &[("authorization", "Basic abc")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = ks.check(MASTER, Some("anything")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["is_master"], json!(true));
+    ks.stop().await;
+
+    // Without a master key (but with a database) the management API is off, keys
+    // are still checked, and spend reports are accepted.
+    let ks = Ks::start(url, None, TTL).await;
+    let r = http(
+        ks.addr,
+        "POST",
+        "/key/generate",
+        &[("authorization", "Bearer sk-anything")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("no master key is set"));
+    assert_eq!(
+        ks.check(&vkey, None).await.status,
+        200,
+        "keys made earlier still work"
+    );
+    assert_eq!(ks.check("sk-unknown", None).await.status, 401);
+    let r = http(
+        ks.addr,
+        "POST",
+        "/spend/record",
+        &[],
+        Some(&json!({"request_id": "nomaster"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    ks.stop().await;
+}
+
+async fn rate_limits(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    avoid_window_edge().await;
+    // rpm: N admitted, the next refused with retry-after.
+    let (key, _, _) = generate(&ks, json!({"rpm_limit": 2})).await;
+    let r = ks.check(&key, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-ratelimit-api_key-remaining-requests"),
+        Some("1")
+    );
+    assert_eq!(r.header("x-ratelimit-api_key-limit-requests"), Some("2"));
+    let r = ks.check(&key, None).await;
+    assert_eq!(
+        r.header("x-ratelimit-api_key-remaining-requests"),
+        Some("0")
+    );
+    let r = ks.check(&key, None).await;
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (429, "rate_limit_error")
+    );
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+
+    // tpm: reported tokens count against the window.
+    let (tkey, ttoken, _) = generate(&ks, json!({"tpm_limit": 100})).await;
+    let r = ks.check(&tkey, None).await;
+    assert_eq!(
+        r.header("x-ratelimit-api_key-remaining-tokens"),
+        Some("100")
+    );
+    assert_eq!(r.header("x-ratelimit-api_key-limit-tokens"), Some("100"));
+    record(
+        &ks,
+        json!({"request_id": format!("tpm-{}", suffix()), "api_key": ttoken, "total_tokens": 100}),
+    )
+    .await;
+    let r = ks.check(&tkey, None).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+
+    // Parallel: a lease per admitted request, released by the spend report.
+    let (pkey, ptoken, _) = generate(&ks, json!({"max_parallel_requests": 1})).await;
+    let first = ks.check(&pkey, None).await;
+    assert_eq!(first.status, 200);
+    let lease = first
+        .header("x-switchyard-lease")
+        .expect("a lease")
+        .to_string();
+    assert_eq!(first.json()["lease_id"], json!(lease));
+    let r = ks.check(&pkey, None).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    record(
+        &ks,
+        json!({"request_id": format!("par-{}", suffix()), "api_key": ptoken, "lease_id": lease}),
+    )
+    .await;
+    assert_eq!(ks.check(&pkey, None).await.status, 200);
+    ks.stop().await;
+}
+
+async fn two_keyservices_share_one_database(url: &str) {
+    let short = Duration::from_millis(300);
+    let a = Ks::start(url, Some(MASTER), short).await;
+    let b = Ks::start(url, Some(MASTER), short).await;
+    let (key, token, _) = generate(&a, json!({"models": ["m"]})).await;
+    // A key generated on one works through the other.
+    assert_eq!(b.check(&key, Some("m")).await.status, 200);
+    // A block on one takes effect on the other within the cache TTL.
+    assert_eq!(
+        a.admin("POST", "/key/block", Some(&json!({"key": key})))
+            .await
+            .status,
+        200
+    );
+    let started = Instant::now();
+    loop {
+        let r = b.check(&key, Some("m")).await;
+        if r.status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < short + Duration::from_secs(1),
+            "block not seen within the TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.admin("POST", "/key/unblock", Some(&json!({"key": key})))
+        .await;
+    // Spend reported to one is visible through the other.
+    record(
+        &b,
+        json!({"request_id": format!("sh-{}", suffix()), "api_key": token, "spend": 0.5}),
+    )
+    .await;
+    let info = a
+        .admin("GET", &format!("/key/info?key={key}"), None)
+        .await
+        .json();
+    assert_eq!(info["info"]["spend"], json!(0.5));
+
+    // On PostgreSQL the rate limits are shared too.
+    if a.service.backend().kind == BackendKind::Postgres {
+        avoid_window_edge().await;
+        let (rkey, _, _) = generate(&a, json!({"rpm_limit": 3})).await;
+        assert_eq!(a.check(&rkey, None).await.status, 200);
+        assert_eq!(b.check(&rkey, None).await.status, 200);
+        assert_eq!(a.check(&rkey, None).await.status, 200);
+        let r = b.check(&rkey, None).await;
+        assert_eq!(r.status, 429, "the fourth request across both keyservices");
+        assert!(r.header("retry-after").is_some());
+    }
+    a.stop().await;
+    b.stop().await;
+}
