@@ -38,3 +38,32 @@ build_cli() {
   say "building the switchyard command"
   (cd "$root" && cargo build -q -p switchyard) >&2
 }
+
+# A throwaway PostgreSQL (Debian package) on a free 127.0.0.1 port, for the
+# keyservice's PostgreSQL tests. Exports SWITCHYARD_TEST_POSTGRES_URL; stop_postgres
+# stops it (scripts/test traps it).
+start_postgres() {
+  if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+    say "installing PostgreSQL (Debian package)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  fi
+  local pgbin port
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  PG_DIR=$(mktemp -d)
+  chown postgres "$PG_DIR"
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  say "starting PostgreSQL on 127.0.0.1:$port"
+  su postgres -s /bin/sh -c "$pgbin/initdb -D $PG_DIR/data -U postgres --auth=trust >/dev/null &&
+    $pgbin/pg_ctl -D $PG_DIR/data -o '-p $port -k $PG_DIR -c listen_addresses=127.0.0.1' -l $PG_DIR/log -w start >/dev/null &&
+    $pgbin/createdb -h 127.0.0.1 -p $port switchyard_test" >&2
+  PG_BIN=$pgbin
+  export SWITCHYARD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/switchyard_test"
+}
+
+stop_postgres() {
+  if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
+    su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $PG_DIR/data -m fast -w stop" >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+  fi
+}
