@@ -151,6 +151,7 @@ class Gateway:
         listener: str | None = None,
         extra_envoy_args: list[str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        extra_render_args: list[str] | None = None,
     ) -> None:
         self.config_yaml = config_yaml
         self.env = _merged_env(env, inherit_env)
@@ -164,6 +165,7 @@ class Gateway:
         self.log_level = log_level or os.environ.get("SWITCHYARD_TEST_ENVOY_LOG_LEVEL", "warn")
         self.listener_name = listener
         self.extra_envoy_args = list(extra_envoy_args or [])
+        self.extra_render_args = list(extra_render_args or [])
         self.startup_timeout = startup_timeout
         self.instance = next(_instance_counter)
         self.render_output = ""
@@ -184,6 +186,7 @@ class Gateway:
             "--wasm", str(SWITCHYARD_WASM),
             "--port", "0",
             "--admin-port", "0",
+            *self.extra_render_args,
         ]
         try:
             proc = subprocess.run(

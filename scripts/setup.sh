@@ -36,7 +36,7 @@ build_filter() {
 
 build_cli() {
   say "building the switchyard command"
-  (cd "$root" && cargo build -q -p switchyard) >&2
+  (cd "$root" && cargo build -q -p switchyard -p switchyard-keyservice) >&2
 }
 
 # A throwaway PostgreSQL (Debian package) on a free 127.0.0.1 port, for the

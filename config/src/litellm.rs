@@ -1157,7 +1157,7 @@ impl Config {
     /// so a variable that nothing will use cannot fail the load.
     pub fn resolve_env(&mut self, env: EnvLookup<'_>) -> Result<Vec<Warning>, ConfigError> {
         let file = self.file_name.clone();
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         for (name, value) in self.environment_variables.iter_mut() {
             if let Value::String(s) = value {
                 *s = resolve_string(&file, &format!("environment_variables.{name}"), s, env)?;
@@ -1207,12 +1207,6 @@ impl Config {
             }
         }
 
-        if self.general_settings.master_key.is_none() && lookup("LITELLM_MASTER_KEY").is_some() {
-            warnings.push(Warning::new(
-                "LITELLM_MASTER_KEY",
-                "the master key is not enforced yet (no keyservice): the gateway accepts every request",
-            ));
-        }
         Ok(warnings)
     }
 }
@@ -1517,18 +1511,6 @@ impl GeneralSettings {
         let mut warn = |key: &str, message: &str| {
             warnings.push(Warning::new(format!("{p}.{key}"), message));
         };
-        if self.master_key.is_some() {
-            warn(
-                "master_key",
-                "virtual keys and the master key are not enforced yet (no keyservice): the gateway accepts every request",
-            );
-        }
-        if self.database_url.is_some() {
-            warn(
-                "database_url",
-                "keys and spend are not stored or enforced yet (no keyservice); ignored",
-            );
-        }
         for (key, set) in [
             ("store_model_in_db", self.store_model_in_db.is_some()),
             ("disable_spend_logs", self.disable_spend_logs.is_some()),
@@ -1713,8 +1695,9 @@ mod tests {
             Some("postgres://from-config"),
             "environment_variables fill unset variables"
         );
-        assert!(warned(&warnings, "general_settings.master_key"));
-        assert!(warned(&warnings, "general_settings.database_url"));
+        // Applied now (the keyservice enforces them): no "not enforced" warning.
+        assert!(!warned(&warnings, "general_settings.master_key"));
+        assert!(!warned(&warnings, "general_settings.database_url"));
 
         let e = parse_str(text, "c.yaml", &no_env).unwrap_err().to_string();
         assert_eq!(
@@ -1744,10 +1727,10 @@ mod tests {
     }
 
     #[test]
-    fn litellm_master_key_from_env_is_warned() {
+    fn litellm_master_key_from_env_is_not_warned_any_more() {
         let env = |name: &str| (name == "LITELLM_MASTER_KEY").then(|| "sk-x".to_string());
         let (_, warnings) = parse_str("model_list: []\n", "c.yaml", &env).unwrap();
-        assert!(warned(&warnings, "LITELLM_MASTER_KEY"));
+        assert!(!warned(&warnings, "LITELLM_MASTER_KEY"));
     }
 
     #[test]

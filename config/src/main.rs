@@ -85,6 +85,10 @@ struct Listen {
     /// CA bundle that verifies https api_base certificates.
     #[arg(long, value_name = "FILE", default_value = render::DEFAULT_CA_FILE)]
     ca_file: String,
+    /// A running switchyard-keyservice (HOST:PORT), for configs with virtual keys
+    /// (`up` starts one itself).
+    #[arg(long, value_name = "HOST:PORT")]
+    keyservice: Option<String>,
 }
 
 impl Listen {
@@ -99,6 +103,7 @@ impl Listen {
             port: self.port,
             admin_port: self.admin_port,
             ca_file: self.ca_file.clone(),
+            keyservice: self.keyservice.clone(),
         })
     }
 }
@@ -138,21 +143,30 @@ fn render_command(
     listen: &Listen,
 ) -> Result<(plan::Plan, PathBuf), String> {
     let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
-    let rendered = render::render(&plan, &listen.options()?)?;
+    let bootstrap = render_plan(&plan, out, &listen.options()?)?;
+    Ok((plan, bootstrap))
+}
+
+fn render_plan(
+    plan: &plan::Plan,
+    out: &Path,
+    opts: &render::RenderOptions,
+) -> Result<PathBuf, String> {
+    let rendered = render::render(plan, opts)?;
     let bootstrap = render::write(&rendered, out)?;
     eprintln!(
         "wrote {} and {} plugin config(s)",
         bootstrap.display(),
         rendered.plugin_configs.len()
     );
-    let missing = missing_env(&plan);
+    let missing = missing_env(plan);
     if !missing.is_empty() {
         eprintln!(
             "note: Envoy must run with these environment variables set (the filter reads them at start-up): {}",
             missing.join(", ")
         );
     }
-    Ok((plan, bootstrap))
+    Ok(bootstrap)
 }
 
 /// The filter's environment variables that neither the process nor the config's
@@ -174,8 +188,7 @@ fn up_command(
     log_level: &str,
 ) -> Result<(), String> {
     let envoy = up::find_envoy()?;
-    let out = workdir.join("envoy");
-    let (plan, bootstrap) = render_command(config, &out, listen)?;
+    let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
     let missing = missing_env(&plan);
     if !missing.is_empty() {
         return Err(format!(
@@ -192,8 +205,23 @@ fn up_command(
         }
     }
     up::install_stop_handler()?;
-    let running = up::start(&envoy, &bootstrap, workdir, log_level)?;
-    up::run_until_interrupted(running, &listen.host)
+    std::fs::create_dir_all(workdir)
+        .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
+    let mut opts = listen.options()?;
+    let mut keyservice = match &plan.keys {
+        Some(keys) => Some(up::start_keyservice(keys, workdir)?),
+        None => None,
+    };
+    if let Some(ks) = &keyservice {
+        opts.keyservice = Some(ks.addr.clone());
+    }
+    let started = render_plan(&plan, &workdir.join("envoy"), &opts)
+        .and_then(|bootstrap| up::start(&envoy, &bootstrap, workdir, log_level));
+    let result = started.and_then(|running| up::run_until_interrupted(running, &listen.host));
+    if let Some(ks) = keyservice.as_mut() {
+        up::stop(&mut ks.child);
+    }
+    result
 }
 
 /// The process environment, as the config's `os.environ/` lookups see it.

@@ -243,9 +243,22 @@ pub struct Plan {
     /// environment, never write them into a rendered file.
     #[serde(skip)]
     pub env_defaults: BTreeMap<String, String>,
+    /// Virtual keys (the keyservice behind Envoy ext_authz): on when a master key or a
+    /// database is configured, as in LiteLLM. Holds secrets: never rendered.
+    #[serde(skip)]
+    pub keys: Option<KeysPlan>,
     /// Deployment-level warnings (skipped deployments, ignored parameters). The
     /// config-level ones come from `litellm::load`; show both.
     pub warnings: Vec<String>,
+}
+
+/// How the keyservice runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysPlan {
+    /// `general_settings.master_key`, else `LITELLM_MASTER_KEY`.
+    pub master_key: Option<String>,
+    /// `general_settings.database_url`, else `DATABASE_URL` (else SQLite).
+    pub database_url: Option<String>,
 }
 
 /// One deployment that gets an Envoy cluster.
@@ -490,6 +503,23 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
+    let master_key = config
+        .general_settings
+        .master_key
+        .clone()
+        .or_else(|| lookup("LITELLM_MASTER_KEY"))
+        .filter(|k| !k.is_empty());
+    let database_url = config
+        .general_settings
+        .database_url
+        .clone()
+        .or_else(|| lookup("DATABASE_URL"))
+        .filter(|u| !u.is_empty());
+    let keys = (master_key.is_some() || database_url.is_some()).then_some(KeysPlan {
+        master_key,
+        database_url,
+    });
+
     let max_request_body_bytes = config
         .general_settings
         .max_request_size_mb
@@ -503,9 +533,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             hidden_aliases,
             max_request_body_bytes,
             error_fallbacks,
-            // Keys are not checked yet (the keyservice is being built): answers go
-            // out at once.
-            defer_answers: false,
+            // With keys, every local answer waits for the key check (ext_authz).
+            defer_answers: keys.is_some(),
         },
         deployments,
         routes,
@@ -517,6 +546,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             .or(config.litellm_settings.request_timeout),
         stream_timeout_secs: config.router_settings.stream_timeout,
         env_defaults,
+        keys,
         warnings: cx.warnings,
     })
 }
@@ -1970,6 +2000,40 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    #[test]
+    fn keys_are_on_with_a_master_key_or_a_database() {
+        let plan = compile_text(&one("      model: openai/x\n")).unwrap();
+        assert!(
+            plan.keys.is_none() && !plan.router.defer_answers,
+            "open gateway"
+        );
+        let text = format!(
+            "{}general_settings:\n  master_key: sk-1234\n",
+            one("      model: openai/x\n")
+        );
+        let plan = compile_text(&text).unwrap();
+        assert_eq!(
+            plan.keys.as_ref().unwrap().master_key.as_deref(),
+            Some("sk-1234")
+        );
+        assert!(
+            plan.router.defer_answers,
+            "local answers wait for the key check"
+        );
+        let plan = compile_env(
+            &one("      model: openai/x\n"),
+            &[("DATABASE_URL", "postgres://db/x")],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.keys.unwrap().database_url.as_deref(),
+            Some("postgres://db/x")
+        );
+        // The secret never reaches the serialized plan.
+        let json = serde_json::to_string(&compile_text(&text).unwrap()).unwrap();
+        assert!(!json.contains("sk-1234"), "{json}");
     }
 
     #[test]

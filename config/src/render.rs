@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::{
-    PluginConfig, UpstreamConfig, ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
+    PluginConfig, ResponderConfig, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    ENDPOINT_METADATA_NAMESPACE,
 };
 
 use crate::plan::{Plan, PlannedRoute, RoutingPolicy, UpstreamAddress};
@@ -52,6 +53,66 @@ pub struct RenderOptions {
     pub admin_port: u16,
     /// CA bundle used to verify TLS upstreams.
     pub ca_file: String,
+    /// `host:port` of the keyservice, when the config enables virtual keys.
+    pub keyservice: Option<String>,
+}
+
+/// The keyservice's Envoy cluster.
+pub const KEYSERVICE_CLUSTER: &str = "switchyard_keyservice";
+
+/// Headers the keyservice adds to an admitted request (through ext_authz), for the
+/// responder stage and spend recording; a client can never set them (the router
+/// stage removes them).
+pub const KEY_HEADERS: [&str; 5] = [
+    "x-switchyard-key-hash",
+    "x-switchyard-user-id",
+    "x-switchyard-team-id",
+    "x-switchyard-lease",
+    "x-switchyard-key-models",
+];
+
+/// Envoy ext_authz, asking the keyservice about each request: the caller's key (from
+/// LiteLLM's headers) and the model group the router stage resolved. Fails closed:
+/// with the keyservice unreachable every request gets 503.
+fn ext_authz() -> Value {
+    let exact =
+        |names: &[&str]| -> Vec<Value> { names.iter().map(|n| json!({"exact": n})).collect() };
+    json!({
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "transport_api_version": "V3",
+            "failure_mode_allow": false,
+            "status_on_error": {"code": 503},
+            "http_service": {
+                "server_uri": {"uri": "http://keyservice", "cluster": KEYSERVICE_CLUSTER, "timeout": "2s"},
+                "path_prefix": "/check",
+                "authorization_request": {"allowed_headers": {"patterns": exact(&[
+                    "authorization", "x-litellm-api-key", "api-key", "x-api-key", "x-goog-api-key",
+                    switchyard_filter::router::GROUP_HEADER,
+                ])}},
+                "authorization_response": {
+                    "allowed_upstream_headers": {"patterns": exact(&KEY_HEADERS)},
+                    "allowed_client_headers": {"patterns": [{"exact": "content-type"}, {"exact": "retry-after"}, {"prefix": "x-ratelimit"}]},
+                    "allowed_client_headers_on_success": {"patterns": [{"exact": "x-litellm-key-spend"}, {"prefix": "x-ratelimit"}]},
+                },
+            },
+        },
+    })
+}
+
+/// The keyservice's cluster (HTTP/1.1 on loopback or wherever `addr` says).
+fn keyservice_cluster(addr: &str) -> Result<Value, String> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .ok_or_else(|| format!("--keyservice {addr:?}: expected HOST:PORT"))?;
+    Ok(json!({
+        "name": KEYSERVICE_CLUSTER,
+        "type": if is_ip(host) { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": KEYSERVICE_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+    }))
 }
 
 /// The rendered files, ready to write.
@@ -435,6 +496,21 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             "route": action,
         }));
     }
+    if plan.keys.is_some() {
+        // LiteLLM's key-management API, served by the keyservice (which checks the
+        // master key itself).
+        for prefix in ["/key/", "/user/", "/team/", "/spend/", "/global/"] {
+            routes.push(json!({
+                "name": format!("keyservice{}", prefix.trim_end_matches('/')),
+                "match": {"prefix": prefix},
+                "route": {"cluster": KEYSERVICE_CLUSTER, "timeout": "30s"},
+                "typed_per_filter_config": {"envoy.filters.http.ext_authz": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
+                    "disabled": true,
+                }},
+            }));
+        }
+    }
     routes.push(json!({
         "name": "unrouted",
         "match": {"prefix": "/"},
@@ -444,7 +520,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     }));
 
     let router_config = plugin_json(&PluginConfig::Router(plan.router.clone()))?;
-    let hcm = json!({
+    let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "switchyard",
         "codec_type": "AUTO",
@@ -482,13 +558,42 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             payload_too_large_mapper(plan.router.max_request_body_bytes),
             response_too_large_mapper(buffer_limit),
         ]},
-        "http_filters": [
-            {"name": "switchyard.router", "typed_config": wasm_filter("switchyard-router", &router_config, &vm)},
-            {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
-        ],
+        "http_filters": [],
     });
+    let mut http_filters = vec![
+        json!({"name": "switchyard.router", "typed_config": wasm_filter("switchyard-router", &router_config, &vm)}),
+    ];
+    let mut keyservice = None;
+    if plan.keys.is_some() {
+        let addr = opts.keyservice.as_deref().ok_or(
+            "the config enables virtual keys (general_settings.master_key or database_url): run it with `switchyard up`, or pass --keyservice HOST:PORT of a running switchyard-keyservice",
+        )?;
+        keyservice = Some(keyservice_cluster(addr)?);
+        let responder = plugin_json(&PluginConfig::Responder(ResponderConfig::default()))?;
+        http_filters.push(ext_authz());
+        http_filters.push(json!({"name": "switchyard.responder", "typed_config": wasm_filter("switchyard-responder", &responder, &vm)}));
+        // The keyservice's own errors are JSON already; an unreachable keyservice
+        // (ext_authz's status_on_error) is not.
+        if let Some(mappers) = hcm["local_reply_config"]["mappers"].as_array_mut() {
+            mappers.insert(0, json!({
+                "filter": {"and_filter": {"filters": [
+                    {"response_flag_filter": {"flags": ["UAEX"]}},
+                    {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": 503, "runtime_key": "switchyard.local_reply.authz"}}}},
+                ]}},
+                "status_code": 503,
+                "body_format_override": {"json_format": {"error": {
+                    "message": "The authentication service (keyservice) is unavailable; no request is admitted until it is back",
+                    "type": "service_unavailable_error",
+                    "param": null,
+                    "code": "503",
+                }}},
+            }));
+        }
+    }
+    http_filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
+    hcm["http_filters"] = json!(http_filters);
 
-    let mut clusters = Vec::new();
+    let mut clusters: Vec<Value> = keyservice.into_iter().collect();
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
         let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
@@ -548,6 +653,7 @@ mod tests {
             port: 0,
             admin_port: 0,
             ca_file: DEFAULT_CA_FILE.into(),
+            keyservice: None,
         };
         render(&plan, &opts).unwrap().bootstrap
     }

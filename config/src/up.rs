@@ -276,3 +276,86 @@ pub fn run_until_interrupted(mut running: Running, host: &str) -> Result<(), Str
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A running keyservice.
+pub struct Keyservice {
+    /// The process.
+    pub child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+/// Locates `switchyard-keyservice`: `SWITCHYARD_KEYSERVICE_BIN`, next to this binary,
+/// then `PATH`.
+fn find_keyservice() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("SWITCHYARD_KEYSERVICE_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        let candidate = dir.join("switchyard-keyservice");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("switchyard-keyservice");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err("cannot find switchyard-keyservice: build it (cargo build -p switchyard-keyservice) or set SWITCHYARD_KEYSERVICE_BIN".into())
+}
+
+/// Starts the keyservice on a free loopback port: the config's database (else SQLite
+/// in `workdir`), the master key through the environment (never argv).
+pub fn start_keyservice(
+    keys: &crate::plan::KeysPlan,
+    workdir: &Path,
+) -> Result<Keyservice, String> {
+    use std::io::BufRead;
+    let bin = find_keyservice()?;
+    let database = keys
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", workdir.join("switchyard-keys.db").display()));
+    let log = workdir.join("keyservice.log");
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--database-url", &database])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file);
+    if let Some(master) = &keys.master_key {
+        cmd.env("SWITCHYARD_MASTER_KEY", master)
+            .args(["--master-key-env", "SWITCHYARD_MASTER_KEY"]);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("keyservice has no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(line) if line.starts_with("listening on ") => Ok(Keyservice {
+            child,
+            addr: line.trim_start_matches("listening on ").trim().to_string(),
+        }),
+        _ => {
+            stop(&mut child);
+            Err(format!(
+                "the keyservice did not start; its log ends:\n{}",
+                tail(&log, 30)
+            ))
+        }
+    }
+}

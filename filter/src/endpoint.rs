@@ -68,6 +68,9 @@ pub enum Route<'a> {
     Liveliness,
     /// `GET /health/readiness`
     Readiness,
+    /// LiteLLM's key-management API (`/key/…`, `/user/…`, `/team/…`, `/spend/…`,
+    /// `/global/…`), served by the keyservice.
+    Admin,
     /// A known path with the wrong method.
     MethodNotAllowed { allowed: &'static str },
     /// Not a path the gateway serves.
@@ -114,6 +117,10 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
                 }
             }
         }
+    }
+    const ADMIN_PREFIXES: [&str; 5] = ["/key/", "/user/", "/team/", "/spend/", "/global/"];
+    if ADMIN_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return Route::Admin;
     }
     Route::NotFound
 }
@@ -192,6 +199,9 @@ mod tests {
             Route::MethodNotAllowed { allowed: "POST" }
         );
         assert_eq!(classify("POST", "/v1/nothing"), Route::NotFound);
+        assert_eq!(classify("POST", "/key/generate"), Route::Admin);
+        assert_eq!(classify("GET", "/spend/logs?api_key=x"), Route::Admin);
+        assert_eq!(classify("GET", "/keys"), Route::NotFound);
     }
 
     #[test]

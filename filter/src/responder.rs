@@ -183,6 +183,22 @@ mod tests {
     }
 
     #[test]
+    fn key_management_goes_to_the_keyservice() {
+        let r = router();
+        let mut host =
+            MockHost::with_request(&[(":method", "POST"), (":path", "/key/generate")], b"{}");
+        assert_eq!(
+            RouterExchange::default().on_request_headers(&r, &mut host, false),
+            Flow::Continue
+        );
+        assert_eq!(
+            ResponderExchange.on_request_headers(&mut host),
+            Flow::Continue
+        );
+        assert!(host.local_reply.is_none());
+    }
+
+    #[test]
     fn health_is_never_deferred() {
         let r = router();
         let mut host =

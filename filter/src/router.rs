@@ -30,11 +30,17 @@ pub const TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-timeout-ms";
 /// See [`RETRIES_HEADER`].
 pub const PER_TRY_TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-per-try-timeout-ms";
 /// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 4] = [
+pub const INTERNAL_HEADERS: [&str; 9] = [
     GROUP_HEADER,
     RETRIES_HEADER,
     TIMEOUT_HEADER,
     PER_TRY_TIMEOUT_HEADER,
+    // Set by the keyservice through ext_authz, for the responder and spend records.
+    "x-switchyard-key-hash",
+    "x-switchyard-user-id",
+    "x-switchyard-team-id",
+    "x-switchyard-lease",
+    "x-switchyard-key-models",
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -520,7 +526,10 @@ impl RouterExchange {
                     &err.to_body(),
                 );
             }
-            Route::NotFound => {
+            // The keyservice serves the key-management API (and checks the master
+            // key itself); without keys it does not exist.
+            Route::Admin if router.defer_answers => return Flow::Continue,
+            Route::Admin | Route::NotFound => {
                 return reply_error(
                     router,
                     host,

@@ -217,12 +217,26 @@ async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Respo
 /// the request's own headers, the model from its JSON body's `model` (or the `model`
 /// query parameter). Allowed: 200 with the response and upstream headers set.
 /// Refused: the OpenAI-shaped error with its status (and `retry-after`).
+/// The request header in which the gateway's router stage names the model group.
+const GROUP_HEADER: &str = "x-switchyard-group";
+
 async fn check_route(State(svc): Svc, Query(q): Q, headers: HeaderMap, body: Bytes) -> Response {
     let presented = key_from(&headers);
-    let body_model = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("model").and_then(Value::as_str).map(str::to_string));
-    let model = body_model.or_else(|| q.get("model").cloned());
+    // Behind the gateway, the router stage has resolved the model group (aliases and
+    // wildcards applied) and names it in a header; else the body's or query's model.
+    let group = headers
+        .get(GROUP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let body_model = || {
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("model").and_then(Value::as_str).map(str::to_string))
+    };
+    let model = group
+        .or_else(body_model)
+        .or_else(|| q.get("model").cloned());
     match svc.authorize(&presented, model.as_deref(), now_ms()).await {
         Err(e) => {
             log::error!("check failed closed: {e}");

@@ -1,0 +1,188 @@
+"""Virtual keys through the gateway: Envoy ext_authz asks the keyservice about every
+LLM request (real Envoy, the built .wasm, the real `switchyard-keyservice` on SQLite).
+
+Covers, so far: no/unknown key → 401 with no upstream call; the master key; a key
+generated through the Envoy listener with LiteLLM's `/key/generate`, limited to some
+models (aliases and mock groups included); health without a key; and failing closed:
+with the keyservice down every LLM request gets an OpenAI-shaped 503 and none reaches
+a provider, and requests are admitted again once it is back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from mocks import OPENAI_KEY, OpenAIMock
+
+MASTER = "sk-master-test-0123456789"
+KEYSERVICE_BIN = Path(os.environ.get(
+    "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
+
+
+class Keyservice:
+    """One `switchyard-keyservice` process on a fixed loopback port."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> "Keyservice":
+        listen = f"127.0.0.1:{self.port or 0}"
+        env = dict(os.environ, SY_TEST_MASTER=MASTER)
+        self.log = open(self.workdir / "keyservice.log", "a")
+        self.proc = subprocess.Popen(
+            [str(KEYSERVICE_BIN), "--listen", listen,
+             "--database-url", f"sqlite://{self.workdir / 'keys.db'}",
+             "--master-key-env", "SY_TEST_MASTER"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on "), line
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    if not KEYSERVICE_BIN.is_file():
+        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
+    work = tmp_path_factory.mktemp("keys")
+    ks = Keyservice(work).start()
+    with OpenAIMock(api_key=OPENAI_KEY) as mock:
+        config = f"""
+model_list:
+  - model_name: gpt-a
+    litellm_params: {{model: openai/a, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+  - model_name: gpt-b
+    litellm_params: {{model: openai/b, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+  - model_name: demo
+    litellm_params: {{model: openai/x, mock_response: "mocked"}}
+router_settings:
+  model_group_alias: {{"a-alias": "gpt-a"}}
+general_settings:
+  master_key: os.environ/TEST_MASTER
+"""
+        gw = harness.Gateway(
+            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
+            workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
+        gw.start()
+        try:
+            yield gw, ks, mock
+        finally:
+            gw.stop()
+            ks.stop()
+
+
+def chat(gw, model: str, key: str | None, header: str = "Authorization"):
+    headers = {}
+    if key is not None:
+        headers[header] = f"Bearer {key}" if header == "Authorization" else key
+    return harness.request_json("POST", gw.url("/v1/chat/completions"),
+                                {"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                                headers=headers)
+
+
+def assert_error(status, body, want_status, want_type):
+    assert status == want_status, body
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}, body
+    assert body["error"]["type"] == want_type, body
+    assert body["error"]["code"] == str(want_status), body
+
+
+def test_no_key_or_unknown_key_is_refused_before_any_upstream_call(setup):
+    gw, _, mock = setup
+    mock.clear_requests()
+    status, _, body = chat(gw, "gpt-a", None)
+    assert_error(status, body, 401, "auth_error")
+    assert "No api key passed in" in body["error"]["message"]
+    status, _, body = chat(gw, "gpt-a", "sk-not-a-real-key")
+    assert_error(status, body, 401, "auth_error")
+    # A mock group and /models are answered only after the key check too.
+    status, _, body = chat(gw, "demo", None)
+    assert_error(status, body, 401, "auth_error")
+    status, _, body = harness.request_json("GET", gw.url("/v1/models"))
+    assert status == 401, body
+    assert mock.request_count == 0
+
+
+def test_health_needs_no_key(setup):
+    gw, _, _ = setup
+    status, _, body = harness.request_json("GET", gw.url("/health/liveliness"))
+    assert (status, body) == (200, "I'm alive!")
+
+
+def test_master_key_reaches_everything(setup):
+    gw, _, mock = setup
+    status, _, body = chat(gw, "gpt-a", MASTER)
+    assert status == 200, body
+    assert body["choices"][0]["message"]["content"] == "Hello from openai mock: hi"
+    # The provider gets the deployment's key, never the caller's.
+    assert mock.last_request.headers["authorization"] == f"Bearer {OPENAI_KEY}"
+    assert not any(h.startswith("x-switchyard-") for h in mock.last_request.headers)
+    status, _, body = chat(gw, "demo", MASTER)
+    assert status == 200 and body["choices"][0]["message"]["content"] == "mocked"
+
+
+def test_generated_key_is_limited_to_its_models(setup):
+    gw, _, mock = setup
+    status, _, made = harness.request_json(
+        "POST", gw.url("/key/generate"), {"models": ["gpt-a"], "key_alias": "team-a"},
+        headers={"Authorization": f"Bearer {MASTER}"})
+    assert status == 200, made
+    key = made["key"]
+    assert key.startswith("sk-") and len(key) == 25 and made["key_name"] == f"sk-...{key[-4:]}"
+
+    for header in ["Authorization", "x-litellm-api-key", "api-key", "x-api-key"]:
+        status, headers, body = chat(gw, "gpt-a", key, header)
+        assert status == 200, (header, body)
+    # An alias resolves to its group before the check.
+    status, _, body = chat(gw, "a-alias", key)
+    assert status == 200, body
+    mock.clear_requests()
+    status, _, body = chat(gw, "gpt-b", key)
+    assert_error(status, body, 401, "key_model_access_denied")
+    assert body["error"]["param"] == "model" and "gpt-a" in body["error"]["message"]
+    status, _, body = chat(gw, "demo", key)
+    assert_error(status, body, 401, "key_model_access_denied")
+    assert mock.request_count == 0
+
+    # The management API needs the master key.
+    status, _, body = harness.request_json("POST", gw.url("/key/generate"), {},
+                                           headers={"Authorization": f"Bearer {key}"})
+    assert status == 401, body
+    status, _, info = harness.request_json("GET", gw.url(f"/key/info?key={key}"),
+                                           headers={"Authorization": f"Bearer {MASTER}"})
+    assert status == 200 and info["info"]["key_alias"] == "team-a", info
+
+
+def test_keyservice_down_fails_closed_and_recovers(setup):
+    gw, ks, mock = setup
+    mock.clear_requests()
+    ks.stop()
+    status, _, body = chat(gw, "gpt-a", MASTER)
+    assert_error(status, body, 503, "service_unavailable_error")
+    assert "keyservice" in body["error"]["message"]
+    status, _, body = chat(gw, "demo", MASTER)
+    assert status == 503, body
+    assert mock.request_count == 0, "nothing is admitted while the keyservice is down"
+    ks.start()  # same port, same database
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, body = chat(gw, "gpt-a", MASTER)
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200, body
