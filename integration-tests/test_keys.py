@@ -65,7 +65,7 @@ def setup(tmp_path_factory):
         config = f"""
 model_list:
   - model_name: gpt-a
-    litellm_params: {{model: openai/a, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+    litellm_params: {{model: openai/a, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY, input_cost_per_token: 0.001, output_cost_per_token: 0.002}}
   - model_name: gpt-b
     litellm_params: {{model: openai/b, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
   - model_name: demo
@@ -76,7 +76,9 @@ general_settings:
   master_key: os.environ/TEST_MASTER
 """
         gw = harness.Gateway(
-            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
+            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER,
+                     # Envoy's copy of the master key, for spend reports (`up` sets it).
+                     "SWITCHYARD_MASTER_KEY": MASTER},
             workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
         gw.start()
         try:
@@ -166,6 +168,61 @@ def test_generated_key_is_limited_to_its_models(setup):
     status, _, info = harness.request_json("GET", gw.url(f"/key/info?key={key}"),
                                            headers={"Authorization": f"Bearer {MASTER}"})
     assert status == 200 and info["info"]["key_alias"] == "team-a", info
+
+
+def admin(gw, method, path, body=None):
+    return harness.request_json(method, gw.url(path), body, headers={"Authorization": f"Bearer {MASTER}"})
+
+
+def wait_for(fetch, ok, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
+    gw, _, mock = setup
+    status, _, made = admin(gw, "POST", "/key/generate", {"models": ["gpt-a"], "max_budget": 0.05})
+    assert status == 200, made
+    key = made["key"]
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}
+    try:
+        status, headers, body = chat(gw, "gpt-a", key)
+        assert status == 200, body
+        expected = 10 * 0.001 + 5 * 0.002
+        assert float(headers["x-litellm-response-cost"]) == pytest.approx(expected)
+        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+                        lambda i: i["info"]["spend"] > 0)
+        assert info["info"]["spend"] == pytest.approx(expected), info
+        status, _, logs = admin(gw, "GET", f"/spend/logs?api_key={key}")
+        assert status == 200 and len(logs) == 1, logs
+        row = logs[0]
+        assert (row["model_group"], row["prompt_tokens"], row["completion_tokens"]) == ("gpt-a", 10, 5)
+        assert row["spend"] == pytest.approx(expected)
+
+        # A stream's spend is recorded too (the gateway asked for its usage chunk).
+        stream_body = {"model": "gpt-a", "stream": True, "messages": [{"role": "user", "content": "s"}]}
+        with harness.open_stream("POST", gw.url("/v1/chat/completions"), stream_body,
+                                 headers={"Authorization": f"Bearer {key}"}) as resp:
+            assert resp.status == 200
+            events = [e.data for e in harness.iter_sse(resp)]
+        assert events[-1] == "[DONE]"
+        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+                        lambda i: i["info"]["spend"] > expected * 1.5)
+        assert info["info"]["spend"] == pytest.approx(2 * expected), info
+
+        # Spend (0.04) is now within 0.05; the next request crosses the budget and
+        # succeeds, as in LiteLLM; the ones after it are refused once it is recorded.
+        status, _, body = chat(gw, "gpt-a", key)
+        assert status == 200, body
+        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+        assert_error(status, body, 400, "budget_exceeded")
+        assert "Budget has been exceeded" in body["error"]["message"]
+    finally:
+        mock.usage = {}
 
 
 def test_keyservice_down_fails_closed_and_recovers(setup):

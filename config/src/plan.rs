@@ -535,6 +535,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             error_fallbacks,
             // With keys, every local answer waits for the key check (ext_authz).
             defer_answers: keys.is_some(),
+            // Set by render, which knows the keyservice's cluster.
+            spend_reporting: None,
         },
         deployments,
         routes,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::{
-    PluginConfig, ResponderConfig, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    PluginConfig, ResponderConfig, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 
@@ -59,6 +59,9 @@ pub struct RenderOptions {
 
 /// The keyservice's Envoy cluster.
 pub const KEYSERVICE_CLUSTER: &str = "switchyard_keyservice";
+/// The environment variable holding the master key, for Envoy (spend reports) and
+/// the keyservice; set by `switchyard up`, never written to a file.
+pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
@@ -443,7 +446,12 @@ fn response_too_large_mapper(limit_bytes: usize) -> Value {
 pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     // Written as given: relative paths resolve against Envoy's working directory.
     let wasm = &opts.wasm;
-    let host_env_keys: Vec<&String> = plan.host_env_keys.iter().collect();
+    let mut host_env_keys: Vec<&str> = plan.host_env_keys.iter().map(String::as_str).collect();
+    let master_key_in_env = plan.keys.as_ref().is_some_and(|k| k.master_key.is_some());
+    if master_key_in_env {
+        // Spend reports carry the master key; the filter reads it from Envoy's env.
+        host_env_keys.push(MASTER_KEY_ENV);
+    }
     let vm = json!({
         "vm_id": "switchyard",
         "runtime": "envoy.wasm.runtime.v8",
@@ -519,7 +527,14 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
     }));
 
-    let router_config = plugin_json(&PluginConfig::Router(plan.router.clone()))?;
+    let mut router = plan.router.clone();
+    if plan.keys.is_some() {
+        router.spend_reporting = Some(SpendReporting {
+            cluster: KEYSERVICE_CLUSTER.to_string(),
+            auth_env: master_key_in_env.then(|| MASTER_KEY_ENV.to_string()),
+        });
+    }
+    let router_config = plugin_json(&PluginConfig::Router(router))?;
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "switchyard",

@@ -60,6 +60,10 @@ pub trait Host {
     fn log(&self, level: Level, message: &str);
     /// Wall-clock time, Unix seconds.
     fn now_unix_secs(&self) -> u64;
+    /// Wall-clock time, Unix milliseconds.
+    fn now_unix_millis(&self) -> u64 {
+        self.now_unix_secs().saturating_mul(1000)
+    }
 }
 
 #[cfg(test)]

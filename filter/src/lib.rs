@@ -28,6 +28,7 @@ pub mod plugin_config;
 pub mod providers;
 pub mod responder;
 pub mod router;
+pub mod spend;
 pub mod sse;
 pub mod upstream;
 

@@ -61,6 +61,21 @@ pub struct RouterConfig {
     /// every local answer but health waits for the check, kept in filter state.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub defer_answers: bool,
+    /// Where spend reports go (the keyservice), when keys are checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_reporting: Option<SpendReporting>,
+}
+
+/// The keyservice's `POST /spend/record`, as the router stage's root context sends
+/// the worker's queued spend reports to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendReporting {
+    /// The keyservice's Envoy cluster.
+    pub cluster: String,
+    /// Environment variable holding the master key the keyservice wants on reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_env: Option<String>,
 }
 
 /// Where a group's request goes when a provider rejects it for one specific reason
@@ -261,6 +276,7 @@ mod tests {
             max_request_body_bytes: 1 << 20,
             error_fallbacks: BTreeMap::new(),
             defer_answers: false,
+            spend_reporting: None,
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));

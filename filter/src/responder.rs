@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::host::{Flow, Host};
 use crate::router::{decode_reply, DeferredReply, MODELS_LIST_MARKER, REPLY_PROPERTY};
+use crate::spend::{KeyFacts, KEY_PROPERTY};
 
 /// Request header the keyservice adds (through ext_authz): the model groups the key
 /// may use, comma-separated; absent when it may use all.
@@ -39,6 +40,16 @@ pub struct ResponderExchange;
 impl ResponderExchange {
     /// Request headers (the key has been checked): send a deferred answer, if any.
     pub fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+        // Who the keyservice admitted, for the spend report (the headers themselves
+        // never reach a provider: the upstream stage removes them).
+        let header = |name: &str| host.request_header(name).unwrap_or_default();
+        let facts = KeyFacts {
+            key_hash: header("x-switchyard-key-hash"),
+            user_id: header("x-switchyard-user-id"),
+            team_id: header("x-switchyard-team-id"),
+            lease: header("x-switchyard-lease"),
+        };
+        host.set_property(&[KEY_PROPERTY], &facts.encode());
         let Some(raw) = host.property(&[REPLY_PROPERTY]).filter(|r| !r.is_empty()) else {
             return Flow::Continue;
         };
@@ -90,6 +101,7 @@ mod tests {
             max_request_body_bytes: 1000,
             error_fallbacks: Default::default(),
             defer_answers: true,
+            spend_reporting: None,
         })
         .unwrap()
     }

@@ -748,6 +748,7 @@ mod tests {
         emb.endpoints = vec!["embeddings".into()];
         Router::new(&RouterConfig {
             defer_answers: false,
+            spend_reporting: None,
             groups: vec![
                 group("gpt-4o"),
                 group("openai/*"),
@@ -855,6 +856,7 @@ mod tests {
     fn unknown_alias_target_is_a_config_error() {
         let err = Router::new(&RouterConfig {
             defer_answers: false,
+            spend_reporting: None,
             groups: vec![group("a")],
             aliases: [("x".to_string(), "nope".to_string())].into(),
             hidden_aliases: Default::default(),
@@ -1142,6 +1144,7 @@ mod tests {
         // `*` catches every model, so use a router without it for the unknown case.
         let r = Router::new(&RouterConfig {
             defer_answers: false,
+            spend_reporting: None,
             groups: vec![group("a")],
             aliases: Default::default(),
             hidden_aliases: Default::default(),

@@ -24,6 +24,7 @@ use crate::plugin_config::{
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
+use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
 
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
@@ -306,6 +307,10 @@ enum ResponseMode {
 /// Where one attempt is in the upstream stage.
 pub struct UpstreamExchange {
     facts: Option<RouteFacts>,
+    /// Who the request was admitted for, when keys are checked.
+    key: Option<KeyFacts>,
+    request_id: String,
+    start_ms: u64,
     /// Token usage of the answer, once known.
     usage: Option<cost::Usage>,
     /// `x-forwarded-proto` of the client's request, for an error-fallback redirect.
@@ -322,6 +327,9 @@ impl Default for UpstreamExchange {
     fn default() -> Self {
         UpstreamExchange {
             facts: None,
+            key: None,
+            request_id: String::new(),
+            start_ms: 0,
             usage: None,
             scheme: String::new(),
             deployment: 0,
@@ -364,6 +372,11 @@ impl UpstreamExchange {
         self.facts = host
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
+        self.key = host
+            .property(&[KEY_PROPERTY])
+            .and_then(|raw| KeyFacts::decode(&raw));
+        self.request_id = host.request_header("x-request-id").unwrap_or_default();
+        self.start_ms = host.now_unix_millis();
         self.scheme = host
             .request_header("x-forwarded-proto")
             .unwrap_or_else(|| "http".to_string());
@@ -584,6 +597,7 @@ impl UpstreamExchange {
                 let body = host.response_body(size).unwrap_or_default();
                 self.usage = cost::usage_of(&body);
                 report_cost(host, dep, self.usage);
+                self.record_spend(dep, host);
                 Flow::Continue
             }
             ResponseMode::Hold => Flow::Pause,
@@ -596,6 +610,9 @@ impl UpstreamExchange {
                     self.usage = translator.usage();
                 }
                 host.replace_response_body(size, &out);
+                if end_of_stream {
+                    self.record_spend(dep, host);
+                }
                 Flow::Continue
             }
             ResponseMode::Translate => {
@@ -613,6 +630,7 @@ impl UpstreamExchange {
                         self.usage = cost::usage_of(&out);
                         report_cost(host, dep, self.usage);
                         host.replace_response_body(size, &out);
+                        self.record_spend(dep, host);
                     }
                     Err(err) => {
                         host.log(
@@ -648,6 +666,38 @@ impl UpstreamExchange {
 }
 
 impl UpstreamExchange {
+    /// Queues the spend report of an answered request (keys checked only).
+    fn record_spend(&self, dep: &Deployment, host: &dyn Host) {
+        let (Some(key), Some(facts)) = (&self.key, &self.facts) else {
+            return;
+        };
+        let usage = self.usage.unwrap_or_default();
+        let spend = dep.pricing.as_ref().map_or(0.0, |p| cost::cost(&usage, p));
+        let call_type = match facts.endpoint {
+            Endpoint::ChatCompletions => "acompletion",
+            Endpoint::Completions => "atext_completion",
+            Endpoint::Embeddings => "aembedding",
+        };
+        let now = host.now_unix_millis();
+        let body = spend::report(
+            key,
+            &Answered {
+                request_id: &self.request_id,
+                call_type,
+                model: &self.model,
+                model_id: &dep.deployment_id,
+                model_group: &dep.group,
+                provider: dep.provider.as_str(),
+                api_base: &dep.api_base,
+                usage,
+                spend,
+                start_ms: self.start_ms,
+                end_ms: now,
+            },
+        );
+        spend::enqueue(body, now);
+    }
+
     /// Where an error goes next when it has an error fallback left: a context-window
     /// or content-policy error whose chain (of the group the client asked for) has
     /// another group.
@@ -1139,6 +1189,44 @@ mod tests {
             assert!(out.ends_with("data: [DONE]\n\n"));
             assert_eq!(ex.usage().map(|u| u.prompt_tokens), Some(9));
         }
+    }
+
+    #[test]
+    fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let run = |with_key: bool| {
+            let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+            host.request_headers
+                .push(("x-request-id".into(), format!("rid-{with_key}")));
+            if with_key {
+                let key = KeyFacts {
+                    key_hash: "kh".into(),
+                    ..Default::default()
+                };
+                host.properties.insert(KEY_PROPERTY.into(), key.encode());
+            }
+            let (mut ex, _) = send(&up, &mut host);
+            host.response_headers = vec![(":status".into(), "200".into())];
+            host.response_body =
+                br#"{"usage":{"prompt_tokens":1000,"completion_tokens":500}}"#.to_vec();
+            ex.on_response_headers(&up, &mut host, false);
+            let n = host.response_body.len();
+            ex.on_response_body(&up, &mut host, n, true);
+        };
+        let before = spend::QUEUE.with(|q| q.borrow().len());
+        run(false);
+        assert_eq!(
+            spend::QUEUE.with(|q| q.borrow().len()),
+            before,
+            "no keys, no report"
+        );
+        run(true);
+        let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        let last: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(last["request_id"], "rid-true");
+        assert_eq!(last["api_key"], "kh");
+        assert_eq!(last["prompt_tokens"], 1000);
+        assert!((last["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
     }
 
     #[test]

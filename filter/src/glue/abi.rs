@@ -21,6 +21,8 @@ pub const RESPONSE_HEADERS: u32 = 2;
 pub const REQUEST_BODY: u32 = 0;
 /// Response body buffer.
 pub const RESPONSE_BODY: u32 = 1;
+/// Headers of an HTTP callout's response.
+pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 /// The plugin's `configuration`.
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
@@ -28,6 +30,7 @@ pub const PLUGIN_CONFIGURATION: u32 = 7;
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -252,4 +255,10 @@ pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
     let raw = property_path(path);
     // SAFETY: pointers and lengths describe live buffers.
     check(unsafe { proxy_set_property(raw.as_ptr(), raw.len(), value.as_ptr(), value.len()) })
+}
+
+/// Calls the root context's `on_tick` every `ms` milliseconds.
+pub fn set_tick_period_ms(ms: u32) -> Result<(), Status> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_set_tick_period_milliseconds(ms) })
 }

@@ -13,9 +13,10 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::host::{Flow, Host, Level};
-use crate::plugin_config::PluginConfig;
+use crate::plugin_config::{PluginConfig, SpendReporting};
 use crate::responder::ResponderExchange;
 use crate::router::{Router, RouterExchange};
+use crate::spend;
 use crate::upstream::{Upstream, UpstreamExchange};
 
 const LOG_DEBUG: u32 = 1;
@@ -29,7 +30,9 @@ proxy_wasm::main! {{
     std::panic::set_hook(Box::new(|info| {
         let _ = abi::log(LOG_CRITICAL, &format!("switchyard filter panicked: {info}"));
     }));
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(SwitchyardRoot { stage: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(SwitchyardRoot { stage: None, reporter: None })
+    });
 }}
 
 /// [`Host`] over the proxy-wasm ABI for the current HTTP context.
@@ -123,6 +126,9 @@ impl Host for WasmHost {
     fn now_unix_secs(&self) -> u64 {
         abi::now_nanos().map(|n| n / 1_000_000_000).unwrap_or(0)
     }
+    fn now_unix_millis(&self) -> u64 {
+        abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
+    }
 }
 
 /// What a configured plugin instance is.
@@ -134,18 +140,76 @@ enum Stage {
 
 struct SwitchyardRoot {
     stage: Option<Stage>,
+    reporter: Option<Reporter>,
 }
 
-impl Context for SwitchyardRoot {}
+/// Sends this worker's queued spend reports to the keyservice (router stage only).
+struct Reporter {
+    cluster: String,
+    authorization: Option<String>,
+    /// Callout token → report id.
+    in_flight: std::collections::HashMap<u32, u64>,
+}
 
-fn configure(raw: &[u8]) -> Result<Stage, String> {
+/// How often the queue is looked at, and how many reports go out at once.
+const REPORT_TICK_MS: u32 = 250;
+const REPORTS_PER_TICK: usize = 64;
+
+fn now_ms() -> u64 {
+    abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
+}
+
+impl Context for SwitchyardRoot {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        _body: usize,
+        _trailers: usize,
+    ) {
+        let Some(reporter) = self.reporter.as_mut() else {
+            return;
+        };
+        let Some(id) = reporter.in_flight.remove(&token) else {
+            return;
+        };
+        let status = abi::get_header(abi::HTTP_CALL_RESPONSE_HEADERS, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        spend::QUEUE.with(|q| {
+            let mut q = q.borrow_mut();
+            match status {
+                200..=299 => q.ack(id),
+                // A report the keyservice rejects as malformed will never be taken.
+                400 | 422 => {
+                    let _ = abi::log(
+                        LOG_ERROR,
+                        &format!("switchyard: spend report refused ({status}); dropped"),
+                    );
+                    q.ack(id);
+                }
+                _ => q.fail(id, now_ms()),
+            }
+        });
+    }
+}
+
+/// The stage a plugin configuration asks for, and (router stage) where spend
+/// reports go.
+fn configure(raw: &[u8]) -> Result<(Stage, Option<SpendReporting>), String> {
     let config: PluginConfig = serde_json::from_slice(raw)
         .map_err(|e| format!("plugin configuration is not valid: {e}"))?;
     let env = |name: &str| std::env::var(name).ok();
     match config {
-        PluginConfig::Router(c) => Router::new(&c).map(|r| Stage::Router(Rc::new(r))),
-        PluginConfig::Upstream(c) => Upstream::new(&c, &env).map(|u| Stage::Upstream(Rc::new(u))),
-        PluginConfig::Responder(_) => Ok(Stage::Responder),
+        PluginConfig::Router(c) => {
+            Router::new(&c).map(|r| (Stage::Router(Rc::new(r)), c.spend_reporting.clone()))
+        }
+        PluginConfig::Upstream(c) => {
+            Upstream::new(&c, &env).map(|u| (Stage::Upstream(Rc::new(u)), None))
+        }
+        PluginConfig::Responder(_) => Ok((Stage::Responder, None)),
     }
 }
 
@@ -163,8 +227,29 @@ impl RootContext for SwitchyardRoot {
             }
         };
         match configure(&raw) {
-            Ok(stage) => {
+            Ok((stage, reporting)) => {
                 self.stage = Some(stage);
+                if let Some(r) = reporting {
+                    let authorization = match &r.auth_env {
+                        Some(name) => match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+                            Some(key) => Some(format!("Bearer {key}")),
+                            None => {
+                                let _ = abi::log(LOG_CRITICAL, &format!("switchyard: configuration rejected: spend_reporting.auth_env: environment variable {name} is not set in the Envoy process"));
+                                return false;
+                            }
+                        },
+                        None => None,
+                    };
+                    if let Err(s) = abi::set_tick_period_ms(REPORT_TICK_MS) {
+                        log_failure("set tick period", s);
+                        return false;
+                    }
+                    self.reporter = Some(Reporter {
+                        cluster: r.cluster,
+                        authorization,
+                        in_flight: std::collections::HashMap::new(),
+                    });
+                }
                 true
             }
             Err(e) => {
@@ -195,6 +280,39 @@ impl RootContext for SwitchyardRoot {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+
+    fn on_tick(&mut self) {
+        let Some(reporter) = self.reporter.as_mut() else {
+            return;
+        };
+        let due = spend::QUEUE.with(|q| q.borrow_mut().due(now_ms(), REPORTS_PER_TICK));
+        for (id, body) in due {
+            let mut headers = vec![
+                (":method", "POST"),
+                (":path", "/spend/record"),
+                (":authority", "keyservice"),
+                ("content-type", "application/json"),
+            ];
+            if let Some(auth) = &reporter.authorization {
+                headers.push(("authorization", auth.as_str()));
+            }
+            // The SDK's call registers the callout with its dispatcher (which must
+            // know the token when the answer comes); it errs on the statuses Envoy
+            // returns for a bad cluster or a full queue.
+            match proxy_wasm::hostcalls::dispatch_http_call(
+                &reporter.cluster,
+                headers,
+                Some(&body),
+                vec![],
+                std::time::Duration::from_secs(5),
+            ) {
+                Ok(token) => {
+                    reporter.in_flight.insert(token, id);
+                }
+                Err(_) => spend::QUEUE.with(|q| q.borrow_mut().fail(id, now_ms())),
+            }
+        }
     }
 }
 

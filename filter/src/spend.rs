@@ -1,0 +1,296 @@
+//! Spend reports: what each answered request cost, for the keyservice.
+//!
+//! The keyservice admits a request through ext_authz and names the key (its hash),
+//! user, team and parallel-request lease in request headers; the responder stage
+//! keeps them in filter state ([`KeyFacts`]). When an answer completes, the upstream
+//! stage builds a LiteLLM spend-log row ([`report`]) and queues it on its worker
+//! ([`SpendQueue`], one per wasm VM); the router stage's root context sends the queue
+//! to the keyservice's `POST /spend/record` on a timer and retries failed reports
+//! with backoff. A report is idempotent on `request_id`, so a retry never counts
+//! twice. Lost are only: reports still queued when the Envoy process exits, and the
+//! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use serde_json::json;
+
+use crate::cost::Usage;
+
+/// Filter state holding [`KeyFacts`].
+pub const KEY_PROPERTY: &str = "switchyard_key";
+/// Reports kept at most per worker while the keyservice does not take them.
+pub const MAX_QUEUED: usize = 10_000;
+/// Longest wait between two tries of one report.
+const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// Who a request was admitted for (headers the keyservice set through ext_authz).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFacts {
+    /// The key's hash (`token`); empty for the master key or an open gateway.
+    pub key_hash: String,
+    /// The key's user.
+    pub user_id: String,
+    /// The key's team.
+    pub team_id: String,
+    /// The parallel-request lease the report releases.
+    pub lease: String,
+}
+
+impl KeyFacts {
+    /// Four lines; the values are header values, which hold no newline.
+    pub fn encode(&self) -> Vec<u8> {
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.key_hash, self.user_id, self.team_id, self.lease
+        )
+        .into_bytes()
+    }
+
+    /// Inverse of [`KeyFacts::encode`].
+    pub fn decode(raw: &[u8]) -> Option<KeyFacts> {
+        let text = std::str::from_utf8(raw).ok()?;
+        let mut l = text.split('\n');
+        Some(KeyFacts {
+            key_hash: l.next()?.to_string(),
+            user_id: l.next()?.to_string(),
+            team_id: l.next()?.to_string(),
+            lease: l.next()?.to_string(),
+        })
+    }
+}
+
+/// What one answered request was.
+pub struct Answered<'a> {
+    /// Envoy's `x-request-id` (the report's idempotency key).
+    pub request_id: &'a str,
+    /// `acompletion`, `atext_completion` or `aembedding`, as LiteLLM logs them.
+    pub call_type: &'a str,
+    /// The provider's model id.
+    pub model: &'a str,
+    /// The deployment id.
+    pub model_id: &'a str,
+    /// The model group that served it.
+    pub model_group: &'a str,
+    /// `openai`, `azure`, `anthropic`.
+    pub provider: &'a str,
+    /// The deployment's api_base.
+    pub api_base: &'a str,
+    /// Tokens (zero when the provider reported none).
+    pub usage: Usage,
+    /// USD.
+    pub spend: f64,
+    /// Unix milliseconds.
+    pub start_ms: u64,
+    /// Unix milliseconds.
+    pub end_ms: u64,
+}
+
+/// The `POST /spend/record` body: LiteLLM's spend-log row.
+pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
+    let opt = |s: &str| {
+        if s.is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        }
+    };
+    let body = json!({
+        "request_id": a.request_id,
+        "call_type": a.call_type,
+        "api_key": opt(&key.key_hash),
+        "spend": a.spend,
+        "prompt_tokens": a.usage.prompt_tokens,
+        "completion_tokens": a.usage.completion_tokens,
+        "total_tokens": a.usage.prompt_tokens + a.usage.completion_tokens,
+        "startTime": a.start_ms as f64 / 1000.0,
+        "endTime": a.end_ms as f64 / 1000.0,
+        "model": a.model,
+        "model_id": a.model_id,
+        "model_group": a.model_group,
+        "custom_llm_provider": a.provider,
+        "api_base": a.api_base,
+        "user": opt(&key.user_id),
+        "team_id": opt(&key.team_id),
+        "status": "success",
+        "cache_hit": false,
+        "lease_id": opt(&key.lease),
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+struct Pending {
+    id: u64,
+    body: Vec<u8>,
+    tries: u32,
+    next_try_ms: u64,
+    in_flight: bool,
+}
+
+/// Reports waiting for the keyservice, with per-report backoff. Time is passed in.
+#[derive(Default)]
+pub struct SpendQueue {
+    pending: VecDeque<Pending>,
+    next_id: u64,
+    dropped: u64,
+}
+
+impl SpendQueue {
+    /// Queues a report; over [`MAX_QUEUED`] the oldest is dropped (and counted).
+    pub fn push(&mut self, body: Vec<u8>, now_ms: u64) {
+        if self.pending.len() >= MAX_QUEUED {
+            self.pending.pop_front();
+            self.dropped += 1;
+        }
+        self.next_id += 1;
+        self.pending.push_back(Pending {
+            id: self.next_id,
+            body,
+            tries: 0,
+            next_try_ms: now_ms,
+            in_flight: false,
+        });
+    }
+
+    /// Reports due now (marked in flight): `(id, body)`.
+    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
+        self.pending
+            .iter_mut()
+            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
+            .take(max)
+            .map(|p| {
+                p.in_flight = true;
+                p.tries += 1;
+                (p.id, p.body.clone())
+            })
+            .collect()
+    }
+
+    /// The keyservice took report `id`.
+    pub fn ack(&mut self, id: u64) {
+        self.pending.retain(|p| p.id != id);
+    }
+
+    /// Report `id` failed: try again after a backoff (1 s, 2 s, 4 s … 30 s).
+    pub fn fail(&mut self, id: u64, now_ms: u64) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
+            p.in_flight = false;
+            let backoff = 1000u64
+                .saturating_mul(1 << p.tries.min(5))
+                .min(MAX_BACKOFF_MS);
+            p.next_try_ms = now_ms + backoff;
+        }
+    }
+
+    /// Reports waiting (in flight included).
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Reports dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+thread_local! {
+    /// This worker's queue (each Envoy worker thread runs its own wasm VM).
+    pub static QUEUE: RefCell<SpendQueue> = RefCell::new(SpendQueue::default());
+}
+
+/// Queues a report on this worker.
+pub fn enqueue(body: Vec<u8>, now_ms: u64) {
+    QUEUE.with(|q| q.borrow_mut().push(body, now_ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_facts_round_trip() {
+        let k = KeyFacts {
+            key_hash: "abc".into(),
+            user_id: "".into(),
+            team_id: "t".into(),
+            lease: "l1".into(),
+        };
+        assert_eq!(KeyFacts::decode(&k.encode()), Some(k));
+        assert_eq!(KeyFacts::decode(b"only\ntwo"), None);
+    }
+
+    #[test]
+    fn report_is_a_litellm_spend_row() {
+        let key = KeyFacts {
+            key_hash: "h".into(),
+            user_id: "u".into(),
+            team_id: "".into(),
+            lease: "".into(),
+        };
+        let body = report(
+            &key,
+            &Answered {
+                request_id: "r1",
+                call_type: "acompletion",
+                model: "gpt-4o",
+                model_id: "d1",
+                model_group: "g",
+                provider: "openai",
+                api_base: "https://x",
+                spend: 0.5,
+                usage: Usage {
+                    prompt_tokens: 10,
+                    completion_tokens: 5,
+                    ..Default::default()
+                },
+                start_ms: 1_000,
+                end_ms: 2_500,
+            },
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["request_id"], "r1");
+        assert_eq!(v["api_key"], "h");
+        assert_eq!(v["total_tokens"], 15);
+        assert_eq!(v["endTime"], 2.5);
+        assert_eq!(v["team_id"], serde_json::Value::Null);
+        assert_eq!(v["user"], "u");
+    }
+
+    #[test]
+    fn queue_retries_with_backoff_and_forgets_acked() {
+        let mut q = SpendQueue::default();
+        q.push(b"a".to_vec(), 0);
+        q.push(b"b".to_vec(), 0);
+        let due = q.due(0, 10);
+        assert_eq!(due.len(), 2);
+        assert!(q.due(0, 10).is_empty(), "in flight, not sent twice");
+        q.ack(due[0].0);
+        q.fail(due[1].0, 100);
+        assert_eq!(q.len(), 1);
+        assert!(q.due(1_000, 10).is_empty(), "backing off");
+        let again = q.due(2_100, 10);
+        assert_eq!(again, vec![(due[1].0, b"b".to_vec())]);
+        q.fail(again[0].0, 2_100);
+        assert!(
+            q.due(5_000, 10).is_empty(),
+            "longer backoff the second time"
+        );
+        assert_eq!(q.due(6_200, 10).len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_and_counts_it() {
+        let mut q = SpendQueue::default();
+        for i in 0..MAX_QUEUED + 3 {
+            q.push(i.to_string().into_bytes(), 0);
+        }
+        assert_eq!(q.len(), MAX_QUEUED);
+        assert_eq!(q.dropped(), 3);
+        assert_eq!(q.due(0, 1)[0].1, b"3".to_vec());
+    }
+}
