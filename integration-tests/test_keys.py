@@ -161,6 +161,12 @@ def test_generated_key_is_limited_to_its_models(setup):
     assert_error(status, body, 401, "key_model_access_denied")
     assert mock.request_count == 0
 
+    # /models lists only what the key may use; the master key sees everything.
+    status, _, listed = harness.request_json("GET", gw.url("/v1/models"), headers={"Authorization": f"Bearer {key}"})
+    assert status == 200 and [m["id"] for m in listed["data"]] == ["gpt-a"], listed
+    status, _, listed = harness.request_json("GET", gw.url("/v1/models"), headers={"Authorization": f"Bearer {MASTER}"})
+    assert {m["id"] for m in listed["data"]} == {"gpt-a", "gpt-b", "demo", "a-alias"}, listed
+
     # The management API needs the master key.
     status, _, body = harness.request_json("POST", gw.url("/key/generate"), {},
                                            headers={"Authorization": f"Bearer {key}"})
@@ -223,6 +229,30 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
         assert "Budget has been exceeded" in body["error"]["message"]
     finally:
         mock.usage = {}
+
+
+def test_rate_limit_and_key_headers(setup):
+    gw, _, mock = setup
+    status, _, made = admin(gw, "POST", "/key/generate", {"rpm_limit": 2})
+    assert status == 200, made
+    key = made["key"]
+    # The keyservice's windows are whole minutes: start well inside one.
+    into_minute = time.time() % 60
+    if into_minute > 50:
+        time.sleep(60.5 - into_minute)
+    status, headers, body = chat(gw, "gpt-a", key)
+    assert status == 200, body
+    # LiteLLM's headers on an admitted answer.
+    assert float(headers["x-litellm-key-spend"]) == 0.0
+    assert headers["x-ratelimit-api_key-limit-requests"] == "2"
+    assert headers["x-ratelimit-api_key-remaining-requests"] == "1"
+    mock.clear_requests()
+    status, _, body = chat(gw, "gpt-a", key)
+    assert status == 200, body
+    status, headers, body = chat(gw, "gpt-a", key)
+    assert_error(status, body, 429, "rate_limit_error")
+    assert int(headers["retry-after"]) >= 1
+    assert mock.request_count == 1, "the refused request never reached the provider"
 
 
 def test_keyservice_down_fails_closed_and_recovers(setup):

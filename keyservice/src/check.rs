@@ -60,6 +60,9 @@ pub const H_TEAM_ID: &str = "x-switchyard-team-id";
 pub const H_MODEL: &str = "x-switchyard-model";
 /// Upstream header: the parallel-request lease to release in the spend report.
 pub const H_LEASE: &str = "x-switchyard-lease";
+/// Upstream header: the model groups the key may use, comma-separated (absent: all);
+/// the gateway's responder stage narrows `/models` to them.
+pub const H_KEY_MODELS: &str = "x-switchyard-key-models";
 
 /// The key a request presented, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +159,8 @@ pub struct Allowed {
     pub response_headers: Vec<(&'static str, String)>,
     /// The parallel-request lease, once taken.
     pub lease: Option<String>,
+    /// The model groups the key may use; `None` when it may use all.
+    pub models: Option<Vec<String>>,
 }
 
 impl Allowed {
@@ -176,6 +181,9 @@ impl Allowed {
         }
         if let Some(l) = &self.lease {
             h.push((H_LEASE, l.clone()));
+        }
+        if let Some(m) = &self.models {
+            h.push((H_KEY_MODELS, m.join(",")));
         }
         h
     }
@@ -506,12 +514,34 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         claims,
         response_headers: headers,
         lease: None,
+        models: listed_models(&key.models),
     })
+}
+
+/// A key's model list as the gateway lists it: `None` (all) when empty or when it
+/// holds an everything marker.
+fn listed_models(models: &[String]) -> Option<Vec<String>> {
+    let all = models.is_empty()
+        || models
+            .iter()
+            .any(|m| matches!(m.as_str(), "*" | "all-proxy-models" | "all-team-models"));
+    (!all).then(|| models.to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_models_for_the_models_endpoint() {
+        assert_eq!(listed_models(&[]), None);
+        assert_eq!(listed_models(&["a".into(), "*".into()]), None);
+        assert_eq!(listed_models(&["all-proxy-models".into()]), None);
+        assert_eq!(
+            listed_models(&["a".into(), "b".into()]),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+    }
     use crate::time::parse_iso;
     use serde_json::json;
 
