@@ -23,6 +23,8 @@ import harness
 from mocks import OPENAI_KEY, OpenAIMock
 
 MASTER = "sk-master-test-0123456789"
+#: Every key this module made, plaintext and hash: none may appear in a log.
+SECRETS: list[str] = [MASTER]
 KEYSERVICE_BIN = Path(os.environ.get(
     "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
 
@@ -140,10 +142,7 @@ def test_master_key_reaches_everything(setup):
 
 def test_generated_key_is_limited_to_its_models(setup):
     gw, _, mock = setup
-    status, _, made = harness.request_json(
-        "POST", gw.url("/key/generate"), {"models": ["gpt-a"], "key_alias": "team-a"},
-        headers={"Authorization": f"Bearer {MASTER}"})
-    assert status == 200, made
+    made = generate(gw, {"models": ["gpt-a"], "key_alias": "team-a"})
     key = made["key"]
     assert key.startswith("sk-") and len(key) == 25 and made["key_name"] == f"sk-...{key[-4:]}"
 
@@ -191,9 +190,7 @@ def wait_for(fetch, ok, timeout=10.0):
 
 def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
     gw, _, mock = setup
-    status, _, made = admin(gw, "POST", "/key/generate", {"models": ["gpt-a"], "max_budget": 0.05})
-    assert status == 200, made
-    key = made["key"]
+    key = generate(gw, {"models": ["gpt-a"], "max_budget": 0.05})["key"]
     mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}
     try:
         status, headers, body = chat(gw, "gpt-a", key)
@@ -233,9 +230,7 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
 
 def test_rate_limit_and_key_headers(setup):
     gw, _, mock = setup
-    status, _, made = admin(gw, "POST", "/key/generate", {"rpm_limit": 2})
-    assert status == 200, made
-    key = made["key"]
+    key = generate(gw, {"rpm_limit": 2})["key"]
     # The keyservice's windows are whole minutes: start well inside one.
     into_minute = time.time() % 60
     if into_minute > 50:
@@ -253,6 +248,42 @@ def test_rate_limit_and_key_headers(setup):
     assert_error(status, body, 429, "rate_limit_error")
     assert int(headers["retry-after"]) >= 1
     assert mock.request_count == 1, "the refused request never reached the provider"
+
+
+def generate(gw, body):
+    status, _, made = admin(gw, "POST", "/key/generate", body)
+    assert status == 200, made
+    SECRETS.extend([made["key"], made["token"]])
+    return made
+
+
+def test_key_lifecycle_through_the_gateway(setup):
+    gw, _, _ = setup
+    made = generate(gw, {"models": ["gpt-a"]})
+    key = made["key"]
+    assert chat(gw, "gpt-a", key)[0] == 200
+    assert chat(gw, "gpt-b", key)[0] == 401
+
+    status, _, body = admin(gw, "POST", "/key/update", {"key": key, "models": ["gpt-a", "gpt-b"]})
+    assert status == 200, body
+    # Lookups are cached for 2 s: the change shows within that.
+    assert wait_for(lambda: chat(gw, "gpt-b", key), lambda r: r[0] == 200)[0] == 200
+
+    assert admin(gw, "POST", "/key/block", {"key": key})[0] == 200
+    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+    assert_error(status, body, 401, "auth_error")
+    assert admin(gw, "POST", "/key/unblock", {"key": key})[0] == 200
+    assert wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200)[0] == 200
+
+    status, _, fresh = admin(gw, "POST", "/key/regenerate", {"key": key})
+    assert status == 200 and fresh["key"] != key, fresh
+    SECRETS.extend([fresh["key"], fresh["token"]])
+    assert wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 401)[0] == 401, "old key dead"
+    assert chat(gw, "gpt-a", fresh["key"])[0] == 200
+
+    status, _, body = admin(gw, "POST", "/key/delete", {"keys": [fresh["key"]]})
+    assert status == 200, body
+    assert wait_for(lambda: chat(gw, "gpt-a", fresh["key"]), lambda r: r[0] == 401)[0] == 401
 
 
 def test_keyservice_down_fails_closed_and_recovers(setup):
@@ -273,3 +304,15 @@ def test_keyservice_down_fails_closed_and_recovers(setup):
             break
         time.sleep(0.2)
     assert status == 200, body
+
+
+def test_no_key_or_hash_in_any_log(setup):
+    """Runs last: every gateway and keyservice log of this module, searched for every
+    key and hash it made (and the master key)."""
+    gw, ks, _ = setup
+    logs = {"envoy": gw.log_text(), "keyservice": (ks.workdir / "keyservice.log").read_text()}
+    assert len(SECRETS) > 6, "the search means something only if keys were made"
+    assert logs["envoy"].strip(), "Envoy logged (access log lines at least)"
+    for name, text in logs.items():
+        for secret in SECRETS:
+            assert secret not in text, f"a key or hash appears in the {name} log"
