@@ -57,7 +57,7 @@ start_postgres() {
   su postgres -s /bin/sh -c "$pgbin/initdb -D $PG_DIR/data -U postgres --auth=trust >/dev/null &&
     $pgbin/pg_ctl -D $PG_DIR/data -o '-p $port -k $PG_DIR -c listen_addresses=127.0.0.1' -l $PG_DIR/log -w start >/dev/null &&
     $pgbin/createdb -h 127.0.0.1 -p $port switchyard_test" >&2
-  PG_BIN=$pgbin
+  export PG_BIN=$pgbin PG_DIR PG_PORT=$port
   export SWITCHYARD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/switchyard_test"
 }
 
