@@ -32,9 +32,10 @@ KEYSERVICE_BIN = Path(os.environ.get(
 class Keyservice:
     """One `switchyard-keyservice` process on a fixed loopback port."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, database_url: str | None = None) -> None:
         self.workdir = workdir
-        self.port = port
+        self.database_url = database_url or f"sqlite://{workdir / 'keys.db'}"
+        self.port: int | None = None
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> "Keyservice":
@@ -43,7 +44,7 @@ class Keyservice:
         self.log = open(self.workdir / "keyservice.log", "a")
         self.proc = subprocess.Popen(
             [str(KEYSERVICE_BIN), "--listen", listen,
-             "--database-url", f"sqlite://{self.workdir / 'keys.db'}",
+             "--database-url", self.database_url,
              "--master-key-env", "SY_TEST_MASTER"],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         line = self.proc.stdout.readline()

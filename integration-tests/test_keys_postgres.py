@@ -29,27 +29,6 @@ def pg_ctl(action: str) -> None:
     subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd], check=True, capture_output=True, timeout=60)
 
 
-class PgKeyservice(Keyservice):
-    """A keyservice on the shared PostgreSQL database."""
-
-    def __init__(self, workdir, database_url):
-        super().__init__(workdir)
-        self.database_url = database_url
-
-    def start(self):
-        env = dict(os.environ, SY_TEST_MASTER=MASTER)
-        self.log = open(self.workdir / "keyservice.log", "a")
-        self.proc = subprocess.Popen(
-            [str(harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"),
-             "--listen", f"127.0.0.1:{self.port or 0}", "--database-url", self.database_url,
-             "--master-key-env", "SY_TEST_MASTER"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening on "), line
-        self.port = int(line.rsplit(":", 1)[1])
-        return self
-
-
 @pytest.fixture(scope="module")
 def two_gateways(tmp_path_factory):
     if not PG_URL:
@@ -77,7 +56,7 @@ general_settings:
         try:
             for i in range(2):
                 (work / f"ks{i}").mkdir()
-                ks = PgKeyservice(work / f"ks{i}", url).start()
+                ks = Keyservice(work / f"ks{i}", url).start()
                 services.append(ks)
                 gw = harness.Gateway(config, env, workdir=work / f"gw{i}",
                                      extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
