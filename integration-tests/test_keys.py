@@ -229,6 +229,46 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
         mock.usage = {}
 
 
+@pytest.mark.parametrize("owner", ["user", "team"])
+def test_user_and_team_budgets_hold_through_the_gateway(setup, owner):
+    gw, _, mock = setup
+    owner_id = f"{owner}-budget-{int(time.time() * 1000)}"
+    id_field = f"{owner}_id"
+    status, _, body = admin(gw, "POST", f"/{owner}/new", {id_field: owner_id, "max_budget": 0.015})
+    assert status == 200, body
+    key = generate(gw, {id_field: owner_id})["key"]
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}  # 0.02 per answer
+    try:
+        status, _, body = chat(gw, "gpt-a", key)
+        assert status == 200, body
+        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+    finally:
+        mock.usage = {}
+    assert_error(status, body, 400, "budget_exceeded")
+    assert owner_id in body["error"]["message"]
+
+
+def test_a_failed_answer_frees_its_parallel_request_slot(setup):
+    gw, _, mock = setup
+    key = generate(gw, {"max_parallel_requests": 1})["key"]
+    assert chat(gw, "gpt-a", key)[0] == 200
+    # A slot is freed when the answer's report reaches the keyservice (reports go out
+    # every 100 ms): until then the key's one slot is taken.
+    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 429, timeout=5)
+    assert status == 200, body
+    # A plain 400 is not retried: the client gets it, and the failure report frees the
+    # slot too (else it would wait for the lease to expire, 10 minutes).
+    time.sleep(0.5)
+    mock.fail_next(1, 400)
+    status, _, body = chat(gw, "gpt-a", key)
+    assert status == 400, body
+    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    assert status == 200, body
+    status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+                               lambda r: r[0] == 200 and len(r[2]) >= 4)
+    assert sorted(row["status"] for row in logs) == ["failure", "success", "success", "success"], logs
+
+
 def test_rate_limit_and_key_headers(setup):
     gw, _, mock = setup
     key = generate(gw, {"rpm_limit": 2})["key"]

@@ -5,9 +5,10 @@
 //! keeps them in filter state ([`KeyFacts`]). When an answer completes, the upstream
 //! stage builds a LiteLLM spend-log row ([`report`]) and queues it on its worker
 //! ([`SpendQueue`], one per wasm VM); the router stage's root context sends the queue
-//! to the keyservice's `POST /spend/record` on a timer and retries failed reports
+//! to the keyservice's `POST /spend/record` every 100 ms and retries failed reports
 //! with backoff. A report is idempotent on `request_id`, so a retry never counts
-//! twice. Lost are only: reports still queued when the Envoy process exits, and the
+//! twice. A provider error is reported too (status `failure`, no spend, one row per
+//! failed attempt), which releases the request's parallel-request lease. Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
 
 use std::cell::RefCell;
@@ -84,6 +85,8 @@ pub struct Answered<'a> {
     pub start_ms: u64,
     /// Unix milliseconds.
     pub end_ms: u64,
+    /// `success`, or `failure` for an answer the provider refused.
+    pub status: &'a str,
 }
 
 /// The `POST /spend/record` body: LiteLLM's spend-log row.
@@ -112,7 +115,7 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "api_base": a.api_base,
         "user": opt(&key.user_id),
         "team_id": opt(&key.team_id),
-        "status": "success",
+        "status": a.status,
         "cache_hit": false,
         "lease_id": opt(&key.lease),
     });
@@ -250,6 +253,7 @@ mod tests {
                 },
                 start_ms: 1_000,
                 end_ms: 2_500,
+                status: "success",
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

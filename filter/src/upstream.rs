@@ -659,6 +659,7 @@ impl UpstreamExchange {
                 }
                 let err = providers::translate_error(dep.provider, status, &body);
                 set_error(host, size, &err);
+                self.record_failure(dep, host);
                 Flow::Continue
             }
         }
@@ -668,11 +669,31 @@ impl UpstreamExchange {
 impl UpstreamExchange {
     /// Queues the spend report of an answered request (keys checked only).
     fn record_spend(&self, dep: &Deployment, host: &dyn Host) {
+        self.report(dep, host, "success");
+    }
+
+    /// Queues a failed attempt's report: no spend, but its lease is released. Each
+    /// attempt gets its own id, as Envoy may retry and the request then succeed.
+    fn record_failure(&self, dep: &Deployment, host: &dyn Host) {
+        self.report(dep, host, "failure");
+    }
+
+    fn report(&self, dep: &Deployment, host: &dyn Host, status: &str) {
         let (Some(key), Some(facts)) = (&self.key, &self.facts) else {
             return;
         };
-        let usage = self.usage.unwrap_or_default();
+        let failed = status != "success";
+        let usage = if failed {
+            cost::Usage::default()
+        } else {
+            self.usage.unwrap_or_default()
+        };
         let spend = dep.pricing.as_ref().map_or(0.0, |p| cost::cost(&usage, p));
+        let request_id = if failed {
+            format!("{}:attempt-{}:failed", self.request_id, self.attempt)
+        } else {
+            self.request_id.clone()
+        };
         let call_type = match facts.endpoint {
             Endpoint::ChatCompletions => "acompletion",
             Endpoint::Completions => "atext_completion",
@@ -682,7 +703,7 @@ impl UpstreamExchange {
         let body = spend::report(
             key,
             &Answered {
-                request_id: &self.request_id,
+                request_id: &request_id,
                 call_type,
                 model: &self.model,
                 model_id: &dep.deployment_id,
@@ -693,6 +714,7 @@ impl UpstreamExchange {
                 spend,
                 start_ms: self.start_ms,
                 end_ms: now,
+                status,
             },
         );
         spend::enqueue(body, now);
@@ -1227,6 +1249,34 @@ mod tests {
         assert_eq!(last["api_key"], "kh");
         assert_eq!(last["prompt_tokens"], 1000);
         assert!((last["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
+        assert_eq!(last["status"], "success");
+
+        // A provider error is reported as a failure of that attempt (it frees the lease).
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        host.request_headers
+            .push(("x-request-id".into(), "rid-f".into()));
+        host.properties.insert(
+            KEY_PROPERTY.into(),
+            KeyFacts {
+                lease: "l9".into(),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "500".into())];
+        host.response_body = br#"{"error":{"message":"boom"}}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        let failed: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(
+            (failed["status"].as_str(), failed["spend"].as_f64()),
+            (Some("failure"), Some(0.0))
+        );
+        assert_eq!(failed["request_id"], "rid-f:attempt-1:failed");
+        assert_eq!(failed["lease_id"], "l9");
     }
 
     #[test]

@@ -152,7 +152,7 @@ struct Reporter {
 }
 
 /// How often the queue is looked at, and how many reports go out at once.
-const REPORT_TICK_MS: u32 = 250;
+const REPORT_TICK_MS: u32 = 100;
 const REPORTS_PER_TICK: usize = 64;
 
 fn now_ms() -> u64 {
