@@ -269,6 +269,62 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
     assert sorted(row["status"] for row in logs) == ["failure", "success", "success", "success"], logs
 
 
+def test_expired_key_is_refused(setup):
+    gw, _, mock = setup
+    key = generate(gw, {"duration": "1s"})["key"]
+    time.sleep(1.3)
+    mock.clear_requests()
+    status, _, body = chat(gw, "gpt-a", key)
+    assert_error(status, body, 401, "expired_key")
+    assert mock.request_count == 0
+
+
+def test_budget_duration_resets_spend(setup):
+    gw, _, mock = setup
+    key = generate(gw, {"max_budget": 0.01, "budget_duration": "2s"})["key"]
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}  # 0.02 per answer
+    try:
+        assert chat(gw, "gpt-a", key)[0] == 200
+        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+        assert_error(status, body, 400, "budget_exceeded")
+        # The budget period ends: spend starts again from 0.
+        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=6)
+        assert status == 200, body
+    finally:
+        mock.usage = {}
+
+
+def test_budget_overshoot_is_bounded_by_requests_in_flight(setup):
+    """Spend is recorded when answers complete, so every request admitted before the
+    crossing is recorded may overshoot: with N requests in flight at once the spend
+    ends at most at max_budget + N × (cost of one answer), and nothing is admitted
+    after that."""
+    import concurrent.futures
+
+    gw, _, mock = setup
+    per_answer = 10 * 0.001 + 5 * 0.002
+    budget = per_answer / 2
+    key = generate(gw, {"max_budget": budget})["key"]
+    in_flight = 5
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
+            statuses = [f.result()[0] for f in [pool.submit(chat, gw, "gpt-a", key) for _ in range(in_flight)]]
+        admitted = statuses.count(200)
+        assert admitted >= 1, statuses
+        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+                        lambda i: i["info"]["spend"] >= admitted * per_answer - 1e-9)
+        spend = info["info"]["spend"]
+        assert spend == pytest.approx(admitted * per_answer)
+        assert spend <= budget + in_flight * per_answer + 1e-9, (spend, statuses)
+        mock.clear_requests()
+        status, _, body = chat(gw, "gpt-a", key)
+        assert_error(status, body, 400, "budget_exceeded")
+        assert mock.request_count == 0
+    finally:
+        mock.usage = {}
+
+
 def test_rate_limit_and_key_headers(setup):
     gw, _, mock = setup
     key = generate(gw, {"rpm_limit": 2})["key"]
