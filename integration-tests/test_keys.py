@@ -325,6 +325,41 @@ def test_budget_overshoot_is_bounded_by_requests_in_flight(setup):
         mock.usage = {}
 
 
+def test_malformed_authorization_is_refused(setup):
+    gw, _, mock = setup
+    mock.clear_requests()
+    status, _, body = harness.request_json(
+        "POST", gw.url("/v1/chat/completions"), {"model": "gpt-a", "messages": []},
+        headers={"Authorization": MASTER})  # no "Bearer "
+    assert_error(status, body, 401, "auth_error")
+    assert "Bearer" in body["error"]["message"]
+    assert mock.request_count == 0
+
+
+def test_tpm_limit_refuses_once_the_window_has_its_tokens(setup):
+    gw, _, mock = setup
+    key = generate(gw, {"tpm_limit": 20})["key"]
+    into_minute = time.time() % 60
+    if into_minute > 50:
+        time.sleep(60.5 - into_minute)
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}  # 15 tokens per answer
+    try:
+        assert chat(gw, "gpt-a", key)[0] == 200
+        # Tokens count once the answer's report lands; 15 < 20 still admits one more.
+        time.sleep(0.5)
+        status, _, body = chat(gw, "gpt-a", key)
+        assert status == 200, body
+        # 30 tokens once the second report lands (well within 0.5 s): the next is refused.
+        time.sleep(0.5)
+        mock.clear_requests()
+        status, headers, body = chat(gw, "gpt-a", key)
+    finally:
+        mock.usage = {}
+    assert_error(status, body, 429, "rate_limit_error")
+    assert int(headers["retry-after"]) >= 1
+    assert mock.request_count == 0, "a refused request never reaches the provider"
+
+
 def test_rate_limit_and_key_headers(setup):
     gw, _, mock = setup
     key = generate(gw, {"rpm_limit": 2})["key"]

@@ -519,6 +519,12 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         master_key,
         database_url,
     });
+    if keys.is_none() {
+        cx.warnings.push(
+            "general_settings: no master_key and no database_url: THE GATEWAY IS OPEN — every request is admitted without a key (as LiteLLM does); set master_key to require keys"
+                .to_string(),
+        );
+    }
 
     let max_request_body_bytes = config
         .general_settings
