@@ -394,6 +394,9 @@ def test_key_lifecycle_through_the_gateway(setup):
     made = generate(gw, {"models": ["gpt-a"]})
     key = made["key"]
     assert chat(gw, "gpt-a", key)[0] == 200
+    # info shows the spend of that use (gpt-a is priced; the mock reports usage)
+    info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2], lambda i: i["info"]["spend"] > 0)
+    assert info["info"]["spend"] > 0, info
     assert chat(gw, "gpt-b", key)[0] == 401
 
     status, _, body = admin(gw, "POST", "/key/update", {"key": key, "models": ["gpt-a", "gpt-b"]})
