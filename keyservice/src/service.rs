@@ -1042,6 +1042,20 @@ impl KeyService {
         Ok(Value::Object(out))
     }
 
+    /// The keys of a user or team, as `/user/info` and `/team/info` list them.
+    async fn keys_json(&self, entity: Entity, id: &str) -> Result<Vec<Value>, ApiError> {
+        let keys = self
+            .backend
+            .store
+            .keys_of(entity, id)
+            .await
+            .map_err(store_err)?;
+        Ok(keys
+            .iter()
+            .map(|k| Value::Object(key_json(k, true)))
+            .collect())
+    }
+
     /// `GET /user/info?user_id=`.
     pub async fn user_info(
         &self,
@@ -1060,16 +1074,7 @@ impl KeyService {
                 ApiError::not_found(format!("User {id} not found")).with_param("user_id")
             })?;
         let user = self.reset_user_if_due(user, now).await.map_err(store_err)?;
-        let keys = self
-            .backend
-            .store
-            .keys_of(Entity::User, &id)
-            .await
-            .map_err(store_err)?;
-        let keys: Vec<Value> = keys
-            .iter()
-            .map(|k| Value::Object(key_json(k, true)))
-            .collect();
+        let keys = self.keys_json(Entity::User, &id).await?;
         Ok(
             json!({ "user_id": id, "user_info": Value::Object(user_json(&user)), "keys": keys, "teams": user.teams }),
         )
@@ -1145,16 +1150,7 @@ impl KeyService {
                 ApiError::not_found(format!("Team {id} not found")).with_param("team_id")
             })?;
         let team = self.reset_team_if_due(team, now).await.map_err(store_err)?;
-        let keys = self
-            .backend
-            .store
-            .keys_of(Entity::Team, &id)
-            .await
-            .map_err(store_err)?;
-        let keys: Vec<Value> = keys
-            .iter()
-            .map(|k| Value::Object(key_json(k, true)))
-            .collect();
+        let keys = self.keys_json(Entity::Team, &id).await?;
         Ok(json!({ "team_id": id, "team_info": Value::Object(team_json(&team)), "keys": keys }))
     }
 
