@@ -8,11 +8,7 @@
 //! - `switchyard up --config FILE`: render, start Envoy, wait until ready, run until
 //!   Ctrl-C.
 
-mod litellm;
-mod plan;
-mod prices;
-mod render;
-mod up;
+use switchyard::{litellm, plan, render, up};
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,12 @@
+//! The `switchyard` command's library: LiteLLM `config.yaml` loading and validation
+//! (`litellm`), compilation into a gateway plan (`plan`, with model prices from
+//! `prices`), Envoy bootstrap rendering (`render`) and running the gateway (`up`).
+//!
+//! The binary (`main.rs`) is a thin CLI over these; benchmarks and fuzz targets use
+//! them directly.
+
+pub mod litellm;
+pub mod plan;
+pub mod prices;
+pub mod render;
+pub mod up;
