@@ -22,8 +22,10 @@
 pub mod cost;
 pub mod endpoint;
 pub mod error;
+pub mod eventstream;
 pub mod host;
 pub mod mock;
+pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
 pub mod responder;
