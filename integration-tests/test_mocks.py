@@ -26,6 +26,7 @@ from harness import SSEEvent, iter_sse, open_stream, request_json
 from mocks import (
     ANTHROPIC_KEY,
     AZURE_API_VERSION,
+    AZURE_DEPLOYMENTS,
     AZURE_KEY,
     OPENAI_KEY,
     AnthropicMock,
@@ -933,3 +934,113 @@ def test_recorded_request_fields(openai_mock: OpenAIMock) -> None:
     openai_mock.clear_requests()
     assert openai_mock.requests == []
 
+
+
+# ======================================================================================
+# Directives (opt-in): the request names its own fault
+# ======================================================================================
+
+
+@pytest.fixture(params=["openai", "azure", "anthropic"])
+def directed(request: pytest.FixtureRequest):
+    """A mock of each provider created with ``directives=True``, and a Target on it."""
+    if request.param == "openai":
+        with OpenAIMock(OPENAI_KEY, directives=True) as mock:
+            yield Target(mock, f"{mock.base_url}/chat/completions", chat_body(), OPENAI_AUTH)
+    elif request.param == "azure":
+        with AzureMock(AZURE_KEY, dict(AZURE_DEPLOYMENTS), directives=True) as mock:
+            yield Target(mock, azure_url(mock), {"messages": chat_body()["messages"]}, AZURE_AUTH)
+    else:
+        with AnthropicMock(ANTHROPIC_KEY, directives=True) as mock:
+            yield Target(mock, f"{mock.root_url}/v1/messages", messages_body(), ANTHROPIC_AUTH)
+
+
+def with_text(target: Target, text: str, stream: bool = False) -> dict[str, Any]:
+    body = json.loads(json.dumps(target.body))
+    body["messages"][-1]["content"] = text
+    if stream:
+        body["stream"] = True
+    return body
+
+
+class TestDirectives:
+    @pytest.mark.parametrize("status", [500, 429, 503])
+    def test_status(self, directed: Target, status: int) -> None:
+        for stream in (False, True):
+            got, _, body = request_json("POST", directed.url,
+                                        with_text(directed, f"#fault:{status} please", stream),
+                                        directed.headers)
+            assert got == status and is_native_error(directed.mock, body)
+        # Only the request that asks fails.
+        assert directed.send()[0] == 200
+
+    def test_status_in_text_parts_and_after_other_turns(self, openai_mock_directed) -> None:
+        mock = openai_mock_directed
+        body = chat_body()
+        body["messages"] = [{"role": "user", "content": "#fault:500 earlier turn"},
+                            {"role": "assistant", "content": "ok"},
+                            {"role": "user", "content": [{"type": "text", "text": "#fault:429"}]}]
+        status, _, _ = request_json("POST", f"{mock.base_url}/chat/completions", body, OPENAI_AUTH)
+        assert status == 429, "the last user message decides"
+
+    def test_reset(self, directed: Target) -> None:
+        with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+            request_json("POST", directed.url, with_text(directed, "#fault:reset"),
+                         directed.headers)
+        assert directed.send()[0] == 200
+        assert [r.status for r in directed.mock.requests] == [None, 200]
+
+    @pytest.mark.parametrize("after", [None, 1, 5])
+    def test_reset_mid_stream(self, directed: Target, after: int | None) -> None:
+        directive = "#fault:reset-mid-stream" + (f":{after}" if after is not None else "")
+        received: list[SSEEvent] = []
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            with open_stream("POST", directed.url, with_text(directed, directive, stream=True),
+                             directed.headers) as resp:
+                assert resp.status == 200
+                for event in iter_sse(resp):
+                    received.append(event)
+        assert len(received) == (3 if after is None else after)
+
+    def test_reset_mid_stream_on_a_json_answer_cuts_its_body(self, directed: Target) -> None:
+        with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+            request_json("POST", directed.url, with_text(directed, "#fault:reset-mid-stream"),
+                         directed.headers)
+
+    def test_unknown_directive_is_a_400(self, directed: Target) -> None:
+        status, _, body = request_json("POST", directed.url, with_text(directed, "#fault:boom"),
+                                       directed.headers)
+        assert (status, body) == (400, {"mock_directive_error": "unknown directive '#fault:boom'"})
+
+    def test_off_by_default(self, target: Target) -> None:
+        """Without directives=True a directive is just text: answered as usual."""
+        for stream in (False, True):
+            body = with_text(target, "#fault:500", stream)
+            if stream:
+                with open_stream("POST", target.url, body, target.headers) as resp:
+                    assert resp.status == 200
+                    events = list(iter_sse(resp))
+                assert events[-1].data == "[DONE]" or events[-1].event == "message_stop"
+            else:
+                status, _, answer = request_json("POST", target.url, body, target.headers)
+                assert status == 200
+                assert "#fault:500" in json.dumps(answer)
+        status, _, answer = request_json("POST", target.url, with_text(target, "#fault:reset"),
+                                         target.headers)
+        assert status == 200
+
+    def test_directive_of(self) -> None:
+        of = MockProvider.directive_of
+        assert of(chat_body("#fault:500 x")) == "#fault:500"
+        assert of(chat_body("  #fault:reset")) == "#fault:reset"
+        assert of(chat_body("hi #fault:500")) is None
+        assert of({"prompt": "#fault:429"}) == "#fault:429"
+        assert of({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "#fault:reset-mid-stream:2"}]}]}) == "#fault:reset-mid-stream:2"
+        assert of(None) is None and of({"messages": "x"}) is None
+
+
+@pytest.fixture
+def openai_mock_directed():
+    with OpenAIMock(OPENAI_KEY, directives=True) as mock:
+        yield mock

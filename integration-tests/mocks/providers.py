@@ -21,7 +21,12 @@ is only useful if it is as picky as the real service, so every mock
 * has fault switches: fail the next N requests with a status and a native error
   body, delay, reset the connection (before answering or mid-stream), stall a
   stream, inject a native mid-stream error event, slow streaming, and split SSE
-  events across TCP writes.
+  events across TCP writes;
+* optionally (``directives=True``, off by default) take faults from the request
+  itself: a last user message starting with ``#fault:500``, ``#fault:429``,
+  ``#fault:reset`` or ``#fault:reset-mid-stream`` gets that fault, so a client
+  sending many concurrent requests knows which of them fail (see
+  :meth:`MockProvider.directive_plan`).
 
 Servers bind 127.0.0.1 on an ephemeral port (``port`` tells which), run a
 ``ThreadingHTTPServer`` and speak HTTP/1.1 with keep-alive, as Envoy does
@@ -67,6 +72,10 @@ MAX_FAULT_SECONDS = 120.0
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Default arguments the mocks put in a tool call.
 DEFAULT_TOOL_ARGS: dict[str, Any] = {"location": "Paris", "unit": "celsius"}
+#: How a directive starts (see :meth:`MockProvider.directive_plan`).
+DIRECTIVE_PREFIX = "#fault:"
+#: SSE events a ``#fault:reset-mid-stream`` directive sends before the reset.
+DIRECTIVE_RESET_AFTER_EVENTS = 3
 
 
 # --------------------------------------------------------------------------------------
@@ -261,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         mock._record(req)
         plan = mock._plan()
+        if mock.directives:
+            mock._apply_directive(req, plan)
 
         if plan.reset_immediately:
             self._reset()
@@ -371,12 +382,19 @@ class MockProvider:
     Subclasses implement :meth:`handle` (route + validate + answer),
     :meth:`error_body` (native error body for a status) and
     :meth:`stream_error_event` (native mid-stream error event).
+
+    ``directives=True`` (every subclass takes it as a keyword) makes the mock obey
+    ``#fault:…`` directives at the start of a request's last user message (see
+    :meth:`directive_plan`): a load generator then decides per request which ones
+    fail. Off by default: without it a ``#fault:`` text is answered like any text.
     """
 
     #: Short provider name used in answers: "Hello from <name> mock: ...".
     name = "mock"
 
-    def __init__(self) -> None:
+    def __init__(self, directives: bool = False) -> None:
+        #: Take faults from ``#fault:…`` directives in requests (off by default).
+        self.directives = directives
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
@@ -587,6 +605,70 @@ class MockProvider:
         if serr is not None:
             plan.stream_error = (int(serr["after_events"]), serr["body"])
         return plan
+
+    # -- directives (opt-in) ------------------------------------------------------------
+    @staticmethod
+    def directive_of(body: Any) -> str | None:
+        """The directive word of a request body: the first word of its last user
+        message when that starts with ``#fault:`` (else None). Works for OpenAI chat
+        (string or text parts), Anthropic messages (string or text blocks) and a
+        completions ``prompt`` string."""
+        if not isinstance(body, dict):
+            return None
+        text = ""
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            for msg in reversed(messages):
+                if isinstance(msg, dict) and msg.get("role") == "user":
+                    content = msg.get("content")
+                    if isinstance(content, str):
+                        text = content
+                    elif isinstance(content, list):
+                        text = " ".join(p.get("text", "") for p in content
+                                        if isinstance(p, dict) and p.get("type") == "text"
+                                        and isinstance(p.get("text"), str))
+                    break
+        elif isinstance(body.get("prompt"), str):
+            text = body["prompt"]
+        text = text.lstrip()
+        if not text.startswith(DIRECTIVE_PREFIX):
+            return None
+        return text.split(None, 1)[0]
+
+    def directive_plan(self, directive: str, plan: _Plan) -> None:
+        """Apply one directive to ``plan`` (only when the mock has ``directives=True``).
+
+        ============================== ====================================================
+        ``#fault:NNN`` (e.g. 500, 429)  answer status NNN with the provider's native error
+                                        body (as :meth:`fail_next`), before validation
+        ``#fault:reset``                reset the connection (TCP RST) right after reading
+                                        the request, before any answer byte
+        ``#fault:reset-mid-stream``     send the head and 3 SSE events (a JSON answer:
+                                        half of its body), then reset;
+                                        ``#fault:reset-mid-stream:K`` after K events
+        ============================== ====================================================
+
+        Anything else after ``#fault:`` is answered with a 400
+        ``{"mock_directive_error": …}`` so a typo cannot pass for a working request.
+        A directive wins over the fault switches for what it sets.
+        """
+        kind = directive[len(DIRECTIVE_PREFIX):]
+        if re.fullmatch(r"[1-5]\d\d", kind):
+            plan.fail = (int(kind), None, {})
+            return
+        if kind == "reset":
+            plan.reset_immediately = True
+            return
+        match = re.fullmatch(r"reset-mid-stream(?::(\d{1,4}))?", kind)
+        if match:
+            plan.reset_after = int(match.group(1) or DIRECTIVE_RESET_AFTER_EVENTS)
+            return
+        plan.fail = (400, {"mock_directive_error": f"unknown directive {directive!r}"}, {})
+
+    def _apply_directive(self, req: RecordedRequest, plan: _Plan) -> None:
+        directive = self.directive_of(req.json)
+        if directive is not None:
+            self.directive_plan(directive, plan)
 
     # -- helpers for subclasses -------------------------------------------------------
     def _sleep(self, seconds: float) -> bool:
@@ -799,8 +881,9 @@ class _OpenAIShaped(MockProvider):
     #: Vector size for embeddings when the request has no ``dimensions``.
     embedding_dims = 8
 
-    def __init__(self, api_key: str, models: Iterable[str] | None = None):
-        super().__init__()
+    def __init__(self, api_key: str, models: Iterable[str] | None = None, *,
+                 directives: bool = False):
+        super().__init__(directives=directives)
         self.api_key = api_key
         self.models = set(models) if models is not None else None
         #: Usage override for answers: keys prompt_tokens, completion_tokens, cached_tokens.
@@ -1344,8 +1427,8 @@ class OpenAIMock(_OpenAIShaped):
     name = "openai"
 
     def __init__(self, api_key: str, path_prefix: str = "/v1",
-                 models: Iterable[str] | None = None):
-        super().__init__(api_key, models)
+                 models: Iterable[str] | None = None, *, directives: bool = False):
+        super().__init__(api_key, models, directives=directives)
         self.path_prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
 
     @property
@@ -1472,8 +1555,8 @@ class AzureMock(_OpenAIShaped):
     name = "azure"
 
     def __init__(self, api_key: str, deployments: dict[str, str],
-                 api_versions: Iterable[str] | None = None):
-        super().__init__(api_key, None)
+                 api_versions: Iterable[str] | None = None, *, directives: bool = False):
+        super().__init__(api_key, None, directives=directives)
         self.deployments = dict(deployments)
         self.api_versions = set(api_versions) if api_versions is not None else None
 
@@ -1631,8 +1714,9 @@ class AnthropicMock(MockProvider):
 
     name = "anthropic"
 
-    def __init__(self, api_key: str, models: Iterable[str] | None = None):
-        super().__init__()
+    def __init__(self, api_key: str, models: Iterable[str] | None = None, *,
+                 directives: bool = False):
+        super().__init__(directives=directives)
         self.api_key = api_key
         self.models = set(models) if models is not None else None
         self.usage: dict[str, int] = {}
