@@ -1,0 +1,158 @@
+//! The real per-request entry points, response side: a request is routed (router
+//! stage) and translated (upstream stage) for one deployment, then the fuzz payload
+//! is the provider's answer, delivered in fuzzer-chosen chunks through
+//! `UpstreamExchange::on_response_headers` / `on_response_body` the way Envoy does
+//! (a paused body is buffered and handed over whole with the next piece). Covers
+//! whole-body translation, error mapping, error-fallback redirects, streams, usage,
+//! cost and spend reports.
+//!
+//! Input: `Framed` (see `src/lib.rs`). `flags[0]`: bits 0–1 the deployment, bits 2–3
+//! the endpoint, bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
+//! checked (spend reports queued), bit 7 the request is an error-fallback replay.
+//! `flags[1]`: bits 0–3 the upstream status, bit 4 headers end the response, bit 5
+//! a `content-type` of `text/event-stream`.
+//!
+//! Checked: an upstream error leaves as an OpenAI-shaped error or as a redirect to
+//! the next error-fallback group; an Anthropic stream leaves as OpenAI SSE ending in
+//! `[DONE]`; a translated answer is JSON; OpenAI-compatible answers pass untouched;
+//! spend reports are JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::{json, Value};
+use switchyard_filter::endpoint::Endpoint;
+use switchyard_filter::host::Flow;
+use switchyard_filter::spend::{KeyFacts, SpendQueue, QUEUE};
+use switchyard_fuzz::{
+    assert_error_body, check_local_reply, gateway, openai_sse_events, send_request_as, Framed,
+    DEPLOYMENTS, ENDPOINTS,
+};
+
+const STATUSES: [&str; 16] = [
+    "200", "200", "201", "400", "401", "404", "413", "422", "429", "500", "503", "529", "302",
+    "abc", "204", "200",
+];
+
+fuzz_target!(|data: &[u8]| {
+    QUEUE.with(|q| *q.borrow_mut() = SpendQueue::default());
+    let input = Framed::parse(data);
+    let gw = gateway();
+    let deployment = DEPLOYMENTS[usize::from(input.flags[0] & 3)];
+    let endpoint = ENDPOINTS[usize::from((input.flags[0] >> 2) & 3) % 3];
+    let stream = input.bit(4);
+    let include_usage = input.bit(5);
+    let mut request = match endpoint {
+        Endpoint::ChatCompletions => {
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]})
+        }
+        Endpoint::Completions => json!({"model": "gpt-4o", "prompt": "Hi", "max_tokens": 5}),
+        Endpoint::Embeddings => json!({"model": "gpt-4o", "input": "Hi"}),
+    };
+    if stream {
+        request["stream"] = json!(true);
+        if include_usage {
+            request["stream_options"] = json!({"include_usage": true});
+        }
+    }
+    let path = if input.bit(7) {
+        format!(
+            "/switchyard-fallback/context_window/0/gpt-4o/v1/{}",
+            endpoint.openai_path()
+        )
+    } else {
+        format!("/v1/{}", endpoint.openai_path())
+    };
+    let key = KeyFacts {
+        key_hash: "hash".into(),
+        user_id: "user".into(),
+        team_id: String::new(),
+        lease: "lease-1".into(),
+    };
+    let body = serde_json::to_vec(&request).expect("request JSON");
+    let (mut host, ex) =
+        send_request_as(gw, &path, &body, deployment, input.bit(6).then_some(&key));
+    let Some(mut ex) = ex else {
+        return;
+    };
+    if host.local_reply.is_some() {
+        // The request itself was refused (Anthropic has no embeddings).
+        return;
+    }
+
+    let status = STATUSES[usize::from(input.flags[1] & 0x0f)];
+    let upstream_ok = status.starts_with('2');
+    let content_type = if input.bit(13) {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let length = input.payload.len().to_string();
+    host.response_headers = vec![
+        (":status".into(), status.into()),
+        ("content-type".into(), content_type.into()),
+        ("content-length".into(), length),
+    ];
+    let headers_end = input.bit(12);
+    let flow = ex.on_response_headers(&gw.upstream, &mut host, headers_end);
+    if host.local_reply.is_some() {
+        assert!(headers_end && !upstream_ok);
+        assert_eq!(flow, Flow::Pause);
+        check_local_reply(&host);
+        return;
+    }
+    if headers_end {
+        return;
+    }
+
+    let chunks = input.chunks();
+    let mut out = Vec::new();
+    let mut flow = Flow::Continue;
+    for (i, chunk) in chunks.iter().enumerate() {
+        host.response_body.extend_from_slice(chunk);
+        let size = host.response_body.len();
+        flow = ex.on_response_body(&gw.upstream, &mut host, size, i + 1 == chunks.len());
+        if flow == Flow::Continue {
+            out.append(&mut host.response_body);
+        }
+    }
+    assert_eq!(flow, Flow::Continue, "the whole answer went on");
+    assert!(host.local_reply.is_none());
+
+    let final_status = host.resp(":status").unwrap_or_default();
+    let anthropic = deployment.starts_with("cl");
+    if !upstream_ok {
+        if final_status == "307" {
+            let location = host.resp("location").expect("a redirect has a location");
+            assert!(location.starts_with("https://switchyard.internal/switchyard-fallback/"));
+            assert!(out.is_empty());
+        } else {
+            assert_error_body(&out);
+        }
+    } else if final_status != status {
+        // A successful answer that could not be translated.
+        assert!(
+            anthropic && !stream,
+            "{deployment}: {status} became {final_status}"
+        );
+        assert_error_body(&out);
+    } else if stream && anthropic {
+        let events = openai_sse_events(&out);
+        assert_eq!(events.last(), Some(&json!("[DONE]")), "[DONE] comes last");
+    } else if stream && include_usage {
+        assert_eq!(out, input.payload, "the client asked for usage: untouched");
+    } else if anthropic {
+        let v: Value = serde_json::from_slice(&out).expect("a translated answer is JSON");
+        assert!(v.is_object());
+    } else if !stream {
+        assert_eq!(
+            out, input.payload,
+            "OpenAI-compatible answers pass untouched"
+        );
+    }
+    QUEUE.with(|q| {
+        for (_, report) in q.borrow_mut().due(u64::MAX, 100) {
+            let v: Value = serde_json::from_slice(&report).expect("a spend report is JSON");
+            assert!(v.get("request_id").is_some_and(Value::is_string));
+        }
+    });
+});
