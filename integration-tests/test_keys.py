@@ -10,6 +10,7 @@ a provider, and requests are admitted again once it is back.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -267,6 +268,42 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
     status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                                lambda r: r[0] == 200 and len(r[2]) >= 4)
     assert sorted(row["status"] for row in logs) == ["failure", "success", "success", "success"], logs
+
+
+def test_a_stream_cut_midway_frees_its_parallel_request_slot(setup):
+    """A stream that never ends — the client leaves after the first event, or the
+    provider's connection breaks midway — gives its max_parallel_requests slot back
+    when the attempt ends (a failure row, no spend), not when the lease expires
+    (10 minutes): a chat UI's "stop" must not lock a key out."""
+    gw, _, mock = setup
+    key = generate(gw, {"max_parallel_requests": 1})["key"]
+    body = {"model": "gpt-a", "stream": True, "messages": [{"role": "user", "content": "a b c d e f"}]}
+    headers = {"Authorization": f"Bearer {key}"}
+    with harness.open_stream("POST", gw.url("/v1/chat/completions"), body, headers=headers) as resp:
+        assert resp.status == 200
+        next(harness.iter_sse(resp))
+    # The client left. The slot is free once the attempt's report lands (~100 ms).
+    status, _, answer = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    assert status == 200, answer
+
+    time.sleep(0.5)  # that answer's own report frees the slot again
+    mock.reset_next(after_events=2)
+    events = []
+    try:
+        with harness.open_stream("POST", gw.url("/v1/chat/completions"), body,
+                                 headers=headers) as resp:
+            assert resp.status == 200
+            events = [e.data for e in harness.iter_sse(resp)]
+    except (ConnectionError, http.client.HTTPException):
+        pass
+    assert "[DONE]" not in events, "the stream was cut midway"
+    status, _, answer = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    assert status == 200, answer
+    status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+                               lambda r: r[0] == 200 and len(r[2]) >= 4)
+    rows = sorted((row["status"], row["spend"]) for row in logs)
+    assert [r[0] for r in rows] == ["failure", "failure", "success", "success"], logs
+    assert rows[0][1] == rows[1][1] == 0
 
 
 def test_expired_key_is_refused(setup):

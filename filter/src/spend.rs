@@ -8,7 +8,10 @@
 //! to the keyservice's `POST /spend/record` every 100 ms and retries failed reports
 //! with backoff. A report is idempotent on `request_id`, so a retry never counts
 //! twice. A provider error is reported too (status `failure`, no spend, one row per
-//! failed attempt), which releases the request's parallel-request lease. Lost are only: reports still queued when the Envoy process exits, and the
+//! failed attempt), which releases the request's parallel-request lease; so is an
+//! attempt that ends with neither an answer nor an error (the client left mid-stream,
+//! the provider's connection broke, a timeout), when Envoy ends it; a stream's usage
+//! comes at its end, so one cut midway records no spend. Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
 
 use std::cell::RefCell;

@@ -321,6 +321,8 @@ pub struct UpstreamExchange {
     stream: bool,
     include_usage: bool,
     response: ResponseMode,
+    /// Whether this attempt's spend report (success or failure) is queued.
+    reported: std::cell::Cell<bool>,
 }
 
 impl Default for UpstreamExchange {
@@ -338,6 +340,7 @@ impl Default for UpstreamExchange {
             stream: false,
             include_usage: false,
             response: ResponseMode::Pending,
+            reported: std::cell::Cell::new(false),
         }
     }
 }
@@ -667,6 +670,20 @@ impl UpstreamExchange {
 }
 
 impl UpstreamExchange {
+    /// The attempt is over (Envoy destroys its upstream filters). One that ended
+    /// without an answer or a provider error — the client left mid-stream, the
+    /// provider's connection broke or reset, a timeout, an answer the stage refused —
+    /// is reported as a failure (no spend) like a provider error, so that the lease
+    /// of a `max_parallel_requests` slot is given back now, not when it expires.
+    pub fn on_done(&self, up: &Upstream, host: &dyn Host) {
+        if self.reported.get() {
+            return;
+        }
+        if let Some(dep) = self.deployment(up) {
+            self.record_failure(dep, host);
+        }
+    }
+
     /// Queues the spend report of an answered request (keys checked only).
     fn record_spend(&self, dep: &Deployment, host: &dyn Host) {
         self.report(dep, host, "success");
@@ -682,6 +699,7 @@ impl UpstreamExchange {
         let (Some(key), Some(facts)) = (&self.key, &self.facts) else {
             return;
         };
+        self.reported.set(true);
         let failed = status != "success";
         let usage = if failed {
             cost::Usage::default()
@@ -1277,6 +1295,74 @@ mod tests {
         );
         assert_eq!(failed["request_id"], "rid-f:attempt-1:failed");
         assert_eq!(failed["lease_id"], "l9");
+    }
+
+    #[test]
+    fn an_attempt_that_ends_without_an_answer_frees_its_lease() {
+        // The client leaves a stream midway (or the provider's connection breaks, or
+        // the attempt times out): no end of stream, no answer. When Envoy destroys
+        // the attempt, it is reported as a failure (no spend), which gives the lease
+        // of its max_parallel_requests slot back.
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let key = KeyFacts {
+            key_hash: "kh".into(),
+            lease: "l7".into(),
+            ..Default::default()
+        };
+        let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        queued();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "stream": true}),
+        );
+        host.request_headers
+            .push(("x-request-id".into(), "rid-left".into()));
+        host.properties.insert(KEY_PROPERTY.into(), key.encode());
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        ex.on_response_headers(&up, &mut host, false);
+        host.response_body =
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n".to_vec();
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, false);
+        assert!(
+            queued().is_empty(),
+            "nothing is reported while the stream runs"
+        );
+        ex.on_done(&up, &host);
+        let due = queued();
+        assert_eq!(due.len(), 1);
+        let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+        assert_eq!(
+            (row["status"].as_str(), row["spend"].as_f64()),
+            (Some("failure"), Some(0.0))
+        );
+        assert_eq!(row["request_id"], "rid-left:attempt-1:failed");
+        assert_eq!(row["lease_id"], "l7");
+        ex.on_done(&up, &host);
+        assert!(queued().is_empty(), "reported once");
+
+        // An attempt already reported (answered, or a provider error) is not
+        // reported again when it ends.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        host.properties.insert(KEY_PROPERTY.into(), key.encode());
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body = br#"{"usage":{"prompt_tokens":10,"completion_tokens":5}}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        ex.on_done(&up, &host);
+        let due = queued();
+        assert_eq!(due.len(), 1);
+        let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+        assert_eq!(row["status"], "success");
+
+        // Without keys nothing is reported, ever.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let (ex, _) = send(&up, &mut host);
+        ex.on_done(&up, &host);
+        assert!(queued().is_empty());
     }
 
     #[test]

@@ -350,7 +350,12 @@ struct UpstreamHttp {
     exchange: UpstreamExchange,
 }
 
-impl Context for UpstreamHttp {}
+impl Context for UpstreamHttp {
+    fn on_done(&mut self) -> bool {
+        self.exchange.on_done(&self.upstream, &WasmHost);
+        true
+    }
+}
 
 impl HttpContext for UpstreamHttp {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
