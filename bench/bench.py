@@ -52,6 +52,7 @@ ENVOY = Path(os.environ.get("ENVOY_BIN") or ROOT / ".venv" / "bin" / "envoy")
 WASM = ROOT / "target" / "wasm32-wasip1" / "wasm" / "switchyard_filter.wasm"
 SWITCHYARD = ROOT / "target" / "release" / "switchyard"
 KEYSERVICE = ROOT / "target" / "release" / "switchyard-keyservice"
+NOOP_WASM = ROOT / "target" / "noop" / "wasm32-wasip1" / "release" / "noop_filter.wasm"
 LITELLM = BENCH_DIR / ".venv" / "bin" / "litellm"
 
 MASTER_KEY = "sk-bench-master-0123456789"
@@ -241,14 +242,14 @@ model_list:
             config += "general_settings:\n  master_key: os.environ/BENCH_MASTER_KEY\n"
         return config
 
-    def render(self, name: str, config: str, extra: list[str]) -> dict:
+    def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM) -> dict:
         out = self.work / name
         out.mkdir()
         cfg = out / "config.yaml"
         cfg.write_text(config)
         proc = subprocess.run(
             [str(SWITCHYARD), "render", "--config", str(cfg), "--out", str(out),
-             "--wasm", str(WASM), "--port", "0", "--admin-port", "0", *extra],
+             "--wasm", str(wasm), "--port", "0", "--admin-port", "0", *extra],
             capture_output=True, text=True, env={**os.environ, **self.secrets()})
         if proc.returncode != 0:
             raise SystemExit(f"switchyard render failed:\n{proc.stderr}")
@@ -308,6 +309,34 @@ model_list:
         plain["static_resources"]["clusters"] = [
             c for c in clusters if c["name"] == group_route["route"]["cluster"]]
         return plain
+
+    @staticmethod
+    def with_noop_filters(bootstrap: dict, plain: dict, mode: str) -> dict:
+        """Plain Envoy plus the no-op wasm filter (bench/noop-filter) in exactly the two
+        places Switchyard's filters sit: before the router in the listener, and in the
+        cluster's upstream filter chain. `mode` is its plugin configuration."""
+        out = json.loads(json.dumps(plain))
+        sy_hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        wasm = json.loads(json.dumps(next(f for f in sy_hcm["http_filters"]
+                                          if f["name"] == "switchyard.router")))
+        wasm["name"] = "bench.noop"
+        cfg = wasm["typed_config"]["config"]
+        cfg["name"] = "bench-noop"
+        cfg["root_id"] = ""
+        cfg["vm_config"]["vm_id"] = "bench-noop"
+        cfg["vm_config"]["code"]["local"]["filename"] = str(NOOP_WASM)
+        cfg["vm_config"]["environment_variables"] = {}
+        cfg["configuration"]["value"] = mode
+        hcm = out["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm["http_filters"].insert(0, wasm)
+        for cluster in out["static_resources"]["clusters"]:
+            opts = cluster.get("typed_extension_protocol_options", {}).get(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+            if opts is not None:
+                opts["http_filters"] = [wasm, {
+                    "name": "envoy.filters.http.upstream_codec",
+                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}}]
+        return out
 
     def start_keyservice(self) -> None:
         svc = self.spawn("keyservice", pinned(PROXY_CPU, [
@@ -373,6 +402,12 @@ def targets(virtual_key: str | None) -> list[Target]:
     out = [
         Target("direct", "(a) direct to mock", "mock", "/v1/chat/completions", req("gpt-bench")),
         Target("envoy", "(b) plain Envoy", "envoy", "/v1/chat/completions", req("gpt-bench")),
+        Target("wasm-pass", "(b+) plain Envoy + 2 no-op wasm filters", "wasm-pass",
+               "/v1/chat/completions", req("gpt-bench")),
+        Target("wasm-buffer", "(b+) plain Envoy + 2 buffering no-op wasm filters",
+               "wasm-buffer", "/v1/chat/completions", req("gpt-bench")),
+        Target("wasm-calls:50", "(b+) no-op wasm filters, 50 header lookups each", "wasm-calls:50",
+               "/v1/chat/completions", req("gpt-bench")),
         Target("sy-openai", "(c) Switchyard, OpenAI passthrough", "sy",
                "/v1/chat/completions", req("bench-openai")),
         Target("sy-anthropic", "(d) Switchyard → Anthropic", "sy",
@@ -393,6 +428,9 @@ def targets(virtual_key: str | None) -> list[Target]:
     ]
     if virtual_key is None:
         out = [t for t in out if t.name != "sy-keys"]
+    if os.environ.get("BENCH_COMPARE_WASM"):
+        out.insert(3, Target("sy-openai@b", "(c) Switchyard passthrough, BENCH_COMPARE_WASM",
+                             "sy-b", "/v1/chat/completions", req("bench-openai")))
     return out
 
 
@@ -562,6 +600,43 @@ def report(results: dict, conns: list[int], tlist: list[Target], rss: dict,
     return "\n".join(lines), checks
 
 
+def perf_profile(stack: Stack, tlist: list[Target], scripts: dict, seconds: float) -> str:
+    """CPU profile of the proxy process while wrk loads one target (perf, cpu-clock
+    sampling: these machines have no hardware counters). Envoy's binary is stripped,
+    so the split is by object: Envoy's own code, the kernel, and JIT code (V8's
+    compiled wasm — the filter — and V8's generated stubs)."""
+    out = ["| target | samples | Envoy binary | JIT (wasm + V8 stubs) | kernel | libc & other |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for t in tlist:
+        svc = stack.services.get(t.service)
+        if svc is None or t.service in ("mock", "litellm"):
+            continue
+        data = stack.work / f"perf-{t.name}.data"
+        perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999",
+                                 "-p", str(svc.proc.pid), "-o", str(data)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        run_wrk(t.url(stack), scripts[t.name], 64, seconds)
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=30)
+        rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso",
+                              "--percent-limit", "0"], capture_output=True, text=True).stdout
+        shares: dict[str, float] = {}
+        samples = re.search(r"# Samples: (\S+)", rep)
+        for line in rep.splitlines():
+            m = re.match(r"\s*([\d.]+)%\s+(\S.*)$", line)
+            if m:
+                shares[m.group(2).strip()] = float(m.group(1))
+        envoy = sum(v for k, v in shares.items() if k == "envoy")
+        kernel = sum(v for k, v in shares.items() if "kernel" in k)
+        jit = sum(v for k, v in shares.items() if k.startswith("[unknown]") or
+                  k.startswith("[JIT]") or k.startswith("perf-") or k == "[anon]")
+        other = max(0.0, 100.0 - envoy - kernel - jit)
+        out.append(f"| {t.label} | {samples.group(1) if samples else '?'} | {envoy:.1f}% | "
+                   f"{jit:.1f}% | {kernel:.1f}% | {other:.1f}% |")
+    return "\n".join(out)
+
+
 def update_readme(text: str) -> None:
     readme = BENCH_DIR / "README.md"
     current = readme.read_text()
@@ -581,6 +656,8 @@ def main() -> int:
     parser.add_argument("--update-readme", action="store_true",
                         help="write the table into bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the table: perf CPU profiles of each proxy under load")
     args = parser.parse_args()
 
     duration = float(os.environ.get("BENCH_DURATION", "2" if args.quick else "5"))
@@ -602,7 +679,16 @@ def main() -> int:
         stack.start_mock()
         sy = stack.render("sy", stack.switchyard_config(keys=False), [])
         stack.start_envoy("sy", sy)
-        stack.start_envoy("envoy", Stack.strip_filters(sy))
+        compare = os.environ.get("BENCH_COMPARE_WASM")
+        if compare:
+            # A/B: another build of the filter, as target `sy-openai@b`.
+            stack.start_envoy("sy-b", stack.render(
+                "sy-b", stack.switchyard_config(keys=False), [], Path(compare)))
+        plain = Stack.strip_filters(sy)
+        stack.start_envoy("envoy", plain)
+        for mode in ("pass", "buffer", "calls:50"):
+            if not wanted or f"wasm-{mode}" in wanted:
+                stack.start_envoy(f"wasm-{mode}", Stack.with_noop_filters(sy, plain, mode))
         virtual_key = None
         if not wanted or "sy-keys" in wanted:
             stack.start_keyservice()
@@ -618,6 +704,10 @@ def main() -> int:
         for t in tlist:
             check_answer(stack, t)
             run_wrk(t.url(stack), scripts[t.name], 16, 1)  # warm-up
+
+        if args.profile:
+            print(perf_profile(stack, tlist, scripts, max(duration, 5)))
+            return 0
 
         results: dict = {}
         total = rounds * len(conns) * len(tlist)
@@ -636,6 +726,8 @@ def main() -> int:
 
         rss = {}
         for name, label in (("mock", "mock (nginx)"), ("envoy", "plain Envoy"),
+                            ("wasm-pass", "Envoy + no-op wasm"),
+                            ("wasm-buffer", "Envoy + buffering no-op wasm"),
                             ("sy", "switchyard Envoy"), ("sy-keys", "switchyard Envoy, keys on"),
                             ("keyservice", "keyservice"), ("litellm", "LiteLLM proxy")):
             if name in stack.services:

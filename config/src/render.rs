@@ -259,6 +259,7 @@ fn route_cluster(
         deployments,
         clear_headers,
         error_fallbacks: plan.router.error_fallbacks.clone(),
+        keys: plan.keys.is_some(),
     }))?;
 
     let mut protocol = json!({

@@ -422,6 +422,7 @@ fn cluster(primary: ProviderKind) -> Upstream {
         deployments,
         clear_headers: vec!["x-tenant".into()],
         error_fallbacks: BTreeMap::new(),
+        keys: false,
     };
     Upstream::new(&config, &env).unwrap_or_else(|e| panic!("bench cluster: {e}"))
 }
@@ -590,6 +591,9 @@ impl Metered<'_> {
 impl Host for Metered<'_> {
     fn request_header(&self, name: &str) -> Option<String> {
         self.call("request_header", || self.inner.request_header(name))
+    }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.call("request_headers", || self.inner.request_headers())
     }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         let inner = &mut *self.inner;

@@ -32,6 +32,9 @@ pub enum Level {
 pub trait Host {
     /// A request header (`:path`, `:method`, … included).
     fn request_header(&self, name: &str) -> Option<String>;
+    /// Every request header, in one hostcall (lower-case names, `:path` & co.
+    /// included). Cheaper than asking for several headers one by one.
+    fn request_headers(&self) -> Vec<(String, String)>;
     /// Sets (`Some`) or removes (`None`) a request header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
     /// A response header (`:status` included).
@@ -64,6 +67,52 @@ pub trait Host {
     fn now_unix_millis(&self) -> u64 {
         self.now_unix_secs().saturating_mul(1000)
     }
+}
+
+/// A header's value in a [`Host::request_headers`] snapshot (names compared
+/// ignoring ASCII case).
+pub fn header_in<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Decodes the proxy-wasm header-map serialization: a little-endian `u32` count, then
+/// each pair's key and value sizes (`u32` each), then each key and value followed by
+/// a NUL. `None` when the bytes do not follow it.
+pub fn decode_header_pairs(raw: &[u8]) -> Option<Vec<(String, String)>> {
+    fn u32_at(raw: &[u8], at: usize) -> Option<usize> {
+        let bytes: [u8; 4] = raw.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(bytes)).ok()
+    }
+    let count = u32_at(raw, 0)?;
+    // Each pair takes at least 8 size bytes and 2 NULs: refuse absurd counts early.
+    if count > raw.len() / 10 + 1 {
+        return None;
+    }
+    let mut sizes_at = 4usize;
+    let mut data_at = 4usize.checked_add(count.checked_mul(8)?)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key_len = u32_at(raw, sizes_at)?;
+        let value_len = u32_at(raw, sizes_at.checked_add(4)?)?;
+        sizes_at = sizes_at.checked_add(8)?;
+        let key_end = data_at.checked_add(key_len)?;
+        let key = raw.get(data_at..key_end)?;
+        let value_at = key_end.checked_add(1)?;
+        let value_end = value_at.checked_add(value_len)?;
+        let value = raw.get(value_at..value_end)?;
+        if raw.get(key_end) != Some(&0) || raw.get(value_end) != Some(&0) {
+            return None;
+        }
+        data_at = value_end.checked_add(1)?;
+        out.push((
+            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+    }
+    Some(out)
 }
 
 // Test support, also built outside the crate's own tests with the `mock-host`
@@ -161,6 +210,9 @@ pub mod tests {
         fn request_header(&self, name: &str) -> Option<String> {
             get(&self.request_headers, name)
         }
+        fn request_headers(&self) -> Vec<(String, String)> {
+            self.request_headers.clone()
+        }
         fn set_request_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.request_headers, name, value)
         }
@@ -209,5 +261,59 @@ pub mod tests {
         fn now_unix_secs(&self) -> u64 {
             self.now
         }
+    }
+}
+
+#[cfg(test)]
+mod header_pair_tests {
+    use super::*;
+
+    /// Serializes pairs the way Envoy does for `proxy_get_header_map_pairs`.
+    fn encode(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in pairs {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in pairs {
+            out.extend_from_slice(k.as_bytes());
+            out.push(0);
+            out.extend_from_slice(v.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn decodes_envoy_header_pairs() {
+        let pairs = [
+            (":method", "POST"),
+            (":path", "/v1/chat/completions"),
+            ("x-empty", ""),
+            ("authorization", "Bearer sk-é"),
+        ];
+        let decoded = decode_header_pairs(&encode(&pairs)).unwrap();
+        let expected: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(decoded, expected);
+        assert_eq!(header_in(&decoded, "AUTHORIZATION"), Some("Bearer sk-é"));
+        assert_eq!(header_in(&decoded, "x-missing"), None);
+        assert_eq!(decode_header_pairs(&encode(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn refuses_malformed_serializations_without_panicking() {
+        let good = encode(&[("a", "1"), ("bb", "22")]);
+        // Every truncation is refused.
+        for cut in 0..good.len() {
+            assert_eq!(decode_header_pairs(&good[..cut]), None, "cut at {cut}");
+        }
+        // Sizes pointing past the end, and absurd counts.
+        let mut bad = good.clone();
+        bad[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode_header_pairs(&bad), None);
+        assert_eq!(decode_header_pairs(&u32::MAX.to_le_bytes()), None);
     }
 }

@@ -28,6 +28,7 @@ pub mod mock;
 pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
+pub mod request;
 pub mod responder;
 pub mod router;
 pub mod spend;

@@ -193,6 +193,10 @@ pub struct UpstreamConfig {
     /// The error fallbacks of every group (see [`RouterConfig::error_fallbacks`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_fallbacks: BTreeMap<String, ErrorFallbacks>,
+    /// Virtual keys are checked (ext_authz): read who the request was admitted for
+    /// and queue spend reports. Off, the stage skips both.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keys: bool,
 }
 
 /// Endpoint metadata (`filter_metadata.switchyard.deployment`) naming the deployment
@@ -302,6 +306,7 @@ mod tests {
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),
+            keys: true,
         });
         let text = serde_json::to_string(&up).unwrap();
         assert!(text.contains("{\"env\":\"AZURE_API_KEY\"}"));

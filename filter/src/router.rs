@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::endpoint::{classify, Endpoint, Route};
 use crate::error::GatewayError;
-use crate::host::{Flow, Host, Level};
+use crate::host::{header_in, Flow, Host, Level};
 use crate::mock;
 use crate::plugin_config::{ErrorFallbacks, ErrorKind, RouterConfig};
 
@@ -480,20 +480,27 @@ impl RouterExchange {
         host: &mut dyn Host,
         end_of_stream: bool,
     ) -> Flow {
-        for name in INTERNAL_HEADERS {
-            host.set_request_header(name, None);
+        // One hostcall for every header; only the internal ones present are removed.
+        let headers = host.request_headers();
+        for (name, _) in &headers {
+            if INTERNAL_HEADERS
+                .iter()
+                .any(|internal| name.eq_ignore_ascii_case(internal))
+            {
+                host.set_request_header(name, None);
+            }
         }
         if router.defer_answers {
             // An internal redirect replays the request: forget an earlier answer.
             host.set_property(&[REPLY_PROPERTY], b"");
         }
-        let method = host.request_header(":method").unwrap_or_default();
-        let mut path = host.request_header(":path").unwrap_or_default();
+        let method = header_in(&headers, ":method").unwrap_or_default();
+        let mut path = header_in(&headers, ":path").unwrap_or_default().to_string();
         if let Some((step, original)) = parse_fallback_path(&path) {
             self.error_fallback = Some(step);
             path = original;
         }
-        match classify(&method, &path) {
+        match classify(method, &path) {
             Route::Models => {
                 return answer_locally(
                     router,
@@ -547,8 +554,7 @@ impl RouterExchange {
                         &GatewayError::bad_request("Request body is required"),
                     );
                 }
-                let declared = host
-                    .request_header("content-length")
+                let declared = header_in(&headers, "content-length")
                     .and_then(|v| v.trim().parse::<usize>().ok());
                 if declared.is_some_and(|n| n > router.max_body) {
                     return reply_error(
@@ -558,7 +564,7 @@ impl RouterExchange {
                     );
                 }
                 self.pending = Some((endpoint, path_model.map(str::to_string)));
-                self.request_id = host.request_header("x-request-id");
+                self.request_id = header_in(&headers, "x-request-id").map(str::to_string);
             }
         }
         Flow::Pause

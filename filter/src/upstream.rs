@@ -17,12 +17,13 @@ use serde_json::{Map, Value};
 use crate::cost;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::host::{Flow, Host, Level};
+use crate::host::{header_in, Flow, Host, Level};
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
+use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
 
@@ -67,6 +68,8 @@ pub struct Upstream {
     /// Every header any deployment sets: removed at the start of each attempt so a
     /// previous attempt's credentials and extras never reach another provider.
     clear_headers: Vec<String>,
+    /// Virtual keys are checked: read the key facts, queue spend reports.
+    keys: bool,
 }
 
 impl Upstream {
@@ -91,6 +94,8 @@ impl Upstream {
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
             .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
+        // Every deployment sends `content-type: application/json`: set, never cleared.
+        clear_headers.retain(|h| h != "content-type");
         clear_headers.sort();
         clear_headers.dedup();
         Ok(Upstream {
@@ -98,6 +103,7 @@ impl Upstream {
             deployments,
             error_fallbacks: config.error_fallbacks.clone(),
             clear_headers,
+            keys: config.keys,
         })
     }
 
@@ -250,23 +256,23 @@ impl Deployment {
     fn prepare(
         &self,
         endpoint: Endpoint,
-        request: &mut Map<String, Value>,
+        request: &mut TopLevel<'_>,
         model: &str,
     ) -> Result<(), GatewayError> {
-        request.insert("model".into(), Value::String(model.to_string()));
+        request.insert("model", Value::String(model.to_string()));
         for field in GATEWAY_ONLY_FIELDS {
             request.remove(field);
         }
         for (k, v) in &self.default_params {
             if !request.contains_key(k) {
-                request.insert(k.clone(), v.clone());
+                request.insert(k, v.clone());
             }
         }
         if let Some(supported) = self.provider.supported_params(endpoint) {
             let unsupported: Vec<String> = request
                 .keys()
-                .filter(|k| !supported.contains(&k.as_str()))
-                .cloned()
+                .filter(|k| !supported.contains(k))
+                .map(str::to_string)
                 .collect();
             if !unsupported.is_empty() {
                 if self.drop_params {
@@ -320,6 +326,8 @@ pub struct UpstreamExchange {
     model: String,
     stream: bool,
     include_usage: bool,
+    /// The request's `:path` when this attempt began (not set again when unchanged).
+    original_path: Option<String>,
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
@@ -339,6 +347,7 @@ impl Default for UpstreamExchange {
             model: String::new(),
             stream: false,
             include_usage: false,
+            original_path: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
         }
@@ -375,25 +384,36 @@ impl UpstreamExchange {
         self.facts = host
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
-        self.key = host
-            .property(&[KEY_PROPERTY])
-            .and_then(|raw| KeyFacts::decode(&raw));
-        self.request_id = host.request_header("x-request-id").unwrap_or_default();
+        self.key = if up.keys {
+            host.property(&[KEY_PROPERTY])
+                .and_then(|raw| KeyFacts::decode(&raw))
+        } else {
+            None
+        };
+        // One hostcall for every header; then only the headers present that must not
+        // reach this attempt's provider are removed (the map is shared by retries,
+        // so an earlier attempt's credentials are among them).
+        let headers = host.request_headers();
+        self.request_id = header_in(&headers, "x-request-id")
+            .unwrap_or_default()
+            .to_string();
         self.start_ms = host.now_unix_millis();
-        self.scheme = host
-            .request_header("x-forwarded-proto")
-            .unwrap_or_else(|| "http".to_string());
-        self.attempt = host
-            .request_header(ATTEMPT_COUNT_HEADER)
+        self.scheme = header_in(&headers, "x-forwarded-proto")
+            .unwrap_or("http")
+            .to_string();
+        self.attempt = header_in(&headers, ATTEMPT_COUNT_HEADER)
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        for name in INTERNAL_HEADERS
-            .iter()
-            .chain(STRIPPED_CLIENT_HEADERS.iter())
-            .copied()
-            .chain(up.clear_headers.iter().map(String::as_str))
-        {
-            host.set_request_header(name, None);
+        for (name, _) in &headers {
+            let cleared = INTERNAL_HEADERS
+                .iter()
+                .chain(STRIPPED_CLIENT_HEADERS.iter())
+                .copied()
+                .chain(up.clear_headers.iter().map(String::as_str))
+                .any(|clear| name.eq_ignore_ascii_case(clear));
+            if cleared {
+                host.set_request_header(name, None);
+            }
         }
         if self.facts.is_none() {
             let err = GatewayError::internal(
@@ -418,8 +438,12 @@ impl UpstreamExchange {
         };
         host.set_request_header(":authority", Some(&dep.authority));
         for (k, v) in &dep.request_headers {
+            if k == "content-type" && header_in(&headers, k) == Some(v.as_str()) {
+                continue; // as the client sent it: one hostcall saved
+            }
             host.set_request_header(k, Some(v));
         }
+        self.original_path = header_in(&headers, ":path").map(str::to_string);
         Flow::Pause
     }
 
@@ -458,29 +482,16 @@ impl UpstreamExchange {
         size: usize,
     ) -> Result<(), GatewayError> {
         let body = host.request_body(size).unwrap_or_default();
-        let mut request: Map<String, Value> = match serde_json::from_slice(&body) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(GatewayError::bad_request(
-                    "Request body must be a JSON object",
-                ))
-            }
-            Err(e) => {
-                return Err(GatewayError::bad_request(format!(
-                    "Request body is not valid JSON: {e}"
-                )))
-            }
-        };
+        // Parsed once, one level deep: OpenAI-compatible bodies go back out with
+        // their values' bytes as they came (see `request`).
+        let mut request =
+            TopLevel::parse(&body).map_err(|e| GatewayError::bad_request(e.to_string()))?;
         self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
         dep.prepare(facts.endpoint, &mut request, &self.model)?;
-        self.stream = request
-            .get("stream")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        self.stream = request.get_bool("stream").unwrap_or(false);
         self.include_usage = request
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
+            .get_value("stream_options")
+            .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
             .unwrap_or(false);
         if self.stream
             && !self.include_usage
@@ -488,21 +499,54 @@ impl UpstreamExchange {
         {
             // The gateway needs the tokens of every answer: ask for the usage chunk
             // (dropped again on the way back, as the client did not ask for it).
-            request.insert(
-                "stream_options".into(),
-                serde_json::json!({"include_usage": true}),
-            );
+            request.insert("stream_options", serde_json::json!({"include_usage": true}));
         }
-        let translated = providers::translate_request(
-            dep.provider,
-            facts.endpoint,
-            &request,
-            &self.model,
-            dep.api_version.as_deref(),
-        )?;
+        let serialize_error = |e: serde_json::Error| {
+            GatewayError::internal(format!("could not serialize request: {e}"))
+        };
+        // An OpenAI-compatible body the deployment left as it was goes on untouched.
+        let passthrough = matches!(dep.provider, ProviderKind::Openai | ProviderKind::Azure);
+        let unchanged_or = |request: &TopLevel<'_>| -> Result<Vec<u8>, GatewayError> {
+            if request.changed() {
+                request.to_vec().map_err(serialize_error)
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let translated = match dep.provider {
+            ProviderKind::Openai => providers::ProviderRequest {
+                path: providers::openai::request_path(facts.endpoint),
+                body: unchanged_or(&request)?,
+            },
+            ProviderKind::Azure => providers::ProviderRequest {
+                path: providers::openai::azure_request_path(
+                    facts.endpoint,
+                    &self.model,
+                    dep.api_version.as_deref(),
+                ),
+                body: unchanged_or(&request)?,
+            },
+            _ => {
+                let request = request.into_map().map_err(|e| {
+                    GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
+                })?;
+                providers::translate_request(
+                    dep.provider,
+                    facts.endpoint,
+                    &request,
+                    &self.model,
+                    dep.api_version.as_deref(),
+                )?
+            }
+        };
         let path = format!("{}{}", dep.path_prefix, translated.path);
-        host.set_request_header(":path", Some(&path));
-        host.replace_request_body(size, &translated.body);
+        if self.original_path.as_deref() != Some(path.as_str()) {
+            host.set_request_header(":path", Some(&path));
+        }
+        // Empty for an OpenAI-compatible body left as it was: nothing to replace.
+        if !passthrough || !translated.body.is_empty() {
+            host.replace_request_body(size, &translated.body);
+        }
         Ok(())
     }
 
@@ -555,7 +599,7 @@ impl UpstreamExchange {
             return Flow::Pause;
         }
         let ctx = ResponseContext {
-            created: host.now_unix_secs(),
+            created: self.start_ms / 1000,
             model: self.model.clone(),
             include_usage: self.include_usage,
         };
@@ -624,7 +668,7 @@ impl UpstreamExchange {
                 }
                 let body = host.response_body(size).unwrap_or_default();
                 let ctx = ResponseContext {
-                    created: host.now_unix_secs(),
+                    created: self.start_ms / 1000,
                     model: self.model.clone(),
                     include_usage: self.include_usage,
                 };
@@ -820,6 +864,7 @@ mod tests {
             deployments: deployments.to_vec(),
             clear_headers: vec![],
             error_fallbacks: Default::default(),
+            keys: true,
         }
     }
 

@@ -290,6 +290,7 @@ pub fn upstream_config() -> UpstreamConfig {
         deployments: vec![oa, az, cl, cl_drop],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
+        keys: true,
     }
 }
 

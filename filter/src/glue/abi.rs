@@ -59,6 +59,11 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
@@ -154,6 +159,19 @@ pub fn get_header(map: u32, name: &str) -> Result<Option<String>, Status> {
         proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size)
     } {
         OK => Ok(unsafe { take(data, size) }.map(|v| String::from_utf8_lossy(&v).into_owned())),
+        NOT_FOUND => Ok(None),
+        s => Err(Status(s)),
+    }
+}
+
+/// Every header of a map, in one hostcall; `Ok(None)` when the map is absent.
+pub fn get_header_pairs(map: u32) -> Result<Option<Vec<(String, String)>>, Status> {
+    let mut data = null_mut();
+    let mut size = 0usize;
+    // SAFETY: as in `get_buffer`.
+    match unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) } {
+        OK => Ok(unsafe { take(data, size) }
+            .map(|raw| crate::host::decode_header_pairs(&raw).unwrap_or_default())),
         NOT_FOUND => Ok(None),
         s => Err(Status(s)),
     }

@@ -55,6 +55,14 @@ impl Host for WasmHost {
             None
         })
     }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        abi::get_header_pairs(abi::REQUEST_HEADERS)
+            .unwrap_or_else(|s| {
+                log_failure("get request headers", s);
+                None
+            })
+            .unwrap_or_default()
+    }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         if let Err(s) = abi::set_header(abi::REQUEST_HEADERS, name, value) {
             log_failure("set request header", s);

@@ -26,13 +26,34 @@ fn serialize(request: &Map<String, Value>) -> Result<Vec<u8>, GatewayError> {
         .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
+/// The path of an OpenAI-compatible request: `/{endpoint}`.
+pub fn request_path(endpoint: Endpoint) -> String {
+    format!("/{}", endpoint.openai_path())
+}
+
+/// The path of an Azure OpenAI request for deployment `deployment`:
+/// `/openai/deployments/{deployment}/{endpoint}?api-version=V`.
+pub fn azure_request_path(
+    endpoint: Endpoint,
+    deployment: &str,
+    api_version: Option<&str>,
+) -> String {
+    let version = api_version.unwrap_or(DEFAULT_AZURE_API_VERSION);
+    format!(
+        "/openai/deployments/{}/{}?api-version={}",
+        percent_encode_segment(deployment),
+        endpoint.openai_path(),
+        percent_encode_segment(version)
+    )
+}
+
 /// An OpenAI-compatible request: same body, path `/{endpoint}`.
 pub fn translate_request(
     endpoint: Endpoint,
     request: &Map<String, Value>,
 ) -> Result<ProviderRequest, GatewayError> {
     Ok(ProviderRequest {
-        path: format!("/{}", endpoint.openai_path()),
+        path: request_path(endpoint),
         body: serialize(request)?,
     })
 }
@@ -44,14 +65,8 @@ pub fn translate_azure_request(
     deployment: &str,
     api_version: Option<&str>,
 ) -> Result<ProviderRequest, GatewayError> {
-    let version = api_version.unwrap_or(DEFAULT_AZURE_API_VERSION);
     Ok(ProviderRequest {
-        path: format!(
-            "/openai/deployments/{}/{}?api-version={}",
-            percent_encode_segment(deployment),
-            endpoint.openai_path(),
-            percent_encode_segment(version)
-        ),
+        path: azure_request_path(endpoint, deployment, api_version),
         body: serialize(request)?,
     })
 }
