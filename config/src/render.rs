@@ -541,6 +541,8 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         "stat_prefix": "switchyard",
         "codec_type": "AUTO",
         // One JSON line per request on Envoy's stdout: what went where and why it failed.
+        // The path (the original one, before any rewrite) is logged without its query:
+        // LiteLLM's API takes keys there (`/key/info?key=sk-…`, `/spend/logs?api_key=…`).
         "access_log": [{
             "name": "envoy.access_loggers.stdout",
             "typed_config": {
@@ -548,7 +550,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 "log_format": {"json_format": {
                     "time": "%START_TIME%",
                     "method": "%REQ(:METHOD)%",
-                    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                    "path": "%PATH(NQ)%",
                     "status": "%RESPONSE_CODE%",
                     "flags": "%RESPONSE_FLAGS%",
                     "details": "%RESPONSE_CODE_DETAILS%",
