@@ -46,19 +46,26 @@ The load (default 20 requests/s for 30 minutes, the first minute a warm-up) is a
 
 Spend. Three keys: ``soak-main`` (every answered request and the 500/429/reset faults),
 ``soak-disconnect`` (client disconnects) and ``soak-midstream`` (``reset-mid-stream``
-faults). The filter queues a spend report only when an answer *completes*
-(filter/src/upstream.rs, ``on_response_body`` at ``end_of_stream``) and a ``failure``
-row (no spend) when a provider answers with an error status; a stream cut before its
-end — by the client or by the provider — never reaches ``end_of_stream`` in the
-upstream stage, so nothing is reported for it. Expected, therefore:
+faults). The upstream stage (filter/src/upstream.rs) queues one report per attempt: a
+``success`` row with the answer's usage and cost when the answer completes
+(``on_response_body`` at ``end_of_stream``), and a ``failure`` row with no spend when the
+provider answers with an error status, or when the attempt ends with neither
+(``on_done``: the client left, the provider's connection broke). A stream's usage comes
+at its end, so a stream cut midway is a ``failure`` row with no spend. Expected:
 
 * ``soak-main``: spend == Σ over answered requests of (prompt × input price +
   completion × output price), with the tokens the mock reported (seen by the client in
   ``usage``, or for a stream without usage derived from the mock's deterministic
   counts, which the plain answers verify); one ``success`` row per answered request,
-  one ``failure`` row (spend 0) per 500/429 fault, nothing for ``reset``;
-* ``soak-disconnect``, ``soak-midstream``: no row, spend 0 (with the gateway as it is;
-  see the README section this writes for what that means).
+  one ``failure`` row (spend 0) per 500, 429 and reset fault;
+* ``soak-midstream``: one ``failure`` row per fault, spend 0;
+* ``soak-disconnect``: one row per disconnect: ``failure`` with spend 0, or — when the
+  whole answer had reached Envoy before the client's close did — ``success`` with that
+  answer's exact tokens and cost; spend == Σ of those.
+
+Every key has ``max_parallel_requests`` above the client's cap on requests in flight,
+so a 429 can only be a slot that was never given back. At the end, no key, key hash or
+the master key may appear in Envoy's or the keyservice's log.
 
 Memory: Envoy's and the keyservice's VmRSS (/proc/PID/status) and Envoy's
 ``server.memory_allocated`` every 15 s; growth is measured from the end of the warm-up.
@@ -474,7 +481,9 @@ class Load:
     # -- client disconnects ---------------------------------------------------------------
     async def disconnect(self, o: Outcome) -> None:
         text = make_text(self.rng)
-        msgs, _ = self.messages(text)
+        msgs, prompt = self.messages(text)
+        # What the answer would cost, should it complete before the client leaves.
+        o.prompt, o.completion = prompt, 4 + words(text)
         keep = self.rng.randint(1, 3)
         seen = 0
         async with self.raw.stream(
@@ -561,7 +570,8 @@ async def run(args: argparse.Namespace, gw: Any, ks: Keyservice) -> dict[str, An
 
     base = gw.base_url
     async with httpx.AsyncClient(timeout=30) as client:
-        keys = {}
+        keys: dict[str, str] = {}
+        tokens: dict[str, str] = {}
         for name in ("main", "disconnect", "midstream"):
             # The parallel limit is above what the client ever has in flight: a 429
             # can only mean slots that were never given back.
@@ -569,6 +579,7 @@ async def run(args: argparse.Namespace, gw: Any, ks: Keyservice) -> dict[str, An
                 "models": GROUPS, "key_alias": f"soak-{name}",
                 "max_parallel_requests": args.max_in_flight + 50})
             keys[name] = made["key"]
+            tokens[name] = made["token"]
 
     stats = Stats()
     t0 = time.monotonic()
@@ -635,7 +646,7 @@ async def run(args: argparse.Namespace, gw: Any, ks: Keyservice) -> dict[str, An
         rows = {name: await spend_rows(client, base, keys[name], wall0 - 120, time.time() + 120)
                 for name in keys}
         stats_text = (await client.get(f"{gw.admin_url}/stats")).text
-    return {"stats": stats, "keys": keys, "expected": expected, "recorded": recorded,
+    return {"stats": stats, "keys": keys, "tokens": tokens, "expected": expected, "recorded": recorded,
             "rows": rows, "envoy_stats": parse_stats(stats_text), "sent_until": sent_until,
             "wall0": wall0}
 
@@ -720,7 +731,21 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     faults = [o for o in outcomes if o.kind.startswith("fault:")]
     unexpected = [o for o in outcomes if o.result == "unexpected"]
     started = datetime.datetime.fromtimestamp(res["wall0"], datetime.timezone.utc)
-    w(f"Run of {started:%Y-%m-%d %H:%M} UTC: `bench/soak --minutes {args.minutes:g} "
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = "?"
+    w("`bench/soak` runs the real gateway (Envoy with the filter, virtual keys on) in front "
+      "of the integration tests' OpenAI and Anthropic mocks under a steady mix of plain and "
+      "streamed chat completions, injected upstream faults the client picks per request "
+      "(`#fault:…` directives), and client disconnects mid-stream; then it reports the "
+      "errors the client saw beyond the injected ones, memory, and the spend the "
+      "keyservice recorded against the spend of the answers (what is checked, and why: "
+      "the docstring of `bench/soak.py`). `bench/soak --minutes 2` for a short run; "
+      "`--write` puts the report here.")
+    w("")
+    w(f"Run of {started:%Y-%m-%d %H:%M} UTC at `{rev}`: `bench/soak --minutes {args.minutes:g} "
       f"--rate {args.rate:g}` — {len(outcomes)} requests in {res['sent_until'] / 60:.1f} min "
       f"({len(outcomes) / max(res['sent_until'], 1):.1f}/s), {os.cpu_count()} CPUs shared with "
       f"other work; Envoy 1.40 `--concurrency 1` with the filter, release `switchyard` "
@@ -834,7 +859,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     ok_main = [o for o in answered if o.result == "ok" and o.kind != "disconnect"]
     success = [r for r in main_rows if r["status"] == "success"]
     failure = [r for r in main_rows if r["status"] != "success"]
-    want_failure = sum(1 for o in faults if o.kind in ("fault:500", "fault:429")
+    want_failure = sum(1 for o in faults if o.kind in ("fault:500", "fault:429", "fault:reset")
                        and o.result == "expected")
     tokens_want: dict[str, list[int]] = {g: [0, 0, 0] for g in GROUPS}
     for o in ok_main:
@@ -848,9 +873,8 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
         t[0] += 1
         t[1] += r["prompt_tokens"]
         t[2] += r["completion_tokens"]
-    main_match = (rec["main"] == exp["main"] and tokens_got == tokens_want
-                  and len(failure) == want_failure
-                  and all(r["spend"] == 0 for r in failure))
+    failure_ok = len(failure) == want_failure and all(r["spend"] == 0 for r in failure)
+    main_match = rec["main"] == exp["main"] and tokens_got == tokens_want and failure_ok
     w("**Spend** (prices are powers of two, so every sum is exact and compared with `==`; "
       "read back with `/key/info` and `/spend/logs` after the reports settled):")
     w("")
@@ -865,28 +889,60 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     extra_groups = set(tokens_got) - set(GROUPS)
     if extra_groups:
         w(f"| soak-main | rows of other groups | 0 | {sorted(extra_groups)} | ❌ |")
-    w(f"| soak-main | `failure` rows (one per 500/429 fault; spend 0) | {want_failure} | "
-      f"{len(failure)} (spend {sum(r['spend'] for r in failure)!r}) | "
-      f"{'✅' if len(failure) == want_failure and all(r['spend'] == 0 for r in failure) else '❌'} |")
-    side_ok = True
-    for name, label in (("disconnect", "client disconnects"),
-                        ("midstream", "`reset-mid-stream` faults")):
-        n = sum(1 for o in outcomes if (o.kind == "disconnect" if name == "disconnect"
-                                        else o.kind == "fault:reset-mid-stream"))
-        good = rec[name] == exp[name] and not rows[name]
-        side_ok = side_ok and good
-        w(f"| soak-{name} | {label} ({n}): rows / spend | 0 / 0.0 | {len(rows[name])} / "
-          f"{rec[name]!r} | {'✅' if good else '❌ (see below)'} |")
+    w(f"| soak-main | `failure` rows (one per 500, 429 and reset fault), their spend | "
+      f"{want_failure} / 0.0 | {len(failure)} / {sum(r['spend'] for r in failure)!r} | "
+      f"{'✅' if failure_ok else '❌'} |")
+
+    cuts = [o for o in faults if o.kind == "fault:reset-mid-stream" and o.result == "expected"]
+    mid = rows["midstream"]
+    mid_ok = (len(mid) == len(cuts) and all(r["status"] == "failure" for r in mid)
+              and rec["midstream"] == 0.0)
+    w(f"| soak-midstream | `reset-mid-stream` faults: `failure` rows / spend | "
+      f"{len(cuts)} / 0.0 | {sum(r['status'] == 'failure' for r in mid)} of {len(mid)} / "
+      f"{rec['midstream']!r} | {'✅' if mid_ok else '❌'} |")
+
+    # Disconnects: each a failure row, or a success row with exactly the tokens of one
+    # of the disconnected requests (its answer completed before the close arrived).
+    left = [o for o in answered if o.kind == "disconnect" and o.result == "ok"]
+    drows = rows["disconnect"]
+    pool = Counter((o.group, o.prompt, o.completion) for o in left)
+    completed = [r for r in drows if r["status"] == "success"]
+    unmatched = 0
+    want_dspend = 0.0
+    for r in completed:
+        sig = (r["model_group"], r["prompt_tokens"], r["completion_tokens"])
+        if pool[sig] > 0:
+            pool[sig] -= 1
+            want_dspend += price(*sig)
+        else:
+            unmatched += 1
+    dfail = [r for r in drows if r["status"] != "success"]
+    disc_ok = (len(drows) == len(left) and unmatched == 0
+               and all(r["spend"] == 0 for r in dfail) and rec["disconnect"] == want_dspend)
+    w(f"| soak-disconnect | client disconnects: rows (`failure` + `success`) | {len(left)} | "
+      f"{len(drows)} ({len(dfail)} + {len(completed)}) | "
+      f"{'✅' if len(drows) == len(left) else '❌'} |")
+    w(f"| soak-disconnect | spend (of the answers that completed before the close) | "
+      f"{want_dspend!r} | {rec['disconnect']!r}"
+      f"{f' ({unmatched} success rows match no request)' if unmatched else ''} | "
+      f"{'✅' if disc_ok else '❌'} |")
     w("")
-    w("A stream cut before its end — the client left, or the provider's connection broke — "
-      "is not reported by the filter: the upstream stage queues a spend report only at the "
-      "answer's `end_of_stream` (`filter/src/upstream.rs`, `on_response_body`), which such a "
-      "stream never reaches, and the filter has no `on_log`/`on_done` hook. So the expected "
-      "spend of `soak-disconnect` and `soak-midstream` is 0 with no row, although the "
-      "provider bills the prompt and the tokens it generated, and a `max_parallel_requests` "
-      "slot the request took is only freed when its lease expires (10 minutes).")
+    w("The upstream stage reports each attempt once: a `success` row when the answer "
+      "completes, a `failure` row (no spend) for a provider error or for an attempt that "
+      "ends with neither — the client left, the provider's connection broke "
+      "(`filter/src/upstream.rs`, `on_done`). A stream's usage comes at its end, so a "
+      "stream cut midway records no spend, although the provider bills the prompt and the "
+      "tokens it generated: that is the gateway's documented limit, not counted as a "
+      "mismatch. A disconnect whose answer had already reached Envoy in full is billed "
+      "in full.")
     w("")
-    if not main_match or not side_ok:
+    secrets = res.get("secrets_in_logs", [])
+    w(f"**Secrets in logs:** {'none' if not secrets else ', '.join(secrets)} (the three keys, "
+      f"their hashes and the master key, searched in Envoy's and the keyservice's logs "
+      f"after both stopped).")
+    w("")
+    side_ok = mid_ok and disc_ok
+    if not main_match or not side_ok or secrets:
         verdict_ok = False
 
     # Envoy stats.
@@ -911,7 +967,8 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     w("")
     w(f"**Verdict: {'pass' if verdict_ok else 'FAIL'}** — unexpected errors "
       f"{len(unexpected)}, spend {'matches' if main_match else 'DOES NOT match'}"
-      f"{'' if side_ok else ', cut streams recorded something (see the table)'}.")
+      f"{'' if side_ok else ', cut streams recorded something unexpected (see the table)'}"
+      f"{', secrets in logs' if secrets else ''}.")
     return "\n".join(out), verdict_ok
 
 
@@ -978,6 +1035,15 @@ def main() -> int:
         if ks is not None:
             ks.stop()
         mocks.stop()
+    found = []
+    logs = {"envoy": gw.log_text(), "keyservice": (workdir / "keyservice.log").read_text()}
+    for name, text in logs.items():
+        for label, secret in ([("master key", MASTER_KEY)]
+                              + [(f"key soak-{k}", v) for k, v in res["keys"].items()]
+                              + [(f"hash of soak-{k}", v) for k, v in res["tokens"].items()]):
+            if secret in text:
+                found.append(f"{label} in the {name} log")
+    res["secrets_in_logs"] = found
     text, ok = report(args, res)
     if not alive:
         text += "\n\n**Envoy or the keyservice exited during the run.**"
