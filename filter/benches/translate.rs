@@ -20,12 +20,13 @@ use alloc_count::{count, Allocs, Suite};
 use switchyard_filter::cost;
 use switchyard_filter::endpoint::Endpoint;
 use switchyard_filter::host::tests::MockHost;
-use switchyard_filter::host::{Host, Level};
+use switchyard_filter::host::{decode_header_pairs, Host, Level};
 use switchyard_filter::plugin_config::{
     DeploymentConfig, GroupConfig, Pricing, RouterConfig, Setting, UpstreamConfig,
     ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
 };
 use switchyard_filter::providers::{self, openai, ProviderKind, ResponseContext, StreamTranslate};
+use switchyard_filter::request::TopLevel;
 use switchyard_filter::router::{RouteFacts, Router, RouterExchange, ROUTE_PROPERTY};
 use switchyard_filter::sse::SseDecoder;
 use switchyard_filter::upstream::{Upstream, UpstreamExchange};
@@ -473,6 +474,24 @@ fn attempt(body: &[u8], model: &str, picked: &str, status: &str, answer: &[u8]) 
     host
 }
 
+/// The proxy-wasm header-map serialization (what `host::decode_header_pairs` reads):
+/// a `u32` count, each pair's key and value sizes, then each key and value NUL-ended.
+fn encode_header_pairs(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
 /// Body sizes of an attempt, read from the mock host before it is driven (reading
 /// them through `Host` would copy the bodies once more).
 #[derive(Clone, Copy)]
@@ -888,34 +907,61 @@ fn main() {
             continue;
         }
         let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let b2 = bytes.clone();
+        let b = bytes.clone();
         suite.case(
-            &format!("parse_{key}"),
+            &format!("toplevel_{key}"),
             &format!(
-                "parse body into `Map<String, Value>`, {label} ({} B)",
+                "`request::TopLevel::parse` (one level deep), {label} ({} B)",
                 bytes.len()
             ),
-            move || serde_json::from_slice::<Map<String, Value>>(&bytes).map(|m| m.len()),
+            move || TopLevel::parse(&b).map(|t| t.keys().count()).ok(),
         );
-        let map = as_map(body);
+        let b = bytes.clone();
         suite.case(
-            &format!("serialize_{key}"),
-            &format!("serialize the `Map` back, {label}"),
-            move || serde_json::to_vec(&map),
+            &format!("toplevel_rename_{key}"),
+            &format!("`TopLevel` parse + `model` renamed + `to_vec`, {label}"),
+            move || {
+                let mut t = TopLevel::parse(&b).ok()?;
+                t.insert("model", Value::String("gpt-4o-2024-08-06".into()));
+                t.to_vec().ok()
+            },
         );
+        let b = bytes.clone();
         suite.case(
             &format!("skim_{key}"),
-            &format!("skim body for `model` only (`IgnoredAny`), {label}"),
+            &format!("skim body for `model` only (`IgnoredAny`, as the router does), {label}"),
             move || {
                 #[derive(serde::Deserialize)]
                 struct Head<'a> {
                     #[serde(borrow)]
                     model: Option<std::borrow::Cow<'a, str>>,
                 }
-                serde_json::from_slice::<Head<'_>>(&b2).map(|h| h.model.map(|m| m.len()))
+                serde_json::from_slice::<Head<'_>>(&b).map(|h| h.model.map(|m| m.len()))
             },
         );
+        let b = bytes.clone();
+        suite.case(
+            &format!("parse_{key}"),
+            &format!("whole tree: parse into `Map<String, Value>`, {label}"),
+            move || serde_json::from_slice::<Map<String, Value>>(&b).map(|m| m.len()),
+        );
+        let map = as_map(body);
+        suite.case(
+            &format!("serialize_{key}"),
+            &format!("whole tree: serialize the `Map` back, {label}"),
+            move || serde_json::to_vec(&map),
+        );
     }
+    // The glue's `request_headers`: Envoy's header-map serialization decoded into
+    // owned pairs (the MockHost's clone allocates the same way).
+    let pairs = attempt(b"{}", "gpt-4o", "gpt4o-a", "200", b"").request_headers;
+    let raw = encode_header_pairs(&pairs);
+    let n = pairs.len();
+    suite.case(
+        "decode_header_pairs",
+        &format!("`host::decode_header_pairs`, {n} request headers (one `request_headers` call)"),
+        move || decode_header_pairs(&raw).map(|p| p.len()),
+    );
     let answer = openai_answer.clone();
     suite.case(
         "usage_of_answer",
@@ -933,6 +979,21 @@ fn main() {
         "route_facts_decode",
         "`RouteFacts::decode` (filter state → facts)",
         move || RouteFacts::decode(&facts),
+    );
+    // What `UsageTap` does to every chunk that mentions `"usage"` — and with the
+    // usage chunk asked for, OpenAI sends `"usage":null` in every chunk.
+    let chunk = openai_stream()
+        .get(5)
+        .and_then(|e| e.strip_prefix(b"data: ").map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    let chunk = String::from_utf8(chunk).unwrap_or_default();
+    suite.case(
+        "parse_openai_chunk",
+        &format!(
+            "parse one OpenAI stream chunk into a `Value` ({} B)",
+            chunk.trim_end().len()
+        ),
+        move || serde_json::from_str::<Value>(chunk.trim_end()).is_ok(),
     );
 
     // ----- response translations -------------------------------------------------------
@@ -1050,39 +1111,49 @@ fn main() {
         .per(n);
 
     // The upstream stage around a stream: the OpenAI stream through `on_response_body`,
-    // one event per call.
-    let up = openai_up;
-    let body = serde_json::to_vec(
-        &json!({"model": "gpt-4o", "stream": true, "messages": payloads[0].2["messages"]}),
-    )
-    .unwrap_or_default();
-    let events = openai_stream();
-    let n = events.len() as u64;
-    suite
-        .batched(
-            "stage_openai_stream",
-            &format!("upstream stage, OpenAI stream through `on_response_body` ({n} events, usage hidden)"),
-            move || {
-                let mut host = attempt(&body, "gpt-4o", "gpt4o-a", "200", b"");
-                host.response_headers.retain(|(k, _)| k != "content-length");
-                let mut ex = UpstreamExchange::default();
-                ex.on_request_headers(&up, &mut host, false);
-                let size = host.request_body.len();
-                ex.on_request_body(&up, &mut host, size, true);
-                ex.on_response_headers(&up, &mut host, false);
-                (ex, host, up.clone(), events.clone())
-            },
-            |(mut ex, mut host, up, events)| {
-                let last = events.len().saturating_sub(1);
-                for (i, e) in events.into_iter().enumerate() {
-                    host.response_body = e;
-                    let size = host.response_body.len();
-                    ex.on_response_body(&up, &mut host, size, i == last);
-                }
-                (ex, host)
-            },
-        )
-        .per(n);
+    // one event per call; the client did not ask for usage (the gateway did: the usage
+    // chunk is hidden) or did (bytes pass).
+    for (client_asked, id, what) in [
+        (false, "stage_openai_stream", "usage hidden"),
+        (true, "stage_openai_stream_usage", "client asked for usage"),
+    ] {
+        let up = openai_up.clone();
+        let mut request =
+            json!({"model": "gpt-4o", "stream": true, "messages": payloads[0].2["messages"]});
+        if client_asked {
+            request["stream_options"] = json!({"include_usage": true});
+        }
+        let body = serde_json::to_vec(&request).unwrap_or_default();
+        let events = openai_stream();
+        let n = events.len() as u64;
+        suite
+            .batched(
+                id,
+                &format!(
+                    "upstream stage, OpenAI stream through `on_response_body` ({n} events, {what})"
+                ),
+                move || {
+                    let mut host = attempt(&body, "gpt-4o", "gpt4o-a", "200", b"");
+                    host.response_headers.retain(|(k, _)| k != "content-length");
+                    let mut ex = UpstreamExchange::default();
+                    ex.on_request_headers(&up, &mut host, false);
+                    let size = host.request_body.len();
+                    ex.on_request_body(&up, &mut host, size, true);
+                    ex.on_response_headers(&up, &mut host, false);
+                    (ex, host, up.clone(), events.clone())
+                },
+                |(mut ex, mut host, up, events)| {
+                    let last = events.len().saturating_sub(1);
+                    for (i, e) in events.into_iter().enumerate() {
+                        host.response_body = e;
+                        let size = host.response_body.len();
+                        ex.on_response_body(&up, &mut host, size, i == last);
+                    }
+                    (ex, host)
+                },
+            )
+            .per(n);
+    }
 
     for (key, size) in sizes {
         suite.note(format!("request body `{key}`: {size} B of JSON"));
