@@ -58,6 +58,12 @@ LITELLM = BENCH_DIR / ".venv" / "bin" / "litellm"
 MASTER_KEY = "sk-bench-master-0123456789"
 PROVIDER_KEY = "sk-bench-provider"
 
+#: Processes whose CPU time per request the report shows (service name → column).
+CPU_COLUMNS = {"envoy": "plain Envoy", "wasm-pass": "Envoy + no-op wasm",
+               "wasm-buffer": "Envoy + buffering no-op", "sy": "switchyard Envoy",
+               "sy-b": "switchyard Envoy (B)", "sy-keys": "switchyard Envoy (keys)",
+               "keyservice": "keyservice", "litellm": "LiteLLM", "mock": "nginx"}
+
 PROXY_CPU = "0"
 LOAD_CPU = "1"
 
@@ -114,6 +120,19 @@ def rss_kib(pid: int) -> tuple[int, int]:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1])
     return cur, peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree so far."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
 
 
 def process_tree(pid: int) -> list[int]:
@@ -710,13 +729,21 @@ def main() -> int:
             return 0
 
         results: dict = {}
+        cpu: dict = {}  # (target, service) → [CPU seconds, requests]
         total = rounds * len(conns) * len(tlist)
         n = 0
         for rnd in range(rounds):
             for c in conns:
                 for t in tlist:
                     n += 1
+                    before = {name: cpu_seconds(svc.proc.pid) for name, svc in stack.services.items()}
                     r = run_wrk(t.url(stack), scripts[t.name], c, duration)
+                    for name, svc in stack.services.items():
+                        used = cpu_seconds(svc.proc.pid) - before[name]
+                        if used > 0:
+                            cpu.setdefault((t.name, name), [0.0, 0])
+                            cpu[(t.name, name)][0] += used
+                            cpu[(t.name, name)][1] += r["requests"]
                     results.setdefault((t.name, c), []).append(r)
                     print(f"[{n}/{total}] round {rnd + 1} {t.name:20} c={c:<3} "
                           f"{r['rps']:>9,.0f} req/s  p50 {fmt_ms(r['p50'])} ms  "
@@ -728,7 +755,8 @@ def main() -> int:
         for name, label in (("mock", "mock (nginx)"), ("envoy", "plain Envoy"),
                             ("wasm-pass", "Envoy + no-op wasm"),
                             ("wasm-buffer", "Envoy + buffering no-op wasm"),
-                            ("sy", "switchyard Envoy"), ("sy-keys", "switchyard Envoy, keys on"),
+                            ("sy", "switchyard Envoy"), ("sy-b", "switchyard Envoy, BENCH_COMPARE_WASM"),
+                            ("sy-keys", "switchyard Envoy, keys on"),
                             ("keyservice", "keyservice"), ("litellm", "LiteLLM proxy")):
             if name in stack.services:
                 rss[label] = stack.services[name].peak_rss_kib()
@@ -736,6 +764,16 @@ def main() -> int:
                     f"medians of the rounds; wrk -t1; proxies pinned to CPU {PROXY_CPU} "
                     f"(Envoy --concurrency 1, LiteLLM 1 worker), wrk and nginx to CPU {LOAD_CPU}")
         table, checks = report(results, conns, tlist, rss, settings)
+        table += ("\n\nCPU time per request (µs, all connection counts and rounds; "
+                  "from /proc, each process's user + system time during the target's runs):\n\n"
+                  "| target | " + " | ".join(CPU_COLUMNS.values()) + " |\n|---|"
+                  + "---:|" * len(CPU_COLUMNS))
+        for t in tlist:
+            cells = []
+            for name in CPU_COLUMNS:
+                used, reqs = cpu.get((t.name, name), [0.0, 0])
+                cells.append(f"{used / reqs * 1e6:.1f}" if reqs and used >= 0.05 else "")
+            table += f"\n| {t.label} | " + " | ".join(cells) + " |"
         text = f"Machine: {machine_line()}\n\n{table}"
         print()
         print(text)
