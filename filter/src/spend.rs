@@ -108,7 +108,7 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "spend": a.spend,
         "prompt_tokens": a.usage.prompt_tokens,
         "completion_tokens": a.usage.completion_tokens,
-        "total_tokens": a.usage.prompt_tokens + a.usage.completion_tokens,
+        "total_tokens": a.usage.prompt_tokens.saturating_add(a.usage.completion_tokens),
         "startTime": a.start_ms as f64 / 1000.0,
         "endTime": a.end_ms as f64 / 1000.0,
         "model": a.model,
@@ -266,6 +266,37 @@ mod tests {
         assert_eq!(v["endTime"], 2.5);
         assert_eq!(v["team_id"], serde_json::Value::Null);
         assert_eq!(v["user"], "u");
+    }
+
+    /// Found by the fuzz target `upstream_response` (an OpenAI stream whose usage
+    /// chunk carries counts near u64::MAX, keys checked): the total overflowed — a
+    /// panic in debug builds, a wrapped total in the shipped filter.
+    #[test]
+    fn report_total_saturates() {
+        let body = report(
+            &KeyFacts::default(),
+            &Answered {
+                request_id: "r1",
+                call_type: "acompletion",
+                model: "gpt-4o",
+                model_id: "d1",
+                model_group: "g",
+                provider: "openai",
+                api_base: "https://x",
+                spend: 0.0,
+                usage: Usage {
+                    prompt_tokens: u64::MAX - 9,
+                    completion_tokens: u64::MAX - 2,
+                    ..Default::default()
+                },
+                start_ms: 0,
+                end_ms: 0,
+                status: "success",
+            },
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["total_tokens"], u64::MAX);
+        assert_eq!(v["prompt_tokens"], u64::MAX - 9);
     }
 
     #[test]

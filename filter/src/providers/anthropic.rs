@@ -1371,7 +1371,13 @@ impl StreamTranslate for StreamTranslator {
         let read = u.cache_read_input_tokens.unwrap_or(0);
         let created = u.cache_creation_input_tokens.unwrap_or(0);
         Some(crate::cost::Usage {
-            prompt_tokens: u.input_tokens.unwrap_or(0) + read + created,
+            // Saturating, as `UsageIn::to_openai` counts: the numbers are the
+            // provider's, and a sum past u64::MAX must not wrap (or panic).
+            prompt_tokens: u
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(created),
             completion_tokens: u.output_tokens.unwrap_or(0),
             cache_read_tokens: read,
             cache_creation_tokens: created,
@@ -2472,6 +2478,21 @@ mod tests {
         "event: message_stop\n",
         "data: {\"type\": \"message_stop\"}\n\n",
     );
+
+    /// Found by the fuzz target `stream_translate` (numbers moved next to
+    /// u64::MAX): the stream's prompt-token sum overflowed — a panic in debug builds,
+    /// a wrapped count (and a wrong cost) in the shipped filter.
+    #[test]
+    fn stream_usage_near_u64_max_saturates() {
+        let stream = "\ndata:{\"type\": \"message_start\", \"message\": {\"i\":null, \"usage\": {\"input_tokens\":18446744073709551615, \"cache_creation_input_tokens\":18446744073709551614}}}\n\n";
+        let mut t = StreamTranslator::new(Endpoint::ChatCompletions, ctx(true));
+        let mut out = Vec::new();
+        t.push(stream.as_bytes(), &mut out);
+        t.finish(&mut out);
+        let usage = t.usage().unwrap();
+        assert_eq!(usage.prompt_tokens, u64::MAX);
+        assert_eq!(usage.cache_creation_tokens, u64::MAX - 1);
+    }
 
     fn run(endpoint: Endpoint, include_usage: bool, chunks: &[&[u8]]) -> Vec<u8> {
         let mut t = StreamTranslator::new(endpoint, ctx(include_usage));
