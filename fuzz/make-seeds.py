@@ -219,3 +219,51 @@ litellm_settings: {drop_params: true, request_timeout: 30}
 general_settings: {master_key: sk-1234, max_request_size_mb: 0.5}
 """,
 )
+
+# ndjson_decoder: flag bit 0 = small cap of flags[1] + 1 bytes.
+OLLAMA = (
+    b'{"model":"llama3.2","created_at":"2024-07-24T00:00:00Z","message":{"role":"assistant","content":"Hi"},"done":false}\n'
+    b'{"model":"llama3.2","created_at":"2024-07-24T00:00:01Z","message":{"role":"assistant","content":" \xe2\x80\x94 there"},"done":false}\r\n'
+    b"\n  \t\r\n"
+    b'{"model":"llama3.2","done":true,"done_reason":"stop","prompt_eval_count":26,"eval_count":2}'
+)
+write("ndjson_decoder", "ollama_whole", framed(OLLAMA))
+write("ndjson_decoder", "ollama_bom_bytewise", framed(b"\xef\xbb\xbf" + OLLAMA, lens=(1,)))
+write("ndjson_decoder", "ollama_small_cap", framed(OLLAMA, flags0=1, flags1=120, lens=(7, 0, 33)))
+
+
+# eventstream_decoder: by default the payload describes messages (header-block
+# length, header block, payload length, payload); flag bit 0 = raw wire bytes.
+def es_header(name: bytes, value: bytes) -> bytes:
+    return bytes([len(name)]) + name + b"\x07" + len(value).to_bytes(2, "big") + value
+
+
+def es_described(headers: bytes, payload: bytes) -> bytes:
+    return bytes([len(headers)]) + headers + bytes([len(payload)]) + payload
+
+
+BEDROCK_HEADERS = (
+    es_header(b":event-type", b"contentBlockDelta")
+    + es_header(b":content-type", b"application/json")
+    + es_header(b":message-type", b"event")
+)
+BEDROCK = es_described(
+    BEDROCK_HEADERS, b'{"contentBlockIndex":0,"delta":{"text":"Hi"},"p":"abcd"}'
+) + es_described(
+    es_header(b":event-type", b"messageStop") + es_header(b":message-type", b"event"),
+    b'{"stopReason":"end_turn"}',
+)
+ALL_TYPES = (
+    b"\x01t\x00" b"\x01f\x01" b"\x01b\x02\xff" b"\x01s\x03\x80\x00" b"\x01i\x04\x00\x00\x00\x07"
+    b"\x01l\x05" + bytes(8) + b"\x01a\x06\x00\x02\x00\x01" + b"\x01d\x08" + bytes(8) + b"\x01u\x09" + bytes(range(16))
+)
+EXCEPTION = es_described(
+    es_header(b":exception-type", b"throttlingException") + es_header(b":message-type", b"exception"),
+    b'{"message":"Too many requests"}',
+)
+DOC_FRAME = b"\x00\x00\x00\x1d\x00\x00\x00\x00\xfd\x52\x8c\x5a{'foo':'bar'}\xc3\x65\x39\x36"
+write("eventstream_decoder", "bedrock_stream", framed(BEDROCK, lens=(5, 1, 60)))
+write("eventstream_decoder", "all_header_types", framed(es_described(ALL_TYPES, b"{}"), lens=(3,)))
+write("eventstream_decoder", "exception_truncated", framed(EXCEPTION, flags0=4, flags1=3))
+write("eventstream_decoder", "raw_doc_frame", framed(DOC_FRAME * 2, flags0=1, lens=(5,)))
+

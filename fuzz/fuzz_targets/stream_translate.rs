@@ -4,7 +4,8 @@
 //!
 //! Input: `Framed` (see `src/lib.rs`); flag bit 0: the client asked for
 //! `stream_options.include_usage`; bits 1–2: the endpoint (chat, completions,
-//! embeddings).
+//! embeddings); bit 3: every number in the stream moved next to `u64::MAX`
+//! (`near_u64_max`).
 //!
 //! Checked, differentially: the output and the usage do not depend on where the
 //! stream was cut (the same bytes pushed whole give the same result). For Anthropic
@@ -17,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use switchyard_filter::cost::Usage;
 use switchyard_filter::providers::{stream_translator, ProviderKind, ResponseContext};
-use switchyard_fuzz::{openai_sse_events, Framed, ENDPOINTS, PROVIDERS};
+use switchyard_fuzz::{near_u64_max, openai_sse_events, Framed, ENDPOINTS, PROVIDERS};
 
 fn run(
     provider: ProviderKind,
@@ -43,6 +44,13 @@ fuzz_target!(|data: &[u8]| {
     let input = Framed::parse(data);
     let include_usage = input.bit(0);
     let endpoint = ENDPOINTS[usize::from((input.flags[0] >> 1) & 3) % 3];
+    let boundary;
+    let input = if input.bit(3) {
+        boundary = near_u64_max(input.payload);
+        input.with_payload(&boundary)
+    } else {
+        input
+    };
     let chunks = input.chunks();
     for provider in PROVIDERS {
         let (out, usage) = run(provider, endpoint, include_usage, &chunks);
@@ -57,18 +65,13 @@ fuzz_target!(|data: &[u8]| {
             usage, whole.1,
             "{provider:?} {endpoint:?}: usage depends on chunking"
         );
-        match provider {
-            ProviderKind::Anthropic => {
-                let events = openai_sse_events(&out);
-                let done = events.iter().filter(|e| **e == json!("[DONE]")).count();
-                assert_eq!(done, 1, "one [DONE]: {events:?}");
-                assert_eq!(events.last(), Some(&json!("[DONE]")), "[DONE] comes last");
-            }
-            ProviderKind::Openai | ProviderKind::Azure => {
-                if include_usage {
-                    assert_eq!(out, input.payload, "the client asked for usage: untouched");
-                }
-            }
+        if provider == ProviderKind::Anthropic {
+            let events = openai_sse_events(&out);
+            let done = events.iter().filter(|e| **e == json!("[DONE]")).count();
+            assert_eq!(done, 1, "one [DONE]: {events:?}");
+            assert_eq!(events.last(), Some(&json!("[DONE]")), "[DONE] comes last");
+        } else if matches!(provider, ProviderKind::Openai | ProviderKind::Azure) && include_usage {
+            assert_eq!(out, input.payload, "the client asked for usage: untouched");
         }
     }
 });

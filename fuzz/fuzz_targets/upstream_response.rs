@@ -10,7 +10,8 @@
 //! the endpoint, bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
 //! checked (spend reports queued), bit 7 the request is an error-fallback replay.
 //! `flags[1]`: bits 0–3 the upstream status, bit 4 headers end the response, bit 5
-//! a `content-type` of `text/event-stream`.
+//! a `content-type` of `text/event-stream`, bit 6 every number in the answer moved
+//! next to `u64::MAX` (`near_u64_max`).
 //!
 //! Checked: an upstream error leaves as an OpenAI-shaped error or as a redirect to
 //! the next error-fallback group; an Anthropic stream leaves as OpenAI SSE ending in
@@ -24,8 +25,8 @@ use switchyard_filter::endpoint::Endpoint;
 use switchyard_filter::host::Flow;
 use switchyard_filter::spend::{KeyFacts, SpendQueue, QUEUE};
 use switchyard_fuzz::{
-    assert_error_body, check_local_reply, gateway, openai_sse_events, send_request_as, Framed,
-    DEPLOYMENTS, ENDPOINTS,
+    assert_error_body, check_local_reply, gateway, near_u64_max, openai_sse_events,
+    send_request_as, Framed, DEPLOYMENTS, ENDPOINTS,
 };
 
 const STATUSES: [&str; 16] = [
@@ -36,6 +37,13 @@ const STATUSES: [&str; 16] = [
 fuzz_target!(|data: &[u8]| {
     QUEUE.with(|q| *q.borrow_mut() = SpendQueue::default());
     let input = Framed::parse(data);
+    let boundary;
+    let input = if input.bit(14) {
+        boundary = near_u64_max(input.payload);
+        input.with_payload(&boundary)
+    } else {
+        input
+    };
     let gw = gateway();
     let deployment = DEPLOYMENTS[usize::from(input.flags[0] & 3)];
     let endpoint = ENDPOINTS[usize::from((input.flags[0] >> 2) & 3) % 3];

@@ -109,6 +109,33 @@ impl<'a> Framed<'a> {
     }
 }
 
+/// `payload` with every run of up to 19 ASCII digits replaced by `u64::MAX` minus
+/// its value: the realistic token counts of a seed become counts at the top of the
+/// range, where any sum of two overflows. (A boundary-value switch the targets turn
+/// on with a flag bit; mutating digits one by one rarely gets there.)
+pub fn near_u64_max(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    let mut rest = payload;
+    while let Some(start) = rest.iter().position(u8::is_ascii_digit) {
+        out.extend_from_slice(&rest[..start]);
+        let digits = rest[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let run = &rest[start..start + digits];
+        match std::str::from_utf8(run)
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+        {
+            Some(n) if digits <= 19 => out.extend_from_slice((u64::MAX - n).to_string().as_bytes()),
+            _ => out.extend_from_slice(run),
+        }
+        rest = &rest[start + digits..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Panics unless `body` is an OpenAI-shaped error: `{"error": {"message": "…", …}}`.
 pub fn assert_error_body(body: &[u8]) {
     let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
