@@ -209,6 +209,23 @@ thread_local! {
     pub static QUEUE: RefCell<SpendQueue> = RefCell::new(SpendQueue::default());
 }
 
+/// Reports due together, as one `/spend/record` body (a JSON array of the report
+/// objects) and the ids it carries.
+pub fn batch(due: Vec<(u64, Vec<u8>)>) -> (Vec<u64>, Vec<u8>) {
+    let mut ids = Vec::with_capacity(due.len());
+    let mut body = Vec::with_capacity(due.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, (id, report)) in due.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&report);
+        ids.push(id);
+    }
+    body.push(b']');
+    (ids, body)
+}
+
 /// Queues a report on this worker.
 pub fn enqueue(body: Vec<u8>, now_ms: u64) {
     QUEUE.with(|q| q.borrow_mut().push(body, now_ms));
@@ -216,6 +233,21 @@ pub fn enqueue(body: Vec<u8>, now_ms: u64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_batch_is_a_json_array_of_the_reports() {
+        let (ids, body) = super::batch(vec![
+            (7, br#"{"request_id":"a","spend":0.5}"#.to_vec()),
+            (9, br#"{"request_id":"b","spend":0}"#.to_vec()),
+        ]);
+        assert_eq!(ids, [7, 9]);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!([{"request_id":"a","spend":0.5},{"request_id":"b","spend":0}])
+        );
+        assert_eq!(super::batch(vec![]).1, b"[]");
+    }
+
     use super::*;
 
     #[test]

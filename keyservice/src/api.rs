@@ -7,7 +7,7 @@
 //! | `GET /key/info?key=`, `/key/list` | master key | |
 //! | `POST /user/new`, `GET /user/info?user_id=`, `POST /team/new`, `GET /team/info?team_id=` | master key | |
 //! | `GET /spend/logs`, `/global/spend` | master key | |
-//! | `POST /spend/record` | master key when one is set | internal: one request's spend log row |
+//! | `POST /spend/record` | master key when one is set | internal: one request's spend log row, or an array of them |
 //! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error |
 //! | `GET /health/liveliness`, `/health/liveness`, `/health/readiness` | none | |
 //!
@@ -209,6 +209,11 @@ async fn global_spend(State(svc): Svc) -> Response {
 async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(e) = svc.require_reporter(&key_from(&headers)) {
         return e.into_response();
+    }
+    // A JSON array is a batch (what the gateway sends: one callout per tick, not one
+    // per request); an object is one row.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return reply(svc.record_spend_batch(&body, now_ms()).await);
     }
     reply(svc.record_spend(&body, now_ms()).await)
 }

@@ -50,6 +50,17 @@ impl<V: Clone> TtlCache<V> {
         entries.insert(id.to_string(), (Instant::now(), value));
     }
 
+    /// Changes a fresh cached record in place (its age is kept); nothing when `id` is
+    /// not cached, cached as absent, or expired.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut V)) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, Some(v))) = entries.get_mut(id) {
+            if at.elapsed() < self.ttl {
+                change(v);
+            }
+        }
+    }
+
     /// Forgets `id`.
     pub fn invalidate(&self, id: &str) {
         self.entries
@@ -75,6 +86,22 @@ mod tests {
         assert_eq!(c.get("a"), None);
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(c.get("b"), None);
+    }
+
+    #[test]
+    fn update_changes_fresh_records_only() {
+        let c = TtlCache::new(Duration::from_millis(50));
+        c.put("a", Some(1));
+        c.put("absent", None);
+        c.update("a", |v| *v += 2);
+        c.update("absent", |v| *v += 2);
+        c.update("missing", |v| *v += 2);
+        assert_eq!(c.get("a"), Some(Some(3)));
+        assert_eq!(c.get("absent"), Some(None));
+        assert_eq!(c.get("missing"), None);
+        std::thread::sleep(Duration::from_millis(60));
+        c.update("a", |v| *v += 2);
+        assert_eq!(c.get("a"), None);
     }
 
     #[test]

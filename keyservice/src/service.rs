@@ -1156,6 +1156,27 @@ impl KeyService {
 
     // ---- spend ------------------------------------------------------------------------
 
+    /// `POST /spend/record` with an array: each row recorded as by
+    /// [`KeyService::record_spend`]. A row that is malformed is answered in its place
+    /// (and logged) without failing the others; a store error fails the batch, which
+    /// the gateway then sends again (rows already recorded come back `duplicate`).
+    pub async fn record_spend_batch(&self, body: &[u8], now: i64) -> Result<Value, ApiError> {
+        let rows: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.record_spend(row.get().as_bytes(), now).await {
+                Ok(v) => results.push(v),
+                Err(e) if e.status < 500 => {
+                    log::warn!("spend report refused: {}", e.message);
+                    results.push(json!({"status": "refused", "error": e.message}));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Value::Array(results))
+    }
+
     /// `POST /spend/record`: one request's spend log row. Adds its spend to the key,
     /// its user and its team and inserts the row, atomically; a second report with the
     /// same `request_id` changes nothing. Adds the tokens to the tpm windows and
@@ -1225,7 +1246,8 @@ impl KeyService {
         let key = if api_key.is_empty() {
             None
         } else {
-            match store.get_key(&api_key).await.map_err(store_err)? {
+            // Cached reads (2 s): the reset checks below compare-and-set in the store.
+            match self.cached_key(&api_key).await.map_err(store_err)? {
                 Some(k) => Some(self.reset_key_if_due(k, now).await.map_err(store_err)?),
                 None => None,
             }
@@ -1239,13 +1261,13 @@ impl KeyService {
             .or_else(|| key.as_ref().and_then(|k| k.team_id.clone()));
         let mut user = None;
         if let Some(uid) = &user_id {
-            if let Some(u) = store.get_user(uid).await.map_err(store_err)? {
+            if let Some(u) = self.cached_user(uid).await.map_err(store_err)? {
                 user = Some(self.reset_user_if_due(u, now).await.map_err(store_err)?);
             }
         }
         let mut team = None;
         if let Some(tid) = &team_id {
-            if let Some(t) = store.get_team(tid).await.map_err(store_err)? {
+            if let Some(t) = self.cached_team(tid).await.map_err(store_err)? {
                 team = Some(self.reset_team_if_due(t, now).await.map_err(store_err)?);
             }
         }
@@ -1277,14 +1299,19 @@ impl KeyService {
                 .await
                 .map_err(store_err)?;
         }
-        if !api_key.is_empty() {
-            self.keys.invalidate(&api_key);
-        }
-        if let Some(u) = &outcome.user_id {
-            self.users.invalidate(u);
-        }
-        if let Some(t) = &outcome.team_id {
-            self.teams.invalidate(t);
+        // The cached records take the spend the store just added, in place: the next
+        // check sees it without a database read (invalidating here made every check
+        // after a report read the key again).
+        if outcome.inserted {
+            if !api_key.is_empty() {
+                self.keys.update(&api_key, |k| k.spend += spend);
+            }
+            if let Some(u) = &outcome.user_id {
+                self.users.update(u, |u| u.spend += spend);
+            }
+            if let Some(t) = &outcome.team_id {
+                self.teams.update(t, |t| t.spend += spend);
+            }
         }
         log::debug!(
             "spend {}: model_group={:?} spend={} tokens={}",

@@ -422,7 +422,33 @@ async fn spend_recording(url: &str) {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let total = 0.5 + 0.25 + 1.0 + 20.0 * 0.01;
+    // A batch (what the gateway sends): each row answered in its place; a duplicate
+    // and a malformed row do not fail the others.
+    let r = ks
+        .admin(
+            "POST",
+            "/spend/record",
+            Some(&json!([row("b1", 0.125), row("r1", 0.5), {"spend": 1}, row("b2", 0.0625)])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let statuses: Vec<Value> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            json!("recorded"),
+            json!("duplicate"),
+            json!("refused"),
+            json!("recorded")
+        ]
+    );
+    let total = 0.5 + 0.25 + 1.0 + 20.0 * 0.01 + 0.125 + 0.0625;
 
     let info = ks
         .admin("GET", &format!("/key/info?key={key}"), None)
@@ -459,7 +485,7 @@ async fn spend_recording(url: &str) {
         .await
         .json();
     let logs = logs.as_array().unwrap();
-    assert_eq!(logs.len(), 23);
+    assert_eq!(logs.len(), 25);
     for l in logs {
         assert_eq!(
             l["api_key"],
@@ -484,7 +510,7 @@ async fn spend_recording(url: &str) {
         .admin("GET", &format!("/spend/logs?user_id={user}"), None)
         .await
         .json();
-    assert_eq!(by_user.as_array().unwrap().len(), 23);
+    assert_eq!(by_user.as_array().unwrap().len(), 25);
     let rows = ks
         .admin(
             "GET",
@@ -493,7 +519,7 @@ async fn spend_recording(url: &str) {
         )
         .await
         .json();
-    assert_eq!(rows.as_array().unwrap().len(), 23);
+    assert_eq!(rows.as_array().unwrap().len(), 25);
     let none = ks
         .admin(
             "GET",

@@ -155,8 +155,8 @@ struct SwitchyardRoot {
 struct Reporter {
     cluster: String,
     authorization: Option<String>,
-    /// Callout token → report id.
-    in_flight: std::collections::HashMap<u32, u64>,
+    /// Callout token → the report ids it carries.
+    in_flight: std::collections::HashMap<u32, Vec<u64>>,
 }
 
 /// How often the queue is looked at, and how many reports go out at once.
@@ -178,7 +178,7 @@ impl Context for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        let Some(id) = reporter.in_flight.remove(&token) else {
+        let Some(ids) = reporter.in_flight.remove(&token) else {
             return;
         };
         let status = abi::get_header(abi::HTTP_CALL_RESPONSE_HEADERS, ":status")
@@ -189,16 +189,23 @@ impl Context for SwitchyardRoot {
         spend::QUEUE.with(|q| {
             let mut q = q.borrow_mut();
             match status {
-                200..=299 => q.ack(id),
-                // A report the keyservice rejects as malformed will never be taken.
+                // Each row was recorded, found a duplicate, or refused in its place.
+                200..=299 => ids.iter().for_each(|id| q.ack(*id)),
+                // A batch the keyservice rejects as malformed will never be taken.
                 400 | 422 => {
                     let _ = abi::log(
                         LOG_ERROR,
-                        &format!("switchyard: spend report refused ({status}); dropped"),
+                        &format!(
+                            "switchyard: spend report batch refused ({status}); {} dropped",
+                            ids.len()
+                        ),
                     );
-                    q.ack(id);
+                    ids.iter().for_each(|id| q.ack(*id));
                 }
-                _ => q.fail(id, now_ms()),
+                _ => {
+                    let now = now_ms();
+                    ids.iter().for_each(|id| q.fail(*id, now));
+                }
             }
         });
     }
@@ -295,7 +302,12 @@ impl RootContext for SwitchyardRoot {
             return;
         };
         let due = spend::QUEUE.with(|q| q.borrow_mut().due(now_ms(), REPORTS_PER_TICK));
-        for (id, body) in due {
+        if due.is_empty() {
+            return;
+        }
+        // One callout per tick: the due reports as one JSON array.
+        let (ids, body) = spend::batch(due);
+        {
             let mut headers = vec![
                 (":method", "POST"),
                 (":path", "/spend/record"),
@@ -316,9 +328,15 @@ impl RootContext for SwitchyardRoot {
                 std::time::Duration::from_secs(5),
             ) {
                 Ok(token) => {
-                    reporter.in_flight.insert(token, id);
+                    reporter.in_flight.insert(token, ids);
                 }
-                Err(_) => spend::QUEUE.with(|q| q.borrow_mut().fail(id, now_ms())),
+                Err(_) => {
+                    let now = now_ms();
+                    spend::QUEUE.with(|q| {
+                        let mut q = q.borrow_mut();
+                        ids.iter().for_each(|id| q.fail(*id, now));
+                    });
+                }
             }
         }
     }
