@@ -1835,6 +1835,6 @@ mod tests {
             assert!(!config.model_list.is_empty());
             checked += 1;
         }
-        assert_eq!(checked, 4, "all fixtures were round-tripped");
+        assert_eq!(checked, 5, "all fixtures were round-tripped");
     }
 }

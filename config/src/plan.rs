@@ -64,6 +64,179 @@ pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
 /// Anthropic's API, the default `api_base` of `anthropic/` deployments.
 pub const ANTHROPIC_API_BASE: &str = "https://api.anthropic.com";
 
+/// LiteLLM's defaults for an OpenAI-compatible cloud or server, and for Ollama: where
+/// it is and which environment variables hold its address and key. Taken from
+/// LiteLLM's `_get_openai_compatible_provider_info`
+/// (`litellm/litellm_core_utils/get_llm_provider_logic.py`) and each provider's
+/// `…Config._get_openai_compatible_provider_info` (`litellm/llms/<provider>/chat/
+/// transformation.py`): `api_base or get_secret(<BASE_ENV>) or <default>`, and
+/// `api_key or get_secret(<KEY_ENV>…)`, the first variable that is set winning.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset {
+    /// The provider prefix.
+    pub name: &'static str,
+    /// `api_base` when neither the entry nor `base_env` gives one; `None`: required.
+    pub base: Option<&'static str>,
+    /// Variables read for the address when the entry has no `api_base`.
+    pub base_env: &'static [&'static str],
+    /// Variables read for the key when the entry has no `api_key`, in LiteLLM's order.
+    pub key_env: &'static [&'static str],
+    /// What happens when no key is found.
+    pub key: KeyRule,
+}
+
+/// A preset's rule for a missing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRule {
+    /// The provider needs a key: `check` fails naming the entry and the variables.
+    Required,
+    /// Local servers: no key needed; LiteLLM then sends this placeholder
+    /// (`"fake-api-key"`, since the OpenAI client it uses insists on a key).
+    Placeholder(&'static str),
+    /// No key needed and none sent (Ollama).
+    None,
+}
+
+/// The presets, one per prefix (see [`Preset`]).
+pub const PRESETS: &[Preset] = &[
+    // MistralConfig: MISTRAL_AZURE_API_BASE/KEY are for Mistral on Azure AI and
+    // are not read here.
+    Preset {
+        name: "mistral",
+        base: Some("https://api.mistral.ai/v1"),
+        base_env: &[],
+        key_env: &["MISTRAL_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // GroqChatConfig.
+    Preset {
+        name: "groq",
+        base: Some("https://api.groq.com/openai/v1"),
+        base_env: &["GROQ_API_BASE"],
+        key_env: &["GROQ_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // get_llm_provider_logic: DeepSeek's default base is its /beta endpoint.
+    Preset {
+        name: "deepseek",
+        base: Some("https://api.deepseek.com/beta"),
+        base_env: &["DEEPSEEK_API_BASE"],
+        key_env: &["DEEPSEEK_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // get_llm_provider_logic: four key variables, in this order.
+    Preset {
+        name: "together_ai",
+        base: Some("https://api.together.xyz/v1"),
+        base_env: &["TOGETHER_AI_API_BASE"],
+        key_env: &[
+            "TOGETHER_API_KEY",
+            "TOGETHER_AI_API_KEY",
+            "TOGETHERAI_API_KEY",
+            "TOGETHER_AI_TOKEN",
+        ],
+        key: KeyRule::Required,
+    },
+    // litellm/main.py (openrouter branch): OPENROUTER_API_BASE, OPENROUTER_API_KEY or OR_API_KEY.
+    Preset {
+        name: "openrouter",
+        base: Some("https://openrouter.ai/api/v1"),
+        base_env: &["OPENROUTER_API_BASE"],
+        key_env: &["OPENROUTER_API_KEY", "OR_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // XAIChatConfig (litellm.constants.XAI_API_BASE).
+    Preset {
+        name: "xai",
+        base: Some("https://api.x.ai/v1"),
+        base_env: &["XAI_API_BASE"],
+        key_env: &["XAI_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // FireworksAIConfig.
+    Preset {
+        name: "fireworks_ai",
+        base: Some("https://api.fireworks.ai/inference/v1"),
+        base_env: &["FIREWORKS_API_BASE"],
+        key_env: &[
+            "FIREWORKS_API_KEY",
+            "FIREWORKS_AI_API_KEY",
+            "FIREWORKSAI_API_KEY",
+            "FIREWORKS_AI_TOKEN",
+        ],
+        key: KeyRule::Required,
+    },
+    // PerplexityChatConfig.
+    Preset {
+        name: "perplexity",
+        base: Some("https://api.perplexity.ai"),
+        base_env: &["PERPLEXITY_API_BASE"],
+        key_env: &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // get_llm_provider_logic.
+    Preset {
+        name: "cerebras",
+        base: Some("https://api.cerebras.ai/v1"),
+        base_env: &["CEREBRAS_API_BASE"],
+        key_env: &["CEREBRAS_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // DeepInfraConfig.
+    Preset {
+        name: "deepinfra",
+        base: Some("https://api.deepinfra.com/v1/openai"),
+        base_env: &["DEEPINFRA_API_BASE"],
+        key_env: &["DEEPINFRA_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // HostedVLLMChatConfig: no default address; "fake-api-key" without a key.
+    Preset {
+        name: "hosted_vllm",
+        base: None,
+        base_env: &["HOSTED_VLLM_API_BASE"],
+        key_env: &["HOSTED_VLLM_API_KEY"],
+        key: KeyRule::Placeholder("fake-api-key"),
+    },
+    // LMStudioChatConfig: likewise.
+    Preset {
+        name: "lm_studio",
+        base: None,
+        base_env: &["LM_STUDIO_API_BASE"],
+        key_env: &["LM_STUDIO_API_KEY"],
+        key: KeyRule::Placeholder("fake-api-key"),
+    },
+    // LlamafileChatConfig: llamafile's own default address.
+    Preset {
+        name: "llamafile",
+        base: Some("http://127.0.0.1:8080/v1"),
+        base_env: &["LLAMAFILE_API_BASE"],
+        key_env: &["LLAMAFILE_API_KEY"],
+        key: KeyRule::Placeholder("fake-api-key"),
+    },
+    // OllamaConfig / OllamaChatConfig.get_complete_url, main.py's OLLAMA_API_BASE;
+    // OLLAMA_API_KEY is sent as a Bearer token when set (Ollama behind a proxy).
+    Preset {
+        name: "ollama",
+        base: Some("http://localhost:11434"),
+        base_env: &["OLLAMA_API_BASE"],
+        key_env: &["OLLAMA_API_KEY"],
+        key: KeyRule::None,
+    },
+    Preset {
+        name: "ollama_chat",
+        base: Some("http://localhost:11434"),
+        base_env: &["OLLAMA_API_BASE"],
+        key_env: &["OLLAMA_API_KEY"],
+        key: KeyRule::None,
+    },
+];
+
+/// The preset of a provider prefix.
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
 /// Every provider prefix LiteLLM knows (its `LlmProviders` enum). A `model` whose first
 /// segment is not one of these is a bare model name that happens to contain a slash
 /// (`meta-llama/Llama-3-8B` on an OpenAI-compatible server).
@@ -853,7 +1026,7 @@ impl Compiler<'_> {
             ProviderChoice::Unsupported(name) => {
                 self.warn(
                     format!("{p}.litellm_params.model"),
-                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic and OpenAI-compatible servers are); deployment skipped", lp.model),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, ollama and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
                 );
                 return Ok(Classified::Skipped { index });
             }
@@ -926,14 +1099,30 @@ impl Compiler<'_> {
                     None => raw.clone(),
                 };
                 let address = parse_api_base(&resolved)
-                    .map_err(|m| self.error(path, format!("{m}{used_by}")))?;
+                    .map_err(|m| self.error(path.clone(), format!("{m}{used_by}")))?;
                 let setting = match env_ref(&raw) {
                     Some(name) => Setting::Env {
                         env: name.to_string(),
                     },
-                    None => Setting::Literal(raw.trim().trim_end_matches('/').to_string()),
+                    None => {
+                        let mut base = raw.trim().trim_end_matches('/').to_string();
+                        // MistralConfig: "Mistral always needs a /v1 at the end".
+                        if provider == ProviderKind::Mistral && !base.ends_with("/v1") {
+                            base.push_str("/v1");
+                        }
+                        Setting::Literal(base)
+                    }
+                };
+                let address = match &setting {
+                    Setting::Literal(base) if provider == ProviderKind::Mistral => {
+                        parse_api_base(base).map_err(|m| self.error(path, m))?
+                    }
+                    _ => address,
                 };
                 (setting, address)
+            }
+            None if preset(&provider_name).is_some() => {
+                self.preset_base(&p, &provider_name, &entry.model_name)?
             }
             None => {
                 let default = match provider_name.as_str() {
@@ -962,6 +1151,9 @@ impl Compiler<'_> {
 
         let api_key_setting = match api_key {
             Some((raw, path)) => Some(self.deferred(&path, &raw, true)?),
+            None if preset(&provider_name).is_some() => {
+                self.preset_key(&p, &provider_name, &entry.model_name)?
+            }
             None => {
                 let default_var = match (
                     provider_name.as_str(),
@@ -985,7 +1177,18 @@ impl Compiler<'_> {
             None => None,
         };
 
-        let headers = self.headers(&p, lp, provider)?;
+        let mut headers = self.headers(&p, lp, provider)?;
+        if provider == ProviderKind::Openrouter {
+            // litellm/main.py sends OpenRouter's optional attribution headers from
+            // OR_SITE_URL and OR_APP_NAME (with LiteLLM's own name as default; here
+            // only when set). extra_headers win.
+            for (var, header) in [("OR_SITE_URL", "HTTP-Referer"), ("OR_APP_NAME", "X-Title")] {
+                let set = headers.keys().any(|k| k.eq_ignore_ascii_case(header));
+                if let Some(value) = (self.lookup)(var).filter(|v| !v.is_empty() && !set) {
+                    headers.insert(header.to_string(), value);
+                }
+            }
+        }
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
 
@@ -1064,7 +1267,7 @@ impl Compiler<'_> {
             ));
         }
         if let Some(name) = infer_unsupported(model) {
-            return Ok(ProviderChoice::Unsupported(name.to_string()));
+            return Ok(known(name, model));
         }
         let first = model.split('/').next().unwrap_or(model);
         let why = if model.contains('/') {
@@ -1080,6 +1283,80 @@ impl Compiler<'_> {
                 lp.model
             ),
         ))
+    }
+
+    /// The address of a preset provider whose entry has no `api_base`: the first of
+    /// its variables that is set (kept deferred for the filter), else its default.
+    fn preset_base(
+        &mut self,
+        p: &str,
+        provider_name: &str,
+        model_name: &str,
+    ) -> Result<(Setting, UpstreamAddress), ConfigError> {
+        let Some(preset) = preset(provider_name) else {
+            return Err(self.error(format!("{p}.litellm_params.api_base"), "no preset"));
+        };
+        let path = format!("{p}.litellm_params.api_base");
+        for var in preset.base_env {
+            if let Some(value) = (self.lookup)(var).filter(|v| !v.is_empty()) {
+                let address = parse_api_base(&value)
+                    .map_err(|m| self.error(path.clone(), format!("{m} (from {var})")))?;
+                self.host_env_keys.insert((*var).to_string());
+                return Ok((
+                    Setting::Env {
+                        env: (*var).to_string(),
+                    },
+                    address,
+                ));
+            }
+        }
+        match preset.base {
+            Some(default) => {
+                let address = parse_api_base(default).map_err(|m| self.error(path, m))?;
+                Ok((Setting::Literal(default.to_string()), address))
+            }
+            None => Err(self.error(
+                path,
+                format!(
+                    "{provider_name} deployments need an api_base (the server's base URL, e.g. http://vllm:8000/v1) or the environment variable {}; model_name {model_name:?}",
+                    preset.base_env.join(" or ")
+                ),
+            )),
+        }
+    }
+
+    /// The key of a preset provider whose entry has no `api_key`: the first of its
+    /// variables that is set, else its rule for no key.
+    fn preset_key(
+        &mut self,
+        p: &str,
+        provider_name: &str,
+        model_name: &str,
+    ) -> Result<Option<Setting>, ConfigError> {
+        let Some(preset) = preset(provider_name) else {
+            return Ok(None);
+        };
+        for var in preset.key_env {
+            if (self.lookup)(var).is_some_and(|v| !v.is_empty()) {
+                self.host_env_keys.insert((*var).to_string());
+                return Ok(Some(Setting::Env {
+                    env: (*var).to_string(),
+                }));
+            }
+        }
+        match preset.key {
+            KeyRule::Required => Err(self.error(
+                format!("{p}.litellm_params.api_key"),
+                format!(
+                    "{provider_name} deployments need an API key: set api_key (e.g. os.environ/{}) or the environment variable {} (LiteLLM's default{}); model_name {model_name:?}",
+                    preset.key_env.first().copied().unwrap_or("KEY"),
+                    preset.key_env.join(" or "),
+                    if preset.key_env.len() > 1 { "s, read in that order" } else { "" },
+                ),
+            )),
+            KeyRule::Placeholder(key) => Ok(Some(Setting::Literal(key.to_string()))),
+            KeyRule::None => Ok(None),
+        }
     }
 
     /// An `api_key`/`api_version` value: `os.environ/NAME` stays for the filter.
@@ -1647,6 +1924,279 @@ mod tests {
     }
 
     #[test]
+    fn clouds_get_litellm_default_bases_and_key_variables() {
+        let cases: &[(&str, ProviderKind, &str, &str, &str)] = &[
+            (
+                "mistral/mistral-small-latest",
+                ProviderKind::Mistral,
+                "https://api.mistral.ai/v1",
+                "MISTRAL_API_KEY",
+                "api.mistral.ai",
+            ),
+            (
+                "groq/llama-3.1-8b-instant",
+                ProviderKind::Groq,
+                "https://api.groq.com/openai/v1",
+                "GROQ_API_KEY",
+                "api.groq.com",
+            ),
+            (
+                "deepseek/deepseek-chat",
+                ProviderKind::Deepseek,
+                "https://api.deepseek.com/beta",
+                "DEEPSEEK_API_KEY",
+                "api.deepseek.com",
+            ),
+            (
+                "together_ai/meta-llama/Llama-3-8b",
+                ProviderKind::TogetherAi,
+                "https://api.together.xyz/v1",
+                "TOGETHERAI_API_KEY",
+                "api.together.xyz",
+            ),
+            (
+                "openrouter/anthropic/claude-3.5-sonnet",
+                ProviderKind::Openrouter,
+                "https://openrouter.ai/api/v1",
+                "OPENROUTER_API_KEY",
+                "openrouter.ai",
+            ),
+            (
+                "xai/grok-2",
+                ProviderKind::Xai,
+                "https://api.x.ai/v1",
+                "XAI_API_KEY",
+                "api.x.ai",
+            ),
+            (
+                "fireworks_ai/llama-v3-8b",
+                ProviderKind::FireworksAi,
+                "https://api.fireworks.ai/inference/v1",
+                "FIREWORKS_AI_API_KEY",
+                "api.fireworks.ai",
+            ),
+            (
+                "perplexity/sonar",
+                ProviderKind::Perplexity,
+                "https://api.perplexity.ai",
+                "PERPLEXITYAI_API_KEY",
+                "api.perplexity.ai",
+            ),
+            (
+                "cerebras/llama3.1-8b",
+                ProviderKind::Cerebras,
+                "https://api.cerebras.ai/v1",
+                "CEREBRAS_API_KEY",
+                "api.cerebras.ai",
+            ),
+            (
+                "deepinfra/meta-llama/Llama-3-8b",
+                ProviderKind::Deepinfra,
+                "https://api.deepinfra.com/v1/openai",
+                "DEEPINFRA_API_KEY",
+                "api.deepinfra.com",
+            ),
+        ];
+        const VARS: &[(&str, &str)] = &[
+            ("MISTRAL_API_KEY", "k"),
+            ("GROQ_API_KEY", "k"),
+            ("DEEPSEEK_API_KEY", "k"),
+            ("TOGETHERAI_API_KEY", "k"),
+            ("OPENROUTER_API_KEY", "k"),
+            ("XAI_API_KEY", "k"),
+            ("FIREWORKS_AI_API_KEY", "k"),
+            ("PERPLEXITYAI_API_KEY", "k"),
+            ("CEREBRAS_API_KEY", "k"),
+            ("DEEPINFRA_API_KEY", "k"),
+        ];
+        for (model, kind, base, key, host) in cases {
+            let plan = compile_env(&one(&format!("      model: {model}\n")), VARS).unwrap();
+            let d = &plan.deployments[0];
+            assert_eq!(d.upstream.provider, *kind, "{model}");
+            assert_eq!(d.upstream.model, model.split_once('/').unwrap().1);
+            assert_eq!(
+                d.upstream.api_base,
+                Setting::Literal(base.to_string()),
+                "{model}"
+            );
+            assert_eq!(
+                d.upstream.api_key,
+                Some(Setting::Env {
+                    env: key.to_string()
+                }),
+                "{model}"
+            );
+            assert_eq!(
+                (d.address.host.as_str(), d.address.tls, d.address.port),
+                (*host, true, 443)
+            );
+            assert_eq!(plan.host_env_keys.iter().collect::<Vec<_>>(), [key]);
+        }
+    }
+
+    #[test]
+    fn a_missing_cloud_key_is_an_error_naming_the_entry_and_variables() {
+        let e = compile_text(&one("      model: groq/llama-3.1-8b-instant\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.yaml: model_list[0].litellm_params.api_key: groq deployments need an API key")
+                && e.contains("GROQ_API_KEY"),
+            "{e}"
+        );
+        // The first variable that is set wins, in LiteLLM's order.
+        let plan = compile_env(
+            &one("      model: fireworks_ai/llama-v3-8b\n"),
+            &[("FIREWORKS_AI_TOKEN", "t"), ("FIREWORKSAI_API_KEY", "k")],
+        )
+        .unwrap();
+        let up = &plan.deployments[0].upstream;
+        assert_eq!(
+            up.api_key,
+            Some(Setting::Env {
+                env: "FIREWORKSAI_API_KEY".into()
+            })
+        );
+        // An api_key in the entry needs no variable; environment_variables count too.
+        let plan = compile_text(&one(
+            "      model: xai/grok-2\n      api_key: os.environ/MY_XAI\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            plan.deployments[0].upstream.api_key,
+            Some(Setting::Env {
+                env: "MY_XAI".into()
+            })
+        );
+        let text = format!(
+            "{}environment_variables:\n  CEREBRAS_API_KEY: csk\n",
+            one("      model: cerebras/llama3.1-8b\n")
+        );
+        assert!(compile_text(&text).is_ok());
+    }
+
+    #[test]
+    fn base_variables_and_local_servers() {
+        // X_API_BASE moves a cloud (kept deferred: the filter reads it again).
+        let plan = compile_env(
+            &one("      model: groq/llama\n"),
+            &[
+                ("GROQ_API_KEY", "k"),
+                ("GROQ_API_BASE", "http://127.0.0.1:9999/openai/v1"),
+            ],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Env {
+                env: "GROQ_API_BASE".into()
+            }
+        );
+        assert_eq!(
+            (
+                d.address.host.as_str(),
+                d.address.port,
+                d.address.path_prefix.as_str()
+            ),
+            ("127.0.0.1", 9999, "/openai/v1")
+        );
+        assert!(plan.host_env_keys.contains("GROQ_API_BASE"));
+
+        // hosted_vllm and lm_studio have no default address; keys are optional and
+        // LiteLLM's placeholder is sent without one.
+        for prefix in ["hosted_vllm", "lm_studio"] {
+            let e = compile_text(&one(&format!("      model: {prefix}/m\n")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("config.yaml: model_list[0].litellm_params.api_base:")
+                    && e.contains("need an api_base"),
+                "{e}"
+            );
+            let plan = compile_text(&one(&format!(
+                "      model: {prefix}/m\n      api_base: http://h:8000/v1\n"
+            )))
+            .unwrap();
+            assert_eq!(
+                plan.deployments[0].upstream.api_key,
+                Some(Setting::Literal("fake-api-key".into()))
+            );
+        }
+        let plan = compile_env(
+            &one("      model: hosted_vllm/m\n"),
+            &[
+                ("HOSTED_VLLM_API_BASE", "http://vllm:8000/v1"),
+                ("HOSTED_VLLM_API_KEY", "v"),
+            ],
+        )
+        .unwrap();
+        let up = &plan.deployments[0].upstream;
+        assert_eq!(up.provider, ProviderKind::HostedVllm);
+        assert_eq!(
+            up.api_key,
+            Some(Setting::Env {
+                env: "HOSTED_VLLM_API_KEY".into()
+            })
+        );
+        let plan = compile_text(&one("      model: llamafile/m\n")).unwrap();
+        assert_eq!(plan.deployments[0].address.port, 8080);
+
+        // Ollama: localhost:11434 by default, no key.
+        for (prefix, kind) in [
+            ("ollama", ProviderKind::Ollama),
+            ("ollama_chat", ProviderKind::OllamaChat),
+        ] {
+            let plan = compile_text(&one(&format!("      model: {prefix}/llama3.1\n"))).unwrap();
+            let d = &plan.deployments[0];
+            assert_eq!(d.upstream.provider, kind);
+            assert_eq!(
+                d.upstream.api_base,
+                Setting::Literal("http://localhost:11434".into())
+            );
+            assert_eq!(d.upstream.api_key, None);
+            assert!(plan.host_env_keys.is_empty());
+        }
+    }
+
+    #[test]
+    fn mistral_bases_get_v1_and_openrouter_gets_its_optional_headers() {
+        let plan = compile_env(
+            &one("      model: mistral/m\n      api_base: https://eu.mistral.example/\n"),
+            &[("MISTRAL_API_KEY", "k")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Literal("https://eu.mistral.example/v1".into())
+        );
+        assert_eq!(d.address.path_prefix, "/v1");
+
+        let plan = compile_env(
+            &one("      model: openrouter/m\n"),
+            &[
+                ("OPENROUTER_API_KEY", "k"),
+                ("OR_SITE_URL", "https://me.example"),
+                ("OR_APP_NAME", "my app"),
+            ],
+        )
+        .unwrap();
+        let headers = &plan.deployments[0].upstream.headers;
+        assert_eq!(
+            headers.get("HTTP-Referer").map(String::as_str),
+            Some("https://me.example")
+        );
+        assert_eq!(headers.get("X-Title").map(String::as_str), Some("my app"));
+        let plan = compile_env(
+            &one("      model: openrouter/m\n"),
+            &[("OPENROUTER_API_KEY", "k")],
+        )
+        .unwrap();
+        assert!(plan.deployments[0].upstream.headers.is_empty(), "optional");
+    }
+
+    #[test]
     fn unknown_prefix_with_api_base_is_openai_compatible() {
         let plan = compile_text(&one(
             "      model: meta-llama/Llama-3-8B\n      api_base: http://vllm:8000/v1\n",
@@ -1744,14 +2294,14 @@ mod tests {
 
     #[test]
     fn unsupported_providers_are_skipped_with_a_warning() {
-        let text = "model_list:\n  - model_name: local\n    litellm_params:\n      model: ollama/llama3\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n";
+        let text = "model_list:\n  - model_name: local\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n";
         let plan = compile_text(text).unwrap();
         assert_eq!(plan.deployments.len(), 1);
         assert_eq!(plan.router.groups.len(), 1);
         assert!(
             has_warning(
                 &plan,
-                "model_list[0].litellm_params.model: provider \"ollama\""
+                "model_list[0].litellm_params.model: provider \"gemini\""
             ),
             "{:?}",
             plan.warnings
@@ -2176,7 +2726,7 @@ mod tests {
 
     #[test]
     fn aliases_timeouts_and_body_limit() {
-        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: local\n    litellm_params: {model: ollama/llama3}\nrouter_settings:\n  timeout: 30\n  stream_timeout: 120\n  model_group_alias:\n    gpt-4: gpt-4o\n    quiet: {model: gpt-4o, hidden: true}\n    llama: local\nlitellm_settings:\n  request_timeout: 600\ngeneral_settings:\n  max_request_size_mb: 2\n";
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: local\n    litellm_params: {model: gemini/gemini-1.5-pro}\nrouter_settings:\n  timeout: 30\n  stream_timeout: 120\n  model_group_alias:\n    gpt-4: gpt-4o\n    quiet: {model: gpt-4o, hidden: true}\n    llama: local\nlitellm_settings:\n  request_timeout: 600\ngeneral_settings:\n  max_request_size_mb: 2\n";
         let plan = compile_text(text).unwrap();
         assert_eq!(
             plan.router.aliases.get("gpt-4").map(String::as_str),

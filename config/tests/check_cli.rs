@@ -44,7 +44,6 @@ fn quickstart_doc_config_passes_with_warnings() {
         "litellm_settings.success_callback: logging callbacks are not supported by Switchyard yet",
         "general_settings.alerting: not supported by Switchyard yet; ignored",
         "model_list[1].litellm_params.model: provider \"bedrock\"",
-        "model_list[5].litellm_params.model: provider \"ollama\"",
         "model_list[7].litellm_params.model: model: '*' (any provider) is not supported yet",
         "model_list[4].litellm_params.api_key: the key is written in the config file",
     ] {
@@ -58,10 +57,14 @@ fn quickstart_doc_config_passes_with_warnings() {
         "drop_params is supported: {stderr}"
     );
     assert!(
-        stdout.contains("3 model groups (0 mock): gpt-3.5-turbo, vllm-models, gpt-4o"),
+        stdout.contains("4 model groups (0 mock): gpt-3.5-turbo, vllm-models, llama3, gpt-4o"),
         "{stdout}"
     );
-    assert!(stdout.contains("4 deployments"), "{stdout}");
+    assert!(stdout.contains("5 deployments"), "{stdout}");
+    assert!(
+        !stderr.contains("provider \"ollama\""),
+        "ollama/ is served now: {stderr}"
+    );
     assert!(
         stdout.contains("AZURE_API_KEY_CA (not set here), AZURE_API_KEY_EU (not set here), OPENAI_API_KEY (not set here)"),
         "{stdout}"
@@ -73,17 +76,20 @@ fn wildcard_doc_config_passes() {
     let (out, stdout, stderr) = check("wildcard.yaml", &[("OPENAI_API_KEY", "sk-x")]);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("4 model groups (0 mock): anthropic/*, openai/*, fo::*:static::*, *"),
+        stdout
+            .contains("5 model groups (0 mock): anthropic/*, openai/*, groq/*, fo::*:static::*, *"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("ANTHROPIC_API_KEY (not set here), OPENAI_API_KEY\n"),
+        stdout.contains(
+            "ANTHROPIC_API_KEY (not set here), GROQ_API_KEY (not set here), OPENAI_API_KEY\n"
+        ),
         "{stdout}"
     );
     assert_eq!(
         warnings(&stderr).len(),
-        3,
-        "the groq entry, its empty group, and the open gateway: {stderr}"
+        1,
+        "only the open gateway (groq/ is served now): {stderr}"
     );
     assert!(stderr.contains("THE GATEWAY IS OPEN"), "{stderr}");
 }
@@ -323,4 +329,38 @@ fn plan_flag_prints_the_plan_as_json() {
         plan["deployments"][0]["address"]["host"],
         "api.anthropic.com"
     );
+}
+
+#[test]
+fn a_missing_cloud_key_names_file_entry_field_and_variables() {
+    let (out, _, stderr) = check("clouds.yaml", &[]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("clouds.yaml: model_list[0].litellm_params.api_key: mistral deployments need an API key")
+            && stderr.contains("MISTRAL_API_KEY"),
+        "{stderr}"
+    );
+
+    // LiteLLM reads four variables for Together AI; the error names them all.
+    let (out, _, stderr) = check("clouds.yaml", &[("MISTRAL_API_KEY", "k")]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("clouds.yaml: model_list[1].litellm_params.api_key: together_ai deployments need an API key")
+            && stderr.contains("TOGETHER_API_KEY or TOGETHER_AI_API_KEY or TOGETHERAI_API_KEY or TOGETHER_AI_TOKEN"),
+        "{stderr}"
+    );
+
+    // Any one of them does; Ollama needs none.
+    let (out, stdout, stderr) = check(
+        "clouds.yaml",
+        &[("MISTRAL_API_KEY", "k"), ("TOGETHERAI_API_KEY", "k")],
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "environment variables the gateway will read: MISTRAL_API_KEY, TOGETHERAI_API_KEY\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 deployments"), "{stdout}");
 }

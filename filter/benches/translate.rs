@@ -354,6 +354,7 @@ fn deployment(
         ProviderKind::Openai => "OPENAI_API_KEY",
         ProviderKind::Azure => "AZURE_API_KEY",
         ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        other => panic!("no benchmark deployment for {other:?}"),
     };
     DeploymentConfig {
         deployment_id: id.into(),

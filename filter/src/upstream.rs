@@ -141,8 +141,22 @@ pub struct Deployment {
     request_headers: Vec<(String, String)>,
     default_params: Map<String, Value>,
     drop_params: bool,
+    /// The parameters the provider accepts per endpoint (chat, completions,
+    /// embeddings), `None` for anything; resolved at configure time.
+    params: [Option<Vec<&'static str>>; 3],
+    /// Rewrites an OpenAI-compatible cloud needs (`providers::openai_compat`).
+    quirks: providers::openai_compat::Quirks,
     fallback_index: u32,
     pricing: Option<Pricing>,
+}
+
+/// Where an endpoint's table sits in [`Deployment::params`].
+fn endpoint_slot(endpoint: Endpoint) -> usize {
+    match endpoint {
+        Endpoint::ChatCompletions => 0,
+        Endpoint::Completions => 1,
+        Endpoint::Embeddings => 2,
+    }
 }
 
 /// Splits `scheme://host[:port][/prefix]` into the `:authority` and the path prefix.
@@ -207,9 +221,10 @@ impl Deployment {
         let mut request_headers: Vec<(String, String)> = Vec::new();
         if let Some(key) = api_key {
             request_headers.push(match config.provider {
-                ProviderKind::Openai => ("authorization".into(), format!("Bearer {key}")),
                 ProviderKind::Azure => ("api-key".into(), key),
                 ProviderKind::Anthropic => ("x-api-key".into(), key),
+                // OpenAI-compatible servers, and Ollama behind an authenticating proxy.
+                _ => ("authorization".into(), format!("Bearer {key}")),
             });
         }
         if config.provider == ProviderKind::Anthropic
@@ -225,11 +240,18 @@ impl Deployment {
         }
         request_headers.push(("content-type".into(), "application/json".into()));
 
+        let model = providers::openai_compat::provider_model(config.provider, &config.model);
+        let params = [
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+        ]
+        .map(|e| config.provider.supported_params(e, &model));
         Ok(Deployment {
             deployment_id: config.deployment_id.clone(),
             group: config.group.clone(),
             provider: config.provider,
-            model: config.model.clone(),
+            model,
             api_base,
             authority,
             path_prefix,
@@ -237,6 +259,8 @@ impl Deployment {
             request_headers,
             default_params: config.default_params.clone(),
             drop_params: config.drop_params,
+            params,
+            quirks: providers::openai_compat::quirks(config.provider),
             fallback_index: config.fallback_index,
             pricing: config.pricing,
         })
@@ -268,7 +292,11 @@ impl Deployment {
                 request.insert(k, v.clone());
             }
         }
-        if let Some(supported) = self.provider.supported_params(endpoint) {
+        if let Some(supported) = self
+            .params
+            .get(endpoint_slot(endpoint))
+            .and_then(Option::as_ref)
+        {
             let unsupported: Vec<String> = request
                 .keys()
                 .filter(|k| !supported.contains(k))
@@ -326,6 +354,9 @@ pub struct UpstreamExchange {
     model: String,
     stream: bool,
     include_usage: bool,
+    /// The client asked for base64 embeddings from a provider that answers with
+    /// numbers (converted on the way back).
+    base64_embeddings: bool,
     /// The request's `:path` when this attempt began (not set again when unchanged).
     original_path: Option<String>,
     response: ResponseMode,
@@ -347,6 +378,7 @@ impl Default for UpstreamExchange {
             model: String::new(),
             stream: false,
             include_usage: false,
+            base64_embeddings: false,
             original_path: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
@@ -493,6 +525,19 @@ impl UpstreamExchange {
             .get_value("stream_options")
             .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
             .unwrap_or(false);
+        self.base64_embeddings = facts.endpoint == Endpoint::Embeddings
+            && providers::rewrites_response(dep.provider)
+            && request
+                .get_value("encoding_format")
+                .is_some_and(|f| f.as_str() == Some("base64"));
+        if dep.quirks.any() {
+            providers::openai_compat::apply(
+                &dep.quirks,
+                facts.endpoint,
+                &mut request,
+                dep.drop_params,
+            )?;
+        }
         if self.stream
             && !self.include_usage
             && providers::asks_stream_usage(dep.provider, facts.endpoint)
@@ -505,7 +550,8 @@ impl UpstreamExchange {
             GatewayError::internal(format!("could not serialize request: {e}"))
         };
         // An OpenAI-compatible body the deployment left as it was goes on untouched.
-        let passthrough = matches!(dep.provider, ProviderKind::Openai | ProviderKind::Azure);
+        let passthrough =
+            dep.provider.is_openai_compatible() || dep.provider == ProviderKind::Azure;
         let unchanged_or = |request: &TopLevel<'_>| -> Result<Vec<u8>, GatewayError> {
             if request.changed() {
                 request.to_vec().map_err(serialize_error)
@@ -514,7 +560,7 @@ impl UpstreamExchange {
             }
         };
         let translated = match dep.provider {
-            ProviderKind::Openai => providers::ProviderRequest {
+            p if p.is_openai_compatible() => providers::ProviderRequest {
                 path: providers::openai::request_path(facts.endpoint),
                 body: unchanged_or(&request)?,
             },
@@ -674,6 +720,11 @@ impl UpstreamExchange {
                 };
                 match providers::translate_response(dep.provider, endpoint, &body, &ctx) {
                     Ok(out) => {
+                        let out = if self.base64_embeddings {
+                            providers::embeddings_to_base64(out)
+                        } else {
+                            out
+                        };
                         self.usage = cost::usage_of(&out);
                         report_cost(host, dep, self.usage);
                         host.replace_response_body(size, &out);
@@ -1427,6 +1478,149 @@ mod tests {
         assert_eq!(v["error"]["message"], "slow down");
         assert_eq!(v["error"]["code"], "429");
         assert_eq!(host.resp(":status").as_deref(), Some("429"));
+    }
+
+    #[test]
+    fn clouds_get_their_table_quirks_and_names() {
+        // Mistral: Bearer key, the body's parameters checked against LiteLLM's
+        // table, max_completion_tokens/seed/tool_choice rewritten, no stream_options
+        // asked (its streams carry usage unasked).
+        let mut cfg = config(ProviderKind::Mistral, "mistral-small-latest");
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true,
+                   "max_completion_tokens": 5, "seed": 1, "tool_choice": "required",
+                   "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        );
+        let (_, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(host.req(":path").as_deref(), Some("/v1/chat/completions"));
+        assert_eq!(
+            host.req("authorization").as_deref(),
+            Some("Bearer sk-secret")
+        );
+        let body = host.request_json();
+        assert_eq!(body["model"], "mistral-small-latest");
+        assert_eq!(
+            (body["max_tokens"].clone(), body["random_seed"].clone()),
+            (json!(5), json!(1))
+        );
+        assert_eq!(body["tool_choice"], "any");
+        assert!(body.get("stream_options").is_none(), "{body}");
+
+        // A parameter outside the table: a 400 naming it and the provider …
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "logit_bias": {"1": 2}}),
+        );
+        send(&up, &mut host);
+        let reply = host.local_reply.as_ref().expect("a 400");
+        assert_eq!(reply.status, 400);
+        assert_eq!(reply.json()["error"]["param"], "logit_bias");
+        assert!(reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("mistral does not support parameters"));
+        // … or dropped with drop_params.
+        cfg.drop_params = true;
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "logit_bias": {"1": 2}}),
+        );
+        send(&up, &mut host);
+        assert!(host.local_reply.is_none());
+        assert!(host.request_json().get("logit_bias").is_none());
+
+        // Groq takes OpenAI's whole set: untouched, usage asked for streams, and
+        // the answer names the deployment.
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Groq, "llama")]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "logit_bias": {"1": 2}, "stream": true}),
+        );
+        send(&up, &mut host);
+        let body = host.request_json();
+        assert_eq!(body["logit_bias"], json!({"1": 2}));
+        assert_eq!(body["stream_options"], json!({"include_usage": true}));
+
+        // Fireworks model ids get their account path at configure time.
+        let mut fw = config(ProviderKind::FireworksAi, "llama-v3-8b");
+        fw.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[fw]), &env).unwrap();
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        send(&up, &mut host);
+        assert_eq!(
+            host.request_json()["model"],
+            "accounts/fireworks/models/llama-v3-8b"
+        );
+    }
+
+    #[test]
+    fn ollama_chat_goes_native_and_comes_back_openai() {
+        let mut cfg = config(ProviderKind::OllamaChat, "llama3.1");
+        cfg.api_base = Setting::Literal("http://127.0.0.1:11434".into());
+        cfg.api_key = None;
+        cfg.default_params = json!({"num_ctx": 8192}).as_object().unwrap().clone();
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 7}),
+        );
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(host.req(":path").as_deref(), Some("/api/chat"));
+        assert_eq!(host.req("authorization"), None, "no key, no header");
+        let body = host.request_json();
+        assert_eq!(body["stream"], false, "Ollama streams unless told not to");
+        assert_eq!(body["options"], json!({"num_ctx": 8192, "num_predict": 7}));
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body = br#"{"model":"llama3.1","created_at":"2024-07-22T20:33:28.123Z","message":{"role":"assistant","content":"Hello!"},"done_reason":"stop","done":true,"prompt_eval_count":26,"eval_count":2}"#.to_vec();
+        assert_eq!(ex.on_response_headers(&up, &mut host, false), Flow::Pause);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "Hello!");
+        assert_eq!(v["usage"]["prompt_tokens"], 26);
+        assert_eq!(ex.usage().map(|u| u.completion_tokens), Some(2));
+
+        // Embeddings asked as base64 (the openai SDK's default) come back as base64.
+        let mut host = request(
+            "embeddings",
+            json!({"model": "x", "input": ["a"], "encoding_format": "base64"}),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        assert_eq!(host.req(":path").as_deref(), Some("/api/embed"));
+        assert!(host.request_json().get("encoding_format").is_none());
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body =
+            br#"{"model":"llama3.1","embeddings":[[0.5,0.25]],"prompt_eval_count":1}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert!(v["data"][0]["embedding"].is_string(), "{v}");
+
+        // Ollama's error body keeps its message and status.
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "404".into())];
+        host.response_body =
+            br#"{"error":"model \"llama3.1\" not found, try pulling it first"}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert_eq!(v["error"]["code"], "404");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found"));
     }
 
     #[test]

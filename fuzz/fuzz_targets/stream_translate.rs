@@ -8,7 +8,7 @@
 //! (`near_u64_max`).
 //!
 //! Checked, differentially: the output and the usage do not depend on where the
-//! stream was cut (the same bytes pushed whole give the same result). For Anthropic
+//! stream was cut (the same bytes pushed whole give the same result). For Anthropic and Ollama
 //! the output is OpenAI SSE — `data: <JSON>` events ending in exactly one
 //! `data: [DONE]` — whatever the provider sent; OpenAI-compatible streams pass
 //! untouched unless the gateway strips the usage chunk it asked for.
@@ -65,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
             usage, whole.1,
             "{provider:?} {endpoint:?}: usage depends on chunking"
         );
-        if provider == ProviderKind::Anthropic {
+        if matches!(
+            provider,
+            ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+        ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();
             assert_eq!(done, 1, "one [DONE]: {events:?}");

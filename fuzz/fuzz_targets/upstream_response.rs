@@ -6,7 +6,8 @@
 //! whole-body translation, error mapping, error-fallback redirects, streams, usage,
 //! cost and spend reports.
 //!
-//! Input: `Framed` (see `src/lib.rs`). `flags[0]`: bits 0–1 the deployment, bits 2–3
+//! Input: `Framed` (see `src/lib.rs`). `flags[0]`: bits 0–1 (and `flags[1]` bit 7
+//! above them) the deployment, bits 2–3
 //! the endpoint, bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
 //! checked (spend reports queued), bit 7 the request is an error-fallback replay.
 //! `flags[1]`: bits 0–3 the upstream status, bit 4 headers end the response, bit 5
@@ -14,7 +15,7 @@
 //! next to `u64::MAX` (`near_u64_max`).
 //!
 //! Checked: an upstream error leaves as an OpenAI-shaped error or as a redirect to
-//! the next error-fallback group; an Anthropic stream leaves as OpenAI SSE ending in
+//! the next error-fallback group; an Anthropic or Ollama stream leaves as OpenAI SSE ending in
 //! `[DONE]`; a translated answer is JSON; OpenAI-compatible answers pass untouched;
 //! spend reports are JSON.
 #![no_main]
@@ -45,7 +46,9 @@ fuzz_target!(|data: &[u8]| {
         input
     };
     let gw = gateway();
-    let deployment = DEPLOYMENTS[usize::from(input.flags[0] & 3)];
+    let deployment = DEPLOYMENTS[(usize::from(input.flags[0] & 3)
+        | usize::from(input.flags[1] >> 7) << 2)
+        % DEPLOYMENTS.len()];
     let endpoint = ENDPOINTS[usize::from((input.flags[0] >> 2) & 3) % 3];
     let stream = input.bit(4);
     let include_usage = input.bit(5);
@@ -127,7 +130,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(host.local_reply.is_none());
 
     let final_status = host.resp(":status").unwrap_or_default();
-    let anthropic = deployment.starts_with("cl");
+    // Deployments whose answers are rewritten (Anthropic, Ollama); the rest speak
+    // OpenAI's format.
+    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og");
     if !upstream_ok {
         if final_status == "307" {
             let location = host.resp("location").expect("a redirect has a location");

@@ -19,11 +19,14 @@ use switchyard_filter::router::{Router, RouterExchange};
 use switchyard_filter::spend::{KeyFacts, KEY_PROPERTY};
 use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
-/// Every provider wire format.
-pub const PROVIDERS: [ProviderKind; 3] = [
+/// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
+/// translators; Ollama has two: `/api/generate` and `/api/chat`).
+pub const PROVIDERS: [ProviderKind; 5] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
+    ProviderKind::Ollama,
+    ProviderKind::OllamaChat,
 ];
 
 /// Every LLM endpoint.
@@ -312,9 +315,40 @@ pub fn upstream_config() -> UpstreamConfig {
         .cloned()
         .unwrap_or_default();
     cl_drop.headers = [("anthropic-beta".to_string(), "x".to_string())].into();
+    let mut ol = deployment(
+        "ol",
+        ProviderKind::OllamaChat,
+        "llama3.1",
+        "http://127.0.0.1:11434",
+    );
+    ol.api_key = None;
+    ol.default_params = json!({"num_ctx": 4096})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut og = deployment(
+        "og",
+        ProviderKind::Ollama,
+        "llama3.1",
+        "http://127.0.0.1:11434",
+    );
+    og.drop_params = true;
+    let mi = deployment(
+        "mi",
+        ProviderKind::Mistral,
+        "mistral-small-latest",
+        "https://api.mistral.ai/v1",
+    );
+    let mut di = deployment(
+        "di",
+        ProviderKind::Deepinfra,
+        "meta-llama/x",
+        "https://api.deepinfra.com/v1/openai",
+    );
+    di.drop_params = true;
     UpstreamConfig {
         group: "gpt-4o".into(),
-        deployments: vec![oa, az, cl, cl_drop],
+        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
@@ -322,7 +356,7 @@ pub fn upstream_config() -> UpstreamConfig {
 }
 
 /// The deployment ids of [`upstream_config`].
-pub const DEPLOYMENTS: [&str; 4] = ["oa", "az", "cl", "cl-drop"];
+pub const DEPLOYMENTS: [&str; 8] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di"];
 
 /// A router stage and a route cluster, built once.
 pub struct Gateway {

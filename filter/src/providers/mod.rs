@@ -8,7 +8,9 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod ollama;
 pub mod openai;
+pub mod openai_compat;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -16,49 +18,132 @@ use serde_json::{Map, Value};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 
-/// The wire format a deployment speaks.
+/// The provider a deployment is, as far as the gateway treats providers differently:
+/// its wire format, its parameter table and quirks, and its name in headers and logs.
+///
+/// The OpenAI-compatible clouds (`mistral/`, `groq/`, …) speak OpenAI's format but
+/// get their own variants, so each keeps LiteLLM's parameter table and request
+/// quirks ([`openai_compat`]) and its own name (`custom_llm_provider` in spend rows);
+/// everything per provider is looked up once, when the deployment is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
-    /// OpenAI and every OpenAI-compatible server (`openai/`, `hosted_vllm/`, any `api_base`).
+    /// OpenAI and every OpenAI-compatible server (`openai/`, `openai_like/`,
+    /// `custom_openai/`, any `api_base`).
     Openai,
     /// Azure OpenAI: deployment in the path, `api-version` query, `api-key` header.
     Azure,
     /// Anthropic Messages API.
     Anthropic,
+    /// Mistral AI (`mistral/`).
+    Mistral,
+    /// Groq (`groq/`).
+    Groq,
+    /// DeepSeek (`deepseek/`).
+    Deepseek,
+    /// Together AI (`together_ai/`).
+    TogetherAi,
+    /// OpenRouter (`openrouter/`).
+    Openrouter,
+    /// xAI (`xai/`).
+    Xai,
+    /// Fireworks AI (`fireworks_ai/`).
+    FireworksAi,
+    /// Perplexity (`perplexity/`).
+    Perplexity,
+    /// Cerebras (`cerebras/`).
+    Cerebras,
+    /// DeepInfra (`deepinfra/`).
+    Deepinfra,
+    /// A vLLM server (`hosted_vllm/`).
+    HostedVllm,
+    /// LM Studio (`lm_studio/`).
+    LmStudio,
+    /// llamafile (`llamafile/`).
+    Llamafile,
+    /// Ollama's `/api/generate` (`ollama/`): a prompt built from the messages.
+    Ollama,
+    /// Ollama's `/api/chat` (`ollama_chat/`).
+    OllamaChat,
 }
 
 impl ProviderKind {
-    /// Maps a LiteLLM provider prefix (`openai`, `azure`, `anthropic`, …) to the wire
-    /// format, or `None` when Switchyard does not translate for it yet.
+    /// Maps a LiteLLM provider prefix (`openai`, `azure`, `anthropic`, …) to the
+    /// provider, or `None` when Switchyard does not translate for it yet.
     pub fn from_litellm_prefix(prefix: &str) -> Option<ProviderKind> {
-        match prefix {
-            "openai"
-            | "hosted_vllm"
-            | "custom_openai"
-            | "openai_like"
-            | "text-completion-openai" => Some(ProviderKind::Openai),
-            "azure" | "azure_text" => Some(ProviderKind::Azure),
-            "anthropic" => Some(ProviderKind::Anthropic),
-            _ => None,
-        }
+        Some(match prefix {
+            "openai" | "custom_openai" | "openai_like" | "text-completion-openai" => {
+                ProviderKind::Openai
+            }
+            "azure" | "azure_text" => ProviderKind::Azure,
+            "anthropic" => ProviderKind::Anthropic,
+            "mistral" => ProviderKind::Mistral,
+            "groq" => ProviderKind::Groq,
+            "deepseek" => ProviderKind::Deepseek,
+            "together_ai" => ProviderKind::TogetherAi,
+            "openrouter" => ProviderKind::Openrouter,
+            "xai" => ProviderKind::Xai,
+            "fireworks_ai" => ProviderKind::FireworksAi,
+            "perplexity" => ProviderKind::Perplexity,
+            "cerebras" => ProviderKind::Cerebras,
+            "deepinfra" => ProviderKind::Deepinfra,
+            "hosted_vllm" => ProviderKind::HostedVllm,
+            "lm_studio" => ProviderKind::LmStudio,
+            "llamafile" => ProviderKind::Llamafile,
+            "ollama" => ProviderKind::Ollama,
+            "ollama_chat" => ProviderKind::OllamaChat,
+            _ => return None,
+        })
     }
 
-    /// The lower-case name used in logs, headers and `owned_by`.
+    /// LiteLLM's name for the provider, used in logs, headers, spend rows and
+    /// error messages.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Openai => "openai",
             ProviderKind::Azure => "azure",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Mistral => "mistral",
+            ProviderKind::Groq => "groq",
+            ProviderKind::Deepseek => "deepseek",
+            ProviderKind::TogetherAi => "together_ai",
+            ProviderKind::Openrouter => "openrouter",
+            ProviderKind::Xai => "xai",
+            ProviderKind::FireworksAi => "fireworks_ai",
+            ProviderKind::Perplexity => "perplexity",
+            ProviderKind::Cerebras => "cerebras",
+            ProviderKind::Deepinfra => "deepinfra",
+            ProviderKind::HostedVllm => "hosted_vllm",
+            ProviderKind::LmStudio => "lm_studio",
+            ProviderKind::Llamafile => "llamafile",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::OllamaChat => "ollama_chat",
         }
     }
 
-    /// The request parameters the provider accepts for `endpoint`, or `None` when it
-    /// accepts anything (OpenAI-compatible servers get every parameter as sent).
-    pub fn supported_params(self, endpoint: Endpoint) -> Option<&'static [&'static str]> {
+    /// Speaks OpenAI's own wire format at `{api_base}/{endpoint}` (not Azure, whose
+    /// paths differ): the body goes out as the client sent it, quirks aside.
+    pub fn is_openai_compatible(self) -> bool {
+        !matches!(
+            self,
+            ProviderKind::Azure
+                | ProviderKind::Anthropic
+                | ProviderKind::Ollama
+                | ProviderKind::OllamaChat
+        )
+    }
+
+    /// The request parameters the provider accepts for `endpoint` with model
+    /// `model`, or `None` when it accepts anything (sent as the client wrote them).
+    /// Called once per deployment at configure time (see `upstream::Deployment`).
+    pub fn supported_params(self, endpoint: Endpoint, model: &str) -> Option<Vec<&'static str>> {
         match self {
             ProviderKind::Openai | ProviderKind::Azure => None,
-            ProviderKind::Anthropic => Some(anthropic::supported_params(endpoint)),
+            ProviderKind::Anthropic => Some(anthropic::supported_params(endpoint).to_vec()),
+            ProviderKind::Ollama | ProviderKind::OllamaChat => {
+                Some(ollama::supported_params(self == ProviderKind::OllamaChat, endpoint).to_vec())
+            }
+            _ => openai_compat::supported_params(self, endpoint, model),
         }
     }
 }
@@ -140,7 +225,6 @@ pub fn translate_request(
     api_version: Option<&str>,
 ) -> Result<ProviderRequest, GatewayError> {
     match provider {
-        ProviderKind::Openai => openai::translate_request(endpoint, request),
         ProviderKind::Azure => {
             openai::translate_azure_request(endpoint, request, model, api_version)
         }
@@ -148,6 +232,13 @@ pub fn translate_request(
             path: "/v1/messages".to_string(),
             body: anthropic::translate_request(endpoint, request, model)?,
         }),
+        ProviderKind::Ollama | ProviderKind::OllamaChat => ollama::translate_request(
+            provider == ProviderKind::OllamaChat,
+            endpoint,
+            request,
+            model,
+        ),
+        _ => openai::translate_request(endpoint, request),
     }
 }
 
@@ -159,14 +250,20 @@ pub fn translate_response(
     ctx: &ResponseContext,
 ) -> Result<Vec<u8>, GatewayError> {
     match provider {
-        ProviderKind::Openai | ProviderKind::Azure => Ok(body.to_vec()),
         ProviderKind::Anthropic => anthropic::translate_response(endpoint, body, ctx),
+        ProviderKind::Ollama | ProviderKind::OllamaChat => {
+            ollama::translate_response(endpoint, body, ctx)
+        }
+        _ => Ok(body.to_vec()),
     }
 }
 
 /// Whether a successful response body must be rewritten (else it passes untouched).
 pub fn rewrites_response(provider: ProviderKind) -> bool {
-    matches!(provider, ProviderKind::Anthropic)
+    matches!(
+        provider,
+        ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+    )
 }
 
 /// The stream translator for `provider`, or `None` when the provider already speaks
@@ -177,19 +274,24 @@ pub fn stream_translator(
     ctx: ResponseContext,
 ) -> Box<dyn StreamTranslate> {
     match provider {
+        ProviderKind::Anthropic => Box::new(anthropic::StreamTranslator::new(endpoint, ctx)),
+        ProviderKind::Ollama | ProviderKind::OllamaChat => {
+            Box::new(ollama::StreamTranslator::new(endpoint, ctx))
+        }
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
-        ProviderKind::Openai | ProviderKind::Azure => {
-            Box::new(openai::UsageTap::new(!ctx.include_usage))
-        }
-        ProviderKind::Anthropic => Box::new(anthropic::StreamTranslator::new(endpoint, ctx)),
+        _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
     }
 }
 
 /// Whether a streamed request to `provider` should ask for the usage chunk
-/// (`stream_options.include_usage`) so the gateway learns the tokens.
+/// (`stream_options.include_usage`) so the gateway learns the tokens. Providers
+/// that report usage in every stream without being asked (Mistral, Perplexity, …)
+/// are not asked: they do not accept the field.
 pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
-    matches!(provider, ProviderKind::Openai | ProviderKind::Azure)
+    (provider == ProviderKind::Azure
+        || (provider.is_openai_compatible()
+            && !openai_compat::quirks(provider).stream_usage_always))
         && endpoint != Endpoint::Embeddings
 }
 
@@ -197,9 +299,39 @@ pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
 /// keeping the provider's message.
 pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> GatewayError {
     match provider {
-        ProviderKind::Openai | ProviderKind::Azure => openai::translate_error(status, body),
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
+        // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
+        _ => openai::translate_error(status, body),
     }
+}
+
+/// An OpenAI embedding list whose vectors are number arrays, with each vector
+/// turned into base64 of its little-endian `f32`s (OpenAI's `encoding_format:
+/// "base64"`), for providers that only answer with numbers. Anything else is
+/// returned unchanged.
+pub fn embeddings_to_base64(body: Vec<u8>) -> Vec<u8> {
+    use base64::Engine as _;
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let Some(data) = v.get_mut("data").and_then(Value::as_array_mut) else {
+        return body;
+    };
+    for item in data {
+        let Some(slot) = item.get_mut("embedding") else {
+            continue;
+        };
+        let Some(numbers) = slot.as_array() else {
+            continue;
+        };
+        let mut bytes = Vec::with_capacity(numbers.len() * 4);
+        for n in numbers {
+            // f64 → f32 is the precision OpenAI's base64 form carries.
+            bytes.extend_from_slice(&(n.as_f64().unwrap_or(0.0) as f32).to_le_bytes());
+        }
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    serde_json::to_vec(&v).unwrap_or(body)
 }
 
 /// Recognises the provider errors that have fallbacks of their own: a prompt too
@@ -267,6 +399,24 @@ mod tests {
     }
 
     #[test]
+    fn embeddings_become_base64_floats() {
+        use base64::Engine as _;
+        let body = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-1.0]}],"model":"m"}"#;
+        let out: Value = serde_json::from_slice(&embeddings_to_base64(body.to_vec())).unwrap();
+        let b64 = out["data"][0]["embedding"].as_str().unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let floats: Vec<f32> = bytes
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(floats, [0.5, -1.0]);
+        assert_eq!(out["model"], "m");
+        assert_eq!(embeddings_to_base64(b"nope".to_vec()), b"nope");
+    }
+
+    #[test]
     fn bare_names_get_litellm_providers() {
         assert_eq!(infer_provider("gpt-3.5-turbo"), Some("openai"));
         assert_eq!(infer_provider("gpt-4o"), Some("openai"));
@@ -282,7 +432,7 @@ mod tests {
     #[test]
     fn prefixes_map_to_wire_formats() {
         assert_eq!(
-            ProviderKind::from_litellm_prefix("hosted_vllm"),
+            ProviderKind::from_litellm_prefix("openai_like"),
             Some(ProviderKind::Openai)
         );
         assert_eq!(
@@ -293,6 +443,36 @@ mod tests {
             ProviderKind::from_litellm_prefix("anthropic"),
             Some(ProviderKind::Anthropic)
         );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("together_ai"),
+            Some(ProviderKind::TogetherAi)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("ollama_chat"),
+            Some(ProviderKind::OllamaChat)
+        );
         assert_eq!(ProviderKind::from_litellm_prefix("gemini"), None);
+        // The plugin config names each provider by its LiteLLM prefix.
+        for prefix in [
+            "mistral",
+            "groq",
+            "deepseek",
+            "together_ai",
+            "openrouter",
+            "xai",
+            "fireworks_ai",
+            "perplexity",
+            "cerebras",
+            "deepinfra",
+            "hosted_vllm",
+            "lm_studio",
+            "llamafile",
+            "ollama",
+            "ollama_chat",
+        ] {
+            let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
+            assert_eq!(kind.as_str(), prefix);
+            assert_eq!(serde_json::to_value(kind).unwrap(), prefix);
+        }
     }
 }

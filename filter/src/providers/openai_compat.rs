@@ -1,0 +1,525 @@
+//! The OpenAI-compatible clouds and servers: `mistral/`, `groq/`, `deepseek/`,
+//! `together_ai/`, `openrouter/`, `xai/`, `fireworks_ai/`, `perplexity/`,
+//! `cerebras/`, `deepinfra/`, `hosted_vllm/`, `lm_studio/`, `llamafile/`.
+//!
+//! They speak OpenAI's wire format at `{api_base}/chat/completions` (and
+//! `/completions`, `/embeddings`), so bodies pass through as the client sent them.
+//! What differs is LiteLLM's per-provider table of accepted OpenAI parameters
+//! (`get_supported_openai_params` in `litellm/llms/<provider>/chat/transformation.py`)
+//! and a few rewrites LiteLLM makes there (`map_openai_params`). Both are taken from
+//! LiteLLM's source and resolved once per deployment at configure time; at request
+//! time only the top-level fields a quirk names are touched.
+//!
+//! | provider | parameters (chat) | rewrites (LiteLLM's `map_openai_params`) |
+//! |---|---|---|
+//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; streams always end with usage, `stream_options` is not sent |
+//! | perplexity | `PerplexityChatConfig`: frequency_penalty, max_tokens, max_completion_tokens, presence_penalty, response_format, stream, temperature, top_p (+ reasoning_effort) | no tools; streams carry usage, `stream_options` is not sent |
+//! | cerebras | `CerebrasConfig`: max_tokens, max_completion_tokens, response_format, seed, stop, stream, temperature, top_p, tool_choice, tools, user (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `stream_options` is not sent |
+//! | deepinfra | `DeepInfraConfig`: stream, frequency_penalty, function_call, functions, logit_bias, max_tokens, max_completion_tokens, n, presence_penalty, stop, temperature, top_p, response_format, tools, tool_choice | `max_completion_tokens`→`max_tokens`; `tool_choice` other than `auto`/`none` is refused (400 naming it) or dropped with `drop_params` |
+//! | xai | `XAIChatConfig`: logit_bias, logprobs, max_completion_tokens, max_tokens, n, parallel_tool_calls, presence_penalty, response_format, seed, stream, stream_options, temperature, tool_choice, tools, top_logprobs, top_p, user, web_search_options; `stop` except grok-3-mini, grok-4, grok-code-fast; `frequency_penalty` except grok-4, grok-code-fast (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `strict` removed from tools |
+//! | fireworks_ai | `FireworksAIConfig`: stream, tools, tool_choice, max_completion_tokens, max_tokens, temperature, top_p, top_k, frequency_penalty, presence_penalty, n, stop, response_format, user, logprobs, prompt_truncate_length, context_length_exceeded_behavior | `tool_choice: required`→`"any"`; `json_schema`→`{"type":"json_object","schema":…}`; `max_completion_tokens`→`max_tokens`; model ids get `accounts/fireworks/models/` unless they start with `accounts/` (configure time); `stream_options` is not sent |
+//! | groq, deepseek, together_ai, openrouter, hosted_vllm, lm_studio, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
+//!
+//! LiteLLM adds `reasoning_effort` only for models its price map flags as
+//! reasoning-capable; the gateway has no such list per model, so the tables accept
+//! it where the provider has reasoning models at all (Mistral's Magistral,
+//! Perplexity's sonar-reasoning, Cerebras, xAI).
+//!
+//! `model`, `messages`/`prompt`/`input` and `stream_options` (the gateway's own:
+//! read for the client, removed or set as the provider needs) are always accepted.
+//!
+//! Not reproduced (LiteLLM does it, Switchyard does not yet): Groq's `json_schema`
+//! through a forced tool call and its fake streaming; Mistral dropping `name` from
+//! messages and flattening text-only content lists; vLLM's schema cleaning
+//! (`additionalProperties`, `strict`); LM Studio's bare `schema` wrapping;
+//! OpenRouter's `usage: {include: true}` cost reporting.
+
+use serde_json::{json, Value};
+
+use crate::endpoint::Endpoint;
+use crate::error::GatewayError;
+use crate::providers::ProviderKind;
+use crate::request::TopLevel;
+
+/// Fields every table accepts (the request's subject and the gateway's own).
+const ALWAYS: &[&str] = &["model", "messages", "stream_options"];
+
+const MISTRAL: &[&str] = &[
+    "stream",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "tools",
+    "tool_choice",
+    "seed",
+    "stop",
+    "response_format",
+    "parallel_tool_calls",
+    "reasoning_effort",
+];
+
+const PERPLEXITY: &[&str] = &[
+    "frequency_penalty",
+    "max_tokens",
+    "max_completion_tokens",
+    "presence_penalty",
+    "response_format",
+    "stream",
+    "temperature",
+    "top_p",
+    "reasoning_effort",
+];
+
+const CEREBRAS: &[&str] = &[
+    "max_tokens",
+    "max_completion_tokens",
+    "response_format",
+    "seed",
+    "stop",
+    "stream",
+    "temperature",
+    "top_p",
+    "tool_choice",
+    "tools",
+    "user",
+    "reasoning_effort",
+];
+
+const DEEPINFRA: &[&str] = &[
+    "stream",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "presence_penalty",
+    "stop",
+    "temperature",
+    "top_p",
+    "response_format",
+    "tools",
+    "tool_choice",
+];
+
+const XAI: &[&str] = &[
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "n",
+    "parallel_tool_calls",
+    "presence_penalty",
+    "response_format",
+    "seed",
+    "stream",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "user",
+    "web_search_options",
+    "reasoning_effort",
+];
+
+const FIREWORKS: &[&str] = &[
+    "stream",
+    "tools",
+    "tool_choice",
+    "max_completion_tokens",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "n",
+    "stop",
+    "response_format",
+    "user",
+    "logprobs",
+    "prompt_truncate_length",
+    "context_length_exceeded_behavior",
+];
+
+/// How `tool_choice` is rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// Sent as the client wrote it.
+    AsIs,
+    /// Mistral: `auto`/`none` kept, `required` and a named function → `"any"`.
+    MistralAny,
+    /// Fireworks: `required` → `"any"`, the rest as written.
+    RequiredAsAny,
+    /// DeepInfra: only `auto` and `none`; anything else is refused, or dropped with
+    /// `drop_params`.
+    AutoOrNone,
+}
+
+/// What a provider's requests need beyond the parameter check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// `max_completion_tokens` is sent as `max_tokens` (it wins when both are set).
+    pub max_completion_tokens_as_max_tokens: bool,
+    /// How `tool_choice` is rewritten.
+    pub tool_choice: ToolChoice,
+    /// `seed` is sent as `random_seed` (Mistral).
+    pub seed_as_random_seed: bool,
+    /// `response_format: json_schema` is sent as `{"type":"json_object","schema":…}`
+    /// (Fireworks).
+    pub json_schema_as_json_object: bool,
+    /// `strict` is removed from each tool's function (xAI).
+    pub strip_tool_strict: bool,
+    /// The provider's streams end with usage unasked and it does not take
+    /// `stream_options`: the gateway neither asks nor forwards the client's.
+    pub stream_usage_always: bool,
+}
+
+impl Quirks {
+    const NONE: Quirks = Quirks {
+        max_completion_tokens_as_max_tokens: false,
+        tool_choice: ToolChoice::AsIs,
+        seed_as_random_seed: false,
+        json_schema_as_json_object: false,
+        strip_tool_strict: false,
+        stream_usage_always: false,
+    };
+
+    /// Whether any rewrite applies (else requests pass untouched).
+    pub fn any(&self) -> bool {
+        *self != Quirks::NONE
+    }
+}
+
+/// The quirks of `provider` (none for providers outside this module).
+pub fn quirks(provider: ProviderKind) -> Quirks {
+    match provider {
+        ProviderKind::Mistral => Quirks {
+            max_completion_tokens_as_max_tokens: true,
+            tool_choice: ToolChoice::MistralAny,
+            seed_as_random_seed: true,
+            stream_usage_always: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::Perplexity => Quirks {
+            stream_usage_always: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::Cerebras => Quirks {
+            max_completion_tokens_as_max_tokens: true,
+            stream_usage_always: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::Deepinfra => Quirks {
+            max_completion_tokens_as_max_tokens: true,
+            tool_choice: ToolChoice::AutoOrNone,
+            ..Quirks::NONE
+        },
+        ProviderKind::Xai => Quirks {
+            max_completion_tokens_as_max_tokens: true,
+            strip_tool_strict: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::FireworksAi => Quirks {
+            max_completion_tokens_as_max_tokens: true,
+            tool_choice: ToolChoice::RequiredAsAny,
+            json_schema_as_json_object: true,
+            stream_usage_always: true,
+            ..Quirks::NONE
+        },
+        _ => Quirks::NONE,
+    }
+}
+
+/// The chat parameters `provider` accepts for `model` (LiteLLM's table), or `None`
+/// when it accepts OpenAI's whole set. Other endpoints pass everything.
+pub fn supported_params(
+    provider: ProviderKind,
+    endpoint: Endpoint,
+    model: &str,
+) -> Option<Vec<&'static str>> {
+    if endpoint != Endpoint::ChatCompletions {
+        return None;
+    }
+    let table: &[&str] = match provider {
+        ProviderKind::Mistral => MISTRAL,
+        ProviderKind::Perplexity => PERPLEXITY,
+        ProviderKind::Cerebras => CEREBRAS,
+        ProviderKind::Deepinfra => DEEPINFRA,
+        ProviderKind::FireworksAi => FIREWORKS,
+        ProviderKind::Xai => {
+            // XAIChatConfig._supports_stop_reason / _supports_frequency_penalty.
+            let mut params: Vec<&'static str> = ALWAYS.iter().chain(XAI).copied().collect();
+            if !["grok-3-mini", "grok-4", "grok-code-fast"]
+                .iter()
+                .any(|m| model.contains(m))
+            {
+                params.push("stop");
+            }
+            if !["grok-4", "grok-code-fast"]
+                .iter()
+                .any(|m| model.contains(m))
+            {
+                params.push("frequency_penalty");
+            }
+            return Some(params);
+        }
+        _ => return None,
+    };
+    Some(ALWAYS.iter().chain(table).copied().collect())
+}
+
+/// The model id sent to `provider` for a configured `model` (configure time):
+/// Fireworks ids get `accounts/fireworks/models/` unless they name an account
+/// (`FireworksAIConfig.transform_request`).
+pub fn provider_model(provider: ProviderKind, model: &str) -> String {
+    if provider == ProviderKind::FireworksAi && !model.starts_with("accounts/") {
+        format!("accounts/fireworks/models/{model}")
+    } else {
+        model.to_string()
+    }
+}
+
+/// Applies `quirks` to a request whose parameters were already checked.
+pub fn apply(
+    quirks: &Quirks,
+    endpoint: Endpoint,
+    request: &mut TopLevel<'_>,
+    drop_params: bool,
+) -> Result<(), GatewayError> {
+    if quirks.stream_usage_always {
+        request.remove("stream_options");
+    }
+    if endpoint != Endpoint::ChatCompletions {
+        return Ok(());
+    }
+    if quirks.max_completion_tokens_as_max_tokens {
+        if let Some(v) = request.get_value("max_completion_tokens") {
+            request.remove("max_completion_tokens");
+            request.insert("max_tokens", v);
+        }
+    }
+    if quirks.seed_as_random_seed {
+        if let Some(v) = request.get_value("seed") {
+            request.remove("seed");
+            request.insert("random_seed", v);
+        }
+    }
+    if quirks.tool_choice != ToolChoice::AsIs {
+        if let Some(choice) = request.get_value("tool_choice") {
+            let as_str = choice.as_str();
+            match quirks.tool_choice {
+                ToolChoice::MistralAny => {
+                    if !matches!(as_str, Some("auto" | "none")) {
+                        request.insert("tool_choice", json!("any"));
+                    }
+                }
+                ToolChoice::RequiredAsAny => {
+                    if as_str == Some("required") {
+                        request.insert("tool_choice", json!("any"));
+                    }
+                }
+                ToolChoice::AutoOrNone => {
+                    if !matches!(as_str, Some("auto" | "none")) {
+                        if drop_params {
+                            request.remove("tool_choice");
+                        } else {
+                            return Err(GatewayError::bad_request(format!(
+                                "deepinfra does not support tool_choice={choice}: only \"auto\" and \"none\". To drop it, set `drop_params: true` in litellm_settings or the deployment's litellm_params."
+                            ))
+                            .with_param("tool_choice"));
+                        }
+                    }
+                }
+                ToolChoice::AsIs => {}
+            }
+        }
+    }
+    if quirks.json_schema_as_json_object {
+        if let Some(format) = request.get_value("response_format") {
+            if format.get("type").and_then(Value::as_str) == Some("json_schema") {
+                let schema = format
+                    .get("json_schema")
+                    .and_then(|s| s.get("schema"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                request.insert(
+                    "response_format",
+                    json!({"type": "json_object", "schema": schema}),
+                );
+            }
+        }
+    }
+    if quirks.strip_tool_strict {
+        if let Some(Value::Array(mut tools)) = request.get_value("tools") {
+            let mut changed = false;
+            for tool in &mut tools {
+                if let Some(f) = tool.get_mut("function").and_then(Value::as_object_mut) {
+                    changed |= f.remove("strict").is_some();
+                }
+                if let Some(t) = tool.as_object_mut() {
+                    changed |= t.remove("strict").is_some();
+                }
+            }
+            if changed {
+                request.insert("tools", Value::Array(tools));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(provider: ProviderKind, body: Value, drop: bool) -> Result<Value, GatewayError> {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let mut top = TopLevel::parse(&bytes).unwrap();
+        apply(&quirks(provider), Endpoint::ChatCompletions, &mut top, drop)?;
+        Ok(serde_json::from_slice(&top.to_vec().unwrap()).unwrap())
+    }
+
+    #[test]
+    fn mistral_maps_tokens_tool_choice_and_seed() {
+        let out = run(
+            ProviderKind::Mistral,
+            json!({"model": "m", "messages": [], "max_completion_tokens": 9, "seed": 4,
+                   "tool_choice": "required", "stream": true, "stream_options": {"include_usage": true}}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out["max_tokens"], 9);
+        assert!(out.get("max_completion_tokens").is_none());
+        assert_eq!(out["random_seed"], 4);
+        assert!(out.get("seed").is_none());
+        assert_eq!(out["tool_choice"], "any");
+        assert!(
+            out.get("stream_options").is_none(),
+            "Mistral streams carry usage unasked and reject the field"
+        );
+        let named = json!({"type": "function", "function": {"name": "f"}});
+        let out = run(ProviderKind::Mistral, json!({"tool_choice": named}), false).unwrap();
+        assert_eq!(out["tool_choice"], "any");
+        let out = run(ProviderKind::Mistral, json!({"tool_choice": "none"}), false).unwrap();
+        assert_eq!(out["tool_choice"], "none");
+    }
+
+    #[test]
+    fn deepinfra_refuses_forced_tool_choice_unless_dropped() {
+        let err = run(
+            ProviderKind::Deepinfra,
+            json!({"tool_choice": "required"}),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status, err.param.as_deref()),
+            (400, Some("tool_choice"))
+        );
+        assert!(err.message.contains("drop_params"), "{}", err.message);
+        let out = run(
+            ProviderKind::Deepinfra,
+            json!({"tool_choice": "required"}),
+            true,
+        )
+        .unwrap();
+        assert!(out.get("tool_choice").is_none());
+        let out = run(
+            ProviderKind::Deepinfra,
+            json!({"tool_choice": "auto"}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out["tool_choice"], "auto");
+    }
+
+    #[test]
+    fn fireworks_json_schema_and_required() {
+        let out = run(
+            ProviderKind::FireworksAi,
+            json!({"tool_choice": "required", "response_format": {"type": "json_schema",
+                   "json_schema": {"name": "x", "schema": {"type": "object"}}}}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out["tool_choice"], "any");
+        assert_eq!(
+            out["response_format"],
+            json!({"type": "json_object", "schema": {"type": "object"}})
+        );
+        assert_eq!(
+            provider_model(ProviderKind::FireworksAi, "llama-v3-8b"),
+            "accounts/fireworks/models/llama-v3-8b"
+        );
+        assert_eq!(
+            provider_model(ProviderKind::FireworksAi, "accounts/me/models/x"),
+            "accounts/me/models/x"
+        );
+        assert_eq!(provider_model(ProviderKind::Groq, "llama"), "llama");
+    }
+
+    #[test]
+    fn xai_strips_strict_and_tables_depend_on_the_model() {
+        let out = run(
+            ProviderKind::Xai,
+            json!({"tools": [{"type": "function", "function": {"name": "f", "strict": true, "parameters": {}}}]}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            out["tools"][0],
+            json!({"type": "function", "function": {"name": "f", "parameters": {}}})
+        );
+        let grok4 =
+            supported_params(ProviderKind::Xai, Endpoint::ChatCompletions, "grok-4").unwrap();
+        assert!(!grok4.contains(&"stop") && !grok4.contains(&"frequency_penalty"));
+        let grok2 =
+            supported_params(ProviderKind::Xai, Endpoint::ChatCompletions, "grok-2").unwrap();
+        assert!(grok2.contains(&"stop") && grok2.contains(&"frequency_penalty"));
+    }
+
+    #[test]
+    fn tables_follow_litellm() {
+        let chat = |p| supported_params(p, Endpoint::ChatCompletions, "m");
+        let perplexity = chat(ProviderKind::Perplexity).unwrap();
+        assert!(!perplexity.contains(&"tools"), "Perplexity has no tools");
+        assert!(perplexity.contains(&"messages") && perplexity.contains(&"stream_options"));
+        let mistral = chat(ProviderKind::Mistral).unwrap();
+        assert!(mistral.contains(&"tools") && !mistral.contains(&"logit_bias"));
+        assert!(!chat(ProviderKind::Cerebras).unwrap().contains(&"n"));
+        for open in [
+            ProviderKind::Groq,
+            ProviderKind::Deepseek,
+            ProviderKind::TogetherAi,
+            ProviderKind::Openrouter,
+            ProviderKind::HostedVllm,
+            ProviderKind::LmStudio,
+            ProviderKind::Llamafile,
+        ] {
+            assert_eq!(chat(open), None, "{open:?}");
+            assert!(!quirks(open).any(), "{open:?}");
+        }
+        assert_eq!(
+            supported_params(ProviderKind::Mistral, Endpoint::Embeddings, "m"),
+            None
+        );
+    }
+
+    #[test]
+    fn untouched_without_quirks() {
+        let body = br#"{"model":"m","messages":[],"max_completion_tokens":3}"#;
+        let mut top = TopLevel::parse(body).unwrap();
+        apply(
+            &quirks(ProviderKind::Groq),
+            Endpoint::ChatCompletions,
+            &mut top,
+            false,
+        )
+        .unwrap();
+        assert!(!top.changed());
+    }
+}
