@@ -160,11 +160,24 @@ fn endpoint_slot(endpoint: Endpoint) -> usize {
 }
 
 /// Splits `scheme://host[:port][/prefix]` into the `:authority` and the path prefix.
+/// Reads the URL as the config compiler does (`switchyard::plan::parse_api_base`):
+/// surrounding whitespace ignored, the scheme in any case (RFC 3986).
 pub fn split_api_base(api_base: &str) -> Result<(String, String), String> {
-    let rest = api_base
-        .strip_prefix("https://")
-        .or_else(|| api_base.strip_prefix("http://"))
-        .ok_or_else(|| format!("api_base {api_base:?} must start with http:// or https://"))?;
+    let base = api_base.trim();
+    let strip_scheme = |scheme: &str| {
+        base.get(..scheme.len())
+            .filter(|head| head.eq_ignore_ascii_case(scheme))
+            .and_then(|_| base.get(scheme.len()..))
+    };
+    let (rest, default_port) = match (strip_scheme("https://"), strip_scheme("http://")) {
+        (Some(rest), _) => (rest, ":443"),
+        (None, Some(rest)) => (rest, ":80"),
+        (None, None) => {
+            return Err(format!(
+                "api_base {api_base:?} must start with http:// or https://"
+            ))
+        }
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (rest.get(..i).unwrap_or(rest), rest.get(i..).unwrap_or("")),
         None => (rest, ""),
@@ -172,11 +185,6 @@ pub fn split_api_base(api_base: &str) -> Result<(String, String), String> {
     if authority.is_empty() {
         return Err(format!("api_base {api_base:?} has no host"));
     }
-    let default_port = if api_base.starts_with("https://") {
-        ":443"
-    } else {
-        ":80"
-    };
     let authority = authority.strip_suffix(default_port).unwrap_or(authority);
     Ok((
         authority.to_string(),
@@ -970,6 +978,28 @@ mod tests {
         );
         assert!(split_api_base("ftp://h").is_err());
         assert!(split_api_base("https:///v1").is_err());
+    }
+
+    /// Found by the fuzz target `config`: `switchyard check` accepted an api_base
+    /// written `Https://…` (the compiler reads schemes in any case) and rendered it,
+    /// and the upstream stage then refused its configuration inside Envoy. An
+    /// `os.environ/` api_base reaches this function untrimmed, as the variable holds it.
+    #[test]
+    fn api_base_scheme_in_any_case() {
+        assert_eq!(
+            split_api_base("Https://my-endpoint-canada-1234.openai.azure.com").unwrap(),
+            ("my-endpoint-canada-1234.openai.azure.com".into(), "".into())
+        );
+        assert_eq!(
+            split_api_base("HTTP://h:80/v1/").unwrap(),
+            ("h".into(), "/v1".into())
+        );
+        assert_eq!(
+            split_api_base(" hTTps://h:443/v1\n").unwrap(),
+            ("h".into(), "/v1".into())
+        );
+        assert!(split_api_base("httpx://h").is_err());
+        assert!(split_api_base("h\u{e9}tps://h").is_err());
     }
 
     #[test]
