@@ -5,9 +5,11 @@ The constants are the credentials and Azure deployments the pytest fixtures
 """
 
 from .providers import (
+    CLOUD_PROFILES,
     AnthropicMock,
     AzureMock,
     MockProvider,
+    OllamaMock,
     OpenAIMock,
     RecordedRequest,
 )
@@ -29,7 +31,9 @@ __all__ = [
     "OPENAI_KEY",
     "AnthropicMock",
     "AzureMock",
+    "CLOUD_PROFILES",
     "MockProvider",
+    "OllamaMock",
     "OpenAIMock",
     "RecordedRequest",
 ]
