@@ -1,0 +1,324 @@
+"""The OpenAI-compatible clouds and servers through the gateway with the official
+``openai`` client: ``mistral/``, ``groq/``, ``deepseek/``, ``together_ai/``,
+``openrouter/``, ``xai/``, ``fireworks_ai/``, ``perplexity/``, ``cerebras/``,
+``deepinfra/``, ``hosted_vllm/``, ``lm_studio/``, ``llamafile/``.
+
+Each prefix gets an :class:`mocks.OpenAIMock` of its own, mounted the way LiteLLM
+finds the cloud: its key from LiteLLM's key variable (no ``api_key`` in the config),
+its address from LiteLLM's ``<PROVIDER>_API_BASE`` variable where LiteLLM reads one
+(Mistral and LM Studio get an ``api_base``). Clouds whose API differs from
+OpenAI's get the mock's profile for them (see ``mocks.CLOUD_PROFILES``): the
+parameters they accept, their ``tool_choice`` values, usage always at the end of
+their streams.
+"""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+import harness
+from mocks import CLOUD_PROFILES, OpenAIMock
+
+CLIENT_KEY = "sk-client-key-must-not-reach-clouds"
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+
+# prefix: (model id, key variable or None for keyless servers, base variable or None
+# for an api_base in the config, tools, embeddings)
+CLOUDS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
+    "mistral": ("mistral-small-latest", "MISTRAL_API_KEY", None, True, True),
+    "groq": ("llama-3.1-8b-instant", "GROQ_API_KEY", "GROQ_API_BASE", True, False),
+    "deepseek": ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", True, False),
+    "together_ai": ("meta-llama/Llama-3-8b-chat-hf", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_BASE", True, True),
+    "openrouter": ("anthropic/claude-3.5-sonnet", "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", True, False),
+    "xai": ("grok-2", "XAI_API_KEY", "XAI_API_BASE", True, False),
+    "fireworks_ai": ("llama-v3p1-8b-instruct", "FIREWORKS_AI_API_KEY", "FIREWORKS_API_BASE", True, True),
+    "perplexity": ("sonar", "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE", False, False),
+    "cerebras": ("llama3.1-8b", "CEREBRAS_API_KEY", "CEREBRAS_API_BASE", True, False),
+    "deepinfra": ("meta-llama/Meta-Llama-3-8B-Instruct", "DEEPINFRA_API_KEY", "DEEPINFRA_API_BASE", True, True),
+    "hosted_vllm": ("meta-llama/Llama-3.1-8B-Instruct", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE", True, True),
+    "lm_studio": ("qwen2.5-7b-instruct", None, None, True, True),
+    "llamafile": ("LLaMA_CPP", None, "LLAMAFILE_API_BASE", True, True),
+}
+PREFIXES = list(CLOUDS)
+WITH_TOOLS = [p for p in PREFIXES if CLOUDS[p][3]]
+WITH_EMBEDDINGS = [p for p in PREFIXES if CLOUDS[p][4]]
+# The model id each cloud receives (Fireworks ids get their account path).
+SENT_MODEL = {p: CLOUDS[p][0] for p in PREFIXES} | {
+    "fireworks_ai": "accounts/fireworks/models/llama-v3p1-8b-instruct"
+}
+
+
+def key_of(prefix: str) -> str:
+    # LiteLLM sends "fake-api-key" to keyless local servers.
+    return f"sk-{prefix}-key" if CLOUDS[prefix][1] else "fake-api-key"
+
+
+def config(mocks: dict[str, OpenAIMock]) -> str:
+    lines = ["model_list:"]
+    for prefix, (model, _, base_var, _, _) in CLOUDS.items():
+        lines += [f"  - model_name: {prefix}", "    litellm_params:", f"      model: {prefix}/{model}"]
+        if base_var is None:
+            lines.append(f"      api_base: {mocks[prefix].base_url}")
+    lines += [
+        "  - model_name: mistral-drop",
+        "    litellm_params:",
+        "      model: mistral/mistral-small-latest",
+        f"      api_base: {mocks['mistral'].base_url}",
+        "      drop_params: true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def mocks():
+    started = {}
+    try:
+        for prefix in CLOUDS:
+            profile = prefix if prefix in CLOUD_PROFILES else None
+            started[prefix] = OpenAIMock(api_key=key_of(prefix), name=prefix, profile=profile).start()
+        yield started
+    finally:
+        for m in started.values():
+            m.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(mocks, tmp_path_factory):
+    missing = harness.missing_prerequisites()
+    if missing:
+        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
+    env: dict[str, str | None] = {}
+    for prefix, (_, key_var, base_var, _, _) in CLOUDS.items():
+        if key_var:
+            env[key_var] = key_of(prefix)
+        if base_var:
+            env[base_var] = mocks[prefix].base_url
+    gw = harness.Gateway(config(mocks), env, workdir=tmp_path_factory.mktemp("clouds"))
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def clouds(mocks, gateway):
+    for m in mocks.values():
+        m.clear_requests()
+        m.clear_faults()
+    return mocks
+
+
+@pytest.fixture
+def client(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url("/v1"), api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_chat(client, clouds, prefix):
+    raw = client.chat.completions.with_raw_response.create(
+        model=prefix, messages=[{"role": "user", "content": "hi there"}], max_tokens=40
+    )
+    r = raw.parse()
+    assert r.choices[0].message.content == f"Hello from {prefix} mock: hi there"
+    assert r.usage.total_tokens > 0
+    assert raw.headers["x-litellm-model-group"] == prefix
+    req = clouds[prefix].last_request
+    assert req.path == "/v1/chat/completions"
+    assert req.json["model"] == SENT_MODEL[prefix]
+    # The key from LiteLLM's variable (or LiteLLM's placeholder for keyless servers).
+    assert req.headers["authorization"] == f"Bearer {key_of(prefix)}"
+    assert all(CLIENT_KEY not in v for v in req.headers.values())
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_stream_ends_with_usage(client, clouds, prefix):
+    text, usage, finish = "", None, None
+    for chunk in client.chat.completions.create(
+        model=prefix,
+        messages=[{"role": "user", "content": "stream me"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == f"Hello from {prefix} mock: stream me"
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens == 6
+    sent = clouds[prefix].last_request.json
+    if clouds[prefix].stream_usage_always:
+        assert "stream_options" not in sent, "this cloud refuses it; its streams carry usage"
+    else:
+        assert sent["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_stream_without_usage_request(client, clouds, prefix):
+    chunks = list(client.chat.completions.create(
+        model=prefix, messages=[{"role": "user", "content": "no usage"}], stream=True
+    ))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Hello from {prefix} mock: no usage"
+    # The gateway's own usage request never shows: no choices-less chunk.
+    assert all(c.choices for c in chunks)
+
+
+@pytest.mark.parametrize("prefix", WITH_TOOLS)
+def test_tool_call_round_trip(client, clouds, prefix):
+    first = client.chat.completions.create(
+        model=prefix,
+        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice="auto",
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+    second = client.chat.completions.create(
+        model=prefix,
+        messages=[
+            {"role": "user", "content": "What's the weather in Paris?"},
+            # As clients send it back (the answer's empty `annotations` list left out).
+            choice.message.model_dump(exclude_none=True, exclude={"annotations"}),
+            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert second.choices[0].message.content == f"{prefix} mock received tool result: 18C and sunny"
+
+
+@pytest.mark.parametrize("prefix", WITH_TOOLS)
+def test_streamed_tool_call(client, clouds, prefix):
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in client.chat.completions.create(
+        model=prefix, messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
+    ):
+        if not chunk.choices:
+            continue
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"name": "", "arguments": ""})
+            slot["name"] += (tc.function.name or "") if tc.function else ""
+            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_image_passes_through(client, clouds, prefix):
+    part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}
+    r = client.chat.completions.create(
+        model=prefix,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "what is this"}, part]}],
+    )
+    assert r.choices[0].message.content == f"Hello from {prefix} mock: what is this"
+    assert clouds[prefix].last_request.json["messages"][0]["content"][1] == part
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_json_mode(client, clouds, prefix):
+    r = client.chat.completions.create(
+        model=prefix,
+        messages=[{"role": "user", "content": "json please"}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(r.choices[0].message.content) == {"answer": f"Hello from {prefix} mock: json please"}
+    assert clouds[prefix].last_request.json["response_format"] == {"type": "json_object"}
+
+
+def test_fireworks_json_schema_is_sent_as_json_object_with_schema(client, clouds):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    client.chat.completions.create(
+        model="fireworks_ai",
+        messages=[{"role": "user", "content": "schema"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+    )
+    assert clouds["fireworks_ai"].last_request.json["response_format"] == {"type": "json_object", "schema": schema}
+
+
+@pytest.mark.parametrize("prefix", WITH_EMBEDDINGS)
+def test_embeddings(client, clouds, prefix):
+    e = client.embeddings.create(model=prefix, input=["alpha", "beta"])
+    assert len(e.data) == 2 and len(e.data[0].embedding) == 8
+    req = clouds[prefix].last_request
+    assert req.path == "/v1/embeddings"
+    assert req.json["model"] == SENT_MODEL[prefix]
+
+
+def test_mistral_parameters_are_mapped_as_litellm_does(client, clouds):
+    client.chat.completions.create(
+        model="mistral",
+        messages=[{"role": "user", "content": "x"}],
+        max_completion_tokens=30,
+        seed=7,
+        tools=[WEATHER_TOOL],
+        tool_choice="required",
+    )
+    sent = clouds["mistral"].last_request.json
+    assert (sent["max_tokens"], sent["random_seed"], sent["tool_choice"]) == (30, 7, "any")
+    assert "seed" not in sent and "max_completion_tokens" not in sent
+
+
+def test_unsupported_parameter_is_named_unless_dropped(client, clouds):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="mistral", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}
+        )
+    assert err.value.body["param"] == "logit_bias"
+    assert err.value.body["message"].startswith("mistral does not support parameters")
+    assert "drop_params" in err.value.body["message"]
+    assert clouds["mistral"].request_count == 0
+
+    r = client.chat.completions.create(
+        model="mistral-drop", messages=[{"role": "user", "content": "dropped"}], logit_bias={"1": 2}
+    )
+    assert r.choices[0].message.content == "Hello from mistral mock: dropped"
+    assert "logit_bias" not in clouds["mistral"].last_request.json
+
+
+def test_perplexity_has_no_tools(client, clouds):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="perplexity", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]
+        )
+    assert err.value.body["param"] == "tools"
+    assert clouds["perplexity"].request_count == 0
+
+
+def test_deepinfra_refuses_a_forced_tool_choice(client, clouds):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="deepinfra",
+            messages=[{"role": "user", "content": "x"}],
+            tools=[WEATHER_TOOL],
+            tool_choice="required",
+        )
+    assert err.value.body["param"] == "tool_choice"
+    assert clouds["deepinfra"].request_count == 0
+
+
+def test_cloud_errors_keep_their_message(client, clouds):
+    clouds["groq"].fail_next(1, status=401)
+    with pytest.raises(openai.AuthenticationError) as err:
+        client.chat.completions.create(model="groq", messages=[{"role": "user", "content": "x"}])
+    assert err.value.body["message"].startswith("Incorrect API key provided")
+    assert err.value.body["code"] == "401"
