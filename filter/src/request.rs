@@ -188,28 +188,36 @@ impl<'a> TopLevel<'a> {
     }
 }
 
-/// A key borrowed from the body when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
+/// A string that borrows from the input when it has no escapes (serde's own `Cow`
+/// impl always copies unless used as a bare field). Shared with the translators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CowStr<'a>(pub(crate) Cow<'a, str>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+impl CowStr<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
-            type Value = Key<'a>;
+        struct CowVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for CowVisitor<'a> {
+            type Value = CowStr<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
+                Ok(CowStr(Cow::Borrowed(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+                Ok(CowStr(Cow::Owned(v.to_owned())))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
+                Ok(CowStr(Cow::Owned(v)))
             }
         }
-        deserializer.deserialize_str(KeyVisitor(PhantomData))
+        deserializer.deserialize_str(CowVisitor(PhantomData))
     }
 }
 
@@ -228,7 +236,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevelVisitor<'a> {
             fields: Vec::with_capacity(access.size_hint().unwrap_or(8)),
             changed: false,
         };
-        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+        while let Some(CowStr(key)) = access.next_key::<CowStr<'de>>()? {
             let raw: &'de RawValue = access.next_value()?;
             match top.position(&key) {
                 Some(i) => {

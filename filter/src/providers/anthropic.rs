@@ -90,17 +90,13 @@
 //! than the decoder's cap ends the same way with a 502. Anything after the terminator
 //! is ignored.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
+use crate::request::CowStr;
 use crate::sse::SseDecoder;
 
 /// `max_tokens` sent when the client sets neither `max_tokens` nor
@@ -851,39 +847,6 @@ fn translate_tool_choice(
 // ---------------------------------------------------------------------------
 // Shared response pieces
 // ---------------------------------------------------------------------------
-
-/// A string that borrows from the input when it has no escapes (serde's own `Cow`
-/// impl always copies unless used as a bare field).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CowStr<'a>(Cow<'a, str>);
-
-impl CowStr<'_> {
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CowVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for CowVisitor<'a> {
-            type Value = CowStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(CowStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(CowStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(CowStr(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(CowVisitor(PhantomData))
-    }
-}
 
 fn opt_str<'s>(v: &'s Option<CowStr<'_>>) -> Option<&'s str> {
     v.as_ref().map(CowStr::as_str)
@@ -2865,7 +2828,10 @@ mod tests {
     fn cow_str_borrows_unescaped_and_owns_escaped() {
         let d: DeltaIn<'_> =
             serde_json::from_str(r#"{"type":"text_delta","text":"plain"}"#).unwrap();
-        assert!(matches!(d.text, Some(CowStr(Cow::Borrowed("plain")))));
+        assert!(matches!(
+            d.text,
+            Some(CowStr(std::borrow::Cow::Borrowed("plain")))
+        ));
         let d: DeltaIn<'_> = serde_json::from_str(r#"{"text":"a\nb"}"#).unwrap();
         assert_eq!(opt_str(&d.text), Some("a\nb"));
     }
