@@ -1,5 +1,6 @@
 """The OpenAI-compatible clouds and servers through the gateway with the official
-``openai`` client: ``mistral/``, ``groq/``, ``deepseek/``, ``together_ai/``,
+``openai`` client: ``openai/`` itself (a custom ``api_base``, as ``openai_like``
+servers are), ``mistral/``, ``groq/``, ``deepseek/``, ``together_ai/``,
 ``openrouter/``, ``xai/``, ``fireworks_ai/``, ``perplexity/``, ``cerebras/``,
 ``deepinfra/``, ``hosted_vllm/``, ``lm_studio/``, ``llamafile/``.
 
@@ -40,6 +41,7 @@ WEATHER_TOOL = {
 # prefix: (model id, key variable or None for keyless servers, base variable or None
 # for an api_base in the config, tools, embeddings)
 CLOUDS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
+    "openai": ("gpt-4o-mini", "OPENAI_API_KEY", None, True, True),
     "mistral": ("mistral-small-latest", "MISTRAL_API_KEY", None, True, True),
     "groq": ("llama-3.1-8b-instant", "GROQ_API_KEY", "GROQ_API_BASE", True, False),
     "deepseek": ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", True, False),
@@ -74,6 +76,9 @@ def config(mocks: dict[str, OpenAIMock]) -> str:
         lines += [f"  - model_name: {prefix}", "    litellm_params:", f"      model: {prefix}/{model}"]
         if base_var is None:
             lines.append(f"      api_base: {mocks[prefix].base_url}")
+        if prefix == "openai":
+            # With a custom api_base, openai/ reads no default key (LiteLLM neither).
+            lines.append("      api_key: os.environ/OPENAI_API_KEY")
     lines += [
         "  - model_name: mistral-drop",
         "    litellm_params:",
@@ -243,6 +248,34 @@ def test_json_mode(client, clouds, prefix):
     )
     assert json.loads(r.choices[0].message.content) == {"answer": f"Hello from {prefix} mock: json please"}
     assert clouds[prefix].last_request.json["response_format"] == {"type": "json_object"}
+
+
+# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks; for
+# Mistral LiteLLM turns it into a system prompt, which the gateway does not.
+NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_reasoning(client, clouds, prefix):
+    if prefix in NO_REASONING:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(
+                model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
+            )
+        assert err.value.body["param"] == "reasoning_effort"
+        return
+    r = client.chat.completions.create(
+        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
+    )
+    assert r.choices[0].message.reasoning_content == f"{prefix} mock reasoned (low)"
+    assert clouds[prefix].last_request.json["reasoning_effort"] == "low"
+    reasoning = ""
+    for chunk in client.chat.completions.create(
+        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="high", stream=True
+    ):
+        if chunk.choices:
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+    assert reasoning == f"{prefix} mock reasoned (high)"
 
 
 def test_fireworks_json_schema_is_sent_as_json_object_with_schema(client, clouds):

@@ -274,6 +274,25 @@ def test_json_mode(client, ollama):
     assert ollama.last_request.json["format"] == schema
 
 
+@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
+def test_reasoning(client, ollama, model):
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"
+    )
+    assert ollama.last_request.json["think"] is True
+    assert r.choices[0].message.reasoning_content == "ollama mock thought (True)"
+    assert r.choices[0].message.content == "Hello from ollama mock: think"
+    reasoning, text = "", ""
+    for chunk in client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low", stream=True
+    ):
+        if chunk.choices:
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+            text += chunk.choices[0].delta.content or ""
+    assert reasoning == "ollama mock thought (True)"
+    assert text == "Hello from ollama mock: think"
+
+
 def test_embeddings_float_and_base64(client, ollama):
     e64 = client.embeddings.create(model="nomic", input=["alpha", "beta"])  # SDK asks base64
     req = ollama.last_request

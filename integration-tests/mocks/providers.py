@@ -1227,9 +1227,21 @@ class _OpenAIShaped(MockProvider):
         plan = self._chat_plan(body, messages)
         prompt = self._prompt_words(messages)
         cid, created = self._chat_id(), int(time.time())
+        # Reasoning models (DeepSeek, Groq, xAI, vLLM, … in OpenAI's format) answer
+        # with `reasoning_content` beside the content.
+        reasoning = (f"{self.name} mock reasoned ({body['reasoning_effort']})"
+                     if isinstance(body.get("reasoning_effort"), str) else None)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self._chat_stream(cid, created, model, plan, prompt, include_usage)
+            stream = self._chat_stream(cid, created, model, plan, prompt, include_usage)
+            for i, event in enumerate(stream.events if reasoning is not None else []):
+                first = json.loads(event[len(b"data: "):])
+                if first.get("choices"):
+                    first["choices"][0]["delta"] = {"role": "assistant", "content": None,
+                                                    "reasoning_content": reasoning}
+                    stream.events.insert(i, b"data: " + _compact(first).encode() + b"\n\n")
+                    break
+            return stream
         rf = body.get("response_format")
         if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema") \
                 and plan[0] == "text":
@@ -1253,6 +1265,8 @@ class _OpenAIShaped(MockProvider):
         else:
             message = {"role": "assistant", "content": plan[1], "refusal": None,
                        "annotations": []}
+            if reasoning is not None:
+                message["reasoning_content"] = reasoning
             finish, completion = plan[2], _words(plan[1])
         answer = {
             "id": cid,
@@ -2446,6 +2460,8 @@ class OllamaMock(MockProvider):
     def _answer(self, body: dict[str, Any], key: str, text: str, reason: str, prompt: int,
                 tool_calls: list[dict[str, Any]] | None = None) -> JsonResponse | StreamResponse:
         model = body["model"]
+        # Thinking models answer with `thinking` when asked to think.
+        thinking = f"ollama mock thought ({body['think']})" if body.get("think") else None
         completion = max(1, _words(text)) if text else max(1, len(_compact(tool_calls)) // 4)
         final = {"model": model, "created_at": self._created_at(), "done": True,
                  "done_reason": reason, "total_duration": 4883583458, "load_duration": 1334875,
@@ -2461,10 +2477,22 @@ class OllamaMock(MockProvider):
                 final["message"] = {"role": "assistant", "content": text}
                 if tool_calls:
                     final["message"]["tool_calls"] = tool_calls
+                if thinking:
+                    final["message"]["thinking"] = thinking
             else:
                 final["response"] = text
+                if thinking:
+                    final["thinking"] = thinking
             return JsonResponse(200, final)
         lines = []
+        if thinking:
+            line: dict[str, Any] = {"model": model, "created_at": self._created_at(), "done": False}
+            if key == "message":
+                line["message"] = {"role": "assistant", "content": "", "thinking": thinking}
+            else:
+                line["response"] = ""
+                line["thinking"] = thinking
+            lines.append(line)
         if tool_calls:
             lines.append({"model": model, "created_at": self._created_at(),
                           "message": {"role": "assistant", "content": "", "tool_calls": tool_calls},

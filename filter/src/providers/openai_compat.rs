@@ -12,7 +12,7 @@
 //!
 //! | provider | parameters (chat) | rewrites (LiteLLM's `map_openai_params`) |
 //! |---|---|---|
-//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; streams always end with usage, `stream_options` is not sent |
+//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls (LiteLLM's `reasoning_effort` for Magistral becomes a system prompt it injects; not reproduced, so refused) | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; streams always end with usage, `stream_options` is not sent |
 //! | perplexity | `PerplexityChatConfig`: frequency_penalty, max_tokens, max_completion_tokens, presence_penalty, response_format, stream, temperature, top_p (+ reasoning_effort) | no tools; streams carry usage, `stream_options` is not sent |
 //! | cerebras | `CerebrasConfig`: max_tokens, max_completion_tokens, response_format, seed, stop, stream, temperature, top_p, tool_choice, tools, user (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `stream_options` is not sent |
 //! | deepinfra | `DeepInfraConfig`: stream, frequency_penalty, function_call, functions, logit_bias, max_tokens, max_completion_tokens, n, presence_penalty, stop, temperature, top_p, response_format, tools, tool_choice | `max_completion_tokens`→`max_tokens`; `tool_choice` other than `auto`/`none` is refused (400 naming it) or dropped with `drop_params` |
@@ -22,8 +22,8 @@
 //!
 //! LiteLLM adds `reasoning_effort` only for models its price map flags as
 //! reasoning-capable; the gateway has no such list per model, so the tables accept
-//! it where the provider has reasoning models at all (Mistral's Magistral,
-//! Perplexity's sonar-reasoning, Cerebras, xAI).
+//! it where the provider has reasoning models at all (Perplexity's sonar-reasoning,
+//! Cerebras, xAI).
 //!
 //! `model`, `messages`/`prompt`/`input` and `stream_options` (the gateway's own:
 //! read for the client, removed or set as the provider needs) are always accepted.
@@ -56,7 +56,6 @@ const MISTRAL: &[&str] = &[
     "stop",
     "response_format",
     "parallel_tool_calls",
-    "reasoning_effort",
 ];
 
 const PERPLEXITY: &[&str] = &[
