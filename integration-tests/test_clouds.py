@@ -39,15 +39,16 @@ WEATHER_TOOL = {
 }
 
 # prefix: (model id, key variable or None for keyless servers, base variable or None
-# for an api_base in the config, tools, embeddings)
+# for an api_base in the config, tools, embeddings — False where the provider has
+# no embeddings API: Groq, DeepSeek, Perplexity, Cerebras)
 CLOUDS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "openai": ("gpt-4o-mini", "OPENAI_API_KEY", None, True, True),
     "mistral": ("mistral-small-latest", "MISTRAL_API_KEY", None, True, True),
     "groq": ("llama-3.1-8b-instant", "GROQ_API_KEY", "GROQ_API_BASE", True, False),
     "deepseek": ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", True, False),
     "together_ai": ("meta-llama/Llama-3-8b-chat-hf", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_BASE", True, True),
-    "openrouter": ("anthropic/claude-3.5-sonnet", "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", True, False),
-    "xai": ("grok-2", "XAI_API_KEY", "XAI_API_BASE", True, False),
+    "openrouter": ("anthropic/claude-3.5-sonnet", "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", True, True),
+    "xai": ("grok-2", "XAI_API_KEY", "XAI_API_BASE", True, True),
     "fireworks_ai": ("llama-v3p1-8b-instruct", "FIREWORKS_AI_API_KEY", "FIREWORKS_API_BASE", True, True),
     "perplexity": ("sonar", "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE", False, False),
     "cerebras": ("llama3.1-8b", "CEREBRAS_API_KEY", "CEREBRAS_API_BASE", True, False),

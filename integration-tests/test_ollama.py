@@ -303,6 +303,10 @@ def test_embeddings_float_and_base64(client, ollama):
     assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding, abs=1e-6)
     assert e64.data[0].embedding != e64.data[1].embedding
     assert e64.usage.prompt_tokens == 2 and ef.usage.prompt_tokens == 1
+    # ollama_chat/ deployments embed through /api/embed too (with their options).
+    client.embeddings.create(model="llama-chat", input="gamma")
+    assert ollama.last_request.path == "/api/embed"
+    assert ollama.last_request.json == {"model": "llama3.1", "input": "gamma", "options": {"num_ctx": 4096}}
     raw = client.embeddings.with_raw_response.create(model="nomic", input="alpha", encoding_format="base64")
     b64 = json.loads(raw.text)["data"][0]["embedding"]
     assert isinstance(b64, str) and len(base64.b64decode(b64)) == 8 * 4
