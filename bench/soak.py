@@ -731,11 +731,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     faults = [o for o in outcomes if o.kind.startswith("fault:")]
     unexpected = [o for o in outcomes if o.result == "unexpected"]
     started = datetime.datetime.fromtimestamp(res["wall0"], datetime.timezone.utc)
-    try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = "?"
+    rev = res["rev"]
     w("`bench/soak` runs the real gateway (Envoy with the filter, virtual keys on) in front "
       "of the integration tests' OpenAI and Anthropic mocks under a steady mix of plain and "
       "streamed chat completions, injected upstream faults the client picks per request "
@@ -1014,6 +1010,12 @@ def main() -> int:
         missing.append(f"keyservice not found at {KEYSERVICE}")
     if missing:
         raise SystemExit("; ".join(missing) + " (bench/soak builds them)")
+    # The commit measured: taken now, as the binaries were just built from this tree.
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = "?"
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-soak-"))
     print(f"soak: work directory {workdir}", file=sys.stderr)
     mocks = Mocks(workdir)
@@ -1028,6 +1030,7 @@ def main() -> int:
             workdir=workdir / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
         gw.start()
         res = asyncio.run(run(args, gw, ks))
+        res["rev"] = rev
         alive = gw.running and ks.proc.poll() is None
     finally:
         if gw is not None:
