@@ -16,18 +16,22 @@
 //!   (`gpt-4o` → openai), else — with an `api_base` — an OpenAI-compatible server.
 //!   The provider model id is the rest of `model`, kept as-is
 //!   (`openai/nvidia/llama-3.2-nv-embedqa-1b-v2` → `nvidia/llama-3.2-nv-embedqa-1b-v2`).
-//!   Providers Switchyard does not translate for yet (`ollama/`, `bedrock/`,
-//!   `gemini/`, …) and `model: "*"` are skipped with a warning, so LiteLLM's example
-//!   configs still pass `check`.
+//!   Providers Switchyard does not translate for yet (`bedrock/`, `gemini/`, …) and
+//!   `model: "*"` are skipped with a warning, so LiteLLM's example configs still pass
+//!   `check`.
 //! - **Address.** `api_base`, else the provider's default (`openai/` →
-//!   `https://api.openai.com/v1`, `anthropic/` → `https://api.anthropic.com`); Azure and
-//!   the self-hosted prefixes (`hosted_vllm/`, …) need one. An `os.environ/NAME`
+//!   `https://api.openai.com/v1`, `anthropic/` → `https://api.anthropic.com`, the
+//!   OpenAI-compatible clouds and Ollama per [`PRESETS`]: LiteLLM's
+//!   `<PROVIDER>_API_BASE` variable, else its default); Azure, `hosted_vllm/` and
+//!   `lm_studio/` need one. An `os.environ/NAME`
 //!   api_base stays deferred for the filter, but Envoy needs the address when the config
 //!   is rendered, so it is also resolved now.
 //! - **Credentials.** `api_key`, `api_base`, `api_version` may come from
 //!   `litellm_credential_name`; values in `litellm_params` win. Without an `api_key`,
 //!   `openai/` (default base), `anthropic/` (default base) and `azure/` read
-//!   `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and `AZURE_API_KEY` like LiteLLM does.
+//!   `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and `AZURE_API_KEY` like LiteLLM does;
+//!   the [`PRESETS`] read their key variables (first set wins) and a cloud with no
+//!   key anywhere is an error naming the entry's `api_key` and the variables.
 //! - **Weights.** As LiteLLM's simple-shuffle: a group is weighted by `weight` if any of
 //!   its deployments sets it, else by `rpm`, else by `tpm`, else evenly. Deployments
 //!   without the chosen field get 0 (no traffic) and a warning.
