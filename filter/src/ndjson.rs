@@ -226,7 +226,12 @@ impl NdjsonDecoder {
                 end
             };
             if end.saturating_sub(start) > self.max_line_bytes {
-                return Err(self.fail());
+                let e = self.fail();
+                if eof {
+                    // `finish` ends the stream whatever it reports.
+                    self.reset();
+                }
+                return Err(e);
             }
             self.pos = next;
             let blank = self
@@ -480,6 +485,21 @@ mod tests {
         assert_eq!(d.finish(), Ok(Some(&b"abcd"[..])));
         e.push(b"e");
         assert_eq!(e.finish(), Err(NdjsonError::LineTooLarge { limit: 4 }));
+    }
+
+    /// Found by the fuzz target `ndjson_decoder`: a last line over the cap failed at
+    /// `finish` but left the decoder failed, not reset as `finish` promises.
+    #[test]
+    fn a_last_line_over_the_cap_fails_finish_and_resets() {
+        let mut d = NdjsonDecoder::with_max_line_bytes(1);
+        // Half a BOM: `next_line` waits for the rest, so only `finish` sees the line.
+        d.push(b"\xEF\xBB");
+        assert_eq!(d.next_line(), Ok(None));
+        assert_eq!(d.finish(), Err(NdjsonError::LineTooLarge { limit: 1 }));
+        assert_eq!(d.error(), None);
+        assert_eq!(d.pending_bytes(), 0);
+        d.push(b"1\n");
+        assert_eq!(d.next_line(), Ok(Some(&b"1"[..])));
     }
 
     #[test]
