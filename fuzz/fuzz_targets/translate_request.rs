@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use switchyard_filter::providers::translate_request;
-use switchyard_fuzz::{assert_error_body, ENDPOINTS, PROVIDERS};
+use switchyard_fuzz::{assert_error_body, assert_json_object, ENDPOINTS, PROVIDERS};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(data) else {
@@ -19,9 +19,7 @@ fuzz_target!(|data: &[u8]| {
                 match translate_request(provider, endpoint, &request, "model/id *", api_version) {
                     Ok(out) => {
                         assert!(out.path.starts_with('/'), "path {:?}", out.path);
-                        let body: Value = serde_json::from_slice(&out.body)
-                            .expect("a translated request is JSON");
-                        assert!(body.is_object(), "a translated request is an object");
+                        assert_json_object(&out.body, "a translated request");
                     }
                     Err(err) => {
                         assert!((400..600).contains(&err.status), "{err}");

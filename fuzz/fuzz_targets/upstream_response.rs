@@ -26,8 +26,8 @@ use switchyard_filter::endpoint::Endpoint;
 use switchyard_filter::host::Flow;
 use switchyard_filter::spend::{KeyFacts, SpendQueue, QUEUE};
 use switchyard_fuzz::{
-    assert_error_body, check_local_reply, gateway, near_u64_max, openai_sse_events,
-    send_request_as, Framed, DEPLOYMENTS, ENDPOINTS,
+    assert_error_body, assert_json_object, check_local_reply, gateway, near_u64_max,
+    openai_sse_events, send_request_as, Framed, DEPLOYMENTS, ENDPOINTS,
 };
 
 const STATUSES: [&str; 16] = [
@@ -154,8 +154,7 @@ fuzz_target!(|data: &[u8]| {
     } else if stream && include_usage {
         assert_eq!(out, input.payload, "the client asked for usage: untouched");
     } else if anthropic {
-        let v: Value = serde_json::from_slice(&out).expect("a translated answer is JSON");
-        assert!(v.is_object());
+        assert_json_object(&out, "a translated answer");
     } else if !stream {
         assert_eq!(
             out, input.payload,
