@@ -94,9 +94,15 @@ impl UsageTap {
     }
 }
 
+/// Whether an event's data may carry a usage object. With `include_usage` on,
+/// OpenAI sends `"usage":null` in every chunk: those are not worth a parse.
+fn names_usage(data: &str) -> bool {
+    data.contains("\"usage\":{") || data.contains("\"usage\": {")
+}
+
 /// An event's data is a usage-only chunk (no choices, a usage object).
 fn is_usage_only(data: &str) -> bool {
-    data.contains("\"usage\"")
+    names_usage(data)
         && serde_json::from_str::<Value>(data).is_ok_and(|v| {
             v.get("usage").is_some_and(Value::is_object)
                 && v.get("choices")
@@ -113,7 +119,7 @@ impl StreamTranslate for UsageTap {
         self.decoder.push(chunk);
         while let Ok(Some(event)) = self.decoder.next_event() {
             // Only the rare event that names usage is parsed.
-            if event.data.contains("\"usage\":{") || event.data.contains("\"usage\": {") {
+            if names_usage(event.data) {
                 if let Some(u) = cost::usage_of(event.data.as_bytes()) {
                     self.usage = Some(u);
                 }
@@ -198,6 +204,24 @@ pub fn fallback_message(status: u16, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_chunks_with_a_usage_object_count_as_usage_only() {
+        assert!(super::is_usage_only(
+            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#
+        ));
+        assert!(super::is_usage_only(
+            r#"{"choices": [], "usage": {"total_tokens": 3}}"#
+        ));
+        // `"usage":null` rides on every chunk once include_usage is on.
+        assert!(!super::is_usage_only(
+            r#"{"choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#
+        ));
+        assert!(!super::is_usage_only(r#"{"choices":[],"usage":null}"#));
+        assert!(!super::is_usage_only(
+            r#"{"choices":[{"index":0,"delta":{}}],"usage":{"total_tokens":3}}"#
+        ));
+    }
+
     use super::*;
     use serde_json::json;
 
