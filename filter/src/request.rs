@@ -153,7 +153,10 @@ impl<'a> TopLevel<'a> {
                     + 4
                     + match f {
                         Field::Raw(r) => r.get().len(),
-                        Field::Owned(_) => 16,
+                        // Strings (the model) exactly plus quotes and escapes to
+                        // spare; small objects (stream_options, defaults) roughly.
+                        Field::Owned(Value::String(v)) => v.len() + 8,
+                        Field::Owned(_) => 64,
                     }
             })
             .sum();
