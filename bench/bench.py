@@ -60,7 +60,8 @@ PROVIDER_KEY = "sk-bench-provider"
 
 #: Processes whose CPU time per request the report shows (service name → column).
 CPU_COLUMNS = {"envoy": "plain Envoy", "wasm-pass": "Envoy + no-op wasm",
-               "wasm-buffer": "Envoy + buffering no-op", "sy": "switchyard Envoy",
+               "wasm-buffer": "Envoy + buffering no-op", "wasm-calls:50": "Envoy + no-op, 50 lookups",
+               "sy": "switchyard Envoy",
                "sy-b": "switchyard Envoy (B)", "sy-keys": "switchyard Envoy (keys)",
                "keyservice": "keyservice", "litellm": "LiteLLM", "mock": "nginx"}
 
