@@ -329,6 +329,20 @@ def test_unsupported_parameter_is_named_unless_dropped(client, clouds):
     assert "logit_bias" not in clouds["mistral"].last_request.json
 
 
+def test_provider_specific_parameters_pass(client, clouds):
+    # As in LiteLLM, only OpenAI's own parameters are checked against a cloud's
+    # table; the cloud's own ones go through.
+    client.chat.completions.create(
+        model="perplexity", messages=[{"role": "user", "content": "x"}],
+        extra_body={"search_domain_filter": ["example.com"]},
+    )
+    assert clouds["perplexity"].last_request.json["search_domain_filter"] == ["example.com"]
+    client.chat.completions.create(
+        model="mistral", messages=[{"role": "user", "content": "x"}], extra_body={"safe_prompt": True}
+    )
+    assert clouds["mistral"].last_request.json["safe_prompt"] is True
+
+
 def test_perplexity_has_no_tools(client, clouds):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(

@@ -1044,3 +1044,102 @@ class TestDirectives:
 def openai_mock_directed():
     with OpenAIMock(OPENAI_KEY, directives=True) as mock:
         yield mock
+
+
+# --------------------------------------------------------------------------------------
+# Ollama mock and cloud profiles
+# --------------------------------------------------------------------------------------
+
+from mocks import OllamaMock  # noqa: E402
+
+PIXEL_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+@pytest.fixture
+def ollama_mock():
+    with OllamaMock(models={"llama3.1"}) as mock:
+        yield mock
+
+
+class TestOllamaMock:
+    def test_chat_answers_natively(self, ollama_mock: OllamaMock) -> None:
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/chat", {
+            "model": "llama3.1", "stream": False,
+            "messages": [{"role": "user", "content": "hi", "images": [PIXEL_B64]}],
+            "options": {"num_predict": 3, "temperature": 0.1},
+        })
+        assert status == 200, body
+        assert body["message"] == {"role": "assistant", "content": "Hello from ollama"}
+        assert (body["done"], body["done_reason"]) == (True, "length")
+        assert body["eval_count"] == 3 and body["prompt_eval_count"] >= 1
+
+    def test_stream_is_ndjson_by_default(self, ollama_mock: OllamaMock) -> None:
+        with open_stream("POST", f"{ollama_mock.root_url}/api/chat", {
+            "model": "llama3.1", "messages": [{"role": "user", "content": "a b"}]
+        }) as resp:
+            assert resp.status == 200
+            assert resp.getheader("Content-Type") == "application/x-ndjson"
+            lines = [json.loads(line) for line in resp.read().splitlines() if line]
+        assert "".join(l["message"]["content"] for l in lines) == "Hello from ollama mock: a b"
+        assert [l["done"] for l in lines][-1] is True
+        assert all(not l["done"] for l in lines[:-1])
+
+    @pytest.mark.parametrize("message, needle", [
+        ({"role": "user", "content": [{"type": "text", "text": "x"}]}, "cannot unmarshal array"),
+        ({"role": "user", "content": "x", "images": [f"data:image/png;base64,{PIXEL_B64}"]},
+         "illegal base64"),
+        ({"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": "f", "arguments": "{\"a\": 1}"}}]}, "cannot unmarshal string"),
+        ({"role": "developer", "content": "x"}, "invalid role"),
+        ({"role": "user", "content": "x", "name": "bob"}, "unknown message field"),
+    ])
+    def test_refuses_what_ollama_refuses(self, ollama_mock: OllamaMock, message, needle) -> None:
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/chat",
+                                       {"model": "llama3.1", "messages": [message]})
+        assert status == 400, body
+        assert needle in body["error"]
+
+    def test_unknown_model_options_and_paths(self, ollama_mock: OllamaMock) -> None:
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/chat",
+                                       {"model": "nope", "messages": []})
+        assert (status, body) == (404, {"error": 'model "nope" not found, try pulling it first'})
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/generate",
+                                       {"model": "llama3.1", "prompt": "x", "options": {"max_tokens": 3}})
+        assert status == 400 and "invalid option" in body["error"]
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/generate",
+                                       {"model": "llama3.1", "prompt": "x", "options": {"stop": "x"}})
+        assert status == 400
+        status, _, _ = request_json("POST", f"{ollama_mock.root_url}/v1/chat/completions", {})
+        assert status == 404
+
+    def test_tool_call_arguments_are_objects_and_embed(self, ollama_mock: OllamaMock) -> None:
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/chat", {
+            "model": "llama3.1", "stream": False,
+            "messages": [{"role": "user", "content": "weather?"}], "tools": [WEATHER_TOOL_OPENAI],
+        })
+        assert status == 200, body
+        assert body["message"]["tool_calls"] == [
+            {"function": {"name": "get_weather", "arguments": DEFAULT_TOOL_ARGS}}]
+        status, _, body = request_json("POST", f"{ollama_mock.root_url}/api/embed",
+                                       {"model": "llama3.1", "input": ["a", "b c"]})
+        assert status == 200
+        assert len(body["embeddings"]) == 2 and len(body["embeddings"][0]) == 8
+        assert body["prompt_eval_count"] == 3
+
+
+def test_cloud_profile_is_as_picky_as_the_cloud() -> None:
+    with OpenAIMock(api_key="k", name="mistral", profile="mistral") as mock:
+        url, auth = f"{mock.base_url}/chat/completions", {"Authorization": "Bearer k"}
+        status, _, body = request_json("POST", url, chat_body(seed=1), auth)
+        assert status == 400 and "seed" in body["error"]["message"]
+        status, _, body = request_json("POST", url, chat_body(random_seed=1), auth)
+        assert status == 200 and body["choices"][0]["message"]["content"] == "Hello from mistral mock: hi there"
+        status, _, body = request_json(
+            "POST", url, chat_body(stream=True, stream_options={"include_usage": True}), auth)
+        assert status == 400
+        chunks = openai_chunks(read_events(url, chat_body(stream=True), auth))
+        finish = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+        assert finish[0]["usage"]["completion_tokens"] > 0, "usage unasked, on the finish chunk"
+        status, _, _ = request_json(
+            "POST", url, chat_body(tools=[WEATHER_TOOL_OPENAI], tool_choice="any"), auth)
+        assert status == 200

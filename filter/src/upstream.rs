@@ -141,9 +141,9 @@ pub struct Deployment {
     request_headers: Vec<(String, String)>,
     default_params: Map<String, Value>,
     drop_params: bool,
-    /// The parameters the provider accepts per endpoint (chat, completions,
-    /// embeddings), `None` for anything; resolved at configure time.
-    params: [Option<Vec<&'static str>>; 3],
+    /// The parameters the provider takes per endpoint (chat, completions,
+    /// embeddings); resolved at configure time.
+    params: [providers::ParamTable; 3],
     /// Rewrites an OpenAI-compatible cloud needs (`providers::openai_compat`).
     quirks: providers::openai_compat::Quirks,
     fallback_index: u32,
@@ -254,7 +254,7 @@ impl Deployment {
             Endpoint::Completions,
             Endpoint::Embeddings,
         ]
-        .map(|e| config.provider.supported_params(e, &model));
+        .map(|e| config.provider.param_table(e, &model));
         Ok(Deployment {
             deployment_id: config.deployment_id.clone(),
             group: config.group.clone(),
@@ -300,14 +300,14 @@ impl Deployment {
                 request.insert(k, v.clone());
             }
         }
-        if let Some(supported) = self
+        if let Some(table) = self
             .params
             .get(endpoint_slot(endpoint))
-            .and_then(Option::as_ref)
+            .filter(|t| **t != providers::ParamTable::Any)
         {
             let unsupported: Vec<String> = request
                 .keys()
-                .filter(|k| !supported.contains(k))
+                .filter(|k| table.refuses(k))
                 .map(str::to_string)
                 .collect();
             if !unsupported.is_empty() {

@@ -1474,7 +1474,8 @@ CLOUD_PROFILES: dict[str, dict[str, Any]] = {
         "chat_params": {"model", "messages", "frequency_penalty", "max_tokens",
                         "presence_penalty", "response_format", "stream", "temperature",
                         "top_p", "top_k", "reasoning_effort", "search_mode",
-                        "web_search_options"},
+                        "web_search_options", "search_domain_filter",
+                        "search_recency_filter", "return_images", "return_related_questions"},
         "stream_usage_always": True,
     },
     "cerebras": {

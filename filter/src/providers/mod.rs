@@ -133,17 +133,48 @@ impl ProviderKind {
         )
     }
 
-    /// The request parameters the provider accepts for `endpoint` with model
-    /// `model`, or `None` when it accepts anything (sent as the client wrote them).
-    /// Called once per deployment at configure time (see `upstream::Deployment`).
-    pub fn supported_params(self, endpoint: Endpoint, model: &str) -> Option<Vec<&'static str>> {
+    /// Which request parameters the provider takes for `endpoint` with model
+    /// `model`. Called once per deployment at configure time (see
+    /// `upstream::Deployment`).
+    pub fn param_table(self, endpoint: Endpoint, model: &str) -> ParamTable {
         match self {
-            ProviderKind::Openai | ProviderKind::Azure => None,
-            ProviderKind::Anthropic => Some(anthropic::supported_params(endpoint).to_vec()),
-            ProviderKind::Ollama | ProviderKind::OllamaChat => {
-                Some(ollama::supported_params(self == ProviderKind::OllamaChat, endpoint).to_vec())
+            ProviderKind::Openai | ProviderKind::Azure => ParamTable::Any,
+            ProviderKind::Anthropic => {
+                ParamTable::Only(anthropic::supported_params(endpoint).to_vec())
             }
-            _ => openai_compat::supported_params(self, endpoint, model),
+            ProviderKind::Ollama | ProviderKind::OllamaChat => ParamTable::Only(
+                ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
+            ),
+            _ => match openai_compat::unsupported_params(self, endpoint, model) {
+                Some(not) => ParamTable::Not(not),
+                None => ParamTable::Any,
+            },
+        }
+    }
+}
+
+/// The parameters a provider takes, as the upstream stage checks them (a parameter
+/// outside is a 400 naming it, or dropped with `drop_params`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamTable {
+    /// Anything (sent as the client wrote it).
+    Any,
+    /// Only these: the translation knows every field it sends.
+    Only(Vec<&'static str>),
+    /// Anything but these OpenAI parameters. OpenAI-compatible clouds get the body
+    /// as sent, so, as in LiteLLM, only OpenAI's own parameters that the provider's
+    /// table lacks are refused; provider-specific ones (Perplexity's
+    /// `search_domain_filter`, Mistral's `safe_prompt`, …) pass.
+    Not(Vec<&'static str>),
+}
+
+impl ParamTable {
+    /// Whether `param` is refused.
+    pub fn refuses(&self, param: &str) -> bool {
+        match self {
+            ParamTable::Any => false,
+            ParamTable::Only(allowed) => !allowed.contains(&param),
+            ParamTable::Not(refused) => refused.contains(&param),
         }
     }
 }

@@ -44,6 +44,44 @@ use crate::request::TopLevel;
 /// Fields every table accepts (the request's subject and the gateway's own).
 const ALWAYS: &[&str] = &["model", "messages", "stream_options"];
 
+/// OpenAI's chat parameters: the ones LiteLLM checks against a provider's table
+/// (its `DEFAULT_CHAT_COMPLETION_PARAM_VALUES`, plus the newer OpenAI fields).
+/// Anything else is provider-specific and passes to the provider, as in LiteLLM.
+pub const OPENAI_CHAT_PARAMS: &[&str] = &[
+    "functions",
+    "function_call",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "max_tokens",
+    "max_completion_tokens",
+    "modalities",
+    "prediction",
+    "audio",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "response_format",
+    "seed",
+    "tools",
+    "tool_choice",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "verbosity",
+    "web_search_options",
+    "service_tier",
+    "safety_identifier",
+    "prompt_cache_key",
+    "metadata",
+    "store",
+];
+
 const MISTRAL: &[&str] = &[
     "stream",
     "temperature",
@@ -282,6 +320,23 @@ pub fn provider_model(provider: ProviderKind, model: &str) -> String {
     }
 }
 
+/// The OpenAI parameters `provider` does not take for `endpoint` with `model`
+/// (OpenAI's set minus LiteLLM's table), or `None` when it takes them all.
+pub fn unsupported_params(
+    provider: ProviderKind,
+    endpoint: Endpoint,
+    model: &str,
+) -> Option<Vec<&'static str>> {
+    let table = supported_params(provider, endpoint, model)?;
+    Some(
+        OPENAI_CHAT_PARAMS
+            .iter()
+            .filter(|p| !table.contains(p))
+            .copied()
+            .collect(),
+    )
+}
+
 /// Applies `quirks` to a request whose parameters were already checked.
 pub fn apply(
     quirks: &Quirks,
@@ -504,6 +559,22 @@ mod tests {
         }
         assert_eq!(
             supported_params(ProviderKind::Mistral, Endpoint::Embeddings, "m"),
+            None
+        );
+    }
+
+    #[test]
+    fn only_openai_parameters_are_refused() {
+        let not = unsupported_params(ProviderKind::Perplexity, Endpoint::ChatCompletions, "sonar")
+            .unwrap();
+        assert!(not.contains(&"tools") && not.contains(&"seed"));
+        assert!(!not.contains(&"temperature") && !not.contains(&"stream_options"));
+        assert!(
+            !not.contains(&"search_domain_filter"),
+            "provider-specific parameters pass, as in LiteLLM"
+        );
+        assert_eq!(
+            unsupported_params(ProviderKind::Groq, Endpoint::ChatCompletions, "m"),
             None
         );
     }
