@@ -312,6 +312,27 @@ def test_mistral_parameters_are_mapped_as_litellm_does(client, clouds):
     assert "seed" not in sent and "max_completion_tokens" not in sent
 
 
+def test_mistral_messages_and_vllm_tool_schemas_are_cleaned(client, clouds):
+    # Mistral refuses `name` on messages (422 extra_forbidden); LiteLLM drops it.
+    r = client.chat.completions.create(
+        model="mistral",
+        messages=[{"role": "system", "content": "s", "name": "rules"},
+                  {"role": "user", "content": "named", "name": "bob"}],
+    )
+    assert r.choices[0].message.content == "Hello from mistral mock: named"
+    assert [set(m) for m in clouds["mistral"].last_request.json["messages"]] == [{"role", "content"}] * 2
+
+    tool = {"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
+    client.chat.completions.create(
+        model="hosted_vllm", messages=[{"role": "user", "content": "w"}], tools=[tool]
+    )
+    sent = clouds["hosted_vllm"].last_request.json["tools"][0]["function"]
+    assert "strict" not in sent and "additionalProperties" not in sent["parameters"]
+    assert sent["parameters"]["required"] == ["location"]
+
+
 def test_unsupported_parameter_is_named_unless_dropped(client, clouds):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(

@@ -895,6 +895,8 @@ class _OpenAIShaped(MockProvider):
         self.chat_params: set[str] = set(_CHAT_PARAMS)
         #: The string values ``tool_choice`` may take.
         self.tool_choice_values: tuple[str, ...] = ("none", "auto", "required")
+        #: Message fields refused for every role but ``tool`` (Mistral refuses ``name``).
+        self.forbidden_message_keys: set[str] = set()
         #: Streams always end with usage (on the finish chunk), unasked, as Mistral's,
         #: Perplexity's, Cerebras' and Fireworks' do; such providers take no
         #: ``stream_options`` (leave it out of ``chat_params``).
@@ -1036,6 +1038,10 @@ class _OpenAIShaped(MockProvider):
                     f"'user', 'function', 'tool', and 'developer'.", f"{where}.role",
                     "invalid_value")
             _extra_keys(msg, _MESSAGE_KEYS[role], f"messages.{i}")
+            if role != "tool":
+                for key in self.forbidden_message_keys & set(msg):
+                    raise _Invalid(f"Extra inputs are not permitted: messages.{i}.{key}",
+                                   f"messages.{i}.{key}", "extra_forbidden", status=422)
             if role == "tool":
                 if "tool_call_id" not in msg:
                     raise _missing(f"{where}.tool_call_id")
@@ -1469,6 +1475,7 @@ CLOUD_PROFILES: dict[str, dict[str, Any]] = {
                         "parallel_tool_calls", "prediction", "prompt_mode"},
         "tool_choice": ("none", "auto", "any", "required"),
         "stream_usage_always": True,
+        "forbidden_message_keys": {"name"},
     },
     "perplexity": {
         "chat_params": {"model", "messages", "frequency_penalty", "max_tokens",
@@ -1523,6 +1530,7 @@ class OpenAIMock(_OpenAIShaped):
             self.chat_params = set(spec["chat_params"])
         self.tool_choice_values = tuple(spec.get("tool_choice", self.tool_choice_values))
         self.stream_usage_always = bool(spec.get("stream_usage_always"))
+        self.forbidden_message_keys = set(spec.get("forbidden_message_keys", ()))
 
     @property
     def base_url(self) -> str:

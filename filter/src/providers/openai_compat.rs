@@ -12,13 +12,14 @@
 //!
 //! | provider | parameters (chat) | rewrites (LiteLLM's `map_openai_params`) |
 //! |---|---|---|
-//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls (LiteLLM's `reasoning_effort` for Magistral becomes a system prompt it injects; not reproduced, so refused) | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; streams always end with usage, `stream_options` is not sent |
+//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls (LiteLLM's `reasoning_effort` for Magistral becomes a system prompt it injects; not reproduced, so refused) | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; messages: `name` dropped (not from tool results), null fields dropped, empty assistant messages left out; streams always end with usage, `stream_options` is not sent |
 //! | perplexity | `PerplexityChatConfig`: frequency_penalty, max_tokens, max_completion_tokens, presence_penalty, response_format, stream, temperature, top_p (+ reasoning_effort) | no tools; streams carry usage, `stream_options` is not sent |
 //! | cerebras | `CerebrasConfig`: max_tokens, max_completion_tokens, response_format, seed, stop, stream, temperature, top_p, tool_choice, tools, user (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `stream_options` is not sent |
 //! | deepinfra | `DeepInfraConfig`: stream, frequency_penalty, function_call, functions, logit_bias, max_tokens, max_completion_tokens, n, presence_penalty, stop, temperature, top_p, response_format, tools, tool_choice | `max_completion_tokens`→`max_tokens`; `tool_choice` other than `auto`/`none` is refused (400 naming it) or dropped with `drop_params` |
 //! | xai | `XAIChatConfig`: logit_bias, logprobs, max_completion_tokens, max_tokens, n, parallel_tool_calls, presence_penalty, response_format, seed, stream, stream_options, temperature, tool_choice, tools, top_logprobs, top_p, user, web_search_options; `stop` except grok-3-mini, grok-4, grok-code-fast; `frequency_penalty` except grok-4, grok-code-fast (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `strict` removed from tools |
 //! | fireworks_ai | `FireworksAIConfig`: stream, tools, tool_choice, max_completion_tokens, max_tokens, temperature, top_p, top_k, frequency_penalty, presence_penalty, n, stop, response_format, user, logprobs, prompt_truncate_length, context_length_exceeded_behavior | `tool_choice: required`→`"any"`; `json_schema`→`{"type":"json_object","schema":…}`; `max_completion_tokens`→`max_tokens`; model ids get `accounts/fireworks/models/` unless they start with `accounts/` (configure time); `stream_options` is not sent |
-//! | groq, deepseek, together_ai, openrouter, hosted_vllm, lm_studio, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
+//! | hosted_vllm | OpenAI's whole set | `strict` and `additionalProperties: false` removed from tools (`HostedVLLMChatConfig.map_openai_params`) |
+//! | groq, deepseek, together_ai, openrouter, lm_studio, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
 //!
 //! LiteLLM adds `reasoning_effort` only for models its price map flags as
 //! reasoning-capable; the gateway has no such list per model, so the tables accept
@@ -29,9 +30,8 @@
 //! read for the client, removed or set as the provider needs) are always accepted.
 //!
 //! Not reproduced (LiteLLM does it, Switchyard does not yet): Groq's `json_schema`
-//! through a forced tool call and its fake streaming; Mistral dropping `name` from
-//! messages and flattening text-only content lists; vLLM's schema cleaning
-//! (`additionalProperties`, `strict`); LM Studio's bare `schema` wrapping;
+//! through a forced tool call and its fake streaming; Mistral flattening text-only
+//! content lists (Mistral takes lists now); LM Studio's bare `schema` wrapping;
 //! OpenRouter's `usage: {include: true}` cost reporting.
 
 use serde_json::{json, Value};
@@ -208,8 +208,15 @@ pub struct Quirks {
     /// `response_format: json_schema` is sent as `{"type":"json_object","schema":…}`
     /// (Fireworks).
     pub json_schema_as_json_object: bool,
-    /// `strict` is removed from each tool's function (xAI).
+    /// `strict` is removed from each tool's function (xAI, vLLM).
     pub strip_tool_strict: bool,
+    /// `additionalProperties: false` is removed from tool schemas, at any depth
+    /// (vLLM: `HostedVLLMChatConfig`, LiteLLM's `_remove_additional_properties`).
+    pub strip_additional_properties: bool,
+    /// Mistral's message cleanup (`MistralConfig._transform_messages`): `name` dropped
+    /// from every message but tool results (Mistral refuses it), null fields dropped
+    /// (`strip_none_values_from_message`), empty assistant messages left out.
+    pub mistral_messages: bool,
     /// The provider's streams end with usage unasked and it does not take
     /// `stream_options`: the gateway neither asks nor forwards the client's.
     pub stream_usage_always: bool,
@@ -222,6 +229,8 @@ impl Quirks {
         seed_as_random_seed: false,
         json_schema_as_json_object: false,
         strip_tool_strict: false,
+        strip_additional_properties: false,
+        mistral_messages: false,
         stream_usage_always: false,
     };
 
@@ -238,6 +247,7 @@ pub fn quirks(provider: ProviderKind) -> Quirks {
             max_completion_tokens_as_max_tokens: true,
             tool_choice: ToolChoice::MistralAny,
             seed_as_random_seed: true,
+            mistral_messages: true,
             stream_usage_always: true,
             ..Quirks::NONE
         },
@@ -258,6 +268,11 @@ pub fn quirks(provider: ProviderKind) -> Quirks {
         ProviderKind::Xai => Quirks {
             max_completion_tokens_as_max_tokens: true,
             strip_tool_strict: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::HostedVllm => Quirks {
+            strip_tool_strict: true,
+            strip_additional_properties: true,
             ..Quirks::NONE
         },
         ProviderKind::FireworksAi => Quirks {
@@ -407,15 +422,25 @@ pub fn apply(
             }
         }
     }
-    if quirks.strip_tool_strict {
+    if quirks.strip_tool_strict || quirks.strip_additional_properties {
         if let Some(Value::Array(mut tools)) = request.get_value("tools") {
             let mut changed = false;
             for tool in &mut tools {
-                if let Some(f) = tool.get_mut("function").and_then(Value::as_object_mut) {
-                    changed |= f.remove("strict").is_some();
+                if quirks.strip_tool_strict {
+                    if let Some(f) = tool.get_mut("function").and_then(Value::as_object_mut) {
+                        changed |= f.remove("strict").is_some();
+                    }
+                    if let Some(t) = tool.as_object_mut() {
+                        changed |= t.remove("strict").is_some();
+                    }
                 }
-                if let Some(t) = tool.as_object_mut() {
-                    changed |= t.remove("strict").is_some();
+                if quirks.strip_additional_properties {
+                    if let Some(schema) = tool
+                        .get_mut("function")
+                        .and_then(|f| f.get_mut("parameters"))
+                    {
+                        changed |= strip_additional_properties(schema, 0);
+                    }
                 }
             }
             if changed {
@@ -423,7 +448,71 @@ pub fn apply(
             }
         }
     }
+    if quirks.mistral_messages {
+        if let Some(Value::Array(mut messages)) = request.get_value("messages") {
+            let before = messages.len();
+            messages.retain(|m| !is_empty_assistant(m));
+            let mut changed = messages.len() != before;
+            for message in &mut messages {
+                let Some(m) = message.as_object_mut() else {
+                    continue;
+                };
+                if m.get("role").and_then(Value::as_str) != Some("tool") {
+                    changed |= m.remove("name").is_some();
+                }
+                let before = m.len();
+                m.retain(|_, v| !v.is_null());
+                changed |= m.len() != before;
+            }
+            if changed {
+                request.insert("messages", Value::Array(messages));
+            }
+        }
+    }
     Ok(())
+}
+
+/// An assistant message with neither text nor tool calls (Mistral refuses them;
+/// LiteLLM's `_is_empty_assistant_message` leaves them out).
+fn is_empty_assistant(m: &Value) -> bool {
+    let empty_text = match m.get("content") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(Value::Array(parts)) => parts.is_empty(),
+        Some(_) => false,
+    };
+    m.get("role").and_then(Value::as_str) == Some("assistant")
+        && empty_text
+        && m.get("tool_calls")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+}
+
+/// Removes `additionalProperties: false` from a JSON schema at any depth (bounded:
+/// schemas deeper than 64 levels are left as they are below that).
+fn strip_additional_properties(schema: &mut Value, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let mut changed = false;
+    match schema {
+        Value::Object(map) => {
+            if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+                map.remove("additionalProperties");
+                changed = true;
+            }
+            for v in map.values_mut() {
+                changed |= strip_additional_properties(v, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                changed |= strip_additional_properties(v, depth + 1);
+            }
+        }
+        _ => {}
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -555,7 +644,11 @@ mod tests {
             ProviderKind::Llamafile,
         ] {
             assert_eq!(chat(open), None, "{open:?}");
-            assert!(!quirks(open).any(), "{open:?}");
+            assert_eq!(
+                quirks(open).any(),
+                open == ProviderKind::HostedVllm,
+                "only vLLM's tool schemas are cleaned: {open:?}"
+            );
         }
         assert_eq!(
             supported_params(ProviderKind::Mistral, Endpoint::Embeddings, "m"),
@@ -577,6 +670,51 @@ mod tests {
             unsupported_params(ProviderKind::Groq, Endpoint::ChatCompletions, "m"),
             None
         );
+    }
+
+    #[test]
+    fn mistral_messages_and_vllm_schemas_are_cleaned() {
+        let out = run(
+            ProviderKind::Mistral,
+            json!({"messages": [
+                {"role": "system", "content": "s", "name": "sys"},
+                {"role": "user", "content": "hi", "name": "bob"},
+                {"role": "assistant", "content": null},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c", "name": "f", "content": "r"}
+            ]}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c", "name": "f", "content": "r"}
+            ])
+        );
+        let tool = json!({"type": "function", "function": {"name": "f", "strict": true, "parameters": {
+            "type": "object", "additionalProperties": false,
+            "properties": {"a": {"type": "object", "additionalProperties": false}, "b": {"type": "object", "additionalProperties": true}}}}});
+        let out = run(ProviderKind::HostedVllm, json!({"tools": [tool]}), false).unwrap();
+        assert_eq!(
+            out["tools"][0]["function"],
+            json!({"name": "f", "parameters": {"type": "object",
+                   "properties": {"a": {"type": "object"}, "b": {"type": "object", "additionalProperties": true}}}})
+        );
+        // Clean messages stay untouched.
+        let body = br#"{"messages":[{"role":"user","content":"hi"}]}"#;
+        let mut top = TopLevel::parse(body).unwrap();
+        apply(
+            &quirks(ProviderKind::Mistral),
+            Endpoint::ChatCompletions,
+            &mut top,
+            false,
+        )
+        .unwrap();
+        assert!(!top.changed());
     }
 
     #[test]
