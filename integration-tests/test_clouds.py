@@ -289,6 +289,18 @@ def test_fireworks_json_schema_is_sent_as_json_object_with_schema(client, clouds
     assert clouds["fireworks_ai"].last_request.json["response_format"] == {"type": "json_object", "schema": schema}
 
 
+def test_lm_studio_bare_schema_is_wrapped(client, clouds):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    client.chat.completions.create(
+        model="lm_studio",
+        messages=[{"role": "user", "content": "schema"}],
+        response_format={"type": "json_schema", "schema": schema},
+    )
+    assert clouds["lm_studio"].last_request.json["response_format"] == {
+        "type": "json_schema", "json_schema": {"schema": schema}
+    }
+
+
 @pytest.mark.parametrize("prefix", WITH_EMBEDDINGS)
 def test_embeddings(client, clouds, prefix):
     e = client.embeddings.create(model=prefix, input=["alpha", "beta"])

@@ -275,6 +275,26 @@ def test_json_mode(client, ollama):
 
 
 @pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
+def test_text_completions_go_to_generate(client, ollama, model):
+    r = client.completions.create(model=model, prompt="Say hi", max_tokens=4)
+    assert r.object == "text_completion"
+    assert r.choices[0].text == "Hello from ollama mock:"
+    assert r.choices[0].finish_reason == "length"
+    req = ollama.last_request
+    assert req.path == "/api/generate"
+    assert (req.json["prompt"], req.json["options"]["num_predict"]) == ("Say hi", 4)
+    text, usage = "", None
+    for chunk in client.completions.create(
+        model=model, prompt="Stream hi", stream=True, stream_options={"include_usage": True}
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].text
+        usage = chunk.usage or usage
+    assert text == "Hello from ollama mock: Stream hi"
+    assert usage is not None and usage.completion_tokens == 6
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
 def test_reasoning(client, ollama, model):
     r = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"

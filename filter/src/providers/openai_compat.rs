@@ -19,7 +19,8 @@
 //! | xai | `XAIChatConfig`: logit_bias, logprobs, max_completion_tokens, max_tokens, n, parallel_tool_calls, presence_penalty, response_format, seed, stream, stream_options, temperature, tool_choice, tools, top_logprobs, top_p, user, web_search_options; `stop` except grok-3-mini, grok-4, grok-code-fast; `frequency_penalty` except grok-4, grok-code-fast (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `strict` removed from tools |
 //! | fireworks_ai | `FireworksAIConfig`: stream, tools, tool_choice, max_completion_tokens, max_tokens, temperature, top_p, top_k, frequency_penalty, presence_penalty, n, stop, response_format, user, logprobs, prompt_truncate_length, context_length_exceeded_behavior | `tool_choice: required`→`"any"`; `json_schema`→`{"type":"json_object","schema":…}`; `max_completion_tokens`→`max_tokens`; model ids get `accounts/fireworks/models/` unless they start with `accounts/` (configure time); `stream_options` is not sent |
 //! | hosted_vllm | OpenAI's whole set | `strict` and `additionalProperties: false` removed from tools (`HostedVLLMChatConfig.map_openai_params`) |
-//! | groq, deepseek, together_ai, openrouter, lm_studio, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
+//! | lm_studio | OpenAI's whole set | a `json_schema` response format with a bare `schema` is wrapped in `json_schema` (`LMStudioChatConfig.map_openai_params`) |
+//! | groq, deepseek, together_ai, openrouter, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
 //!
 //! LiteLLM adds `reasoning_effort` only for models its price map flags as
 //! reasoning-capable; the gateway has no such list per model, so the tables accept
@@ -31,7 +32,7 @@
 //!
 //! Not reproduced (LiteLLM does it, Switchyard does not yet): Groq's `json_schema`
 //! through a forced tool call and its fake streaming; Mistral flattening text-only
-//! content lists (Mistral takes lists now); LM Studio's bare `schema` wrapping;
+//! content lists (Mistral takes lists now);
 //! OpenRouter's `usage: {include: true}` cost reporting.
 
 use serde_json::{json, Value};
@@ -217,6 +218,10 @@ pub struct Quirks {
     /// from every message but tool results (Mistral refuses it), null fields dropped
     /// (`strip_none_values_from_message`), empty assistant messages left out.
     pub mistral_messages: bool,
+    /// A `json_schema` response format with a bare `schema` (no `json_schema`
+    /// object) is wrapped as `{"type":"json_schema","json_schema":{"schema":…}}`
+    /// (LM Studio: `LMStudioChatConfig.map_openai_params`).
+    pub wrap_bare_schema: bool,
     /// The provider's streams end with usage unasked and it does not take
     /// `stream_options`: the gateway neither asks nor forwards the client's.
     pub stream_usage_always: bool,
@@ -231,6 +236,7 @@ impl Quirks {
         strip_tool_strict: false,
         strip_additional_properties: false,
         mistral_messages: false,
+        wrap_bare_schema: false,
         stream_usage_always: false,
     };
 
@@ -268,6 +274,10 @@ pub fn quirks(provider: ProviderKind) -> Quirks {
         ProviderKind::Xai => Quirks {
             max_completion_tokens_as_max_tokens: true,
             strip_tool_strict: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::LmStudio => Quirks {
+            wrap_bare_schema: true,
             ..Quirks::NONE
         },
         ProviderKind::HostedVllm => Quirks {
@@ -404,6 +414,20 @@ pub fn apply(
                     }
                 }
                 ToolChoice::AsIs => {}
+            }
+        }
+    }
+    if quirks.wrap_bare_schema {
+        if let Some(format) = request.get_value("response_format") {
+            if format.get("type").and_then(Value::as_str) == Some("json_schema")
+                && format.get("json_schema").is_none()
+            {
+                if let Some(schema) = format.get("schema") {
+                    request.insert(
+                        "response_format",
+                        json!({"type": "json_schema", "json_schema": {"schema": schema}}),
+                    );
+                }
             }
         }
     }
@@ -646,8 +670,8 @@ mod tests {
             assert_eq!(chat(open), None, "{open:?}");
             assert_eq!(
                 quirks(open).any(),
-                open == ProviderKind::HostedVllm,
-                "only vLLM's tool schemas are cleaned: {open:?}"
+                matches!(open, ProviderKind::HostedVllm | ProviderKind::LmStudio),
+                "only vLLM's tool schemas and LM Studio's bare schemas are rewritten: {open:?}"
             );
         }
         assert_eq!(
@@ -703,6 +727,16 @@ mod tests {
             out["tools"][0]["function"],
             json!({"name": "f", "parameters": {"type": "object",
                    "properties": {"a": {"type": "object"}, "b": {"type": "object", "additionalProperties": true}}}})
+        );
+        let out = run(
+            ProviderKind::LmStudio,
+            json!({"response_format": {"type": "json_schema", "schema": {"type": "object"}}}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            out["response_format"],
+            json!({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}})
         );
         // Clean messages stay untouched.
         let body = br#"{"messages":[{"role":"user","content":"hi"}]}"#;
