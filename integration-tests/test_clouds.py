@@ -289,6 +289,43 @@ def test_fireworks_json_schema_is_sent_as_json_object_with_schema(client, clouds
     assert clouds["fireworks_ai"].last_request.json["response_format"] == {"type": "json_object", "schema": schema}
 
 
+def test_groq_json_schema_through_a_forced_tool_call_and_faked_json_streams(client, clouds):
+    groq = clouds["groq"]
+    schema = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": schema}}
+    r = client.chat.completions.create(
+        model="groq", messages=[{"role": "user", "content": "where?"}], response_format=fmt
+    )
+    assert json.loads(r.choices[0].message.content) == {"location": "Paris", "unit": "celsius"}
+    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason == "stop"
+    sent = groq.last_request.json
+    assert "response_format" not in sent
+    assert sent["tools"] == [{"type": "function", "function": {"name": "json_tool_call", "parameters": schema}}]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "json_tool_call"}}
+
+    # Groq's JSON mode does not stream: asked whole, replayed as a stream.
+    text, usage, finish = "", None, None
+    for chunk in client.chat.completions.create(
+        model="groq", messages=[{"role": "user", "content": "json stream"}],
+        response_format={"type": "json_object"}, stream=True, stream_options={"include_usage": True},
+    ):
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        usage = chunk.usage or usage
+    assert json.loads(text) == {"answer": "Hello from groq mock: json stream"}
+    assert finish == "stop" and usage is not None and usage.total_tokens > 0
+    sent = groq.last_request.json
+    assert sent["stream"] is False and "stream_options" not in sent
+    # … and a schema request streamed gets both.
+    chunks = list(client.chat.completions.create(
+        model="groq", messages=[{"role": "user", "content": "w"}], response_format=fmt, stream=True
+    ))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert json.loads(content) == {"location": "Paris", "unit": "celsius"}
+
+
 def test_lm_studio_bare_schema_is_wrapped(client, clouds):
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     client.chat.completions.create(

@@ -365,6 +365,8 @@ pub struct UpstreamExchange {
     /// The client asked for base64 embeddings from a provider that answers with
     /// numbers (converted on the way back).
     base64_embeddings: bool,
+    /// What a cloud's request rewrite means for its answer (Groq's JSON mode).
+    rewritten: providers::openai_compat::Rewritten,
     /// The request's `:path` when this attempt began (not set again when unchanged).
     original_path: Option<String>,
     response: ResponseMode,
@@ -387,6 +389,7 @@ impl Default for UpstreamExchange {
             stream: false,
             include_usage: false,
             base64_embeddings: false,
+            rewritten: Default::default(),
             original_path: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
@@ -538,15 +541,18 @@ impl UpstreamExchange {
             && request
                 .get_value("encoding_format")
                 .is_some_and(|f| f.as_str() == Some("base64"));
-        if dep.quirks.any() {
+        self.rewritten = if dep.quirks.any() {
             providers::openai_compat::apply(
                 &dep.quirks,
                 facts.endpoint,
                 &mut request,
                 dep.drop_params,
-            )?;
-        }
+            )?
+        } else {
+            Default::default()
+        };
         if self.stream
+            && !self.rewritten.fake_stream
             && !self.include_usage
             && providers::asks_stream_usage(dep.provider, facts.endpoint)
         {
@@ -657,7 +663,15 @@ impl UpstreamExchange {
             model: self.model.clone(),
             include_usage: self.include_usage,
         };
-        self.response = if self.stream {
+        self.response = if self.rewritten.fake_stream || self.rewritten.json_tool {
+            // Read whole: the answer is rewritten (and replayed as a stream when
+            // the client asked for one the provider could not give).
+            host.set_response_header("content-length", None);
+            if self.rewritten.fake_stream {
+                host.set_response_header("content-type", Some("text/event-stream"));
+            }
+            ResponseMode::Translate
+        } else if self.stream {
             host.set_response_header("content-length", None);
             if providers::rewrites_response(dep.provider) {
                 host.set_response_header("content-type", Some("text/event-stream"));
@@ -730,11 +744,19 @@ impl UpstreamExchange {
                     Ok(out) => {
                         let out = if self.base64_embeddings {
                             providers::embeddings_to_base64(out)
+                        } else if self.rewritten.json_tool {
+                            providers::openai_compat::json_tool_answer(out)
                         } else {
                             out
                         };
                         self.usage = cost::usage_of(&out);
-                        report_cost(host, dep, self.usage);
+                        let out = if self.rewritten.fake_stream {
+                            // A stream: no cost header, as for streams.
+                            providers::openai_compat::fake_stream(&out, self.include_usage)
+                        } else {
+                            report_cost(host, dep, self.usage);
+                            out
+                        };
                         host.replace_response_body(size, &out);
                         self.record_spend(dep, host);
                     }

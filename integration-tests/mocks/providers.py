@@ -897,6 +897,10 @@ class _OpenAIShaped(MockProvider):
         self.tool_choice_values: tuple[str, ...] = ("none", "auto", "required")
         #: Message fields refused for every role but ``tool`` (Mistral refuses ``name``).
         self.forbidden_message_keys: set[str] = set()
+        #: ``response_format`` types accepted (Groq: no ``json_schema`` on most models).
+        self.response_format_types: tuple[str, ...] = ("text", "json_object", "json_schema")
+        #: JSON mode cannot stream (Groq: "response_format does not support streaming").
+        self.json_mode_streams = True
         #: Streams always end with usage (on the finish chunk), unasked, as Mistral's,
         #: Perplexity's, Cerebras' and Fireworks' do; such providers take no
         #: ``stream_options`` (leave it out of ``chat_params``).
@@ -1229,6 +1233,13 @@ class _OpenAIShaped(MockProvider):
         self._check_common(body)
         messages = self._check_messages(body)
         self._check_tools(body)
+        rf = body.get("response_format")
+        if isinstance(rf, dict):
+            if rf.get("type") not in self.response_format_types:
+                raise _Invalid(f"response_format type '{rf.get('type')}' is not supported by "
+                               "this model", "response_format")
+            if body.get("stream") and not self.json_mode_streams:
+                raise _Invalid("response_format does not support streaming", "response_format")
         model = model_override or model
         plan = self._chat_plan(body, messages)
         prompt = self._prompt_words(messages)
@@ -1466,7 +1477,8 @@ class _OpenAIShaped(MockProvider):
 #: ``seed`` but ``random_seed``, ``tool_choice`` also ``any``, no ``stream_options``:
 #: usage ends every stream; unknown fields are refused, "extra_forbidden"),
 #: Perplexity (docs.perplexity.ai: no tools), Cerebras and Fireworks (usage ends
-#: every stream; Fireworks' ``tool_choice`` takes ``any``).
+#: every stream; Fireworks' ``tool_choice`` takes ``any``), Groq (JSON mode neither
+#: ``json_schema`` nor streamed).
 CLOUD_PROFILES: dict[str, dict[str, Any]] = {
     "mistral": {
         "chat_params": {"model", "messages", "temperature", "top_p", "max_tokens", "stream",
@@ -1476,6 +1488,12 @@ CLOUD_PROFILES: dict[str, dict[str, Any]] = {
         "tool_choice": ("none", "auto", "any", "required"),
         "stream_usage_always": True,
         "forbidden_message_keys": {"name"},
+    },
+    "groq": {
+        # Groq's JSON mode: json_object only (json_schema on a few models), never
+        # streamed (console.groq.com/docs/text-chat#json-mode).
+        "response_format_types": ("text", "json_object"),
+        "json_mode_streams": False,
     },
     "perplexity": {
         "chat_params": {"model", "messages", "frequency_penalty", "max_tokens",
@@ -1531,6 +1549,9 @@ class OpenAIMock(_OpenAIShaped):
         self.tool_choice_values = tuple(spec.get("tool_choice", self.tool_choice_values))
         self.stream_usage_always = bool(spec.get("stream_usage_always"))
         self.forbidden_message_keys = set(spec.get("forbidden_message_keys", ()))
+        self.response_format_types = tuple(spec.get("response_format_types",
+                                                    self.response_format_types))
+        self.json_mode_streams = bool(spec.get("json_mode_streams", True))
 
     @property
     def base_url(self) -> str:

@@ -20,7 +20,8 @@
 //! | fireworks_ai | `FireworksAIConfig`: stream, tools, tool_choice, max_completion_tokens, max_tokens, temperature, top_p, top_k, frequency_penalty, presence_penalty, n, stop, response_format, user, logprobs, prompt_truncate_length, context_length_exceeded_behavior | `tool_choice: required`→`"any"`; `json_schema`→`{"type":"json_object","schema":…}`; `max_completion_tokens`→`max_tokens`; model ids get `accounts/fireworks/models/` unless they start with `accounts/` (configure time); `stream_options` is not sent |
 //! | hosted_vllm | OpenAI's whole set | `strict` and `additionalProperties: false` removed from tools (`HostedVLLMChatConfig.map_openai_params`) |
 //! | lm_studio | OpenAI's whole set | a `json_schema` response format with a bare `schema` is wrapped in `json_schema` (`LMStudioChatConfig.map_openai_params`) |
-//! | groq, deepseek, together_ai, openrouter, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
+//! | groq | OpenAI's whole set (`GroqChatConfig` extends `OpenAILikeChatConfig`) | `json_schema` through a forced `json_tool_call`; JSON-mode streams faked (below) |
+//! | deepseek, together_ai, openrouter, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
 //!
 //! LiteLLM adds `reasoning_effort` only for models its price map flags as
 //! reasoning-capable; the gateway has no such list per model, so the tables accept
@@ -30,9 +31,12 @@
 //! `model`, `messages`/`prompt`/`input` and `stream_options` (the gateway's own:
 //! read for the client, removed or set as the provider needs) are always accepted.
 //!
-//! Not reproduced (LiteLLM does it, Switchyard does not yet): Groq's `json_schema`
-//! through a forced tool call and its fake streaming; Mistral flattening text-only
-//! content lists (Mistral takes lists now);
+//! Groq (`GroqChatConfig`): a `json_schema` response format becomes a forced call of
+//! a `json_tool_call` tool (its arguments come back as the content), and a stream
+//! with any `response_format` is asked whole and replayed as a stream.
+//!
+//! Not reproduced (LiteLLM does it, Switchyard does not yet): Mistral flattening text-only
+//! content lists (Mistral takes lists now); Mistral's reasoning system prompt;
 //! OpenRouter's `usage: {include: true}` cost reporting.
 
 use serde_json::{json, Value};
@@ -222,6 +226,12 @@ pub struct Quirks {
     /// object) is wrapped as `{"type":"json_schema","json_schema":{"schema":…}}`
     /// (LM Studio: `LMStudioChatConfig.map_openai_params`).
     pub wrap_bare_schema: bool,
+    /// Groq (`GroqChatConfig.map_openai_params`): a `json_schema` response format is
+    /// sent as a forced call of a `json_tool_call` tool whose parameters are the
+    /// schema, and its arguments come back as the answer's content; a stream with
+    /// any `response_format` is asked for whole and replayed as a stream
+    /// (`_should_fake_stream`: Groq's JSON mode does not stream).
+    pub groq_json: bool,
     /// The provider's streams end with usage unasked and it does not take
     /// `stream_options`: the gateway neither asks nor forwards the client's.
     pub stream_usage_always: bool,
@@ -237,6 +247,7 @@ impl Quirks {
         strip_additional_properties: false,
         mistral_messages: false,
         wrap_bare_schema: false,
+        groq_json: false,
         stream_usage_always: false,
     };
 
@@ -274,6 +285,10 @@ pub fn quirks(provider: ProviderKind) -> Quirks {
         ProviderKind::Xai => Quirks {
             max_completion_tokens_as_max_tokens: true,
             strip_tool_strict: true,
+            ..Quirks::NONE
+        },
+        ProviderKind::Groq => Quirks {
+            groq_json: true,
             ..Quirks::NONE
         },
         ProviderKind::LmStudio => Quirks {
@@ -362,18 +377,60 @@ pub fn unsupported_params(
     )
 }
 
+/// What a request's rewrite means for its answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The answer's `json_tool_call` arguments become its content ([`json_tool_answer`]).
+    pub json_tool: bool,
+    /// The client asked for a stream that was sent as a plain request: the answer is
+    /// replayed as a stream ([`fake_stream`]).
+    pub fake_stream: bool,
+}
+
+/// The name of the tool a Groq `json_schema` request is forced to call.
+pub const JSON_TOOL: &str = "json_tool_call";
+
 /// Applies `quirks` to a request whose parameters were already checked.
 pub fn apply(
     quirks: &Quirks,
     endpoint: Endpoint,
     request: &mut TopLevel<'_>,
     drop_params: bool,
-) -> Result<(), GatewayError> {
+) -> Result<Rewritten, GatewayError> {
+    let mut rewritten = Rewritten::default();
     if quirks.stream_usage_always {
         request.remove("stream_options");
     }
     if endpoint != Endpoint::ChatCompletions {
-        return Ok(());
+        return Ok(rewritten);
+    }
+    if quirks.groq_json {
+        if let Some(format) = request
+            .get_value("response_format")
+            .filter(Value::is_object)
+        {
+            if request.get_bool("stream") == Some(true) {
+                request.insert("stream", json!(false));
+                request.remove("stream_options");
+                rewritten.fake_stream = true;
+            }
+            let schema = format
+                .get("response_schema")
+                .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")))
+                .cloned();
+            if let Some(schema) = schema {
+                request.insert(
+                    "tools",
+                    json!([{"type": "function", "function": {"name": JSON_TOOL, "parameters": schema}}]),
+                );
+                request.insert(
+                    "tool_choice",
+                    json!({"type": "function", "function": {"name": JSON_TOOL}}),
+                );
+                request.remove("response_format");
+                rewritten.json_tool = true;
+            }
+        }
     }
     if quirks.max_completion_tokens_as_max_tokens {
         if let Some(v) = request.get_value("max_completion_tokens") {
@@ -493,7 +550,122 @@ pub fn apply(
             }
         }
     }
-    Ok(())
+    Ok(rewritten)
+}
+
+/// A chat answer whose `json_tool_call` arguments become the message content
+/// (LiteLLM's json_mode: content = the arguments, no tool calls, `finish_reason`
+/// `stop`). Anything else is returned unchanged.
+pub fn json_tool_answer(body: Vec<u8>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let mut changed = false;
+    for choice in v
+        .get_mut("choices")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let arguments = message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .and_then(|calls| calls.first())
+            .and_then(|call| call.get("function"))
+            .filter(|f| f.get("name").and_then(Value::as_str) == Some(JSON_TOOL))
+            .and_then(|f| f.get("arguments"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(arguments) = arguments {
+            message.insert("content".into(), Value::String(arguments));
+            message.remove("tool_calls");
+            if let Some(c) = choice.as_object_mut() {
+                c.insert("finish_reason".into(), json!("stop"));
+            }
+            changed = true;
+        }
+    }
+    if changed {
+        serde_json::to_vec(&v).unwrap_or(body)
+    } else {
+        body
+    }
+}
+
+/// A whole chat answer replayed as OpenAI SSE: per choice a delta with
+/// everything the message has, then its `finish_reason`; a usage chunk when the
+/// client asked for one; `[DONE]`.
+pub fn fake_stream(body: &[u8], include_usage: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 256);
+    let mut event = |v: &Value| {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(v.to_string().as_bytes());
+        out.extend_from_slice(b"\n\n");
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        event(
+            &GatewayError::new(502, "the provider's answer is not JSON")
+                .with_type("api_error")
+                .to_value(),
+        );
+        out.extend_from_slice(b"data: [DONE]\n\n");
+        return out;
+    };
+    let chunk = |choices: Value| {
+        json!({
+            "id": v.get("id").cloned().unwrap_or(Value::Null),
+            "object": "chat.completion.chunk",
+            "created": v.get("created").cloned().unwrap_or(Value::Null),
+            "model": v.get("model").cloned().unwrap_or(Value::Null),
+            "choices": choices,
+        })
+    };
+    for (i, choice) in v
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let index = choice.get("index").cloned().unwrap_or(json!(i));
+        let mut delta = choice
+            .get("message")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(Value::Array(calls)) = delta.get_mut("tool_calls") {
+            for (k, call) in calls.iter_mut().enumerate() {
+                if let Some(c) = call.as_object_mut() {
+                    c.insert("index".into(), json!(k));
+                }
+            }
+        }
+        delta.retain(|_, v| !v.is_null());
+        event(&chunk(
+            json!([{"index": index, "delta": delta, "finish_reason": null}]),
+        ));
+        let finish = choice
+            .get("finish_reason")
+            .cloned()
+            .unwrap_or(json!("stop"));
+        event(&chunk(
+            json!([{"index": index, "delta": {}, "finish_reason": finish}]),
+        ));
+    }
+    if include_usage {
+        if let Some(usage) = v.get("usage") {
+            let mut last = chunk(json!([]));
+            if let Some(o) = last.as_object_mut() {
+                o.insert("usage".into(), usage.clone());
+            }
+            event(&last);
+        }
+    }
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
 }
 
 /// An assistant message with neither text nor tool calls (Mistral refuses them;
@@ -670,8 +842,11 @@ mod tests {
             assert_eq!(chat(open), None, "{open:?}");
             assert_eq!(
                 quirks(open).any(),
-                matches!(open, ProviderKind::HostedVllm | ProviderKind::LmStudio),
-                "only vLLM's tool schemas and LM Studio's bare schemas are rewritten: {open:?}"
+                matches!(
+                    open,
+                    ProviderKind::HostedVllm | ProviderKind::LmStudio | ProviderKind::Groq
+                ),
+                "only vLLM's tool schemas, LM Studio's bare schemas and Groq's JSON mode are rewritten: {open:?}"
             );
         }
         assert_eq!(
@@ -749,6 +924,76 @@ mod tests {
         )
         .unwrap();
         assert!(!top.changed());
+    }
+
+    #[test]
+    fn groq_json_schema_becomes_a_forced_tool_call_and_json_streams_are_faked() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let body = serde_json::to_vec(&json!({"model": "m", "messages": [], "stream": true,
+            "stream_options": {"include_usage": true},
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}})).unwrap();
+        let mut top = TopLevel::parse(&body).unwrap();
+        let r = apply(
+            &quirks(ProviderKind::Groq),
+            Endpoint::ChatCompletions,
+            &mut top,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Rewritten {
+                json_tool: true,
+                fake_stream: true
+            }
+        );
+        let out: Value = serde_json::from_slice(&top.to_vec().unwrap()).unwrap();
+        assert_eq!(out["stream"], false);
+        assert!(out.get("stream_options").is_none() && out.get("response_format").is_none());
+        assert_eq!(
+            out["tools"][0]["function"],
+            json!({"name": JSON_TOOL, "parameters": schema})
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "function", "function": {"name": JSON_TOOL}})
+        );
+        // json_object is Groq's own: sent as is (and not streamed).
+        let body = br#"{"model":"m","messages":[],"response_format":{"type":"json_object"}}"#;
+        let mut top = TopLevel::parse(body).unwrap();
+        let r = apply(
+            &quirks(ProviderKind::Groq),
+            Endpoint::ChatCompletions,
+            &mut top,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r, Rewritten::default());
+        assert!(!top.changed());
+
+        let answer = br#"{"id":"c1","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"json_tool_call","arguments":"{\"a\":\"b\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#;
+        let converted = json_tool_answer(answer.to_vec());
+        let v: Value = serde_json::from_slice(&converted).unwrap();
+        assert_eq!(
+            v["choices"][0]["message"],
+            json!({"role": "assistant", "content": "{\"a\":\"b\"}"})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        let sse = String::from_utf8(fake_stream(&converted, true)).unwrap();
+        let events: Vec<&str> = sse.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 4, "{sse}");
+        let first: Value = serde_json::from_str(events[0].strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(first["object"], "chat.completion.chunk");
+        assert_eq!(
+            first["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "{\"a\":\"b\"}"})
+        );
+        let usage: Value = serde_json::from_str(events[2].strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(usage["usage"]["total_tokens"], 7);
+        assert_eq!(events[3], "data: [DONE]");
+        // Other answers are left alone.
+        let plain = br#"{"choices":[{"message":{"content":"hi"}}]}"#.to_vec();
+        assert_eq!(json_tool_answer(plain.clone()), plain);
     }
 
     #[test]
