@@ -8,6 +8,7 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod gemini;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
