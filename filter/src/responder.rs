@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::host::{Flow, Host};
+use crate::host::{header_in, Flow, Host};
 use crate::router::{decode_reply, DeferredReply, MODELS_LIST_MARKER, REPLY_PROPERTY};
 use crate::spend::{KeyFacts, KEY_PROPERTY};
 
@@ -42,7 +42,13 @@ impl ResponderExchange {
     pub fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
         // Who the keyservice admitted, for the spend report (the headers themselves
         // never reach a provider: the upstream stage removes them).
-        let header = |name: &str| host.request_header(name).unwrap_or_default();
+        // One hostcall for every header, instead of one per header read.
+        let request_headers = host.request_headers();
+        let header = |name: &str| {
+            header_in(&request_headers, name)
+                .unwrap_or_default()
+                .to_string()
+        };
         let facts = KeyFacts {
             key_hash: header("x-switchyard-key-hash"),
             user_id: header("x-switchyard-user-id"),
@@ -62,8 +68,8 @@ impl ResponderExchange {
             return Flow::Continue;
         };
         if headers.iter().any(|(k, _)| k == MODELS_LIST_MARKER) {
-            if let Some(allowed) = host.request_header(KEY_MODELS_HEADER) {
-                body = narrow_models(&body, &allowed);
+            if let Some(allowed) = header_in(&request_headers, KEY_MODELS_HEADER) {
+                body = narrow_models(&body, allowed);
             }
         }
         let headers: Vec<(&str, &str)> = headers
