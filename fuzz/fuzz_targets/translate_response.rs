@@ -50,7 +50,11 @@ fuzz_target!(|data: &[u8]| {
                 "{provider:?} {status} became {}",
                 err.status
             );
-            assert_error_body(&err.to_body());
+            if status == 400 {
+                // The body is built the same way at every status (serializing it
+                // under instrumentation is most of a run's time).
+                assert_error_body(&err.to_body());
+            }
         }
     }
     for status in [400, 413, 422, 500] {
