@@ -86,6 +86,10 @@ def config(mocks: dict[str, OpenAIMock]) -> str:
         "      model: mistral/mistral-small-latest",
         f"      api_base: {mocks['mistral'].base_url}",
         "      drop_params: true",
+        "  - model_name: magistral",
+        "    litellm_params:",
+        "      model: mistral/magistral-medium-2506",
+        f"      api_base: {mocks['mistral'].base_url}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -251,8 +255,8 @@ def test_json_mode(client, clouds, prefix):
     assert clouds[prefix].last_request.json["response_format"] == {"type": "json_object"}
 
 
-# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks; for
-# Mistral LiteLLM turns it into a system prompt, which the gateway does not.
+# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks, and
+# for Mistral's models other than Magistral (test_magistral_reasoning).
 NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}
 
 
@@ -277,6 +281,59 @@ def test_reasoning(client, clouds, prefix):
         if chunk.choices:
             reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
     assert reasoning == f"{prefix} mock reasoned (high)"
+
+
+def test_magistral_reasoning(client, clouds):
+    """Magistral: reasoning_effort becomes LiteLLM's reasoning system prompt, and the
+    `thinking` content chunks Mistral answers with come back as reasoning_content."""
+    mistral = clouds["mistral"]
+    r = client.chat.completions.create(
+        model="magistral",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "think"}],
+        reasoning_effort="medium",
+    )
+    message = r.choices[0].message
+    assert message.content == "Hello from mistral mock: think"
+    assert message.reasoning_content == "mistral mock thought it through"
+    sent = mistral.last_request.json
+    assert "reasoning_effort" not in sent
+    system = sent["messages"][0]
+    assert system["role"] == "system" and len(sent["messages"]) == 2
+    assert "[SYSTEM_PROMPT]system_prompt" in system["content"]
+    assert system["content"].endswith("\n\nBe brief.")
+    text, reasoning, usage = "", "", None
+    for chunk in client.chat.completions.create(
+        model="magistral", messages=[{"role": "user", "content": "think"}],
+        reasoning_effort="high", stream=True, stream_options={"include_usage": True},
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+        usage = chunk.usage or usage
+    assert (text, reasoning) == ("Hello from mistral mock: think", "mistral mock thought it through")
+    assert usage is not None and usage.completion_tokens == 5
+    assert mistral.last_request.json["messages"][0]["role"] == "system"
+    # Without reasoning_effort Magistral gets the messages as they are.
+    client.chat.completions.create(model="magistral", messages=[{"role": "user", "content": "plain"}])
+    assert mistral.last_request.json["messages"] == [{"role": "user", "content": "plain"}]
+
+
+def test_openrouter_cost_is_the_spend(client, clouds):
+    """OpenRouter is asked for `usage: {include: true}`; its `usage.cost` is the
+    answer's price (x-litellm-response-cost), as LiteLLM takes it."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="openrouter", messages=[{"role": "user", "content": "what does it cost"}]
+    )
+    r = raw.parse()
+    sent = clouds["openrouter"].last_request.json
+    assert sent["usage"] == {"include": True}
+    expected = r.usage.prompt_tokens * 1e-6 + r.usage.completion_tokens * 2e-6
+    assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(expected, rel=1e-9)
+    # A client that asks itself keeps its own choice.
+    client.chat.completions.create(
+        model="openrouter", messages=[{"role": "user", "content": "x"}], extra_body={"usage": {"include": False}}
+    )
+    assert clouds["openrouter"].last_request.json["usage"] == {"include": False}
 
 
 def test_fireworks_json_schema_is_sent_as_json_object_with_schema(client, clouds):

@@ -255,6 +255,7 @@ impl Deployment {
             Endpoint::Embeddings,
         ]
         .map(|e| config.provider.param_table(e, &model));
+        let quirks = providers::openai_compat::quirks_for(config.provider, &model);
         Ok(Deployment {
             deployment_id: config.deployment_id.clone(),
             group: config.group.clone(),
@@ -268,7 +269,7 @@ impl Deployment {
             default_params: config.default_params.clone(),
             drop_params: config.drop_params,
             params,
-            quirks: providers::openai_compat::quirks(config.provider),
+            quirks,
             fallback_index: config.fallback_index,
             pricing: config.pricing,
         })
@@ -355,6 +356,9 @@ pub struct UpstreamExchange {
     start_ms: u64,
     /// Token usage of the answer, once known.
     usage: Option<cost::Usage>,
+    /// The provider's own price of the answer (OpenRouter's `usage.cost`), which
+    /// then is the spend.
+    provider_cost: Option<f64>,
     /// `x-forwarded-proto` of the client's request, for an error-fallback redirect.
     scheme: String,
     deployment: usize,
@@ -382,6 +386,7 @@ impl Default for UpstreamExchange {
             request_id: String::new(),
             start_ms: 0,
             usage: None,
+            provider_cost: None,
             scheme: String::new(),
             deployment: 0,
             attempt: 1,
@@ -676,8 +681,15 @@ impl UpstreamExchange {
             if providers::rewrites_response(dep.provider) {
                 host.set_response_header("content-type", Some("text/event-stream"));
             }
-            ResponseMode::Stream(providers::stream_translator(dep.provider, endpoint, ctx))
-        } else if providers::rewrites_response(dep.provider) {
+            ResponseMode::Stream(match dep.quirks.answer_fix() {
+                Some(fix) if endpoint == Endpoint::ChatCompletions => Box::new(
+                    providers::openai::UsageTap::with_fix(!self.include_usage, fix),
+                ),
+                _ => providers::stream_translator(dep.provider, endpoint, ctx),
+            })
+        } else if providers::rewrites_response(dep.provider)
+            || (endpoint == Endpoint::ChatCompletions && dep.quirks.answer_fix().is_some())
+        {
             host.set_response_header("content-length", None);
             ResponseMode::Translate
         } else {
@@ -711,7 +723,7 @@ impl UpstreamExchange {
             ResponseMode::Hold if end_of_stream => {
                 let body = host.response_body(size).unwrap_or_default();
                 self.usage = cost::usage_of(&body);
-                report_cost(host, dep, self.usage);
+                report_cost(host, dep, self.usage, None);
                 self.record_spend(dep, host);
                 Flow::Continue
             }
@@ -723,6 +735,7 @@ impl UpstreamExchange {
                 if end_of_stream {
                     translator.finish(&mut out);
                     self.usage = translator.usage();
+                    self.provider_cost = translator.provider_cost();
                 }
                 host.replace_response_body(size, &out);
                 if end_of_stream {
@@ -749,12 +762,19 @@ impl UpstreamExchange {
                         } else {
                             out
                         };
+                        let out = match dep.quirks.answer_fix() {
+                            Some(fix) if endpoint == Endpoint::ChatCompletions => {
+                                self.provider_cost = fix.cost_of(&out);
+                                fix.fix_answer(out)
+                            }
+                            _ => out,
+                        };
                         self.usage = cost::usage_of(&out);
                         let out = if self.rewritten.fake_stream {
                             // A stream: no cost header, as for streams.
                             providers::openai_compat::fake_stream(&out, self.include_usage)
                         } else {
-                            report_cost(host, dep, self.usage);
+                            report_cost(host, dep, self.usage, self.provider_cost);
                             out
                         };
                         host.replace_response_body(size, &out);
@@ -831,7 +851,10 @@ impl UpstreamExchange {
         } else {
             self.usage.unwrap_or_default()
         };
-        let spend = dep.pricing.as_ref().map_or(0.0, |p| cost::cost(&usage, p));
+        let spend = match self.provider_cost {
+            Some(provider_cost) if !failed => provider_cost,
+            _ => dep.pricing.as_ref().map_or(0.0, |p| cost::cost(&usage, p)),
+        };
         let request_id = if failed {
             format!("{}:attempt-{}:failed", self.request_id, self.attempt)
         } else {
@@ -888,13 +911,19 @@ impl UpstreamExchange {
     }
 }
 
-/// Sets `x-litellm-response-cost` (USD) on a held, non-streamed answer whose
-/// deployment has known prices.
-fn report_cost(host: &mut dyn Host, dep: &Deployment, usage: Option<cost::Usage>) {
-    let (Some(pricing), Some(usage)) = (dep.pricing.as_ref(), usage) else {
-        return;
+/// Sets `x-litellm-response-cost` (USD) on a held, non-streamed answer: the
+/// provider's own price when it reports one, else the deployment's prices.
+fn report_cost(
+    host: &mut dyn Host,
+    dep: &Deployment,
+    usage: Option<cost::Usage>,
+    provider_cost: Option<f64>,
+) {
+    let usd = match (provider_cost, dep.pricing.as_ref(), usage) {
+        (Some(usd), _, _) => usd,
+        (None, Some(pricing), Some(usage)) => cost::cost(&usage, pricing),
+        _ => return,
     };
-    let usd = cost::cost(&usage, pricing);
     host.set_response_header("x-litellm-response-cost", Some(&usd.to_string()));
 }
 

@@ -905,6 +905,13 @@ class _OpenAIShaped(MockProvider):
         #: Perplexity's, Cerebras' and Fireworks' do; such providers take no
         #: ``stream_options`` (leave it out of ``chat_params``).
         self.stream_usage_always = False
+        #: Magistral models think in `thinking` content chunks when the system prompt
+        #: is Mistral's reasoning prompt (Mistral).
+        self.mistral_thinking = False
+        #: Where a reasoning model's reasoning goes (OpenRouter: `reasoning`).
+        self.reasoning_key = "reasoning_content"
+        #: `usage: {"include": true}` adds the price to usage as `cost` (OpenRouter).
+        self.usage_cost = False
 
     # -- validation -------------------------------------------------------------------
     def _require_object(self, req: RecordedRequest) -> dict[str, Any]:
@@ -1248,16 +1255,31 @@ class _OpenAIShaped(MockProvider):
         # with `reasoning_content` beside the content.
         reasoning = (f"{self.name} mock reasoned ({body['reasoning_effort']})"
                      if isinstance(body.get("reasoning_effort"), str) else None)
+        thinking = self._mistral_thought(model, messages)
+        usage_obj = body.get("usage")
+        if usage_obj is not None and not (isinstance(usage_obj, dict)
+                                          and set(usage_obj) <= {"include"}):
+            raise _Invalid("usage must be an object like {\"include\": true}", "usage")
+        with_cost = self.usage_cost and bool((usage_obj or {}).get("include"))
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             stream = self._chat_stream(cid, created, model, plan, prompt, include_usage)
-            for i, event in enumerate(stream.events if reasoning is not None else []):
+            for i, event in enumerate(stream.events):
+                if reasoning is None and thinking is None:
+                    break
                 first = json.loads(event[len(b"data: "):])
                 if first.get("choices"):
-                    first["choices"][0]["delta"] = {"role": "assistant", "content": None,
-                                                    "reasoning_content": reasoning}
+                    if thinking is not None:
+                        delta = {"role": "assistant", "content": [
+                            {"type": "thinking", "thinking": [{"type": "text", "text": thinking}]}]}
+                    else:
+                        delta = {"role": "assistant", "content": None,
+                                 self.reasoning_key: reasoning}
+                    first["choices"][0]["delta"] = delta
                     stream.events.insert(i, b"data: " + _compact(first).encode() + b"\n\n")
                     break
+            if with_cost:
+                stream.events = [self._with_cost(e) for e in stream.events]
             return stream
         rf = body.get("response_format")
         if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema") \
@@ -1283,7 +1305,12 @@ class _OpenAIShaped(MockProvider):
             message = {"role": "assistant", "content": plan[1], "refusal": None,
                        "annotations": []}
             if reasoning is not None:
-                message["reasoning_content"] = reasoning
+                message[self.reasoning_key] = reasoning
+            if thinking is not None:
+                message["content"] = [
+                    {"type": "thinking", "thinking": [{"type": "text", "text": thinking}]},
+                    {"type": "text", "text": plan[1]},
+                ]
             finish, completion = plan[2], _words(plan[1])
         answer = {
             "id": cid,
@@ -1299,7 +1326,37 @@ class _OpenAIShaped(MockProvider):
             "system_fingerprint": "fp_mock",
             **self._chat_extra(),
         }
+        if with_cost:
+            answer["usage"]["cost"] = self._cost(answer["usage"])
         return JsonResponse(200, answer)
+
+    #: Marks Mistral's reasoning system prompt (LiteLLM's, after the Magistral card).
+    MISTRAL_REASONING_MARK = "[SYSTEM_PROMPT]system_prompt"
+
+    def _mistral_thought(self, model: str, messages: list[dict[str, Any]]) -> str | None:
+        """What a Magistral model thinks, when its system prompt asks it to."""
+        if not (self.mistral_thinking and "magistral" in model):
+            return None
+        system = next((m for m in messages if m.get("role") == "system"), None)
+        if system is None or self.MISTRAL_REASONING_MARK not in self._text_of(
+                system.get("content")):
+            return None
+        return f"{self.name} mock thought it through"
+
+    @staticmethod
+    def _cost(usage: dict[str, Any]) -> float:
+        """The mock's price: $1 per million prompt tokens, $2 per million completion."""
+        return usage["prompt_tokens"] * 1e-6 + usage["completion_tokens"] * 2e-6
+
+    def _with_cost(self, event: bytes) -> bytes:
+        """A stream event whose usage object gets the price."""
+        if not event.startswith(b"data: {"):
+            return event
+        obj = json.loads(event[len(b"data: "):])
+        if not isinstance(obj.get("usage"), dict):
+            return event
+        obj["usage"]["cost"] = self._cost(obj["usage"])
+        return b"data: " + _compact(obj).encode() + b"\n\n"
 
     def _first_stream_events(self, created: int) -> list[bytes]:
         """Events sent before the first chunk (Azure sends its prompt filter results)."""
@@ -1488,6 +1545,19 @@ CLOUD_PROFILES: dict[str, dict[str, Any]] = {
         "tool_choice": ("none", "auto", "any", "required"),
         "stream_usage_always": True,
         "forbidden_message_keys": {"name"},
+        # Magistral answers with `thinking` content chunks (docs.mistral.ai,
+        # "Reasoning"); the mock thinks when its system prompt asks it to.
+        "mistral_thinking": True,
+    },
+    "openrouter": {
+        # openrouter.ai/docs/api-reference/parameters: OpenAI's set plus routing
+        # fields; `usage: {include: true}` puts the cost in `usage.cost`
+        # (openrouter.ai/docs/use-cases/usage-accounting); reasoning comes back as
+        # `reasoning` (openrouter.ai/docs/use-cases/reasoning-tokens).
+        "chat_params": _CHAT_PARAMS | {"usage", "reasoning", "transforms", "models",
+                                       "route", "provider"},
+        "reasoning_key": "reasoning",
+        "usage_cost": True,
     },
     "groq": {
         # Groq's JSON mode: json_object only (json_schema on a few models), never
@@ -1552,6 +1622,9 @@ class OpenAIMock(_OpenAIShaped):
         self.response_format_types = tuple(spec.get("response_format_types",
                                                     self.response_format_types))
         self.json_mode_streams = bool(spec.get("json_mode_streams", True))
+        self.mistral_thinking = bool(spec.get("mistral_thinking"))
+        self.reasoning_key = spec.get("reasoning_key", self.reasoning_key)
+        self.usage_cost = bool(spec.get("usage_cost"))
 
     @property
     def base_url(self) -> str:

@@ -235,6 +235,11 @@ pub trait StreamTranslate {
     fn usage(&self) -> Option<crate::cost::Usage> {
         None
     }
+    /// The provider's own price of the answer (USD), for providers that report
+    /// one (OpenRouter's `usage.cost`); it is then the request's spend.
+    fn provider_cost(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A request ready for the provider: path (joined onto the `api_base` prefix by the

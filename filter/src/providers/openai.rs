@@ -81,6 +81,11 @@ pub struct UsageTap {
     decoder: SseDecoder,
     strip_usage: bool,
     usage: Option<Usage>,
+    /// A cloud's rewrite of its chunks (Mistral's thinking chunks, OpenRouter's
+    /// `reasoning`); events are then written out again one by one.
+    fix: Option<super::openai_compat::AnswerFix>,
+    /// The provider's price of the answer, from its usage chunk.
+    cost: Option<f64>,
 }
 
 impl UsageTap {
@@ -90,6 +95,16 @@ impl UsageTap {
             decoder: SseDecoder::new(),
             strip_usage,
             usage: None,
+            fix: None,
+            cost: None,
+        }
+    }
+
+    /// A tap that also rewrites the chunks of a cloud whose answers need it.
+    pub fn with_fix(strip_usage: bool, fix: super::openai_compat::AnswerFix) -> Self {
+        UsageTap {
+            fix: Some(fix),
+            ..UsageTap::new(strip_usage)
         }
     }
 }
@@ -113,7 +128,8 @@ fn is_usage_only(data: &str) -> bool {
 
 impl StreamTranslate for UsageTap {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        if !self.strip_usage {
+        let rewrite = self.strip_usage || self.fix.is_some();
+        if !rewrite {
             out.extend_from_slice(chunk);
         }
         self.decoder.push(chunk);
@@ -123,20 +139,26 @@ impl StreamTranslate for UsageTap {
                 if let Some(u) = cost::usage_of(event.data.as_bytes()) {
                     self.usage = Some(u);
                 }
+                if let Some(c) = self.fix.and_then(|f| f.cost_of(event.data.as_bytes())) {
+                    self.cost = Some(c);
+                }
             }
-            if self.strip_usage && !is_usage_only(event.data) {
-                if let Some(name) = event.event {
-                    out.extend_from_slice(b"event: ");
-                    out.extend_from_slice(name.as_bytes());
-                    out.push(b'\n');
-                }
-                for line in event.data.split('\n') {
-                    out.extend_from_slice(b"data: ");
-                    out.extend_from_slice(line.as_bytes());
-                    out.push(b'\n');
-                }
+            if !rewrite || (self.strip_usage && is_usage_only(event.data)) {
+                continue;
+            }
+            let fixed = self.fix.and_then(|f| f.fix_chunk(event.data));
+            let data = fixed.as_deref().unwrap_or(event.data);
+            if let Some(name) = event.event {
+                out.extend_from_slice(b"event: ");
+                out.extend_from_slice(name.as_bytes());
                 out.push(b'\n');
             }
+            for line in data.split('\n') {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+            out.push(b'\n');
         }
     }
 
@@ -144,6 +166,10 @@ impl StreamTranslate for UsageTap {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn provider_cost(&self) -> Option<f64> {
+        self.cost
     }
 }
 
@@ -204,6 +230,63 @@ pub fn fallback_message(status: u16, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{openai_compat, ProviderKind, StreamTranslate};
+
+    /// A Magistral stream (OpenAI SSE whose deltas carry Mistral content chunks),
+    /// usage in its last chunk as Mistral sends it unasked.
+    const MAGISTRAL_STREAM: &str = concat!(
+        "data: {\"id\":\"s\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":[{\"type\":\"text\",\"text\":\"h\u{e9}m\"}]}]}}]}\n\n",
+        "data: {\"id\":\"s\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"4\"}}]}\n\n",
+        "data: {\"id\":\"s\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    #[test]
+    fn a_fixing_tap_rewrites_thinking_chunks_at_every_split() {
+        let fix = openai_compat::quirks_for(ProviderKind::Mistral, "magistral-small")
+            .answer_fix()
+            .unwrap();
+        let mut whole = None;
+        for split in 0..=MAGISTRAL_STREAM.len() {
+            let mut tap = super::UsageTap::with_fix(false, fix);
+            let mut out = Vec::new();
+            let (a, b) = MAGISTRAL_STREAM.as_bytes().split_at(split);
+            tap.push(a, &mut out);
+            tap.push(b, &mut out);
+            tap.finish(&mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(tap.usage().unwrap().completion_tokens, 2);
+            assert_eq!(tap.provider_cost(), None);
+            match &whole {
+                None => whole = Some(text),
+                Some(w) => assert_eq!(&text, w, "split at {split}"),
+            }
+        }
+        let whole = whole.unwrap();
+        assert!(whole.contains("\"reasoning_content\":\"hém\""), "{whole}");
+        assert!(whole.contains("\"content\":\"4\""), "{whole}");
+        assert!(whole.ends_with("data: [DONE]\n\n"), "{whole}");
+        assert_eq!(whole.matches("data: ").count(), 4);
+    }
+
+    #[test]
+    fn a_fixing_tap_reads_openrouters_cost() {
+        let fix = openai_compat::quirks(ProviderKind::Openrouter)
+            .answer_fix()
+            .unwrap();
+        let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2,\"cost\":0.5}}\n\ndata: [DONE]\n\n";
+        let mut tap = super::UsageTap::with_fix(true, fix);
+        let mut out = Vec::new();
+        tap.push(stream.as_bytes(), &mut out);
+        assert_eq!(tap.provider_cost(), Some(0.5));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains("usage"),
+            "the usage chunk the client did not ask for is dropped: {text}"
+        );
+        assert!(text.contains("\"content\":\"hi\""));
+    }
+
     #[test]
     fn only_chunks_with_a_usage_object_count_as_usage_only() {
         assert!(super::is_usage_only(

@@ -12,7 +12,7 @@
 //!
 //! | provider | parameters (chat) | rewrites (LiteLLM's `map_openai_params`) |
 //! |---|---|---|
-//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls (LiteLLM's `reasoning_effort` for Magistral becomes a system prompt it injects; not reproduced, so refused) | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; messages: `name` dropped (not from tool results), null fields dropped, empty assistant messages left out; streams always end with usage, `stream_options` is not sent |
+//! | mistral | `MistralConfig`: stream, temperature, top_p, max_tokens, max_completion_tokens, tools, tool_choice, seed, stop, response_format, parallel_tool_calls (+ reasoning_effort, thinking for Magistral models: LiteLLM's reasoning system prompt is injected and both are removed) | `max_completion_tokens`→`max_tokens`; `tool_choice` `required` or a named function → `"any"`; `seed`→`random_seed`; messages: `name` dropped (not from tool results), null fields dropped, empty assistant messages left out; streams always end with usage, `stream_options` is not sent |
 //! | perplexity | `PerplexityChatConfig`: frequency_penalty, max_tokens, max_completion_tokens, presence_penalty, response_format, stream, temperature, top_p (+ reasoning_effort) | no tools; streams carry usage, `stream_options` is not sent |
 //! | cerebras | `CerebrasConfig`: max_tokens, max_completion_tokens, response_format, seed, stop, stream, temperature, top_p, tool_choice, tools, user (+ reasoning_effort) | `max_completion_tokens`→`max_tokens`; `stream_options` is not sent |
 //! | deepinfra | `DeepInfraConfig`: stream, frequency_penalty, function_call, functions, logit_bias, max_tokens, max_completion_tokens, n, presence_penalty, stop, temperature, top_p, response_format, tools, tool_choice | `max_completion_tokens`→`max_tokens`; `tool_choice` other than `auto`/`none` is refused (400 naming it) or dropped with `drop_params` |
@@ -21,7 +21,8 @@
 //! | hosted_vllm | OpenAI's whole set | `strict` and `additionalProperties: false` removed from tools (`HostedVLLMChatConfig.map_openai_params`) |
 //! | lm_studio | OpenAI's whole set | a `json_schema` response format with a bare `schema` is wrapped in `json_schema` (`LMStudioChatConfig.map_openai_params`) |
 //! | groq | OpenAI's whole set (`GroqChatConfig` extends `OpenAILikeChatConfig`) | `json_schema` through a forced `json_tool_call`; JSON-mode streams faked (below) |
-//! | deepseek, together_ai, openrouter, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
+//! | openrouter | OpenAI's whole set | `usage: {"include": true}` added; answers: `reasoning` → `reasoning_content`, `usage.cost` is the spend |
+//! | deepseek, together_ai, llamafile | OpenAI's whole set (their LiteLLM configs extend `OpenAIGPTConfig`'s list) | none here; the body passes untouched |
 //!
 //! LiteLLM adds `reasoning_effort` only for models its price map flags as
 //! reasoning-capable; the gateway has no such list per model, so the tables accept
@@ -35,9 +36,15 @@
 //! a `json_tool_call` tool (its arguments come back as the content), and a stream
 //! with any `response_format` is asked whole and replayed as a stream.
 //!
-//! Not reproduced (LiteLLM does it, Switchyard does not yet): Mistral flattening text-only
-//! content lists (Mistral takes lists now); Mistral's reasoning system prompt;
-//! OpenRouter's `usage: {include: true}` cost reporting.
+//! Mistral's reasoning models (Magistral): `reasoning_effort`/`thinking` become
+//! LiteLLM's reasoning system prompt, and answers' `thinking` chunks come back as
+//! `reasoning_content` ([`AnswerFix`]). OpenRouter: every chat request asks
+//! `usage: {"include": true}`; the answer's `usage.cost` is the request's spend
+//! (as LiteLLM takes it for its response cost), and `reasoning` is also given as
+//! `reasoning_content`.
+//!
+//! Not reproduced (LiteLLM does it, Switchyard does not yet): Mistral flattening
+//! text-only content lists in requests (Mistral takes lists now).
 
 use serde_json::{json, Value};
 
@@ -235,6 +242,16 @@ pub struct Quirks {
     /// The provider's streams end with usage unasked and it does not take
     /// `stream_options`: the gateway neither asks nor forwards the client's.
     pub stream_usage_always: bool,
+    /// Mistral's reasoning models (Magistral): `reasoning_effort` or `thinking`
+    /// becomes LiteLLM's reasoning system prompt (`MistralConfig.
+    /// _add_reasoning_system_prompt_if_needed`), and answers whose `content` is a
+    /// list of `thinking`/`text` chunks are flattened to `content` +
+    /// `reasoning_content` ([`AnswerFix`]).
+    pub mistral_reasoning: bool,
+    /// OpenRouter (`OpenrouterConfig`): `usage: {"include": true}` is added so every
+    /// answer reports its cost, which becomes the request's spend; `reasoning` in
+    /// answers and stream deltas is also given as `reasoning_content`.
+    pub openrouter: bool,
 }
 
 impl Quirks {
@@ -249,6 +266,8 @@ impl Quirks {
         wrap_bare_schema: false,
         groq_json: false,
         stream_usage_always: false,
+        mistral_reasoning: false,
+        openrouter: false,
     };
 
     /// Whether any rewrite applies (else requests pass untouched).
@@ -307,9 +326,51 @@ pub fn quirks(provider: ProviderKind) -> Quirks {
             stream_usage_always: true,
             ..Quirks::NONE
         },
+        ProviderKind::Openrouter => Quirks {
+            openrouter: true,
+            ..Quirks::NONE
+        },
         _ => Quirks::NONE,
     }
 }
+
+/// The quirks of a deployment of `provider` serving `model` (configure time): the
+/// provider's, plus those only some of its models have.
+pub fn quirks_for(provider: ProviderKind, model: &str) -> Quirks {
+    Quirks {
+        mistral_reasoning: provider == ProviderKind::Mistral && is_mistral_reasoning_model(model),
+        ..quirks(provider)
+    }
+}
+
+/// Mistral's reasoning models: LiteLLM asks its price map (`supports_reasoning`,
+/// the Magistral family); the gateway goes by the family's name.
+fn is_mistral_reasoning_model(model: &str) -> bool {
+    model.to_ascii_lowercase().contains("magistral")
+}
+
+/// LiteLLM's reasoning system prompt for Mistral (`MistralConfig.
+/// _get_mistral_reasoning_system_prompt`, after Mistral's Magistral model card),
+/// indentation included. One deliberate difference: LiteLLM's Python literal turns
+/// `\boxed` into a backspace and `oxed`; the gateway sends the `\boxed{}` meant.
+pub const MISTRAL_REASONING_PROMPT: &str = "
+        <s>[SYSTEM_PROMPT]system_prompt
+        A user will ask you to solve a task. You should first draft your thinking process (inner monologue) until you have derived the final answer. Afterwards, write a self-contained summary of your thoughts (i.e. your summary should be succinct but contain all the critical steps you needed to reach the conclusion). You should use Markdown to format your response. Write both your thoughts and summary in the same language as the task posed by the user. NEVER use \\boxed{} in your response.
+
+        Your thinking process must follow the template below:
+        <think>
+        Your thoughts or/and draft, like working through an exercise on scratch paper. Be as casual and as long as you want until you are confident to generate a correct answer.
+        </think>
+
+        Here, provide a concise summary that reflects your reasoning and presents a clear final answer to the user. Don't mention that this is a summary.
+
+        Problem:
+
+        [/SYSTEM_PROMPT][INST]user_message[/INST]<think>
+        reasoning_traces
+        </think>
+        assistant_response</s>[INST]user_message[/INST]
+        ";
 
 /// The chat parameters `provider` accepts for `model` (LiteLLM's table), or `None`
 /// when it accepts OpenAI's whole set. Other endpoints pass everything.
@@ -322,6 +383,16 @@ pub fn supported_params(
         return None;
     }
     let table: &[&str] = match provider {
+        ProviderKind::Mistral if is_mistral_reasoning_model(model) => {
+            return Some(
+                ALWAYS
+                    .iter()
+                    .chain(MISTRAL)
+                    .chain(&["reasoning_effort", "thinking"])
+                    .copied()
+                    .collect(),
+            );
+        }
         ProviderKind::Mistral => MISTRAL,
         ProviderKind::Perplexity => PERPLEXITY,
         ProviderKind::Cerebras => CEREBRAS,
@@ -403,6 +474,20 @@ pub fn apply(
     }
     if endpoint != Endpoint::ChatCompletions {
         return Ok(rewritten);
+    }
+    if quirks.openrouter && !request.contains_key("usage") {
+        request.insert("usage", json!({"include": true}));
+    }
+    if quirks.mistral_reasoning {
+        let asked = request.contains_key("reasoning_effort") | request.contains_key("thinking");
+        if asked {
+            request.remove("reasoning_effort");
+            request.remove("thinking");
+            if let Some(Value::Array(mut messages)) = request.get_value("messages") {
+                add_reasoning_prompt(&mut messages);
+                request.insert("messages", Value::Array(messages));
+            }
+        }
     }
     if quirks.groq_json {
         if let Some(format) = request
@@ -551,6 +636,181 @@ pub fn apply(
         }
     }
     Ok(rewritten)
+}
+
+/// Puts [`MISTRAL_REASONING_PROMPT`] before the first system message's content
+/// (a string, or a list of parts), or adds a system message with it first.
+fn add_reasoning_prompt(messages: &mut Vec<Value>) {
+    let system = messages
+        .iter_mut()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .and_then(Value::as_object_mut);
+    let Some(system) = system else {
+        messages.insert(
+            0,
+            json!({"role": "system", "content": MISTRAL_REASONING_PROMPT}),
+        );
+        return;
+    };
+    let content = match system.remove("content") {
+        Some(Value::Array(parts)) => {
+            let mut with =
+                vec![json!({"type": "text", "text": format!("{MISTRAL_REASONING_PROMPT}\n\n")})];
+            with.extend(parts);
+            Value::Array(with)
+        }
+        Some(Value::String(text)) => Value::String(format!("{MISTRAL_REASONING_PROMPT}\n\n{text}")),
+        Some(other) => Value::String(format!("{MISTRAL_REASONING_PROMPT}\n\n{other}")),
+        None => Value::String(format!("{MISTRAL_REASONING_PROMPT}\n\n")),
+    };
+    system.insert("content".into(), content);
+}
+
+/// How an OpenAI-compatible provider's answers are rewritten on the way back
+/// (non-streamed answers whole, stream chunks one event at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerFix {
+    /// Mistral reasoning models: a `content` list of `thinking` and `text` chunks
+    /// becomes `content` (the text) and `reasoning_content` (the thinking), and an
+    /// empty `content` becomes `null` (`MistralConfig.transform_response`,
+    /// `MistralChatResponseIterator`).
+    content_chunks: bool,
+    /// OpenRouter: `reasoning` is also given as `reasoning_content`.
+    reasoning_field: bool,
+    /// The answer's `usage.cost` (USD) is the provider's price of it.
+    pub provider_cost: bool,
+}
+
+impl Quirks {
+    /// How this deployment's answers are rewritten, or `None` when they pass as
+    /// they come.
+    pub fn answer_fix(&self) -> Option<AnswerFix> {
+        let fix = AnswerFix {
+            content_chunks: self.mistral_reasoning,
+            reasoning_field: self.openrouter,
+            provider_cost: self.openrouter,
+        };
+        (fix.content_chunks || fix.reasoning_field).then_some(fix)
+    }
+}
+
+impl AnswerFix {
+    /// Rewrites a whole chat answer (anything else comes back unchanged).
+    pub fn fix_answer(&self, body: Vec<u8>) -> Vec<u8> {
+        let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+            return body;
+        };
+        if self.fix_choices(&mut v, "message") {
+            serde_json::to_vec(&v).unwrap_or(body)
+        } else {
+            body
+        }
+    }
+
+    /// Rewrites one stream event's data, or `None` when it stays as it is. Only
+    /// events that can need it are parsed.
+    pub fn fix_chunk(&self, data: &str) -> Option<String> {
+        let may = (self.content_chunks
+            && (data.contains("\"content\":[") || data.contains("\"content\": [")))
+            || (self.reasoning_field
+                && (data.contains("\"reasoning\":\"") || data.contains("\"reasoning\": \"")));
+        if !may {
+            return None;
+        }
+        let mut v: Value = serde_json::from_str(data).ok()?;
+        if self.fix_choices(&mut v, "delta") {
+            serde_json::to_string(&v).ok()
+        } else {
+            None
+        }
+    }
+
+    fn fix_choices(&self, v: &mut Value, field: &str) -> bool {
+        let mut changed = false;
+        for choice in v
+            .get_mut("choices")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(message) = choice.get_mut(field).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if self.content_chunks {
+                match message.get("content") {
+                    Some(Value::Array(chunks)) => {
+                        let (text, thinking) = flatten_chunks(chunks);
+                        message.insert("content".into(), text.map_or(Value::Null, Value::String));
+                        if let Some(thinking) = thinking {
+                            message.insert("reasoning_content".into(), Value::String(thinking));
+                        }
+                        changed = true;
+                    }
+                    Some(Value::String(s)) if s.is_empty() && field == "message" => {
+                        message.insert("content".into(), Value::Null);
+                        changed = true;
+                    }
+                    _ => {}
+                }
+            }
+            if self.reasoning_field && !message.contains_key("reasoning_content") {
+                if let Some(reasoning) = message.get("reasoning").filter(|r| r.is_string()) {
+                    let reasoning = reasoning.clone();
+                    message.insert("reasoning_content".into(), reasoning);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// The provider's price of the answer (`usage.cost`), when it reports one.
+    pub fn cost_of(&self, body: &[u8]) -> Option<f64> {
+        if !self.provider_cost {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct WithUsage {
+            usage: Option<CostOnly>,
+        }
+        #[derive(serde::Deserialize)]
+        struct CostOnly {
+            cost: Option<f64>,
+        }
+        let parsed: WithUsage = serde_json::from_slice(body).ok()?;
+        parsed.usage?.cost.filter(|c| c.is_finite() && *c >= 0.0)
+    }
+}
+
+/// Mistral's content chunks → (the text, the thinking): text chunks joined, each
+/// `thinking` chunk's text parts joined, thinking chunks separated by newlines.
+fn flatten_chunks(chunks: &[Value]) -> (Option<String>, Option<String>) {
+    let mut text: Option<String> = None;
+    let mut thinking: Vec<String> = Vec::new();
+    for chunk in chunks {
+        match chunk.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                let part = chunk.get("text").and_then(Value::as_str).unwrap_or("");
+                text.get_or_insert_with(String::new).push_str(part);
+            }
+            Some("thinking") => {
+                let joined: String = chunk
+                    .get("thinking")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| t.get("type").and_then(Value::as_str) == Some("text"))
+                    .filter_map(|t| t.get("text").and_then(Value::as_str))
+                    .collect();
+                if !joined.is_empty() {
+                    thinking.push(joined);
+                }
+            }
+            _ => {}
+        }
+    }
+    let thinking = (!thinking.is_empty()).then(|| thinking.join("\n"));
+    (text, thinking)
 }
 
 /// A chat answer whose `json_tool_call` arguments become the message content
@@ -844,9 +1104,12 @@ mod tests {
                 quirks(open).any(),
                 matches!(
                     open,
-                    ProviderKind::HostedVllm | ProviderKind::LmStudio | ProviderKind::Groq
+                    ProviderKind::HostedVllm
+                        | ProviderKind::LmStudio
+                        | ProviderKind::Groq
+                        | ProviderKind::Openrouter
                 ),
-                "only vLLM's tool schemas, LM Studio's bare schemas and Groq's JSON mode are rewritten: {open:?}"
+                "only vLLM's tool schemas, LM Studio's bare schemas, Groq's JSON mode and OpenRouter's usage are rewritten: {open:?}"
             );
         }
         assert_eq!(
@@ -1008,5 +1271,146 @@ mod tests {
         )
         .unwrap();
         assert!(!top.changed());
+    }
+
+    fn run_for(quirks: &Quirks, body: Value) -> Value {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let mut top = TopLevel::parse(&bytes).unwrap();
+        apply(quirks, Endpoint::ChatCompletions, &mut top, false).unwrap();
+        serde_json::from_slice(&top.to_vec().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn magistral_reasoning_becomes_litellms_system_prompt() {
+        let magistral = quirks_for(ProviderKind::Mistral, "magistral-medium-2506");
+        assert!(magistral.mistral_reasoning);
+        assert!(!quirks_for(ProviderKind::Mistral, "mistral-small-latest").mistral_reasoning);
+        // No system message: one is added first.
+        let out = run_for(
+            &magistral,
+            json!({"model": "m", "reasoning_effort": "low",
+                   "messages": [{"role": "user", "content": "2+2?"}]}),
+        );
+        assert!(out.get("reasoning_effort").is_none(), "{out}");
+        assert_eq!(out["messages"][0]["role"], "system");
+        assert_eq!(out["messages"][0]["content"], MISTRAL_REASONING_PROMPT);
+        assert_eq!(out["messages"][1]["content"], "2+2?");
+        assert!(MISTRAL_REASONING_PROMPT.contains("NEVER use \\boxed{} in your response."));
+        // A system string: the prompt goes before it; `thinking` triggers it too.
+        let out = run_for(
+            &magistral,
+            json!({"model": "m", "thinking": {"type": "enabled"},
+                   "messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "Be brief."}]}),
+        );
+        assert!(out.get("thinking").is_none());
+        assert_eq!(out["messages"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            out["messages"][1]["content"],
+            format!("{MISTRAL_REASONING_PROMPT}\n\nBe brief.")
+        );
+        // A system part list: the prompt becomes the first part.
+        let out = run_for(
+            &magistral,
+            json!({"model": "m", "reasoning_effort": "high",
+                   "messages": [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]}]}),
+        );
+        assert_eq!(
+            out["messages"][0]["content"][0]["text"],
+            format!("{MISTRAL_REASONING_PROMPT}\n\n")
+        );
+        assert_eq!(out["messages"][0]["content"][1]["text"], "Be brief.");
+        // Not asked: messages untouched.
+        let out = run_for(
+            &magistral,
+            json!({"model": "m", "messages": [{"role": "user", "content": "a"}]}),
+        );
+        assert_eq!(out["messages"].as_array().unwrap().len(), 1);
+        // Only Magistral takes the parameters.
+        assert!(!unsupported_params(
+            ProviderKind::Mistral,
+            Endpoint::ChatCompletions,
+            "magistral-small-2506"
+        )
+        .unwrap()
+        .contains(&"reasoning_effort"));
+        assert!(unsupported_params(
+            ProviderKind::Mistral,
+            Endpoint::ChatCompletions,
+            "mistral-large-latest"
+        )
+        .unwrap()
+        .contains(&"reasoning_effort"));
+    }
+
+    /// A Magistral answer as Mistral's chat API returns it (content chunks; docs.mistral.ai
+    /// "Reasoning": `thinking` chunks hold text parts).
+    const MAGISTRAL_ANSWER: &str = r#"{"id":"a1","object":"chat.completion","created":1,"model":"magistral-medium-2506","choices":[{"index":0,"message":{"role":"assistant","content":[{"type":"thinking","thinking":[{"type":"text","text":"2 and 2 "},{"type":"text","text":"make 4."}]},{"type":"text","text":"4"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":7,"total_tokens":17}}"#;
+
+    #[test]
+    fn magistral_content_chunks_become_reasoning_content() {
+        let fix = quirks_for(ProviderKind::Mistral, "magistral-medium-2506")
+            .answer_fix()
+            .unwrap();
+        let out: Value =
+            serde_json::from_slice(&fix.fix_answer(MAGISTRAL_ANSWER.as_bytes().to_vec())).unwrap();
+        let message = &out["choices"][0]["message"];
+        assert_eq!(message["content"], "4");
+        assert_eq!(message["reasoning_content"], "2 and 2 make 4.");
+        assert_eq!(out["usage"]["total_tokens"], 17);
+        assert_eq!(fix.cost_of(MAGISTRAL_ANSWER.as_bytes()), None);
+        // Empty content is null (Mistral's `_handle_empty_content_response`).
+        let empty = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"","tool_calls":[]}}]}"#;
+        let out: Value = serde_json::from_slice(&fix.fix_answer(empty.to_vec())).unwrap();
+        assert!(out["choices"][0]["message"]["content"].is_null());
+        // Plain chunks are not even parsed; a chunk delta list is flattened.
+        assert_eq!(
+            fix.fix_chunk(r#"{"choices":[{"index":0,"delta":{"content":"4"}}]}"#),
+            None
+        );
+        let fixed = fix
+            .fix_chunk(r#"{"choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"hm"}]}]}}]}"#)
+            .unwrap();
+        let v: Value = serde_json::from_str(&fixed).unwrap();
+        assert!(v["choices"][0]["delta"]["content"].is_null());
+        assert_eq!(v["choices"][0]["delta"]["reasoning_content"], "hm");
+        // Other Mistral models keep their answers as they come.
+        assert_eq!(
+            quirks_for(ProviderKind::Mistral, "mistral-large").answer_fix(),
+            None
+        );
+    }
+
+    #[test]
+    fn openrouter_asks_for_cost_and_reports_reasoning() {
+        let q = quirks_for(ProviderKind::Openrouter, "anthropic/claude-3.5-sonnet");
+        let out = run_for(&q, json!({"model": "m", "messages": []}));
+        assert_eq!(out["usage"], json!({"include": true}));
+        let out = run_for(
+            &q,
+            json!({"model": "m", "messages": [], "usage": {"include": false}}),
+        );
+        assert_eq!(
+            out["usage"],
+            json!({"include": false}),
+            "the client's own choice stays"
+        );
+        let fix = q.answer_fix().unwrap();
+        let answer = br#"{"id":"gen-1","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2+2=4"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"cost":0.000123}}"#;
+        assert_eq!(fix.cost_of(answer), Some(0.000123));
+        let out: Value = serde_json::from_slice(&fix.fix_answer(answer.to_vec())).unwrap();
+        assert_eq!(out["choices"][0]["message"]["reasoning_content"], "2+2=4");
+        assert_eq!(out["choices"][0]["message"]["content"], "4");
+        let chunk = fix
+            .fix_chunk(r#"{"choices":[{"index":0,"delta":{"reasoning":"thinking"}}]}"#)
+            .unwrap();
+        assert!(
+            chunk.contains(r#""reasoning_content":"thinking""#),
+            "{chunk}"
+        );
+        assert_eq!(
+            fix.fix_chunk(r#"{"choices":[{"index":0,"delta":{"reasoning":null,"content":"x"}}]}"#),
+            None
+        );
+        assert_eq!(fix.cost_of(br#"{"usage":{"cost":-1}}"#), None);
     }
 }
