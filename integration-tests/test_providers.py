@@ -487,6 +487,65 @@ def test_anthropic_streamed_tool_call(client, anthropic_mock):
     assert anthropic_mock.last_request.json["tool_choice"] == {"type": "tool", "name": "get_weather"}
 
 
+def test_anthropic_json_mode_through_a_forced_tool(client, anthropic_mock):
+    """LiteLLM's JSON mode for Anthropic: a forced `json_tool_call` tool whose input
+    schema is the wanted one; its input comes back as the content."""
+    r = client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "json please"}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(r.choices[0].message.content) == {"location": "Paris", "unit": "celsius"}
+    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason == "stop"
+    body = anthropic_mock.last_request.json
+    assert body["tools"] == [{"name": "json_tool_call", "input_schema": {
+        "type": "object", "additionalProperties": True, "properties": {}}}]
+    assert body["tool_choice"] == {"name": "json_tool_call", "type": "tool"}
+    assert "response_format" not in body
+    schema = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+    content, finish, tool_deltas = "", None, 0
+    for chunk in client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "json please"}], stream=True,
+        response_format={"type": "json_schema", "json_schema": {"name": "w", "schema": schema}},
+    ):
+        if chunk.choices:
+            content += chunk.choices[0].delta.content or ""
+            tool_deltas += len(chunk.choices[0].delta.tool_calls or [])
+            finish = chunk.choices[0].finish_reason or finish
+    assert json.loads(content) == {"location": "Paris", "unit": "celsius"}
+    assert (finish, tool_deltas) == ("stop", 0)
+    assert anthropic_mock.last_request.json["tools"][0]["input_schema"] == schema
+
+
+def test_anthropic_reasoning_effort_becomes_thinking(client, anthropic_mock):
+    """LiteLLM's budgets (low 1024, medium 2048, high 4096), max_tokens the budget
+    plus the default when the client sets none; thinking comes back as
+    reasoning_content, streamed too."""
+    r = client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
+    )
+    assert r.choices[0].message.reasoning_content == "anthropic mock thought (1024 tokens)"
+    assert r.choices[0].message.content == "Hello from anthropic mock: think"
+    body = anthropic_mock.last_request.json
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert body["max_tokens"] == 1024 + 4096
+    reasoning, text = "", ""
+    for chunk in client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "think"}], reasoning_effort="high",
+        max_tokens=8000, stream=True,
+    ):
+        if chunk.choices:
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+            text += chunk.choices[0].delta.content or ""
+    assert reasoning == "anthropic mock thought (4096 tokens)"
+    assert text == "Hello from anthropic mock: think"
+    assert anthropic_mock.last_request.json["max_tokens"] == 8000, "the client's limit stays"
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "think"}], reasoning_effort="extreme"
+        )
+    assert err.value.body["param"] == "reasoning_effort"
+
+
 def test_anthropic_image_data_uri(client, anthropic_mock):
     pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
     client.chat.completions.create(

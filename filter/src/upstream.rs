@@ -556,6 +556,13 @@ impl UpstreamExchange {
         } else {
             Default::default()
         };
+        if dep.provider == ProviderKind::Anthropic
+            && facts.endpoint == Endpoint::ChatCompletions
+            && providers::anthropic::wants_json(request.get_value("response_format").as_ref())
+        {
+            // JSON through Anthropic's forced tool: its input is the answer.
+            self.rewritten.json_tool = true;
+        }
         if self.stream
             && !self.rewritten.fake_stream
             && !self.include_usage
@@ -668,7 +675,8 @@ impl UpstreamExchange {
             model: self.model.clone(),
             include_usage: self.include_usage,
         };
-        self.response = if self.rewritten.fake_stream || self.rewritten.json_tool {
+        self.response = if self.rewritten.fake_stream || (self.rewritten.json_tool && !self.stream)
+        {
             // Read whole: the answer is rewritten (and replayed as a stream when
             // the client asked for one the provider could not give).
             host.set_response_header("content-length", None);
@@ -685,6 +693,11 @@ impl UpstreamExchange {
                 Some(fix) if endpoint == Endpoint::ChatCompletions => Box::new(
                     providers::openai::UsageTap::with_fix(!self.include_usage, fix),
                 ),
+                _ if self.rewritten.json_tool && dep.provider == ProviderKind::Anthropic => {
+                    Box::new(providers::anthropic::StreamTranslator::json_mode(
+                        endpoint, ctx,
+                    ))
+                }
                 _ => providers::stream_translator(dep.provider, endpoint, ctx),
             })
         } else if providers::rewrites_response(dep.provider)

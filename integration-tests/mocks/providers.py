@@ -2113,6 +2113,35 @@ class AnthropicMock(MockProvider):
                                  "be a valid boolean")
         return tools
 
+    def _check_thinking(self, body: dict[str, Any]) -> None:
+        """Extended thinking (docs.anthropic.com, "Building with extended thinking"):
+        ``{"type": "enabled", "budget_tokens": N}`` with 1024 <= N < max_tokens, or
+        ``{"type": "disabled"}``; no forced tool use while thinking."""
+        thinking = body.get("thinking")
+        if thinking is None:
+            return
+        if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+            raise self._fail("thinking: Input tag found using 'type' does not match any of the "
+                             "expected tags: 'disabled', 'enabled'")
+        if thinking["type"] == "disabled":
+            self._check_extra(thinking, {"type"}, "thinking.disabled.")
+            return
+        self._check_extra(thinking, {"type", "budget_tokens"}, "thinking.enabled.")
+        budget = thinking.get("budget_tokens")
+        if budget is None:
+            raise self._fail("thinking.enabled.budget_tokens: Field required")
+        if not _is_int(budget):
+            raise self._fail("thinking.enabled.budget_tokens: Input should be a valid integer")
+        if budget < 1024:
+            raise self._fail("thinking.enabled.budget_tokens: Input should be greater than or "
+                             "equal to 1024")
+        if body["max_tokens"] <= budget:
+            raise self._fail("`max_tokens` must be greater than `thinking.budget_tokens`. Please "
+                             "consult our documentation at https://docs.anthropic.com/en/docs/"
+                             "build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+        if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+            raise self._fail("Thinking may not be enabled when tool_choice forces tool use.")
+
     def validate(self, body: Any) -> list[dict[str, Any]]:
         """Validate a Messages request; return the turns (consecutive same-role
         messages combined), each ``{"role", "index", "blocks"}``."""
@@ -2162,6 +2191,7 @@ class AnthropicMock(MockProvider):
                 self._check_block(block, f"system.{k}", {"text"})
         tools = self._check_tools(body)
         del tools
+        self._check_thinking(body)
         messages = body["messages"]
         if not isinstance(messages, list):
             raise self._fail("messages: Input should be a valid list")
@@ -2306,6 +2336,11 @@ class AnthropicMock(MockProvider):
             "cache_read_input_tokens": self.usage.get("cache_read_input_tokens", 0),
             "output_tokens": self.usage.get("output_tokens", output),
         }
+        if (body.get("thinking") or {}).get("type") == "enabled":
+            content.insert(0, {"type": "thinking",
+                               "thinking": f"{self.name} mock thought "
+                                           f"({body['thinking']['budget_tokens']} tokens)",
+                               "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"})
         msg_id = f"msg_mock{self._next_id():06d}"
         if body.get("stream"):
             return self._stream(msg_id, body["model"], content, stop_reason, stop_sequence, usage)
@@ -2333,7 +2368,17 @@ class AnthropicMock(MockProvider):
             },
         })]
         for index, block in enumerate(content):
-            if block["type"] == "text":
+            if block["type"] == "thinking":
+                # Thinking streams as thinking_delta events, then its signature.
+                events.append(event({"type": "content_block_start", "index": index,
+                                     "content_block": {"type": "thinking", "thinking": ""}}))
+                for piece in _pieces(block["thinking"]):
+                    events.append(event({"type": "content_block_delta", "index": index,
+                                         "delta": {"type": "thinking_delta", "thinking": piece}}))
+                events.append(event({"type": "content_block_delta", "index": index,
+                                     "delta": {"type": "signature_delta",
+                                               "signature": block["signature"]}}))
+            elif block["type"] == "text":
                 events.append(event({"type": "content_block_start", "index": index,
                                      "content_block": {"type": "text", "text": ""}}))
                 if index == 0:

@@ -39,7 +39,16 @@
 //!   sent as one user turn and the answer comes back as a `text_completion`.
 //! * Embeddings: Anthropic has none; the request is refused with a 400.
 //!
-//! Parameters outside [`supported_params`] (`response_format`, `seed`, `logprobs`,
+//! * JSON output (LiteLLM's way): `response_format` `json_object`/`json_schema` adds
+//!   a [`JSON_TOOL`] tool whose `input_schema` is the wanted schema, forced with
+//!   `tool_choice` unless thinking is on; the answer's tool input comes back as the
+//!   content (whole answers: `openai_compat::json_tool_answer`; streams:
+//!   [`StreamTranslator::json_mode`]).
+//! * `reasoning_effort` `low`/`medium`/`high` → `thinking` with LiteLLM's budgets
+//!   1024/2048/4096 tokens (`thinking` itself passes as written); without a client
+//!   `max_tokens` the request gets the budget plus [`DEFAULT_MAX_TOKENS`].
+//!
+//! Parameters outside [`supported_params`] (`seed`, `logprobs`,
 //! …) never reach this module: the upstream stage rejects them, or drops them under
 //! `drop_params`. Malformed input is a 400 naming the field (`messages[2].content`).
 //!
@@ -120,7 +129,34 @@ const CHAT_PARAMS: &[&str] = &[
     "parallel_tool_calls",
     "user",
     "n",
+    "response_format",
+    "reasoning_effort",
+    "thinking",
 ];
+
+/// The tool a JSON-mode request is forced to call (LiteLLM's
+/// `RESPONSE_FORMAT_TOOL_NAME`); its input comes back as the answer's content.
+pub const JSON_TOOL: &str = "json_tool_call";
+
+/// Whether a chat request asks for JSON output (`response_format` `json_object`
+/// or `json_schema`), which goes through [`JSON_TOOL`].
+pub fn wants_json(request_format: Option<&Value>) -> bool {
+    request_format
+        .and_then(|f| f.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "json_object" || t == "json_schema")
+}
+
+/// LiteLLM's `reasoning_effort` → `thinking.budget_tokens`
+/// (`DEFAULT_REASONING_EFFORT_{LOW,MEDIUM,HIGH}_THINKING_BUDGET`).
+fn thinking_budget(effort: &str) -> Option<u64> {
+    match effort {
+        "low" => Some(1024),
+        "medium" => Some(2048),
+        "high" => Some(4096),
+        _ => None,
+    }
+}
 
 const COMPLETION_PARAMS: &[&str] = &[
     "model",
@@ -181,7 +217,23 @@ pub fn translate_request(
         body.insert("system".into(), system);
     }
     body.insert("messages".into(), Value::Array(messages));
-    body.insert("max_tokens".into(), Value::from(max_tokens(request)?));
+    let thinking = thinking(request)?;
+    let mut max_tokens = max_tokens(request)?;
+    if let Some(budget) = thinking
+        .as_ref()
+        .and_then(|t| t.get("budget_tokens"))
+        .and_then(Value::as_u64)
+    {
+        // LiteLLM (`update_optional_params_with_thinking_tokens`): without a client
+        // limit the answer gets the thinking budget on top of the default, as
+        // Anthropic wants `max_tokens` above `budget_tokens`.
+        if present(request, "max_tokens").is_none()
+            && present(request, "max_completion_tokens").is_none()
+        {
+            max_tokens = budget.saturating_add(DEFAULT_MAX_TOKENS);
+        }
+    }
+    body.insert("max_tokens".into(), Value::from(max_tokens));
     if let Some(stop) = stop_sequences(present(request, "stop"))? {
         body.insert("stop_sequences".into(), stop);
     }
@@ -251,16 +303,82 @@ pub fn translate_request(
                 choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
             }
         }
+        let mut tools = tools;
+        if let Some(format) = present(request, "response_format") {
+            if !format.is_object() {
+                return Err(GatewayError::invalid_param(
+                    "response_format",
+                    "`response_format` must be an object.",
+                ));
+            }
+            if wants_json(Some(format)) {
+                // LiteLLM's JSON mode for Anthropic: a tool whose input schema is the
+                // wanted one, forced unless thinking is on (Anthropic refuses forced
+                // tools with thinking).
+                let schema = format
+                    .get("response_schema")
+                    .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")));
+                let mut input_schema = Map::new();
+                input_schema.insert("type".into(), json!("object"));
+                match schema.and_then(Value::as_object) {
+                    Some(schema) => {
+                        for (k, v) in schema {
+                            input_schema.insert(k.clone(), v.clone());
+                        }
+                    }
+                    None => {
+                        input_schema.insert("additionalProperties".into(), json!(true));
+                        input_schema.insert("properties".into(), json!({}));
+                    }
+                }
+                tools
+                    .get_or_insert_with(Vec::new)
+                    .push(json!({"name": JSON_TOOL, "input_schema": Value::Object(input_schema)}));
+                if thinking.is_none() {
+                    let mut forced = Map::new();
+                    forced.insert("name".into(), json!(JSON_TOOL));
+                    forced.insert("type".into(), json!("tool"));
+                    choice = Some(forced);
+                }
+            }
+        }
         if let Some(tools) = tools {
             body.insert("tools".into(), Value::Array(tools));
         }
         if let Some(choice) = choice {
             body.insert("tool_choice".into(), Value::Object(choice));
         }
+        if let Some(thinking) = thinking {
+            body.insert("thinking".into(), thinking);
+        }
     }
 
     serde_json::to_vec(&Value::Object(body))
         .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
+}
+
+/// `thinking` as the client sent it (an object), or the budget LiteLLM gives a
+/// `reasoning_effort`.
+fn thinking(request: &Map<String, Value>) -> Result<Option<Value>, GatewayError> {
+    if let Some(thinking) = present(request, "thinking") {
+        if !thinking.is_object() {
+            return Err(GatewayError::invalid_param(
+                "thinking",
+                "`thinking` must be an object such as {\"type\": \"enabled\", \"budget_tokens\": 1024}.",
+            ));
+        }
+        return Ok(Some(thinking.clone()));
+    }
+    let Some(effort) = present(request, "reasoning_effort") else {
+        return Ok(None);
+    };
+    let budget = effort.as_str().and_then(thinking_budget).ok_or_else(|| {
+        GatewayError::invalid_param(
+            "reasoning_effort",
+            format!("Unsupported `reasoning_effort` {effort}: use low, medium or high."),
+        )
+    })?;
+    Ok(Some(json!({"type": "enabled", "budget_tokens": budget})))
 }
 
 /// A request field, treating an explicit `null` as absent.
@@ -1274,7 +1392,12 @@ const DONE: &[u8] = b"data: [DONE]\n\n";
 enum BlockKind {
     Text,
     Thinking,
-    Tool { ordinal: usize, has_arguments: bool },
+    Tool {
+        ordinal: usize,
+        has_arguments: bool,
+    },
+    /// The JSON-mode tool: its input is the answer's content.
+    JsonTool,
     Other,
 }
 
@@ -1294,6 +1417,9 @@ struct StreamState {
     /// Open content blocks: (Anthropic index, kind).
     blocks: Vec<(u64, BlockKind)>,
     usage: UsageIn,
+    /// The request asked for JSON through [`JSON_TOOL`]: that tool's input is
+    /// streamed as content, and its `tool_use` stop is a plain `stop`.
+    json_mode: bool,
 }
 
 /// Anthropic SSE → OpenAI `chat.completion.chunk` (or `text_completion`) SSE.
@@ -1320,8 +1446,16 @@ impl StreamTranslator {
                 tool_calls: 0,
                 blocks: Vec::new(),
                 usage: UsageIn::default(),
+                json_mode: false,
             },
         }
+    }
+
+    /// A translator for the answer to a JSON-mode request ([`JSON_TOOL`]).
+    pub fn json_mode(endpoint: Endpoint, ctx: ResponseContext) -> Self {
+        let mut translator = StreamTranslator::new(endpoint, ctx);
+        translator.state.json_mode = true;
+        translator
     }
 }
 
@@ -1451,6 +1585,9 @@ impl StreamState {
                         }
                         BlockKind::Thinking
                     }
+                    "tool_use" if self.json_mode && opt_str(&block.name) == Some(JSON_TOOL) => {
+                        BlockKind::JsonTool
+                    }
                     "tool_use" => {
                         let ordinal = self.tool_calls;
                         self.tool_calls += 1;
@@ -1504,6 +1641,14 @@ impl StreamState {
                         else {
                             return;
                         };
+                        let json_block = self
+                            .blocks
+                            .iter()
+                            .any(|(i, k)| *i == index && matches!(k, BlockKind::JsonTool));
+                        if json_block {
+                            self.content(args, out);
+                            return;
+                        }
                         let Some(ordinal) = self.mark_arguments(index) else {
                             return;
                         };
@@ -1531,7 +1676,12 @@ impl StreamState {
                     self.usage.merge(u);
                 }
                 if let Some(reason) = event.delta.as_ref().and_then(|d| opt_str(&d.stop_reason)) {
-                    self.finish_chunk(finish_reason(Some(reason)), out);
+                    let finish = match finish_reason(Some(reason)) {
+                        // Only the JSON tool was called: a plain answer.
+                        "tool_calls" if self.json_mode && self.tool_calls == 0 => "stop",
+                        finish => finish,
+                    };
+                    self.finish_chunk(finish, out);
                 }
             }
             "message_stop" => {
@@ -1727,22 +1877,100 @@ mod tests {
             "parallel_tool_calls",
             "user",
             "n",
+            "response_format",
+            "reasoning_effort",
+            "thinking",
         ] {
             assert!(chat.contains(&p), "{p}");
         }
-        for p in [
-            "response_format",
-            "seed",
-            "logprobs",
-            "metadata",
-            "frequency_penalty",
-        ] {
+        for p in ["seed", "logprobs", "metadata", "frequency_penalty"] {
             assert!(!chat.contains(&p), "{p}");
         }
         let completions = supported_params(Endpoint::Completions);
         assert!(completions.contains(&"prompt") && !completions.contains(&"messages"));
         assert!(!completions.contains(&"tools"));
         assert_eq!(supported_params(Endpoint::Embeddings), ["model", "input"]);
+    }
+
+    #[test]
+    fn json_mode_is_a_forced_tool() {
+        let out = chat(json!({"messages": [{"role": "user", "content": "j"}],
+                              "response_format": {"type": "json_object"}}));
+        assert_eq!(
+            out["tools"],
+            json!([{"name": JSON_TOOL, "input_schema": {"type": "object", "additionalProperties": true, "properties": {}}}])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"name": JSON_TOOL, "type": "tool"})
+        );
+        assert!(out.get("response_format").is_none());
+        // json_schema: the schema is the tool's input schema; the client's tools stay first.
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]});
+        let out = chat(json!({"messages": [{"role": "user", "content": "j"}],
+                              "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+                              "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": schema}}}));
+        assert_eq!(out["tools"][0]["name"], "f");
+        assert_eq!(
+            out["tools"][1],
+            json!({"name": JSON_TOOL, "input_schema": schema})
+        );
+        // With thinking the tool is offered, not forced (Anthropic refuses forced tools then).
+        let out = chat(
+            json!({"messages": [{"role": "user", "content": "j"}], "reasoning_effort": "low",
+                              "response_format": {"type": "json_object"}}),
+        );
+        assert!(out.get("tool_choice").is_none(), "{out}");
+        // `text` asks for nothing.
+        let out = chat(json!({"messages": [{"role": "user", "content": "j"}],
+                              "response_format": {"type": "text"}}));
+        assert!(out.get("tools").is_none());
+        assert_eq!(
+            chat_err(
+                json!({"messages": [{"role": "user", "content": "j"}], "response_format": "json"})
+            )
+            .param
+            .as_deref(),
+            Some("response_format")
+        );
+        assert!(wants_json(Some(&json!({"type": "json_schema"}))));
+        assert!(!wants_json(Some(&json!({"type": "text"}))) && !wants_json(None));
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_budget() {
+        for (effort, budget) in [("low", 1024), ("medium", 2048), ("high", 4096)] {
+            let out = chat(
+                json!({"messages": [{"role": "user", "content": "t"}], "reasoning_effort": effort}),
+            );
+            assert_eq!(
+                out["thinking"],
+                json!({"type": "enabled", "budget_tokens": budget})
+            );
+            assert_eq!(out["max_tokens"], budget + DEFAULT_MAX_TOKENS);
+        }
+        let out = chat(
+            json!({"messages": [{"role": "user", "content": "t"}], "reasoning_effort": "low", "max_tokens": 3000}),
+        );
+        assert_eq!(out["max_tokens"], 3000, "the client's limit stays");
+        // `thinking` passes as written and wins.
+        let out = chat(
+            json!({"messages": [{"role": "user", "content": "t"}], "reasoning_effort": "low",
+                              "thinking": {"type": "enabled", "budget_tokens": 5000}}),
+        );
+        assert_eq!(out["thinking"]["budget_tokens"], 5000);
+        assert_eq!(out["max_tokens"], 5000 + DEFAULT_MAX_TOKENS);
+        for bad in [
+            json!({"reasoning_effort": "max"}),
+            json!({"thinking": true}),
+        ] {
+            let mut req = map(json!({"messages": [{"role": "user", "content": "t"}]}));
+            req.extend(map(bad));
+            let err = translate_request(Endpoint::ChatCompletions, &req, "c").unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.param.is_some());
+        }
     }
 
     #[test]
@@ -2546,6 +2774,70 @@ mod tests {
             serde_json::from_str::<Value>(&args).unwrap(),
             json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
         );
+    }
+
+    /// A JSON-mode answer: the forced tool's input streams as content.
+    const JSON_TOOL_STREAM: &str = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_j\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":40,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\n",
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_j\",\"name\":\"json_tool_call\",\"input\":{}}}\n\n",
+        "event: content_block_delta\n",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n",
+        "event: content_block_delta\n",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Z\u{fc}rich\\\"}\"}}\n\n",
+        "event: content_block_stop\n",
+        "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\n",
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":12}}\n\n",
+        "event: message_stop\n",
+        "data: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    #[test]
+    fn json_mode_stream_gives_content_at_every_split() {
+        let mut whole: Option<Vec<u8>> = None;
+        for split in 0..=JSON_TOOL_STREAM.len() {
+            let (a, b) = JSON_TOOL_STREAM.as_bytes().split_at(split);
+            let mut t = StreamTranslator::json_mode(Endpoint::ChatCompletions, ctx(true));
+            let mut out = Vec::new();
+            t.push(a, &mut out);
+            t.push(b, &mut out);
+            t.finish(&mut out);
+            match &whole {
+                None => whole = Some(out),
+                Some(w) => assert_eq!(&out, w, "split at {split}"),
+            }
+        }
+        let evs = events(whole.as_deref().unwrap());
+        let content: String = deltas(&evs)
+            .iter()
+            .filter_map(|d| d["content"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&content).unwrap(),
+            json!({"city": "Z\u{fc}rich"})
+        );
+        assert!(deltas(&evs).iter().all(|d| d.get("tool_calls").is_none()));
+        let finish: Vec<&Value> = evs
+            .iter()
+            .filter_map(|e| {
+                e.get("choices")
+                    .and_then(|c| c.get(0))
+                    .map(|c| &c["finish_reason"])
+            })
+            .filter(|f| !f.is_null())
+            .collect();
+        assert_eq!(finish, [&json!("stop")]);
+        // Without JSON mode the same stream is a tool call.
+        let plain = run(
+            Endpoint::ChatCompletions,
+            false,
+            &[JSON_TOOL_STREAM.as_bytes()],
+        );
+        assert!(String::from_utf8(plain)
+            .unwrap()
+            .contains("\"finish_reason\":\"tool_calls\""));
     }
 
     #[test]
