@@ -16,7 +16,7 @@
 //!   (`gpt-4o` → openai), else — with an `api_base` — an OpenAI-compatible server.
 //!   The provider model id is the rest of `model`, kept as-is
 //!   (`openai/nvidia/llama-3.2-nv-embedqa-1b-v2` → `nvidia/llama-3.2-nv-embedqa-1b-v2`).
-//!   Providers Switchyard does not translate for yet (`bedrock/`, `gemini/`, …) and
+//!   Providers Switchyard does not translate for yet (`bedrock/`, `cohere/`, …) and
 //!   `model: "*"` are skipped with a warning, so LiteLLM's example configs still pass
 //!   `check`.
 //! - **Address.** `api_base`, else the provider's default (`openai/` →
@@ -233,6 +233,16 @@ pub const PRESETS: &[Preset] = &[
         base_env: &["OLLAMA_API_BASE"],
         key_env: &["OLLAMA_API_KEY"],
         key: KeyRule::None,
+    },
+    // Google AI Studio: GeminiModelInfo.get_api_base (GEMINI_API_BASE, else the bare
+    // host; the filter adds /v1beta) and main.py's key order: GOOGLE_API_KEY or
+    // GEMINI_API_KEY (get_api_key_from_env), then the older PALM_API_KEY.
+    Preset {
+        name: "gemini",
+        base: Some("https://generativelanguage.googleapis.com"),
+        base_env: &["GEMINI_API_BASE"],
+        key_env: &["GOOGLE_API_KEY", "GEMINI_API_KEY", "PALM_API_KEY"],
+        key: KeyRule::Required,
     },
 ];
 
@@ -1030,7 +1040,7 @@ impl Compiler<'_> {
             ProviderChoice::Unsupported(name) => {
                 self.warn(
                     format!("{p}.litellm_params.model"),
-                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, ollama and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, gemini, ollama and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
                 );
                 return Ok(Classified::Skipped { index });
             }
@@ -2039,6 +2049,69 @@ mod tests {
     }
 
     #[test]
+    fn gemini_gets_litellms_base_and_key_variables() {
+        let plan = compile_env(
+            &one("      model: gemini/gemini-2.5-flash\n"),
+            &[("GEMINI_API_KEY", "g"), ("PALM_API_KEY", "p")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Gemini);
+        assert_eq!(d.upstream.model, "gemini-2.5-flash");
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Literal("https://generativelanguage.googleapis.com".into())
+        );
+        assert_eq!(
+            d.upstream.api_key,
+            Some(Setting::Env {
+                env: "GEMINI_API_KEY".into()
+            }),
+            "GEMINI_API_KEY before PALM_API_KEY"
+        );
+        assert_eq!(
+            (d.address.host.as_str(), d.address.tls, d.address.port),
+            ("generativelanguage.googleapis.com", true, 443)
+        );
+        // GOOGLE_API_KEY comes first (LiteLLM's get_api_key_from_env), and
+        // GEMINI_API_BASE moves the deployment.
+        let plan = compile_env(
+            &one("      model: gemini/gemini-2.5-flash\n"),
+            &[
+                ("GEMINI_API_KEY", "g"),
+                ("GOOGLE_API_KEY", "k"),
+                ("GEMINI_API_BASE", "http://127.0.0.1:9999"),
+            ],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            d.upstream.api_key,
+            Some(Setting::Env {
+                env: "GOOGLE_API_KEY".into()
+            })
+        );
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Env {
+                env: "GEMINI_API_BASE".into()
+            }
+        );
+        assert_eq!(
+            (d.address.host.as_str(), d.address.port),
+            ("127.0.0.1", 9999)
+        );
+        let e = compile_text(&one("      model: gemini/gemini-2.5-flash\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("model_list[0].litellm_params.api_key: gemini deployments need an API key")
+                && e.contains("GOOGLE_API_KEY or GEMINI_API_KEY or PALM_API_KEY"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_missing_cloud_key_is_an_error_naming_the_entry_and_variables() {
         let e = compile_text(&one("      model: groq/llama-3.1-8b-instant\n"))
             .unwrap_err()
@@ -2298,14 +2371,14 @@ mod tests {
 
     #[test]
     fn unsupported_providers_are_skipped_with_a_warning() {
-        let text = "model_list:\n  - model_name: local\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n";
+        let text = "model_list:\n  - model_name: local\n    litellm_params:\n      model: palm/chat-bison\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n";
         let plan = compile_text(text).unwrap();
         assert_eq!(plan.deployments.len(), 1);
         assert_eq!(plan.router.groups.len(), 1);
         assert!(
             has_warning(
                 &plan,
-                "model_list[0].litellm_params.model: provider \"gemini\""
+                "model_list[0].litellm_params.model: provider \"palm\""
             ),
             "{:?}",
             plan.warnings
@@ -2730,7 +2803,7 @@ mod tests {
 
     #[test]
     fn aliases_timeouts_and_body_limit() {
-        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: local\n    litellm_params: {model: gemini/gemini-1.5-pro}\nrouter_settings:\n  timeout: 30\n  stream_timeout: 120\n  model_group_alias:\n    gpt-4: gpt-4o\n    quiet: {model: gpt-4o, hidden: true}\n    llama: local\nlitellm_settings:\n  request_timeout: 600\ngeneral_settings:\n  max_request_size_mb: 2\n";
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\n  - model_name: local\n    litellm_params: {model: palm/chat-bison}\nrouter_settings:\n  timeout: 30\n  stream_timeout: 120\n  model_group_alias:\n    gpt-4: gpt-4o\n    quiet: {model: gpt-4o, hidden: true}\n    llama: local\nlitellm_settings:\n  request_timeout: 600\ngeneral_settings:\n  max_request_size_mb: 2\n";
         let plan = compile_text(text).unwrap();
         assert_eq!(
             plan.router.aliases.get("gpt-4").map(String::as_str),

@@ -217,6 +217,12 @@ impl Deployment {
                 }
             }
         }
+        if config.provider == ProviderKind::Gemini && !providers::gemini::has_version(&path_prefix)
+        {
+            // LiteLLM's default (and GEMINI_API_BASE) is the bare host; its custom
+            // bases carry the version.
+            path_prefix.push_str(providers::gemini::DEFAULT_API_VERSION);
+        }
         let api_key = match &config.api_key {
             Some(s) => Some(s.resolve(&at("api_key"), env)?),
             None => None,
@@ -231,6 +237,7 @@ impl Deployment {
             request_headers.push(match config.provider {
                 ProviderKind::Azure => ("api-key".into(), key),
                 ProviderKind::Anthropic => ("x-api-key".into(), key),
+                ProviderKind::Gemini => ("x-goog-api-key".into(), key),
                 // OpenAI-compatible servers, and Ollama behind an authenticating proxy.
                 _ => ("authorization".into(), format!("Bearer {key}")),
             });
@@ -1715,6 +1722,81 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("not found"));
+    }
+
+    #[test]
+    fn gemini_goes_native_and_comes_back_openai() {
+        let mut cfg = config(ProviderKind::Gemini, "gemini-2.5-flash");
+        cfg.api_base = Setting::Literal("https://generativelanguage.googleapis.com".into());
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 7,
+                   "stream": true, "stream_options": {"include_usage": true}}),
+        );
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(
+            host.req(":path").as_deref(),
+            Some("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        );
+        assert_eq!(
+            host.req(":authority").as_deref(),
+            Some("generativelanguage.googleapis.com")
+        );
+        assert_eq!(host.req("x-goog-api-key").as_deref(), Some("sk-secret"));
+        assert_eq!(host.req("authorization"), None, "the client's key is gone");
+        let body = host.request_json();
+        assert_eq!(
+            body,
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                   "generationConfig": {"maxOutputTokens": 7}})
+        );
+        host.response_headers = vec![
+            (":status".into(), "200".into()),
+            ("content-type".into(), "text/event-stream".into()),
+        ];
+        assert_eq!(
+            ex.on_response_headers(&up, &mut host, false),
+            Flow::Continue
+        );
+        host.response_body = b"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hello\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 3,\"candidatesTokenCount\": 1,\"totalTokenCount\": 4},\"responseId\": \"r1\"}\r\n\r\n".to_vec();
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let text = String::from_utf8(host.response_body.clone()).unwrap();
+        assert!(text.contains("\"content\":\"Hello\""), "{text}");
+        assert!(text.contains("\"prompt_tokens\":3"), "{text}");
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert_eq!(ex.usage().map(|u| u.completion_tokens), Some(1));
+
+        // A base that names its version keeps it; embeddings go to batchEmbedContents.
+        cfg.api_base = Setting::Literal("https://gateway.example/google/v1beta".into());
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request("embeddings", json!({"model": "x", "input": "a"}));
+        send(&up, &mut host);
+        assert_eq!(
+            host.req(":path").as_deref(),
+            Some("/google/v1beta/models/gemini-2.5-flash:batchEmbedContents")
+        );
+
+        // Google's error body keeps its message and status.
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "400".into())];
+        host.response_body = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert_eq!(
+            v["error"]["message"],
+            "API key not valid. Please pass a valid API key."
+        );
+        assert_eq!(v["error"]["code"], "400");
     }
 
     #[test]

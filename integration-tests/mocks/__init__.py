@@ -4,6 +4,7 @@ The constants are the credentials and Azure deployments the pytest fixtures
 (conftest.py) start the mocks with, so tests and gateway configs can use them.
 """
 
+from .gemini import GeminiMock
 from .providers import (
     CLOUD_PROFILES,
     AnthropicMock,
@@ -17,6 +18,7 @@ from .providers import (
 OPENAI_KEY = "sk-openai-mock-key"
 AZURE_KEY = "azure-mock-key-0123456789"
 ANTHROPIC_KEY = "sk-ant-mock-key"
+GEMINI_KEY = "AIza-gemini-mock-key"
 AZURE_API_VERSION = "2024-10-21"
 AZURE_DEPLOYMENTS = {
     "gpt-4o-deploy": "gpt-4o-2024-08-06",
@@ -32,6 +34,8 @@ __all__ = [
     "AnthropicMock",
     "AzureMock",
     "CLOUD_PROFILES",
+    "GEMINI_KEY",
+    "GeminiMock",
     "MockProvider",
     "OllamaMock",
     "OpenAIMock",

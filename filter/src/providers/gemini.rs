@@ -1,25 +1,28 @@
 //! Google AI Studio Gemini API (`generateContent`, `streamGenerateContent?alt=sse`,
 //! `batchEmbedContents`): OpenAI requests in, OpenAI answers out.
 //!
-//! Field names follow Google's Gemini API reference (`GenerateContentRequest`,
+//! Field names follow Google's Gemini API REST reference (`GenerateContentRequest`,
 //! `Content`/`Part`, `GenerationConfig`, `Tool`/`FunctionDeclaration`, `ToolConfig`,
-//! `GenerateContentResponse`, `UsageMetadata`, `EmbedContentRequest`); where LiteLLM
-//! (`litellm/llms/vertex_ai/gemini/`) has settled a mapping, its answer is kept.
+//! `GenerateContentResponse`, `UsageMetadata`, `EmbedContentRequest`), in the
+//! lowerCamelCase of its JSON representation (the API also takes proto field
+//! names, `system_instruction`, but one spelling is used throughout); where LiteLLM
+//! (`litellm/llms/vertex_ai/gemini/`, `litellm/llms/gemini/`) has settled a
+//! mapping, its answer is kept. The same bodies serve Gemini on Vertex AI.
 //!
 //! # Requests
 //!
-//! * `system` and `developer` messages → `system_instruction.parts` (one text part
+//! * `system` and `developer` messages → `systemInstruction.parts` (one text part
 //!   each). `user` → role `user`, `assistant` → role `model`, `tool` → a
 //!   `functionResponse` part in a `user` turn. Consecutive turns of one role are
 //!   merged (Gemini wants user/model alternating, and all responses to one model
 //!   turn's calls in one turn).
 //! * Parts: `text` → `{text}` (empty texts dropped); `image_url` with a `data:` URI →
-//!   `inline_data {mime_type, data}`; an `http(s)` URL → `file_data {mime_type,
-//!   file_uri}`: the Gemini API fetches public and signed HTTPS URLs itself (Google's
+//!   `inlineData {mimeType, data}`; an `http(s)` URL → `fileData {mimeType,
+//!   fileUri}`: the Gemini API fetches public and signed HTTPS URLs itself (Google's
 //!   "file input methods" guide and the "increased file size limits" announcement),
 //!   so nothing is downloaded here; the MIME type is taken from the URL's extension
 //!   and a URL without a known image extension is a 400 naming the part. `file` with
-//!   a data URI → `inline_data`.
+//!   a data URI → `inlineData`.
 //! * Assistant `tool_calls` → `functionCall {name, args}` parts (the `arguments`
 //!   string parsed; bad JSON is a 400). A tool call id of the form
 //!   `<id>__thought__<signature>` (LiteLLM's `THOUGHT_SIGNATURE_SEPARATOR`) puts the
@@ -30,7 +33,7 @@
 //!   For `gemini-3` models, a model turn whose calls carry no signature gets
 //!   Google's sentinel `skip_thought_signature_validator` on its first call
 //!   ([`SKIP_SIGNATURE`]), since Gemini 3 refuses unsigned function calls.
-//! * `tools` → `tools: [{function_declarations: [{name, description, parameters}]}]`
+//! * `tools` → `tools: [{functionDeclarations: [{name, description, parameters}]}]`
 //!   with the JSON-schema keys Gemini's `Schema` refuses (`$schema`,
 //!   `additionalProperties`, `strict`) removed at every depth, as LiteLLM does, and
 //!   an object schema without properties left out (Gemini refuses an empty
@@ -40,10 +43,15 @@
 //! * `generationConfig`: `temperature`, `top_p` → `topP`, `max_completion_tokens` /
 //!   `max_tokens` → `maxOutputTokens`, `stop` (string or list) → `stopSequences`,
 //!   `n` → `candidateCount`, `presence_penalty` → `presencePenalty`,
-//!   `frequency_penalty` → `frequencyPenalty`, `seed`, `response_format`
-//!   (`json_object` → `responseMimeType: application/json`; `json_schema` → that plus
-//!   `responseJsonSchema`, which takes standard JSON Schema), `reasoning_effort` →
-//!   `thinkingConfig` with LiteLLM's budgets ([`thinking_budget`]).
+//!   `frequency_penalty` → `frequencyPenalty`, `seed`, `top_k` → `topK`,
+//!   `response_format` (`json_object` → `responseMimeType: application/json`;
+//!   `json_schema` → that plus `responseJsonSchema`: Google's field that takes the
+//!   client's JSON Schema as it is, where LiteLLM converts it to the OpenAPI subset
+//!   of `responseSchema`), `reasoning_effort` → `thinkingConfig` as LiteLLM maps
+//!   it ([`thinking_config`]: a `thinkingBudget`, or a `thinkingLevel` for Gemini
+//!   3), Anthropic-style `thinking` → `thinkingConfig` likewise.
+//! * `safety_settings` → `safetySettings` as given; `parallel_tool_calls: false`
+//!   with several tools is a 400 (LiteLLM's rule: Gemini has no such switch).
 //! * Embeddings: `input` (a string or a list of strings) → `batchEmbedContents`
 //!   `{requests: [{model: "models/{m}", content: {parts: [{text}]}}]}`,
 //!   `dimensions` → `outputDimensionality` on each request.
@@ -55,10 +63,10 @@
 //! `content`, `thought: true` parts into `reasoning_content`; `functionCall` parts
 //! become `tool_calls` with ids `call_<responseId>_<n>` (plus
 //! `__thought__<signature>` when the part had a `thoughtSignature`) and `args`
-//! serialized as the `arguments` string. `finishReason` → `finish_reason`: `STOP` →
-//! `stop` (`tool_calls` when the candidate called tools), `MAX_TOKENS` → `length`,
-//! `SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,
-//! `IMAGE_SAFETY`, `LANGUAGE` → `content_filter`, anything else → `stop`. A prompt
+//! serialized as the `arguments` string. `finishReason` → `finish_reason` as
+//! LiteLLM maps it (see [`finish_reason`]): `tool_calls` when the candidate called
+//! tools, `MAX_TOKENS` → `length`, the safety and policy stops → `content_filter`,
+//! anything else → `stop`. A prompt
 //! blocked before any candidate (`promptFeedback.blockReason`) is one choice with
 //! `content: null` and `finish_reason: content_filter`, as LiteLLM answers.
 //!
@@ -89,6 +97,14 @@ use crate::sse::SseDecoder;
 /// signature it carries (`litellm_core_utils/prompt_templates/factory.py`).
 pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 
+/// The OpenAI parameters of LiteLLM's `GoogleAIStudioGeminiConfig` /
+/// `VertexGeminiConfig.get_supported_openai_params` that this translation maps,
+/// plus `seed` and `presence_penalty` (LiteLLM's AI Studio table lacks them, but
+/// Google's `GenerationConfig` reference documents both, as its Vertex table does),
+/// and the provider-specific `top_k`, `safety_settings` and `thinking` LiteLLM also
+/// passes on. `logprobs`, `top_logprobs`, `modalities`, `audio`, `functions` and
+/// `web_search_options` are not translated (a 400 naming them, or dropped with
+/// `drop_params`).
 const CHAT_PARAMS: &[&str] = &[
     "model",
     "messages",
@@ -97,6 +113,7 @@ const CHAT_PARAMS: &[&str] = &[
     "stop",
     "temperature",
     "top_p",
+    "top_k",
     "n",
     "presence_penalty",
     "frequency_penalty",
@@ -105,12 +122,17 @@ const CHAT_PARAMS: &[&str] = &[
     "stream_options",
     "tools",
     "tool_choice",
+    "parallel_tool_calls",
     "response_format",
     "reasoning_effort",
+    "thinking",
+    "safety_settings",
 ];
 
 const COMPLETION_PARAMS: &[&str] = &["model", "prompt"];
 
+/// `batchEmbedContents` takes the texts and `outputDimensionality`;
+/// `encoding_format` is handled on the way back (base64 from the numbers).
 const EMBEDDING_PARAMS: &[&str] = &["model", "input", "dimensions", "encoding_format"];
 
 /// Parameters the translation understands, per endpoint.
@@ -122,18 +144,48 @@ pub fn supported_params(endpoint: Endpoint) -> &'static [&'static str] {
     }
 }
 
-/// The path after the `api_base` (`https://generativelanguage.googleapis.com`):
-/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` or
-/// `:batchEmbedContents`, with the model id percent-encoded as one path segment (a
-/// leading `models/` is dropped).
-pub fn request_path(model: &str, stream: bool, endpoint: Endpoint) -> String {
-    let model = model.strip_prefix("models/").unwrap_or(model);
-    let method = match endpoint {
+/// The REST method for an endpoint: `generateContent`,
+/// `streamGenerateContent?alt=sse` (server-sent events; without `alt=sse` Google
+/// streams one JSON array) or `batchEmbedContents`.
+pub fn method(stream: bool, endpoint: Endpoint) -> &'static str {
+    match endpoint {
         Endpoint::Embeddings => "batchEmbedContents",
         _ if stream => "streamGenerateContent?alt=sse",
         _ => "generateContent",
-    };
-    format!("/v1beta/models/{}:{method}", encode_segment(model))
+    }
+}
+
+/// The model id as one percent-encoded path segment (a leading `models/` dropped).
+pub fn model_segment(model: &str) -> String {
+    encode_segment(model.strip_prefix("models/").unwrap_or(model))
+}
+
+/// The path after the versioned AI Studio base (`…/v1beta`):
+/// `/models/{model}:{method}` (`models.generateContent`,
+/// `models.streamGenerateContent`, `models.batchEmbedContents` in Google's REST
+/// reference).
+pub fn request_path(model: &str, stream: bool, endpoint: Endpoint) -> String {
+    format!(
+        "/models/{}:{}",
+        model_segment(model),
+        method(stream, endpoint)
+    )
+}
+
+/// The API version AI Studio paths need when the `api_base` names none
+/// (`GEMINI_API_BASE` and LiteLLM's default are the bare host).
+pub const DEFAULT_API_VERSION: &str = "/v1beta";
+
+/// Whether an `api_base` path prefix already ends in an API version segment
+/// (`/v1beta`, `/v1`, `/v1alpha`): LiteLLM's custom Gemini bases include it
+/// (`{api_base}/models/{model}:…`), its default host does not.
+pub fn has_version(path_prefix: &str) -> bool {
+    path_prefix
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.strip_prefix('v'))
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| c.is_ascii_digit())
 }
 
 fn encode_segment(s: &str) -> String {
@@ -225,11 +277,32 @@ fn chat_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, Ga
 
     let mut body = Map::new();
     if !system.is_empty() {
-        body.insert("system_instruction".into(), json!({ "parts": system }));
+        body.insert("systemInstruction".into(), json!({ "parts": system }));
     }
     body.insert("contents".into(), Value::Array(contents));
     if let Some(tools) = translate_tools(present(request, "tools"))? {
-        body.insert("tools".into(), json!([{ "function_declarations": tools }]));
+        if present(request, "parallel_tool_calls") == Some(&Value::Bool(false)) && tools.len() > 1 {
+            // LiteLLM's validate_parallel_tool_calls: Gemini has no switch for it.
+            return Err(invalid_at(
+                "parallel_tool_calls",
+                "`parallel_tool_calls=false` is not supported by Gemini when several tools are given: give one tool, or set `parallel_tool_calls=true`.",
+            ));
+        }
+        body.insert("tools".into(), json!([{ "functionDeclarations": tools }]));
+    }
+    if let Some(settings) = present(request, "safety_settings") {
+        // LiteLLM passes `safety_settings` on as `safetySettings`
+        // ([{category, threshold}], Google's `SafetySetting`).
+        let ok = settings
+            .as_array()
+            .is_some_and(|list| list.iter().all(Value::is_object));
+        if !ok {
+            return Err(invalid_at(
+                "safety_settings",
+                "`safety_settings` must be a list of {\"category\": …, \"threshold\": …} objects.",
+            ));
+        }
+        body.insert("safetySettings".into(), settings.clone());
     }
     if let Some(config) = translate_tool_choice(present(request, "tool_choice"))? {
         body.insert(
@@ -237,14 +310,17 @@ fn chat_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, Ga
             json!({ "functionCallingConfig": config }),
         );
     }
-    let config = generation_config(request)?;
+    let config = generation_config(request, model)?;
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
     serialize(&Value::Object(body))
 }
 
-fn generation_config(request: &Map<String, Value>) -> Result<Map<String, Value>, GatewayError> {
+fn generation_config(
+    request: &Map<String, Value>,
+    model: &str,
+) -> Result<Map<String, Value>, GatewayError> {
     let mut config = Map::new();
     for (key, to) in [
         ("temperature", "temperature"),
@@ -327,36 +403,92 @@ fn generation_config(request: &Map<String, Value>) -> Result<Map<String, Value>,
             }
         }
     }
+    if let Some(k) = present(request, "top_k") {
+        if k.as_u64().is_none() {
+            return Err(invalid_at(
+                "top_k",
+                "`top_k` must be a non-negative integer.",
+            ));
+        }
+        config.insert("topK".into(), k.clone());
+    }
     if let Some(effort) = present(request, "reasoning_effort") {
         let effort = effort.as_str().ok_or_else(|| {
             invalid_at("reasoning_effort", "`reasoning_effort` must be a string.")
         })?;
-        let budget = thinking_budget(effort).ok_or_else(|| {
+        let thinking = thinking_config(effort, model).ok_or_else(|| {
             invalid_at(
                 "reasoning_effort",
-                format!("Unsupported `reasoning_effort` {effort:?}: use none, minimal, low, medium or high."),
+                format!("Unsupported `reasoning_effort` {effort:?}: use none, disable, minimal, low, medium or high."),
             )
         })?;
-        config.insert(
-            "thinkingConfig".into(),
-            json!({ "thinkingBudget": budget, "includeThoughts": budget > 0 }),
-        );
+        config.insert("thinkingConfig".into(), thinking);
+    } else if let Some(thinking) = present(request, "thinking") {
+        config.insert("thinkingConfig".into(), anthropic_thinking(thinking)?);
     }
     Ok(config)
 }
 
-/// LiteLLM's `reasoning_effort` → `thinkingBudget` (its
-/// `DEFAULT_REASONING_EFFORT_*_THINKING_BUDGET` constants); `none`/`disable` turn
-/// thinking off, the others also ask for thought summaries (`includeThoughts`).
-pub fn thinking_budget(effort: &str) -> Option<u64> {
-    Some(match effort {
+/// LiteLLM's `reasoning_effort` → `thinkingConfig`
+/// (`VertexGeminiConfig._map_reasoning_effort_to_thinking_budget` and
+/// `…_to_thinking_level`): Gemini 3 models get a `thinkingLevel` (`low`/`high`;
+/// thinking cannot be turned off there, so `none`/`disable` only hide the
+/// thoughts), the others a `thinkingBudget` (LiteLLM's
+/// `DEFAULT_REASONING_EFFORT_*_THINKING_BUDGET` constants, `minimal` per model:
+/// the smallest budget each 2.5 model takes). `none`/`disable` turn thinking off,
+/// every other effort asks for thought summaries (`includeThoughts`).
+pub fn thinking_config(effort: &str, model: &str) -> Option<Value> {
+    if model.contains("gemini-3") {
+        let (level, include) = match effort {
+            "minimal" | "low" => ("low", true),
+            "medium" | "high" => ("high", true),
+            "none" | "disable" => ("low", false),
+            _ => return None,
+        };
+        return Some(json!({ "thinkingLevel": level, "includeThoughts": include }));
+    }
+    let budget: u64 = match effort {
         "none" | "disable" => 0,
+        "minimal" if model.contains("gemini-2.5-flash-lite") => 512,
+        "minimal" if model.contains("gemini-2.5-pro") => 128,
+        "minimal" if model.contains("gemini-2.5-flash") => 1,
         "minimal" => 128,
         "low" => 1024,
         "medium" => 2048,
         "high" => 4096,
         _ => return None,
-    })
+    };
+    Some(json!({ "thinkingBudget": budget, "includeThoughts": budget > 0 }))
+}
+
+/// Anthropic's `thinking` (`{"type": "enabled", "budget_tokens": N}`) →
+/// `thinkingConfig`, as LiteLLM's `_map_thinking_param`: thoughts included when
+/// enabled with a non-zero budget, the budget as given.
+fn anthropic_thinking(thinking: &Value) -> Result<Value, GatewayError> {
+    let bad = || {
+        invalid_at(
+            "thinking",
+            "`thinking` must be {\"type\": \"enabled\" | \"disabled\", \"budget_tokens\": N}.",
+        )
+    };
+    let obj = thinking.as_object().ok_or_else(bad)?;
+    let enabled = match obj.get("type").and_then(Value::as_str) {
+        Some("enabled") => true,
+        Some("disabled") => false,
+        _ => return Err(bad()),
+    };
+    let budget = match obj.get("budget_tokens").filter(|b| !b.is_null()) {
+        None => None,
+        Some(b) => Some(b.as_u64().ok_or_else(bad)?),
+    };
+    let mut out = Map::new();
+    if enabled && budget != Some(0) {
+        out.insert("includeThoughts".into(), Value::Bool(true));
+    }
+    if let Some(b) = budget {
+        out.insert("thinkingBudget".into(), Value::from(b));
+    }
+    Ok(Value::Object(out))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -512,7 +644,7 @@ fn content_part(
                 )
             })?;
             Ok(Some(
-                json!({ "inline_data": { "mime_type": mime, "data": b64 } }),
+                json!({ "inlineData": { "mimeType": mime, "data": b64 } }),
             ))
         }
         other => Err(invalid_at(
@@ -552,7 +684,7 @@ fn image_part(url: &str, at: &str) -> Result<Value, GatewayError> {
                 "An image data URI must look like `data:image/png;base64,...`.",
             )
         })?;
-        return Ok(json!({ "inline_data": { "mime_type": mime, "data": data } }));
+        return Ok(json!({ "inlineData": { "mimeType": mime, "data": data } }));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         let mime = image_mime_from_url(url).ok_or_else(|| {
@@ -561,7 +693,7 @@ fn image_part(url: &str, at: &str) -> Result<Value, GatewayError> {
                 "Gemini fetches image URLs itself but needs their MIME type: use a URL ending in .png, .jpg, .jpeg, .webp, .heic, .heif or .gif, or send the image as a base64 data URI.",
             )
         })?;
-        return Ok(json!({ "file_data": { "mime_type": mime, "file_uri": url } }));
+        return Ok(json!({ "fileData": { "mimeType": mime, "fileUri": url } }));
     }
     Err(invalid_at(
         at,
@@ -808,15 +940,28 @@ fn translate_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, Gatewa
 // Responses
 // ---------------------------------------------------------------------------
 
-/// Gemini `finishReason` → OpenAI `finish_reason`.
+/// Gemini `finishReason` → OpenAI `finish_reason`, as LiteLLM's
+/// `VertexGeminiConfig._check_finish_reason`: a candidate that called tools is
+/// `tool_calls`; `MAX_TOKENS` → `length`; the safety and policy stops (`SAFETY`,
+/// `RECITATION`, `LANGUAGE`, `OTHER`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,
+/// `IMAGE_SAFETY`, and the image variants) → `content_filter`; everything else
+/// (`STOP`, `MALFORMED_FUNCTION_CALL`, `FINISH_REASON_UNSPECIFIED`, …) → `stop`.
 fn finish_reason(reason: Option<&str>, called_tools: bool) -> &'static str {
     match reason {
+        _ if called_tools => "tool_calls",
         Some("MAX_TOKENS") => "length",
         Some(
-            "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY"
-            | "LANGUAGE",
+            "SAFETY"
+            | "RECITATION"
+            | "LANGUAGE"
+            | "OTHER"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "IMAGE_SAFETY"
+            | "IMAGE_PROHIBITED_CONTENT"
+            | "IMAGE_RECITATION",
         ) => "content_filter",
-        _ if called_tools => "tool_calls",
         _ => "stop",
     }
 }
@@ -825,11 +970,28 @@ fn count(meta: &Value, key: &str) -> u64 {
     meta.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// `usageMetadata` → OpenAI `usage`.
+/// Completion tokens of a `usageMetadata`: `candidatesTokenCount` plus
+/// `thoughtsTokenCount`, unless the candidates count already holds the thoughts
+/// (`promptTokenCount + candidatesTokenCount == totalTokenCount`), as LiteLLM's
+/// `is_candidate_token_count_inclusive` decides.
+fn completion_count(meta: &Value) -> u64 {
+    let prompt = count(meta, "promptTokenCount");
+    let candidates = count(meta, "candidatesTokenCount");
+    let thoughts = count(meta, "thoughtsTokenCount");
+    let total = meta.get("totalTokenCount").and_then(Value::as_u64);
+    if thoughts > 0 && total == Some(prompt.saturating_add(candidates)) {
+        candidates
+    } else {
+        candidates.saturating_add(thoughts)
+    }
+}
+
+/// `usageMetadata` → OpenAI `usage`. `promptTokenCount` already includes the
+/// cached tokens (`cachedContentTokenCount`), as OpenAI's `prompt_tokens` does.
 fn usage_value(meta: &Value) -> Value {
     let prompt = count(meta, "promptTokenCount");
     let thoughts = count(meta, "thoughtsTokenCount");
-    let completion = count(meta, "candidatesTokenCount").saturating_add(thoughts);
+    let completion = completion_count(meta);
     let cached = count(meta, "cachedContentTokenCount");
     json!({
         "prompt_tokens": prompt,
@@ -843,8 +1005,7 @@ fn usage_value(meta: &Value) -> Value {
 fn usage_of_meta(meta: &Value) -> crate::cost::Usage {
     crate::cost::Usage {
         prompt_tokens: count(meta, "promptTokenCount"),
-        completion_tokens: count(meta, "candidatesTokenCount")
-            .saturating_add(count(meta, "thoughtsTokenCount")),
+        completion_tokens: completion_count(meta),
         cache_read_tokens: count(meta, "cachedContentTokenCount"),
         cache_creation_tokens: 0,
     }
@@ -1402,20 +1563,31 @@ mod tests {
     fn paths_per_endpoint_and_encoded_model() {
         assert_eq!(
             request_path("gemini-2.5-flash", false, Endpoint::ChatCompletions),
-            "/v1beta/models/gemini-2.5-flash:generateContent"
+            "/models/gemini-2.5-flash:generateContent"
         );
         assert_eq!(
             request_path("gemini-2.5-flash", true, Endpoint::ChatCompletions),
-            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+            "/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
         assert_eq!(
             request_path("models/gemini-embedding-001", false, Endpoint::Embeddings),
-            "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+            "/models/gemini-embedding-001:batchEmbedContents"
         );
         assert_eq!(
             request_path("a/b c?x", false, Endpoint::ChatCompletions),
-            "/v1beta/models/a%2Fb%20c%3Fx:generateContent"
+            "/models/a%2Fb%20c%3Fx:generateContent"
         );
+        for (prefix, versioned) in [
+            ("", false),
+            ("/v1beta", true),
+            ("/proxy/v1", true),
+            ("/v1alpha", true),
+            ("/gemini", false),
+            ("/v", false),
+            ("/very", false),
+        ] {
+            assert_eq!(has_version(prefix), versioned, "{prefix}");
+        }
     }
 
     #[test]
@@ -1461,7 +1633,7 @@ mod tests {
         assert_eq!(
             v,
             json!({
-                "system_instruction": {"parts": [{"text": "You are a cat."}, {"text": "Your name is Neko."}]},
+                "systemInstruction": {"parts": [{"text": "You are a cat."}, {"text": "Your name is Neko."}]},
                 "contents": [
                     {"role": "user", "parts": [{"text": "Hello there"}]},
                     {"role": "model", "parts": [{"text": "Great to meet you. What would you like to know?"}]},
@@ -1514,8 +1686,8 @@ mod tests {
             v["contents"][0]["parts"],
             json!([
                 {"text": "Caption this image."},
-                {"inline_data": {"mime_type": "image/jpeg", "data": "/9j/4AAQ"}},
-                {"file_data": {"mime_type": "image/png", "file_uri": "https://example.com/cat.PNG?size=2"}}
+                {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
+                {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.PNG?size=2"}}
             ])
         );
         let e = chat_err(json!({"messages": [{"role": "user", "content": [
@@ -1561,7 +1733,7 @@ mod tests {
         }));
         assert_eq!(
             v["tools"],
-            json!([{"function_declarations": [
+            json!([{"functionDeclarations": [
                 {
                     "name": "get_current_weather",
                     "description": "Get the current weather in a given location",
@@ -1664,18 +1836,94 @@ mod tests {
             cfg("high"),
             json!({"thinkingBudget": 4096, "includeThoughts": true})
         );
+        // `minimal`: the smallest budget of each 2.5 model (LiteLLM's per-model
+        // DEFAULT_REASONING_EFFORT_MINIMAL_THINKING_BUDGET_GEMINI_2_5_* constants).
         assert_eq!(
             cfg("minimal"),
-            json!({"thinkingBudget": 128, "includeThoughts": true})
+            json!({"thinkingBudget": 1, "includeThoughts": true})
         );
+        for (model, budget) in [
+            ("gemini-2.5-pro", 128),
+            ("gemini-2.5-flash-lite", 512),
+            ("gemini-2.0-flash-thinking-exp", 128),
+        ] {
+            assert_eq!(
+                thinking_config("minimal", model),
+                Some(json!({"thinkingBudget": budget, "includeThoughts": true})),
+                "{model}"
+            );
+        }
         assert_eq!(
             cfg("none"),
             json!({"thinkingBudget": 0, "includeThoughts": false})
         );
+        assert_eq!(cfg("disable"), cfg("none"));
+        // Gemini 3 takes a thinking level and cannot stop thinking.
+        for (effort, level, include) in [
+            ("minimal", "low", true),
+            ("low", "low", true),
+            ("medium", "high", true),
+            ("high", "high", true),
+            ("none", "low", false),
+        ] {
+            assert_eq!(
+                thinking_config(effort, "gemini-3-pro-preview"),
+                Some(json!({"thinkingLevel": level, "includeThoughts": include})),
+                "{effort}"
+            );
+        }
         let e = chat_err(
             json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "max"}),
         );
         assert_eq!(e.param.as_deref(), Some("reasoning_effort"));
+        // Anthropic's `thinking` as LiteLLM maps it.
+        let thinking = |t: Value| {
+            chat(json!({"messages": [{"role": "user", "content": "x"}], "thinking": t}))
+                ["generationConfig"]["thinkingConfig"]
+                .clone()
+        };
+        assert_eq!(
+            thinking(json!({"type": "enabled", "budget_tokens": 2000})),
+            json!({"includeThoughts": true, "thinkingBudget": 2000})
+        );
+        assert_eq!(
+            thinking(json!({"type": "enabled", "budget_tokens": 0})),
+            json!({"thinkingBudget": 0})
+        );
+        assert_eq!(thinking(json!({"type": "disabled"})), json!({}));
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "thinking": {"type": "on"}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("thinking"));
+    }
+
+    #[test]
+    fn top_k_safety_settings_and_parallel_tool_calls() {
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "top_k": 40,
+            "safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
+            "tools": [weather_tool()],
+            "parallel_tool_calls": false
+        }));
+        assert_eq!(v["generationConfig"]["topK"], 40);
+        assert_eq!(
+            v["safetySettings"],
+            json!([{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}])
+        );
+        assert!(v.get("parallel_tool_calls").is_none());
+        let e = chat_err(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [weather_tool(), weather_tool()],
+            "parallel_tool_calls": false
+        }));
+        assert_eq!(e.param.as_deref(), Some("parallel_tool_calls"));
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "safety_settings": "none"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("safety_settings"));
+        let e = chat_err(json!({"messages": [{"role": "user", "content": "x"}], "top_k": -1}));
+        assert_eq!(e.param.as_deref(), Some("top_k"));
     }
 
     #[test]
@@ -1850,6 +2098,19 @@ mod tests {
     }
 
     #[test]
+    fn thoughts_are_not_counted_twice() {
+        // A usageMetadata whose candidates count already holds the thoughts.
+        let v = response(
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":30,"thoughtsTokenCount":20,"totalTokenCount":40}}"#,
+        );
+        assert_eq!(v["usage"]["completion_tokens"], 30);
+        assert_eq!(
+            v["usage"]["completion_tokens_details"]["reasoning_tokens"],
+            20
+        );
+    }
+
+    #[test]
     fn finish_reasons_map() {
         for (gemini, openai) in [
             ("STOP", "stop"),
@@ -1861,8 +2122,11 @@ mod tests {
             ("SPII", "content_filter"),
             ("IMAGE_SAFETY", "content_filter"),
             ("LANGUAGE", "content_filter"),
+            ("IMAGE_PROHIBITED_CONTENT", "content_filter"),
             ("MALFORMED_FUNCTION_CALL", "stop"),
-            ("OTHER", "stop"),
+            ("OTHER", "content_filter"),
+            ("FINISH_REASON_UNSPECIFIED", "stop"),
+            ("UNEXPECTED_TOOL_CALL", "stop"),
         ] {
             let v = response(&format!(
                 r#"{{"candidates":[{{"content":{{"parts":[{{"text":"x"}}],"role":"model"}},"finishReason":"{gemini}","index":0}}]}}"#

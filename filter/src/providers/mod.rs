@@ -66,6 +66,8 @@ pub enum ProviderKind {
     Ollama,
     /// Ollama's `/api/chat` (`ollama_chat/`).
     OllamaChat,
+    /// Google AI Studio's Gemini API (`gemini/`): `generateContent`.
+    Gemini,
 }
 
 impl ProviderKind {
@@ -93,6 +95,7 @@ impl ProviderKind {
             "llamafile" => ProviderKind::Llamafile,
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
+            "gemini" => ProviderKind::Gemini,
             _ => return None,
         })
     }
@@ -119,6 +122,7 @@ impl ProviderKind {
             ProviderKind::Llamafile => "llamafile",
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
+            ProviderKind::Gemini => "gemini",
         }
     }
 
@@ -131,6 +135,7 @@ impl ProviderKind {
                 | ProviderKind::Anthropic
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
+                | ProviderKind::Gemini
         )
     }
 
@@ -146,6 +151,7 @@ impl ProviderKind {
             ProviderKind::Ollama | ProviderKind::OllamaChat => ParamTable::Only(
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
+            ProviderKind::Gemini => ParamTable::Only(gemini::supported_params(endpoint).to_vec()),
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -275,6 +281,15 @@ pub fn translate_request(
             request,
             model,
         ),
+        ProviderKind::Gemini => Ok(ProviderRequest {
+            // The stream flag is the request's own (parsed once, upstream stage).
+            path: gemini::request_path(
+                model,
+                request.get("stream").and_then(Value::as_bool) == Some(true),
+                endpoint,
+            ),
+            body: gemini::translate_request(endpoint, request, model)?,
+        }),
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -291,6 +306,7 @@ pub fn translate_response(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             ollama::translate_response(endpoint, body, ctx)
         }
+        ProviderKind::Gemini => gemini::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -299,7 +315,10 @@ pub fn translate_response(
 pub fn rewrites_response(provider: ProviderKind) -> bool {
     matches!(
         provider,
-        ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+        ProviderKind::Anthropic
+            | ProviderKind::Ollama
+            | ProviderKind::OllamaChat
+            | ProviderKind::Gemini
     )
 }
 
@@ -315,6 +334,7 @@ pub fn stream_translator(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
+        ProviderKind::Gemini => Box::new(gemini::StreamTranslator::new(endpoint, ctx)),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -337,6 +357,7 @@ pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
 pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> GatewayError {
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
+        ProviderKind::Gemini => gemini::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
@@ -488,7 +509,11 @@ mod tests {
             ProviderKind::from_litellm_prefix("ollama_chat"),
             Some(ProviderKind::OllamaChat)
         );
-        assert_eq!(ProviderKind::from_litellm_prefix("gemini"), None);
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("gemini"),
+            Some(ProviderKind::Gemini)
+        );
+        assert_eq!(ProviderKind::from_litellm_prefix("bedrock_x"), None);
         // The plugin config names each provider by its LiteLLM prefix.
         for prefix in [
             "mistral",
@@ -506,6 +531,7 @@ mod tests {
             "llamafile",
             "ollama",
             "ollama_chat",
+            "gemini",
         ] {
             let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
             assert_eq!(kind.as_str(), prefix);
