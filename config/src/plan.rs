@@ -234,6 +234,24 @@ pub const PRESETS: &[Preset] = &[
         key_env: &["OLLAMA_API_KEY"],
         key: KeyRule::None,
     },
+    // litellm/main.py (cohere_chat and embedding branches): COHERE_API_BASE, else
+    // https://api.cohere.com/v2/chat; key: COHERE_API_KEY, then CO_API_KEY. The
+    // filter serves /v2/chat and /v2/embed under the host, so a base naming an
+    // endpoint (`…/v2/chat`) is cut back to it (`upstream::Deployment::new`).
+    Preset {
+        name: "cohere",
+        base: Some("https://api.cohere.com"),
+        base_env: &["COHERE_API_BASE"],
+        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        key: KeyRule::Required,
+    },
+    Preset {
+        name: "cohere_chat",
+        base: Some("https://api.cohere.com"),
+        base_env: &["COHERE_API_BASE"],
+        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        key: KeyRule::Required,
+    },
 ];
 
 /// The preset of a provider prefix.
@@ -1030,7 +1048,7 @@ impl Compiler<'_> {
             ProviderChoice::Unsupported(name) => {
                 self.warn(
                     format!("{p}.litellm_params.model"),
-                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, ollama and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, ollama, cohere and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
                 );
                 return Ok(Classified::Skipped { index });
             }
@@ -1042,6 +1060,16 @@ impl Compiler<'_> {
                 return Ok(Classified::Skipped { index });
             }
         };
+        if provider == ProviderKind::Cohere && model_id.starts_with("v1/") {
+            return Err(self.error(
+                format!("{p}.litellm_params.model"),
+                format!(
+                    "{:?} asks for Cohere's v1 API; Switchyard speaks Cohere's v2 API only: write {:?}",
+                    lp.model,
+                    format!("{provider_name}/{}", model_id.trim_start_matches("v1/"))
+                ),
+            ));
+        }
         if model_id.contains('*') && !entry.model_name.contains('*') {
             return Err(self.error(
                 format!("{p}.litellm_params.model"),
@@ -1924,6 +1952,68 @@ mod tests {
         assert_eq!(
             plan.host_env_keys.iter().collect::<Vec<_>>(),
             ["ANTHROPIC_API_KEY"]
+        );
+    }
+
+    #[test]
+    fn cohere_gets_litellms_base_and_keys() {
+        let plan = compile_env(
+            &one("      model: cohere_chat/v2/command-a-03-2025\n"),
+            &[("CO_API_KEY", "k")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Cohere);
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Literal("https://api.cohere.com".into())
+        );
+        assert_eq!(
+            d.upstream.api_key,
+            Some(Setting::Env {
+                env: "CO_API_KEY".into()
+            })
+        );
+        assert_eq!(d.address.host, "api.cohere.com");
+        let plan = compile_env(
+            &one("      model: cohere/embed-v4.0\n"),
+            &[
+                ("COHERE_API_KEY", "k"),
+                ("CO_API_KEY", "k2"),
+                ("COHERE_API_BASE", "https://proxy.example/v2/chat"),
+            ],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            (d.upstream.api_key.clone(), d.upstream.api_base.clone()),
+            (
+                Some(Setting::Env {
+                    env: "COHERE_API_KEY".into()
+                }),
+                Setting::Env {
+                    env: "COHERE_API_BASE".into()
+                }
+            )
+        );
+        assert_eq!(d.address.host, "proxy.example");
+        let err = compile_text(&one("      model: cohere/command-r\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_list[0].litellm_params.api_key")
+                && err.to_string().contains("COHERE_API_KEY or CO_API_KEY"),
+            "{err}"
+        );
+        let err = compile_env(
+            &one("      model: cohere_chat/v1/command-r\n"),
+            &[("COHERE_API_KEY", "k")],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_list[0].litellm_params.model")
+                && err.to_string().contains("cohere_chat/command-r"),
+            "{err}"
         );
     }
 

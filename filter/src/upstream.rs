@@ -217,6 +217,24 @@ impl Deployment {
                 }
             }
         }
+        if config.provider == ProviderKind::Cohere {
+            // LiteLLM's Cohere `api_base` (and COHERE_API_BASE) is the whole endpoint
+            // URL (`…/v2/chat`, `…/v2/embed`); one deployment serves both, so the
+            // base is the part before it.
+            for suffix in [
+                "/v2/chat",
+                "/v2/embed",
+                "/v1/chat",
+                "/v1/embed",
+                "/v2",
+                "/v1",
+            ] {
+                if let Some(stripped) = path_prefix.strip_suffix(suffix) {
+                    path_prefix = stripped.to_string();
+                    break;
+                }
+            }
+        }
         let api_key = match &config.api_key {
             Some(s) => Some(s.resolve(&at("api_key"), env)?),
             None => None,
@@ -1673,6 +1691,49 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("not found"));
+    }
+
+    #[test]
+    fn cohere_goes_to_v2_under_an_endpoint_base() {
+        let mut cfg = config(ProviderKind::Cohere, "v2/command-a-03-2025");
+        // LiteLLM's COHERE_API_BASE names the chat endpoint itself.
+        cfg.api_base = Setting::Literal("https://api.cohere.com/v2/chat".into());
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        );
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(host.req(":path").as_deref(), Some("/v2/chat"));
+        assert_eq!(host.req(":authority").as_deref(), Some("api.cohere.com"));
+        assert_eq!(
+            host.req("authorization").as_deref(),
+            Some("Bearer sk-secret")
+        );
+        let body = host.request_json();
+        assert_eq!(
+            body["model"], "command-a-03-2025",
+            "the v2/ route prefix is not the model"
+        );
+        assert!(
+            body.get("stream_options").is_none(),
+            "Cohere streams end with usage unasked"
+        );
+        host.response_headers = vec![(":status".into(), "200".into())];
+        assert_eq!(
+            ex.on_response_headers(&up, &mut host, false),
+            Flow::Continue
+        );
+        assert_eq!(
+            host.resp("content-type").as_deref(),
+            Some("text/event-stream")
+        );
+
+        let mut host = request("embeddings", json!({"model": "x", "input": "a"}));
+        send(&up, &mut host);
+        assert_eq!(host.req(":path").as_deref(), Some("/v2/embed"));
     }
 
     #[test]

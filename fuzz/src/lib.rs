@@ -21,12 +21,13 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 5] = [
+pub const PROVIDERS: [ProviderKind; 6] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::OllamaChat,
+    ProviderKind::Cohere,
 ];
 
 /// Every LLM endpoint.
@@ -361,9 +362,15 @@ pub fn upstream_config() -> UpstreamConfig {
         "https://api.deepinfra.com/v1/openai",
     );
     di.drop_params = true;
+    let co = deployment(
+        "co",
+        ProviderKind::Cohere,
+        "command-a-03-2025",
+        "https://api.cohere.com/v2/chat",
+    );
     UpstreamConfig {
         group: "gpt-4o".into(),
-        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di],
+        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, co],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
@@ -371,7 +378,7 @@ pub fn upstream_config() -> UpstreamConfig {
 }
 
 /// The deployment ids of [`upstream_config`].
-pub const DEPLOYMENTS: [&str; 8] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di"];
+pub const DEPLOYMENTS: [&str; 9] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "co"];
 
 /// A router stage and a route cluster, built once.
 pub struct Gateway {

@@ -8,6 +8,7 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
@@ -66,6 +67,8 @@ pub enum ProviderKind {
     Ollama,
     /// Ollama's `/api/chat` (`ollama_chat/`).
     OllamaChat,
+    /// Cohere's v2 API (`cohere/`, `cohere_chat/`).
+    Cohere,
 }
 
 impl ProviderKind {
@@ -93,6 +96,7 @@ impl ProviderKind {
             "llamafile" => ProviderKind::Llamafile,
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
+            "cohere" | "cohere_chat" => ProviderKind::Cohere,
             _ => return None,
         })
     }
@@ -119,6 +123,7 @@ impl ProviderKind {
             ProviderKind::Llamafile => "llamafile",
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
+            ProviderKind::Cohere => "cohere",
         }
     }
 
@@ -131,6 +136,7 @@ impl ProviderKind {
                 | ProviderKind::Anthropic
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
+                | ProviderKind::Cohere
         )
     }
 
@@ -146,6 +152,7 @@ impl ProviderKind {
             ProviderKind::Ollama | ProviderKind::OllamaChat => ParamTable::Only(
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
+            ProviderKind::Cohere => ParamTable::Only(cohere::supported_params(endpoint)),
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -270,6 +277,7 @@ pub fn translate_request(
             request,
             model,
         ),
+        ProviderKind::Cohere => cohere::translate_request(endpoint, request, model),
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -286,6 +294,7 @@ pub fn translate_response(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             ollama::translate_response(endpoint, body, ctx)
         }
+        ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -294,7 +303,10 @@ pub fn translate_response(
 pub fn rewrites_response(provider: ProviderKind) -> bool {
     matches!(
         provider,
-        ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+        ProviderKind::Anthropic
+            | ProviderKind::Ollama
+            | ProviderKind::OllamaChat
+            | ProviderKind::Cohere
     )
 }
 
@@ -310,6 +322,7 @@ pub fn stream_translator(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
+        ProviderKind::Cohere => Box::new(cohere::StreamTranslator::new(endpoint, ctx)),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -332,6 +345,7 @@ pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
 pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> GatewayError {
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
+        ProviderKind::Cohere => cohere::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
