@@ -136,9 +136,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(host.local_reply.is_none());
 
     let final_status = host.resp(":status").unwrap_or_default();
-    // Deployments whose answers are rewritten (Anthropic, Ollama, Cohere); the rest
+    // Deployments whose answers are rewritten (Anthropic, Ollama, Cohere, TGI); the rest
     // speak OpenAI's format.
-    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og" | "co");
+    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og" | "co" | "hg");
     if !upstream_ok {
         if final_status == "307" {
             let location = host.resp("location").expect("a redirect has a location");

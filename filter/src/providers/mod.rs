@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod cohere;
 pub mod gemini;
+pub mod huggingface;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
@@ -69,6 +70,12 @@ pub enum ProviderKind {
     OllamaChat,
     /// Cohere's v2 API (`cohere/`, `cohere_chat/`).
     Cohere,
+    /// Hugging Face's OpenAI-compatible Messages API (`huggingface/`: TGI's
+    /// `/v1/chat/completions`, Inference Endpoints, the Hugging Face router).
+    Huggingface,
+    /// Text Generation Inference's native `/generate` (`huggingface/` deployments in
+    /// text-generation mode): a prompt built from the messages.
+    HuggingfaceGenerate,
 }
 
 impl ProviderKind {
@@ -97,6 +104,7 @@ impl ProviderKind {
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
             "cohere" | "cohere_chat" => ProviderKind::Cohere,
+            "huggingface" => ProviderKind::Huggingface,
             _ => return None,
         })
     }
@@ -124,6 +132,7 @@ impl ProviderKind {
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
             ProviderKind::Cohere => "cohere",
+            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
         }
     }
 
@@ -137,6 +146,7 @@ impl ProviderKind {
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
                 | ProviderKind::Cohere
+                | ProviderKind::HuggingfaceGenerate
         )
     }
 
@@ -153,6 +163,9 @@ impl ProviderKind {
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
             ProviderKind::Cohere => ParamTable::Only(cohere::supported_params(endpoint)),
+            ProviderKind::HuggingfaceGenerate => {
+                ParamTable::Only(huggingface::supported_params(endpoint))
+            }
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -278,6 +291,10 @@ pub fn translate_request(
             model,
         ),
         ProviderKind::Cohere => cohere::translate_request(endpoint, request, model),
+        // Without the deployment's prompt template (the upstream stage passes it).
+        ProviderKind::HuggingfaceGenerate => {
+            huggingface::translate_request(endpoint, request, None)
+        }
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -295,6 +312,7 @@ pub fn translate_response(
             ollama::translate_response(endpoint, body, ctx)
         }
         ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
+        ProviderKind::HuggingfaceGenerate => huggingface::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -307,6 +325,7 @@ pub fn rewrites_response(provider: ProviderKind) -> bool {
             | ProviderKind::Ollama
             | ProviderKind::OllamaChat
             | ProviderKind::Cohere
+            | ProviderKind::HuggingfaceGenerate
     )
 }
 
@@ -323,6 +342,9 @@ pub fn stream_translator(
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
         ProviderKind::Cohere => Box::new(cohere::StreamTranslator::new(endpoint, ctx)),
+        ProviderKind::HuggingfaceGenerate => {
+            Box::new(huggingface::StreamTranslator::new(endpoint, ctx))
+        }
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -346,6 +368,7 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
         ProviderKind::Cohere => cohere::translate_error(status, body),
+        ProviderKind::HuggingfaceGenerate => huggingface::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
