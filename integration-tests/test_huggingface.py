@@ -144,6 +144,20 @@ def test_messages_api_tools(client, hf):
     assert json.loads(args) == {"location": "Paris", "unit": "celsius"}
 
 
+def test_messages_api_passes_images_json_and_embeddings(client, hf):
+    parts = [{"type": "text", "text": "what"}, {"type": "image_url", "image_url": {"url": "https://x.example/cat.png"}}]
+    r = client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": parts}], response_format={"type": "json_object"}
+    )
+    sent = hf.last_request.json
+    assert sent["messages"][0]["content"] == parts
+    assert sent["response_format"] == {"type": "json_object"}
+    assert json.loads(r.choices[0].message.content) == {"answer": ECHO + "what"}
+    e = client.embeddings.create(model="hf-chat", input=["a", "b c"], encoding_format="float")
+    assert hf.last_request.path == "/v1/embeddings"
+    assert len(e.data) == 2 and len(e.data[0].embedding) == 8 and e.usage.prompt_tokens == 3
+
+
 # -- text generation (TGI's /generate) -------------------------------------------------
 
 MESSAGES = [

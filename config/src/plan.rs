@@ -1507,6 +1507,12 @@ impl Compiler<'_> {
                     let mut entry = RoleTemplate::default();
                     for (key, value) in parts {
                         let key = py_str(key);
+                        if !matches!(key.as_str(), "pre_message" | "post_message") {
+                            return Err(self.error(
+                                format!("{path}.{key}"),
+                                "unknown key: a role takes pre_message and post_message",
+                            ));
+                        }
                         let text = match value {
                             Value::String(s) => s.clone(),
                             Value::Null => String::new(),
@@ -1514,15 +1520,10 @@ impl Compiler<'_> {
                                 return Err(self.error(format!("{path}.{key}"), "must be a string"))
                             }
                         };
-                        match key.as_str() {
-                            "pre_message" => entry.pre_message = text,
-                            "post_message" => entry.post_message = text,
-                            _ => {
-                                return Err(self.error(
-                                    format!("{path}.{key}"),
-                                    "unknown key: a role takes pre_message and post_message",
-                                ))
-                            }
+                        if key == "pre_message" {
+                            entry.pre_message = text;
+                        } else {
+                            entry.post_message = text;
                         }
                     }
                     template.roles.insert(role, entry);
@@ -2214,7 +2215,10 @@ mod tests {
         assert!(!has_warning(&plan, "roles"), "{:?}", plan.warnings);
 
         for (line, field) in [
-            ("      roles: {user: {pre: x}}\n", "roles.user.pre"),
+            (
+                "      roles: {user: {pre: x}}\n",
+                "roles.user.pre: unknown key",
+            ),
             (
                 "      roles: {user: {pre_message: [1]}}\n",
                 "roles.user.pre_message",

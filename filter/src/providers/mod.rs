@@ -521,6 +521,22 @@ mod tests {
             Some(ProviderKind::OllamaChat)
         );
         assert_eq!(ProviderKind::from_litellm_prefix("gemini"), None);
+        for prefix in ["cohere", "cohere_chat"] {
+            assert_eq!(
+                ProviderKind::from_litellm_prefix(prefix),
+                Some(ProviderKind::Cohere)
+            );
+        }
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("huggingface"),
+            Some(ProviderKind::Huggingface)
+        );
+        // Both Hugging Face APIs are "huggingface" to LiteLLM (spend rows, headers).
+        assert_eq!(ProviderKind::HuggingfaceGenerate.as_str(), "huggingface");
+        assert_eq!(
+            serde_json::to_value(ProviderKind::HuggingfaceGenerate).unwrap(),
+            "huggingface_generate"
+        );
         // The plugin config names each provider by its LiteLLM prefix.
         for prefix in [
             "mistral",
