@@ -45,7 +45,8 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_filter::plugin_config::{
-    DeploymentConfig, ErrorFallbacks, GroupConfig, Pricing, RouterConfig, Setting,
+    DeploymentConfig, ErrorFallbacks, GroupConfig, Pricing, PromptTemplate, RoleTemplate,
+    RouterConfig, Setting,
 };
 
 use crate::prices::PriceTable;
@@ -244,7 +245,44 @@ pub const PRESETS: &[Preset] = &[
         key_env: &["GOOGLE_API_KEY", "GEMINI_API_KEY", "PALM_API_KEY"],
         key: KeyRule::Required,
     },
+    // litellm/main.py (cohere_chat and embedding branches): COHERE_API_BASE, else
+    // https://api.cohere.com/v2/chat; key: COHERE_API_KEY, then CO_API_KEY. The
+    // filter serves /v2/chat and /v2/embed under the host, so a base naming an
+    // endpoint (`…/v2/chat`) is cut back to it (`upstream::Deployment::new`).
+    Preset {
+        name: "cohere",
+        base: Some("https://api.cohere.com"),
+        base_env: &["COHERE_API_BASE"],
+        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        key: KeyRule::Required,
+    },
+    Preset {
+        name: "cohere_chat",
+        base: Some("https://api.cohere.com"),
+        base_env: &["COHERE_API_BASE"],
+        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        key: KeyRule::Required,
+    },
+    // HuggingFaceChatConfig.get_complete_url: HF_API_BASE, HUGGINGFACE_API_BASE, else
+    // the Hugging Face router; main.py: HF_TOKEN, then HUGGINGFACE_API_KEY. A
+    // self-hosted TGI needs no key; the router does (`Compiler::huggingface`).
+    Preset {
+        name: "huggingface",
+        base: Some(HUGGINGFACE_ROUTER),
+        base_env: &["HF_API_BASE", "HUGGINGFACE_API_BASE"],
+        key_env: &["HF_TOKEN", "HUGGINGFACE_API_KEY"],
+        key: KeyRule::None,
+    },
 ];
+
+/// The Hugging Face router's OpenAI-compatible API, `huggingface/`'s default base.
+pub const HUGGINGFACE_ROUTER: &str = "https://router.huggingface.co/v1";
+
+/// LiteLLM's Hugging Face tasks (`hf_task_list`) that name the text-generation API
+/// when they lead the model id (`huggingface/text-generation-inference/<model>`).
+const HF_GENERATE_TASKS: &[&str] = &["text-generation-inference", "text-generation"];
+/// LiteLLM's other Hugging Face tasks: APIs Hugging Face no longer serves.
+const HF_OTHER_TASKS: &[&str] = &["conversational", "text-classification"];
 
 /// The preset of a provider prefix.
 pub fn preset(name: &str) -> Option<&'static Preset> {
@@ -1040,7 +1078,7 @@ impl Compiler<'_> {
             ProviderChoice::Unsupported(name) => {
                 self.warn(
                     format!("{p}.litellm_params.model"),
-                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, gemini, ollama and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, gemini, ollama, cohere, huggingface and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
                 );
                 return Ok(Classified::Skipped { index });
             }
@@ -1051,6 +1089,22 @@ impl Compiler<'_> {
                 );
                 return Ok(Classified::Skipped { index });
             }
+        };
+        if provider == ProviderKind::Cohere && model_id.starts_with("v1/") {
+            return Err(self.error(
+                format!("{p}.litellm_params.model"),
+                format!(
+                    "{:?} asks for Cohere's v1 API; Switchyard speaks Cohere's v2 API only: write {:?}",
+                    lp.model,
+                    format!("{provider_name}/{}", model_id.trim_start_matches("v1/"))
+                ),
+            ));
+        }
+        let template = self.prompt_template(&p, lp)?;
+        let (provider, model_id) = if provider == ProviderKind::Huggingface {
+            self.huggingface_mode(&p, entry, model_id, template.is_some())?
+        } else {
+            (provider, model_id)
         };
         if model_id.contains('*') && !entry.model_name.contains('*') {
             return Err(self.error(
@@ -1191,6 +1245,13 @@ impl Compiler<'_> {
             None => None,
         };
 
+        let on_router = api_base_setting == Setting::Literal(HUGGINGFACE_ROUTER.to_string());
+        let model_id = match provider {
+            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate if on_router => {
+                self.huggingface_router(&p, entry, provider, model_id, api_key_setting.is_some())?
+            }
+            _ => model_id,
+        };
         let mut headers = self.headers(&p, lp, provider)?;
         if provider == ProviderKind::Openrouter {
             // litellm/main.py sends OpenRouter's optional attribution headers from
@@ -1205,6 +1266,12 @@ impl Compiler<'_> {
         }
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
+        if provider == ProviderKind::HuggingfaceGenerate && template.is_none() {
+            self.warn(
+                format!("{p}.litellm_params.model"),
+                "text-generation without a prompt template (initial_prompt_value, roles, final_prompt_value, bos_token, eos_token): the prompt is the messages' contents joined with spaces (LiteLLM's default_pt; LiteLLM would render the model's chat template from the Hugging Face Hub)",
+            );
+        }
 
         let deployment_id = entry
             .model_info
@@ -1232,6 +1299,7 @@ impl Compiler<'_> {
                 drop_params,
                 fallback_index: 0,
                 pricing,
+                prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
             },
             address,
             endpoints,
@@ -1407,6 +1475,149 @@ impl Compiler<'_> {
         resolve_string(self.file, path, raw, self.lookup)
     }
 
+    /// The entry's prompt template (`initial_prompt_value`, `roles`,
+    /// `final_prompt_value`, `bos_token`, `eos_token`), checked: `roles` maps each
+    /// role to `{pre_message, post_message}` strings.
+    fn prompt_template(
+        &mut self,
+        p: &str,
+        lp: &LitellmParams,
+    ) -> Result<Option<PromptTemplate>, ConfigError> {
+        let set = lp.initial_prompt_value.is_some()
+            || lp.roles.is_some()
+            || lp.final_prompt_value.is_some()
+            || lp.bos_token.is_some()
+            || lp.eos_token.is_some();
+        if !set {
+            return Ok(None);
+        }
+        let mut template = PromptTemplate {
+            initial_prompt_value: lp.initial_prompt_value.clone().unwrap_or_default(),
+            final_prompt_value: lp.final_prompt_value.clone().unwrap_or_default(),
+            bos_token: lp.bos_token.clone().unwrap_or_default(),
+            eos_token: lp.eos_token.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        match &lp.roles {
+            None | Some(Value::Null) => {}
+            Some(Value::Mapping(roles)) => {
+                for (role, parts) in roles {
+                    let role = py_str(role);
+                    let path = format!("{p}.litellm_params.roles.{role}");
+                    let parts = match parts {
+                        Value::Mapping(m) => m,
+                        Value::Null => continue,
+                        _ => {
+                            return Err(self.error(
+                                path,
+                                "must be a mapping with pre_message and/or post_message",
+                            ))
+                        }
+                    };
+                    let mut entry = RoleTemplate::default();
+                    for (key, value) in parts {
+                        let key = py_str(key);
+                        if !matches!(key.as_str(), "pre_message" | "post_message") {
+                            return Err(self.error(
+                                format!("{path}.{key}"),
+                                "unknown key: a role takes pre_message and post_message",
+                            ));
+                        }
+                        let text = match value {
+                            Value::String(s) => s.clone(),
+                            Value::Null => String::new(),
+                            _ => {
+                                return Err(self.error(format!("{path}.{key}"), "must be a string"))
+                            }
+                        };
+                        if key == "pre_message" {
+                            entry.pre_message = text;
+                        } else {
+                            entry.post_message = text;
+                        }
+                    }
+                    template.roles.insert(role, entry);
+                }
+            }
+            Some(_) => {
+                return Err(self.error(
+                    format!("{p}.litellm_params.roles"),
+                    "must be a mapping of role name to {pre_message, post_message}",
+                ))
+            }
+        }
+        Ok(Some(template))
+    }
+
+    /// Which Hugging Face API a `huggingface/` deployment speaks: the
+    /// text-generation API (TGI's `/generate`) when its model id starts with one of
+    /// LiteLLM's text-generation tasks or the entry has a prompt template (a raw
+    /// prompt is what a template is for), else the OpenAI-compatible Messages API.
+    fn huggingface_mode(
+        &mut self,
+        p: &str,
+        entry: &ModelEntry,
+        model_id: String,
+        has_template: bool,
+    ) -> Result<(ProviderKind, String), ConfigError> {
+        let (first, rest) = model_id.split_once('/').unwrap_or((model_id.as_str(), ""));
+        if HF_OTHER_TASKS.contains(&first) {
+            return Err(self.error(
+                format!("{p}.litellm_params.model"),
+                format!(
+                    "{:?}: Hugging Face's {first} task API is not served; use huggingface/<model> (the Messages API) or huggingface/text-generation-inference/<model>",
+                    entry.litellm_params.model
+                ),
+            ));
+        }
+        if HF_GENERATE_TASKS.contains(&first) && !rest.is_empty() {
+            return Ok((ProviderKind::HuggingfaceGenerate, rest.to_string()));
+        }
+        if has_template {
+            return Ok((ProviderKind::HuggingfaceGenerate, model_id));
+        }
+        Ok((ProviderKind::Huggingface, model_id))
+    }
+
+    /// A `huggingface/` deployment on the Hugging Face router (no api_base): the
+    /// router needs a key, serves the Messages API only, and picks an inference
+    /// provider from the model id's `:provider` suffix. LiteLLM's
+    /// `huggingface/<provider>/<org>/<model>` (whose provider route and model id it
+    /// looks up on the Hub) becomes `<org>/<model>:<provider>`.
+    fn huggingface_router(
+        &mut self,
+        p: &str,
+        entry: &ModelEntry,
+        provider: ProviderKind,
+        model_id: String,
+        has_key: bool,
+    ) -> Result<String, ConfigError> {
+        if provider == ProviderKind::HuggingfaceGenerate {
+            return Err(self.error(
+                format!("{p}.litellm_params.api_base"),
+                format!(
+                    "huggingface text-generation deployments need an api_base (the TGI / Inference Endpoint URL) or HF_API_BASE; the Hugging Face router serves the Messages API only; model_name {:?}",
+                    entry.model_name
+                ),
+            ));
+        }
+        if !has_key {
+            return Err(self.error(
+                format!("{p}.litellm_params.api_key"),
+                format!(
+                    "huggingface deployments on the Hugging Face router need an API key: set api_key (e.g. os.environ/HF_TOKEN) or the environment variable HF_TOKEN or HUGGINGFACE_API_KEY (LiteLLM's defaults, read in that order); model_name {:?}",
+                    entry.model_name
+                ),
+            ));
+        }
+        Ok(match model_id.split_once('/') {
+            Some((inference_provider, rest)) if rest.contains('/') => {
+                format!("{rest}:{inference_provider}")
+            }
+            _ => model_id,
+        })
+    }
+
     fn headers(
         &mut self,
         p: &str,
@@ -1558,9 +1769,9 @@ impl Compiler<'_> {
             (lp.eos_token.is_some(), "eos_token"),
         ] {
             note(
-                set,
+                set && provider != ProviderKind::HuggingfaceGenerate,
                 field,
-                "prompt templates are not supported yet; ignored",
+                "prompt templates are used by huggingface/ text-generation deployments only; ignored",
             );
         }
         for (field, message) in notes {
@@ -1934,6 +2145,182 @@ mod tests {
         assert_eq!(
             plan.host_env_keys.iter().collect::<Vec<_>>(),
             ["ANTHROPIC_API_KEY"]
+        );
+    }
+
+    #[test]
+    fn huggingface_picks_the_messages_api_or_text_generation() {
+        // The router: a key is needed; LiteLLM's provider segment becomes `:provider`.
+        let plan = compile_env(
+            &one("      model: huggingface/together/meta-llama/Llama-3.3-70B-Instruct\n"),
+            &[("HF_TOKEN", "hf_x")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0].upstream;
+        assert_eq!(d.provider, ProviderKind::Huggingface);
+        assert_eq!(d.model, "meta-llama/Llama-3.3-70B-Instruct:together");
+        assert_eq!(d.api_base, Setting::Literal(HUGGINGFACE_ROUTER.into()));
+        assert_eq!(
+            d.api_key,
+            Some(Setting::Env {
+                env: "HF_TOKEN".into()
+            })
+        );
+        let err = compile_text(&one(
+            "      model: huggingface/meta-llama/Llama-3.1-8B-Instruct\n",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_list[0].litellm_params.api_key"),
+            "{err}"
+        );
+        // A TGI endpoint: no key needed, the model as written.
+        let plan = compile_text(&one(
+            "      model: huggingface/tgi\n      api_base: http://tgi:8080\n",
+        ))
+        .unwrap();
+        let d = &plan.deployments[0].upstream;
+        assert_eq!(
+            (d.provider, d.model.as_str(), d.api_key.clone()),
+            (ProviderKind::Huggingface, "tgi", None)
+        );
+        assert!(d.prompt_template.is_none());
+
+        // Text generation: by task prefix, or by prompt template.
+        let plan = compile_text(&one(
+            "      model: huggingface/text-generation-inference/bigcode/starcoder\n      api_base: http://tgi:8080\n",
+        ))
+        .unwrap();
+        let d = &plan.deployments[0].upstream;
+        assert_eq!(
+            (d.provider, d.model.as_str()),
+            (ProviderKind::HuggingfaceGenerate, "bigcode/starcoder")
+        );
+        assert!(has_warning(&plan, "default_pt"));
+        let plan = compile_text(&one(concat!(
+            "      model: huggingface/mistralai/Mistral-7B-v0.1\n",
+            "      api_base: http://tgi:8080\n",
+            "      initial_prompt_value: \"<start>\"\n",
+            "      roles: {user: {pre_message: \"[INST] \", post_message: \" [/INST]\"}, assistant: {post_message: \"\"}}\n",
+            "      final_prompt_value: \"\\n\"\n",
+            "      bos_token: \"<s>\"\n",
+            "      eos_token: \"</s>\"\n",
+        )))
+        .unwrap();
+        let d = &plan.deployments[0].upstream;
+        assert_eq!(d.provider, ProviderKind::HuggingfaceGenerate);
+        let t = d.prompt_template.as_ref().unwrap();
+        assert_eq!(
+            (
+                t.initial_prompt_value.as_str(),
+                t.final_prompt_value.as_str(),
+                t.bos_token.as_str(),
+                t.eos_token.as_str()
+            ),
+            ("<start>", "\n", "<s>", "</s>")
+        );
+        assert_eq!(t.roles["user"].pre_message, "[INST] ");
+        assert_eq!(t.roles["user"].post_message, " [/INST]");
+        assert!(!has_warning(&plan, "roles"), "{:?}", plan.warnings);
+
+        for (line, field) in [
+            (
+                "      roles: {user: {pre: x}}\n",
+                "roles.user.pre: unknown key",
+            ),
+            (
+                "      roles: {user: {pre_message: [1]}}\n",
+                "roles.user.pre_message",
+            ),
+            ("      roles: [user]\n", "litellm_params.roles"),
+        ] {
+            let text = one(&format!(
+                "      model: huggingface/m\n      api_base: http://tgi:8080\n{line}"
+            ));
+            let err = compile_text(&text).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = compile_env(
+            &one("      model: huggingface/text-generation-inference/m\n"),
+            &[("HF_TOKEN", "hf_x")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("litellm_params.api_base"), "{err}");
+        let err = compile_text(&one(
+            "      model: huggingface/conversational/m\n      api_base: http://x\n",
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("conversational"), "{err}");
+        // Other providers ignore templates, with a warning.
+        let plan = compile_env(
+            &one("      model: cohere/command-r\n      bos_token: \"<s>\"\n"),
+            &[("COHERE_API_KEY", "k")],
+        )
+        .unwrap();
+        assert!(has_warning(&plan, "bos_token"));
+        assert!(plan.deployments[0].upstream.prompt_template.is_none());
+    }
+
+    #[test]
+    fn cohere_gets_litellms_base_and_keys() {
+        let plan = compile_env(
+            &one("      model: cohere_chat/v2/command-a-03-2025\n"),
+            &[("CO_API_KEY", "k")],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(d.upstream.provider, ProviderKind::Cohere);
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Literal("https://api.cohere.com".into())
+        );
+        assert_eq!(
+            d.upstream.api_key,
+            Some(Setting::Env {
+                env: "CO_API_KEY".into()
+            })
+        );
+        assert_eq!(d.address.host, "api.cohere.com");
+        let plan = compile_env(
+            &one("      model: cohere/embed-v4.0\n"),
+            &[
+                ("COHERE_API_KEY", "k"),
+                ("CO_API_KEY", "k2"),
+                ("COHERE_API_BASE", "https://proxy.example/v2/chat"),
+            ],
+        )
+        .unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            (d.upstream.api_key.clone(), d.upstream.api_base.clone()),
+            (
+                Some(Setting::Env {
+                    env: "COHERE_API_KEY".into()
+                }),
+                Setting::Env {
+                    env: "COHERE_API_BASE".into()
+                }
+            )
+        );
+        assert_eq!(d.address.host, "proxy.example");
+        let err = compile_text(&one("      model: cohere/command-r\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_list[0].litellm_params.api_key")
+                && err.to_string().contains("COHERE_API_KEY or CO_API_KEY"),
+            "{err}"
+        );
+        let err = compile_env(
+            &one("      model: cohere_chat/v1/command-r\n"),
+            &[("COHERE_API_KEY", "k")],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_list[0].litellm_params.model")
+                && err.to_string().contains("cohere_chat/command-r"),
+            "{err}"
         );
     }
 

@@ -244,6 +244,47 @@ pub struct DeploymentConfig {
     /// Prices per token (USD), resolved at render time; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
+    /// LiteLLM's custom prompt template (`litellm_params.initial_prompt_value`,
+    /// `roles`, `final_prompt_value`, `bos_token`, `eos_token`), for deployments that
+    /// take a raw prompt (`huggingface/` text-generation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<PromptTemplate>,
+}
+
+/// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
+/// string defaults to empty, as in LiteLLM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptTemplate {
+    /// Text the prompt starts with (after `bos_token`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub initial_prompt_value: String,
+    /// Per message role (`system`, `user`, `assistant`, … as the messages name them):
+    /// the text put before and after each message's content.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RoleTemplate>,
+    /// Text the prompt ends with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub final_prompt_value: String,
+    /// Put at the start, and again before a `system` (or `human`) message that follows
+    /// an assistant message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bos_token: String,
+    /// Put after each assistant message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub eos_token: String,
+}
+
+/// One role's part of a [`PromptTemplate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleTemplate {
+    /// Before the message's content.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pre_message: String,
+    /// After the message's content.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub post_message: String,
 }
 
 /// A deployment's prices, in LiteLLM's field names (USD per token).
@@ -303,6 +344,7 @@ mod tests {
                 drop_params: false,
                 fallback_index: 0,
                 pricing: None,
+                prompt_template: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

@@ -148,6 +148,8 @@ pub struct Deployment {
     quirks: providers::openai_compat::Quirks,
     fallback_index: u32,
     pricing: Option<Pricing>,
+    /// The prompt template of a text-generation deployment.
+    prompt_template: Option<crate::plugin_config::PromptTemplate>,
 }
 
 /// Where an endpoint's table sits in [`Deployment::params`].
@@ -223,6 +225,47 @@ impl Deployment {
             // bases carry the version.
             path_prefix.push_str(providers::gemini::DEFAULT_API_VERSION);
         }
+        if config.provider == ProviderKind::Cohere {
+            // LiteLLM's Cohere `api_base` (and COHERE_API_BASE) is the whole endpoint
+            // URL (`…/v2/chat`, `…/v2/embed`); one deployment serves both, so the
+            // base is the part before it.
+            for suffix in [
+                "/v2/chat",
+                "/v2/embed",
+                "/v1/chat",
+                "/v1/embed",
+                "/v2",
+                "/v1",
+            ] {
+                if let Some(stripped) = path_prefix.strip_suffix(suffix) {
+                    path_prefix = stripped.to_string();
+                    break;
+                }
+            }
+        }
+        match config.provider {
+            // LiteLLM's `_build_chat_completion_url`: `{base}/chat/completions` for a
+            // base ending in `/v1`, `{base}/v1/chat/completions` otherwise, the base as
+            // it is when it names the endpoint already.
+            ProviderKind::Huggingface => {
+                if let Some(stripped) = path_prefix.strip_suffix("/chat/completions") {
+                    path_prefix = stripped.to_string();
+                }
+                if !path_prefix.ends_with("/v1") {
+                    path_prefix.push_str("/v1");
+                }
+            }
+            // A TGI endpoint's root; a base naming the route is cut back to it.
+            ProviderKind::HuggingfaceGenerate => {
+                for suffix in ["/generate_stream", "/generate"] {
+                    if let Some(stripped) = path_prefix.strip_suffix(suffix) {
+                        path_prefix = stripped.to_string();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
         let api_key = match &config.api_key {
             Some(s) => Some(s.resolve(&at("api_key"), env)?),
             None => None,
@@ -279,6 +322,7 @@ impl Deployment {
             quirks,
             fallback_index: config.fallback_index,
             pricing: config.pricing,
+            prompt_template: config.prompt_template.clone(),
         })
     }
 
@@ -609,13 +653,21 @@ impl UpstreamExchange {
                 let request = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
                 })?;
-                providers::translate_request(
-                    dep.provider,
-                    facts.endpoint,
-                    &request,
-                    &self.model,
-                    dep.api_version.as_deref(),
-                )?
+                if dep.provider == ProviderKind::HuggingfaceGenerate {
+                    providers::huggingface::translate_request(
+                        facts.endpoint,
+                        &request,
+                        dep.prompt_template.as_ref(),
+                    )?
+                } else {
+                    providers::translate_request(
+                        dep.provider,
+                        facts.endpoint,
+                        &request,
+                        &self.model,
+                        dep.api_version.as_deref(),
+                    )?
+                }
             }
         };
         let path = format!("{}{}", dep.path_prefix, translated.path);
@@ -984,6 +1036,7 @@ mod tests {
                 cache_read_input_token_cost: None,
                 cache_creation_input_token_cost: None,
             }),
+            prompt_template: None,
         }
     }
 
@@ -1797,6 +1850,102 @@ mod tests {
             "API key not valid. Please pass a valid API key."
         );
         assert_eq!(v["error"]["code"], "400");
+    }
+
+    #[test]
+    fn cohere_goes_to_v2_under_an_endpoint_base() {
+        let mut cfg = config(ProviderKind::Cohere, "v2/command-a-03-2025");
+        // LiteLLM's COHERE_API_BASE names the chat endpoint itself.
+        cfg.api_base = Setting::Literal("https://api.cohere.com/v2/chat".into());
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        );
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(host.req(":path").as_deref(), Some("/v2/chat"));
+        assert_eq!(host.req(":authority").as_deref(), Some("api.cohere.com"));
+        assert_eq!(
+            host.req("authorization").as_deref(),
+            Some("Bearer sk-secret")
+        );
+        let body = host.request_json();
+        assert_eq!(
+            body["model"], "command-a-03-2025",
+            "the v2/ route prefix is not the model"
+        );
+        assert!(
+            body.get("stream_options").is_none(),
+            "Cohere streams end with usage unasked"
+        );
+        host.response_headers = vec![(":status".into(), "200".into())];
+        assert_eq!(
+            ex.on_response_headers(&up, &mut host, false),
+            Flow::Continue
+        );
+        assert_eq!(
+            host.resp("content-type").as_deref(),
+            Some("text/event-stream")
+        );
+
+        let mut host = request("embeddings", json!({"model": "x", "input": "a"}));
+        send(&up, &mut host);
+        assert_eq!(host.req(":path").as_deref(), Some("/v2/embed"));
+    }
+
+    #[test]
+    fn huggingface_paths_and_prompt_templates() {
+        for (base, path) in [
+            ("http://tgi:8080", "/v1/chat/completions"),
+            ("https://router.huggingface.co/v1", "/v1/chat/completions"),
+            (
+                "https://e.endpoints.huggingface.cloud/v1/chat/completions",
+                "/v1/chat/completions",
+            ),
+            (
+                "https://router.huggingface.co/novita/v3/openai",
+                "/novita/v3/openai/v1/chat/completions",
+            ),
+        ] {
+            let mut cfg = config(ProviderKind::Huggingface, "tgi");
+            cfg.api_base = Setting::Literal(base.into());
+            cfg.default_params = Map::new();
+            let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+            let mut host = request(
+                "chat_completions",
+                json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+            );
+            send(&up, &mut host);
+            assert_eq!(host.req(":path").as_deref(), Some(path), "{base}");
+        }
+        let mut cfg = config(ProviderKind::HuggingfaceGenerate, "m");
+        cfg.api_base = Setting::Literal("http://tgi:8080/generate".into());
+        cfg.default_params = Map::new();
+        cfg.prompt_template = Some(crate::plugin_config::PromptTemplate {
+            roles: [(
+                "user".to_string(),
+                crate::plugin_config::RoleTemplate {
+                    pre_message: "[INST] ".into(),
+                    post_message: " [/INST]".into(),
+                },
+            )]
+            .into(),
+            bos_token: "<s>".into(),
+            ..Default::default()
+        });
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        );
+        let (_, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(host.req(":path").as_deref(), Some("/generate_stream"));
+        let body = host.request_json();
+        assert_eq!(body["inputs"], "<s>[INST] hi [/INST]");
+        assert!(body.get("stream_options").is_none() && body.get("stream").is_none());
     }
 
     #[test]

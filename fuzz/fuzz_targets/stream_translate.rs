@@ -71,6 +71,8 @@ fuzz_target!(|data: &[u8]| {
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
                 | ProviderKind::Gemini
+                | ProviderKind::Cohere
+                | ProviderKind::HuggingfaceGenerate
         ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();

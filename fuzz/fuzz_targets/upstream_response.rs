@@ -8,7 +8,8 @@
 //!
 //! Input: `Framed` (see `src/lib.rs`). `flags[0]`: bits 0–1 (and `flags[1]` bit 7
 //! above them) the deployment, bits 2–3
-//! the endpoint, bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
+//! the endpoint (3, which would repeat chat, picks chat and moves the deployment
+//! index up by 8, reaching the deployments past the eighth), bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
 //! checked (spend reports queued), bit 7 the request is an error-fallback replay.
 //! `flags[1]`: bits 0–3 the upstream status, bit 4 headers end the response, bit 5
 //! a `content-type` of `text/event-stream`, bit 6 every number in the answer moved
@@ -46,8 +47,10 @@ fuzz_target!(|data: &[u8]| {
         input
     };
     let gw = gateway();
-    let deployment = DEPLOYMENTS[(usize::from(input.flags[0] & 3)
+    let high = if (input.flags[0] >> 2) & 3 == 3 { 8 } else { 0 };
+    let deployment = DEPLOYMENTS[((usize::from(input.flags[0] & 3)
         | usize::from(input.flags[1] >> 7) << 2)
+        + high)
         % DEPLOYMENTS.len()];
     let endpoint = ENDPOINTS[usize::from((input.flags[0] >> 2) & 3) % 3];
     let stream = input.bit(4);
@@ -133,9 +136,12 @@ fuzz_target!(|data: &[u8]| {
     assert!(host.local_reply.is_none());
 
     let final_status = host.resp(":status").unwrap_or_default();
-    // Deployments whose answers are rewritten (Anthropic, Ollama, Gemini); the rest
-    // speak OpenAI's format.
-    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og" | "ge");
+    // Deployments whose answers are rewritten (Anthropic, Ollama, Gemini, Cohere,
+    // TGI); the rest speak OpenAI's format.
+    let anthropic = matches!(
+        deployment,
+        "cl" | "cl-drop" | "ol" | "og" | "ge" | "co" | "hg"
+    );
     if !upstream_ok {
         if final_status == "307" {
             let location = host.resp("location").expect("a redirect has a location");

@@ -21,13 +21,15 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 6] = [
+pub const PROVIDERS: [ProviderKind; 8] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::OllamaChat,
     ProviderKind::Gemini,
+    ProviderKind::Cohere,
+    ProviderKind::HuggingfaceGenerate,
 ];
 
 /// Every LLM endpoint.
@@ -272,6 +274,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         drop_params: false,
         fallback_index: 0,
         pricing: None,
+        prompt_template: None,
     }
 }
 
@@ -368,9 +371,27 @@ pub fn upstream_config() -> UpstreamConfig {
         "gemini-3-pro-preview",
         "https://generativelanguage.googleapis.com",
     );
+    let co = deployment(
+        "co",
+        ProviderKind::Cohere,
+        "command-a-03-2025",
+        "https://api.cohere.com/v2/chat",
+    );
+    let mut hg = deployment(
+        "hg",
+        ProviderKind::HuggingfaceGenerate,
+        "bigcode/starcoder",
+        "http://127.0.0.1:8080",
+    );
+    hg.prompt_template = Some(switchyard_filter::plugin_config::PromptTemplate {
+        initial_prompt_value: "<start>".into(),
+        bos_token: "<s>".into(),
+        eos_token: "</s>".into(),
+        ..Default::default()
+    });
     UpstreamConfig {
         group: "gpt-4o".into(),
-        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, ge],
+        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, ge, co, hg],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
@@ -378,7 +399,9 @@ pub fn upstream_config() -> UpstreamConfig {
 }
 
 /// The deployment ids of [`upstream_config`].
-pub const DEPLOYMENTS: [&str; 9] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "ge"];
+pub const DEPLOYMENTS: [&str; 11] = [
+    "oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "ge", "co", "hg",
+];
 
 /// A router stage and a route cluster, built once.
 pub struct Gateway {

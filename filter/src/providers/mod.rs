@@ -8,7 +8,9 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod cohere;
 pub mod gemini;
+pub mod huggingface;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
@@ -68,6 +70,14 @@ pub enum ProviderKind {
     OllamaChat,
     /// Google AI Studio's Gemini API (`gemini/`): `generateContent`.
     Gemini,
+    /// Cohere's v2 API (`cohere/`, `cohere_chat/`).
+    Cohere,
+    /// Hugging Face's OpenAI-compatible Messages API (`huggingface/`: TGI's
+    /// `/v1/chat/completions`, Inference Endpoints, the Hugging Face router).
+    Huggingface,
+    /// Text Generation Inference's native `/generate` (`huggingface/` deployments in
+    /// text-generation mode): a prompt built from the messages.
+    HuggingfaceGenerate,
 }
 
 impl ProviderKind {
@@ -96,6 +106,8 @@ impl ProviderKind {
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
             "gemini" => ProviderKind::Gemini,
+            "cohere" | "cohere_chat" => ProviderKind::Cohere,
+            "huggingface" => ProviderKind::Huggingface,
             _ => return None,
         })
     }
@@ -123,6 +135,8 @@ impl ProviderKind {
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::Cohere => "cohere",
+            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
         }
     }
 
@@ -136,6 +150,8 @@ impl ProviderKind {
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
                 | ProviderKind::Gemini
+                | ProviderKind::Cohere
+                | ProviderKind::HuggingfaceGenerate
         )
     }
 
@@ -152,6 +168,10 @@ impl ProviderKind {
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
             ProviderKind::Gemini => ParamTable::Only(gemini::supported_params(endpoint).to_vec()),
+            ProviderKind::Cohere => ParamTable::Only(cohere::supported_params(endpoint)),
+            ProviderKind::HuggingfaceGenerate => {
+                ParamTable::Only(huggingface::supported_params(endpoint))
+            }
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -290,6 +310,11 @@ pub fn translate_request(
             ),
             body: gemini::translate_request(endpoint, request, model)?,
         }),
+        ProviderKind::Cohere => cohere::translate_request(endpoint, request, model),
+        // Without the deployment's prompt template (the upstream stage passes it).
+        ProviderKind::HuggingfaceGenerate => {
+            huggingface::translate_request(endpoint, request, None)
+        }
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -307,6 +332,8 @@ pub fn translate_response(
             ollama::translate_response(endpoint, body, ctx)
         }
         ProviderKind::Gemini => gemini::translate_response(endpoint, body, ctx),
+        ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
+        ProviderKind::HuggingfaceGenerate => huggingface::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -319,6 +346,8 @@ pub fn rewrites_response(provider: ProviderKind) -> bool {
             | ProviderKind::Ollama
             | ProviderKind::OllamaChat
             | ProviderKind::Gemini
+            | ProviderKind::Cohere
+            | ProviderKind::HuggingfaceGenerate
     )
 }
 
@@ -335,6 +364,10 @@ pub fn stream_translator(
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
         ProviderKind::Gemini => Box::new(gemini::StreamTranslator::new(endpoint, ctx)),
+        ProviderKind::Cohere => Box::new(cohere::StreamTranslator::new(endpoint, ctx)),
+        ProviderKind::HuggingfaceGenerate => {
+            Box::new(huggingface::StreamTranslator::new(endpoint, ctx))
+        }
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -358,6 +391,8 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
         ProviderKind::Gemini => gemini::translate_error(status, body),
+        ProviderKind::Cohere => cohere::translate_error(status, body),
+        ProviderKind::HuggingfaceGenerate => huggingface::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
@@ -514,6 +549,22 @@ mod tests {
             Some(ProviderKind::Gemini)
         );
         assert_eq!(ProviderKind::from_litellm_prefix("bedrock_x"), None);
+        for prefix in ["cohere", "cohere_chat"] {
+            assert_eq!(
+                ProviderKind::from_litellm_prefix(prefix),
+                Some(ProviderKind::Cohere)
+            );
+        }
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("huggingface"),
+            Some(ProviderKind::Huggingface)
+        );
+        // Both Hugging Face APIs are "huggingface" to LiteLLM (spend rows, headers).
+        assert_eq!(ProviderKind::HuggingfaceGenerate.as_str(), "huggingface");
+        assert_eq!(
+            serde_json::to_value(ProviderKind::HuggingfaceGenerate).unwrap(),
+            "huggingface_generate"
+        );
         // The plugin config names each provider by its LiteLLM prefix.
         for prefix in [
             "mistral",

@@ -1,0 +1,291 @@
+"""Hugging Face through the gateway with the official ``openai`` client, against
+:class:`mocks.huggingface.HuggingFaceMock` (a TGI server / Inference Endpoint):
+``huggingface/`` deployments on the OpenAI-compatible Messages API
+(``/v1/chat/completions``) and in text-generation mode (TGI's native ``/generate``
+and ``/generate_stream``, the prompt built with LiteLLM's ``custom_prompt`` from the
+deployment's template, which the mock echoes back).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import openai
+import pytest
+
+import harness
+from mocks.huggingface import HF_KEY, HuggingFaceMock
+
+CLIENT_KEY = "sk-client-key-must-not-reach-huggingface"
+ECHO = "Hello from huggingface mock: "
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}},
+}
+
+
+def config(mock: HuggingFaceMock) -> str:
+    # hf-generate has a ChatML-style template (the bos/eos tokens included); hf-tgi
+    # names the text-generation task and has none (LiteLLM's default_pt).
+    return f"""
+model_list:
+  - model_name: hf-chat
+    litellm_params:
+      model: huggingface/tgi
+      api_base: {mock.root_url}/v1/
+  - model_name: hf-generate
+    litellm_params:
+      model: huggingface/mistralai/Mistral-7B-Instruct-v0.2
+      api_base: {mock.root_url}
+      initial_prompt_value: "<<start>>"
+      roles:
+        system: {{pre_message: "<|im_start|>system\\n", post_message: "<|im_end|>\\n"}}
+        user: {{pre_message: "<|im_start|>user\\n", post_message: "<|im_end|>\\n"}}
+        assistant: {{pre_message: "<|im_start|>assistant\\n", post_message: "<|im_end|>\\n"}}
+      final_prompt_value: "<|im_start|>assistant\\n"
+      bos_token: "<s>"
+      eos_token: "</s>"
+  - model_name: hf-tgi
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}
+  - model_name: hf-drop
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}
+      drop_params: true
+  - model_name: hf-flaky
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}/generate
+"""
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with HuggingFaceMock() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def gateway(mock, tmp_path_factory):
+    missing = harness.missing_prerequisites()
+    if missing:
+        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
+    gw = harness.Gateway(config(mock), {"HF_TOKEN": HF_KEY}, workdir=tmp_path_factory.mktemp("huggingface"))
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def hf(mock, gateway):
+    mock.clear_requests()
+    mock.clear_faults()
+    mock.slow_stream(0.02)
+    return mock
+
+
+@pytest.fixture
+def client(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url("/v1"), api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+
+# -- the Messages API ------------------------------------------------------------------
+
+
+def test_chat_goes_to_the_messages_api(client, hf):
+    r = client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": "hi there"}], max_tokens=20, temperature=0.5
+    )
+    assert r.choices[0].message.content == ECHO + "hi there"
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (2, 6)
+    req = hf.last_request
+    assert req.path == "/v1/chat/completions"
+    assert req.header("authorization") == f"Bearer {HF_KEY}"
+    assert all(CLIENT_KEY not in v for v in req.headers.values())
+    assert req.json == {"model": "tgi", "messages": [{"role": "user", "content": "hi there"}],
+                        "max_tokens": 20, "temperature": 0.5}
+
+
+def test_messages_api_stream_ends_with_usage(client, hf):
+    text, usage = "", None
+    for chunk in client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": "stream me"}], stream=True,
+        stream_options={"include_usage": True},
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+        usage = chunk.usage or usage
+    assert text == ECHO + "stream me"
+    assert usage is not None and usage.completion_tokens == 6
+    # Not asked by the client: the gateway asks for usage itself and drops the chunk.
+    chunks = list(client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": "quiet"}], stream=True
+    ))
+    assert hf.last_request.json["stream_options"] == {"include_usage": True}
+    assert all(c.choices for c in chunks)
+
+
+def test_messages_api_tools(client, hf):
+    r = client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL]
+    )
+    call = r.choices[0].message.tool_calls[0]
+    assert (call.function.name, r.choices[0].finish_reason) == ("get_weather", "tool_calls")
+    assert hf.last_request.json["tools"] == [WEATHER_TOOL]
+    args = ""
+    for chunk in client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
+    ):
+        for tc in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            args += tc.function.arguments or ""
+    assert json.loads(args) == {"location": "Paris", "unit": "celsius"}
+
+
+def test_messages_api_passes_images_json_and_embeddings(client, hf):
+    parts = [{"type": "text", "text": "what"}, {"type": "image_url", "image_url": {"url": "https://x.example/cat.png"}}]
+    r = client.chat.completions.create(
+        model="hf-chat", messages=[{"role": "user", "content": parts}], response_format={"type": "json_object"}
+    )
+    sent = hf.last_request.json
+    assert sent["messages"][0]["content"] == parts
+    assert sent["response_format"] == {"type": "json_object"}
+    assert json.loads(r.choices[0].message.content) == {"answer": ECHO + "what"}
+    e = client.embeddings.create(model="hf-chat", input=["a", "b c"], encoding_format="float")
+    assert hf.last_request.path == "/v1/embeddings"
+    assert len(e.data) == 2 and len(e.data[0].embedding) == 8 and e.usage.prompt_tokens == 3
+
+
+# -- text generation (TGI's /generate) -------------------------------------------------
+
+MESSAGES = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": [{"type": "text", "text": "Tell "}, {"type": "text", "text": "more"}]},
+]
+# LiteLLM's custom_prompt for MESSAGES and hf-generate's template.
+PROMPT = (
+    "<s><<start>><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+    "<|im_start|>assistant\nHello!<|im_end|>\n</s><|im_start|>user\nTell more<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+
+
+def test_generate_builds_the_template_prompt(client, hf):
+    r = client.chat.completions.create(model="hf-generate", messages=MESSAGES, seed=7, top_p=0.5)
+    req = hf.last_request
+    assert req.path == "/generate"
+    assert req.json == {
+        "inputs": PROMPT,
+        "parameters": {"details": True, "return_full_text": False, "decoder_input_details": True,
+                       "top_p": 0.5, "seed": 7},
+    }
+    assert r.object == "chat.completion"
+    assert r.choices[0].message.content == ECHO + PROMPT
+    assert r.choices[0].finish_reason == "stop"
+    # The prompt's tokens (details.prefill) and the generated ones.
+    assert r.usage.prompt_tokens == len(PROMPT.split())
+    assert r.usage.completion_tokens == len((ECHO + PROMPT).split())
+
+
+def test_generate_stream_ends_with_usage(client, hf):
+    hf.slow_stream(0.1)
+    started = time.monotonic()
+    arrivals, text, finish, usage = [], "", None, None
+    for chunk in client.chat.completions.create(
+        model="hf-generate", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    ):
+        arrivals.append(time.monotonic() - started)
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        usage = chunk.usage or usage
+    req = hf.last_request
+    assert req.path == "/generate_stream"
+    assert req.json == {"inputs": PROMPT, "parameters": {"details": True, "return_full_text": False}}
+    assert text == ECHO + PROMPT, "the special </s> token is not text"
+    assert finish == "stop"
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (len(PROMPT.split()), len(text.split()))
+    assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
+
+
+def test_generate_without_template_joins_contents(client, hf):
+    r = client.chat.completions.create(
+        model="hf-tgi", messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": "def f():"}],
+        max_tokens=3, stop="zzz", temperature=0,
+    )
+    sent = hf.last_request.json
+    assert sent["inputs"] == "sys def f():"
+    assert sent["parameters"]["max_new_tokens"] == 3
+    assert sent["parameters"]["stop"] == ["zzz"]
+    assert sent["parameters"]["temperature"] == 0.01, "TGI wants it positive (LiteLLM's mapping)"
+    assert (r.choices[0].message.content, r.choices[0].finish_reason) == ("Hello from huggingface", "length")
+
+
+def test_generate_text_completion_and_json_mode(client, hf):
+    r = client.completions.create(model="hf-generate", prompt="raw prompt", max_tokens=50)
+    assert hf.last_request.json["inputs"] == "raw prompt"
+    assert (r.object, r.choices[0].text) == ("text_completion", ECHO + "raw prompt")
+    text = ""
+    for chunk in client.completions.create(model="hf-tgi", prompt="stream raw", stream=True):
+        if chunk.choices:
+            text += chunk.choices[0].text
+    assert text == ECHO + "stream raw"
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    r = client.chat.completions.create(
+        model="hf-tgi", messages=[{"role": "user", "content": "json"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+    )
+    assert hf.last_request.json["parameters"]["grammar"] == {"type": "json", "value": schema}
+    assert json.loads(r.choices[0].message.content) == {"answer": ECHO + "json"}
+
+
+def test_tgi_errors_become_openai_errors(client, hf):
+    # TGI's own validation (top_p must be < 1) comes back with its message and status.
+    with pytest.raises(openai.UnprocessableEntityError) as err:
+        client.chat.completions.create(model="hf-tgi", messages=[{"role": "user", "content": "x"}], top_p=1.0)
+    assert err.value.body["message"] == "Input validation error: `top_p` must be > 0.0 and < 1.0"
+    # Every attempt (num_retries 2), on a group of its own.
+    hf.fail_next(3, status=424)
+    with pytest.raises(openai.InternalServerError) as err:
+        client.chat.completions.create(model="hf-flaky", messages=[{"role": "user", "content": "x"}])
+    assert err.value.body["message"].startswith("Request failed during generation")
+    assert hf.last_request.path == "/generate", "a base naming /generate is cut back to the endpoint"
+
+
+def test_error_mid_stream(client, hf):
+    hf.stream_error_next(after_events=2)
+    text = ""
+    with pytest.raises(openai.APIError) as err:
+        for chunk in client.chat.completions.create(
+            model="hf-tgi", messages=[{"role": "user", "content": "a b c d"}], stream=True
+        ):
+            text += chunk.choices[0].delta.content or ""
+    assert "CUDA out of memory" in str(err.value)
+    assert text == "Hello from "
+
+
+def test_unsupported_parameter_is_named_unless_dropped(client, hf):
+    for extra, param in [({"tools": [WEATHER_TOOL]}, "tools"), ({"logit_bias": {"1": 2}}, "logit_bias")]:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="hf-generate", messages=[{"role": "user", "content": "x"}], **extra)
+        assert err.value.body["param"] == param
+        assert "huggingface does not support parameters" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="hf-generate",
+            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
+        )
+    assert err.value.body["param"] == "messages[0].content[0].type"
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model="hf-generate", input="x")
+    assert hf.request_count == 0
+    r = client.chat.completions.create(
+        model="hf-drop", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}, tools=[WEATHER_TOOL]
+    )
+    assert r.choices[0].message.content == ECHO + "x"
+    assert set(hf.last_request.json) == {"inputs", "parameters"}
