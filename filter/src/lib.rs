@@ -32,6 +32,7 @@ pub mod request;
 pub mod responder;
 pub mod router;
 pub mod spend;
+pub mod sigv4;
 pub mod sse;
 pub mod upstream;
 
