@@ -31,8 +31,8 @@ pub mod providers;
 pub mod request;
 pub mod responder;
 pub mod router;
-pub mod spend;
 pub mod sigv4;
+pub mod spend;
 pub mod sse;
 pub mod upstream;
 

@@ -57,7 +57,10 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -654,7 +657,10 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_debug() {
         let text = format!("{:?}", creds(Some("FQoGZXIvYXdzEXAMPLE")));
-        assert!(!text.contains(SECRET) && !text.contains("FQoGZXIv"), "{text}");
+        assert!(
+            !text.contains(SECRET) && !text.contains("FQoGZXIv"),
+            "{text}"
+        );
         assert!(text.contains(AKID));
     }
 }

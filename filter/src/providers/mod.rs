@@ -8,6 +8,7 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
@@ -66,6 +67,9 @@ pub enum ProviderKind {
     Ollama,
     /// Ollama's `/api/chat` (`ollama_chat/`).
     OllamaChat,
+    /// Amazon Bedrock Runtime (`bedrock/`): Converse, ConverseStream, InvokeModel
+    /// embeddings; SigV4 or a Bedrock API key.
+    Bedrock,
 }
 
 impl ProviderKind {
@@ -93,6 +97,7 @@ impl ProviderKind {
             "llamafile" => ProviderKind::Llamafile,
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
+            "bedrock" => ProviderKind::Bedrock,
             _ => return None,
         })
     }
@@ -119,6 +124,7 @@ impl ProviderKind {
             ProviderKind::Llamafile => "llamafile",
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
+            ProviderKind::Bedrock => "bedrock",
         }
     }
 
@@ -131,6 +137,7 @@ impl ProviderKind {
                 | ProviderKind::Anthropic
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
+                | ProviderKind::Bedrock
         )
     }
 
@@ -146,6 +153,7 @@ impl ProviderKind {
             ProviderKind::Ollama | ProviderKind::OllamaChat => ParamTable::Only(
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
+            ProviderKind::Bedrock => bedrock::param_table(endpoint, model),
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -270,6 +278,11 @@ pub fn translate_request(
             request,
             model,
         ),
+        // The upstream stage calls `bedrock::translate_request` itself (it needs
+        // `drop_params` and what the rewrite means for the answer).
+        ProviderKind::Bedrock => {
+            bedrock::translate_request(endpoint, request, model, false).map(|(r, _)| r)
+        }
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -286,6 +299,7 @@ pub fn translate_response(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             ollama::translate_response(endpoint, body, ctx)
         }
+        ProviderKind::Bedrock => bedrock::translate_response(endpoint, body, ctx, None),
         _ => Ok(body.to_vec()),
     }
 }
@@ -294,7 +308,10 @@ pub fn translate_response(
 pub fn rewrites_response(provider: ProviderKind) -> bool {
     matches!(
         provider,
-        ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+        ProviderKind::Anthropic
+            | ProviderKind::Ollama
+            | ProviderKind::OllamaChat
+            | ProviderKind::Bedrock
     )
 }
 
@@ -310,6 +327,7 @@ pub fn stream_translator(
         ProviderKind::Ollama | ProviderKind::OllamaChat => {
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
+        ProviderKind::Bedrock => Box::new(bedrock::StreamTranslator::new(endpoint, ctx, None)),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -332,6 +350,8 @@ pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
 pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> GatewayError {
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
+        // The upstream stage passes Bedrock's `x-amzn-errortype` header itself.
+        ProviderKind::Bedrock => bedrock::translate_error(status, body, None),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
