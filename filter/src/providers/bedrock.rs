@@ -909,12 +909,14 @@ fn translate_messages(messages: &Value) -> Result<(Vec<Value>, Vec<Value>), Gate
                 at(".role"),
                 "Legacy `function` messages are not supported for Bedrock; use `tool` messages.",
             )),
-            other => return Err(invalid(
-                at(".role"),
-                format!(
+            other => {
+                return Err(invalid(
+                    at(".role"),
+                    format!(
                     "Unknown role `{other}`: expected system, developer, user, assistant or tool."
                 ),
-            )),
+                ))
+            }
         }
     }
     if out.is_empty() {
@@ -2188,5 +2190,834 @@ impl StreamState {
             None,
             out,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventstream::{encode, Header, HeaderValue};
+
+    const CLAUDE: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+    fn req(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn chat(v: Value, model: &str) -> (String, Value, Rewritten) {
+        let (r, rw) = translate_request(Endpoint::ChatCompletions, &req(v), model, false).unwrap();
+        (r.path, serde_json::from_slice(&r.body).unwrap(), rw)
+    }
+
+    fn chat_err(v: Value, model: &str, drop: bool) -> GatewayError {
+        translate_request(Endpoint::ChatCompletions, &req(v), model, drop).unwrap_err()
+    }
+
+    fn ctx(model: &str, include_usage: bool) -> ResponseContext {
+        ResponseContext {
+            created: 1_700_000_000,
+            model: model.into(),
+            include_usage,
+        }
+    }
+
+    #[test]
+    fn model_ids_become_one_encoded_path_segment() {
+        assert_eq!(
+            model_path(CLAUDE, "converse"),
+            "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+        );
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
+        assert_eq!(
+            model_path(arn, "converse-stream"),
+            "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
+        );
+        assert_eq!(base_model(arn), "anthropic.claude-3-haiku-20240307-v1:0");
+        assert_eq!(
+            base_model("us.amazon.nova-pro-v1:0"),
+            "amazon.nova-pro-v1:0"
+        );
+        assert_eq!(
+            base_model("global.anthropic.claude-sonnet-4-5"),
+            "anthropic.claude-sonnet-4-5"
+        );
+    }
+
+    #[test]
+    fn parameter_tables_follow_litellm() {
+        let t = param_table(Endpoint::ChatCompletions, CLAUDE);
+        for ok in [
+            "max_tokens",
+            "temperature",
+            "tools",
+            "tool_choice",
+            "response_format",
+            "stop",
+            "top_k",
+            "thinking",
+        ] {
+            assert!(!t.refuses(ok), "{ok}");
+        }
+        for no in [
+            "user",
+            "n",
+            "logit_bias",
+            "parallel_tool_calls",
+            "seed",
+            "reasoning_effort",
+            "frequency_penalty",
+        ] {
+            assert!(t.refuses(no), "{no}");
+        }
+        assert!(!param_table(
+            Endpoint::ChatCompletions,
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+        )
+        .refuses("reasoning_effort"));
+        let titan = param_table(Endpoint::ChatCompletions, "amazon.titan-text-express-v1");
+        assert!(titan.refuses("tools") && titan.refuses("tool_choice"));
+        let llama = param_table(Endpoint::ChatCompletions, "meta.llama3-1-70b-instruct-v1:0");
+        assert!(!llama.refuses("tools") && llama.refuses("tool_choice"));
+        let opaque = param_table(
+            Endpoint::ChatCompletions,
+            "arn:aws:bedrock:us-east-1:1:provisioned-model/abc123",
+        );
+        assert!(!opaque.refuses("tools") && !opaque.refuses("reasoning_effort"));
+        let v1 = param_table(Endpoint::Embeddings, "amazon.titan-embed-text-v1");
+        assert!(v1.refuses("dimensions") && !v1.refuses("encoding_format"));
+        assert!(
+            !param_table(Endpoint::Embeddings, "amazon.titan-embed-text-v2:0")
+                .refuses("dimensions")
+        );
+        assert!(
+            !param_table(Endpoint::Embeddings, "cohere.embed-english-v3").refuses("input_type")
+        );
+    }
+
+    #[test]
+    fn chat_requests_become_converse() {
+        let (path, body, rw) = chat(
+            json!({
+                "model": CLAUDE,
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "developer", "content": [{"type": "text", "text": "Rule two.", "cache_control": {"type": "ephemeral"}}]},
+                    {"role": "user", "content": "Hi"},
+                    {"role": "user", "content": [{"type": "text", "text": "there"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
+                ],
+                "max_tokens": 100, "temperature": 0.5, "top_p": 0.9, "stop": ["END", ""],
+                "top_k": 40, "requestMetadata": {"team": "a"}, "anthropic_beta": ["x"],
+                "stream": false
+            }),
+            CLAUDE,
+        );
+        assert_eq!(
+            path,
+            "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+        );
+        assert_eq!(rw, Rewritten::default());
+        assert_eq!(
+            body,
+            json!({
+                "messages": [{"role": "user", "content": [
+                    {"text": "Hi"}, {"text": "there"},
+                    {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}
+                ]}],
+                "system": [{"text": "Be brief."}, {"text": "Rule two."}, {"cachePoint": {"type": "default"}}],
+                "inferenceConfig": {"maxTokens": 100, "temperature": 0.5, "topP": 0.9, "stopSequences": ["END"]},
+                "requestMetadata": {"team": "a"},
+                "additionalModelRequestFields": {"top_k": 40, "anthropic_beta": ["x"]},
+            })
+        );
+        // A stream goes to converse-stream; Nova's top_k goes into its inferenceConfig.
+        let (path, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "stream": true, "top_k": 5}),
+            "us.amazon.nova-lite-v1:0",
+        );
+        assert!(path.ends_with("/converse-stream"), "{path}");
+        assert_eq!(
+            body["additionalModelRequestFields"],
+            json!({"inferenceConfig": {"topK": 5}})
+        );
+    }
+
+    #[test]
+    fn tool_round_trips_become_tool_use_and_results() {
+        let tools = json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+                           {"type": "function", "function": {"name": "noargs"}}]);
+        let (_, body, _) = chat(
+            json!({
+                "messages": [
+                    {"role": "user", "content": "Weather?"},
+                    {"role": "assistant", "content": null, "tool_calls": [
+                        {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                        {"id": "t2", "type": "function", "function": {"name": "noargs", "arguments": ""}}]},
+                    {"role": "tool", "tool_call_id": "t1", "content": "18C"},
+                    {"role": "tool", "tool_call_id": "t2", "content": [{"type": "text", "text": "ok"}]},
+                    {"role": "user", "content": "Thanks"}
+                ],
+                "tools": tools, "tool_choice": "required"
+            }),
+            CLAUDE,
+        );
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": [{"text": "Weather?"}]},
+                {"role": "assistant", "content": [
+                    {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {"city": "Paris"}}},
+                    {"toolUse": {"toolUseId": "t2", "name": "noargs", "input": {}}}]},
+                {"role": "user", "content": [
+                    {"toolResult": {"toolUseId": "t1", "content": [{"text": "18C"}]}},
+                    {"toolResult": {"toolUseId": "t2", "content": [{"text": "ok"}]}},
+                    {"text": "Thanks"}]}
+            ])
+        );
+        assert_eq!(
+            body["toolConfig"],
+            json!({
+                "tools": [
+                    {"toolSpec": {"name": "get_weather", "description": "Weather", "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}}}},
+                    {"toolSpec": {"name": "noargs", "inputSchema": {"json": {"type": "object", "properties": {}}}}}],
+                "toolChoice": {"any": {}}
+            })
+        );
+        let named = chat(json!({"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": {"type": "function", "function": {"name": "noargs"}}}), CLAUDE).1;
+        assert_eq!(
+            named["toolConfig"]["toolChoice"],
+            json!({"tool": {"name": "noargs"}})
+        );
+        // tool_choice none: a 400 naming it, dropped (tools kept) with drop_params.
+        let none = json!({"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "none"});
+        assert_eq!(
+            chat_err(none.clone(), CLAUDE, false).param.as_deref(),
+            Some("tool_choice")
+        );
+        let (r, _) =
+            translate_request(Endpoint::ChatCompletions, &req(none), CLAUDE, true).unwrap();
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(v["toolConfig"].get("toolChoice").is_none() && v["toolConfig"]["tools"].is_array());
+        // History with tool calls but no tools: Bedrock needs a toolConfig.
+        let e = chat_err(
+            json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "a", "content": "r"}]}),
+            CLAUDE,
+            false,
+        );
+        assert_eq!(e.param.as_deref(), Some("tools"));
+        let e = chat_err(
+            json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}]}),
+            CLAUDE,
+            false,
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].tool_calls[0].function.arguments")
+        );
+    }
+
+    #[test]
+    fn images_need_bytes() {
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]}),
+            CLAUDE,
+            false,
+        );
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].image_url.url")
+        );
+        assert!(e.message.contains("does not download"), "{}", e.message);
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/bmp;base64,AAAA"}}]}]}),
+            CLAUDE,
+            false,
+        );
+        assert!(e.message.contains("image/bmp"), "{}", e.message);
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/jpg;base64,/9j/"}}, {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}]}]}),
+            CLAUDE,
+        );
+        assert_eq!(
+            body["messages"][0]["content"],
+            json!([
+                {"image": {"format": "jpeg", "source": {"bytes": "/9j/"}}},
+                {"document": {"format": "pdf", "name": "document 0-1", "source": {"bytes": "JVBERi0="}}}
+            ])
+        );
+    }
+
+    #[test]
+    fn json_mode_forces_a_tool_and_fakes_streams() {
+        let schema = json!({"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]});
+        let (path, body, rw) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "stream": true,
+                   "response_format": {"type": "json_schema", "json_schema": {"name": "out", "description": "The answer", "schema": schema}}}),
+            CLAUDE,
+        );
+        assert!(
+            path.ends_with("/converse"),
+            "a JSON stream is asked whole: {path}"
+        );
+        assert_eq!(
+            rw,
+            Rewritten {
+                json_tool: true,
+                fake_stream: true
+            }
+        );
+        assert_eq!(
+            body["toolConfig"],
+            json!({
+                "tools": [{"toolSpec": {"name": "json_tool_call", "inputSchema": {"json": schema}, "description": "The answer"}}],
+                "toolChoice": {"tool": {"name": "json_tool_call"}}
+            })
+        );
+        let (_, body, rw) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}),
+            CLAUDE,
+        );
+        assert_eq!(
+            rw,
+            Rewritten {
+                json_tool: true,
+                fake_stream: false
+            }
+        );
+        assert_eq!(
+            body["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"],
+            json!({"type": "object", "additionalProperties": true, "properties": {}})
+        );
+        let (_, body, rw) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "text"}}),
+            CLAUDE,
+        );
+        assert!(body.get("toolConfig").is_none() && rw == Rewritten::default());
+    }
+
+    #[test]
+    fn reasoning_maps_per_model_family() {
+        let sonnet = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "low",
+                                       "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"}),
+            sonnet,
+        );
+        assert_eq!(
+            body["additionalModelRequestFields"],
+            json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})
+        );
+        assert_eq!(
+            body["inferenceConfig"]["maxTokens"],
+            1024 + DEFAULT_MAX_TOKENS
+        );
+        assert_eq!(
+            body["toolConfig"]["toolChoice"],
+            json!({"auto": {}}),
+            "no forced tools while thinking"
+        );
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "thinking": {"type": "enabled", "budget_tokens": 10}, "max_tokens": 3000}),
+            sonnet,
+        );
+        assert_eq!(
+            body["additionalModelRequestFields"]["thinking"]["budget_tokens"],
+            1024
+        );
+        assert_eq!(body["inferenceConfig"]["maxTokens"], 3000);
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high"}),
+            "openai.gpt-oss-120b-1:0",
+        );
+        assert_eq!(
+            body["additionalModelRequestFields"],
+            json!({"reasoning_effort": "high"})
+        );
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "medium"}),
+            "us.amazon.nova-2-lite-v1:0",
+        );
+        assert_eq!(
+            body["additionalModelRequestFields"],
+            json!({"reasoningConfig": {"type": "enabled", "maxReasoningEffort": "medium"}})
+        );
+        // Thinking blocks of an earlier turn go back as reasoningContent.
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"},
+            {"role": "assistant", "content": "y", "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "sig"}]}]}),
+            sonnet,
+        );
+        assert_eq!(
+            body["messages"][1]["content"],
+            json!([
+            {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "sig"}}}, {"text": "y"}])
+        );
+    }
+
+    #[test]
+    fn completions_and_service_tier() {
+        let (r, _) = translate_request(
+            Endpoint::Completions,
+            &req(json!({"prompt": "Say hi", "max_tokens": 5})),
+            CLAUDE,
+            false,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v["messages"],
+            json!([{"role": "user", "content": [{"text": "Say hi"}]}])
+        );
+        let (_, body, _) = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "service_tier": "auto"}),
+            CLAUDE,
+        );
+        assert_eq!(body["serviceTier"], json!({"type": "default"}));
+    }
+
+    #[test]
+    fn converse_answers_become_openai() {
+        let body = br#"{"output":{"message":{"role":"assistant","content":[
+            {"reasoningContent":{"reasoningText":{"text":"Let me think.","signature":"c2ln"}}},
+            {"text":"Calling."},
+            {"toolUse":{"toolUseId":"tooluse_1","name":"get_weather","input":{"city":"Paris"}}}]}},
+            "stopReason":"tool_use",
+            "usage":{"inputTokens":10,"outputTokens":20,"totalTokens":45,"cacheReadInputTokens":5,"cacheWriteInputTokens":10},
+            "metrics":{"latencyMs":300}}"#;
+        let out = translate_response(
+            Endpoint::ChatCompletions,
+            body,
+            &ctx(CLAUDE, false),
+            Some("req-1"),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], "chatcmpl-req-1");
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["model"], CLAUDE);
+        let m = &v["choices"][0]["message"];
+        assert_eq!(m["content"], "Calling.");
+        assert_eq!(m["reasoning_content"], "Let me think.");
+        assert_eq!(
+            m["thinking_blocks"],
+            json!([{"type": "thinking", "thinking": "Let me think.", "signature": "c2ln"}])
+        );
+        assert_eq!(
+            m["tool_calls"],
+            json!([{"id": "tooluse_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}])
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 25, "completion_tokens": 20, "total_tokens": 45,
+            "prompt_tokens_details": {"cached_tokens": 5}, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 10})
+        );
+        let cost = crate::cost::usage_of(&out).unwrap();
+        assert_eq!(
+            (
+                cost.prompt_tokens,
+                cost.cache_read_tokens,
+                cost.cache_creation_tokens
+            ),
+            (25, 5, 10)
+        );
+        for (reason, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("guardrail_intervened", "content_filter"),
+            ("content_filtered", "content_filter"),
+            ("model_context_window_exceeded", "length"),
+            ("malformed_model_output", "stop"),
+        ] {
+            assert_eq!(finish_reason(Some(reason)), finish, "{reason}");
+        }
+        let text = translate_response(Endpoint::Completions, br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#, &ctx(CLAUDE, false), None).unwrap();
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            (v["object"].as_str(), v["choices"][0]["text"].as_str()),
+            (Some("text_completion"), Some("Hi"))
+        );
+        assert_eq!(
+            translate_response(
+                Endpoint::ChatCompletions,
+                b"<html>",
+                &ctx(CLAUDE, false),
+                None
+            )
+            .unwrap_err()
+            .status,
+            502
+        );
+    }
+
+    #[test]
+    fn errors_keep_the_message_and_map_the_type() {
+        let body = br#"{"message":"The security token included in the request is invalid."}"#;
+        let e = translate_error(403, body, Some("UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/"));
+        assert_eq!((e.status, e.kind.as_str()), (401, "authentication_error"));
+        assert_eq!(
+            e.message,
+            "The security token included in the request is invalid."
+        );
+        let e = translate_error(403, br#"{"message":"The request signature we calculated does not match the signature you provided."}"#, Some("InvalidSignatureException"));
+        assert_eq!(e.status, 401);
+        let e = translate_error(
+            403,
+            br#"{"message":"You don't have access to the model with the specified model ID."}"#,
+            Some("AccessDeniedException"),
+        );
+        assert_eq!((e.status, e.kind.as_str()), (403, "permission_error"));
+        let e = translate_error(
+            429,
+            br#"{"message":"Too many requests, please wait before trying again."}"#,
+            Some("ThrottlingException"),
+        );
+        assert_eq!((e.status, e.kind.as_str()), (429, "rate_limit_error"));
+        let e = translate_error(
+            429,
+            br#"{"message":"Model is not ready"}"#,
+            Some("ModelNotReadyException"),
+        );
+        assert_eq!(e.status, 503);
+        let e = translate_error(
+            400,
+            br#"{"message":"Malformed input request: extraneous key [foo] is not permitted"}"#,
+            Some("ValidationException"),
+        );
+        assert_eq!((e.status, e.param), (400, None));
+        // The type from the body when the header is missing; the status else.
+        let e = translate_error(
+            400,
+            br#"{"__type":"com.amazon.coral.validate#ValidationException","message":"bad"}"#,
+            None,
+        );
+        assert_eq!((e.status, e.message.as_str()), (400, "bad"));
+        assert_eq!(translate_error(418, b"teapot", None).status, 418);
+    }
+
+    #[test]
+    fn embeddings_titan_and_cohere() {
+        let titan = "amazon.titan-embed-text-v2:0";
+        let (r, _) = translate_request(
+            Endpoint::Embeddings,
+            &req(json!({"input": ["hello"], "dimensions": 256, "normalize": true})),
+            titan,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.path, "/model/amazon.titan-embed-text-v2%3A0/invoke");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"inputText": "hello", "dimensions": 256, "normalize": true})
+        );
+        let e = translate_request(
+            Endpoint::Embeddings,
+            &req(json!({"input": ["a", "b"]})),
+            titan,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("input")));
+        assert!(e.message.contains("one text per call"), "{}", e.message);
+        let out = translate_response(Endpoint::Embeddings, br#"{"embedding":[0.5,-0.25],"inputTextTokenCount":3,"embeddingsByType":{"float":[0.5,-0.25]}}"#, &ctx(titan, false), None).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out).unwrap(),
+            json!({
+            "object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25]}],
+            "model": titan, "usage": {"prompt_tokens": 3, "total_tokens": 3}})
+        );
+
+        let cohere = "cohere.embed-english-v3";
+        let (r, _) = translate_request(
+            Endpoint::Embeddings,
+            &req(json!({"input": ["a", "b"], "input_type": "search_query"})),
+            cohere,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap(),
+            json!({"texts": ["a", "b"], "input_type": "search_query"})
+        );
+        let (r, _) = translate_request(
+            Endpoint::Embeddings,
+            &req(json!({"input": "a"})),
+            cohere,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&r.body).unwrap()["input_type"],
+            "search_document"
+        );
+        let out = translate_response(Endpoint::Embeddings, br#"{"embeddings":[[0.1],[0.2]],"id":"x","response_type":"embeddings_floats","texts":["a","b"]}"#, &ctx(cohere, false), None).unwrap();
+        let out = embedding_usage_from_header(out, Some("4"));
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["data"][1],
+            json!({"object": "embedding", "index": 1, "embedding": [0.2]})
+        );
+        assert_eq!(v["usage"], json!({"prompt_tokens": 4, "total_tokens": 4}));
+        let e = translate_request(
+            Endpoint::Embeddings,
+            &req(json!({"input": "a"})),
+            "amazon.nova-2-multimodal-embeddings-v1:0",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+    }
+
+    // ----- streams -----------------------------------------------------------
+
+    fn event(kind: &str, payload: Value) -> Vec<u8> {
+        encode(
+            &[
+                Header {
+                    name: ":event-type",
+                    value: HeaderValue::String(kind),
+                },
+                Header {
+                    name: ":content-type",
+                    value: HeaderValue::String("application/json"),
+                },
+                Header {
+                    name: ":message-type",
+                    value: HeaderValue::String("event"),
+                },
+            ],
+            payload.to_string().as_bytes(),
+        )
+    }
+
+    fn exception(kind: &str, message: &str) -> Vec<u8> {
+        encode(
+            &[
+                Header {
+                    name: ":exception-type",
+                    value: HeaderValue::String(kind),
+                },
+                Header {
+                    name: ":content-type",
+                    value: HeaderValue::String("application/json"),
+                },
+                Header {
+                    name: ":message-type",
+                    value: HeaderValue::String("exception"),
+                },
+            ],
+            json!({ "message": message }).to_string().as_bytes(),
+        )
+    }
+
+    /// A ConverseStream answer in the order AWS documents (ConverseStreamOutput):
+    /// messageStart, reasoning, text, a tool block, messageStop, metadata — with the
+    /// `p` padding field real events carry.
+    fn fixture() -> Vec<u8> {
+        [
+            event("messageStart", json!({"role": "assistant", "p": "abcd"})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Thinking…"}}, "p": "ab"})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "c2ln"}}})),
+            event("contentBlockStop", json!({"contentBlockIndex": 0})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 1, "delta": {"text": "Hello "}})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 1, "delta": {"text": "wörld"}})),
+            event("contentBlockStop", json!({"contentBlockIndex": 1})),
+            event("contentBlockStart", json!({"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "tooluse_9", "name": "get_weather"}}})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 2, "delta": {"toolUse": {"input": "{\"city\":"}}})),
+            event("contentBlockDelta", json!({"contentBlockIndex": 2, "delta": {"toolUse": {"input": "\"Paris\"}"}}})),
+            event("contentBlockStop", json!({"contentBlockIndex": 2})),
+            event("messageStop", json!({"stopReason": "tool_use"})),
+            event("metadata", json!({"usage": {"inputTokens": 12, "outputTokens": 7, "totalTokens": 19, "cacheReadInputTokens": 2}, "metrics": {"latencyMs": 5}})),
+        ]
+        .concat()
+    }
+
+    fn run(chunks: &[&[u8]], include_usage: bool) -> (String, Option<crate::cost::Usage>) {
+        let mut t = StreamTranslator::new(
+            Endpoint::ChatCompletions,
+            ctx(CLAUDE, include_usage),
+            Some("rq"),
+        );
+        let mut out = Vec::new();
+        for c in chunks {
+            t.push(c, &mut out);
+        }
+        t.finish(&mut out);
+        (String::from_utf8(out).unwrap(), t.usage())
+    }
+
+    fn events(sse: &str) -> Vec<Value> {
+        sse.split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let data = e.strip_prefix("data: ").unwrap();
+                if data == "[DONE]" {
+                    json!("[DONE]")
+                } else {
+                    serde_json::from_str(data).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stream_translates_at_every_split() {
+        let bytes = fixture();
+        let (whole, usage) = run(&[&bytes], true);
+        for cut in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(cut);
+            assert_eq!(run(&[a, b], true).0, whole, "split at {cut}");
+        }
+        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(run(&one_by_one, true).0, whole);
+
+        let ev = events(&whole);
+        assert_eq!(
+            ev[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        assert!(ev.iter().all(|e| e == "[DONE]"
+            || (e["id"] == "chatcmpl-rq" && e["object"] == "chat.completion.chunk")));
+        let reasoning: String = ev
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["reasoning_content"].as_str())
+            .collect();
+        assert_eq!(reasoning, "Thinking…");
+        assert!(ev
+            .iter()
+            .any(|e| e["choices"][0]["delta"]["thinking_blocks"][0]["signature"] == "c2ln"));
+        let text: String = ev
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, "Hello wörld");
+        let calls: Vec<&Value> = ev
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["tool_calls"].get(0))
+            .collect();
+        assert_eq!(
+            calls[0],
+            &json!({"index": 0, "id": "tooluse_9", "type": "function", "function": {"name": "get_weather", "arguments": ""}})
+        );
+        let args: String = calls
+            .iter()
+            .filter_map(|c| c["function"]["arguments"].as_str())
+            .collect();
+        assert_eq!(args, "{\"city\":\"Paris\"}");
+        let n = ev.len();
+        assert_eq!(ev[n - 3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(ev[n - 2]["choices"], json!([]));
+        assert_eq!(ev[n - 2]["usage"]["prompt_tokens"], 14);
+        assert_eq!(
+            ev[n - 2]["usage"]["prompt_tokens_details"]["cached_tokens"],
+            2
+        );
+        assert_eq!(ev[n - 1], "[DONE]");
+        let usage = usage.unwrap();
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cache_read_tokens
+            ),
+            (14, 7, 2)
+        );
+
+        // Without include_usage: no usage chunk, but the gateway still learns it.
+        let (plain, usage) = run(&[&bytes], false);
+        assert!(!plain.contains("\"usage\""), "{plain}");
+        assert_eq!(usage.map(|u| u.completion_tokens), Some(7));
+    }
+
+    #[test]
+    fn stream_errors_end_the_stream() {
+        let start = event("messageStart", json!({"role": "assistant"}));
+        let bytes = [
+            start.clone(),
+            exception(
+                "throttlingException",
+                "Too many tokens, please wait before trying again.",
+            ),
+        ]
+        .concat();
+        let (sse, _) = run(&[&bytes], true);
+        let ev = events(&sse);
+        assert_eq!(ev[1]["error"]["code"], "429");
+        assert_eq!(
+            ev[1]["error"]["message"],
+            "Too many tokens, please wait before trying again."
+        );
+        assert_eq!(ev.last().unwrap(), "[DONE]");
+        // A stream cut before messageStop: a 502 error event.
+        let (sse, usage) = run(&[&start], true);
+        assert!(
+            sse.contains("\"code\":\"502\"") && sse.ends_with("data: [DONE]\n\n"),
+            "{sse}"
+        );
+        assert!(usage.is_none());
+        // A frame with a bad CRC.
+        let mut bad = event("messageStart", json!({"role": "assistant"}));
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        let (sse, _) = run(&[&bad], true);
+        assert!(sse.contains("\"code\":\"502\""), "{sse}");
+        // Complete but for the metadata: [DONE] without usage.
+        let stop = event("messageStop", json!({"stopReason": "end_turn"}));
+        let (sse, _) = run(&[&start, &stop], true);
+        let ev = events(&sse);
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(ev.last().unwrap(), "[DONE]");
+        assert!(!sse.contains("error"));
+    }
+
+    #[test]
+    fn completion_streams_are_text_completions() {
+        let bytes = [
+            event("messageStart", json!({"role": "assistant"})),
+            event(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
+            ),
+            event("messageStop", json!({"stopReason": "max_tokens"})),
+            event(
+                "metadata",
+                json!({"usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}}),
+            ),
+        ]
+        .concat();
+        let mut t = StreamTranslator::new(Endpoint::Completions, ctx(CLAUDE, true), None);
+        let mut out = Vec::new();
+        t.push(&bytes, &mut out);
+        t.finish(&mut out);
+        let ev = events(&String::from_utf8(out).unwrap());
+        assert_eq!(ev[0]["choices"][0]["text"], "Hi");
+        assert_eq!(ev[0]["object"], "text_completion");
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "length");
+        assert_eq!(ev[2]["usage"]["total_tokens"], 2);
+    }
+
+    #[test]
+    fn signing_uses_the_bedrock_service() {
+        let s = SigV4 {
+            credentials: sigv4::Credentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "secret".into(),
+                session_token: Some("tok".into()),
+            },
+            region: "eu-west-1".into(),
+        };
+        let headers = s.sign(
+            1_700_000_000,
+            "bedrock-runtime.eu-west-1.amazonaws.com",
+            "/model/m/converse",
+            b"{}",
+        );
+        let names: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            ["x-amz-date", "x-amz-security-token", "authorization"]
+        );
+        assert!(headers[2].1.contains("/eu-west-1/bedrock/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token,"), "{}", headers[2].1);
     }
 }
