@@ -1222,6 +1222,7 @@ impl Compiler<'_> {
                 drop_params,
                 fallback_index: 0,
                 pricing,
+                aws,
             },
             address,
             endpoints,

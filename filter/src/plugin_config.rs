@@ -244,6 +244,30 @@ pub struct DeploymentConfig {
     /// Prices per token (USD), resolved at render time; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
+    /// Bedrock: sign requests with AWS SigV4 (`aws_*` litellm_params, else the
+    /// standard AWS variables). Absent for every other provider, and for a Bedrock
+    /// deployment that authenticates with a Bedrock API key (`api_key`, sent as
+    /// `Authorization: Bearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsSigning>,
+}
+
+/// How a Bedrock deployment signs its requests (SigV4, service `bedrock`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigning {
+    /// The region requests are signed for and sent to (`aws_region_name`, the
+    /// model ARN's region, `AWS_REGION_NAME`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
+    /// else LiteLLM's `us-west-2`), resolved when the config is rendered.
+    pub region: String,
+    /// `aws_access_key_id` (else `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Setting,
+    /// `aws_secret_access_key` (else `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Setting,
+    /// `aws_session_token` (else `AWS_SESSION_TOKEN`): temporary (STS) credentials,
+    /// sent and signed as `x-amz-security-token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Setting>,
 }
 
 /// A deployment's prices, in LiteLLM's field names (USD per token).
@@ -303,6 +327,7 @@ mod tests {
                 drop_params: false,
                 fallback_index: 0,
                 pricing: None,
+                aws: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

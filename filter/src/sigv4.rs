@@ -132,15 +132,11 @@ pub fn uri_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(b & 0xf)]));
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
 }
-
-const HEX_UPPER: [u8; 16] = *b"0123456789ABCDEF";
 
 /// Decodes `%XX` escapes (and `+` stays `+`); invalid escapes are kept as they are.
 fn percent_decode(s: &str) -> String {

@@ -635,14 +635,16 @@ fn converse_request(
                     .unwrap_or_else(
                         || json!({"type": "object", "additionalProperties": true, "properties": {}}),
                     );
-                let mut spec = json!({ "name": JSON_TOOL, "inputSchema": { "json": schema } });
+                let mut spec = Map::new();
+                spec.insert("name".into(), json!(JSON_TOOL));
+                spec.insert("inputSchema".into(), json!({ "json": schema }));
                 if let Some(d) = obj
                     .get("json_schema")
                     .and_then(|s| s.get("description"))
                     .and_then(Value::as_str)
                     .filter(|d| !d.is_empty())
                 {
-                    spec["description"] = json!(d);
+                    spec.insert("description".into(), json!(d));
                 }
                 tools.push(json!({ "toolSpec": spec }));
                 if supports_tool_choice(model) && thinking_budget.is_none() {
@@ -1464,11 +1466,13 @@ pub fn translate_response(
             if let Some(rt) = r.get("reasoningText") {
                 let t = rt.get("text").and_then(Value::as_str).unwrap_or_default();
                 reasoning.push_str(t);
-                let mut tb = json!({ "type": "thinking", "thinking": t });
+                let mut tb = Map::new();
+                tb.insert("type".into(), json!("thinking"));
+                tb.insert("thinking".into(), json!(t));
                 if let Some(sig) = rt.get("signature").and_then(Value::as_str) {
-                    tb["signature"] = json!(sig);
+                    tb.insert("signature".into(), json!(sig));
                 }
-                thinking_blocks.push(tb);
+                thinking_blocks.push(Value::Object(tb));
             } else if let Some(data) = r.get("redactedContent").and_then(Value::as_str) {
                 thinking_blocks.push(json!({ "type": "redacted_thinking", "data": data }));
             }
@@ -1587,7 +1591,13 @@ pub fn embedding_usage_from_header(body: Vec<u8>, header: Option<&str>) -> Vec<u
     if counted != 0 {
         return body;
     }
-    v["usage"] = json!({ "prompt_tokens": tokens, "total_tokens": tokens });
+    let Some(obj) = v.as_object_mut() else {
+        return body;
+    };
+    obj.insert(
+        "usage".into(),
+        json!({ "prompt_tokens": tokens, "total_tokens": tokens }),
+    );
     serde_json::to_vec(&v).unwrap_or(body)
 }
 
@@ -1957,17 +1967,15 @@ impl StreamState {
             }
         };
         match event_type {
-            "messageStart" => {
-                if !self.text_completion && !self.role_sent {
-                    self.chat(
-                        ChatDelta {
-                            content: Some(""),
-                            ..ChatDelta::default()
-                        },
-                        None,
-                        out,
-                    );
-                }
+            "messageStart" if !self.text_completion && !self.role_sent => {
+                self.chat(
+                    ChatDelta {
+                        content: Some(""),
+                        ..ChatDelta::default()
+                    },
+                    None,
+                    out,
+                );
             }
             "contentBlockStart" => {
                 let index = event.content_block_index.unwrap_or(0);
@@ -2070,15 +2078,13 @@ impl StreamState {
                     }
                 }
             }
-            "messageStop" => {
-                if !self.stopped {
-                    self.stopped = true;
-                    let finish = finish_reason(opt_str(&event.stop_reason));
-                    if self.text_completion {
-                        self.text("", Some(finish), out);
-                    } else {
-                        self.chat(ChatDelta::default(), Some(finish), out);
-                    }
+            "messageStop" if !self.stopped => {
+                self.stopped = true;
+                let finish = finish_reason(opt_str(&event.stop_reason));
+                if self.text_completion {
+                    self.text("", Some(finish), out);
+                } else {
+                    self.chat(ChatDelta::default(), Some(finish), out);
                 }
             }
             "metadata" => {
