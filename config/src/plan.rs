@@ -1427,13 +1427,22 @@ impl Compiler<'_> {
             "AWS_SECRET_ACCESS_KEY",
             true,
         )?;
-        let token = credential(
-            self,
-            "aws_session_token",
-            &lp.aws_session_token,
-            "AWS_SESSION_TOKEN",
-            true,
-        )?;
+        // A session token belongs to its key: the environment's only goes with the
+        // environment's key id (boto3 reads them as one set).
+        let token = if lp.aws_access_key_id.is_some() {
+            match &lp.aws_session_token {
+                Some(raw) => Some(self.deferred(&format!("{lpp}.aws_session_token"), raw, true)?),
+                None => None,
+            }
+        } else {
+            credential(
+                self,
+                "aws_session_token",
+                &lp.aws_session_token,
+                "AWS_SESSION_TOKEN",
+                true,
+            )?
+        };
         match (id, secret) {
             (Some(access_key_id), Some(secret_access_key)) => Ok(AwsSigning {
                 region: region.to_string(),
@@ -2591,6 +2600,21 @@ mod tests {
         );
 
         // Standard variables; region from AWS_REGION; endpoint override.
+        let plan = compile_env(
+            &one("      model: bedrock/anthropic.claude-instant-v1\n      aws_access_key_id: os.environ/MY_AKID\n      aws_secret_access_key: os.environ/MY_SECRET\n"),
+            &[("MY_AKID", "AKID"), ("MY_SECRET", "s"), ("AWS_SESSION_TOKEN", "not-mine")],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.deployments[0]
+                .upstream
+                .aws
+                .as_ref()
+                .unwrap()
+                .session_token,
+            None,
+            "the environment's session token goes with the environment's key only"
+        );
         let plan = compile_env(
             &one("      model: bedrock/amazon.titan-embed-text-v2:0\n      aws_bedrock_runtime_endpoint: http://127.0.0.1:9999\n"),
             &[("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S"), ("AWS_REGION", "ap-south-1")],

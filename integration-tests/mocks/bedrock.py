@@ -331,8 +331,8 @@ class BedrockMock(MockProvider):
                                 f"Signature expired: {amz_date} is now earlier or later than "
                                 f"the allowed 5 minutes.", 403)
         token = req.header("x-amz-security-token")
-        if key.session_token is not None and (token != key.session_token
-                                              or "x-amz-security-token" not in signed):
+        if token != key.session_token or (token is not None
+                                          and "x-amz-security-token" not in signed):
             raise _BedrockError("UnrecognizedClientException",
                                 "The security token included in the request is invalid.", 403)
         headers = []
