@@ -94,14 +94,13 @@ impl Upstream {
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
             .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
-        if deployments.iter().any(|d| d.sigv4.is_some()) {
-            // Set when an attempt is signed (after the body is translated).
-            clear_headers.extend(
-                providers::bedrock::SIGNED_HEADERS
-                    .iter()
-                    .map(|h| h.to_string()),
-            );
-        }
+        // Set when a Bedrock attempt is signed: never left for another attempt (a
+        // retry, a fallback group's cluster) or sent on from a client.
+        clear_headers.extend(
+            providers::bedrock::SIGNED_HEADERS
+                .iter()
+                .map(|h| h.to_string()),
+        );
         // Every deployment sends `content-type: application/json`: set, never cleared.
         clear_headers.retain(|h| h != "content-type");
         clear_headers.sort();

@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
         );
         if matches!(
             provider,
-            ProviderKind::Anthropic | ProviderKind::Ollama | ProviderKind::OllamaChat
+            ProviderKind::Anthropic
+                | ProviderKind::Ollama
+                | ProviderKind::OllamaChat
+                | ProviderKind::Bedrock
         ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();

@@ -133,9 +133,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(host.local_reply.is_none());
 
     let final_status = host.resp(":status").unwrap_or_default();
-    // Deployments whose answers are rewritten (Anthropic, Ollama); the rest speak
+    // Deployments whose answers are rewritten (Anthropic, Ollama, Bedrock); the rest speak
     // OpenAI's format.
-    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og");
+    let anthropic = matches!(deployment, "cl" | "cl-drop" | "ol" | "og" | "br");
     if !upstream_ok {
         if final_status == "307" {
             let location = host.resp("location").expect("a redirect has a location");

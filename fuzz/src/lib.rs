@@ -21,12 +21,13 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 5] = [
+pub const PROVIDERS: [ProviderKind; 6] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::OllamaChat,
+    ProviderKind::Bedrock,
 ];
 
 /// Every LLM endpoint.
@@ -362,9 +363,23 @@ pub fn upstream_config() -> UpstreamConfig {
         "https://api.deepinfra.com/v1/openai",
     );
     di.drop_params = true;
+    // Bedrock, signed with SigV4 (session credentials).
+    let mut br = deployment(
+        "br",
+        ProviderKind::Bedrock,
+        "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+    );
+    br.api_key = None;
+    br.aws = Some(switchyard_filter::plugin_config::AwsSigning {
+        region: "us-east-1".into(),
+        access_key_id: Setting::Literal("AKIDEXAMPLE".into()),
+        secret_access_key: Setting::Env { env: "KEY".into() },
+        session_token: Some(Setting::Literal("session".into())),
+    });
     UpstreamConfig {
         group: "gpt-4o".into(),
-        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di],
+        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, br],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
@@ -372,7 +387,7 @@ pub fn upstream_config() -> UpstreamConfig {
 }
 
 /// The deployment ids of [`upstream_config`].
-pub const DEPLOYMENTS: [&str; 8] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di"];
+pub const DEPLOYMENTS: [&str; 9] = ["oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "br"];
 
 /// A router stage and a route cluster, built once.
 pub struct Gateway {
