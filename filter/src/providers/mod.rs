@@ -521,6 +521,7 @@ mod tests {
             "llamafile",
             "ollama",
             "ollama_chat",
+            "bedrock",
         ] {
             let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
             assert_eq!(kind.as_str(), prefix);
