@@ -267,3 +267,50 @@ write("eventstream_decoder", "all_header_types", framed(es_described(ALL_TYPES, 
 write("eventstream_decoder", "exception_truncated", framed(EXCEPTION, flags0=4, flags1=3))
 write("eventstream_decoder", "raw_doc_frame", framed(DOC_FRAME * 2, flags0=1, lens=(5,)))
 
+
+
+# stream_translate, Bedrock: ConverseStream's binary frames (the order AWS documents:
+# messageStart, reasoning, text, a tool block, messageStop, metadata), and a stream
+# ended by an exception frame.
+def es_frame(headers: bytes, payload: bytes) -> bytes:
+    import binascii
+
+    total = 12 + len(headers) + len(payload) + 4
+    prelude = total.to_bytes(4, "big") + len(headers).to_bytes(4, "big")
+    prelude += (binascii.crc32(prelude) & 0xFFFFFFFF).to_bytes(4, "big")
+    body = prelude + headers + payload
+    return body + (binascii.crc32(body) & 0xFFFFFFFF).to_bytes(4, "big")
+
+
+def es_event(kind: str, payload) -> bytes:
+    headers = (
+        es_header(b":event-type", kind.encode())
+        + es_header(b":content-type", b"application/json")
+        + es_header(b":message-type", b"event")
+    )
+    return es_frame(headers, j(payload))
+
+
+CONVERSE_STREAM = b"".join([
+    es_event("messageStart", {"role": "assistant", "p": "abcd"}),
+    es_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Hmm"}}}),
+    es_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": "c2ln"}}}),
+    es_event("contentBlockStop", {"contentBlockIndex": 0}),
+    es_event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "Hi \u2014 there"}}),
+    es_event("contentBlockStop", {"contentBlockIndex": 1}),
+    es_event("contentBlockStart", {"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "tooluse_1", "name": "f"}}}),
+    es_event("contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": "{\"a\":"}}}),
+    es_event("contentBlockDelta", {"contentBlockIndex": 2, "delta": {"toolUse": {"input": "1}"}}}),
+    es_event("contentBlockStop", {"contentBlockIndex": 2}),
+    es_event("messageStop", {"stopReason": "tool_use"}),
+    es_event("metadata", {"usage": {"inputTokens": 9, "outputTokens": 4, "totalTokens": 18, "cacheReadInputTokens": 5}, "metrics": {"latencyMs": 3}}),
+])
+CONVERSE_EXCEPTION = es_event("messageStart", {"role": "assistant"}) + es_frame(
+    es_header(b":exception-type", b"throttlingException")
+    + es_header(b":content-type", b"application/json")
+    + es_header(b":message-type", b"exception"),
+    b'{"message":"Too many tokens, please wait before trying again."}',
+)
+write("stream_translate", "bedrock_converse_pieces", framed(CONVERSE_STREAM, flags0=1, lens=(7, 1, 50)))
+write("stream_translate", "bedrock_converse_completions", framed(CONVERSE_STREAM, flags0=2, lens=(13,)))
+write("stream_translate", "bedrock_exception", framed(CONVERSE_EXCEPTION, lens=(4, 0, 11)))

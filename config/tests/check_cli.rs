@@ -37,13 +37,20 @@ fn warnings(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn quickstart_doc_config_passes_with_warnings() {
-    let (out, stdout, stderr) = check("litellm_quickstart.yaml", &[]);
+    // The Bedrock entries sign with the standard AWS variables (LiteLLM's boto3
+    // would also find a profile or an instance role; Switchyard needs keys).
+    let (out, stdout, stderr) = check(
+        "litellm_quickstart.yaml",
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ],
+    );
     assert!(out.status.success(), "{stderr}");
     let w = warnings(&stderr);
     for expected in [
         "litellm_settings.success_callback: logging callbacks are not supported by Switchyard yet",
         "general_settings.alerting: not supported by Switchyard yet; ignored",
-        "model_list[1].litellm_params.model: provider \"bedrock\"",
         "model_list[7].litellm_params.model: model: '*' (any provider) is not supported yet",
         "model_list[4].litellm_params.api_key: the key is written in the config file",
     ] {
@@ -57,10 +64,14 @@ fn quickstart_doc_config_passes_with_warnings() {
         "drop_params is supported: {stderr}"
     );
     assert!(
-        stdout.contains("4 model groups (0 mock): gpt-3.5-turbo, vllm-models, llama3, gpt-4o"),
+        stdout.contains("6 model groups (0 mock): gpt-3.5-turbo, bedrock-claude-v1, anthropic-claude, vllm-models, llama3, gpt-4o"),
         "{stdout}"
     );
-    assert!(stdout.contains("5 deployments"), "{stdout}");
+    assert!(stdout.contains("7 deployments"), "{stdout}");
+    assert!(
+        !stderr.contains("provider \"bedrock\""),
+        "bedrock/ is served now: {stderr}"
+    );
     assert!(
         !stderr.contains("provider \"ollama\""),
         "ollama/ is served now: {stderr}"

@@ -371,6 +371,7 @@ fn deployment(
         fallback_index: 0,
         pricing: pricing(),
         prompt_template: None,
+        aws: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub mod providers;
 pub mod request;
 pub mod responder;
 pub mod router;
+pub mod sigv4;
 pub mod spend;
 pub mod sse;
 pub mod upstream;

@@ -249,6 +249,12 @@ pub struct DeploymentConfig {
     /// take a raw prompt (`huggingface/` text-generation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_template: Option<PromptTemplate>,
+    /// Bedrock: sign requests with AWS SigV4 (`aws_*` litellm_params, else the
+    /// standard AWS variables). Absent for every other provider, and for a Bedrock
+    /// deployment that authenticates with a Bedrock API key (`api_key`, sent as
+    /// `Authorization: Bearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsSigning>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -285,6 +291,24 @@ pub struct RoleTemplate {
     /// After the message's content.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub post_message: String,
+}
+
+/// How a Bedrock deployment signs its requests (SigV4, service `bedrock`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigning {
+    /// The region requests are signed for and sent to (`aws_region_name`, the
+    /// model ARN's region, `AWS_REGION_NAME`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
+    /// else LiteLLM's `us-west-2`), resolved when the config is rendered.
+    pub region: String,
+    /// `aws_access_key_id` (else `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Setting,
+    /// `aws_secret_access_key` (else `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Setting,
+    /// `aws_session_token` (else `AWS_SESSION_TOKEN`): temporary (STS) credentials,
+    /// sent and signed as `x-amz-security-token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Setting>,
 }
 
 /// A deployment's prices, in LiteLLM's field names (USD per token).
@@ -345,6 +369,7 @@ mod tests {
                 fallback_index: 0,
                 pricing: None,
                 prompt_template: None,
+                aws: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

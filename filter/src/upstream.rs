@@ -94,6 +94,13 @@ impl Upstream {
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
             .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
+        // Set when a Bedrock attempt is signed: never left for another attempt (a
+        // retry, a fallback group's cluster) or sent on from a client.
+        clear_headers.extend(
+            providers::bedrock::SIGNED_HEADERS
+                .iter()
+                .map(|h| h.to_string()),
+        );
         // Every deployment sends `content-type: application/json`: set, never cleared.
         clear_headers.retain(|h| h != "content-type");
         clear_headers.sort();
@@ -150,6 +157,8 @@ pub struct Deployment {
     pricing: Option<Pricing>,
     /// The prompt template of a text-generation deployment.
     prompt_template: Option<crate::plugin_config::PromptTemplate>,
+    /// Bedrock deployments that sign with SigV4: credentials and region.
+    sigv4: Option<providers::bedrock::SigV4>,
 }
 
 /// Where an endpoint's table sits in [`Deployment::params`].
@@ -298,6 +307,22 @@ impl Deployment {
         }
         request_headers.push(("content-type".into(), "application/json".into()));
 
+        let sigv4 = match &config.aws {
+            Some(aws) => Some(providers::bedrock::SigV4 {
+                credentials: crate::sigv4::Credentials {
+                    access_key_id: aws.access_key_id.resolve(&at("aws_access_key_id"), env)?,
+                    secret_access_key: aws
+                        .secret_access_key
+                        .resolve(&at("aws_secret_access_key"), env)?,
+                    session_token: match &aws.session_token {
+                        Some(t) => Some(t.resolve(&at("aws_session_token"), env)?),
+                        None => None,
+                    },
+                },
+                region: aws.region.clone(),
+            }),
+            None => None,
+        };
         let model = providers::openai_compat::provider_model(config.provider, &config.model);
         let params = [
             Endpoint::ChatCompletions,
@@ -323,6 +348,7 @@ impl Deployment {
             fallback_index: config.fallback_index,
             pricing: config.pricing,
             prompt_template: config.prompt_template.clone(),
+            sigv4,
         })
     }
 
@@ -649,6 +675,19 @@ impl UpstreamExchange {
                 ),
                 body: unchanged_or(&request)?,
             },
+            ProviderKind::Bedrock => {
+                let request = request.into_map().map_err(|e| {
+                    GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
+                })?;
+                let (translated, rewritten) = providers::bedrock::translate_request(
+                    facts.endpoint,
+                    &request,
+                    &self.model,
+                    dep.drop_params,
+                )?;
+                self.rewritten = rewritten;
+                translated
+            }
             _ => {
                 let request = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
@@ -677,6 +716,22 @@ impl UpstreamExchange {
         // Empty for an OpenAI-compatible body left as it was: nothing to replace.
         if !passthrough || !translated.body.is_empty() {
             host.replace_request_body(size, &translated.body);
+        }
+        if let Some(sigv4) = &dep.sigv4 {
+            // Signed per attempt, over the final path and body, at the host's time.
+            let signed = sigv4.sign(
+                host.now_unix_secs(),
+                &dep.authority,
+                &path,
+                &translated.body,
+            );
+            for (name, value) in &signed {
+                host.set_request_header(name, Some(value));
+            }
+        }
+        if dep.provider == ProviderKind::Bedrock {
+            // AWS's SDKs send the length; so does the gateway (the body is whole).
+            host.set_request_header("content-length", Some(&translated.body.len().to_string()));
         }
         Ok(())
     }
@@ -718,7 +773,7 @@ impl UpstreamExchange {
         if !(200..300).contains(&status) {
             if end_of_stream {
                 // No body to map: answer with the OpenAI error for the status alone.
-                let err = providers::translate_error(dep.provider, status, b"");
+                let err = provider_error(dep, host, status, b"");
                 self.response = ResponseMode::Passthrough;
                 reply_error(host, &err);
                 return Flow::Pause;
@@ -755,6 +810,14 @@ impl UpstreamExchange {
                 _ if self.rewritten.json_tool && dep.provider == ProviderKind::Anthropic => {
                     Box::new(providers::anthropic::StreamTranslator::json_mode(
                         endpoint, ctx,
+                    ))
+                }
+                _ if dep.provider == ProviderKind::Bedrock => {
+                    let request_id = host.response_header("x-amzn-requestid");
+                    Box::new(providers::bedrock::StreamTranslator::new(
+                        endpoint,
+                        ctx,
+                        request_id.as_deref(),
                     ))
                 }
                 _ => providers::stream_translator(dep.provider, endpoint, ctx),
@@ -825,7 +888,26 @@ impl UpstreamExchange {
                     model: self.model.clone(),
                     include_usage: self.include_usage,
                 };
-                match providers::translate_response(dep.provider, endpoint, &body, &ctx) {
+                let translated = if dep.provider == ProviderKind::Bedrock {
+                    let request_id = host.response_header("x-amzn-requestid");
+                    providers::bedrock::translate_response(
+                        endpoint,
+                        &body,
+                        &ctx,
+                        request_id.as_deref(),
+                    )
+                    .map(|out| {
+                        if endpoint == Endpoint::Embeddings {
+                            let tokens = host.response_header("x-amzn-bedrock-input-token-count");
+                            providers::bedrock::embedding_usage_from_header(out, tokens.as_deref())
+                        } else {
+                            out
+                        }
+                    })
+                } else {
+                    providers::translate_response(dep.provider, endpoint, &body, &ctx)
+                };
+                match translated {
                     Ok(out) => {
                         let out = if self.base64_embeddings {
                             providers::embeddings_to_base64(out)
@@ -877,7 +959,7 @@ impl UpstreamExchange {
                     host.replace_response_body(size, b"");
                     return Flow::Continue;
                 }
-                let err = providers::translate_error(dep.provider, status, &body);
+                let err = provider_error(dep, host, status, &body);
                 set_error(host, size, &err);
                 self.record_failure(dep, host);
                 Flow::Continue
@@ -999,6 +1081,16 @@ fn report_cost(
     host.set_response_header("x-litellm-response-cost", Some(&usd.to_string()));
 }
 
+/// A provider's error answer as an OpenAI error (Bedrock's type is a header).
+fn provider_error(dep: &Deployment, host: &dyn Host, status: u16, body: &[u8]) -> GatewayError {
+    if dep.provider == ProviderKind::Bedrock {
+        let error_type = host.response_header("x-amzn-errortype");
+        providers::bedrock::translate_error(status, body, error_type.as_deref())
+    } else {
+        providers::translate_error(dep.provider, status, body)
+    }
+}
+
 /// Replaces a held response with an OpenAI error.
 fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError) {
     host.set_response_header(":status", Some(&err.status.to_string()));
@@ -1037,6 +1129,7 @@ mod tests {
                 cache_creation_input_token_cost: None,
             }),
             prompt_template: None,
+            aws: None,
         }
     }
 
@@ -1850,6 +1943,119 @@ mod tests {
             "API key not valid. Please pass a valid API key."
         );
         assert_eq!(v["error"]["code"], "400");
+    }
+
+    #[test]
+    fn bedrock_attempts_are_signed_after_translation() {
+        use crate::plugin_config::AwsSigning;
+        let mut cfg = config(
+            ProviderKind::Bedrock,
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+        );
+        cfg.api_base = Setting::Literal("https://bedrock-runtime.us-east-1.amazonaws.com".into());
+        cfg.api_key = None;
+        cfg.headers = BTreeMap::new();
+        cfg.default_params = Map::new();
+        cfg.aws = Some(AwsSigning {
+            region: "us-east-1".into(),
+            access_key_id: Setting::Literal("AKIDEXAMPLE".into()),
+            secret_access_key: Setting::Env { env: "KEY".into() },
+            session_token: Some(Setting::Literal("session-token".into())),
+        });
+        let up = Upstream::new(&cluster(&[cfg.clone()]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}),
+        );
+        let (mut ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        let path = "/model/us.anthropic.claude-3-haiku-20240307-v1%3A0/converse";
+        assert_eq!(host.req(":path").as_deref(), Some(path));
+        assert_eq!(
+            host.req(":authority").as_deref(),
+            Some("bedrock-runtime.us-east-1.amazonaws.com")
+        );
+        let body = host.request_body.clone();
+        assert_eq!(
+            host.request_json(),
+            json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 9}})
+        );
+        assert_eq!(host.req("content-length"), Some(body.len().to_string()));
+        assert_eq!(host.req("x-amz-date").as_deref(), Some("20231114T221320Z"));
+        assert_eq!(
+            host.req("x-amz-security-token").as_deref(),
+            Some("session-token")
+        );
+        // The signature is over the final path and body, at the host's time.
+        let expected = crate::sigv4::sign(
+            &crate::sigv4::Credentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "sk-secret".into(),
+                session_token: Some("session-token".into()),
+            },
+            "us-east-1",
+            "bedrock",
+            host.now,
+            "POST",
+            "bedrock-runtime.us-east-1.amazonaws.com",
+            path,
+            Some("application/json"),
+            &body,
+        );
+        assert_eq!(host.req("authorization"), Some(expected[2].1.clone()));
+        assert!(up.clear_headers.contains(&"x-amz-date".to_string()));
+
+        // The answer comes back OpenAI-shaped, its id from Bedrock's request id.
+        host.response_headers = vec![
+            (":status".into(), "200".into()),
+            ("x-amzn-requestid".into(), "abc-123".into()),
+        ];
+        host.response_body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hello"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4},"metrics":{"latencyMs":1}}"#.to_vec();
+        assert_eq!(ex.on_response_headers(&up, &mut host, false), Flow::Pause);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert_eq!(v["id"], "chatcmpl-abc-123");
+        assert_eq!(v["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(ex.usage().map(|u| u.prompt_tokens), Some(3));
+
+        // Errors: the type is in x-amzn-errortype.
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![
+            (":status".into(), "429".into()),
+            (
+                "x-amzn-errortype".into(),
+                "ModelNotReadyException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+                    .into(),
+            ),
+        ];
+        host.response_body = br#"{"message":"Model is getting ready"}"#.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(&up, &mut host, n, true);
+        assert_eq!(host.resp(":status").as_deref(), Some("503"));
+        let v: Value = serde_json::from_slice(&host.response_body).unwrap();
+        assert_eq!(v["error"]["message"], "Model is getting ready");
+
+        // A Bedrock API key instead: Bearer, nothing signed.
+        cfg.aws = None;
+        cfg.api_key = Some(Setting::Literal("ABSKbedrockkey".into()));
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        );
+        send(&up, &mut host);
+        assert_eq!(
+            host.req("authorization").as_deref(),
+            Some("Bearer ABSKbedrockkey")
+        );
+        assert_eq!(host.req("x-amz-date"), None);
+        assert!(host.req(":path").unwrap().ends_with("/converse-stream"));
     }
 
     #[test]

@@ -73,6 +73,7 @@ fuzz_target!(|data: &[u8]| {
                 | ProviderKind::Gemini
                 | ProviderKind::Cohere
                 | ProviderKind::HuggingfaceGenerate
+                | ProviderKind::Bedrock
         ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();

@@ -137,10 +137,10 @@ fuzz_target!(|data: &[u8]| {
 
     let final_status = host.resp(":status").unwrap_or_default();
     // Deployments whose answers are rewritten (Anthropic, Ollama, Gemini, Cohere,
-    // TGI); the rest speak OpenAI's format.
+    // TGI, Bedrock); the rest speak OpenAI's format.
     let anthropic = matches!(
         deployment,
-        "cl" | "cl-drop" | "ol" | "og" | "ge" | "co" | "hg"
+        "cl" | "cl-drop" | "ol" | "og" | "ge" | "co" | "hg" | "br"
     );
     if !upstream_ok {
         if final_status == "307" {

@@ -21,7 +21,7 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 8] = [
+pub const PROVIDERS: [ProviderKind; 9] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
@@ -30,6 +30,7 @@ pub const PROVIDERS: [ProviderKind; 8] = [
     ProviderKind::Gemini,
     ProviderKind::Cohere,
     ProviderKind::HuggingfaceGenerate,
+    ProviderKind::Bedrock,
 ];
 
 /// Every LLM endpoint.
@@ -275,6 +276,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         fallback_index: 0,
         pricing: None,
         prompt_template: None,
+        aws: None,
     }
 }
 
@@ -389,9 +391,23 @@ pub fn upstream_config() -> UpstreamConfig {
         eos_token: "</s>".into(),
         ..Default::default()
     });
+    // Bedrock, signed with SigV4 (session credentials).
+    let mut br = deployment(
+        "br",
+        ProviderKind::Bedrock,
+        "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+    );
+    br.api_key = None;
+    br.aws = Some(switchyard_filter::plugin_config::AwsSigning {
+        region: "us-east-1".into(),
+        access_key_id: Setting::Literal("AKIDEXAMPLE".into()),
+        secret_access_key: Setting::Env { env: "KEY".into() },
+        session_token: Some(Setting::Literal("session".into())),
+    });
     UpstreamConfig {
         group: "gpt-4o".into(),
-        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, ge, co, hg],
+        deployments: vec![oa, az, cl, cl_drop, ol, og, mi, di, ge, co, hg, br],
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
@@ -399,8 +415,8 @@ pub fn upstream_config() -> UpstreamConfig {
 }
 
 /// The deployment ids of [`upstream_config`].
-pub const DEPLOYMENTS: [&str; 11] = [
-    "oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "ge", "co", "hg",
+pub const DEPLOYMENTS: [&str; 12] = [
+    "oa", "az", "cl", "cl-drop", "ol", "og", "mi", "di", "ge", "co", "hg", "br",
 ];
 
 /// A router stage and a route cluster, built once.

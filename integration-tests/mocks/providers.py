@@ -106,6 +106,9 @@ class RecordedRequest:
     chunked: bool
     received_at: float
     status: int | None = None
+    #: The path exactly as on the request line (percent-encoding kept), for
+    #: mocks that verify signatures over it (Bedrock's SigV4).
+    raw_path: str = ""
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The value of header ``name`` (case-insensitive)."""
@@ -269,6 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
             json=parsed_json,
             chunked=chunked,
             received_at=time.time(),
+            raw_path=parsed.path,
         )
         mock._record(req)
         plan = mock._plan()

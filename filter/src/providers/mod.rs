@@ -8,6 +8,7 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod huggingface;
@@ -78,6 +79,9 @@ pub enum ProviderKind {
     /// Text Generation Inference's native `/generate` (`huggingface/` deployments in
     /// text-generation mode): a prompt built from the messages.
     HuggingfaceGenerate,
+    /// Amazon Bedrock Runtime (`bedrock/`): Converse, ConverseStream, InvokeModel
+    /// embeddings; SigV4 or a Bedrock API key.
+    Bedrock,
 }
 
 impl ProviderKind {
@@ -108,6 +112,7 @@ impl ProviderKind {
             "gemini" => ProviderKind::Gemini,
             "cohere" | "cohere_chat" => ProviderKind::Cohere,
             "huggingface" => ProviderKind::Huggingface,
+            "bedrock" => ProviderKind::Bedrock,
             _ => return None,
         })
     }
@@ -137,6 +142,7 @@ impl ProviderKind {
             ProviderKind::Gemini => "gemini",
             ProviderKind::Cohere => "cohere",
             ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
+            ProviderKind::Bedrock => "bedrock",
         }
     }
 
@@ -152,6 +158,7 @@ impl ProviderKind {
                 | ProviderKind::Gemini
                 | ProviderKind::Cohere
                 | ProviderKind::HuggingfaceGenerate
+                | ProviderKind::Bedrock
         )
     }
 
@@ -172,6 +179,7 @@ impl ProviderKind {
             ProviderKind::HuggingfaceGenerate => {
                 ParamTable::Only(huggingface::supported_params(endpoint))
             }
+            ProviderKind::Bedrock => bedrock::param_table(endpoint, model),
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -315,6 +323,11 @@ pub fn translate_request(
         ProviderKind::HuggingfaceGenerate => {
             huggingface::translate_request(endpoint, request, None)
         }
+        // The upstream stage calls `bedrock::translate_request` itself (it needs
+        // `drop_params` and what the rewrite means for the answer).
+        ProviderKind::Bedrock => {
+            bedrock::translate_request(endpoint, request, model, false).map(|(r, _)| r)
+        }
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -334,6 +347,7 @@ pub fn translate_response(
         ProviderKind::Gemini => gemini::translate_response(endpoint, body, ctx),
         ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
         ProviderKind::HuggingfaceGenerate => huggingface::translate_response(endpoint, body, ctx),
+        ProviderKind::Bedrock => bedrock::translate_response(endpoint, body, ctx, None),
         _ => Ok(body.to_vec()),
     }
 }
@@ -348,6 +362,7 @@ pub fn rewrites_response(provider: ProviderKind) -> bool {
             | ProviderKind::Gemini
             | ProviderKind::Cohere
             | ProviderKind::HuggingfaceGenerate
+            | ProviderKind::Bedrock
     )
 }
 
@@ -368,6 +383,7 @@ pub fn stream_translator(
         ProviderKind::HuggingfaceGenerate => {
             Box::new(huggingface::StreamTranslator::new(endpoint, ctx))
         }
+        ProviderKind::Bedrock => Box::new(bedrock::StreamTranslator::new(endpoint, ctx, None)),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -393,6 +409,8 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
         ProviderKind::Gemini => gemini::translate_error(status, body),
         ProviderKind::Cohere => cohere::translate_error(status, body),
         ProviderKind::HuggingfaceGenerate => huggingface::translate_error(status, body),
+        // The upstream stage passes Bedrock's `x-amzn-errortype` header itself.
+        ProviderKind::Bedrock => bedrock::translate_error(status, body, None),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
@@ -583,6 +601,7 @@ mod tests {
             "ollama",
             "ollama_chat",
             "gemini",
+            "bedrock",
         ] {
             let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
             assert_eq!(kind.as_str(), prefix);

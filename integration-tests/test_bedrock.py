@@ -1,0 +1,471 @@
+"""Amazon Bedrock through the gateway with the official ``openai`` client: Converse,
+ConverseStream (AWS binary event streams), tools, images, JSON mode, reasoning,
+Titan and Cohere embeddings, SigV4 (long-term and session credentials), Bedrock API
+keys, and Bedrock's errors — against :class:`mocks.bedrock.BedrockMock`, which
+verifies every signature and refuses requests malformed for Bedrock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+
+import openai
+import pytest
+
+import harness
+from mocks.bedrock import (
+    BEDROCK_API_KEY,
+    SESSION_KEY,
+    STATIC_KEY,
+    BedrockMock,
+    encode_frame,
+    sigv4_signature,
+)
+
+CLIENT_KEY = "sk-client-key-must-not-reach-bedrock"
+CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+CLAUDE_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+
+
+def config(mock: BedrockMock) -> str:
+    # `claude` signs with litellm_params keys (os.environ/), `claude-37` and the
+    # embedding models with the standard AWS variables (session credentials), one
+    # uses a Bedrock API key, one a wrong secret.
+    return f"""
+model_list:
+  - model_name: claude
+    litellm_params:
+      model: bedrock/converse/{CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: claude-drop
+    litellm_params:
+      model: bedrock/{CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+      drop_params: true
+  - model_name: claude-37
+    litellm_params:
+      model: bedrock/{CLAUDE_37}
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: claude-bearer
+    litellm_params:
+      model: bedrock/{CLAUDE}
+      api_key: os.environ/BR_API_KEY
+      api_base: {mock.root_url}
+  - model_name: claude-wrong-secret
+    litellm_params:
+      model: bedrock/{CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_WRONG_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: titan
+    litellm_params:
+      model: bedrock/amazon.titan-embed-text-v2:0
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+    model_info: {{mode: embedding}}
+  - model_name: cohere-embed
+    litellm_params:
+      model: bedrock/cohere.embed-english-v3
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+    model_info: {{mode: embedding}}
+router_settings:
+  num_retries: 0
+"""
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with BedrockMock() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def gateway(mock, tmp_path_factory):
+    missing = harness.missing_prerequisites()
+    if missing:
+        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
+    env = {
+        "BR_KEY_ID": STATIC_KEY.access_key_id,
+        "BR_SECRET": STATIC_KEY.secret_access_key,
+        "BR_WRONG_SECRET": "not-the-secret-" + STATIC_KEY.secret_access_key,
+        "BR_API_KEY": BEDROCK_API_KEY,
+        # The standard variables: temporary (session) credentials.
+        "AWS_ACCESS_KEY_ID": SESSION_KEY.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": SESSION_KEY.secret_access_key,
+        "AWS_SESSION_TOKEN": SESSION_KEY.session_token,
+        "AWS_REGION": "us-east-1",
+        "AWS_BEARER_TOKEN_BEDROCK": None,
+        "AWS_REGION_NAME": None,
+        "AWS_BEDROCK_RUNTIME_ENDPOINT": None,
+    }
+    gw = harness.Gateway(config(mock), env, workdir=tmp_path_factory.mktemp("bedrock"))
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def bedrock(mock, gateway):
+    mock.clear_requests()
+    mock.clear_faults()
+    return mock
+
+
+@pytest.fixture
+def client(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url("/v1"), api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+
+def signed_with(req, key) -> bool:
+    auth = req.header("authorization") or ""
+    return auth.startswith(f"AWS4-HMAC-SHA256 Credential={key.access_key_id}/")
+
+
+def test_the_mock_verifies_aws_vectors():
+    # The mock's verifier and framing against AWS's published vectors (the SigV4
+    # test suite's get-vanilla; the CRT event-stream "{'foo':'bar'}" frame).
+    creq = ("GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+            "host;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert sigv4_signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z",
+                           "us-east-1", "service", creq) == \
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    assert encode_frame({}, b"{'foo':'bar'}") == \
+        b"\x00\x00\x00\x1d\x00\x00\x00\x00\xfd\x52\x8c\x5a{'foo':'bar'}\xc3\x65\x39\x36"
+
+
+def test_chat_is_signed_and_translated(client, bedrock):
+    r = client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi there"}],
+        max_tokens=50,
+        temperature=0.2,
+        stop=["zzz"],
+    )
+    assert r.object == "chat.completion"
+    assert r.choices[0].message.content == "Hello from bedrock mock: hi there"
+    assert r.choices[0].finish_reason == "stop"
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (4, 6)
+    assert r.usage.total_tokens == 10
+    assert r.id.startswith("chatcmpl-") and len(r.id) > len("chatcmpl-")
+    req = bedrock.last_request
+    assert req.raw_path == "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    assert req.status == 200, "the mock verified the signature"
+    assert signed_with(req, STATIC_KEY)
+    assert "SignedHeaders=content-type;host;x-amz-date," in req.header("authorization")
+    assert req.header("x-amz-security-token") is None
+    assert not req.chunked and req.header("content-length") == str(len(req.body))
+    assert req.json == {
+        "messages": [{"role": "user", "content": [{"text": "hi there"}]}],
+        "system": [{"text": "Be brief."}],
+        "inferenceConfig": {"maxTokens": 50, "temperature": 0.2, "stopSequences": ["zzz"]},
+    }
+    assert all(CLIENT_KEY not in v for v in req.headers.values())
+
+
+def test_max_tokens_cut_is_length(client, bedrock):
+    r = client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "one two three four"}], max_tokens=2
+    )
+    assert r.choices[0].finish_reason == "length"
+    assert r.choices[0].message.content == "Hello from"
+
+
+def test_stream_arrives_incrementally_and_ends_with_usage(client, bedrock):
+    bedrock.slow_stream(0.15)
+    started = time.monotonic()
+    arrivals, text, finish, usage, chunks = [], "", None, None, 0
+    for chunk in client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "stream please now"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        chunks += 1
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            if delta.content:
+                text += delta.content
+                arrivals.append(time.monotonic() - started)
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+            assert chunk.choices == [], "usage comes in its own last chunk"
+    assert text == "Hello from bedrock mock: stream please now"
+    assert finish == "stop"
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 7, 10)
+    assert arrivals[-1] - arrivals[0] > 0.3, f"chunks were buffered: {arrivals}"
+    req = bedrock.last_request
+    assert req.raw_path.endswith("/converse-stream")
+    assert req.status == 200
+
+
+def test_tool_call_round_trip(client, bedrock):
+    first = client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice="required",
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+    sent = bedrock.last_request.json
+    assert sent["toolConfig"]["toolChoice"] == {"any": {}}
+    assert sent["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"] == WEATHER_TOOL["function"]["parameters"]
+
+    second = client.chat.completions.create(
+        model="claude",
+        messages=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "18 degrees"},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert second.choices[0].message.content == f"bedrock mock received tool result: {call.id}=18 degrees"
+    sent = bedrock.last_request.json
+    assert sent["messages"][1]["content"][0]["toolUse"]["input"] == {"location": "Paris", "unit": "celsius"}
+    assert sent["messages"][2]["content"] == [
+        {"toolResult": {"toolUseId": call.id, "content": [{"text": "18 degrees"}]}}]
+
+
+def test_streamed_tool_call(client, bedrock):
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": "Weather?"}],
+        tools=[WEATHER_TOOL],
+        stream=True,
+    ):
+        if not chunk.choices:
+            continue
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            entry = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
+            entry["id"] = tc.id or entry["id"]
+            if tc.function and tc.function.name:
+                entry["name"] = tc.function.name
+            if tc.function and tc.function.arguments:
+                entry["arguments"] += tc.function.arguments
+        finish = chunk.choices[0].finish_reason or finish
+    assert list(calls) == [0]
+    assert calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("tooluse_")
+    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
+    assert finish == "tool_calls"
+
+
+def test_image_data_uri_becomes_bytes(client, bedrock):
+    r = client.chat.completions.create(
+        model="claude",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+        ]}],
+    )
+    assert r.choices[0].message.content == "Hello from bedrock mock: What is this?"
+    assert bedrock.last_request.json["messages"][0]["content"][1] == {
+        "image": {"format": "png", "source": {"bytes": PIXEL}}}
+
+
+def test_http_image_urls_are_refused(client, bedrock):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="claude",
+            messages=[{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}],
+        )
+    assert err.value.body["param"] == "messages[0].content[0].image_url.url"
+    assert "base64 data URI" in err.value.body["message"]
+    assert bedrock.request_count == 0, "nothing reached Bedrock"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_mode_through_a_forced_tool(client, bedrock, stream):
+    fmt = {"type": "json_schema", "json_schema": {"name": "reply", "schema": {
+        "type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}}}
+    messages = [{"role": "user", "content": "json please"}]
+    if stream:
+        content, finish = "", None
+        for chunk in client.chat.completions.create(model="claude", messages=messages,
+                                                    response_format=fmt, stream=True):
+            if chunk.choices:
+                content += chunk.choices[0].delta.content or ""
+                finish = chunk.choices[0].finish_reason or finish
+    else:
+        r = client.chat.completions.create(model="claude", messages=messages, response_format=fmt)
+        content, finish = r.choices[0].message.content, r.choices[0].finish_reason
+        assert r.choices[0].message.tool_calls is None
+    assert json.loads(content) == {"answer": "Hello from bedrock mock: json please"}
+    assert finish == "stop"
+    req = bedrock.last_request
+    assert req.raw_path.endswith("/converse"), "JSON mode is asked whole, even for a stream"
+    assert req.json["toolConfig"]["toolChoice"] == {"tool": {"name": "json_tool_call"}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_effort_becomes_thinking(client, bedrock, stream):
+    messages = [{"role": "user", "content": "think first"}]
+    if stream:
+        reasoning, content = "", ""
+        for chunk in client.chat.completions.create(model="claude-37", messages=messages,
+                                                    reasoning_effort="low", stream=True):
+            if chunk.choices:
+                delta = chunk.choices[0].delta
+                reasoning += getattr(delta, "reasoning_content", None) or ""
+                content += delta.content or ""
+    else:
+        r = client.chat.completions.create(model="claude-37", messages=messages, reasoning_effort="low")
+        message = r.choices[0].message
+        reasoning, content = message.reasoning_content, message.content
+        assert message.thinking_blocks[0]["signature"] == "bW9jay1zaWduYXR1cmU="
+    assert reasoning == "bedrock mock thought about it"
+    assert content == "Hello from bedrock mock: think first"
+    sent = bedrock.last_request.json
+    assert sent["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    assert sent["inferenceConfig"]["maxTokens"] == 1024 + 4096
+
+
+def test_session_credentials_send_and_sign_their_token(client, bedrock):
+    r = client.chat.completions.create(model="claude-37", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == "Hello from bedrock mock: hi"
+    req = bedrock.last_request
+    assert signed_with(req, SESSION_KEY)
+    assert req.header("x-amz-security-token") == SESSION_KEY.session_token
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, " in req.header("authorization")
+    assert req.raw_path == "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse"
+
+
+def test_bedrock_api_key_is_a_bearer_token(client, bedrock):
+    r = client.chat.completions.create(model="claude-bearer", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == "Hello from bedrock mock: hi"
+    req = bedrock.last_request
+    assert req.header("authorization") == f"Bearer {BEDROCK_API_KEY}"
+    assert req.header("x-amz-date") is None
+
+
+def test_a_wrong_secret_is_bedrocks_signature_error(client, bedrock):
+    with pytest.raises(openai.AuthenticationError) as err:
+        client.chat.completions.create(model="claude-wrong-secret",
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert err.value.status_code == 401
+    assert err.value.body["message"].startswith(
+        "The request signature we calculated does not match the signature you provided.")
+    assert bedrock.last_request.status == 403, "Bedrock said 403 InvalidSignatureException"
+
+
+def test_throttling_is_a_rate_limit(client, bedrock):
+    bedrock.fail_with("ThrottlingException", "Too many requests, please wait before trying again.", 429)
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
+    assert err.value.body["message"] == "Too many requests, please wait before trying again."
+    assert err.value.body["type"] == "rate_limit_error"
+
+
+def test_model_not_ready_is_unavailable(client, bedrock):
+    bedrock.fail_with("ModelNotReadyException", "Model is not ready to serve inference requests.", 429)
+    with pytest.raises(openai.InternalServerError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
+    assert err.value.status_code == 503
+
+
+def test_bedrock_validation_errors_are_400s(client, bedrock):
+    # temperature 1.5 passes the gateway and is Bedrock's to refuse.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                       temperature=1.5)
+    assert err.value.body["message"] == "The value at inferenceConfig.temperature must be between 0 and 1."
+    assert bedrock.last_request.status == 400
+
+
+def test_stream_exception_event_ends_the_stream(client, bedrock):
+    bedrock.stream_error_next(after_events=2)
+    with pytest.raises(openai.APIError) as err:
+        for _ in client.chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "stream then fail"}], stream=True
+        ):
+            pass
+    assert "Too many tokens" in str(err.value)
+
+
+def test_unsupported_params_are_named_or_dropped(client, bedrock):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                       user="u-1", seed=3)
+    assert err.value.body["param"] in ("user", "seed")
+    assert "drop_params" in err.value.body["message"]
+    assert bedrock.request_count == 0
+    r = client.chat.completions.create(model="claude-drop", messages=[{"role": "user", "content": "hi"}],
+                                       user="u-1", seed=3)
+    assert r.choices[0].message.content == "Hello from bedrock mock: hi"
+    assert bedrock.last_request.json == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+
+
+def test_model_specific_params_go_to_additional_fields(client, bedrock):
+    client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                   extra_body={"top_k": 7, "requestMetadata": {"team": "search"}})
+    sent = bedrock.last_request.json
+    assert sent["additionalModelRequestFields"] == {"top_k": 7}
+    assert sent["requestMetadata"] == {"team": "search"}
+    # Claude refuses keys it does not know, through Bedrock's own 400.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                       extra_body={"frobnicate": 1})
+    assert "extraneous key [frobnicate]" in err.value.body["message"]
+
+
+def _floats(b64: str) -> list[float]:
+    raw = base64.b64decode(b64)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def test_titan_embeddings(client, bedrock):
+    r = client.embeddings.create(model="titan", input="hello bedrock world", dimensions=256)
+    assert len(r.data) == 1 and len(r.data[0].embedding) == 8
+    assert (r.usage.prompt_tokens, r.usage.total_tokens) == (3, 3)
+    req = bedrock.last_request
+    assert req.raw_path == "/model/amazon.titan-embed-text-v2%3A0/invoke"
+    assert req.json == {"inputText": "hello bedrock world", "dimensions": 256}
+    assert signed_with(req, SESSION_KEY)
+    # Floats when asked for floats, as numbers.
+    r = client.embeddings.create(model="titan", input=["one"], encoding_format="float")
+    assert isinstance(r.data[0].embedding[0], float)
+    # Titan embeds one text per call; the gateway cannot fan a list out.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="titan", input=["a", "b"])
+    assert err.value.body["param"] == "input"
+    assert "one text per call" in err.value.body["message"]
+
+
+def test_cohere_embeddings(client, bedrock):
+    r = client.embeddings.create(model="cohere-embed", input=["first text", "second one here"],
+                                 extra_body={"input_type": "search_query"})
+    assert [d.index for d in r.data] == [0, 1]
+    assert r.usage.prompt_tokens == 5, "from X-Amzn-Bedrock-Input-Token-Count"
+    assert bedrock.last_request.json == {"texts": ["first text", "second one here"],
+                                         "input_type": "search_query"}
+    r = client.embeddings.create(model="cohere-embed", input="x")
+    assert bedrock.last_request.json["input_type"] == "search_document"
