@@ -118,6 +118,25 @@ fn keyservice_cluster(addr: &str) -> Result<Value, String> {
     }))
 }
 
+/// The cluster of a Google token endpoint (Vertex AI service accounts): the
+/// filter's root context calls it for access tokens (HTTP/1.1, TLS for https).
+fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) -> Value {
+    let host = address.host.trim_start_matches('[').trim_end_matches(']');
+    let mut cluster = json!({
+        "name": name,
+        "type": if is_ip(host) { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "5s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": address.port}}}}]}]},
+    });
+    if !is_ip(host) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if address.tls {
+        cluster["transport_socket"] = tls_socket(host, opts);
+    }
+    cluster
+}
+
 /// The rendered files, ready to write.
 #[derive(Debug)]
 pub struct Rendered {
@@ -612,6 +631,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     hcm["http_filters"] = json!(http_filters);
 
     let mut clusters: Vec<Value> = keyservice.into_iter().collect();
+    for (name, address) in &plan.token_clusters {
+        clusters.push(token_cluster(name, address, opts));
+    }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
         let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;

@@ -370,6 +370,7 @@ fn deployment(
         drop_params: false,
         fallback_index: 0,
         pricing: pricing(),
+        google_auth: None,
     }
 }
 

@@ -272,6 +272,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         drop_params: false,
         fallback_index: 0,
         pricing: None,
+        google_auth: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod gemini;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
+pub mod vertex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -68,6 +69,9 @@ pub enum ProviderKind {
     OllamaChat,
     /// Google AI Studio's Gemini API (`gemini/`): `generateContent`.
     Gemini,
+    /// Vertex AI (`vertex_ai/`): Gemini, Claude and Google's embeddings, with a
+    /// service account's OAuth token.
+    VertexAi,
 }
 
 impl ProviderKind {
@@ -96,6 +100,7 @@ impl ProviderKind {
             "ollama" => ProviderKind::Ollama,
             "ollama_chat" => ProviderKind::OllamaChat,
             "gemini" => ProviderKind::Gemini,
+            "vertex_ai" => ProviderKind::VertexAi,
             _ => return None,
         })
     }
@@ -123,6 +128,7 @@ impl ProviderKind {
             ProviderKind::Ollama => "ollama",
             ProviderKind::OllamaChat => "ollama_chat",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::VertexAi => "vertex_ai",
         }
     }
 
@@ -136,6 +142,7 @@ impl ProviderKind {
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
                 | ProviderKind::Gemini
+                | ProviderKind::VertexAi
         )
     }
 
@@ -152,6 +159,9 @@ impl ProviderKind {
                 ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
             ),
             ProviderKind::Gemini => ParamTable::Only(gemini::supported_params(endpoint).to_vec()),
+            ProviderKind::VertexAi => {
+                ParamTable::Only(vertex::supported_params(endpoint, model).to_vec())
+            }
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -285,6 +295,14 @@ pub fn translate_request(
             ),
             body: gemini::translate_request(endpoint, request, model)?,
         }),
+        ProviderKind::VertexAi => Ok(ProviderRequest {
+            path: vertex::request_path(
+                model,
+                request.get("stream").and_then(Value::as_bool) == Some(true),
+                endpoint,
+            ),
+            body: vertex::translate_request(endpoint, request, model)?,
+        }),
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -302,6 +320,7 @@ pub fn translate_response(
             ollama::translate_response(endpoint, body, ctx)
         }
         ProviderKind::Gemini => gemini::translate_response(endpoint, body, ctx),
+        ProviderKind::VertexAi => vertex::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -314,6 +333,7 @@ pub fn rewrites_response(provider: ProviderKind) -> bool {
             | ProviderKind::Ollama
             | ProviderKind::OllamaChat
             | ProviderKind::Gemini
+            | ProviderKind::VertexAi
     )
 }
 
@@ -330,6 +350,7 @@ pub fn stream_translator(
             Box::new(ollama::StreamTranslator::new(endpoint, ctx))
         }
         ProviderKind::Gemini => Box::new(gemini::StreamTranslator::new(endpoint, ctx)),
+        ProviderKind::VertexAi => vertex::stream_translator(endpoint, ctx),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -353,6 +374,7 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
     match provider {
         ProviderKind::Anthropic => anthropic::translate_error(status, body),
         ProviderKind::Gemini => gemini::translate_error(status, body),
+        ProviderKind::VertexAi => vertex::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
@@ -527,6 +549,7 @@ mod tests {
             "ollama",
             "ollama_chat",
             "gemini",
+            "vertex_ai",
         ] {
             let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
             assert_eq!(kind.as_str(), prefix);
