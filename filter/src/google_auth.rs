@@ -35,9 +35,11 @@ pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// Lifetime of the signed assertion (Google accepts at most an hour).
 pub const ASSERTION_LIFETIME_SECS: u64 = 3600;
-/// A token is fetched again this long before it expires.
+/// A token is fetched again this long before it expires (half its lifetime, for
+/// tokens shorter-lived than twice this).
 pub const REFRESH_MARGIN_SECS: u64 = 300;
-/// A token this close to its expiry is no longer handed to a request.
+/// A token this close to its expiry is no longer handed to a request (a quarter of
+/// its lifetime, for short-lived tokens).
 pub const USABLE_MARGIN_SECS: u64 = 30;
 /// How long one fetch may take before another worker may try (its lease).
 pub const FETCH_LEASE_SECS: u64 = 15;
@@ -230,6 +232,9 @@ pub struct TokenRecord {
     /// When the token expires (Unix seconds).
     #[serde(default)]
     pub expires_at: u64,
+    /// When the token was fetched (Unix seconds).
+    #[serde(default)]
+    pub issued_at: u64,
     /// A worker is fetching until then (Unix seconds); 0: nobody.
     #[serde(default)]
     pub fetching_until: u64,
@@ -267,10 +272,15 @@ impl TokenRecord {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    fn lifetime(&self) -> u64 {
+        self.expires_at.saturating_sub(self.issued_at)
+    }
+
     fn usable_token(&self, now: u64) -> Option<&str> {
+        let margin = USABLE_MARGIN_SECS.min(self.lifetime() / 4);
         self.token
             .as_deref()
-            .filter(|_| self.expires_at > now.saturating_add(USABLE_MARGIN_SECS))
+            .filter(|_| self.expires_at > now.saturating_add(margin))
     }
 
     /// What a request arriving at `now` does.
@@ -297,10 +307,11 @@ impl TokenRecord {
         if self.fetching(now) {
             return false;
         }
+        let margin = REFRESH_MARGIN_SECS.min(self.lifetime() / 2);
         let fresh = self
             .token
             .as_ref()
-            .is_some_and(|_| self.expires_at > now.saturating_add(REFRESH_MARGIN_SECS));
+            .is_some_and(|_| self.expires_at > now.saturating_add(margin));
         let backing_off =
             self.error.is_some() && now < self.error_at.saturating_add(RETRY_AFTER_FAILURE_SECS);
         !fresh && !backing_off
@@ -320,12 +331,14 @@ impl TokenRecord {
             Ok((token, expires_in)) => TokenRecord {
                 token: Some(token),
                 expires_at: now.saturating_add(expires_in),
+                issued_at: now,
                 ..TokenRecord::default()
             },
             Err((status, message)) => TokenRecord {
                 // A token still usable stays in use.
                 token: self.usable_token(now).map(str::to_string),
                 expires_at: self.expires_at,
+                issued_at: self.issued_at,
                 fetching_until: 0,
                 error: Some(message),
                 error_status: status,
@@ -585,6 +598,13 @@ mod tests {
             TokenState::Failed(401, "invalid_grant".into())
         );
         assert_eq!(failed.claimed(now + 10).state(now + 10), TokenState::Wait);
+        // Short-lived tokens: refreshed at half their life, used until the last
+        // quarter.
+        let short = empty.completed(now, Ok(("t2".into(), 8)));
+        assert!(!short.needs_fetch(now + 3));
+        assert!(short.needs_fetch(now + 4));
+        assert_eq!(short.state(now + 5), TokenState::Ready("t2".into()));
+        assert_eq!(short.state(now + 6), TokenState::Wait);
         // Round trip through shared data; garbage reads as empty.
         assert_eq!(TokenRecord::decode(Some(&ok.encode())), ok);
         assert_eq!(TokenRecord::decode(Some(b"nope")), TokenRecord::default());

@@ -110,15 +110,15 @@ impl Upstream {
 
     /// The Google service accounts of the cluster's Vertex deployments, one per
     /// account: the root context keeps their tokens fresh.
-    pub fn google_accounts(&self) -> Vec<std::rc::Rc<GoogleAuth>> {
-        let mut out: Vec<std::rc::Rc<GoogleAuth>> = Vec::new();
+    pub fn google_accounts(&self) -> Vec<std::sync::Arc<GoogleAuth>> {
+        let mut out: Vec<std::sync::Arc<GoogleAuth>> = Vec::new();
         for auth in self
             .deployments
             .iter()
             .filter_map(|d| d.google_auth.as_ref())
         {
             if !out.iter().any(|a| a.key == auth.key) {
-                out.push(std::rc::Rc::clone(auth));
+                out.push(std::sync::Arc::clone(auth));
             }
         }
         out
@@ -166,7 +166,7 @@ pub struct Deployment {
     fallback_index: u32,
     pricing: Option<Pricing>,
     /// Vertex AI: the service account whose access token the requests carry.
-    google_auth: Option<std::rc::Rc<GoogleAuth>>,
+    google_auth: Option<std::sync::Arc<GoogleAuth>>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -268,7 +268,7 @@ impl Deployment {
                 let text = g.credentials.resolve(&field, env)?;
                 let account =
                     ServiceAccount::from_json(&text).map_err(|e| format!("{field}: {e}"))?;
-                Some(std::rc::Rc::new(GoogleAuth {
+                Some(std::sync::Arc::new(GoogleAuth {
                     key: account.cache_key(),
                     account,
                     cluster: g.token_cluster.clone(),

@@ -71,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
                 | ProviderKind::Ollama
                 | ProviderKind::OllamaChat
                 | ProviderKind::Gemini
+                | ProviderKind::VertexAi
         ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();

@@ -21,13 +21,14 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 6] = [
+pub const PROVIDERS: [ProviderKind; 7] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
     ProviderKind::Ollama,
     ProviderKind::OllamaChat,
     ProviderKind::Gemini,
+    ProviderKind::VertexAi,
 ];
 
 /// Every LLM endpoint.

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::abi;
@@ -106,7 +106,7 @@ fn release(key: &str, state: &TokenState) {
 
 /// A root context's accounts and its fetches in flight.
 pub struct TokenKeeper {
-    accounts: Vec<Rc<GoogleAuth>>,
+    accounts: Vec<Arc<GoogleAuth>>,
     /// Callout token → index into `accounts`.
     in_flight: HashMap<u32, usize>,
     fast: bool,
@@ -114,7 +114,7 @@ pub struct TokenKeeper {
 
 impl TokenKeeper {
     /// Keeps the tokens of `accounts`.
-    pub fn new(accounts: Vec<Rc<GoogleAuth>>) -> TokenKeeper {
+    pub fn new(accounts: Vec<Arc<GoogleAuth>>) -> TokenKeeper {
         TokenKeeper {
             accounts,
             in_flight: HashMap::new(),
