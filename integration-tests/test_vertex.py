@@ -282,6 +282,43 @@ def test_token_refresh_and_token_endpoint_failures(vertex, tmp_path_factory):
             m.stop()
 
 
+def test_requests_before_the_first_token_wait_for_it(tmp_path_factory):
+    # The token endpoint takes 2.5 s to answer the first fetch: the requests that
+    # arrive meanwhile are held (not failed, not sent without a token) and go on
+    # once the token is there, all with it.
+    slow = GoogleOAuthMock(CLIENT_EMAIL, TEST_KEY).start()
+    slow.delay_next(2.5)
+    vertex_slow = VertexMock(slow, PROJECT, LOCATION, models=MODELS).start()
+    gw = None
+    try:
+        config = "model_list:" + deployment("slow", "gemini-2.5-flash", vertex_slow, "os.environ/SA")
+        gw = start_gateway(config, {"SA": service_account(slow.token_uri)}, tmp_path_factory, "vertex-slow")
+        client = openai.OpenAI(base_url=gw.url("/v1"), api_key=CLIENT_KEY, max_retries=0, timeout=20)
+        results: dict[int, str] = {}
+
+        def ask(i: int) -> None:
+            r = client.chat.completions.create(model="slow", messages=[{"role": "user", "content": f"early {i}"}])
+            results[i] = r.choices[0].message.content
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        waited = time.monotonic() - started
+        assert results == {i: f"Hello from vertex mock: early {i}" for i in range(4)}
+        assert waited >= 1.0, f"the requests did not wait for the token ({waited:.2f}s)"
+        assert slow.request_count == 1
+        assert len({r.header("authorization") for r in vertex_slow.requests}) == 1
+        assert vertex_slow.request_count == 4, "nothing was sent before the token came"
+    finally:
+        if gw is not None:
+            gw.stop()
+        vertex_slow.stop()
+        slow.stop()
+
+
 def test_the_mocks_refuse_what_google_refuses(oauth, vertex):
     # A JWT signed with another key, or a missing/expired token, gets nowhere.
     status, _, body = harness.request_json(

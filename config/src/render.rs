@@ -699,6 +699,40 @@ mod tests {
     }
 
     #[test]
+    fn vertex_token_endpoints_get_a_cluster_each() {
+        let key = serde_json::json!({
+            "type": "service_account",
+            "private_key": include_str!("../../filter/src/testdata/google_test_key.pem"),
+            "client_email": "gw@p.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        // Two deployments of one account: one token cluster.
+        let text = format!(
+            "model_list:\n  - model_name: a\n    litellm_params: {{model: vertex_ai/gemini-2.5-flash, vertex_project: p, vertex_credentials: {key}}}\n  - model_name: b\n    litellm_params: {{model: vertex_ai/claude-opus-4, vertex_project: p, vertex_credentials: {key}}}\n",
+            key = serde_json::to_string(&key.to_string()).unwrap()
+        );
+        let boot = render_text(&text);
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        let tokens: Vec<&Value> = clusters
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("google_token_"))
+            .collect();
+        assert_eq!(tokens.len(), 1);
+        let c = tokens[0];
+        assert_eq!(c["name"], "google_token_oauth2_googleapis_com_443");
+        assert_eq!(c["type"], "STRICT_DNS");
+        assert_eq!(
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"],
+            serde_json::json!({"address": "oauth2.googleapis.com", "port_value": 443})
+        );
+        assert_eq!(
+            c["transport_socket"]["typed_config"]["sni"],
+            "oauth2.googleapis.com"
+        );
+    }
+
+    #[test]
     fn a_group_and_its_fallbacks_share_one_route_cluster() {
         let boot = render_text(
             "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1, weight: 1}\n  - model_name: a\n    litellm_params: {model: azure/y, api_base: https://r.openai.azure.com, weight: 3}\n  - model_name: b\n    litellm_params: {model: anthropic/z, api_base: http://10.0.0.1:2}\nrouter_settings:\n  num_retries: 1\n  timeout: 60\n  allowed_fails: 2\n  cooldown_time: 7\n  routing_strategy: least-busy\n  fallbacks: [{a: [b]}]\n",

@@ -424,6 +424,9 @@ pub fn classify_error(status: u16, body: &[u8]) -> Option<crate::plugin_config::
         "input is too long",
         "too many tokens",
         "reduce the length of the messages",
+        // Gemini / Vertex: "The input token count (N) exceeds the maximum number of
+        // tokens allowed (M)."
+        "exceeds the maximum number of tokens",
     ];
     const CONTENT_POLICY: &[&str] = &[
         "content_policy_violation",
@@ -464,6 +467,8 @@ mod tests {
         assert_eq!(classify_error(400, policy), Some(ErrorKind::ContentPolicy));
         let azure = br#"{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}}"#;
         assert_eq!(classify_error(400, azure), Some(ErrorKind::ContentPolicy));
+        let gemini = br#"{"error":{"code":400,"message":"The input token count (1196265) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(classify_error(400, gemini), Some(ErrorKind::ContextWindow));
         let plain = br#"{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error"}}"#;
         assert_eq!(
             classify_error(400, plain),
