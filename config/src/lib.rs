@@ -1,6 +1,6 @@
 //! The `switchyard` command's library: LiteLLM `config.yaml` loading and validation
 //! (`litellm`), compilation into a gateway plan (`plan`, with model prices from
-//! `prices`), Envoy bootstrap rendering (`render`) and running the gateway (`up`).
+//! `prices` and Vertex AI's addresses and service accounts from `vertex`), Envoy bootstrap rendering (`render`) and running the gateway (`up`).
 //!
 //! The binary (`main.rs`) is a thin CLI over these; benchmarks and fuzz targets use
 //! them directly.
@@ -10,3 +10,4 @@ pub mod plan;
 pub mod prices;
 pub mod render;
 pub mod up;
+pub mod vertex;

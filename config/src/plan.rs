@@ -469,6 +469,9 @@ pub struct Plan {
     /// `api_key`, `api_base`, `api_version`, and the provider default keys); Envoy's
     /// `vm_config.environment_variables.host_env_keys`.
     pub host_env_keys: BTreeSet<String>,
+    /// The Envoy clusters of the Google token endpoints the Vertex deployments'
+    /// service accounts name (`token_uri`): cluster name → address.
+    pub token_clusters: BTreeMap<String, UpstreamAddress>,
     /// Seconds per call: `router_settings.timeout`, else `litellm_settings.request_timeout`.
     pub timeout_secs: Option<f64>,
     /// Seconds per streamed call: `router_settings.stream_timeout`.
@@ -593,6 +596,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         lookup: &lookup,
         warnings: Vec::new(),
         host_env_keys: BTreeSet::new(),
+        token_clusters: BTreeMap::new(),
     };
 
     // Classify every entry, grouped by model_name in order of first appearance.
@@ -783,6 +787,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         routes,
         routing,
         host_env_keys: cx.host_env_keys,
+        token_clusters: cx.token_clusters,
         timeout_secs: config
             .router_settings
             .timeout
@@ -1045,6 +1050,8 @@ struct Compiler<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     warnings: Vec<String>,
     host_env_keys: BTreeSet<String>,
+    /// Google token endpoints of the Vertex deployments: cluster name → address.
+    token_clusters: BTreeMap<String, UpstreamAddress>,
 }
 
 impl Compiler<'_> {
@@ -1166,80 +1173,113 @@ impl Compiler<'_> {
         let api_key = field("api_key", &lp.api_key);
         let api_version = field("api_version", &lp.api_version);
 
-        let (api_base_setting, address) = match api_base {
-            Some((raw, path)) => {
-                check_env_name(self.file, &path, &raw)?;
-                // A value from credential_list also names the entry that uses it.
-                let used_by = if path.starts_with(&p) {
-                    String::new()
-                } else {
-                    format!(" (used by {p})")
-                };
-                let resolved = match env_ref(&raw) {
-                    Some(name) => {
-                        self.host_env_keys.insert(name.to_string());
-                        (self.lookup)(name).ok_or_else(|| {
+        let vertex = if provider == ProviderKind::VertexAi {
+            if let Some(why) = switchyard_filter::providers::vertex::unsupported_model(&model_id) {
+                self.warn(
+                    format!("{p}.litellm_params.model"),
+                    format!("{:?}: {why}; deployment skipped", lp.model),
+                );
+                return Ok(Classified::Skipped { index });
+            }
+            let v = crate::vertex::plan(self.file, &p, lp, api_base.clone(), self.lookup)?;
+            for (path, message) in &v.warnings {
+                self.warn(path, message);
+            }
+            self.host_env_keys.extend(v.env_keys.iter().cloned());
+            self.token_clusters
+                .insert(v.google_auth.token_cluster.clone(), v.token_address.clone());
+            Some(v)
+        } else {
+            None
+        };
+        let (api_base_setting, address) = if let Some(v) = &vertex {
+            (v.api_base.clone(), v.address.clone())
+        } else {
+            match api_base {
+                Some((raw, path)) => {
+                    check_env_name(self.file, &path, &raw)?;
+                    // A value from credential_list also names the entry that uses it.
+                    let used_by = if path.starts_with(&p) {
+                        String::new()
+                    } else {
+                        format!(" (used by {p})")
+                    };
+                    let resolved = match env_ref(&raw) {
+                        Some(name) => {
+                            self.host_env_keys.insert(name.to_string());
+                            (self.lookup)(name).ok_or_else(|| {
                             self.error(
                                 path.clone(),
                                 format!("environment variable {name} is not set (os.environ/{name}){used_by}; Switchyard needs the address when it renders the Envoy config (the filter reads the variable again inside Envoy)"),
                             )
                         })?
-                    }
-                    None => raw.clone(),
-                };
-                let address = parse_api_base(&resolved)
-                    .map_err(|m| self.error(path.clone(), format!("{m}{used_by}")))?;
-                let setting = match env_ref(&raw) {
-                    Some(name) => Setting::Env {
-                        env: name.to_string(),
-                    },
-                    None => {
-                        let mut base = raw.trim().trim_end_matches('/').to_string();
-                        // MistralConfig: "Mistral always needs a /v1 at the end".
-                        if provider == ProviderKind::Mistral && !base.ends_with("/v1") {
-                            base.push_str("/v1");
                         }
-                        Setting::Literal(base)
-                    }
-                };
-                let address = match &setting {
-                    Setting::Literal(base) if provider == ProviderKind::Mistral => {
-                        parse_api_base(base).map_err(|m| self.error(path, m))?
-                    }
-                    _ => address,
-                };
-                (setting, address)
-            }
-            None if preset(&provider_name).is_some() => {
-                self.preset_base(&p, &provider_name, &entry.model_name)?
-            }
-            None if provider == ProviderKind::Bedrock => {
-                self.bedrock_base(&p, lp, bedrock_region.as_deref().unwrap_or(BEDROCK_REGION))?
-            }
-            None => {
-                let default = match provider_name.as_str() {
-                    "openai" | "text-completion-openai" => OPENAI_API_BASE,
-                    "anthropic" => ANTHROPIC_API_BASE,
-                    name => {
-                        let hint = if provider == ProviderKind::Azure {
-                            " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com)"
-                        } else {
-                            " (the server's base URL, e.g. http://vllm:8000/v1)"
-                        };
-                        return Err(self.error(
-                            format!("{p}.litellm_params.api_base"),
-                            format!(
-                                "{name} deployments need an api_base{hint}; model_name {:?}",
-                                entry.model_name
-                            ),
-                        ));
-                    }
-                };
-                let address = parse_api_base(default)
-                    .map_err(|m| self.error(format!("{p}.litellm_params.api_base"), m))?;
-                (Setting::Literal(default.to_string()), address)
+                        None => raw.clone(),
+                    };
+                    let address = parse_api_base(&resolved)
+                        .map_err(|m| self.error(path.clone(), format!("{m}{used_by}")))?;
+                    let setting = match env_ref(&raw) {
+                        Some(name) => Setting::Env {
+                            env: name.to_string(),
+                        },
+                        None => {
+                            let mut base = raw.trim().trim_end_matches('/').to_string();
+                            // MistralConfig: "Mistral always needs a /v1 at the end".
+                            if provider == ProviderKind::Mistral && !base.ends_with("/v1") {
+                                base.push_str("/v1");
+                            }
+                            Setting::Literal(base)
+                        }
+                    };
+                    let address = match &setting {
+                        Setting::Literal(base) if provider == ProviderKind::Mistral => {
+                            parse_api_base(base).map_err(|m| self.error(path, m))?
+                        }
+                        _ => address,
+                    };
+                    (setting, address)
+                }
+                None if preset(&provider_name).is_some() => {
+                    self.preset_base(&p, &provider_name, &entry.model_name)?
+                }
+                None if provider == ProviderKind::Bedrock => {
+                    self.bedrock_base(&p, lp, bedrock_region.as_deref().unwrap_or(BEDROCK_REGION))?
+                }
+                None => {
+                    let default = match provider_name.as_str() {
+                        "openai" | "text-completion-openai" => OPENAI_API_BASE,
+                        "anthropic" => ANTHROPIC_API_BASE,
+                        name => {
+                            let hint = if provider == ProviderKind::Azure {
+                                " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com)"
+                            } else {
+                                " (the server's base URL, e.g. http://vllm:8000/v1)"
+                            };
+                            return Err(self.error(
+                                format!("{p}.litellm_params.api_base"),
+                                format!(
+                                    "{name} deployments need an api_base{hint}; model_name {:?}",
+                                    entry.model_name
+                                ),
+                            ));
+                        }
+                    };
+                    let address = parse_api_base(default)
+                        .map_err(|m| self.error(format!("{p}.litellm_params.api_base"), m))?;
+                    (Setting::Literal(default.to_string()), address)
+                }
             }
         };
+        let google_auth = vertex.map(|v| v.google_auth);
+        if google_auth.is_some() {
+            if let Some((_, path)) = &api_key {
+                self.warn(
+                    path,
+                    "vertex_ai deployments authenticate with their service account; the api_key is not used",
+                );
+            }
+        }
+        let api_key = if google_auth.is_some() { None } else { api_key };
 
         let api_key_setting = match api_key {
             Some((raw, path)) => Some(self.deferred(&path, &raw, true)?),
@@ -1343,6 +1383,7 @@ impl Compiler<'_> {
                 pricing,
                 prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
                 aws,
+                google_auth,
             },
             address,
             endpoints,
@@ -1997,9 +2038,18 @@ impl Compiler<'_> {
                 lp.aws_bedrock_runtime_endpoint.is_some() && !bedrock,
                 "aws_bedrock_runtime_endpoint",
             ),
-            (lp.vertex_project.is_some(), "vertex_project"),
-            (lp.vertex_location.is_some(), "vertex_location"),
-            (lp.vertex_credentials.is_some(), "vertex_credentials"),
+            (
+                lp.vertex_project.is_some() && provider != ProviderKind::VertexAi,
+                "vertex_project",
+            ),
+            (
+                lp.vertex_location.is_some() && provider != ProviderKind::VertexAi,
+                "vertex_location",
+            ),
+            (
+                lp.vertex_credentials.is_some() && provider != ProviderKind::VertexAi,
+                "vertex_credentials",
+            ),
         ] {
             note(set, field, &other_provider);
         }

@@ -118,6 +118,25 @@ fn keyservice_cluster(addr: &str) -> Result<Value, String> {
     }))
 }
 
+/// The cluster of a Google token endpoint (Vertex AI service accounts): the
+/// filter's root context calls it for access tokens (HTTP/1.1, TLS for https).
+fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) -> Value {
+    let host = address.host.trim_start_matches('[').trim_end_matches(']');
+    let mut cluster = json!({
+        "name": name,
+        "type": if is_ip(host) { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "5s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": address.port}}}}]}]},
+    });
+    if !is_ip(host) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if address.tls {
+        cluster["transport_socket"] = tls_socket(host, opts);
+    }
+    cluster
+}
+
 /// The rendered files, ready to write.
 #[derive(Debug)]
 pub struct Rendered {
@@ -612,6 +631,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     hcm["http_filters"] = json!(http_filters);
 
     let mut clusters: Vec<Value> = keyservice.into_iter().collect();
+    for (name, address) in &plan.token_clusters {
+        clusters.push(token_cluster(name, address, opts));
+    }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
         let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
@@ -674,6 +696,40 @@ mod tests {
             keyservice: None,
         };
         render(&plan, &opts).unwrap().bootstrap
+    }
+
+    #[test]
+    fn vertex_token_endpoints_get_a_cluster_each() {
+        let key = serde_json::json!({
+            "type": "service_account",
+            "private_key": include_str!("../../filter/src/testdata/google_test_key.pem"),
+            "client_email": "gw@p.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        // Two deployments of one account: one token cluster.
+        let text = format!(
+            "model_list:\n  - model_name: a\n    litellm_params: {{model: vertex_ai/gemini-2.5-flash, vertex_project: p, vertex_credentials: {key}}}\n  - model_name: b\n    litellm_params: {{model: vertex_ai/claude-opus-4, vertex_project: p, vertex_credentials: {key}}}\n",
+            key = serde_json::to_string(&key.to_string()).unwrap()
+        );
+        let boot = render_text(&text);
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        let tokens: Vec<&Value> = clusters
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("google_token_"))
+            .collect();
+        assert_eq!(tokens.len(), 1);
+        let c = tokens[0];
+        assert_eq!(c["name"], "google_token_oauth2_googleapis_com_443");
+        assert_eq!(c["type"], "STRICT_DNS");
+        assert_eq!(
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"],
+            serde_json::json!({"address": "oauth2.googleapis.com", "port_value": 443})
+        );
+        assert_eq!(
+            c["transport_socket"]["typed_config"]["sni"],
+            "oauth2.googleapis.com"
+        );
     }
 
     #[test]

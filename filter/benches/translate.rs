@@ -372,6 +372,7 @@ fn deployment(
         pricing: pricing(),
         prompt_template: None,
         aws: None,
+        google_auth: None,
     }
 }
 

@@ -67,6 +67,11 @@ pub trait Host {
     fn now_unix_millis(&self) -> u64 {
         self.now_unix_secs().saturating_mul(1000)
     }
+    /// A value of the VM's shared data (shared by every worker of the Envoy
+    /// process), e.g. a Google access token (`google_auth`); `None` when absent.
+    fn shared_data(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A header's value in a [`Host::request_headers`] snapshot (names compared
@@ -159,6 +164,8 @@ pub mod tests {
         pub properties: std::collections::HashMap<String, Vec<u8>>,
         pub logs: Vec<(Level, String)>,
         pub now: u64,
+        /// Shared data by key.
+        pub shared: std::collections::HashMap<String, Vec<u8>>,
     }
 
     fn get(map: &[(String, String)], name: &str) -> Option<String> {
@@ -260,6 +267,9 @@ pub mod tests {
         fn log(&self, _level: Level, _message: &str) {}
         fn now_unix_secs(&self) -> u64 {
             self.now
+        }
+        fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
+            self.shared.get(key).cloned()
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod cost;
 pub mod endpoint;
 pub mod error;
 pub mod eventstream;
+pub mod google_auth;
 pub mod host;
 pub mod mock;
 pub mod ndjson;

@@ -255,6 +255,10 @@ pub struct DeploymentConfig {
     /// `Authorization: Bearer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsSigning>,
+    /// Vertex AI: the service account whose OAuth access tokens authenticate the
+    /// requests (`Authorization: Bearer`), instead of an `api_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_auth: Option<GoogleAuthConfig>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -309,6 +313,19 @@ pub struct AwsSigning {
     /// sent and signed as `x-amz-security-token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_token: Option<Setting>,
+}
+
+/// A Google service account the filter gets OAuth access tokens for (see
+/// `google_auth`): it signs a JWT with the account's key and exchanges it at the
+/// account's `token_uri`, through an Envoy cluster of that host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleAuthConfig {
+    /// The service account key file's JSON (`"type": "service_account"`), given
+    /// literally or as `{"env": NAME}`: a variable of the Envoy process holding it.
+    pub credentials: Setting,
+    /// The Envoy cluster that reaches the account's `token_uri` host.
+    pub token_cluster: String,
 }
 
 /// A deployment's prices, in LiteLLM's field names (USD per token).
@@ -370,6 +387,7 @@ mod tests {
                 pricing: None,
                 prompt_template: None,
                 aws: None,
+                google_auth: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::cost;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
+use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
@@ -114,6 +115,22 @@ impl Upstream {
         })
     }
 
+    /// The Google service accounts of the cluster's Vertex deployments, one per
+    /// account: the root context keeps their tokens fresh.
+    pub fn google_accounts(&self) -> Vec<std::sync::Arc<GoogleAuth>> {
+        let mut out: Vec<std::sync::Arc<GoogleAuth>> = Vec::new();
+        for auth in self
+            .deployments
+            .iter()
+            .filter_map(|d| d.google_auth.as_ref())
+        {
+            if !out.iter().any(|a| a.key == auth.key) {
+                out.push(std::sync::Arc::clone(auth));
+            }
+        }
+        out
+    }
+
     /// The deployment of the endpoint Envoy picked: the only one, or the one its
     /// metadata names.
     fn pick(&self, host: &dyn Host) -> Result<usize, GatewayError> {
@@ -159,6 +176,20 @@ pub struct Deployment {
     prompt_template: Option<crate::plugin_config::PromptTemplate>,
     /// Bedrock deployments that sign with SigV4: credentials and region.
     sigv4: Option<providers::bedrock::SigV4>,
+    /// Vertex AI: the service account whose access token the requests carry.
+    google_auth: Option<std::sync::Arc<GoogleAuth>>,
+}
+
+/// A Vertex deployment's service account, its shared-data key and the cluster of
+/// its token endpoint. Deployments of one account share one.
+#[derive(Debug)]
+pub struct GoogleAuth {
+    /// The account (key, email, token endpoint).
+    pub account: ServiceAccount,
+    /// Where its [`TokenRecord`] lives in shared data.
+    pub key: String,
+    /// The Envoy cluster of the `token_uri` host.
+    pub cluster: String,
 }
 
 /// Where an endpoint's table sits in [`Deployment::params`].
@@ -283,6 +314,20 @@ impl Deployment {
             Some(s) => Some(s.resolve(&at("api_version"), env)?),
             None => None,
         };
+        let google_auth = match &config.google_auth {
+            Some(g) => {
+                let field = at("google_auth.credentials");
+                let text = g.credentials.resolve(&field, env)?;
+                let account =
+                    ServiceAccount::from_json(&text).map_err(|e| format!("{field}: {e}"))?;
+                Some(std::sync::Arc::new(GoogleAuth {
+                    key: account.cache_key(),
+                    account,
+                    cluster: g.token_cluster.clone(),
+                }))
+            }
+            None => None,
+        };
 
         let mut request_headers: Vec<(String, String)> = Vec::new();
         if let Some(key) = api_key {
@@ -349,6 +394,7 @@ impl Deployment {
             pricing: config.pricing,
             prompt_template: config.prompt_template.clone(),
             sigv4,
+            google_auth,
         })
     }
 
@@ -450,6 +496,9 @@ pub struct UpstreamExchange {
     rewritten: providers::openai_compat::Rewritten,
     /// The request's `:path` when this attempt began (not set again when unchanged).
     original_path: Option<String>,
+    /// The request waits for this Google account's access token (its shared-data
+    /// key): the glue resumes it with the token, or fails it.
+    awaiting_token: Option<String>,
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
@@ -473,6 +522,7 @@ impl Default for UpstreamExchange {
             base64_embeddings: false,
             rewritten: Default::default(),
             original_path: None,
+            awaiting_token: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
         }
@@ -492,6 +542,13 @@ impl UpstreamExchange {
     /// stream (whose usage chunk the gateway asks for).
     pub fn usage(&self) -> Option<cost::Usage> {
         self.usage
+    }
+
+    /// The shared-data key of the Google access token this request waits for
+    /// (its request body returned [`Flow::Pause`]); the glue resumes it once the
+    /// token is there, with `authorization: Bearer <token>`, or fails it.
+    pub fn awaiting_token(&self) -> Option<&str> {
+        self.awaiting_token.as_deref()
     }
 
     fn deployment<'u>(&self, up: &'u Upstream) -> Option<&'u Deployment> {
@@ -587,6 +644,7 @@ impl UpstreamExchange {
             return Flow::Pause;
         };
         match self.translate_request(dep, host, &facts, size) {
+            Ok(()) if self.awaiting_token.is_some() => Flow::Pause,
             Ok(()) => Flow::Continue,
             Err(err) => {
                 host.log(
@@ -732,6 +790,19 @@ impl UpstreamExchange {
         if dep.provider == ProviderKind::Bedrock {
             // AWS's SDKs send the length; so does the gateway (the body is whole).
             host.set_request_header("content-length", Some(&translated.body.len().to_string()));
+        }
+        if let Some(auth) = &dep.google_auth {
+            // One shared-data read: the token every worker shares (google_auth).
+            let record = TokenRecord::decode(host.shared_data(&auth.key).as_deref());
+            match record.state(host.now_unix_secs()) {
+                TokenState::Ready(token) => {
+                    host.set_request_header("authorization", Some(&format!("Bearer {token}")));
+                }
+                TokenState::Wait => self.awaiting_token = Some(auth.key.clone()),
+                TokenState::Failed(status, message) => {
+                    return Err(GatewayError::new(status, message))
+                }
+            }
         }
         Ok(())
     }
@@ -1130,6 +1201,7 @@ mod tests {
             }),
             prompt_template: None,
             aws: None,
+            google_auth: None,
         }
     }
 
@@ -1943,6 +2015,128 @@ mod tests {
             "API key not valid. Please pass a valid API key."
         );
         assert_eq!(v["error"]["code"], "400");
+    }
+
+    fn vertex_config(model: &str) -> DeploymentConfig {
+        let mut cfg = config(ProviderKind::VertexAi, model);
+        cfg.api_base = Setting::Literal(
+            "https://us-central1-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-central1"
+                .into(),
+        );
+        cfg.api_key = None;
+        cfg.default_params = Map::new();
+        cfg.headers = BTreeMap::new();
+        let sa = json!({
+            "type": "service_account",
+            "project_id": "proj-1",
+            "private_key": include_str!("testdata/google_test_key.pem"),
+            "client_email": "gw@proj-1.iam.gserviceaccount.com",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        cfg.google_auth = Some(crate::plugin_config::GoogleAuthConfig {
+            credentials: Setting::Literal(sa.to_string()),
+            token_cluster: "google_token_oauth2".into(),
+        });
+        cfg
+    }
+
+    #[test]
+    fn vertex_requests_carry_the_shared_token_or_wait_for_it() {
+        let mut claude = vertex_config("claude-sonnet-4@20250514");
+        claude.deployment_id = "dep-2".into();
+        let up =
+            Upstream::new(&cluster(&[vertex_config("gemini-2.5-flash"), claude]), &env).unwrap();
+        let accounts = up.google_accounts();
+        assert_eq!(accounts.len(), 1, "one account, one token");
+        assert_eq!(accounts[0].cluster, "google_token_oauth2");
+        let key = accounts[0].key.clone();
+        let pick = |host: &mut MockHost, id: &str| {
+            host.properties
+                .insert(HOST_DEPLOYMENT_PROPERTY.join("."), id.as_bytes().to_vec());
+        };
+        let body = json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]});
+
+        // No token yet: the request waits (the glue resumes it), nothing is sent.
+        let mut host = request("chat_completions", body.clone());
+        pick(&mut host, "dep-1");
+        let (ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Pause);
+        assert_eq!(ex.awaiting_token(), Some(key.as_str()));
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.req("authorization"), None, "the client's key is gone");
+
+        // A token in shared data: used as it is.
+        let record = TokenRecord::default().completed(host.now, Ok(("ya29.tok".into(), 3600)));
+        let mut host = request("chat_completions", body.clone());
+        pick(&mut host, "dep-1");
+        host.shared.insert(key.clone(), record.encode());
+        let (ex, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+        assert_eq!(ex.awaiting_token(), None);
+        assert_eq!(
+            host.req("authorization").as_deref(),
+            Some("Bearer ya29.tok")
+        );
+        assert_eq!(
+            host.req(":authority").as_deref(),
+            Some("us-central1-aiplatform.googleapis.com")
+        );
+        assert_eq!(
+            host.req(":path").as_deref(),
+            Some("/v1/projects/proj-1/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent")
+        );
+        assert_eq!(
+            host.request_json(),
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+        );
+
+        // Claude on Vertex: rawPredict with the Anthropic body, no Anthropic headers.
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        );
+        pick(&mut host, "dep-2");
+        host.shared.insert(key.clone(), record.encode());
+        let (_, flow) = send(&up, &mut host);
+        assert_eq!(flow, Flow::Continue);
+        assert_eq!(
+            host.req(":path").as_deref(),
+            Some("/v1/projects/proj-1/locations/us-central1/publishers/anthropic/models/claude-sonnet-4%4020250514:streamRawPredict")
+        );
+        assert_eq!(host.req("anthropic-version"), None);
+        assert_eq!(host.req("x-api-key"), None);
+        let sent = host.request_json();
+        assert_eq!(sent["anthropic_version"], "vertex-2023-10-16");
+        assert!(sent.get("model").is_none());
+
+        // The token endpoint failed and nobody is fetching: a clear error at once.
+        let failed = TokenRecord::default().completed(
+            host.now,
+            Err((
+                401,
+                "Could not get a Vertex AI access token: invalid_grant".into(),
+            )),
+        );
+        let mut host = request("chat_completions", body);
+        pick(&mut host, "dep-1");
+        host.shared.insert(key, failed.encode());
+        send(&up, &mut host);
+        let reply = host.local_reply.as_ref().expect("an error");
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.json()["error"]["type"], "authentication_error");
+        assert!(reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"));
+
+        // Bad credentials fail configuration, naming the field.
+        let mut bad = vertex_config("gemini-2.5-flash");
+        bad.google_auth.as_mut().unwrap().credentials = Setting::Literal("{}".into());
+        let e = Upstream::new(&cluster(&[bad]), &env).unwrap_err();
+        assert!(
+            e.contains("google_auth.credentials") && e.contains("type"),
+            "{e}"
+        );
     }
 
     #[test]

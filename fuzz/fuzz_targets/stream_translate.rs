@@ -74,6 +74,7 @@ fuzz_target!(|data: &[u8]| {
                 | ProviderKind::Cohere
                 | ProviderKind::HuggingfaceGenerate
                 | ProviderKind::Bedrock
+                | ProviderKind::VertexAi
         ) {
             let events = openai_sse_events(&out);
             let done = events.iter().filter(|e| **e == json!("[DONE]")).count();

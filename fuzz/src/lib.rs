@@ -21,7 +21,7 @@ use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 9] = [
+pub const PROVIDERS: [ProviderKind; 10] = [
     ProviderKind::Openai,
     ProviderKind::Azure,
     ProviderKind::Anthropic,
@@ -31,6 +31,7 @@ pub const PROVIDERS: [ProviderKind; 9] = [
     ProviderKind::Cohere,
     ProviderKind::HuggingfaceGenerate,
     ProviderKind::Bedrock,
+    ProviderKind::VertexAi,
 ];
 
 /// Every LLM endpoint.
@@ -277,6 +278,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         pricing: None,
         prompt_template: None,
         aws: None,
+        google_auth: None,
     }
 }
 

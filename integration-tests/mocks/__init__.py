@@ -5,6 +5,7 @@ The constants are the credentials and Azure deployments the pytest fixtures
 """
 
 from .gemini import GeminiMock
+from .vertex import GoogleOAuthMock, VertexMock
 from .providers import (
     CLOUD_PROFILES,
     AnthropicMock,
@@ -36,8 +37,10 @@ __all__ = [
     "CLOUD_PROFILES",
     "GEMINI_KEY",
     "GeminiMock",
+    "GoogleOAuthMock",
     "MockProvider",
     "OllamaMock",
     "OpenAIMock",
     "RecordedRequest",
+    "VertexMock",
 ]

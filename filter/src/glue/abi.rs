@@ -23,6 +23,10 @@ pub const REQUEST_BODY: u32 = 0;
 pub const RESPONSE_BODY: u32 = 1;
 /// Headers of an HTTP callout's response.
 pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+/// Body of an HTTP callout's response.
+pub const HTTP_CALL_RESPONSE_BODY: u32 = 4;
+/// `proxy_wasm::types::StreamType::HttpRequest`.
+const STREAM_HTTP_REQUEST: u32 = 0;
 /// The plugin's `configuration`.
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
@@ -31,6 +35,22 @@ extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -279,4 +299,46 @@ pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
 pub fn set_tick_period_ms(ms: u32) -> Result<(), Status> {
     // SAFETY: no pointers.
     check(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+/// A shared-data value and its compare-and-swap version; `(None, None)` when the
+/// key is absent.
+pub fn get_shared_data(key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+    let mut data = null_mut();
+    let mut size = 0usize;
+    let mut cas = 0u32;
+    // SAFETY: valid out-pointers; the host fills them with an allocation we own.
+    match unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) }
+    {
+        OK => Ok((unsafe { take(data, size) }, Some(cas))),
+        NOT_FOUND => Ok((None, None)),
+        s => Err(Status(s)),
+    }
+}
+
+/// Sets a shared-data value; with `cas`, only if the value is still that version
+/// (else `Err(Status(8))`, CAS mismatch).
+pub fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+    // SAFETY: pointers and lengths describe live buffers.
+    check(unsafe {
+        proxy_set_shared_data(
+            key.as_ptr(),
+            key.len(),
+            value.as_ptr(),
+            value.len(),
+            cas.unwrap_or(0),
+        )
+    })
+}
+
+/// Makes `context_id` (an HTTP context) the one later hostcalls act on.
+pub fn set_effective_context(context_id: u32) -> Result<(), Status> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_set_effective_context(context_id) })
+}
+
+/// Resumes the effective context's paused request.
+pub fn resume_request() -> Result<(), Status> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
 }

@@ -6,6 +6,7 @@
 //! [`Host`] over the raw ABI in [`abi`]. A panic hook logs any panic before the trap.
 
 mod abi;
+mod google;
 
 use std::rc::Rc;
 
@@ -31,7 +32,7 @@ proxy_wasm::main! {{
         let _ = abi::log(LOG_CRITICAL, &format!("switchyard filter panicked: {info}"));
     }));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(SwitchyardRoot { stage: None, reporter: None })
+        Box::new(SwitchyardRoot { stage: None, reporter: None, tokens: None })
     });
 }}
 
@@ -137,6 +138,9 @@ impl Host for WasmHost {
     fn now_unix_millis(&self) -> u64 {
         abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
     }
+    fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
+        abi::get_shared_data(key).ok().and_then(|(v, _)| v)
+    }
 }
 
 /// What a configured plugin instance is.
@@ -149,6 +153,8 @@ enum Stage {
 struct SwitchyardRoot {
     stage: Option<Stage>,
     reporter: Option<Reporter>,
+    /// Upstream stage with Vertex deployments: their Google access tokens.
+    tokens: Option<google::TokenKeeper>,
 }
 
 /// Sends this worker's queued spend reports to the keyservice (router stage only).
@@ -172,9 +178,14 @@ impl Context for SwitchyardRoot {
         &mut self,
         token: u32,
         _headers: usize,
-        _body: usize,
+        body: usize,
         _trailers: usize,
     ) {
+        if let Some(keeper) = self.tokens.as_mut() {
+            if keeper.on_http_call_response(token, body) {
+                return;
+            }
+        }
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
@@ -243,6 +254,16 @@ impl RootContext for SwitchyardRoot {
         };
         match configure(&raw) {
             Ok((stage, reporting)) => {
+                if let Stage::Upstream(u) = &stage {
+                    let accounts = u.google_accounts();
+                    if !accounts.is_empty() {
+                        if let Err(s) = abi::set_tick_period_ms(google::SLOW_TICK_MS) {
+                            log_failure("set tick period", s);
+                            return false;
+                        }
+                        self.tokens = Some(google::TokenKeeper::new(accounts));
+                    }
+                }
                 self.stage = Some(stage);
                 if let Some(r) = reporting {
                     let authorization = match &r.auth_env {
@@ -277,7 +298,7 @@ impl RootContext for SwitchyardRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         match self.stage.as_ref()? {
             Stage::Router(r) => Some(Box::new(RouterHttp {
                 router: Rc::clone(r),
@@ -286,6 +307,7 @@ impl RootContext for SwitchyardRoot {
             Stage::Upstream(u) => Some(Box::new(UpstreamHttp {
                 upstream: Rc::clone(u),
                 exchange: UpstreamExchange::default(),
+                context_id,
             })),
             Stage::Responder => Some(Box::new(ResponderHttp {
                 exchange: ResponderExchange,
@@ -298,6 +320,9 @@ impl RootContext for SwitchyardRoot {
     }
 
     fn on_tick(&mut self) {
+        if let Some(keeper) = self.tokens.as_mut() {
+            keeper.on_tick();
+        }
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
@@ -374,10 +399,12 @@ impl HttpContext for RouterHttp {
 struct UpstreamHttp {
     upstream: Rc<Upstream>,
     exchange: UpstreamExchange,
+    context_id: u32,
 }
 
 impl Context for UpstreamHttp {
     fn on_done(&mut self) -> bool {
+        google::unpark(self.context_id);
         self.exchange.on_done(&self.upstream, &WasmHost);
         true
     }
@@ -391,10 +418,14 @@ impl HttpContext for UpstreamHttp {
         )
     }
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        action(
+        let flow =
             self.exchange
-                .on_request_body(&self.upstream, &mut WasmHost, size, end_of_stream),
-        )
+                .on_request_body(&self.upstream, &mut WasmHost, size, end_of_stream);
+        if let Some(key) = self.exchange.awaiting_token() {
+            // Resumed (or failed) by the root context once the token is there.
+            google::park(self.context_id, key);
+        }
+        action(flow)
     }
     fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         action(

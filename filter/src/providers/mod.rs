@@ -15,6 +15,7 @@ pub mod huggingface;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
+pub mod vertex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -82,6 +83,9 @@ pub enum ProviderKind {
     /// Amazon Bedrock Runtime (`bedrock/`): Converse, ConverseStream, InvokeModel
     /// embeddings; SigV4 or a Bedrock API key.
     Bedrock,
+    /// Vertex AI (`vertex_ai/`): Gemini, Claude and Google's embeddings, with a
+    /// service account's OAuth token.
+    VertexAi,
 }
 
 impl ProviderKind {
@@ -113,6 +117,7 @@ impl ProviderKind {
             "cohere" | "cohere_chat" => ProviderKind::Cohere,
             "huggingface" => ProviderKind::Huggingface,
             "bedrock" => ProviderKind::Bedrock,
+            "vertex_ai" => ProviderKind::VertexAi,
             _ => return None,
         })
     }
@@ -143,6 +148,7 @@ impl ProviderKind {
             ProviderKind::Cohere => "cohere",
             ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
             ProviderKind::Bedrock => "bedrock",
+            ProviderKind::VertexAi => "vertex_ai",
         }
     }
 
@@ -159,6 +165,7 @@ impl ProviderKind {
                 | ProviderKind::Cohere
                 | ProviderKind::HuggingfaceGenerate
                 | ProviderKind::Bedrock
+                | ProviderKind::VertexAi
         )
     }
 
@@ -180,6 +187,9 @@ impl ProviderKind {
                 ParamTable::Only(huggingface::supported_params(endpoint))
             }
             ProviderKind::Bedrock => bedrock::param_table(endpoint, model),
+            ProviderKind::VertexAi => {
+                ParamTable::Only(vertex::supported_params(endpoint, model).to_vec())
+            }
             _ => match openai_compat::unsupported_params(self, endpoint, model) {
                 Some(not) => ParamTable::Not(not),
                 None => ParamTable::Any,
@@ -328,6 +338,14 @@ pub fn translate_request(
         ProviderKind::Bedrock => {
             bedrock::translate_request(endpoint, request, model, false).map(|(r, _)| r)
         }
+        ProviderKind::VertexAi => Ok(ProviderRequest {
+            path: vertex::request_path(
+                model,
+                request.get("stream").and_then(Value::as_bool) == Some(true),
+                endpoint,
+            ),
+            body: vertex::translate_request(endpoint, request, model)?,
+        }),
         _ => openai::translate_request(endpoint, request),
     }
 }
@@ -348,6 +366,7 @@ pub fn translate_response(
         ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
         ProviderKind::HuggingfaceGenerate => huggingface::translate_response(endpoint, body, ctx),
         ProviderKind::Bedrock => bedrock::translate_response(endpoint, body, ctx, None),
+        ProviderKind::VertexAi => vertex::translate_response(endpoint, body, ctx),
         _ => Ok(body.to_vec()),
     }
 }
@@ -363,6 +382,7 @@ pub fn rewrites_response(provider: ProviderKind) -> bool {
             | ProviderKind::Cohere
             | ProviderKind::HuggingfaceGenerate
             | ProviderKind::Bedrock
+            | ProviderKind::VertexAi
     )
 }
 
@@ -384,6 +404,7 @@ pub fn stream_translator(
             Box::new(huggingface::StreamTranslator::new(endpoint, ctx))
         }
         ProviderKind::Bedrock => Box::new(bedrock::StreamTranslator::new(endpoint, ctx, None)),
+        ProviderKind::VertexAi => vertex::stream_translator(endpoint, ctx),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
@@ -411,6 +432,7 @@ pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> Gate
         ProviderKind::HuggingfaceGenerate => huggingface::translate_error(status, body),
         // The upstream stage passes Bedrock's `x-amzn-errortype` header itself.
         ProviderKind::Bedrock => bedrock::translate_error(status, body, None),
+        ProviderKind::VertexAi => vertex::translate_error(status, body),
         // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
         _ => openai::translate_error(status, body),
     }
@@ -460,6 +482,9 @@ pub fn classify_error(status: u16, body: &[u8]) -> Option<crate::plugin_config::
         "input is too long",
         "too many tokens",
         "reduce the length of the messages",
+        // Gemini / Vertex: "The input token count (N) exceeds the maximum number of
+        // tokens allowed (M)."
+        "exceeds the maximum number of tokens",
     ];
     const CONTENT_POLICY: &[&str] = &[
         "content_policy_violation",
@@ -500,6 +525,8 @@ mod tests {
         assert_eq!(classify_error(400, policy), Some(ErrorKind::ContentPolicy));
         let azure = br#"{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}}"#;
         assert_eq!(classify_error(400, azure), Some(ErrorKind::ContentPolicy));
+        let gemini = br#"{"error":{"code":400,"message":"The input token count (1196265) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(classify_error(400, gemini), Some(ErrorKind::ContextWindow));
         let plain = br#"{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error"}}"#;
         assert_eq!(
             classify_error(400, plain),
@@ -602,6 +629,7 @@ mod tests {
             "ollama_chat",
             "gemini",
             "bedrock",
+            "vertex_ai",
         ] {
             let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
             assert_eq!(kind.as_str(), prefix);
