@@ -24,6 +24,7 @@ pub mod endpoint;
 pub mod error;
 pub mod eventstream;
 pub mod host;
+pub mod messages;
 pub mod mock;
 pub mod ndjson;
 pub mod plugin_config;
