@@ -830,6 +830,10 @@ impl RouterExchange {
     }
 }
 
+// The stage with Anthropic-format clients (`/v1/messages`).
+#[cfg(test)]
+mod messages_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -845,7 +849,7 @@ mod tests {
         }
     }
 
-    fn router() -> Router {
+    pub(super) fn router() -> Router {
         let mut mock = group("demo");
         mock.mock_response = Some("Hi from the mock".into());
         let mut emb = group("embedder");
@@ -882,7 +886,7 @@ mod tests {
     }
 
     /// Runs one request through the stage, the body in one piece.
-    fn run(path: &str, body: &str) -> MockHost {
+    pub(super) fn run(path: &str, body: &str) -> MockHost {
         let r = router();
         let mut host = MockHost::with_request(
             &[
@@ -901,7 +905,7 @@ mod tests {
         host
     }
 
-    fn error_of(host: &MockHost) -> (u16, Value) {
+    pub(super) fn error_of(host: &MockHost) -> (u16, Value) {
         let reply = host.local_reply.as_ref().expect("a local reply");
         (reply.status, reply.json())
     }
@@ -971,7 +975,7 @@ mod tests {
         assert!(err.contains("aliases.x") && err.contains("nope"), "{err}");
     }
 
-    fn facts(host: &MockHost) -> RouteFacts {
+    pub(super) fn facts(host: &MockHost) -> RouteFacts {
         RouteFacts::decode(host.properties.get(ROUTE_PROPERTY).expect("route facts")).unwrap()
     }
 

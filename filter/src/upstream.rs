@@ -1060,6 +1060,10 @@ fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError, api: ClientAp
     host.replace_response_body(size, &error_body(err, api));
 }
 
+// The stage with Anthropic-format clients (`/v1/messages`).
+#[cfg(test)]
+mod messages_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1068,7 +1072,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn config(provider: ProviderKind, model: &str) -> DeploymentConfig {
+    pub(super) fn config(provider: ProviderKind, model: &str) -> DeploymentConfig {
         DeploymentConfig {
             deployment_id: "dep-1".into(),
             group: "g".into(),
@@ -1094,7 +1098,7 @@ mod tests {
     }
 
     /// A route cluster of these deployments.
-    fn cluster(deployments: &[DeploymentConfig]) -> UpstreamConfig {
+    pub(super) fn cluster(deployments: &[DeploymentConfig]) -> UpstreamConfig {
         UpstreamConfig {
             group: "g".into(),
             deployments: deployments.to_vec(),
@@ -1104,7 +1108,7 @@ mod tests {
         }
     }
 
-    fn env(name: &str) -> Option<String> {
+    pub(super) fn env(name: &str) -> Option<String> {
         (name == "KEY").then(|| "sk-secret".to_string())
     }
 
@@ -1132,7 +1136,7 @@ mod tests {
         host
     }
 
-    fn send(up: &Upstream, host: &mut MockHost) -> (UpstreamExchange, Flow) {
+    pub(super) fn send(up: &Upstream, host: &mut MockHost) -> (UpstreamExchange, Flow) {
         let mut ex = UpstreamExchange::default();
         assert_eq!(ex.on_request_headers(up, host, false), Flow::Pause);
         let size = host.request_body.len();
