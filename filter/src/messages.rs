@@ -41,7 +41,8 @@
 //!   `output_config.effort` or `medium`; `disabled` → nothing);
 //! * anything else (`service_tier`, LiteLLM's `num_retries`, …) is passed on as it
 //!   is, as LiteLLM does, so the deployment's parameter table decides (a 400 naming
-//!   it, or dropped with `drop_params`). `cache_control` marks are dropped.
+//!   it, or dropped with `drop_params`). `cache_control` marks (top-level and on
+//!   blocks) are dropped: prompt caching is Anthropic's.
 //!
 //! # Answers (OpenAI → Anthropic)
 //!
@@ -165,8 +166,10 @@ pub fn count_tokens_unsupported(provider: &str, model: &str) -> GatewayError {
 // Requests
 // ---------------------------------------------------------------------------
 
-/// Request fields translated here; any other field passes on as it is.
-const TRANSLATED: [&str; 9] = [
+/// Request fields translated (or, for `cache_control`, dropped) here; any other
+/// field passes on as it is.
+const TRANSLATED: [&str; 10] = [
+    "cache_control",
     "messages",
     "system",
     "stop_sequences",
