@@ -398,6 +398,20 @@ def test_provider_errors_are_anthropic_shaped(env):
 
 
 @pytest.mark.parametrize("model", MODELS)
+def test_envoys_own_errors_are_anthropic_shaped(env, model):
+    # The provider resets the connection: Envoy answers itself (local_reply_config),
+    # in Anthropic's shape for this route although the upstream path was rewritten.
+    client, claude, gpt = env
+    mock_for(model, claude, gpt).reset_next(1)
+    with pytest.raises(anthropic.InternalServerError) as err:
+        client.messages.create(model=model, max_tokens=10,
+                               messages=[{"role": "user", "content": "Hi"}])
+    assert err.value.status_code == 502
+    assert_anthropic_error(err.value.body, "api_error")
+    assert err.value.body["error"]["message"].startswith("Could not reach the model provider")
+
+
+@pytest.mark.parametrize("model", MODELS)
 def test_mid_stream_errors_reach_the_client_as_error_events(env, model):
     client, claude, gpt = env
     mock_for(model, claude, gpt).stream_error_next(1, after_events=3)

@@ -402,11 +402,18 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
     })
 }
 
-/// The Anthropic-format routes (`/v1/messages`, `/v1/messages/count_tokens`, with or
-/// without `/v1`, also when replayed on an error-fallback path), by `:path`.
-const ANTHROPIC_PATHS: &str = r"^[^?]*/messages(/count_tokens)?/?(\?.*)?$";
+/// A CEL expression true for requests the router stage routed from an
+/// Anthropic-format route (`/v1/messages`, `/v1/messages/count_tokens`): it sets the
+/// filter state `switchyard_api` to `anthropic` for them. Not `:path`: the upstream
+/// stage has rewritten it for the provider by the time Envoy replies.
+fn anthropic_request_expression() -> String {
+    format!(
+        "filter_state['wasm.{}'] == b'anthropic'",
+        switchyard_filter::router::API_PROPERTY
+    )
+}
 
-/// `mapper` for Anthropic-format clients: the same replies on the Anthropic routes,
+/// `mapper` for Anthropic-format clients: the same replies to Anthropic-format requests,
 /// with Anthropic's error body (`{"type":"error","error":{"type","message"}}`, the
 /// type named for the status as the filter names it).
 fn anthropic_mapper(mapper: &Value) -> Value {
@@ -415,7 +422,13 @@ fn anthropic_mapper(mapper: &Value) -> Value {
     json!({
         "filter": {"and_filter": {"filters": [
             mapper["filter"].clone(),
-            {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {"regex": ANTHROPIC_PATHS}}}}},
+            {"extension_filter": {
+                "name": "envoy.access_loggers.extension_filters.cel",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                    "expression": anthropic_request_expression(),
+                },
+            }},
         ]}},
         "status_code": status,
         "body_format_override": {"json_format": {"type": "error", "error": {
@@ -855,7 +868,7 @@ mod tests {
         let mappers = hcm["local_reply_config"]["mappers"].as_array().unwrap();
         let (anthropic, openai): (Vec<&Value>, Vec<&Value>) = mappers
             .iter()
-            .partition(|m| m["filter"]["and_filter"]["filters"][1]["header_filter"].is_object());
+            .partition(|m| m["filter"]["and_filter"]["filters"][1]["extension_filter"].is_object());
         assert_eq!(anthropic.len(), openai.len(), "one twin per mapper");
         assert!(
             mappers[..anthropic.len()]
@@ -863,15 +876,19 @@ mod tests {
                 .all(|m| m["filter"]["and_filter"].is_object()),
             "twins first"
         );
-        let regex = ANTHROPIC_PATHS;
+        let expression = anthropic_request_expression();
+        assert_eq!(
+            expression,
+            "filter_state['wasm.switchyard_api'] == b'anthropic'"
+        );
         let twin = anthropic
             .iter()
             .find(|m| m["status_code"] == 504)
             .expect("the timeout twin");
         assert_eq!(
-            twin["filter"]["and_filter"]["filters"][1]["header_filter"]["header"]["string_match"]
-                ["safe_regex"]["regex"],
-            regex
+            twin["filter"]["and_filter"]["filters"][1]["extension_filter"]["typed_config"]
+                ["expression"],
+            expression.as_str()
         );
         let body = &twin["body_format_override"]["json_format"];
         assert_eq!(body["type"], "error");

@@ -51,6 +51,10 @@ pub const ROUTE_PROPERTY: &str = "switchyard_route";
 /// Filter state naming the model group, for access logs
 /// (`%FILTER_STATE(wasm.switchyard_group:PLAIN)%`).
 pub const GROUP_PROPERTY: &str = "switchyard_group";
+/// Filter state set to `anthropic` for a request routed from an Anthropic-format
+/// route (`/v1/messages`): Envoy's own error replies (`local_reply_config`) take
+/// Anthropic's shape for it. Absent for every other request.
+pub const API_PROPERTY: &str = "switchyard_api";
 
 /// What the router stage decided, as the upstream stage needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -776,6 +780,9 @@ impl RouterExchange {
             error_fallback: self.error_fallback.clone(),
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
+        if self.api.is_anthropic() {
+            host.set_property(&[API_PROPERTY], b"anthropic");
+        }
         host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
         host.clear_route_cache();
         Ok(Flow::Continue)
