@@ -1005,24 +1005,16 @@ impl StreamTranslate for StreamToMessages {
         if self.state.done {
             return;
         }
-        self.decoder.push(chunk);
-        loop {
-            match self.decoder.next_event() {
-                Ok(Some(event)) => {
-                    self.state.handle(event.data, out);
-                    if self.state.done {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    self.state.fail(
-                        &GatewayError::new(502, format!("provider stream: {e}")),
-                        out,
-                    );
-                    return;
-                }
-            }
+        let state = &mut self.state;
+        let fed = self.decoder.feed(chunk, |data| {
+            state.handle(data, out);
+            !state.done
+        });
+        if let Err(e) = fed {
+            state.fail(
+                &GatewayError::new(502, format!("provider stream: {e}")),
+                out,
+            );
         }
     }
 
@@ -1345,21 +1337,22 @@ impl NativeTap {
 impl StreamTranslate for NativeTap {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(chunk);
-        self.decoder.push(chunk);
-        while let Ok(Some(event)) = self.decoder.next_event() {
-            let Ok(e) = serde_json::from_str::<NativeEvent<'_>>(event.data) else {
-                continue;
-            };
-            if let Some(u) = e.message.as_ref().and_then(|m| m.usage.as_ref()) {
-                self.usage.merge(u);
+        let (usage, ended) = (&mut self.usage, &mut self.ended);
+        // An event too large to read passes all the same; only its usage is lost.
+        let _ = self.decoder.feed(chunk, |data| {
+            if let Ok(e) = serde_json::from_str::<NativeEvent<'_>>(data) {
+                if let Some(u) = e.message.as_ref().and_then(|m| m.usage.as_ref()) {
+                    usage.merge(u);
+                }
+                if let Some(u) = &e.usage {
+                    usage.merge(u);
+                }
+                if matches!(e.kind.as_str(), "message_stop" | "error") {
+                    *ended = true;
+                }
             }
-            if let Some(u) = &e.usage {
-                self.usage.merge(u);
-            }
-            if matches!(e.kind.as_str(), "message_stop" | "error") {
-                self.ended = true;
-            }
-        }
+            true
+        });
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {

@@ -1357,24 +1357,16 @@ impl StreamTranslate for StreamTranslator {
         if self.state.done {
             return;
         }
-        self.decoder.push(chunk);
-        loop {
-            match self.decoder.next_event() {
-                Ok(Some(event)) => {
-                    self.state.handle(event.data, out);
-                    if self.state.done {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    self.state.fail(
-                        GatewayError::new(502, format!("Anthropic stream: {e}")),
-                        out,
-                    );
-                    return;
-                }
-            }
+        let state = &mut self.state;
+        let fed = self.decoder.feed(chunk, |data| {
+            state.handle(data, out);
+            !state.done
+        });
+        if let Err(e) = fed {
+            state.fail(
+                GatewayError::new(502, format!("Anthropic stream: {e}")),
+                out,
+            );
         }
     }
 
