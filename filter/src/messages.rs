@@ -536,20 +536,12 @@ fn assistant_turn(content: &Value, at: &str, out: &mut Vec<Value>) -> Result<(),
     if text.is_empty() && calls.is_empty() {
         return Ok(());
     }
-    let mut message = Map::new();
-    message.insert("role".into(), Value::from("assistant"));
-    message.insert(
-        "content".into(),
-        if text.is_empty() {
-            Value::Null
-        } else {
-            Value::String(text)
-        },
-    );
-    if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    out.push(Value::Object(message));
+    let content = (!text.is_empty()).then_some(text);
+    out.push(if calls.is_empty() {
+        json!({"role": "assistant", "content": content})
+    } else {
+        json!({"role": "assistant", "content": content, "tool_calls": calls})
+    });
     Ok(())
 }
 
@@ -935,7 +927,7 @@ enum Open {
     Tool(u64),
 }
 
-/// Writes one Anthropic event: `event: <type>` and its data.
+/// Writes one Anthropic event: `event: <type>` and its `data:` line.
 fn write_event(out: &mut Vec<u8>, value: &Value) {
     let kind = value
         .get("type")
@@ -944,12 +936,12 @@ fn write_event(out: &mut Vec<u8>, value: &Value) {
     let start = out.len();
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.truncate(start);
-        return;
+    out.push(b'\n');
+    let data_start = out.len();
+    crate::providers::anthropic::write_data(out, value);
+    if out.len() == data_start {
+        out.truncate(start); // not serializable: no half event
     }
-    out.extend_from_slice(b"\n\n");
 }
 
 /// Everything but the decoder (events are borrowed from it while this changes).

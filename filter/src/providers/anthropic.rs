@@ -1281,7 +1281,7 @@ struct TextChoice<'a> {
 }
 
 /// Writes `data: <json>\n\n`, or nothing if serialization fails.
-fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+pub(crate) fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     let start = out.len();
     out.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut *out, value).is_err() {
