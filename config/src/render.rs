@@ -421,6 +421,42 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
     })
 }
 
+/// A CEL expression true for requests the router stage routed from an
+/// Anthropic-format route (`/v1/messages`, `/v1/messages/count_tokens`): it sets the
+/// filter state `switchyard_api` to `anthropic` for them. Not `:path`: the upstream
+/// stage has rewritten it for the provider by the time Envoy replies.
+fn anthropic_request_expression() -> String {
+    format!(
+        "filter_state['wasm.{}'] == b'anthropic'",
+        switchyard_filter::router::API_PROPERTY
+    )
+}
+
+/// `mapper` for Anthropic-format clients: the same replies to Anthropic-format requests,
+/// with Anthropic's error body (`{"type":"error","error":{"type","message"}}`, the
+/// type named for the status as the filter names it).
+fn anthropic_mapper(mapper: &Value) -> Value {
+    let status = mapper["status_code"].as_u64().unwrap_or(500);
+    let kind = switchyard_filter::messages::error_type(u16::try_from(status).unwrap_or(500));
+    json!({
+        "filter": {"and_filter": {"filters": [
+            mapper["filter"].clone(),
+            {"extension_filter": {
+                "name": "envoy.access_loggers.extension_filters.cel",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                    "expression": anthropic_request_expression(),
+                },
+            }},
+        ]}},
+        "status_code": status,
+        "body_format_override": {"json_format": {"type": "error", "error": {
+            "type": kind,
+            "message": mapper["body_format_override"]["json_format"]["error"]["message"].clone(),
+        }}},
+    })
+}
+
 /// The `local_reply_config` mapper for Envoy's own 413.
 ///
 /// The router stage answers an oversized body itself, but Envoy moves each newly read
@@ -626,6 +662,12 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 }}},
             }));
         }
+    }
+    // Anthropic-format clients get each of those replies in Anthropic's shape (the
+    // first mapper that matches wins).
+    if let Some(mappers) = hcm["local_reply_config"]["mappers"].as_array_mut() {
+        let anthropic: Vec<Value> = mappers.iter().map(anthropic_mapper).collect();
+        mappers.splice(0..0, anthropic);
     }
     http_filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(http_filters);
@@ -870,6 +912,52 @@ mod tests {
         let r = &plain["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0];
         assert!(r["route"].get("internal_redirect_policy").is_none());
+    }
+
+    #[test]
+    fn envoys_own_errors_take_anthropics_shape_on_the_messages_routes() {
+        let boot = render_text(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/gpt-4o, api_base: http://127.0.0.1:9}\n",
+        );
+        let hcm = &boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let mappers = hcm["local_reply_config"]["mappers"].as_array().unwrap();
+        let (anthropic, openai): (Vec<&Value>, Vec<&Value>) = mappers
+            .iter()
+            .partition(|m| m["filter"]["and_filter"]["filters"][1]["extension_filter"].is_object());
+        assert_eq!(anthropic.len(), openai.len(), "one twin per mapper");
+        assert!(
+            mappers[..anthropic.len()]
+                .iter()
+                .all(|m| m["filter"]["and_filter"].is_object()),
+            "twins first"
+        );
+        let expression = anthropic_request_expression();
+        assert_eq!(
+            expression,
+            "filter_state['wasm.switchyard_api'] == b'anthropic'"
+        );
+        let twin = anthropic
+            .iter()
+            .find(|m| m["status_code"] == 504)
+            .expect("the timeout twin");
+        assert_eq!(
+            twin["filter"]["and_filter"]["filters"][1]["extension_filter"]["typed_config"]
+                ["expression"],
+            expression.as_str()
+        );
+        let body = &twin["body_format_override"]["json_format"];
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], "timeout_error");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The model provider timed out"));
+        let unavailable = anthropic.iter().find(|m| m["status_code"] == 503).unwrap();
+        assert_eq!(
+            unavailable["body_format_override"]["json_format"]["error"]["type"],
+            "overloaded_error"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use alloc_count::{count, Allocs, Suite};
 use switchyard_filter::cost;
-use switchyard_filter::endpoint::Endpoint;
+use switchyard_filter::endpoint::{ClientApi, Endpoint};
 use switchyard_filter::host::tests::MockHost;
 use switchyard_filter::host::{decode_header_pairs, Host, Level};
 use switchyard_filter::plugin_config::{
@@ -458,6 +458,7 @@ fn attempt(body: &[u8], model: &str, picked: &str, status: &str, answer: &[u8]) 
     );
     let facts = RouteFacts {
         endpoint: Endpoint::ChatCompletions,
+        api: ClientApi::OpenAi,
         model: model.into(),
         wildcard: None,
         error_fallback: None,
@@ -974,6 +975,7 @@ fn main() {
     );
     let facts = RouteFacts {
         endpoint: Endpoint::ChatCompletions,
+        api: ClientApi::OpenAi,
         model: "gpt-4o".into(),
         wildcard: None,
         error_fallback: None,

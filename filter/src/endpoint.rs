@@ -1,8 +1,10 @@
 //! Which gateway endpoint a request is for.
 //!
 //! LiteLLM serves every route with and without the `/v1` prefix, and also the Azure
-//! style `/openai/deployments/{model}/…` paths that Azure OpenAI clients use. This
-//! module maps a method and path to one [`Route`], ignoring any query string.
+//! style `/openai/deployments/{model}/…` paths that Azure OpenAI clients use, and
+//! Anthropic's `/v1/messages` (and `/v1/messages/count_tokens`) for Anthropic-format
+//! clients. This module maps a method and path to one [`Route`], ignoring any query
+//! string.
 
 /// An LLM call the gateway translates and forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,13 +56,50 @@ impl Endpoint {
     }
 }
 
+/// The wire format the client speaks, independent of the [`Endpoint`] the providers
+/// are asked for.
+///
+/// An Anthropic-format request (`POST /v1/messages`) is a chat completion as far as
+/// every provider translation is concerned: the upstream stage turns it into an
+/// OpenAI chat request ([`crate::messages`]) and the answer back, so providers only
+/// ever see the three OpenAI endpoints. Anthropic deployments get it natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ClientApi {
+    /// OpenAI's format (every endpoint but the Anthropic ones).
+    #[default]
+    OpenAi,
+    /// Anthropic Messages: `POST /v1/messages` (endpoint: chat completions).
+    Messages,
+    /// Anthropic token counting: `POST /v1/messages/count_tokens`.
+    CountTokens,
+}
+
+impl ClientApi {
+    /// Whether errors and answers take Anthropic's shape.
+    pub fn is_anthropic(self) -> bool {
+        self != ClientApi::OpenAi
+    }
+
+    /// The path suffix after `/v1/`, as the client called it (used to replay a
+    /// request on an error fallback).
+    pub fn path(self, endpoint: Endpoint) -> &'static str {
+        match self {
+            ClientApi::OpenAi => endpoint.openai_path(),
+            ClientApi::Messages => "messages",
+            ClientApi::CountTokens => "messages/count_tokens",
+        }
+    }
+}
+
 /// What the router stage does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
-    /// An LLM call; `path_model` is the model named in an Azure-style path.
+    /// An LLM call; `path_model` is the model named in an Azure-style path, `api`
+    /// the format the client speaks.
     Llm {
         endpoint: Endpoint,
         path_model: Option<&'a str>,
+        api: ClientApi,
     },
     /// `GET /models`, `/v1/models`
     Models,
@@ -97,6 +136,23 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
             Route::Llm {
                 endpoint,
                 path_model: None,
+                api: ClientApi::OpenAi,
+            },
+        );
+    }
+    let anthropic = match unprefixed {
+        "/messages" => Some(ClientApi::Messages),
+        "/messages/count_tokens" => Some(ClientApi::CountTokens),
+        _ => None,
+    };
+    if let Some(api) = anthropic {
+        return only(
+            method,
+            "POST",
+            Route::Llm {
+                endpoint: Endpoint::ChatCompletions,
+                path_model: None,
+                api,
             },
         );
     }
@@ -112,6 +168,7 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
                         Route::Llm {
                             endpoint,
                             path_model: Some(model),
+                            api: ClientApi::OpenAi,
                         },
                     );
                 }
@@ -148,7 +205,8 @@ mod tests {
                 classify("POST", p),
                 Route::Llm {
                     endpoint: Endpoint::ChatCompletions,
-                    path_model: None
+                    path_model: None,
+                    api: ClientApi::OpenAi
                 },
                 "{p}"
             );
@@ -157,14 +215,16 @@ mod tests {
             classify("POST", "/v1/embeddings"),
             Route::Llm {
                 endpoint: Endpoint::Embeddings,
-                path_model: None
+                path_model: None,
+                api: ClientApi::OpenAi
             }
         );
         assert_eq!(
             classify("POST", "/completions"),
             Route::Llm {
                 endpoint: Endpoint::Completions,
-                path_model: None
+                path_model: None,
+                api: ClientApi::OpenAi
             }
         );
         assert_eq!(classify("GET", "/models"), Route::Models);
@@ -180,7 +240,8 @@ mod tests {
             ),
             Route::Llm {
                 endpoint: Endpoint::ChatCompletions,
-                path_model: Some("gpt-4o")
+                path_model: Some("gpt-4o"),
+                api: ClientApi::OpenAi
             }
         );
         assert_eq!(
@@ -202,6 +263,41 @@ mod tests {
         assert_eq!(classify("POST", "/key/generate"), Route::Admin);
         assert_eq!(classify("GET", "/spend/logs?api_key=x"), Route::Admin);
         assert_eq!(classify("GET", "/keys"), Route::NotFound);
+    }
+
+    #[test]
+    fn anthropic_messages_paths() {
+        for (path, api) in [
+            ("/v1/messages", ClientApi::Messages),
+            ("/messages", ClientApi::Messages),
+            ("/v1/messages?beta=true", ClientApi::Messages),
+            ("/v1/messages/count_tokens", ClientApi::CountTokens),
+            (
+                "/v1/messages/count_tokens?beta=true",
+                ClientApi::CountTokens,
+            ),
+        ] {
+            assert_eq!(
+                classify("POST", path),
+                Route::Llm {
+                    endpoint: Endpoint::ChatCompletions,
+                    path_model: None,
+                    api
+                },
+                "{path}"
+            );
+        }
+        assert_eq!(
+            classify("GET", "/v1/messages"),
+            Route::MethodNotAllowed { allowed: "POST" }
+        );
+        assert_eq!(classify("POST", "/v1/messages/batches"), Route::NotFound);
+        assert_eq!(
+            ClientApi::CountTokens.path(Endpoint::ChatCompletions),
+            "messages/count_tokens"
+        );
+        assert_eq!(ClientApi::OpenAi.path(Endpoint::Embeddings), "embeddings");
+        assert!(ClientApi::Messages.is_anthropic() && !ClientApi::OpenAi.is_anthropic());
     }
 
     #[test]

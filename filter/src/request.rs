@@ -191,6 +191,20 @@ impl<'a> TopLevel<'a> {
     }
 }
 
+impl From<Map<String, Value>> for TopLevel<'static> {
+    /// A body built by a translator (e.g. an Anthropic request turned into an
+    /// OpenAI one): every field set, so it is always serialized.
+    fn from(map: Map<String, Value>) -> Self {
+        TopLevel {
+            fields: map
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k), Field::Owned(v)))
+                .collect(),
+            changed: true,
+        }
+    }
+}
+
 /// A string that borrows from the input when it has no escapes (serde's own `Cow`
 /// impl always copies unless used as a bare field). Shared with the translators.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::endpoint::{classify, Endpoint, Route};
+use crate::endpoint::{classify, ClientApi, Endpoint, Route};
 use crate::error::GatewayError;
 use crate::host::{header_in, Flow, Host, Level};
 use crate::mock;
@@ -51,12 +51,19 @@ pub const ROUTE_PROPERTY: &str = "switchyard_route";
 /// Filter state naming the model group, for access logs
 /// (`%FILTER_STATE(wasm.switchyard_group:PLAIN)%`).
 pub const GROUP_PROPERTY: &str = "switchyard_group";
+/// Filter state set to `anthropic` for a request routed from an Anthropic-format
+/// route (`/v1/messages`): Envoy's own error replies (`local_reply_config`) take
+/// Anthropic's shape for it. Absent for every other request.
+pub const API_PROPERTY: &str = "switchyard_api";
 
 /// What the router stage decided, as the upstream stage needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteFacts {
-    /// The endpoint called.
+    /// The endpoint called (as the providers see it).
     pub endpoint: Endpoint,
+    /// The format the client speaks (Anthropic's `/v1/messages` is a chat
+    /// completion in [`ClientApi::Messages`]).
+    pub api: ClientApi,
     /// The model the client asked for (after aliases).
     pub model: String,
     /// For a wildcard group, the part of the model that matched `*`.
@@ -113,8 +120,9 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl RouteFacts {
-    /// Six lines: endpoint, model, `-` or `+wildcard`, then origin, kind and step of an
-    /// error fallback (empty when none). Model and group names never hold newlines.
+    /// Six lines: endpoint (`messages` or `count_tokens` for the Anthropic APIs),
+    /// model, `-` or `+wildcard`, then origin, kind and step of an error fallback
+    /// (empty when none). Model and group names never hold newlines.
     pub fn encode(&self) -> Vec<u8> {
         let wildcard = match &self.wildcard {
             Some(w) => format!("+{w}"),
@@ -124,9 +132,13 @@ impl RouteFacts {
             Some(f) => (f.origin.as_str(), f.kind.as_str(), f.step.to_string()),
             None => ("", "", String::new()),
         };
+        let endpoint = match self.api {
+            ClientApi::OpenAi => self.endpoint.as_str(),
+            ClientApi::Messages => "messages",
+            ClientApi::CountTokens => "count_tokens",
+        };
         format!(
-            "{}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}",
-            self.endpoint.as_str(),
+            "{endpoint}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}",
             self.model
         )
         .into_bytes()
@@ -136,7 +148,11 @@ impl RouteFacts {
     pub fn decode(bytes: &[u8]) -> Option<RouteFacts> {
         let text = std::str::from_utf8(bytes).ok()?;
         let mut lines = text.split('\n');
-        let endpoint = Endpoint::parse(lines.next()?)?;
+        let (endpoint, api) = match lines.next()? {
+            "messages" => (Endpoint::ChatCompletions, ClientApi::Messages),
+            "count_tokens" => (Endpoint::ChatCompletions, ClientApi::CountTokens),
+            other => (Endpoint::parse(other)?, ClientApi::OpenAi),
+        };
         let model = lines.next()?.to_string();
         let wildcard = match lines.next()? {
             "-" => None,
@@ -155,6 +171,7 @@ impl RouteFacts {
         };
         Some(RouteFacts {
             endpoint,
+            api,
             model,
             wildcard,
             error_fallback,
@@ -387,6 +404,8 @@ fn body_error(body: &[u8], err: &serde_json::Error) -> GatewayError {
 pub struct RouterExchange {
     /// Set while the body of an LLM call is being read.
     pending: Option<(Endpoint, Option<String>)>,
+    /// The format the client speaks (errors take its shape).
+    api: ClientApi,
     /// Set when Envoy replays the request as an error fallback.
     error_fallback: Option<ErrorFallbackStep>,
     request_id: Option<String>,
@@ -461,14 +480,19 @@ fn reply_json(host: &mut dyn Host, status: u16, body: &[u8]) {
     host.send_local_reply(status, &[("content-type", "application/json")], body);
 }
 
-fn reply_error(router: &Router, host: &mut dyn Host, err: &GatewayError) -> Flow {
+fn reply_error(router: &Router, host: &mut dyn Host, err: &GatewayError, api: ClientApi) -> Flow {
     host.log(Level::Debug, &format!("switchyard router: {err}"));
+    let body = if api.is_anthropic() {
+        crate::messages::error_body(err)
+    } else {
+        err.to_body()
+    };
     answer_locally(
         router,
         host,
         err.status,
         &[("content-type", "application/json")],
-        &err.to_body(),
+        &body,
     )
 }
 
@@ -500,6 +524,11 @@ impl RouterExchange {
             self.error_fallback = Some(step);
             path = original;
         }
+        // Errors on the Anthropic paths take Anthropic's shape, wrong method included.
+        if let Route::Llm { api, .. } = classify("POST", &path) {
+            self.api = api;
+        }
+        let api = self.api;
         match classify(method, &path) {
             Route::Models => {
                 return answer_locally(
@@ -525,12 +554,17 @@ impl RouterExchange {
                     405,
                     format!("Method {method} not allowed on {path}; use {allowed}"),
                 );
+                let body = if api.is_anthropic() {
+                    crate::messages::error_body(&err)
+                } else {
+                    err.to_body()
+                };
                 return answer_locally(
                     router,
                     host,
                     405,
                     &[("content-type", "application/json"), ("allow", allowed)],
-                    &err.to_body(),
+                    &body,
                 );
             }
             // The keyservice serves the key-management API (and checks the master
@@ -541,17 +575,20 @@ impl RouterExchange {
                     router,
                     host,
                     &GatewayError::new(404, format!("No route for {method} {path}")),
+                    api,
                 )
             }
             Route::Llm {
                 endpoint,
                 path_model,
+                api: _,
             } => {
                 if end_of_stream {
                     return reply_error(
                         router,
                         host,
                         &GatewayError::bad_request("Request body is required"),
+                        api,
                     );
                 }
                 let declared = header_in(&headers, "content-length")
@@ -561,6 +598,7 @@ impl RouterExchange {
                         router,
                         host,
                         &GatewayError::payload_too_large(router.max_body),
+                        api,
                     );
                 }
                 self.pending = Some((endpoint, path_model.map(str::to_string)));
@@ -586,6 +624,7 @@ impl RouterExchange {
                 router,
                 host,
                 &GatewayError::payload_too_large(router.max_body),
+                self.api,
             );
         }
         if !end_of_stream {
@@ -594,7 +633,7 @@ impl RouterExchange {
         }
         match self.route(router, host, endpoint, path_model.as_deref(), size) {
             Ok(flow) => flow,
-            Err(err) => reply_error(router, host, &err),
+            Err(err) => reply_error(router, host, &err, self.api),
         }
     }
 
@@ -647,12 +686,26 @@ impl RouterExchange {
             return Err(GatewayError::bad_request(format!(
                 "Model {model} (group {}) does not serve /{}; check model_info.mode",
                 group.name,
-                endpoint.openai_path()
+                self.api.path(endpoint)
             ))
             .with_param("model"));
         }
 
         if let Some(text) = &group.mock_response {
+            if self.api.is_anthropic() {
+                let answer = self.mock_messages(&head, model, text, host.now_unix_secs(), size)?;
+                host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+                return Ok(answer_locally(
+                    router,
+                    host,
+                    200,
+                    &[
+                        ("content-type", answer.content_type),
+                        ("x-litellm-model-group", &group.name),
+                    ],
+                    &answer.body,
+                ));
+            }
             let id = format!(
                 "{}{}",
                 if endpoint == Endpoint::ChatCompletions {
@@ -721,16 +774,72 @@ impl RouterExchange {
         host.set_request_header(GROUP_HEADER, Some(&group.route_key));
         let facts = RouteFacts {
             endpoint,
+            api: self.api,
             model: model.to_string(),
             wildcard: resolved.wildcard.map(str::to_string),
             error_fallback: self.error_fallback.clone(),
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
+        if self.api.is_anthropic() {
+            host.set_property(&[API_PROPERTY], b"anthropic");
+        }
         host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
         host.clear_route_cache();
         Ok(Flow::Continue)
     }
 }
+
+impl RouterExchange {
+    /// A mock group's answer to an Anthropic-format client: the OpenAI mock answer
+    /// through the same translation real answers take (`crate::messages`).
+    fn mock_messages(
+        &self,
+        head: &RequestHead<'_>,
+        model: &str,
+        text: &str,
+        created: u64,
+        size: usize,
+    ) -> Result<mock::MockAnswer, GatewayError> {
+        use crate::providers::StreamTranslate as _;
+        if self.api == ClientApi::CountTokens {
+            return Err(crate::messages::count_tokens_unsupported("mock", model));
+        }
+        let id = format!("msg_{}", self.request_id.as_deref().unwrap_or("mock"));
+        let stream = head.stream.unwrap_or(false);
+        let openai = mock::answer(&mock::MockRequest {
+            endpoint: Endpoint::ChatCompletions,
+            model,
+            text,
+            stream,
+            include_usage: true,
+            id: &id,
+            created,
+            request_bytes: size,
+        })?;
+        let ctx = crate::messages::MessagesContext {
+            model: model.to_string(),
+            id,
+            stop_sequences: Vec::new(),
+        };
+        let body = if stream {
+            let mut translator = crate::messages::StreamToMessages::new(ctx);
+            let mut out = Vec::with_capacity(openai.body.len() * 2);
+            translator.push(&openai.body, &mut out);
+            translator.finish(&mut out);
+            out
+        } else {
+            crate::messages::from_openai_response(&openai.body, &ctx)?
+        };
+        Ok(mock::MockAnswer {
+            content_type: openai.content_type,
+            body,
+        })
+    }
+}
+
+// The stage with Anthropic-format clients (`/v1/messages`).
+#[cfg(test)]
+mod messages_tests;
 
 #[cfg(test)]
 mod tests {
@@ -747,7 +856,7 @@ mod tests {
         }
     }
 
-    fn router() -> Router {
+    pub(super) fn router() -> Router {
         let mut mock = group("demo");
         mock.mock_response = Some("Hi from the mock".into());
         let mut emb = group("embedder");
@@ -784,7 +893,7 @@ mod tests {
     }
 
     /// Runs one request through the stage, the body in one piece.
-    fn run(path: &str, body: &str) -> MockHost {
+    pub(super) fn run(path: &str, body: &str) -> MockHost {
         let r = router();
         let mut host = MockHost::with_request(
             &[
@@ -803,7 +912,7 @@ mod tests {
         host
     }
 
-    fn error_of(host: &MockHost) -> (u16, Value) {
+    pub(super) fn error_of(host: &MockHost) -> (u16, Value) {
         let reply = host.local_reply.as_ref().expect("a local reply");
         (reply.status, reply.json())
     }
@@ -873,7 +982,7 @@ mod tests {
         assert!(err.contains("aliases.x") && err.contains("nope"), "{err}");
     }
 
-    fn facts(host: &MockHost) -> RouteFacts {
+    pub(super) fn facts(host: &MockHost) -> RouteFacts {
         RouteFacts::decode(host.properties.get(ROUTE_PROPERTY).expect("route facts")).unwrap()
     }
 
@@ -886,6 +995,7 @@ mod tests {
             facts(&host),
             RouteFacts {
                 endpoint: Endpoint::ChatCompletions,
+                api: ClientApi::OpenAi,
                 model: "gpt-4".into(),
                 wildcard: None,
                 error_fallback: None
@@ -907,18 +1017,21 @@ mod tests {
         for f in [
             RouteFacts {
                 endpoint: Endpoint::Embeddings,
+                api: ClientApi::OpenAi,
                 model: "m".into(),
                 wildcard: None,
                 error_fallback: None,
             },
             RouteFacts {
                 endpoint: Endpoint::Completions,
+                api: ClientApi::OpenAi,
                 model: "openai/x".into(),
                 wildcard: Some("x".into()),
                 error_fallback: None,
             },
             RouteFacts {
                 endpoint: Endpoint::ChatCompletions,
+                api: ClientApi::OpenAi,
                 model: "*".into(),
                 wildcard: Some(String::new()),
                 error_fallback: None,

@@ -196,6 +196,23 @@ impl SseDecoder {
         }
     }
 
+    /// Pushes `chunk` and hands the data of each complete event to `on_event`, until
+    /// it returns `false` (the stream is over; what follows stays unread). Returns the
+    /// decoder's error when it gave up (see [`Self::next_event`]).
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: impl FnMut(&str) -> bool,
+    ) -> Result<(), SseError> {
+        self.push(chunk);
+        while let Some(event) = self.next_event()? {
+            if !on_event(event.data) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Ends the stream: drops whatever is pending and reports whether an event was
     /// left unterminated (an unfinished line, or fields not yet closed by a blank
     /// line). Per SSE such an event is never dispatched. The decoder is then reset.

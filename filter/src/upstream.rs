@@ -15,10 +15,11 @@
 use serde_json::{Map, Value};
 
 use crate::cost;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
+use crate::messages;
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
@@ -499,6 +500,14 @@ pub struct UpstreamExchange {
     /// The request waits for this Google account's access token (its shared-data
     /// key): the glue resumes it with the token, or fails it.
     awaiting_token: Option<String>,
+    /// The format the client speaks (Anthropic's `/v1/messages`: answers and errors
+    /// in Anthropic's shape).
+    api: ClientApi,
+    /// An Anthropic-format request going natively to an Anthropic deployment: the
+    /// answer passes back untouched.
+    native: bool,
+    /// `stop_sequences` of an Anthropic-format request (for `stop_sequence`).
+    stop_sequences: Vec<String>,
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
@@ -523,17 +532,29 @@ impl Default for UpstreamExchange {
             rewritten: Default::default(),
             original_path: None,
             awaiting_token: None,
+            api: ClientApi::OpenAi,
+            native: false,
+            stop_sequences: Vec::new(),
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
         }
     }
 }
 
-fn reply_error(host: &mut dyn Host, err: &GatewayError) {
+/// An error body in the client's format.
+fn error_body(err: &GatewayError, api: ClientApi) -> Vec<u8> {
+    if api.is_anthropic() {
+        messages::error_body(err)
+    } else {
+        err.to_body()
+    }
+}
+
+fn reply_error(host: &mut dyn Host, err: &GatewayError, api: ClientApi) {
     host.send_local_reply(
         err.status,
         &[("content-type", "application/json")],
-        &err.to_body(),
+        &error_body(err, api),
     );
 }
 
@@ -566,6 +587,7 @@ impl UpstreamExchange {
         self.facts = host
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
+        self.api = self.facts.as_ref().map_or(ClientApi::OpenAi, |f| f.api);
         self.key = if up.keys {
             host.property(&[KEY_PROPERTY])
                 .and_then(|raw| KeyFacts::decode(&raw))
@@ -601,18 +623,22 @@ impl UpstreamExchange {
             let err = GatewayError::internal(
                 "request reached a switchyard cluster without passing the router stage (is the switchyard router filter in the listener?)",
             );
-            reply_error(host, &err);
+            reply_error(host, &err, self.api);
             return Flow::Pause;
         }
         self.deployment = match up.pick(host) {
             Ok(i) => i,
             Err(err) => {
-                reply_error(host, &err);
+                reply_error(host, &err, self.api);
                 return Flow::Pause;
             }
         };
         if end_of_stream {
-            reply_error(host, &GatewayError::bad_request("Request body is required"));
+            reply_error(
+                host,
+                &GatewayError::bad_request("Request body is required"),
+                self.api,
+            );
             return Flow::Pause;
         }
         let Some(dep) = self.deployment(up) else {
@@ -651,7 +677,7 @@ impl UpstreamExchange {
                     Level::Debug,
                     &format!("switchyard upstream {}: {err}", dep.deployment_id),
                 );
-                reply_error(host, &err);
+                reply_error(host, &err, self.api);
                 Flow::Pause
             }
         }
@@ -670,6 +696,26 @@ impl UpstreamExchange {
         let mut request =
             TopLevel::parse(&body).map_err(|e| GatewayError::bad_request(e.to_string()))?;
         self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
+        self.native = facts.api.is_anthropic() && dep.provider == ProviderKind::Anthropic;
+        match facts.api {
+            ClientApi::OpenAi => {}
+            _ if self.native => return self.native_anthropic(dep, host, facts.api, request, size),
+            ClientApi::CountTokens => {
+                return Err(messages::count_tokens_unsupported(
+                    dep.provider.as_str(),
+                    &facts.model,
+                ))
+            }
+            ClientApi::Messages => {
+                // Anthropic → OpenAI, then on as any chat completion.
+                let map = request.into_map().map_err(|e| {
+                    GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
+                })?;
+                let translated = messages::to_openai_request(&map)?;
+                self.stop_sequences = translated.stop_sequences;
+                request = TopLevel::from(translated.request);
+            }
+        }
         dep.prepare(facts.endpoint, &mut request, &self.model)?;
         self.stream = request.get_bool("stream").unwrap_or(false);
         self.include_usage = request
@@ -807,6 +853,52 @@ impl UpstreamExchange {
         Ok(())
     }
 
+    /// An Anthropic-format request for an Anthropic deployment: the body as the
+    /// client sent it but for the model id, LiteLLM's gateway fields and the
+    /// deployment's defaults that are Messages parameters; credentials and
+    /// `anthropic-version` are the deployment's (set with the headers), the client's
+    /// `anthropic-beta` goes on.
+    fn native_anthropic(
+        &mut self,
+        dep: &Deployment,
+        host: &mut dyn Host,
+        api: ClientApi,
+        mut request: TopLevel<'_>,
+        size: usize,
+    ) -> Result<(), GatewayError> {
+        request.insert("model", Value::String(self.model.clone()));
+        for field in GATEWAY_ONLY_FIELDS {
+            request.remove(field);
+        }
+        // count_tokens takes the prompt only (no max_tokens, sampling or stream).
+        const COUNT_PARAMS: [&str; 4] = ["system", "thinking", "tool_choice", "tools"];
+        for (k, v) in &dep.default_params {
+            let native = match api {
+                ClientApi::CountTokens => COUNT_PARAMS.contains(&k.as_str()),
+                _ => messages::NATIVE_PARAMS.contains(&k.as_str()),
+            };
+            if native && !request.contains_key(k) {
+                request.insert(k, v.clone());
+            }
+        }
+        self.stream = api == ClientApi::Messages && request.get_bool("stream").unwrap_or(false);
+        let path = format!(
+            "{}/v1/{}",
+            dep.path_prefix,
+            api.path(Endpoint::ChatCompletions)
+        );
+        if self.original_path.as_deref() != Some(path.as_str()) {
+            host.set_request_header(":path", Some(&path));
+        }
+        if request.changed() {
+            let body = request
+                .to_vec()
+                .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))?;
+            host.replace_request_body(size, &body);
+        }
+        Ok(())
+    }
+
     /// Response headers: tag the answer, decide how the body will be handled.
     pub fn on_response_headers(
         &mut self,
@@ -843,10 +935,10 @@ impl UpstreamExchange {
 
         if !(200..300).contains(&status) {
             if end_of_stream {
-                // No body to map: answer with the OpenAI error for the status alone.
+                // No body to map: answer with the error for the status alone.
                 let err = provider_error(dep, host, status, b"");
                 self.response = ResponseMode::Passthrough;
-                reply_error(host, &err);
+                reply_error(host, &err, self.api);
                 return Flow::Pause;
             }
             self.response = ResponseMode::Error {
@@ -858,10 +950,15 @@ impl UpstreamExchange {
         let ctx = ResponseContext {
             created: self.start_ms / 1000,
             model: self.model.clone(),
-            include_usage: self.include_usage,
+            // An Anthropic-format client's stream ends with the usage, always.
+            include_usage: self.include_usage || self.api == ClientApi::Messages,
         };
-        self.response = if self.rewritten.fake_stream || (self.rewritten.json_tool && !self.stream)
-        {
+        self.response = if self.native && self.stream {
+            host.set_response_header("content-length", None);
+            ResponseMode::Stream(Box::new(messages::NativeTap::new()))
+        } else if self.native {
+            ResponseMode::Hold
+        } else if self.rewritten.fake_stream || (self.rewritten.json_tool && !self.stream) {
             // Read whole: the answer is rewritten (and replayed as a stream when
             // the client asked for one the provider could not give).
             host.set_response_header("content-length", None);
@@ -871,10 +968,10 @@ impl UpstreamExchange {
             ResponseMode::Translate
         } else if self.stream {
             host.set_response_header("content-length", None);
-            if providers::rewrites_response(dep.provider) {
+            if providers::rewrites_response(dep.provider) || self.api.is_anthropic() {
                 host.set_response_header("content-type", Some("text/event-stream"));
             }
-            ResponseMode::Stream(match dep.quirks.answer_fix() {
+            let translator: Box<dyn StreamTranslate> = match dep.quirks.answer_fix() {
                 Some(fix) if endpoint == Endpoint::ChatCompletions => Box::new(
                     providers::openai::UsageTap::with_fix(!self.include_usage, fix),
                 ),
@@ -892,8 +989,17 @@ impl UpstreamExchange {
                     ))
                 }
                 _ => providers::stream_translator(dep.provider, endpoint, ctx),
-            })
+            };
+            if self.api.is_anthropic() {
+                ResponseMode::Stream(Box::new(messages::Chain::new(
+                    translator,
+                    self.messages_context(),
+                )))
+            } else {
+                ResponseMode::Stream(translator)
+            }
         } else if providers::rewrites_response(dep.provider)
+            || self.api.is_anthropic()
             || (endpoint == Endpoint::ChatCompletions && dep.quirks.answer_fix().is_some())
         {
             host.set_response_header("content-length", None);
@@ -928,7 +1034,11 @@ impl UpstreamExchange {
             ResponseMode::Pending | ResponseMode::Passthrough => Flow::Continue,
             ResponseMode::Hold if end_of_stream => {
                 let body = host.response_body(size).unwrap_or_default();
-                self.usage = cost::usage_of(&body);
+                self.usage = if self.native {
+                    messages::native_usage(&body)
+                } else {
+                    cost::usage_of(&body)
+                };
                 report_cost(host, dep, self.usage, None);
                 self.record_spend(dep, host);
                 Flow::Continue
@@ -995,22 +1105,49 @@ impl UpstreamExchange {
                             _ => out,
                         };
                         self.usage = cost::usage_of(&out);
+                        let anthropic = self.api.is_anthropic();
                         let out = if self.rewritten.fake_stream {
                             // A stream: no cost header, as for streams.
-                            providers::openai_compat::fake_stream(&out, self.include_usage)
+                            let sse = providers::openai_compat::fake_stream(
+                                &out,
+                                self.include_usage || anthropic,
+                            );
+                            if anthropic {
+                                use providers::StreamTranslate as _;
+                                let mut t =
+                                    messages::StreamToMessages::new(self.messages_context());
+                                let mut events = Vec::with_capacity(sse.len() * 2);
+                                t.push(&sse, &mut events);
+                                t.finish(&mut events);
+                                Ok(events)
+                            } else {
+                                Ok(sse)
+                            }
                         } else {
                             report_cost(host, dep, self.usage, self.provider_cost);
-                            out
+                            if anthropic {
+                                messages::from_openai_response(&out, &self.messages_context())
+                            } else {
+                                Ok(out)
+                            }
                         };
-                        host.replace_response_body(size, &out);
-                        self.record_spend(dep, host);
+                        match out {
+                            Ok(out) => {
+                                host.replace_response_body(size, &out);
+                                self.record_spend(dep, host);
+                            }
+                            Err(err) => {
+                                host.set_response_header("x-litellm-response-cost", None);
+                                set_error(host, size, &err, self.api);
+                            }
+                        }
                     }
                     Err(err) => {
                         host.log(
                             Level::Warn,
                             &format!("switchyard upstream {}: {err}", dep.deployment_id),
                         );
-                        set_error(host, size, &err);
+                        set_error(host, size, &err, self.api);
                     }
                 }
                 Flow::Continue
@@ -1030,8 +1167,14 @@ impl UpstreamExchange {
                     host.replace_response_body(size, b"");
                     return Flow::Continue;
                 }
-                let err = provider_error(dep, host, status, &body);
-                set_error(host, size, &err);
+                if self.native {
+                    // Anthropic's own error, for an Anthropic client: as it came.
+                    host.set_response_header("content-type", Some("application/json"));
+                    host.replace_response_body(size, &messages::native_error_body(status, &body));
+                } else {
+                    let err = provider_error(dep, host, status, &body);
+                    set_error(host, size, &err, self.api);
+                }
                 self.record_failure(dep, host);
                 Flow::Continue
             }
@@ -1051,6 +1194,15 @@ impl UpstreamExchange {
         }
         if let Some(dep) = self.deployment(up) {
             self.record_failure(dep, host);
+        }
+    }
+
+    /// What the Anthropic answer translation needs.
+    fn messages_context(&self) -> messages::MessagesContext {
+        messages::MessagesContext {
+            model: self.model.clone(),
+            id: format!("msg_{}", self.request_id.replace('-', "")),
+            stop_sequences: self.stop_sequences.clone(),
         }
     }
 
@@ -1085,10 +1237,13 @@ impl UpstreamExchange {
         } else {
             self.request_id.clone()
         };
-        let call_type = match facts.endpoint {
-            Endpoint::ChatCompletions => "acompletion",
-            Endpoint::Completions => "atext_completion",
-            Endpoint::Embeddings => "aembedding",
+        let call_type = match (facts.api, facts.endpoint) {
+            // LiteLLM's name (`@client async def anthropic_messages`, its handler).
+            (ClientApi::Messages, _) => "anthropic_messages",
+            (ClientApi::CountTokens, _) => "count_tokens",
+            (ClientApi::OpenAi, Endpoint::ChatCompletions) => "acompletion",
+            (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
+            (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
         };
         let now = host.now_unix_millis();
         let body = spend::report(
@@ -1131,7 +1286,7 @@ impl UpstreamExchange {
             self.scheme,
             kind.as_str(),
             providers::openai::percent_encode_segment(origin),
-            facts.endpoint.openai_path()
+            facts.api.path(facts.endpoint)
         ))
     }
 }
@@ -1162,12 +1317,16 @@ fn provider_error(dep: &Deployment, host: &dyn Host, status: u16, body: &[u8]) -
     }
 }
 
-/// Replaces a held response with an OpenAI error.
-fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError) {
+/// Replaces a held response with an error in the client's format.
+fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError, api: ClientApi) {
     host.set_response_header(":status", Some(&err.status.to_string()));
     host.set_response_header("content-type", Some("application/json"));
-    host.replace_response_body(size, &err.to_body());
+    host.replace_response_body(size, &error_body(err, api));
 }
+
+// The stage with Anthropic-format clients (`/v1/messages`).
+#[cfg(test)]
+mod messages_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1177,7 +1336,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn config(provider: ProviderKind, model: &str) -> DeploymentConfig {
+    pub(super) fn config(provider: ProviderKind, model: &str) -> DeploymentConfig {
         DeploymentConfig {
             deployment_id: "dep-1".into(),
             group: "g".into(),
@@ -1206,7 +1365,7 @@ mod tests {
     }
 
     /// A route cluster of these deployments.
-    fn cluster(deployments: &[DeploymentConfig]) -> UpstreamConfig {
+    pub(super) fn cluster(deployments: &[DeploymentConfig]) -> UpstreamConfig {
         UpstreamConfig {
             group: "g".into(),
             deployments: deployments.to_vec(),
@@ -1216,7 +1375,7 @@ mod tests {
         }
     }
 
-    fn env(name: &str) -> Option<String> {
+    pub(super) fn env(name: &str) -> Option<String> {
         (name == "KEY").then(|| "sk-secret".to_string())
     }
 
@@ -1234,6 +1393,7 @@ mod tests {
         );
         let facts = RouteFacts {
             endpoint: Endpoint::parse(path_endpoint).unwrap(),
+            api: ClientApi::OpenAi,
             model: "client-model".into(),
             wildcard: None,
             error_fallback: None,
@@ -1243,7 +1403,7 @@ mod tests {
         host
     }
 
-    fn send(up: &Upstream, host: &mut MockHost) -> (UpstreamExchange, Flow) {
+    pub(super) fn send(up: &Upstream, host: &mut MockHost) -> (UpstreamExchange, Flow) {
         let mut ex = UpstreamExchange::default();
         assert_eq!(ex.on_request_headers(up, host, false), Flow::Pause);
         let size = host.request_body.len();
@@ -1487,6 +1647,7 @@ mod tests {
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
         let facts = RouteFacts {
             endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
             model: "x".into(),
             wildcard: None,
             error_fallback: Some(crate::router::ErrorFallbackStep {
@@ -1534,6 +1695,7 @@ mod tests {
         );
         let facts = RouteFacts {
             endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
             model: "openai/gpt-4o-mini".into(),
             wildcard: Some("gpt-4o-mini".into()),
             error_fallback: None,

@@ -1844,6 +1844,12 @@ _ANTHROPIC_PARAMS = {
     "container", "mcp_servers", "context_management", "output_config", "cache_control",
     "inference_geo",
 }
+#: Fields of a ``/v1/messages/count_tokens`` request (Anthropic's "Count tokens in a
+#: Message" reference).
+_ANTHROPIC_COUNT_PARAMS = {
+    "model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers",
+    "context_management", "output_config",
+}
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -1891,7 +1897,7 @@ class _AnthropicInvalid(Exception):
 
 
 class AnthropicMock(MockProvider):
-    """The Anthropic Messages API: ``POST /v1/messages`` with ``x-api-key`` and
+    """The Anthropic Messages API: ``POST /v1/messages`` (and ``/v1/messages/count_tokens``) with ``x-api-key`` and
     ``anthropic-version: 2023-06-01``.
 
     The request is validated the way the real API does it (unknown fields
@@ -1943,7 +1949,8 @@ class AnthropicMock(MockProvider):
     # -- routing + auth ---------------------------------------------------------------
     def handle(self, req: RecordedRequest) -> JsonResponse | StreamResponse:
         rid = self._request_id()
-        if req.path.rstrip("/") != "/v1/messages" or req.method != "POST":
+        path = req.path.rstrip("/")
+        if path not in ("/v1/messages", "/v1/messages/count_tokens") or req.method != "POST":
             return JsonResponse(404, _anthropic_error("not_found_error", "Not Found", rid))
         key = req.header("x-api-key")
         if not key:
@@ -1964,6 +1971,8 @@ class AnthropicMock(MockProvider):
             return JsonResponse(400, _anthropic_error(
                 "invalid_request_error",
                 "There was an issue with your request body: the body is not valid JSON", rid))
+        if path.endswith("/count_tokens"):
+            return self._count_tokens(req.json, rid)
         try:
             turns = self.validate(req.json)
         except _AnthropicInvalid as err:
@@ -1972,6 +1981,23 @@ class AnthropicMock(MockProvider):
         if self.models is not None and model not in self.models:
             return JsonResponse(404, _anthropic_error("not_found_error", f"model: {model}", rid))
         return self._answer(req.json, turns)
+
+    def _count_tokens(self, body: Any, rid: str) -> JsonResponse:
+        """``POST /v1/messages/count_tokens``: a Messages request without the
+        generation fields (``max_tokens``, ``stream``, sampling: "Extra inputs are not
+        permitted"), answered with ``{"input_tokens": N}`` (the words of the prompt,
+        as the answers count them)."""
+        try:
+            if not isinstance(body, dict):
+                raise self._fail("Input should be a valid dictionary")
+            self._check_extra(body, _ANTHROPIC_COUNT_PARAMS, "")
+            turns = self.validate({**body, "max_tokens": 1})
+        except _AnthropicInvalid as err:
+            return JsonResponse(400, _anthropic_error("invalid_request_error", str(err), rid))
+        if self.models is not None and body["model"] not in self.models:
+            return JsonResponse(404, _anthropic_error("not_found_error",
+                                                      f"model: {body['model']}", rid))
+        return JsonResponse(200, {"input_tokens": self._input_words(body, turns)})
 
     # -- validation -------------------------------------------------------------------
     @staticmethod

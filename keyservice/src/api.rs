@@ -8,7 +8,7 @@
 //! | `POST /user/new`, `GET /user/info?user_id=`, `POST /team/new`, `GET /team/info?team_id=` | master key | |
 //! | `GET /spend/logs`, `/global/spend` | master key | |
 //! | `POST /spend/record` | master key when one is set | internal: one request's spend log row, or an array of them |
-//! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error |
+//! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error (Anthropic's error shape for `…/messages` and `…/messages/count_tokens`, the Anthropic-format routes) |
 //! | `GET /health/liveliness`, `/health/liveness`, `/health/readiness` | none | |
 //!
 //! The master key is read like any key (`Authorization: Bearer`, `x-litellm-api-key`,
@@ -46,6 +46,34 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+impl ApiError {
+    /// The refusal in Anthropic's shape, `{"type":"error","error":{"type","message"}}`,
+    /// for clients of the gateway's `/v1/messages`; status and `retry-after` kept.
+    fn into_anthropic_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "type": "error",
+            "error": {
+                "type": switchyard_filter::messages::error_type(self.status),
+                "message": self.message,
+            },
+        });
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// Whether the checked request is for an Anthropic-format route: ext_authz asks
+/// about `/check{original path}`.
+fn anthropic_route(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    path.ends_with("/messages") || path.ends_with("/messages/count_tokens")
 }
 
 fn reply(result: Result<Value, ApiError>) -> Response {
@@ -225,8 +253,21 @@ async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Respo
 /// The request header in which the gateway's router stage names the model group.
 const GROUP_HEADER: &str = "x-switchyard-group";
 
-async fn check_route(State(svc): Svc, Query(q): Q, headers: HeaderMap, body: Bytes) -> Response {
+async fn check_route(
+    State(svc): Svc,
+    Query(q): Q,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let presented = key_from(&headers);
+    let refuse = |e: ApiError| {
+        if anthropic_route(uri.path()) {
+            e.into_anthropic_response()
+        } else {
+            e.into_response()
+        }
+    };
     // Behind the gateway, the router stage has resolved the model group (aliases and
     // wildcards applied) and names it in a header; else the body's or query's model.
     let group = headers
@@ -245,9 +286,9 @@ async fn check_route(State(svc): Svc, Query(q): Q, headers: HeaderMap, body: Byt
     match svc.authorize(&presented, model.as_deref(), now_ms()).await {
         Err(e) => {
             log::error!("check failed closed: {e}");
-            ApiError::db_unavailable().into_response()
+            refuse(ApiError::db_unavailable())
         }
-        Ok(Decision::Deny(e)) => e.into_response(),
+        Ok(Decision::Deny(e)) => refuse(e),
         Ok(Decision::Allow(a)) => {
             let mut headers = HeaderMap::new();
             let mut response_headers = serde_json::Map::new();

@@ -970,9 +970,10 @@ fn opt_str<'s>(v: &'s Option<CowStr<'_>>) -> Option<&'s str> {
     v.as_ref().map(CowStr::as_str)
 }
 
-/// Anthropic's `usage` (message and `message_delta` alike).
+/// Anthropic's `usage` (message and `message_delta` alike). Also read by
+/// [`crate::messages`] for answers passed back to Anthropic-format clients untouched.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-struct UsageIn {
+pub(crate) struct UsageIn {
     #[serde(default)]
     input_tokens: Option<u64>,
     #[serde(default)]
@@ -985,7 +986,7 @@ struct UsageIn {
 
 impl UsageIn {
     /// Counts in `newer` replace ours (`message_delta` counts are cumulative).
-    fn merge(&mut self, newer: &UsageIn) {
+    pub(crate) fn merge(&mut self, newer: &UsageIn) {
         self.input_tokens = newer.input_tokens.or(self.input_tokens);
         self.output_tokens = newer.output_tokens.or(self.output_tokens);
         self.cache_creation_input_tokens = newer
@@ -994,6 +995,28 @@ impl UsageIn {
         self.cache_read_input_tokens = newer
             .cache_read_input_tokens
             .or(self.cache_read_input_tokens);
+    }
+
+    /// The answer's usage for cost and spend (cache reads and writes counted into
+    /// the prompt, as LiteLLM does), or `None` before any count was seen.
+    pub(crate) fn to_cost(self) -> Option<crate::cost::Usage> {
+        if self.input_tokens.is_none() && self.output_tokens.is_none() {
+            return None;
+        }
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let created = self.cache_creation_input_tokens.unwrap_or(0);
+        Some(crate::cost::Usage {
+            // Saturating, as `to_openai` counts: the numbers are the provider's, and
+            // a sum past u64::MAX must not wrap (or panic).
+            prompt_tokens: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(created),
+            completion_tokens: self.output_tokens.unwrap_or(0),
+            cache_read_tokens: read,
+            cache_creation_tokens: created,
+        })
     }
 
     fn to_openai(self) -> UsageOut {
@@ -1376,7 +1399,7 @@ struct TextChoice<'a> {
 }
 
 /// Writes `data: <json>\n\n`, or nothing if serialization fails.
-fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+pub(crate) fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     let start = out.len();
     out.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut *out, value).is_err() {
@@ -1461,48 +1484,23 @@ impl StreamTranslator {
 
 impl StreamTranslate for StreamTranslator {
     fn usage(&self) -> Option<crate::cost::Usage> {
-        let u = &self.state.usage;
-        if u.input_tokens.is_none() && u.output_tokens.is_none() {
-            return None;
-        }
-        let read = u.cache_read_input_tokens.unwrap_or(0);
-        let created = u.cache_creation_input_tokens.unwrap_or(0);
-        Some(crate::cost::Usage {
-            // Saturating, as `UsageIn::to_openai` counts: the numbers are the
-            // provider's, and a sum past u64::MAX must not wrap (or panic).
-            prompt_tokens: u
-                .input_tokens
-                .unwrap_or(0)
-                .saturating_add(read)
-                .saturating_add(created),
-            completion_tokens: u.output_tokens.unwrap_or(0),
-            cache_read_tokens: read,
-            cache_creation_tokens: created,
-        })
+        self.state.usage.to_cost()
     }
 
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.state.done {
             return;
         }
-        self.decoder.push(chunk);
-        loop {
-            match self.decoder.next_event() {
-                Ok(Some(event)) => {
-                    self.state.handle(event.data, out);
-                    if self.state.done {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    self.state.fail(
-                        GatewayError::new(502, format!("Anthropic stream: {e}")),
-                        out,
-                    );
-                    return;
-                }
-            }
+        let state = &mut self.state;
+        let fed = self.decoder.feed(chunk, |data| {
+            state.handle(data, out);
+            !state.done
+        });
+        if let Err(e) = fed {
+            state.fail(
+                GatewayError::new(502, format!("Anthropic stream: {e}")),
+                out,
+            );
         }
     }
 
