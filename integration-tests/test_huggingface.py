@@ -158,6 +158,18 @@ def test_messages_api_passes_images_json_and_embeddings(client, hf):
     assert len(e.data) == 2 and len(e.data[0].embedding) == 8 and e.usage.prompt_tokens == 3
 
 
+def test_messages_api_passes_reasoning_effort_on(client, hf):
+    """The Messages API gets `reasoning_effort` as sent (the router's providers take
+    it); TGI's own server has no such field and refuses it, which the client hears
+    with TGI's message."""
+    with pytest.raises(openai.UnprocessableEntityError) as err:
+        client.chat.completions.create(
+            model="hf-chat", messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
+        )
+    assert "unknown field `reasoning_effort`" in err.value.body["message"]
+    assert hf.last_request.json["reasoning_effort"] == "low"
+
+
 # -- text generation (TGI's /generate) -------------------------------------------------
 
 MESSAGES = [

@@ -189,6 +189,115 @@ def test_claude_on_vertex(client, vertex):
     assert err.value.body["param"] == "logit_bias"
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
+                       "required": ["location"]},
+    },
+}
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+@pytest.mark.parametrize("model,mock_name", [("vertex-gemini", "vertex"),
+                                             ("vertex-claude", "claude-on-vertex")])
+def test_tool_call_round_trip_image_and_json_mode(client, vertex, model, mock_name):
+    """The Gemini and Claude translations on Vertex: a tool call and its result,
+    an image as data, JSON output."""
+    first = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "weather in Paris?"}],
+        tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments)["location"] == "Paris"
+    second = client.chat.completions.create(
+        model=model, tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "weather in Paris?"},
+                  first.choices[0].message.model_dump(exclude_none=True),
+                  {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}],
+    )
+    # The Gemini mock's own wording names Gemini (VertexMock is a GeminiMock).
+    says = "gemini" if model == "vertex-gemini" else mock_name
+    assert second.choices[0].message.content.startswith(f"{says} mock received tool result:")
+    assert "18C and sunny" in second.choices[0].message.content
+
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": [
+            {"type": "text", "text": "what is this"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}]}],
+    )
+    assert r.choices[0].message.content == f"Hello from {mock_name} mock: what is this"
+    sent = vertex.last_request.json
+    if model == "vertex-gemini":
+        assert sent["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/png", "data": PIXEL}}
+    else:
+        assert sent["messages"][0]["content"][1] == {
+            "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
+
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "json please"}],
+        response_format={"type": "json_object"},
+    )
+    answer = json.loads(r.choices[0].message.content)
+    assert r.choices[0].finish_reason == "stop" and r.choices[0].message.tool_calls is None
+    if model == "vertex-gemini":
+        assert answer == {"answer": "Hello from vertex mock: json please"}
+    else:
+        # Claude's JSON mode: LiteLLM's forced json_tool_call, its input as the content.
+        assert answer["location"] == "Paris"
+        assert vertex.last_request.json["tool_choice"] == {"name": "json_tool_call", "type": "tool"}
+        content = ""
+        for chunk in client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "json please"}],
+            response_format={"type": "json_object"}, stream=True,
+        ):
+            if chunk.choices:
+                content += chunk.choices[0].delta.content or ""
+        assert json.loads(content) == answer
+
+
+@pytest.mark.parametrize("model,mock_name", [("vertex-gemini", "vertex"),
+                                             ("vertex-claude", "claude-on-vertex")])
+def test_streamed_tool_call_and_reasoning(client, vertex, model, mock_name):
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL],
+        stream=True,
+    ):
+        if not chunk.choices:
+            continue
+        for tc in chunk.choices[0].delta.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"name": "", "arguments": ""})
+            slot["name"] += (tc.function.name or "") if tc.function else ""
+            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls" and calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"])["location"] == "Paris"
+
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low")
+    says = "gemini" if model == "vertex-gemini" else mock_name
+    assert r.choices[0].message.reasoning_content.startswith(f"{says} mock thought")
+    assert r.choices[0].message.content == f"Hello from {mock_name} mock: think"
+    sent = vertex.last_request.json
+    if model == "vertex-gemini":
+        assert sent["generationConfig"]["thinkingConfig"]["includeThoughts"] is True
+    else:
+        assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    reasoning = ""
+    for chunk in client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low",
+        stream=True,
+    ):
+        if chunk.choices:
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+    assert reasoning == r.choices[0].message.reasoning_content
+
+
 def test_embeddings_through_predict(client, vertex):
     e = client.embeddings.create(model="vertex-embed", input=["alpha beta", "gamma"],
                                  encoding_format="float", dimensions=4)

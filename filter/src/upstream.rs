@@ -737,7 +737,7 @@ impl UpstreamExchange {
         } else {
             Default::default()
         };
-        if dep.provider == ProviderKind::Anthropic
+        if speaks_anthropic(dep.provider, &self.model)
             && facts.endpoint == Endpoint::ChatCompletions
             && providers::anthropic::wants_json(request.get_value("response_format").as_ref())
         {
@@ -975,7 +975,7 @@ impl UpstreamExchange {
                 Some(fix) if endpoint == Endpoint::ChatCompletions => Box::new(
                     providers::openai::UsageTap::with_fix(!self.include_usage, fix),
                 ),
-                _ if self.rewritten.json_tool && dep.provider == ProviderKind::Anthropic => {
+                _ if self.rewritten.json_tool && speaks_anthropic(dep.provider, &self.model) => {
                     Box::new(providers::anthropic::StreamTranslator::json_mode(
                         endpoint, ctx,
                     ))
@@ -1305,6 +1305,14 @@ fn report_cost(
         _ => return,
     };
     host.set_response_header("x-litellm-response-cost", Some(&usd.to_string()));
+}
+
+/// Whether a deployment speaks Anthropic's Messages API: Anthropic itself, and
+/// Claude on Vertex AI (`rawPredict`).
+fn speaks_anthropic(provider: ProviderKind, model: &str) -> bool {
+    provider == ProviderKind::Anthropic
+        || (provider == ProviderKind::VertexAi
+            && providers::vertex::family(model) == providers::vertex::Family::Claude)
 }
 
 /// A provider's error answer as an OpenAI error (Bedrock's type is a header).
