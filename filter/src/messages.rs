@@ -63,7 +63,10 @@
 //! streams count tokens only at the end), then per block `content_block_start`
 //! (the first one followed by a `ping`, as Anthropic sends it), `content_block_delta`
 //! (`text_delta`, `thinking_delta`, `input_json_delta`) and `content_block_stop`; a
-//! new block opens whenever the kind of delta changes or a new tool call starts;
+//! new block opens whenever the kind of delta changes or the first tool call starts;
+//! the calls after the first are held and written whole, each its own block, when
+//! the answer finishes (OpenAI may send a call's arguments after the next call
+//! began; an Anthropic block must be whole before the next one starts);
 //! then `message_delta` (`stop_reason`, `stop_sequence`, full usage) and
 //! `message_stop` at the stream's `[DONE]`. Every event carries its `event:` line
 //! (Anthropic clients dispatch on it). An OpenAI error event mid-stream, or a stream
@@ -944,6 +947,15 @@ fn write_event(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// A tool call held for its own block at the end of the answer.
+#[derive(Debug, Default)]
+struct PendingTool {
+    index: u64,
+    id: String,
+    name: String,
+    arguments: String,
+}
+
 /// Everything but the decoder (events are borrowed from it while this changes).
 #[derive(Debug, Default)]
 struct StreamState {
@@ -956,6 +968,10 @@ struct StreamState {
     blocks: u64,
     /// OpenAI tool-call index → Anthropic block index.
     tools: Vec<(u64, u64)>,
+    /// Tool calls after the first, held until the answer finishes: OpenAI may send
+    /// a call's arguments after the next call began, while an Anthropic block must
+    /// be whole before the next one starts.
+    pending: Vec<PendingTool>,
     finish: Option<(&'static str, Option<String>)>,
     matched_stop: Option<String>,
     usage: Option<OpenAiUsage>,
@@ -1179,6 +1195,7 @@ impl StreamState {
             }
             if let Some(reason) = text(&choice.finish_reason) {
                 self.close(out);
+                self.flush_pending(out);
                 let has_tools = !self.tools.is_empty();
                 let (r, s) = stop_reason(
                     Some(reason),
@@ -1197,6 +1214,24 @@ impl StreamState {
     fn tool_delta(&mut self, call: &ToolDeltaIn<'_>, out: &mut Vec<u8>) {
         let function = call.function.as_ref();
         let name = function.and_then(|f| text(&f.name));
+        let arguments = function.and_then(|f| text(&f.arguments));
+        if let Some(held) = self.pending.iter_mut().find(|p| p.index == call.index) {
+            held.arguments.push_str(arguments.unwrap_or_default());
+            return;
+        }
+        let first_call = self.tools.is_empty();
+        let live = self.tools.iter().any(|(i, _)| *i == call.index);
+        if !first_call && !live {
+            // A second (third, …) call: its block is written whole at the end, so
+            // a late piece of an earlier call's arguments still lands in its block.
+            self.pending.push(PendingTool {
+                index: call.index,
+                id: text(&call.id).unwrap_or_default().to_string(),
+                name: name.unwrap_or_default().to_string(),
+                arguments: arguments.unwrap_or_default().to_string(),
+            });
+            return;
+        }
         let known = self
             .tools
             .iter()
@@ -1227,6 +1262,24 @@ impl StreamState {
         }
     }
 
+    /// Writes the held tool calls, each a whole `tool_use` block, in the order
+    /// they began.
+    fn flush_pending(&mut self, out: &mut Vec<u8>) {
+        for held in std::mem::take(&mut self.pending) {
+            let block = json!({"type": "tool_use", "id": held.id, "name": held.name, "input": {}});
+            let index = self.open(Open::Tool(held.index), block, out);
+            self.tools.push((held.index, index));
+            if !held.arguments.is_empty() {
+                Self::delta(
+                    out,
+                    index,
+                    json!({"type": "input_json_delta", "partial_json": held.arguments}),
+                );
+            }
+            self.close(out);
+        }
+    }
+
     /// `message_delta` and `message_stop`, once.
     fn end(&mut self, out: &mut Vec<u8>) {
         if self.done {
@@ -1234,6 +1287,7 @@ impl StreamState {
         }
         self.start(None, None, out);
         self.close(out);
+        self.flush_pending(out);
         let (reason, sequence) = self.finish.take().unwrap_or(("end_turn", None));
         let usage = self
             .usage
@@ -1895,6 +1949,55 @@ mod tests {
             (u.prompt_tokens, u.completion_tokens, u.cache_read_tokens),
             (50, 12, 10)
         );
+    }
+
+    /// OpenAI may send a call's arguments after the next call began; each
+    /// Anthropic block must still be whole before the next starts.
+    #[test]
+    fn interleaved_tool_call_arguments_stay_in_their_blocks() {
+        let stream = concat!(
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"function\":{\"name\":\"a\",\"arguments\":\"{\\\"x\\\":\"}}]}}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"function\":{\"name\":\"b\",\"arguments\":\"{\\\"y\\\":\"}}]}}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}},{\"index\":1,\"function\":{\"arguments\":\"2}\"}}]}}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let (out, _) = run(&[stream.as_bytes()]);
+        let evs = events(&out);
+        // Per block: start, deltas, stop — no event for a block after its stop.
+        let mut stopped: Vec<u64> = Vec::new();
+        let mut args: std::collections::BTreeMap<u64, String> = Default::default();
+        let mut names: Vec<String> = Vec::new();
+        for (name, data) in &evs {
+            let Some(index) = data["index"].as_u64() else {
+                continue;
+            };
+            assert!(
+                !stopped.contains(&index),
+                "{name} for block {index} after its stop: {evs:?}"
+            );
+            match name.as_str() {
+                "content_block_start" => {
+                    assert!(
+                        stopped.len() as u64 == index,
+                        "block {index} opened before the last closed"
+                    );
+                    names.push(data["content_block"]["name"].as_str().unwrap().to_string());
+                }
+                "content_block_delta" => args
+                    .entry(index)
+                    .or_default()
+                    .push_str(data["delta"]["partial_json"].as_str().unwrap()),
+                "content_block_stop" => stopped.push(index),
+                _ => {}
+            }
+        }
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(args[&0], "{\"x\":1}");
+        assert_eq!(args[&1], "{\"y\":2}");
+        assert_eq!(evs.last().unwrap().0, "message_stop");
+        let stop = evs.iter().find(|(n, _)| n == "message_delta").unwrap();
+        assert_eq!(stop.1["delta"]["stop_reason"], "tool_use");
     }
 
     #[test]
