@@ -1095,7 +1095,7 @@ impl Compiler<'_> {
             ProviderChoice::Unsupported(name) => {
                 self.warn(
                     format!("{p}.litellm_params.model"),
-                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, gemini, ollama, cohere, huggingface and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
+                    format!("provider {name:?} ({:?}) is not supported by Switchyard yet (openai, azure, anthropic, gemini, vertex_ai, bedrock, ollama, cohere, huggingface and the OpenAI-compatible clouds and servers are); deployment skipped", lp.model),
                 );
                 return Ok(Classified::Skipped { index });
             }
