@@ -75,7 +75,7 @@
 //!
 //! Cohere answers errors as `{"id": …, "message": …}` (its reference also shows
 //! `{"data": …}`); the message is kept. As LiteLLM's `_map_cohere_exception`:
-//! "invalid api token" / "No API key provided." → 401, 498 (a deny-listed token in
+//! "invalid api token" / "No API key provided." in a 4xx → 401, 498 (a deny-listed token in
 //! the request or answer) → 400.
 
 use serde_json::{json, Map, Value};
@@ -992,7 +992,11 @@ pub fn translate_error(status: u16, body: &[u8]) -> GatewayError {
         }
     }
     let lower = err.message.to_ascii_lowercase();
-    if lower.contains("invalid api token") || lower.contains("no api key provided") {
+    // LiteLLM's Cohere mapping by message; only for client errors: a 5xx (or a
+    // redirect) that quotes the phrase keeps its own status.
+    if (400..500).contains(&status)
+        && (lower.contains("invalid api token") || lower.contains("no api key provided"))
+    {
         let message = std::mem::take(&mut err.message);
         return GatewayError::new(401, message);
     }
@@ -1700,6 +1704,14 @@ mod tests {
         assert_eq!((e.status, e.message.as_str()), (401, "invalid api token"));
         let e = translate_error(400, br#"{"message":"No API key provided."}"#);
         assert_eq!(e.status, 401);
+        // Found by the fuzz target translate_response: a 5xx (or a status that did
+        // not parse) quoting the phrase keeps its status.
+        let e = translate_error(500, br#"{"message":"upstream said: No API key provided."}"#);
+        assert_eq!(e.status, 500);
+        assert_eq!(
+            translate_error(0, br#"{"message":"no api key provided"}"#).status,
+            0
+        );
         let e = translate_error(
             429,
             br#"{"data":"You are using a Trial key, which is limited to 10 API calls / minute."}"#,
