@@ -102,6 +102,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::present;
 use super::{ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
@@ -353,8 +354,7 @@ pub fn translate_request(
         }
     }
 
-    serde_json::to_vec(&Value::Object(body))
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
+    super::serialize_request(&Value::Object(body))
 }
 
 /// `thinking` as the client sent it (an object), or the budget LiteLLM gives a
@@ -379,11 +379,6 @@ fn thinking(request: &Map<String, Value>) -> Result<Option<Value>, GatewayError>
         )
     })?;
     Ok(Some(json!({"type": "enabled", "budget_tokens": budget})))
-}
-
-/// A request field, treating an explicit `null` as absent.
-fn present<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    request.get(key).filter(|v| !v.is_null())
 }
 
 fn max_tokens(request: &Map<String, Value>) -> Result<u64, GatewayError> {

@@ -139,6 +139,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::openai_compat::{Rewritten, JSON_TOOL, OPENAI_CHAT_PARAMS};
+use super::{present, serialize_request as serialize};
 use super::{ParamTable, ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
@@ -448,16 +449,6 @@ const DOCUMENT_FORMATS: &[(&str, &str)] = &[
 
 fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
     GatewayError::invalid_param(param.as_ref(), message)
-}
-
-/// A request field, treating an explicit `null` as absent.
-fn present<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    request.get(key).filter(|v| !v.is_null())
-}
-
-fn serialize(body: &Value) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(body)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
 /// Translates an OpenAI request (defaults applied, parameters checked, `model` the

@@ -80,6 +80,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::serialize_request as serialize;
 use super::{ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -162,11 +163,6 @@ pub fn supported_params(endpoint: Endpoint) -> Vec<&'static str> {
 
 fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
     GatewayError::invalid_param(param.as_ref(), message)
-}
-
-fn serialize(body: &Value) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(body)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
 fn get<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {

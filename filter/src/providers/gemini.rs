@@ -88,6 +88,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::{present, serialize_request as serialize};
 use super::{ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -204,17 +205,8 @@ fn encode_segment(s: &str) -> String {
 // Requests
 // ---------------------------------------------------------------------------
 
-fn present<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    request.get(key).filter(|v| !v.is_null())
-}
-
 fn invalid_at(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
     GatewayError::invalid_param(param.as_ref(), message)
-}
-
-fn serialize(body: &Value) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(body)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
 /// OpenAI request → Gemini request body (`GenerateContentRequest`, or

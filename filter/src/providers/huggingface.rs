@@ -374,8 +374,7 @@ pub fn translate_request(
             "/generate"
         }
         .into(),
-        body: serde_json::to_vec(&body)
-            .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))?,
+        body: super::serialize_request(&body)?,
     })
 }
 

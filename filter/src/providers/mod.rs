@@ -254,6 +254,18 @@ pub fn infer_provider(model: &str) -> Option<&'static str> {
     None
 }
 
+/// A request field, treating an explicit `null` as absent (every translator reads
+/// fields this way).
+pub(crate) fn present<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    request.get(key).filter(|v| !v.is_null())
+}
+
+/// A translated request body as bytes (a failure is the gateway's own 500).
+pub(crate) fn serialize_request<T: Serialize + ?Sized>(body: &T) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(body)
+        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
+}
+
 /// Per-response facts a translator needs but cannot read from the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseContext {

@@ -67,6 +67,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::serialize_request as serialize;
 use super::{ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -165,11 +166,6 @@ pub fn supported_params(chat: bool, endpoint: Endpoint) -> Vec<&'static str> {
 
 fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
     GatewayError::invalid_param(param.as_ref(), message)
-}
-
-fn serialize(body: &Value) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(body)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
 /// Translates an OpenAI request for Ollama (`chat`: `ollama_chat/`).

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use super::serialize_request as serialize;
 use super::{ProviderRequest, StreamTranslate};
 use crate::cost::{self, Usage};
 use crate::endpoint::Endpoint;
@@ -20,11 +21,6 @@ pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Most of a non-JSON error body kept in the message.
 const MAX_ERROR_TEXT: usize = 2000;
-
-fn serialize(request: &Map<String, Value>) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(request)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
-}
 
 /// The path of an OpenAI-compatible request: `/{endpoint}`.
 pub fn request_path(endpoint: Endpoint) -> String {

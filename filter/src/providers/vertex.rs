@@ -31,6 +31,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::serialize_request as serialize;
 use super::{anthropic, gemini, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -128,11 +129,6 @@ pub fn request_path(model: &str, stream: bool, endpoint: Endpoint) -> String {
             gemini::method(stream, endpoint)
         ),
     }
-}
-
-fn serialize(v: &Value) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(v)
-        .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))
 }
 
 /// OpenAI request → the Vertex body for the model's family.
