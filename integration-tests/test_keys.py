@@ -128,6 +128,11 @@ def test_health_needs_no_key(setup):
     gw, _, _ = setup
     status, _, body = harness.request_json("GET", gw.url("/health/liveliness"))
     assert (status, body) == (200, "I'm alive!")
+    # Readiness is the keyservice's answer: its database is connected (SQLite here).
+    for path in ("/health/readiness", "/v1/health/readiness", "/health/readiness?x=1"):
+        status, _, body = harness.request_json("GET", gw.url(path))
+        assert status == 200, (path, body)
+        assert body["status"] == "healthy" and body["db"] == "connected", (path, body)
 
 
 def test_master_key_reaches_everything(setup):
@@ -468,6 +473,10 @@ def test_keyservice_down_fails_closed_and_recovers(setup):
     status, _, body = chat(gw, "demo", MASTER)
     assert status == 503, body
     assert mock.request_count == 0, "nothing is admitted while the keyservice is down"
+    # Unready while the keyservice is down: LiteLLM's 503 with its `db` field.
+    status, _, body = harness.request_json("GET", gw.url("/health/readiness"))
+    assert status == 503, body
+    assert body["status"] == "unhealthy" and body["db"] == "disconnected", body
     ks.start()  # same port, same database
     deadline = time.monotonic() + 10
     while True:

@@ -604,6 +604,11 @@ pub struct GeneralSettings {
     /// `master_key`: the admin key. Resolved from `os.environ/` by [`load`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_key: Option<String>,
+    /// The variable `master_key` named (`os.environ/NAME`), kept by [`load`] when it
+    /// resolves the value: the filter reads the key from the same variable, so a
+    /// rendered config never holds a key the user kept out of the file.
+    #[serde(skip)]
+    pub master_key_env: Option<String>,
     /// `database_url`: PostgreSQL for keys and spend. Resolved from `os.environ/` by [`load`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
@@ -1167,6 +1172,11 @@ impl Config {
         let lookup = |name: &str| env(name).or_else(|| defaults.get(name).cloned());
 
         let general = &mut self.general_settings;
+        general.master_key_env = general
+            .master_key
+            .as_deref()
+            .and_then(env_ref)
+            .map(str::to_string);
         resolve_opt(
             &file,
             "general_settings.master_key",
@@ -1828,7 +1838,9 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            let (config, _) = parse_str(&text, "config.yaml", &env).unwrap();
+            let (mut config, _) = parse_str(&text, "config.yaml", &env).unwrap();
+            // Where the master key came from is noted at load, not serialized.
+            config.general_settings.master_key_env = None;
             let written = serde_yaml::to_string(&config).unwrap();
             let (again, _) = parse_str(&written, "config.yaml", &env).unwrap();
             assert_eq!(again, config, "{}: re-parsed:\n{written}", path.display());

@@ -155,14 +155,30 @@ fn render_plan(
         bootstrap.display(),
         rendered.plugin_configs.len()
     );
+    eprintln!("{}", envoy_environment_line(plan));
     let missing = missing_env(plan);
     if !missing.is_empty() {
         eprintln!(
-            "note: Envoy must run with these environment variables set (the filter reads them at start-up): {}",
+            "note: not set in this shell: {} (Envoy will refuse to start without them)",
             missing.join(", ")
         );
     }
     Ok(bootstrap)
+}
+
+/// The line `render` prints about Envoy's environment: every variable the filter reads
+/// at start-up (the config's `os.environ/NAME` values and the providers' default key
+/// variables). Envoy needs exactly these set and nothing else from Switchyard.
+fn envoy_environment_line(plan: &plan::Plan) -> String {
+    if plan.host_env_keys.is_empty() {
+        "Envoy's environment: nothing (the rendered files are self-sufficient)".to_string()
+    } else {
+        let names: Vec<&str> = plan.host_env_keys.iter().map(String::as_str).collect();
+        format!(
+            "Envoy's environment: {} (the filter reads these at start-up; nothing else is needed)",
+            names.join(" ")
+        )
+    }
 }
 
 /// The filter's environment variables that neither the process nor the config's

@@ -63,6 +63,12 @@ use crate::litellm::{
 /// images of a vision request fit; whole documents may not).
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// LiteLLM's variable for the master key when the config has no `master_key`.
+pub const MASTER_KEY_VARIABLE: &str = "LITELLM_MASTER_KEY";
+
+/// LiteLLM's variable for the database when the config has no `database_url`.
+pub const DATABASE_URL_VARIABLE: &str = "DATABASE_URL";
+
 /// OpenAI's API, the default `api_base` of `openai/` deployments.
 pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
 
@@ -495,6 +501,11 @@ pub struct Plan {
 pub struct KeysPlan {
     /// `general_settings.master_key`, else `LITELLM_MASTER_KEY`.
     pub master_key: Option<String>,
+    /// Where the master key comes from, as the filter must read it: the variable the
+    /// config names (`os.environ/NAME`), `LITELLM_MASTER_KEY` when only the
+    /// environment has it, or `None` for a key written in the file (the rendered
+    /// config then carries it, as it carries other literal secrets).
+    pub master_key_env: Option<String>,
     /// `general_settings.database_url`, else `DATABASE_URL` (else SQLite).
     pub database_url: Option<String>,
 }
@@ -742,20 +753,33 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
-    let master_key = config
-        .general_settings
-        .master_key
-        .clone()
-        .or_else(|| lookup("LITELLM_MASTER_KEY"))
-        .filter(|k| !k.is_empty());
+    let (master_key, master_key_env) = match &config.general_settings.master_key {
+        Some(key) => (
+            Some(key.clone()),
+            config.general_settings.master_key_env.clone(),
+        ),
+        None => (
+            lookup(MASTER_KEY_VARIABLE),
+            Some(MASTER_KEY_VARIABLE.to_string()),
+        ),
+    };
+    let master_key = master_key.filter(|k| !k.is_empty());
+    let master_key_env = master_key_env.filter(|_| master_key.is_some());
     let database_url = config
         .general_settings
         .database_url
         .clone()
-        .or_else(|| lookup("DATABASE_URL"))
+        .or_else(|| lookup(DATABASE_URL_VARIABLE))
         .filter(|u| !u.is_empty());
+    if master_key.is_some() && master_key_env.is_none() {
+        cx.warnings.push(
+            "general_settings.master_key: the key is written in the config file and will be copied into the rendered Envoy config (spend reports carry it); prefer os.environ/NAME"
+                .to_string(),
+        );
+    }
     let keys = (master_key.is_some() || database_url.is_some()).then_some(KeysPlan {
         master_key,
+        master_key_env,
         database_url,
     });
     if keys.is_none() {
@@ -786,7 +810,12 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         deployments,
         routes,
         routing,
-        host_env_keys: cx.host_env_keys,
+        host_env_keys: {
+            // Spend reports carry the master key, read from the variable it came from.
+            let mut env_keys = cx.host_env_keys;
+            env_keys.extend(keys.as_ref().and_then(|k| k.master_key_env.clone()));
+            env_keys
+        },
         token_clusters: cx.token_clusters,
         timeout_secs: config
             .router_settings
@@ -3485,6 +3514,55 @@ mod tests {
         // The secret never reaches the serialized plan.
         let json = serde_json::to_string(&compile_text(&text).unwrap()).unwrap();
         assert!(!json.contains("sk-1234"), "{json}");
+    }
+
+    #[test]
+    fn the_master_key_is_read_where_the_config_put_it() {
+        // Written out: no variable (render inlines it), and a warning says so.
+        let text = format!(
+            "{}general_settings:\n  master_key: sk-1234\n",
+            one("      model: openai/x\n")
+        );
+        let plan = compile_text(&text).unwrap();
+        let keys = plan.keys.as_ref().unwrap();
+        assert_eq!(keys.master_key_env, None);
+        assert!(!plan.host_env_keys.contains(MASTER_KEY_VARIABLE));
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("general_settings.master_key: the key is written")));
+        // os.environ/NAME: that variable, which the filter must then read.
+        let text = format!(
+            "{}general_settings:\n  master_key: os.environ/MY_MASTER\n",
+            one("      model: openai/x\n")
+        );
+        let plan = compile_env(&text, &[("MY_MASTER", "sk-env")]).unwrap();
+        let keys = plan.keys.as_ref().unwrap();
+        assert_eq!(
+            (keys.master_key.as_deref(), keys.master_key_env.as_deref()),
+            (Some("sk-env"), Some("MY_MASTER"))
+        );
+        assert!(plan.host_env_keys.contains("MY_MASTER"));
+        // Only LITELLM_MASTER_KEY: LiteLLM's variable.
+        let plan = compile_env(
+            &one("      model: openai/x\n"),
+            &[("LITELLM_MASTER_KEY", "sk-var")],
+        )
+        .unwrap();
+        let keys = plan.keys.as_ref().unwrap();
+        assert_eq!(
+            (keys.master_key.as_deref(), keys.master_key_env.as_deref()),
+            (Some("sk-var"), Some(MASTER_KEY_VARIABLE))
+        );
+        assert!(plan.host_env_keys.contains(MASTER_KEY_VARIABLE));
+        // A database without a master key: nothing for the filter to read.
+        let plan = compile_env(
+            &one("      model: openai/x\n"),
+            &[("DATABASE_URL", "postgres://db/x")],
+        )
+        .unwrap();
+        assert_eq!(plan.keys.as_ref().unwrap().master_key_env, None);
+        assert!(!plan.host_env_keys.contains(MASTER_KEY_VARIABLE));
     }
 
     #[test]

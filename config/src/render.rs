@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::{
-    PluginConfig, ResponderConfig, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    PluginConfig, ResponderConfig, Setting, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 
@@ -57,10 +57,14 @@ pub struct RenderOptions {
     pub keyservice: Option<String>,
 }
 
+/// `GET /health/readiness` (also under `/v1`, with or without a trailing slash or a
+/// query), as the router stage classifies it.
+const READINESS_PATH_REGEX: &str = r"^(/v1)?/health/readiness/?(\?.*)?$";
+
 /// The keyservice's Envoy cluster.
 pub const KEYSERVICE_CLUSTER: &str = "switchyard_keyservice";
-/// The environment variable holding the master key, for Envoy (spend reports) and
-/// the keyservice; set by `switchyard up`, never written to a file.
+/// The environment variable through which `switchyard up` hands the master key to
+/// the keyservice it starts (never argv, never a file).
 pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
@@ -502,12 +506,7 @@ fn response_too_large_mapper(limit_bytes: usize) -> Value {
 pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     // Written as given: relative paths resolve against Envoy's working directory.
     let wasm = &opts.wasm;
-    let mut host_env_keys: Vec<&str> = plan.host_env_keys.iter().map(String::as_str).collect();
-    let master_key_in_env = plan.keys.as_ref().is_some_and(|k| k.master_key.is_some());
-    if master_key_in_env {
-        // Spend reports carry the master key; the filter reads it from Envoy's env.
-        host_env_keys.push(MASTER_KEY_ENV);
-    }
+    let host_env_keys: Vec<&str> = plan.host_env_keys.iter().map(String::as_str).collect();
     let vm = json!({
         "vm_id": "switchyard",
         "runtime": "envoy.wasm.runtime.v8",
@@ -574,6 +573,18 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 }},
             }));
         }
+        // Readiness is the keyservice's: it answers whether its database is
+        // connected (LiteLLM's `db` field), unauthenticated as in LiteLLM.
+        routes.push(json!({
+            "name": "keyservice/health/readiness",
+            "match": {"safe_regex": {"regex": READINESS_PATH_REGEX}},
+            "route": {"cluster": KEYSERVICE_CLUSTER, "timeout": "5s",
+                "regex_rewrite": {"pattern": {"regex": "^.*$"}, "substitution": "/health/readiness"}},
+            "typed_per_filter_config": {"envoy.filters.http.ext_authz": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
+                "disabled": true,
+            }},
+        }));
     }
     routes.push(json!({
         "name": "unrouted",
@@ -587,7 +598,16 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     if plan.keys.is_some() {
         router.spend_reporting = Some(SpendReporting {
             cluster: KEYSERVICE_CLUSTER.to_string(),
-            auth_env: master_key_in_env.then(|| MASTER_KEY_ENV.to_string()),
+            // Spend reports carry the master key: from the variable the config (or
+            // LiteLLM's LITELLM_MASTER_KEY) names, else as the file wrote it.
+            auth: plan
+                .keys
+                .as_ref()
+                .and_then(|k| match (&k.master_key_env, &k.master_key) {
+                    (Some(env), _) => Some(Setting::Env { env: env.clone() }),
+                    (None, Some(key)) => Some(Setting::Literal(key.clone())),
+                    (None, None) => None,
+                }),
         });
     }
     let router_config = plugin_json(&PluginConfig::Router(router))?;
@@ -668,6 +688,22 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     if let Some(mappers) = hcm["local_reply_config"]["mappers"].as_array_mut() {
         let anthropic: Vec<Value> = mappers.iter().map(anthropic_mapper).collect();
         mappers.splice(0..0, anthropic);
+        if plan.keys.is_some() {
+            // An unreachable keyservice makes the gateway unready: LiteLLM's 503 with
+            // its `db` field, not an error body (probes and dashboards read `db`).
+            mappers.insert(0, json!({
+                "filter": {"and_filter": {"filters": [
+                    {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {"regex": READINESS_PATH_REGEX}}}}},
+                    {"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500, "runtime_key": "switchyard.local_reply.readiness"}}}},
+                ]}},
+                "status_code": 503,
+                "body_format_override": {"json_format": {
+                    "status": "unhealthy",
+                    "db": "disconnected",
+                    "keyservice": "unreachable",
+                }},
+            }));
+        }
     }
     http_filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(http_filters);

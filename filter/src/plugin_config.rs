@@ -73,9 +73,11 @@ pub struct RouterConfig {
 pub struct SpendReporting {
     /// The keyservice's Envoy cluster.
     pub cluster: String,
-    /// Environment variable holding the master key the keyservice wants on reports.
+    /// The master key the keyservice wants on reports (`Authorization: Bearer`):
+    /// `{"env": NAME}` — the variable the config named, or `LITELLM_MASTER_KEY` — or
+    /// the key itself when the config has it written out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_env: Option<String>,
+    pub auth: Option<Setting>,
 }
 
 /// Where a group's request goes when a provider rejects it for one specific reason

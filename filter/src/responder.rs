@@ -224,4 +224,18 @@ mod tests {
         RouterExchange::default().on_request_headers(&r, &mut host, true);
         assert_eq!(host.local_reply.as_ref().unwrap().status, 200);
     }
+
+    #[test]
+    fn readiness_is_the_keyservices_to_answer() {
+        // With keys on, readiness goes on (to the keyservice's route): only the
+        // keyservice knows whether its database is connected.
+        let r = router();
+        let mut host =
+            MockHost::with_request(&[(":method", "GET"), (":path", "/health/readiness")], b"");
+        assert_eq!(
+            RouterExchange::default().on_request_headers(&r, &mut host, true),
+            Flow::Continue
+        );
+        assert!(host.local_reply.is_none());
+    }
 }

@@ -544,6 +544,9 @@ impl RouterExchange {
             }
             // Health answers never wait for a key (LiteLLM's are unauthenticated).
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
+            // With virtual keys the keyservice answers: it knows whether its database
+            // is connected (rendered route, no key check).
+            Route::Readiness if router.defer_answers => return Flow::Continue,
             Route::Readiness => reply_json(
                 host,
                 200,

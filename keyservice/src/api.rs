@@ -168,7 +168,7 @@ async fn readiness(State(svc): Svc) -> Response {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unhealthy", "db": "Not connected", "backend": backend})),
+            axum::Json(json!({"status": "unhealthy", "db": "disconnected", "backend": backend})),
         )
             .into_response()
     }

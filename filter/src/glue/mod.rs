@@ -266,11 +266,15 @@ impl RootContext for SwitchyardRoot {
                 }
                 self.stage = Some(stage);
                 if let Some(r) = reporting {
-                    let authorization = match &r.auth_env {
-                        Some(name) => match std::env::var(name).ok().filter(|v| !v.is_empty()) {
-                            Some(key) => Some(format!("Bearer {key}")),
-                            None => {
-                                let _ = abi::log(LOG_CRITICAL, &format!("switchyard: configuration rejected: spend_reporting.auth_env: environment variable {name} is not set in the Envoy process"));
+                    let lookup = |name: &str| std::env::var(name).ok();
+                    let authorization = match &r.auth {
+                        Some(setting) => match setting.resolve("spend_reporting.auth", &lookup) {
+                            Ok(key) => Some(format!("Bearer {key}")),
+                            Err(e) => {
+                                let _ = abi::log(
+                                    LOG_CRITICAL,
+                                    &format!("switchyard: configuration rejected: {e}"),
+                                );
                                 return false;
                             }
                         },
