@@ -80,9 +80,7 @@ general_settings:
   master_key: os.environ/TEST_MASTER
 """
         gw = harness.Gateway(
-            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER,
-                     # Envoy's copy of the master key, for spend reports (`up` sets it).
-                     "SWITCHYARD_MASTER_KEY": MASTER},
+            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
             workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
         gw.start()
         try:

@@ -51,7 +51,7 @@ model_list:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        env = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER, "SWITCHYARD_MASTER_KEY": MASTER}
+        env = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER}
         services, gateways = [], []
         try:
             for i in range(2):
