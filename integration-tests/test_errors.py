@@ -816,8 +816,7 @@ def test_missing_env_var_stops_switchyard_up(tmp_path: Path) -> None:
     config.write_text(_missing_var_config(closed_port()))
     env = dict(os.environ)
     env.pop(MISSING_VAR, None)
-    env.setdefault("ENVOY_BIN", str(harness.ENVOY_BIN))
-    env.setdefault("SWITCHYARD_WASM", str(harness.SWITCHYARD_WASM))
+    # The command finds Envoy (.venv) and the filter (the build output) itself.
     proc = subprocess.Popen(
         [str(harness.SWITCHYARD_BIN), "up", "--config", str(config), "--port", "0",
          "--workdir", str(tmp_path / "wd")],
