@@ -287,7 +287,12 @@ mod tests {
         ] {
             assert!(is_sensitive(name), "{name}");
         }
-        for name in ["content-type", "anthropic-version", "x-amz-date", "user-agent"] {
+        for name in [
+            "content-type",
+            "anthropic-version",
+            "x-amz-date",
+            "user-agent",
+        ] {
             assert!(!is_sensitive(name), "{name}");
         }
     }
@@ -322,7 +327,11 @@ mod tests {
         );
         assert!(lines[3].starts_with("-H 'authorization: Be****89' -H 'content-type: application/json' -H 'x-echo: copy sk****89 here'"), "{}", lines[3]);
         assert!(lines[3].ends_with(" \\"));
-        assert!(lines[4].starts_with("-d '{\"model\":\"m\",\"api_key\":\"sk****89\",\"max_tokens\":5,"), "{}", lines[4]);
+        assert!(
+            lines[4].starts_with("-d '{\"model\":\"m\",\"api_key\":\"sk****89\",\"max_tokens\":5,"),
+            "{}",
+            lines[4]
+        );
         // A quote in the body stays shell-safe.
         assert!(lines[4].contains("it'\\''s sk****89"), "{}", lines[4]);
         assert_eq!(lines.len(), 5);

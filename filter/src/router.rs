@@ -1003,7 +1003,13 @@ mod tests {
             error_fallbacks: Default::default(),
         };
         let r = Router::new(&config("ollama/llama3")).unwrap();
-        for model in ["gpt-4o", "openai/gpt-4o-mini", "gpt-3.5-turbo", "llama", "x"] {
+        for model in [
+            "gpt-4o",
+            "openai/gpt-4o-mini",
+            "gpt-3.5-turbo",
+            "llama",
+            "x",
+        ] {
             assert_eq!(
                 r.resolve(model),
                 Some(Resolved {
@@ -1017,7 +1023,10 @@ mod tests {
         let models: Value = serde_json::from_slice(r.models_body()).unwrap();
         assert_eq!(models["data"].as_array().unwrap().len(), 4);
         let err = Router::new(&config("nope")).unwrap_err();
-        assert!(err.contains("forced_group") && err.contains("nope"), "{err}");
+        assert!(
+            err.contains("forced_group") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]
