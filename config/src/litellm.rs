@@ -487,7 +487,8 @@ pub struct LitellmSettings {
     /// `budget_duration`: when the global budget resets (`30d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_duration: Option<String>,
-    /// `set_verbose`: LiteLLM debug logging.
+    /// `set_verbose`: LiteLLM debug logging; `true` turns on Switchyard's debug mode
+    /// (each provider request logged, credentials masked: `Plan::debug_requests`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_verbose: Option<bool>,
     /// `json_logs`: LiteLLM logs as JSON.
@@ -1391,13 +1392,12 @@ impl LitellmSettings {
                 "turn_off_message_logging",
                 self.turn_off_message_logging.is_some(),
             ),
-            ("set_verbose", self.set_verbose.is_some()),
             ("json_logs", self.json_logs.is_some()),
         ] {
             if set {
                 warn(
                     key,
-                    "LiteLLM logging settings have no effect in Switchyard (which never logs message content); ignored",
+                    "LiteLLM logging settings have no effect in Switchyard (which logs no message content outside the debug mode); ignored",
                 );
             }
         }

@@ -6,8 +6,12 @@
 //! - `switchyard render --config FILE --out DIR`: write the Envoy bootstrap and the
 //!   filter's plugin configs.
 //! - `switchyard up --config FILE`: render, start Envoy, wait until ready, run until
-//!   Ctrl-C.
+//!   Ctrl-C. It takes LiteLLM's proxy flags too (`--num_workers`, `--debug`,
+//!   `--model` without a config, `--test`, …: see `litellm_cli`), and
+//!   `switchyard --config FILE …` without a command is `up`, as LiteLLM users type
+//!   `litellm --config FILE`.
 
+use switchyard::litellm_cli::{self, ModelFlags};
 use switchyard::{litellm, plan, render, up};
 
 use clap::{Parser, Subcommand};
@@ -18,7 +22,8 @@ use std::process::ExitCode;
 #[command(
     name = "switchyard",
     version,
-    about = "A LiteLLM-compatible LLM gateway inside Envoy: compiles config.yaml into Envoy configuration"
+    about = "A LiteLLM-compatible LLM gateway inside Envoy: compiles config.yaml into Envoy configuration",
+    after_help = "LiteLLM's way works too: `switchyard --config config.yaml [--port 4000] [--num_workers N] [--debug]` is `switchyard up …`, and `switchyard --model ollama/llama3` serves one model without a config. Switchyard sends no telemetry."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,10 +53,14 @@ enum Command {
         listen: Listen,
     },
     /// Run the gateway: render, start Envoy, wait until ready; Ctrl-C stops it.
+    ///
+    /// `switchyard --config FILE …` (no command) is the same, as `litellm --config
+    /// FILE` is. LiteLLM's proxy flags are taken too (below). Switchyard sends no
+    /// telemetry.
     Up {
-        /// The LiteLLM-style config file.
+        /// The LiteLLM-style config file (optional with --model).
         #[arg(long, short = 'c', value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         #[command(flatten)]
         listen: Listen,
         /// Where the rendered files and Envoy's log go.
@@ -60,7 +69,83 @@ enum Command {
         /// Envoy's log level.
         #[arg(long, default_value = "warn")]
         log_level: String,
+        #[command(flatten)]
+        litellm: LitellmFlags,
     },
+}
+
+/// LiteLLM's proxy flags (`litellm --model … --num_workers …`), in LiteLLM's spelling
+/// and with hyphens.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "LiteLLM's command line")]
+struct LitellmFlags {
+    /// Envoy worker threads (Envoy's --concurrency; default: one per CPU core).
+    #[arg(long = "num-workers", visible_alias = "num_workers", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    num_workers: Option<u32>,
+    /// Debug mode: print each provider request as LiteLLM does ("POST Request Sent
+    /// from LiteLLM:" and a curl command, credentials masked) and the provider's
+    /// status. Also on with litellm_settings.set_verbose: true or LITELLM_LOG=DEBUG.
+    #[arg(long)]
+    debug: bool,
+    /// The same debug mode (LiteLLM's --detailed_debug).
+    #[arg(long = "detailed-debug", visible_alias = "detailed_debug")]
+    detailed_debug: bool,
+    /// Serve this model for every request (`ollama/llama3`), without a config or
+    /// with one (see the README).
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    model: Option<String>,
+    /// Another name for --model, listed in /models.
+    #[arg(long, value_name = "NAME")]
+    alias: Option<String>,
+    /// The provider's URL (every deployment's api_base).
+    #[arg(long = "api-base", visible_alias = "api_base", value_name = "URL")]
+    api_base: Option<String>,
+    /// Azure's API version, for Azure deployments without one.
+    #[arg(
+        long = "api-version",
+        visible_alias = "api_version",
+        value_name = "VERSION"
+    )]
+    api_version: Option<String>,
+    /// Default temperature of every deployment.
+    #[arg(long, value_name = "T")]
+    temperature: Option<f64>,
+    /// Default max_tokens of every deployment.
+    #[arg(long = "max-tokens", visible_alias = "max_tokens", value_name = "N")]
+    max_tokens: Option<u64>,
+    /// Seconds per call (router_settings.timeout).
+    #[arg(
+        long = "request-timeout",
+        visible_alias = "request_timeout",
+        value_name = "SECONDS"
+    )]
+    request_timeout: Option<f64>,
+    /// Drop request parameters a provider does not take (litellm_settings.drop_params).
+    #[arg(long = "drop-params", visible_alias = "drop_params")]
+    drop_params: bool,
+    /// Send a test chat request to the running gateway at --host/--port, print the
+    /// answer and exit (no gateway is started).
+    #[arg(long)]
+    test: bool,
+    /// Accepted for LiteLLM's command lines; Switchyard sends no telemetry at all.
+    #[arg(long, value_name = "BOOL", value_parser = litellm_cli::parse_bool)]
+    telemetry: Option<bool>,
+}
+
+impl LitellmFlags {
+    fn model_flags(&self) -> ModelFlags {
+        ModelFlags {
+            model: self.model.clone(),
+            alias: self.alias.clone(),
+            api_base: self.api_base.clone(),
+            api_version: self.api_version.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            request_timeout: self.request_timeout,
+            drop_params: self.drop_params,
+        }
+    }
 }
 
 /// Where the gateway listens and which filter it loads.
@@ -69,7 +154,8 @@ struct Listen {
     /// Listener port (LiteLLM's default, 4000; 0 picks a free port).
     #[arg(long, default_value_t = 4000)]
     port: u16,
-    /// Listener address (use 0.0.0.0 to serve other machines).
+    /// Listener address: 0.0.0.0 serves other machines (LiteLLM's default; Switchyard
+    /// stays on this machine unless told).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Envoy admin port on 127.0.0.1 (0 picks a free port).
@@ -105,7 +191,9 @@ impl Listen {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(litellm_cli::with_default_command(
+        std::env::args_os().collect(),
+    ));
     match cli.command {
         Command::Check { config, plan } => check(&config, plan),
         Command::Render {
@@ -116,9 +204,22 @@ fn main() -> ExitCode {
         Command::Up {
             config,
             listen,
+            litellm,
+            ..
+        } if litellm.test => report(test_command(config.as_deref(), &listen, &litellm)),
+        Command::Up {
+            config,
+            listen,
             workdir,
             log_level,
-        } => report(up_command(&config, &listen, &workdir, &log_level)),
+            litellm,
+        } => report(up_command(
+            config.as_deref(),
+            &listen,
+            &litellm,
+            &workdir,
+            &log_level,
+        )),
     }
 }
 
@@ -194,18 +295,33 @@ fn missing_env(plan: &plan::Plan) -> Vec<String> {
 }
 
 fn up_command(
-    config: &Path,
+    config: Option<&Path>,
     listen: &Listen,
+    flags: &LitellmFlags,
     workdir: &Path,
     log_level: &str,
 ) -> Result<(), String> {
     let envoy = up::find_envoy()?;
-    let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
+    let (loaded, mut plan, forced) =
+        load_for_up(config, &flags.model_flags()).ok_or("the config has errors (above)")?;
+    if let Some(model) = &forced {
+        println!("serving {model} for every request, whatever model it names (--model)");
+    }
+    let debug = litellm_cli::debug_reason(flags.debug, flags.detailed_debug, &loaded, &process_env);
+    if let Some(reason) = debug {
+        plan.debug_requests = true;
+        println!(
+            "debug mode ({reason}): each provider request is printed as \"POST Request Sent from LiteLLM:\" with a curl command (credentials masked), then the provider's status"
+        );
+    }
+    if flags.telemetry.is_some() {
+        println!("--telemetry: accepted; Switchyard sends no telemetry");
+    }
     let missing = missing_env(&plan);
     if !missing.is_empty() {
         return Err(format!(
             "{}: these environment variables are not set (referenced as os.environ/… or provider default keys): {}",
-            config.display(),
+            loaded.file_name,
             missing.join(", ")
         ));
     }
@@ -227,8 +343,13 @@ fn up_command(
     if let Some(ks) = &keyservice {
         opts.keyservice = Some(ks.addr.clone());
     }
+    let envoy_options = up::EnvoyOptions {
+        log_level,
+        concurrency: flags.num_workers,
+        debug: plan.debug_requests,
+    };
     let started = render_plan(&plan, &workdir.join("envoy"), &opts)
-        .and_then(|bootstrap| up::start(&envoy, &bootstrap, workdir, log_level));
+        .and_then(|bootstrap| up::start(&envoy, &bootstrap, workdir, &envoy_options));
     let result = started.and_then(|running| up::run_until_interrupted(running, &listen.host));
     if let Some(ks) = keyservice.as_mut() {
         up::stop(&mut ks.child);
@@ -241,6 +362,72 @@ fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// `--test`: a chat request to the gateway at `--host`/`--port`, with the master key
+/// of `--config` (else `LITELLM_MASTER_KEY`), for `--model` (else the first model the
+/// gateway lists); prints the answer.
+fn test_command(
+    config: Option<&Path>,
+    listen: &Listen,
+    flags: &LitellmFlags,
+) -> Result<(), String> {
+    let master_key = match config {
+        Some(path) => {
+            let (config, _) = litellm::load(path, &process_env).map_err(|e| e.to_string())?;
+            config.general_settings.master_key.clone()
+        }
+        None => None,
+    }
+    .or_else(|| process_env("LITELLM_MASTER_KEY"))
+    .filter(|k| !k.is_empty());
+    let answer = up::test_request(
+        &listen.host,
+        listen.port,
+        flags.model.as_deref(),
+        master_key.as_deref(),
+    )?;
+    println!("{answer}");
+    Ok(())
+}
+
+/// What `up` serves: the config file (if any) with LiteLLM's flags applied, compiled;
+/// the group `--model` forces. `None` after printing the error.
+fn load_for_up(
+    path: Option<&Path>,
+    flags: &ModelFlags,
+) -> Option<(litellm::Config, plan::Plan, Option<String>)> {
+    let (mut config, mut warnings) = match path {
+        Some(path) => match litellm::load(path, &process_env) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return None;
+            }
+        },
+        None if flags.model.is_some() => (litellm_cli::empty_config(), Vec::new()),
+        None => {
+            eprintln!("error: give a config (--config FILE) or a model (--model MODEL, e.g. ollama/llama3)");
+            return None;
+        }
+    };
+    let applied = match litellm_cli::apply(&mut config, flags, &process_env) {
+        Ok(applied) => applied,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    warnings.extend(applied.warnings);
+    let (config, mut plan) = compile_loaded(config, &warnings)?;
+    if let Some(group) = &applied.forced_group {
+        if !plan.router.groups.iter().any(|g| &g.name == group) {
+            eprintln!("error: --model {group}: no deployment serves it (see the warnings above)");
+            return None;
+        }
+        plan.router.forced_group = Some(group.clone());
+    }
+    Some((config, plan, applied.forced_group))
+}
+
 /// Loads and compiles `path`, printing warnings to stderr. `None` after printing the
 /// error.
 fn load_and_compile(path: &Path) -> Option<(litellm::Config, plan::Plan)> {
@@ -251,7 +438,15 @@ fn load_and_compile(path: &Path) -> Option<(litellm::Config, plan::Plan)> {
             return None;
         }
     };
-    for warning in &warnings {
+    compile_loaded(config, &warnings)
+}
+
+/// Compiles a loaded config, printing its load warnings and the plan's to stderr.
+fn compile_loaded(
+    config: litellm::Config,
+    warnings: &[litellm::Warning],
+) -> Option<(litellm::Config, plan::Plan)> {
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
     match plan::compile(&config, &process_env) {

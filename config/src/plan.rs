@@ -491,6 +491,10 @@ pub struct Plan {
     /// database is configured, as in LiteLLM. Holds secrets: never rendered.
     #[serde(skip)]
     pub keys: Option<KeysPlan>,
+    /// The debug mode: the upstream stage logs each attempt as LiteLLM's debug output
+    /// does (`litellm_settings.set_verbose: true`; `switchyard up` also turns it on
+    /// for `--debug`, `--detailed_debug` and `LITELLM_LOG=DEBUG`).
+    pub debug_requests: bool,
     /// Deployment-level warnings (skipped deployments, ignored parameters). The
     /// config-level ones come from `litellm::load`; show both.
     pub warnings: Vec<String>,
@@ -806,6 +810,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             defer_answers: keys.is_some(),
             // Set by render, which knows the keyservice's cluster.
             spend_reporting: None,
+            // Set by `switchyard up --model` (LiteLLM's command-line model).
+            forced_group: None,
         },
         deployments,
         routes,
@@ -824,6 +830,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         stream_timeout_secs: config.router_settings.stream_timeout,
         env_defaults,
         keys,
+        debug_requests: config.litellm_settings.set_verbose == Some(true),
         warnings: cx.warnings,
     })
 }

@@ -283,6 +283,7 @@ fn route_cluster(
         clear_headers,
         error_fallbacks: plan.router.error_fallbacks.clone(),
         keys: plan.keys.is_some(),
+        debug: plan.debug_requests,
     }))?;
 
     let mut protocol = json!({

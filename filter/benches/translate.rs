@@ -428,6 +428,7 @@ fn cluster(primary: ProviderKind) -> Upstream {
         clear_headers: vec!["x-tenant".into()],
         error_fallbacks: BTreeMap::new(),
         keys: false,
+        debug: false,
     };
     Upstream::new(&config, &env).unwrap_or_else(|e| panic!("bench cluster: {e}"))
 }
@@ -567,6 +568,7 @@ fn router() -> Router {
         error_fallbacks: Default::default(),
         defer_answers: false,
         spend_reporting: None,
+        forced_group: None,
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }

@@ -162,7 +162,8 @@ pub mod tests {
         pub route_cache_cleared: usize,
         /// Properties by path joined with `.`.
         pub properties: std::collections::HashMap<String, Vec<u8>>,
-        pub logs: Vec<(Level, String)>,
+        /// Every line logged (`log` takes `&self`, hence the cell).
+        pub logs: std::cell::RefCell<Vec<(Level, String)>>,
         pub now: u64,
         /// Shared data by key.
         pub shared: std::collections::HashMap<String, Vec<u8>>,
@@ -264,7 +265,9 @@ pub mod tests {
         fn clear_route_cache(&mut self) {
             self.route_cache_cleared += 1;
         }
-        fn log(&self, _level: Level, _message: &str) {}
+        fn log(&self, level: Level, message: &str) {
+            self.logs.borrow_mut().push((level, message.to_string()));
+        }
         fn now_unix_secs(&self) -> u64 {
             self.now
         }

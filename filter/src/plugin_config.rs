@@ -64,6 +64,10 @@ pub struct RouterConfig {
     /// Where spend reports go (the keyservice), when keys are checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_reporting: Option<SpendReporting>,
+    /// Every request goes to this group, whatever model it names (`switchyard up
+    /// --model`: LiteLLM's command-line model serves every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_group: Option<String>,
 }
 
 /// The keyservice's `POST /spend/record`, as the router stage's root context sends
@@ -199,6 +203,11 @@ pub struct UpstreamConfig {
     /// and queue spend reports. Off, the stage skips both.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keys: bool,
+    /// The debug mode (`switchyard up --debug`, `litellm_settings.set_verbose`): log
+    /// each attempt as LiteLLM's debug output does, credentials masked, and the
+    /// provider's status (see `debug_log`). Off, nothing is logged or kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub debug: bool,
 }
 
 /// Endpoint metadata (`filter_metadata.switchyard.deployment`) naming the deployment
@@ -365,6 +374,7 @@ mod tests {
             error_fallbacks: BTreeMap::new(),
             defer_answers: false,
             spend_reporting: None,
+            forced_group: None,
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));
@@ -394,6 +404,7 @@ mod tests {
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),
             keys: true,
+            debug: false,
         });
         let text = serde_json::to_string(&up).unwrap();
         assert!(text.contains("{\"env\":\"AZURE_API_KEY\"}"));

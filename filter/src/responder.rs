@@ -108,6 +108,7 @@ mod tests {
             error_fallbacks: Default::default(),
             defer_answers: true,
             spend_reporting: None,
+            forced_group: None,
         })
         .unwrap()
     }

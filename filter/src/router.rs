@@ -220,6 +220,8 @@ pub struct Router {
     models_body: Vec<u8>,
     error_fallbacks: std::collections::BTreeMap<String, ErrorFallbacks>,
     defer_answers: bool,
+    /// The group every request goes to (`RouterConfig::forced_group`).
+    forced: Option<usize>,
 }
 
 impl Router {
@@ -265,7 +267,17 @@ impl Router {
             models_body: Vec::new(),
             error_fallbacks: config.error_fallbacks.clone(),
             defer_answers: config.defer_answers,
+            forced: None,
         };
+        if let Some(name) = &config.forced_group {
+            router.forced = Some(
+                router
+                    .groups
+                    .iter()
+                    .position(|g| &g.name == name)
+                    .ok_or_else(|| format!("forced_group: no model group is named {name:?}"))?,
+            );
+        }
         for (alias, target) in &config.aliases {
             if router.resolve_group_name(target).is_none() {
                 return Err(format!(
@@ -292,9 +304,16 @@ impl Router {
         Ok(router)
     }
 
-    /// Resolves a requested model: exact group, alias (whose target resolves the same
-    /// way, wildcards included), then wildcard.
+    /// Resolves a requested model: the forced group when there is one, else exact
+    /// group, alias (whose target resolves the same way, wildcards included), then
+    /// wildcard.
     pub fn resolve<'a>(&'a self, model: &'a str) -> Option<Resolved<'a>> {
+        if let Some(group) = self.forced {
+            return Some(Resolved {
+                group,
+                wildcard: None,
+            });
+        }
         if let Some(&group) = self.exact.get(model) {
             return Some(Resolved {
                 group,
@@ -867,6 +886,7 @@ mod tests {
         Router::new(&RouterConfig {
             defer_answers: false,
             spend_reporting: None,
+            forced_group: None,
             groups: vec![
                 group("gpt-4o"),
                 group("openai/*"),
@@ -971,10 +991,50 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_group_serves_every_model() {
+        let config = |forced: &str| RouterConfig {
+            defer_answers: false,
+            spend_reporting: None,
+            forced_group: Some(forced.into()),
+            groups: vec![group("gpt-4o"), group("ollama/llama3"), group("openai/*")],
+            aliases: [("llama".to_string(), "ollama/llama3".to_string())].into(),
+            hidden_aliases: Default::default(),
+            max_request_body_bytes: 1000,
+            error_fallbacks: Default::default(),
+        };
+        let r = Router::new(&config("ollama/llama3")).unwrap();
+        for model in [
+            "gpt-4o",
+            "openai/gpt-4o-mini",
+            "gpt-3.5-turbo",
+            "llama",
+            "x",
+        ] {
+            assert_eq!(
+                r.resolve(model),
+                Some(Resolved {
+                    group: 1,
+                    wildcard: None
+                }),
+                "{model}"
+            );
+        }
+        // /models still lists every group and alias, as LiteLLM's does.
+        let models: Value = serde_json::from_slice(r.models_body()).unwrap();
+        assert_eq!(models["data"].as_array().unwrap().len(), 4);
+        let err = Router::new(&config("nope")).unwrap_err();
+        assert!(
+            err.contains("forced_group") && err.contains("nope"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_alias_target_is_a_config_error() {
         let err = Router::new(&RouterConfig {
             defer_answers: false,
             spend_reporting: None,
+            forced_group: None,
             groups: vec![group("a")],
             aliases: [("x".to_string(), "nope".to_string())].into(),
             hidden_aliases: Default::default(),
@@ -1267,6 +1327,7 @@ mod tests {
         let r = Router::new(&RouterConfig {
             defer_answers: false,
             spend_reporting: None,
+            forced_group: None,
             groups: vec![group("a")],
             aliases: Default::default(),
             hidden_aliases: Default::default(),

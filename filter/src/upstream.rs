@@ -15,6 +15,7 @@
 use serde_json::{Map, Value};
 
 use crate::cost;
+use crate::debug_log;
 use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
@@ -72,6 +73,8 @@ pub struct Upstream {
     clear_headers: Vec<String>,
     /// Virtual keys are checked: read the key facts, queue spend reports.
     keys: bool,
+    /// Debug mode: log each attempt and the provider's status (`debug_log`).
+    debug: bool,
 }
 
 impl Upstream {
@@ -113,6 +116,7 @@ impl Upstream {
             error_fallbacks: config.error_fallbacks.clone(),
             clear_headers,
             keys: config.keys,
+            debug: config.debug,
         })
     }
 
@@ -508,6 +512,10 @@ pub struct UpstreamExchange {
     native: bool,
     /// `stop_sequences` of an Anthropic-format request (for `stop_sequence`).
     stop_sequences: Vec<String>,
+    /// Debug mode is on (the cluster's `debug`): the attempt is logged.
+    debug: bool,
+    /// Debug mode: `<METHOD> <masked URL>` of the attempt sent, for its status line.
+    debug_target: Option<String>,
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
@@ -535,6 +543,8 @@ impl Default for UpstreamExchange {
             api: ClientApi::OpenAi,
             native: false,
             stop_sequences: Vec::new(),
+            debug: false,
+            debug_target: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
         }
@@ -588,6 +598,7 @@ impl UpstreamExchange {
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
         self.api = self.facts.as_ref().map_or(ClientApi::OpenAi, |f| f.api);
+        self.debug = up.debug;
         self.key = if up.keys {
             host.property(&[KEY_PROPERTY])
                 .and_then(|raw| KeyFacts::decode(&raw))
@@ -850,7 +861,60 @@ impl UpstreamExchange {
                 }
             }
         }
+        if self.debug {
+            let sent = if !passthrough || !translated.body.is_empty() {
+                &translated.body
+            } else {
+                &body
+            };
+            self.log_request(dep, host, sent);
+        }
         Ok(())
+    }
+
+    /// Debug mode: logs the attempt as LiteLLM's debug output shows a provider call
+    /// (final URL, headers and `body`, credentials masked: `debug_log`), and keeps its
+    /// target for the status line.
+    fn log_request(&mut self, dep: &Deployment, host: &dyn Host, body: &[u8]) {
+        let mut headers = host.request_headers();
+        let method = header_in(&headers, ":method").unwrap_or("POST").to_string();
+        let path = header_in(&headers, ":path").unwrap_or("/").to_string();
+        let tls = dep
+            .api_base
+            .trim_start()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}{path}", dep.authority);
+        if self.awaiting_token.is_some() {
+            // Set once the service account's token is there (google_auth).
+            headers.push(("authorization".into(), String::new()));
+        }
+        let mut secrets: Vec<&str> = Vec::new();
+        if let Some(sigv4) = &dep.sigv4 {
+            let c = &sigv4.credentials;
+            secrets.extend([c.access_key_id.as_str(), c.secret_access_key.as_str()]);
+            secrets.extend(c.session_token.as_deref());
+        }
+        let message = debug_log::request_message(&method, &url, &headers, body, &secrets);
+        host.log(Level::Info, &message);
+        self.debug_target = Some(format!("{method} {}", debug_log::mask_url(&url)));
+    }
+
+    /// Debug mode: logs the provider's status for the attempt (`0`: none came).
+    fn log_status(&self, dep: &Deployment, host: &dyn Host, status: u16) {
+        if let Some(target) = &self.debug_target {
+            host.log(
+                Level::Info,
+                &debug_log::status_message(
+                    status,
+                    target,
+                    &dep.group,
+                    &dep.deployment_id,
+                    self.attempt,
+                ),
+            );
+        }
     }
 
     /// An Anthropic-format request for an Anthropic deployment: the body as the
@@ -895,6 +959,12 @@ impl UpstreamExchange {
                 .to_vec()
                 .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))?;
             host.replace_request_body(size, &body);
+            if self.debug {
+                self.log_request(dep, host, &body);
+            }
+        } else if self.debug {
+            let body = host.request_body(size).unwrap_or_default();
+            self.log_request(dep, host, &body);
         }
         Ok(())
     }
@@ -916,6 +986,7 @@ impl UpstreamExchange {
             self.response = ResponseMode::Passthrough;
             return Flow::Continue;
         };
+        self.log_status(dep, host, status);
         host.set_response_header("x-litellm-model-id", Some(&dep.deployment_id));
         host.set_response_header("x-litellm-model-group", Some(&dep.group));
         host.set_response_header("x-litellm-model-api-base", Some(&dep.api_base));
@@ -1189,6 +1260,11 @@ impl UpstreamExchange {
     /// is reported as a failure (no spend) like a provider error, so that the lease
     /// of a `max_parallel_requests` slot is given back now, not when it expires.
     pub fn on_done(&self, up: &Upstream, host: &dyn Host) {
+        if matches!(self.response, ResponseMode::Pending) {
+            if let Some(dep) = self.deployment(up) {
+                self.log_status(dep, host, 0);
+            }
+        }
         if self.reported.get() {
             return;
         }
@@ -1336,6 +1412,10 @@ fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError, api: ClientAp
 #[cfg(test)]
 mod messages_tests;
 
+// The debug mode's request log.
+#[cfg(test)]
+mod debug_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1380,6 +1460,7 @@ mod tests {
             clear_headers: vec![],
             error_fallbacks: Default::default(),
             keys: true,
+            debug: false,
         }
     }
 
@@ -1387,7 +1468,7 @@ mod tests {
         (name == "KEY").then(|| "sk-secret".to_string())
     }
 
-    fn request(path_endpoint: &str, body: Value) -> MockHost {
+    pub(super) fn request(path_endpoint: &str, body: Value) -> MockHost {
         let mut host = MockHost::with_request(
             &[
                 (":method", "POST"),

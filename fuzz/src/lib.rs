@@ -259,6 +259,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         error_fallbacks: error_fallbacks(),
         defer_answers,
         spend_reporting: None,
+        forced_group: None,
     }
 }
 
@@ -413,6 +414,7 @@ pub fn upstream_config() -> UpstreamConfig {
         clear_headers: vec!["X-Other-Cluster".into()],
         error_fallbacks: error_fallbacks(),
         keys: true,
+        debug: false,
     }
 }
 

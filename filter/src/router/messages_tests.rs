@@ -88,6 +88,7 @@ fn gateway_errors_take_anthropics_shape() {
     let r = Router::new(&RouterConfig {
         defer_answers: false,
         spend_reporting: None,
+        forced_group: None,
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),
             route_key: "a".into(),
