@@ -289,7 +289,11 @@ fn route_cluster(
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}},
         ],
     });
-    if tls_hosts.is_empty() {
+    if tls_hosts.is_empty() || any_plain {
+        // HTTP/1.1. Envoy's ALPN (`auto_config`) needs every transport socket of the
+        // cluster to speak TLS, so a cluster that mixes http and https deployments
+        // (a local server falling back to a cloud one) talks HTTP/1.1 to all of them;
+        // each endpoint still gets TLS or plain TCP from its own metadata.
         protocol["explicit_http_config"] = json!({"http_protocol_options": {}});
     } else {
         // HTTP/2 where the provider offers it through ALPN, else HTTP/1.1.
@@ -828,6 +832,15 @@ mod tests {
             a.get("transport_socket").is_none(),
             "plain endpoints keep the raw socket"
         );
+        // Envoy refuses ALPN (`auto_config`) on a cluster with a raw socket: a mixed
+        // cluster speaks HTTP/1.1 to every endpoint.
+        let protocol = &a["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        assert!(protocol.get("auto_config").is_none(), "{protocol}");
+        assert_eq!(
+            protocol["explicit_http_config"],
+            serde_json::json!({"http_protocol_options": {}})
+        );
         assert_eq!(a["outlier_detection"]["consecutive_5xx"], 2);
         assert_eq!(a["outlier_detection"]["base_ejection_time"], "7.000s");
         // The plugin knows every deployment, fallback ones tagged.
@@ -874,6 +887,30 @@ mod tests {
             .get("retry_priority")
             .is_none());
         assert_eq!(routes[1]["route"]["retry_policy"]["num_retries"], 1);
+    }
+
+    #[test]
+    fn an_all_https_cluster_keeps_alpn() {
+        let boot = render_text(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: https://one.example.com/v1, api_key: k}\n  - model_name: b\n    litellm_params: {model: openai/y, api_base: https://two.example.com/v1, api_key: k}\nrouter_settings:\n  fallbacks: [{a: [b]}]\n",
+        );
+        let a = &boot["static_resources"]["clusters"][0];
+        let protocol = &a["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        assert_eq!(
+            protocol["auto_config"],
+            serde_json::json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
+            "HTTP/2 where the provider offers it"
+        );
+        assert!(protocol.get("explicit_http_config").is_none());
+        let snis: Vec<&str> = a["transport_socket_matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["transport_socket"]["typed_config"]["sni"].as_str().unwrap())
+            .collect();
+        assert_eq!(snis, vec!["one.example.com", "two.example.com"]);
+        assert!(a.get("transport_socket").is_some(), "no raw default socket");
     }
 
     #[test]

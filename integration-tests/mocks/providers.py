@@ -50,6 +50,7 @@ import hashlib
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -109,6 +110,11 @@ class RecordedRequest:
     #: The path exactly as on the request line (percent-encoding kept), for
     #: mocks that verify signatures over it (Bedrock's SigV4).
     raw_path: str = ""
+    #: The server name (SNI) the client sent in its TLS handshake; ``None`` for a
+    #: plain-TCP connection or a TLS client that sent none (see :meth:`MockProvider.serve_tls`).
+    tls_server_name: str | None = None
+    #: The request came over TLS.
+    tls: bool = False
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The value of header ``name`` (case-insensitive)."""
@@ -177,6 +183,10 @@ class _MockHTTPServer(ThreadingHTTPServer):
     def __init__(self, mock: "MockProvider"):
         self.mock = mock
         super().__init__(("127.0.0.1", 0), _Handler)
+        if mock._tls_context is not None:
+            # The handshake runs in each connection's own thread (see _Handler.setup).
+            self.socket = mock._tls_context.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False)
 
     def handle_error(self, request, client_address):  # noqa: D401 - quiet by design
         # A client that went away mid-answer is normal in fault tests.
@@ -201,6 +211,11 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.server.mock._track_connection(self.connection, True)
+        #: The SNI of this connection's TLS handshake (None: plain TCP or no SNI).
+        self.tls_server_name: str | None = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+            self.tls_server_name = getattr(self.connection, "switchyard_sni", None)
 
     def finish(self) -> None:
         try:
@@ -273,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunked=chunked,
             received_at=time.time(),
             raw_path=parsed.path,
+            tls_server_name=self.tls_server_name,
+            tls=isinstance(self.connection, ssl.SSLSocket),
         )
         mock._record(req)
         plan = mock._plan()
@@ -417,6 +434,28 @@ class MockProvider:
         self.reply_text: str | None = None
         #: Arguments the mock puts in tool calls.
         self.tool_args: dict[str, Any] = dict(DEFAULT_TOOL_ARGS)
+        #: Set by :meth:`serve_tls`: the server's TLS context and its host name.
+        self._tls_context: ssl.SSLContext | None = None
+        self._tls_host = "127.0.0.1"
+
+    def serve_tls(self, certfile: str, keyfile: str, host: str = "localhost") -> "MockProvider":
+        """Serve HTTPS instead of HTTP (call before :meth:`start`): the certificate
+        ``certfile`` must name ``host``, which :attr:`root_url` then uses (it must
+        resolve to 127.0.0.1). Each recorded request notes whether it came over TLS
+        and the server name (SNI) the client sent. ALPN offers only ``http/1.1``."""
+        if self._server is not None:
+            raise RuntimeError("serve_tls() must be called before start()")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certfile, keyfile)
+        ctx.set_alpn_protocols(["http/1.1"])
+
+        def remember_sni(sock: ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+            sock.switchyard_sni = name  # type: ignore[attr-defined]
+
+        ctx.sni_callback = remember_sni
+        self._tls_context = ctx
+        self._tls_host = host
+        return self
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> "MockProvider":
@@ -467,7 +506,9 @@ class MockProvider:
 
     @property
     def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no path)."""
+        """``http://127.0.0.1:PORT`` (no path); ``https://HOST:PORT`` with :meth:`serve_tls`."""
+        if self._tls_context is not None:
+            return f"https://{self._tls_host}:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     @property
