@@ -907,7 +907,11 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["transport_socket"]["typed_config"]["sni"].as_str().unwrap())
+            .map(|m| {
+                m["transport_socket"]["typed_config"]["sni"]
+                    .as_str()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(snis, vec!["one.example.com", "two.example.com"]);
         assert!(a.get("transport_socket").is_some(), "no raw default socket");

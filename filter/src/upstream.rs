@@ -1817,6 +1817,72 @@ mod tests {
     }
 
     #[test]
+    fn azure_streams_lose_their_filter_annotations_and_keep_their_spend() {
+        let mut cfg = config(ProviderKind::Azure, "gpt-4o-deploy");
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "stream": true}),
+        );
+        host.request_headers
+            .push(("x-request-id".into(), "rid-azure".into()));
+        host.properties.insert(
+            KEY_PROPERTY.into(),
+            KeyFacts {
+                key_hash: "kh-azure".into(),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        assert_eq!(host.request_json()["stream_options"]["include_usage"], true);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        assert_eq!(
+            ex.on_response_headers(&up, &mut host, false),
+            Flow::Continue
+        );
+        let events = [
+            r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"#,
+            r#"{"choices":[{"content_filter_results":{},"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"delta":{"content":"Hi"},"finish_reason":null,"index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"stop","index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{},"content_filter_offsets":{"check_offset":2,"start_offset":0,"end_offset":2}}],"usage":null}"#,
+            r#"{"choices":[],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500}}"#,
+            "[DONE]",
+        ];
+        // One provider chunk per body callback, as Envoy passes them on.
+        let mut out = String::new();
+        for (i, data) in events.iter().enumerate() {
+            host.response_body = format!("data: {data}\n\n").into_bytes();
+            let n = host.response_body.len();
+            ex.on_response_body(&up, &mut host, n, i + 1 == events.len());
+            out.push_str(std::str::from_utf8(&host.response_body).unwrap());
+        }
+        assert_eq!(
+            out.matches("data: ").count(),
+            4,
+            "role, content, finish, [DONE]: {out}"
+        );
+        assert!(!out.contains("\"object\":\"\""), "{out}");
+        assert!(
+            !out.contains("usage\":{"),
+            "the client did not ask for usage: {out}"
+        );
+        let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        let report: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(report["request_id"], "rid-azure");
+        assert_eq!(
+            (
+                report["prompt_tokens"].as_u64(),
+                report["completion_tokens"].as_u64()
+            ),
+            (Some(1000), Some(500))
+        );
+        assert!((report["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
+    }
+
+    #[test]
     fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let run = |with_key: bool| {
