@@ -118,8 +118,9 @@ fn keyservice_cluster(addr: &str) -> Result<Value, String> {
     }))
 }
 
-/// The cluster of a Google token endpoint (Vertex AI service accounts): the
-/// filter's root context calls it for access tokens (HTTP/1.1, TLS for https).
+/// A cluster for calls the filter makes itself (HTTP/1.1, TLS with SNI for https):
+/// a Google token endpoint (Vertex AI service accounts: the root context asks it for
+/// access tokens), or one deployment alone ([`direct_cluster_name`]).
 fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) -> Value {
     let host = address.host.trim_start_matches('[').trim_end_matches(']');
     let mut cluster = json!({
@@ -135,6 +136,16 @@ fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) ->
         cluster["transport_socket"] = tls_socket(host, opts);
     }
     cluster
+}
+
+/// The cluster that reaches deployment `dep` alone, when the filter may call it
+/// itself: a Bedrock Titan embedding request with a list `input` is one call per
+/// input (`filter/src/upstream/fanout.rs`), and every call must reach the deployment
+/// Envoy picked, not whatever the route cluster would balance it to.
+fn direct_cluster_name(dep: &crate::plan::PlannedDeployment) -> Option<String> {
+    use switchyard_filter::providers::{bedrock, ProviderKind};
+    (dep.upstream.provider == ProviderKind::Bedrock && bedrock::may_fan_out(&dep.upstream.model))
+        .then(|| format!("direct_{}", dep.name))
 }
 
 /// The rendered files, ready to write.
@@ -235,6 +246,7 @@ fn route_cluster(
                 .ok_or_else(|| format!("route {}: no deployment #{index}", route.group))?;
             let mut config = dep.upstream.clone();
             config.fallback_index = u32::try_from(priority).unwrap_or(u32::MAX);
+            config.direct_cluster = direct_cluster_name(dep);
             let UpstreamAddress {
                 tls, host, port, ..
             } = &dep.address;
@@ -680,6 +692,11 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     for (name, address) in &plan.token_clusters {
         clusters.push(token_cluster(name, address, opts));
     }
+    for dep in &plan.deployments {
+        if let Some(name) = direct_cluster_name(dep) {
+            clusters.push(token_cluster(&name, &dep.address, opts));
+        }
+    }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
         let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
@@ -915,6 +932,61 @@ mod tests {
             .collect();
         assert_eq!(snis, vec!["one.example.com", "two.example.com"]);
         assert!(a.get("transport_socket").is_some(), "no raw default socket");
+    }
+
+    #[test]
+    fn titan_deployments_get_a_cluster_of_their_own() {
+        let boot = render_text(
+            "model_list:\n  - model_name: titan\n    litellm_params: {model: bedrock/amazon.titan-embed-text-v2:0, aws_access_key_id: AKID, aws_secret_access_key: s, aws_region_name: eu-west-1}\n  - model_name: titan\n    litellm_params: {model: bedrock/amazon.titan-embed-text-v2:0, aws_access_key_id: AKID, aws_secret_access_key: s, aws_bedrock_runtime_endpoint: 'http://127.0.0.1:9'}\n  - model_name: claude\n    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0, aws_access_key_id: AKID, aws_secret_access_key: s}\n",
+        );
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        let direct: Vec<&Value> = clusters
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("direct_"))
+            .collect();
+        assert_eq!(direct.len(), 2, "one per Titan deployment, none for Claude");
+        let address = |c: &Value| {
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"]
+                .clone()
+        };
+        assert_eq!(
+            address(direct[0]),
+            serde_json::json!({"address": "bedrock-runtime.eu-west-1.amazonaws.com", "port_value": 443})
+        );
+        assert_eq!(
+            direct[0]["transport_socket"]["typed_config"]["sni"],
+            "bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            address(direct[1]),
+            serde_json::json!({"address": "127.0.0.1", "port_value": 9})
+        );
+        assert!(direct[1].get("transport_socket").is_none());
+        // The route cluster's plugin config names each deployment's own cluster.
+        let route = clusters
+            .iter()
+            .find(|c| {
+                c["name"].as_str().unwrap().contains("titan")
+                    && !c["name"].as_str().unwrap().starts_with("direct_")
+            })
+            .unwrap();
+        let plugin: Value = serde_json::from_str(
+            route["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"][0]
+                ["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let named: Vec<&str> = plugin["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["direct_cluster"].as_str().unwrap())
+            .collect();
+        let names: Vec<&str> = direct.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(named, names);
     }
 
     #[test]

@@ -29,6 +29,9 @@ use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
 
+// A request answered by calls of the stage's own (Bedrock Titan list embeddings).
+mod fanout;
+
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
     "xds",
@@ -179,6 +182,8 @@ pub struct Deployment {
     sigv4: Option<providers::bedrock::SigV4>,
     /// Vertex AI: the service account whose access token the requests carry.
     google_auth: Option<std::sync::Arc<GoogleAuth>>,
+    /// The cluster that reaches this deployment alone (`fanout`).
+    direct_cluster: Option<String>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -396,6 +401,7 @@ impl Deployment {
             prompt_template: config.prompt_template.clone(),
             sigv4,
             google_auth,
+            direct_cluster: config.direct_cluster.clone(),
         })
     }
 
@@ -511,6 +517,8 @@ pub struct UpstreamExchange {
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
+    /// The request is answered by calls of the stage's own (`fanout`).
+    fanout: Option<fanout::FanOut>,
 }
 
 impl Default for UpstreamExchange {
@@ -537,6 +545,7 @@ impl Default for UpstreamExchange {
             stop_sequences: Vec::new(),
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
+            fanout: None,
         }
     }
 }
@@ -671,6 +680,11 @@ impl UpstreamExchange {
         };
         match self.translate_request(dep, host, &facts, size) {
             Ok(()) if self.awaiting_token.is_some() => Flow::Pause,
+            Ok(()) if self.fanout.is_some() => {
+                // The other inputs' calls go out beside this attempt's own request.
+                self.dispatch_fanout(up, host);
+                Flow::Continue
+            }
             Ok(()) => Flow::Continue,
             Err(err) => {
                 host.log(
@@ -783,14 +797,19 @@ impl UpstreamExchange {
                 let request = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
                 })?;
-                let (translated, rewritten) = providers::bedrock::translate_request(
-                    facts.endpoint,
-                    &request,
-                    &self.model,
-                    dep.drop_params,
-                )?;
-                self.rewritten = rewritten;
-                translated
+                if let Some(first) = self.plan_fanout(dep, host, facts.endpoint, &request)? {
+                    // Titan, a list `input`: this request carries the first input.
+                    first
+                } else {
+                    let (translated, rewritten) = providers::bedrock::translate_request(
+                        facts.endpoint,
+                        &request,
+                        &self.model,
+                        dep.drop_params,
+                    )?;
+                    self.rewritten = rewritten;
+                    translated
+                }
             }
             _ => {
                 let request = request.into_map().map_err(|e| {
@@ -1062,6 +1081,9 @@ impl UpstreamExchange {
             ResponseMode::Translate => {
                 if !end_of_stream {
                     return Flow::Pause;
+                }
+                if self.fanout.is_some() {
+                    return self.first_input_answered(up, host, size);
                 }
                 let body = host.response_body(size).unwrap_or_default();
                 let ctx = ResponseContext {
@@ -1369,6 +1391,7 @@ mod tests {
             prompt_template: None,
             aws: None,
             google_auth: None,
+            direct_cluster: None,
         }
     }
 
