@@ -27,15 +27,18 @@
 //! stream's `id`, `model` and `created` (learned from its first proper chunk),
 //! `delta: {}`, and the choice's `content_filter_results` kept (the category that
 //! stopped the answer). LiteLLM writes `""` for that chunk's id and model; the
-//! stream's are better. Non-streamed answers are left as Azure sends them
+//! stream's are better. `/completions` streams are treated alike, with
+//! `text_completion` chunks (`text: ""` instead of `delta: {}`). Non-streamed answers are left as Azure sends them
 //! (`prompt_filter_results` at the top, `content_filter_results` per choice: a
 //! valid `chat.completion`; LiteLLM moves the latter under `provider_specific_fields`).
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-/// The `object` of a proper chunk, as Azure writes it (compact JSON).
-const CHUNK_OBJECT: &str = "\"object\":\"chat.completion.chunk\"";
+/// The `object` of a proper chat chunk.
+const CHAT_CHUNK: &str = "chat.completion.chunk";
+/// The `object` of a proper `/completions` chunk.
+const TEXT_CHUNK: &str = "text_completion";
 
 /// What to do with one event's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +73,10 @@ struct ChunkIdentity<'a> {
 /// Normalizes one Azure stream, event by event (see the module docs).
 #[derive(Debug, Clone)]
 pub struct ContentFilterNormalizer {
+    /// `chat.completion.chunk`, or `text_completion` for `/completions` streams.
+    object: &'static str,
+    /// `"object":"<object>"` as Azure writes it (compact JSON), the fast path.
+    object_field: String,
     /// The answer's identity, once a proper chunk named it.
     seen: Option<Identity>,
     /// Used when an annotation ends the answer before any proper chunk came.
@@ -77,13 +84,28 @@ pub struct ContentFilterNormalizer {
 }
 
 impl ContentFilterNormalizer {
-    /// A normalizer for a stream that started at `created` (Unix seconds) for
+    /// A normalizer for a chat stream that started at `created` (Unix seconds) for
     /// deployment model `model`.
     pub fn new(created: u64, model: &str) -> Self {
+        Self::for_endpoint(crate::endpoint::Endpoint::ChatCompletions, created, model)
+    }
+
+    /// A normalizer for a stream of `endpoint` (chat or `/completions`).
+    pub fn for_endpoint(endpoint: crate::endpoint::Endpoint, created: u64, model: &str) -> Self {
+        let object = match endpoint {
+            crate::endpoint::Endpoint::Completions => TEXT_CHUNK,
+            _ => CHAT_CHUNK,
+        };
         ContentFilterNormalizer {
+            object,
+            object_field: format!("\"object\":\"{object}\""),
             seen: None,
             fallback: Identity {
-                id: format!("chatcmpl-azure-{created}"),
+                id: if object == TEXT_CHUNK {
+                    format!("cmpl-azure-{created}")
+                } else {
+                    format!("chatcmpl-azure-{created}")
+                },
                 model: model.to_string(),
                 created,
             },
@@ -96,7 +118,7 @@ impl ContentFilterNormalizer {
         if trimmed == "[DONE]" {
             return Normalized::Keep;
         }
-        if trimmed.contains(CHUNK_OBJECT) {
+        if trimmed.contains(&self.object_field) {
             // The common case: a proper chunk. Only the first one is parsed, for the
             // identity the answer's later synthesized chunks share.
             if self.seen.is_none() {
@@ -110,7 +132,7 @@ impl ContentFilterNormalizer {
         };
         match event.get("object").and_then(Value::as_str) {
             // A proper chunk written with other spacing.
-            Some("chat.completion.chunk") => {
+            Some(object) if object == self.object => {
                 if self.seen.is_none() {
                     self.learn(trimmed);
                 }
@@ -146,7 +168,12 @@ impl ContentFilterNormalizer {
         let choices: Vec<Value> = event
             .get("choices")
             .and_then(Value::as_array)
-            .map(|choices| choices.iter().filter_map(proper_choice).collect())
+            .map(|choices| {
+                choices
+                    .iter()
+                    .filter_map(|c| proper_choice(c, self.object))
+                    .collect()
+            })
             .unwrap_or_default();
         let usage = event.get("usage").filter(|u| u.is_object());
         if choices.is_empty() && usage.is_none() {
@@ -155,7 +182,7 @@ impl ContentFilterNormalizer {
         let identity = self.seen.as_ref().unwrap_or(&self.fallback);
         let mut chunk = json!({
             "id": identity.id,
-            "object": "chat.completion.chunk",
+            "object": self.object,
             "created": identity.created,
             "model": identity.model,
             "choices": choices,
@@ -171,19 +198,29 @@ impl ContentFilterNormalizer {
 }
 
 /// The proper form of an annotation's choice when it says something: a finish
-/// reason (`delta: {}`), or a delta of its own; `None` for a pure annotation.
-fn proper_choice(choice: &Value) -> Option<Value> {
+/// reason (`delta: {}`, or `text: ""` in a `/completions` stream), or content of its
+/// own; `None` for a pure annotation.
+fn proper_choice(choice: &Value, object: &str) -> Option<Value> {
     let finish = choice.get("finish_reason").filter(|f| f.is_string());
-    let delta = choice.get("delta").filter(|d| d.is_object());
-    if finish.is_none() && delta.is_none() {
+    let (key, content) = if object == TEXT_CHUNK {
+        ("text", choice.get("text").filter(|t| t.is_string()))
+    } else {
+        ("delta", choice.get("delta").filter(|d| d.is_object()))
+    };
+    if finish.is_none() && content.is_none() {
         return None;
     }
+    let empty = if object == TEXT_CHUNK {
+        json!("")
+    } else {
+        json!({})
+    };
     let mut out = Map::new();
     out.insert(
         "index".into(),
         choice.get("index").cloned().unwrap_or(json!(0)),
     );
-    out.insert("delta".into(), delta.cloned().unwrap_or_else(|| json!({})));
+    out.insert(key.into(), content.cloned().unwrap_or(empty));
     out.insert("logprobs".into(), Value::Null);
     out.insert(
         "finish_reason".into(),
@@ -371,6 +408,28 @@ mod tests {
                     && !whole.contains("content_filter_offsets")
             );
         }
+    }
+
+    #[test]
+    fn completions_streams_get_text_completion_chunks() {
+        let mut n = ContentFilterNormalizer::for_endpoint(
+            crate::endpoint::Endpoint::Completions,
+            100,
+            "dep",
+        );
+        assert_eq!(n.event(&prompt_annotation()), Normalized::Drop);
+        let text = r#"{"id":"cmpl-1","object":"text_completion","created":9,"model":"gpt-35-turbo-instruct","choices":[{"text":"Hi","index":0,"finish_reason":null,"logprobs":null}]}"#;
+        assert_eq!(n.event(text), Normalized::Keep);
+        assert_eq!(n.event(&offsets_annotation("null")), Normalized::Drop);
+        let Normalized::Replace(out) = n.event(&offsets_annotation("\"content_filter\"")) else {
+            panic!("not replaced");
+        };
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["object"], "text_completion");
+        assert_eq!(v["id"], "cmpl-1");
+        assert_eq!(v["choices"][0]["text"], "");
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert!(v["choices"][0].get("delta").is_none());
     }
 
     #[test]

@@ -421,7 +421,7 @@ pub fn stream_translator(
         // OpenAI SSE with Azure's content-filter annotations, normalized.
         ProviderKind::Azure => Box::new(openai::UsageTap::for_azure(
             !ctx.include_usage,
-            azure::ContentFilterNormalizer::new(ctx.created, &ctx.model),
+            azure::ContentFilterNormalizer::for_endpoint(endpoint, ctx.created, &ctx.model),
         )),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
