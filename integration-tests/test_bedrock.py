@@ -569,6 +569,17 @@ def test_titan_input_lists_are_capped(client, bedrock):
         client.embeddings.create(model="titan", input=["x"] * 2049, encoding_format="float")
     assert err.value.body["param"] == "input"
     assert "2048" in err.value.body["message"] and "2049" in err.value.body["message"]
+    # A client sending 10,000 inputs gets the same 400 at once; nothing reaches Bedrock.
+    start = time.monotonic()
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="titan", input=[f"t{i}" for i in range(10_000)],
+                                 encoding_format="float")
+    assert err.value.body["param"] == "input" and time.monotonic() - start < 2.0
+    # Token arrays and non-strings are refused before any call, as for one input.
+    for bad in ([[1, 2], [3, 4]], ["a", 5], ["a", None]):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.embeddings.create(model="titan", input=bad, encoding_format="float")
+        assert err.value.body["param"] == "input", bad
     assert bedrock.request_count == 0
 
 
