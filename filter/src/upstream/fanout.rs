@@ -33,15 +33,16 @@
 //! - The number of inputs is capped (`providers::bedrock::MAX_TITAN_INPUTS`): more is
 //!   a 400 naming `input` before any call.
 //!
-//! Envoy behaviour this relies on, checked with Envoy 1.40 (`integration-tests/
-//! test_bedrock.py`): an upstream filter's `dispatch_http_call` answers come back to
+//! Envoy behaviour this relies on, checked with Envoy 1.40 (kept in
+//! `integration-tests/test_bedrock.py`, the Titan tests): an upstream filter's `dispatch_http_call` answers come back to
 //! its HTTP context; a response paused at its end (the body callback returns `Pause`
 //! with `end_of_stream`) can have its body and headers (`:status` included) replaced
 //! from such an answer and be resumed (`proxy_continue_stream`), and the router then
 //! applies its retry policy to the new status. A local reply sent by an upstream
 //! filter, by contrast, goes straight to the client: the filter's own response
-//! callbacks do not see it and the router does not retry it — which is why a failed
-//! call rewrites the attempt's own answer rather than replying locally.
+//! callbacks do not see it and the router does not retry it (seen with a first
+//! design that answered with a local reply; not kept as a test) — which is why a
+//! failed call rewrites the attempt's own answer rather than replying locally.
 
 use super::*;
 use crate::host::CallAnswer;
