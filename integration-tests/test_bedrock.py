@@ -16,6 +16,7 @@ import openai
 import pytest
 
 import harness
+from mocks.providers import _embedding
 from mocks.bedrock import (
     BEDROCK_API_KEY,
     SESSION_KEY,
@@ -84,6 +85,7 @@ model_list:
     litellm_params:
       model: bedrock/amazon.titan-embed-text-v2:0
       aws_bedrock_runtime_endpoint: {mock.root_url}
+      input_cost_per_token: 0.0000001
     model_info: {{mode: embedding}}
   - model_name: cohere-embed
     litellm_params:
@@ -130,6 +132,8 @@ def gateway(mock, tmp_path_factory):
 def bedrock(mock, gateway):
     mock.clear_requests()
     mock.clear_faults()
+    mock.embedding_delays = {}
+    mock.embedding_failures = {}
     return mock
 
 
@@ -453,11 +457,130 @@ def test_titan_embeddings(client, bedrock):
     # Floats when asked for floats, as numbers.
     r = client.embeddings.create(model="titan", input=["one"], encoding_format="float")
     assert isinstance(r.data[0].embedding[0], float)
-    # Titan embeds one text per call; the gateway cannot fan a list out.
+
+
+# --- Titan with a list `input`: one call per input, merged (LiteLLM's loop) ----------
+
+TITAN_DIMS = 256
+
+
+def same_vectors(got: list[list[float]], want: list[list[float]], rel: float = 1e-9) -> bool:
+    return len(got) == len(want) and all(g == pytest.approx(w, rel=rel) for g, w in zip(got, want))
+
+
+def titan_vector(text: str) -> list[float]:
+    """What the mock's Titan answers for ``text`` (its vectors depend on the text only)."""
+    return _embedding(text, min(TITAN_DIMS, BedrockMock.embedding_dims))
+
+
+def test_titan_list_input_is_one_signed_call_per_input_merged_in_order(client, bedrock):
+    inputs = ["first text", "the second", "third one is longer", "4", "first text"]
+    raw = client.embeddings.with_raw_response.create(model="titan", input=inputs,
+                                                     dimensions=TITAN_DIMS, encoding_format="float")
+    r = raw.parse()
+    assert [d.index for d in r.data] == list(range(len(inputs)))
+    assert same_vectors([d.embedding for d in r.data], [titan_vector(t) for t in inputs])
+    tokens = sum(max(1, len(t.split())) for t in inputs)
+    assert (r.usage.prompt_tokens, r.usage.total_tokens) == (tokens, tokens), "usage summed"
+    assert r.model == "amazon.titan-embed-text-v2:0"
+    assert float(raw.headers["x-litellm-response-cost"]) == pytest.approx(tokens * 1e-7)
+    assert raw.headers["x-litellm-model-group"] == "titan"
+    calls = bedrock.requests
+    assert sorted(c.json["inputText"] for c in calls) == sorted(inputs)
+    for c in calls:
+        assert c.raw_path == "/model/amazon.titan-embed-text-v2%3A0/invoke"
+        assert c.json == {"inputText": c.json["inputText"], "dimensions": TITAN_DIMS}
+        assert c.status == 200, "each call's own signature verified"
+        assert signed_with(c, SESSION_KEY)
+        assert CLIENT_KEY not in json.dumps(c.headers)
+
+    # base64, as the openai client asks by default.
+    r = client.embeddings.create(model="titan", input=["alpha", "beta gamma"])
+    assert same_vectors([_floats(d.embedding) if isinstance(d.embedding, str) else d.embedding
+                         for d in r.data],
+                        [_embedding(t, BedrockMock.embedding_dims) for t in ("alpha", "beta gamma")],
+                        rel=1e-6)
+
+
+def test_titan_calls_run_in_parallel(client, bedrock):
+    inputs = [f"text number {i}" for i in range(8)]
+    bedrock.delay_next(0.5, n=None)
+    try:
+        start = time.monotonic()
+        r = client.embeddings.create(model="titan", input=inputs, encoding_format="float")
+        elapsed = time.monotonic() - start
+    finally:
+        bedrock.clear_faults()
+    assert same_vectors([d.embedding for d in r.data],
+                        [_embedding(t, BedrockMock.embedding_dims) for t in inputs])
+    # One after the other (LiteLLM) would take 8 × 0.5 s.
+    assert elapsed < 2.0, f"{elapsed:.2f}s for 8 calls of 0.5 s"
+
+
+def test_titan_more_inputs_than_calls_in_flight(client, bedrock):
+    inputs = [f"input {i}" for i in range(100)]  # more than the 32 calls out at once
+    r = client.embeddings.create(model="titan", input=inputs, encoding_format="float")
+    assert same_vectors([d.embedding for d in r.data],
+                        [_embedding(t, BedrockMock.embedding_dims) for t in inputs])
+    assert r.usage.prompt_tokens == 200
+    assert len(bedrock.requests) == 100
+
+
+def test_titan_one_failed_call_fails_the_request_with_bedrocks_error(client, bedrock):
+    # A refused input: the provider's 400 and message, naming the input.
     with pytest.raises(openai.BadRequestError) as err:
-        client.embeddings.create(model="titan", input=["a", "b"])
+        client.embeddings.create(model="titan", input=["fine", ""], encoding_format="float")
+    body = err.value.body
+    assert set(body) >= {"message", "type", "param", "code"} and body["code"] == "400"
+    assert "inputText" in body["message"] and "input[1] of 2" in body["message"]
+    # Throttled: a 429 (Bedrock's ThrottlingException), whatever the other calls did.
+    bedrock.fail_with("ThrottlingException", "Too many requests, please wait.", 429, n=1)
+    with pytest.raises(openai.RateLimitError) as err:
+        client.embeddings.create(model="titan", input=["a", "b", "c"], encoding_format="float")
+    assert "Too many requests" in err.value.body["message"]
+    assert err.value.body["type"] == "rate_limit_error"
+
+
+@pytest.mark.parametrize("slow", ["first", "second"])
+def test_titan_answers_wait_for_the_slowest_call(client, bedrock, slow):
+    """The attempt's own request carries the first input; the others are calls of the
+    gateway's own. Whichever answers last, the list comes back whole and in order
+    (a slow second input holds the first's answer until it is there)."""
+    inputs = ["first", "second", "third"]
+    bedrock.embedding_delays = {slow: 0.6}
+    r = client.embeddings.create(model="titan", input=inputs, encoding_format="float")
+    assert same_vectors([d.embedding for d in r.data],
+                        [_embedding(t, BedrockMock.embedding_dims) for t in inputs])
+    assert r.usage.prompt_tokens == 3
+
+
+def test_titan_a_call_failing_after_the_first_answer_fails_the_request(client, bedrock):
+    bedrock.embedding_delays = {"too long": 0.4}
+    bedrock.embedding_failures = {"too long": (
+        "ValidationException", "Malformed input request: expected maxLength: 50000", 400)}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="titan", input=["fine", "too long"], encoding_format="float")
+    assert "maxLength" in err.value.body["message"]
+    assert "input[1] of 2" in err.value.body["message"]
+
+
+def test_titan_input_lists_are_capped(client, bedrock):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="titan", input=["x"] * 2049, encoding_format="float")
     assert err.value.body["param"] == "input"
-    assert "one text per call" in err.value.body["message"]
+    assert "2048" in err.value.body["message"] and "2049" in err.value.body["message"]
+    # A client sending 10,000 inputs gets the same 400 at once; nothing reaches Bedrock.
+    start = time.monotonic()
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="titan", input=[f"t{i}" for i in range(10_000)],
+                                 encoding_format="float")
+    assert err.value.body["param"] == "input" and time.monotonic() - start < 2.0
+    # Token arrays and non-strings are refused before any call, as for one input.
+    for bad in ([[1, 2], [3, 4]], ["a", 5], ["a", None]):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.embeddings.create(model="titan", input=bad, encoding_format="float")
+        assert err.value.body["param"] == "input", bad
+    assert bedrock.request_count == 0
 
 
 def test_cohere_embeddings(client, bedrock):
@@ -469,3 +592,51 @@ def test_cohere_embeddings(client, bedrock):
                                          "input_type": "search_query"}
     r = client.embeddings.create(model="cohere-embed", input="x")
     assert bedrock.last_request.json["input_type"] == "search_document"
+
+
+def test_titan_failed_calls_are_retried_and_fall_back_like_any_attempt(gateway_factory):
+    """A failed call fails the attempt with the provider's status before Envoy's router
+    sees it: the route retries it (the next attempt fans out again) and, once the group
+    is exhausted, falls back to the next group."""
+    with BedrockMock() as mock:
+        config = f"""
+model_list:
+  - model_name: titan
+    litellm_params:
+      model: bedrock/amazon.titan-embed-text-v2:0
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+    model_info: {{mode: embedding}}
+  - model_name: cohere-embed
+    litellm_params:
+      model: bedrock/cohere.embed-english-v3
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+    model_info: {{mode: embedding}}
+router_settings:
+  num_retries: 1
+  fallbacks: [{{"titan": ["cohere-embed"]}}]
+"""
+        env = {"AWS_ACCESS_KEY_ID": SESSION_KEY.access_key_id,
+               "AWS_SECRET_ACCESS_KEY": SESSION_KEY.secret_access_key,
+               "AWS_SESSION_TOKEN": SESSION_KEY.session_token, "AWS_REGION": "us-east-1",
+               "AWS_BEARER_TOKEN_BEDROCK": None, "AWS_BEDROCK_RUNTIME_ENDPOINT": None}
+        gw = gateway_factory(config, env)
+        client = openai.OpenAI(base_url=gw.url("/v1"), api_key=CLIENT_KEY, max_retries=0)
+        inputs = ["one", "two", "three", "four"]
+
+        # One call throttled (the attempt's own or one of the others): retried.
+        mock.fail_with("ThrottlingException", "Too many requests, please wait.", 429, n=1)
+        raw = client.embeddings.with_raw_response.create(model="titan", input=inputs,
+                                                         encoding_format="float")
+        assert raw.headers["x-litellm-attempted-retries"] == "1"
+        assert raw.headers["x-litellm-model-group"] == "titan"
+        r = raw.parse()
+        assert same_vectors([d.embedding for d in r.data],
+                            [_embedding(t, BedrockMock.embedding_dims) for t in inputs])
+
+        # Titan keeps failing for one input: both attempts fail, Cohere answers.
+        mock.embedding_failures = {"three": ("ServiceUnavailableException", "busy", 503)}
+        raw = client.embeddings.with_raw_response.create(model="titan", input=inputs,
+                                                         encoding_format="float")
+        assert raw.headers["x-litellm-model-group"] == "cohere-embed"
+        assert raw.headers["x-litellm-attempted-fallbacks"] == "1"
+        assert [d.index for d in raw.parse().data] == [0, 1, 2, 3]

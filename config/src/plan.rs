@@ -1420,6 +1420,7 @@ impl Compiler<'_> {
                 prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
                 aws,
                 google_auth,
+                direct_cluster: None,
             },
             address,
             endpoints,

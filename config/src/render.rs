@@ -122,8 +122,9 @@ fn keyservice_cluster(addr: &str) -> Result<Value, String> {
     }))
 }
 
-/// The cluster of a Google token endpoint (Vertex AI service accounts): the
-/// filter's root context calls it for access tokens (HTTP/1.1, TLS for https).
+/// A cluster for calls the filter makes itself (HTTP/1.1, TLS with SNI for https):
+/// a Google token endpoint (Vertex AI service accounts: the root context asks it for
+/// access tokens), or one deployment alone ([`direct_cluster_name`]).
 fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) -> Value {
     let host = address.host.trim_start_matches('[').trim_end_matches(']');
     let mut cluster = json!({
@@ -139,6 +140,16 @@ fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) ->
         cluster["transport_socket"] = tls_socket(host, opts);
     }
     cluster
+}
+
+/// The cluster that reaches deployment `dep` alone, when the filter may call it
+/// itself: a Bedrock Titan embedding request with a list `input` is one call per
+/// input (`filter/src/upstream/fanout.rs`), and every call must reach the deployment
+/// Envoy picked, not whatever the route cluster would balance it to.
+fn direct_cluster_name(dep: &crate::plan::PlannedDeployment) -> Option<String> {
+    use switchyard_filter::providers::{bedrock, ProviderKind};
+    (dep.upstream.provider == ProviderKind::Bedrock && bedrock::may_fan_out(&dep.upstream.model))
+        .then(|| format!("direct_{}", dep.name))
 }
 
 /// The rendered files, ready to write.
@@ -239,6 +250,7 @@ fn route_cluster(
                 .ok_or_else(|| format!("route {}: no deployment #{index}", route.group))?;
             let mut config = dep.upstream.clone();
             config.fallback_index = u32::try_from(priority).unwrap_or(u32::MAX);
+            config.direct_cluster = direct_cluster_name(dep);
             let UpstreamAddress {
                 tls, host, port, ..
             } = &dep.address;
@@ -294,7 +306,11 @@ fn route_cluster(
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}},
         ],
     });
-    if tls_hosts.is_empty() {
+    if tls_hosts.is_empty() || any_plain {
+        // HTTP/1.1. Envoy's ALPN (`auto_config`) needs every transport socket of the
+        // cluster to speak TLS, so a cluster that mixes http and https deployments
+        // (a local server falling back to a cloud one) talks HTTP/1.1 to all of them;
+        // each endpoint still gets TLS or plain TCP from its own metadata.
         protocol["explicit_http_config"] = json!({"http_protocol_options": {}});
     } else {
         // HTTP/2 where the provider offers it through ALPN, else HTTP/1.1.
@@ -713,6 +729,11 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     for (name, address) in &plan.token_clusters {
         clusters.push(token_cluster(name, address, opts));
     }
+    for dep in &plan.deployments {
+        if let Some(name) = direct_cluster_name(dep) {
+            clusters.push(token_cluster(&name, &dep.address, opts));
+        }
+    }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
         let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
@@ -865,6 +886,15 @@ mod tests {
             a.get("transport_socket").is_none(),
             "plain endpoints keep the raw socket"
         );
+        // Envoy refuses ALPN (`auto_config`) on a cluster with a raw socket: a mixed
+        // cluster speaks HTTP/1.1 to every endpoint.
+        let protocol = &a["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        assert!(protocol.get("auto_config").is_none(), "{protocol}");
+        assert_eq!(
+            protocol["explicit_http_config"],
+            serde_json::json!({"http_protocol_options": {}})
+        );
         assert_eq!(a["outlier_detection"]["consecutive_5xx"], 2);
         assert_eq!(a["outlier_detection"]["base_ejection_time"], "7.000s");
         // The plugin knows every deployment, fallback ones tagged.
@@ -911,6 +941,89 @@ mod tests {
             .get("retry_priority")
             .is_none());
         assert_eq!(routes[1]["route"]["retry_policy"]["num_retries"], 1);
+    }
+
+    #[test]
+    fn an_all_https_cluster_keeps_alpn() {
+        let boot = render_text(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: https://one.example.com/v1, api_key: k}\n  - model_name: b\n    litellm_params: {model: openai/y, api_base: https://two.example.com/v1, api_key: k}\nrouter_settings:\n  fallbacks: [{a: [b]}]\n",
+        );
+        let a = &boot["static_resources"]["clusters"][0];
+        let protocol = &a["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        assert_eq!(
+            protocol["auto_config"],
+            serde_json::json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
+            "HTTP/2 where the provider offers it"
+        );
+        assert!(protocol.get("explicit_http_config").is_none());
+        let snis: Vec<&str> = a["transport_socket_matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["transport_socket"]["typed_config"]["sni"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(snis, vec!["one.example.com", "two.example.com"]);
+        assert!(a.get("transport_socket").is_some(), "no raw default socket");
+    }
+
+    #[test]
+    fn titan_deployments_get_a_cluster_of_their_own() {
+        let boot = render_text(
+            "model_list:\n  - model_name: titan\n    litellm_params: {model: bedrock/amazon.titan-embed-text-v2:0, aws_access_key_id: AKID, aws_secret_access_key: s, aws_region_name: eu-west-1}\n  - model_name: titan\n    litellm_params: {model: bedrock/amazon.titan-embed-text-v2:0, aws_access_key_id: AKID, aws_secret_access_key: s, aws_bedrock_runtime_endpoint: 'http://127.0.0.1:9'}\n  - model_name: claude\n    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0, aws_access_key_id: AKID, aws_secret_access_key: s}\n",
+        );
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        let direct: Vec<&Value> = clusters
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("direct_"))
+            .collect();
+        assert_eq!(direct.len(), 2, "one per Titan deployment, none for Claude");
+        let address = |c: &Value| {
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"]
+                .clone()
+        };
+        assert_eq!(
+            address(direct[0]),
+            serde_json::json!({"address": "bedrock-runtime.eu-west-1.amazonaws.com", "port_value": 443})
+        );
+        assert_eq!(
+            direct[0]["transport_socket"]["typed_config"]["sni"],
+            "bedrock-runtime.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            address(direct[1]),
+            serde_json::json!({"address": "127.0.0.1", "port_value": 9})
+        );
+        assert!(direct[1].get("transport_socket").is_none());
+        // The route cluster's plugin config names each deployment's own cluster.
+        let route = clusters
+            .iter()
+            .find(|c| {
+                c["name"].as_str().unwrap().contains("titan")
+                    && !c["name"].as_str().unwrap().starts_with("direct_")
+            })
+            .unwrap();
+        let plugin: Value = serde_json::from_str(
+            route["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"][0]
+                ["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let named: Vec<&str> = plugin["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["direct_cluster"].as_str().unwrap())
+            .collect();
+        let names: Vec<&str> = direct.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(named, names);
     }
 
     #[test]

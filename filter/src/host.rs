@@ -72,6 +72,33 @@ pub trait Host {
     fn shared_data(&self, _key: &str) -> Option<Vec<u8>> {
         None
     }
+    /// Resumes a response whose body callback paused (returned [`Flow::Pause`] at its
+    /// end), from a later callback of the same stream (a callout's answer).
+    fn resume_response(&mut self) {}
+    /// Sends a request of the filter's own (a callout) to Envoy cluster `cluster`:
+    /// `headers` include `:method`, `:path` and `:authority`. Its answer comes back
+    /// to the current stream's `on_http_call_response` with the returned token. `Err`
+    /// (Envoy's reason) when Envoy refuses it, e.g. for an unknown cluster.
+    fn dispatch_http_call(
+        &mut self,
+        _cluster: &str,
+        _headers: &[(&str, &str)],
+        _body: &[u8],
+        _timeout_ms: u64,
+    ) -> Result<u32, String> {
+        Err("this host makes no calls of its own".into())
+    }
+}
+
+/// The answer to a callout ([`Host::dispatch_http_call`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallAnswer {
+    /// `:status`; 0 when the call got no answer (connection failure, timeout).
+    pub status: u16,
+    /// The answer's headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// The answer's body.
+    pub body: Vec<u8>,
 }
 
 /// A header's value in a [`Host::request_headers`] snapshot (names compared
@@ -151,6 +178,27 @@ pub mod tests {
         }
     }
 
+    /// A callout the filter made ([`Host::dispatch_http_call`]).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Callout {
+        pub token: u32,
+        pub cluster: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+        pub timeout_ms: u64,
+    }
+
+    impl Callout {
+        /// A header of the call.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            super::header_in(&self.headers, name)
+        }
+        /// The body parsed as JSON.
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+    }
+
     /// Headers, bodies and a log, all in memory.
     #[derive(Debug, Default)]
     pub struct MockHost {
@@ -167,6 +215,12 @@ pub mod tests {
         pub now: u64,
         /// Shared data by key.
         pub shared: std::collections::HashMap<String, Vec<u8>>,
+        /// Callouts made, in order; tokens count from 1.
+        pub calls: Vec<Callout>,
+        /// Refuse callouts to this cluster (as Envoy does for an unknown one).
+        pub refuse_cluster: Option<String>,
+        /// How often a paused response was resumed.
+        pub responses_resumed: usize,
     }
 
     fn get(map: &[(String, String)], name: &str) -> Option<String> {
@@ -273,6 +327,32 @@ pub mod tests {
         }
         fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
             self.shared.get(key).cloned()
+        }
+        fn resume_response(&mut self) {
+            self.responses_resumed += 1;
+        }
+        fn dispatch_http_call(
+            &mut self,
+            cluster: &str,
+            headers: &[(&str, &str)],
+            body: &[u8],
+            timeout_ms: u64,
+        ) -> Result<u32, String> {
+            if self.refuse_cluster.as_deref() == Some(cluster) {
+                return Err("BadArgument".into());
+            }
+            let token = u32::try_from(self.calls.len()).unwrap() + 1;
+            self.calls.push(Callout {
+                token,
+                cluster: cluster.to_string(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.to_vec(),
+                timeout_ms,
+            });
+            Ok(token)
         }
     }
 }

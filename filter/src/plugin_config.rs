@@ -270,6 +270,12 @@ pub struct DeploymentConfig {
     /// requests (`Authorization: Bearer`), instead of an `api_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_auth: Option<GoogleAuthConfig>,
+    /// An Envoy cluster that reaches this deployment alone (the route cluster
+    /// balances over the whole group), for the calls the filter makes itself: a
+    /// Bedrock Titan embedding request with a list `input` is answered by one call
+    /// per input. Set by `switchyard render` for the deployments that need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_cluster: Option<String>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -400,6 +406,7 @@ mod tests {
                 prompt_template: None,
                 aws: None,
                 google_auth: None,
+                direct_cluster: None,
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

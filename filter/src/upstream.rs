@@ -30,6 +30,9 @@ use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
 
+// A request answered by calls of the stage's own (Bedrock Titan list embeddings).
+mod fanout;
+
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
     "xds",
@@ -183,6 +186,8 @@ pub struct Deployment {
     sigv4: Option<providers::bedrock::SigV4>,
     /// Vertex AI: the service account whose access token the requests carry.
     google_auth: Option<std::sync::Arc<GoogleAuth>>,
+    /// The cluster that reaches this deployment alone (`fanout`).
+    direct_cluster: Option<String>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -400,6 +405,7 @@ impl Deployment {
             prompt_template: config.prompt_template.clone(),
             sigv4,
             google_auth,
+            direct_cluster: config.direct_cluster.clone(),
         })
     }
 
@@ -519,6 +525,8 @@ pub struct UpstreamExchange {
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
+    /// The request is answered by calls of the stage's own (`fanout`).
+    fanout: Option<fanout::FanOut>,
 }
 
 impl Default for UpstreamExchange {
@@ -547,6 +555,7 @@ impl Default for UpstreamExchange {
             debug_target: None,
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
+            fanout: None,
         }
     }
 }
@@ -682,6 +691,11 @@ impl UpstreamExchange {
         };
         match self.translate_request(dep, host, &facts, size) {
             Ok(()) if self.awaiting_token.is_some() => Flow::Pause,
+            Ok(()) if self.fanout.is_some() => {
+                // The other inputs' calls go out beside this attempt's own request.
+                self.dispatch_fanout(up, host);
+                Flow::Continue
+            }
             Ok(()) => Flow::Continue,
             Err(err) => {
                 host.log(
@@ -794,14 +808,19 @@ impl UpstreamExchange {
                 let request = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
                 })?;
-                let (translated, rewritten) = providers::bedrock::translate_request(
-                    facts.endpoint,
-                    &request,
-                    &self.model,
-                    dep.drop_params,
-                )?;
-                self.rewritten = rewritten;
-                translated
+                if let Some(first) = self.plan_fanout(dep, host, facts.endpoint, &request)? {
+                    // Titan, a list `input`: this request carries the first input.
+                    first
+                } else {
+                    let (translated, rewritten) = providers::bedrock::translate_request(
+                        facts.endpoint,
+                        &request,
+                        &self.model,
+                        dep.drop_params,
+                    )?;
+                    self.rewritten = rewritten;
+                    translated
+                }
             }
             _ => {
                 let request = request.into_map().map_err(|e| {
@@ -1134,6 +1153,9 @@ impl UpstreamExchange {
                 if !end_of_stream {
                     return Flow::Pause;
                 }
+                if self.fanout.is_some() {
+                    return self.first_input_answered(up, host, size);
+                }
                 let body = host.response_body(size).unwrap_or_default();
                 let ctx = ResponseContext {
                     created: self.start_ms / 1000,
@@ -1449,6 +1471,7 @@ mod tests {
             prompt_template: None,
             aws: None,
             google_auth: None,
+            direct_cluster: None,
         }
     }
 
@@ -1895,6 +1918,72 @@ mod tests {
             assert!(out.ends_with("data: [DONE]\n\n"));
             assert_eq!(ex.usage().map(|u| u.prompt_tokens), Some(9));
         }
+    }
+
+    #[test]
+    fn azure_streams_lose_their_filter_annotations_and_keep_their_spend() {
+        let mut cfg = config(ProviderKind::Azure, "gpt-4o-deploy");
+        cfg.default_params = Map::new();
+        let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "stream": true}),
+        );
+        host.request_headers
+            .push(("x-request-id".into(), "rid-azure".into()));
+        host.properties.insert(
+            KEY_PROPERTY.into(),
+            KeyFacts {
+                key_hash: "kh-azure".into(),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        assert_eq!(host.request_json()["stream_options"]["include_usage"], true);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        assert_eq!(
+            ex.on_response_headers(&up, &mut host, false),
+            Flow::Continue
+        );
+        let events = [
+            r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"#,
+            r#"{"choices":[{"content_filter_results":{},"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"delta":{"content":"Hi"},"finish_reason":null,"index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"stop","index":0,"logprobs":null}],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":null}"#,
+            r#"{"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{},"content_filter_offsets":{"check_offset":2,"start_offset":0,"end_offset":2}}],"usage":null}"#,
+            r#"{"choices":[],"created":7,"id":"chatcmpl-a","model":"gpt-4o","object":"chat.completion.chunk","usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500}}"#,
+            "[DONE]",
+        ];
+        // One provider chunk per body callback, as Envoy passes them on.
+        let mut out = String::new();
+        for (i, data) in events.iter().enumerate() {
+            host.response_body = format!("data: {data}\n\n").into_bytes();
+            let n = host.response_body.len();
+            ex.on_response_body(&up, &mut host, n, i + 1 == events.len());
+            out.push_str(std::str::from_utf8(&host.response_body).unwrap());
+        }
+        assert_eq!(
+            out.matches("data: ").count(),
+            4,
+            "role, content, finish, [DONE]: {out}"
+        );
+        assert!(!out.contains("\"object\":\"\""), "{out}");
+        assert!(
+            !out.contains("usage\":{"),
+            "the client did not ask for usage: {out}"
+        );
+        let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        let report: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(report["request_id"], "rid-azure");
+        assert_eq!(
+            (
+                report["prompt_tokens"].as_u64(),
+                report["completion_tokens"].as_u64()
+            ),
+            (Some(1000), Some(500))
+        );
+        assert!((report["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
     }
 
     #[test]

@@ -280,6 +280,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         prompt_template: None,
         aws: None,
         google_auth: None,
+        direct_cluster: None,
     }
 }
 

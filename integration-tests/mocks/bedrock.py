@@ -44,6 +44,8 @@ where a gateway bug would otherwise go unnoticed:
 Faults: the base class's switches; :meth:`BedrockMock.fail_with` answers the next
 requests with a given Bedrock exception, and :meth:`stream_error_next` sends an
 ``exception`` frame (``throttlingException`` unless told otherwise) mid-stream.
+For Titan, ``embedding_delays`` and ``embedding_failures`` slow down or fail the call
+for one given text, whatever order the calls of a list arrive in.
 """
 
 from __future__ import annotations
@@ -236,6 +238,12 @@ class BedrockMock(MockProvider):
         self.api_keys = set(api_keys or [BEDROCK_API_KEY])
         self.region = region
         self.models = models
+        #: Titan: seconds to wait before answering this ``inputText`` (one input of a
+        #: list slower than the others).
+        self.embedding_delays: dict[str, float] = {}
+        #: Titan: answer this ``inputText`` with a Bedrock exception ``(kind, message,
+        #: status)``.
+        self.embedding_failures: dict[str, tuple[str, str, int]] = {}
 
     # -- errors ---------------------------------------------------------------------
     @staticmethod
@@ -620,6 +628,11 @@ class BedrockMock(MockProvider):
         text = body.get("inputText")
         if not isinstance(text, str) or not text:
             raise _invalid("Malformed input request: #/inputText: expected type: String")
+        if text in self.embedding_delays and self._sleep(self.embedding_delays[text]):
+            raise _BedrockError("ServiceUnavailableException", "mock stopping", 503)
+        if text in self.embedding_failures:
+            kind, message, status = self.embedding_failures[text]
+            raise _BedrockError(kind, message, status)
         vector = _embedding(text, min(dims, self.embedding_dims))
         tokens = max(1, _words(text))
         answer: dict[str, Any] = {"embedding": vector, "inputTextTokenCount": tokens}

@@ -50,6 +50,7 @@ import hashlib
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -109,6 +110,11 @@ class RecordedRequest:
     #: The path exactly as on the request line (percent-encoding kept), for
     #: mocks that verify signatures over it (Bedrock's SigV4).
     raw_path: str = ""
+    #: The server name (SNI) the client sent in its TLS handshake; ``None`` for a
+    #: plain-TCP connection or a TLS client that sent none (see :meth:`MockProvider.serve_tls`).
+    tls_server_name: str | None = None
+    #: The request came over TLS.
+    tls: bool = False
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The value of header ``name`` (case-insensitive)."""
@@ -177,6 +183,10 @@ class _MockHTTPServer(ThreadingHTTPServer):
     def __init__(self, mock: "MockProvider"):
         self.mock = mock
         super().__init__(("127.0.0.1", 0), _Handler)
+        if mock._tls_context is not None:
+            # The handshake runs in each connection's own thread (see _Handler.setup).
+            self.socket = mock._tls_context.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False)
 
     def handle_error(self, request, client_address):  # noqa: D401 - quiet by design
         # A client that went away mid-answer is normal in fault tests.
@@ -201,6 +211,11 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.server.mock._track_connection(self.connection, True)
+        #: The SNI of this connection's TLS handshake (None: plain TCP or no SNI).
+        self.tls_server_name: str | None = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+            self.tls_server_name = getattr(self.connection, "switchyard_sni", None)
 
     def finish(self) -> None:
         try:
@@ -273,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunked=chunked,
             received_at=time.time(),
             raw_path=parsed.path,
+            tls_server_name=self.tls_server_name,
+            tls=isinstance(self.connection, ssl.SSLSocket),
         )
         mock._record(req)
         plan = mock._plan()
@@ -417,6 +434,28 @@ class MockProvider:
         self.reply_text: str | None = None
         #: Arguments the mock puts in tool calls.
         self.tool_args: dict[str, Any] = dict(DEFAULT_TOOL_ARGS)
+        #: Set by :meth:`serve_tls`: the server's TLS context and its host name.
+        self._tls_context: ssl.SSLContext | None = None
+        self._tls_host = "127.0.0.1"
+
+    def serve_tls(self, certfile: str, keyfile: str, host: str = "localhost") -> "MockProvider":
+        """Serve HTTPS instead of HTTP (call before :meth:`start`): the certificate
+        ``certfile`` must name ``host``, which :attr:`root_url` then uses (it must
+        resolve to 127.0.0.1). Each recorded request notes whether it came over TLS
+        and the server name (SNI) the client sent. ALPN offers only ``http/1.1``."""
+        if self._server is not None:
+            raise RuntimeError("serve_tls() must be called before start()")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certfile, keyfile)
+        ctx.set_alpn_protocols(["http/1.1"])
+
+        def remember_sni(sock: ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+            sock.switchyard_sni = name  # type: ignore[attr-defined]
+
+        ctx.sni_callback = remember_sni
+        self._tls_context = ctx
+        self._tls_host = host
+        return self
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> "MockProvider":
@@ -467,7 +506,9 @@ class MockProvider:
 
     @property
     def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no path)."""
+        """``http://127.0.0.1:PORT`` (no path); ``https://HOST:PORT`` with :meth:`serve_tls`."""
+        if self._tls_context is not None:
+            return f"https://{self._tls_host}:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -1749,6 +1790,23 @@ class AzureMock(_OpenAIShaped):
     error shape, as Azure does; routing/auth errors use Azure's ``{code, message}``.
     Answers carry Azure's content-filter annotations, and a stream starts with
     Azure's choices-less ``prompt_filter_results`` chunk.
+
+    Streams follow Azure's "Content streaming" guide, per :attr:`filter_mode`:
+
+    * ``"default"`` (Azure's default): the prompt annotation
+      ``{"id":"","object":"","created":0,"model":"","prompt_filter_results":[…],"choices":[]}``
+      first, then proper chunks whose choices carry ``content_filter_results``
+      (``{}`` on the role chunk and the finish chunk, the four categories on content);
+    * ``"asynchronous"`` (the Asynchronous Filter): the prompt annotation, proper
+      chunks without filter results, and annotation events with no ``delta``
+      (``"choices":[{"index":0,"finish_reason":null,"content_filter_results":{…},
+      "content_filter_offsets":{…}}]``, empty id/object/model) after every
+      :attr:`annotation_every` content chunks and once more after the finish chunk.
+      With :attr:`filter_block_after` = K the filter stops the answer after K content
+      chunks: an annotation with ``"finish_reason":"content_filter"`` (protected
+      material) ends it, with no finish chunk. Whether Azure then still sends the
+      usage chunk is not documented; the mock sends it when asked (Azure bills the
+      tokens generated before the block).
     """
 
     name = "azure"
@@ -1758,6 +1816,12 @@ class AzureMock(_OpenAIShaped):
         super().__init__(api_key, None, directives=directives)
         self.deployments = dict(deployments)
         self.api_versions = set(api_versions) if api_versions is not None else None
+        #: ``"default"`` or ``"asynchronous"``: how streams carry filter results.
+        self.filter_mode = "default"
+        #: Asynchronous mode: an annotation event after this many content chunks.
+        self.annotation_every = 2
+        #: Asynchronous mode: the filter stops the answer after this many content chunks.
+        self.filter_block_after: int | None = None
 
     def response_headers(self) -> dict[str, str]:
         return {"apim-request-id": f"mock-{self.request_count:06d}",
@@ -1800,6 +1864,63 @@ class AzureMock(_OpenAIShaped):
             "prompt_filter_results": [
                 {"prompt_index": 0, "content_filter_results": _AZURE_FILTER_RESULTS}],
         }).encode() + b"\n\n"]
+
+    @staticmethod
+    def _annotation(offset: int, finish: str | None = None,
+                    results: dict[str, Any] | None = None) -> bytes:
+        """An Asynchronous Filter annotation event (no delta, empty id/object/model)."""
+        return b"data: " + _compact({
+            "id": "", "object": "", "created": 0, "model": "",
+            "choices": [{
+                "index": 0, "finish_reason": finish,
+                "content_filter_results": results or _AZURE_FILTER_RESULTS,
+                "content_filter_offsets": {"check_offset": offset, "start_offset": 0,
+                                           "end_offset": offset},
+            }],
+            "usage": None,
+        }).encode() + b"\n\n"
+
+    def _chat_stream(self, cid, created, model, plan, prompt, include_usage) -> StreamResponse:
+        stream = super()._chat_stream(cid, created, model, plan, prompt, include_usage)
+        out: list[bytes] = []
+        contents = 0
+        blocked = False
+        for event in stream.events:
+            body = event[len(b"data: "):].strip()
+            if body == b"[DONE]" or not body.startswith(b"{"):
+                out.append(event)
+                continue
+            obj = json.loads(body)
+            choices = obj.get("choices") or []
+            if obj.get("object") != "chat.completion.chunk" or not choices:
+                out.append(event)  # the prompt annotation, the usage chunk
+                continue
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            is_content = bool(delta.get("content") or delta.get("tool_calls"))
+            finish = choice.get("finish_reason")
+            if self.filter_mode == "asynchronous":
+                if blocked and (is_content or finish):
+                    continue
+                choice.pop("content_filter_results", None)
+                out.append(b"data: " + _compact(obj).encode() + b"\n\n")
+                if is_content:
+                    contents += 1
+                    if self.filter_block_after is not None and contents >= self.filter_block_after:
+                        out.append(self._annotation(
+                            contents * 8, "content_filter",
+                            {"protected_material_text": {"detected": True, "filtered": True}}))
+                        blocked = True
+                    elif contents % self.annotation_every == 0:
+                        out.append(self._annotation(contents * 8))
+                elif finish:
+                    out.append(self._annotation(contents * 8 + 8))
+                continue
+            if not is_content:
+                choice["content_filter_results"] = {}
+            out.append(b"data: " + _compact(obj).encode() + b"\n\n")
+        stream.events = out
+        return stream
 
     _PATH = re.compile(r"^/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)$")
 

@@ -27,6 +27,7 @@ pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 pub const HTTP_CALL_RESPONSE_BODY: u32 = 4;
 /// `proxy_wasm::types::StreamType::HttpRequest`.
 const STREAM_HTTP_REQUEST: u32 = 0;
+const STREAM_HTTP_RESPONSE: u32 = 1;
 /// The plugin's `configuration`.
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
@@ -341,4 +342,10 @@ pub fn set_effective_context(context_id: u32) -> Result<(), Status> {
 pub fn resume_request() -> Result<(), Status> {
     // SAFETY: no pointers.
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
+}
+
+/// Resumes the effective context's paused response.
+pub fn resume_response() -> Result<(), Status> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_continue_stream(STREAM_HTTP_RESPONSE) })
 }

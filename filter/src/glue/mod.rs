@@ -141,6 +141,49 @@ impl Host for WasmHost {
     fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
         abi::get_shared_data(key).ok().and_then(|(v, _)| v)
     }
+    fn resume_response(&mut self) {
+        if let Err(s) = abi::resume_response() {
+            log_failure("resume response", s);
+        }
+    }
+    fn dispatch_http_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Result<u32, String> {
+        // The SDK's call registers the callout with its dispatcher, so the answer
+        // comes back to the HTTP context that made it.
+        proxy_wasm::hostcalls::dispatch_http_call(
+            cluster,
+            headers.to_vec(),
+            Some(body),
+            vec![],
+            std::time::Duration::from_millis(timeout_ms),
+        )
+        .map_err(|status| format!("{status:?}"))
+    }
+}
+
+/// The answer to a callout of the current context (headers, body).
+fn call_answer(body_size: usize) -> crate::host::CallAnswer {
+    let headers = abi::get_header_pairs(abi::HTTP_CALL_RESPONSE_HEADERS)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let status = crate::host::header_in(&headers, ":status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let body = abi::get_buffer(abi::HTTP_CALL_RESPONSE_BODY, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    crate::host::CallAnswer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// What a configured plugin instance is.
@@ -407,6 +450,18 @@ struct UpstreamHttp {
 }
 
 impl Context for UpstreamHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(&self.upstream, &mut WasmHost, token, answer);
+    }
+
     fn on_done(&mut self) -> bool {
         google::unpark(self.context_id);
         self.exchange.on_done(&self.upstream, &WasmHost);

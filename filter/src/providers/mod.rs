@@ -8,6 +8,7 @@
 //! provider's functions through [`ProviderKind`].
 
 pub mod anthropic;
+pub mod azure;
 pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
@@ -417,6 +418,11 @@ pub fn stream_translator(
         }
         ProviderKind::Bedrock => Box::new(bedrock::StreamTranslator::new(endpoint, ctx, None)),
         ProviderKind::VertexAi => vertex::stream_translator(endpoint, ctx),
+        // OpenAI SSE with Azure's content-filter annotations, normalized.
+        ProviderKind::Azure => Box::new(openai::UsageTap::for_azure(
+            !ctx.include_usage,
+            azure::ContentFilterNormalizer::for_endpoint(endpoint, ctx.created, &ctx.model),
+        )),
         // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
         // gateway asked for it and the client did not.
         _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),

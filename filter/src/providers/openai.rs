@@ -82,6 +82,8 @@ pub struct UsageTap {
     fix: Option<super::openai_compat::AnswerFix>,
     /// The provider's price of the answer, from its usage chunk.
     cost: Option<f64>,
+    /// Azure: its content-filter annotations made into proper chunks or dropped.
+    content_filter: Option<super::azure::ContentFilterNormalizer>,
 }
 
 impl UsageTap {
@@ -93,6 +95,16 @@ impl UsageTap {
             usage: None,
             fix: None,
             cost: None,
+            content_filter: None,
+        }
+    }
+
+    /// A tap for an Azure stream: its content-filter annotations are normalized
+    /// (`providers::azure`), so events are always written out again one by one.
+    pub fn for_azure(strip_usage: bool, normalizer: super::azure::ContentFilterNormalizer) -> Self {
+        UsageTap {
+            content_filter: Some(normalizer),
+            ..UsageTap::new(strip_usage)
         }
     }
 
@@ -124,7 +136,7 @@ fn is_usage_only(data: &str) -> bool {
 
 impl StreamTranslate for UsageTap {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let rewrite = self.strip_usage || self.fix.is_some();
+        let rewrite = self.strip_usage || self.fix.is_some() || self.content_filter.is_some();
         if !rewrite {
             out.extend_from_slice(chunk);
         }
@@ -139,11 +151,20 @@ impl StreamTranslate for UsageTap {
                     self.cost = Some(c);
                 }
             }
-            if !rewrite || (self.strip_usage && is_usage_only(event.data)) {
+            if !rewrite {
                 continue;
             }
-            let fixed = self.fix.and_then(|f| f.fix_chunk(event.data));
-            let data = fixed.as_deref().unwrap_or(event.data);
+            let normalized = match self.content_filter.as_mut().map(|n| n.event(event.data)) {
+                Some(super::azure::Normalized::Drop) => continue,
+                Some(super::azure::Normalized::Replace(chunk)) => Some(chunk),
+                Some(super::azure::Normalized::Keep) | None => None,
+            };
+            let data = normalized.as_deref().unwrap_or(event.data);
+            if self.strip_usage && is_usage_only(data) {
+                continue;
+            }
+            let fixed = self.fix.and_then(|f| f.fix_chunk(data));
+            let data = fixed.as_deref().unwrap_or(data);
             if let Some(name) = event.event {
                 out.extend_from_slice(b"event: ");
                 out.extend_from_slice(name.as_bytes());
