@@ -19,6 +19,7 @@ use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
+use crate::litellm_fields;
 use crate::messages;
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
@@ -40,9 +41,6 @@ const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
 
 /// Set by Envoy on each upstream attempt (`include_request_attempt_count`).
 const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
-
-/// LiteLLM's request fields that steer the gateway and are never sent to a provider.
-const GATEWAY_ONLY_FIELDS: [&str; 3] = ["num_retries", "timeout", "fallbacks"];
 
 /// The Anthropic API version sent unless `extra_headers` names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -417,9 +415,9 @@ impl Deployment {
         model: &str,
     ) -> Result<(), GatewayError> {
         request.insert("model", Value::String(model.to_string()));
-        for field in GATEWAY_ONLY_FIELDS {
-            request.remove(field);
-        }
+        // LiteLLM's own fields (routing, caching, spend, mocks, …) never reach a
+        // provider (`litellm_fields`).
+        litellm_fields::strip(request);
         for (k, v) in &self.default_params {
             if !request.contains_key(k) {
                 request.insert(k, v.clone());
@@ -867,8 +865,18 @@ impl UpstreamExchange {
         size: usize,
     ) -> Result<(), GatewayError> {
         request.insert("model", Value::String(self.model.clone()));
-        for field in GATEWAY_ONLY_FIELDS {
-            request.remove(field);
+        // `metadata` is Anthropic's own Messages parameter: its `user_id` goes on, as
+        // LiteLLM sends it (count_tokens takes none); every other LiteLLM field stays
+        // in the gateway.
+        let metadata = match api {
+            ClientApi::Messages => {
+                litellm_fields::anthropic_metadata(request.get_value("metadata"))
+            }
+            _ => None,
+        };
+        litellm_fields::strip(&mut request);
+        if let Some(metadata) = metadata {
+            request.insert("metadata", metadata);
         }
         // count_tokens takes the prompt only (no max_tokens, sampling or stream).
         const COUNT_PARAMS: [&str; 4] = ["system", "thinking", "tool_choice", "tools"];
@@ -1680,17 +1688,84 @@ mod tests {
             .contains("maximum context length"));
     }
 
+    /// Every key of `v`, at any depth.
+    fn all_keys(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, inner) in map {
+                    out.push(k.clone());
+                    all_keys(inner, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| all_keys(i, out)),
+            _ => {}
+        }
+    }
+
     #[test]
-    fn gateway_only_fields_never_reach_the_provider() {
+    fn litellm_fields_never_reach_any_provider() {
+        // Every field of LiteLLM's list, on every provider's translation: none is in
+        // the body that goes out, at any depth (Bedrock, for one, would otherwise
+        // put unknown fields into `additionalModelRequestFields`).
+        let mut body = json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]});
+        for f in litellm_fields::LITELLM_ONLY_FIELDS {
+            body[*f] = json!({"litellm": true});
+        }
+        body["_litellm_internal"] = json!(1);
+        body["user_api_key_alias"] = json!("forged");
+        let providers = [
+            (ProviderKind::Openai, "gpt-4o"),
+            (ProviderKind::Azure, "gpt-4o"),
+            (ProviderKind::Anthropic, "claude-3-5-sonnet"),
+            (ProviderKind::Mistral, "mistral-small"),
+            (ProviderKind::Groq, "llama"),
+            (ProviderKind::Gemini, "gemini-2.5-flash"),
+            (ProviderKind::Cohere, "command-r"),
+            (ProviderKind::Ollama, "llama3"),
+            (ProviderKind::OllamaChat, "llama3"),
+            (ProviderKind::Huggingface, "meta-llama/Llama-3"),
+            (ProviderKind::HuggingfaceGenerate, "tgi"),
+            (
+                ProviderKind::Bedrock,
+                "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            ),
+        ];
+        for (provider, model) in providers {
+            let mut cfg = config(provider, model);
+            cfg.default_params = Map::new();
+            if provider == ProviderKind::Azure {
+                cfg.api_version = Some(Setting::Literal("2024-10-21".into()));
+            }
+            let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+            let mut host = request("chat_completions", body.clone());
+            let (_, flow) = send(&up, &mut host);
+            assert_eq!(flow, Flow::Continue, "{provider:?}: {:?}", host.local_reply);
+            let mut keys = Vec::new();
+            all_keys(&host.request_json(), &mut keys);
+            let leaked: Vec<&String> = keys
+                .iter()
+                .filter(|k| litellm_fields::is_litellm_field(k))
+                .collect();
+            assert!(leaked.is_empty(), "{provider:?} sent {leaked:?}");
+        }
+        // Embeddings and text completions too.
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
-        let mut host = request(
-            "chat_completions",
-            json!({"model": "x", "messages": [], "num_retries": 1, "timeout": 3, "fallbacks": []}),
-        );
-        send(&up, &mut host);
-        let body = host.request_json();
-        for f in GATEWAY_ONLY_FIELDS {
-            assert!(body.get(f).is_none(), "{f}");
+        for (endpoint, base) in [
+            ("embeddings", json!({"model": "x", "input": "hi"})),
+            ("completions", json!({"model": "x", "prompt": "hi"})),
+        ] {
+            let mut b = base;
+            for f in litellm_fields::LITELLM_ONLY_FIELDS {
+                b[*f] = json!(1);
+            }
+            let mut host = request(endpoint, b);
+            send(&up, &mut host);
+            let out = host.request_json();
+            let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+            assert!(
+                keys.iter().all(|k| !litellm_fields::is_litellm_field(k)),
+                "{endpoint}: {keys:?}"
+            );
         }
     }
 
