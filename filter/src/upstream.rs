@@ -28,7 +28,7 @@ use crate::plugin_config::{
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
 use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
-use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
+use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
@@ -509,6 +509,8 @@ pub struct UpstreamExchange {
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
+    /// The client's `metadata` and `tags`, for the spend report (keys checked only).
+    labels: SpendLabels,
 }
 
 impl Default for UpstreamExchange {
@@ -535,6 +537,7 @@ impl Default for UpstreamExchange {
             stop_sequences: Vec::new(),
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
+            labels: SpendLabels::default(),
         }
     }
 }
@@ -693,6 +696,14 @@ impl UpstreamExchange {
         // their values' bytes as they came (see `request`).
         let mut request =
             TopLevel::parse(&body).map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        if self.key.is_some() {
+            // Read before LiteLLM's fields leave the body (spend reports only).
+            self.labels = SpendLabels::from_raw(
+                request.get_raw("metadata"),
+                request.get_raw("litellm_metadata"),
+                request.get_raw("tags"),
+            );
+        }
         self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
         self.native = facts.api.is_anthropic() && dep.provider == ProviderKind::Anthropic;
         match facts.api {
@@ -1269,6 +1280,7 @@ impl UpstreamExchange {
                 start_ms: self.start_ms,
                 end_ms: now,
                 status,
+                labels: &self.labels,
             },
         );
         spend::enqueue(body, now);
@@ -1891,11 +1903,28 @@ mod tests {
         }
     }
 
+    /// Whether a keyed request with metadata and tags goes out without them.
+    fn host_body_has_no_labels(up: &Upstream) -> bool {
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "tags": ["t"], "metadata": {"a": 1}}),
+        );
+        host.properties
+            .insert(KEY_PROPERTY.into(), KeyFacts::default().encode());
+        send(up, &mut host);
+        let body = host.request_json();
+        body.get("tags").is_none() && body.get("metadata").is_none()
+    }
+
     #[test]
     fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let run = |with_key: bool| {
-            let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+            let mut host = request(
+                "chat_completions",
+                json!({"model": "x", "messages": [], "tags": ["batch"],
+                       "metadata": {"spend_logs_metadata": {"job": 7}, "env": "ci"}}),
+            );
             host.request_headers
                 .push(("x-request-id".into(), format!("rid-{with_key}")));
             if with_key {
@@ -1928,6 +1957,15 @@ mod tests {
         assert_eq!(last["prompt_tokens"], 1000);
         assert!((last["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
         assert_eq!(last["status"], "success");
+        assert_eq!(last["request_tags"], json!(["batch"]));
+        assert_eq!(
+            last["metadata"],
+            json!({"spend_logs_metadata": {"job": 7}, "requester_metadata": {"env": "ci"}})
+        );
+        assert!(
+            host_body_has_no_labels(&up),
+            "the labels are recorded, never sent"
+        );
 
         // A provider error is reported as a failure of that attempt (it frees the lease).
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
