@@ -45,8 +45,8 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_filter::plugin_config::{
-    AwsSigning, DeploymentConfig, ErrorFallbacks, GroupConfig, Pricing, PromptTemplate,
-    RoleTemplate, RouterConfig, Setting,
+    AwsSigning, DeploymentConfig, ErrorFallbacks, GroupConfig, GroupRetries, Pricing,
+    PromptTemplate, RoleTemplate, RouterConfig, Setting,
 };
 
 use crate::prices::PriceTable;
@@ -782,6 +782,14 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             defer_answers: keys.is_some(),
             // Set by render, which knows the keyservice's cluster.
             spend_reporting: None,
+            // The routes' retry policy, for per-request fallbacks (render's
+            // `retry_policy` turns the same values into Envoy's).
+            retries: GroupRetries {
+                num_retries: routing.num_retries,
+                server_errors: routing.retry_server_errors,
+                rate_limited: routing.retry_rate_limited,
+                statuses: routing.retry_statuses.clone(),
+            },
         },
         deployments,
         routes,

@@ -462,6 +462,7 @@ fn attempt(body: &[u8], model: &str, picked: &str, status: &str, answer: &[u8]) 
         model: model.into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -567,6 +568,7 @@ fn router() -> Router {
         error_fallbacks: Default::default(),
         defer_answers: false,
         spend_reporting: None,
+        retries: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }
@@ -979,6 +981,7 @@ fn main() {
         model: "gpt-4o".into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     }
     .encode();
     suite.case(

@@ -31,6 +31,7 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 
 use crate::cost::Usage;
+use crate::endpoint::{ClientApi, Endpoint};
 
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
@@ -274,6 +275,18 @@ pub struct Answered<'a> {
     pub status: &'a str,
     /// The client's metadata and tags.
     pub labels: &'a SpendLabels,
+}
+
+/// LiteLLM's `call_type` of a request.
+pub fn call_type(api: ClientApi, endpoint: Endpoint) -> &'static str {
+    match (api, endpoint) {
+        // LiteLLM's name (`@client async def anthropic_messages`, its handler).
+        (ClientApi::Messages, _) => "anthropic_messages",
+        (ClientApi::CountTokens, _) => "count_tokens",
+        (ClientApi::OpenAi, Endpoint::ChatCompletions) => "acompletion",
+        (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
+        (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
+    }
 }
 
 /// The `POST /spend/record` body: LiteLLM's spend-log row.

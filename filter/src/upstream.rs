@@ -22,7 +22,7 @@ use crate::host::{header_in, Flow, Host, Level};
 use crate::litellm_fields;
 use crate::messages;
 use crate::plugin_config::{
-    DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
@@ -1256,14 +1256,7 @@ impl UpstreamExchange {
         } else {
             self.request_id.clone()
         };
-        let call_type = match (facts.api, facts.endpoint) {
-            // LiteLLM's name (`@client async def anthropic_messages`, its handler).
-            (ClientApi::Messages, _) => "anthropic_messages",
-            (ClientApi::CountTokens, _) => "count_tokens",
-            (ClientApi::OpenAi, Endpoint::ChatCompletions) => "acompletion",
-            (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
-            (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
-        };
+        let call_type = spend::call_type(facts.api, facts.endpoint);
         let now = host.now_unix_millis();
         let body = spend::report(
             key,
@@ -1286,12 +1279,17 @@ impl UpstreamExchange {
         spend::enqueue(body, now);
     }
 
-    /// Where an error goes next when it has an error fallback left: a context-window
-    /// or content-policy error whose chain (of the group the client asked for) has
+    /// Where an error goes next when it has an error fallback left: the request's
+    /// own `fallbacks` ([`Self::request_fallback_step`]), or a context-window or
+    /// content-policy error whose chain (of the group the client asked for) has
     /// another group.
     fn error_fallback_location(&self, up: &Upstream, status: u16, body: &[u8]) -> Option<String> {
-        let kind = providers::classify_error(status, body)?;
+        let class = providers::classify_error(status, body);
         let facts = self.facts.as_ref()?;
+        if let Some((origin, step)) = self.request_fallback_step(up, facts, status, class) {
+            return Some(self.fallback_location(facts, ErrorKind::Request, origin, step));
+        }
+        let kind = class?;
         let (origin, step) = match &facts.error_fallback {
             Some(f) if f.kind == kind => (f.origin.as_str(), f.step + 1),
             Some(f) => (f.origin.as_str(), 0),
@@ -1301,13 +1299,59 @@ impl UpstreamExchange {
         if chain.len() <= step as usize {
             return None;
         }
-        Some(format!(
+        Some(self.fallback_location(facts, kind, origin, step))
+    }
+
+    /// The internal redirect to `step` of the `kind` chain of group `origin`.
+    fn fallback_location(
+        &self,
+        facts: &RouteFacts,
+        kind: ErrorKind,
+        origin: &str,
+        step: u32,
+    ) -> String {
+        format!(
             "{}://switchyard.internal{FALLBACK_PATH_PREFIX}{}/{step}/{}/v1/{}",
             self.scheme,
             kind.as_str(),
             providers::openai::percent_encode_segment(origin),
             facts.api.path(facts.endpoint)
-        ))
+        )
+    }
+
+    /// The next step of the request's own `fallbacks` for this provider error, when
+    /// it moves on (LiteLLM's `async_function_with_fallbacks`): every error but a
+    /// plain 400 (one the provider says is the request's fault), once Envoy will
+    /// not retry it on this group (the group's last attempt, or a status Envoy does
+    /// not retry); a context-window or content-policy error goes to the config's
+    /// chain instead when the request used LiteLLM's mapping form and the group has
+    /// one. Not while the request is in a config error chain.
+    fn request_fallback_step<'f>(
+        &self,
+        up: &'f Upstream,
+        facts: &'f RouteFacts,
+        status: u16,
+        class: Option<ErrorKind>,
+    ) -> Option<(&'f str, u32)> {
+        let chain = facts.request_fallbacks.as_ref()?;
+        let (origin, step) = match &facts.error_fallback {
+            None => (up.group.as_str(), 0),
+            Some(f) if f.kind == ErrorKind::Request => (f.origin.as_str(), f.step + 1),
+            Some(_) => return None,
+        };
+        if step >= chain.len || (status == 400 && class.is_none()) {
+            return None;
+        }
+        if let Some(kind) = class.filter(|_| !chain.from_list) {
+            let config_chain = up.error_fallbacks.get(origin).map(|f| f.chain(kind));
+            if config_chain.is_some_and(|c| !c.is_empty()) {
+                return None;
+            }
+        }
+        if self.attempt < chain.attempts && chain.retries.retries_status(status) {
+            return None; // Envoy tries this group again
+        }
+        Some((origin, step))
     }
 }
 
@@ -1425,6 +1469,7 @@ mod tests {
             model: "client-model".into(),
             wildcard: None,
             error_fallback: None,
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -1683,6 +1728,7 @@ mod tests {
                 origin: "g".into(),
                 step: 0,
             }),
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -1698,6 +1744,118 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("maximum context length"));
+    }
+
+    #[test]
+    fn request_fallbacks_move_on_once_the_error_is_final() {
+        let mut cfg = cluster(&[config(ProviderKind::Openai, "m")]);
+        cfg.error_fallbacks = [(
+            "g".to_string(),
+            crate::plugin_config::ErrorFallbacks {
+                context_window: vec!["big".into()],
+                content_policy: vec![],
+            },
+        )]
+        .into();
+        let up = Upstream::new(&cfg, &env).unwrap();
+        let too_long = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#;
+        let chain = |from_list: bool| crate::router::RequestFallbacks {
+            len: 2,
+            attempts: 3,
+            from_list,
+            retries: Default::default(),
+        };
+        // One attempt of a request with a chain: (step it is at, attempt) → location.
+        let attempt = |fallbacks: crate::router::RequestFallbacks,
+                       at: Option<u32>,
+                       attempt: u32,
+                       status: &str,
+                       body: &[u8]| {
+            let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+            host.request_headers
+                .push((ATTEMPT_COUNT_HEADER.into(), attempt.to_string()));
+            let facts = RouteFacts {
+                endpoint: Endpoint::ChatCompletions,
+                api: ClientApi::OpenAi,
+                model: "x".into(),
+                wildcard: None,
+                error_fallback: at.map(|step| crate::router::ErrorFallbackStep {
+                    kind: ErrorKind::Request,
+                    origin: "g".into(),
+                    step,
+                }),
+                request_fallbacks: Some(fallbacks),
+            };
+            host.properties
+                .insert(ROUTE_PROPERTY.into(), facts.encode());
+            let (mut ex, _) = send(&up, &mut host);
+            host.response_headers = vec![(":status".into(), status.into())];
+            host.response_body = body.to_vec();
+            ex.on_response_headers(&up, &mut host, false);
+            ex.on_response_body(&up, &mut host, body.len(), true);
+            host.resp("location")
+        };
+        let to = |step: u32| {
+            Some(format!(
+                "http://switchyard.internal/switchyard-fallback/request/{step}/g/v1/chat/completions"
+            ))
+        };
+        let boom = br#"{"error":{"message":"boom"}}"#;
+        // A 500 or 429 Envoy retries on this group: on the group's last attempt only.
+        for status in ["500", "429", "503"] {
+            assert_eq!(
+                attempt(chain(true), None, 1, status, boom),
+                None,
+                "{status}"
+            );
+            assert_eq!(
+                attempt(chain(true), None, 3, status, boom),
+                to(0),
+                "{status}"
+            );
+        }
+        // Statuses Envoy does not retry move on at once (LiteLLM falls back on them).
+        for status in ["401", "403", "404", "422"] {
+            assert_eq!(
+                attempt(chain(true), None, 1, status, boom),
+                to(0),
+                "{status}"
+            );
+        }
+        // A plain 400 is the request's fault: no fallback.
+        assert_eq!(attempt(chain(true), None, 3, "400", boom), None);
+        // Along the chain, to its end.
+        assert_eq!(attempt(chain(true), Some(0), 3, "500", boom), to(1));
+        assert_eq!(attempt(chain(true), Some(1), 3, "500", boom), None);
+        // Context-window errors: the list covers them; with LiteLLM's mapping form the
+        // config's own chain comes first.
+        assert_eq!(attempt(chain(true), None, 1, "400", too_long), to(0));
+        assert_eq!(
+            attempt(chain(false), None, 1, "400", too_long).as_deref(),
+            Some("http://switchyard.internal/switchyard-fallback/context_window/0/g/v1/chat/completions")
+        );
+        // Inside a config error chain the request's chain no longer applies.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
+            model: "x".into(),
+            wildcard: None,
+            error_fallback: Some(crate::router::ErrorFallbackStep {
+                kind: ErrorKind::ContextWindow,
+                origin: "g".into(),
+                step: 0,
+            }),
+            request_fallbacks: Some(chain(true)),
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "500".into())];
+        host.response_body = boom.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        ex.on_response_body(&up, &mut host, boom.len(), true);
+        assert_eq!(host.resp(":status").as_deref(), Some("500"));
     }
 
     /// Every key of `v`, at any depth.
@@ -1794,6 +1952,7 @@ mod tests {
             model: "openai/gpt-4o-mini".into(),
             wildcard: Some("gpt-4o-mini".into()),
             error_fallback: None,
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());

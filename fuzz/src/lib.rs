@@ -259,6 +259,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         error_fallbacks: error_fallbacks(),
         defer_answers,
         spend_reporting: None,
+        retries: Default::default(),
     }
 }
 

@@ -570,11 +570,13 @@ impl KeyService {
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
+        fallbacks: &[String],
         now: i64,
     ) -> Result<Decision, StoreError> {
         let input = CheckInput {
             presented_key: presented,
             model,
+            fallbacks,
             now,
         };
         let lookup = match presented {

@@ -28,6 +28,7 @@ fn anthropic_request(api: ClientApi, body: Value) -> MockHost {
         model: "claude-group".into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
