@@ -357,13 +357,17 @@ def test_a_client_mock_is_answered_for_a_key_or_team_that_allows_it(keyed) -> No
 def test_a_client_mock_frees_its_parallel_request_slot(keyed) -> None:
     gw, mock, _ = keyed
     key = new_key(gw, max_parallel_requests=1, metadata={"allow_client_mock_response": True})
+    labelled = {**MOCKED, "tags": ["mocked"]}
+    sent_before = mock.request_count
     for _ in range(3):
-        status, _, body = wait_for(lambda: chat(gw, key, MOCKED), lambda r: r[0] != 429,
+        status, _, body = wait_for(lambda: chat(gw, key, labelled), lambda r: r[0] != 429,
                                    timeout=5)
         assert status == 200, body
     status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                                lambda r: r[0] == 200 and len(r[2]) >= 3)
     assert [row["status"] for row in logs] == ["success"] * 3, logs
+    assert all(row["request_tags"] == ["mocked"] for row in logs), logs
+    assert mock.request_count == sent_before, "mocks never reach the provider"
 
 
 def test_fallback_groups_the_key_may_not_use_are_refused(keyed) -> None:

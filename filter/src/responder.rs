@@ -19,7 +19,7 @@ use crate::endpoint::{classify, Route};
 use crate::host::{header_in, Flow, Host};
 use crate::router::{
     decode_reply, parse_fallback_path, DeferredReply, CLIENT_MOCK_PROPERTY, GROUP_HEADER,
-    MODELS_LIST_MARKER, REPLY_PROPERTY,
+    LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
 };
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
@@ -131,6 +131,10 @@ fn report_local_answer(
         format!("{request_id}:local:failed")
     };
     let group = header_in(request_headers, GROUP_HEADER).unwrap_or_default();
+    let labels = host
+        .property(&[LABELS_PROPERTY])
+        .map(|raw| SpendLabels::decode(&raw))
+        .unwrap_or_default();
     let now = host.now_unix_millis();
     let report = spend::report(
         key,
@@ -151,7 +155,7 @@ fn report_local_answer(
             start_ms: now,
             end_ms: now,
             status: if success { "success" } else { "failure" },
-            labels: &SpendLabels::default(),
+            labels: &labels,
         },
     );
     spend::enqueue(report, now);
@@ -347,7 +351,7 @@ mod tests {
         let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
         take();
         through_with(
-            r#"{"model":"a","mock_response":"hi"}"#,
+            r#"{"model":"a","mock_response":"hi","tags":["t1"],"metadata":{"env":"ci"}}"#,
             &[
                 (CLIENT_MOCK_HEADER, CLIENT_MOCK_ALLOWED),
                 ("x-switchyard-key-hash", "kh"),
@@ -365,6 +369,8 @@ mod tests {
             (Some("kh"), Some("lease-1"))
         );
         assert_eq!(row["spend"], 0.0);
+        assert_eq!(row["request_tags"], serde_json::json!(["t1"]));
+        assert_eq!(row["metadata"]["requester_metadata"], serde_json::json!({"env": "ci"}));
 
         through_with(r#"{"model":"nope"}"#, &[("x-switchyard-lease", "lease-2")]);
         let due = take();

@@ -458,6 +458,9 @@ struct RequestHead<'a> {
     metadata: Option<&'a RawValue>,
     #[serde(borrow, default)]
     litellm_metadata: Option<&'a RawValue>,
+    /// LiteLLM's request tags (for spend reports of answers given here).
+    #[serde(borrow, default)]
+    tags: Option<&'a RawValue>,
     /// LiteLLM's mock-testing fields, refused ([`crate::litellm_fields::REFUSED_MOCK_TESTING_FIELDS`]).
     #[serde(default, deserialize_with = "per_request::present")]
     mock_testing_fallbacks: bool,
@@ -532,6 +535,9 @@ pub const REPLY_PROPERTY: &str = "switchyard_reply";
 /// Filter state holding the answer to a client's own `mock_response`, which the
 /// responder sends only when the keyservice allows it (see `per_request`).
 pub const CLIENT_MOCK_PROPERTY: &str = "switchyard_client_mock";
+/// Filter state holding the request's spend labels (`metadata`, `tags`) when keys are
+/// checked, for the report of an answer the responder stage sends.
+pub const LABELS_PROPERTY: &str = "switchyard_labels";
 /// Pseudo-header marking a deferred `/models` answer, which the responder filters to
 /// the key's models.
 pub const MODELS_LIST_MARKER: &str = "x-switchyard-models-list";
@@ -637,6 +643,7 @@ impl RouterExchange {
             // An internal redirect replays the request: forget an earlier answer.
             host.set_property(&[REPLY_PROPERTY], b"");
             host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
+            host.set_property(&[LABELS_PROPERTY], b"");
         }
         let method = header_in(&headers, ":method").unwrap_or_default();
         let mut path = header_in(&headers, ":path").unwrap_or_default().to_string();
@@ -770,6 +777,15 @@ impl RouterExchange {
             serde_json::from_slice(&body).map_err(|e| body_error(&body, &e))?;
         per_request::refuse_mock_testing(&head)?;
         per_request::check_metadata(&head)?;
+        if router.defer_answers && (head.metadata.is_some() || head.tags.is_some()) {
+            // For the spend report of an answer the responder may send (a mock).
+            let labels = crate::spend::SpendLabels::from_raw(
+                head.metadata.map(RawValue::get),
+                head.litellm_metadata.map(RawValue::get),
+                head.tags.map(RawValue::get),
+            );
+            host.set_property(&[LABELS_PROPERTY], &labels.encode());
+        }
         let model = head
             .model
             .as_deref()

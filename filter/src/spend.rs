@@ -169,6 +169,25 @@ impl SpendLabels {
     }
 }
 
+impl SpendLabels {
+    /// The labels as filter state (a request answered by the responder stage).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&json!({"metadata": self.metadata, "tags": self.tags}))
+            .unwrap_or_default()
+    }
+
+    /// Inverse of [`SpendLabels::encode`] (nothing for anything else).
+    pub fn decode(raw: &[u8]) -> SpendLabels {
+        let Ok(v) = serde_json::from_slice::<Value>(raw) else {
+            return SpendLabels::default();
+        };
+        SpendLabels {
+            metadata: v.get("metadata").filter(|m| !m.is_null()).cloned(),
+            tags: v.get("tags").map(tags_of).unwrap_or_default(),
+        }
+    }
+}
+
 /// The marker recorded instead of metadata over the bound.
 fn truncated(bytes: usize) -> Value {
     json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_REQUEST_METADATA_BYTES}})
@@ -510,6 +529,14 @@ mod tests {
             "the client's user_api_key_* entries are never recorded"
         );
         assert_eq!(v["request_tags"], json!(["t1", "t2"]));
+    }
+
+    #[test]
+    fn labels_round_trip_through_filter_state() {
+        let l = SpendLabels::from_raw(Some(r#"{"a":1}"#), None, Some(r#"["t"]"#));
+        assert_eq!(SpendLabels::decode(&l.encode()), l);
+        assert_eq!(SpendLabels::decode(&SpendLabels::default().encode()), SpendLabels::default());
+        assert_eq!(SpendLabels::decode(b"garbage"), SpendLabels::default());
     }
 
     #[test]
