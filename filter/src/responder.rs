@@ -370,7 +370,10 @@ mod tests {
         );
         assert_eq!(row["spend"], 0.0);
         assert_eq!(row["request_tags"], serde_json::json!(["t1"]));
-        assert_eq!(row["metadata"]["requester_metadata"], serde_json::json!({"env": "ci"}));
+        assert_eq!(
+            row["metadata"]["requester_metadata"],
+            serde_json::json!({"env": "ci"})
+        );
 
         through_with(r#"{"model":"nope"}"#, &[("x-switchyard-lease", "lease-2")]);
         let due = take();

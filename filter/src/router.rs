@@ -915,11 +915,14 @@ impl RouterExchange {
                 len: u32::try_from(c.names.len()).unwrap_or(u32::MAX),
                 attempts: retries.saturating_add(1),
                 from_list: c.from_list,
-                retries: router.retries.clone(),
+                retries: crate::plugin_config::GroupRetries {
+                    num_retries: retries,
+                    ..router.retries.clone()
+                },
             }
         });
         if let Some(f) = &request_fallbacks {
-            host.set_request_header(RETRIES_HEADER, Some(&(f.attempts - 1).to_string()));
+            host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
         } else if let Some(n) = head.num_retries {
             host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
         }

@@ -535,7 +535,10 @@ mod tests {
     fn labels_round_trip_through_filter_state() {
         let l = SpendLabels::from_raw(Some(r#"{"a":1}"#), None, Some(r#"["t"]"#));
         assert_eq!(SpendLabels::decode(&l.encode()), l);
-        assert_eq!(SpendLabels::decode(&SpendLabels::default().encode()), SpendLabels::default());
+        assert_eq!(
+            SpendLabels::decode(&SpendLabels::default().encode()),
+            SpendLabels::default()
+        );
         assert_eq!(SpendLabels::decode(b"garbage"), SpendLabels::default());
     }
 

@@ -1336,7 +1336,9 @@ impl UpstreamExchange {
         let chain = facts.request_fallbacks.as_ref()?;
         let (origin, step) = match &facts.error_fallback {
             None => (up.group.as_str(), 0),
-            Some(f) if f.kind == ErrorKind::Request => (f.origin.as_str(), f.step + 1),
+            Some(f) if f.kind == ErrorKind::Request => {
+                (f.origin.as_str(), f.step.saturating_add(1))
+            }
             Some(_) => return None,
         };
         if step >= chain.len || (status == 400 && class.is_none()) {
