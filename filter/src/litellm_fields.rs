@@ -301,7 +301,12 @@ pub fn strip(request: &mut TopLevel<'_>) {
 /// (`validate_anthropic_api_metadata`, litellm/llms/anthropic/pass_through/
 /// messages/handler.py). `None` when there is nothing to send.
 pub fn anthropic_metadata(metadata: Option<Value>) -> Option<Value> {
-    let user_id = match metadata? {
+    // JSON text of an object counts as the object, as LiteLLM's proxy reads it.
+    let metadata = match metadata? {
+        Value::String(text) => serde_json::from_str(&text).ok()?,
+        other => other,
+    };
+    let user_id = match metadata {
         Value::Object(mut map) => map.remove("user_id")?,
         _ => return None,
     };
@@ -435,6 +440,10 @@ mod tests {
         assert_eq!(anthropic_metadata(Some(json!({"tags": ["a"]}))), None);
         assert_eq!(anthropic_metadata(Some(json!({"user_id": 5}))), None);
         assert_eq!(anthropic_metadata(Some(json!("x"))), None);
+        assert_eq!(
+            anthropic_metadata(Some(json!("{\"user_id\": \"u-2\"}"))),
+            Some(json!({"user_id": "u-2"}))
+        );
         assert_eq!(anthropic_metadata(None), None);
     }
 }

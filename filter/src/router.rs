@@ -2,7 +2,8 @@
 //!
 //! For each request it classifies the path, answers what it can itself (`/models`,
 //! health, mock deployments, every client error), and for an LLM call reads the body
-//! just far enough to learn `model` and `stream`, resolves the model group (exact
+//! just far enough to learn `model`, `stream` and LiteLLM's per-request fields
+//! (`per_request`: `fallbacks`, a client's `mock_response`, …), resolves the model group (exact
 //! name, `model_group_alias`, then wildcard patterns), sets the routing headers and
 //! clears Envoy's route cache so the route for that group is chosen. Translation is
 //! *not* done here: it happens per attempt in the upstream stage, so Envoy's retries
