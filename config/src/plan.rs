@@ -45,8 +45,8 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_filter::plugin_config::{
-    AwsSigning, DeploymentConfig, ErrorFallbacks, GroupConfig, Pricing, PromptTemplate,
-    RoleTemplate, RouterConfig, Setting,
+    AwsSigning, DeploymentConfig, ErrorFallbacks, GroupConfig, GroupRetries, Pricing,
+    PromptTemplate, RoleTemplate, RouterConfig, Setting,
 };
 
 use crate::prices::PriceTable;
@@ -812,6 +812,14 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             spend_reporting: None,
             // Set by `switchyard up --model` (LiteLLM's command-line model).
             forced_group: None,
+            // The routes' retry policy, for per-request fallbacks (render's
+            // `retry_policy` turns the same values into Envoy's).
+            retries: GroupRetries {
+                num_retries: routing.num_retries,
+                server_errors: routing.retry_server_errors,
+                rate_limited: routing.retry_rate_limited,
+                statuses: routing.retry_statuses.clone(),
+            },
         },
         deployments,
         routes,

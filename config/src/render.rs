@@ -70,12 +70,13 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 5] = [
+pub const KEY_HEADERS: [&str; 6] = [
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
     "x-switchyard-lease",
     "x-switchyard-key-models",
+    switchyard_filter::responder::CLIENT_MOCK_HEADER,
 ];
 
 /// Envoy ext_authz, asking the keyservice about each request: the caller's key (from
@@ -97,6 +98,7 @@ fn ext_authz() -> Value {
                 "authorization_request": {"allowed_headers": {"patterns": exact(&[
                     "authorization", "x-litellm-api-key", "api-key", "x-api-key", "x-goog-api-key",
                     switchyard_filter::router::GROUP_HEADER,
+                    switchyard_filter::router::FALLBACK_GROUPS_HEADER,
                 ])}},
                 "authorization_response": {
                     "allowed_upstream_headers": {"patterns": exact(&KEY_HEADERS)},
@@ -548,19 +550,20 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             "idle_timeout": secs(idle),
             "retry_policy": retry_policy(route, &plan.routing),
         });
-        if !plan.router.error_fallbacks.is_empty() {
-            // Context-window and content-policy fallbacks: the upstream stage answers
-            // such an error with a 307 to the fallback path, which Envoy follows here
-            // by replaying the buffered request through the router stage.
+        {
+            // Context-window and content-policy fallbacks, and a request's own
+            // `fallbacks`: the upstream stage answers such an error with a 307 to the
+            // fallback path, which Envoy follows here by replaying the buffered
+            // request through the router stage.
             let longest = plan
                 .router
                 .error_fallbacks
                 .values()
                 .map(|f| f.context_window.len() + f.content_policy.len())
                 .max()
-                .unwrap_or(1);
+                .unwrap_or(0);
             action["internal_redirect_policy"] = json!({
-                "max_internal_redirects": longest,
+                "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
             });
         }
@@ -1040,6 +1043,11 @@ mod tests {
                 r["route"]["internal_redirect_policy"]["redirect_response_codes"],
                 serde_json::json!([307])
             );
+            // The longest config chain, after the request's own fallbacks.
+            assert_eq!(
+                r["route"]["internal_redirect_policy"]["max_internal_redirects"],
+                serde_json::json!(1 + switchyard_filter::router::MAX_REQUEST_FALLBACKS)
+            );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the
         // request with the headers the earlier cluster set).
@@ -1058,10 +1066,14 @@ mod tests {
             serde_json::json!(["big"])
         );
 
+        // Without config chains, a request's own `fallbacks` still redirect.
         let plain = render_text("model_list:\n  - model_name: g\n    litellm_params: {model: openai/s, api_base: http://127.0.0.1:1}\n");
         let r = &plain["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0];
-        assert!(r["route"].get("internal_redirect_policy").is_none());
+        assert_eq!(
+            r["route"]["internal_redirect_policy"]["max_internal_redirects"],
+            serde_json::json!(switchyard_filter::router::MAX_REQUEST_FALLBACKS)
+        );
     }
 
     #[test]

@@ -464,6 +464,7 @@ fn attempt(body: &[u8], model: &str, picked: &str, status: &str, answer: &[u8]) 
         model: model.into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -570,6 +571,7 @@ fn router() -> Router {
         defer_answers: false,
         spend_reporting: None,
         forced_group: None,
+        retries: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }
@@ -982,6 +984,7 @@ fn main() {
         model: "gpt-4o".into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     }
     .encode();
     suite.case(

@@ -26,6 +26,7 @@ pub mod error;
 pub mod eventstream;
 pub mod google_auth;
 pub mod host;
+pub mod litellm_fields;
 pub mod messages;
 pub mod mock;
 pub mod ndjson;

@@ -1,9 +1,14 @@
-//! Answers for mock deployments (`litellm_params.mock_response`).
+//! Answers for mock deployments (`litellm_params.mock_response`) and for a client's
+//! own `mock_response` (when its key or team allows it, see `crate::responder`).
 //!
 //! A group whose deployments carry `mock_response` is answered by the router stage
 //! itself, in OpenAI format, streamed or not, with no upstream — so a config works
 //! offline, as LiteLLM's mock deployments do. Token counts are estimates (about four
 //! bytes a token), marked as such nowhere else: nobody is billed for a mock.
+//!
+//! As in LiteLLM's `mock_completion` (litellm/main.py), a non-streamed chat answer
+//! carries the request's `mock_tool_calls` as the message's `tool_calls`, and three
+//! texts are errors instead of answers ([`mock_error`]).
 
 use serde_json::{json, Value};
 
@@ -28,6 +33,23 @@ pub struct MockRequest<'a> {
     pub created: u64,
     /// Size of the request body, for the prompt-token estimate.
     pub request_bytes: usize,
+    /// `mock_tool_calls`: the answer's `tool_calls` (non-streamed chat answers).
+    pub tool_calls: Option<&'a Value>,
+}
+
+/// The error a mock text stands for, as LiteLLM raises them
+/// (`_handle_mock_potential_exceptions`, litellm/main.py): `litellm.RateLimitError`,
+/// `litellm.ContextWindowExceededError`, `litellm.InternalServerError`.
+pub fn mock_error(text: &str) -> Option<GatewayError> {
+    let (status, message) = match text {
+        "litellm.RateLimitError" => (429, "this is a mock rate limit error"),
+        "litellm.ContextWindowExceededError" => {
+            (400, "this is a mock context window exceeded error")
+        }
+        "litellm.InternalServerError" => (500, "this is a mock internal server error"),
+        _ => return None,
+    };
+    Some(GatewayError::new(status, message))
 }
 
 /// A mock answer: content type and body.
@@ -64,9 +86,15 @@ pub fn answer(req: &MockRequest<'_>) -> Result<MockAnswer, GatewayError> {
     };
     if !req.stream {
         let body = if chat {
+            let mut message = serde_json::Map::new();
+            message.insert("role".into(), json!("assistant"));
+            message.insert("content".into(), json!(req.text));
+            if let Some(calls) = req.tool_calls {
+                message.insert("tool_calls".into(), calls.clone());
+            }
             json!({
                 "id": req.id, "object": "chat.completion", "created": req.created, "model": req.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": req.text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                 "usage": usage,
             })
         } else {
@@ -144,7 +172,26 @@ mod tests {
             id: "chatcmpl-1",
             created: 7,
             request_bytes: 40,
+            tool_calls: None,
         }
+    }
+
+    #[test]
+    fn tool_calls_and_error_texts() {
+        let calls = json!([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]);
+        let mut r = req(Endpoint::ChatCompletions, false, false);
+        r.tool_calls = Some(&calls);
+        let v: Value = serde_json::from_slice(&answer(&r).unwrap().body).unwrap();
+        assert_eq!(v["choices"][0]["message"]["tool_calls"], calls);
+        assert_eq!(mock_error("litellm.RateLimitError").unwrap().status, 429);
+        let cw = mock_error("litellm.ContextWindowExceededError").unwrap();
+        assert_eq!(cw.status, 400);
+        assert!(cw.message.contains("context window"));
+        assert_eq!(
+            mock_error("litellm.InternalServerError").unwrap().status,
+            500
+        );
+        assert!(mock_error("hello").is_none());
     }
 
     #[test]

@@ -68,6 +68,52 @@ pub struct RouterConfig {
     /// --model`: LiteLLM's command-line model serves every request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced_group: Option<String>,
+    /// How Envoy retries within one model group (the routes' retry policy), for
+    /// per-request `fallbacks`: the upstream stage moves to the client's next group
+    /// only once Envoy will not retry the error on this one.
+    #[serde(default, skip_serializing_if = "GroupRetries::is_default")]
+    pub retries: GroupRetries,
+}
+
+/// The routes' retry policy as far as per-request fallbacks need it (LiteLLM's
+/// `num_retries` and `retry_policy`, see `switchyard::render::retry_policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRetries {
+    /// Retries on one group before its fallbacks (`num_retries`).
+    pub num_retries: u32,
+    /// Envoy retries 5xx answers.
+    pub server_errors: bool,
+    /// Envoy retries 429 answers.
+    pub rate_limited: bool,
+    /// Further statuses Envoy retries (401, 400 from `retry_policy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<u16>,
+}
+
+impl Default for GroupRetries {
+    /// LiteLLM's defaults: 2 retries, on server errors and rate limits.
+    fn default() -> Self {
+        GroupRetries {
+            num_retries: 2,
+            server_errors: true,
+            rate_limited: true,
+            statuses: Vec::new(),
+        }
+    }
+}
+
+impl GroupRetries {
+    fn is_default(&self) -> bool {
+        *self == GroupRetries::default()
+    }
+
+    /// Whether Envoy retries an answer with `status` (while attempts are left).
+    pub fn retries_status(&self, status: u16) -> bool {
+        (self.server_errors && (500..600).contains(&status))
+            || (self.rate_limited && status == 429)
+            || self.statuses.contains(&status)
+    }
 }
 
 /// The keyservice's `POST /spend/record`, as the router stage's root context sends
@@ -98,22 +144,26 @@ pub struct ErrorFallbacks {
 }
 
 impl ErrorFallbacks {
-    /// The chain for `kind`.
+    /// The chain for `kind` (the config has none for the client's own chain).
     pub fn chain(&self, kind: ErrorKind) -> &[String] {
         match kind {
             ErrorKind::ContextWindow => &self.context_window,
             ErrorKind::ContentPolicy => &self.content_policy,
+            ErrorKind::Request => &[],
         }
     }
 }
 
-/// A provider error that has fallbacks of its own.
+/// A fallback chain an error moves along: a provider error that has fallbacks of
+/// its own, or the client's per-request `fallbacks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The prompt does not fit the model's context window.
     ContextWindow,
     /// The provider's content policy refused the request.
     ContentPolicy,
+    /// The request's own `fallbacks` (its body names the chain).
+    Request,
 }
 
 impl ErrorKind {
@@ -122,6 +172,7 @@ impl ErrorKind {
         match self {
             ErrorKind::ContextWindow => "context_window",
             ErrorKind::ContentPolicy => "content_policy",
+            ErrorKind::Request => "request",
         }
     }
 
@@ -130,6 +181,7 @@ impl ErrorKind {
         match s {
             "context_window" => Some(ErrorKind::ContextWindow),
             "content_policy" => Some(ErrorKind::ContentPolicy),
+            "request" => Some(ErrorKind::Request),
             _ => None,
         }
     }
@@ -381,6 +433,7 @@ mod tests {
             defer_answers: false,
             spend_reporting: None,
             forced_group: None,
+            retries: Default::default(),
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));

@@ -116,6 +116,22 @@ impl<'a> TopLevel<'a> {
         self.changed |= self.fields.len() != before;
     }
 
+    /// Removes every field whose key `unwanted` picks (one pass over the fields).
+    pub fn remove_where(&mut self, unwanted: impl Fn(&str) -> bool) {
+        let before = self.fields.len();
+        self.fields.retain(|(k, _)| !unwanted(k));
+        self.changed |= self.fields.len() != before;
+    }
+
+    /// `key`'s value as the JSON text it was in the body (`None` when absent or set
+    /// by the gateway): its size is known without parsing it.
+    pub fn get_raw(&self, key: &str) -> Option<&str> {
+        match &self.fields.get(self.position(key)?)?.1 {
+            Field::Raw(raw) => Some(raw.get()),
+            Field::Owned(_) => None,
+        }
+    }
+
     /// Whether the body differs from the one parsed (else it can be sent as it was).
     pub fn changed(&self) -> bool {
         self.changed
@@ -354,6 +370,25 @@ mod tests {
         assert_eq!(
             out,
             json!({"model":"a","stream":true,"stream_options":{"include_usage":true},"temperature":0.5})
+        );
+    }
+
+    #[test]
+    fn remove_where_and_raw_reads() {
+        let body = br#"{"model":"a","tags":["x"],"metadata":{"k": 1},"n":1}"#;
+        let mut top = TopLevel::parse(body).unwrap();
+        assert_eq!(top.get_raw("metadata"), Some(r#"{"k": 1}"#));
+        assert_eq!(top.get_raw("absent"), None);
+        top.remove_where(|k| k == "nothing");
+        assert!(!top.changed(), "removing nothing is no change");
+        top.remove_where(|k| k == "tags" || k == "metadata");
+        assert!(top.changed());
+        assert_eq!(top.keys().collect::<Vec<_>>(), ["model", "n"]);
+        top.insert("model", json!("b"));
+        assert_eq!(
+            top.get_raw("model"),
+            None,
+            "set by the gateway: no raw text"
         );
     }
 

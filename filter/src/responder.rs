@@ -6,12 +6,30 @@
 //! stage resolved), and only then does this stage send the answer. `/models` is
 //! narrowed to the models the key may use, which the keyservice passes back through
 //! ext_authz as a request header.
+//!
+//! A client's own `mock_response` is answered here too, but only when the keyservice
+//! says the key or its team allows it ([`CLIENT_MOCK_HEADER`]); else the request goes
+//! on to the provider, which never sees the field. An LLM call answered here is
+//! reported like any other (a spend-log row, no spend), which also frees its
+//! parallel-request lease.
 
 use serde_json::Value;
 
+use crate::endpoint::{classify, Route};
 use crate::host::{header_in, Flow, Host};
-use crate::router::{decode_reply, DeferredReply, MODELS_LIST_MARKER, REPLY_PROPERTY};
-use crate::spend::{KeyFacts, KEY_PROPERTY};
+use crate::router::{
+    decode_reply, parse_fallback_path, DeferredReply, CLIENT_MOCK_PROPERTY, GROUP_HEADER,
+    LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
+};
+use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
+
+/// Request header the keyservice adds (through ext_authz) when the key, or its team,
+/// allows clients' own `mock_response` (`"allow_client_mock_response": true` in its
+/// metadata, LiteLLM's rule); its value is [`CLIENT_MOCK_ALLOWED`]. A client's own
+/// header of this name is removed by the router stage before the key check.
+pub const CLIENT_MOCK_HEADER: &str = "x-switchyard-client-mock";
+/// The value of [`CLIENT_MOCK_HEADER`].
+pub const CLIENT_MOCK_ALLOWED: &str = "allowed";
 
 /// Request header the keyservice adds (through ext_authz): the model groups the key
 /// may use, comma-separated; absent when it may use all.
@@ -56,7 +74,14 @@ impl ResponderExchange {
             lease: header("x-switchyard-lease"),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
-        let Some(raw) = host.property(&[REPLY_PROPERTY]).filter(|r| !r.is_empty()) else {
+        let non_empty = |raw: Option<Vec<u8>>| raw.filter(|r| !r.is_empty());
+        let client_mock =
+            if header_in(&request_headers, CLIENT_MOCK_HEADER) == Some(CLIENT_MOCK_ALLOWED) {
+                non_empty(host.property(&[CLIENT_MOCK_PROPERTY]))
+            } else {
+                None
+            };
+        let Some(raw) = client_mock.or_else(|| non_empty(host.property(&[REPLY_PROPERTY]))) else {
             return Flow::Continue;
         };
         let Some(DeferredReply {
@@ -77,9 +102,63 @@ impl ResponderExchange {
             .filter(|(k, _)| k != MODELS_LIST_MARKER)
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        report_local_answer(host, &request_headers, &facts, status, &body);
         host.send_local_reply(status, &headers, &body);
         Flow::Pause
     }
+}
+
+/// Queues the spend report of an LLM call answered here (a mock, or an error the
+/// router stage found): no spend, the mock's usage, `failure` for an error; it frees
+/// the request's parallel-request lease as the upstream stage's reports do.
+fn report_local_answer(
+    host: &dyn Host,
+    request_headers: &[(String, String)],
+    key: &KeyFacts,
+    status: u16,
+    body: &[u8],
+) {
+    let path = header_in(request_headers, ":path").unwrap_or_default();
+    let path = parse_fallback_path(path).map_or_else(|| path.to_string(), |(_, p)| p);
+    let Route::Llm { endpoint, api, .. } = classify("POST", &path) else {
+        return;
+    };
+    let success = (200..300).contains(&status);
+    let request_id = header_in(request_headers, "x-request-id").unwrap_or("local");
+    let request_id = if success {
+        request_id.to_string()
+    } else {
+        format!("{request_id}:local:failed")
+    };
+    let group = header_in(request_headers, GROUP_HEADER).unwrap_or_default();
+    let labels = host
+        .property(&[LABELS_PROPERTY])
+        .map(|raw| SpendLabels::decode(&raw))
+        .unwrap_or_default();
+    let now = host.now_unix_millis();
+    let report = spend::report(
+        key,
+        &Answered {
+            request_id: &request_id,
+            call_type: spend::call_type(api, endpoint),
+            model: group,
+            model_id: "",
+            model_group: group,
+            provider: "",
+            api_base: "",
+            usage: if success {
+                crate::cost::usage_of(body).unwrap_or_default()
+            } else {
+                Default::default()
+            },
+            spend: 0.0,
+            start_ms: now,
+            end_ms: now,
+            status: if success { "success" } else { "failure" },
+            labels: &labels,
+        },
+    );
+    spend::enqueue(report, now);
 }
 
 #[cfg(test)]
@@ -109,6 +188,7 @@ mod tests {
             defer_answers: true,
             spend_reporting: None,
             forced_group: None,
+            retries: Default::default(),
         })
         .unwrap()
     }
@@ -215,6 +295,97 @@ mod tests {
             Flow::Continue
         );
         assert!(host.local_reply.is_none());
+    }
+
+    /// The router stage, then the responder with ext_authz's headers added.
+    fn through_with(body: &str, added: &[(&str, &str)]) -> MockHost {
+        let r = router();
+        let mut host = MockHost::with_request(
+            &[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                ("x-request-id", "rid-3"),
+            ],
+            body.as_bytes(),
+        );
+        let mut ex = RouterExchange::default();
+        ex.on_request_headers(&r, &mut host, false);
+        ex.on_request_body(&r, &mut host, body.len(), true);
+        for (k, v) in added {
+            host.request_headers.push((k.to_string(), v.to_string()));
+        }
+        ResponderExchange.on_request_headers(&mut host);
+        host
+    }
+
+    #[test]
+    fn a_client_mock_is_answered_only_when_the_keyservice_allows_it() {
+        let body = r#"{"model":"a","messages":[],"mock_response":"Mocked!"}"#;
+        let allowed = [(CLIENT_MOCK_HEADER, CLIENT_MOCK_ALLOWED)];
+        let host = through_with(body, &allowed);
+        let reply = host.local_reply.as_ref().expect("the mock");
+        assert_eq!(reply.json()["choices"][0]["message"]["content"], "Mocked!");
+
+        // Not allowed (or any other value): on to the provider, nothing answered.
+        for added in [&[][..], &[(CLIENT_MOCK_HEADER, "yes")][..]] {
+            let host = through_with(body, added);
+            assert!(host.local_reply.is_none());
+        }
+        // Allowed, but the request has no mock: on to the provider.
+        let host = through_with(r#"{"model":"a","messages":[]}"#, &allowed);
+        assert!(host.local_reply.is_none());
+
+        // On a mock group, the client's own mock wins when allowed (LiteLLM's request
+        // parameters override the deployment's), the group's answers otherwise.
+        let body = r#"{"model":"demo","messages":[],"mock_response":"mine"}"#;
+        let content = |host: &MockHost| {
+            host.local_reply.as_ref().unwrap().json()["choices"][0]["message"]["content"].clone()
+        };
+        assert_eq!(content(&through_with(body, &allowed)), "mine");
+        assert_eq!(content(&through_with(body, &[])), "hello");
+    }
+
+    #[test]
+    fn local_answers_to_llm_calls_are_reported() {
+        // A mock answered here is a spend-log row (no spend) that frees the lease;
+        // so is an error the router stage found.
+        let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        take();
+        through_with(
+            r#"{"model":"a","mock_response":"hi","tags":["t1"],"metadata":{"env":"ci"}}"#,
+            &[
+                (CLIENT_MOCK_HEADER, CLIENT_MOCK_ALLOWED),
+                ("x-switchyard-key-hash", "kh"),
+                ("x-switchyard-lease", "lease-1"),
+            ],
+        );
+        let due = take();
+        let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(row["request_id"], "rid-3");
+        assert_eq!(row["status"], "success");
+        assert_eq!(row["call_type"], "acompletion");
+        assert_eq!(row["model_group"], "a");
+        assert_eq!(
+            (row["api_key"].as_str(), row["lease_id"].as_str()),
+            (Some("kh"), Some("lease-1"))
+        );
+        assert_eq!(row["spend"], 0.0);
+        assert_eq!(row["request_tags"], serde_json::json!(["t1"]));
+        assert_eq!(
+            row["metadata"]["requester_metadata"],
+            serde_json::json!({"env": "ci"})
+        );
+
+        through_with(r#"{"model":"nope"}"#, &[("x-switchyard-lease", "lease-2")]);
+        let due = take();
+        let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        assert_eq!(row["status"], "failure");
+        assert_eq!(row["request_id"], "rid-3:local:failed");
+        assert_eq!(row["lease_id"], "lease-2");
+
+        // /models is not an LLM call: no row.
+        through("GET", "/v1/models", "", None);
+        assert!(take().is_empty());
     }
 
     #[test]

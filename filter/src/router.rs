@@ -2,7 +2,8 @@
 //!
 //! For each request it classifies the path, answers what it can itself (`/models`,
 //! health, mock deployments, every client error), and for an LLM call reads the body
-//! just far enough to learn `model` and `stream`, resolves the model group (exact
+//! just far enough to learn `model`, `stream` and LiteLLM's per-request fields
+//! (`per_request`: `fallbacks`, a client's `mock_response`, …), resolves the model group (exact
 //! name, `model_group_alias`, then wildcard patterns), sets the routing headers and
 //! clears Envoy's route cache so the route for that group is chosen. Translation is
 //! *not* done here: it happens per attempt in the upstream stage, so Envoy's retries
@@ -12,6 +13,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::endpoint::{classify, ClientApi, Endpoint, Route};
@@ -29,18 +31,24 @@ pub const RETRIES_HEADER: &str = "x-envoy-max-retries";
 pub const TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-timeout-ms";
 /// See [`RETRIES_HEADER`].
 pub const PER_TRY_TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-per-try-timeout-ms";
+/// Request header naming the model groups of the request's own `fallbacks`
+/// (comma-separated route keys), set by this stage for the key check: ext_authz
+/// passes it to the keyservice, which refuses a key that may not use one of them.
+pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
 /// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 9] = [
+pub const INTERNAL_HEADERS: [&str; 11] = [
     GROUP_HEADER,
     RETRIES_HEADER,
     TIMEOUT_HEADER,
     PER_TRY_TIMEOUT_HEADER,
+    FALLBACK_GROUPS_HEADER,
     // Set by the keyservice through ext_authz, for the responder and spend records.
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
     "x-switchyard-lease",
     "x-switchyard-key-models",
+    crate::responder::CLIENT_MOCK_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -70,6 +78,76 @@ pub struct RouteFacts {
     pub wildcard: Option<String>,
     /// Set when this request is an error fallback (see [`FALLBACK_PATH_PREFIX`]).
     pub error_fallback: Option<ErrorFallbackStep>,
+    /// The request's own `fallbacks`, when it has any (see `per_request`).
+    pub request_fallbacks: Option<RequestFallbacks>,
+}
+
+/// What the upstream stage needs to move a request along its own `fallbacks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFallbacks {
+    /// Groups in the chain (the group asked for not counted).
+    pub len: u32,
+    /// Attempts Envoy makes on one group (retries + 1): an error Envoy retries is
+    /// final only on the last one.
+    pub attempts: u32,
+    /// The chain came as a list of groups, which LiteLLM uses for every error
+    /// (context-window and content-policy ones included); LiteLLM's mapping form
+    /// (`[{"group": [...]}]`) leaves those to the config's own chains.
+    pub from_list: bool,
+    /// The routes' retry policy.
+    pub retries: crate::plugin_config::GroupRetries,
+}
+
+impl RequestFallbacks {
+    /// One line: `len;attempts;list|map;server_errors;rate_limited;statuses`.
+    fn encode(&self) -> String {
+        let statuses: Vec<String> = self.retries.statuses.iter().map(u16::to_string).collect();
+        format!(
+            "{};{};{};{};{};{}",
+            self.len,
+            self.attempts,
+            if self.from_list { "list" } else { "map" },
+            u8::from(self.retries.server_errors),
+            u8::from(self.retries.rate_limited),
+            statuses.join(",")
+        )
+    }
+
+    fn decode(line: &str) -> Option<RequestFallbacks> {
+        let mut parts = line.split(';');
+        let len = parts.next()?.parse().ok()?;
+        let attempts = parts.next()?.parse().ok()?;
+        let from_list = match parts.next()? {
+            "list" => true,
+            "map" => false,
+            _ => return None,
+        };
+        let flag = |p: Option<&str>| match p {
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            _ => None,
+        };
+        let server_errors = flag(parts.next())?;
+        let rate_limited = flag(parts.next())?;
+        let statuses = match parts.next()? {
+            "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|s| s.parse().ok())
+                .collect::<Option<Vec<u16>>>()?,
+        };
+        Some(RequestFallbacks {
+            len,
+            attempts,
+            from_list,
+            retries: crate::plugin_config::GroupRetries {
+                num_retries: attempts.saturating_sub(1),
+                server_errors,
+                rate_limited,
+                statuses,
+            },
+        })
+    }
 }
 
 /// Where a request is in an error-fallback chain.
@@ -89,6 +167,9 @@ pub struct ErrorFallbackStep {
 /// Envoy replays the buffered request on it, and this stage routes it to the chain's
 /// `step`-th group.
 pub const FALLBACK_PATH_PREFIX: &str = "/switchyard-fallback/";
+/// Most groups a request's own `fallbacks` may name (LiteLLM's default
+/// `max_fallbacks`); the routes allow as many internal redirects.
+pub const MAX_REQUEST_FALLBACKS: usize = 5;
 
 /// Parses a fallback path into the step and the original path.
 pub fn parse_fallback_path(path: &str) -> Option<(ErrorFallbackStep, String)> {
@@ -120,9 +201,10 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl RouteFacts {
-    /// Six lines: endpoint (`messages` or `count_tokens` for the Anthropic APIs),
+    /// Seven lines: endpoint (`messages` or `count_tokens` for the Anthropic APIs),
     /// model, `-` or `+wildcard`, then origin, kind and step of an error fallback
-    /// (empty when none). Model and group names never hold newlines.
+    /// (empty when none), then the request's own fallbacks (empty when none). Model
+    /// and group names never hold newlines.
     pub fn encode(&self) -> Vec<u8> {
         let wildcard = match &self.wildcard {
             Some(w) => format!("+{w}"),
@@ -137,8 +219,13 @@ impl RouteFacts {
             ClientApi::Messages => "messages",
             ClientApi::CountTokens => "count_tokens",
         };
+        let request_fallbacks = self
+            .request_fallbacks
+            .as_ref()
+            .map(RequestFallbacks::encode)
+            .unwrap_or_default();
         format!(
-            "{endpoint}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}",
+            "{endpoint}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}\n{request_fallbacks}",
             self.model
         )
         .into_bytes()
@@ -169,12 +256,17 @@ impl RouteFacts {
             }),
             None => None,
         };
+        let request_fallbacks = match lines.next()? {
+            "" => None,
+            line => Some(RequestFallbacks::decode(line)?),
+        };
         Some(RouteFacts {
             endpoint,
             api,
             model,
             wildcard,
             error_fallback,
+            request_fallbacks,
         })
     }
 }
@@ -222,6 +314,8 @@ pub struct Router {
     defer_answers: bool,
     /// The group every request goes to (`RouterConfig::forced_group`).
     forced: Option<usize>,
+    /// The routes' retry policy (per-request fallbacks).
+    retries: crate::plugin_config::GroupRetries,
 }
 
 impl Router {
@@ -268,6 +362,7 @@ impl Router {
             error_fallbacks: config.error_fallbacks.clone(),
             defer_answers: config.defer_answers,
             forced: None,
+            retries: config.retries.clone(),
         };
         if let Some(name) = &config.forced_group {
             router.forced = Some(
@@ -369,9 +464,36 @@ struct RequestHead<'a> {
     /// LiteLLM's per-request timeout in seconds (becomes the route timeout).
     #[serde(default)]
     timeout: Option<f64>,
-    /// LiteLLM's per-request fallbacks: refused, Envoy's failover order is fixed.
-    #[serde(default)]
-    fallbacks: Option<Vec<serde::de::IgnoredAny>>,
+    /// LiteLLM's per-request fallbacks (read by `per_request::request_chain`).
+    #[serde(borrow, default)]
+    fallbacks: Option<&'a RawValue>,
+    /// A client's own mock answer, sent only when its key or team allows it.
+    #[serde(borrow, default)]
+    mock_response: Option<&'a RawValue>,
+    /// Tool calls for that mock answer.
+    #[serde(borrow, default)]
+    mock_tool_calls: Option<&'a RawValue>,
+    /// LiteLLM's metadata objects (must be objects; read for spend reports upstream).
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    litellm_metadata: Option<&'a RawValue>,
+    /// LiteLLM's request tags (for spend reports of answers given here).
+    #[serde(borrow, default)]
+    tags: Option<&'a RawValue>,
+    /// LiteLLM's mock-testing fields, refused ([`crate::litellm_fields::REFUSED_MOCK_TESTING_FIELDS`]).
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_testing_fallbacks: bool,
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_testing_context_fallbacks: bool,
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_testing_content_policy_fallbacks: bool,
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_testing_rate_limit_error: bool,
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_timeout: bool,
+    #[serde(default, deserialize_with = "per_request::present")]
+    mock_delay: bool,
 }
 
 #[derive(Deserialize)]
@@ -402,8 +524,6 @@ fn body_error(body: &[u8], err: &serde_json::Error) -> GatewayError {
                         ("num_retries", "a non-negative integer")
                     } else if wrong("timeout", Value::is_number) {
                         ("timeout", "a number of seconds")
-                    } else if wrong("fallbacks", Value::is_array) {
-                        ("fallbacks", "a list")
                     } else {
                         ("stream_options", "an object with a boolean include_usage")
                     };
@@ -432,6 +552,12 @@ pub struct RouterExchange {
 
 /// Filter state holding an answer deferred until the key was checked.
 pub const REPLY_PROPERTY: &str = "switchyard_reply";
+/// Filter state holding the answer to a client's own `mock_response`, which the
+/// responder sends only when the keyservice allows it (see `per_request`).
+pub const CLIENT_MOCK_PROPERTY: &str = "switchyard_client_mock";
+/// Filter state holding the request's spend labels (`metadata`, `tags`) when keys are
+/// checked, for the report of an answer the responder stage sends.
+pub const LABELS_PROPERTY: &str = "switchyard_labels";
 /// Pseudo-header marking a deferred `/models` answer, which the responder filters to
 /// the key's models.
 pub const MODELS_LIST_MARKER: &str = "x-switchyard-models-list";
@@ -536,6 +662,8 @@ impl RouterExchange {
         if router.defer_answers {
             // An internal redirect replays the request: forget an earlier answer.
             host.set_property(&[REPLY_PROPERTY], b"");
+            host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
+            host.set_property(&[LABELS_PROPERTY], b"");
         }
         let method = header_in(&headers, ":method").unwrap_or_default();
         let mut path = header_in(&headers, ":path").unwrap_or_default().to_string();
@@ -670,6 +798,17 @@ impl RouterExchange {
         let body = host.request_body(size).unwrap_or_default();
         let head: RequestHead<'_> =
             serde_json::from_slice(&body).map_err(|e| body_error(&body, &e))?;
+        per_request::refuse_mock_testing(&head)?;
+        per_request::check_metadata(&head)?;
+        if router.defer_answers && (head.metadata.is_some() || head.tags.is_some()) {
+            // For the spend report of an answer the responder may send (a mock).
+            let labels = crate::spend::SpendLabels::from_raw(
+                head.metadata.map(RawValue::get),
+                head.litellm_metadata.map(RawValue::get),
+                head.tags.map(RawValue::get),
+            );
+            host.set_property(&[LABELS_PROPERTY], &labels.encode());
+        }
         let model = head
             .model
             .as_deref()
@@ -681,7 +820,21 @@ impl RouterExchange {
                 format!("Invalid model name {model:?}"),
             ));
         }
+        // The request's own fallbacks, checked against the config (and, through
+        // ext_authz, against the key) on the first pass and on every replay.
+        let chain = per_request::request_chain(router, &head, model, endpoint, self.api)?;
         let resolved = match &self.error_fallback {
+            // Replayed along the request's own chain: its body names the group.
+            Some(step) if step.kind == ErrorKind::Request => chain
+                .as_ref()
+                .and_then(|c| c.names.get(step.step as usize))
+                .and_then(|target| router.resolve(target))
+                .ok_or_else(|| {
+                    GatewayError::internal(format!(
+                        "no fallback #{} in the request's `fallbacks`",
+                        step.step
+                    ))
+                })?,
             // Replayed after a provider error: the chain names the group.
             Some(step) => router
                 .error_fallbacks
@@ -713,9 +866,24 @@ impl RouterExchange {
             .with_param("model"));
         }
 
+        if let Some(chain) = &chain {
+            // For the key check: a key must be allowed every group of its chain.
+            host.set_request_header(FALLBACK_GROUPS_HEADER, Some(&chain.route_keys(router)));
+        }
+        if router.defer_answers {
+            if let Some(mock) = head.mock_response {
+                // Answered by the responder stage only if the key or its team allows
+                // client mocks (the keyservice says so); else the provider is called
+                // and never sees the field (LiteLLM's rule).
+                let reply = self.client_mock(&head, mock, model, endpoint, host, size);
+                host.set_property(&[CLIENT_MOCK_PROPERTY], &reply);
+            }
+        }
+
         if let Some(text) = &group.mock_response {
             if self.api.is_anthropic() {
-                let answer = self.mock_messages(&head, model, text, host.now_unix_secs(), size)?;
+                let answer =
+                    self.mock_messages(&head, model, text, None, host.now_unix_secs(), size)?;
                 host.set_request_header(GROUP_HEADER, Some(&group.route_key));
                 return Ok(answer_locally(
                     router,
@@ -728,15 +896,7 @@ impl RouterExchange {
                     &answer.body,
                 ));
             }
-            let id = format!(
-                "{}{}",
-                if endpoint == Endpoint::ChatCompletions {
-                    "chatcmpl-"
-                } else {
-                    "cmpl-"
-                },
-                self.request_id.as_deref().unwrap_or("mock")
-            );
+            let id = self.mock_id(endpoint);
             let mock_answer = mock::answer(&mock::MockRequest {
                 endpoint,
                 model,
@@ -749,6 +909,7 @@ impl RouterExchange {
                 id: &id,
                 created: host.now_unix_secs(),
                 request_bytes: size,
+                tool_calls: None,
             })?;
             // The key check needs the group even for a mock.
             host.set_request_header(GROUP_HEADER, Some(&group.route_key));
@@ -764,14 +925,28 @@ impl RouterExchange {
             ));
         }
 
-        if head.fallbacks.as_ref().is_some_and(|f| !f.is_empty()) {
-            return Err(GatewayError::invalid_param(
-                "fallbacks",
-                "Per-request `fallbacks` are not supported: Envoy's failover order is set per model group at configure time. Configure router_settings.fallbacks instead.",
-            ));
-        }
         let stream = head.stream.unwrap_or(false);
-        if let Some(n) = head.num_retries {
+        let request_fallbacks = chain.as_ref().map(|c| {
+            // Envoy's retries stay within the group (never into the config's own
+            // fallback groups, which the request's chain replaces, as in LiteLLM); the
+            // upstream stage moves on along the chain once an error is final.
+            let retries = head
+                .num_retries
+                .unwrap_or(router.retries.num_retries)
+                .min(router.retries.num_retries);
+            RequestFallbacks {
+                len: u32::try_from(c.names.len()).unwrap_or(u32::MAX),
+                attempts: retries.saturating_add(1),
+                from_list: c.from_list,
+                retries: crate::plugin_config::GroupRetries {
+                    num_retries: retries,
+                    ..router.retries.clone()
+                },
+            }
+        });
+        if let Some(f) = &request_fallbacks {
+            host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
+        } else if let Some(n) = head.num_retries {
             host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
         }
         match head.timeout {
@@ -800,6 +975,7 @@ impl RouterExchange {
             model: model.to_string(),
             wildcard: resolved.wildcard.map(str::to_string),
             error_fallback: self.error_fallback.clone(),
+            request_fallbacks,
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
         if self.api.is_anthropic() {
@@ -819,6 +995,7 @@ impl RouterExchange {
         head: &RequestHead<'_>,
         model: &str,
         text: &str,
+        tool_calls: Option<&Value>,
         created: u64,
         size: usize,
     ) -> Result<mock::MockAnswer, GatewayError> {
@@ -837,6 +1014,7 @@ impl RouterExchange {
             id: &id,
             created,
             request_bytes: size,
+            tool_calls,
         })?;
         let ctx = crate::messages::MessagesContext {
             model: model.to_string(),
@@ -858,6 +1036,11 @@ impl RouterExchange {
         })
     }
 }
+
+// LiteLLM's per-request controls: fallbacks, a client's mock_response, metadata.
+mod per_request;
+#[cfg(test)]
+mod per_request_tests;
 
 // The stage with Anthropic-format clients (`/v1/messages`).
 #[cfg(test)]
@@ -887,6 +1070,7 @@ mod tests {
             defer_answers: false,
             spend_reporting: None,
             forced_group: None,
+            retries: Default::default(),
             groups: vec![
                 group("gpt-4o"),
                 group("openai/*"),
@@ -1001,6 +1185,7 @@ mod tests {
             hidden_aliases: Default::default(),
             max_request_body_bytes: 1000,
             error_fallbacks: Default::default(),
+            retries: Default::default(),
         };
         let r = Router::new(&config("ollama/llama3")).unwrap();
         for model in [
@@ -1035,6 +1220,7 @@ mod tests {
             defer_answers: false,
             spend_reporting: None,
             forced_group: None,
+            retries: Default::default(),
             groups: vec![group("a")],
             aliases: [("x".to_string(), "nope".to_string())].into(),
             hidden_aliases: Default::default(),
@@ -1061,7 +1247,8 @@ mod tests {
                 api: ClientApi::OpenAi,
                 model: "gpt-4".into(),
                 wildcard: None,
-                error_fallback: None
+                error_fallback: None,
+                request_fallbacks: None
             }
         );
         assert_eq!(host.route_cache_cleared, 1);
@@ -1084,6 +1271,7 @@ mod tests {
                 model: "m".into(),
                 wildcard: None,
                 error_fallback: None,
+                request_fallbacks: None,
             },
             RouteFacts {
                 endpoint: Endpoint::Completions,
@@ -1091,6 +1279,7 @@ mod tests {
                 model: "openai/x".into(),
                 wildcard: Some("x".into()),
                 error_fallback: None,
+                request_fallbacks: None,
             },
             RouteFacts {
                 endpoint: Endpoint::ChatCompletions,
@@ -1098,6 +1287,29 @@ mod tests {
                 model: "*".into(),
                 wildcard: Some(String::new()),
                 error_fallback: None,
+                request_fallbacks: None,
+            },
+            RouteFacts {
+                endpoint: Endpoint::ChatCompletions,
+                api: ClientApi::Messages,
+                model: "m".into(),
+                wildcard: None,
+                error_fallback: Some(ErrorFallbackStep {
+                    kind: ErrorKind::Request,
+                    origin: "g".into(),
+                    step: 1,
+                }),
+                request_fallbacks: Some(RequestFallbacks {
+                    len: 3,
+                    attempts: 2,
+                    from_list: false,
+                    retries: crate::plugin_config::GroupRetries {
+                        num_retries: 1,
+                        server_errors: false,
+                        rate_limited: true,
+                        statuses: vec![401, 400],
+                    },
+                }),
             },
         ] {
             assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
@@ -1184,28 +1396,6 @@ mod tests {
             (status, v["error"]["param"].as_str()),
             (400, Some("num_retries"))
         );
-    }
-
-    #[test]
-    fn per_request_fallbacks_are_refused_clearly() {
-        let (status, v) = error_of(&run(
-            "/v1/chat/completions",
-            r#"{"model":"gpt-4o","fallbacks":["b"],"messages":[]}"#,
-        ));
-        assert_eq!(
-            (status, v["error"]["param"].as_str()),
-            (400, Some("fallbacks"))
-        );
-        assert!(v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("router_settings.fallbacks"));
-        // An empty list asks for nothing and is fine.
-        let host = run(
-            "/v1/chat/completions",
-            r#"{"model":"gpt-4o","fallbacks":[],"messages":[]}"#,
-        );
-        assert!(host.local_reply.is_none());
     }
 
     #[test]
@@ -1328,6 +1518,7 @@ mod tests {
             defer_answers: false,
             spend_reporting: None,
             forced_group: None,
+            retries: Default::default(),
             groups: vec![group("a")],
             aliases: Default::default(),
             hidden_aliases: Default::default(),

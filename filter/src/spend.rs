@@ -13,13 +13,25 @@
 //! the provider's connection broke, a timeout), when Envoy ends it; a stream's usage
 //! comes at its end, so one cut midway records no spend. Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
+//!
+//! A row also carries what the client labelled the request with ([`SpendLabels`]):
+//! its `metadata` (LiteLLM's `spend_logs_metadata` and the requester's metadata) and
+//! its `tags` (`request_tags`), bounded so that a hostile client's 10 MB metadata
+//! never reaches the queue, the keyservice or the database: over
+//! [`MAX_REQUEST_METADATA_BYTES`] the metadata is recorded as a marker naming its
+//! size (and never parsed), tags beyond [`MAX_REQUEST_TAGS`] or
+//! [`MAX_REQUEST_TAG_BYTES`] are cut. The keyservice applies the same bounds
+//! ([`bound_row_metadata`], [`bound_tags`]) to whatever a reporter sends.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::fmt;
 
-use serde_json::json;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde_json::{json, Map, Value};
 
 use crate::cost::Usage;
+use crate::endpoint::{ClientApi, Endpoint};
 
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
@@ -64,6 +76,196 @@ impl KeyFacts {
     }
 }
 
+/// Largest client `metadata` recorded in a spend-log row: the JSON text of the
+/// request's `metadata` (and of `litellm_metadata`), in bytes. A larger one is
+/// recorded as `{"metadata_truncated": {"bytes": N, "limit": 2048}}`, unparsed.
+/// 2048 is LiteLLM's own cut for strings it stores (`MAX_STRING_LENGTH_PROMPT_IN_DB`).
+pub const MAX_REQUEST_METADATA_BYTES: usize = 2048;
+/// Most tags recorded in a row (`request_tags`); later ones are left out.
+pub const MAX_REQUEST_TAGS: usize = 32;
+/// Longest tag recorded (bytes); a longer one is cut at a character boundary.
+pub const MAX_REQUEST_TAG_BYTES: usize = 256;
+/// Largest `metadata` a spend-log row stores, whoever reports it (the keyservice
+/// checks it too): the two metadata objects at their bound, with room to spare.
+pub const MAX_ROW_METADATA_BYTES: usize = 4 * MAX_REQUEST_METADATA_BYTES;
+
+/// The client's labels of a request, as its spend-log row records them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpendLabels {
+    /// The row's `metadata`: `{"spend_logs_metadata": …, "requester_metadata": …}`
+    /// (LiteLLM's names), or the truncation marker; `None` when the client sent none.
+    pub metadata: Option<Value>,
+    /// The row's `request_tags`.
+    pub tags: Vec<String>,
+}
+
+/// A metadata object as LiteLLM reads it: an object, or a JSON string holding one
+/// (what form-data and `extra_body` clients send); `user_api_key_*` entries are the
+/// proxy's own and dropped, as LiteLLM drops a client's
+/// (`add_litellm_data_to_request`). `Err(bytes)` when over the bound.
+fn client_metadata(raw: Option<&str>) -> Result<Option<Map<String, Value>>, usize> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.len() > MAX_REQUEST_METADATA_BYTES {
+        return Err(raw.len());
+    }
+    let mut map = match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => map,
+        Ok(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => map,
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    map.retain(|k, _| !k.starts_with("user_api_key_"));
+    Ok(Some(map))
+}
+
+impl SpendLabels {
+    /// The labels from the raw JSON text of a request's `metadata`,
+    /// `litellm_metadata` and `tags`. LiteLLM's rules: `litellm_metadata` entries
+    /// fill what `metadata` lacks; the row's tags are the body's `tags` list, else
+    /// `metadata.tags`.
+    pub fn from_raw(
+        metadata: Option<&str>,
+        litellm_metadata: Option<&str>,
+        tags: Option<&str>,
+    ) -> SpendLabels {
+        let merged = match (client_metadata(metadata), client_metadata(litellm_metadata)) {
+            (Err(bytes), _) | (_, Err(bytes)) => {
+                return SpendLabels {
+                    metadata: Some(truncated(bytes)),
+                    tags: tags.map(parse_tags).unwrap_or_default(),
+                }
+            }
+            (Ok(a), Ok(b)) => match (a, b) {
+                (Some(mut a), Some(b)) => {
+                    for (k, v) in b {
+                        a.entry(k).or_insert(v);
+                    }
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            },
+        };
+        let Some(mut merged) = merged else {
+            return SpendLabels {
+                metadata: None,
+                tags: tags.map(parse_tags).unwrap_or_default(),
+            };
+        };
+        let tags = match tags.filter(|t| t.trim() != "null") {
+            Some(raw) => parse_tags(raw),
+            None => merged.get("tags").map(tags_of).unwrap_or_default(),
+        };
+        merged.remove("tags");
+        let spend_logs_metadata = merged.remove("spend_logs_metadata");
+        SpendLabels {
+            metadata: Some(json!({
+                "spend_logs_metadata": spend_logs_metadata,
+                "requester_metadata": merged,
+            })),
+            tags,
+        }
+    }
+}
+
+impl SpendLabels {
+    /// The labels as filter state (a request answered by the responder stage).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&json!({"metadata": self.metadata, "tags": self.tags}))
+            .unwrap_or_default()
+    }
+
+    /// Inverse of [`SpendLabels::encode`] (nothing for anything else).
+    pub fn decode(raw: &[u8]) -> SpendLabels {
+        let Ok(v) = serde_json::from_slice::<Value>(raw) else {
+            return SpendLabels::default();
+        };
+        SpendLabels {
+            metadata: v.get("metadata").filter(|m| !m.is_null()).cloned(),
+            tags: v.get("tags").map(tags_of).unwrap_or_default(),
+        }
+    }
+}
+
+/// The marker recorded instead of metadata over the bound.
+fn truncated(bytes: usize) -> Value {
+    json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_REQUEST_METADATA_BYTES}})
+}
+
+/// Cuts `tag` to [`MAX_REQUEST_TAG_BYTES`] at a character boundary.
+fn bounded_tag(tag: &str) -> String {
+    let mut end = tag.len().min(MAX_REQUEST_TAG_BYTES);
+    while !tag.is_char_boundary(end) {
+        end -= 1;
+    }
+    tag.get(..end).unwrap_or_default().to_string()
+}
+
+/// The string tags of a parsed list, bounded.
+fn tags_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .take(MAX_REQUEST_TAGS)
+                .map(bounded_tag)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The string tags of a raw JSON list, bounded, read without building the rest of
+/// the list (a hostile client's million tags are skipped, not allocated).
+fn parse_tags(raw: &str) -> Vec<String> {
+    struct Tags;
+    impl<'de> Visitor<'de> for Tags {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of tags")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while out.len() < MAX_REQUEST_TAGS {
+                match seq.next_element::<Value>()? {
+                    Some(Value::String(tag)) => out.push(bounded_tag(&tag)),
+                    Some(_) => {}
+                    None => return Ok(out),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de.deserialize_any(Tags).unwrap_or_default()
+}
+
+/// A row's `metadata` as stored: an object within [`MAX_ROW_METADATA_BYTES`], else
+/// the truncation marker (anything not an object becomes `{}`). For the keyservice.
+pub fn bound_row_metadata(metadata: Value) -> Value {
+    match metadata {
+        Value::Object(map) => {
+            let bytes = serde_json::to_vec(&map).map_or(usize::MAX, |b| b.len());
+            if bytes > MAX_ROW_METADATA_BYTES {
+                json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_ROW_METADATA_BYTES}})
+            } else {
+                Value::Object(map)
+            }
+        }
+        _ => json!({}),
+    }
+}
+
+/// A row's `request_tags` as stored: its string entries, bounded. For the keyservice.
+pub fn bound_tags(tags: &Value) -> Value {
+    Value::from(tags_of(tags))
+}
+
 /// What one answered request was.
 pub struct Answered<'a> {
     /// Envoy's `x-request-id` (the report's idempotency key).
@@ -90,6 +292,20 @@ pub struct Answered<'a> {
     pub end_ms: u64,
     /// `success`, or `failure` for an answer the provider refused.
     pub status: &'a str,
+    /// The client's metadata and tags.
+    pub labels: &'a SpendLabels,
+}
+
+/// LiteLLM's `call_type` of a request.
+pub fn call_type(api: ClientApi, endpoint: Endpoint) -> &'static str {
+    match (api, endpoint) {
+        // LiteLLM's name (`@client async def anthropic_messages`, its handler).
+        (ClientApi::Messages, _) => "anthropic_messages",
+        (ClientApi::CountTokens, _) => "count_tokens",
+        (ClientApi::OpenAi, Endpoint::ChatCompletions) => "acompletion",
+        (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
+        (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
+    }
 }
 
 /// The `POST /spend/record` body: LiteLLM's spend-log row.
@@ -121,6 +337,8 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "status": a.status,
         "cache_hit": false,
         "lease_id": opt(&key.lease),
+        "metadata": a.labels.metadata,
+        "request_tags": a.labels.tags,
     });
     serde_json::to_vec(&body).unwrap_or_default()
 }
@@ -289,6 +507,13 @@ mod tests {
                 start_ms: 1_000,
                 end_ms: 2_500,
                 status: "success",
+                labels: &SpendLabels::from_raw(
+                    Some(
+                        r#"{"spend_logs_metadata":{"team":"a"},"env":"prod","user_api_key_alias":"forged"}"#,
+                    ),
+                    None,
+                    Some(r#"["t1","t2"]"#),
+                ),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -298,6 +523,85 @@ mod tests {
         assert_eq!(v["endTime"], 2.5);
         assert_eq!(v["team_id"], serde_json::Value::Null);
         assert_eq!(v["user"], "u");
+        assert_eq!(
+            v["metadata"],
+            json!({"spend_logs_metadata": {"team": "a"}, "requester_metadata": {"env": "prod"}}),
+            "the client's user_api_key_* entries are never recorded"
+        );
+        assert_eq!(v["request_tags"], json!(["t1", "t2"]));
+    }
+
+    #[test]
+    fn labels_round_trip_through_filter_state() {
+        let l = SpendLabels::from_raw(Some(r#"{"a":1}"#), None, Some(r#"["t"]"#));
+        assert_eq!(SpendLabels::decode(&l.encode()), l);
+        assert_eq!(
+            SpendLabels::decode(&SpendLabels::default().encode()),
+            SpendLabels::default()
+        );
+        assert_eq!(SpendLabels::decode(b"garbage"), SpendLabels::default());
+    }
+
+    #[test]
+    fn labels_follow_litellm_and_are_bounded() {
+        // litellm_metadata fills what metadata lacks; metadata.tags when no `tags`.
+        let l = SpendLabels::from_raw(
+            Some(r#"{"a":1,"tags":["m"]}"#),
+            Some(r#"{"a":2,"b":3}"#),
+            None,
+        );
+        assert_eq!(
+            l.metadata,
+            Some(json!({"spend_logs_metadata": null, "requester_metadata": {"a": 1, "b": 3}}))
+        );
+        assert_eq!(l.tags, ["m"]);
+        // The body's tags win; non-strings are skipped; a JSON-string metadata is read.
+        let l = SpendLabels::from_raw(
+            Some(r#""{\"k\":\"v\"}""#),
+            None,
+            Some(r#"["x",1,null,"y"]"#),
+        );
+        assert_eq!(l.metadata.unwrap()["requester_metadata"], json!({"k": "v"}));
+        assert_eq!(l.tags, ["x", "y"]);
+        // Nothing sent: nothing recorded; a non-object metadata is not recorded.
+        assert_eq!(
+            SpendLabels::from_raw(None, None, None),
+            SpendLabels::default()
+        );
+        assert_eq!(
+            SpendLabels::from_raw(Some("[1]"), None, Some("null")),
+            SpendLabels::default()
+        );
+
+        // Oversize metadata: a marker with its size, the tags still recorded.
+        let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(10 * 1024 * 1024));
+        let l = SpendLabels::from_raw(Some(&big), None, Some(r#"["t"]"#));
+        assert_eq!(
+            l.metadata,
+            Some(
+                json!({"metadata_truncated": {"bytes": big.len(), "limit": MAX_REQUEST_METADATA_BYTES}})
+            )
+        );
+        assert_eq!(l.tags, ["t"]);
+        let l = SpendLabels::from_raw(None, Some(&big), None);
+        assert!(l.metadata.unwrap().get("metadata_truncated").is_some());
+
+        // Many and long tags are cut (at a character boundary).
+        let many: Vec<String> = (0..10_000).map(|i| format!("t{i}")).collect();
+        let l = SpendLabels::from_raw(None, None, Some(&serde_json::to_string(&many).unwrap()));
+        assert_eq!(l.tags.len(), MAX_REQUEST_TAGS);
+        assert_eq!(l.tags[0], "t0");
+        let long = "é".repeat(MAX_REQUEST_TAG_BYTES);
+        let l = SpendLabels::from_raw(None, None, Some(&json!([long]).to_string()));
+        assert!(l.tags[0].len() <= MAX_REQUEST_TAG_BYTES && l.tags[0].starts_with('é'));
+
+        // The keyservice's bounds on whatever it is sent.
+        assert_eq!(bound_row_metadata(json!([1])), json!({}));
+        assert_eq!(bound_row_metadata(json!({"a": 1})), json!({"a": 1}));
+        let huge = json!({"pad": "x".repeat(MAX_ROW_METADATA_BYTES)});
+        assert!(bound_row_metadata(huge).get("metadata_truncated").is_some());
+        assert_eq!(bound_tags(&json!(["a", 2, "b"])), json!(["a", "b"]));
+        assert_eq!(bound_tags(&json!("nope")), json!([]));
     }
 
     /// Found by the fuzz target `upstream_response` (an OpenAI stream whose usage
@@ -324,6 +628,7 @@ mod tests {
                 start_ms: 0,
                 end_ms: 0,
                 status: "success",
+                labels: &SpendLabels::default(),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -20,15 +20,16 @@ use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
+use crate::litellm_fields;
 use crate::messages;
 use crate::plugin_config::{
-    DeploymentConfig, ErrorFallbacks, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
+    DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
 use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
-use crate::spend::{self, Answered, KeyFacts, KEY_PROPERTY};
+use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
 // A request answered by calls of the stage's own (Bedrock Titan list embeddings).
 mod fanout;
@@ -44,9 +45,6 @@ const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
 
 /// Set by Envoy on each upstream attempt (`include_request_attempt_count`).
 const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
-
-/// LiteLLM's request fields that steer the gateway and are never sent to a provider.
-const GATEWAY_ONLY_FIELDS: [&str; 3] = ["num_retries", "timeout", "fallbacks"];
 
 /// The Anthropic API version sent unless `extra_headers` names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -427,9 +425,9 @@ impl Deployment {
         model: &str,
     ) -> Result<(), GatewayError> {
         request.insert("model", Value::String(model.to_string()));
-        for field in GATEWAY_ONLY_FIELDS {
-            request.remove(field);
-        }
+        // LiteLLM's own fields (routing, caching, spend, mocks, …) never reach a
+        // provider (`litellm_fields`).
+        litellm_fields::strip(request);
         for (k, v) in &self.default_params {
             if !request.contains_key(k) {
                 request.insert(k, v.clone());
@@ -527,6 +525,8 @@ pub struct UpstreamExchange {
     reported: std::cell::Cell<bool>,
     /// The request is answered by calls of the stage's own (`fanout`).
     fanout: Option<fanout::FanOut>,
+    /// The client's `metadata` and `tags`, for the spend report (keys checked only).
+    labels: SpendLabels,
 }
 
 impl Default for UpstreamExchange {
@@ -556,6 +556,7 @@ impl Default for UpstreamExchange {
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
             fanout: None,
+            labels: SpendLabels::default(),
         }
     }
 }
@@ -720,6 +721,14 @@ impl UpstreamExchange {
         // their values' bytes as they came (see `request`).
         let mut request =
             TopLevel::parse(&body).map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        if self.key.is_some() {
+            // Read before LiteLLM's fields leave the body (spend reports only).
+            self.labels = SpendLabels::from_raw(
+                request.get_raw("metadata"),
+                request.get_raw("litellm_metadata"),
+                request.get_raw("tags"),
+            );
+        }
         self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
         self.native = facts.api.is_anthropic() && dep.provider == ProviderKind::Anthropic;
         match facts.api {
@@ -950,8 +959,18 @@ impl UpstreamExchange {
         size: usize,
     ) -> Result<(), GatewayError> {
         request.insert("model", Value::String(self.model.clone()));
-        for field in GATEWAY_ONLY_FIELDS {
-            request.remove(field);
+        // `metadata` is Anthropic's own Messages parameter: its `user_id` goes on, as
+        // LiteLLM sends it (count_tokens takes none); every other LiteLLM field stays
+        // in the gateway.
+        let metadata = match api {
+            ClientApi::Messages => {
+                litellm_fields::anthropic_metadata(request.get_value("metadata"))
+            }
+            _ => None,
+        };
+        litellm_fields::strip(&mut request);
+        if let Some(metadata) = metadata {
+            request.insert("metadata", metadata);
         }
         // count_tokens takes the prompt only (no max_tokens, sampling or stream).
         const COUNT_PARAMS: [&str; 4] = ["system", "thinking", "tool_choice", "tools"];
@@ -1335,14 +1354,7 @@ impl UpstreamExchange {
         } else {
             self.request_id.clone()
         };
-        let call_type = match (facts.api, facts.endpoint) {
-            // LiteLLM's name (`@client async def anthropic_messages`, its handler).
-            (ClientApi::Messages, _) => "anthropic_messages",
-            (ClientApi::CountTokens, _) => "count_tokens",
-            (ClientApi::OpenAi, Endpoint::ChatCompletions) => "acompletion",
-            (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
-            (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
-        };
+        let call_type = spend::call_type(facts.api, facts.endpoint);
         let now = host.now_unix_millis();
         let body = spend::report(
             key,
@@ -1359,17 +1371,23 @@ impl UpstreamExchange {
                 start_ms: self.start_ms,
                 end_ms: now,
                 status,
+                labels: &self.labels,
             },
         );
         spend::enqueue(body, now);
     }
 
-    /// Where an error goes next when it has an error fallback left: a context-window
-    /// or content-policy error whose chain (of the group the client asked for) has
+    /// Where an error goes next when it has an error fallback left: the request's
+    /// own `fallbacks` ([`Self::request_fallback_step`]), or a context-window or
+    /// content-policy error whose chain (of the group the client asked for) has
     /// another group.
     fn error_fallback_location(&self, up: &Upstream, status: u16, body: &[u8]) -> Option<String> {
-        let kind = providers::classify_error(status, body)?;
+        let class = providers::classify_error(status, body);
         let facts = self.facts.as_ref()?;
+        if let Some((origin, step)) = self.request_fallback_step(up, facts, status, class) {
+            return Some(self.fallback_location(facts, ErrorKind::Request, origin, step));
+        }
+        let kind = class?;
         let (origin, step) = match &facts.error_fallback {
             Some(f) if f.kind == kind => (f.origin.as_str(), f.step + 1),
             Some(f) => (f.origin.as_str(), 0),
@@ -1379,13 +1397,61 @@ impl UpstreamExchange {
         if chain.len() <= step as usize {
             return None;
         }
-        Some(format!(
+        Some(self.fallback_location(facts, kind, origin, step))
+    }
+
+    /// The internal redirect to `step` of the `kind` chain of group `origin`.
+    fn fallback_location(
+        &self,
+        facts: &RouteFacts,
+        kind: ErrorKind,
+        origin: &str,
+        step: u32,
+    ) -> String {
+        format!(
             "{}://switchyard.internal{FALLBACK_PATH_PREFIX}{}/{step}/{}/v1/{}",
             self.scheme,
             kind.as_str(),
             providers::openai::percent_encode_segment(origin),
             facts.api.path(facts.endpoint)
-        ))
+        )
+    }
+
+    /// The next step of the request's own `fallbacks` for this provider error, when
+    /// it moves on (LiteLLM's `async_function_with_fallbacks`): every error but a
+    /// plain 400 (one the provider says is the request's fault), once Envoy will
+    /// not retry it on this group (the group's last attempt, or a status Envoy does
+    /// not retry); a context-window or content-policy error goes to the config's
+    /// chain instead when the request used LiteLLM's mapping form and the group has
+    /// one. Not while the request is in a config error chain.
+    fn request_fallback_step<'f>(
+        &self,
+        up: &'f Upstream,
+        facts: &'f RouteFacts,
+        status: u16,
+        class: Option<ErrorKind>,
+    ) -> Option<(&'f str, u32)> {
+        let chain = facts.request_fallbacks.as_ref()?;
+        let (origin, step) = match &facts.error_fallback {
+            None => (up.group.as_str(), 0),
+            Some(f) if f.kind == ErrorKind::Request => {
+                (f.origin.as_str(), f.step.saturating_add(1))
+            }
+            Some(_) => return None,
+        };
+        if step >= chain.len || (status == 400 && class.is_none()) {
+            return None;
+        }
+        if let Some(kind) = class.filter(|_| !chain.from_list) {
+            let config_chain = up.error_fallbacks.get(origin).map(|f| f.chain(kind));
+            if config_chain.is_some_and(|c| !c.is_empty()) {
+                return None;
+            }
+        }
+        if self.attempt < chain.attempts && chain.retries.retries_status(status) {
+            return None; // Envoy tries this group again
+        }
+        Some((origin, step))
     }
 }
 
@@ -1509,6 +1575,7 @@ mod tests {
             model: "client-model".into(),
             wildcard: None,
             error_fallback: None,
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -1767,6 +1834,7 @@ mod tests {
                 origin: "g".into(),
                 step: 0,
             }),
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -1785,16 +1853,195 @@ mod tests {
     }
 
     #[test]
-    fn gateway_only_fields_never_reach_the_provider() {
-        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
-        let mut host = request(
-            "chat_completions",
-            json!({"model": "x", "messages": [], "num_retries": 1, "timeout": 3, "fallbacks": []}),
+    fn request_fallbacks_move_on_once_the_error_is_final() {
+        let mut cfg = cluster(&[config(ProviderKind::Openai, "m")]);
+        cfg.error_fallbacks = [(
+            "g".to_string(),
+            crate::plugin_config::ErrorFallbacks {
+                context_window: vec!["big".into()],
+                content_policy: vec![],
+            },
+        )]
+        .into();
+        let up = Upstream::new(&cfg, &env).unwrap();
+        let too_long = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#;
+        let chain = |from_list: bool| crate::router::RequestFallbacks {
+            len: 2,
+            attempts: 3,
+            from_list,
+            retries: Default::default(),
+        };
+        // One attempt of a request with a chain: (step it is at, attempt) → location.
+        let attempt = |fallbacks: crate::router::RequestFallbacks,
+                       at: Option<u32>,
+                       attempt: u32,
+                       status: &str,
+                       body: &[u8]| {
+            let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+            host.request_headers
+                .push((ATTEMPT_COUNT_HEADER.into(), attempt.to_string()));
+            let facts = RouteFacts {
+                endpoint: Endpoint::ChatCompletions,
+                api: ClientApi::OpenAi,
+                model: "x".into(),
+                wildcard: None,
+                error_fallback: at.map(|step| crate::router::ErrorFallbackStep {
+                    kind: ErrorKind::Request,
+                    origin: "g".into(),
+                    step,
+                }),
+                request_fallbacks: Some(fallbacks),
+            };
+            host.properties
+                .insert(ROUTE_PROPERTY.into(), facts.encode());
+            let (mut ex, _) = send(&up, &mut host);
+            host.response_headers = vec![(":status".into(), status.into())];
+            host.response_body = body.to_vec();
+            ex.on_response_headers(&up, &mut host, false);
+            ex.on_response_body(&up, &mut host, body.len(), true);
+            host.resp("location")
+        };
+        let to = |step: u32| {
+            Some(format!(
+                "http://switchyard.internal/switchyard-fallback/request/{step}/g/v1/chat/completions"
+            ))
+        };
+        let boom = br#"{"error":{"message":"boom"}}"#;
+        // A 500 or 429 Envoy retries on this group: on the group's last attempt only.
+        for status in ["500", "429", "503"] {
+            assert_eq!(
+                attempt(chain(true), None, 1, status, boom),
+                None,
+                "{status}"
+            );
+            assert_eq!(
+                attempt(chain(true), None, 3, status, boom),
+                to(0),
+                "{status}"
+            );
+        }
+        // Statuses Envoy does not retry move on at once (LiteLLM falls back on them).
+        for status in ["401", "403", "404", "422"] {
+            assert_eq!(
+                attempt(chain(true), None, 1, status, boom),
+                to(0),
+                "{status}"
+            );
+        }
+        // A plain 400 is the request's fault: no fallback.
+        assert_eq!(attempt(chain(true), None, 3, "400", boom), None);
+        // Along the chain, to its end.
+        assert_eq!(attempt(chain(true), Some(0), 3, "500", boom), to(1));
+        assert_eq!(attempt(chain(true), Some(1), 3, "500", boom), None);
+        // Context-window errors: the list covers them; with LiteLLM's mapping form the
+        // config's own chain comes first.
+        assert_eq!(attempt(chain(true), None, 1, "400", too_long), to(0));
+        assert_eq!(
+            attempt(chain(false), None, 1, "400", too_long).as_deref(),
+            Some("http://switchyard.internal/switchyard-fallback/context_window/0/g/v1/chat/completions")
         );
-        send(&up, &mut host);
-        let body = host.request_json();
-        for f in GATEWAY_ONLY_FIELDS {
-            assert!(body.get(f).is_none(), "{f}");
+        // Inside a config error chain the request's chain no longer applies.
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
+            model: "x".into(),
+            wildcard: None,
+            error_fallback: Some(crate::router::ErrorFallbackStep {
+                kind: ErrorKind::ContextWindow,
+                origin: "g".into(),
+                step: 0,
+            }),
+            request_fallbacks: Some(chain(true)),
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![(":status".into(), "500".into())];
+        host.response_body = boom.to_vec();
+        ex.on_response_headers(&up, &mut host, false);
+        ex.on_response_body(&up, &mut host, boom.len(), true);
+        assert_eq!(host.resp(":status").as_deref(), Some("500"));
+    }
+
+    /// Every key of `v`, at any depth.
+    fn all_keys(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, inner) in map {
+                    out.push(k.clone());
+                    all_keys(inner, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| all_keys(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn litellm_fields_never_reach_any_provider() {
+        // Every field of LiteLLM's list, on every provider's translation: none is in
+        // the body that goes out, at any depth (Bedrock, for one, would otherwise
+        // put unknown fields into `additionalModelRequestFields`).
+        let mut body = json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]});
+        for f in litellm_fields::LITELLM_ONLY_FIELDS {
+            body[*f] = json!({"litellm": true});
+        }
+        body["_litellm_internal"] = json!(1);
+        body["user_api_key_alias"] = json!("forged");
+        let providers = [
+            (ProviderKind::Openai, "gpt-4o"),
+            (ProviderKind::Azure, "gpt-4o"),
+            (ProviderKind::Anthropic, "claude-3-5-sonnet"),
+            (ProviderKind::Mistral, "mistral-small"),
+            (ProviderKind::Groq, "llama"),
+            (ProviderKind::Gemini, "gemini-2.5-flash"),
+            (ProviderKind::Cohere, "command-r"),
+            (ProviderKind::Ollama, "llama3"),
+            (ProviderKind::OllamaChat, "llama3"),
+            (ProviderKind::Huggingface, "meta-llama/Llama-3"),
+            (ProviderKind::HuggingfaceGenerate, "tgi"),
+            (
+                ProviderKind::Bedrock,
+                "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            ),
+        ];
+        for (provider, model) in providers {
+            let mut cfg = config(provider, model);
+            cfg.default_params = Map::new();
+            if provider == ProviderKind::Azure {
+                cfg.api_version = Some(Setting::Literal("2024-10-21".into()));
+            }
+            let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+            let mut host = request("chat_completions", body.clone());
+            let (_, flow) = send(&up, &mut host);
+            assert_eq!(flow, Flow::Continue, "{provider:?}: {:?}", host.local_reply);
+            let mut keys = Vec::new();
+            all_keys(&host.request_json(), &mut keys);
+            let leaked: Vec<&String> = keys
+                .iter()
+                .filter(|k| litellm_fields::is_litellm_field(k))
+                .collect();
+            assert!(leaked.is_empty(), "{provider:?} sent {leaked:?}");
+        }
+        // Embeddings and text completions too.
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        for (endpoint, base) in [
+            ("embeddings", json!({"model": "x", "input": "hi"})),
+            ("completions", json!({"model": "x", "prompt": "hi"})),
+        ] {
+            let mut b = base;
+            for f in litellm_fields::LITELLM_ONLY_FIELDS {
+                b[*f] = json!(1);
+            }
+            let mut host = request(endpoint, b);
+            send(&up, &mut host);
+            let out = host.request_json();
+            let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+            assert!(
+                keys.iter().all(|k| !litellm_fields::is_litellm_field(k)),
+                "{endpoint}: {keys:?}"
+            );
         }
     }
 
@@ -1811,6 +2058,7 @@ mod tests {
             model: "openai/gpt-4o-mini".into(),
             wildcard: Some("gpt-4o-mini".into()),
             error_fallback: None,
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -1920,6 +2168,19 @@ mod tests {
         }
     }
 
+    /// Whether a keyed request with metadata and tags goes out without them.
+    fn host_body_has_no_labels(up: &Upstream) -> bool {
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "tags": ["t"], "metadata": {"a": 1}}),
+        );
+        host.properties
+            .insert(KEY_PROPERTY.into(), KeyFacts::default().encode());
+        send(up, &mut host);
+        let body = host.request_json();
+        body.get("tags").is_none() && body.get("metadata").is_none()
+    }
+
     #[test]
     fn azure_streams_lose_their_filter_annotations_and_keep_their_spend() {
         let mut cfg = config(ProviderKind::Azure, "gpt-4o-deploy");
@@ -1990,7 +2251,11 @@ mod tests {
     fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let run = |with_key: bool| {
-            let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+            let mut host = request(
+                "chat_completions",
+                json!({"model": "x", "messages": [], "tags": ["batch"],
+                       "metadata": {"spend_logs_metadata": {"job": 7}, "env": "ci"}}),
+            );
             host.request_headers
                 .push(("x-request-id".into(), format!("rid-{with_key}")));
             if with_key {
@@ -2023,6 +2288,15 @@ mod tests {
         assert_eq!(last["prompt_tokens"], 1000);
         assert!((last["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
         assert_eq!(last["status"], "success");
+        assert_eq!(last["request_tags"], json!(["batch"]));
+        assert_eq!(
+            last["metadata"],
+            json!({"spend_logs_metadata": {"job": 7}, "requester_metadata": {"env": "ci"}})
+        );
+        assert!(
+            host_body_has_no_labels(&up),
+            "the labels are recorded, never sent"
+        );
 
         // A provider error is reported as a failure of that attempt (it frees the lease).
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));

@@ -283,7 +283,22 @@ async fn check_route(
     let model = group
         .or_else(body_model)
         .or_else(|| q.get("model").cloned());
-    match svc.authorize(&presented, model.as_deref(), now_ms()).await {
+    // The groups of the request's own `fallbacks`, named by the router stage.
+    let fallbacks: Vec<String> = headers
+        .get(crate::check::H_FALLBACK_GROUPS)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    match svc
+        .authorize(&presented, model.as_deref(), &fallbacks, now_ms())
+        .await
+    {
         Err(e) => {
             log::error!("check failed closed: {e}");
             refuse(ApiError::db_unavailable())

@@ -63,6 +63,16 @@ pub const H_LEASE: &str = "x-switchyard-lease";
 /// Upstream header: the model groups the key may use, comma-separated (absent: all);
 /// the gateway's responder stage narrows `/models` to them.
 pub const H_KEY_MODELS: &str = "x-switchyard-key-models";
+/// Upstream header: the key or its team allows clients' own `mock_response`
+/// (the gateway's responder stage then answers it).
+pub const H_CLIENT_MOCK: &str = switchyard_filter::responder::CLIENT_MOCK_HEADER;
+/// Request header from the gateway's router stage: the model groups of the
+/// request's own `fallbacks`, comma-separated; each must be allowed like the model.
+pub const H_FALLBACK_GROUPS: &str = switchyard_filter::router::FALLBACK_GROUPS_HEADER;
+/// The key (or team) metadata flag that allows clients' own `mock_response`
+/// (LiteLLM's `_ALLOW_CLIENT_MOCK_RESPONSE_METADATA_KEY`,
+/// litellm/proxy/litellm_pre_call_utils.py): only a JSON `true` counts.
+pub const ALLOW_CLIENT_MOCK_RESPONSE: &str = "allow_client_mock_response";
 
 /// The key a request presented, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +136,8 @@ pub struct CheckInput<'a> {
     pub presented_key: &'a PresentedKey,
     /// The model the request asks for (`None` for routes without one, e.g. `/models`).
     pub model: Option<&'a str>,
+    /// The model groups of the request's own `fallbacks` (each checked like `model`).
+    pub fallbacks: &'a [String],
     /// Now, epoch milliseconds.
     pub now: i64,
 }
@@ -161,6 +173,8 @@ pub struct Allowed {
     pub lease: Option<String>,
     /// The model groups the key may use; `None` when it may use all.
     pub models: Option<Vec<String>>,
+    /// The key or its team allows clients' own `mock_response`.
+    pub client_mock: bool,
 }
 
 impl Allowed {
@@ -184,6 +198,12 @@ impl Allowed {
         }
         if let Some(m) = &self.models {
             h.push((H_KEY_MODELS, m.join(",")));
+        }
+        if self.client_mock {
+            h.push((
+                H_CLIENT_MOCK,
+                switchyard_filter::responder::CLIENT_MOCK_ALLOWED.to_string(),
+            ));
         }
         h
     }
@@ -307,6 +327,72 @@ fn budget_exceeded(who: Option<String>, spend: f64, max: f64) -> ApiError {
     )
 }
 
+/// Why the key (or its team, or its user) may not use model `m`, if it may not;
+/// `param` names the request field that asked for it.
+fn model_denied(
+    key: &KeyRecord,
+    user: Option<&UserRecord>,
+    team: Option<&TeamRecord>,
+    m: &str,
+    param: &str,
+) -> Option<ApiError> {
+    if !model_allowed(&key.models, m) {
+        return Some(
+            ApiError::new(
+                401,
+                "key_model_access_denied",
+                format!(
+                    "API Key not allowed to access model. This token can only access models={}. Tried to access {m}",
+                    py_list(&key.models)
+                ),
+            )
+            .with_param(param),
+        );
+    }
+    if let Some(t) = team {
+        if !model_allowed(&t.models, m) {
+            return Some(
+                ApiError::new(
+                    401,
+                    "team_model_access_denied",
+                    format!(
+                        "Team not allowed to access model. Team={}, Model={m}. Allowed team models = {}",
+                        t.team_id,
+                        py_list(&t.models)
+                    ),
+                )
+                .with_param(param),
+            );
+        }
+    }
+    if let Some(u) = user {
+        if !model_allowed(&u.models, m) {
+            return Some(
+                ApiError::new(
+                    401,
+                    "user_model_access_denied",
+                    format!(
+                        "User not allowed to access model. User={}, Model={m}. Allowed user models = {}",
+                        u.user_id,
+                        py_list(&u.models)
+                    ),
+                )
+                .with_param(param),
+            );
+        }
+    }
+    None
+}
+
+/// Whether the key's or its team's metadata allows clients' own `mock_response`
+/// (LiteLLM's `_key_or_team_metadata_flag_is_true`: a JSON `true` only).
+fn allows_client_mock(key: &KeyRecord, team: Option<&TeamRecord>) -> bool {
+    let flag = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.get(ALLOW_CLIENT_MOCK_RESPONSE) == Some(&serde_json::Value::Bool(true))
+    };
+    flag(&key.metadata) || team.is_some_and(|t| flag(&t.metadata))
+}
+
 /// The check itself. Pure: no clock, no I/O.
 pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> Decision {
     let now = input.now;
@@ -388,59 +474,25 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         }
     }
 
-    // Models, after the key's aliases.
-    let model = input.model.map(|m| {
+    // Models, after the key's aliases; then the groups of the request's own
+    // fallbacks, each as if asked for (LiteLLM skips a fallback the caller may not
+    // use; the gateway refuses the request instead, before anything is sent).
+    let aliased = |m: &str| {
         key.aliases
             .get(m)
             .and_then(|v| v.as_str())
             .unwrap_or(m)
             .to_string()
-    });
+    };
+    let model = input.model.map(aliased);
     if let Some(m) = model.as_deref() {
-        if !model_allowed(&key.models, m) {
-            return Decision::Deny(
-                ApiError::new(
-                    401,
-                    "key_model_access_denied",
-                    format!(
-                        "API Key not allowed to access model. This token can only access models={}. Tried to access {m}",
-                        py_list(&key.models)
-                    ),
-                )
-                .with_param("model"),
-            );
+        if let Some(denied) = model_denied(key, user, team, m, "model") {
+            return Decision::Deny(denied);
         }
-        if let Some(t) = team {
-            if !model_allowed(&t.models, m) {
-                return Decision::Deny(
-                    ApiError::new(
-                        401,
-                        "team_model_access_denied",
-                        format!(
-                            "Team not allowed to access model. Team={}, Model={m}. Allowed team models = {}",
-                            t.team_id,
-                            py_list(&t.models)
-                        ),
-                    )
-                    .with_param("model"),
-                );
-            }
-        }
-        if let Some(u) = user {
-            if !model_allowed(&u.models, m) {
-                return Decision::Deny(
-                    ApiError::new(
-                        401,
-                        "user_model_access_denied",
-                        format!(
-                            "User not allowed to access model. User={}, Model={m}. Allowed user models = {}",
-                            u.user_id,
-                            py_list(&u.models)
-                        ),
-                    )
-                    .with_param("model"),
-                );
-            }
+    }
+    for fallback in input.fallbacks {
+        if let Some(denied) = model_denied(key, user, team, &aliased(fallback), "fallbacks") {
+            return Decision::Deny(denied);
         }
     }
 
@@ -515,6 +567,7 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         response_headers: headers,
         lease: None,
         models: listed_models(&key.models),
+        client_mock: allows_client_mock(key, team),
     })
 }
 
@@ -572,6 +625,7 @@ mod tests {
             &CheckInput {
                 presented_key: &presented,
                 model,
+                fallbacks: &[],
                 now: now(),
             },
             &policy(),
@@ -659,6 +713,113 @@ mod tests {
             presented_key(headers(&[("x-api-key", "  ")])),
             PresentedKey::Missing
         );
+    }
+
+    fn run_with_fallbacks(model: &str, fallbacks: &[&str], subject: &Subject<'_>) -> Decision {
+        let fallbacks: Vec<String> = fallbacks.iter().map(|f| f.to_string()).collect();
+        check(
+            &CheckInput {
+                presented_key: &k(KEY),
+                model: Some(model),
+                fallbacks: &fallbacks,
+                now: now(),
+            },
+            &policy(),
+            subject,
+        )
+    }
+
+    #[test]
+    fn every_fallback_group_must_be_allowed_like_the_model() {
+        let mut kr = key();
+        kr.models = vec!["a".into(), "b".into()];
+        kr.aliases = json!({"bee": "b"}).as_object().unwrap().clone();
+        allowed(run_with_fallbacks("a", &["b", "bee"], &with_key(&kr)));
+        let d = run_with_fallbacks("a", &["b", "c"], &with_key(&kr));
+        let e = denied(&d);
+        assert_eq!(
+            (e.status, e.kind.as_str(), e.param.as_deref()),
+            (401, "key_model_access_denied", Some("fallbacks"))
+        );
+        assert!(e.message.ends_with("Tried to access c"), "{}", e.message);
+        // The team's list counts too.
+        let kr = KeyRecord {
+            team_id: Some("t1".into()),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            models: vec!["a".into()],
+            ..TeamRecord::default()
+        };
+        let subject = Subject {
+            key: Some(&kr),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        let d = run_with_fallbacks("a", &["b"], &subject);
+        assert_eq!(denied(&d).kind, "team_model_access_denied");
+        // The master key may use every group.
+        let fallbacks = vec!["anything".to_string()];
+        allowed(check(
+            &CheckInput {
+                presented_key: &k(MASTER),
+                model: Some("a"),
+                fallbacks: &fallbacks,
+                now: now(),
+            },
+            &policy(),
+            &Subject::default(),
+        ));
+    }
+
+    #[test]
+    fn client_mocks_need_the_key_or_team_flag() {
+        let header = |a: &Allowed| {
+            a.request_headers()
+                .iter()
+                .any(|(h, v)| *h == H_CLIENT_MOCK && v == "allowed")
+        };
+        let plain = key();
+        let a = allowed(run(k(KEY), Some("m"), &with_key(&plain)));
+        assert!(!a.client_mock && !header(&a));
+        let mut flagged = key();
+        flagged.metadata = json!({ALLOW_CLIENT_MOCK_RESPONSE: true})
+            .as_object()
+            .unwrap()
+            .clone();
+        let a = allowed(run(k(KEY), Some("m"), &with_key(&flagged)));
+        assert!(a.client_mock && header(&a));
+        // Only a JSON true (LiteLLM's `is True`).
+        for not_true in [json!("true"), json!(1), json!(false)] {
+            let mut kr = key();
+            kr.metadata = json!({ALLOW_CLIENT_MOCK_RESPONSE: not_true})
+                .as_object()
+                .unwrap()
+                .clone();
+            assert!(!allowed(run(k(KEY), Some("m"), &with_key(&kr))).client_mock);
+        }
+        // Through the key's team.
+        let kr = KeyRecord {
+            team_id: Some("t1".into()),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            metadata: json!({ALLOW_CLIENT_MOCK_RESPONSE: true})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..TeamRecord::default()
+        };
+        let subject = Subject {
+            key: Some(&kr),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        assert!(allowed(run(k(KEY), Some("m"), &subject)).client_mock);
+        // Neither the master key nor an open gateway has key metadata (LiteLLM strips).
+        assert!(!allowed(run(k(MASTER), Some("m"), &Subject::default())).client_mock);
     }
 
     #[test]
@@ -1105,6 +1266,7 @@ mod tests {
             &CheckInput {
                 presented_key: &none,
                 model: Some("m"),
+                fallbacks: &[],
                 now: now(),
             },
             &p,
@@ -1125,6 +1287,7 @@ mod tests {
             &CheckInput {
                 presented_key: &none,
                 model: None,
+                fallbacks: &[],
                 now: now(),
             },
             &p,

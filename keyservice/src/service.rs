@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use switchyard_filter::spend as spend_bounds;
 
 use crate::cache::TtlCache;
 use crate::check::{
@@ -569,11 +570,13 @@ impl KeyService {
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
+        fallbacks: &[String],
         now: i64,
     ) -> Result<Decision, StoreError> {
         let input = CheckInput {
             presented_key: presented,
             model,
+            fallbacks,
             now,
         };
         let lookup = match presented {
@@ -1234,10 +1237,18 @@ impl KeyService {
             user: req.user.clone().unwrap_or_default(),
             team_id: req.team_id.clone().filter(|t| !t.is_empty()),
             end_user: req.end_user.clone().unwrap_or_default(),
-            metadata: req.metadata.clone().unwrap_or_else(|| json!({})),
+            // Bounded whoever reports (`switchyard_filter::spend`): a client's huge
+            // metadata or tag list never reaches the database.
+            metadata: req
+                .metadata
+                .clone()
+                .map_or_else(|| json!({}), spend_bounds::bound_row_metadata),
             cache_hit,
             cache_key: req.cache_key.clone().unwrap_or_default(),
-            request_tags: req.request_tags.clone().unwrap_or_else(|| json!([])),
+            request_tags: req
+                .request_tags
+                .as_ref()
+                .map_or_else(|| json!([]), spend_bounds::bound_tags),
             status: req.status.clone().unwrap_or_else(|| "success".to_string()),
         };
 

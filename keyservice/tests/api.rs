@@ -566,6 +566,51 @@ async fn spend_recording(url: &str) {
         )
         .await;
     assert_eq!(r.status, 400);
+
+    // The client's metadata and tags are stored and listed; oversize ones are bounded
+    // (whoever reports them), never a failed report.
+    let mut labelled = row("labelled", 0.0);
+    labelled["metadata"] =
+        json!({"spend_logs_metadata": {"job": "nightly"}, "requester_metadata": {"env": "ci"}});
+    labelled["request_tags"] = json!(["batch", 7, "eu"]);
+    record(&ks, labelled).await;
+    let mut huge = row("huge", 0.0);
+    huge["metadata"] = json!({"pad": "x".repeat(100 * 1024)});
+    huge["request_tags"] = json!((0..5000).map(|i| format!("t{i}")).collect::<Vec<_>>());
+    record(&ks, huge).await;
+    let mut odd = row("odd", 0.0);
+    odd["metadata"] = json!("not an object");
+    odd["request_tags"] = json!({"not": "a list"});
+    record(&ks, odd).await;
+    let log = |id: &'static str| {
+        let ks = &ks;
+        async move {
+            ks.admin("GET", &format!("/spend/logs?request_id={id}"), None)
+                .await
+                .json()[0]
+                .clone()
+        }
+    };
+    let l = log("labelled").await;
+    assert_eq!(
+        l["metadata"],
+        json!({"spend_logs_metadata": {"job": "nightly"}, "requester_metadata": {"env": "ci"}})
+    );
+    assert_eq!(l["request_tags"], json!(["batch", "eu"]));
+    let l = log("huge").await;
+    assert_eq!(
+        l["metadata"]["metadata_truncated"]["limit"],
+        json!(switchyard_filter::spend::MAX_ROW_METADATA_BYTES)
+    );
+    assert_eq!(
+        l["request_tags"].as_array().unwrap().len(),
+        switchyard_filter::spend::MAX_REQUEST_TAGS
+    );
+    let l = log("odd").await;
+    assert_eq!(
+        (l["metadata"].clone(), l["request_tags"].clone()),
+        (json!({}), json!([]))
+    );
     ks.stop().await;
 }
 

@@ -65,6 +65,7 @@ fn messages_route_as_chat_completions_with_the_api_in_the_facts() {
             model: "m".into(),
             wildcard: Some("x".into()),
             error_fallback: None,
+            request_fallbacks: None,
         };
         assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
     }
@@ -89,6 +90,7 @@ fn gateway_errors_take_anthropics_shape() {
         defer_answers: false,
         spend_reporting: None,
         forced_group: None,
+        retries: Default::default(),
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),
             route_key: "a".into(),

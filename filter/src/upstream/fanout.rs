@@ -442,6 +442,7 @@ mod tests {
             model: "titan".into(),
             wildcard: None,
             error_fallback: None,
+            request_fallbacks: None,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());

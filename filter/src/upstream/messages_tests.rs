@@ -28,6 +28,7 @@ fn anthropic_request(api: ClientApi, body: Value) -> MockHost {
         model: "claude-group".into(),
         wildcard: None,
         error_fallback: None,
+        request_fallbacks: None,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -133,6 +134,51 @@ fn anthropic_deployments_get_the_body_natively() {
     );
     assert_eq!(host.resp(":status").as_deref(), Some("529"));
     assert_eq!(host.response_body, overloaded);
+}
+
+#[test]
+fn native_anthropic_gets_no_litellm_field_and_only_the_metadata_user_id() {
+    let up = Upstream::new(
+        &cluster(&[config(ProviderKind::Anthropic, "claude-sonnet-4-5")]),
+        &env,
+    )
+    .unwrap();
+    let mut body = message_body();
+    for f in crate::litellm_fields::LITELLM_ONLY_FIELDS {
+        body[*f] = json!(["litellm"]);
+    }
+    body["metadata"] = json!({"user_id": "u-7", "spend_logs_metadata": {"team": "a"}});
+    let mut host = anthropic_request(ClientApi::Messages, body);
+    let (_, flow) = send(&up, &mut host);
+    assert_eq!(flow, Flow::Continue, "{:?}", host.local_reply);
+    let sent = host.request_json();
+    let leaked: Vec<&String> = sent
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "metadata" && crate::litellm_fields::is_litellm_field(k))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+    assert_eq!(
+        sent["metadata"],
+        json!({"user_id": "u-7"}),
+        "Anthropic's metadata takes only user_id"
+    );
+    assert_eq!(sent["messages"], message_body()["messages"]);
+
+    // Without a user_id, no metadata at all; count_tokens never gets one.
+    for (api, metadata) in [
+        (ClientApi::Messages, json!({"tags": ["a"]})),
+        (ClientApi::CountTokens, json!({"user_id": "u-7"})),
+    ] {
+        let mut host = anthropic_request(
+            api,
+            json!({"model": "claude-group", "max_tokens": 5, "metadata": metadata,
+                   "messages": [{"role": "user", "content": "Hi"}]}),
+        );
+        send(&up, &mut host);
+        assert!(host.request_json().get("metadata").is_none(), "{api:?}");
+    }
 }
 
 #[test]
