@@ -262,10 +262,7 @@ general_settings:
   master_key: os.environ/TEST_MASTER
 """
         gw = harness.Gateway(
-            config, {**ENV, "TEST_MASTER": MASTER,
-                     # Envoy's copy of the master key, for spend reports, as test_keys.py
-                     # and `switchyard up` give it today.
-                     "SWITCHYARD_MASTER_KEY": MASTER},
+            config, {**ENV, "TEST_MASTER": MASTER},
             workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
         gw.start()
         try:
