@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+use crate::includes;
+
 /// How the environment is read: `lookup("NAME")` is the variable's value, if set.
 /// Injected so that tests (and `render` on a build machine) control it.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -43,6 +45,28 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "general_settings",
     "environment_variables",
     "credential_list",
+];
+
+/// The other top-level sections LiteLLM 1.108.14 reads (`ProxyConfig.load_config` and
+/// what it calls, `proxy/proxy_server.py`): accepted, warned about, not applied.
+pub const UNAPPLIED_SECTIONS: &[&str] = &[
+    "callback_settings",
+    "guardrails",
+    "prompts",
+    "mcp_servers",
+    "mcp_tools",
+    "agents",
+    "agent_list",
+    "vector_store_registry",
+    "worker_registry",
+    "policies",
+    "policy_attachments",
+    "search_tools",
+    "sandbox_tools",
+    "finetune_settings",
+    "files_settings",
+    "default_vertex_config",
+    "assistant_settings",
 ];
 
 /// The values `router_settings.routing_strategy` may take in LiteLLM.
@@ -114,7 +138,11 @@ impl ConfigError {
     /// Turns a serde_yaml error into a `file:line:col: path: message` error.
     /// `keep_location` is false when the YAML was regenerated (merge keys), so the
     /// parser's line numbers would not match the user's file.
-    fn from_yaml(file: &str, error: &serde_yaml::Error, keep_location: bool) -> ConfigError {
+    pub(crate) fn from_yaml(
+        file: &str,
+        error: &serde_yaml::Error,
+        keep_location: bool,
+    ) -> ConfigError {
         let mut message = error.to_string();
         let line_col = error.location().map(|l| (l.line(), l.column()));
         if let Some((line, col)) = line_col {
@@ -174,15 +202,16 @@ impl fmt::Display for Warning {
 }
 
 /// The usual message for a setting that is known but not implemented.
-const NOT_SUPPORTED: &str = "not supported by Switchyard yet; ignored";
+const NOT_SUPPORTED: &str = "not applied by Switchyard yet; ignored";
 
 // ---------------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------------
 
-/// A LiteLLM proxy `config.yaml`.
+/// A LiteLLM proxy `config.yaml`. (Top-level keys are checked before the typed parse,
+/// see `check_top_level_keys`: LiteLLM's other sections are warned about and skipped
+/// here.)
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// `model_list`: the deployments. Entries that share a `model_name` form one
     /// load-balanced model group.
@@ -422,16 +451,6 @@ pub struct ModelInfo {
     pub other: IndexMap<String, Value>,
 }
 
-/// A string or a list of strings (LiteLLM's callback settings accept both).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// A single value (`callbacks: custom_callbacks.proxy_handler_instance`).
-    One(String),
-    /// A list (`success_callback: ["langfuse"]`).
-    Many(Vec<String>),
-}
-
 /// `fallbacks`-style lists: `[{"gpt-4": ["gpt-4o", "claude"]}]`.
 pub type FallbackList = Vec<IndexMap<String, Vec<String>>>;
 
@@ -462,37 +481,41 @@ pub struct LitellmSettings {
     /// `allowed_fails`: failures per minute before a deployment cools down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_fails: Option<u32>,
-    /// `cache`: turn on the response cache.
+    /// `cache`: the response cache: `true`, or the older map form LiteLLM's docs
+    /// still show (`cache: {type: redis}`). Not applied (warned); any form is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache: Option<bool>,
+    pub cache: Option<Value>,
     /// `cache_params`: cache type (`local`, `redis`, …), host, port, password, ttl, ….
-    /// After [`load`], `os.environ/` values in here are resolved.
+    /// Not applied (warned), so its `os.environ/` values are not resolved either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_params: Option<IndexMap<String, Value>>,
+    pub cache_params: Option<Value>,
     /// `success_callback`: logging integrations called on success (`["langfuse"]`).
+    /// Not applied (warned); a list or a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success_callback: Option<OneOrMany>,
-    /// `failure_callback`: logging integrations called on failure.
+    pub success_callback: Option<Value>,
+    /// `failure_callback`: logging integrations called on failure. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_callback: Option<OneOrMany>,
-    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path.
+    pub failure_callback: Option<Value>,
+    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path
+    /// (`custom_callbacks.proxy_handler_instance`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callbacks: Option<OneOrMany>,
+    pub callbacks: Option<Value>,
     /// `turn_off_message_logging`: keep message content out of logging integrations.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_off_message_logging: Option<bool>,
-    /// `max_budget`: global budget in USD.
+    pub turn_off_message_logging: Option<Value>,
+    /// `max_budget`: global budget in USD (LiteLLM: `float(value)`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_budget: Option<f64>,
-    /// `budget_duration`: when the global budget resets (`30d`).
+    pub max_budget: Option<Value>,
+    /// `budget_duration`: when the global budget resets (`30d`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_duration: Option<String>,
+    pub budget_duration: Option<Value>,
     /// `set_verbose`: LiteLLM debug logging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_verbose: Option<bool>,
-    /// `json_logs`: LiteLLM logs as JSON.
+    /// `json_logs`: LiteLLM logs as JSON. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_logs: Option<bool>,
+    pub json_logs: Option<Value>,
     /// Every other key (LiteLLM has hundreds), reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -541,7 +564,7 @@ pub struct RouterSettings {
     /// `routing_strategy`: `simple-shuffle` (default), `least-busy`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_strategy: Option<String>,
-    /// `routing_strategy_args`: parameters of the strategy.
+    /// `routing_strategy_args`: parameters of the strategy. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_strategy_args: Option<Value>,
     /// `num_retries`: retries per call (wins over `litellm_settings.num_retries`).
@@ -581,18 +604,20 @@ pub struct RouterSettings {
         skip_serializing_if = "IndexMap::is_empty"
     )]
     pub model_group_alias: IndexMap<String, AliasTarget>,
-    /// `redis_host`: shared router state. Resolved from `os.environ/` by [`load`].
+    /// `redis_host`: shared router state. Not applied (warned), so an `os.environ/`
+    /// value is not resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_host: Option<String>,
-    /// `redis_port`. Resolved from `os.environ/` by [`load`].
+    pub redis_host: Option<Value>,
+    /// `redis_port` (a number or a string). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_port: Option<String>,
-    /// `redis_password`. Resolved from `os.environ/` by [`load`].
+    pub redis_port: Option<Value>,
+    /// `redis_password`. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_password: Option<String>,
+    pub redis_password: Option<Value>,
     /// `enable_pre_call_checks`: filter deployments by context window before calling.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_pre_call_checks: Option<bool>,
+    pub enable_pre_call_checks: Option<Value>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -613,29 +638,32 @@ pub struct GeneralSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// `store_model_in_db`: models added through the API are kept in the database.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_model_in_db: Option<bool>,
-    /// `disable_spend_logs`: keep no per-request spend rows.
+    pub store_model_in_db: Option<Value>,
+    /// `disable_spend_logs`: keep no per-request spend rows. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disable_spend_logs: Option<bool>,
-    /// `proxy_batch_write_at`: seconds between spend writes (default 10).
+    pub disable_spend_logs: Option<Value>,
+    /// `proxy_batch_write_at`: seconds between spend writes (default 10). Not applied
+    /// (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_batch_write_at: Option<f64>,
+    pub proxy_batch_write_at: Option<Value>,
     /// `max_request_size_mb`: largest request body accepted, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_size_mb: Option<f64>,
     /// `allow_requests_on_db_unavailable`: keep serving when the database is down.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_requests_on_db_unavailable: Option<bool>,
-    /// `background_health_checks`: probe deployments periodically.
+    pub allow_requests_on_db_unavailable: Option<Value>,
+    /// `background_health_checks`: probe deployments periodically. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub background_health_checks: Option<bool>,
-    /// `health_check_interval`: seconds between background probes.
+    pub background_health_checks: Option<Value>,
+    /// `health_check_interval`: seconds between background probes. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check_interval: Option<f64>,
-    /// `alerting`: alert channels (`["slack"]`).
+    pub health_check_interval: Option<Value>,
+    /// `alerting`: alert channels (`["slack"]`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alerting: Option<Vec<String>>,
+    pub alerting: Option<Value>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -790,11 +818,25 @@ pub fn py_float(f: f64) -> String {
 
 /// Reads, parses, validates and resolves `path`. The warnings are the config-level
 /// ones (unsupported settings); `plan::compile` adds the deployment-level ones.
+/// Files named by `include` are merged in first (see [`crate::includes`]).
 pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), ConfigError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(&file_name, "", format!("cannot read the file: {e}")))?;
-    parse_str(&text, &file_name, env)
+    let raw: Value =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::from_yaml(&file_name, &e, true))?;
+    match raw {
+        Value::Mapping(root) if includes::has_includes(&root) => {
+            let (merged, mut warnings) = includes::resolve(root, path)?;
+            let regenerated = serde_yaml::to_string(&merged).map_err(|e| {
+                ConfigError::at(&file_name, "", format!("cannot merge the included files: {e}"))
+            })?;
+            let (config, more) = parse_text(&regenerated, &file_name, env, false)?;
+            warnings.extend(more);
+            Ok((config, warnings))
+        }
+        _ => parse_text(&text, &file_name, env, true),
+    }
 }
 
 /// Parses, validates and resolves a config given as text; `file_name` names it in
@@ -804,12 +846,26 @@ pub fn parse_str(
     file_name: &str,
     env: EnvLookup<'_>,
 ) -> Result<(Config, Vec<Warning>), ConfigError> {
+    parse_text(text, file_name, env, true)
+}
+
+/// [`parse_str`]; `located` is false for text Switchyard generated (merged `include`
+/// files), whose line numbers would not point into the user's file.
+fn parse_text(
+    text: &str,
+    file_name: &str,
+    env: EnvLookup<'_>,
+    located: bool,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
     // 1. Syntax: any YAML error here carries the line and column.
-    let mut raw: Value =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?;
+    let mut raw: Value = serde_yaml::from_str(text)
+        .map_err(|e| ConfigError::from_yaml(file_name, &e, located))?;
+    let mut warnings = Vec::new();
     match &raw {
         Value::Null => {}
-        Value::Mapping(map) => check_top_level_keys(map, text, file_name)?,
+        Value::Mapping(map) => {
+            warnings = check_top_level_keys(map, located.then_some(text), file_name)?
+        }
         _ => {
             return Err(ConfigError {
                 file: file_name.to_string(),
@@ -833,7 +889,7 @@ pub fn parse_str(
         serde_yaml::from_str(&regenerated)
             .map_err(|e| ConfigError::from_yaml(file_name, &e, false))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, located))?
     };
     config.file_name = file_name.to_string();
 
@@ -847,12 +903,22 @@ pub fn parse_str(
     }
 
     // 3. Rules, then 4. the environment.
-    let mut warnings = config.validate()?;
+    warnings.extend(config.validate()?);
     warnings.extend(config.resolve_env(env)?);
     Ok((config, warnings))
 }
 
-fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), ConfigError> {
+/// Checks the top-level keys: Switchyard's sections pass, the other sections LiteLLM
+/// reads are warned about (not applied), anything else is an error with a hint.
+/// LiteLLM itself ignores an unknown top-level key without a word, so a misspelt
+/// `router_setings` would silently drop the router settings; Switchyard refuses it.
+/// `text` (for the line of the offending key) is `None` for generated text.
+fn check_top_level_keys(
+    map: &Mapping,
+    text: Option<&str>,
+    file: &str,
+) -> Result<Vec<Warning>, ConfigError> {
+    let mut warnings = Vec::new();
     for key in map.keys() {
         let Some(key) = key.as_str() else {
             return Err(ConfigError::at(
@@ -864,6 +930,20 @@ fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), Con
         if TOP_LEVEL_KEYS.contains(&key) {
             continue;
         }
+        if UNAPPLIED_SECTIONS.contains(&key) {
+            warnings.push(Warning::new(
+                key,
+                "a LiteLLM section Switchyard does not apply yet; ignored",
+            ));
+            continue;
+        }
+        if key == includes::INCLUDE_KEY {
+            return Err(ConfigError::at(
+                file,
+                key,
+                "`include` needs the config to be read from a file (switchyard check --config FILE)",
+            ));
+        }
         let hint = misplaced_key_hint(key)
             .map(|section| format!("; `{key}` belongs under `{section}`"))
             .or_else(|| {
@@ -872,12 +952,14 @@ fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), Con
             .unwrap_or_else(|| format!("; expected one of: {}", TOP_LEVEL_KEYS.join(", ")));
         return Err(ConfigError {
             file: file.to_string(),
-            line_col: top_level_line(text, key).map(|line| (line, 1)),
+            line_col: text
+                .and_then(|text| top_level_line(text, key))
+                .map(|line| (line, 1)),
             path: String::new(),
             message: format!("unknown top-level key `{key}`{hint}"),
         });
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// Where settings people put at the top level by mistake belong.
@@ -1155,11 +1237,11 @@ impl Config {
 
     /// Resolves `os.environ/NAME` in the settings the CLI resolves itself:
     /// `environment_variables` values (from `env` only), then `general_settings`
-    /// `master_key` and `database_url`, `router_settings` `redis_host`, `redis_port`,
-    /// `redis_password` and the top-level values of `litellm_settings.cache_params`
-    /// (from `env`, falling back to `environment_variables`). A missing variable is an
-    /// error naming it and the field. Settings Switchyard ignores are left unresolved,
-    /// so a variable that nothing will use cannot fail the load.
+    /// `master_key` and `database_url` (from `env`, falling back to
+    /// `environment_variables`). A missing variable is an error naming it and the
+    /// field. Settings Switchyard does not apply (`cache_params`, `redis_*`, callback
+    /// settings, …) are left unresolved, so a variable nothing will use cannot fail the
+    /// load.
     pub fn resolve_env(&mut self, env: EnvLookup<'_>) -> Result<Vec<Warning>, ConfigError> {
         let file = self.file_name.clone();
         let warnings = Vec::new();
@@ -1189,34 +1271,6 @@ impl Config {
             &mut general.database_url,
             &lookup,
         )?;
-        let router = &mut self.router_settings;
-        resolve_opt(
-            &file,
-            "router_settings.redis_host",
-            &mut router.redis_host,
-            &lookup,
-        )?;
-        resolve_opt(
-            &file,
-            "router_settings.redis_port",
-            &mut router.redis_port,
-            &lookup,
-        )?;
-        resolve_opt(
-            &file,
-            "router_settings.redis_password",
-            &mut router.redis_password,
-            &lookup,
-        )?;
-        if let Some(params) = &mut self.litellm_settings.cache_params {
-            for (key, value) in params.iter_mut() {
-                if let Value::String(s) = value {
-                    let path = format!("litellm_settings.cache_params.{key}");
-                    *s = resolve_string(&file, &path, s, &lookup)?;
-                }
-            }
-        }
-
         Ok(warnings)
     }
 }
@@ -1363,28 +1417,33 @@ impl LitellmSettings {
             if set {
                 warn(
                     key,
-                    "logging callbacks are not supported by Switchyard yet; ignored (use Envoy's access log and stats)",
+                    "logging callbacks are not applied by Switchyard yet; ignored (use Envoy's access log and stats)",
                 );
             }
         }
-        if self.cache == Some(true) || self.cache_params.is_some() {
-            let key = if self.cache.is_some() {
-                "cache"
-            } else {
-                "cache_params"
-            };
-            warn(
-                key,
-                "response caching is not supported by Switchyard yet; ignored",
-            );
+        // `cache: false` asks for nothing; `true` and the older map form turn it on.
+        let cache_on = self.cache.as_ref().is_some_and(|v| v != &Value::Bool(false));
+        for (key, set) in [
+            ("cache", cache_on),
+            ("cache_params", self.cache_params.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "response caching is not applied by Switchyard yet; ignored",
+                );
+            }
         }
-        if self.max_budget.is_some() || self.budget_duration.is_some() {
-            let key = if self.max_budget.is_some() {
-                "max_budget"
-            } else {
-                "budget_duration"
-            };
-            warn(key, "budgets are not enforced yet (no keyservice); ignored");
+        for (key, set) in [
+            ("max_budget", self.max_budget.is_some()),
+            ("budget_duration", self.budget_duration.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "a proxy-wide budget is not applied by Switchyard yet (keys' budgets are); ignored",
+                );
+            }
         }
         for (key, set) in [
             (
@@ -1397,7 +1456,7 @@ impl LitellmSettings {
             if set {
                 warn(
                     key,
-                    "LiteLLM logging settings have no effect in Switchyard (which never logs message content); ignored",
+                    "LiteLLM logging settings are not applied by Switchyard (which never logs message content); ignored",
                 );
             }
         }
@@ -1482,13 +1541,13 @@ impl RouterSettings {
             ("redis_password", self.redis_password.is_some()),
         ] {
             if set {
-                warn(key, "shared router state in Redis is not used yet; ignored");
+                warn(key, "shared router state in Redis is not applied by Switchyard yet; ignored");
             }
         }
         if self.enable_pre_call_checks.is_some() {
             warn(
                 "enable_pre_call_checks",
-                "pre-call checks are not applied yet; ignored",
+                "pre-call checks are not applied by Switchyard yet; ignored",
             );
         }
         for key in self.other.keys() {
@@ -1531,7 +1590,10 @@ impl GeneralSettings {
             ),
         ] {
             if set {
-                warn(key, "there is no database yet (no keyservice); ignored");
+                warn(
+                    key,
+                    "not applied by Switchyard yet (the keyservice keeps keys and spend rows its own way); ignored",
+                );
             }
         }
         for (key, set) in [
@@ -1545,7 +1607,7 @@ impl GeneralSettings {
             ),
         ] {
             if set {
-                warn(key, "background health checks are not supported yet; ignored (Envoy's outlier detection takes their place later)");
+                warn(key, "background health checks are not applied by Switchyard yet; ignored (Envoy's outlier detection cools failing deployments down)");
             }
         }
         if self.alerting.is_some() {
