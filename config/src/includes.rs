@@ -89,7 +89,11 @@ fn entries(config: &Mapping, file: &Path) -> Result<Vec<String>, ConfigError> {
             .enumerate()
             .map(|(i, item)| {
                 item.as_str().map(str::to_string).ok_or_else(|| {
-                    ConfigError::at(&shown, format!("{INCLUDE_KEY}[{i}]"), "expected a file path")
+                    ConfigError::at(
+                        &shown,
+                        format!("{INCLUDE_KEY}[{i}]"),
+                        "expected a file path",
+                    )
                 })
             })
             .collect(),
@@ -102,12 +106,7 @@ fn entries(config: &Mapping, file: &Path) -> Result<Vec<String>, ConfigError> {
 }
 
 /// Where an entry declared in `declared_in` is read from (see the module docs).
-fn locate(
-    entry: &str,
-    declared_in: &Path,
-    root: &Path,
-    warnings: &mut Vec<Warning>,
-) -> PathBuf {
+fn locate(entry: &str, declared_in: &Path, root: &Path, warnings: &mut Vec<Warning>) -> PathBuf {
     let beside = |config: &Path| absolute(&config.parent().unwrap_or(Path::new(".")).join(entry));
     let declared_relative = beside(declared_in);
     let root_relative = beside(root);
@@ -196,10 +195,8 @@ mod tests {
     }
 
     fn tempdir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "switchyard-includes-{tag}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("switchyard-includes-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -225,7 +222,11 @@ mod tests {
             .iter()
             .map(|e| e.model_name.as_str())
             .collect();
-        assert_eq!(names, ["local", "gpt-4o"], "lists are extended, the root's first");
+        assert_eq!(
+            names,
+            ["local", "gpt-4o"],
+            "lists are extended, the root's first"
+        );
         // Every other value is replaced by the included one (a whole section).
         assert_eq!(config.litellm_settings.drop_params, Some(true));
         assert_eq!(config.litellm_settings.num_retries, None);
@@ -256,17 +257,26 @@ mod tests {
 
         let missing = write(&dir, "missing.yaml", "include: [nope.yaml]\n");
         let e = load(&missing, &no_env).unwrap_err().to_string();
-        assert!(e.contains("missing.yaml: include: cannot read the included file"), "{e}");
+        assert!(
+            e.contains("missing.yaml: include: cannot read the included file"),
+            "{e}"
+        );
         assert!(e.contains("nope.yaml"), "{e}");
 
         let not_a_list = write(&dir, "bad.yaml", "include: models.yaml\n");
         let e = load(&not_a_list, &no_env).unwrap_err().to_string();
-        assert!(e.contains("bad.yaml: include: expected a list of file paths"), "{e}");
+        assert!(
+            e.contains("bad.yaml: include: expected a list of file paths"),
+            "{e}"
+        );
 
         write(&dir, "list.yaml", "- 1\n- 2\n");
         let includes_a_list = write(&dir, "inc-list.yaml", "include: [list.yaml]\n");
         let e = load(&includes_a_list, &no_env).unwrap_err().to_string();
-        assert!(e.contains("list.yaml: an included file must be a YAML mapping"), "{e}");
+        assert!(
+            e.contains("list.yaml: an included file must be a YAML mapping"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -294,6 +304,9 @@ mod tests {
         let e = crate::litellm::parse_str("include: [a.yaml]\n", "config.yaml", &no_env)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`include` needs the config to be read from a file"), "{e}");
+        assert!(
+            e.contains("`include` needs the config to be read from a file"),
+            "{e}"
+        );
     }
 }

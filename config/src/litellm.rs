@@ -317,9 +317,10 @@ pub struct LitellmParams {
     /// `headers`: older spelling of `extra_headers` (both are merged; `headers` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<IndexMap<String, String>>,
-    /// `organization`: the OpenAI organization (`OpenAI-Organization` header).
+    /// `organization`: the OpenAI organization (`OpenAI-Organization` header), or a
+    /// list of them: one deployment per organization (see [`Organization`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
+    pub organization: Option<Organization>,
     /// `rpm`: requests per minute; a load-balancing weight under simple-shuffle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpm: Option<u64>,
@@ -402,6 +403,30 @@ pub struct LitellmParams {
     /// deployment-id hash. Filled by [`parse_str`]; not serialized, never compared.
     #[serde(skip)]
     pub source: SourceMapping,
+}
+
+/// `litellm_params.organization`: one OpenAI organization, or several. For a list,
+/// LiteLLM 1.108.14 creates one deployment per organization (`Router.set_model_list`,
+/// router.py: "Addresses https://github.com/BerriAI/litellm/issues/3949"), all with
+/// the entry's id; `plan::compile` does the same, except that each gets its own id
+/// (`<entry id>-<organization>`), because the gateway tells deployments apart by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Organization {
+    /// `organization: org-1`
+    One(String),
+    /// `organization: [org-1, org-2]`
+    Many(Vec<String>),
+}
+
+impl Organization {
+    /// Every organization named.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        match self {
+            Organization::One(org) => std::slice::from_ref(org).iter(),
+            Organization::Many(orgs) => orgs.iter(),
+        }
+    }
 }
 
 /// A `litellm_params` mapping as written in the file. Equality ignores it: where a
@@ -829,7 +854,11 @@ pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), C
         Value::Mapping(root) if includes::has_includes(&root) => {
             let (merged, mut warnings) = includes::resolve(root, path)?;
             let regenerated = serde_yaml::to_string(&merged).map_err(|e| {
-                ConfigError::at(&file_name, "", format!("cannot merge the included files: {e}"))
+                ConfigError::at(
+                    &file_name,
+                    "",
+                    format!("cannot merge the included files: {e}"),
+                )
             })?;
             let (config, more) = parse_text(&regenerated, &file_name, env, false)?;
             warnings.extend(more);
@@ -858,8 +887,8 @@ fn parse_text(
     located: bool,
 ) -> Result<(Config, Vec<Warning>), ConfigError> {
     // 1. Syntax: any YAML error here carries the line and column.
-    let mut raw: Value = serde_yaml::from_str(text)
-        .map_err(|e| ConfigError::from_yaml(file_name, &e, located))?;
+    let mut raw: Value =
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, located))?;
     let mut warnings = Vec::new();
     match &raw {
         Value::Null => {}
@@ -1352,11 +1381,22 @@ impl LitellmParams {
             ("api_base", &self.api_base),
             ("api_key", &self.api_key),
             ("api_version", &self.api_version),
-            ("organization", &self.organization),
         ] {
             if let Some(v) = value {
                 check_env_name(file, &format!("{p}.{name}"), v)?;
             }
+        }
+        for (i, org) in self
+            .organization
+            .iter()
+            .flat_map(Organization::all)
+            .enumerate()
+        {
+            let path = match &self.organization {
+                Some(Organization::Many(_)) => format!("{p}.organization[{i}]"),
+                _ => format!("{p}.organization"),
+            };
+            check_env_name(file, &path, org)?;
         }
         if let Some(w) = self.weight {
             if !(w.is_finite() && w >= 0.0) {
@@ -1422,7 +1462,10 @@ impl LitellmSettings {
             }
         }
         // `cache: false` asks for nothing; `true` and the older map form turn it on.
-        let cache_on = self.cache.as_ref().is_some_and(|v| v != &Value::Bool(false));
+        let cache_on = self
+            .cache
+            .as_ref()
+            .is_some_and(|v| v != &Value::Bool(false));
         for (key, set) in [
             ("cache", cache_on),
             ("cache_params", self.cache_params.is_some()),
@@ -1541,7 +1584,10 @@ impl RouterSettings {
             ("redis_password", self.redis_password.is_some()),
         ] {
             if set {
-                warn(key, "shared router state in Redis is not applied by Switchyard yet; ignored");
+                warn(
+                    key,
+                    "shared router state in Redis is not applied by Switchyard yet; ignored",
+                );
             }
         }
         if self.enable_pre_call_checks.is_some() {
@@ -1716,13 +1762,106 @@ mod tests {
         let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
         assert!(
             text.contains(
-                &"general_settings.alerting: not supported by Switchyard yet; ignored".to_string()
+                &"general_settings.alerting: not applied by Switchyard yet; ignored".to_string()
             ),
             "{text:?}"
         );
         assert!(warned(&warnings, "general_settings.some_new_setting"));
         assert!(warned(&warnings, "litellm_settings.success_callback"));
         assert!(!warned(&warnings, "litellm_settings.drop_params"));
+    }
+
+    #[test]
+    fn cache_in_every_documented_form_is_accepted_and_warned() {
+        // simple_proxy_old_doc.md: `cache: {type: redis}`; caching.md: `cache: True`
+        // with cache_params; `cache: false` asks for nothing.
+        let forms = [
+            ("litellm_settings:\n  cache:\n    type: redis\n", true),
+            ("litellm_settings:\n  cache: True\n  cache_params:\n    type: redis\n    supported_call_types: []\n", true),
+            ("litellm_settings:\n  cache: true\n  cache_params:\n    mode: default_off\n", true),
+            ("litellm_settings:\n  cache: false\n", false),
+        ];
+        for (text, warned_cache) in forms {
+            let (_, warnings) = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(
+                warned(&warnings, "litellm_settings.cache"),
+                warned_cache,
+                "{text}"
+            );
+            let w = warnings.iter().find(|w| w.path == "litellm_settings.cache");
+            assert!(w.is_none_or(|w| w.message.contains("not applied")), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn callbacks_budgets_and_db_settings_accept_any_form() {
+        // call_hooks.md: `callbacks` as a Python object path (a string); logging.md:
+        // lists; LiteLLM reads `max_budget` with float(), so "100" is a budget too.
+        let (_, warnings) = parse(
+            "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n  success_callback: [\"langfuse\"]\n  failure_callback: sentry\n  turn_off_message_logging: True\n  max_budget: \"100\"\n  budget_duration: 30d\n  json_logs: true\ngeneral_settings:\n  alerting: slack\n  proxy_batch_write_at: \"60\"\n  disable_spend_logs: True\n  health_check_interval: 300\nrouter_settings:\n  redis_port: 1992\n  enable_pre_call_checks: true\n",
+        )
+        .unwrap();
+        for path in [
+            "litellm_settings.callbacks",
+            "litellm_settings.success_callback",
+            "litellm_settings.failure_callback",
+            "litellm_settings.turn_off_message_logging",
+            "litellm_settings.max_budget",
+            "litellm_settings.budget_duration",
+            "litellm_settings.json_logs",
+            "general_settings.alerting",
+            "general_settings.proxy_batch_write_at",
+            "general_settings.disable_spend_logs",
+            "general_settings.health_check_interval",
+            "router_settings.redis_port",
+            "router_settings.enable_pre_call_checks",
+        ] {
+            let w = warnings.iter().find(|w| w.path == path);
+            assert!(
+                w.is_some_and(|w| w.message.contains("not applied")),
+                "{path}: {warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn litellms_other_sections_are_warned_unknown_ones_refused() {
+        // guardrails/quick_start.md (top-level `guardrails`) and logging.md
+        // (`callback_settings`): sections LiteLLM reads.
+        let (_, warnings) = parse(
+            "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: aporia, mode: [pre_call, post_call]}\ncallback_settings:\n  otel:\n    message_logging: False\n",
+        )
+        .unwrap();
+        for key in ["guardrails", "callback_settings"] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.path == key && w.message.contains("does not apply")),
+                "{key}: {warnings:?}"
+            );
+        }
+        // LiteLLM ignores any unknown key silently; a typo is an error here.
+        let e = err("model_list: []\nguardrail:\n  - x\n");
+        assert!(
+            e.starts_with("config.yaml:2:1: unknown top-level key `guardrail`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn organization_may_be_a_list() {
+        let (config, _) = parse("model_list:\n  - model_name: \"*\"\n    litellm_params:\n      model: openai/*\n      organization:\n       - org-1\n       - org-2\n").unwrap();
+        assert_eq!(
+            config.model_list[0].litellm_params.organization,
+            Some(Organization::Many(vec!["org-1".into(), "org-2".into()]))
+        );
+        let e = err("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n      organization: [org-1, os.environ/]\n");
+        assert!(
+            e.contains(
+                "model_list[0].litellm_params.organization[1]: \"os.environ/\" does not name"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1780,15 +1919,36 @@ mod tests {
 
     #[test]
     fn real_environment_wins_over_environment_variables() {
-        let text = "environment_variables:\n  REDIS_HOST: from-config\n  REDIS_PORT: 6379\nrouter_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\n";
-        let env = |name: &str| (name == "REDIS_HOST").then(|| "from-env".to_string());
+        let text = "environment_variables:\n  MY_DB: postgres://from-config\n  MY_MASTER: sk-from-config\ngeneral_settings:\n  database_url: os.environ/MY_DB\n  master_key: os.environ/MY_MASTER\n";
+        let env = |name: &str| (name == "MY_DB").then(|| "postgres://from-env".to_string());
         let (config, _) = parse_str(text, "c.yaml", &env).unwrap();
+        let general = &config.general_settings;
+        assert_eq!(general.database_url.as_deref(), Some("postgres://from-env"));
+        assert_eq!(general.master_key.as_deref(), Some("sk-from-config"));
         assert_eq!(
-            config.router_settings.redis_host.as_deref(),
-            Some("from-env")
+            config.env_default("MY_MASTER").as_deref(),
+            Some("sk-from-config")
         );
-        assert_eq!(config.router_settings.redis_port.as_deref(), Some("6379"));
-        assert_eq!(config.env_default("REDIS_PORT").as_deref(), Some("6379"));
+    }
+
+    #[test]
+    fn settings_switchyard_does_not_apply_are_not_resolved() {
+        // LiteLLM's prod.md: Redis for the router and the cache from os.environ/. Neither
+        // is applied, so an unset variable is no reason to refuse the config.
+        let text = "router_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\nlitellm_settings:\n  cache: True\n  cache_params:\n    type: redis\n    host: os.environ/REDIS_HOST\n";
+        let (config, warnings) = parse(text).unwrap();
+        assert_eq!(
+            config.router_settings.redis_host,
+            Some(Value::from("os.environ/REDIS_HOST"))
+        );
+        for path in [
+            "router_settings.redis_host",
+            "router_settings.redis_port",
+            "litellm_settings.cache",
+            "litellm_settings.cache_params",
+        ] {
+            assert!(warned(&warnings, path), "{path}: {warnings:?}");
+        }
     }
 
     #[test]
