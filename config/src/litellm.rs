@@ -201,6 +201,23 @@ impl fmt::Display for Warning {
     }
 }
 
+/// `model_info` keys with a meaning in LiteLLM that Switchyard does not apply yet;
+/// every other unmodelled `model_info` key is metadata (accepted, kept, no warning).
+const MODEL_INFO_NOT_APPLIED: &[(&str, &str)] = &[
+    (
+        "supported_environments",
+        "deployments are not filtered by LITELLM_ENVIRONMENT yet (LiteLLM serves this one only in the listed environments); served everywhere",
+    ),
+    (
+        "input_cost_per_second",
+        "prices per second are not applied yet; the deployment's spend is priced per token (or 0)",
+    ),
+    (
+        "output_cost_per_second",
+        "prices per second are not applied yet; the deployment's spend is priced per token (or 0)",
+    ),
+];
+
 /// The usual message for a setting that is known but not implemented.
 const NOT_SUPPORTED: &str = "not applied by Switchyard yet; ignored";
 
@@ -392,8 +409,12 @@ pub struct LitellmParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub litellm_credential_name: Option<String>,
     /// `drop_params`: drop request parameters the provider does not accept
-    /// (overrides `litellm_settings.drop_params`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (overrides `litellm_settings.drop_params`). Any of LiteLLM's flag forms.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drop_params: Option<bool>,
     /// Every other key, in YAML order: default request parameters (`temperature`,
     /// `max_tokens`, `seed`, …) or LiteLLM parameters Switchyard reports as ignored.
@@ -482,8 +503,13 @@ pub type FallbackList = Vec<IndexMap<String, Vec<String>>>;
 /// `litellm_settings`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LitellmSettings {
-    /// `drop_params`: drop request parameters a provider does not accept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `drop_params`: drop request parameters a provider does not accept. Any of
+    /// LiteLLM's flag forms.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drop_params: Option<bool>,
     /// `num_retries`: retries per call (router default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -722,6 +748,39 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A flag the way LiteLLM reads `drop_params` (`drop_params_flag` in
+/// `litellm_core_utils/core_helpers.py`: pydantic's lax booleans): `true`/`false`,
+/// `1`/`0`, and the strings `yes`/`no`, `on`/`off`, `y`/`n`, `t`/`f`, `true`/`false`,
+/// `1`/`0` in any case. LiteLLM takes anything else as off with a warning; here it is
+/// an error naming the value.
+fn litellm_flag<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let value = Option::<Value>::deserialize(deserializer)?;
+    let flag = match &value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+            "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+            _ => None,
+        },
+        Some(_) => None,
+    };
+    flag.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "drop_params: expected a flag (true/false, yes/no, on/off, 1/0), got {}",
+            value.as_ref().map(py_repr).unwrap_or_default()
+        ))
+    })
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -1140,6 +1199,13 @@ impl Config {
                     format!("{p}.{key}"),
                     "unknown key in a model_list entry; ignored",
                 ));
+            }
+            // model_info is metadata, kept as written, except for these, which change
+            // what LiteLLM serves or charges.
+            for (key, message) in MODEL_INFO_NOT_APPLIED {
+                if entry.model_info.other.contains_key(*key) {
+                    warnings.push(Warning::new(format!("{p}.model_info.{key}"), *message));
+                }
             }
             entry
                 .litellm_params
@@ -1844,6 +1910,50 @@ mod tests {
         let e = err("model_list: []\nguardrail:\n  - x\n");
         assert!(
             e.starts_with("config.yaml:2:1: unknown top-level key `guardrail`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn model_info_keys_with_a_meaning_are_warned_metadata_is_not() {
+        // configs.md "Set Supported Environments"; custom_pricing.md "Cost Per Second";
+        // configs.md "Quick Start" (`version: 2`, metadata).
+        let (_, warnings) = parse("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n    model_info:\n      supported_environments: [production]\n      input_cost_per_second: 0.00042\n      version: 2\n      health_check_model: openai/gpt-4o-mini\n").unwrap();
+        assert!(warned(
+            &warnings,
+            "model_list[0].model_info.supported_environments"
+        ));
+        assert!(warned(
+            &warnings,
+            "model_list[0].model_info.input_cost_per_second"
+        ));
+        assert!(!warned(&warnings, "model_list[0].model_info.version"));
+        assert!(!warned(
+            &warnings,
+            "model_list[0].model_info.health_check_model"
+        ));
+    }
+
+    #[test]
+    fn drop_params_takes_litellms_flag_forms() {
+        // LiteLLM's drop_params_flag: pydantic's lax booleans.
+        for (written, flag) in [
+            ("True", true),
+            ("false", false),
+            ("\"yes\"", true),
+            ("\"off\"", false),
+            ("1", true),
+            ("0", false),
+            ("\" TRUE \"", true),
+        ] {
+            let text = format!("litellm_settings:\n  drop_params: {written}\nmodel_list:\n  - model_name: a\n    litellm_params: {{model: openai/a, drop_params: {written}}}\n");
+            let (config, _) = parse(&text).unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(config.litellm_settings.drop_params, Some(flag), "{written}");
+            assert_eq!(config.model_list[0].litellm_params.drop_params, Some(flag));
+        }
+        let e = err("litellm_settings:\n  drop_params: sometimes\n");
+        assert!(
+            e.starts_with("config.yaml:2:3: litellm_settings: drop_params: expected a flag (true/false, yes/no, on/off, 1/0), got 'sometimes'"),
             "{e}"
         );
     }

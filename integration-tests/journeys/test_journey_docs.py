@@ -93,9 +93,10 @@ def read_corpus(path: Path) -> DocConfig:
 
 
 def placeholder(name: str, project: Path) -> str:
-    """A value a user might set for ``name``; addresses stay on 127.0.0.1."""
+    """A value a user might set for ``name``; addresses stay on 127.0.0.1 (HTTPS, as
+    the cloud endpoints these variables name are)."""
     if "API_BASE" in name or name.endswith("_URL") or "ENDPOINT" in name:
-        return "http://127.0.0.1:9"
+        return "https://127.0.0.1:9"
     if name.endswith("_PORT"):
         return "6379"
     if "CREDENTIALS" in name or "FILE_PATH" in name:
@@ -138,7 +139,32 @@ def keys_on(doc: DocConfig, env: dict[str, str]) -> bool:
     return master_key(doc, env) is not None or doc.database_url or "DATABASE_URL" in env
 
 
-@pytest.fixture(params=CORPUS, ids=lambda p: str(p.relative_to(CORPUS_DIR)))
+# Fallback chains from local plain-HTTP servers to HTTPS clouds (the issue's
+# "mixed plain-HTTP and HTTPS" point): Envoy refuses the rendered route cluster until
+# that fix (commit fcbdb95, "A fallback chain mixing http and https deployments
+# starts") is merged. Strict: once it is, these pass and the mark must go.
+MIXED_HTTP_HTTPS = pytest.mark.xfail(
+    strict=True, reason="issue 11 §5: mixed http/https fallback chain (fixed by fcbdb95)")
+NEEDS_MIXED_CHAINS = {
+    "configs--load-balancing.yaml",
+    "reliability--fallbacks-retries-timeouts-cooldowns.yaml",
+    "simple_proxy_old_doc--fallbacks-cooldowns-retries-timeouts.yaml",
+}
+
+
+def corpus_param(path: Path):
+    name = str(path.relative_to(CORPUS_DIR))
+    return pytest.param(path, id=name)
+
+
+def started_param(path: Path):
+    """As corpus_param, for the tests that need Envoy to accept the rendered config."""
+    name = str(path.relative_to(CORPUS_DIR))
+    marks = [MIXED_HTTP_HTTPS] if name in NEEDS_MIXED_CHAINS else []
+    return pytest.param(path, id=name, marks=marks)
+
+
+@pytest.fixture
 def doc(request) -> DocConfig:
     return read_corpus(request.param)
 
@@ -152,6 +178,7 @@ def test_corpus_covers_the_docs():
         assert head[0].startswith("# Source: BerriAI/litellm docs/my-website/docs/"), path.name
 
 
+@pytest.mark.parametrize("doc", [corpus_param(p) for p in CORPUS], indirect=True)
 def test_check_passes_with_the_named_variables(doc, project):
     env = user_environment(doc, project)
     result = switchyard(["check", "--config", str(doc.path)], project, env)
@@ -164,6 +191,7 @@ def test_check_passes_with_the_named_variables(doc, project):
             f"{doc.id} needs more than it names: {will_read.group(1)}")
 
 
+@pytest.mark.parametrize("doc", [started_param(p) for p in CORPUS], indirect=True)
 def test_up_serves_the_documented_models(doc, project, up):
     env = user_environment(doc, project)
     config = doc.path
@@ -184,6 +212,7 @@ def test_up_serves_the_documented_models(doc, project, up):
         assert status == 401, f"{doc.id}: keys are on, yet /v1/models answered {status}: {body}"
 
 
+@pytest.mark.parametrize("doc", [started_param(p) for p in CORPUS], indirect=True)
 def test_render_names_envoys_whole_environment(doc, project):
     env = user_environment(doc, project)
     out = project / "rendered"
@@ -200,13 +229,20 @@ def test_render_names_envoys_whole_environment(doc, project):
     bootstrap = out / "envoy.yaml"
     exact = {name: env[name] for name in names}
     ok = envoy_validate(bootstrap, exact)
-    assert ok.returncode == 0, f"{doc.id} with {sorted(exact)}:\n{ok.stdout[-3000:]}"
+    assert ok.returncode == 0, f"{doc.id} with {sorted(exact)}:\n{envoy_errors(ok.stdout)}"
     if names:
         missing = names[0]
         short = {k: v for k, v in exact.items() if k != missing}
         failed = envoy_validate(bootstrap, short)
         assert failed.returncode != 0, f"{doc.id}: Envoy validated without {missing}"
-        assert missing in failed.stdout, f"{doc.id}: the failure does not name {missing}:\n{failed.stdout[-3000:]}"
+        assert missing in envoy_errors(failed.stdout), (
+            f"{doc.id}: the failure does not name {missing}:\n{envoy_errors(failed.stdout)}")
+
+
+def envoy_errors(output: str) -> str:
+    """Envoy's error and critical log lines (its validate output also dumps the config)."""
+    lines = [line for line in output.splitlines() if re.search(r"\[(error|critical)\]", line)]
+    return "\n".join(lines) or output[:3000]
 
 
 def envoy_validate(bootstrap: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
