@@ -69,7 +69,8 @@ pub const UNAPPLIED_SECTIONS: &[&str] = &[
     "assistant_settings",
 ];
 
-/// The values `router_settings.routing_strategy` may take in LiteLLM.
+/// The values `router_settings.routing_strategy` may take in LiteLLM 1.108.14
+/// (`VALID_ROUTING_STRATEGIES`, `router_utils/routing_groups.py`).
 pub const ROUTING_STRATEGIES: &[&str] = &[
     "simple-shuffle",
     "least-busy",
@@ -77,6 +78,8 @@ pub const ROUTING_STRATEGIES: &[&str] = &[
     "usage-based-routing-v2",
     "latency-based-routing",
     "cost-based-routing",
+    "provider-budget-routing",
+    "lar1",
 ];
 
 /// The variable name in an `os.environ/NAME` value, or `None` for a literal value.
@@ -2087,6 +2090,13 @@ mod tests {
             parse("router_settings:\n  routing_strategy: least-busy\n  num_retries: 3\n").unwrap();
         assert!(!warned(&warnings, "router_settings.routing_strategy"));
         assert!(!warned(&warnings, "router_settings.num_retries"));
+        // LiteLLM 1.108.14 also takes these two (VALID_ROUTING_STRATEGIES).
+        for strategy in ["provider-budget-routing", "lar1"] {
+            parse(&format!(
+                "router_settings:\n  routing_strategy: {strategy}\n"
+            ))
+            .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        }
         let (_, warnings) =
             parse("router_settings:\n  context_window_fallbacks: [{a: [b]}]\n").unwrap();
         assert!(!warned(
