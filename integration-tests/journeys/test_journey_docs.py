@@ -27,7 +27,7 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,7 +63,7 @@ class DocConfig:
     env_names: list[str]
     serves: set[str]
     database_url: bool
-    master_key_ref: str | None = field(default=None)
+    master_key_ref: str | None
 
     @property
     def id(self) -> str:
@@ -128,7 +128,8 @@ def user_environment(doc: DocConfig, project: Path) -> dict[str, str]:
 
 def master_key(doc: DocConfig, env: dict[str, str]) -> str | None:
     """The master key in effect: the config's (literal or os.environ/), else
-    LITELLM_MASTER_KEY."""
+    LITELLM_MASTER_KEY. (claude_responses_api.md writes it under litellm_settings,
+    where it does nothing, as `os.environ/LITELLM_MASTER_KEY`: the same key.)"""
     ref = doc.master_key_ref
     if ref is not None:
         return env[ref.removeprefix("os.environ/")] if ref.startswith("os.environ/") else ref
