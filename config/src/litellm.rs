@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+use crate::includes;
+
 /// How the environment is read: `lookup("NAME")` is the variable's value, if set.
 /// Injected so that tests (and `render` on a build machine) control it.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -45,7 +47,30 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "credential_list",
 ];
 
-/// The values `router_settings.routing_strategy` may take in LiteLLM.
+/// The other top-level sections LiteLLM 1.108.14 reads (`ProxyConfig.load_config` and
+/// what it calls, `proxy/proxy_server.py`): accepted, warned about, not applied.
+pub const UNAPPLIED_SECTIONS: &[&str] = &[
+    "callback_settings",
+    "guardrails",
+    "prompts",
+    "mcp_servers",
+    "mcp_tools",
+    "agents",
+    "agent_list",
+    "vector_store_registry",
+    "worker_registry",
+    "policies",
+    "policy_attachments",
+    "search_tools",
+    "sandbox_tools",
+    "finetune_settings",
+    "files_settings",
+    "default_vertex_config",
+    "assistant_settings",
+];
+
+/// The values `router_settings.routing_strategy` may take in LiteLLM 1.108.14
+/// (`VALID_ROUTING_STRATEGIES`, `router_utils/routing_groups.py`).
 pub const ROUTING_STRATEGIES: &[&str] = &[
     "simple-shuffle",
     "least-busy",
@@ -53,6 +78,8 @@ pub const ROUTING_STRATEGIES: &[&str] = &[
     "usage-based-routing-v2",
     "latency-based-routing",
     "cost-based-routing",
+    "provider-budget-routing",
+    "lar1",
 ];
 
 /// The variable name in an `os.environ/NAME` value, or `None` for a literal value.
@@ -114,7 +141,11 @@ impl ConfigError {
     /// Turns a serde_yaml error into a `file:line:col: path: message` error.
     /// `keep_location` is false when the YAML was regenerated (merge keys), so the
     /// parser's line numbers would not match the user's file.
-    fn from_yaml(file: &str, error: &serde_yaml::Error, keep_location: bool) -> ConfigError {
+    pub(crate) fn from_yaml(
+        file: &str,
+        error: &serde_yaml::Error,
+        keep_location: bool,
+    ) -> ConfigError {
         let mut message = error.to_string();
         let line_col = error.location().map(|l| (l.line(), l.column()));
         if let Some((line, col)) = line_col {
@@ -173,16 +204,34 @@ impl fmt::Display for Warning {
     }
 }
 
+/// `model_info` keys with a meaning in LiteLLM that Switchyard does not apply yet;
+/// every other unmodelled `model_info` key is metadata (accepted, kept, no warning).
+const MODEL_INFO_NOT_APPLIED: &[(&str, &str)] = &[
+    (
+        "supported_environments",
+        "deployments are not filtered by LITELLM_ENVIRONMENT yet (LiteLLM serves this one only in the listed environments); served everywhere",
+    ),
+    (
+        "input_cost_per_second",
+        "prices per second are not applied yet; the deployment's spend is priced per token (or 0)",
+    ),
+    (
+        "output_cost_per_second",
+        "prices per second are not applied yet; the deployment's spend is priced per token (or 0)",
+    ),
+];
+
 /// The usual message for a setting that is known but not implemented.
-const NOT_SUPPORTED: &str = "not supported by Switchyard yet; ignored";
+const NOT_SUPPORTED: &str = "not applied by Switchyard yet; ignored";
 
 // ---------------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------------
 
-/// A LiteLLM proxy `config.yaml`.
+/// A LiteLLM proxy `config.yaml`. (Top-level keys are checked before the typed parse,
+/// see `check_top_level_keys`: LiteLLM's other sections are warned about and skipped
+/// here.)
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// `model_list`: the deployments. Entries that share a `model_name` form one
     /// load-balanced model group.
@@ -288,9 +337,10 @@ pub struct LitellmParams {
     /// `headers`: older spelling of `extra_headers` (both are merged; `headers` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<IndexMap<String, String>>,
-    /// `organization`: the OpenAI organization (`OpenAI-Organization` header).
+    /// `organization`: the OpenAI organization (`OpenAI-Organization` header), or a
+    /// list of them: one deployment per organization (see [`Organization`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
+    pub organization: Option<Organization>,
     /// `rpm`: requests per minute; a load-balancing weight under simple-shuffle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpm: Option<u64>,
@@ -362,8 +412,12 @@ pub struct LitellmParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub litellm_credential_name: Option<String>,
     /// `drop_params`: drop request parameters the provider does not accept
-    /// (overrides `litellm_settings.drop_params`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (overrides `litellm_settings.drop_params`). Any of LiteLLM's flag forms.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drop_params: Option<bool>,
     /// Every other key, in YAML order: default request parameters (`temperature`,
     /// `max_tokens`, `seed`, …) or LiteLLM parameters Switchyard reports as ignored.
@@ -373,6 +427,30 @@ pub struct LitellmParams {
     /// deployment-id hash. Filled by [`parse_str`]; not serialized, never compared.
     #[serde(skip)]
     pub source: SourceMapping,
+}
+
+/// `litellm_params.organization`: one OpenAI organization, or several. For a list,
+/// LiteLLM 1.108.14 creates one deployment per organization (`Router.set_model_list`,
+/// router.py: "Addresses https://github.com/BerriAI/litellm/issues/3949"), all with
+/// the entry's id; `plan::compile` does the same, except that each gets its own id
+/// (`<entry id>-<organization>`), because the gateway tells deployments apart by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Organization {
+    /// `organization: org-1`
+    One(String),
+    /// `organization: [org-1, org-2]`
+    Many(Vec<String>),
+}
+
+impl Organization {
+    /// Every organization named.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        match self {
+            Organization::One(org) => std::slice::from_ref(org).iter(),
+            Organization::Many(orgs) => orgs.iter(),
+        }
+    }
 }
 
 /// A `litellm_params` mapping as written in the file. Equality ignores it: where a
@@ -422,24 +500,19 @@ pub struct ModelInfo {
     pub other: IndexMap<String, Value>,
 }
 
-/// A string or a list of strings (LiteLLM's callback settings accept both).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// A single value (`callbacks: custom_callbacks.proxy_handler_instance`).
-    One(String),
-    /// A list (`success_callback: ["langfuse"]`).
-    Many(Vec<String>),
-}
-
 /// `fallbacks`-style lists: `[{"gpt-4": ["gpt-4o", "claude"]}]`.
 pub type FallbackList = Vec<IndexMap<String, Vec<String>>>;
 
 /// `litellm_settings`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LitellmSettings {
-    /// `drop_params`: drop request parameters a provider does not accept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `drop_params`: drop request parameters a provider does not accept. Any of
+    /// LiteLLM's flag forms.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drop_params: Option<bool>,
     /// `num_retries`: retries per call (router default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -462,38 +535,42 @@ pub struct LitellmSettings {
     /// `allowed_fails`: failures per minute before a deployment cools down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_fails: Option<u32>,
-    /// `cache`: turn on the response cache.
+    /// `cache`: the response cache: `true`, or the older map form LiteLLM's docs
+    /// still show (`cache: {type: redis}`). Not applied (warned); any form is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache: Option<bool>,
+    pub cache: Option<Value>,
     /// `cache_params`: cache type (`local`, `redis`, …), host, port, password, ttl, ….
-    /// After [`load`], `os.environ/` values in here are resolved.
+    /// Not applied (warned), so its `os.environ/` values are not resolved either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_params: Option<IndexMap<String, Value>>,
+    pub cache_params: Option<Value>,
     /// `success_callback`: logging integrations called on success (`["langfuse"]`).
+    /// Not applied (warned); a list or a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success_callback: Option<OneOrMany>,
-    /// `failure_callback`: logging integrations called on failure.
+    pub success_callback: Option<Value>,
+    /// `failure_callback`: logging integrations called on failure. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_callback: Option<OneOrMany>,
-    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path.
+    pub failure_callback: Option<Value>,
+    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path
+    /// (`custom_callbacks.proxy_handler_instance`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callbacks: Option<OneOrMany>,
+    pub callbacks: Option<Value>,
     /// `turn_off_message_logging`: keep message content out of logging integrations.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_off_message_logging: Option<bool>,
-    /// `max_budget`: global budget in USD.
+    pub turn_off_message_logging: Option<Value>,
+    /// `max_budget`: global budget in USD (LiteLLM: `float(value)`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_budget: Option<f64>,
-    /// `budget_duration`: when the global budget resets (`30d`).
+    pub max_budget: Option<Value>,
+    /// `budget_duration`: when the global budget resets (`30d`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_duration: Option<String>,
+    pub budget_duration: Option<Value>,
     /// `set_verbose`: LiteLLM debug logging; `true` turns on Switchyard's debug mode
     /// (each provider request logged, credentials masked: `Plan::debug_requests`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_verbose: Option<bool>,
-    /// `json_logs`: LiteLLM logs as JSON.
+    /// `json_logs`: LiteLLM logs as JSON. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_logs: Option<bool>,
+    pub json_logs: Option<Value>,
     /// Every other key (LiteLLM has hundreds), reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -542,7 +619,7 @@ pub struct RouterSettings {
     /// `routing_strategy`: `simple-shuffle` (default), `least-busy`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_strategy: Option<String>,
-    /// `routing_strategy_args`: parameters of the strategy.
+    /// `routing_strategy_args`: parameters of the strategy. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_strategy_args: Option<Value>,
     /// `num_retries`: retries per call (wins over `litellm_settings.num_retries`).
@@ -582,18 +659,20 @@ pub struct RouterSettings {
         skip_serializing_if = "IndexMap::is_empty"
     )]
     pub model_group_alias: IndexMap<String, AliasTarget>,
-    /// `redis_host`: shared router state. Resolved from `os.environ/` by [`load`].
+    /// `redis_host`: shared router state. Not applied (warned), so an `os.environ/`
+    /// value is not resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_host: Option<String>,
-    /// `redis_port`. Resolved from `os.environ/` by [`load`].
+    pub redis_host: Option<Value>,
+    /// `redis_port` (a number or a string). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_port: Option<String>,
-    /// `redis_password`. Resolved from `os.environ/` by [`load`].
+    pub redis_port: Option<Value>,
+    /// `redis_password`. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_password: Option<String>,
+    pub redis_password: Option<Value>,
     /// `enable_pre_call_checks`: filter deployments by context window before calling.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_pre_call_checks: Option<bool>,
+    pub enable_pre_call_checks: Option<Value>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -614,29 +693,32 @@ pub struct GeneralSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// `store_model_in_db`: models added through the API are kept in the database.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_model_in_db: Option<bool>,
-    /// `disable_spend_logs`: keep no per-request spend rows.
+    pub store_model_in_db: Option<Value>,
+    /// `disable_spend_logs`: keep no per-request spend rows. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disable_spend_logs: Option<bool>,
-    /// `proxy_batch_write_at`: seconds between spend writes (default 10).
+    pub disable_spend_logs: Option<Value>,
+    /// `proxy_batch_write_at`: seconds between spend writes (default 10). Not applied
+    /// (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_batch_write_at: Option<f64>,
+    pub proxy_batch_write_at: Option<Value>,
     /// `max_request_size_mb`: largest request body accepted, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_size_mb: Option<f64>,
     /// `allow_requests_on_db_unavailable`: keep serving when the database is down.
+    /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_requests_on_db_unavailable: Option<bool>,
-    /// `background_health_checks`: probe deployments periodically.
+    pub allow_requests_on_db_unavailable: Option<Value>,
+    /// `background_health_checks`: probe deployments periodically. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub background_health_checks: Option<bool>,
-    /// `health_check_interval`: seconds between background probes.
+    pub background_health_checks: Option<Value>,
+    /// `health_check_interval`: seconds between background probes. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check_interval: Option<f64>,
-    /// `alerting`: alert channels (`["slack"]`).
+    pub health_check_interval: Option<Value>,
+    /// `alerting`: alert channels (`["slack"]`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alerting: Option<Vec<String>>,
+    pub alerting: Option<Value>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -670,6 +752,39 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A flag the way LiteLLM reads `drop_params` (`drop_params_flag` in
+/// `litellm_core_utils/core_helpers.py`: pydantic's lax booleans): `true`/`false`,
+/// `1`/`0`, and the strings `yes`/`no`, `on`/`off`, `y`/`n`, `t`/`f`, `true`/`false`,
+/// `1`/`0` in any case. LiteLLM takes anything else as off with a warning; here it is
+/// an error naming the value.
+fn litellm_flag<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let value = Option::<Value>::deserialize(deserializer)?;
+    let flag = match &value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+            "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+            _ => None,
+        },
+        Some(_) => None,
+    };
+    flag.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "drop_params: expected a flag (true/false, yes/no, on/off, 1/0), got {}",
+            value.as_ref().map(py_repr).unwrap_or_default()
+        ))
+    })
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -791,11 +906,29 @@ pub fn py_float(f: f64) -> String {
 
 /// Reads, parses, validates and resolves `path`. The warnings are the config-level
 /// ones (unsupported settings); `plan::compile` adds the deployment-level ones.
+/// Files named by `include` are merged in first (see [`crate::includes`]).
 pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), ConfigError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(&file_name, "", format!("cannot read the file: {e}")))?;
-    parse_str(&text, &file_name, env)
+    let raw: Value =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::from_yaml(&file_name, &e, true))?;
+    match raw {
+        Value::Mapping(root) if includes::has_includes(&root) => {
+            let (merged, mut warnings) = includes::resolve(root, path)?;
+            let regenerated = serde_yaml::to_string(&merged).map_err(|e| {
+                ConfigError::at(
+                    &file_name,
+                    "",
+                    format!("cannot merge the included files: {e}"),
+                )
+            })?;
+            let (config, more) = parse_text(&regenerated, &file_name, env, false)?;
+            warnings.extend(more);
+            Ok((config, warnings))
+        }
+        _ => parse_text(&text, &file_name, env, true),
+    }
 }
 
 /// Parses, validates and resolves a config given as text; `file_name` names it in
@@ -805,12 +938,26 @@ pub fn parse_str(
     file_name: &str,
     env: EnvLookup<'_>,
 ) -> Result<(Config, Vec<Warning>), ConfigError> {
+    parse_text(text, file_name, env, true)
+}
+
+/// [`parse_str`]; `located` is false for text Switchyard generated (merged `include`
+/// files), whose line numbers would not point into the user's file.
+fn parse_text(
+    text: &str,
+    file_name: &str,
+    env: EnvLookup<'_>,
+    located: bool,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
     // 1. Syntax: any YAML error here carries the line and column.
     let mut raw: Value =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?;
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, located))?;
+    let mut warnings = Vec::new();
     match &raw {
         Value::Null => {}
-        Value::Mapping(map) => check_top_level_keys(map, text, file_name)?,
+        Value::Mapping(map) => {
+            warnings = check_top_level_keys(map, located.then_some(text), file_name)?
+        }
         _ => {
             return Err(ConfigError {
                 file: file_name.to_string(),
@@ -834,7 +981,7 @@ pub fn parse_str(
         serde_yaml::from_str(&regenerated)
             .map_err(|e| ConfigError::from_yaml(file_name, &e, false))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, true))?
+        serde_yaml::from_str(text).map_err(|e| ConfigError::from_yaml(file_name, &e, located))?
     };
     config.file_name = file_name.to_string();
 
@@ -848,12 +995,22 @@ pub fn parse_str(
     }
 
     // 3. Rules, then 4. the environment.
-    let mut warnings = config.validate()?;
+    warnings.extend(config.validate()?);
     warnings.extend(config.resolve_env(env)?);
     Ok((config, warnings))
 }
 
-fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), ConfigError> {
+/// Checks the top-level keys: Switchyard's sections pass, the other sections LiteLLM
+/// reads are warned about (not applied), anything else is an error with a hint.
+/// LiteLLM itself ignores an unknown top-level key without a word, so a misspelt
+/// `router_setings` would silently drop the router settings; Switchyard refuses it.
+/// `text` (for the line of the offending key) is `None` for generated text.
+fn check_top_level_keys(
+    map: &Mapping,
+    text: Option<&str>,
+    file: &str,
+) -> Result<Vec<Warning>, ConfigError> {
+    let mut warnings = Vec::new();
     for key in map.keys() {
         let Some(key) = key.as_str() else {
             return Err(ConfigError::at(
@@ -865,6 +1022,20 @@ fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), Con
         if TOP_LEVEL_KEYS.contains(&key) {
             continue;
         }
+        if UNAPPLIED_SECTIONS.contains(&key) {
+            warnings.push(Warning::new(
+                key,
+                "a LiteLLM section Switchyard does not apply yet; ignored",
+            ));
+            continue;
+        }
+        if key == includes::INCLUDE_KEY {
+            return Err(ConfigError::at(
+                file,
+                key,
+                "`include` needs the config to be read from a file (switchyard check --config FILE)",
+            ));
+        }
         let hint = misplaced_key_hint(key)
             .map(|section| format!("; `{key}` belongs under `{section}`"))
             .or_else(|| {
@@ -873,12 +1044,14 @@ fn check_top_level_keys(map: &Mapping, text: &str, file: &str) -> Result<(), Con
             .unwrap_or_else(|| format!("; expected one of: {}", TOP_LEVEL_KEYS.join(", ")));
         return Err(ConfigError {
             file: file.to_string(),
-            line_col: top_level_line(text, key).map(|line| (line, 1)),
+            line_col: text
+                .and_then(|text| top_level_line(text, key))
+                .map(|line| (line, 1)),
             path: String::new(),
             message: format!("unknown top-level key `{key}`{hint}"),
         });
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// Where settings people put at the top level by mistake belong.
@@ -1031,6 +1204,13 @@ impl Config {
                     "unknown key in a model_list entry; ignored",
                 ));
             }
+            // model_info is metadata, kept as written, except for these, which change
+            // what LiteLLM serves or charges.
+            for (key, message) in MODEL_INFO_NOT_APPLIED {
+                if entry.model_info.other.contains_key(*key) {
+                    warnings.push(Warning::new(format!("{p}.model_info.{key}"), *message));
+                }
+            }
             entry
                 .litellm_params
                 .validate(file, &p, &self.credential_list)?;
@@ -1156,11 +1336,11 @@ impl Config {
 
     /// Resolves `os.environ/NAME` in the settings the CLI resolves itself:
     /// `environment_variables` values (from `env` only), then `general_settings`
-    /// `master_key` and `database_url`, `router_settings` `redis_host`, `redis_port`,
-    /// `redis_password` and the top-level values of `litellm_settings.cache_params`
-    /// (from `env`, falling back to `environment_variables`). A missing variable is an
-    /// error naming it and the field. Settings Switchyard ignores are left unresolved,
-    /// so a variable that nothing will use cannot fail the load.
+    /// `master_key` and `database_url` (from `env`, falling back to
+    /// `environment_variables`). A missing variable is an error naming it and the
+    /// field. Settings Switchyard does not apply (`cache_params`, `redis_*`, callback
+    /// settings, …) are left unresolved, so a variable nothing will use cannot fail the
+    /// load.
     pub fn resolve_env(&mut self, env: EnvLookup<'_>) -> Result<Vec<Warning>, ConfigError> {
         let file = self.file_name.clone();
         let warnings = Vec::new();
@@ -1190,34 +1370,6 @@ impl Config {
             &mut general.database_url,
             &lookup,
         )?;
-        let router = &mut self.router_settings;
-        resolve_opt(
-            &file,
-            "router_settings.redis_host",
-            &mut router.redis_host,
-            &lookup,
-        )?;
-        resolve_opt(
-            &file,
-            "router_settings.redis_port",
-            &mut router.redis_port,
-            &lookup,
-        )?;
-        resolve_opt(
-            &file,
-            "router_settings.redis_password",
-            &mut router.redis_password,
-            &lookup,
-        )?;
-        if let Some(params) = &mut self.litellm_settings.cache_params {
-            for (key, value) in params.iter_mut() {
-                if let Value::String(s) = value {
-                    let path = format!("litellm_settings.cache_params.{key}");
-                    *s = resolve_string(&file, &path, s, &lookup)?;
-                }
-            }
-        }
-
         Ok(warnings)
     }
 }
@@ -1299,11 +1451,22 @@ impl LitellmParams {
             ("api_base", &self.api_base),
             ("api_key", &self.api_key),
             ("api_version", &self.api_version),
-            ("organization", &self.organization),
         ] {
             if let Some(v) = value {
                 check_env_name(file, &format!("{p}.{name}"), v)?;
             }
+        }
+        for (i, org) in self
+            .organization
+            .iter()
+            .flat_map(Organization::all)
+            .enumerate()
+        {
+            let path = match &self.organization {
+                Some(Organization::Many(_)) => format!("{p}.organization[{i}]"),
+                _ => format!("{p}.organization"),
+            };
+            check_env_name(file, &path, org)?;
         }
         if let Some(w) = self.weight {
             if !(w.is_finite() && w >= 0.0) {
@@ -1364,28 +1527,36 @@ impl LitellmSettings {
             if set {
                 warn(
                     key,
-                    "logging callbacks are not supported by Switchyard yet; ignored (use Envoy's access log and stats)",
+                    "logging callbacks are not applied by Switchyard yet; ignored (use Envoy's access log and stats)",
                 );
             }
         }
-        if self.cache == Some(true) || self.cache_params.is_some() {
-            let key = if self.cache.is_some() {
-                "cache"
-            } else {
-                "cache_params"
-            };
-            warn(
-                key,
-                "response caching is not supported by Switchyard yet; ignored",
-            );
+        // `cache: false` asks for nothing; `true` and the older map form turn it on.
+        let cache_on = self
+            .cache
+            .as_ref()
+            .is_some_and(|v| v != &Value::Bool(false));
+        for (key, set) in [
+            ("cache", cache_on),
+            ("cache_params", self.cache_params.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "response caching is not applied by Switchyard yet; ignored",
+                );
+            }
         }
-        if self.max_budget.is_some() || self.budget_duration.is_some() {
-            let key = if self.max_budget.is_some() {
-                "max_budget"
-            } else {
-                "budget_duration"
-            };
-            warn(key, "budgets are not enforced yet (no keyservice); ignored");
+        for (key, set) in [
+            ("max_budget", self.max_budget.is_some()),
+            ("budget_duration", self.budget_duration.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "a proxy-wide budget is not applied by Switchyard yet (keys' budgets are); ignored",
+                );
+            }
         }
         for (key, set) in [
             (
@@ -1397,7 +1568,7 @@ impl LitellmSettings {
             if set {
                 warn(
                     key,
-                    "LiteLLM logging settings have no effect in Switchyard (which logs no message content outside the debug mode); ignored",
+                    "LiteLLM logging settings are not applied by Switchyard (which logs no message content outside the debug mode); ignored",
                 );
             }
         }
@@ -1482,13 +1653,16 @@ impl RouterSettings {
             ("redis_password", self.redis_password.is_some()),
         ] {
             if set {
-                warn(key, "shared router state in Redis is not used yet; ignored");
+                warn(
+                    key,
+                    "shared router state in Redis is not applied by Switchyard yet; ignored",
+                );
             }
         }
         if self.enable_pre_call_checks.is_some() {
             warn(
                 "enable_pre_call_checks",
-                "pre-call checks are not applied yet; ignored",
+                "pre-call checks are not applied by Switchyard yet; ignored",
             );
         }
         for key in self.other.keys() {
@@ -1531,7 +1705,10 @@ impl GeneralSettings {
             ),
         ] {
             if set {
-                warn(key, "there is no database yet (no keyservice); ignored");
+                warn(
+                    key,
+                    "not applied by Switchyard yet (the keyservice keeps keys and spend rows its own way); ignored",
+                );
             }
         }
         for (key, set) in [
@@ -1545,7 +1722,7 @@ impl GeneralSettings {
             ),
         ] {
             if set {
-                warn(key, "background health checks are not supported yet; ignored (Envoy's outlier detection takes their place later)");
+                warn(key, "background health checks are not applied by Switchyard yet; ignored (Envoy's outlier detection cools failing deployments down)");
             }
         }
         if self.alerting.is_some() {
@@ -1654,13 +1831,150 @@ mod tests {
         let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
         assert!(
             text.contains(
-                &"general_settings.alerting: not supported by Switchyard yet; ignored".to_string()
+                &"general_settings.alerting: not applied by Switchyard yet; ignored".to_string()
             ),
             "{text:?}"
         );
         assert!(warned(&warnings, "general_settings.some_new_setting"));
         assert!(warned(&warnings, "litellm_settings.success_callback"));
         assert!(!warned(&warnings, "litellm_settings.drop_params"));
+    }
+
+    #[test]
+    fn cache_in_every_documented_form_is_accepted_and_warned() {
+        // simple_proxy_old_doc.md: `cache: {type: redis}`; caching.md: `cache: True`
+        // with cache_params; `cache: false` asks for nothing.
+        let forms = [
+            ("litellm_settings:\n  cache:\n    type: redis\n", true),
+            ("litellm_settings:\n  cache: True\n  cache_params:\n    type: redis\n    supported_call_types: []\n", true),
+            ("litellm_settings:\n  cache: true\n  cache_params:\n    mode: default_off\n", true),
+            ("litellm_settings:\n  cache: false\n", false),
+        ];
+        for (text, warned_cache) in forms {
+            let (_, warnings) = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(
+                warned(&warnings, "litellm_settings.cache"),
+                warned_cache,
+                "{text}"
+            );
+            let w = warnings.iter().find(|w| w.path == "litellm_settings.cache");
+            assert!(w.is_none_or(|w| w.message.contains("not applied")), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn callbacks_budgets_and_db_settings_accept_any_form() {
+        // call_hooks.md: `callbacks` as a Python object path (a string); logging.md:
+        // lists; LiteLLM reads `max_budget` with float(), so "100" is a budget too.
+        let (_, warnings) = parse(
+            "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n  success_callback: [\"langfuse\"]\n  failure_callback: sentry\n  turn_off_message_logging: True\n  max_budget: \"100\"\n  budget_duration: 30d\n  json_logs: true\ngeneral_settings:\n  alerting: slack\n  proxy_batch_write_at: \"60\"\n  disable_spend_logs: True\n  health_check_interval: 300\nrouter_settings:\n  redis_port: 1992\n  enable_pre_call_checks: true\n",
+        )
+        .unwrap();
+        for path in [
+            "litellm_settings.callbacks",
+            "litellm_settings.success_callback",
+            "litellm_settings.failure_callback",
+            "litellm_settings.turn_off_message_logging",
+            "litellm_settings.max_budget",
+            "litellm_settings.budget_duration",
+            "litellm_settings.json_logs",
+            "general_settings.alerting",
+            "general_settings.proxy_batch_write_at",
+            "general_settings.disable_spend_logs",
+            "general_settings.health_check_interval",
+            "router_settings.redis_port",
+            "router_settings.enable_pre_call_checks",
+        ] {
+            let w = warnings.iter().find(|w| w.path == path);
+            assert!(
+                w.is_some_and(|w| w.message.contains("not applied")),
+                "{path}: {warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn litellms_other_sections_are_warned_unknown_ones_refused() {
+        // guardrails/quick_start.md (top-level `guardrails`) and logging.md
+        // (`callback_settings`): sections LiteLLM reads.
+        let (_, warnings) = parse(
+            "guardrails:\n  - guardrail_name: g\n    litellm_params: {guardrail: aporia, mode: [pre_call, post_call]}\ncallback_settings:\n  otel:\n    message_logging: False\n",
+        )
+        .unwrap();
+        for key in ["guardrails", "callback_settings"] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.path == key && w.message.contains("does not apply")),
+                "{key}: {warnings:?}"
+            );
+        }
+        // LiteLLM ignores any unknown key silently; a typo is an error here.
+        let e = err("model_list: []\nguardrail:\n  - x\n");
+        assert!(
+            e.starts_with("config.yaml:2:1: unknown top-level key `guardrail`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn model_info_keys_with_a_meaning_are_warned_metadata_is_not() {
+        // configs.md "Set Supported Environments"; custom_pricing.md "Cost Per Second";
+        // configs.md "Quick Start" (`version: 2`, metadata).
+        let (_, warnings) = parse("model_list:\n  - model_name: a\n    litellm_params: {model: openai/a}\n    model_info:\n      supported_environments: [production]\n      input_cost_per_second: 0.00042\n      version: 2\n      health_check_model: openai/gpt-4o-mini\n").unwrap();
+        assert!(warned(
+            &warnings,
+            "model_list[0].model_info.supported_environments"
+        ));
+        assert!(warned(
+            &warnings,
+            "model_list[0].model_info.input_cost_per_second"
+        ));
+        assert!(!warned(&warnings, "model_list[0].model_info.version"));
+        assert!(!warned(
+            &warnings,
+            "model_list[0].model_info.health_check_model"
+        ));
+    }
+
+    #[test]
+    fn drop_params_takes_litellms_flag_forms() {
+        // LiteLLM's drop_params_flag: pydantic's lax booleans.
+        for (written, flag) in [
+            ("True", true),
+            ("false", false),
+            ("\"yes\"", true),
+            ("\"off\"", false),
+            ("1", true),
+            ("0", false),
+            ("\" TRUE \"", true),
+        ] {
+            let text = format!("litellm_settings:\n  drop_params: {written}\nmodel_list:\n  - model_name: a\n    litellm_params: {{model: openai/a, drop_params: {written}}}\n");
+            let (config, _) = parse(&text).unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(config.litellm_settings.drop_params, Some(flag), "{written}");
+            assert_eq!(config.model_list[0].litellm_params.drop_params, Some(flag));
+        }
+        let e = err("litellm_settings:\n  drop_params: sometimes\n");
+        assert!(
+            e.starts_with("config.yaml:2:3: litellm_settings: drop_params: expected a flag (true/false, yes/no, on/off, 1/0), got 'sometimes'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn organization_may_be_a_list() {
+        let (config, _) = parse("model_list:\n  - model_name: \"*\"\n    litellm_params:\n      model: openai/*\n      organization:\n       - org-1\n       - org-2\n").unwrap();
+        assert_eq!(
+            config.model_list[0].litellm_params.organization,
+            Some(Organization::Many(vec!["org-1".into(), "org-2".into()]))
+        );
+        let e = err("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n      organization: [org-1, os.environ/]\n");
+        assert!(
+            e.contains(
+                "model_list[0].litellm_params.organization[1]: \"os.environ/\" does not name"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1718,15 +2032,36 @@ mod tests {
 
     #[test]
     fn real_environment_wins_over_environment_variables() {
-        let text = "environment_variables:\n  REDIS_HOST: from-config\n  REDIS_PORT: 6379\nrouter_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\n";
-        let env = |name: &str| (name == "REDIS_HOST").then(|| "from-env".to_string());
+        let text = "environment_variables:\n  MY_DB: postgres://from-config\n  MY_MASTER: sk-from-config\ngeneral_settings:\n  database_url: os.environ/MY_DB\n  master_key: os.environ/MY_MASTER\n";
+        let env = |name: &str| (name == "MY_DB").then(|| "postgres://from-env".to_string());
         let (config, _) = parse_str(text, "c.yaml", &env).unwrap();
+        let general = &config.general_settings;
+        assert_eq!(general.database_url.as_deref(), Some("postgres://from-env"));
+        assert_eq!(general.master_key.as_deref(), Some("sk-from-config"));
         assert_eq!(
-            config.router_settings.redis_host.as_deref(),
-            Some("from-env")
+            config.env_default("MY_MASTER").as_deref(),
+            Some("sk-from-config")
         );
-        assert_eq!(config.router_settings.redis_port.as_deref(), Some("6379"));
-        assert_eq!(config.env_default("REDIS_PORT").as_deref(), Some("6379"));
+    }
+
+    #[test]
+    fn settings_switchyard_does_not_apply_are_not_resolved() {
+        // LiteLLM's prod.md: Redis for the router and the cache from os.environ/. Neither
+        // is applied, so an unset variable is no reason to refuse the config.
+        let text = "router_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\nlitellm_settings:\n  cache: True\n  cache_params:\n    type: redis\n    host: os.environ/REDIS_HOST\n";
+        let (config, warnings) = parse(text).unwrap();
+        assert_eq!(
+            config.router_settings.redis_host,
+            Some(Value::from("os.environ/REDIS_HOST"))
+        );
+        for path in [
+            "router_settings.redis_host",
+            "router_settings.redis_port",
+            "litellm_settings.cache",
+            "litellm_settings.cache_params",
+        ] {
+            assert!(warned(&warnings, path), "{path}: {warnings:?}");
+        }
     }
 
     #[test]
@@ -1755,6 +2090,13 @@ mod tests {
             parse("router_settings:\n  routing_strategy: least-busy\n  num_retries: 3\n").unwrap();
         assert!(!warned(&warnings, "router_settings.routing_strategy"));
         assert!(!warned(&warnings, "router_settings.num_retries"));
+        // LiteLLM 1.108.14 also takes these two (VALID_ROUTING_STRATEGIES).
+        for strategy in ["provider-budget-routing", "lar1"] {
+            parse(&format!(
+                "router_settings:\n  routing_strategy: {strategy}\n"
+            ))
+            .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        }
         let (_, warnings) =
             parse("router_settings:\n  context_window_fallbacks: [{a: [b]}]\n").unwrap();
         assert!(!warned(

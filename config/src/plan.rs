@@ -42,6 +42,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use serde_yaml::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use switchyard_filter::plugin_config::{
@@ -54,7 +55,7 @@ use switchyard_filter::providers::{infer_provider, ProviderKind};
 
 use crate::litellm::{
     check_env_name, env_ref, py_str, resolve_string, Config, ConfigError, FallbackList,
-    LitellmParams, ModelEntry,
+    LitellmParams, ModelEntry, Organization,
 };
 
 /// Request bodies larger than this are refused with 413 unless
@@ -420,6 +421,9 @@ pub const LITELLM_PROVIDERS: &[&str] = &[
     "vertex_ai_anthropic",
 ];
 
+/// The variable LiteLLM reads for an `azure/` deployment without `api_base`.
+const AZURE_API_BASE_ENV: &str = "AZURE_API_BASE";
+
 /// `litellm_params` keys that configure LiteLLM itself rather than the request; they are
 /// reported as ignored instead of being sent to the provider as default parameters.
 /// (Keys starting with `aws_`, `vertex_`, `azure_` and `watsonx_` are treated the same.)
@@ -617,11 +621,16 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
     // Classify every entry, grouped by model_name in order of first appearance.
     let mut groups: IndexMap<&str, Vec<Classified>> = IndexMap::new();
     for (i, entry) in config.model_list.iter().enumerate() {
-        let classified = cx.classify(i, entry)?;
-        groups
-            .entry(entry.model_name.as_str())
-            .or_default()
-            .push(classified);
+        for (variant, entry_variant) in per_organization(entry) {
+            let mut classified = cx.classify(i, &entry_variant)?;
+            if let Classified::Real(real) = &mut classified {
+                real.variant = variant;
+            }
+            groups
+                .entry(entry.model_name.as_str())
+                .or_default()
+                .push(classified);
+        }
     }
 
     let mut router_groups = Vec::new();
@@ -686,7 +695,10 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         for (real, weight) in reals.iter().zip(weights) {
             members.push((deployments.len(), weight));
             deployments.push(PlannedDeployment {
-                name: deployment_name(real.index, name),
+                name: match real.variant {
+                    None => deployment_name(real.index, name),
+                    Some(k) => deployment_name(real.index, &format!("{k}_{name}")),
+                },
                 upstream: real.upstream.clone(),
                 address: real.address.clone(),
                 weight,
@@ -947,6 +959,29 @@ pub fn parse_api_base(raw: &str) -> Result<UpstreamAddress, String> {
     })
 }
 
+/// An entry as compiled: itself, or, when `organization` is a list, one copy per
+/// organization (LiteLLM creates one deployment each; see [`Organization`]), each
+/// with its own id `<entry id>-<organization>` and its position in the list.
+fn per_organization(entry: &ModelEntry) -> Vec<(Option<usize>, Cow<'_, ModelEntry>)> {
+    let Some(Organization::Many(orgs)) = &entry.litellm_params.organization else {
+        return vec![(None, Cow::Borrowed(entry))];
+    };
+    let base = entry
+        .model_info
+        .id
+        .clone()
+        .unwrap_or_else(|| litellm_deployment_id(&entry.model_name, &entry.litellm_params));
+    orgs.iter()
+        .enumerate()
+        .map(|(k, org)| {
+            let mut one = entry.clone();
+            one.litellm_params.organization = Some(Organization::One(org.clone()));
+            one.model_info.id = Some(format!("{base}-{org}"));
+            (Some(k), Cow::Owned(one))
+        })
+        .collect()
+}
+
 /// `dep_<index>_<group>`, with everything but `[A-Za-z0-9_.-]` turned into `_` and the
 /// group part cut to 40 characters (the index keeps names unique).
 fn deployment_name(index: usize, group: &str) -> String {
@@ -997,6 +1032,8 @@ struct Mock {
 /// A real deployment, compiled, with what its group needs to weigh it.
 struct Real {
     index: usize,
+    /// The position of its organization, for an entry with a list of them.
+    variant: Option<usize>,
     upstream: DeploymentConfig,
     address: UpstreamAddress,
     endpoints: Vec<String>,
@@ -1289,13 +1326,17 @@ impl Compiler<'_> {
                 None if provider == ProviderKind::Bedrock => {
                     self.bedrock_base(&p, lp, bedrock_region.as_deref().unwrap_or(BEDROCK_REGION))?
                 }
+                // LiteLLM: `api_base or litellm.api_base or get_secret("AZURE_API_BASE")`.
+                None if provider == ProviderKind::Azure && self.env_is_set(AZURE_API_BASE_ENV) => {
+                    self.base_from_env(&p, AZURE_API_BASE_ENV)?
+                }
                 None => {
                     let default = match provider_name.as_str() {
                         "openai" | "text-completion-openai" => OPENAI_API_BASE,
                         "anthropic" => ANTHROPIC_API_BASE,
                         name => {
                             let hint = if provider == ProviderKind::Azure {
-                                " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com)"
+                                " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE"
                             } else {
                                 " (the server's base URL, e.g. http://vllm:8000/v1)"
                             };
@@ -1412,6 +1453,7 @@ impl Compiler<'_> {
 
         Ok(Classified::Real(Box::new(Real {
             index,
+            variant: None,
             upstream: DeploymentConfig {
                 deployment_id,
                 group: entry.model_name.clone(),
@@ -1685,6 +1727,35 @@ impl Compiler<'_> {
         ))
     }
 
+    /// Whether `var` is set (and not empty), in the environment or `environment_variables`.
+    fn env_is_set(&self, var: &str) -> bool {
+        (self.lookup)(var).is_some_and(|v| !v.is_empty())
+    }
+
+    /// The address in the variable `var` (an entry without `api_base` whose provider
+    /// reads one from the environment); kept deferred for the filter, like an
+    /// `os.environ/` api_base.
+    fn base_from_env(
+        &mut self,
+        p: &str,
+        var: &str,
+    ) -> Result<(Setting, UpstreamAddress), ConfigError> {
+        let value = (self.lookup)(var).unwrap_or_default();
+        let address = parse_api_base(&value).map_err(|m| {
+            self.error(
+                format!("{p}.litellm_params.api_base"),
+                format!("{m} (from {var})"),
+            )
+        })?;
+        self.host_env_keys.insert(var.to_string());
+        Ok((
+            Setting::Env {
+                env: var.to_string(),
+            },
+            address,
+        ))
+    }
+
     /// The address of a preset provider whose entry has no `api_base`: the first of
     /// its variables that is set (kept deferred for the filter), else its default.
     fn preset_base(
@@ -1950,13 +2021,19 @@ impl Compiler<'_> {
             for (name, value) in map.iter().flatten() {
                 let path = format!("{p}.litellm_params.{key}.{name}");
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-                    return Err(self.error(path, format!("{name:?} is not a valid header name")));
+                    // LiteLLM starts with it and then fails every call to the
+                    // deployment (httpx: "Illegal header name"); LiteLLM's docs show one.
+                    self.warn(
+                        path,
+                        format!("{name:?} is not a valid HTTP header name; it is not sent (LiteLLM would fail every request to this deployment with httpx's \"Illegal header name\")"),
+                    );
+                    continue;
                 }
                 let value = self.resolve_written(&path, value)?;
                 headers.insert(name.clone(), value);
             }
         }
-        if let Some(org) = &lp.organization {
+        if let Some(Organization::One(org)) = &lp.organization {
             let path = format!("{p}.litellm_params.organization");
             if provider == ProviderKind::Openai {
                 let org = self.resolve_written(&path, org)?;
@@ -3046,6 +3123,68 @@ mod tests {
         );
         assert_eq!(up.api_version, Some(Setting::Literal("2024-06-01".into())));
         assert_eq!(plan.deployments[0].address.path_prefix, "");
+    }
+
+    #[test]
+    fn azure_api_base_from_the_environment() {
+        // quick_start.md: `export AZURE_API_BASE=…` and no api_base in the config.
+        let text = one("      model: azure/my-deployment\n      api_key: k\n");
+        let plan =
+            compile_env(&text, &[("AZURE_API_BASE", "https://eu.openai.azure.com/")]).unwrap();
+        let d = &plan.deployments[0];
+        assert_eq!(
+            d.upstream.api_base,
+            Setting::Env {
+                env: "AZURE_API_BASE".into()
+            },
+            "kept deferred for the filter, like an os.environ/ api_base"
+        );
+        assert_eq!(d.address.host, "eu.openai.azure.com");
+        assert!(plan.host_env_keys.contains("AZURE_API_BASE"));
+        let e = compile_env(&text, &[("AZURE_API_BASE", "eu.openai.azure.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config.yaml: model_list[0].litellm_params.api_base:")
+                && e.contains("(from AZURE_API_BASE)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_list_of_organizations_is_one_deployment_each() {
+        // configs.md "Multiple OpenAI Organizations".
+        let text = "model_list:\n  - model_name: \"*\"\n    litellm_params:\n      model: openai/*\n      api_key: os.environ/OPENAI_API_KEY\n      organization:\n       - org-1\n       - org-2\n       - org-3\n";
+        let plan = compile_env(text, &[("OPENAI_API_KEY", "sk")]).unwrap();
+        assert_eq!(plan.deployments.len(), 3);
+        let (config, _) = parse_str(text, "config.yaml", &env_with(&[])).unwrap();
+        let entry_id = litellm_deployment_id("*", &config.model_list[0].litellm_params);
+        for (k, d) in plan.deployments.iter().enumerate() {
+            let org = format!("org-{}", k + 1);
+            assert_eq!(
+                d.upstream.headers.get("OpenAI-Organization"),
+                Some(&org),
+                "{d:?}"
+            );
+            assert_eq!(d.upstream.deployment_id, format!("{entry_id}-{org}"));
+            assert_eq!(d.entry_index, 0);
+        }
+        let names: BTreeSet<&str> = plan.deployments.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "distinct cluster localities: {names:?}");
+        assert_eq!(plan.routes.len(), 1, "one group");
+    }
+
+    #[test]
+    fn an_invalid_header_name_is_left_out_with_a_warning() {
+        // configs.md "Model-specific params": `extra_headers: {"AI-Resource Group": …}`.
+        let plan = compile_text(&one("      model: openai/gpt-4o\n      api_key: sk-123\n      extra_headers: {\"AI-Resource Group\": \"ishaan-resource\", X-Team: ml}\n")).unwrap();
+        let headers = &plan.deployments[0].upstream.headers;
+        assert!(!headers.contains_key("AI-Resource Group"), "{headers:?}");
+        assert_eq!(headers.get("X-Team").map(String::as_str), Some("ml"));
+        assert!(has_warning(
+            &plan,
+            "model_list[0].litellm_params.extra_headers.AI-Resource Group: \"AI-Resource Group\" is not a valid HTTP header name; it is not sent"
+        ));
     }
 
     #[test]

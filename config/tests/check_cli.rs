@@ -49,8 +49,8 @@ fn quickstart_doc_config_passes_with_warnings() {
     assert!(out.status.success(), "{stderr}");
     let w = warnings(&stderr);
     for expected in [
-        "litellm_settings.success_callback: logging callbacks are not supported by Switchyard yet",
-        "general_settings.alerting: not supported by Switchyard yet; ignored",
+        "litellm_settings.success_callback: logging callbacks are not applied by Switchyard yet",
+        "general_settings.alerting: not applied by Switchyard yet; ignored",
         "model_list[7].litellm_params.model: model: '*' (any provider) is not supported yet",
         "model_list[4].litellm_params.api_key: the key is written in the config file",
     ] {
@@ -126,7 +126,7 @@ fn load_balancing_config_needs_its_settings_variables() {
     let w = warnings(&stderr);
     for expected in [
         "router_settings.routing_strategy: \"usage-based-routing-v2\" needs shared usage or cost counters",
-        "litellm_settings.cache: response caching is not supported",
+        "litellm_settings.cache: response caching is not applied",
     ] {
         assert!(
             w.iter().any(|l| l.starts_with(expected)),
