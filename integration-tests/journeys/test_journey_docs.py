@@ -140,19 +140,6 @@ def keys_on(doc: DocConfig, env: dict[str, str]) -> bool:
     return master_key(doc, env) is not None or doc.database_url or "DATABASE_URL" in env
 
 
-# Fallback chains from local plain-HTTP servers to HTTPS clouds (the issue's
-# "mixed plain-HTTP and HTTPS" point): Envoy refuses the rendered route cluster until
-# that fix (commit fcbdb95, "A fallback chain mixing http and https deployments
-# starts") is merged. Strict: once it is, these pass and the mark must go.
-MIXED_HTTP_HTTPS = pytest.mark.xfail(
-    strict=True, reason="issue 11 §5: mixed http/https fallback chain (fixed by fcbdb95)")
-NEEDS_MIXED_CHAINS = {
-    "configs--load-balancing.yaml",
-    "reliability--fallbacks-retries-timeouts-cooldowns.yaml",
-    "simple_proxy_old_doc--fallbacks-cooldowns-retries-timeouts.yaml",
-}
-
-
 def corpus_param(path: Path):
     name = str(path.relative_to(CORPUS_DIR))
     return pytest.param(path, id=name)
@@ -160,9 +147,7 @@ def corpus_param(path: Path):
 
 def started_param(path: Path):
     """As corpus_param, for the tests that need Envoy to accept the rendered config."""
-    name = str(path.relative_to(CORPUS_DIR))
-    marks = [MIXED_HTTP_HTTPS] if name in NEEDS_MIXED_CHAINS else []
-    return pytest.param(path, id=name, marks=marks)
+    return corpus_param(path)
 
 
 @pytest.fixture
