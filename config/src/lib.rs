@@ -9,5 +9,6 @@ pub mod litellm;
 pub mod plan;
 pub mod prices;
 pub mod render;
+pub mod timeouts;
 pub mod up;
 pub mod vertex;

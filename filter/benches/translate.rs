@@ -373,6 +373,7 @@ fn deployment(
         prompt_template: None,
         aws: None,
         google_auth: None,
+        stream_timeout_ms: None,
     }
 }
 

@@ -179,6 +179,8 @@ pub struct Deployment {
     sigv4: Option<providers::bedrock::SigV4>,
     /// Vertex AI: the service account whose access token the requests carry.
     google_auth: Option<std::sync::Arc<GoogleAuth>>,
+    /// The longest silence of a stream once begun (`timeouts`).
+    stream_timeout_ms: Option<u64>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -396,6 +398,7 @@ impl Deployment {
             prompt_template: config.prompt_template.clone(),
             sigv4,
             google_auth,
+            stream_timeout_ms: config.stream_timeout_ms,
         })
     }
 
@@ -511,6 +514,10 @@ pub struct UpstreamExchange {
     response: ResponseMode,
     /// Whether this attempt's spend report (success or failure) is queued.
     reported: std::cell::Cell<bool>,
+    /// A stream's translated bytes still held in Envoy's buffer ahead of the chunk
+    /// at hand, and the length of the buffer as last written (see `timeouts`).
+    stream_held: usize,
+    stream_written: usize,
 }
 
 impl Default for UpstreamExchange {
@@ -537,6 +544,8 @@ impl Default for UpstreamExchange {
             stop_sequences: Vec::new(),
             response: ResponseMode::Pending,
             reported: std::cell::Cell::new(false),
+            stream_held: 0,
+            stream_written: 0,
         }
     }
 }
@@ -1045,15 +1054,21 @@ impl UpstreamExchange {
             }
             ResponseMode::Hold => Flow::Pause,
             ResponseMode::Stream(translator) => {
-                let chunk = host.response_body(size).unwrap_or_default();
-                let mut out = Vec::with_capacity(chunk.len() * 2);
-                translator.push(&chunk, &mut out);
+                let buffered = host.response_body(size).unwrap_or_default();
+                // Bytes translated earlier and not yet passed on stay as they are.
+                let (held, chunk) = buffered
+                    .split_at_checked(self.stream_held)
+                    .unwrap_or((&[], buffered.as_slice()));
+                let mut out = Vec::with_capacity(held.len() + chunk.len() * 2);
+                out.extend_from_slice(held);
+                translator.push(chunk, &mut out);
                 if end_of_stream {
                     translator.finish(&mut out);
                     self.usage = translator.usage();
                     self.provider_cost = translator.provider_cost();
                 }
                 host.replace_response_body(size, &out);
+                self.stream_written = out.len();
                 if end_of_stream {
                     self.record_spend(dep, host);
                 }
@@ -1332,6 +1347,9 @@ fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError, api: ClientAp
     host.replace_response_body(size, &error_body(err, api));
 }
 
+// Per-attempt deadlines of the picked deployment.
+mod timeouts;
+
 // The stage with Anthropic-format clients (`/v1/messages`).
 #[cfg(test)]
 mod messages_tests;
@@ -1369,6 +1387,7 @@ mod tests {
             prompt_template: None,
             aws: None,
             google_auth: None,
+            stream_timeout_ms: None,
         }
     }
 
@@ -1387,7 +1406,7 @@ mod tests {
         (name == "KEY").then(|| "sk-secret".to_string())
     }
 
-    fn request(path_endpoint: &str, body: Value) -> MockHost {
+    pub(super) fn request(path_endpoint: &str, body: Value) -> MockHost {
         let mut host = MockHost::with_request(
             &[
                 (":method", "POST"),

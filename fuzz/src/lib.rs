@@ -279,6 +279,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         prompt_template: None,
         aws: None,
         google_auth: None,
+        stream_timeout_ms: None,
     }
 }
 
