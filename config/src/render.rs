@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use switchyard_filter::credentials::CLIENT_CREDENTIAL_HEADERS;
 use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::{
     PluginConfig, ResponderConfig, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
@@ -91,9 +92,9 @@ fn ext_authz() -> Value {
                 "server_uri": {"uri": "http://keyservice", "cluster": KEYSERVICE_CLUSTER, "timeout": "2s"},
                 "path_prefix": "/check",
                 "authorization_request": {"allowed_headers": {"patterns": exact(&[
-                    "authorization", "x-litellm-api-key", "api-key", "x-api-key", "x-goog-api-key",
-                    switchyard_filter::router::GROUP_HEADER,
-                ])}},
+                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                    &[switchyard_filter::router::GROUP_HEADER],
+                ].concat())}},
                 "authorization_response": {
                     "allowed_upstream_headers": {"patterns": exact(&KEY_HEADERS)},
                     "allowed_client_headers": {"patterns": [{"exact": "content-type"}, {"exact": "retry-after"}, {"prefix": "x-ratelimit"}]},
@@ -556,6 +557,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             action["internal_redirect_policy"] = json!({
                 "max_internal_redirects": longest,
                 "redirect_response_codes": [307],
+                // The replay presents the client's credentials (which the redirect
+                // carries), never the provider's the attempt left in the request.
+                "response_headers_to_copy": CLIENT_CREDENTIAL_HEADERS,
             });
         }
         // Streamed calls: the per-try timeout is the wait for the first byte (Envoy

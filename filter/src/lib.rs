@@ -20,6 +20,7 @@
 )]
 
 pub mod cost;
+pub mod credentials;
 pub mod deadline;
 pub mod endpoint;
 pub mod error;

@@ -521,6 +521,11 @@ impl RouterExchange {
         if router.defer_answers {
             // An internal redirect replays the request: forget an earlier answer.
             host.set_property(&[REPLY_PROPERTY], b"");
+            // The client's credentials as they came, for every replay (`credentials`).
+            host.set_property(
+                &[crate::credentials::CLIENT_CREDENTIALS_PROPERTY],
+                &crate::credentials::encode(&headers),
+            );
         }
         let method = header_in(&headers, ":method").unwrap_or_default();
         let mut path = header_in(&headers, ":path").unwrap_or_default().to_string();

@@ -46,19 +46,14 @@ const GATEWAY_ONLY_FIELDS: [&str; 3] = ["num_retries", "timeout", "fallbacks"];
 
 /// The Anthropic API version sent unless `extra_headers` names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// The header it goes in.
+const ANTHROPIC_VERSION_HEADER: &str = "anthropic-version";
 
-/// Client headers that must not reach a provider: the client's gateway credentials
-/// (the provider gets the deployment's key instead), and `accept-encoding`, since
-/// responses are read and rewritten here.
-const STRIPPED_CLIENT_HEADERS: [&str; 7] = [
-    "authorization",
-    "api-key",
-    "x-api-key",
-    "x-goog-api-key",
-    "x-litellm-api-key",
-    "accept-encoding",
-    "content-length",
-];
+/// Client headers that must not reach a provider, besides the client's gateway
+/// credentials (`credentials::CLIENT_CREDENTIAL_HEADERS`; the provider gets the
+/// deployment's key instead): `accept-encoding`, since responses are read and
+/// rewritten here, and the length of a body that is rewritten.
+const STRIPPED_CLIENT_HEADERS: [&str; 2] = ["accept-encoding", "content-length"];
 
 /// A route cluster's deployments, prepared at configure time.
 #[derive(Debug)]
@@ -96,11 +91,13 @@ impl Upstream {
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
             .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
-        // Set when a Bedrock attempt is signed: never left for another attempt (a
-        // retry, a fallback group's cluster) or sent on from a client.
+        // Set when a Bedrock attempt is signed, or by every Anthropic attempt: never
+        // left for another attempt (a retry, a fallback group's cluster after an
+        // error fallback) or sent on from a client.
         clear_headers.extend(
             providers::bedrock::SIGNED_HEADERS
                 .iter()
+                .chain([ANTHROPIC_VERSION_HEADER].iter())
                 .map(|h| h.to_string()),
         );
         // Every deployment sends `content-type: application/json`: set, never cleared.
@@ -346,9 +343,9 @@ impl Deployment {
             && !config
                 .headers
                 .keys()
-                .any(|k| k.eq_ignore_ascii_case("anthropic-version"))
+                .any(|k| k.eq_ignore_ascii_case(ANTHROPIC_VERSION_HEADER))
         {
-            request_headers.push(("anthropic-version".into(), ANTHROPIC_VERSION.into()));
+            request_headers.push((ANTHROPIC_VERSION_HEADER.into(), ANTHROPIC_VERSION.into()));
         }
         for (k, v) in &config.headers {
             request_headers.push((k.to_ascii_lowercase(), v.clone()));
@@ -621,6 +618,7 @@ impl UpstreamExchange {
             let cleared = INTERNAL_HEADERS
                 .iter()
                 .chain(STRIPPED_CLIENT_HEADERS.iter())
+                .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
                 .copied()
                 .chain(up.clear_headers.iter().map(String::as_str))
                 .any(|clear| name.eq_ignore_ascii_case(clear));
@@ -1179,6 +1177,8 @@ impl UpstreamExchange {
                     host.set_response_header(":status", Some("307"));
                     host.set_response_header("location", Some(&location));
                     host.set_response_header("content-type", None);
+                    // The replay presents the client's credentials, not the provider's.
+                    crate::credentials::restore_for_replay(host);
                     host.replace_response_body(size, b"");
                     return Flow::Continue;
                 }
