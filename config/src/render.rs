@@ -659,8 +659,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
             // UH: every deployment of the group and its fallbacks is cooling down.
             mapper(&["UH"], 503, "service_unavailable_error", "No deployments available for the selected model: all are cooling down after repeated failures (cooldown_time), try again shortly"),
-            mapper(&["UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
+            // Before URX: attempts that all timed out per try are flagged both.
             mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
+            mapper(&["UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
             payload_too_large_mapper(plan.router.max_request_body_bytes),
             response_too_large_mapper(buffer_limit),
         ]},
@@ -925,10 +926,16 @@ mod tests {
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
             .as_array()
             .unwrap();
-        for r in &routes[..2] {
+        // Both groups' call and stream routes.
+        for r in &routes[..4] {
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["redirect_response_codes"],
                 serde_json::json!([307])
+            );
+            // A replay presents the caller's credentials only (`credentials`).
+            assert_eq!(
+                r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
+                serde_json::json!(CLIENT_CREDENTIAL_HEADERS)
             );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the

@@ -213,3 +213,219 @@ pub fn disagreements(
 fn secs(s: f64) -> String {
     format!("{s}s")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    use crate::litellm::parse_str;
+    use crate::plan::{compile, Plan};
+    use crate::render::{render, RenderOptions, DEFAULT_CA_FILE};
+
+    fn plan(text: &str) -> Plan {
+        let env = |_: &str| None;
+        let (config, _) = parse_str(text, "config.yaml", &env).unwrap();
+        compile(&config, &env).unwrap()
+    }
+
+    /// The bootstrap's routes and each route cluster's upstream plugin config.
+    fn rendered(text: &str) -> (Vec<Value>, Vec<Value>) {
+        let opts = RenderOptions {
+            wasm: PathBuf::from("/f.wasm"),
+            host: "127.0.0.1".into(),
+            port: 0,
+            admin_port: 0,
+            ca_file: DEFAULT_CA_FILE.into(),
+            keyservice: None,
+        };
+        let out = render(&plan(text), &opts).unwrap();
+        let routes = out.bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]
+            ["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let upstreams = out
+            .plugin_configs
+            .iter()
+            .filter(|(name, _)| name.starts_with("upstream-"))
+            .map(|(_, json)| serde_json::from_str(json).unwrap())
+            .collect();
+        (routes, upstreams)
+    }
+
+    fn route<'r>(routes: &'r [Value], name: &str) -> &'r Value {
+        routes
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no route {name}: {routes:?}"))
+    }
+
+    fn stream_limits(upstream: &Value) -> Vec<(String, Option<u64>)> {
+        upstream["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["deployment_id"].as_str().unwrap().to_string(),
+                    d["stream_timeout_ms"].as_u64(),
+                )
+            })
+            .collect()
+    }
+
+    const TWO: &str = "model_list:
+  - model_name: g
+    litellm_params: {model: openai/a, api_base: 'http://127.0.0.1:1', timeout: 2, stream_timeout: 5}
+    model_info: {id: fast}
+  - model_name: g
+    litellm_params: {model: openai/b, api_base: 'http://127.0.0.1:2', timeout: 30}
+    model_info: {id: slow}
+  - model_name: backup
+    litellm_params: {model: openai/c, api_base: 'http://127.0.0.1:3', stream_timeout: 9}
+    model_info: {id: spare}
+router_settings:
+  num_retries: 1
+  timeout: 60
+  stream_timeout: 20
+  fallbacks: [{g: [backup]}]
+";
+
+    #[test]
+    fn each_group_gets_a_route_for_calls_and_one_for_streams() {
+        let (routes, _) = rendered(TWO);
+        let calls = route(&routes, "g");
+        let streams = route(&routes, "g (streams)");
+        assert_eq!(calls["route"]["cluster"], streams["route"]["cluster"]);
+        assert_eq!(
+            calls["match"]["headers"][1],
+            serde_json::json!({"name": "x-switchyard-stream", "present_match": true, "invert_match": true})
+        );
+        assert_eq!(
+            streams["match"]["headers"][1],
+            serde_json::json!({"name": "x-switchyard-stream", "string_match": {"exact": "1"}})
+        );
+        // Stream routes come after every call route, before the catch-all.
+        let position = |n: &str| routes.iter().position(|r| r["name"] == n).unwrap();
+        assert!(position("backup") < position("g (streams)"));
+        assert_eq!(routes.last().unwrap()["name"], "unrouted");
+    }
+
+    #[test]
+    fn the_strictest_deployment_timeout_bounds_every_attempt_of_the_group() {
+        let (routes, _) = rendered(TWO);
+        let calls = &route(&routes, "g")["route"];
+        assert_eq!(
+            calls["retry_policy"]["per_try_timeout"], "2.000s",
+            "min(2, 30)"
+        );
+        assert_eq!(
+            calls["timeout"], "60.000s",
+            "the router's whole-request timeout stays"
+        );
+        assert_eq!(
+            calls["idle_timeout"], "61.000s",
+            "never under an answer's wait"
+        );
+        // The fallback group's own route: its deployment has no timeout, so the
+        // router's share applies (60 s ÷ 2 attempts), as without per-deployment values.
+        let backup = &route(&routes, "backup")["route"];
+        assert_eq!(backup["retry_policy"]["per_try_timeout"], "30.000s");
+    }
+
+    #[test]
+    fn a_deployment_timeout_longer_than_the_routers_gets_its_whole_attempt() {
+        let (routes, _) = rendered(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, api_base: 'http://127.0.0.1:1', timeout: 900}\nrouter_settings:\n  num_retries: 0\n",
+        );
+        let calls = &route(&routes, "g")["route"];
+        assert_eq!(calls["retry_policy"]["per_try_timeout"], "900.000s");
+        assert_eq!(
+            calls["timeout"], "900.000s",
+            "LiteLLM's 600 s default grows to fit"
+        );
+    }
+
+    #[test]
+    fn streams_wait_for_their_first_byte_and_each_deployment_keeps_its_silence() {
+        let (routes, upstreams) = rendered(TWO);
+        let streams = &route(&routes, "g (streams)")["route"];
+        // First byte: the strictest stream_timeout of the group's own deployments
+        // (fast: 5; slow: the router's 20).
+        assert_eq!(streams["retry_policy"]["per_try_timeout"], "5.000s");
+        // Envoy's idle timeout stays behind the longest silence on the route.
+        assert_eq!(streams["idle_timeout"], "21.000s");
+        let g = upstreams.iter().find(|u| u["group"] == "g").unwrap();
+        assert_eq!(
+            stream_limits(g),
+            vec![
+                ("fast".to_string(), Some(5_000)),
+                ("slow".to_string(), Some(20_000)),
+                // A fallback attempt's silences: its own deployment's value.
+                ("spare".to_string(), Some(9_000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_per_deployment_values_nothing_changes_for_calls() {
+        let (routes, upstreams) = rendered(
+            "model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, api_base: 'http://127.0.0.1:1'}\nrouter_settings:\n  num_retries: 2\n  timeout: 30\n",
+        );
+        let calls = &route(&routes, "g")["route"];
+        assert_eq!(calls["retry_policy"]["per_try_timeout"], "10.000s");
+        assert_eq!(calls["timeout"], "30.000s");
+        // Streams: LiteLLM uses the timeout when no stream_timeout is set.
+        let streams = &route(&routes, "g (streams)")["route"];
+        assert_eq!(streams["retry_policy"]["per_try_timeout"], "30.000s");
+        assert_eq!(stream_limits(&upstreams[0])[0].1, Some(30_000));
+    }
+
+    #[test]
+    fn check_names_the_group_the_deployments_and_the_value_that_applies() {
+        let warnings = plan(TWO).warnings;
+        let timeout = warnings
+            .iter()
+            .find(|w| w.contains("disagree on timeout"))
+            .unwrap_or_else(|| panic!("{warnings:?}"));
+        for needle in [
+            "model group \"g\"",
+            "model_list[0] (fast): 2s",
+            "model_list[1] (slow): 30s",
+            "at most 2s for its answer",
+        ] {
+            assert!(timeout.contains(needle), "{needle}: {timeout}");
+        }
+        let stream = warnings
+            .iter()
+            .find(|w| w.contains("disagree on stream_timeout"))
+            .unwrap();
+        for needle in [
+            "model_list[0] (fast): 5s",
+            "model_list[1] (slow): 20s (router's)",
+            "at most 5s for a stream's first byte",
+            "its own deployment's stream_timeout",
+        ] {
+            assert!(stream.contains(needle), "{needle}: {stream}");
+        }
+        // A group whose deployments agree gets no such warning.
+        let agreeing = plan("model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, api_base: 'http://127.0.0.1:1', timeout: 3}\n  - model_name: g\n    litellm_params: {model: openai/b, api_base: 'http://127.0.0.1:2', timeout: 3}\n");
+        assert!(
+            !agreeing.warnings.iter().any(|w| w.contains("disagree")),
+            "{:?}",
+            agreeing.warnings
+        );
+    }
+
+    #[test]
+    fn max_retries_is_explained_not_silently_dropped() {
+        let warnings = plan("model_list:\n  - model_name: g\n    litellm_params: {model: openai/a, api_base: 'http://127.0.0.1:1', max_retries: 3}\n").warnings;
+        assert!(
+            warnings.iter().any(|w| w.contains("max_retries")
+                && w.contains("sets the provider SDK's max_retries to 0")),
+            "{warnings:?}"
+        );
+    }
+}

@@ -84,6 +84,17 @@ pub fn restore_for_replay(host: &mut dyn Host) {
     }
 }
 
+/// A response on its way to the client (the router stage): a redirect Envoy did not
+/// follow (it should always follow the filter's) must not hand the credentials it
+/// carries for the replay back to the client.
+pub fn strip_from_unfollowed_redirect(host: &mut dyn Host) {
+    if host.response_header(":status").as_deref() == Some("307") {
+        for name in CLIENT_CREDENTIAL_HEADERS {
+            host.set_response_header(name, None);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +147,18 @@ mod tests {
             None,
             "absent on the redirect: cleared on replay"
         );
+    }
+
+    #[test]
+    fn an_unfollowed_redirect_loses_them_on_the_way_out() {
+        let mut host = MockHost::default();
+        host.response_headers = pairs(&[(":status", "307"), ("authorization", "Bearer sk-v")]);
+        strip_from_unfollowed_redirect(&mut host);
+        assert_eq!(host.response_headers, pairs(&[(":status", "307")]));
+        // Any other answer is left alone (a provider may name its own headers so).
+        host.response_headers = pairs(&[(":status", "200"), ("x-api-key", "echo")]);
+        strip_from_unfollowed_redirect(&mut host);
+        assert_eq!(host.response_headers.len(), 2);
     }
 
     #[test]

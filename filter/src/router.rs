@@ -227,6 +227,11 @@ pub struct Router {
 }
 
 impl Router {
+    /// Whether keys are checked (every local answer waits for ext_authz).
+    pub fn defers_answers(&self) -> bool {
+        self.defer_answers
+    }
+
     /// Prepares the lookup tables and canned answers. Fails on an alias that names no
     /// group.
     pub fn new(config: &RouterConfig) -> Result<Router, String> {

@@ -437,6 +437,12 @@ impl HttpContext for RouterHttp {
                 .on_request_body(&self.router, &mut WasmHost, size, end_of_stream),
         )
     }
+    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        if self.router.defers_answers() {
+            crate::credentials::strip_from_unfollowed_redirect(&mut WasmHost);
+        }
+        Action::Continue
+    }
 }
 
 struct UpstreamHttp {
