@@ -31,7 +31,7 @@ import openai
 import pytest
 
 import harness
-from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
+from mocks import ANTHROPIC_KEY, GEMINI_KEY, OPENAI_KEY, AnthropicMock, GeminiMock, OpenAIMock
 
 ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
 CLAUDE = "claude-3-5-haiku-20241022"
@@ -359,3 +359,27 @@ def test_a_fallback_streams_silence_is_bounded_by_its_own_deployment(
     assert stream.clean_end and stream.data()[-1] == "[DONE]", stream.data()
     assert not any("error" in json.loads(d) for d in stream.data()[:-1]), stream.data()
     assert stream.ended >= 2.0
+
+
+def test_a_stream_whose_body_ends_late_keeps_its_last_chunks(
+        gateway_factory: GatewayFactory) -> None:
+    # Every event arrives, then the end of the body 0.5 s later. Gemini's stream has
+    # no end event: the usage chunk and [DONE] are written when the body ends, and
+    # must still reach the client. (Once a stream was held, Envoy gives the filter
+    # its buffered body; a last chunk passed on without a hold of its own was lost.)
+    with GeminiMock(api_key=GEMINI_KEY, models=["gemini-2.5-flash"]) as gemini:
+        gw = gateway_factory(config([f"""
+  - model_name: flash
+    litellm_params: {{model: gemini/gemini-2.5-flash, api_base: "{gemini.root_url}", api_key: os.environ/GEMINI_KEY}}"""],
+            "  num_retries: 0"), {"GEMINI_KEY": GEMINI_KEY})
+        gemini.stall_next(0.5, after_events=10_000)
+        stream = read_stream(gw, "/v1/chat/completions", {
+            "model": "flash", "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "late end"}]})
+    assert stream.status == 200
+    assert stream.clean_end, stream.data()
+    data = stream.data()
+    assert data[-1] == "[DONE]", data
+    usage = json.loads(data[-2])
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0, usage
+    assert stream.ended >= 0.5

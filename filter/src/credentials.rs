@@ -151,8 +151,10 @@ mod tests {
 
     #[test]
     fn an_unfollowed_redirect_loses_them_on_the_way_out() {
-        let mut host = MockHost::default();
-        host.response_headers = pairs(&[(":status", "307"), ("authorization", "Bearer sk-v")]);
+        let mut host = MockHost {
+            response_headers: pairs(&[(":status", "307"), ("authorization", "Bearer sk-v")]),
+            ..Default::default()
+        };
         strip_from_unfollowed_redirect(&mut host);
         assert_eq!(host.response_headers, pairs(&[(":status", "307")]));
         // Any other answer is left alone (a provider may name its own headers so).
@@ -163,8 +165,10 @@ mod tests {
 
     #[test]
     fn without_a_record_every_credential_header_is_cleared() {
-        let mut host = MockHost::default();
-        host.response_headers = pairs(&[(":status", "307"), ("api-key", "azure-key")]);
+        let mut host = MockHost {
+            response_headers: pairs(&[(":status", "307"), ("api-key", "azure-key")]),
+            ..Default::default()
+        };
         restore_for_replay(&mut host);
         assert!(host
             .response_headers

@@ -5,10 +5,13 @@
 //! One upstream root context per worker (the first configured) owns this worker's
 //! watch list: it registers a shared queue of its own and ticks every [`TICK_MS`].
 //!
-//! * Each translated stream chunk is returned paused (Envoy buffers it) and its
-//!   context id queued; Envoy calls the owner's `on_queue_ready` on the next turn
-//!   of the worker's event loop, which resumes the response. A chunk that arrives
-//!   in between joins the held bytes ([`held`]).
+//! * Each translated stream chunk, the last one included, is returned paused (Envoy
+//!   buffers it) and its context id queued; Envoy calls the owner's
+//!   `on_queue_ready` on the next turn of the worker's event loop, which resumes
+//!   the response. A chunk that arrives in between joins the held bytes
+//!   ([`held`]). Once a filter has paused a body, Envoy's wasm host gives it its
+//!   buffered body (not the chunk at hand) on every later call and passes on only
+//!   what a resume releases: so every chunk is held, never just some.
 //! * On the tick, a stream silent for longer than its `stream_timeout` gets its
 //!   error event written into the (empty) buffer its last chunk left, and is
 //!   resumed: the event goes out. [`deadline::CUT_GRACE_MS`] later, unless the
@@ -115,14 +118,22 @@ pub fn held(context_id: u32) -> usize {
     HELD.with(|h| h.borrow().get(&context_id).copied().unwrap_or(0))
 }
 
-/// A stream chunk went through the stage and `written` bytes are now in the
-/// response buffer. Returns whether to hold them (`true`: return `Pause`, the
-/// release follows); `false` when this worker does not hold streams.
-pub fn chunk_passed(context_id: u32, written: usize) -> bool {
+/// A stream chunk (the last one when `last`) went through the stage and `written`
+/// bytes are now in the response buffer. Returns whether to hold them (`true`:
+/// return `Pause`, the release follows); `false` when this worker does not hold
+/// streams.
+pub fn chunk_passed(context_id: u32, written: usize, last: bool) -> bool {
     let Some(queue) = QUEUE.with(Cell::get) else {
         return false;
     };
-    DEADLINES.with(|d| d.borrow_mut().chunk(context_id, now_ms()));
+    DEADLINES.with(|d| {
+        let mut d = d.borrow_mut();
+        if last {
+            d.forget(context_id);
+        } else {
+            d.chunk(context_id, now_ms());
+        }
+    });
     let first = HELD.with(|h| h.borrow_mut().insert(context_id, written).is_none());
     if first {
         // One release per hold: later chunks join the bytes already held.

@@ -500,13 +500,19 @@ impl HttpContext for UpstreamHttp {
         let flow =
             self.exchange
                 .on_response_body(&self.upstream, &mut WasmHost, size, end_of_stream);
-        if streaming {
-            if end_of_stream || flow != Flow::Continue {
-                deadlines::forget(self.context_id);
-            } else if deadlines::chunk_passed(self.context_id, self.exchange.stream_written()) {
-                // Held for an instant: the root context resumes it (see `deadlines`).
+        if streaming && flow == Flow::Continue {
+            // Held for an instant, the last chunk too: once a stream was held, Envoy
+            // hands this filter its buffered body, not the chunk at hand, so what the
+            // stage writes goes on only with a resume (see `deadlines`).
+            if deadlines::chunk_passed(
+                self.context_id,
+                self.exchange.stream_written(),
+                end_of_stream,
+            ) {
                 return Action::Pause;
             }
+        } else if streaming {
+            deadlines::forget(self.context_id);
         }
         action(flow)
     }
