@@ -390,8 +390,6 @@ def test_fallback_groups_the_key_may_not_use_are_refused(keyed) -> None:
     assert mock.request_count == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 section 4: with keys on, the internal "
-                   "redirect reaches ext_authz with the provider's key (401); fixed on p11-timeouts")
 def test_request_fallbacks_with_keys_on(keyed) -> None:
     gw, mock, _ = keyed
     key = new_key(gw, models=["primary", "backup"])

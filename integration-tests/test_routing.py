@@ -824,9 +824,12 @@ router_settings:
     stream = read_stream(gw, chat_body("gpt", "stall"))
     assert stream.status == 200, stream.body
     assert stream.chunks, "the stream never started"
-    assert stream.done_count == 0, "a stalled stream ended as if complete"
     assert stream.elapsed < 3.0, f"cut only after {stream.elapsed:.2f}s (stream_timeout: 1)"
-    assert stream.cut is not None or stream.error_events, "the stream ended cleanly"
+    # Cut with an error event (then [DONE]), never as if it were complete.
+    assert [e["error"]["type"] for e in stream.error_events] == ["timeout_error"], stream.events
+    assert [e.data for e in stream.events[-1:]] == ["[DONE]"], stream.events
+    assert "error" in json.loads(stream.events[-2].data), "[DONE] without the error before it"
+    assert stream.text != "Hello from openai mock: stall", "the whole answer came through"
 
 
 def test_stream_that_keeps_talking_outlives_the_timeouts(gateway_factory: GatewayFactory,

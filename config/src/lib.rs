@@ -11,5 +11,6 @@ pub mod litellm_cli;
 pub mod plan;
 pub mod prices;
 pub mod render;
+pub mod timeouts;
 pub mod up;
 pub mod vertex;

@@ -811,7 +811,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         .map(|mb| (mb * 1024.0 * 1024.0) as usize)
         .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES);
 
-    Ok(Plan {
+    let mut plan = Plan {
         router: RouterConfig {
             groups: router_groups,
             aliases,
@@ -852,7 +852,15 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         keys,
         debug_requests: config.litellm_settings.set_verbose == Some(true),
         warnings: cx.warnings,
-    })
+    };
+    // Where a group's deployments disagree on timeouts: which value applies.
+    let timeout = plan
+        .timeout_secs
+        .unwrap_or(crate::render::DEFAULT_TIMEOUT_SECS);
+    let attempts = |route: &PlannedRoute| crate::render::total_attempts(route, &plan.routing);
+    let disagreements = crate::timeouts::disagreements(&plan, &attempts, timeout);
+    plan.warnings.extend(disagreements);
+    Ok(plan)
 }
 
 /// LiteLLM's default deployment id: the hex SHA-256 of `model_name` followed by, for
@@ -1471,6 +1479,8 @@ impl Compiler<'_> {
                 aws,
                 google_auth,
                 direct_cluster: None,
+                // The effective limit is set per route cluster by `render`.
+                stream_timeout_ms: None,
             },
             address,
             endpoints,
@@ -2121,19 +2131,9 @@ impl Compiler<'_> {
             "per-deployment concurrency limits are not applied yet; ignored",
         );
         note(
-            lp.timeout.is_some(),
-            "timeout",
-            "per-deployment timeouts are not applied yet (the group's route uses router_settings.timeout); ignored",
-        );
-        note(
-            lp.stream_timeout.is_some(),
-            "stream_timeout",
-            "per-deployment stream timeouts are not applied yet (the route uses router_settings.stream_timeout); ignored",
-        );
-        note(
             lp.max_retries.is_some(),
             "max_retries",
-            "retries are not applied yet; ignored",
+            "has no effect behind LiteLLM's proxy either: its router sets the provider SDK's max_retries to 0 for every routed call (litellm/main.py) and retries with num_retries itself; set router_settings.num_retries",
         );
         note(
             lp.tags.is_some(),

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use switchyard_filter::credentials::CLIENT_CREDENTIAL_HEADERS;
 use switchyard_filter::error::GatewayError;
 use switchyard_filter::plugin_config::{
     PluginConfig, ResponderConfig, Setting, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
@@ -96,10 +97,12 @@ fn ext_authz() -> Value {
                 "server_uri": {"uri": "http://keyservice", "cluster": KEYSERVICE_CLUSTER, "timeout": "2s"},
                 "path_prefix": "/check",
                 "authorization_request": {"allowed_headers": {"patterns": exact(&[
-                    "authorization", "x-litellm-api-key", "api-key", "x-api-key", "x-goog-api-key",
-                    switchyard_filter::router::GROUP_HEADER,
-                    switchyard_filter::router::FALLBACK_GROUPS_HEADER,
-                ])}},
+                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                    &[
+                        switchyard_filter::router::GROUP_HEADER,
+                        switchyard_filter::router::FALLBACK_GROUPS_HEADER,
+                    ],
+                ].concat())}},
                 "authorization_response": {
                     "allowed_upstream_headers": {"patterns": exact(&KEY_HEADERS)},
                     "allowed_client_headers": {"patterns": [{"exact": "content-type"}, {"exact": "retry-after"}, {"prefix": "x-ratelimit"}]},
@@ -228,6 +231,7 @@ const OVERPROVISIONING_FACTOR: u32 = 100_000;
 /// names it for the upstream stage. Returns the cluster and its plugin JSON.
 fn route_cluster(
     route: &PlannedRoute,
+    limits: &crate::timeouts::RouteTimeouts,
     plan: &Plan,
     vm: &Value,
     opts: &RenderOptions,
@@ -253,6 +257,10 @@ fn route_cluster(
             let mut config = dep.upstream.clone();
             config.fallback_index = u32::try_from(priority).unwrap_or(u32::MAX);
             config.direct_cluster = direct_cluster_name(dep);
+            config.stream_timeout_ms = limits
+                .stream_silence
+                .get(&index)
+                .and_then(|s| switchyard_filter::deadline::millis(*s));
             let UpstreamAddress {
                 tls, host, port, ..
             } = &dep.address;
@@ -375,7 +383,7 @@ fn route_cluster(
 /// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
 /// attempts and then each fallback group as many again; Envoy has one budget per
 /// request, so it is their sum.
-fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
+pub fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
     let levels = u32::try_from(route.priorities.len().max(1)).unwrap_or(u32::MAX);
     routing.num_retries.saturating_add(1).saturating_mul(levels)
 }
@@ -538,16 +546,21 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         .saturating_add(BUFFER_HEADROOM_BYTES)
         .max(MIN_RESPONSE_BUFFER_BYTES);
     let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
-    // A stream may sit idle at most `stream_timeout`; without one, only the overall
-    // timeout applies (Envoy's 5-minute default idle timeout would cut slow answers).
-    let idle = plan.stream_timeout_secs.unwrap_or(timeout);
 
     let mut routes: Vec<Value> = Vec::new();
+    // Each group's route for streamed calls, after all the others (see `crate::timeouts`).
+    let mut stream_routes: Vec<Value> = Vec::new();
     for route in &plan.routes {
+        let limits = crate::timeouts::route_timeouts(
+            route,
+            plan,
+            total_attempts(route, &plan.routing),
+            timeout,
+        );
         let mut action = json!({
             "cluster": route.cluster_name,
-            "timeout": secs(timeout),
-            "idle_timeout": secs(idle),
+            "timeout": secs(limits.timeout),
+            "idle_timeout": secs(limits.idle_timeout),
             "retry_policy": retry_policy(route, &plan.routing),
         });
         {
@@ -565,20 +578,42 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             action["internal_redirect_policy"] = json!({
                 "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
+                // The replay presents the client's credentials (which the redirect
+                // carries), never the provider's the attempt left in the request.
+                "response_headers_to_copy": CLIENT_CREDENTIAL_HEADERS,
             });
         }
-        let attempts = total_attempts(route, &plan.routing);
-        if attempts > 1 {
-            // Every attempt gets an equal share, so a retry still fits in `timeout`.
-            let share = timeout / f64::from(attempts);
-            action["retry_policy"]["per_try_timeout"] = json!(secs(share));
+        // Streamed calls: the per-try timeout is the wait for the first byte (Envoy
+        // stops it at the answer's head); the router stage lifts the whole-request
+        // timeout for them, and the upstream stage watches their silences.
+        let mut stream_action = action.clone();
+        stream_action["idle_timeout"] = json!(secs(limits.stream_idle_timeout));
+        stream_action["retry_policy"]["per_try_timeout"] = json!(secs(limits.stream_first_byte));
+        if let Some(per_try) = limits.per_try_timeout {
+            // Without per-deployment timeouts every attempt gets an equal share, so a
+            // retry still fits in `timeout`.
+            action["retry_policy"]["per_try_timeout"] = json!(secs(per_try));
         }
+        let group_header = json!({"name": switchyard_filter::router::GROUP_HEADER, "string_match": {"exact": route.route_key}});
+        let stream_header = switchyard_filter::router::STREAM_HEADER;
         routes.push(json!({
             "name": route.group,
-            "match": {"prefix": "/", "headers": [{"name": switchyard_filter::router::GROUP_HEADER, "string_match": {"exact": route.route_key}}]},
+            "match": {"prefix": "/", "headers": [
+                group_header,
+                {"name": stream_header, "present_match": true, "invert_match": true},
+            ]},
             "route": action,
         }));
+        stream_routes.push(json!({
+            "name": format!("{} (streams)", route.group),
+            "match": {"prefix": "/", "headers": [
+                group_header,
+                {"name": stream_header, "string_match": {"exact": "1"}},
+            ]},
+            "route": stream_action,
+        }));
     }
+    routes.append(&mut stream_routes);
     if plan.keys.is_some() {
         // LiteLLM's key-management API, served by the keyservice (which checks the
         // master key itself).
@@ -666,8 +701,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             mapper(&["UF", "UC", "LR", "UPE"], 502, "api_connection_error", "Could not reach the model provider"),
             // UH: every deployment of the group and its fallbacks is cooling down.
             mapper(&["UH"], 503, "service_unavailable_error", "No deployments available for the selected model: all are cooling down after repeated failures (cooldown_time), try again shortly"),
-            mapper(&["UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
+            // Before URX: attempts that all timed out per try are flagged both.
             mapper(&["UT", "SI", "DT"], 504, "timeout_error", "The model provider timed out"),
+            mapper(&["UO", "URX", "NR"], 503, "service_unavailable_error", "No model provider available"),
             payload_too_large_mapper(plan.router.max_request_body_bytes),
             response_too_large_mapper(buffer_limit),
         ]},
@@ -739,7 +775,14 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
-        let (cluster, configuration) = route_cluster(route, plan, &vm, opts, buffer_limit)?;
+        let limits = crate::timeouts::route_timeouts(
+            route,
+            plan,
+            total_attempts(route, &plan.routing),
+            timeout,
+        );
+        let (cluster, configuration) =
+            route_cluster(route, &limits, plan, &vm, opts, buffer_limit)?;
         clusters.push(cluster);
         plugin_configs.push((
             format!("upstream-{}.json", route.cluster_name),
@@ -1038,7 +1081,8 @@ mod tests {
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
             .as_array()
             .unwrap();
-        for r in &routes[..2] {
+        // Both groups' call and stream routes.
+        for r in &routes[..4] {
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["redirect_response_codes"],
                 serde_json::json!([307])
@@ -1047,6 +1091,11 @@ mod tests {
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["max_internal_redirects"],
                 serde_json::json!(1 + switchyard_filter::router::MAX_REQUEST_FALLBACKS)
+            );
+            // A replay presents the caller's credentials only (`credentials`).
+            assert_eq!(
+                r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
+                serde_json::json!(CLIENT_CREDENTIAL_HEADERS)
             );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the

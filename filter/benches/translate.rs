@@ -374,6 +374,7 @@ fn deployment(
         aws: None,
         google_auth: None,
         direct_cluster: None,
+        stream_timeout_ms: None,
     }
 }
 

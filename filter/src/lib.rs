@@ -21,6 +21,8 @@
 
 pub mod cost;
 pub mod debug_log;
+pub mod credentials;
+pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod eventstream;

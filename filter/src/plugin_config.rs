@@ -328,6 +328,13 @@ pub struct DeploymentConfig {
     /// per input. Set by `switchyard render` for the deployments that need it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_cluster: Option<String>,
+    /// Milliseconds a stream from this deployment may stay silent between two
+    /// chunks once it began (LiteLLM's `stream_timeout`: the deployment's own, else
+    /// the router's, else its `timeout`). The upstream stage cuts a stream silent for
+    /// longer with an error event (`crate::deadline`); absent, only Envoy's route
+    /// idle timeout applies (a reset, no event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout_ms: Option<u64>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -460,6 +467,7 @@ mod tests {
                 aws: None,
                 google_auth: None,
                 direct_cluster: None,
+                stream_timeout_ms: Some(2_000),
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

@@ -35,9 +35,13 @@ pub const PER_TRY_TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-per-try-timeout-ms
 /// (comma-separated route keys), set by this stage for the key check: ext_authz
 /// passes it to the keyservice, which refuses a key that may not use one of them.
 pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
+/// Request header set to `1` on streamed calls: they take the group's stream route,
+/// whose per-try timeout is the wait for the first byte (`stream_timeout`).
+pub const STREAM_HEADER: &str = "x-switchyard-stream";
 /// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 11] = [
+pub const INTERNAL_HEADERS: [&str; 12] = [
     GROUP_HEADER,
+    STREAM_HEADER,
     RETRIES_HEADER,
     TIMEOUT_HEADER,
     PER_TRY_TIMEOUT_HEADER,
@@ -319,6 +323,11 @@ pub struct Router {
 }
 
 impl Router {
+    /// Whether keys are checked (every local answer waits for ext_authz).
+    pub fn defers_answers(&self) -> bool {
+        self.defer_answers
+    }
+
     /// Prepares the lookup tables and canned answers. Fails on an alias that names no
     /// group.
     pub fn new(config: &RouterConfig) -> Result<Router, String> {
@@ -664,6 +673,11 @@ impl RouterExchange {
             host.set_property(&[REPLY_PROPERTY], b"");
             host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
             host.set_property(&[LABELS_PROPERTY], b"");
+            // The client's credentials as they came, for every replay (`credentials`).
+            host.set_property(
+                &[crate::credentials::CLIENT_CREDENTIALS_PROPERTY],
+                &crate::credentials::encode(&headers),
+            );
         }
         let method = header_in(&headers, ":method").unwrap_or_default();
         let mut path = header_in(&headers, ":path").unwrap_or_default().to_string();
@@ -953,6 +967,11 @@ impl RouterExchange {
             Some(t) if t.is_finite() && t > 0.0 => {
                 let ms = (t * 1000.0).round() as u64;
                 host.set_request_header(TIMEOUT_HEADER, Some(&ms.to_string()));
+                if !stream {
+                    // LiteLLM: the request's timeout is each attempt's, over the
+                    // deployments' own.
+                    host.set_request_header(PER_TRY_TIMEOUT_HEADER, Some(&ms.to_string()));
+                }
             }
             Some(_) => {
                 return Err(GatewayError::invalid_param(
@@ -960,13 +979,14 @@ impl RouterExchange {
                     "`timeout` must be a positive number of seconds",
                 ))
             }
-            // A stream is bounded by its idle timeout (`stream_timeout`), not by the
-            // whole-request timeout: one that keeps sending is never cut.
-            None if stream => {
-                host.set_request_header(TIMEOUT_HEADER, Some("0"));
-                host.set_request_header(PER_TRY_TIMEOUT_HEADER, Some("0"));
-            }
+            // A stream is bounded by `stream_timeout` (its first byte, then its
+            // silences), not by the whole-request timeout: one that keeps sending
+            // is never cut.
+            None if stream => host.set_request_header(TIMEOUT_HEADER, Some("0")),
             None => {}
+        }
+        if stream {
+            host.set_request_header(STREAM_HEADER, Some("1"));
         }
         host.set_request_header(GROUP_HEADER, Some(&group.route_key));
         let facts = RouteFacts {
@@ -1359,13 +1379,42 @@ mod tests {
     }
 
     #[test]
-    fn streams_are_bounded_by_idle_time_not_total_time() {
+    fn streams_take_the_stream_route_and_no_total_time() {
         let host = run(
             "/v1/chat/completions",
             r#"{"model":"gpt-4o","stream":true,"messages":[]}"#,
         );
         assert_eq!(host.req(TIMEOUT_HEADER).as_deref(), Some("0"));
-        assert_eq!(host.req(PER_TRY_TIMEOUT_HEADER).as_deref(), Some("0"));
+        assert_eq!(host.req(STREAM_HEADER).as_deref(), Some("1"));
+        // The stream route's per-try timeout (the first byte) applies.
+        assert_eq!(host.req(PER_TRY_TIMEOUT_HEADER), None);
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","messages":[]}"#,
+        );
+        assert_eq!(host.req(STREAM_HEADER), None);
+    }
+
+    #[test]
+    fn a_client_cannot_pick_the_stream_route_itself() {
+        let mut host = MockHost::with_request(
+            &[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                (STREAM_HEADER, "1"),
+            ],
+            br#"{"model":"gpt-4o","messages":[]}"#,
+        );
+        let router = router();
+        let mut x = RouterExchange::default();
+        x.on_request_headers(&router, &mut host, false);
+        let size = host.request_body.len();
+        x.on_request_body(&router, &mut host, size, true);
+        assert_eq!(
+            host.req(STREAM_HEADER),
+            None,
+            "a non-streamed call's header is removed"
+        );
     }
 
     #[test]
@@ -1379,6 +1428,15 @@ mod tests {
             host.req(TIMEOUT_HEADER).as_deref(),
             Some("2500"),
             "an explicit timeout wins, streams too"
+        );
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","timeout":30,"messages":[]}"#,
+        );
+        assert_eq!(
+            host.req(PER_TRY_TIMEOUT_HEADER).as_deref(),
+            Some("30000"),
+            "the request's timeout is each attempt's, over the deployments' own"
         );
         let (status, v) = error_of(&run(
             "/v1/chat/completions",

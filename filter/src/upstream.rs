@@ -48,19 +48,14 @@ const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
 
 /// The Anthropic API version sent unless `extra_headers` names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// The header it goes in.
+const ANTHROPIC_VERSION_HEADER: &str = "anthropic-version";
 
-/// Client headers that must not reach a provider: the client's gateway credentials
-/// (the provider gets the deployment's key instead), and `accept-encoding`, since
-/// responses are read and rewritten here.
-const STRIPPED_CLIENT_HEADERS: [&str; 7] = [
-    "authorization",
-    "api-key",
-    "x-api-key",
-    "x-goog-api-key",
-    "x-litellm-api-key",
-    "accept-encoding",
-    "content-length",
-];
+/// Client headers that must not reach a provider, besides the client's gateway
+/// credentials (`credentials::CLIENT_CREDENTIAL_HEADERS`; the provider gets the
+/// deployment's key instead): `accept-encoding`, since responses are read and
+/// rewritten here, and the length of a body that is rewritten.
+const STRIPPED_CLIENT_HEADERS: [&str; 2] = ["accept-encoding", "content-length"];
 
 /// A route cluster's deployments, prepared at configure time.
 #[derive(Debug)]
@@ -100,11 +95,13 @@ impl Upstream {
             .flat_map(|d| d.request_headers.iter().map(|(k, _)| k.clone()))
             .chain(config.clear_headers.iter().map(|h| h.to_ascii_lowercase()))
             .collect();
-        // Set when a Bedrock attempt is signed: never left for another attempt (a
-        // retry, a fallback group's cluster) or sent on from a client.
+        // Set when a Bedrock attempt is signed, or by every Anthropic attempt: never
+        // left for another attempt (a retry, a fallback group's cluster after an
+        // error fallback) or sent on from a client.
         clear_headers.extend(
             providers::bedrock::SIGNED_HEADERS
                 .iter()
+                .chain([ANTHROPIC_VERSION_HEADER].iter())
                 .map(|h| h.to_string()),
         );
         // Every deployment sends `content-type: application/json`: set, never cleared.
@@ -186,6 +183,8 @@ pub struct Deployment {
     google_auth: Option<std::sync::Arc<GoogleAuth>>,
     /// The cluster that reaches this deployment alone (`fanout`).
     direct_cluster: Option<String>,
+    /// The longest silence of a stream once begun (`timeouts`).
+    stream_timeout_ms: Option<u64>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -351,9 +350,9 @@ impl Deployment {
             && !config
                 .headers
                 .keys()
-                .any(|k| k.eq_ignore_ascii_case("anthropic-version"))
+                .any(|k| k.eq_ignore_ascii_case(ANTHROPIC_VERSION_HEADER))
         {
-            request_headers.push(("anthropic-version".into(), ANTHROPIC_VERSION.into()));
+            request_headers.push((ANTHROPIC_VERSION_HEADER.into(), ANTHROPIC_VERSION.into()));
         }
         for (k, v) in &config.headers {
             request_headers.push((k.to_ascii_lowercase(), v.clone()));
@@ -404,6 +403,7 @@ impl Deployment {
             sigv4,
             google_auth,
             direct_cluster: config.direct_cluster.clone(),
+            stream_timeout_ms: config.stream_timeout_ms,
         })
     }
 
@@ -527,6 +527,10 @@ pub struct UpstreamExchange {
     fanout: Option<fanout::FanOut>,
     /// The client's `metadata` and `tags`, for the spend report (keys checked only).
     labels: SpendLabels,
+    /// A stream's translated bytes still held in Envoy's buffer ahead of the chunk
+    /// at hand, and the length of the buffer as last written (see `timeouts`).
+    stream_held: usize,
+    stream_written: usize,
 }
 
 impl Default for UpstreamExchange {
@@ -557,6 +561,8 @@ impl Default for UpstreamExchange {
             reported: std::cell::Cell::new(false),
             fanout: None,
             labels: SpendLabels::default(),
+            stream_held: 0,
+            stream_written: 0,
         }
     }
 }
@@ -633,6 +639,7 @@ impl UpstreamExchange {
             let cleared = INTERNAL_HEADERS
                 .iter()
                 .chain(STRIPPED_CLIENT_HEADERS.iter())
+                .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
                 .copied()
                 .chain(up.clear_headers.iter().map(String::as_str))
                 .any(|clear| name.eq_ignore_ascii_case(clear));
@@ -1154,15 +1161,21 @@ impl UpstreamExchange {
             }
             ResponseMode::Hold => Flow::Pause,
             ResponseMode::Stream(translator) => {
-                let chunk = host.response_body(size).unwrap_or_default();
-                let mut out = Vec::with_capacity(chunk.len() * 2);
-                translator.push(&chunk, &mut out);
+                let buffered = host.response_body(size).unwrap_or_default();
+                // Bytes translated earlier and not yet passed on stay as they are.
+                let (held, chunk) = buffered
+                    .split_at_checked(self.stream_held)
+                    .unwrap_or((&[], buffered.as_slice()));
+                let mut out = Vec::with_capacity(held.len() + chunk.len() * 2);
+                out.extend_from_slice(held);
+                translator.push(chunk, &mut out);
                 if end_of_stream {
                     translator.finish(&mut out);
                     self.usage = translator.usage();
                     self.provider_cost = translator.provider_cost();
                 }
                 host.replace_response_body(size, &out);
+                self.stream_written = out.len();
                 if end_of_stream {
                     self.record_spend(dep, host);
                 }
@@ -1276,6 +1289,8 @@ impl UpstreamExchange {
                     host.set_response_header(":status", Some("307"));
                     host.set_response_header("location", Some(&location));
                     host.set_response_header("content-type", None);
+                    // The replay presents the client's credentials, not the provider's.
+                    crate::credentials::restore_for_replay(host);
                     host.replace_response_body(size, b"");
                     return Flow::Continue;
                 }
@@ -1496,6 +1511,9 @@ fn set_error(host: &mut dyn Host, size: usize, err: &GatewayError, api: ClientAp
     host.replace_response_body(size, &error_body(err, api));
 }
 
+// Per-attempt deadlines of the picked deployment.
+mod timeouts;
+
 // The stage with Anthropic-format clients (`/v1/messages`).
 #[cfg(test)]
 mod messages_tests;
@@ -1538,6 +1556,7 @@ mod tests {
             aws: None,
             google_auth: None,
             direct_cluster: None,
+            stream_timeout_ms: None,
         }
     }
 

@@ -282,6 +282,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         aws: None,
         google_auth: None,
         direct_cluster: None,
+        stream_timeout_ms: None,
     }
 }
 

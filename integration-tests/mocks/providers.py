@@ -380,6 +380,12 @@ class _Handler(BaseHTTPRequestHandler):
             if index + 1 < len(resp.events) and mock._sleep(mock.stream_interval):
                 self.close_connection = True
                 return
+        if plan.stall is not None and plan.stall[1] >= len(resp.events):
+            # Every event went out; the end of the body comes late.
+            self.wfile.flush()
+            if mock._sleep(plan.stall[0]):
+                self.close_connection = True
+                return
         self.wfile.write(b"0\r\n\r\n")
 
     def _reset(self) -> None:
@@ -595,8 +601,9 @@ class MockProvider:
     def stall_next(self, seconds: float, n: int = 1, after_events: int = 1) -> None:
         """Pause ``seconds`` in the middle of the next ``n`` answers, then finish them.
 
-        For a stream the pause comes after ``after_events`` events; for a JSON
-        answer after the head and half of the body.
+        For a stream the pause comes after ``after_events`` events (as many as the
+        stream has, or more: before the end of the body); for a JSON answer after
+        the head and half of the body.
         """
         self._add_fault(
             "stall", n, seconds=min(float(seconds), MAX_FAULT_SECONDS), after_events=after_events

@@ -27,7 +27,10 @@ pub const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 pub const HTTP_CALL_RESPONSE_BODY: u32 = 4;
 /// `proxy_wasm::types::StreamType::HttpRequest`.
 const STREAM_HTTP_REQUEST: u32 = 0;
+/// `proxy_wasm::types::StreamType::HttpResponse`.
 const STREAM_HTTP_RESPONSE: u32 = 1;
+/// `proxy_wasm::types::Status::Empty` (a shared queue with nothing in it).
+const EMPTY: u32 = 7;
 /// The plugin's `configuration`.
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
@@ -52,6 +55,18 @@ extern "C" {
     ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
+    fn proxy_close_stream(stream_type: u32) -> u32;
+    fn proxy_register_shared_queue(
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_enqueue_shared_queue(queue_id: u32, value_data: *const u8, value_size: usize) -> u32;
+    fn proxy_dequeue_shared_queue(
+        queue_id: u32,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -344,8 +359,41 @@ pub fn resume_request() -> Result<(), Status> {
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
 }
 
-/// Resumes the effective context's paused response.
+/// Resumes the effective context's paused (buffered) response.
 pub fn resume_response() -> Result<(), Status> {
     // SAFETY: no pointers.
     check(unsafe { proxy_continue_stream(STREAM_HTTP_RESPONSE) })
+}
+
+/// Resets the effective context's response stream.
+pub fn close_response() -> Result<(), Status> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_close_stream(STREAM_HTTP_RESPONSE) })
+}
+
+/// Registers (or takes over) the shared queue `name` for the calling root context,
+/// which then gets `on_queue_ready` on its own thread; returns the queue id.
+pub fn register_shared_queue(name: &str) -> Result<u32, Status> {
+    let mut id = 0u32;
+    // SAFETY: pointer and length describe a live string; valid out-pointer.
+    check(unsafe { proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Appends `value` to a shared queue.
+pub fn enqueue_shared_queue(queue_id: u32, value: &[u8]) -> Result<(), Status> {
+    // SAFETY: pointer and length describe a live slice.
+    check(unsafe { proxy_enqueue_shared_queue(queue_id, value.as_ptr(), value.len()) })
+}
+
+/// Takes the oldest item of a shared queue; `Ok(None)` when it is empty.
+pub fn dequeue_shared_queue(queue_id: u32) -> Result<Option<Vec<u8>>, Status> {
+    let mut data = null_mut();
+    let mut size = 0usize;
+    // SAFETY: valid out-pointers; the host fills them with an allocation we own.
+    match unsafe { proxy_dequeue_shared_queue(queue_id, &mut data, &mut size) } {
+        OK => Ok(unsafe { take(data, size) }),
+        EMPTY => Ok(None),
+        s => Err(Status(s)),
+    }
 }

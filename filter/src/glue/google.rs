@@ -109,7 +109,6 @@ pub struct TokenKeeper {
     accounts: Vec<Arc<GoogleAuth>>,
     /// Callout token → index into `accounts`.
     in_flight: HashMap<u32, usize>,
-    fast: bool,
 }
 
 impl TokenKeeper {
@@ -118,12 +117,12 @@ impl TokenKeeper {
         TokenKeeper {
             accounts,
             in_flight: HashMap::new(),
-            fast: false,
         }
     }
 
     /// Looks at every account: fetch when due, release what can be released.
-    pub fn on_tick(&mut self) {
+    /// Returns the tick period the keeper wants next (milliseconds).
+    pub fn on_tick(&mut self) -> u32 {
         let now = now_secs();
         for i in 0..self.accounts.len() {
             let Some(auth) = self.accounts.get(i).cloned() else {
@@ -151,15 +150,10 @@ impl TokenKeeper {
             release(&auth.key, &record.state(now));
         }
         let waiting = WAITERS.with(|w| !w.borrow().is_empty());
-        let period = if waiting { FAST_TICK_MS } else { SLOW_TICK_MS };
-        if self.fast != waiting {
-            self.fast = waiting;
-            if let Err(s) = abi::set_tick_period_ms(period) {
-                warn(&format!(
-                    "switchyard: set tick period failed with status {}",
-                    s.0
-                ));
-            }
+        if waiting {
+            FAST_TICK_MS
+        } else {
+            SLOW_TICK_MS
         }
     }
 

@@ -6,6 +6,7 @@
 //! [`Host`] over the raw ABI in [`abi`]. A panic hook logs any panic before the trap.
 
 mod abi;
+mod deadlines;
 mod google;
 
 use std::rc::Rc;
@@ -32,7 +33,7 @@ proxy_wasm::main! {{
         let _ = abi::log(LOG_CRITICAL, &format!("switchyard filter panicked: {info}"));
     }));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(SwitchyardRoot { stage: None, reporter: None, tokens: None })
+        Box::new(SwitchyardRoot { stage: None, reporter: None, tokens: None, keeps_deadlines: false, tick_ms: 0 })
     });
 }}
 
@@ -198,6 +199,29 @@ struct SwitchyardRoot {
     reporter: Option<Reporter>,
     /// Upstream stage with Vertex deployments: their Google access tokens.
     tokens: Option<google::TokenKeeper>,
+    /// This root keeps the worker's per-attempt deadlines (`deadlines`).
+    keeps_deadlines: bool,
+    /// The tick period set last (0: none).
+    tick_ms: u32,
+}
+
+impl SwitchyardRoot {
+    /// Sets the tick period when it changes.
+    fn set_tick(&mut self, ms: u32) -> bool {
+        if ms == self.tick_ms {
+            return true;
+        }
+        match abi::set_tick_period_ms(ms) {
+            Ok(()) => {
+                self.tick_ms = ms;
+                true
+            }
+            Err(s) => {
+                log_failure("set tick period", s);
+                false
+            }
+        }
+    }
 }
 
 /// Sends this worker's queued spend reports to the keyservice (router stage only).
@@ -300,11 +324,16 @@ impl RootContext for SwitchyardRoot {
                 if let Stage::Upstream(u) = &stage {
                     let accounts = u.google_accounts();
                     if !accounts.is_empty() {
-                        if let Err(s) = abi::set_tick_period_ms(google::SLOW_TICK_MS) {
-                            log_failure("set tick period", s);
+                        if !self.set_tick(google::SLOW_TICK_MS) {
                             return false;
                         }
                         self.tokens = Some(google::TokenKeeper::new(accounts));
+                    }
+                    if deadlines::take_ownership() {
+                        self.keeps_deadlines = true;
+                        if !self.set_tick(deadlines::TICK_MS) {
+                            return false;
+                        }
                     }
                 }
                 self.stage = Some(stage);
@@ -323,8 +352,7 @@ impl RootContext for SwitchyardRoot {
                         },
                         None => None,
                     };
-                    if let Err(s) = abi::set_tick_period_ms(REPORT_TICK_MS) {
-                        log_failure("set tick period", s);
+                    if !self.set_tick(REPORT_TICK_MS) {
                         return false;
                     }
                     self.reporter = Some(Reporter {
@@ -366,9 +394,24 @@ impl RootContext for SwitchyardRoot {
         Some(ContextType::HttpContext)
     }
 
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        if self.keeps_deadlines {
+            deadlines::on_queue_ready(queue_id);
+        }
+    }
+
     fn on_tick(&mut self) {
+        if self.keeps_deadlines {
+            deadlines::on_tick();
+        }
         if let Some(keeper) = self.tokens.as_mut() {
-            keeper.on_tick();
+            let wanted = keeper.on_tick();
+            let period = if self.keeps_deadlines {
+                wanted.min(deadlines::TICK_MS)
+            } else {
+                wanted
+            };
+            self.set_tick(period);
         }
         let Some(reporter) = self.reporter.as_mut() else {
             return;
@@ -441,6 +484,12 @@ impl HttpContext for RouterHttp {
                 .on_request_body(&self.router, &mut WasmHost, size, end_of_stream),
         )
     }
+    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        if self.router.defers_answers() {
+            crate::credentials::strip_from_unfollowed_redirect(&mut WasmHost);
+        }
+        Action::Continue
+    }
 }
 
 struct UpstreamHttp {
@@ -464,6 +513,7 @@ impl Context for UpstreamHttp {
 
     fn on_done(&mut self) -> bool {
         google::unpark(self.context_id);
+        deadlines::forget(self.context_id);
         self.exchange.on_done(&self.upstream, &WasmHost);
         true
     }
@@ -487,16 +537,43 @@ impl HttpContext for UpstreamHttp {
         action(flow)
     }
     fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
-        action(
-            self.exchange
-                .on_response_headers(&self.upstream, &mut WasmHost, end_of_stream),
-        )
+        let flow = self
+            .exchange
+            .on_response_headers(&self.upstream, &mut WasmHost, end_of_stream);
+        deadlines::stream_started(self.context_id, self.exchange.stream_watch(&self.upstream));
+        action(flow)
     }
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        action(
+        if deadlines::cut(self.context_id) {
+            // After its error event, nothing more of the provider's stream.
+            WasmHost.replace_response_body(size, b"");
+            if end_of_stream {
+                deadlines::forget(self.context_id);
+            }
+            return Action::Continue;
+        }
+        let streaming = self.exchange.is_streaming();
+        if streaming {
+            self.exchange.hold_stream(deadlines::held(self.context_id));
+        }
+        let flow =
             self.exchange
-                .on_response_body(&self.upstream, &mut WasmHost, size, end_of_stream),
-        )
+                .on_response_body(&self.upstream, &mut WasmHost, size, end_of_stream);
+        if streaming && flow == Flow::Continue {
+            // Held for an instant, the last chunk too: once a stream was held, Envoy
+            // hands this filter its buffered body, not the chunk at hand, so what the
+            // stage writes goes on only with a resume (see `deadlines`).
+            if deadlines::chunk_passed(
+                self.context_id,
+                self.exchange.stream_written(),
+                end_of_stream,
+            ) {
+                return Action::Pause;
+            }
+        } else if streaming {
+            deadlines::forget(self.context_id);
+        }
+        action(flow)
     }
 }
 
