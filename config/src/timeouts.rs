@@ -70,6 +70,15 @@ pub fn stream_secs(dep: &PlannedDeployment, plan: &Plan, router_timeout: f64) ->
         .unwrap_or(router_timeout)
 }
 
+/// [`stream_secs`] when the config sets any of its sources (none: LiteLLM's default
+/// timeout applies, and no stream is held for it).
+pub fn configured_stream_secs(dep: &PlannedDeployment, plan: &Plan) -> Option<f64> {
+    dep.stream_timeout_secs
+        .or(plan.stream_timeout_secs)
+        .or(dep.timeout_secs)
+        .or(plan.timeout_secs)
+}
+
 /// A deployment's per-attempt `timeout` for non-streamed calls: its own, else
 /// `router_share` (the router's timeout ÷ attempts, or the whole router timeout
 /// for a single attempt).
@@ -127,9 +136,12 @@ pub fn route_timeouts(
         .map(|d| stream_secs(d, plan, timeout))
         .reduce(f64::min)
         .unwrap_or(timeout);
+    // Only a limit the config sets is kept by the upstream stage (which holds each
+    // chunk for an event loop turn to be able to write the error event: ~20 µs of
+    // CPU per chunk); with none, Envoy's idle timeout (600 s) resets a silent stream.
     let stream_silence: BTreeMap<usize, f64> = all
         .iter()
-        .map(|(i, d)| (*i, stream_secs(d, plan, timeout)))
+        .filter_map(|(i, d)| Some((*i, configured_stream_secs(d, plan)?)))
         .collect();
     let longest_silence = stream_silence
         .values()

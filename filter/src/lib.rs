@@ -20,9 +20,9 @@
 )]
 
 pub mod cost;
-pub mod debug_log;
 pub mod credentials;
 pub mod deadline;
+pub mod debug_log;
 pub mod endpoint;
 pub mod error;
 pub mod eventstream;

@@ -329,7 +329,7 @@ impl RootContext for SwitchyardRoot {
                         }
                         self.tokens = Some(google::TokenKeeper::new(accounts));
                     }
-                    if deadlines::take_ownership() {
+                    if u.watches_streams() && deadlines::take_ownership() {
                         self.keeps_deadlines = true;
                         if !self.set_tick(deadlines::TICK_MS) {
                             return false;

@@ -16,6 +16,16 @@
 use super::{ResponseMode, Upstream, UpstreamExchange};
 use crate::error::GatewayError;
 
+impl Upstream {
+    /// Whether a deployment of this cluster has a `stream_timeout` to keep (only
+    /// then does the worker need the deadline tick and its streams held).
+    pub fn watches_streams(&self) -> bool {
+        self.deployments
+            .iter()
+            .any(|d| d.stream_timeout_ms.is_some())
+    }
+}
+
 impl UpstreamExchange {
     /// For an answer streamed chunk by chunk from a deployment with a
     /// `stream_timeout`: the longest silence allowed between two chunks
