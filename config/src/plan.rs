@@ -1392,13 +1392,20 @@ impl Compiler<'_> {
                     })
             }
             None => {
-                let default_var = match (
-                    provider_name.as_str(),
-                    lp.api_base.is_none() && credential.is_none(),
-                ) {
-                    ("openai" | "text-completion-openai", true) => Some("OPENAI_API_KEY"),
-                    ("anthropic", true) => Some("ANTHROPIC_API_KEY"),
-                    ("azure" | "azure_text", _) => Some("AZURE_API_KEY"),
+                let own_base = lp.api_base.is_none() && credential.is_none();
+                // LiteLLM reads the provider's variable whatever the api_base
+                // (`litellm/main.py`: `api_key or litellm.openai_key or
+                // get_secret("OPENAI_API_KEY")`); a server of one's own may need no key,
+                // so with an api_base it is used only when it is set.
+                let set = |var: &str| (self.lookup)(var).is_some_and(|v| !v.is_empty());
+                let default_var = match provider_name.as_str() {
+                    "openai" | "text-completion-openai" if own_base || set("OPENAI_API_KEY") => {
+                        Some("OPENAI_API_KEY")
+                    }
+                    "anthropic" if own_base || set("ANTHROPIC_API_KEY") => {
+                        Some("ANTHROPIC_API_KEY")
+                    }
+                    "azure" | "azure_text" => Some("AZURE_API_KEY"),
                     _ => None,
                 };
                 default_var.map(|var| {
@@ -2522,6 +2529,33 @@ mod tests {
             }
         );
         assert!(plan.host_env_keys.contains("NV_KEY"));
+    }
+
+    #[test]
+    fn openai_and_anthropic_with_an_api_base_read_their_variable_when_set() {
+        // LiteLLM sends OPENAI_API_KEY / ANTHROPIC_API_KEY whatever the api_base.
+        for (model, var) in [
+            ("openai/x", "OPENAI_API_KEY"),
+            ("anthropic/claude-x", "ANTHROPIC_API_KEY"),
+        ] {
+            let text = one(&format!(
+                "      model: {model}\n      api_base: http://127.0.0.1:9/v1\n"
+            ));
+            let plan = compile_env(&text, &[]).unwrap();
+            assert_eq!(plan.deployments[0].upstream.api_key, None, "{model}");
+            let vars: &'static [(&'static str, &'static str)] = if var == "OPENAI_API_KEY" {
+                &[("OPENAI_API_KEY", "sk-o")]
+            } else {
+                &[("ANTHROPIC_API_KEY", "sk-a")]
+            };
+            let plan = compile_env(&text, vars).unwrap();
+            assert_eq!(
+                plan.deployments[0].upstream.api_key,
+                Some(Setting::Env { env: var.into() }),
+                "{model}"
+            );
+            assert!(plan.host_env_keys.contains(var));
+        }
     }
 
     #[test]
