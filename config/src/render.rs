@@ -58,6 +58,21 @@ pub struct RenderOptions {
     pub keyservice: Option<String>,
 }
 
+#[cfg(test)]
+impl RenderOptions {
+    /// Options for unit tests: a made-up `.wasm` path, any free ports, no keyservice.
+    pub(crate) fn for_tests() -> Self {
+        RenderOptions {
+            wasm: PathBuf::from("/f.wasm"),
+            host: "127.0.0.1".into(),
+            port: 0,
+            admin_port: 0,
+            ca_file: DEFAULT_CA_FILE.into(),
+            keyservice: None,
+        }
+    }
+}
+
 /// `GET /health/readiness` (also under `/v1`, with or without a trailing slash or a
 /// query), as the router stage classifies it.
 const READINESS_PATH_REGEX: &str = r"^(/v1)?/health/readiness/?(\?.*)?$";
@@ -833,14 +848,7 @@ mod tests {
         let env = |_: &str| None;
         let (config, _) = parse_str(text, "config.yaml", &env).unwrap();
         let plan = crate::plan::compile(&config, &env).unwrap();
-        let opts = RenderOptions {
-            wasm: PathBuf::from("/f.wasm"),
-            host: "127.0.0.1".into(),
-            port: 0,
-            admin_port: 0,
-            ca_file: DEFAULT_CA_FILE.into(),
-            keyservice: None,
-        };
+        let opts = RenderOptions::for_tests();
         render(&plan, &opts).unwrap().bootstrap
     }
 

@@ -228,13 +228,12 @@ fn secs(s: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use serde_json::Value;
 
     use crate::litellm::parse_str;
     use crate::plan::{compile, Plan};
-    use crate::render::{render, RenderOptions, DEFAULT_CA_FILE};
+    use crate::render::{render, RenderOptions};
 
     fn plan(text: &str) -> Plan {
         let env = |_: &str| None;
@@ -244,14 +243,7 @@ mod tests {
 
     /// The bootstrap's routes and each route cluster's upstream plugin config.
     fn rendered(text: &str) -> (Vec<Value>, Vec<Value>) {
-        let opts = RenderOptions {
-            wasm: PathBuf::from("/f.wasm"),
-            host: "127.0.0.1".into(),
-            port: 0,
-            admin_port: 0,
-            ca_file: DEFAULT_CA_FILE.into(),
-            keyservice: None,
-        };
+        let opts = RenderOptions::for_tests();
         let out = render(&plan(text), &opts).unwrap();
         let routes = out.bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]
             ["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]

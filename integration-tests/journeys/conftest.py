@@ -14,6 +14,7 @@ for path in (str(_HERE), str(_HERE.parent)):  # user.py here; mocks/ one level u
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from mocks import OPENAI_KEY, OpenAIMock  # noqa: E402
 from user import Up  # noqa: E402
 
 
@@ -45,3 +46,10 @@ def up(project: Path) -> Iterator[Callable[..., Up]]:
         except AssertionError as err:
             errors.append(str(err))
     assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
+def openai_mock() -> Iterator[OpenAIMock]:
+    """An OpenAI mock on 127.0.0.1 (key ``mocks.OPENAI_KEY``): the user's provider."""
+    with OpenAIMock(api_key=OPENAI_KEY) as mock:
+        yield mock

@@ -26,7 +26,7 @@ from openai import OpenAI
 from harness import request_json
 from mocks import AZURE_API_VERSION, AZURE_KEY, OPENAI_KEY, AzureMock, GoogleOAuthMock, OllamaMock, OpenAIMock, VertexMock
 from mocks.bedrock import SESSION_KEY, BedrockMock
-from user import free_port, switchyard
+from user import ONE_OPENAI_MODEL, free_port, switchyard
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOGLE_TEST_KEY = (ROOT / "filter" / "src" / "testdata" / "google_test_key.pem").read_text()
@@ -38,19 +38,7 @@ MASTER = "sk-master-journey-0123456789"
 # The line LiteLLM's debug output starts each provider request with.
 REQUEST_LINE = "POST Request Sent from LiteLLM:"
 
-OPENAI_CONFIG = """model_list:
-  - model_name: gpt-3.5-turbo
-    litellm_params:
-      model: openai/gpt-3.5-turbo
-      api_base: {base}
-      api_key: os.environ/OPENAI_API_KEY
-"""
 
-
-@pytest.fixture
-def openai_mock():
-    with OpenAIMock(api_key=OPENAI_KEY) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -122,7 +110,7 @@ def wait_for(run, text: str, count: int = 1, timeout: float = 10.0) -> str:
     ["--config=config.yaml"],
 ], ids=["up--config", "up--config=", "up-c", "no-command", "no-command="])
 def test_config_flag_forms(args, project, up, openai_mock):
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     port = free_port()
     run = up([*args, "--port", str(port)], {"OPENAI_API_KEY": OPENAI_KEY})
     assert run.url == f"http://127.0.0.1:{port}"
@@ -135,7 +123,7 @@ def test_config_flag_forms(args, project, up, openai_mock):
 
 def test_port_with_a_config_is_the_flags(project, up, openai_mock):
     # LiteLLM's config has no port: --port decides, and Envoy listens there.
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     port = free_port()
     run = up(["--config", "config.yaml", "--port", str(port)], {"OPENAI_API_KEY": OPENAI_KEY})
     listeners = admin_json(run, "/listeners?format=json")["listener_statuses"]
@@ -145,7 +133,7 @@ def test_port_with_a_config_is_the_flags(project, up, openai_mock):
 
 def test_default_host_stays_on_this_machine(project, up, openai_mock):
     # LiteLLM listens on 0.0.0.0 by default; Switchyard on 127.0.0.1 unless told.
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     port = free_port()
     run = up(["--config", "config.yaml", "--port", str(port)], {"OPENAI_API_KEY": OPENAI_KEY})
     assert listener_address(run) == "127.0.0.1"
@@ -157,7 +145,7 @@ def test_default_host_stays_on_this_machine(project, up, openai_mock):
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 def test_host_all_interfaces(host, project, up, openai_mock):
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     port = free_port()
     run = up(["--config", "config.yaml", "--host", host, "--port", str(port)],
              {"OPENAI_API_KEY": OPENAI_KEY})
@@ -177,7 +165,7 @@ def test_host_all_interfaces(host, project, up, openai_mock):
 
 @pytest.mark.parametrize("flag,workers", [("--num_workers", 2), ("--num-workers", 3)])
 def test_num_workers_is_envoys_concurrency(flag, workers, project, up, openai_mock):
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     run = up(["--config", "config.yaml", "--port", str(free_port()), flag, str(workers)],
              {"OPENAI_API_KEY": OPENAI_KEY})
     info = admin_json(run, "/server_info")
@@ -260,7 +248,7 @@ def test_api_version_reaches_azure(project, up):
 def test_model_with_a_config_takes_every_request(project, up, openai_mock, ollama_mock):
     # LiteLLM sends every request to the command-line model, even one naming a
     # group of the config; /models lists both.
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     run = up(["--config", "config.yaml", "--model", "ollama/llama3", "--api_base",
               ollama_mock.base_url, "--port", str(free_port())], {"OPENAI_API_KEY": OPENAI_KEY})
     assert model_ids(run.url) == ["gpt-3.5-turbo", "ollama/llama3"]
@@ -279,7 +267,7 @@ def test_no_config_and_no_model_is_refused(project):
 
 def test_test_prints_the_answer_of_a_running_gateway(project, up, openai_mock):
     (project / "config.yaml").write_text(
-        OPENAI_CONFIG.format(base=openai_mock.base_url) + f"general_settings:\n  master_key: {MASTER}\n")
+        ONE_OPENAI_MODEL.format(base=openai_mock.base_url) + f"general_settings:\n  master_key: {MASTER}\n")
     port = free_port()
     up(["--config", "config.yaml", "--port", str(port)], {"OPENAI_API_KEY": OPENAI_KEY})
     # LiteLLM's `litellm --test` (with the port and the config whose master key it uses).
@@ -311,7 +299,7 @@ def test_test_without_a_gateway_fails(project):
 
 @pytest.mark.parametrize("value", ["False", "True"])
 def test_telemetry_is_accepted(value, project, up, openai_mock):
-    (project / "config.yaml").write_text(OPENAI_CONFIG.format(base=openai_mock.base_url))
+    (project / "config.yaml").write_text(ONE_OPENAI_MODEL.format(base=openai_mock.base_url))
     run = up(["--config", "config.yaml", "--telemetry", value, "--port", str(free_port())],
              {"OPENAI_API_KEY": OPENAI_KEY})
     assert "Switchyard sends no telemetry" in run.output()

@@ -19,23 +19,11 @@ from openai import AuthenticationError, OpenAI
 
 from harness import request_json
 from mocks import OPENAI_KEY, OpenAIMock
-from user import free_port
+from user import ONE_OPENAI_MODEL, free_port
 
 MASTER = "sk-1234"
 
-MODEL = """model_list:
-  - model_name: gpt-3.5-turbo
-    litellm_params:
-      model: openai/gpt-3.5-turbo
-      api_base: {base}
-      api_key: os.environ/OPENAI_API_KEY
-"""
 
-
-@pytest.fixture
-def openai_mock():
-    with OpenAIMock(api_key=OPENAI_KEY) as mock:
-        yield mock
 
 
 def generate_and_use(url: str, master: str, mock: OpenAIMock) -> str:
@@ -59,7 +47,7 @@ def generate_and_use(url: str, master: str, mock: OpenAIMock) -> str:
 
 @pytest.mark.parametrize("form", ["literal", "os.environ", "LITELLM_MASTER_KEY only"])
 def test_master_key_forms_start_and_serve_generated_keys(form, project, up, openai_mock):
-    config = MODEL.format(base=openai_mock.base_url)
+    config = ONE_OPENAI_MODEL.format(base=openai_mock.base_url)
     env = {"OPENAI_API_KEY": OPENAI_KEY}
     if form == "literal":
         config += f"general_settings:\n  master_key: {MASTER}\n"
@@ -91,7 +79,7 @@ POSTGRES = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")  # test plumbing: scri
 @pytest.mark.skipif(not POSTGRES, reason="needs the PostgreSQL that scripts/test starts")
 @pytest.mark.parametrize("form", ["literal", "os.environ", "DATABASE_URL only"])
 def test_database_url_forms_start_and_keep_keys_in_postgres(form, project, up, openai_mock):
-    config = MODEL.format(base=openai_mock.base_url) + f"general_settings:\n  master_key: {MASTER}\n"
+    config = ONE_OPENAI_MODEL.format(base=openai_mock.base_url) + f"general_settings:\n  master_key: {MASTER}\n"
     env = {"OPENAI_API_KEY": OPENAI_KEY}
     if form == "literal":
         config += f"  database_url: {POSTGRES}\n"

@@ -27,6 +27,16 @@ from typing import Mapping
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "switchyard"
 
+# The config most LiteLLM examples start from: one OpenAI model (``base`` is the
+# provider's address, here a mock's), its key from OPENAI_API_KEY.
+ONE_OPENAI_MODEL = """model_list:
+  - model_name: gpt-3.5-turbo
+    litellm_params:
+      model: openai/gpt-3.5-turbo
+      api_base: {base}
+      api_key: os.environ/OPENAI_API_KEY
+"""
+
 # Variables a user may set because the README tells them to (none today).
 USER_VISIBLE: frozenset[str] = frozenset()
 
