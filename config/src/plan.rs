@@ -2084,6 +2084,15 @@ impl Compiler<'_> {
                 self.warn(path, "not supported by Switchyard yet; ignored");
                 continue;
             }
+            if switchyard_filter::litellm_fields::is_litellm_field(key) {
+                // LiteLLM consumes these itself (`num_retries`, `metadata`, …): they are
+                // never request parameters, so no provider may get them.
+                self.warn(
+                    path,
+                    "a LiteLLM setting, not a request parameter: never sent to the provider, and not applied per deployment by Switchyard",
+                );
+                continue;
+            }
             let mut value = value.clone();
             self.resolve_in_value(&path, &mut value)?;
             let json = serde_json::to_value(&value).map_err(|e| {
@@ -3480,6 +3489,21 @@ mod tests {
             &plan,
             "model_list[3].model_info.mode: mode \"image_generation\""
         ));
+    }
+
+    #[test]
+    fn litellm_settings_in_litellm_params_are_never_request_parameters() {
+        // `num_retries: 3` on a deployment is common in LiteLLM configs; it must not
+        // reach the provider as a default parameter.
+        let text = one("      model: openai/x\n      num_retries: 3\n      caching: true\n      temperature: 0.5\n");
+        let plan = compile_env(&text, &[("OPENAI_API_KEY", "sk-o")]).unwrap();
+        let params = &plan.deployments[0].upstream.default_params;
+        assert!(!params.contains_key("num_retries") && !params.contains_key("caching"));
+        assert_eq!(params["temperature"], serde_json::json!(0.5));
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("model_list[0].litellm_params.num_retries: a LiteLLM setting")));
     }
 
     #[test]
