@@ -19,7 +19,9 @@ use serde_json::Value;
 use switchyard_filter::cost::Usage;
 use switchyard_filter::endpoint::Endpoint;
 use switchyard_filter::messages::{Chain, MessagesContext, StreamToMessages};
-use switchyard_filter::providers::{stream_translator, ProviderKind, ResponseContext, StreamTranslate};
+use switchyard_filter::providers::{
+    stream_translator, ProviderKind, ResponseContext, StreamTranslate,
+};
 use switchyard_fuzz::{Framed, PROVIDERS};
 
 fn translator(provider: Option<ProviderKind>, stops: bool) -> Box<dyn StreamTranslate> {
@@ -63,22 +65,38 @@ fn check_grammar(out: &[u8]) {
         .split("\n\n")
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let (name, data) = e.split_once('\n').unwrap_or_else(|| panic!("one line: {e:?}"));
-            let name = name.strip_prefix("event: ").unwrap_or_else(|| panic!("no event line: {e:?}"));
-            let data = data.strip_prefix("data: ").unwrap_or_else(|| panic!("no data line: {e:?}"));
+            let (name, data) = e
+                .split_once('\n')
+                .unwrap_or_else(|| panic!("one line: {e:?}"));
+            let name = name
+                .strip_prefix("event: ")
+                .unwrap_or_else(|| panic!("no event line: {e:?}"));
+            let data = data
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("no data line: {e:?}"));
             assert!(!data.contains('\n'), "two data lines: {e:?}");
-            let v: Value = serde_json::from_str(data).unwrap_or_else(|err| panic!("data not JSON ({err}): {data:?}"));
+            let v: Value = serde_json::from_str(data)
+                .unwrap_or_else(|err| panic!("data not JSON ({err}): {data:?}"));
             assert_eq!(v["type"], name, "type differs from the event name: {e:?}");
             (name, v)
         })
         .collect();
     let (last, _) = events.last().expect("never silent");
-    assert!(matches!(*last, "message_stop" | "error"), "ends with {last}: {text:?}");
-    let terminals = events.iter().filter(|(n, _)| matches!(*n, "message_stop" | "error")).count();
+    assert!(
+        matches!(*last, "message_stop" | "error"),
+        "ends with {last}: {text:?}"
+    );
+    let terminals = events
+        .iter()
+        .filter(|(n, _)| matches!(*n, "message_stop" | "error"))
+        .count();
     assert_eq!(terminals, 1, "one terminal event: {text:?}");
     if *last == "message_stop" {
         assert_eq!(events.first().map(|(n, _)| *n), Some("message_start"));
-        assert_eq!(events.get(events.len() - 2).map(|(n, _)| *n), Some("message_delta"));
+        assert_eq!(
+            events.get(events.len() - 2).map(|(n, _)| *n),
+            Some("message_delta")
+        );
     }
     let mut open: Option<u64> = None;
     let mut next = 0u64;
@@ -91,7 +109,10 @@ fn check_grammar(out: &[u8]) {
                 next += 1;
             }
             "content_block_delta" => {
-                assert!(v["index"].as_u64().is_some_and(|i| i < next), "delta of an unknown block");
+                assert!(
+                    v["index"].as_u64().is_some_and(|i| i < next),
+                    "delta of an unknown block"
+                );
             }
             "content_block_stop" => {
                 assert_eq!(v["index"].as_u64(), open, "stops the open block");
@@ -107,7 +128,12 @@ fuzz_target!(|data: &[u8]| {
     let input = Framed::parse(data);
     let stops = input.bit(0);
     let chunks = input.chunks();
-    let providers = std::iter::once(None).chain(PROVIDERS.into_iter().filter(|p| *p != ProviderKind::Anthropic).map(Some));
+    let providers = std::iter::once(None).chain(
+        PROVIDERS
+            .into_iter()
+            .filter(|p| *p != ProviderKind::Anthropic)
+            .map(Some),
+    );
     for provider in providers {
         let (out, usage) = run(provider, stops, &chunks);
         let whole = run(provider, stops, &[input.payload]);

@@ -178,6 +178,23 @@ pub fn assert_error_body(body: &[u8]) {
 /// The events of an OpenAI SSE body the gateway produced: each must be one
 /// `data: ` line holding JSON (or `[DONE]`), ended by a blank line. Returns the
 /// parsed payloads (`[DONE]` as a JSON string).
+/// Whether an Azure stream passes untouched: its events are written
+/// `data: …\n\n` (as Azure writes them; the gateway re-writes each event, and an
+/// unfinished last one is dropped as SSE clients drop it) and none is a
+/// content-filter annotation (`"object": ""`: a stream without an empty string has
+/// none), which `providers::azure` normalizes.
+pub fn azure_stream_untouched(payload: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return false;
+    };
+    !text.contains("\"\"")
+        && text.ends_with("\n\n")
+        && text
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .all(|e| e.starts_with("data: ") && !e.contains(['\n', '\r']))
+}
+
 pub fn openai_sse_events(out: &[u8]) -> Vec<Value> {
     let text = std::str::from_utf8(out)
         .unwrap_or_else(|e| panic!("stream output is not UTF-8 ({e}): {out:?}"));
