@@ -58,6 +58,12 @@ class Keyservice:
             self.proc.terminate()
             self.proc.wait(timeout=10)
 
+    def gateway(self, config: str, env: dict[str, str], workdir: Path) -> harness.Gateway:
+        """A gateway (not started) rendered to ask this keyservice
+        (`switchyard render --keyservice`)."""
+        return harness.Gateway(config, env, workdir=workdir,
+                               extra_render_args=["--keyservice", f"127.0.0.1:{self.port}"])
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
@@ -79,9 +85,8 @@ router_settings:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = harness.Gateway(
-            config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
-            workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
+        gw = ks.gateway(config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
+                        work / "gw")
         gw.start()
         try:
             yield gw, ks, mock

@@ -15,7 +15,6 @@ import uuid
 
 import pytest
 
-import harness
 from mocks import OPENAI_KEY, OpenAIMock
 from test_keys import MASTER, Keyservice, admin, assert_error, chat, wait_for
 
@@ -58,8 +57,7 @@ general_settings:
                 (work / f"ks{i}").mkdir()
                 ks = Keyservice(work / f"ks{i}", url).start()
                 services.append(ks)
-                gw = harness.Gateway(config, env, workdir=work / f"gw{i}",
-                                     extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
+                gw = ks.gateway(config, env, work / f"gw{i}")
                 gateways.append(gw.start())
             yield gateways, services, mock
         finally:

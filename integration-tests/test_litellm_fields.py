@@ -261,9 +261,7 @@ model_list:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = harness.Gateway(
-            config, {**ENV, "TEST_MASTER": MASTER},
-            workdir=work / "gw", extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
+        gw = ks.gateway(config, {**ENV, "TEST_MASTER": MASTER}, work / "gw")
         gw.start()
         try:
             yield gw, mock, claude

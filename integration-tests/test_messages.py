@@ -447,8 +447,7 @@ def keyed(mocks, tmp_path_factory):
     ks = Keyservice(work).start()
     env = {"TEST_ANTHROPIC_KEY": ANTHROPIC_KEY, "TEST_OPENAI_KEY": OPENAI_KEY,
            "TEST_MASTER": MASTER}
-    gw = harness.Gateway(config(*mocks, keys=True), env, workdir=work / "gw",
-                         extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
+    gw = ks.gateway(config(*mocks, keys=True), env, work / "gw")
     gw.start()
     try:
         yield gw, MASTER
