@@ -86,7 +86,8 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 6] = [
+pub const KEY_HEADERS: [&str; 7] = [
+    switchyard_filter::router::ALIAS_TARGET_HEADER,
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
@@ -115,6 +116,7 @@ fn ext_authz() -> Value {
                     CLIENT_CREDENTIAL_HEADERS.as_slice(),
                     &[
                         switchyard_filter::router::GROUP_HEADER,
+                        switchyard_filter::router::REQUESTED_MODEL_HEADER,
                         switchyard_filter::router::FALLBACK_GROUPS_HEADER,
                     ],
                 ].concat())}},

@@ -38,9 +38,19 @@ pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
 /// Request header set to `1` on streamed calls: they take the group's stream route,
 /// whose per-try timeout is the wait for the first byte (`stream_timeout`).
 pub const STREAM_HEADER: &str = "x-switchyard-stream";
+/// Request header naming the model exactly as the client asked for it, set by this
+/// stage (first pass only) for the key check: a key's `aliases` apply to it, as in
+/// LiteLLM.
+pub const REQUESTED_MODEL_HEADER: &str = "x-switchyard-requested-model";
+/// Request header the keyservice sets (through ext_authz) when one of the key's
+/// `aliases` applied: the model the key was checked for, which the responder stage
+/// then routes the request to ([`reroute`]).
+pub const ALIAS_TARGET_HEADER: &str = "x-switchyard-alias-target";
 /// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 12] = [
+pub const INTERNAL_HEADERS: [&str; 14] = [
     GROUP_HEADER,
+    REQUESTED_MODEL_HEADER,
+    ALIAS_TARGET_HEADER,
     STREAM_HEADER,
     RETRIES_HEADER,
     TIMEOUT_HEADER,
@@ -650,6 +660,41 @@ fn reply_error(router: &Router, host: &mut dyn Host, err: &GatewayError, api: Cl
     )
 }
 
+/// Routes a request again, to `model`: the responder stage's answer to a key's
+/// `aliases` (the keyservice checked the key for `model` and names it in
+/// [`ALIAS_TARGET_HEADER`]). Everything the router stage decided from the model is
+/// decided again — group header, route facts, a mock group's deferred answer — and
+/// the route cache cleared, so that the group served is the group authorized. The
+/// request's body is buffered (`size` bytes); `path` is its path. Never used on a
+/// replay (the keyservice only names a target on the first pass).
+pub fn reroute(
+    router: &Router,
+    host: &mut dyn Host,
+    path: &str,
+    model: &str,
+    size: usize,
+) -> Result<Flow, GatewayError> {
+    let Route::Llm {
+        endpoint,
+        path_model,
+        api,
+    } = classify("POST", path)
+    else {
+        return Err(GatewayError::internal(format!(
+            "a key alias for a request that names no model ({path})"
+        )));
+    };
+    // An answer the first routing deferred (a mock group's, an unknown model's
+    // error) was for the model the alias replaced.
+    host.set_property(&[REPLY_PROPERTY], b"");
+    host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
+    let exchange = RouterExchange {
+        api,
+        ..RouterExchange::default()
+    };
+    exchange.route(router, host, endpoint, path_model, Some(model), size)
+}
+
 impl RouterExchange {
     /// Request headers: classify, answer locally or wait for the body.
     pub fn on_request_headers(
@@ -795,18 +840,21 @@ impl RouterExchange {
             self.pending = Some((endpoint, path_model));
             return Flow::Pause;
         }
-        match self.route(router, host, endpoint, path_model.as_deref(), size) {
+        match self.route(router, host, endpoint, path_model.as_deref(), None, size) {
             Ok(flow) => flow,
             Err(err) => reply_error(router, host, &err, self.api),
         }
     }
 
+    /// Routes the request whose whole body is buffered: to `model_override` when
+    /// given (a key's alias, [`reroute`]), else to the body's (or the path's) model.
     fn route(
         &self,
         router: &Router,
         host: &mut dyn Host,
         endpoint: Endpoint,
         path_model: Option<&str>,
+        model_override: Option<&str>,
         size: usize,
     ) -> Result<Flow, GatewayError> {
         let body = host.request_body(size).unwrap_or_default();
@@ -823,9 +871,8 @@ impl RouterExchange {
             );
             host.set_property(&[LABELS_PROPERTY], &labels.encode());
         }
-        let model = head
-            .model
-            .as_deref()
+        let model = model_override
+            .or(head.model.as_deref())
             .or(path_model)
             .ok_or_else(|| GatewayError::invalid_param("model", "`model` is required"))?;
         if model.is_empty() || model.chars().any(char::is_control) || model.len() > 512 {
@@ -833,6 +880,12 @@ impl RouterExchange {
                 "model",
                 format!("Invalid model name {model:?}"),
             ));
+        }
+        if router.defer_answers && self.error_fallback.is_none() && model_override.is_none() {
+            // For the key check: a key's `aliases` apply to the name the client used
+            // (also when the config knows no such model). A replay is checked for the
+            // group it is replayed to, as named by the group header.
+            host.set_request_header(REQUESTED_MODEL_HEADER, Some(model));
         }
         // The request's own fallbacks, checked against the config (and, through
         // ext_authz, against the key) on the first pass and on every replay.

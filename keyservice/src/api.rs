@@ -295,8 +295,18 @@ async fn check_route(
                 .collect()
         })
         .unwrap_or_default();
+    let requested = headers
+        .get(crate::check::H_REQUESTED_MODEL)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
     match svc
-        .authorize(&presented, model.as_deref(), &fallbacks, now_ms())
+        .authorize(
+            &presented,
+            model.as_deref(),
+            requested,
+            &fallbacks,
+            now_ms(),
+        )
         .await
     {
         Err(e) => {

@@ -570,12 +570,14 @@ impl KeyService {
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
+        requested_model: Option<&str>,
         fallbacks: &[String],
         now: i64,
     ) -> Result<Decision, StoreError> {
         let input = CheckInput {
             presented_key: presented,
             model,
+            requested_model,
             fallbacks,
             now,
         };
