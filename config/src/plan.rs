@@ -805,6 +805,10 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
+    if keys.is_some() {
+        unpriced_warnings(config, &deployments, &mut cx.warnings);
+    }
+
     let max_request_body_bytes = config
         .general_settings
         .max_request_size_mb
@@ -861,6 +865,43 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let disagreements = crate::timeouts::disagreements(&plan, &attempts, timeout);
     plan.warnings.extend(disagreements);
     Ok(plan)
+}
+
+/// With virtual keys on (budgets apply), a warning for every deployment without a
+/// price: its spend would be recorded as 0 and no budget would ever stop it. Each
+/// names the file, the entry and the field, and the ways to give it a price. A
+/// wildcard deployment is priced per request by the model asked for: it is named
+/// when the price table lists none of the models its pattern matches.
+fn unpriced_warnings(config: &Config, deployments: &[PlannedDeployment], out: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    for d in deployments {
+        let up = &d.upstream;
+        let wildcard = up.model.contains('*');
+        if up.pricing.is_some() || (wildcard && !up.model_prices.is_empty()) {
+            continue;
+        }
+        if !seen.insert(d.entry_index) {
+            continue;
+        }
+        let Some(entry) = config.model_list.get(d.entry_index) else {
+            continue;
+        };
+        let what = if wildcard {
+            "the price table lists no model this wildcard matches"
+        } else if up.provider == ProviderKind::Azure {
+            "an Azure deployment is named freely and has no model_info.base_model (it is priced only if its answer names a model the price table lists)"
+        } else {
+            "the price table does not list this model"
+        };
+        out.push(format!(
+            "{}: model_list[{}] (model_name {:?}).litellm_params.model {:?}: NO PRICE and virtual keys are on: {what}, so its spend is recorded as $0 and budgets never stop it (Switchyard serves it and logs a warning per request). Give it a price: litellm_params (or model_info) input_cost_per_token and output_cost_per_token; or model_info.base_model naming a priced model (e.g. azure/gpt-4o); or a price file in LiteLLM's format (model_prices_and_context_window.json) named by {}",
+            config.file_name,
+            d.entry_index,
+            entry.model_name,
+            entry.litellm_params.model,
+            crate::prices::PRICES_ENV,
+        ));
+    }
 }
 
 /// LiteLLM's default deployment id: the hex SHA-256 of `model_name` followed by, for
@@ -1465,6 +1506,14 @@ impl Compiler<'_> {
             .or(self.config.litellm_settings.drop_params)
             .unwrap_or(false);
         let pricing = self.pricing(entry, &provider_name, &model_id);
+        // Prices per served model where the deployment's own cannot be known now: a
+        // wildcard serves the requested model; an unpriced Azure deployment (named
+        // freely, no base_model) is priced by the model its answer names.
+        let model_prices = match &pricing {
+            None if model_id.contains('*') => self.prices.models_of(&provider_name, &model_id),
+            None if provider == ProviderKind::Azure => self.prices.models_of("azure", "*"),
+            _ => BTreeMap::new(),
+        };
 
         Ok(Classified::Real(Box::new(Real {
             index,
@@ -1482,6 +1531,7 @@ impl Compiler<'_> {
                 drop_params,
                 fallback_index: 0,
                 pricing,
+                model_prices,
                 prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
                 aws,
                 google_auth,

@@ -295,6 +295,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         drop_params: false,
         fallback_index: 0,
         pricing: None,
+        model_prices: Default::default(),
         prompt_template: None,
         aws: None,
         google_auth: None,
