@@ -3746,6 +3746,48 @@ mod tests {
     }
 
     #[test]
+    fn wildcards_fine_tunes_and_azure_are_priced_and_the_unpriced_named() {
+        let text = "model_list:\n  - model_name: \"openai/*\"\n    litellm_params: {model: \"openai/*\"}\n  - model_name: ft\n    litellm_params: {model: \"openai/ft:gpt-4o-mini:acme::abc123\"}\n  - model_name: az\n    litellm_params: {model: azure/my-dep, api_base: https://r.openai.azure.com}\n  - model_name: az-based\n    litellm_params: {model: azure/my-dep2, api_base: https://r.openai.azure.com}\n    model_info: {base_model: azure/gpt-4o-mini}\n  - model_name: vllm\n    litellm_params: {model: hosted_vllm/mine, api_base: http://h:1/v1}\n  - model_name: \"claude-*\"\n    litellm_params: {model: \"anthropic/claude-*\"}\n";
+        const ENV: &[(&str, &str)] = &[
+            ("AZURE_API_KEY", "k"),
+            ("OPENAI_API_KEY", "k"),
+            ("ANTHROPIC_API_KEY", "k"),
+        ];
+        let plan = compile_env(text, ENV).unwrap();
+        let dep = |g: &str| {
+            plan.deployments
+                .iter()
+                .find(|d| d.upstream.group == g)
+                .map(|d| d.upstream.clone())
+                .unwrap()
+        };
+        let wild = dep("openai/*");
+        assert_eq!(wild.pricing, None);
+        assert_eq!(wild.model_prices["gpt-4o-mini"].input_cost_per_token, 1.5e-7);
+        assert!(wild.model_prices.contains_key("gpt-4o"));
+        assert!(!wild.model_prices.keys().any(|k| k.starts_with("claude")));
+        assert_eq!(dep("ft").pricing.unwrap().input_cost_per_token, 1.5e-7, "fine-tune: its base");
+        assert_eq!(dep("ft").model_prices.len(), 0);
+        assert_eq!(dep("az").pricing, None);
+        assert!(dep("az").model_prices.contains_key("gpt-4o"), "priced by the answer's model");
+        assert_eq!(dep("az-based").pricing.unwrap().output_cost_per_token, 6e-7);
+        assert!(dep("claude-*").model_prices.keys().all(|k| k.starts_with("claude-")));
+        // No keys: nothing to warn about.
+        assert!(!has_warning(&plan, "NO PRICE"), "{:?}", plan.warnings);
+
+        let keyed = format!("{text}general_settings: {{master_key: sk-1234}}\n");
+        let plan = compile_env(&keyed, ENV).unwrap();
+        let unpriced: Vec<&String> = plan.warnings.iter().filter(|w| w.contains("NO PRICE")).collect();
+        assert_eq!(unpriced.len(), 2, "{unpriced:?}");
+        assert!(unpriced[0].contains("model_list[2] (model_name \"az\").litellm_params.model \"azure/my-dep\""), "{}", unpriced[0]);
+        assert!(unpriced[0].contains("base_model"), "{}", unpriced[0]);
+        assert!(unpriced[1].contains("model_list[4]") && unpriced[1].contains("hosted_vllm/mine"), "{}", unpriced[1]);
+        for w in unpriced {
+            assert!(w.contains("input_cost_per_token") && w.contains("SWITCHYARD_MODEL_PRICES"), "{w}");
+        }
+    }
+
+    #[test]
     fn keys_are_on_with_a_master_key_or_a_database() {
         let plan = compile_text(&one("      model: openai/x\n")).unwrap();
         assert!(

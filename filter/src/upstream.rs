@@ -1230,7 +1230,14 @@ impl UpstreamExchange {
                 host.replace_response_body(size, &out);
                 self.stream_written = out.len();
                 if end_of_stream {
-                    self.record_spend(dep, host);
+                    if self.usage.is_none() && self.provider_cost.is_none() {
+                        // A stream that ended without its usage (cut by an error
+                        // event, or a server that reports none): charged the
+                        // estimate of what it carried, not $0.
+                        self.record_estimated(dep, host);
+                    } else {
+                        self.record_spend(dep, host);
+                    }
                 }
                 Flow::Continue
             }
@@ -1481,6 +1488,25 @@ impl UpstreamExchange {
             dep,
             host,
             "failure",
+            usage,
+            spend,
+            pricing.is_none(),
+            marks,
+        );
+    }
+
+    /// Queues the report of a stream that ended without usage: status `success`,
+    /// spend charged for the estimate, metadata `{"estimated": true}`.
+    fn record_estimated(&self, dep: &Deployment, host: &dyn Host) {
+        let (usage, _) = self.partial_usage();
+        let pricing = self.served_pricing(dep);
+        let spend = pricing.map_or(0.0, |p| cost::cost(&usage, &p));
+        let mut marks = Map::new();
+        marks.insert("estimated".into(), Value::Bool(true));
+        self.report(
+            dep,
+            host,
+            "success",
             usage,
             spend,
             pricing.is_none(),
