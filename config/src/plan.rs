@@ -3763,27 +3763,57 @@ mod tests {
         };
         let wild = dep("openai/*");
         assert_eq!(wild.pricing, None);
-        assert_eq!(wild.model_prices["gpt-4o-mini"].input_cost_per_token, 1.5e-7);
+        assert_eq!(
+            wild.model_prices["gpt-4o-mini"].input_cost_per_token,
+            1.5e-7
+        );
         assert!(wild.model_prices.contains_key("gpt-4o"));
         assert!(!wild.model_prices.keys().any(|k| k.starts_with("claude")));
-        assert_eq!(dep("ft").pricing.unwrap().input_cost_per_token, 1.5e-7, "fine-tune: its base");
+        assert_eq!(
+            dep("ft").pricing.unwrap().input_cost_per_token,
+            1.5e-7,
+            "fine-tune: its base"
+        );
         assert_eq!(dep("ft").model_prices.len(), 0);
         assert_eq!(dep("az").pricing, None);
-        assert!(dep("az").model_prices.contains_key("gpt-4o"), "priced by the answer's model");
+        assert!(
+            dep("az").model_prices.contains_key("gpt-4o"),
+            "priced by the answer's model"
+        );
         assert_eq!(dep("az-based").pricing.unwrap().output_cost_per_token, 6e-7);
-        assert!(dep("claude-*").model_prices.keys().all(|k| k.starts_with("claude-")));
+        assert!(dep("claude-*")
+            .model_prices
+            .keys()
+            .all(|k| k.starts_with("claude-")));
         // No keys: nothing to warn about.
         assert!(!has_warning(&plan, "NO PRICE"), "{:?}", plan.warnings);
 
         let keyed = format!("{text}general_settings: {{master_key: sk-1234}}\n");
         let plan = compile_env(&keyed, ENV).unwrap();
-        let unpriced: Vec<&String> = plan.warnings.iter().filter(|w| w.contains("NO PRICE")).collect();
+        let unpriced: Vec<&String> = plan
+            .warnings
+            .iter()
+            .filter(|w| w.contains("NO PRICE"))
+            .collect();
         assert_eq!(unpriced.len(), 2, "{unpriced:?}");
-        assert!(unpriced[0].contains("model_list[2] (model_name \"az\").litellm_params.model \"azure/my-dep\""), "{}", unpriced[0]);
+        assert!(
+            unpriced[0].contains(
+                "model_list[2] (model_name \"az\").litellm_params.model \"azure/my-dep\""
+            ),
+            "{}",
+            unpriced[0]
+        );
         assert!(unpriced[0].contains("base_model"), "{}", unpriced[0]);
-        assert!(unpriced[1].contains("model_list[4]") && unpriced[1].contains("hosted_vllm/mine"), "{}", unpriced[1]);
+        assert!(
+            unpriced[1].contains("model_list[4]") && unpriced[1].contains("hosted_vllm/mine"),
+            "{}",
+            unpriced[1]
+        );
         for w in unpriced {
-            assert!(w.contains("input_cost_per_token") && w.contains("SWITCHYARD_MODEL_PRICES"), "{w}");
+            assert!(
+                w.contains("input_cost_per_token") && w.contains("SWITCHYARD_MODEL_PRICES"),
+                "{w}"
+            );
         }
     }
 

@@ -179,9 +179,14 @@ mod tests {
         let claude = t.models_of("anthropic", "claude-3-5-*");
         assert!(claude.contains_key("claude-3-5-sonnet-20241022"));
         assert!(!claude.contains_key("claude-3-7-sonnet-20250219"));
-        assert!(t.models_of("azure", "*").contains_key("gpt-4o"), "Azure serves OpenAI's models");
+        assert!(
+            t.models_of("azure", "*").contains_key("gpt-4o"),
+            "Azure serves OpenAI's models"
+        );
         assert!(t.models_of("groq", "*").is_empty());
-        assert!(glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "c") && !glob("ab*b", "ab"));
+        assert!(
+            glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "c") && !glob("ab*b", "ab")
+        );
     }
 
     #[test]

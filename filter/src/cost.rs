@@ -230,7 +230,11 @@ mod tests {
     fn price_names_follow_litellm_and_fall_back_to_the_base_model() {
         assert_eq!(
             price_names("ft:gpt-4o-mini:my-org::abc123"),
-            ["ft:gpt-4o-mini:my-org::abc123", "ft:gpt-4o-mini", "gpt-4o-mini"]
+            [
+                "ft:gpt-4o-mini:my-org::abc123",
+                "ft:gpt-4o-mini",
+                "gpt-4o-mini"
+            ]
         );
         assert_eq!(
             price_names("ft:gpt-4o-mini-2024-07-18:org:suffix:id"),
@@ -242,17 +246,26 @@ mod tests {
                 "gpt-4o-mini"
             ]
         );
-        assert_eq!(price_names("gpt-4o-2024-08-06"), ["gpt-4o-2024-08-06", "gpt-4o"]);
+        assert_eq!(
+            price_names("gpt-4o-2024-08-06"),
+            ["gpt-4o-2024-08-06", "gpt-4o"]
+        );
         assert_eq!(price_names("gpt-4o"), ["gpt-4o"]);
         assert_eq!(price_names("ft:"), ["ft:"]);
-        assert_eq!(price_names("ft:davinci-002"), ["ft:davinci-002", "davinci-002"]);
+        assert_eq!(
+            price_names("ft:davinci-002"),
+            ["ft:davinci-002", "davinci-002"]
+        );
         assert_eq!(undated("x-2024-1-01"), "x-2024-1-01");
         assert_eq!(undated("-2024-01-01"), "");
         assert_eq!(undated("é-2024-01-01"), "é");
         let table: BTreeMap<String, Pricing> = [("gpt-4o-mini".to_string(), gpt_4o())].into();
         assert!(price_in(&table, "ft:gpt-4o-mini-2024-07-18:o::i").is_some());
         assert!(price_in(&table, "gpt-4o").is_none());
-        assert_eq!(model_of(br#"{"model":"gpt-4o-2024-08-06","choices":[]}"#).as_deref(), Some("gpt-4o-2024-08-06"));
+        assert_eq!(
+            model_of(br#"{"model":"gpt-4o-2024-08-06","choices":[]}"#).as_deref(),
+            Some("gpt-4o-2024-08-06")
+        );
         assert_eq!(model_of(br#"{"model":""}"#), None);
     }
 

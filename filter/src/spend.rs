@@ -10,8 +10,10 @@
 //! twice. A provider error is reported too (status `failure`, no spend, one row per
 //! failed attempt), which releases the request's parallel-request lease; so is an
 //! attempt that ends with neither an answer nor an error (the client left mid-stream,
-//! the provider's connection broke, a timeout), when Envoy ends it; a stream's usage
-//! comes at its end, so one cut midway records no spend. Lost are only: reports still queued when the Envoy process exits, and the
+//! the provider's connection broke, a timeout), when Envoy ends it; one whose answer had
+//! begun is charged what the provider produced, estimated where the provider gave no
+//! count (`crate::estimate`), and marked `switchyard_partial` in its metadata
+//! ([`Answered::marks`]). Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
 //!
 //! A row also carries what the client labelled the request with ([`SpendLabels`]):
@@ -575,7 +577,10 @@ mod tests {
         let v: Value =
             serde_json::from_slice(&report(&KeyFacts::default(), &answered(&labels))).unwrap();
         assert_eq!(v["metadata"]["switchyard_partial"], true);
-        assert_eq!(v["metadata"]["requester_metadata"]["switchyard_partial"], false);
+        assert_eq!(
+            v["metadata"]["requester_metadata"]["switchyard_partial"],
+            false
+        );
         let none = SpendLabels::default();
         let v: Value =
             serde_json::from_slice(&report(&KeyFacts::default(), &answered(&none))).unwrap();

@@ -16,9 +16,9 @@ use serde_json::{Map, Value};
 
 use crate::cost;
 use crate::debug_log;
-use crate::estimate;
 use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
+use crate::estimate;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
 use crate::litellm_fields;
@@ -1310,7 +1310,12 @@ impl UpstreamExchange {
                                 Ok(sse)
                             }
                         } else {
-                            report_cost(host, self.pricing.as_ref(), self.usage, self.provider_cost);
+                            report_cost(
+                                host,
+                                self.pricing.as_ref(),
+                                self.usage,
+                                self.provider_cost,
+                            );
                             if anthropic {
                                 messages::from_openai_response(&out, &self.messages_context())
                             } else {
@@ -1484,15 +1489,7 @@ impl UpstreamExchange {
         let mut marks = Map::new();
         marks.insert("switchyard_partial".into(), Value::Bool(true));
         marks.insert("estimated".into(), Value::Bool(estimated));
-        self.report(
-            dep,
-            host,
-            "failure",
-            usage,
-            spend,
-            pricing.is_none(),
-            marks,
-        );
+        self.report(dep, host, "failure", usage, spend, pricing.is_none(), marks);
     }
 
     /// Queues the report of a stream that ended without usage: status `success`,
@@ -1503,15 +1500,7 @@ impl UpstreamExchange {
         let spend = pricing.map_or(0.0, |p| cost::cost(&usage, &p));
         let mut marks = Map::new();
         marks.insert("estimated".into(), Value::Bool(true));
-        self.report(
-            dep,
-            host,
-            "success",
-            usage,
-            spend,
-            pricing.is_none(),
-            marks,
-        );
+        self.report(dep, host, "success", usage, spend, pricing.is_none(), marks);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2564,23 +2553,38 @@ mod tests {
         // (issue 12 point 4). Prompt: the request's strings "model" "x" "messages"
         // "stream" = 20 bytes -> 7 tokens; output "Hi" -> 1 token.
         assert_eq!(row["status"], "failure");
-        assert_eq!((row["prompt_tokens"].as_u64(), row["completion_tokens"].as_u64()), (Some(7), Some(1)));
+        assert_eq!(
+            (
+                row["prompt_tokens"].as_u64(),
+                row["completion_tokens"].as_u64()
+            ),
+            (Some(7), Some(1))
+        );
         let spend = row["spend"].as_f64().unwrap();
         assert!((spend - (7.0 * 1e-6 + 2e-6)).abs() < 1e-12, "{spend}");
-        assert_eq!(row["metadata"], json!({"switchyard_partial": true, "estimated": true}));
+        assert_eq!(
+            row["metadata"],
+            json!({"switchyard_partial": true, "estimated": true})
+        );
         assert_eq!(row["request_id"], "rid-left:attempt-1:failed");
         assert_eq!(row["lease_id"], "l7");
         ex.on_done(&up, &host);
         assert!(queued().is_empty(), "reported once");
 
         // Before any answer (no response headers: a reset, a timeout): no spend.
-        let mut host = request("chat_completions", json!({"model": "x", "messages": [], "stream": true}));
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "stream": true}),
+        );
         host.properties.insert(KEY_PROPERTY.into(), key.encode());
         let (ex, _) = send(&up, &mut host);
         ex.on_done(&up, &host);
         let due = queued();
         let row: Value = serde_json::from_slice(&due[0].1).unwrap();
-        assert_eq!((row["status"].as_str(), row["spend"].as_f64()), (Some("failure"), Some(0.0)));
+        assert_eq!(
+            (row["status"].as_str(), row["spend"].as_f64()),
+            (Some("failure"), Some(0.0))
+        );
         assert_eq!(row["metadata"], Value::Null);
 
         // An attempt already reported (answered, or a provider error) is not
