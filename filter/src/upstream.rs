@@ -1291,6 +1291,9 @@ impl UpstreamExchange {
                             _ => out,
                         };
                         self.usage = cost::usage_of(&out);
+                        if self.pricing.is_none() {
+                            self.pricing = cost::model_of(&out).and_then(|m| dep.price_for(&m));
+                        }
                         let anthropic = self.api.is_anthropic();
                         let out = if self.rewritten.fake_stream {
                             // A stream: no cost header, as for streams.
@@ -2251,6 +2254,127 @@ mod tests {
             .insert(ROUTE_PROPERTY.into(), facts.encode());
         send(&up, &mut host);
         assert_eq!(host.request_json()["model"], "gpt-4o-mini");
+    }
+
+    /// A cost header's value, for a non-streamed answer `body` to a request for
+    /// `model` (the wildcard's part `wildcard`).
+    fn cost_of_answer(
+        up: &Upstream,
+        model: &str,
+        wildcard: Option<&str>,
+        body: &[u8],
+    ) -> Option<f64> {
+        let mut host = request("chat_completions", json!({"model": model, "messages": []}));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
+            model: model.into(),
+            wildcard: wildcard.map(str::to_string),
+            error_fallback: None,
+            request_fallbacks: None,
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        let (mut ex, _) = send(up, &mut host);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body = body.to_vec();
+        ex.on_response_headers(up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(up, &mut host, n, true);
+        host.resp("x-litellm-response-cost")
+            .map(|c| c.parse().unwrap())
+    }
+
+    #[test]
+    fn answers_are_priced_by_the_model_served() {
+        let price = |input: f64, output: f64| Pricing {
+            input_cost_per_token: input,
+            output_cost_per_token: output,
+            cache_read_input_token_cost: None,
+            cache_creation_input_token_cost: None,
+        };
+        let table: BTreeMap<String, Pricing> = [
+            ("gpt-4o".to_string(), price(2e-6, 1e-5)),
+            ("gpt-4o-mini".to_string(), price(1e-7, 1e-6)),
+        ]
+        .into();
+        let usage = br#"{"model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":100}}"#;
+        // A wildcard: the model asked for (a fine-tune of it, a dated snapshot).
+        let mut wild = config(ProviderKind::Openai, "*");
+        wild.pricing = None;
+        wild.model_prices = table.clone();
+        let up = Upstream::new(&cluster(&[wild]), &env).unwrap();
+        let mini = cost_of_answer(&up, "openai/gpt-4o-mini", Some("gpt-4o-mini"), usage).unwrap();
+        assert!(
+            (mini - (1000.0 * 1e-7 + 100.0 * 1e-6)).abs() < 1e-12,
+            "{mini}"
+        );
+        let ft = cost_of_answer(
+            &up,
+            "openai/ft:gpt-4o-mini:o::i",
+            Some("ft:gpt-4o-mini:o::i"),
+            usage,
+        );
+        assert_eq!(ft, Some(mini), "a fine-tune at its base model's price");
+        let big = cost_of_answer(&up, "openai/gpt-4o", Some("gpt-4o"), usage).unwrap();
+        assert!(
+            (big - (1000.0 * 2e-6 + 100.0 * 1e-5)).abs() < 1e-12,
+            "{big}"
+        );
+        // A model the table lacks, answering as one it lacks too: no price.
+        let none =
+            br#"{"model":"nope","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+        assert_eq!(
+            cost_of_answer(&up, "openai/other", Some("other"), none),
+            None
+        );
+        // An Azure deployment named freely: the model its answer names.
+        let mut azure = config(ProviderKind::Azure, "my-deployment");
+        azure.pricing = None;
+        azure.model_prices = table;
+        let up = Upstream::new(&cluster(&[azure]), &env).unwrap();
+        assert_eq!(cost_of_answer(&up, "g", None, usage), Some(big));
+    }
+
+    #[test]
+    fn an_answer_held_whole_and_cut_is_charged_by_its_size() {
+        // Larger than Envoy's buffer (its 502), or cut by the provider: the bytes
+        // received, or the content-length when larger, at 3 bytes a token.
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        queued();
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        host.properties.insert(
+            KEY_PROPERTY.into(),
+            KeyFacts {
+                key_hash: "kh".into(),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![
+            (":status".into(), "200".into()),
+            ("content-length".into(), "3000".into()),
+        ];
+        ex.on_response_headers(&up, &mut host, false);
+        host.response_body = vec![b'y'; 900];
+        assert_eq!(ex.on_response_body(&up, &mut host, 900, false), Flow::Pause);
+        ex.on_done(&up, &host);
+        let due = queued();
+        assert_eq!(due.len(), 1);
+        let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+        assert_eq!(row["completion_tokens"], 1000, "content-length 3000 / 3");
+        assert_eq!(
+            row["prompt_tokens"], 5,
+            "\"model\" \"x\" \"messages\": 14 bytes"
+        );
+        assert_eq!(row["metadata"]["switchyard_partial"], true);
+        let spend = row["spend"].as_f64().unwrap();
+        assert!(
+            (spend - (5.0 * 1e-6 + 1000.0 * 2e-6)).abs() < 1e-12,
+            "{spend}"
+        );
     }
 
     #[test]
