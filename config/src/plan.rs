@@ -805,6 +805,10 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
+    if keys.is_some() {
+        unpriced_warnings(config, &deployments, &mut cx.warnings);
+    }
+
     let max_request_body_bytes = config
         .general_settings
         .max_request_size_mb
@@ -861,6 +865,43 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let disagreements = crate::timeouts::disagreements(&plan, &attempts, timeout);
     plan.warnings.extend(disagreements);
     Ok(plan)
+}
+
+/// With virtual keys on (budgets apply), a warning for every deployment without a
+/// price: its spend would be recorded as 0 and no budget would ever stop it. Each
+/// names the file, the entry and the field, and the ways to give it a price. A
+/// wildcard deployment is priced per request by the model asked for: it is named
+/// when the price table lists none of the models its pattern matches.
+fn unpriced_warnings(config: &Config, deployments: &[PlannedDeployment], out: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    for d in deployments {
+        let up = &d.upstream;
+        let wildcard = up.model.contains('*');
+        if up.pricing.is_some() || (wildcard && !up.model_prices.is_empty()) {
+            continue;
+        }
+        if !seen.insert(d.entry_index) {
+            continue;
+        }
+        let Some(entry) = config.model_list.get(d.entry_index) else {
+            continue;
+        };
+        let what = if wildcard {
+            "the price table lists no model this wildcard matches"
+        } else if up.provider == ProviderKind::Azure {
+            "an Azure deployment is named freely and has no model_info.base_model (it is priced only if its answer names a model the price table lists)"
+        } else {
+            "the price table does not list this model"
+        };
+        out.push(format!(
+            "{}: model_list[{}] (model_name {:?}).litellm_params.model {:?}: NO PRICE and virtual keys are on: {what}, so its spend is recorded as $0 and budgets never stop it (Switchyard serves it and logs a warning per request). Give it a price: litellm_params (or model_info) input_cost_per_token and output_cost_per_token; or model_info.base_model naming a priced model (e.g. azure/gpt-4o); or a price file in LiteLLM's format (model_prices_and_context_window.json) named by {}",
+            config.file_name,
+            d.entry_index,
+            entry.model_name,
+            entry.litellm_params.model,
+            crate::prices::PRICES_ENV,
+        ));
+    }
 }
 
 /// LiteLLM's default deployment id: the hex SHA-256 of `model_name` followed by, for
@@ -1465,6 +1506,14 @@ impl Compiler<'_> {
             .or(self.config.litellm_settings.drop_params)
             .unwrap_or(false);
         let pricing = self.pricing(entry, &provider_name, &model_id);
+        // Prices per served model where the deployment's own cannot be known now: a
+        // wildcard serves the requested model; an unpriced Azure deployment (named
+        // freely, no base_model) is priced by the model its answer names.
+        let model_prices = match &pricing {
+            None if model_id.contains('*') => self.prices.models_of(&provider_name, &model_id),
+            None if provider == ProviderKind::Azure => self.prices.models_of("azure", "*"),
+            _ => BTreeMap::new(),
+        };
 
         Ok(Classified::Real(Box::new(Real {
             index,
@@ -1482,6 +1531,7 @@ impl Compiler<'_> {
                 drop_params,
                 fallback_index: 0,
                 pricing,
+                model_prices,
                 prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
                 aws,
                 google_auth,
@@ -3693,6 +3743,78 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    #[test]
+    fn wildcards_fine_tunes_and_azure_are_priced_and_the_unpriced_named() {
+        let text = "model_list:\n  - model_name: \"openai/*\"\n    litellm_params: {model: \"openai/*\"}\n  - model_name: ft\n    litellm_params: {model: \"openai/ft:gpt-4o-mini:acme::abc123\"}\n  - model_name: az\n    litellm_params: {model: azure/my-dep, api_base: https://r.openai.azure.com}\n  - model_name: az-based\n    litellm_params: {model: azure/my-dep2, api_base: https://r.openai.azure.com}\n    model_info: {base_model: azure/gpt-4o-mini}\n  - model_name: vllm\n    litellm_params: {model: hosted_vllm/mine, api_base: http://h:1/v1}\n  - model_name: \"claude-*\"\n    litellm_params: {model: \"anthropic/claude-*\"}\n";
+        const ENV: &[(&str, &str)] = &[
+            ("AZURE_API_KEY", "k"),
+            ("OPENAI_API_KEY", "k"),
+            ("ANTHROPIC_API_KEY", "k"),
+        ];
+        let plan = compile_env(text, ENV).unwrap();
+        let dep = |g: &str| {
+            plan.deployments
+                .iter()
+                .find(|d| d.upstream.group == g)
+                .map(|d| d.upstream.clone())
+                .unwrap()
+        };
+        let wild = dep("openai/*");
+        assert_eq!(wild.pricing, None);
+        assert_eq!(
+            wild.model_prices["gpt-4o-mini"].input_cost_per_token,
+            1.5e-7
+        );
+        assert!(wild.model_prices.contains_key("gpt-4o"));
+        assert!(!wild.model_prices.keys().any(|k| k.starts_with("claude")));
+        assert_eq!(
+            dep("ft").pricing.unwrap().input_cost_per_token,
+            1.5e-7,
+            "fine-tune: its base"
+        );
+        assert_eq!(dep("ft").model_prices.len(), 0);
+        assert_eq!(dep("az").pricing, None);
+        assert!(
+            dep("az").model_prices.contains_key("gpt-4o"),
+            "priced by the answer's model"
+        );
+        assert_eq!(dep("az-based").pricing.unwrap().output_cost_per_token, 6e-7);
+        assert!(dep("claude-*")
+            .model_prices
+            .keys()
+            .all(|k| k.starts_with("claude-")));
+        // No keys: nothing to warn about.
+        assert!(!has_warning(&plan, "NO PRICE"), "{:?}", plan.warnings);
+
+        let keyed = format!("{text}general_settings: {{master_key: sk-1234}}\n");
+        let plan = compile_env(&keyed, ENV).unwrap();
+        let unpriced: Vec<&String> = plan
+            .warnings
+            .iter()
+            .filter(|w| w.contains("NO PRICE"))
+            .collect();
+        assert_eq!(unpriced.len(), 2, "{unpriced:?}");
+        assert!(
+            unpriced[0].contains(
+                "model_list[2] (model_name \"az\").litellm_params.model \"azure/my-dep\""
+            ),
+            "{}",
+            unpriced[0]
+        );
+        assert!(unpriced[0].contains("base_model"), "{}", unpriced[0]);
+        assert!(
+            unpriced[1].contains("model_list[4]") && unpriced[1].contains("hosted_vllm/mine"),
+            "{}",
+            unpriced[1]
+        );
+        for w in unpriced {
+            assert!(
+                w.contains("input_cost_per_token") && w.contains("SWITCHYARD_MODEL_PRICES"),
+                "{w}"
+            );
+        }
     }
 
     #[test]

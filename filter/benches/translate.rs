@@ -370,6 +370,7 @@ fn deployment(
         drop_params: false,
         fallback_index: 0,
         pricing: pricing(),
+        model_prices: Default::default(),
         prompt_template: None,
         aws: None,
         google_auth: None,

@@ -25,6 +25,7 @@ pub mod deadline;
 pub mod debug_log;
 pub mod endpoint;
 pub mod error;
+pub mod estimate;
 pub mod eventstream;
 pub mod google_auth;
 pub mod host;

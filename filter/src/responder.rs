@@ -231,6 +231,7 @@ fn report_local_answer(
             end_ms: now,
             status: if success { "success" } else { "failure" },
             labels: &labels,
+            marks: &serde_json::Map::new(),
         },
     );
     spend::enqueue(report, now);

@@ -10,8 +10,10 @@
 //! twice. A provider error is reported too (status `failure`, no spend, one row per
 //! failed attempt), which releases the request's parallel-request lease; so is an
 //! attempt that ends with neither an answer nor an error (the client left mid-stream,
-//! the provider's connection broke, a timeout), when Envoy ends it; a stream's usage
-//! comes at its end, so one cut midway records no spend. Lost are only: reports still queued when the Envoy process exits, and the
+//! the provider's connection broke, a timeout), when Envoy ends it; one whose answer had
+//! begun is charged what the provider produced, estimated where the provider gave no
+//! count (`crate::estimate`), and marked `switchyard_partial` in its metadata
+//! ([`Answered::marks`]). Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
 //!
 //! A row also carries what the client labelled the request with ([`SpendLabels`]):
@@ -294,6 +296,10 @@ pub struct Answered<'a> {
     pub status: &'a str,
     /// The client's metadata and tags.
     pub labels: &'a SpendLabels,
+    /// The gateway's own notes on the row, merged into its `metadata` (over the
+    /// client's keys): `switchyard_partial` and `estimated` for an answer that did
+    /// not finish, `switchyard_unpriced` for one served without a price.
+    pub marks: &'a Map<String, Value>,
 }
 
 /// LiteLLM's `call_type` of a request.
@@ -306,6 +312,21 @@ pub fn call_type(api: ClientApi, endpoint: Endpoint) -> &'static str {
         (ClientApi::OpenAi, Endpoint::Completions) => "atext_completion",
         (ClientApi::OpenAi, Endpoint::Embeddings) => "aembedding",
     }
+}
+
+/// A row's metadata: the client's labels with the gateway's marks on top.
+fn metadata(a: &Answered<'_>) -> Option<Value> {
+    if a.marks.is_empty() {
+        return a.labels.metadata.clone();
+    }
+    let mut map = match &a.labels.metadata {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    for (k, v) in a.marks {
+        map.insert(k.clone(), v.clone());
+    }
+    Some(Value::Object(map))
 }
 
 /// The `POST /spend/record` body: LiteLLM's spend-log row.
@@ -337,7 +358,7 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "status": a.status,
         "cache_hit": false,
         "lease_id": opt(&key.lease),
-        "metadata": a.labels.metadata,
+        "metadata": metadata(a),
         "request_tags": a.labels.tags,
     });
     serde_json::to_vec(&body).unwrap_or_default()
@@ -514,6 +535,7 @@ mod tests {
                     None,
                     Some(r#"["t1","t2"]"#),
                 ),
+                marks: &Map::new(),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -529,6 +551,40 @@ mod tests {
             "the client's user_api_key_* entries are never recorded"
         );
         assert_eq!(v["request_tags"], json!(["t1", "t2"]));
+    }
+
+    #[test]
+    fn marks_go_into_the_metadata_over_the_client_keys() {
+        let labels = SpendLabels::from_raw(Some(r#"{"switchyard_partial":false}"#), None, None);
+        let mut marks = Map::new();
+        marks.insert("switchyard_partial".into(), json!(true));
+        let answered = |labels| Answered {
+            request_id: "r",
+            call_type: "acompletion",
+            model: "m",
+            model_id: "d",
+            model_group: "g",
+            provider: "openai",
+            api_base: "",
+            spend: 0.1,
+            usage: Usage::default(),
+            start_ms: 0,
+            end_ms: 0,
+            status: "failure",
+            labels,
+            marks: &marks,
+        };
+        let v: Value =
+            serde_json::from_slice(&report(&KeyFacts::default(), &answered(&labels))).unwrap();
+        assert_eq!(v["metadata"]["switchyard_partial"], true);
+        assert_eq!(
+            v["metadata"]["requester_metadata"]["switchyard_partial"],
+            false
+        );
+        let none = SpendLabels::default();
+        let v: Value =
+            serde_json::from_slice(&report(&KeyFacts::default(), &answered(&none))).unwrap();
+        assert_eq!(v["metadata"], json!({"switchyard_partial": true}));
     }
 
     #[test]
@@ -629,6 +685,7 @@ mod tests {
                 end_ms: 0,
                 status: "success",
                 labels: &SpendLabels::default(),
+                marks: &Map::new(),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
