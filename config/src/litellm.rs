@@ -495,6 +495,13 @@ pub struct ModelInfo {
     /// `access_groups`: key access groups allowed to use this deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_groups: Option<Vec<String>>,
+    /// `forward_client_headers` (Switchyard's; LiteLLM keeps `model_info` as
+    /// metadata): client headers that choose what the operator's account is billed
+    /// for (`OpenAI-Organization`, `OpenAI-Project`, `x-goog-user-project`, …, see
+    /// `switchyard_filter::billing_headers`) that this deployment lets through to its
+    /// provider. Every other such header is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_client_headers: Option<Vec<String>>,
     /// Other metadata (`supports_vision`, `description`, …), kept as written.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -719,6 +726,23 @@ pub struct GeneralSettings {
     /// `alerting`: alert channels (`["slack"]`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<Value>,
+    /// `forward_openai_org_id`: a client's `OpenAI-Organization` header goes on to
+    /// the provider (LiteLLM: as the call's `organization`). Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_openai_org_id: Option<bool>,
+    /// `forward_client_headers_to_llm_api`: LiteLLM then forwards the client's `x-*`
+    /// headers; here, the `x-*` billing headers (`x-goog-user-project`, the Vertex
+    /// and Bedrock tier headers, …) go on to every deployment. Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_client_headers_to_llm_api: Option<bool>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
