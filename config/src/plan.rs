@@ -2563,16 +2563,30 @@ mod tests {
         assert_eq!(
             allowed,
             [
-                &vec!["openai-organization".to_string(), "openai-project".to_string()],
+                &vec![
+                    "openai-organization".to_string(),
+                    "openai-project".to_string()
+                ],
                 &vec!["openai-organization".to_string()],
             ]
         );
         let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\ngeneral_settings:\n  forward_client_headers_to_llm_api: true\n").unwrap();
         let allowed = &plan.deployments[0].upstream.forward_client_headers;
-        assert!(allowed.contains(&"x-goog-user-project".to_string()), "{allowed:?}");
-        assert!(!allowed.contains(&"openai-organization".to_string()), "LiteLLM forwards x-* only");
-        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n").unwrap();
-        assert!(plan.deployments[0].upstream.forward_client_headers.is_empty());
+        assert!(
+            allowed.contains(&"x-goog-user-project".to_string()),
+            "{allowed:?}"
+        );
+        assert!(
+            !allowed.contains(&"openai-organization".to_string()),
+            "LiteLLM forwards x-* only"
+        );
+        let plan =
+            compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n")
+                .unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
     }
 
     #[test]

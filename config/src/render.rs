@@ -951,7 +951,10 @@ mod tests {
         // a: 2000 + 600, and its fallback b's deployment (no hint: 1024).
         let a = thresholds("_a");
         assert_eq!(a["max_requests"], 2000 + 600 + 1024, "{a}");
-        assert_eq!(a["max_retries"], a["max_requests"], "one retry per request in flight");
+        assert_eq!(
+            a["max_retries"], a["max_requests"],
+            "one retry per request in flight"
+        );
         assert_eq!(a["max_pending_requests"], a["max_requests"]);
         assert_eq!(a["max_connections"], a["max_requests"]);
         // c: rpm 10, but never below Envoy's own default.

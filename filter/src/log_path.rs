@@ -86,15 +86,15 @@ mod tests {
 
     #[test]
     fn keys_in_paths_are_redacted() {
-        assert_eq!(
-            redact("/key/sk-abc123/regenerate"),
-            "/key/{key}/regenerate"
-        );
+        assert_eq!(redact("/key/sk-abc123/regenerate"), "/key/{key}/regenerate");
         assert_eq!(
             redact("/key/my-custom-name/regenerate?x=1"),
             "/key/{key}/regenerate"
         );
-        assert_eq!(redact("/key//sk-abc/regenerate/"), "/key//{key}/regenerate/");
+        assert_eq!(
+            redact("/key//sk-abc/regenerate/"),
+            "/key//{key}/regenerate/"
+        );
         assert_eq!(redact("/key/%73k-abc/regenerate"), "/key/{key}/regenerate");
         assert_eq!(redact("/KEY/SK-ABC/regenerate"), "/KEY/{key}/regenerate");
         assert_eq!(redact("/v1/models/sk-oops"), "/v1/models/{key}");

@@ -645,11 +645,11 @@ impl UpstreamExchange {
         for (name, _) in &headers {
             let cleared = crate::router::is_internal_header(name)
                 || STRIPPED_CLIENT_HEADERS
-                .iter()
-                .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
-                .copied()
-                .chain(up.clear_headers.iter().map(String::as_str))
-                .any(|clear| name.eq_ignore_ascii_case(clear));
+                    .iter()
+                    .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
+                    .copied()
+                    .chain(up.clear_headers.iter().map(String::as_str))
+                    .any(|clear| name.eq_ignore_ascii_case(clear));
             if cleared {
                 host.set_request_header(name, None);
             }
