@@ -1454,6 +1454,14 @@ impl Compiler<'_> {
         };
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
+        for name in entry.model_info.forward_client_headers.iter().flatten() {
+            if !switchyard_filter::billing_headers::is_billing_header(name.trim()) {
+                self.warn(
+                    format!("{p}.model_info.forward_client_headers"),
+                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_filter::billing_headers::BILLING_HEADERS.join(", ")),
+                );
+            }
+        }
         if provider == ProviderKind::HuggingfaceGenerate && template.is_none() {
             self.warn(
                 format!("{p}.litellm_params.model"),
@@ -2587,6 +2595,14 @@ mod tests {
             .upstream
             .forward_client_headers
             .is_empty());
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [anthropic-beta]}\n").unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w.starts_with(
+                "model_list[0].model_info.forward_client_headers: \"anthropic-beta\" is not a header the gateway removes"
+            )),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]
