@@ -565,6 +565,10 @@ pub struct LitellmSettings {
     /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_off_message_logging: Option<Value>,
+    /// `model_group_settings`: per-group proxy behaviour; only
+    /// `forward_client_headers_to_llm_api` is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_group_settings: Option<ModelGroupSettings>,
     /// `max_budget`: global budget in USD (LiteLLM: `float(value)`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_budget: Option<Value>,
@@ -680,6 +684,19 @@ pub struct RouterSettings {
     /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pre_call_checks: Option<Value>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// `litellm_settings.model_group_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelGroupSettings {
+    /// `forward_client_headers_to_llm_api: [group, …]`: as
+    /// `general_settings.forward_client_headers_to_llm_api`, for these model groups
+    /// only (the client's `x-*` billing headers reach their deployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_client_headers_to_llm_api: Option<Vec<String>>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -1594,6 +1611,11 @@ impl LitellmSettings {
                     key,
                     "LiteLLM logging settings are not applied by Switchyard (which logs no message content outside the debug mode); ignored",
                 );
+            }
+        }
+        if let Some(groups) = &self.model_group_settings {
+            for key in groups.other.keys() {
+                warn(&format!("model_group_settings.{key}"), NOT_SUPPORTED);
             }
         }
         for key in self.other.keys() {

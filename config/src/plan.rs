@@ -2146,8 +2146,9 @@ impl Compiler<'_> {
     /// The billing headers (`switchyard_filter::billing_headers`) a deployment lets
     /// through: its `model_info.forward_client_headers`, `OpenAI-Organization` with
     /// `general_settings.forward_openai_org_id`, every `x-*` one with
-    /// `general_settings.forward_client_headers_to_llm_api` (LiteLLM's names and
-    /// meanings). Lowercase, sorted, once each.
+    /// `general_settings.forward_client_headers_to_llm_api` or the group in
+    /// `litellm_settings.model_group_settings.forward_client_headers_to_llm_api`
+    /// (LiteLLM's names and meanings). Lowercase, sorted, once each.
     fn forward_client_headers(&self, entry: &ModelEntry) -> Vec<String> {
         use switchyard_filter::billing_headers::BILLING_HEADERS;
         let general = &self.config.general_settings;
@@ -2161,7 +2162,14 @@ impl Compiler<'_> {
         if general.forward_openai_org_id == Some(true) {
             allowed.push("openai-organization".to_string());
         }
-        if general.forward_client_headers_to_llm_api == Some(true) {
+        let group_forwards = self
+            .config
+            .litellm_settings
+            .model_group_settings
+            .as_ref()
+            .and_then(|m| m.forward_client_headers_to_llm_api.as_ref())
+            .is_some_and(|groups| groups.contains(&entry.model_name));
+        if general.forward_client_headers_to_llm_api == Some(true) || group_forwards {
             allowed.extend(
                 BILLING_HEADERS
                     .iter()
@@ -2595,6 +2603,15 @@ mod tests {
             .upstream
             .forward_client_headers
             .is_empty());
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n  - model_name: b\n    litellm_params: {model: openai/y}\nlitellm_settings:\n  model_group_settings: {forward_client_headers_to_llm_api: [b]}\n").unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
+        assert!(plan.deployments[1]
+            .upstream
+            .forward_client_headers
+            .contains(&"x-goog-user-project".to_string()));
         let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [anthropic-beta]}\n").unwrap();
         assert!(
             plan.warnings.iter().any(|w| w.starts_with(
