@@ -2199,7 +2199,7 @@ impl Compiler<'_> {
         note(
             lp.max_parallel_requests.is_some(),
             "max_parallel_requests",
-            "per-deployment concurrency limits are not applied yet; ignored",
+            "per-deployment concurrency limits are not applied yet; it only sizes the route cluster's circuit breakers",
         );
         note(
             lp.max_retries.is_some(),
