@@ -538,6 +538,10 @@ pub struct PlannedDeployment {
     pub stream_timeout_secs: Option<f64>,
     /// `litellm_params.max_retries`.
     pub max_retries: Option<u32>,
+    /// How many requests this deployment may have in flight, as far as the config
+    /// says (`litellm_params.max_parallel_requests`, else `rpm`: at most that many
+    /// start in a minute): sizes the route clusters' circuit breakers.
+    pub concurrency_hint: Option<u64>,
 }
 
 /// Where a deployment's cluster connects.
@@ -706,6 +710,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 timeout_secs: real.timeout_secs,
                 stream_timeout_secs: real.stream_timeout_secs,
                 max_retries: real.max_retries,
+                concurrency_hint: real.max_parallel_requests.or(real.rpm),
             });
         }
         router_groups.push(GroupConfig {
@@ -1092,6 +1097,7 @@ struct Real {
     timeout_secs: Option<f64>,
     stream_timeout_secs: Option<f64>,
     max_retries: Option<u32>,
+    max_parallel_requests: Option<u64>,
 }
 
 impl Classified {
@@ -1489,6 +1495,14 @@ impl Compiler<'_> {
         };
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
+        for name in entry.model_info.forward_client_headers.iter().flatten() {
+            if !switchyard_filter::billing_headers::is_billing_header(name.trim()) {
+                self.warn(
+                    format!("{p}.model_info.forward_client_headers"),
+                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_filter::billing_headers::BILLING_HEADERS.join(", ")),
+                );
+            }
+        }
         if provider == ProviderKind::HuggingfaceGenerate && template.is_none() {
             self.warn(
                 format!("{p}.litellm_params.model"),
@@ -1538,6 +1552,7 @@ impl Compiler<'_> {
                 direct_cluster: None,
                 // The effective limit is set per route cluster by `render`.
                 stream_timeout_ms: None,
+                forward_client_headers: self.forward_client_headers(entry),
             },
             address,
             endpoints,
@@ -1547,6 +1562,7 @@ impl Compiler<'_> {
             timeout_secs: lp.timeout,
             stream_timeout_secs: lp.stream_timeout,
             max_retries: lp.max_retries,
+            max_parallel_requests: lp.max_parallel_requests,
         })))
     }
 
@@ -2177,6 +2193,45 @@ impl Compiler<'_> {
 
     /// Warns about the typed `litellm_params`/`model_info` fields a served deployment
     /// sets but Switchyard does not apply.
+    /// The billing headers (`switchyard_filter::billing_headers`) a deployment lets
+    /// through: its `model_info.forward_client_headers`, `OpenAI-Organization` with
+    /// `general_settings.forward_openai_org_id`, every `x-*` one with
+    /// `general_settings.forward_client_headers_to_llm_api` or the group in
+    /// `litellm_settings.model_group_settings.forward_client_headers_to_llm_api`
+    /// (LiteLLM's names and meanings). Lowercase, sorted, once each.
+    fn forward_client_headers(&self, entry: &ModelEntry) -> Vec<String> {
+        use switchyard_filter::billing_headers::BILLING_HEADERS;
+        let general = &self.config.general_settings;
+        let mut allowed: Vec<String> = entry
+            .model_info
+            .forward_client_headers
+            .iter()
+            .flatten()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        if general.forward_openai_org_id == Some(true) {
+            allowed.push("openai-organization".to_string());
+        }
+        let group_forwards = self
+            .config
+            .litellm_settings
+            .model_group_settings
+            .as_ref()
+            .and_then(|m| m.forward_client_headers_to_llm_api.as_ref())
+            .is_some_and(|groups| groups.contains(&entry.model_name));
+        if general.forward_client_headers_to_llm_api == Some(true) || group_forwards {
+            allowed.extend(
+                BILLING_HEADERS
+                    .iter()
+                    .filter(|h| h.starts_with("x-"))
+                    .map(|h| h.to_string()),
+            );
+        }
+        allowed.sort();
+        allowed.dedup();
+        allowed
+    }
+
     fn warn_unused(&mut self, p: &str, entry: &ModelEntry, provider: ProviderKind) {
         let lp = &entry.litellm_params;
         let lpp = format!("{p}.litellm_params");
@@ -2194,7 +2249,7 @@ impl Compiler<'_> {
         note(
             lp.max_parallel_requests.is_some(),
             "max_parallel_requests",
-            "per-deployment concurrency limits are not applied yet; ignored",
+            "per-deployment concurrency limits are not applied yet; it only sizes the route cluster's circuit breakers",
         );
         note(
             lp.max_retries.is_some(),
@@ -2560,6 +2615,61 @@ mod tests {
 
     fn has_warning(plan: &Plan, needle: &str) -> bool {
         plan.warnings.iter().any(|w| w.contains(needle))
+    }
+
+    #[test]
+    fn billing_headers_a_deployment_lets_through() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [OpenAI-Project]}\n  - model_name: b\n    litellm_params: {model: openai/y}\ngeneral_settings:\n  forward_openai_org_id: true\n";
+        let plan = compile_text(text).unwrap();
+        let allowed: Vec<&Vec<String>> = plan
+            .deployments
+            .iter()
+            .map(|d| &d.upstream.forward_client_headers)
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                &vec![
+                    "openai-organization".to_string(),
+                    "openai-project".to_string()
+                ],
+                &vec!["openai-organization".to_string()],
+            ]
+        );
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\ngeneral_settings:\n  forward_client_headers_to_llm_api: true\n").unwrap();
+        let allowed = &plan.deployments[0].upstream.forward_client_headers;
+        assert!(
+            allowed.contains(&"x-goog-user-project".to_string()),
+            "{allowed:?}"
+        );
+        assert!(
+            !allowed.contains(&"openai-organization".to_string()),
+            "LiteLLM forwards x-* only"
+        );
+        let plan =
+            compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n")
+                .unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n  - model_name: b\n    litellm_params: {model: openai/y}\nlitellm_settings:\n  model_group_settings: {forward_client_headers_to_llm_api: [b]}\n").unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
+        assert!(plan.deployments[1]
+            .upstream
+            .forward_client_headers
+            .contains(&"x-goog-user-project".to_string()));
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [anthropic-beta]}\n").unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w.starts_with(
+                "model_list[0].model_info.forward_client_headers: \"anthropic-beta\" is not a header the gateway removes"
+            )),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]

@@ -376,6 +376,7 @@ fn deployment(
         google_auth: None,
         direct_cluster: None,
         stream_timeout_ms: None,
+        forward_client_headers: Vec::new(),
     }
 }
 

@@ -19,6 +19,7 @@
     )
 )]
 
+pub mod billing_headers;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
@@ -30,6 +31,7 @@ pub mod eventstream;
 pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
+pub mod log_path;
 pub mod messages;
 pub mod mock;
 pub mod ndjson;

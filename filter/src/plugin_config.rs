@@ -343,6 +343,10 @@ pub struct DeploymentConfig {
     /// idle timeout applies (a reset, no event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout_ms: Option<u64>,
+    /// Client headers of `billing_headers::BILLING_HEADERS` (lowercase) this
+    /// deployment lets through to the provider; every other one is removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_client_headers: Vec<String>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -477,6 +481,7 @@ mod tests {
                 google_auth: None,
                 direct_cluster: None,
                 stream_timeout_ms: Some(2_000),
+                forward_client_headers: Vec::new(),
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

@@ -175,6 +175,39 @@ pub struct ErrorFallbackStep {
     pub step: u32,
 }
 
+/// The `x-envoy-max-retries` a request's own `num_retries` sets, if any: a client may
+/// lower the retries of its request, never raise them above the config's
+/// (`router_settings.num_retries`, else `litellm_settings.num_retries`, else
+/// LiteLLM's default 2: [`GroupRetries::num_retries`](crate::plugin_config::GroupRetries)).
+/// A value at or above the config's leaves the route's own retry policy, which
+/// also counts the config's fallback groups, in charge. LiteLLM 1.108 takes a
+/// body `num_retries` uncapped; a gateway that pays for every attempt does not.
+pub fn client_retries(
+    requested: Option<u32>,
+    config: &crate::plugin_config::GroupRetries,
+) -> Option<u32> {
+    requested.filter(|n| *n < config.num_retries)
+}
+
+/// Prefixes of Envoy request headers that steer retries (`x-envoy-retry-on`,
+/// `x-envoy-retriable-status-codes`, `x-envoy-retriable-header-names`,
+/// `x-envoy-hedge-on-per-try-timeout`): removed from every client request, like
+/// [`INTERNAL_HEADERS`]; only the config's retry policy decides what is retried.
+pub const CLIENT_RETRY_HEADER_PREFIXES: [&str; 3] =
+    ["x-envoy-retry", "x-envoy-retriable", "x-envoy-hedge"];
+
+/// Whether a request header is one a client may not send through (internal, or
+/// one of Envoy's retry controls).
+pub fn is_internal_header(name: &str) -> bool {
+    INTERNAL_HEADERS
+        .iter()
+        .any(|internal| name.eq_ignore_ascii_case(internal))
+        || CLIENT_RETRY_HEADER_PREFIXES.iter().any(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
+}
+
 /// Path prefix of the internal redirect an upstream stage answers with when a
 /// provider error has an error fallback:
 /// `/switchyard-fallback/{kind}/{step}/{percent-encoded origin group}/{original path}`.
@@ -706,10 +739,7 @@ impl RouterExchange {
         // One hostcall for every header; only the internal ones present are removed.
         let headers = host.request_headers();
         for (name, _) in &headers {
-            if INTERNAL_HEADERS
-                .iter()
-                .any(|internal| name.eq_ignore_ascii_case(internal))
-            {
+            if is_internal_header(name) {
                 host.set_request_header(name, None);
             }
         }
@@ -730,6 +760,11 @@ impl RouterExchange {
             self.error_fallback = Some(step);
             path = original;
         }
+        // The access log prints this, never the path itself: a path may hold a key.
+        host.set_property(
+            &[crate::log_path::LOG_PATH_PROPERTY],
+            crate::log_path::redact(&path).as_bytes(),
+        );
         // Errors on the Anthropic paths take Anthropic's shape, wrong method included.
         if let Route::Llm { api, .. } = classify("POST", &path) {
             self.api = api;
@@ -1013,7 +1048,7 @@ impl RouterExchange {
         });
         if let Some(f) = &request_fallbacks {
             host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
-        } else if let Some(n) = head.num_retries {
+        } else if let Some(n) = client_retries(head.num_retries, &router.retries) {
             host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
         }
         match head.timeout {
@@ -1519,6 +1554,9 @@ mod tests {
                 (":path", "/v1/chat/completions"),
                 (RETRIES_HEADER, "9"),
                 (TIMEOUT_HEADER, "1"),
+                ("X-Envoy-Retry-On", "4xx"),
+                ("x-envoy-retriable-status-codes", "400"),
+                ("x-envoy-hedge-on-per-try-timeout", "true"),
             ],
             body,
         );
@@ -1527,6 +1565,35 @@ mod tests {
         ex.on_request_body(&r, &mut host, body.len(), true);
         assert_eq!(host.req(RETRIES_HEADER), None);
         assert_eq!(host.req(TIMEOUT_HEADER), None);
+        assert_eq!(host.req("x-envoy-retry-on"), None);
+        assert_eq!(host.req("x-envoy-retriable-status-codes"), None);
+        assert_eq!(host.req("x-envoy-hedge-on-per-try-timeout"), None);
+    }
+
+    #[test]
+    fn a_client_num_retries_never_raises_the_configs() {
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":1000,"messages":[]}"#,
+        );
+        assert_eq!(
+            host.req(RETRIES_HEADER),
+            None,
+            "over the config's: the route's own policy applies"
+        );
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":1,"messages":[]}"#,
+        );
+        assert_eq!(host.req(RETRIES_HEADER).as_deref(), Some("1"));
+        let config = crate::plugin_config::GroupRetries::default();
+        assert_eq!(client_retries(Some(2), &config), None);
+        assert_eq!(client_retries(Some(u32::MAX), &config), None);
+        assert_eq!(client_retries(Some(0), &config), Some(0));
+        assert_eq!(client_retries(None, &config), None);
+        assert!(is_internal_header("X-ENVOY-RETRY-ON"));
+        assert!(!is_internal_header("x-envoy"));
+        assert!(!is_internal_header("x-request-id"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::plugin_config::{
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
 use crate::request::TopLevel;
-use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
+use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
 // A request answered by calls of the stage's own (Bedrock Titan list embeddings).
@@ -189,6 +189,8 @@ pub struct Deployment {
     direct_cluster: Option<String>,
     /// The longest silence of a stream once begun (`timeouts`).
     stream_timeout_ms: Option<u64>,
+    /// Client billing headers this deployment lets through (`billing_headers`).
+    forward_client_headers: Vec<String>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -409,6 +411,11 @@ impl Deployment {
             google_auth,
             direct_cluster: config.direct_cluster.clone(),
             stream_timeout_ms: config.stream_timeout_ms,
+            forward_client_headers: config
+                .forward_client_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         })
     }
 
@@ -664,13 +671,13 @@ impl UpstreamExchange {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         for (name, _) in &headers {
-            let cleared = INTERNAL_HEADERS
-                .iter()
-                .chain(STRIPPED_CLIENT_HEADERS.iter())
-                .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
-                .copied()
-                .chain(up.clear_headers.iter().map(String::as_str))
-                .any(|clear| name.eq_ignore_ascii_case(clear));
+            let cleared = crate::router::is_internal_header(name)
+                || STRIPPED_CLIENT_HEADERS
+                    .iter()
+                    .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
+                    .copied()
+                    .chain(up.clear_headers.iter().map(String::as_str))
+                    .any(|clear| name.eq_ignore_ascii_case(clear));
             if cleared {
                 host.set_request_header(name, None);
             }
@@ -700,6 +707,13 @@ impl UpstreamExchange {
         let Some(dep) = self.deployment(up) else {
             return Flow::Pause;
         };
+        // Headers that choose what the operator's account pays for, unless this
+        // deployment lets the client choose (`billing_headers`).
+        for (name, _) in &headers {
+            if crate::billing_headers::strip(name, &dep.forward_client_headers) {
+                host.set_request_header(name, None);
+            }
+        }
         host.set_request_header(":authority", Some(&dep.authority));
         for (k, v) in &dep.request_headers {
             if k == "content-type" && header_in(&headers, k) == Some(v.as_str()) {
@@ -1728,6 +1742,7 @@ mod tests {
             google_auth: None,
             direct_cluster: None,
             stream_timeout_ms: None,
+            forward_client_headers: Vec::new(),
         }
     }
 
@@ -1857,6 +1872,37 @@ mod tests {
             body["temperature"], 0.2,
             "defaults fill what the client left out"
         );
+    }
+
+    #[test]
+    fn billing_headers_reach_the_provider_only_where_allowed() {
+        let with = |allowed: Vec<String>| {
+            let mut cfg = config(ProviderKind::Openai, "gpt-4o");
+            cfg.forward_client_headers = allowed;
+            let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+            let mut host = request("chat_completions", json!({"messages": []}));
+            for (k, v) in [
+                ("OpenAI-Organization", "org-client"),
+                ("openai-project", "proj-client"),
+                ("x-goog-user-project", "billed"),
+                ("anthropic-beta", "context-1m-2025-08-07"),
+            ] {
+                host.request_headers.push((k.into(), v.into()));
+            }
+            assert_eq!(send(&up, &mut host).1, Flow::Continue);
+            host
+        };
+        let host = with(Vec::new());
+        assert_eq!(host.req("openai-organization"), None);
+        assert_eq!(host.req("openai-project"), None);
+        assert_eq!(host.req("x-goog-user-project"), None);
+        assert_eq!(
+            host.req("anthropic-beta").as_deref(),
+            Some("context-1m-2025-08-07")
+        );
+        let host = with(vec!["OpenAI-Project".into()]);
+        assert_eq!(host.req("openai-project").as_deref(), Some("proj-client"));
+        assert_eq!(host.req("openai-organization"), None);
     }
 
     #[test]

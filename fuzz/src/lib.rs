@@ -305,6 +305,7 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         google_auth: None,
         direct_cluster: None,
         stream_timeout_ms: None,
+        forward_client_headers: Vec::new(),
     }
 }
 
