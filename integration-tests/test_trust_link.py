@@ -65,15 +65,16 @@ class LinkKeyservice:
     def start(self) -> "LinkKeyservice":
         env = dict(os.environ)
         env.pop("SY_LINK_MASTER", None)
-        env.pop("SY_LINK_REPORTER", None)
+        # The reporting credential's default variable (no flag: an older keyservice
+        # starts too, and the attack shows what it accepts).
+        env.pop("SWITCHYARD_REPORTER_KEY", None)
         if self.master:
             env["SY_LINK_MASTER"] = self.master
         if self.reporter:
-            env["SY_LINK_REPORTER"] = self.reporter
+            env["SWITCHYARD_REPORTER_KEY"] = self.reporter
         cmd = [str(KEYSERVICE_BIN), "--listen", f"127.0.0.1:{self.port or 0}",
                "--database-url", self.database_url,
-               "--master-key-env", "SY_LINK_MASTER",
-               "--reporter-key-env", "SY_LINK_REPORTER"]
+               "--master-key-env", "SY_LINK_MASTER"]
         if self.tls:
             cmd += ["--tls-cert-file", self.tls[0], "--tls-key-file", self.tls[1]]
         self.log = open(self.workdir / "keyservice.log", "a")
@@ -210,11 +211,11 @@ def test_spend_report_through_the_listener_is_refused_without_a_master_key(tmp_p
                          extra_render_args=["--keyservice", f"127.0.0.1:{ks.port}"])
     try:
         gw.start()
-        # `render` names the variable in Envoy's environment.
-        assert "SWITCHYARD_REPORTER_KEY" in gw.render_output, gw.render_output
         attack_through_listener(gw, victim, [None, victim, "sk-guess", REPORTER])
         assert ks.spend_rows() == []
         assert ks.key_spend(victim_hash) == 0.0
+        # `render` names the variable in Envoy's environment.
+        assert "SWITCHYARD_REPORTER_KEY" in gw.render_output, gw.render_output
         # The gateway's own report of a real request is recorded.
         status, _, body = chat(gw.base_url, victim)
         assert status == 200, body

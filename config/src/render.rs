@@ -913,6 +913,104 @@ mod tests {
         render(&plan, &opts).unwrap().bootstrap
     }
 
+    /// A config with virtual keys (a database, no master key) rendered against `ks`.
+    fn render_keys(ks: &str, ca: Option<&str>) -> Result<Value, String> {
+        let env = |_: &str| None;
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1}\ngeneral_settings:\n  database_url: sqlite://k.db\n";
+        let (config, _) = parse_str(text, "config.yaml", &env).unwrap();
+        let plan = crate::plan::compile(&config, &env).unwrap();
+        let opts = RenderOptions {
+            keyservice: Some(ks.to_string()),
+            keyservice_ca: ca.map(str::to_string),
+            ..RenderOptions::for_tests()
+        };
+        render(&plan, &opts).map(|r| r.bootstrap)
+    }
+
+    fn keyservice_cluster_of(boot: &Value) -> Value {
+        boot["static_resources"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == KEYSERVICE_CLUSTER)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_tls_keyservice_is_checked_by_certificate_and_name() {
+        let boot = render_keys("https://keys.internal:4443", Some("/etc/ks-ca.pem")).unwrap();
+        let c = keyservice_cluster_of(&boot);
+        assert_eq!(c["type"], "STRICT_DNS");
+        let tls = &c["transport_socket"]["typed_config"];
+        assert_eq!(tls["sni"], "keys.internal");
+        let v = &tls["common_tls_context"]["validation_context"];
+        assert_eq!(v["trusted_ca"]["filename"], "/etc/ks-ca.pem");
+        assert_eq!(
+            v["match_typed_subject_alt_names"],
+            json!([{"san_type": "DNS", "matcher": {"exact": "keys.internal"}}])
+        );
+        // Without --keyservice-ca: the system trust store (--ca-file).
+        let boot = render_keys("https://10.0.0.5:4443", None).unwrap();
+        let c = keyservice_cluster_of(&boot);
+        let tls = &c["transport_socket"]["typed_config"];
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["trusted_ca"]["filename"],
+            DEFAULT_CA_FILE
+        );
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]
+                ["san_type"],
+            "IP_ADDRESS"
+        );
+        // Cleartext forms: no transport socket; a CA for them is a mistake.
+        for addr in ["127.0.0.1:4001", "http://127.0.0.1:4001"] {
+            let c = keyservice_cluster_of(&render_keys(addr, None).unwrap());
+            assert!(c.get("transport_socket").is_none(), "{addr}");
+        }
+        assert!(render_keys("127.0.0.1:4001", Some("/ca.pem"))
+            .unwrap_err()
+            .contains("--keyservice-ca is for a TLS keyservice"));
+        for bad in ["https://", "https://host", "ftp://h:1/x", "h:notaport"] {
+            assert!(render_keys(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_listener_never_routes_internal_keyservice_paths() {
+        let boot = render_keys("127.0.0.1:4001", None).unwrap();
+        let hcm = &boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap();
+        let to_keyservice: Vec<&Value> = routes
+            .iter()
+            .filter(|r| r["route"]["cluster"] == KEYSERVICE_CLUSTER)
+            .map(|r| &r["match"])
+            .collect();
+        assert!(to_keyservice.contains(&&json!({"path": "/spend/logs"})));
+        for m in &to_keyservice {
+            for internal in ["/spend/record", "/check/v1/chat/completions"] {
+                if let Some(prefix) = m["prefix"].as_str() {
+                    assert!(!internal.starts_with(prefix), "{m} routes {internal}");
+                }
+                assert_ne!(m["path"].as_str(), Some(internal), "{m}");
+            }
+        }
+        // The gateway's reports carry the reporting credential (no master key).
+        let plugin: Value = serde_json::from_str(
+            hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            plugin["spend_reporting"]["auth"],
+            json!({"env": crate::plan::REPORTER_KEY_VARIABLE})
+        );
+    }
+
     #[test]
     fn vertex_token_endpoints_get_a_cluster_each() {
         let key = serde_json::json!({

@@ -239,11 +239,20 @@ async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Respo
         return e.into_response();
     }
     // A JSON array is a batch (what the gateway sends: one callout per tick, not one
-    // per request); an object is one row.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return reply(svc.record_spend_batch(&body, now_ms()).await);
+    // per request); an object is one row. Recorded in a task of its own: a report
+    // that arrived is recorded even when the gateway goes away before the answer
+    // (hyper drops a handler whose connection closed, which would cut a batch short).
+    let task = tokio::spawn(async move {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            svc.record_spend_batch(&body, now_ms()).await
+        } else {
+            svc.record_spend(&body, now_ms()).await
+        }
+    });
+    match task.await {
+        Ok(result) => reply(result),
+        Err(_) => ApiError::internal("The spend report could not be recorded.").into_response(),
     }
-    reply(svc.record_spend(&body, now_ms()).await)
 }
 
 /// The check over HTTP, shaped for Envoy's ext_authz HTTP service: the key comes from

@@ -262,7 +262,7 @@ impl Reporter {
     fn send_due(&mut self, now: u64, batches: usize) -> usize {
         let mut sent = 0;
         while sent < batches {
-            let due = spend::QUEUE.with(|q| q.borrow_mut().due(now, REPORTS_PER_TICK));
+            let due = spend::QUEUE.with(|q| q.borrow_mut().due(now, REPORTS_PER_BATCH));
             if due.is_empty() {
                 break;
             }
@@ -305,9 +305,11 @@ impl Reporter {
     }
 }
 
-/// How often the queue is looked at, and how many reports go out at once.
+/// How often the queue is looked at, how many reports go out in one callout, and how
+/// many callouts one tick may start (a backlog drains at up to 512 reports a tick).
 const REPORT_TICK_MS: u32 = 100;
-const REPORTS_PER_TICK: usize = 64;
+const REPORTS_PER_BATCH: usize = 64;
+const BATCHES_PER_TICK: usize = 8;
 
 fn now_ms() -> u64 {
     abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
@@ -377,8 +379,15 @@ impl Context for SwitchyardRoot {
             return true;
         };
         reporter.draining = true;
-        reporter.send_due(u64::MAX, usize::MAX);
+        let queued = spend::QUEUE.with(|q| q.borrow().len());
+        let sent = reporter.send_due(u64::MAX, usize::MAX);
         reporter.publish();
+        let _ = abi::log(
+            if queued > 0 { LOG_WARN } else { LOG_INFO },
+            &format!(
+                "switchyard: the VM stops with {queued} spend report(s) queued; {sent} last batch(es) sent"
+            ),
+        );
         reporter.in_flight.is_empty()
     }
 }
@@ -518,7 +527,7 @@ impl RootContext for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        reporter.send_due(now_ms(), 1);
+        reporter.send_due(now_ms(), BATCHES_PER_TICK);
         reporter.publish();
     }
 }
