@@ -7,7 +7,7 @@
 //! | `GET /key/info?key=`, `/key/list` | master key | |
 //! | `POST /user/new`, `GET /user/info?user_id=`, `POST /team/new`, `GET /team/info?team_id=` | master key | |
 //! | `GET /spend/logs`, `/global/spend` | master key | |
-//! | `POST /spend/record` | master key when one is set | internal: one request's spend log row, or an array of them |
+//! | `POST /spend/record` | the gateway's reporting credential or the master key, always | internal: one request's spend log row, or an array of them |
 //! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error (Anthropic's error shape for `…/messages` and `…/messages/count_tokens`, the Anthropic-format routes) |
 //! | `GET /health/liveliness`, `/health/liveness`, `/health/readiness` | none | |
 //!
