@@ -1247,7 +1247,9 @@ impl KeyService {
         }
         let prompt = req.prompt_tokens.unwrap_or(0);
         let completion = req.completion_tokens.unwrap_or(0);
-        let total = req.total_tokens.unwrap_or(prompt + completion);
+        let total = req
+            .total_tokens
+            .unwrap_or(prompt.saturating_add(completion));
         let end = time_value("endTime", &req.end_time)?.unwrap_or(now);
         let start = time_value("startTime", &req.start_time)?.unwrap_or(end);
         // Never store a plaintext key: a report may name the key either way.

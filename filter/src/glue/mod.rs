@@ -356,6 +356,16 @@ impl Context for SwitchyardRoot {
                     ids.iter().for_each(|id| q.ack(*id));
                 }
                 _ => {
+                    if matches!(status, 401 | 403) {
+                        // Kept and retried: the keyservice may get the right credential.
+                        let _ = abi::log(
+                            LOG_ERROR,
+                            &format!(
+                                "switchyard: the keyservice refused {} spend report(s) ({status}): Envoy's reporting credential (SWITCHYARD_REPORTER_KEY, or the master key) is not the keyservice's",
+                                ids.len()
+                            ),
+                        );
+                    }
                     let now = now_ms();
                     ids.iter().for_each(|id| q.fail(*id, now));
                 }
