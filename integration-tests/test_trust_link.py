@@ -14,7 +14,11 @@ gateway (real Envoy, the built .wasm, the real `switchyard-keyservice`, strict m
   while requests are in flight still records every answered request's spend.
 
 Each test names the attack it sends. Every one of them failed on the code before
-issue 12 (see the module's commit message).
+issue 12 (main at 8744b82): through the listener `/spend/record` answered 200 and
+recorded $1000 with no credential (no master key) and with the master key; the
+keyservice took a report with no credential; the old keyservice cannot serve TLS (no
+`--tls-cert-file`); `up` stopped with requests in flight reset them (the client saw
+the connection close) and lost their spend.
 """
 
 from __future__ import annotations
