@@ -319,3 +319,39 @@ CONVERSE_EXCEPTION = es_event("messageStart", {"role": "assistant"}) + es_frame(
 write("stream_translate", "bedrock_converse_pieces", framed(CONVERSE_STREAM, flags0=1, lens=(7, 1, 50)))
 write("stream_translate", "bedrock_converse_completions", framed(CONVERSE_STREAM, flags0=2, lens=(13,)))
 write("stream_translate", "bedrock_exception", framed(CONVERSE_EXCEPTION, lens=(4, 0, 11)))
+
+
+# keyservice_api: [route index, credential choice] + body (fuzz_targets/keyservice_api.rs).
+def ks(route: int, cred: int, body) -> bytes:
+    return bytes([route, cred]) + (body if isinstance(body, bytes) else j(body))
+
+
+SPEND_ROW = {
+    "request_id": "chatcmpl-1", "call_type": "acompletion", "api_key": "sk-fuzz-known",
+    "spend": 0.00075, "prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30,
+    "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-01T00:00:01.250Z",
+    "completionStartTime": "2026-01-01T00:00:00.5Z", "model": "gpt-4o", "model_group": "gpt-4o",
+    "model_id": "dep-1", "custom_llm_provider": "openai", "api_base": "https://api.openai.com/v1",
+    "user": "fuzz-user", "team_id": "fuzz-team", "end_user": "u-1", "status": "success",
+    "cache_hit": False, "metadata": {"spend_logs_metadata": {"job": "nightly"}},
+    "request_tags": ["batch", "eu"], "lease_id": "lease-1",
+}
+write("keyservice_api", "spend_row_reporter.json", ks(0, 2, SPEND_ROW))
+write("keyservice_api", "spend_batch_master.json", ks(10, 1, [SPEND_ROW, dict(SPEND_ROW, request_id="r2", spend=1e300), {"spend": 1}]))
+write("keyservice_api", "spend_row_no_credential.json", ks(0, 0, dict(SPEND_ROW, request_id="forged", spend=1000)))
+write("keyservice_api", "spend_row_virtual_key.json", ks(10, 5, [dict(SPEND_ROW, request_id="forged2")]))
+write("keyservice_api", "spend_big_tokens.json", ks(0, 2, dict(SPEND_ROW, request_id="big", prompt_tokens=9223372036854775807, completion_tokens=9223372036854775807)))
+write("keyservice_api", "key_generate.json", ks(1, 1, {
+    "models": ["gpt-4o", "claude"], "max_budget": 10, "rpm_limit": 60, "tpm_limit": 1000, "duration": "30d",
+    "key_alias": "team-a", "metadata": {"allow_client_mock_response": True}, "aliases": {"gpt-3.5-turbo": "gpt-4o"},
+    "budget_duration": "1mo", "max_parallel_requests": 3, "team_id": "fuzz-team", "user_id": "fuzz-user",
+    "model_max_budget": {"gpt-4o": {"budget_limit": 1, "time_period": "1d"}}, "soft_budget": 5, "tags": ["x"]}))
+write("keyservice_api", "key_update.json", ks(2, 1, {"key": "sk-fuzz-known", "max_budget": 7, "spend": 1.5, "duration": "1h", "models": []}))
+write("keyservice_api", "key_delete.json", ks(3, 1, {"keys": ["sk-nope"], "key_aliases": ["nobody"]}))
+write("keyservice_api", "key_regenerate.json", ks(4, 1, {"key": "sk-nope", "new_master_key": "x"}))
+write("keyservice_api", "key_regenerate_path.json", ks(5, 3, {}))
+write("keyservice_api", "key_block.json", ks(6, 1, {"key": "sk-nope"}))
+write("keyservice_api", "key_unblock.json", ks(7, 4, {"key": "sk-fuzz-known"}))
+write("keyservice_api", "user_new.json", ks(8, 1, {"user_id": "u2", "max_budget": 3, "budget_duration": "7d", "tpm_limit": 5, "user_email": "a@b.c"}))
+write("keyservice_api", "team_new.json", ks(9, 1, {"team_id": "t2", "models": ["gpt-4o"], "max_budget": 3, "rpm_limit": 1, "members_with_roles": [{"role": "admin", "user_id": "u2"}]}))
+write("keyservice_api", "not_json.txt", ks(1, 1, b"{\"models\": [\"a\", "))

@@ -41,7 +41,11 @@ PROVIDER_KEYS = (OPENAI_KEY, ANTHROPIC_KEY)
 #: The headers a client's gateway key may come in (LiteLLM's).
 CREDENTIAL_HEADERS = ("authorization", "x-litellm-api-key", "api-key", "x-api-key",
                       "x-goog-api-key")
-ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
+#: The gateway's reporting credential (a database and no master key in the config: the
+#: keyservice and Envoy share SWITCHYARD_REPORTER_KEY).
+REPORTER_KEY = "fallback-keys-reporter-0123456789"
+ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+       "SWITCHYARD_REPORTER_KEY": REPORTER_KEY}
 CLAUDE = "claude-3-5-haiku-20241022"
 
 #: Native provider errors that have error fallbacks (as the real APIs send them).
@@ -140,7 +144,7 @@ def keyservice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recor
         [str(KEYSERVICE_BIN), "--listen", "127.0.0.1:0", "--database-url", database_url,
          "--master-key-env", "FALLBACK_KEYS_MASTER"],
         stdout=subprocess.PIPE, stderr=log, text=True,
-        env=dict(os.environ, FALLBACK_KEYS_MASTER=MASTER))
+        env=dict(os.environ, FALLBACK_KEYS_MASTER=MASTER, SWITCHYARD_REPORTER_KEY=REPORTER_KEY))
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("listening on "), line

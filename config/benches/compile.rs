@@ -110,6 +110,7 @@ fn options() -> RenderOptions {
         admin_port: 9901,
         ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
         keyservice: None,
+        keyservice_ca: None,
     }
 }
 

@@ -167,10 +167,13 @@ struct Listen {
     /// CA bundle that verifies https api_base certificates.
     #[arg(long, value_name = "FILE", default_value = render::DEFAULT_CA_FILE)]
     ca_file: String,
-    /// A running switchyard-keyservice (HOST:PORT), for configs with virtual keys
-    /// (`up` starts one itself).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// A running switchyard-keyservice (HOST:PORT, or https://HOST:PORT for one that
+    /// serves TLS), for configs with virtual keys (`up` starts one itself).
+    #[arg(long, value_name = "[https://]HOST:PORT")]
     keyservice: Option<String>,
+    /// CA bundle that verifies an https:// keyservice's certificate (default: --ca-file).
+    #[arg(long, value_name = "FILE")]
+    keyservice_ca: Option<String>,
 }
 
 impl Listen {
@@ -186,6 +189,7 @@ impl Listen {
             admin_port: self.admin_port,
             ca_file: self.ca_file.clone(),
             keyservice: self.keyservice.clone(),
+            keyservice_ca: self.keyservice_ca.clone(),
         })
     }
 }
@@ -317,6 +321,17 @@ fn up_command(
     if flags.telemetry.is_some() {
         println!("--telemetry: accepted; Switchyard sends no telemetry");
     }
+    // The keyservice `up` starts and Envoy share a reporting credential made for this
+    // run (spend reports are authenticated in every mode); with --keyservice (one the
+    // user runs) the environment must hold the one that keyservice has.
+    let own_keyservice = plan.keys.is_some() && listen.keyservice.is_none();
+    let reporter_key = if own_keyservice {
+        let key = up::new_reporter_key()?;
+        std::env::set_var(plan::REPORTER_KEY_VARIABLE, &key);
+        Some(key)
+    } else {
+        None
+    };
     let missing = missing_env(&plan);
     if !missing.is_empty() {
         return Err(format!(
@@ -336,12 +351,15 @@ fn up_command(
     std::fs::create_dir_all(workdir)
         .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let mut opts = listen.options()?;
-    let mut keyservice = match &plan.keys {
-        Some(keys) => Some(up::start_keyservice(keys, workdir)?),
-        None => None,
+    let mut keyservice = match (&plan.keys, &reporter_key) {
+        (Some(keys), Some(reporter_key)) => {
+            Some(up::start_keyservice(keys, workdir, reporter_key)?)
+        }
+        _ => None,
     };
     if let Some(ks) = &keyservice {
         opts.keyservice = Some(ks.addr.clone());
+        opts.keyservice_ca = None;
     }
     let envoy_options = up::EnvoyOptions {
         log_level,
@@ -351,6 +369,7 @@ fn up_command(
     let started = render_plan(&plan, &workdir.join("envoy"), &opts)
         .and_then(|bootstrap| up::start(&envoy, &bootstrap, workdir, &envoy_options));
     let result = started.and_then(|running| up::run_until_interrupted(running, &listen.host));
+    // Last: Envoy's spend reports went to it while Envoy drained.
     if let Some(ks) = keyservice.as_mut() {
         up::stop(&mut ks.child);
     }

@@ -66,6 +66,11 @@ pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// LiteLLM's variable for the master key when the config has no `master_key`.
 pub const MASTER_KEY_VARIABLE: &str = "LITELLM_MASTER_KEY";
+/// The variable that holds the gateway's reporting credential, read by both Envoy (the
+/// filter's spend reports carry it) and the keyservice (which refuses reports without
+/// it or the master key): the credential of a config with a database and no master key.
+/// `switchyard up` sets it to a random secret of its own for each run.
+pub const REPORTER_KEY_VARIABLE: &str = "SWITCHYARD_REPORTER_KEY";
 
 /// LiteLLM's variable for the database when the config has no `database_url`.
 pub const DATABASE_URL_VARIABLE: &str = "DATABASE_URL";
@@ -516,6 +521,9 @@ pub struct KeysPlan {
     pub master_key_env: Option<String>,
     /// `general_settings.database_url`, else `DATABASE_URL` (else SQLite).
     pub database_url: Option<String>,
+    /// Where the gateway's spend reports find their credential when there is no master
+    /// key ([`REPORTER_KEY_VARIABLE`]); `None` when they carry the master key.
+    pub reporter_key_env: Option<String>,
 }
 
 /// One deployment that gets an Envoy cluster.
@@ -798,10 +806,14 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 .to_string(),
         );
     }
+    let reporter_key_env = master_key
+        .is_none()
+        .then(|| REPORTER_KEY_VARIABLE.to_string());
     let keys = (master_key.is_some() || database_url.is_some()).then_some(KeysPlan {
         master_key,
         master_key_env,
         database_url,
+        reporter_key_env,
     });
     if keys.is_none() {
         cx.warnings.push(
@@ -846,9 +858,11 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         routes,
         routing,
         host_env_keys: {
-            // Spend reports carry the master key, read from the variable it came from.
+            // Spend reports carry the master key, read from the variable it came from,
+            // or (no master key) the reporting credential.
             let mut env_keys = cx.host_env_keys;
             env_keys.extend(keys.as_ref().and_then(|k| k.master_key_env.clone()));
+            env_keys.extend(keys.as_ref().and_then(|k| k.reporter_key_env.clone()));
             env_keys
         },
         token_clusters: cx.token_clusters,
@@ -4000,14 +4014,23 @@ mod tests {
             (Some("sk-var"), Some(MASTER_KEY_VARIABLE))
         );
         assert!(plan.host_env_keys.contains(MASTER_KEY_VARIABLE));
-        // A database without a master key: nothing for the filter to read.
+        // A database without a master key: the filter reads the reporting credential
+        // (spend reports are authenticated in every mode), never a master key.
         let plan = compile_env(
             &one("      model: openai/x\n"),
             &[("DATABASE_URL", "postgres://db/x")],
         )
         .unwrap();
-        assert_eq!(plan.keys.as_ref().unwrap().master_key_env, None);
+        let keys = plan.keys.as_ref().unwrap();
+        assert_eq!(
+            (
+                keys.master_key_env.as_deref(),
+                keys.reporter_key_env.as_deref()
+            ),
+            (None, Some(REPORTER_KEY_VARIABLE))
+        );
         assert!(!plan.host_env_keys.contains(MASTER_KEY_VARIABLE));
+        assert!(plan.host_env_keys.contains(REPORTER_KEY_VARIABLE));
     }
 
     #[test]

@@ -54,8 +54,13 @@ pub struct RenderOptions {
     pub admin_port: u16,
     /// CA bundle used to verify TLS upstreams.
     pub ca_file: String,
-    /// `host:port` of the keyservice, when the config enables virtual keys.
+    /// The keyservice, when the config enables virtual keys: `host:port` or
+    /// `http://host:port` (cleartext), `https://host:port` (TLS: Envoy checks its
+    /// certificate against `keyservice_ca`, else `ca_file`, and its name).
     pub keyservice: Option<String>,
+    /// CA bundle that verifies an `https://` keyservice's certificate (default:
+    /// `ca_file`, the system's trust store).
+    pub keyservice_ca: Option<String>,
 }
 
 #[cfg(test)]
@@ -69,6 +74,7 @@ impl RenderOptions {
             admin_port: 0,
             ca_file: DEFAULT_CA_FILE.into(),
             keyservice: None,
+            keyservice_ca: None,
         }
     }
 }
@@ -130,18 +136,56 @@ fn ext_authz() -> Value {
     })
 }
 
-/// The keyservice's cluster (HTTP/1.1 on loopback or wherever `addr` says).
-fn keyservice_cluster(addr: &str) -> Result<Value, String> {
-    let (host, port) = addr
+/// The keyservice's cluster (HTTP/1.1 on loopback or wherever `addr` says): over TLS
+/// for `https://host:port`, Envoy checking the certificate (against `keyservice_ca`,
+/// else `ca_file`) and its name (SNI and subject alternative name `host`), so virtual
+/// keys (ext_authz) and the reporting credential (spend reports) never cross a network
+/// in cleartext and a keyservice that cannot prove its name gets nothing: every
+/// request fails closed (ext_authz's 503).
+fn keyservice_cluster(addr: &str, opts: &RenderOptions) -> Result<Value, String> {
+    let (tls, rest) = if let Some(rest) = addr.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = addr.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        (false, addr)
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-        .ok_or_else(|| format!("--keyservice {addr:?}: expected HOST:PORT"))?;
-    Ok(json!({
+        .filter(|(h, _)| !h.is_empty() && !h.contains('/'))
+        .ok_or_else(|| {
+            format!(
+                "--keyservice {addr:?}: expected HOST:PORT, http://HOST:PORT or https://HOST:PORT"
+            )
+        })?;
+    if opts.keyservice_ca.is_some() && !tls {
+        return Err(format!(
+            "--keyservice-ca is for a TLS keyservice: --keyservice {addr:?} is cleartext (write https://{rest})"
+        ));
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let mut cluster = json!({
         "name": KEYSERVICE_CLUSTER,
         "type": if is_ip(host) { "STATIC" } else { "STRICT_DNS" },
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": KEYSERVICE_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
-    }))
+        "load_assignment": {"cluster_name": KEYSERVICE_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": bare, "port_value": port}}}}]}]},
+    });
+    if !is_ip(host) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if tls {
+        let ca = RenderOptions {
+            ca_file: opts
+                .keyservice_ca
+                .clone()
+                .unwrap_or_else(|| opts.ca_file.clone()),
+            ..opts.clone()
+        };
+        cluster["transport_socket"] = tls_socket(bare, &ca);
+    }
+    Ok(cluster)
 }
 
 /// A cluster for calls the filter makes itself (HTTP/1.1, TLS with SNI for https):
@@ -680,11 +724,27 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     routes.append(&mut stream_routes);
     if plan.keys.is_some() {
         // LiteLLM's key-management API, served by the keyservice (which checks the
-        // master key itself).
-        for prefix in ["/key/", "/user/", "/team/", "/spend/", "/global/"] {
+        // master key itself). Only these: the keyservice's internal paths (the spend
+        // reports' `/spend/record`, the check, its health) are never reachable through
+        // the listener (`/spend/record` gets the unrouted 404).
+        let admin_paths = [
+            json!({"prefix": "/key/"}),
+            json!({"prefix": "/user/"}),
+            json!({"prefix": "/team/"}),
+            json!({"path": "/spend/logs"}),
+            json!({"prefix": "/global/"}),
+        ];
+        for matcher in admin_paths {
+            let name = matcher
+                .as_object()
+                .and_then(|m| m.values().next())
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string();
             routes.push(json!({
-                "name": format!("keyservice{}", prefix.trim_end_matches('/')),
-                "match": {"prefix": prefix},
+                "name": format!("keyservice{name}"),
+                "match": matcher,
                 "route": {"cluster": KEYSERVICE_CLUSTER, "timeout": "30s"},
                 "typed_per_filter_config": {"envoy.filters.http.ext_authz": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
@@ -718,15 +778,16 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         router.spend_reporting = Some(SpendReporting {
             cluster: KEYSERVICE_CLUSTER.to_string(),
             // Spend reports carry the master key: from the variable the config (or
-            // LiteLLM's LITELLM_MASTER_KEY) names, else as the file wrote it.
-            auth: plan
-                .keys
-                .as_ref()
-                .and_then(|k| match (&k.master_key_env, &k.master_key) {
-                    (Some(env), _) => Some(Setting::Env { env: env.clone() }),
-                    (None, Some(key)) => Some(Setting::Literal(key.clone())),
-                    (None, None) => None,
-                }),
+            // LiteLLM's LITELLM_MASTER_KEY) names, else as the file wrote it; without a
+            // master key, the reporting credential (SWITCHYARD_REPORTER_KEY).
+            auth: plan.keys.as_ref().and_then(|k| {
+                match (&k.master_key_env, &k.master_key, &k.reporter_key_env) {
+                    (Some(env), _, _) => Some(Setting::Env { env: env.clone() }),
+                    (None, Some(key), _) => Some(Setting::Literal(key.clone())),
+                    (None, None, Some(env)) => Some(Setting::Env { env: env.clone() }),
+                    (None, None, None) => None,
+                }
+            }),
         });
     }
     let router_config = plugin_json(&PluginConfig::Router(router))?;
@@ -783,7 +844,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         let addr = opts.keyservice.as_deref().ok_or(
             "the config enables virtual keys (general_settings.master_key or database_url): run it with `switchyard up`, or pass --keyservice HOST:PORT of a running switchyard-keyservice",
         )?;
-        keyservice = Some(keyservice_cluster(addr)?);
+        keyservice = Some(keyservice_cluster(addr, opts)?);
         let responder = plugin_json(&PluginConfig::Responder(ResponderConfig::default()))?;
         http_filters.push(ext_authz());
         http_filters.push(json!({"name": "switchyard.responder", "typed_config": wasm_filter("switchyard-responder", &responder, &vm)}));
@@ -901,6 +962,104 @@ mod tests {
         let plan = crate::plan::compile(&config, &env).unwrap();
         let opts = RenderOptions::for_tests();
         render(&plan, &opts).unwrap().bootstrap
+    }
+
+    /// A config with virtual keys (a database, no master key) rendered against `ks`.
+    fn render_keys(ks: &str, ca: Option<&str>) -> Result<Value, String> {
+        let env = |_: &str| None;
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1}\ngeneral_settings:\n  database_url: sqlite://k.db\n";
+        let (config, _) = parse_str(text, "config.yaml", &env).unwrap();
+        let plan = crate::plan::compile(&config, &env).unwrap();
+        let opts = RenderOptions {
+            keyservice: Some(ks.to_string()),
+            keyservice_ca: ca.map(str::to_string),
+            ..RenderOptions::for_tests()
+        };
+        render(&plan, &opts).map(|r| r.bootstrap)
+    }
+
+    fn keyservice_cluster_of(boot: &Value) -> Value {
+        boot["static_resources"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == KEYSERVICE_CLUSTER)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_tls_keyservice_is_checked_by_certificate_and_name() {
+        let boot = render_keys("https://keys.internal:4443", Some("/etc/ks-ca.pem")).unwrap();
+        let c = keyservice_cluster_of(&boot);
+        assert_eq!(c["type"], "STRICT_DNS");
+        let tls = &c["transport_socket"]["typed_config"];
+        assert_eq!(tls["sni"], "keys.internal");
+        let v = &tls["common_tls_context"]["validation_context"];
+        assert_eq!(v["trusted_ca"]["filename"], "/etc/ks-ca.pem");
+        assert_eq!(
+            v["match_typed_subject_alt_names"],
+            json!([{"san_type": "DNS", "matcher": {"exact": "keys.internal"}}])
+        );
+        // Without --keyservice-ca: the system trust store (--ca-file).
+        let boot = render_keys("https://10.0.0.5:4443", None).unwrap();
+        let c = keyservice_cluster_of(&boot);
+        let tls = &c["transport_socket"]["typed_config"];
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["trusted_ca"]["filename"],
+            DEFAULT_CA_FILE
+        );
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]
+                ["san_type"],
+            "IP_ADDRESS"
+        );
+        // Cleartext forms: no transport socket; a CA for them is a mistake.
+        for addr in ["127.0.0.1:4001", "http://127.0.0.1:4001"] {
+            let c = keyservice_cluster_of(&render_keys(addr, None).unwrap());
+            assert!(c.get("transport_socket").is_none(), "{addr}");
+        }
+        assert!(render_keys("127.0.0.1:4001", Some("/ca.pem"))
+            .unwrap_err()
+            .contains("--keyservice-ca is for a TLS keyservice"));
+        for bad in ["https://", "https://host", "ftp://h:1/x", "h:notaport"] {
+            assert!(render_keys(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_listener_never_routes_internal_keyservice_paths() {
+        let boot = render_keys("127.0.0.1:4001", None).unwrap();
+        let hcm = &boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap();
+        let to_keyservice: Vec<&Value> = routes
+            .iter()
+            .filter(|r| r["route"]["cluster"] == KEYSERVICE_CLUSTER)
+            .map(|r| &r["match"])
+            .collect();
+        assert!(to_keyservice.contains(&&json!({"path": "/spend/logs"})));
+        for m in &to_keyservice {
+            for internal in ["/spend/record", "/check/v1/chat/completions"] {
+                if let Some(prefix) = m["prefix"].as_str() {
+                    assert!(!internal.starts_with(prefix), "{m} routes {internal}");
+                }
+                assert_ne!(m["path"].as_str(), Some(internal), "{m}");
+            }
+        }
+        // The gateway's reports carry the reporting credential (no master key).
+        let plugin: Value = serde_json::from_str(
+            hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            plugin["spend_reporting"]["auth"],
+            json!({"env": crate::plan::REPORTER_KEY_VARIABLE})
+        );
     }
 
     #[test]

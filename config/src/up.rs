@@ -14,7 +14,7 @@ use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long Envoy may take to become ready.
@@ -193,17 +193,116 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Set by Ctrl-C or SIGTERM once [`install_stop_handler`] ran.
-static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Counts Ctrl-C and SIGTERM once [`install_stop_handler`] ran.
+static STOP_REQUESTED: AtomicU32 = AtomicU32::new(0);
 
-/// Makes Ctrl-C and SIGTERM request a clean stop (also during start-up).
+/// Makes Ctrl-C and SIGTERM request a clean stop (also during start-up); a second one
+/// cuts the graceful stop short.
 pub fn install_stop_handler() -> Result<(), String> {
-    ctrlc::set_handler(|| STOP_REQUESTED.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))
+    ctrlc::set_handler(|| {
+        STOP_REQUESTED.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(|e| format!("cannot handle Ctrl-C: {e}"))
 }
 
 fn stop_requested() -> bool {
-    STOP_REQUESTED.load(Ordering::SeqCst)
+    STOP_REQUESTED.load(Ordering::SeqCst) > 0
+}
+
+fn stop_now_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst) > 1
+}
+
+/// How long a graceful stop waits for the requests in flight to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long it then waits for the workers' spend reports to reach the keyservice.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
+/// The connection manager's stat of requests in flight (its `stat_prefix` is
+/// `switchyard`).
+const ACTIVE_REQUESTS_STAT: &str = "http.switchyard.downstream_rq_active";
+/// The filter's gauge of spend reports not yet taken by the keyservice.
+const PENDING_REPORTS_STAT: &str = "wasmcustom.switchyard_spend_reports_pending";
+
+/// Reads Envoy's `(requests in flight, spend reports pending)` from its admin API
+/// (a stat Envoy has not created yet counts 0).
+fn drain_stats(admin: u16) -> Option<(u64, i64)> {
+    let (status, body) = http_get(admin, "/stats?filter=switchyard").ok()?;
+    if status != 200 {
+        return None;
+    }
+    let stat = |name: &str| -> Option<i64> {
+        body.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == name).then(|| v.trim().parse().ok())?
+        })
+    };
+    let active = stat(ACTIVE_REQUESTS_STAT).unwrap_or(0).max(0) as u64;
+    Some((active, stat(PENDING_REPORTS_STAT).unwrap_or(0)))
+}
+
+/// Stops Envoy without losing spend: the listener stops taking connections
+/// (`POST /drain_listeners`), the requests in flight finish (up to [`DRAIN_TIMEOUT`]),
+/// every worker's queued spend reports reach the keyservice (up to
+/// [`FLUSH_TIMEOUT`]), then Envoy gets SIGTERM. A second Ctrl-C skips the waits.
+/// The keyservice must still be running: the caller stops it after this.
+pub fn drain_and_stop(running: &mut Running) {
+    let admin = running.admin_port;
+    let drained = matches!(
+        http_call(
+            "127.0.0.1",
+            admin,
+            "POST",
+            "/drain_listeners",
+            &[],
+            None,
+            Duration::from_secs(5)
+        ),
+        Ok((200, _))
+    );
+    if drained {
+        let started = Instant::now();
+        let mut said = false;
+        // Requests in flight.
+        while started.elapsed() < DRAIN_TIMEOUT && !stop_now_requested() {
+            match drain_stats(admin) {
+                Some((0, _)) | None => break,
+                Some((n, _)) => {
+                    if !said && started.elapsed() > Duration::from_secs(1) {
+                        eprintln!(
+                            "waiting for {n} request(s) in flight (Ctrl-C again to stop now)…"
+                        );
+                        said = true;
+                    }
+                }
+            }
+            if let Ok(Some(_)) = running.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Their spend reports: a finished request's report is queued at once and
+        // counted on the worker's next tick (100 ms), so the gauge is read after two.
+        std::thread::sleep(Duration::from_millis(250));
+        let flush_started = Instant::now();
+        while flush_started.elapsed() < FLUSH_TIMEOUT && !stop_now_requested() {
+            match drain_stats(admin) {
+                Some((_, pending)) if pending > 0 => {}
+                _ => break,
+            }
+            if let Ok(Some(_)) = running.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some((active, pending)) = drain_stats(admin) {
+            if active > 0 || pending > 0 {
+                eprintln!(
+                    "stopping with {active} request(s) still in flight and {pending} spend report(s) not recorded"
+                );
+            }
+        }
+    }
+    stop(&mut running.child);
 }
 
 /// How Envoy runs.
@@ -395,7 +494,7 @@ pub fn run_until_interrupted(mut running: Running, host: &str) -> Result<(), Str
     loop {
         if stop_requested() {
             eprintln!("stopping Envoy…");
-            stop(&mut running.child);
+            drain_and_stop(&mut running);
             return Ok(());
         }
         if let Ok(Some(status)) = running.child.try_wait() {
@@ -442,11 +541,22 @@ fn find_keyservice() -> Result<PathBuf, String> {
     Err("cannot find switchyard-keyservice: build it (cargo build -p switchyard-keyservice) or set SWITCHYARD_KEYSERVICE_BIN".into())
 }
 
+/// A new reporting credential (32 random bytes, hex): `up` makes one per run and
+/// gives it to the keyservice and to Envoy through their environment.
+pub fn new_reporter_key() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| format!("no randomness for the reporting credential: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Starts the keyservice on a free loopback port: the config's database (else SQLite
-/// in `workdir`), the master key through the environment (never argv).
+/// in `workdir`), the master key and the reporting credential through the
+/// environment (never argv).
 pub fn start_keyservice(
     keys: &crate::plan::KeysPlan,
     workdir: &Path,
+    reporter_key: &str,
 ) -> Result<Keyservice, String> {
     use std::io::BufRead;
     let bin = find_keyservice()?;
@@ -466,6 +576,8 @@ pub fn start_keyservice(
         cmd.env("SWITCHYARD_MASTER_KEY", master)
             .args(["--master-key-env", "SWITCHYARD_MASTER_KEY"]);
     }
+    cmd.env(crate::plan::REPORTER_KEY_VARIABLE, reporter_key)
+        .args(["--reporter-key-env", crate::plan::REPORTER_KEY_VARIABLE]);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;

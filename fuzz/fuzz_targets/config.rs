@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
         admin_port: 0,
         ca_file: DEFAULT_CA_FILE.into(),
         keyservice: plan.keys.is_some().then(|| "127.0.0.1:4001".to_string()),
+        keyservice_ca: None,
     };
     let rendered =
         render(&plan, &opts).unwrap_or_else(|e| panic!("a compiled plan must render: {e}"));

@@ -7,7 +7,7 @@
 //! | `GET /key/info?key=`, `/key/list` | master key | |
 //! | `POST /user/new`, `GET /user/info?user_id=`, `POST /team/new`, `GET /team/info?team_id=` | master key | |
 //! | `GET /spend/logs`, `/global/spend` | master key | |
-//! | `POST /spend/record` | master key when one is set | internal: one request's spend log row, or an array of them |
+//! | `POST /spend/record` | the gateway's reporting credential or the master key, always | internal: one request's spend log row, or an array of them |
 //! | `ANY /check`, `/check/{*path}` | the presented key itself | the check, ext_authz-style: 200 + headers, or the OpenAI error (Anthropic's error shape for `…/messages` and `…/messages/count_tokens`, the Anthropic-format routes) |
 //! | `GET /health/liveliness`, `/health/liveness`, `/health/readiness` | none | |
 //!
@@ -239,11 +239,20 @@ async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Respo
         return e.into_response();
     }
     // A JSON array is a batch (what the gateway sends: one callout per tick, not one
-    // per request); an object is one row.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return reply(svc.record_spend_batch(&body, now_ms()).await);
+    // per request); an object is one row. Recorded in a task of its own: a report
+    // that arrived is recorded even when the gateway goes away before the answer
+    // (hyper drops a handler whose connection closed, which would cut a batch short).
+    let task = tokio::spawn(async move {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            svc.record_spend_batch(&body, now_ms()).await
+        } else {
+            svc.record_spend(&body, now_ms()).await
+        }
+    });
+    match task.await {
+        Ok(result) => reply(result),
+        Err(_) => ApiError::internal("The spend report could not be recorded.").into_response(),
     }
-    reply(svc.record_spend(&body, now_ms()).await)
 }
 
 /// The check over HTTP, shaped for Envoy's ext_authz HTTP service: the key comes from

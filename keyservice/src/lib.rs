@@ -15,7 +15,8 @@
 //! - [`service`]: the operations behind the HTTP routes;
 //! - [`api`]: the axum router;
 //! - [`error`]: OpenAI-shaped errors;
-//! - [`logging`]: a stderr logger (no secrets, ever).
+//! - [`logging`]: a stderr logger (no secrets, ever);
+//! - [`tls`]: TLS on the listener, for a keyservice on another machine.
 
 pub mod api;
 pub mod cache;
@@ -28,6 +29,7 @@ pub mod model;
 pub mod service;
 pub mod store;
 pub mod time;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,6 +57,15 @@ pub async fn serve(
     listen: SocketAddr,
     service: Arc<service::KeyService>,
 ) -> std::io::Result<Server> {
+    serve_with(listen, service, None).await
+}
+
+/// [`serve`], over TLS when `tls` is given ([`tls::server_config`]).
+pub async fn serve_with(
+    listen: SocketAddr,
+    service: Arc<service::KeyService>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> std::io::Result<Server> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -67,15 +78,28 @@ pub async fn serve(
         }
     });
     let app = api::router(service);
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await;
+            gc.abort();
+            result
+        }),
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config)?;
+            tokio::spawn(async move {
+                let result = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+                gc.abort();
+                result
             })
-            .await;
-        gc.abort();
-        result
-    });
+        }
+    };
     Ok(Server {
         addr,
         shutdown: Some(tx),

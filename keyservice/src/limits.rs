@@ -249,7 +249,8 @@ impl Limiter for MemoryLimiter {
     async fn add_tokens(&self, scopes: &[String], tokens: i64, now: i64) -> Result<(), StoreError> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for s in scopes {
-            st.window(s, now).2 += tokens;
+            let window = &mut st.window(s, now).2;
+            *window = window.saturating_add(tokens);
         }
         Ok(())
     }

@@ -6,8 +6,13 @@
 //! ```
 //!
 //! The master key is read from the environment variable named by `--master-key-env`
-//! (never from argv, where `ps` would show it). The first stdout line is
-//! `listening on ADDR` with the bound port (so `--listen 127.0.0.1:0` works).
+//! (never from argv, where `ps` would show it), and so is the gateway's reporting
+//! credential (`--reporter-key-env`, default `SWITCHYARD_REPORTER_KEY`): spend reports
+//! (`POST /spend/record`) must carry one of the two, and with neither set every report
+//! is refused. `--tls-cert-file` and `--tls-key-file` (PEM) make it serve HTTPS (also
+//! spelt like LiteLLM's `--ssl_certfile_path` / `--ssl_keyfile_path`). The first
+//! stdout line is `listening on ADDR` with the bound port (so `--listen 127.0.0.1:0`
+//! works).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,7 +23,7 @@ use clap::Parser;
 
 use switchyard_keyservice::service::{Config, KeyService};
 use switchyard_keyservice::store::{self, redact_url, DEFAULT_DATABASE_URL};
-use switchyard_keyservice::{logging, serve};
+use switchyard_keyservice::{logging, serve_with, tls};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,6 +42,28 @@ struct Args {
     /// Name of the environment variable holding the master key.
     #[arg(long, default_value = "LITELLM_MASTER_KEY")]
     master_key_env: String,
+    /// Name of the environment variable holding the gateway's reporting credential
+    /// (the secret Envoy's spend reports carry; the master key is accepted too).
+    #[arg(long, default_value = "SWITCHYARD_REPORTER_KEY")]
+    reporter_key_env: String,
+    /// PEM certificate chain: serve HTTPS (with --tls-key-file).
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "ssl_certfile_path",
+        alias = "ssl-certfile-path",
+        requires = "tls_key_file"
+    )]
+    tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert-file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "ssl_keyfile_path",
+        alias = "ssl-keyfile-path",
+        requires = "tls_cert_file"
+    )]
+    tls_key_file: Option<std::path::PathBuf>,
     /// Seconds a cached key, user or team is trusted before re-reading the database.
     #[arg(long, default_value_t = 2.0)]
     cache_ttl_secs: f64,
@@ -72,6 +99,19 @@ async fn run(args: Args) -> i32 {
     let master_key = std::env::var(&args.master_key_env)
         .ok()
         .filter(|s| !s.is_empty());
+    let reporter_key = std::env::var(&args.reporter_key_env)
+        .ok()
+        .filter(|s| !s.is_empty());
+    let tls = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => match tls::server_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("switchyard-keyservice: {e}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
     if !(args.cache_ttl_secs >= 0.0 && args.cache_ttl_secs.is_finite()) {
         eprintln!("switchyard-keyservice: --cache-ttl-secs must be a number >= 0");
         return 2;
@@ -93,6 +133,7 @@ async fn run(args: Args) -> i32 {
         database_configured,
         cache_ttl: Duration::from_secs_f64(args.cache_ttl_secs),
         global_max_budget: args.max_budget,
+        reporter_key,
         ..Config::default()
     };
     let service = Arc::new(KeyService::new(backend, config));
@@ -111,8 +152,15 @@ async fn run(args: Args) -> i32 {
             args.master_key_env
         );
     }
-
-    let server = match serve(args.listen, service).await {
+    if !service.takes_reports() {
+        log::warn!(
+            "neither {} nor {} is set: every spend report (POST /spend/record) is refused",
+            args.reporter_key_env,
+            args.master_key_env
+        );
+    }
+    let tls_on = tls.is_some();
+    let server = match serve_with(args.listen, service, tls).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -127,7 +175,11 @@ async fn run(args: Args) -> i32 {
         let _ = writeln!(out, "listening on {}", server.addr);
         let _ = out.flush();
     }
-    log::info!("keyservice listening on {}", server.addr);
+    log::info!(
+        "keyservice listening on {}{}",
+        server.addr,
+        if tls_on { " (TLS)" } else { "" }
+    );
     wait_for_signal().await;
     log::info!("shutting down");
     server.stop().await;

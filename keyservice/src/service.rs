@@ -67,6 +67,10 @@ pub struct Config {
     pub lease_ttl_ms: i64,
     /// `/global/spend`'s `max_budget` (LiteLLM's `litellm_settings.max_budget`).
     pub global_max_budget: Option<f64>,
+    /// The gateway's reporting credential: the secret its spend reports carry
+    /// (`POST /spend/record`) besides the master key (kept only as its hash). With
+    /// neither set, every report is refused.
+    pub reporter_key: Option<String>,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             cache_ttl: Duration::from_secs(2),
             lease_ttl_ms: DEFAULT_LEASE_TTL_MS,
             global_max_budget: None,
+            reporter_key: None,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct KeyService {
     teams: TtlCache<TeamRecord>,
     lease_ttl_ms: i64,
     global_max_budget: Option<f64>,
+    /// Hash of the gateway's reporting credential ([`Config::reporter_key`]).
+    reporter_key_hash: Option<String>,
 }
 
 fn store_err(e: StoreError) -> ApiError {
@@ -402,6 +409,11 @@ impl KeyService {
             teams: TtlCache::new(config.cache_ttl),
             lease_ttl_ms: config.lease_ttl_ms,
             global_max_budget: config.global_max_budget,
+            reporter_key_hash: config
+                .reporter_key
+                .as_deref()
+                .filter(|k| !k.is_empty())
+                .map(hash_key),
             backend,
         }
     }
@@ -450,12 +462,43 @@ impl KeyService {
         }
     }
 
-    /// `/spend/record` is internal: it needs the master key when one is set.
+    /// True when spend reports can be accepted: a reporting credential or a master
+    /// key is configured.
+    pub fn takes_reports(&self) -> bool {
+        self.reporter_key_hash.is_some() || self.policy.master_key_hash.is_some()
+    }
+
+    /// `/spend/record` is internal: it needs the gateway's reporting credential
+    /// ([`Config::reporter_key`]) or the master key, in every mode (with neither
+    /// configured, every report is refused: an open reporting path would let anyone
+    /// exhaust any key's, user's or team's budget).
     pub fn require_reporter(&self, presented: &PresentedKey) -> Result<(), ApiError> {
-        if self.policy.master_key_hash.is_none() {
-            return Ok(());
+        if !self.takes_reports() {
+            return Err(ApiError::auth(
+                "Authentication Error, spend reporting is disabled: no reporter key (SWITCHYARD_REPORTER_KEY) and no master key is set.",
+            ));
         }
-        self.require_admin(presented)
+        match presented {
+            PresentedKey::Missing => Err(ApiError::auth(
+                "Authentication Error, No api key passed in.",
+            )),
+            PresentedKey::Malformed => Err(ApiError::auth(
+                "Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
+            )),
+            PresentedKey::Key(k) => {
+                let reporter = self
+                    .reporter_key_hash
+                    .as_ref()
+                    .is_some_and(|h| hashes_equal(&hash_key(k), h));
+                if reporter || self.is_master(presented) {
+                    Ok(())
+                } else {
+                    Err(ApiError::auth(
+                        "Authentication Error, only the master key or the gateway's reporting credential may report spend.",
+                    ))
+                }
+            }
+        }
     }
 
     // ---- cached lookups -------------------------------------------------------------
@@ -1206,7 +1249,9 @@ impl KeyService {
         }
         let prompt = req.prompt_tokens.unwrap_or(0);
         let completion = req.completion_tokens.unwrap_or(0);
-        let total = req.total_tokens.unwrap_or(prompt + completion);
+        let total = req
+            .total_tokens
+            .unwrap_or(prompt.saturating_add(completion));
         let end = time_value("endTime", &req.end_time)?.unwrap_or(now);
         let start = time_value("startTime", &req.start_time)?.unwrap_or(end);
         // Never store a plaintext key: a report may name the key either way.

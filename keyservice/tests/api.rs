@@ -821,8 +821,8 @@ async fn master_key_enforcement(url: &str) {
     ks.stop().await;
 
     // Without a master key (but with a database) the management API is off, keys
-    // are still checked, and spend reports are accepted.
-    let ks = Ks::start(url, None, TTL).await;
+    // are still checked, and spend reports need the gateway's reporting credential.
+    let ks = Ks::start_with(url, None, Some("reporter-secret-1"), TTL).await;
     let r = http(
         ks.addr,
         "POST",
@@ -839,15 +839,72 @@ async fn master_key_enforcement(url: &str) {
         "keys made earlier still work"
     );
     assert_eq!(ks.check("sk-unknown", None).await.status, 401);
+    for auth in [
+        None,
+        Some("Bearer sk-anything"),
+        Some("Bearer sk-test-master-key-1234"),
+        Some("reporter-secret-1"),
+    ] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let r = http(
+            ks.addr,
+            "POST",
+            "/spend/record",
+            &headers,
+            Some(&json!({"request_id": "nomaster-refused"})),
+        )
+        .await;
+        assert_eq!(r.status, 401, "{auth:?}: {}", r.body);
+    }
     let r = http(
         ks.addr,
         "POST",
         "/spend/record",
-        &[],
+        &[("authorization", "Bearer reporter-secret-1")],
         Some(&json!({"request_id": "nomaster"})),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    ks.stop().await;
+
+    // With neither a master key nor a reporting credential, every report is refused.
+    let ks = Ks::start(url, None, TTL).await;
+    let r = http(
+        ks.addr,
+        "POST",
+        "/spend/record",
+        &[("authorization", "Bearer anything")],
+        Some(&json!({"request_id": "nobody"})),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("spend reporting is disabled"), "{}", r.body);
+    // With a master key and a reporting credential, both are accepted.
+    ks.stop().await;
+    let ks = Ks::start_with(url, Some(MASTER), Some("reporter-secret-2"), TTL).await;
+    for (auth, id) in [
+        ("Bearer reporter-secret-2", "by-reporter"),
+        ("Bearer sk-test-master-key-1234", "by-master"),
+    ] {
+        let r = http(
+            ks.addr,
+            "POST",
+            "/spend/record",
+            &[("authorization", auth)],
+            Some(&json!({"request_id": id})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = http(
+        ks.addr,
+        "POST",
+        "/spend/record",
+        &[("authorization", "Bearer reporter-secret-x")],
+        Some(&json!({"request_id": "wrong"})),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.body);
     ks.stop().await;
 }
 

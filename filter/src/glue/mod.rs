@@ -239,11 +239,86 @@ struct Reporter {
     authorization: Option<String>,
     /// Callout token → the report ids it carries.
     in_flight: std::collections::HashMap<u32, Vec<u64>>,
+    /// The gauge [`PENDING_GAUGE`] (shared by every worker: each adds its own change).
+    pending_gauge: Option<u32>,
+    /// What this worker last added to the gauge.
+    published: i64,
+    /// Envoy is shutting the VM down (`on_done` said "not yet"): every queued report
+    /// goes out at once, and `proxy_done` follows the last answer.
+    draining: bool,
 }
 
-/// How often the queue is looked at, and how many reports go out at once.
+/// Envoy gauge (`wasmcustom.switchyard_spend_reports_pending`): spend reports queued
+/// in the workers and not yet taken by the keyservice. `switchyard up` waits for it to
+/// reach 0 (after draining the listener) before it stops Envoy.
+const PENDING_GAUGE: &str = "switchyard_spend_reports_pending";
+
+impl Reporter {
+    /// Brings the shared gauge up to this worker's queue length.
+    fn publish(&mut self) {
+        let Some(id) = self.pending_gauge else {
+            return;
+        };
+        let pending = spend::QUEUE.with(|q| q.borrow().len()) as i64;
+        let delta = pending - self.published;
+        if delta != 0 && proxy_wasm::hostcalls::increment_metric(id, delta).is_ok() {
+            self.published = pending;
+        }
+    }
+
+    /// Sends up to `batches` batches of the reports due at `now` (one callout each);
+    /// returns how many callouts went out.
+    fn send_due(&mut self, now: u64, batches: usize) -> usize {
+        let mut sent = 0;
+        while sent < batches {
+            let due = spend::QUEUE.with(|q| q.borrow_mut().due(now, REPORTS_PER_BATCH));
+            if due.is_empty() {
+                break;
+            }
+            // One callout: the due reports as one JSON array.
+            let (ids, body) = spend::batch(due);
+            let mut headers = vec![
+                (":method", "POST"),
+                (":path", "/spend/record"),
+                (":authority", "keyservice"),
+                ("content-type", "application/json"),
+            ];
+            if let Some(auth) = &self.authorization {
+                headers.push(("authorization", auth.as_str()));
+            }
+            // The SDK's call registers the callout with its dispatcher (which must
+            // know the token when the answer comes); it errs on the statuses Envoy
+            // returns for a bad cluster or a full queue.
+            match proxy_wasm::hostcalls::dispatch_http_call(
+                &self.cluster,
+                headers,
+                Some(&body),
+                vec![],
+                std::time::Duration::from_secs(5),
+            ) {
+                Ok(token) => {
+                    self.in_flight.insert(token, ids);
+                    sent += 1;
+                }
+                Err(_) => {
+                    let now = now_ms();
+                    spend::QUEUE.with(|q| {
+                        let mut q = q.borrow_mut();
+                        ids.iter().for_each(|id| q.fail(*id, now));
+                    });
+                    break;
+                }
+            }
+        }
+        sent
+    }
+}
+
+/// How often the queue is looked at, how many reports go out in one callout, and how
+/// many callouts one tick may start (a backlog drains at up to 512 reports a tick).
 const REPORT_TICK_MS: u32 = 100;
-const REPORTS_PER_TICK: usize = 64;
+const REPORTS_PER_BATCH: usize = 64;
+const BATCHES_PER_TICK: usize = 8;
 
 fn now_ms() -> u64 {
     abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
@@ -290,11 +365,49 @@ impl Context for SwitchyardRoot {
                     ids.iter().for_each(|id| q.ack(*id));
                 }
                 _ => {
+                    if matches!(status, 401 | 403) {
+                        // Kept and retried: the keyservice may get the right credential.
+                        let _ = abi::log(
+                            LOG_ERROR,
+                            &format!(
+                                "switchyard: the keyservice refused {} spend report(s) ({status}): Envoy's reporting credential (SWITCHYARD_REPORTER_KEY, or the master key) is not the keyservice's",
+                                ids.len()
+                            ),
+                        );
+                    }
                     let now = now_ms();
                     ids.iter().for_each(|id| q.fail(*id, now));
                 }
             }
         });
+        reporter.publish();
+        if reporter.draining && reporter.in_flight.is_empty() {
+            // Shutting down: what could be sent was answered (a report the keyservice
+            // failed is not retried now; it is lost with the VM).
+            let _ = proxy_wasm::hostcalls::done();
+        }
+    }
+
+    /// The VM is going away (Envoy stops, or the plugin is replaced): send every
+    /// queued report at once, backoffs ignored, and ask Envoy to wait for the answers
+    /// (`proxy_done` follows the last one). Whether Envoy keeps its event loop running
+    /// that long is Envoy's choice: `switchyard up` drains the listener and waits for
+    /// the queues to empty (the [`PENDING_GAUGE`]) before it stops Envoy.
+    fn on_done(&mut self) -> bool {
+        let Some(reporter) = self.reporter.as_mut() else {
+            return true;
+        };
+        reporter.draining = true;
+        let queued = spend::QUEUE.with(|q| q.borrow().len());
+        let sent = reporter.send_due(u64::MAX, usize::MAX);
+        reporter.publish();
+        let _ = abi::log(
+            if queued > 0 { LOG_WARN } else { LOG_INFO },
+            &format!(
+                "switchyard: the VM stops with {queued} spend report(s) queued; {sent} last batch(es) sent"
+            ),
+        );
+        reporter.in_flight.is_empty()
     }
 }
 
@@ -366,10 +479,18 @@ impl RootContext for SwitchyardRoot {
                     if !self.set_tick(REPORT_TICK_MS) {
                         return false;
                     }
+                    let pending_gauge = proxy_wasm::hostcalls::define_metric(
+                        proxy_wasm::types::MetricType::Gauge,
+                        PENDING_GAUGE,
+                    )
+                    .ok();
                     self.reporter = Some(Reporter {
                         cluster: r.cluster,
                         authorization,
                         in_flight: std::collections::HashMap::new(),
+                        pending_gauge,
+                        published: 0,
+                        draining: false,
                     });
                 }
                 true
@@ -428,44 +549,8 @@ impl RootContext for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        let due = spend::QUEUE.with(|q| q.borrow_mut().due(now_ms(), REPORTS_PER_TICK));
-        if due.is_empty() {
-            return;
-        }
-        // One callout per tick: the due reports as one JSON array.
-        let (ids, body) = spend::batch(due);
-        {
-            let mut headers = vec![
-                (":method", "POST"),
-                (":path", "/spend/record"),
-                (":authority", "keyservice"),
-                ("content-type", "application/json"),
-            ];
-            if let Some(auth) = &reporter.authorization {
-                headers.push(("authorization", auth.as_str()));
-            }
-            // The SDK's call registers the callout with its dispatcher (which must
-            // know the token when the answer comes); it errs on the statuses Envoy
-            // returns for a bad cluster or a full queue.
-            match proxy_wasm::hostcalls::dispatch_http_call(
-                &reporter.cluster,
-                headers,
-                Some(&body),
-                vec![],
-                std::time::Duration::from_secs(5),
-            ) {
-                Ok(token) => {
-                    reporter.in_flight.insert(token, ids);
-                }
-                Err(_) => {
-                    let now = now_ms();
-                    spend::QUEUE.with(|q| {
-                        let mut q = q.borrow_mut();
-                        ids.iter().for_each(|id| q.fail(*id, now));
-                    });
-                }
-            }
-        }
+        reporter.send_due(now_ms(), BATCHES_PER_TICK);
+        reporter.publish();
     }
 }
 

@@ -205,11 +205,22 @@ pub struct Ks {
 
 impl Ks {
     pub async fn start(url: &str, master: Option<&str>, cache_ttl: Duration) -> Ks {
+        Ks::start_with(url, master, None, cache_ttl).await
+    }
+
+    /// [`Ks::start`] with the gateway's reporting credential set (or not).
+    pub async fn start_with(
+        url: &str,
+        master: Option<&str>,
+        reporter: Option<&str>,
+        cache_ttl: Duration,
+    ) -> Ks {
         let backend = store::open(url).await.expect("open the store");
         let config = Config {
             master_key: master.map(str::to_string),
             database_configured: true,
             cache_ttl,
+            reporter_key: reporter.map(str::to_string),
             ..Config::default()
         };
         let service = Arc::new(KeyService::new(backend, config));
