@@ -86,13 +86,14 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 6] = [
+pub const KEY_HEADERS: [&str; 7] = [
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
     "x-switchyard-lease",
     "x-switchyard-key-models",
     switchyard_filter::responder::CLIENT_MOCK_HEADER,
+    switchyard_filter::spend::ADMISSION_HEADER,
 ];
 
 /// Envoy ext_authz, asking the keyservice about each request: the caller's key (from
@@ -116,6 +117,8 @@ fn ext_authz() -> Value {
                     &[
                         switchyard_filter::router::GROUP_HEADER,
                         switchyard_filter::router::FALLBACK_GROUPS_HEADER,
+                        // A replay's admission id, to continue its admission.
+                        switchyard_filter::spend::ADMISSION_HEADER,
                     ],
                 ].concat())}},
                 "authorization_response": {
@@ -594,8 +597,12 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
                 // The replay presents the client's credentials (which the redirect
-                // carries), never the provider's the attempt left in the request.
-                "response_headers_to_copy": CLIENT_CREDENTIAL_HEADERS,
+                // carries), never the provider's the attempt left in the request, and
+                // the admission id it continues (one request: one count, one slot).
+                "response_headers_to_copy": [
+                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                    &[switchyard_filter::spend::ADMISSION_HEADER],
+                ].concat(),
             });
         }
         // Streamed calls: the per-try timeout is the wait for the first byte (Envoy
@@ -1103,7 +1110,11 @@ mod tests {
             // A replay presents the caller's credentials only (`credentials`).
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
-                serde_json::json!(CLIENT_CREDENTIAL_HEADERS)
+                serde_json::json!([
+                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                    &[switchyard_filter::spend::ADMISSION_HEADER]
+                ]
+                .concat())
             );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the

@@ -38,8 +38,9 @@ pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
 /// Request header set to `1` on streamed calls: they take the group's stream route,
 /// whose per-try timeout is the wait for the first byte (`stream_timeout`).
 pub const STREAM_HEADER: &str = "x-switchyard-stream";
-/// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 12] = [
+/// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
+/// too, except on an error fallback's replay, which the redirect gave it.)
+pub const INTERNAL_HEADERS: [&str; 13] = [
     GROUP_HEADER,
     STREAM_HEADER,
     RETRIES_HEADER,
@@ -53,6 +54,7 @@ pub const INTERNAL_HEADERS: [&str; 12] = [
     "x-switchyard-lease",
     "x-switchyard-key-models",
     crate::responder::CLIENT_MOCK_HEADER,
+    crate::spend::ADMISSION_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -660,10 +662,17 @@ impl RouterExchange {
     ) -> Flow {
         // One hostcall for every header; only the internal ones present are removed.
         let headers = host.request_headers();
+        // A replay (an error fallback's internal redirect) keeps the admission id the
+        // redirect carried, to continue its admission; the keyservice honours one only
+        // when it is live for the same key, and ids are never shown to clients.
+        let replay = header_in(&headers, ":path")
+            .and_then(parse_fallback_path)
+            .is_some();
         for (name, _) in &headers {
             if INTERNAL_HEADERS
                 .iter()
                 .any(|internal| name.eq_ignore_ascii_case(internal))
+                && !(replay && name.eq_ignore_ascii_case(crate::spend::ADMISSION_HEADER))
             {
                 host.set_request_header(name, None);
             }

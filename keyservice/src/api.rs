@@ -295,8 +295,21 @@ async fn check_route(
                 .collect()
         })
         .unwrap_or_default();
+    // An internal redirect's replay carries its admission id (never a client's:
+    // the router stage removes one a client sends, and a replay's comes from the
+    // redirect; an id is only honoured when it is live for this very key).
+    let continuing = headers
+        .get(crate::check::H_ADMISSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     match svc
-        .authorize(&presented, model.as_deref(), &fallbacks, now_ms())
+        .authorize(
+            &presented,
+            model.as_deref(),
+            &fallbacks,
+            continuing.as_deref(),
+            now_ms(),
+        )
         .await
     {
         Err(e) => {
@@ -324,6 +337,7 @@ async fn check_route(
                 "team_id": a.team_id,
                 "model": a.model,
                 "lease_id": a.lease,
+                "admission_id": a.admission,
                 "response_headers": response_headers,
             });
             let mut resp = Response::new(Body::from(body.to_string()));

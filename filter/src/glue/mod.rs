@@ -587,4 +587,7 @@ impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         action(self.exchange.on_request_headers(&mut WasmHost))
     }
+    fn on_log(&mut self) {
+        self.exchange.on_log(&mut WasmHost);
+    }
 }
