@@ -593,16 +593,18 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 .map(|f| f.context_window.len() + f.content_policy.len())
                 .max()
                 .unwrap_or(0);
+            let replay_headers = [
+                CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                &[switchyard_filter::spend::ADMISSION_HEADER],
+            ]
+            .concat();
             action["internal_redirect_policy"] = json!({
                 "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
                 // The replay presents the client's credentials (which the redirect
                 // carries), never the provider's the attempt left in the request, and
                 // the admission id it continues (one request: one count, one slot).
-                "response_headers_to_copy": [
-                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
-                    &[switchyard_filter::spend::ADMISSION_HEADER],
-                ].concat(),
+                "response_headers_to_copy": replay_headers,
             });
         }
         // Streamed calls: the per-try timeout is the wait for the first byte (Envoy
