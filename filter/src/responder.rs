@@ -77,7 +77,9 @@ impl ResponderExchange {
                 details.as_deref().unwrap_or("-")
             ),
         );
-        if let Some(lease) = spend::lease_at_end(details.as_deref(), facts.as_ref(), carried.as_deref()) {
+        if let Some(lease) =
+            spend::lease_at_end(details.as_deref(), facts.as_ref(), carried.as_deref())
+        {
             spend::enqueue(spend::release(&lease), host.now_unix_millis());
         }
     }
@@ -448,8 +450,10 @@ mod tests {
             vec![serde_json::json!({"release_lease": "L1"})]
         );
         // Ended by an internal redirect: the replay goes on with the slot.
-        host.properties
-            .insert("response.code_details".into(), b"internal_redirect".to_vec());
+        host.properties.insert(
+            "response.code_details".into(),
+            b"internal_redirect".to_vec(),
+        );
         ResponderExchange.on_log(&mut host);
         assert!(releases(take()).is_empty());
     }

@@ -978,7 +978,10 @@ async fn check_continuing(ks: &Ks, key: &str, admission: &str) -> common::Resp {
         ks.addr,
         "POST",
         "/check/v1/chat/completions",
-        &[("authorization", &auth), ("x-switchyard-admission", admission)],
+        &[
+            ("authorization", &auth),
+            ("x-switchyard-admission", admission),
+        ],
         None,
     )
     .await
@@ -1005,13 +1008,20 @@ async fn admissions(url: &str) {
     assert_ne!(r.header("x-switchyard-admission"), Some(a.as_str()));
     // One charge per admission id, however often it is reported.
     for _ in 0..2 {
-        record(&ks, json!({"request_id": a, "api_key": open_token, "spend": 0.25})).await;
+        record(
+            &ks,
+            json!({"request_id": a, "api_key": open_token, "spend": 0.25}),
+        )
+        .await;
     }
     let info = ks
         .admin("GET", &format!("/key/info?key={open_key}"), None)
         .await
         .json();
-    assert!(approx(info["info"]["spend"].as_f64().unwrap(), 0.25), "{info}");
+    assert!(
+        approx(info["info"]["spend"].as_f64().unwrap(), 0.25),
+        "{info}"
+    );
 
     // rpm 1 and one slot: the replay continues (no second count, no second slot).
     let (key, _, _) = generate(&ks, json!({"rpm_limit": 1, "max_parallel_requests": 1})).await;
