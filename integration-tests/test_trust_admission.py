@@ -223,7 +223,7 @@ def test_a_client_sent_admission_id_changes_nothing(gateway: Any, keyservice: An
     looks like) — with a fixed ``x-request-id``. Each request is still admitted,
     counted and charged as its own: the keyservice never sees the client's value."""
     proxy, _ = keyservice
-    gw = gateway()
+    gw = gateway(dep("big", openai_mock.base_url))
     key = new_key(gw, rpm_limit=100)
     status, _, body = chat(gw, key, headers={"x-request-id": "same"})
     assert status == 200, body
@@ -236,15 +236,25 @@ def test_a_client_sent_admission_id_changes_nothing(gateway: Any, keyservice: An
         status, headers, body = chat(gw, key, headers={ADMISSION: value, "x-request-id": "same"})
         assert status == 200, body
         assert ADMISSION not in {h.lower() for h in headers}, headers
-    rows = poll(lambda: spend_rows(gw, key), lambda r: len(r) >= 4, timeout=3)
-    assert len(rows) == 4, rows
+    # Sent straight to the path of an error fallback's replay (where the gateway keeps
+    # the header, for its own redirects): the keyservice sees the client's id, finds
+    # no live admission of this key under it, and admits the request as a new one.
+    status, _, body = chat(gw, key, path="/switchyard-fallback/request/0/gpt/v1/chat/completions",
+                           headers={ADMISSION: real_shaped, "x-request-id": "same"},
+                           body={"model": "gpt", "fallbacks": ["big"],
+                                 "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200, body
+    rows = poll(lambda: spend_rows(gw, key), lambda r: len(r) >= 5, timeout=3)
+    assert len(rows) == 5, rows
     ids = [r["request_id"] for r in rows]
-    assert len(set(ids)) == 4 and not set(ids) & set(forged[:1]), ids
-    assert key_spend(gw, key) == pytest.approx(4 * PRICE)
-    # The keyservice was asked about three fresh requests, none carrying the client's id.
+    assert len(set(ids)) == 5 and not set(ids) & set(forged[:1]), ids
+    assert key_spend(gw, key) == pytest.approx(5 * PRICE)
+    # The keyservice was asked about three fresh requests, none carrying the client's
+    # id, then about the one on the replay path, which it did not continue.
     checks = proxy.checks()
-    assert len(checks) == 3, checks
-    assert all(ADMISSION not in c for c in checks), checks
+    assert len(checks) == 4, checks
+    assert all(ADMISSION not in c for c in checks[:3]), checks
+    assert checks[3].get(ADMISSION) == real_shaped
     # Neither the provider nor the client ever sees an admission id.
     assert all(ADMISSION not in r.headers for r in openai_mock.requests)
 
