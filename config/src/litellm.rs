@@ -495,6 +495,13 @@ pub struct ModelInfo {
     /// `access_groups`: key access groups allowed to use this deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_groups: Option<Vec<String>>,
+    /// `forward_client_headers` (Switchyard's; LiteLLM keeps `model_info` as
+    /// metadata): client headers that choose what the operator's account is billed
+    /// for (`OpenAI-Organization`, `OpenAI-Project`, `x-goog-user-project`, …, see
+    /// `switchyard_filter::billing_headers`) that this deployment lets through to its
+    /// provider. Every other such header is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_client_headers: Option<Vec<String>>,
     /// Other metadata (`supports_vision`, `description`, …), kept as written.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -558,6 +565,10 @@ pub struct LitellmSettings {
     /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_off_message_logging: Option<Value>,
+    /// `model_group_settings`: per-group proxy behaviour; only
+    /// `forward_client_headers_to_llm_api` is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_group_settings: Option<ModelGroupSettings>,
     /// `max_budget`: global budget in USD (LiteLLM: `float(value)`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_budget: Option<Value>,
@@ -678,6 +689,19 @@ pub struct RouterSettings {
     pub other: IndexMap<String, Value>,
 }
 
+/// `litellm_settings.model_group_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelGroupSettings {
+    /// `forward_client_headers_to_llm_api: [group, …]`: as
+    /// `general_settings.forward_client_headers_to_llm_api`, for these model groups
+    /// only (the client's `x-*` billing headers reach their deployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_client_headers_to_llm_api: Option<Vec<String>>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
 /// `general_settings`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneralSettings {
@@ -719,6 +743,23 @@ pub struct GeneralSettings {
     /// `alerting`: alert channels (`["slack"]`). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<Value>,
+    /// `forward_openai_org_id`: a client's `OpenAI-Organization` header goes on to
+    /// the provider (LiteLLM: as the call's `organization`). Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_openai_org_id: Option<bool>,
+    /// `forward_client_headers_to_llm_api`: LiteLLM then forwards the client's `x-*`
+    /// headers; here, the `x-*` billing headers (`x-goog-user-project`, the Vertex
+    /// and Bedrock tier headers, …) go on to every deployment. Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_client_headers_to_llm_api: Option<bool>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -1570,6 +1611,11 @@ impl LitellmSettings {
                     key,
                     "LiteLLM logging settings are not applied by Switchyard (which logs no message content outside the debug mode); ignored",
                 );
+            }
+        }
+        if let Some(groups) = &self.model_group_settings {
+            for key in groups.other.keys() {
+                warn(&format!("model_group_settings.{key}"), NOT_SUPPORTED);
             }
         }
         for key in self.other.keys() {

@@ -538,6 +538,10 @@ pub struct PlannedDeployment {
     pub stream_timeout_secs: Option<f64>,
     /// `litellm_params.max_retries`.
     pub max_retries: Option<u32>,
+    /// How many requests this deployment may have in flight, as far as the config
+    /// says (`litellm_params.max_parallel_requests`, else `rpm`: at most that many
+    /// start in a minute): sizes the route clusters' circuit breakers.
+    pub concurrency_hint: Option<u64>,
 }
 
 /// Where a deployment's cluster connects.
@@ -706,6 +710,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 timeout_secs: real.timeout_secs,
                 stream_timeout_secs: real.stream_timeout_secs,
                 max_retries: real.max_retries,
+                concurrency_hint: real.max_parallel_requests.or(real.rpm),
             });
         }
         router_groups.push(GroupConfig {
@@ -805,6 +810,10 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
+    if keys.is_some() {
+        unpriced_warnings(config, &deployments, &mut cx.warnings);
+    }
+
     let max_request_body_bytes = config
         .general_settings
         .max_request_size_mb
@@ -861,6 +870,43 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let disagreements = crate::timeouts::disagreements(&plan, &attempts, timeout);
     plan.warnings.extend(disagreements);
     Ok(plan)
+}
+
+/// With virtual keys on (budgets apply), a warning for every deployment without a
+/// price: its spend would be recorded as 0 and no budget would ever stop it. Each
+/// names the file, the entry and the field, and the ways to give it a price. A
+/// wildcard deployment is priced per request by the model asked for: it is named
+/// when the price table lists none of the models its pattern matches.
+fn unpriced_warnings(config: &Config, deployments: &[PlannedDeployment], out: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    for d in deployments {
+        let up = &d.upstream;
+        let wildcard = up.model.contains('*');
+        if up.pricing.is_some() || (wildcard && !up.model_prices.is_empty()) {
+            continue;
+        }
+        if !seen.insert(d.entry_index) {
+            continue;
+        }
+        let Some(entry) = config.model_list.get(d.entry_index) else {
+            continue;
+        };
+        let what = if wildcard {
+            "the price table lists no model this wildcard matches"
+        } else if up.provider == ProviderKind::Azure {
+            "an Azure deployment is named freely and has no model_info.base_model (it is priced only if its answer names a model the price table lists)"
+        } else {
+            "the price table does not list this model"
+        };
+        out.push(format!(
+            "{}: model_list[{}] (model_name {:?}).litellm_params.model {:?}: NO PRICE and virtual keys are on: {what}, so its spend is recorded as $0 and budgets never stop it (Switchyard serves it and logs a warning per request). Give it a price: litellm_params (or model_info) input_cost_per_token and output_cost_per_token; or model_info.base_model naming a priced model (e.g. azure/gpt-4o); or a price file in LiteLLM's format (model_prices_and_context_window.json) named by {}",
+            config.file_name,
+            d.entry_index,
+            entry.model_name,
+            entry.litellm_params.model,
+            crate::prices::PRICES_ENV,
+        ));
+    }
 }
 
 /// LiteLLM's default deployment id: the hex SHA-256 of `model_name` followed by, for
@@ -1051,6 +1097,7 @@ struct Real {
     timeout_secs: Option<f64>,
     stream_timeout_secs: Option<f64>,
     max_retries: Option<u32>,
+    max_parallel_requests: Option<u64>,
 }
 
 impl Classified {
@@ -1448,6 +1495,14 @@ impl Compiler<'_> {
         };
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
+        for name in entry.model_info.forward_client_headers.iter().flatten() {
+            if !switchyard_filter::billing_headers::is_billing_header(name.trim()) {
+                self.warn(
+                    format!("{p}.model_info.forward_client_headers"),
+                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_filter::billing_headers::BILLING_HEADERS.join(", ")),
+                );
+            }
+        }
         if provider == ProviderKind::HuggingfaceGenerate && template.is_none() {
             self.warn(
                 format!("{p}.litellm_params.model"),
@@ -1465,6 +1520,14 @@ impl Compiler<'_> {
             .or(self.config.litellm_settings.drop_params)
             .unwrap_or(false);
         let pricing = self.pricing(entry, &provider_name, &model_id);
+        // Prices per served model where the deployment's own cannot be known now: a
+        // wildcard serves the requested model; an unpriced Azure deployment (named
+        // freely, no base_model) is priced by the model its answer names.
+        let model_prices = match &pricing {
+            None if model_id.contains('*') => self.prices.models_of(&provider_name, &model_id),
+            None if provider == ProviderKind::Azure => self.prices.models_of("azure", "*"),
+            _ => BTreeMap::new(),
+        };
 
         Ok(Classified::Real(Box::new(Real {
             index,
@@ -1482,12 +1545,14 @@ impl Compiler<'_> {
                 drop_params,
                 fallback_index: 0,
                 pricing,
+                model_prices,
                 prompt_template: template.filter(|_| provider == ProviderKind::HuggingfaceGenerate),
                 aws,
                 google_auth,
                 direct_cluster: None,
                 // The effective limit is set per route cluster by `render`.
                 stream_timeout_ms: None,
+                forward_client_headers: self.forward_client_headers(entry),
             },
             address,
             endpoints,
@@ -1497,6 +1562,7 @@ impl Compiler<'_> {
             timeout_secs: lp.timeout,
             stream_timeout_secs: lp.stream_timeout,
             max_retries: lp.max_retries,
+            max_parallel_requests: lp.max_parallel_requests,
         })))
     }
 
@@ -2127,6 +2193,45 @@ impl Compiler<'_> {
 
     /// Warns about the typed `litellm_params`/`model_info` fields a served deployment
     /// sets but Switchyard does not apply.
+    /// The billing headers (`switchyard_filter::billing_headers`) a deployment lets
+    /// through: its `model_info.forward_client_headers`, `OpenAI-Organization` with
+    /// `general_settings.forward_openai_org_id`, every `x-*` one with
+    /// `general_settings.forward_client_headers_to_llm_api` or the group in
+    /// `litellm_settings.model_group_settings.forward_client_headers_to_llm_api`
+    /// (LiteLLM's names and meanings). Lowercase, sorted, once each.
+    fn forward_client_headers(&self, entry: &ModelEntry) -> Vec<String> {
+        use switchyard_filter::billing_headers::BILLING_HEADERS;
+        let general = &self.config.general_settings;
+        let mut allowed: Vec<String> = entry
+            .model_info
+            .forward_client_headers
+            .iter()
+            .flatten()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        if general.forward_openai_org_id == Some(true) {
+            allowed.push("openai-organization".to_string());
+        }
+        let group_forwards = self
+            .config
+            .litellm_settings
+            .model_group_settings
+            .as_ref()
+            .and_then(|m| m.forward_client_headers_to_llm_api.as_ref())
+            .is_some_and(|groups| groups.contains(&entry.model_name));
+        if general.forward_client_headers_to_llm_api == Some(true) || group_forwards {
+            allowed.extend(
+                BILLING_HEADERS
+                    .iter()
+                    .filter(|h| h.starts_with("x-"))
+                    .map(|h| h.to_string()),
+            );
+        }
+        allowed.sort();
+        allowed.dedup();
+        allowed
+    }
+
     fn warn_unused(&mut self, p: &str, entry: &ModelEntry, provider: ProviderKind) {
         let lp = &entry.litellm_params;
         let lpp = format!("{p}.litellm_params");
@@ -2144,7 +2249,7 @@ impl Compiler<'_> {
         note(
             lp.max_parallel_requests.is_some(),
             "max_parallel_requests",
-            "per-deployment concurrency limits are not applied yet; ignored",
+            "per-deployment concurrency limits are not applied yet; it only sizes the route cluster's circuit breakers",
         );
         note(
             lp.max_retries.is_some(),
@@ -2510,6 +2615,61 @@ mod tests {
 
     fn has_warning(plan: &Plan, needle: &str) -> bool {
         plan.warnings.iter().any(|w| w.contains(needle))
+    }
+
+    #[test]
+    fn billing_headers_a_deployment_lets_through() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [OpenAI-Project]}\n  - model_name: b\n    litellm_params: {model: openai/y}\ngeneral_settings:\n  forward_openai_org_id: true\n";
+        let plan = compile_text(text).unwrap();
+        let allowed: Vec<&Vec<String>> = plan
+            .deployments
+            .iter()
+            .map(|d| &d.upstream.forward_client_headers)
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                &vec![
+                    "openai-organization".to_string(),
+                    "openai-project".to_string()
+                ],
+                &vec!["openai-organization".to_string()],
+            ]
+        );
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\ngeneral_settings:\n  forward_client_headers_to_llm_api: true\n").unwrap();
+        let allowed = &plan.deployments[0].upstream.forward_client_headers;
+        assert!(
+            allowed.contains(&"x-goog-user-project".to_string()),
+            "{allowed:?}"
+        );
+        assert!(
+            !allowed.contains(&"openai-organization".to_string()),
+            "LiteLLM forwards x-* only"
+        );
+        let plan =
+            compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n")
+                .unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n  - model_name: b\n    litellm_params: {model: openai/y}\nlitellm_settings:\n  model_group_settings: {forward_client_headers_to_llm_api: [b]}\n").unwrap();
+        assert!(plan.deployments[0]
+            .upstream
+            .forward_client_headers
+            .is_empty());
+        assert!(plan.deployments[1]
+            .upstream
+            .forward_client_headers
+            .contains(&"x-goog-user-project".to_string()));
+        let plan = compile_text("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n    model_info: {forward_client_headers: [anthropic-beta]}\n").unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w.starts_with(
+                "model_list[0].model_info.forward_client_headers: \"anthropic-beta\" is not a header the gateway removes"
+            )),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]
@@ -3693,6 +3853,78 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    #[test]
+    fn wildcards_fine_tunes_and_azure_are_priced_and_the_unpriced_named() {
+        let text = "model_list:\n  - model_name: \"openai/*\"\n    litellm_params: {model: \"openai/*\"}\n  - model_name: ft\n    litellm_params: {model: \"openai/ft:gpt-4o-mini:acme::abc123\"}\n  - model_name: az\n    litellm_params: {model: azure/my-dep, api_base: https://r.openai.azure.com}\n  - model_name: az-based\n    litellm_params: {model: azure/my-dep2, api_base: https://r.openai.azure.com}\n    model_info: {base_model: azure/gpt-4o-mini}\n  - model_name: vllm\n    litellm_params: {model: hosted_vllm/mine, api_base: http://h:1/v1}\n  - model_name: \"claude-*\"\n    litellm_params: {model: \"anthropic/claude-*\"}\n";
+        const ENV: &[(&str, &str)] = &[
+            ("AZURE_API_KEY", "k"),
+            ("OPENAI_API_KEY", "k"),
+            ("ANTHROPIC_API_KEY", "k"),
+        ];
+        let plan = compile_env(text, ENV).unwrap();
+        let dep = |g: &str| {
+            plan.deployments
+                .iter()
+                .find(|d| d.upstream.group == g)
+                .map(|d| d.upstream.clone())
+                .unwrap()
+        };
+        let wild = dep("openai/*");
+        assert_eq!(wild.pricing, None);
+        assert_eq!(
+            wild.model_prices["gpt-4o-mini"].input_cost_per_token,
+            1.5e-7
+        );
+        assert!(wild.model_prices.contains_key("gpt-4o"));
+        assert!(!wild.model_prices.keys().any(|k| k.starts_with("claude")));
+        assert_eq!(
+            dep("ft").pricing.unwrap().input_cost_per_token,
+            1.5e-7,
+            "fine-tune: its base"
+        );
+        assert_eq!(dep("ft").model_prices.len(), 0);
+        assert_eq!(dep("az").pricing, None);
+        assert!(
+            dep("az").model_prices.contains_key("gpt-4o"),
+            "priced by the answer's model"
+        );
+        assert_eq!(dep("az-based").pricing.unwrap().output_cost_per_token, 6e-7);
+        assert!(dep("claude-*")
+            .model_prices
+            .keys()
+            .all(|k| k.starts_with("claude-")));
+        // No keys: nothing to warn about.
+        assert!(!has_warning(&plan, "NO PRICE"), "{:?}", plan.warnings);
+
+        let keyed = format!("{text}general_settings: {{master_key: sk-1234}}\n");
+        let plan = compile_env(&keyed, ENV).unwrap();
+        let unpriced: Vec<&String> = plan
+            .warnings
+            .iter()
+            .filter(|w| w.contains("NO PRICE"))
+            .collect();
+        assert_eq!(unpriced.len(), 2, "{unpriced:?}");
+        assert!(
+            unpriced[0].contains(
+                "model_list[2] (model_name \"az\").litellm_params.model \"azure/my-dep\""
+            ),
+            "{}",
+            unpriced[0]
+        );
+        assert!(unpriced[0].contains("base_model"), "{}", unpriced[0]);
+        assert!(
+            unpriced[1].contains("model_list[4]") && unpriced[1].contains("hosted_vllm/mine"),
+            "{}",
+            unpriced[1]
+        );
+        for w in unpriced {
+            assert!(
+                w.contains("input_cost_per_token") && w.contains("SWITCHYARD_MODEL_PRICES"),
+                "{w}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! included — whose entries win. Prices are resolved per deployment when the config
 //! is compiled; the filter never looks anything up per request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use switchyard_filter::plugin_config::Pricing;
@@ -31,6 +31,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct PriceTable {
     by_name: HashMap<String, Pricing>,
+    /// The `litellm_provider` of each entry named without a provider prefix.
+    provider_of: HashMap<String, String>,
 }
 
 impl PriceTable {
@@ -43,6 +45,7 @@ impl PriceTable {
                 .map_err(|e| format!("{PRICES_ENV}={path}: cannot read: {e}"))?;
             let user = PriceTable::parse(&text, &path)?;
             table.by_name.extend(user.by_name);
+            table.provider_of.extend(user.provider_of);
         }
         Ok(table)
     }
@@ -52,6 +55,7 @@ impl PriceTable {
         let raw: HashMap<String, serde_json::Value> = serde_json::from_str(text)
             .map_err(|e| format!("{source}: not a LiteLLM price file: {e}"))?;
         let mut by_name = HashMap::new();
+        let mut provider_of = HashMap::new();
         for (name, value) in raw {
             let Ok(entry) = serde_json::from_value::<Entry>(value) else {
                 continue; // e.g. `sample_spec`, whose values are descriptions
@@ -74,18 +78,67 @@ impl PriceTable {
                 by_name
                     .entry(format!("{provider}/{name}"))
                     .or_insert(pricing);
+                if !name.contains('/') {
+                    provider_of.insert(name.clone(), provider);
+                }
             }
             by_name.insert(name, pricing);
         }
-        Ok(PriceTable { by_name })
+        Ok(PriceTable {
+            by_name,
+            provider_of,
+        })
     }
 
-    /// The price of `model` as `provider` serves it: `provider/model`, else `model`.
+    /// The price of `model` as `provider` serves it: for each of its price names
+    /// ([`switchyard_filter::cost::price_names`]: the name, a fine-tune's `ft:`
+    /// row and base model, the undated snapshot), `provider/name`, else `name`.
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Pricing> {
-        self.by_name
-            .get(&format!("{provider}/{model}"))
-            .or_else(|| self.by_name.get(model))
+        switchyard_filter::cost::price_names(model)
+            .iter()
+            .find_map(|name| {
+                self.by_name
+                    .get(&format!("{provider}/{name}"))
+                    .or_else(|| self.by_name.get(name))
+            })
             .copied()
+    }
+
+    /// The prices a deployment of `provider` whose model id is `pattern` (with at
+    /// most one `*`, or `*` for any) may need per request: every model the table
+    /// lists for the provider (`provider/name`, or a bare name of that
+    /// `litellm_provider`; Azure serves OpenAI's models under their names) that the
+    /// pattern matches, by the name the provider serves it under.
+    pub fn models_of(&self, provider: &str, pattern: &str) -> BTreeMap<String, Pricing> {
+        let mut out = BTreeMap::new();
+        let prefix = format!("{provider}/");
+        let bare_ok = |name: &str| {
+            self.provider_of
+                .get(name)
+                .is_some_and(|p| p == provider || (provider == "azure" && p == "openai"))
+        };
+        for (key, pricing) in &self.by_name {
+            if let Some(name) = key.strip_prefix(&prefix) {
+                if glob(pattern, name) {
+                    // The provider's own row wins over a bare one.
+                    out.insert(name.to_string(), *pricing);
+                }
+            } else if !key.contains('/') && bare_ok(key) && glob(pattern, key) {
+                out.entry(key.clone()).or_insert(*pricing);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `name` matches `pattern`, whose `*` (at most one is honoured) matches
+/// any run of characters.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
+        }
     }
 }
 
@@ -104,6 +157,36 @@ mod tests {
         let p = t.lookup("anthropic", "claude-3-5-sonnet-20240620").unwrap();
         assert_eq!(p.cache_creation_input_token_cost, Some(3.75e-6));
         assert!(t.lookup("openai", "no-such-model").is_none());
+    }
+
+    #[test]
+    fn fine_tunes_snapshots_and_wildcards() {
+        let t = PriceTable::load(&|_| None).unwrap();
+        let base = t.lookup("openai", "gpt-4o-mini").unwrap();
+        assert_eq!(
+            t.lookup("openai", "ft:gpt-4o-mini:my-org::abc"),
+            Some(base),
+            "a fine-tune without an ft: row: its base model"
+        );
+        assert_eq!(
+            t.lookup("openai", "gpt-4.1-2025-04-14"),
+            t.lookup("openai", "gpt-4.1"),
+            "a dated snapshot: the undated row"
+        );
+        let all = t.models_of("openai", "*");
+        assert_eq!(all.get("gpt-4o-mini"), Some(&base));
+        assert!(!all.keys().any(|k| k.starts_with("claude")), "{all:?}");
+        let claude = t.models_of("anthropic", "claude-3-5-*");
+        assert!(claude.contains_key("claude-3-5-sonnet-20241022"));
+        assert!(!claude.contains_key("claude-3-7-sonnet-20250219"));
+        assert!(
+            t.models_of("azure", "*").contains_key("gpt-4o"),
+            "Azure serves OpenAI's models"
+        );
+        assert!(t.models_of("groq", "*").is_empty());
+        assert!(
+            glob("a*c", "abc") && glob("a*c", "ac") && !glob("a*c", "c") && !glob("ab*b", "ab")
+        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 7] = [
+pub const KEY_HEADERS: [&str; 8] = [
+    switchyard_filter::router::ALIAS_TARGET_HEADER,
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
@@ -116,6 +117,7 @@ fn ext_authz() -> Value {
                     CLIENT_CREDENTIAL_HEADERS.as_slice(),
                     &[
                         switchyard_filter::router::GROUP_HEADER,
+                        switchyard_filter::router::REQUESTED_MODEL_HEADER,
                         switchyard_filter::router::FALLBACK_GROUPS_HEADER,
                         // A replay's admission id, to continue its admission.
                         switchyard_filter::spend::ADMISSION_HEADER,
@@ -379,6 +381,7 @@ fn route_cluster(
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": protocol,
         },
+        "circuit_breakers": circuit_breakers(route, plan),
     });
     if any_dns {
         cluster["dns_lookup_family"] = json!("V4_PREFERRED");
@@ -396,6 +399,52 @@ fn route_cluster(
         }
     }
     Ok((cluster, configuration))
+}
+
+/// Envoy's default for each circuit-breaker threshold but retries (connections,
+/// pending and active requests); a route cluster never gets less.
+pub const CIRCUIT_BREAKER_FLOOR: u64 = 1024;
+/// What one deployment is assumed to take in flight when its config gives no
+/// `max_parallel_requests` or `rpm`: Envoy's default for a whole cluster.
+pub const DEFAULT_DEPLOYMENT_CONCURRENCY: u64 = 1024;
+
+/// Requests a route cluster may have in flight: the sum over every deployment it
+/// holds (its group's and its fallback groups', which share the cluster) of the
+/// deployment's `max_parallel_requests`, else its `rpm`, else
+/// [`DEFAULT_DEPLOYMENT_CONCURRENCY`]; never below [`CIRCUIT_BREAKER_FLOOR`].
+pub fn cluster_concurrency(route: &PlannedRoute, plan: &Plan) -> u64 {
+    let sum = route
+        .priorities
+        .iter()
+        .flat_map(|level| level.members.iter())
+        .filter_map(|(index, _)| plan.deployments.get(*index))
+        .map(|d| d.concurrency_hint.unwrap_or(DEFAULT_DEPLOYMENT_CONCURRENCY))
+        .fold(0u64, u64::saturating_add);
+    sum.clamp(CIRCUIT_BREAKER_FLOOR, u64::from(u32::MAX))
+}
+
+/// The route cluster's circuit breakers, sized for LLM calls. Envoy's defaults
+/// allow 1024 connections, pending and active requests but only 3 *concurrent
+/// retries* per cluster: under an outage, every request beyond the third that is
+/// retried at the same time gets its error instead of its retry or its fallback
+/// (`upstream_rq_retry_overflow`). A request has at most one retry outstanding at a
+/// time, so `max_retries` equal to `max_requests` lets every request in flight make
+/// every retry the config gives it (`num_retries` bounds how many each makes, in
+/// the route's retry policy). Connections and pending requests get the same bound:
+/// HTTP/1.1 clusters hold one connection per call, and an LLM call holds it for
+/// seconds to minutes. A `retry_budget` (a percentage of active requests) was not
+/// used: any budget under 100 % drops retries exactly when a provider fails for
+/// everyone, and 100 % is this.
+fn circuit_breakers(route: &PlannedRoute, plan: &Plan) -> Value {
+    let n = cluster_concurrency(route, plan);
+    json!({"thresholds": [{
+        "priority": "DEFAULT",
+        "max_connections": n,
+        "max_pending_requests": n,
+        "max_requests": n,
+        "max_retries": n,
+        "track_remaining": true,
+    }]})
 }
 
 /// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
@@ -695,8 +744,10 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         "stat_prefix": "switchyard",
         "codec_type": "AUTO",
         // One JSON line per request on Envoy's stdout: what went where and why it failed.
-        // The path (the original one, before any rewrite) is logged without its query:
-        // LiteLLM's API takes keys there (`/key/info?key=sk-…`, `/spend/logs?api_key=…`).
+        // The path is the router stage's redacted copy of the original one
+        // (`switchyard_filter::log_path`): no query, no key segment. LiteLLM's API
+        // takes keys there (`/key/info?key=sk-…`, `/key/sk-…/regenerate`). A request
+        // the router stage never saw (refused by Envoy's codec) logs `-`.
         "access_log": [{
             "name": "envoy.access_loggers.stdout",
             "typed_config": {
@@ -704,7 +755,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 "log_format": {"json_format": {
                     "time": "%START_TIME%",
                     "method": "%REQ(:METHOD)%",
-                    "path": "%PATH(NQ)%",
+                    "path": "%FILTER_STATE(wasm.switchyard_log_path:PLAIN)%",
                     "status": "%RESPONSE_CODE%",
                     "flags": "%RESPONSE_FLAGS%",
                     "details": "%RESPONSE_CODE_DETAILS%",
@@ -893,6 +944,32 @@ mod tests {
             c["transport_socket"]["typed_config"]["sni"],
             "oauth2.googleapis.com"
         );
+    }
+
+    #[test]
+    fn circuit_breakers_are_sized_from_the_deployments() {
+        let boot = render_text(
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1, max_parallel_requests: 2000}\n  - model_name: a\n    litellm_params: {model: openai/y, api_base: http://127.0.0.1:2, rpm: 600}\n  - model_name: b\n    litellm_params: {model: openai/z, api_base: http://127.0.0.1:3}\n  - model_name: c\n    litellm_params: {model: openai/w, api_base: http://127.0.0.1:4, rpm: 10}\nrouter_settings:\n  fallbacks: [{a: [b]}]\n",
+        );
+        let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+        let thresholds = |name: &str| {
+            let c = clusters
+                .iter()
+                .find(|c| c["name"].as_str().is_some_and(|n| n.ends_with(name)))
+                .unwrap();
+            c["circuit_breakers"]["thresholds"][0].clone()
+        };
+        // a: 2000 + 600, and its fallback b's deployment (no hint: 1024).
+        let a = thresholds("_a");
+        assert_eq!(a["max_requests"], 2000 + 600 + 1024, "{a}");
+        assert_eq!(
+            a["max_retries"], a["max_requests"],
+            "one retry per request in flight"
+        );
+        assert_eq!(a["max_pending_requests"], a["max_requests"]);
+        assert_eq!(a["max_connections"], a["max_requests"]);
+        // c: rpm 10, but never below Envoy's own default.
+        assert_eq!(thresholds("_c")["max_retries"], CIRCUIT_BREAKER_FLOOR);
     }
 
     #[test]

@@ -370,11 +370,13 @@ fn deployment(
         drop_params: false,
         fallback_index: 0,
         pricing: pricing(),
+        model_prices: Default::default(),
         prompt_template: None,
         aws: None,
         google_auth: None,
         direct_cluster: None,
         stream_timeout_ms: None,
+        forward_client_headers: Vec::new(),
     }
 }
 

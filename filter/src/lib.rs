@@ -19,16 +19,19 @@
     )
 )]
 
+pub mod billing_headers;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
 pub mod debug_log;
 pub mod endpoint;
 pub mod error;
+pub mod estimate;
 pub mod eventstream;
 pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
+pub mod log_path;
 pub mod messages;
 pub mod mock;
 pub mod ndjson;

@@ -307,6 +307,14 @@ pub struct DeploymentConfig {
     /// Prices per token (USD), resolved at render time; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
+    /// Prices of the models the deployment may serve, by provider model id, when
+    /// `pricing` cannot name them at configure time: a wildcard deployment
+    /// (`openai/*`) serves the requested model, and an unpriced deployment's answer
+    /// may name a priced model (Azure's `model`). Precomputed by `switchyard render`
+    /// from the price table (the provider's entries the model pattern matches);
+    /// looked up per request under [`crate::cost::price_names`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_prices: BTreeMap<String, Pricing>,
     /// LiteLLM's custom prompt template (`litellm_params.initial_prompt_value`,
     /// `roles`, `final_prompt_value`, `bos_token`, `eos_token`), for deployments that
     /// take a raw prompt (`huggingface/` text-generation).
@@ -335,6 +343,10 @@ pub struct DeploymentConfig {
     /// idle timeout applies (a reset, no event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout_ms: Option<u64>,
+    /// Client headers of `billing_headers::BILLING_HEADERS` (lowercase) this
+    /// deployment lets through to the provider; every other one is removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_client_headers: Vec<String>,
 }
 
 /// LiteLLM's custom prompt template (its `custom_prompt` function's arguments); every
@@ -463,11 +475,13 @@ mod tests {
                 drop_params: false,
                 fallback_index: 0,
                 pricing: None,
+                model_prices: BTreeMap::new(),
                 prompt_template: None,
                 aws: None,
                 google_auth: None,
                 direct_cluster: None,
                 stream_timeout_ms: Some(2_000),
+                forward_client_headers: Vec::new(),
             }],
             clear_headers: vec![],
             error_fallbacks: BTreeMap::new(),

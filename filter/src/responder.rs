@@ -18,10 +18,11 @@
 use serde_json::Value;
 
 use crate::endpoint::{classify, Route};
+use crate::error::GatewayError;
 use crate::host::{header_in, Flow, Host};
 use crate::router::{
-    decode_reply, parse_fallback_path, DeferredReply, CLIENT_MOCK_PROPERTY, GROUP_HEADER,
-    LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
+    decode_reply, parse_fallback_path, reroute, DeferredReply, Router, ALIAS_TARGET_HEADER,
+    CLIENT_MOCK_PROPERTY, GROUP_HEADER, LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
 };
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
@@ -55,7 +56,11 @@ fn narrow_models(body: &[u8], allowed: &str) -> Vec<u8> {
 
 /// One request in the responder stage.
 #[derive(Debug, Default)]
-pub struct ResponderExchange;
+pub struct ResponderExchange {
+    /// Set when the keyservice named a key alias's target ([`ALIAS_TARGET_HEADER`]):
+    /// the request is routed again, once its body is here.
+    alias_target: Option<String>,
+}
 
 impl ResponderExchange {
     /// The downstream request is over (Envoy logs it), however it ended: frees its
@@ -103,38 +108,108 @@ impl ResponderExchange {
             admission: header(spend::ADMISSION_HEADER),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
-        let non_empty = |raw: Option<Vec<u8>>| raw.filter(|r| !r.is_empty());
-        let client_mock =
-            if header_in(&request_headers, CLIENT_MOCK_HEADER) == Some(CLIENT_MOCK_ALLOWED) {
-                non_empty(host.property(&[CLIENT_MOCK_PROPERTY]))
-            } else {
-                None
-            };
-        let Some(raw) = client_mock.or_else(|| non_empty(host.property(&[REPLY_PROPERTY]))) else {
-            return Flow::Continue;
-        };
-        let Some(DeferredReply {
-            status,
-            headers,
-            mut body,
-        }) = decode_reply(&raw)
-        else {
-            return Flow::Continue;
-        };
-        if headers.iter().any(|(k, _)| k == MODELS_LIST_MARKER) {
-            if let Some(allowed) = header_in(&request_headers, KEY_MODELS_HEADER) {
-                body = narrow_models(&body, allowed);
+        if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
+            // One of the key's aliases applied: the key was checked for `target`, so
+            // the request goes there (routed again from its body, see `reroute`).
+            let path = header_in(&request_headers, ":path").unwrap_or_default();
+            if matches!(classify("POST", path), Route::Llm { .. }) {
+                self.alias_target = Some(target.to_string());
+                return Flow::Pause;
             }
         }
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .filter(|(k, _)| k != MODELS_LIST_MARKER)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        report_local_answer(host, &request_headers, &facts, status, &body);
-        host.send_local_reply(status, &headers, &body);
-        Flow::Pause
+        send_deferred(host, &request_headers, &facts)
     }
+
+    /// Request body: route a key alias's request to its target (the whole body is
+    /// buffered: the router stage waited for it), then send what that routing
+    /// answers locally (a mock group), or let the request go on.
+    pub fn on_request_body(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+        size: usize,
+        end_of_stream: bool,
+    ) -> Flow {
+        if self.alias_target.is_none() {
+            return Flow::Continue;
+        }
+        if !end_of_stream {
+            return Flow::Pause;
+        }
+        let target = self.alias_target.take().unwrap_or_default();
+        let request_headers = host.request_headers();
+        let facts = host
+            .property(&[KEY_PROPERTY])
+            .and_then(|raw| KeyFacts::decode(&raw))
+            .unwrap_or_default();
+        let path = header_in(&request_headers, ":path")
+            .unwrap_or_default()
+            .to_string();
+        let routed = match router {
+            Some(router) => reroute(router, host, &path, &target, size),
+            None => Err(GatewayError::internal(
+                "a key alias needs the router stage in this Envoy's wasm VM",
+            )),
+        };
+        match routed {
+            Ok(_) => {
+                let request_headers = host.request_headers();
+                send_deferred(host, &request_headers, &facts)
+            }
+            Err(err) => {
+                let anthropic =
+                    matches!(classify("POST", &path), Route::Llm { api, .. } if api.is_anthropic());
+                let body = if anthropic {
+                    crate::messages::error_body(&err)
+                } else {
+                    err.to_body()
+                };
+                report_local_answer(host, &request_headers, &facts, err.status, &body);
+                host.send_local_reply(err.status, &[("content-type", "application/json")], &body);
+                Flow::Pause
+            }
+        }
+    }
+}
+
+/// Sends the answer the router stage deferred until the key was checked, if any
+/// (a client's own mock only when the keyservice allows it).
+fn send_deferred(
+    host: &mut dyn Host,
+    request_headers: &[(String, String)],
+    facts: &KeyFacts,
+) -> Flow {
+    let non_empty = |raw: Option<Vec<u8>>| raw.filter(|r| !r.is_empty());
+    let client_mock = if header_in(request_headers, CLIENT_MOCK_HEADER) == Some(CLIENT_MOCK_ALLOWED)
+    {
+        non_empty(host.property(&[CLIENT_MOCK_PROPERTY]))
+    } else {
+        None
+    };
+    let Some(raw) = client_mock.or_else(|| non_empty(host.property(&[REPLY_PROPERTY]))) else {
+        return Flow::Continue;
+    };
+    let Some(DeferredReply {
+        status,
+        headers,
+        mut body,
+    }) = decode_reply(&raw)
+    else {
+        return Flow::Continue;
+    };
+    if headers.iter().any(|(k, _)| k == MODELS_LIST_MARKER) {
+        if let Some(allowed) = header_in(request_headers, KEY_MODELS_HEADER) {
+            body = narrow_models(&body, allowed);
+        }
+    }
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(k, _)| k != MODELS_LIST_MARKER)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    report_local_answer(host, request_headers, facts, status, &body);
+    host.send_local_reply(status, &headers, &body);
+    Flow::Pause
 }
 
 /// Queues the spend report of an LLM call answered here (a mock, or an error the
@@ -186,6 +261,7 @@ fn report_local_answer(
             end_ms: now,
             status: if success { "success" } else { "failure" },
             labels: &labels,
+            marks: &serde_json::Map::new(),
         },
     );
     spend::enqueue(report, now);
@@ -242,7 +318,7 @@ mod tests {
             host.request_headers
                 .push((KEY_MODELS_HEADER.into(), models.into()));
         }
-        ResponderExchange.on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(&mut host);
         host
     }
 
@@ -305,7 +381,7 @@ mod tests {
             Flow::Continue
         );
         assert_eq!(
-            ResponderExchange.on_request_headers(&mut host),
+            ResponderExchange::default().on_request_headers(&mut host),
             Flow::Continue
         );
         assert!(host.local_reply.is_none());
@@ -321,10 +397,85 @@ mod tests {
             Flow::Continue
         );
         assert_eq!(
-            ResponderExchange.on_request_headers(&mut host),
+            ResponderExchange::default().on_request_headers(&mut host),
             Flow::Continue
         );
         assert!(host.local_reply.is_none());
+    }
+
+    /// The router stage, then the keyservice naming a key alias's `target`, then the
+    /// responder (headers, then the buffered body).
+    fn aliased(model: &str, target: &str) -> (MockHost, Flow, Flow) {
+        let r = router();
+        let body = format!(r#"{{"model":"{model}","messages":[]}}"#);
+        let mut host = MockHost::with_request(
+            &[(":method", "POST"), (":path", "/v1/chat/completions")],
+            body.as_bytes(),
+        );
+        let mut ex = RouterExchange::default();
+        ex.on_request_headers(&r, &mut host, false);
+        assert_eq!(
+            ex.on_request_body(&r, &mut host, body.len(), true),
+            Flow::Continue
+        );
+        assert_eq!(
+            host.req(crate::router::REQUESTED_MODEL_HEADER).as_deref(),
+            Some(model),
+            "the keyservice learns the name the client used"
+        );
+        host.request_headers
+            .push((ALIAS_TARGET_HEADER.into(), target.into()));
+        let mut responder = ResponderExchange::default();
+        let headers = responder.on_request_headers(&mut host);
+        let body_flow = responder.on_request_body(Some(&r), &mut host, body.len(), true);
+        (host, headers, body_flow)
+    }
+
+    /// Issue 12: the group the key was checked for is the group routed.
+    #[test]
+    fn a_key_alias_routes_the_request_to_its_target() {
+        let (host, headers, body) = aliased("a", "b");
+        assert_eq!(headers, Flow::Pause, "the body is needed to route again");
+        assert_eq!(body, Flow::Continue);
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("b"));
+        let facts = crate::router::RouteFacts::decode(
+            host.properties.get(crate::router::ROUTE_PROPERTY).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(facts.model, "b");
+        assert!(host.route_cache_cleared >= 2, "the route is chosen again");
+        // The alias may name what the config does not know by the client's name.
+        let (host, _, body) = aliased("not-in-config", "b");
+        assert_eq!(body, Flow::Continue);
+        assert!(
+            host.local_reply.is_none(),
+            "the deferred 400 was for the alias"
+        );
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_key_alias_to_or_from_a_mock_group() {
+        // To a mock group: its answer, not the provider.
+        let (host, _, body) = aliased("a", "demo");
+        assert_eq!(body, Flow::Pause);
+        let reply = host.local_reply.as_ref().unwrap();
+        assert_eq!(reply.json()["choices"][0]["message"]["content"], "hello");
+        // From one: the mock answered for the alias is dropped, the target served.
+        let (host, _, body) = aliased("demo", "a");
+        assert_eq!(body, Flow::Continue);
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("a"));
+        // To a model nobody serves: the client's error, OpenAI-shaped.
+        let (host, _, body) = aliased("a", "nope");
+        assert_eq!(body, Flow::Pause);
+        let reply = host.local_reply.as_ref().unwrap();
+        assert_eq!(reply.status, 400);
+        assert!(reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope"));
     }
 
     /// The router stage, then the responder with ext_authz's headers added.
@@ -344,7 +495,7 @@ mod tests {
         for (k, v) in added {
             host.request_headers.push((k.to_string(), v.to_string()));
         }
-        ResponderExchange.on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(&mut host);
         host
     }
 
@@ -444,7 +595,7 @@ mod tests {
         host.properties.insert(KEY_PROPERTY.into(), facts.encode());
         host.properties
             .insert("response.code_details".into(), b"via_upstream".to_vec());
-        ResponderExchange.on_log(&mut host);
+        ResponderExchange::default().on_log(&mut host);
         assert_eq!(
             releases(take()),
             vec![serde_json::json!({"release_lease": "L1"})]
@@ -454,7 +605,7 @@ mod tests {
             "response.code_details".into(),
             b"internal_redirect".to_vec(),
         );
-        ResponderExchange.on_log(&mut host);
+        ResponderExchange::default().on_log(&mut host);
         assert!(releases(take()).is_empty());
     }
 

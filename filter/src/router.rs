@@ -38,10 +38,20 @@ pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
 /// Request header set to `1` on streamed calls: they take the group's stream route,
 /// whose per-try timeout is the wait for the first byte (`stream_timeout`).
 pub const STREAM_HEADER: &str = "x-switchyard-stream";
+/// Request header naming the model exactly as the client asked for it, set by this
+/// stage (first pass only) for the key check: a key's `aliases` apply to it, as in
+/// LiteLLM.
+pub const REQUESTED_MODEL_HEADER: &str = "x-switchyard-requested-model";
+/// Request header the keyservice sets (through ext_authz) when one of the key's
+/// `aliases` applied: the model the key was checked for, which the responder stage
+/// then routes the request to ([`reroute`]).
+pub const ALIAS_TARGET_HEADER: &str = "x-switchyard-alias-target";
 /// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
 /// too, except on an error fallback's replay, which the redirect gave it.)
-pub const INTERNAL_HEADERS: [&str; 13] = [
+pub const INTERNAL_HEADERS: [&str; 15] = [
     GROUP_HEADER,
+    REQUESTED_MODEL_HEADER,
+    ALIAS_TARGET_HEADER,
     STREAM_HEADER,
     RETRIES_HEADER,
     TIMEOUT_HEADER,
@@ -165,6 +175,39 @@ pub struct ErrorFallbackStep {
     pub origin: String,
     /// Index in the chain of the group serving this request.
     pub step: u32,
+}
+
+/// The `x-envoy-max-retries` a request's own `num_retries` sets, if any: a client may
+/// lower the retries of its request, never raise them above the config's
+/// (`router_settings.num_retries`, else `litellm_settings.num_retries`, else
+/// LiteLLM's default 2: [`GroupRetries::num_retries`](crate::plugin_config::GroupRetries)).
+/// A value at or above the config's leaves the route's own retry policy, which
+/// also counts the config's fallback groups, in charge. LiteLLM 1.108 takes a
+/// body `num_retries` uncapped; a gateway that pays for every attempt does not.
+pub fn client_retries(
+    requested: Option<u32>,
+    config: &crate::plugin_config::GroupRetries,
+) -> Option<u32> {
+    requested.filter(|n| *n < config.num_retries)
+}
+
+/// Prefixes of Envoy request headers that steer retries (`x-envoy-retry-on`,
+/// `x-envoy-retriable-status-codes`, `x-envoy-retriable-header-names`,
+/// `x-envoy-hedge-on-per-try-timeout`): removed from every client request, like
+/// [`INTERNAL_HEADERS`]; only the config's retry policy decides what is retried.
+pub const CLIENT_RETRY_HEADER_PREFIXES: [&str; 3] =
+    ["x-envoy-retry", "x-envoy-retriable", "x-envoy-hedge"];
+
+/// Whether a request header is one a client may not send through (internal, or
+/// one of Envoy's retry controls).
+pub fn is_internal_header(name: &str) -> bool {
+    INTERNAL_HEADERS
+        .iter()
+        .any(|internal| name.eq_ignore_ascii_case(internal))
+        || CLIENT_RETRY_HEADER_PREFIXES.iter().any(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
 }
 
 /// Path prefix of the internal redirect an upstream stage answers with when a
@@ -652,6 +695,41 @@ fn reply_error(router: &Router, host: &mut dyn Host, err: &GatewayError, api: Cl
     )
 }
 
+/// Routes a request again, to `model`: the responder stage's answer to a key's
+/// `aliases` (the keyservice checked the key for `model` and names it in
+/// [`ALIAS_TARGET_HEADER`]). Everything the router stage decided from the model is
+/// decided again — group header, route facts, a mock group's deferred answer — and
+/// the route cache cleared, so that the group served is the group authorized. The
+/// request's body is buffered (`size` bytes); `path` is its path. Never used on a
+/// replay (the keyservice only names a target on the first pass).
+pub fn reroute(
+    router: &Router,
+    host: &mut dyn Host,
+    path: &str,
+    model: &str,
+    size: usize,
+) -> Result<Flow, GatewayError> {
+    let Route::Llm {
+        endpoint,
+        path_model,
+        api,
+    } = classify("POST", path)
+    else {
+        return Err(GatewayError::internal(format!(
+            "a key alias for a request that names no model ({path})"
+        )));
+    };
+    // An answer the first routing deferred (a mock group's, an unknown model's
+    // error) was for the model the alias replaced.
+    host.set_property(&[REPLY_PROPERTY], b"");
+    host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
+    let exchange = RouterExchange {
+        api,
+        ..RouterExchange::default()
+    };
+    exchange.route(router, host, endpoint, path_model, Some(model), size)
+}
+
 impl RouterExchange {
     /// Request headers: classify, answer locally or wait for the body.
     pub fn on_request_headers(
@@ -669,9 +747,7 @@ impl RouterExchange {
             .and_then(parse_fallback_path)
             .is_some();
         for (name, _) in &headers {
-            if INTERNAL_HEADERS
-                .iter()
-                .any(|internal| name.eq_ignore_ascii_case(internal))
+            if is_internal_header(name)
                 && !(replay && name.eq_ignore_ascii_case(crate::spend::ADMISSION_HEADER))
             {
                 host.set_request_header(name, None);
@@ -694,6 +770,11 @@ impl RouterExchange {
             self.error_fallback = Some(step);
             path = original;
         }
+        // The access log prints this, never the path itself: a path may hold a key.
+        host.set_property(
+            &[crate::log_path::LOG_PATH_PROPERTY],
+            crate::log_path::redact(&path).as_bytes(),
+        );
         // Errors on the Anthropic paths take Anthropic's shape, wrong method included.
         if let Route::Llm { api, .. } = classify("POST", &path) {
             self.api = api;
@@ -804,18 +885,21 @@ impl RouterExchange {
             self.pending = Some((endpoint, path_model));
             return Flow::Pause;
         }
-        match self.route(router, host, endpoint, path_model.as_deref(), size) {
+        match self.route(router, host, endpoint, path_model.as_deref(), None, size) {
             Ok(flow) => flow,
             Err(err) => reply_error(router, host, &err, self.api),
         }
     }
 
+    /// Routes the request whose whole body is buffered: to `model_override` when
+    /// given (a key's alias, [`reroute`]), else to the body's (or the path's) model.
     fn route(
         &self,
         router: &Router,
         host: &mut dyn Host,
         endpoint: Endpoint,
         path_model: Option<&str>,
+        model_override: Option<&str>,
         size: usize,
     ) -> Result<Flow, GatewayError> {
         let body = host.request_body(size).unwrap_or_default();
@@ -832,9 +916,8 @@ impl RouterExchange {
             );
             host.set_property(&[LABELS_PROPERTY], &labels.encode());
         }
-        let model = head
-            .model
-            .as_deref()
+        let model = model_override
+            .or(head.model.as_deref())
             .or(path_model)
             .ok_or_else(|| GatewayError::invalid_param("model", "`model` is required"))?;
         if model.is_empty() || model.chars().any(char::is_control) || model.len() > 512 {
@@ -842,6 +925,12 @@ impl RouterExchange {
                 "model",
                 format!("Invalid model name {model:?}"),
             ));
+        }
+        if router.defer_answers && self.error_fallback.is_none() && model_override.is_none() {
+            // For the key check: a key's `aliases` apply to the name the client used
+            // (also when the config knows no such model). A replay is checked for the
+            // group it is replayed to, as named by the group header.
+            host.set_request_header(REQUESTED_MODEL_HEADER, Some(model));
         }
         // The request's own fallbacks, checked against the config (and, through
         // ext_authz, against the key) on the first pass and on every replay.
@@ -969,7 +1058,7 @@ impl RouterExchange {
         });
         if let Some(f) = &request_fallbacks {
             host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
-        } else if let Some(n) = head.num_retries {
+        } else if let Some(n) = client_retries(head.num_retries, &router.retries) {
             host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
         }
         match head.timeout {
@@ -1475,6 +1564,9 @@ mod tests {
                 (":path", "/v1/chat/completions"),
                 (RETRIES_HEADER, "9"),
                 (TIMEOUT_HEADER, "1"),
+                ("X-Envoy-Retry-On", "4xx"),
+                ("x-envoy-retriable-status-codes", "400"),
+                ("x-envoy-hedge-on-per-try-timeout", "true"),
             ],
             body,
         );
@@ -1483,6 +1575,35 @@ mod tests {
         ex.on_request_body(&r, &mut host, body.len(), true);
         assert_eq!(host.req(RETRIES_HEADER), None);
         assert_eq!(host.req(TIMEOUT_HEADER), None);
+        assert_eq!(host.req("x-envoy-retry-on"), None);
+        assert_eq!(host.req("x-envoy-retriable-status-codes"), None);
+        assert_eq!(host.req("x-envoy-hedge-on-per-try-timeout"), None);
+    }
+
+    #[test]
+    fn a_client_num_retries_never_raises_the_configs() {
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":1000,"messages":[]}"#,
+        );
+        assert_eq!(
+            host.req(RETRIES_HEADER),
+            None,
+            "over the config's: the route's own policy applies"
+        );
+        let host = run(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o","num_retries":1,"messages":[]}"#,
+        );
+        assert_eq!(host.req(RETRIES_HEADER).as_deref(), Some("1"));
+        let config = crate::plugin_config::GroupRetries::default();
+        assert_eq!(client_retries(Some(2), &config), None);
+        assert_eq!(client_retries(Some(u32::MAX), &config), None);
+        assert_eq!(client_retries(Some(0), &config), Some(0));
+        assert_eq!(client_retries(None, &config), None);
+        assert!(is_internal_header("X-ENVOY-RETRY-ON"));
+        assert!(!is_internal_header("x-envoy"));
+        assert!(!is_internal_header("x-request-id"));
     }
 
     #[test]

@@ -17,8 +17,10 @@
 //! A provider error is reported too (status `failure`, no spend, one row per failed
 //! attempt: `<admission>[:fallback-<step>]:attempt-<n>:failed`); so is an attempt that
 //! ends with neither an answer nor an error (the client left mid-stream, the
-//! provider's connection broke, a timeout), when Envoy ends it; a stream's usage comes
-//! at its end, so one cut midway records no spend.
+//! provider's connection broke, a timeout), when Envoy ends it; one whose answer had
+//! begun is charged what the provider produced, estimated where the provider gave no
+//! count (`crate::estimate`), and marked `switchyard_partial` in its metadata
+//! ([`Answered::marks`]).
 //!
 //! **Slots.** A `max_parallel_requests` slot (the admission's lease) is freed when
 //! the *downstream request* ends, not when an attempt does: the responder stage's
@@ -353,6 +355,10 @@ pub struct Answered<'a> {
     pub status: &'a str,
     /// The client's metadata and tags.
     pub labels: &'a SpendLabels,
+    /// The gateway's own notes on the row, merged into its `metadata` (over the
+    /// client's keys): `switchyard_partial` and `estimated` for an answer that did
+    /// not finish, `switchyard_unpriced` for one served without a price.
+    pub marks: &'a Map<String, Value>,
 }
 
 /// LiteLLM's `call_type` of a request.
@@ -367,6 +373,31 @@ pub fn call_type(api: ClientApi, endpoint: Endpoint) -> &'static str {
     }
 }
 
+/// A row's metadata: the client's labels with the gateway's marks on top, and the
+/// client's `x-request-id` as `client_request_id` (a label, never the row's key).
+fn metadata(a: &Answered<'_>) -> Option<Value> {
+    if a.marks.is_empty() && a.client_request_id.is_empty() {
+        return a.labels.metadata.clone();
+    }
+    let mut map = match &a.labels.metadata {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    for (k, v) in a.marks {
+        map.insert(k.clone(), v.clone());
+    }
+    if !a.client_request_id.is_empty() {
+        map.insert(
+            "client_request_id".into(),
+            Value::from(bounded_label(
+                a.client_request_id,
+                MAX_CLIENT_REQUEST_ID_BYTES,
+            )),
+        );
+    }
+    Some(Value::Object(map))
+}
+
 /// The `POST /spend/record` body: LiteLLM's spend-log row.
 pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
     let opt = |s: &str| {
@@ -375,22 +406,6 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         } else {
             Some(s.to_string())
         }
-    };
-    let metadata = if a.client_request_id.is_empty() {
-        a.labels.metadata.clone()
-    } else {
-        let mut m = match a.labels.metadata.clone() {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        m.insert(
-            "client_request_id".into(),
-            Value::from(bounded_label(
-                a.client_request_id,
-                MAX_CLIENT_REQUEST_ID_BYTES,
-            )),
-        );
-        Some(Value::Object(m))
     };
     let body = json!({
         "request_id": a.request_id,
@@ -411,7 +426,7 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "team_id": opt(&key.team_id),
         "status": a.status,
         "cache_hit": false,
-        "metadata": metadata,
+        "metadata": metadata(a),
         "request_tags": a.labels.tags,
     });
     serde_json::to_vec(&body).unwrap_or_default()
@@ -678,6 +693,7 @@ mod tests {
                     None,
                     Some(r#"["t1","t2"]"#),
                 ),
+                marks: &Map::new(),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -698,6 +714,41 @@ mod tests {
             "a row frees no slot: the request's end does"
         );
         assert_eq!(v["request_tags"], json!(["t1", "t2"]));
+    }
+
+    #[test]
+    fn marks_go_into_the_metadata_over_the_client_keys() {
+        let labels = SpendLabels::from_raw(Some(r#"{"switchyard_partial":false}"#), None, None);
+        let mut marks = Map::new();
+        marks.insert("switchyard_partial".into(), json!(true));
+        let answered = |labels| Answered {
+            request_id: "r",
+            client_request_id: "",
+            call_type: "acompletion",
+            model: "m",
+            model_id: "d",
+            model_group: "g",
+            provider: "openai",
+            api_base: "",
+            spend: 0.1,
+            usage: Usage::default(),
+            start_ms: 0,
+            end_ms: 0,
+            status: "failure",
+            labels,
+            marks: &marks,
+        };
+        let v: Value =
+            serde_json::from_slice(&report(&KeyFacts::default(), &answered(&labels))).unwrap();
+        assert_eq!(v["metadata"]["switchyard_partial"], true);
+        assert_eq!(
+            v["metadata"]["requester_metadata"]["switchyard_partial"],
+            false
+        );
+        let none = SpendLabels::default();
+        let v: Value =
+            serde_json::from_slice(&report(&KeyFacts::default(), &answered(&none))).unwrap();
+        assert_eq!(v["metadata"], json!({"switchyard_partial": true}));
     }
 
     #[test]
@@ -799,6 +850,7 @@ mod tests {
                 end_ms: 0,
                 status: "success",
                 labels: &SpendLabels::default(),
+                marks: &Map::new(),
             },
         );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

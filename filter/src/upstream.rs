@@ -18,6 +18,7 @@ use crate::cost;
 use crate::debug_log;
 use crate::endpoint::{ClientApi, Endpoint};
 use crate::error::GatewayError;
+use crate::estimate;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
 use crate::litellm_fields;
@@ -28,7 +29,7 @@ use crate::plugin_config::{
 };
 use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
 use crate::request::TopLevel;
-use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, INTERNAL_HEADERS, ROUTE_PROPERTY};
+use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
 // A request answered by calls of the stage's own (Bedrock Titan list embeddings).
@@ -175,6 +176,9 @@ pub struct Deployment {
     quirks: providers::openai_compat::Quirks,
     fallback_index: u32,
     pricing: Option<Pricing>,
+    /// Prices by served model, for a deployment whose own `pricing` is unknown
+    /// (wildcards, unpriced Azure deployments).
+    model_prices: std::collections::BTreeMap<String, Pricing>,
     /// The prompt template of a text-generation deployment.
     prompt_template: Option<crate::plugin_config::PromptTemplate>,
     /// Bedrock deployments that sign with SigV4: credentials and region.
@@ -185,6 +189,8 @@ pub struct Deployment {
     direct_cluster: Option<String>,
     /// The longest silence of a stream once begun (`timeouts`).
     stream_timeout_ms: Option<u64>,
+    /// Client billing headers this deployment lets through (`billing_headers`).
+    forward_client_headers: Vec<String>,
 }
 
 /// A Vertex deployment's service account, its shared-data key and the cluster of
@@ -399,12 +405,25 @@ impl Deployment {
             quirks,
             fallback_index: config.fallback_index,
             pricing: config.pricing,
+            model_prices: config.model_prices.clone(),
             prompt_template: config.prompt_template.clone(),
             sigv4,
             google_auth,
             direct_cluster: config.direct_cluster.clone(),
             stream_timeout_ms: config.stream_timeout_ms,
+            forward_client_headers: config
+                .forward_client_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         })
+    }
+
+    /// The price of an answer served as `model` (the provider model id sent, or
+    /// the one the answer names): the deployment's own, else its table's.
+    fn price_for(&self, model: &str) -> Option<Pricing> {
+        self.pricing
+            .or_else(|| cost::price_in(&self.model_prices, model))
     }
 
     /// The provider model id for a request whose wildcard matched `wildcard`.
@@ -491,6 +510,17 @@ pub struct UpstreamExchange {
     /// The provider's own price of the answer (OpenRouter's `usage.cost`), which
     /// then is the spend.
     provider_cost: Option<f64>,
+    /// The price of the model served: the deployment's, else that of the model
+    /// the request sent (wildcards) or the answer named.
+    pricing: Option<Pricing>,
+    /// Estimated prompt tokens of the request (keys checked only), charged when
+    /// an answer does not finish and the provider gave no count (`estimate`).
+    prompt_estimate: u64,
+    /// A stream's text counted as it goes to the client (keys checked only).
+    output: Option<estimate::OutputCounter>,
+    /// Bytes of a held answer received so far, and its `content-length`.
+    body_bytes: u64,
+    content_length: u64,
     /// `x-forwarded-proto` of the client's request, for an error-fallback redirect.
     scheme: String,
     deployment: usize,
@@ -542,6 +572,11 @@ impl Default for UpstreamExchange {
             start_ms: 0,
             usage: None,
             provider_cost: None,
+            pricing: None,
+            prompt_estimate: 0,
+            output: None,
+            body_bytes: 0,
+            content_length: 0,
             scheme: String::new(),
             deployment: 0,
             attempt: 1,
@@ -636,13 +671,13 @@ impl UpstreamExchange {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         for (name, _) in &headers {
-            let cleared = INTERNAL_HEADERS
-                .iter()
-                .chain(STRIPPED_CLIENT_HEADERS.iter())
-                .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
-                .copied()
-                .chain(up.clear_headers.iter().map(String::as_str))
-                .any(|clear| name.eq_ignore_ascii_case(clear));
+            let cleared = crate::router::is_internal_header(name)
+                || STRIPPED_CLIENT_HEADERS
+                    .iter()
+                    .chain(crate::credentials::CLIENT_CREDENTIAL_HEADERS.iter())
+                    .copied()
+                    .chain(up.clear_headers.iter().map(String::as_str))
+                    .any(|clear| name.eq_ignore_ascii_case(clear));
             if cleared {
                 host.set_request_header(name, None);
             }
@@ -672,6 +707,13 @@ impl UpstreamExchange {
         let Some(dep) = self.deployment(up) else {
             return Flow::Pause;
         };
+        // Headers that choose what the operator's account pays for, unless this
+        // deployment lets the client choose (`billing_headers`).
+        for (name, _) in &headers {
+            if crate::billing_headers::strip(name, &dep.forward_client_headers) {
+                host.set_request_header(name, None);
+            }
+        }
         host.set_request_header(":authority", Some(&dep.authority));
         for (k, v) in &dep.request_headers {
             if k == "content-type" && header_in(&headers, k) == Some(v.as_str()) {
@@ -737,6 +779,13 @@ impl UpstreamExchange {
             );
         }
         self.model = dep.model_for(facts.wildcard.as_deref(), Some(&facts.model));
+        // Priced by the model served: a wildcard's is the one asked for.
+        self.pricing = dep.price_for(&self.model);
+        if self.key.is_some() {
+            // What a cut answer is charged for its prompt, when the provider did
+            // not say (`estimate`).
+            self.prompt_estimate = estimate::prompt_tokens(&body);
+        }
         self.native = facts.api.is_anthropic() && dep.provider == ProviderKind::Anthropic;
         match facts.api {
             ClientApi::OpenAi => {}
@@ -1063,6 +1112,13 @@ impl UpstreamExchange {
             host.set_response_header("content-length", None);
             return Flow::Pause;
         }
+        self.content_length = host
+            .response_header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if self.key.is_some() && self.stream {
+            self.output = Some(estimate::OutputCounter::new());
+        }
         let ctx = ResponseContext {
             created: self.start_ms / 1000,
             model: self.model.clone(),
@@ -1155,11 +1211,19 @@ impl UpstreamExchange {
                 } else {
                     cost::usage_of(&body)
                 };
-                report_cost(host, dep, self.usage, None);
+                if self.pricing.is_none() {
+                    // The answer may name a model the deployment's table prices
+                    // (an Azure deployment's `model`).
+                    self.pricing = cost::model_of(&body).and_then(|m| dep.price_for(&m));
+                }
+                report_cost(host, self.pricing.as_ref(), self.usage, None);
                 self.record_spend(dep, host);
                 Flow::Continue
             }
-            ResponseMode::Hold => Flow::Pause,
+            ResponseMode::Hold => {
+                self.body_bytes = self.body_bytes.max(size as u64);
+                Flow::Pause
+            }
             ResponseMode::Stream(translator) => {
                 let buffered = host.response_body(size).unwrap_or_default();
                 // Bytes translated earlier and not yet passed on stay as they are.
@@ -1169,6 +1233,9 @@ impl UpstreamExchange {
                 let mut out = Vec::with_capacity(held.len() + chunk.len() * 2);
                 out.extend_from_slice(held);
                 translator.push(chunk, &mut out);
+                if let Some(counter) = self.output.as_mut() {
+                    counter.push(out.get(held.len()..).unwrap_or_default());
+                }
                 if end_of_stream {
                     translator.finish(&mut out);
                     self.usage = translator.usage();
@@ -1177,12 +1244,20 @@ impl UpstreamExchange {
                 host.replace_response_body(size, &out);
                 self.stream_written = out.len();
                 if end_of_stream {
-                    self.record_spend(dep, host);
+                    if self.usage.is_none() && self.provider_cost.is_none() {
+                        // A stream that ended without its usage (cut by an error
+                        // event, or a server that reports none): charged the
+                        // estimate of what it carried, not $0.
+                        self.record_estimated(dep, host);
+                    } else {
+                        self.record_spend(dep, host);
+                    }
                 }
                 Flow::Continue
             }
             ResponseMode::Translate => {
                 if !end_of_stream {
+                    self.body_bytes = self.body_bytes.max(size as u64);
                     return Flow::Pause;
                 }
                 if self.fanout.is_some() {
@@ -1230,6 +1305,9 @@ impl UpstreamExchange {
                             _ => out,
                         };
                         self.usage = cost::usage_of(&out);
+                        if self.pricing.is_none() {
+                            self.pricing = cost::model_of(&out).and_then(|m| dep.price_for(&m));
+                        }
                         let anthropic = self.api.is_anthropic();
                         let out = if self.rewritten.fake_stream {
                             // A stream: no cost header, as for streams.
@@ -1249,7 +1327,12 @@ impl UpstreamExchange {
                                 Ok(sse)
                             }
                         } else {
-                            report_cost(host, dep, self.usage, self.provider_cost);
+                            report_cost(
+                                host,
+                                self.pricing.as_ref(),
+                                self.usage,
+                                self.provider_cost,
+                            );
                             if anthropic {
                                 messages::from_openai_response(&out, &self.messages_context())
                             } else {
@@ -1319,10 +1402,13 @@ impl UpstreamExchange {
 
 impl UpstreamExchange {
     /// The attempt is over (Envoy destroys its upstream filters). One that ended
-    /// without an answer or a provider error — the client left mid-stream, the
-    /// provider's connection broke or reset, a timeout, an answer the stage refused —
-    /// is reported as a failure (no spend) like a provider error, so that the lease
-    /// of a `max_parallel_requests` slot is given back now, not when it expires.
+    /// without an answer or a provider error is reported as a failure, so that the
+    /// lease of a `max_parallel_requests` slot is given back now, not when it
+    /// expires. When the provider had begun a successful answer — the client left
+    /// mid-stream, the provider cut its stream, the answer outgrew Envoy's buffer
+    /// (its 502) — the provider billed what it produced: the report charges it
+    /// (`estimate`: prompt and output so far) and is marked partial. Before any
+    /// answer (no response headers: reset, timeout) it carries no spend.
     pub fn on_done(&self, up: &Upstream, host: &dyn Host) {
         if matches!(self.response, ResponseMode::Pending) {
             if let Some(dep) = self.deployment(up) {
@@ -1333,8 +1419,54 @@ impl UpstreamExchange {
             return;
         }
         if let Some(dep) = self.deployment(up) {
-            self.record_failure(dep, host);
+            let answer_begun = self.fanout.is_none()
+                && matches!(
+                    self.response,
+                    ResponseMode::Stream(_) | ResponseMode::Hold | ResponseMode::Translate
+                );
+            if answer_begun {
+                self.record_partial(dep, host);
+            } else {
+                self.record_failure(dep, host);
+            }
         }
+    }
+
+    /// What an answer that did not finish is charged: the provider's counts so far
+    /// (Anthropic's `message_start` has the prompt's), else the estimates of
+    /// [`estimate`] — the prompt from the request, the output from the text
+    /// streamed (or the bytes of a held answer). `true` when anything is estimated.
+    fn partial_usage(&self) -> (cost::Usage, bool) {
+        let reported = match &self.response {
+            ResponseMode::Stream(translator) => translator.usage(),
+            _ => None,
+        };
+        let mut usage = reported.or(self.usage).unwrap_or_default();
+        let mut estimated = false;
+        if usage.prompt_tokens == 0 && self.prompt_estimate > 0 {
+            usage.prompt_tokens = self.prompt_estimate;
+            estimated = true;
+        }
+        let produced = match &self.response {
+            ResponseMode::Stream(_) => self.output.as_ref().map_or(0, |c| c.tokens()),
+            _ => estimate::bytes_to_tokens(self.body_bytes.max(self.content_length)),
+        };
+        if produced > usage.completion_tokens {
+            usage.completion_tokens = produced;
+            estimated = true;
+        }
+        (usage, estimated)
+    }
+
+    /// The price of what was served: the one fixed when the request was sent, else
+    /// that of the model the stream's events named.
+    fn served_pricing(&self, dep: &Deployment) -> Option<Pricing> {
+        self.pricing.or_else(|| {
+            self.output
+                .as_ref()
+                .and_then(|c| c.model())
+                .and_then(|m| dep.price_for(m))
+        })
     }
 
     /// What the Anthropic answer translation needs.
@@ -1348,30 +1480,81 @@ impl UpstreamExchange {
 
     /// Queues the spend report of an answered request (keys checked only).
     fn record_spend(&self, dep: &Deployment, host: &dyn Host) {
-        self.report(dep, host, "success");
+        let usage = self.usage.unwrap_or_default();
+        let pricing = self.served_pricing(dep);
+        let (spend, unpriced) = match (self.provider_cost, pricing) {
+            (Some(provider_cost), _) => (provider_cost, false),
+            (None, Some(p)) => (cost::cost(&usage, &p), false),
+            (None, None) => (0.0, true),
+        };
+        self.report(dep, host, "success", usage, spend, unpriced, Map::new());
     }
 
     /// Queues a failed attempt's report: no spend, but its lease is released. Each
     /// attempt gets its own id, as Envoy may retry and the request then succeed.
     fn record_failure(&self, dep: &Deployment, host: &dyn Host) {
-        self.report(dep, host, "failure");
+        self.report(
+            dep,
+            host,
+            "failure",
+            cost::Usage::default(),
+            0.0,
+            false,
+            Map::new(),
+        );
     }
 
-    fn report(&self, dep: &Deployment, host: &dyn Host, status: &str) {
+    /// Queues the report of an answer that began and did not finish: status
+    /// `failure`, spend charged for what the provider
+    /// produced, metadata `{"switchyard_partial": true, "estimated": …}`.
+    fn record_partial(&self, dep: &Deployment, host: &dyn Host) {
+        let (usage, estimated) = self.partial_usage();
+        let pricing = self.served_pricing(dep);
+        let spend = pricing.map_or(0.0, |p| cost::cost(&usage, &p));
+        let mut marks = Map::new();
+        marks.insert("switchyard_partial".into(), Value::Bool(true));
+        marks.insert("estimated".into(), Value::Bool(estimated));
+        self.report(dep, host, "failure", usage, spend, pricing.is_none(), marks);
+    }
+
+    /// Queues the report of a stream that ended without usage: status `success`,
+    /// spend charged for the estimate, metadata `{"estimated": true}`.
+    fn record_estimated(&self, dep: &Deployment, host: &dyn Host) {
+        let (usage, _) = self.partial_usage();
+        let pricing = self.served_pricing(dep);
+        let spend = pricing.map_or(0.0, |p| cost::cost(&usage, &p));
+        let mut marks = Map::new();
+        marks.insert("estimated".into(), Value::Bool(true));
+        self.report(dep, host, "success", usage, spend, pricing.is_none(), marks);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        dep: &Deployment,
+        host: &dyn Host,
+        status: &str,
+        usage: cost::Usage,
+        spend: f64,
+        unpriced: bool,
+        mut marks: Map<String, Value>,
+    ) {
         let (Some(key), Some(facts)) = (&self.key, &self.facts) else {
             return;
         };
         self.reported.set(true);
         let failed = status != "success";
-        let usage = if failed {
-            cost::Usage::default()
-        } else {
-            self.usage.unwrap_or_default()
-        };
-        let spend = match self.provider_cost {
-            Some(provider_cost) if !failed => provider_cost,
-            _ => dep.pricing.as_ref().map_or(0.0, |p| cost::cost(&usage, p)),
-        };
+        if unpriced {
+            // No silent $0: served under a budget without a price (`check` warned).
+            host.log(
+                Level::Warn,
+                &format!(
+                    "switchyard: deployment {} (group {}) served model {} with no price: spend recorded as 0, budgets do not count it; give it input_cost_per_token/output_cost_per_token, model_info.base_model or a SWITCHYARD_MODEL_PRICES entry",
+                    dep.deployment_id, dep.group, self.model
+                ),
+            );
+            marks.insert("switchyard_unpriced".into(), Value::Bool(true));
+        }
         let now = host.now_unix_millis();
         let admitted = key.spend_key(&self.request_id, now);
         let request_id = match (&facts.error_fallback, failed) {
@@ -1400,6 +1583,7 @@ impl UpstreamExchange {
                 end_ms: now,
                 status,
                 labels: &self.labels,
+                marks: &marks,
             },
         );
         spend::enqueue(body, now);
@@ -1487,11 +1671,11 @@ impl UpstreamExchange {
 /// provider's own price when it reports one, else the deployment's prices.
 fn report_cost(
     host: &mut dyn Host,
-    dep: &Deployment,
+    pricing: Option<&Pricing>,
     usage: Option<cost::Usage>,
     provider_cost: Option<f64>,
 ) {
-    let usd = match (provider_cost, dep.pricing.as_ref(), usage) {
+    let usd = match (provider_cost, pricing, usage) {
         (Some(usd), _, _) => usd,
         (None, Some(pricing), Some(usage)) => cost::cost(&usage, pricing),
         _ => return,
@@ -1565,11 +1749,13 @@ mod tests {
                 cache_read_input_token_cost: None,
                 cache_creation_input_token_cost: None,
             }),
+            model_prices: BTreeMap::new(),
             prompt_template: None,
             aws: None,
             google_auth: None,
             direct_cluster: None,
             stream_timeout_ms: None,
+            forward_client_headers: Vec::new(),
         }
     }
 
@@ -1699,6 +1885,37 @@ mod tests {
             body["temperature"], 0.2,
             "defaults fill what the client left out"
         );
+    }
+
+    #[test]
+    fn billing_headers_reach_the_provider_only_where_allowed() {
+        let with = |allowed: Vec<String>| {
+            let mut cfg = config(ProviderKind::Openai, "gpt-4o");
+            cfg.forward_client_headers = allowed;
+            let up = Upstream::new(&cluster(&[cfg]), &env).unwrap();
+            let mut host = request("chat_completions", json!({"messages": []}));
+            for (k, v) in [
+                ("OpenAI-Organization", "org-client"),
+                ("openai-project", "proj-client"),
+                ("x-goog-user-project", "billed"),
+                ("anthropic-beta", "context-1m-2025-08-07"),
+            ] {
+                host.request_headers.push((k.into(), v.into()));
+            }
+            assert_eq!(send(&up, &mut host).1, Flow::Continue);
+            host
+        };
+        let host = with(Vec::new());
+        assert_eq!(host.req("openai-organization"), None);
+        assert_eq!(host.req("openai-project"), None);
+        assert_eq!(host.req("x-goog-user-project"), None);
+        assert_eq!(
+            host.req("anthropic-beta").as_deref(),
+            Some("context-1m-2025-08-07")
+        );
+        let host = with(vec!["OpenAI-Project".into()]);
+        assert_eq!(host.req("openai-project").as_deref(), Some("proj-client"));
+        assert_eq!(host.req("openai-organization"), None);
     }
 
     #[test]
@@ -2098,6 +2315,127 @@ mod tests {
         assert_eq!(host.request_json()["model"], "gpt-4o-mini");
     }
 
+    /// A cost header's value, for a non-streamed answer `body` to a request for
+    /// `model` (the wildcard's part `wildcard`).
+    fn cost_of_answer(
+        up: &Upstream,
+        model: &str,
+        wildcard: Option<&str>,
+        body: &[u8],
+    ) -> Option<f64> {
+        let mut host = request("chat_completions", json!({"model": model, "messages": []}));
+        let facts = RouteFacts {
+            endpoint: Endpoint::ChatCompletions,
+            api: ClientApi::OpenAi,
+            model: model.into(),
+            wildcard: wildcard.map(str::to_string),
+            error_fallback: None,
+            request_fallbacks: None,
+        };
+        host.properties
+            .insert(ROUTE_PROPERTY.into(), facts.encode());
+        let (mut ex, _) = send(up, &mut host);
+        host.response_headers = vec![(":status".into(), "200".into())];
+        host.response_body = body.to_vec();
+        ex.on_response_headers(up, &mut host, false);
+        let n = host.response_body.len();
+        ex.on_response_body(up, &mut host, n, true);
+        host.resp("x-litellm-response-cost")
+            .map(|c| c.parse().unwrap())
+    }
+
+    #[test]
+    fn answers_are_priced_by_the_model_served() {
+        let price = |input: f64, output: f64| Pricing {
+            input_cost_per_token: input,
+            output_cost_per_token: output,
+            cache_read_input_token_cost: None,
+            cache_creation_input_token_cost: None,
+        };
+        let table: BTreeMap<String, Pricing> = [
+            ("gpt-4o".to_string(), price(2e-6, 1e-5)),
+            ("gpt-4o-mini".to_string(), price(1e-7, 1e-6)),
+        ]
+        .into();
+        let usage = br#"{"model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":100}}"#;
+        // A wildcard: the model asked for (a fine-tune of it, a dated snapshot).
+        let mut wild = config(ProviderKind::Openai, "*");
+        wild.pricing = None;
+        wild.model_prices = table.clone();
+        let up = Upstream::new(&cluster(&[wild]), &env).unwrap();
+        let mini = cost_of_answer(&up, "openai/gpt-4o-mini", Some("gpt-4o-mini"), usage).unwrap();
+        assert!(
+            (mini - (1000.0 * 1e-7 + 100.0 * 1e-6)).abs() < 1e-12,
+            "{mini}"
+        );
+        let ft = cost_of_answer(
+            &up,
+            "openai/ft:gpt-4o-mini:o::i",
+            Some("ft:gpt-4o-mini:o::i"),
+            usage,
+        );
+        assert_eq!(ft, Some(mini), "a fine-tune at its base model's price");
+        let big = cost_of_answer(&up, "openai/gpt-4o", Some("gpt-4o"), usage).unwrap();
+        assert!(
+            (big - (1000.0 * 2e-6 + 100.0 * 1e-5)).abs() < 1e-12,
+            "{big}"
+        );
+        // A model the table lacks, answering as one it lacks too: no price.
+        let none =
+            br#"{"model":"nope","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+        assert_eq!(
+            cost_of_answer(&up, "openai/other", Some("other"), none),
+            None
+        );
+        // An Azure deployment named freely: the model its answer names.
+        let mut azure = config(ProviderKind::Azure, "my-deployment");
+        azure.pricing = None;
+        azure.model_prices = table;
+        let up = Upstream::new(&cluster(&[azure]), &env).unwrap();
+        assert_eq!(cost_of_answer(&up, "g", None, usage), Some(big));
+    }
+
+    #[test]
+    fn an_answer_held_whole_and_cut_is_charged_by_its_size() {
+        // Larger than Envoy's buffer (its 502), or cut by the provider: the bytes
+        // received, or the content-length when larger, at 3 bytes a token.
+        let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
+        let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        queued();
+        let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
+        host.properties.insert(
+            KEY_PROPERTY.into(),
+            KeyFacts {
+                key_hash: "kh".into(),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        let (mut ex, _) = send(&up, &mut host);
+        host.response_headers = vec![
+            (":status".into(), "200".into()),
+            ("content-length".into(), "3000".into()),
+        ];
+        ex.on_response_headers(&up, &mut host, false);
+        host.response_body = vec![b'y'; 900];
+        assert_eq!(ex.on_response_body(&up, &mut host, 900, false), Flow::Pause);
+        ex.on_done(&up, &host);
+        let due = queued();
+        assert_eq!(due.len(), 1);
+        let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+        assert_eq!(row["completion_tokens"], 1000, "content-length 3000 / 3");
+        assert_eq!(
+            row["prompt_tokens"], 5,
+            "\"model\" \"x\" \"messages\": 14 bytes"
+        );
+        assert_eq!(row["metadata"]["switchyard_partial"], true);
+        let spend = row["spend"].as_f64().unwrap();
+        assert!(
+            (spend - (5.0 * 1e-6 + 1000.0 * 2e-6)).abs() < 1e-12,
+            "{spend}"
+        );
+    }
+
     #[test]
     fn unrouted_request_is_refused() {
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
@@ -2370,8 +2708,8 @@ mod tests {
     fn an_attempt_that_ends_without_an_answer_is_reported() {
         // The client leaves a stream midway (or the provider's connection breaks, or
         // the attempt times out): no end of stream, no answer. When Envoy destroys
-        // the attempt, it is reported as a failure (no spend); its slot is freed by
-        // the downstream request's end (the responder stage), not here.
+        // the attempt, it is reported as a failure, charged for what had begun; its
+        // slot is freed by the downstream request's end (the responder stage), not here.
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let key = KeyFacts {
             key_hash: "kh".into(),
@@ -2403,14 +2741,43 @@ mod tests {
         let due = queued();
         assert_eq!(due.len(), 1);
         let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+        // The answer had begun: charged what the provider produced, estimated
+        // (issue 12 point 4). Prompt: the request's strings "model" "x" "messages"
+        // "stream" = 20 bytes -> 7 tokens; output "Hi" -> 1 token.
+        assert_eq!(row["status"], "failure");
+        assert_eq!(
+            (
+                row["prompt_tokens"].as_u64(),
+                row["completion_tokens"].as_u64()
+            ),
+            (Some(7), Some(1))
+        );
+        let spend = row["spend"].as_f64().unwrap();
+        assert!((spend - (7.0 * 1e-6 + 2e-6)).abs() < 1e-12, "{spend}");
+        assert_eq!(
+            row["metadata"],
+            json!({"switchyard_partial": true, "estimated": true,
+                   "client_request_id": "rid-left"})
+        );
+        assert_eq!(row["request_id"], "l7:attempt-1:failed");
+        ex.on_done(&up, &host);
+        assert!(queued().is_empty(), "reported once");
+
+        // Before any answer (no response headers: a reset, a timeout): no spend.
+        let mut host = request(
+            "chat_completions",
+            json!({"model": "x", "messages": [], "stream": true}),
+        );
+        host.properties.insert(KEY_PROPERTY.into(), key.encode());
+        let (ex, _) = send(&up, &mut host);
+        ex.on_done(&up, &host);
+        let due = queued();
+        let row: Value = serde_json::from_slice(&due[0].1).unwrap();
         assert_eq!(
             (row["status"].as_str(), row["spend"].as_f64()),
             (Some("failure"), Some(0.0))
         );
-        assert_eq!(row["request_id"], "l7:attempt-1:failed");
-        assert_eq!(row["metadata"]["client_request_id"], "rid-left");
-        ex.on_done(&up, &host);
-        assert!(queued().is_empty(), "reported once");
+        assert_eq!(row["metadata"], Value::Null);
 
         // An attempt already reported (answered, or a provider error) is not
         // reported again when it ends.

@@ -7,7 +7,8 @@
 //! Input: `Framed` (see `src/lib.rs`). Flags: bit 0 defer answers, bit 1 a 256-byte
 //! body limit, bit 2 the payload's first line is the path, bit 3 GET instead of
 //! POST, bit 4 declare `content-length`, bit 5 the key may only use some models,
-//! bits 8–11 pick the path.
+//! bit 6 a key alias sends the request to another model (the responder routes it
+//! again), bits 8–11 pick the path.
 //!
 //! Checked: at most one local reply (`MockHost` asserts it), every error
 //! OpenAI-shaped, a routed request carries route facts the upstream stage can read.
@@ -20,7 +21,7 @@ use switchyard_filter::host::tests::MockHost;
 use switchyard_filter::host::Flow;
 use switchyard_filter::responder::{ResponderExchange, KEY_MODELS_HEADER};
 use switchyard_filter::router::{
-    RouteFacts, Router, RouterExchange, REPLY_PROPERTY, ROUTE_PROPERTY,
+    RouteFacts, Router, RouterExchange, ALIAS_TARGET_HEADER, REPLY_PROPERTY, ROUTE_PROPERTY,
 };
 use switchyard_fuzz::{check_local_reply, router_config, Framed};
 
@@ -94,6 +95,21 @@ fuzz_target!(|data: &[u8]| {
     if host.local_reply.is_some() {
         return;
     }
+    if defer && flow == Flow::Continue && host.local_reply.is_none() && input.bit(6) {
+        // A key's alias names another model: the responder routes the request
+        // again from its body, and answers or lets it go on, never panicking.
+        host.request_headers
+            .push((ALIAS_TARGET_HEADER.into(), "claude".into()));
+        let mut responder = ResponderExchange::default();
+        if responder.on_request_headers(&mut host) == Flow::Pause && host.local_reply.is_none() {
+            let size = host.request_body.len();
+            responder.on_request_body(Some(router), &mut host, size, true);
+        }
+        if host.local_reply.is_some() {
+            check_local_reply(&host);
+        }
+        return;
+    }
     if let Some(raw) = host.properties.get(ROUTE_PROPERTY) {
         assert!(
             RouteFacts::decode(raw).is_some(),
@@ -119,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
             host.request_headers
                 .push((KEY_MODELS_HEADER.into(), "gpt-4o, claude".into()));
         }
-        ResponderExchange.on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(&mut host);
         let reply = host
             .local_reply
             .as_ref()

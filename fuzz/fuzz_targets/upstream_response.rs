@@ -11,6 +11,8 @@
 //! the endpoint (3, which would repeat chat, picks chat and moves the deployment
 //! index up by 8, reaching the deployments past the eighth), bit 4 `stream`, bit 5 `stream_options.include_usage`, bit 6 keys
 //! checked (spend reports queued), bit 7 the request is an error-fallback replay.
+//! `extra`: the answer does not finish (its last chunk never comes; Envoy ends the
+//! attempt, which reports what began).
 //! `flags[1]`: bits 0–3 the upstream status, bit 4 headers end the response, bit 5
 //! a `content-type` of `text/event-stream`, bit 6 every number in the answer moved
 //! next to `u64::MAX` (`near_u64_max`).
@@ -18,7 +20,8 @@
 //! Checked: an upstream error leaves as an OpenAI-shaped error or as a redirect to
 //! the next error-fallback group; an Anthropic or Ollama stream leaves as OpenAI SSE ending in
 //! `[DONE]`; a translated answer is JSON; OpenAI-compatible answers pass untouched;
-//! spend reports are JSON.
+//! spend reports are JSON, one per attempt, with a finite non-negative spend (an
+//! attempt Envoy ends after its answer is not reported again).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -122,6 +125,21 @@ fuzz_target!(|data: &[u8]| {
     let held = flow == Flow::Pause;
 
     let chunks = input.chunks();
+    if input.extra {
+        // The answer does not finish (the client left, the provider cut it, it
+        // outgrew Envoy's buffer): no end of stream, then Envoy ends the attempt.
+        // What began is reported once, its spend finite and never negative.
+        for chunk in chunks.iter().take(chunks.len().saturating_sub(1)) {
+            host.response_body.extend_from_slice(chunk);
+            let size = host.response_body.len();
+            if ex.on_response_body(&gw.upstream, &mut host, size, false) == Flow::Continue {
+                host.response_body.clear();
+            }
+        }
+        ex.on_done(&gw.upstream, &host);
+        check_reports();
+        return;
+    }
     let mut out = Vec::new();
     let mut flow = Flow::Continue;
     for (i, chunk) in chunks.iter().enumerate() {
@@ -174,10 +192,22 @@ fuzz_target!(|data: &[u8]| {
             "OpenAI-compatible answers pass untouched"
         );
     }
+    // Envoy ends the attempt: an answered one is not reported again.
+    ex.on_done(&gw.upstream, &host);
+    check_reports();
+});
+
+/// Every queued spend report is JSON with a request id and a finite, non-negative
+/// spend; at most one per attempt.
+fn check_reports() {
     QUEUE.with(|q| {
-        for (_, report) in q.borrow_mut().due(u64::MAX, 100) {
+        let due = q.borrow_mut().due(u64::MAX, 100);
+        assert!(due.len() <= 1, "one report per attempt: {}", due.len());
+        for (_, report) in due {
             let v: Value = serde_json::from_slice(&report).expect("a spend report is JSON");
             assert!(v.get("request_id").is_some_and(Value::is_string));
+            let spend = v["spend"].as_f64().expect("spend is a number");
+            assert!(spend.is_finite() && spend >= 0.0, "spend {spend}");
         }
     });
-});
+}

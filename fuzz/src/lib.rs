@@ -48,11 +48,14 @@ pub const ENDPOINTS: [Endpoint; 3] = [
 /// cycling through the lengths until it is used up (a length of 0 is an empty chunk),
 /// so a single `1` feeds it byte by byte. With no lengths the payload is one chunk;
 /// there is always at least one chunk.
-/// Missing header bytes read as 0, so any input is valid.
+/// Missing header bytes read as 0, so any input is valid. The third byte's quotient by
+/// 17 is one more target-specific switch ([`Framed::extra`], its lowest bit).
 #[derive(Debug, Clone, Copy)]
 pub struct Framed<'a> {
     /// Target-specific switches.
     pub flags: [u8; 2],
+    /// One more switch: the lowest bit of the third byte divided by 17.
+    pub extra: bool,
     lens: &'a [u8],
     /// The bytes after the header.
     pub payload: &'a [u8],
@@ -66,6 +69,7 @@ impl<'a> Framed<'a> {
         let header_end = (3 + n).min(data.len());
         Framed {
             flags: [byte(0), byte(1)],
+            extra: (byte(2) / 17) % 2 == 1,
             lens: data.get(3.min(data.len())..header_end).unwrap_or_default(),
             payload: data.get(header_end..).unwrap_or_default(),
         }
@@ -295,11 +299,13 @@ fn deployment(id: &str, provider: ProviderKind, model: &str, api_base: &str) -> 
         drop_params: false,
         fallback_index: 0,
         pricing: None,
+        model_prices: Default::default(),
         prompt_template: None,
         aws: None,
         google_auth: None,
         direct_cluster: None,
         stream_timeout_ms: None,
+        forward_client_headers: Vec::new(),
     }
 }
 

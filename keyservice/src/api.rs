@@ -295,6 +295,10 @@ async fn check_route(
                 .collect()
         })
         .unwrap_or_default();
+    let requested = headers
+        .get(crate::check::H_REQUESTED_MODEL)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
     // An internal redirect's replay carries its admission id (never a client's:
     // the router stage removes one a client sends, and a replay's comes from the
     // redirect; an id is only honoured when it is live for this very key).
@@ -306,6 +310,7 @@ async fn check_route(
         .authorize(
             &presented,
             model.as_deref(),
+            requested,
             &fallbacks,
             continuing.as_deref(),
             now_ms(),

@@ -58,6 +58,14 @@ pub const H_USER_ID: &str = "x-switchyard-user-id";
 pub const H_TEAM_ID: &str = "x-switchyard-team-id";
 /// Upstream header: the model after the key's aliases.
 pub const H_MODEL: &str = "x-switchyard-model";
+/// Upstream header: the model a key's `aliases` sent the request to, when one
+/// applied to the model the client asked for ([`H_REQUESTED_MODEL`]). The gateway's
+/// responder stage routes the request there: the model checked is the model served.
+pub const H_ALIAS_TARGET: &str = switchyard_filter::router::ALIAS_TARGET_HEADER;
+/// Request header from the gateway's router stage: the model exactly as the client
+/// asked for it (before the config's aliases and wildcards), which a key's `aliases`
+/// apply to, as in LiteLLM.
+pub const H_REQUESTED_MODEL: &str = switchyard_filter::router::REQUESTED_MODEL_HEADER;
 /// Upstream header: the parallel-request lease the gateway releases when the request
 /// ends (the admission id, when the admission took limits).
 pub const H_LEASE: &str = "x-switchyard-lease";
@@ -140,8 +148,12 @@ pub struct Policy {
 #[derive(Debug, Clone)]
 pub struct CheckInput<'a> {
     pub presented_key: &'a PresentedKey,
-    /// The model the request asks for (`None` for routes without one, e.g. `/models`).
+    /// The model the request asks for (`None` for routes without one, e.g. `/models`):
+    /// behind the gateway, the model group its router stage resolved.
     pub model: Option<&'a str>,
+    /// The model exactly as the client named it ([`H_REQUESTED_MODEL`]), when the
+    /// gateway says; a key's `aliases` apply to it, else to `model`.
+    pub requested_model: Option<&'a str>,
     /// The model groups of the request's own `fallbacks` (each checked like `model`).
     pub fallbacks: &'a [String],
     /// Now, epoch milliseconds.
@@ -171,6 +183,9 @@ pub struct Allowed {
     pub team_id: Option<String>,
     /// The model after the key's aliases.
     pub model: Option<String>,
+    /// Set when one of the key's `aliases` applied: the model the request must be
+    /// routed to (and was checked as).
+    pub alias_target: Option<String>,
     /// The limits to take through the limiter.
     pub claims: Vec<LimitClaim>,
     /// Headers for the client's response (`x-litellm-key-spend`, `x-ratelimit-*`).
@@ -200,6 +215,9 @@ impl Allowed {
         }
         if let Some(m) = &self.model {
             h.push((H_MODEL, m.clone()));
+        }
+        if let Some(t) = &self.alias_target {
+            h.push((H_ALIAS_TARGET, t.clone()));
         }
         if let Some(l) = &self.lease {
             h.push((H_LEASE, l.clone()));
@@ -488,14 +506,26 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
     // Models, after the key's aliases; then the groups of the request's own
     // fallbacks, each as if asked for (LiteLLM skips a fallback the caller may not
     // use; the gateway refuses the request instead, before anything is sent).
-    let aliased = |m: &str| {
+    let alias_of = |m: &str| {
         key.aliases
             .get(m)
             .and_then(|v| v.as_str())
-            .unwrap_or(m)
-            .to_string()
+            .map(str::to_string)
     };
-    let model = input.model.map(aliased);
+    let aliased = |m: &str| alias_of(m).unwrap_or_else(|| m.to_string());
+    // LiteLLM applies a key's aliases to the model the client named. Behind the
+    // gateway that name comes apart from the group it resolved to; the alias's
+    // target is then checked here *and* routed by the gateway (`H_ALIAS_TARGET`),
+    // so a key limited to a cheap group is never served by the group it aliased.
+    let alias_target = match input.requested_model {
+        Some(requested) => alias_of(requested).filter(|t| t != requested),
+        None => None,
+    };
+    let model = match (&alias_target, input.requested_model) {
+        (Some(target), _) => Some(target.clone()),
+        (None, Some(_)) => input.model.map(str::to_string),
+        (None, None) => input.model.map(aliased),
+    };
     if let Some(m) = model.as_deref() {
         if let Some(denied) = model_denied(key, user, team, m, "model") {
             return Decision::Deny(denied);
@@ -574,6 +604,7 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         user_id: key.user_id.clone(),
         team_id: key.team_id.clone(),
         model,
+        alias_target,
         claims,
         response_headers: headers,
         lease: None,
@@ -638,6 +669,7 @@ mod tests {
                 presented_key: &presented,
                 model,
                 fallbacks: &[],
+                requested_model: None,
                 now: now(),
             },
             &policy(),
@@ -734,6 +766,7 @@ mod tests {
                 presented_key: &k(KEY),
                 model: Some(model),
                 fallbacks: &fallbacks,
+                requested_model: None,
                 now: now(),
             },
             &policy(),
@@ -778,6 +811,7 @@ mod tests {
                 presented_key: &k(MASTER),
                 model: Some("a"),
                 fallbacks: &fallbacks,
+                requested_model: None,
                 now: now(),
             },
             &policy(),
@@ -976,6 +1010,58 @@ mod tests {
             denied(&run(k(KEY), Some("gpt-4o"), &with_key(&rec))).kind,
             "key_model_access_denied"
         );
+    }
+
+    /// LiteLLM applies a key's aliases to the model the client named; behind the
+    /// gateway the target is checked and named for routing, never the group the
+    /// client's name resolved to.
+    #[test]
+    fn key_aliases_apply_to_the_requested_model_and_name_the_route() {
+        let mut aliases = serde_json::Map::new();
+        aliases.insert("gpt-3.5-turbo".into(), json!("my-free-tier"));
+        let rec = KeyRecord {
+            models: vec!["my-free-tier".into()],
+            aliases,
+            ..key()
+        };
+        let ask = |requested: &str, group: Option<&str>| {
+            check(
+                &CheckInput {
+                    presented_key: &k(KEY),
+                    model: group,
+                    fallbacks: &[],
+                    requested_model: Some(requested),
+                    now: now(),
+                },
+                &policy(),
+                &with_key(&rec),
+            )
+        };
+        // Asked by its alias (the config's group of that name resolved by the
+        // router): allowed as the target, which the gateway must route.
+        let a = allowed(ask("gpt-3.5-turbo", Some("gpt-3.5-turbo")));
+        assert_eq!(a.alias_target.as_deref(), Some("my-free-tier"));
+        assert!(a
+            .request_headers()
+            .contains(&(H_ALIAS_TARGET, "my-free-tier".to_string())));
+        // A name the config does not know (no group resolved) still aliases.
+        let a = allowed(ask("gpt-3.5-turbo", None));
+        assert_eq!(a.alias_target.as_deref(), Some("my-free-tier"));
+        // No alias: the resolved group is checked, and nothing is re-routed.
+        assert_eq!(
+            denied(&ask("gpt-4o", Some("gpt-4o"))).kind,
+            "key_model_access_denied"
+        );
+        let a = allowed(ask("my-free-tier", Some("my-free-tier")));
+        assert_eq!(a.alias_target, None);
+        assert!(!a
+            .request_headers()
+            .iter()
+            .any(|(h, _)| *h == H_ALIAS_TARGET));
+        // An alias is looked up by the client's name, not by the group a config
+        // alias resolved it to (LiteLLM's order).
+        let a = ask("cheap", Some("gpt-3.5-turbo"));
+        assert_eq!(denied(&a).kind, "key_model_access_denied");
     }
 
     #[test]
@@ -1279,6 +1365,7 @@ mod tests {
                 presented_key: &none,
                 model: Some("m"),
                 fallbacks: &[],
+                requested_model: None,
                 now: now(),
             },
             &p,
@@ -1300,6 +1387,7 @@ mod tests {
                 presented_key: &none,
                 model: None,
                 fallbacks: &[],
+                requested_model: None,
                 now: now(),
             },
             &p,

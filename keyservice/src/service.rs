@@ -579,12 +579,20 @@ impl KeyService {
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
+        requested_model: Option<&str>,
         fallbacks: &[String],
         continuing: Option<&str>,
         now: i64,
     ) -> Result<Decision, StoreError> {
         let decision = self
-            .authorize_limits(presented, model, fallbacks, continuing, now)
+            .authorize_limits(
+                presented,
+                model,
+                requested_model,
+                fallbacks,
+                continuing,
+                now,
+            )
             .await?;
         Ok(match decision {
             Decision::Allow(mut allowed) => {
@@ -604,6 +612,7 @@ impl KeyService {
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
+        requested_model: Option<&str>,
         fallbacks: &[String],
         continuing: Option<&str>,
         now: i64,
@@ -611,6 +620,7 @@ impl KeyService {
         let input = CheckInput {
             presented_key: presented,
             model,
+            requested_model,
             fallbacks,
             now,
         };

@@ -187,6 +187,15 @@ fn call_answer(body_size: usize) -> crate::host::CallAnswer {
     }
 }
 
+thread_local! {
+    /// The router stage's tables, for the responder stage of the same VM, which
+    /// routes a request again when a key's alias names another model
+    /// (`responder::ResponderExchange::on_request_body`). One router stage per VM:
+    /// the renders give the listener one.
+    static ROUTER_TABLES: std::cell::RefCell<Option<Rc<Router>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// What a configured plugin instance is.
 enum Stage {
     Router(Rc<Router>),
@@ -296,9 +305,11 @@ fn configure(raw: &[u8]) -> Result<(Stage, Option<SpendReporting>), String> {
         .map_err(|e| format!("plugin configuration is not valid: {e}"))?;
     let env = |name: &str| std::env::var(name).ok();
     match config {
-        PluginConfig::Router(c) => {
-            Router::new(&c).map(|r| (Stage::Router(Rc::new(r)), c.spend_reporting.clone()))
-        }
+        PluginConfig::Router(c) => Router::new(&c).map(|r| {
+            let router = Rc::new(r);
+            ROUTER_TABLES.with(|t| *t.borrow_mut() = Some(Rc::clone(&router)));
+            (Stage::Router(router), c.spend_reporting.clone())
+        }),
         PluginConfig::Upstream(c) => {
             Upstream::new(&c, &env).map(|u| (Stage::Upstream(Rc::new(u)), None))
         }
@@ -385,7 +396,8 @@ impl RootContext for SwitchyardRoot {
                 context_id,
             })),
             Stage::Responder => Some(Box::new(ResponderHttp {
-                exchange: ResponderExchange,
+                router: ROUTER_TABLES.with(|t| t.borrow().clone()),
+                exchange: ResponderExchange::default(),
             })),
         }
     }
@@ -578,6 +590,8 @@ impl HttpContext for UpstreamHttp {
 }
 
 struct ResponderHttp {
+    /// The router stage's tables (`ROUTER_TABLES`), when this VM has one.
+    router: Option<Rc<Router>>,
     exchange: ResponderExchange,
 }
 
@@ -587,6 +601,16 @@ impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
         action(self.exchange.on_request_headers(&mut WasmHost))
     }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        action(self.exchange.on_request_body(
+            self.router.as_deref(),
+            &mut WasmHost,
+            size,
+            end_of_stream,
+        ))
+    }
+
     fn on_log(&mut self) {
         self.exchange.on_log(&mut WasmHost);
     }

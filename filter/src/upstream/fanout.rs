@@ -352,7 +352,7 @@ impl UpstreamExchange {
                     ..Default::default()
                 };
                 self.usage = Some(usage);
-                report_cost(host, dep, self.usage, None);
+                report_cost(host, self.pricing.as_ref(), self.usage, None);
                 host.replace_response_body(size, &list);
                 self.record_spend(dep, host);
             }
