@@ -261,11 +261,11 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
     gw, _, mock = setup
     key = generate(gw, {"max_parallel_requests": 1})["key"]
     assert chat(gw, "gpt-a", key)[0] == 200
-    # A slot is freed when the answer's report reaches the keyservice (reports go out
-    # every 100 ms): until then the key's one slot is taken.
+    # A slot is freed when the request's release reaches the keyservice (it goes out
+    # with the spend reports, every 100 ms): until then the key's one slot is taken.
     status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 429, timeout=5)
     assert status == 200, body
-    # A plain 400 is not retried: the client gets it, and the failure report frees the
+    # A plain 400 is not retried: the client gets it, and the request's end frees the
     # slot too (else it would wait for the lease to expire, 10 minutes).
     time.sleep(0.5)
     mock.fail_next(1, 400)
@@ -281,8 +281,8 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
 def test_a_stream_cut_midway_frees_its_parallel_request_slot(setup):
     """A stream that never ends — the client leaves after the first event, or the
     provider's connection breaks midway — gives its max_parallel_requests slot back
-    when the attempt ends (a failure row, charged for what was produced: issue 12
-    point 4, test_trust_pricing.py), not when the lease expires
+    when the request ends (the attempt is a failure row, charged for what was produced:
+    issue 12 point 4, test_trust_pricing.py), not when the lease expires
     (10 minutes): a chat UI's "stop" must not lock a key out."""
     gw, _, mock = setup
     key = generate(gw, {"max_parallel_requests": 1})["key"]
@@ -291,11 +291,11 @@ def test_a_stream_cut_midway_frees_its_parallel_request_slot(setup):
     with harness.open_stream("POST", gw.url("/v1/chat/completions"), body, headers=headers) as resp:
         assert resp.status == 200
         next(harness.iter_sse(resp))
-    # The client left. The slot is free once the attempt's report lands (~100 ms).
+    # The client left. The slot is free once the request's release lands (~100 ms).
     status, _, answer = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
     assert status == 200, answer
 
-    time.sleep(0.5)  # that answer's own report frees the slot again
+    time.sleep(0.5)  # that answer's own end frees the slot again
     mock.reset_next(after_events=2)
     events = []
     try:

@@ -92,7 +92,7 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 7] = [
+pub const KEY_HEADERS: [&str; 8] = [
     switchyard_filter::router::ALIAS_TARGET_HEADER,
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
@@ -100,6 +100,7 @@ pub const KEY_HEADERS: [&str; 7] = [
     "x-switchyard-lease",
     "x-switchyard-key-models",
     switchyard_filter::responder::CLIENT_MOCK_HEADER,
+    switchyard_filter::spend::ADMISSION_HEADER,
 ];
 
 /// Envoy ext_authz, asking the keyservice about each request: the caller's key (from
@@ -124,6 +125,8 @@ fn ext_authz() -> Value {
                         switchyard_filter::router::GROUP_HEADER,
                         switchyard_filter::router::REQUESTED_MODEL_HEADER,
                         switchyard_filter::router::FALLBACK_GROUPS_HEADER,
+                        // A replay's admission id, to continue its admission.
+                        switchyard_filter::spend::ADMISSION_HEADER,
                     ],
                 ].concat())}},
                 "authorization_response": {
@@ -683,12 +686,18 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 .map(|f| f.context_window.len() + f.content_policy.len())
                 .max()
                 .unwrap_or(0);
+            let replay_headers = [
+                CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                &[switchyard_filter::spend::ADMISSION_HEADER],
+            ]
+            .concat();
             action["internal_redirect_policy"] = json!({
                 "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
                 // The replay presents the client's credentials (which the redirect
-                // carries), never the provider's the attempt left in the request.
-                "response_headers_to_copy": CLIENT_CREDENTIAL_HEADERS,
+                // carries), never the provider's the attempt left in the request, and
+                // the admission id it continues (one request: one count, one slot).
+                "response_headers_to_copy": replay_headers,
             });
         }
         // Streamed calls: the per-try timeout is the wait for the first byte (Envoy
@@ -1339,7 +1348,11 @@ mod tests {
             // A replay presents the caller's credentials only (`credentials`).
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
-                serde_json::json!(CLIENT_CREDENTIAL_HEADERS)
+                serde_json::json!([
+                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                    &[switchyard_filter::spend::ADMISSION_HEADER]
+                ]
+                .concat())
             );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the

@@ -85,13 +85,14 @@ pub fn restore_for_replay(host: &mut dyn Host) {
 }
 
 /// A response on its way to the client (the router stage): a redirect Envoy did not
-/// follow (it should always follow the filter's) must not hand the credentials it
-/// carries for the replay back to the client.
+/// follow (it should always follow the filter's) must not hand the credentials (or
+/// the admission id) it carries for the replay back to the client.
 pub fn strip_from_unfollowed_redirect(host: &mut dyn Host) {
     if host.response_header(":status").as_deref() == Some("307") {
         for name in CLIENT_CREDENTIAL_HEADERS {
             host.set_response_header(name, None);
         }
+        host.set_response_header(crate::spend::ADMISSION_HEADER, None);
     }
 }
 

@@ -10,8 +10,10 @@
 //! A client's own `mock_response` is answered here too, but only when the keyservice
 //! says the key or its team allows it ([`CLIENT_MOCK_HEADER`]); else the request goes
 //! on to the provider, which never sees the field. An LLM call answered here is
-//! reported like any other (a spend-log row, no spend), which also frees its
-//! parallel-request lease.
+//! reported like any other (a spend-log row, no spend).
+//!
+//! This stage also sees every admitted request end ([`ResponderExchange::on_log`]):
+//! that is where its parallel-request slot is freed (see `spend`).
 
 use serde_json::Value;
 
@@ -61,6 +63,32 @@ pub struct ResponderExchange {
 }
 
 impl ResponderExchange {
+    /// The downstream request is over (Envoy logs it), however it ended: frees its
+    /// parallel-request slot ([`spend::lease_at_end`]), once per request — not when
+    /// it ended by an internal redirect, whose replay goes on with the admission.
+    pub fn on_log(&mut self, host: &mut dyn Host) {
+        let details = host
+            .property(&["response", "code_details"])
+            .and_then(|raw| String::from_utf8(raw).ok());
+        let facts = host
+            .property(&[KEY_PROPERTY])
+            .filter(|raw| !raw.is_empty())
+            .and_then(|raw| KeyFacts::decode(&raw));
+        let carried = host.request_header(spend::ADMISSION_HEADER);
+        host.log(
+            crate::host::Level::Debug,
+            &format!(
+                "switchyard responder: request ended ({})",
+                details.as_deref().unwrap_or("-")
+            ),
+        );
+        if let Some(lease) =
+            spend::lease_at_end(details.as_deref(), facts.as_ref(), carried.as_deref())
+        {
+            spend::enqueue(spend::release(&lease), host.now_unix_millis());
+        }
+    }
+
     /// Request headers (the key has been checked): send a deferred answer, if any.
     pub fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
         // Who the keyservice admitted, for the spend report (the headers themselves
@@ -77,6 +105,7 @@ impl ResponderExchange {
             user_id: header("x-switchyard-user-id"),
             team_id: header("x-switchyard-team-id"),
             lease: header("x-switchyard-lease"),
+            admission: header(spend::ADMISSION_HEADER),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
         if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
@@ -184,8 +213,7 @@ fn send_deferred(
 }
 
 /// Queues the spend report of an LLM call answered here (a mock, or an error the
-/// router stage found): no spend, the mock's usage, `failure` for an error; it frees
-/// the request's parallel-request lease as the upstream stage's reports do.
+/// router stage found): no spend, the mock's usage, `failure` for an error.
 fn report_local_answer(
     host: &dyn Host,
     request_headers: &[(String, String)],
@@ -199,9 +227,11 @@ fn report_local_answer(
         return;
     };
     let success = (200..300).contains(&status);
-    let request_id = header_in(request_headers, "x-request-id").unwrap_or("local");
+    let now = host.now_unix_millis();
+    let client_request_id = header_in(request_headers, "x-request-id").unwrap_or_default();
+    let request_id = key.spend_key(client_request_id, now);
     let request_id = if success {
-        request_id.to_string()
+        request_id
     } else {
         format!("{request_id}:local:failed")
     };
@@ -210,11 +240,11 @@ fn report_local_answer(
         .property(&[LABELS_PROPERTY])
         .map(|raw| SpendLabels::decode(&raw))
         .unwrap_or_default();
-    let now = host.now_unix_millis();
     let report = spend::report(
         key,
         &Answered {
             request_id: &request_id,
+            client_request_id,
             call_type: spend::call_type(api, endpoint),
             model: group,
             model_id: "",
@@ -498,7 +528,7 @@ mod tests {
 
     #[test]
     fn local_answers_to_llm_calls_are_reported() {
-        // A mock answered here is a spend-log row (no spend) that frees the lease;
+        // A mock answered here is a spend-log row (no spend), keyed on the admission;
         // so is an error the router stage found.
         let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
         take();
@@ -508,18 +538,17 @@ mod tests {
                 (CLIENT_MOCK_HEADER, CLIENT_MOCK_ALLOWED),
                 ("x-switchyard-key-hash", "kh"),
                 ("x-switchyard-lease", "lease-1"),
+                (crate::spend::ADMISSION_HEADER, "lease-1"),
             ],
         );
         let due = take();
         let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
-        assert_eq!(row["request_id"], "rid-3");
+        assert_eq!(row["request_id"], "lease-1");
+        assert_eq!(row["metadata"]["client_request_id"], "rid-3");
         assert_eq!(row["status"], "success");
         assert_eq!(row["call_type"], "acompletion");
         assert_eq!(row["model_group"], "a");
-        assert_eq!(
-            (row["api_key"].as_str(), row["lease_id"].as_str()),
-            (Some("kh"), Some("lease-1"))
-        );
+        assert_eq!(row["api_key"], "kh");
         assert_eq!(row["spend"], 0.0);
         assert_eq!(row["request_tags"], serde_json::json!(["t1"]));
         assert_eq!(
@@ -527,16 +556,57 @@ mod tests {
             serde_json::json!({"env": "ci"})
         );
 
-        through_with(r#"{"model":"nope"}"#, &[("x-switchyard-lease", "lease-2")]);
+        through_with(
+            r#"{"model":"nope"}"#,
+            &[
+                ("x-switchyard-lease", "lease-2"),
+                (crate::spend::ADMISSION_HEADER, "lease-2"),
+            ],
+        );
         let due = take();
         let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
         assert_eq!(row["status"], "failure");
-        assert_eq!(row["request_id"], "rid-3:local:failed");
-        assert_eq!(row["lease_id"], "lease-2");
+        assert_eq!(row["request_id"], "lease-2:local:failed");
 
         // /models is not an LLM call: no row.
         through("GET", "/v1/models", "", None);
         assert!(take().is_empty());
+    }
+
+    #[test]
+    fn the_end_of_a_request_frees_its_slot_once() {
+        let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+        take();
+        let releases = |due: Vec<(u64, Vec<u8>)>| -> Vec<Value> {
+            due.iter()
+                .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
+                .filter(|v| v.get("release_lease").is_some())
+                .collect()
+        };
+        // /models answered here: its slot is freed when Envoy logs the request.
+        let mut host = through("GET", "/v1/models", "", None);
+        assert!(host.local_reply.is_some());
+        // What the responder kept of the admission (the keyservice's headers).
+        let facts = KeyFacts {
+            lease: "L1".into(),
+            admission: "L1".into(),
+            ..Default::default()
+        };
+        host.properties.insert(KEY_PROPERTY.into(), facts.encode());
+        host.properties
+            .insert("response.code_details".into(), b"via_upstream".to_vec());
+        ResponderExchange::default().on_log(&mut host);
+        assert_eq!(
+            releases(take()),
+            vec![serde_json::json!({"release_lease": "L1"})]
+        );
+        // Ended by an internal redirect: the replay goes on with the slot.
+        host.properties.insert(
+            "response.code_details".into(),
+            b"internal_redirect".to_vec(),
+        );
+        ResponderExchange::default().on_log(&mut host);
+        assert!(releases(take()).is_empty());
     }
 
     #[test]

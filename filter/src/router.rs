@@ -46,8 +46,9 @@ pub const REQUESTED_MODEL_HEADER: &str = "x-switchyard-requested-model";
 /// `aliases` applied: the model the key was checked for, which the responder stage
 /// then routes the request to ([`reroute`]).
 pub const ALIAS_TARGET_HEADER: &str = "x-switchyard-alias-target";
-/// Headers never trusted from a client.
-pub const INTERNAL_HEADERS: [&str; 14] = [
+/// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
+/// too, except on an error fallback's replay, which the redirect gave it.)
+pub const INTERNAL_HEADERS: [&str; 15] = [
     GROUP_HEADER,
     REQUESTED_MODEL_HEADER,
     ALIAS_TARGET_HEADER,
@@ -63,6 +64,7 @@ pub const INTERNAL_HEADERS: [&str; 14] = [
     "x-switchyard-lease",
     "x-switchyard-key-models",
     crate::responder::CLIENT_MOCK_HEADER,
+    crate::spend::ADMISSION_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -738,8 +740,16 @@ impl RouterExchange {
     ) -> Flow {
         // One hostcall for every header; only the internal ones present are removed.
         let headers = host.request_headers();
+        // A replay (an error fallback's internal redirect) keeps the admission id the
+        // redirect carried, to continue its admission; the keyservice honours one only
+        // when it is live for the same key, and ids are never shown to clients.
+        let replay = header_in(&headers, ":path")
+            .and_then(parse_fallback_path)
+            .is_some();
         for (name, _) in &headers {
-            if is_internal_header(name) {
+            if is_internal_header(name)
+                && !(replay && name.eq_ignore_ascii_case(crate::spend::ADMISSION_HEADER))
+            {
                 host.set_request_header(name, None);
             }
         }

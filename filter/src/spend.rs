@@ -1,19 +1,39 @@
 //! Spend reports: what each answered request cost, for the keyservice.
 //!
 //! The keyservice admits a request through ext_authz and names the key (its hash),
-//! user, team and parallel-request lease in request headers; the responder stage
-//! keeps them in filter state ([`KeyFacts`]). When an answer completes, the upstream
-//! stage builds a LiteLLM spend-log row ([`report`]) and queues it on its worker
-//! ([`SpendQueue`], one per wasm VM); the router stage's root context sends the queue
-//! to the keyservice's `POST /spend/record` every 100 ms and retries failed reports
-//! with backoff. A report is idempotent on `request_id`, so a retry never counts
-//! twice. A provider error is reported too (status `failure`, no spend, one row per
-//! failed attempt), which releases the request's parallel-request lease; so is an
-//! attempt that ends with neither an answer nor an error (the client left mid-stream,
-//! the provider's connection broke, a timeout), when Envoy ends it; one whose answer had
+//! user, team, parallel-request lease and the request's **admission id** in request
+//! headers; the responder stage keeps them in filter state ([`KeyFacts`]). When an
+//! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`])
+//! and queues it on its worker ([`SpendQueue`], one per wasm VM); the router stage's
+//! root context sends the queue to the keyservice's `POST /spend/record` every 100 ms
+//! and retries failed reports with backoff.
+//!
+//! **Identity.** A row is keyed on the admission id ([`KeyFacts::spend_key`]), which
+//! the keyservice draws at random for every admission and which never reaches a
+//! client or a provider, so no client can choose it: the keyservice's
+//! `ON CONFLICT (request_id) DO NOTHING` makes a resent report count once and one
+//! admission be charged once, and a client reusing an `x-request-id` loses nothing.
+//! The client's `x-request-id` is recorded as a label only (`metadata.client_request_id`).
+//! A provider error is reported too (status `failure`, no spend, one row per failed
+//! attempt: `<admission>[:fallback-<step>]:attempt-<n>:failed`); so is an attempt that
+//! ends with neither an answer nor an error (the client left mid-stream, the
+//! provider's connection broke, a timeout), when Envoy ends it; one whose answer had
 //! begun is charged what the provider produced, estimated where the provider gave no
 //! count (`crate::estimate`), and marked `switchyard_partial` in its metadata
-//! ([`Answered::marks`]). Lost are only: reports still queued when the Envoy process exits, and the
+//! ([`Answered::marks`]).
+//!
+//! **Slots.** A `max_parallel_requests` slot (the admission's lease) is freed when
+//! the *downstream request* ends, not when an attempt does: the responder stage's
+//! context sees every request end once (Envoy logs it: an answer, a local answer,
+//! `/models`, a 400, "no healthy upstream", a client that left), and queues a
+//! [`release`] with the rows ([`lease_at_end`]). Retries and error fallbacks hold the
+//! slot: a fallback is an internal redirect, whose first pass ends with
+//! `response.code_details` [`INTERNAL_REDIRECT_DETAILS`] (no release) and whose
+//! replay carries the admission id (the redirect's [`ADMISSION_HEADER`]) to the
+//! keyservice, which continues the admission instead of taking a new one. A lease
+//! whose release never arrives (Envoy crashed) expires in the keyservice (10 minutes).
+//!
+//! Lost are only: reports still queued when the Envoy process exits, and the
 //! oldest ones once more than [`MAX_QUEUED`] wait (the keyservice down for long).
 //!
 //! A row also carries what the client labelled the request with ([`SpendLabels`]):
@@ -37,6 +57,14 @@ use crate::endpoint::{ClientApi, Endpoint};
 
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
+/// Request header the keyservice sets (through ext_authz) at every admission: the
+/// request's admission id, random and never shown to a client or a provider. Spend
+/// rows are keyed on it; an internal redirect carries it so that the replay is
+/// admitted as the same request (see the module docs). A client's own is removed by
+/// the router stage.
+pub const ADMISSION_HEADER: &str = "x-switchyard-admission";
+/// Longest client `x-request-id` recorded in a row's metadata (a label, never a key).
+pub const MAX_CLIENT_REQUEST_ID_BYTES: usize = 128;
 /// Reports kept at most per worker while the keyservice does not take them.
 pub const MAX_QUEUED: usize = 10_000;
 /// Longest wait between two tries of one report.
@@ -51,16 +79,18 @@ pub struct KeyFacts {
     pub user_id: String,
     /// The key's team.
     pub team_id: String,
-    /// The parallel-request lease the report releases.
+    /// The lease (parallel-request slot) the request's end releases.
     pub lease: String,
+    /// The admission id (spend rows are keyed on it).
+    pub admission: String,
 }
 
 impl KeyFacts {
-    /// Four lines; the values are header values, which hold no newline.
+    /// Five lines; the values are header values, which hold no newline.
     pub fn encode(&self) -> Vec<u8> {
         format!(
-            "{}\n{}\n{}\n{}",
-            self.key_hash, self.user_id, self.team_id, self.lease
+            "{}\n{}\n{}\n{}\n{}",
+            self.key_hash, self.user_id, self.team_id, self.lease, self.admission
         )
         .into_bytes()
     }
@@ -74,7 +104,27 @@ impl KeyFacts {
             user_id: l.next()?.to_string(),
             team_id: l.next()?.to_string(),
             lease: l.next()?.to_string(),
+            admission: l.next()?.to_string(),
         })
+    }
+
+    /// The id a spend row of this request is keyed on: the admission id, which no
+    /// client can choose or see (the client's `x-request-id` is only a label in the
+    /// row's metadata). Without one (a keyservice that issues none), a key that still
+    /// never repeats on this worker: the client's id, the time and a counter.
+    pub fn spend_key(&self, client_request_id: &str, now_ms: u64) -> String {
+        if !self.admission.is_empty() {
+            return self.admission.clone();
+        }
+        let n = UNADMITTED.with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n
+        });
+        format!(
+            "unadmitted:{}:{now_ms}:{n}",
+            bounded_label(client_request_id, MAX_CLIENT_REQUEST_ID_BYTES)
+        )
     }
 }
 
@@ -197,11 +247,16 @@ fn truncated(bytes: usize) -> Value {
 
 /// Cuts `tag` to [`MAX_REQUEST_TAG_BYTES`] at a character boundary.
 fn bounded_tag(tag: &str) -> String {
-    let mut end = tag.len().min(MAX_REQUEST_TAG_BYTES);
-    while !tag.is_char_boundary(end) {
+    bounded_label(tag, MAX_REQUEST_TAG_BYTES)
+}
+
+/// Cuts `text` to `max` bytes at a character boundary.
+fn bounded_label(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    tag.get(..end).unwrap_or_default().to_string()
+    text.get(..end).unwrap_or_default().to_string()
 }
 
 /// The string tags of a parsed list, bounded.
@@ -270,8 +325,12 @@ pub fn bound_tags(tags: &Value) -> Value {
 
 /// What one answered request was.
 pub struct Answered<'a> {
-    /// Envoy's `x-request-id` (the report's idempotency key).
+    /// The row's id and the report's idempotency key: [`KeyFacts::spend_key`], with a
+    /// suffix for a failed attempt. Never the client's `x-request-id`.
     pub request_id: &'a str,
+    /// The client's `x-request-id` (empty: none), recorded in the row's metadata
+    /// as `client_request_id`.
+    pub client_request_id: &'a str,
     /// `acompletion`, `atext_completion` or `aembedding`, as LiteLLM logs them.
     pub call_type: &'a str,
     /// The provider's model id.
@@ -314,9 +373,10 @@ pub fn call_type(api: ClientApi, endpoint: Endpoint) -> &'static str {
     }
 }
 
-/// A row's metadata: the client's labels with the gateway's marks on top.
+/// A row's metadata: the client's labels with the gateway's marks on top, and the
+/// client's `x-request-id` as `client_request_id` (a label, never the row's key).
 fn metadata(a: &Answered<'_>) -> Option<Value> {
-    if a.marks.is_empty() {
+    if a.marks.is_empty() && a.client_request_id.is_empty() {
         return a.labels.metadata.clone();
     }
     let mut map = match &a.labels.metadata {
@@ -325,6 +385,15 @@ fn metadata(a: &Answered<'_>) -> Option<Value> {
     };
     for (k, v) in a.marks {
         map.insert(k.clone(), v.clone());
+    }
+    if !a.client_request_id.is_empty() {
+        map.insert(
+            "client_request_id".into(),
+            Value::from(bounded_label(
+                a.client_request_id,
+                MAX_CLIENT_REQUEST_ID_BYTES,
+            )),
+        );
     }
     Some(Value::Object(map))
 }
@@ -357,11 +426,41 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
         "team_id": opt(&key.team_id),
         "status": a.status,
         "cache_hit": false,
-        "lease_id": opt(&key.lease),
         "metadata": metadata(a),
         "request_tags": a.labels.tags,
     });
     serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The `POST /spend/record` entry that ends a request: its lease (parallel-request
+/// slot, continuation mark) is freed. Queued with the spend rows.
+pub fn release(lease: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "release_lease": lease })).unwrap_or_default()
+}
+
+/// What Envoy's `response.code_details` says of a downstream request that ended by
+/// an internal redirect: the request goes on in its replay.
+pub const INTERNAL_REDIRECT_DETAILS: &str = "internal_redirect";
+
+/// The lease to free when a listener-stage request ends, if any: none when it ended
+/// by an internal redirect (its replay carries the admission on); the lease its
+/// admission took; or, for a replay the key check refused (no admission facts this
+/// pass), the admission id the redirect carried in.
+pub fn lease_at_end(
+    code_details: Option<&str>,
+    facts: Option<&KeyFacts>,
+    carried_admission: Option<&str>,
+) -> Option<String> {
+    if code_details == Some(INTERNAL_REDIRECT_DETAILS) {
+        return None;
+    }
+    match facts {
+        Some(f) if !f.lease.is_empty() => Some(f.lease.clone()),
+        Some(_) => None,
+        None => carried_admission
+            .filter(|a| !a.is_empty())
+            .map(str::to_string),
+    }
 }
 
 struct Pending {
@@ -444,6 +543,11 @@ impl SpendQueue {
 }
 
 thread_local! {
+    /// Counter of [`KeyFacts::spend_key`] without an admission.
+    static UNADMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+thread_local! {
     /// This worker's queue (each Envoy worker thread runs its own wasm VM).
     pub static QUEUE: RefCell<SpendQueue> = RefCell::new(SpendQueue::default());
 }
@@ -496,9 +600,61 @@ mod tests {
             user_id: "".into(),
             team_id: "t".into(),
             lease: "l1".into(),
+            admission: "a1".into(),
         };
         assert_eq!(KeyFacts::decode(&k.encode()), Some(k));
         assert_eq!(KeyFacts::decode(b"only\ntwo"), None);
+    }
+
+    #[test]
+    fn rows_are_keyed_on_the_admission_never_on_the_clients_id() {
+        let k = KeyFacts {
+            admission: "adm-1".into(),
+            ..Default::default()
+        };
+        assert_eq!(k.spend_key("fixed-1", 5), "adm-1");
+        // Without an admission (a keyservice that issues none): never the client's
+        // id alone, and never the same key twice.
+        let none = KeyFacts::default();
+        let a = none.spend_key("fixed-1", 5);
+        let b = none.spend_key("fixed-1", 5);
+        assert_ne!(a, "fixed-1");
+        assert_ne!(a, b);
+        let long = "x".repeat(10_000);
+        assert!(none.spend_key(&long, 5).len() < 200);
+    }
+
+    #[test]
+    fn a_request_frees_its_slot_at_its_end_but_not_at_a_redirect() {
+        let facts = KeyFacts {
+            lease: "L".into(),
+            admission: "L".into(),
+            ..Default::default()
+        };
+        assert_eq!(lease_at_end(None, Some(&facts), None).as_deref(), Some("L"));
+        assert_eq!(
+            lease_at_end(Some("via_upstream"), Some(&facts), Some("L")).as_deref(),
+            Some("L")
+        );
+        // Ended by an internal redirect: its replay goes on with the admission.
+        assert_eq!(
+            lease_at_end(Some(INTERNAL_REDIRECT_DETAILS), Some(&facts), Some("L")),
+            None
+        );
+        // Admitted without limits: nothing to free.
+        let unlimited = KeyFacts {
+            admission: "A".into(),
+            ..Default::default()
+        };
+        assert_eq!(lease_at_end(None, Some(&unlimited), Some("A")), None);
+        // A replay the key check refused: the admission the redirect carried in.
+        assert_eq!(
+            lease_at_end(Some("ext_authz_denied"), None, Some("L")).as_deref(),
+            Some("L")
+        );
+        assert_eq!(lease_at_end(None, None, None), None);
+        let v: serde_json::Value = serde_json::from_slice(&release("L")).unwrap();
+        assert_eq!(v, json!({"release_lease": "L"}));
     }
 
     #[test]
@@ -507,12 +663,14 @@ mod tests {
             key_hash: "h".into(),
             user_id: "u".into(),
             team_id: "".into(),
-            lease: "".into(),
+            lease: "l".into(),
+            admission: "adm".into(),
         };
         let body = report(
             &key,
             &Answered {
                 request_id: "r1",
+                client_request_id: "client-7",
                 call_type: "acompletion",
                 model: "gpt-4o",
                 model_id: "d1",
@@ -547,8 +705,13 @@ mod tests {
         assert_eq!(v["user"], "u");
         assert_eq!(
             v["metadata"],
-            json!({"spend_logs_metadata": {"team": "a"}, "requester_metadata": {"env": "prod"}}),
+            json!({"spend_logs_metadata": {"team": "a"}, "requester_metadata": {"env": "prod"},
+                   "client_request_id": "client-7"}),
             "the client's user_api_key_* entries are never recorded"
+        );
+        assert!(
+            v.get("lease_id").is_none(),
+            "a row frees no slot: the request's end does"
         );
         assert_eq!(v["request_tags"], json!(["t1", "t2"]));
     }
@@ -560,6 +723,7 @@ mod tests {
         marks.insert("switchyard_partial".into(), json!(true));
         let answered = |labels| Answered {
             request_id: "r",
+            client_request_id: "",
             call_type: "acompletion",
             model: "m",
             model_id: "d",
@@ -669,6 +833,7 @@ mod tests {
             &KeyFacts::default(),
             &Answered {
                 request_id: "r1",
+                client_request_id: "",
                 call_type: "acompletion",
                 model: "gpt-4o",
                 model_id: "d1",

@@ -1372,8 +1372,16 @@ impl UpstreamExchange {
                     host.set_response_header(":status", Some("307"));
                     host.set_response_header("location", Some(&location));
                     host.set_response_header("content-type", None);
-                    // The replay presents the client's credentials, not the provider's.
+                    // The replay presents the client's credentials, not the provider's,
+                    // and continues this admission (one request: one count, one slot).
                     crate::credentials::restore_for_replay(host);
+                    host.set_response_header(
+                        spend::ADMISSION_HEADER,
+                        self.key
+                            .as_ref()
+                            .map(|k| k.admission.as_str())
+                            .filter(|a| !a.is_empty()),
+                    );
                     host.replace_response_body(size, b"");
                     return Flow::Continue;
                 }
@@ -1497,7 +1505,7 @@ impl UpstreamExchange {
     }
 
     /// Queues the report of an answer that began and did not finish: status
-    /// `failure` (it also releases the lease), spend charged for what the provider
+    /// `failure`, spend charged for what the provider
     /// produced, metadata `{"switchyard_partial": true, "estimated": …}`.
     fn record_partial(&self, dep: &Deployment, host: &dyn Host) {
         let (usage, estimated) = self.partial_usage();
@@ -1547,17 +1555,22 @@ impl UpstreamExchange {
             );
             marks.insert("switchyard_unpriced".into(), Value::Bool(true));
         }
-        let request_id = if failed {
-            format!("{}:attempt-{}:failed", self.request_id, self.attempt)
-        } else {
-            self.request_id.clone()
+        let now = host.now_unix_millis();
+        let admitted = key.spend_key(&self.request_id, now);
+        let request_id = match (&facts.error_fallback, failed) {
+            (_, false) => admitted,
+            (None, true) => format!("{admitted}:attempt-{}:failed", self.attempt),
+            (Some(step), true) => format!(
+                "{admitted}:fallback-{}:attempt-{}:failed",
+                step.step, self.attempt
+            ),
         };
         let call_type = spend::call_type(facts.api, facts.endpoint);
-        let now = host.now_unix_millis();
         let body = spend::report(
             key,
             &Answered {
                 request_id: &request_id,
+                client_request_id: &self.request_id,
                 call_type,
                 model: &self.model,
                 model_id: &dep.deployment_id,
@@ -2553,6 +2566,7 @@ mod tests {
             KEY_PROPERTY.into(),
             KeyFacts {
                 key_hash: "kh-azure".into(),
+                admission: "adm-azure".into(),
                 ..Default::default()
             }
             .encode(),
@@ -2593,7 +2607,7 @@ mod tests {
         );
         let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
         let report: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
-        assert_eq!(report["request_id"], "rid-azure");
+        assert_eq!(report["request_id"], "adm-azure");
         assert_eq!(
             (
                 report["prompt_tokens"].as_u64(),
@@ -2618,6 +2632,7 @@ mod tests {
             if with_key {
                 let key = KeyFacts {
                     key_hash: "kh".into(),
+                    admission: "adm-ok".into(),
                     ..Default::default()
                 };
                 host.properties.insert(KEY_PROPERTY.into(), key.encode());
@@ -2640,7 +2655,10 @@ mod tests {
         run(true);
         let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
         let last: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
-        assert_eq!(last["request_id"], "rid-true");
+        assert_eq!(
+            last["request_id"], "adm-ok",
+            "keyed on the admission, never on the client's x-request-id"
+        );
         assert_eq!(last["api_key"], "kh");
         assert_eq!(last["prompt_tokens"], 1000);
         assert!((last["spend"].as_f64().unwrap() - (1000.0 * 1e-6 + 500.0 * 2e-6)).abs() < 1e-12);
@@ -2648,14 +2666,16 @@ mod tests {
         assert_eq!(last["request_tags"], json!(["batch"]));
         assert_eq!(
             last["metadata"],
-            json!({"spend_logs_metadata": {"job": 7}, "requester_metadata": {"env": "ci"}})
+            json!({"spend_logs_metadata": {"job": 7}, "requester_metadata": {"env": "ci"},
+                   "client_request_id": "rid-true"})
         );
         assert!(
             host_body_has_no_labels(&up),
             "the labels are recorded, never sent"
         );
 
-        // A provider error is reported as a failure of that attempt (it frees the lease).
+        // A provider error is reported as a failure of that attempt (its slot is
+        // held: the request may yet be retried or fall back).
         let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
         host.request_headers
             .push(("x-request-id".into(), "rid-f".into()));
@@ -2663,6 +2683,7 @@ mod tests {
             KEY_PROPERTY.into(),
             KeyFacts {
                 lease: "l9".into(),
+                admission: "l9".into(),
                 ..Default::default()
             }
             .encode(),
@@ -2679,20 +2700,21 @@ mod tests {
             (failed["status"].as_str(), failed["spend"].as_f64()),
             (Some("failure"), Some(0.0))
         );
-        assert_eq!(failed["request_id"], "rid-f:attempt-1:failed");
-        assert_eq!(failed["lease_id"], "l9");
+        assert_eq!(failed["request_id"], "l9:attempt-1:failed");
+        assert!(failed.get("lease_id").is_none());
     }
 
     #[test]
-    fn an_attempt_that_ends_without_an_answer_frees_its_lease() {
+    fn an_attempt_that_ends_without_an_answer_is_reported() {
         // The client leaves a stream midway (or the provider's connection breaks, or
         // the attempt times out): no end of stream, no answer. When Envoy destroys
-        // the attempt, it is reported as a failure, which gives the lease of its
-        // max_parallel_requests slot back, charged for what had begun.
+        // the attempt, it is reported as a failure, charged for what had begun; its
+        // slot is freed by the downstream request's end (the responder stage), not here.
         let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
         let key = KeyFacts {
             key_hash: "kh".into(),
             lease: "l7".into(),
+            admission: "l7".into(),
             ..Default::default()
         };
         let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
@@ -2734,10 +2756,10 @@ mod tests {
         assert!((spend - (7.0 * 1e-6 + 2e-6)).abs() < 1e-12, "{spend}");
         assert_eq!(
             row["metadata"],
-            json!({"switchyard_partial": true, "estimated": true})
+            json!({"switchyard_partial": true, "estimated": true,
+                   "client_request_id": "rid-left"})
         );
-        assert_eq!(row["request_id"], "rid-left:attempt-1:failed");
-        assert_eq!(row["lease_id"], "l7");
+        assert_eq!(row["request_id"], "l7:attempt-1:failed");
         ex.on_done(&up, &host);
         assert!(queued().is_empty(), "reported once");
 

@@ -308,12 +308,20 @@ async fn check_route(
         .get(crate::check::H_REQUESTED_MODEL)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty());
+    // An internal redirect's replay carries its admission id (never a client's:
+    // the router stage removes one a client sends, and a replay's comes from the
+    // redirect; an id is only honoured when it is live for this very key).
+    let continuing = headers
+        .get(crate::check::H_ADMISSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     match svc
         .authorize(
             &presented,
             model.as_deref(),
             requested,
             &fallbacks,
+            continuing.as_deref(),
             now_ms(),
         )
         .await
@@ -343,6 +351,7 @@ async fn check_route(
                 "team_id": a.team_id,
                 "model": a.model,
                 "lease_id": a.lease,
+                "admission_id": a.admission,
                 "response_headers": response_headers,
             });
             let mut resp = Response::new(Body::from(body.to_string()));

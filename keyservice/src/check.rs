@@ -66,8 +66,14 @@ pub const H_ALIAS_TARGET: &str = switchyard_filter::router::ALIAS_TARGET_HEADER;
 /// asked for it (before the config's aliases and wildcards), which a key's `aliases`
 /// apply to, as in LiteLLM.
 pub const H_REQUESTED_MODEL: &str = switchyard_filter::router::REQUESTED_MODEL_HEADER;
-/// Upstream header: the parallel-request lease to release in the spend report.
+/// Upstream header: the parallel-request lease the gateway releases when the request
+/// ends (the admission id, when the admission took limits).
 pub const H_LEASE: &str = "x-switchyard-lease";
+/// Upstream header: the request's admission id, issued at every admission (random,
+/// never shown to a client or a provider). The gateway keys the request's spend rows
+/// on it and carries it through an internal redirect, where this header in the check
+/// request asks for a continuation ([`crate::limits`]).
+pub const H_ADMISSION: &str = switchyard_filter::spend::ADMISSION_HEADER;
 /// Upstream header: the model groups the key may use, comma-separated (absent: all);
 /// the gateway's responder stage narrows `/models` to them.
 pub const H_KEY_MODELS: &str = "x-switchyard-key-models";
@@ -186,6 +192,8 @@ pub struct Allowed {
     pub response_headers: Vec<(&'static str, String)>,
     /// The parallel-request lease, once taken.
     pub lease: Option<String>,
+    /// The admission id (set by the service once the limits are taken).
+    pub admission: Option<String>,
     /// The model groups the key may use; `None` when it may use all.
     pub models: Option<Vec<String>>,
     /// The key or its team allows clients' own `mock_response`.
@@ -213,6 +221,9 @@ impl Allowed {
         }
         if let Some(l) = &self.lease {
             h.push((H_LEASE, l.clone()));
+        }
+        if let Some(a) = &self.admission {
+            h.push((H_ADMISSION, a.clone()));
         }
         if let Some(m) = &self.models {
             h.push((H_KEY_MODELS, m.join(",")));
@@ -597,6 +608,7 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         claims,
         response_headers: headers,
         lease: None,
+        admission: None,
         models: listed_models(&key.models),
         client_mock: allows_client_mock(key, team),
     })

@@ -8,9 +8,22 @@
 //! the window has fewer than `rpm_limit`"), so concurrent admissions never exceed the
 //! limit. tpm is checked at admission against the tokens already reported in the
 //! window and grows when a request's spend is recorded. Parallel requests are *leases*:
-//! admission takes one if fewer than `max_parallel_requests` are live, the spend report
-//! releases it, and a lease that is never released expires (default 10 minutes) so a
-//! lost report cannot block a key for ever.
+//! admission takes one if fewer than `max_parallel_requests` are live.
+//!
+//! **Admissions.** Every admission gets an *admission id* (random, 128 bits), which the
+//! keyservice hands to the gateway through ext_authz and which no client ever sees; it
+//! is the key of the request's spend rows. An admission that takes claims holds a
+//! lease named by its admission id on every claimed scope (rpm- or tpm-only ones too).
+//! The lease is freed when the *downstream request* ends, however it ends (an answer,
+//! a local answer such as `/models` or a mock, a 400, "no healthy upstream", a client
+//! that left): the gateway's responder stage sends a release with the spend reports
+//! when Envoy logs the request. Envoy's retries and error fallbacks are part of one
+//! request: a fallback is an internal redirect that replays the request through
+//! ext_authz, carrying the admission id; the keyservice treats it as a continuation
+//! when the lease is live on every scope of the same key ([`Limiter::continues`]) and
+//! takes nothing again (no second rpm count, no second slot, the same admission id).
+//! A lease that is never released (an Envoy that crashed, a release lost with its
+//! queue) expires after its TTL (default 10 minutes): the backstop, not the rule.
 //!
 //! **Sharing.** [`Limiter`] is the state's interface. [`MemoryLimiter`] keeps it in the
 //! process (the SQLite default: one keyservice). The SQL stores implement it on tables
@@ -133,7 +146,10 @@ pub trait Limiter: Send + Sync {
     /// What each scope has used in the window of `now`.
     async fn usage(&self, scopes: &[String], now: i64) -> Result<Vec<ScopeUsage>, StoreError>;
 
-    /// Atomically admits one request against every claim, or takes nothing.
+    /// Atomically admits one request against every claim, or takes nothing. An
+    /// admitted request holds a lease on every claimed scope (its id is the request's
+    /// admission id): the lease is its parallel-request slot, and what lets a replay
+    /// of the same request continue without being counted again ([`Limiter::continues`]).
     async fn acquire(
         &self,
         claims: &[LimitClaim],
@@ -146,6 +162,12 @@ pub trait Limiter: Send + Sync {
 
     /// Ends a parallel-request lease (unknown or expired leases are ignored).
     async fn release(&self, lease: &str) -> Result<(), StoreError>;
+
+    /// Whether `lease` is live on every one of `scopes` (none: false): a request
+    /// that presents it is a continuation of the admitted one (an internal redirect's
+    /// replay) and takes nothing again.
+    async fn continues(&self, lease: &str, scopes: &[String], now: i64)
+        -> Result<bool, StoreError>;
 
     /// Drops windows and leases that can no longer matter.
     async fn gc(&self, now: i64) -> Result<(), StoreError>;
@@ -234,14 +256,12 @@ impl Limiter for MemoryLimiter {
             if c.rpm.is_some() {
                 st.window(&c.scope, now).1 += 1;
             }
-            if c.parallel.is_some() {
-                let id = lease.get_or_insert_with(crate::keys::random_uuid).clone();
-                // One lease id per request; scopes share it with a suffix.
-                st.leases.insert(
-                    format!("{id}/{}", c.scope),
-                    (c.scope.clone(), now + lease_ttl_ms),
-                );
-            }
+            let id = lease.get_or_insert_with(crate::keys::random_uuid).clone();
+            // One lease id per request; scopes share it with a suffix.
+            st.leases.insert(
+                format!("{id}/{}", c.scope),
+                (c.scope.clone(), now + lease_ttl_ms),
+            );
         }
         Ok(Acquired::Granted { lease })
     }
@@ -260,6 +280,21 @@ impl Limiter for MemoryLimiter {
         let prefix = format!("{lease}/");
         st.leases.retain(|id, _| !id.starts_with(&prefix));
         Ok(())
+    }
+
+    async fn continues(
+        &self,
+        lease: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(!scopes.is_empty()
+            && scopes.iter().all(|s| {
+                st.leases
+                    .get(&format!("{lease}/{s}"))
+                    .is_some_and(|(scope, exp)| scope == s && *exp > now)
+            }))
     }
 
     async fn gc(&self, now: i64) -> Result<(), StoreError> {
@@ -291,7 +326,10 @@ pub(crate) mod conformance {
         let c = [claim("key:rpm", Some(3), None, None)];
         for i in 0..3 {
             let got = l.acquire(&c, t0 + i, 1000).await.unwrap();
-            assert_eq!(got, Acquired::Granted { lease: None }, "request {i}");
+            assert!(
+                matches!(got, Acquired::Granted { lease: Some(_) }),
+                "request {i}: {got:?}"
+            );
         }
         let refused = l.acquire(&c, t0 + 10, 1000).await.unwrap();
         assert_eq!(
@@ -306,10 +344,10 @@ pub(crate) mod conformance {
         assert_eq!(u[0].requests, 3, "a refused request is not counted");
         // The next window starts a minute on.
         let next = window_start(t0) + WINDOW_MS;
-        assert_eq!(
+        assert!(matches!(
             l.acquire(&c, next, 1000).await.unwrap(),
-            Acquired::Granted { lease: None }
-        );
+            Acquired::Granted { lease: Some(_) }
+        ));
         let u = l.usage(&["key:rpm".to_string()], next).await.unwrap();
         assert_eq!(u[0].requests, 1);
     }
@@ -411,6 +449,40 @@ pub(crate) mod conformance {
         ));
     }
 
+    /// A replay continues on its admission's lease: live on every scope of the same
+    /// key, not after release or expiry, not for another key's scopes.
+    pub async fn continuation(l: &dyn Limiter) {
+        let t0 = 1_700_000_250_000;
+        let scopes = ["key:cont".to_string(), "team:cont".to_string()];
+        let c = [
+            claim("key:cont", Some(5), None, None),
+            claim("team:cont", None, None, Some(3)),
+        ];
+        let Acquired::Granted { lease: Some(a) } = l.acquire(&c, t0, 5_000).await.unwrap() else {
+            panic!("refused")
+        };
+        assert!(l.continues(&a, &scopes, t0 + 1).await.unwrap());
+        assert!(
+            !l.continues(&a, &["key:other".to_string()], t0 + 1)
+                .await
+                .unwrap(),
+            "another key's scope"
+        );
+        assert!(
+            !l.continues("forged", &scopes, t0 + 1).await.unwrap(),
+            "an id never issued"
+        );
+        assert!(!l.continues(&a, &[], t0 + 1).await.unwrap());
+        assert!(
+            !l.continues(&a, &scopes, t0 + 5_001).await.unwrap(),
+            "expired"
+        );
+        let u = l.usage(&scopes, t0 + 2).await.unwrap();
+        assert_eq!((u[0].requests, u[1].in_flight), (1, 1));
+        l.release(&a).await.unwrap();
+        assert!(!l.continues(&a, &scopes, t0 + 3).await.unwrap(), "released");
+    }
+
     /// Concurrent admissions never exceed the rpm limit.
     pub async fn concurrent_rpm(l: std::sync::Arc<dyn Limiter>) {
         let t0 = 1_700_000_280_000;
@@ -440,6 +512,7 @@ pub(crate) mod conformance {
         all_or_nothing(l.as_ref()).await;
         tpm_window(l.as_ref()).await;
         parallel_leases(l.as_ref()).await;
+        continuation(l.as_ref()).await;
         concurrent_rpm(l).await;
     }
 }

@@ -350,6 +350,8 @@ struct SpendRecordRequest {
     request_tags: Option<Value>,
     status: Option<String>,
     lease_id: Option<String>,
+    /// Not a row: the end of a request, whose lease (its admission id) is freed.
+    release_lease: Option<String>,
 }
 
 /// A time in a spend report: ISO-8601 text or epoch seconds.
@@ -609,12 +611,53 @@ impl KeyService {
     /// Decides one request: lookups (cached), lazy budget resets, the pure check, and
     /// the atomic taking of its rate limits. A store failure is an error (the caller
     /// answers 503: fail closed).
+    ///
+    /// Every admission gets an admission id ([`crate::limits`]). `continuing` is the
+    /// admission id an internal redirect's replay carries: when its lease is live on
+    /// every limit scope of this same key, the replay is the same request going on —
+    /// checked again (key, models, budgets) but counted nothing again, and it keeps
+    /// the id. Anything else (an unknown, expired or released id, another key's, a
+    /// key without limits) is an ordinary new admission with a new id.
     pub async fn authorize(
         &self,
         presented: &PresentedKey,
         model: Option<&str>,
         requested_model: Option<&str>,
         fallbacks: &[String],
+        continuing: Option<&str>,
+        now: i64,
+    ) -> Result<Decision, StoreError> {
+        let decision = self
+            .authorize_limits(
+                presented,
+                model,
+                requested_model,
+                fallbacks,
+                continuing,
+                now,
+            )
+            .await?;
+        Ok(match decision {
+            Decision::Allow(mut allowed) => {
+                allowed.admission = Some(
+                    allowed
+                        .lease
+                        .clone()
+                        .unwrap_or_else(crate::keys::random_uuid),
+                );
+                Decision::Allow(allowed)
+            }
+            deny => deny,
+        })
+    }
+
+    async fn authorize_limits(
+        &self,
+        presented: &PresentedKey,
+        model: Option<&str>,
+        requested_model: Option<&str>,
+        fallbacks: &[String],
+        continuing: Option<&str>,
         now: i64,
     ) -> Result<Decision, StoreError> {
         let input = CheckInput {
@@ -657,11 +700,21 @@ impl KeyService {
             team: team.as_ref(),
             usage: Vec::new(),
         };
+        let mut continues = None;
         if let Some(k) = &key {
             let claims = limit_claims(k, user.as_ref(), team.as_ref());
             if !claims.is_empty() {
                 let scopes: Vec<String> = claims.iter().map(|c| c.scope.clone()).collect();
-                subject.usage = self.backend.limiter.usage(&scopes, now).await?;
+                // A replay of an admitted request: its own slot and count are already
+                // in the usage, so it is not judged on them again.
+                if let Some(id) = continuing.filter(|id| !id.is_empty()) {
+                    if self.backend.limiter.continues(id, &scopes, now).await? {
+                        continues = Some(id.to_string());
+                    }
+                }
+                if continues.is_none() {
+                    subject.usage = self.backend.limiter.usage(&scopes, now).await?;
+                }
             }
         }
         let decision = check(&input, &self.policy, &subject);
@@ -669,6 +722,10 @@ impl KeyService {
             return Ok(decision);
         };
         if allowed.claims.is_empty() {
+            return Ok(Decision::Allow(allowed));
+        }
+        if let Some(id) = continues {
+            allowed.lease = Some(id);
             return Ok(Decision::Allow(allowed));
         }
         match self
@@ -1227,10 +1284,24 @@ impl KeyService {
 
     /// `POST /spend/record`: one request's spend log row. Adds its spend to the key,
     /// its user and its team and inserts the row, atomically; a second report with the
-    /// same `request_id` changes nothing. Adds the tokens to the tpm windows and
-    /// releases the parallel-request lease.
+    /// same `request_id` changes nothing (the gateway's `request_id` is the admission
+    /// id, so one admission is charged once). Adds the tokens to the tpm windows (and
+    /// releases `lease_id`, which older gateways sent on every report).
+    ///
+    /// `{"release_lease": id}` in place of a row is the end of a request: its lease —
+    /// its parallel-request slot and its continuation mark — is freed.
     pub async fn record_spend(&self, body: &[u8], now: i64) -> Result<Value, ApiError> {
         let req: SpendRecordRequest = parse_body(body)?;
+        if req.request_id.is_none() {
+            if let Some(lease) = req.release_lease.as_deref().filter(|l| !l.is_empty()) {
+                self.backend
+                    .limiter
+                    .release(lease)
+                    .await
+                    .map_err(store_err)?;
+                return Ok(json!({"status": "released"}));
+            }
+        }
         let request_id = req
             .request_id
             .clone()

@@ -45,6 +45,7 @@ on_both!(budgets);
 on_both!(master_key_enforcement);
 on_both!(rate_limits);
 on_both!(two_keyservices_share_one_database);
+on_both!(admissions);
 
 fn suffix() -> String {
     switchyard_keyservice::keys::random_uuid()[..8].to_string()
@@ -1024,4 +1025,88 @@ async fn two_keyservices_share_one_database(url: &str) {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// A check as an internal redirect's replay sends it: the key and the admission id
+/// the redirect carried.
+async fn check_continuing(ks: &Ks, key: &str, admission: &str) -> common::Resp {
+    let auth = format!("Bearer {key}");
+    http(
+        ks.addr,
+        "POST",
+        "/check/v1/chat/completions",
+        &[
+            ("authorization", &auth),
+            ("x-switchyard-admission", admission),
+        ],
+        None,
+    )
+    .await
+}
+
+/// Admission ids: issued at every admission, the key of one charge; a replay
+/// continues its admission without being counted again; the request's end
+/// (`release_lease`) frees its slot.
+async fn admissions(url: &str) {
+    let ks = Ks::start(url, Some(MASTER), TTL).await;
+    avoid_window_edge().await;
+    // Every admission gets its own id, limits or not.
+    let (open_key, open_token, _) = generate(&ks, json!({})).await;
+    let a = ks.check(&open_key, None).await;
+    let b = ks.check(&open_key, None).await;
+    let (a, b) = (
+        a.header("x-switchyard-admission").unwrap().to_string(),
+        b.header("x-switchyard-admission").unwrap().to_string(),
+    );
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 36, "{a}");
+    // Without limits nothing is stored to continue: a replay is a new admission.
+    let r = check_continuing(&ks, &open_key, &a).await;
+    assert_ne!(r.header("x-switchyard-admission"), Some(a.as_str()));
+    // One charge per admission id, however often it is reported.
+    for _ in 0..2 {
+        record(
+            &ks,
+            json!({"request_id": a, "api_key": open_token, "spend": 0.25}),
+        )
+        .await;
+    }
+    let info = ks
+        .admin("GET", &format!("/key/info?key={open_key}"), None)
+        .await
+        .json();
+    assert!(
+        approx(info["info"]["spend"].as_f64().unwrap(), 0.25),
+        "{info}"
+    );
+
+    // rpm 1 and one slot: the replay continues (no second count, no second slot).
+    let (key, _, _) = generate(&ks, json!({"rpm_limit": 1, "max_parallel_requests": 1})).await;
+    let first = ks.check(&key, None).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let adm = first.header("x-switchyard-admission").unwrap().to_string();
+    assert_eq!(first.header("x-switchyard-lease"), Some(adm.as_str()));
+    let replay = check_continuing(&ks, &key, &adm).await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert_eq!(replay.header("x-switchyard-admission"), Some(adm.as_str()));
+    assert_eq!(replay.header("x-switchyard-lease"), Some(adm.as_str()));
+    // A forged or another key's id is no continuation: counted, and refused here.
+    let (other, _, _) = generate(&ks, json!({"rpm_limit": 5})).await;
+    let theirs = ks.check(&other, None).await;
+    let theirs = theirs.header("x-switchyard-admission").unwrap().to_string();
+    for forged in [theirs.as_str(), "00000000-0000-4000-8000-000000000000"] {
+        let r = check_continuing(&ks, &key, forged).await;
+        assert_eq!(r.status, 429, "{forged}: {}", r.body);
+    }
+    // The request's end frees the slot: then only the rpm count (1) refuses.
+    let r = ks.check(&key, None).await;
+    assert!(r.body.contains("parallel"), "{}", r.body);
+    record(&ks, json!({"release_lease": adm})).await;
+    let r = ks.check(&key, None).await;
+    assert_eq!(r.status, 429);
+    assert!(r.body.contains("Limit type: requests"), "{}", r.body);
+    // A released admission is no longer continued.
+    let r = check_continuing(&ks, &key, &adm).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    ks.stop().await;
 }

@@ -695,4 +695,8 @@ impl HttpContext for ResponderHttp {
             end_of_stream,
         ))
     }
+
+    fn on_log(&mut self) {
+        self.exchange.on_log(&mut WasmHost);
+    }
 }

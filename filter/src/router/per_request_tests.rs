@@ -341,3 +341,27 @@ fn clients_cannot_send_the_internal_headers_themselves() {
     assert_eq!(host.req(CLIENT_MOCK_HEADER), None);
     assert_eq!(host.req(FALLBACK_GROUPS_HEADER), None);
 }
+
+#[test]
+fn a_clients_admission_id_is_removed_but_a_replays_is_kept() {
+    // The admission id keys the spend rows and continues an admission on a replay:
+    // a client's own never reaches the key check on an ordinary request…
+    let r = router(true);
+    let adm = crate::spend::ADMISSION_HEADER;
+    let host = run_on(
+        &r,
+        "/v1/chat/completions",
+        &[(adm, "3f2b1c4d-0000-4000-8000-000000000000")],
+        json!({"model": "a", "messages": []}),
+    );
+    assert_eq!(host.req(adm), None);
+    // …while an error fallback's replay keeps the one its redirect carried (the
+    // keyservice honours it only when live for the same key).
+    let host = run_on(
+        &r,
+        "/switchyard-fallback/request/1/a/v1/chat/completions",
+        &[(adm, "from-the-redirect")],
+        json!({"model": "a", "messages": [], "fallbacks": ["b"]}),
+    );
+    assert_eq!(host.req(adm).as_deref(), Some("from-the-redirect"));
+}

@@ -448,6 +448,7 @@ mod tests {
             .insert(ROUTE_PROPERTY.into(), facts.encode());
         let key = KeyFacts {
             key_hash: "kh-fan".into(),
+            admission: "adm-fan".into(),
             ..Default::default()
         };
         host.properties.insert(KEY_PROPERTY.into(), key.encode());
@@ -563,7 +564,7 @@ mod tests {
         assert!((cost - 6.0 * 1e-6).abs() < 1e-15, "{cost}");
         let report = spend_reports()
             .into_iter()
-            .rfind(|r| r["request_id"] == "rid-fan")
+            .rfind(|r| r["request_id"] == "adm-fan")
             .unwrap();
         assert_eq!(
             (report["prompt_tokens"].as_u64(), report["status"].as_str()),

@@ -746,14 +746,16 @@ macro_rules! impl_sql_store {
                             tx.rollback().await?;
                             return Ok(Acquired::Limited { index, kind: LimitKind::Parallel, limit: max });
                         }
-                        let id = lease.get_or_insert_with(crate::keys::random_uuid).clone();
-                        sqlx::query("INSERT INTO inflight_leases (lease_id, scope, expires_at) VALUES ($1, $2, $3)")
-                            .bind(id)
-                            .bind(&c.scope)
-                            .bind(now + lease_ttl_ms)
-                            .execute(&mut *tx)
-                            .await?;
                     }
+                    // Every claimed scope holds the request's lease (its admission id):
+                    // the parallel slot, and the mark a replay continues on.
+                    let id = lease.get_or_insert_with(crate::keys::random_uuid).clone();
+                    sqlx::query("INSERT INTO inflight_leases (lease_id, scope, expires_at) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(&c.scope)
+                        .bind(now + lease_ttl_ms)
+                        .execute(&mut *tx)
+                        .await?;
                     if let Some(max) = c.rpm {
                         // Count this request only if the window has room; the row lock
                         // taken by the upsert makes check-and-count one atomic step.
@@ -822,6 +824,27 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn continues(&self, lease: &str, scopes: &[String], now: i64) -> Result<bool, StoreError> {
+                if scopes.is_empty() {
+                    return Ok(false);
+                }
+                for s in scopes {
+                    let live: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM inflight_leases WHERE lease_id = $1 AND scope = $2 AND expires_at > $3",
+                    )
+                    .bind(lease)
+                    .bind(s)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                    if live == 0 {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
             }
 
             async fn gc(&self, now: i64) -> Result<(), StoreError> {
