@@ -84,6 +84,7 @@ fuzz_target!(|data: &[u8]| {
         user_id: "user".into(),
         team_id: String::new(),
         lease: "lease-1".into(),
+        admission: "adm-1".into(),
     };
     let body = serde_json::to_vec(&request).expect("request JSON");
     let (mut host, ex) =
