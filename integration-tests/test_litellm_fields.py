@@ -413,16 +413,22 @@ def test_metadata_and_tags_are_in_the_spend_logs_bounded(keyed) -> None:
     status, _, body = chat(gw, key, huge, headers={"x-request-id": "huge-1"})
     assert status == 200, body
 
-    def row(request_id: str) -> dict[str, Any]:
-        status, _, logs = wait_for(
-            lambda: admin(gw, "GET", f"/spend/logs?request_id={request_id}"),
-            lambda r: r[0] == 200 and len(r[2]) == 1)
-        assert status == 200 and len(logs) == 1, logs
-        return logs[0]
+    def row(client_request_id: str) -> dict[str, Any]:
+        # Rows are keyed on the gateway's admission id; the client's x-request-id is
+        # kept as `metadata.client_request_id` (issue 12).
+        def mine(r):
+            return [row for row in (r[2] if r[0] == 200 else [])
+                    if row["metadata"].get("client_request_id") == client_request_id]
+        found = mine(wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+                              lambda r: len(mine(r)) == 1))
+        assert len(found) == 1, found
+        assert found[0]["request_id"] != client_request_id, found[0]
+        return found[0]
 
     labelled = row("labelled-1")
     assert labelled["metadata"] == {"spend_logs_metadata": {"job": "nightly"},
-                                    "requester_metadata": {"env": "ci"}}, labelled
+                                    "requester_metadata": {"env": "ci"},
+                                    "client_request_id": "labelled-1"}, labelled
     assert labelled["request_tags"] == ["batch", "eu"]
     big = row("huge-1")
     assert big["metadata"]["metadata_truncated"]["limit"] == 2048, big["metadata"]

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import pytest
 import harness
 from mocks import ANTHROPIC_KEY, AZURE_API_VERSION, AZURE_KEY, OPENAI_KEY
 from mocks import AnthropicMock, AzureMock, OpenAIMock
-from test_keys import KEYSERVICE_BIN, MASTER, Keyservice
+from test_keys import KEYSERVICE_BIN, MASTER, Keyservice, wait_for
 
 #: Shipped prices (config/prices.json, LiteLLM's list prices), USD per token.
 GPT_4O_MINI = (1.5e-7, 6e-7)
@@ -110,15 +109,6 @@ def chat(gw, model: str, key: str, text: str = "hi") -> tuple[int, dict[str, str
         "POST", gw.url("/v1/chat/completions"),
         {"model": model, "messages": [{"role": "user", "content": text}]},
         headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-
-def wait_for(fetch, ok, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def spend_rows(gw, key: str, at_least: int = 1) -> list[dict[str, Any]]:
