@@ -235,7 +235,7 @@ def test_billing_headers_reach_the_provider_where_the_deployment_allows(billed):
 
 def test_anthropic_beta_still_reaches_anthropic(billed):
     """Issue 12, point 9: `anthropic-beta` is not a billing header to strip (Claude
-    Code needs it; the README states its pricing caveat); billing headers sent beside
+    Code needs it; docs/keys.md states its pricing caveat); billing headers sent beside
     it on `/v1/messages` are removed."""
     gw, _, anthropic = billed
     anthropic.clear_requests()
