@@ -150,7 +150,7 @@ pub struct LitellmParams {
     #[serde(flatten)]
     pub params: IndexMap<String, Value>,
     /// The mapping exactly as written (key order, YAML scalars), for LiteLLM's
-    /// deployment-id hash. Filled by [`parse_str`]; not serialized, never compared.
+    /// deployment-id hash. Filled by [`parse_str`](super::parse_str); not serialized, never compared.
     #[serde(skip)]
     pub source: SourceMapping,
 }

@@ -222,15 +222,15 @@ pub struct RouterSettings {
 /// `general_settings`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneralSettings {
-    /// `master_key`: the admin key. Resolved from `os.environ/` by [`load`].
+    /// `master_key`: the admin key. Resolved from `os.environ/` by [`load`](super::load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_key: Option<String>,
-    /// The variable `master_key` named (`os.environ/NAME`), kept by [`load`] when it
+    /// The variable `master_key` named (`os.environ/NAME`), kept by [`load`](super::load) when it
     /// resolves the value: the filter reads the key from the same variable, so a
     /// rendered config never holds a key the user kept out of the file.
     #[serde(skip)]
     pub master_key_env: Option<String>,
-    /// `database_url`: PostgreSQL for keys and spend. Resolved from `os.environ/` by [`load`].
+    /// `database_url`: PostgreSQL for keys and spend. Resolved from `os.environ/` by [`load`](super::load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// `store_model_in_db`: models added through the API are kept in the database.

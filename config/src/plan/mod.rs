@@ -49,6 +49,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(doc)]
+use switchyard_filter::plugin_config::GroupConfig;
 use switchyard_filter::plugin_config::{DeploymentConfig, GroupRetries, RouterConfig};
 
 use crate::litellm::{Config, ConfigError};
