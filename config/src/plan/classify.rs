@@ -166,7 +166,7 @@ impl Compiler<'_> {
                     provider_name: &target.name,
                     model_name: &entry.model_name,
                     params: lp,
-                    api_base: connection.api_base.clone(),
+                    api_base: connection.api_base.take(),
                     bedrock_region: target.bedrock_region.as_deref(),
                 },
             )?,
@@ -177,15 +177,10 @@ impl Compiler<'_> {
 
         let on_router = api_base == Setting::Literal(HUGGINGFACE_ROUTER.to_string());
         let model_id = match provider {
-            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate if on_router => self
-                .huggingface_router(
-                    &p,
-                    entry,
-                    provider,
-                    target.model_id.clone(),
-                    api_key.is_some(),
-                )?,
-            _ => target.model_id.clone(),
+            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate if on_router => {
+                self.huggingface_router(&p, entry, provider, target.model_id, api_key.is_some())?
+            }
+            _ => target.model_id,
         };
         let mut headers = self.headers(&p, lp, provider)?;
         if provider == ProviderKind::Openrouter {
