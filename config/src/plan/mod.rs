@@ -76,8 +76,8 @@ pub use deployment_id::litellm_deployment_id;
 pub use huggingface::HUGGINGFACE_ROUTER;
 pub use keys::{KeysPlan, DATABASE_URL_VARIABLE, MASTER_KEY_VARIABLE, REPORTER_KEY_VARIABLE};
 pub use presets::{
-    preset, KeyRule, Preset, ServedProvider, ANTHROPIC_API_BASE, LITELLM_PROVIDERS,
-    OPENAI_API_BASE, PRESETS, SERVED_PROVIDERS,
+    preset, served_providers_sentence, KeyRule, Preset, ServedProvider, ANTHROPIC_API_BASE,
+    LITELLM_PROVIDERS, OPENAI_API_BASE, PRESETS, SERVED_PROVIDERS,
 };
 pub use routing::{PlannedPriority, PlannedRoute, RoutingPolicy};
 

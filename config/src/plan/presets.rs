@@ -213,7 +213,7 @@ pub const PRESETS: &[Preset] = &[
     },
     // HuggingFaceChatConfig.get_complete_url: HF_API_BASE, HUGGINGFACE_API_BASE, else
     // the Hugging Face router; main.py: HF_TOKEN, then HUGGINGFACE_API_KEY. A
-    // self-hosted TGI needs no key; the router does (`Compiler::huggingface`).
+    // self-hosted TGI needs no key; the router does (`Compiler::huggingface_router`).
     Preset {
         name: "huggingface",
         base: Some(HUGGINGFACE_ROUTER),
