@@ -1,0 +1,647 @@
+//! `litellm_settings`, `router_settings` (with aliases and fallback lists) and
+//! `general_settings`: what Switchyard applies, and a warning for each setting it
+//! accepts but does not apply.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use super::env::check_env_name;
+use super::{
+    litellm_flag, null_as_default, wildcard_match, ConfigError, ModelEntry, Warning, NOT_SUPPORTED,
+};
+
+/// The values `router_settings.routing_strategy` may take in LiteLLM 1.108.14
+/// (`VALID_ROUTING_STRATEGIES`, `router_utils/routing_groups.py`).
+pub const ROUTING_STRATEGIES: &[&str] = &[
+    "simple-shuffle",
+    "least-busy",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "latency-based-routing",
+    "cost-based-routing",
+    "provider-budget-routing",
+    "lar1",
+];
+
+/// `fallbacks`-style lists: `[{"gpt-4": ["gpt-4o", "claude"]}]`.
+pub type FallbackList = Vec<IndexMap<String, Vec<String>>>;
+
+/// `litellm_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LitellmSettings {
+    /// `drop_params`: drop request parameters a provider does not accept. Any of
+    /// LiteLLM's flag forms.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub drop_params: Option<bool>,
+    /// `num_retries`: retries per call (router default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_retries: Option<u32>,
+    /// `request_timeout`: seconds per call (`router_settings.timeout` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<f64>,
+    /// `fallbacks`: model groups to try when a group fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<FallbackList>,
+    /// `context_window_fallbacks`: groups to try when the context window is exceeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_fallbacks: Option<FallbackList>,
+    /// `content_policy_fallbacks`: groups to try on a content-policy refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_policy_fallbacks: Option<FallbackList>,
+    /// `default_fallbacks`: groups to try for any failing group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// `allowed_fails`: failures per minute before a deployment cools down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_fails: Option<u32>,
+    /// `cache`: the response cache: `true`, or the older map form LiteLLM's docs
+    /// still show (`cache: {type: redis}`). Not applied (warned); any form is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Value>,
+    /// `cache_params`: cache type (`local`, `redis`, …), host, port, password, ttl, ….
+    /// Not applied (warned), so its `os.environ/` values are not resolved either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_params: Option<Value>,
+    /// `success_callback`: logging integrations called on success (`["langfuse"]`).
+    /// Not applied (warned); a list or a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_callback: Option<Value>,
+    /// `failure_callback`: logging integrations called on failure. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_callback: Option<Value>,
+    /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path
+    /// (`custom_callbacks.proxy_handler_instance`). Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callbacks: Option<Value>,
+    /// `turn_off_message_logging`: keep message content out of logging integrations.
+    /// Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_off_message_logging: Option<Value>,
+    /// `model_group_settings`: per-group proxy behaviour; only
+    /// `forward_client_headers_to_llm_api` is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_group_settings: Option<ModelGroupSettings>,
+    /// `max_budget`: global budget in USD (LiteLLM: `float(value)`). Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_budget: Option<Value>,
+    /// `budget_duration`: when the global budget resets (`30d`). Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_duration: Option<Value>,
+    /// `set_verbose`: LiteLLM debug logging; `true` turns on Switchyard's debug mode
+    /// (each provider request logged, credentials masked: `Plan::debug_requests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_verbose: Option<bool>,
+    /// `json_logs`: LiteLLM logs as JSON. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_logs: Option<Value>,
+    /// Every other key (LiteLLM has hundreds), reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// `litellm_settings.model_group_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelGroupSettings {
+    /// `forward_client_headers_to_llm_api: [group, …]`: as
+    /// `general_settings.forward_client_headers_to_llm_api`, for these model groups
+    /// only (the client's `x-*` billing headers reach their deployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_client_headers_to_llm_api: Option<Vec<String>>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// A `router_settings.model_group_alias` value: a group name, or
+/// `{model: group, hidden: true}` to keep the alias out of `/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AliasTarget {
+    /// `gpt-4: gpt-4o`
+    Group(String),
+    /// `gpt-4: {model: gpt-4o, hidden: true}`
+    Detailed(AliasDetail),
+}
+
+/// The long form of an alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasDetail {
+    /// The model group the alias points at.
+    pub model: String,
+    /// Keep the alias out of `/models`.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+impl AliasTarget {
+    /// The model group the alias points at.
+    pub fn group(&self) -> &str {
+        match self {
+            AliasTarget::Group(g) => g,
+            AliasTarget::Detailed(d) => &d.model,
+        }
+    }
+
+    /// Whether the alias is hidden from `/models`.
+    pub fn hidden(&self) -> bool {
+        matches!(self, AliasTarget::Detailed(d) if d.hidden)
+    }
+}
+
+/// `router_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouterSettings {
+    /// `routing_strategy`: `simple-shuffle` (default), `least-busy`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy: Option<String>,
+    /// `routing_strategy_args`: parameters of the strategy. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_strategy_args: Option<Value>,
+    /// `num_retries`: retries per call (wins over `litellm_settings.num_retries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_retries: Option<u32>,
+    /// `timeout`: seconds per call (wins over `litellm_settings.request_timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// `stream_timeout`: seconds per streamed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_timeout: Option<f64>,
+    /// `retry_policy`: retries per error class (`RateLimitErrorRetries: 3`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<IndexMap<String, u32>>,
+    /// `allowed_fails`: failures per minute before a deployment cools down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_fails: Option<u32>,
+    /// `cooldown_time`: seconds a failing deployment sits out (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_time: Option<f64>,
+    /// `fallbacks`: model groups to try when a group fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<FallbackList>,
+    /// `context_window_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_fallbacks: Option<FallbackList>,
+    /// `content_policy_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_policy_fallbacks: Option<FallbackList>,
+    /// `default_fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// `model_group_alias`: alias → model group (`{"gpt-4": "gpt-4o"}`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "IndexMap::is_empty"
+    )]
+    pub model_group_alias: IndexMap<String, AliasTarget>,
+    /// `redis_host`: shared router state. Not applied (warned), so an `os.environ/`
+    /// value is not resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_host: Option<Value>,
+    /// `redis_port` (a number or a string). Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_port: Option<Value>,
+    /// `redis_password`. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<Value>,
+    /// `enable_pre_call_checks`: filter deployments by context window before calling.
+    /// Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_pre_call_checks: Option<Value>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+/// `general_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneralSettings {
+    /// `master_key`: the admin key. Resolved from `os.environ/` by [`load`](super::load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<String>,
+    /// The variable `master_key` named (`os.environ/NAME`), kept by [`load`](super::load) when it
+    /// resolves the value: the filter reads the key from the same variable, so a
+    /// rendered config never holds a key the user kept out of the file.
+    #[serde(skip)]
+    pub master_key_env: Option<String>,
+    /// `database_url`: PostgreSQL for keys and spend. Resolved from `os.environ/` by [`load`](super::load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `store_model_in_db`: models added through the API are kept in the database.
+    /// Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_model_in_db: Option<Value>,
+    /// `disable_spend_logs`: keep no per-request spend rows. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_spend_logs: Option<Value>,
+    /// `proxy_batch_write_at`: seconds between spend writes (default 10). Not applied
+    /// (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_batch_write_at: Option<Value>,
+    /// `max_request_size_mb`: largest request body accepted, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_size_mb: Option<f64>,
+    /// `allow_requests_on_db_unavailable`: keep serving when the database is down.
+    /// Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_requests_on_db_unavailable: Option<Value>,
+    /// `background_health_checks`: probe deployments periodically. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_health_checks: Option<Value>,
+    /// `health_check_interval`: seconds between background probes. Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_interval: Option<Value>,
+    /// `alerting`: alert channels (`["slack"]`). Not applied (warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<Value>,
+    /// `forward_openai_org_id`: a client's `OpenAI-Organization` header goes on to
+    /// the provider (LiteLLM: as the call's `organization`). Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_openai_org_id: Option<bool>,
+    /// `forward_client_headers_to_llm_api`: LiteLLM then forwards the client's `x-*`
+    /// headers; here, the `x-*` billing headers (`x-goog-user-project`, the Vertex
+    /// and Bedrock tier headers, …) go on to every deployment. Off by default.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forward_client_headers_to_llm_api: Option<bool>,
+    /// Every other key, reported as ignored.
+    #[serde(flatten)]
+    pub other: IndexMap<String, Value>,
+}
+
+impl LitellmSettings {
+    pub(super) fn validate(
+        &self,
+        file: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), ConfigError> {
+        let p = "litellm_settings";
+        if let Some(t) = self.request_timeout {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.request_timeout"),
+                    format!("expected a number of seconds > 0, got {t}"),
+                ));
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        for (key, set) in [
+            ("success_callback", self.success_callback.is_some()),
+            ("failure_callback", self.failure_callback.is_some()),
+            ("callbacks", self.callbacks.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "logging callbacks are not applied by Switchyard yet; ignored (use Envoy's access log and stats)",
+                );
+            }
+        }
+        // `cache: false` asks for nothing; `true` and the older map form turn it on.
+        let cache_on = self
+            .cache
+            .as_ref()
+            .is_some_and(|v| v != &Value::Bool(false));
+        for (key, set) in [
+            ("cache", cache_on),
+            ("cache_params", self.cache_params.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "response caching is not applied by Switchyard yet; ignored",
+                );
+            }
+        }
+        for (key, set) in [
+            ("max_budget", self.max_budget.is_some()),
+            ("budget_duration", self.budget_duration.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "a proxy-wide budget is not applied by Switchyard yet (keys' budgets are); ignored",
+                );
+            }
+        }
+        for (key, set) in [
+            (
+                "turn_off_message_logging",
+                self.turn_off_message_logging.is_some(),
+            ),
+            ("json_logs", self.json_logs.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "LiteLLM logging settings are not applied by Switchyard (which logs no message content outside the debug mode); ignored",
+                );
+            }
+        }
+        if let Some(groups) = &self.model_group_settings {
+            for key in groups.other.keys() {
+                warn(&format!("model_group_settings.{key}"), NOT_SUPPORTED);
+            }
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+impl RouterSettings {
+    pub(super) fn validate(
+        &self,
+        file: &str,
+        model_list: &[ModelEntry],
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), ConfigError> {
+        let p = "router_settings";
+        if let Some(strategy) = &self.routing_strategy {
+            if !ROUTING_STRATEGIES.contains(&strategy.as_str()) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.routing_strategy"),
+                    format!(
+                        "unknown routing strategy {strategy:?}; expected one of: {}",
+                        ROUTING_STRATEGIES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("timeout", self.timeout),
+            ("stream_timeout", self.stream_timeout),
+        ] {
+            if let Some(t) = value {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(ConfigError::at(
+                        file,
+                        format!("{p}.{key}"),
+                        format!("expected a number of seconds > 0, got {t}"),
+                    ));
+                }
+            }
+        }
+        for (alias, target) in &self.model_group_alias {
+            let path = format!("{p}.model_group_alias.{alias}");
+            let group = target.group();
+            if group.trim().is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    path,
+                    "the target model group is empty",
+                ));
+            }
+            let known = model_list
+                .iter()
+                .any(|e| e.model_name == group || wildcard_match(&e.model_name, group));
+            if !known {
+                return Err(ConfigError::at(
+                    file,
+                    path,
+                    format!("{group:?} is not a model_name in model_list"),
+                ));
+            }
+            if model_list.iter().any(|e| &e.model_name == alias) {
+                warnings.push(Warning::new(
+                    path,
+                    format!("{alias:?} is also a model_name; the alias wins (as in LiteLLM) and requests for it go to {group:?}"),
+                ));
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        if self.routing_strategy_args.is_some() {
+            warn("routing_strategy_args", NOT_SUPPORTED);
+        }
+
+        for (key, set) in [
+            ("redis_host", self.redis_host.is_some()),
+            ("redis_port", self.redis_port.is_some()),
+            ("redis_password", self.redis_password.is_some()),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "shared router state in Redis is not applied by Switchyard yet; ignored",
+                );
+            }
+        }
+        if self.enable_pre_call_checks.is_some() {
+            warn(
+                "enable_pre_call_checks",
+                "pre-call checks are not applied by Switchyard yet; ignored",
+            );
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+impl GeneralSettings {
+    pub(super) fn validate(
+        &self,
+        file: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), ConfigError> {
+        let p = "general_settings";
+        if let Some(mb) = self.max_request_size_mb {
+            if !(mb.is_finite() && mb > 0.0) {
+                return Err(ConfigError::at(
+                    file,
+                    format!("{p}.max_request_size_mb"),
+                    format!("expected a number of MiB > 0, got {mb}"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("master_key", &self.master_key),
+            ("database_url", &self.database_url),
+        ] {
+            if let Some(v) = value {
+                check_env_name(file, &format!("{p}.{key}"), v)?;
+            }
+        }
+        let mut warn = |key: &str, message: &str| {
+            warnings.push(Warning::new(format!("{p}.{key}"), message));
+        };
+        for (key, set) in [
+            ("store_model_in_db", self.store_model_in_db.is_some()),
+            ("disable_spend_logs", self.disable_spend_logs.is_some()),
+            ("proxy_batch_write_at", self.proxy_batch_write_at.is_some()),
+            (
+                "allow_requests_on_db_unavailable",
+                self.allow_requests_on_db_unavailable.is_some(),
+            ),
+        ] {
+            if set {
+                warn(
+                    key,
+                    "not applied by Switchyard yet (the keyservice keeps keys and spend rows its own way); ignored",
+                );
+            }
+        }
+        for (key, set) in [
+            (
+                "background_health_checks",
+                self.background_health_checks.is_some(),
+            ),
+            (
+                "health_check_interval",
+                self.health_check_interval.is_some(),
+            ),
+        ] {
+            if set {
+                warn(key, "background health checks are not applied by Switchyard yet; ignored (Envoy's outlier detection cools failing deployments down)");
+            }
+        }
+        if self.alerting.is_some() {
+            warn("alerting", NOT_SUPPORTED);
+        }
+        for key in self.other.keys() {
+            warn(key, NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+
+    #[test]
+    fn unknown_section_keys_are_warnings() {
+        let (config, warnings) = parse(
+            "model_list: []\ngeneral_settings:\n  alerting: [slack]\n  some_new_setting: 1\nlitellm_settings:\n  success_callback: [langfuse]\n  drop_params: true\n",
+        )
+        .unwrap();
+        assert_eq!(config.litellm_settings.drop_params, Some(true));
+        let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            text.contains(
+                &"general_settings.alerting: not applied by Switchyard yet; ignored".to_string()
+            ),
+            "{text:?}"
+        );
+        assert!(warned(&warnings, "general_settings.some_new_setting"));
+        assert!(warned(&warnings, "litellm_settings.success_callback"));
+        assert!(!warned(&warnings, "litellm_settings.drop_params"));
+    }
+
+    #[test]
+    fn cache_in_every_documented_form_is_accepted_and_warned() {
+        // simple_proxy_old_doc.md: `cache: {type: redis}`; caching.md: `cache: True`
+        // with cache_params; `cache: false` asks for nothing.
+        let forms = [
+            ("litellm_settings:\n  cache:\n    type: redis\n", true),
+            ("litellm_settings:\n  cache: True\n  cache_params:\n    type: redis\n    supported_call_types: []\n", true),
+            ("litellm_settings:\n  cache: true\n  cache_params:\n    mode: default_off\n", true),
+            ("litellm_settings:\n  cache: false\n", false),
+        ];
+        for (text, warned_cache) in forms {
+            let (_, warnings) = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(
+                warned(&warnings, "litellm_settings.cache"),
+                warned_cache,
+                "{text}"
+            );
+            let w = warnings.iter().find(|w| w.path == "litellm_settings.cache");
+            assert!(w.is_none_or(|w| w.message.contains("not applied")), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn callbacks_budgets_and_db_settings_accept_any_form() {
+        // call_hooks.md: `callbacks` as a Python object path (a string); logging.md:
+        // lists; LiteLLM reads `max_budget` with float(), so "100" is a budget too.
+        let (_, warnings) = parse(
+            "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n  success_callback: [\"langfuse\"]\n  failure_callback: sentry\n  turn_off_message_logging: True\n  max_budget: \"100\"\n  budget_duration: 30d\n  json_logs: true\ngeneral_settings:\n  alerting: slack\n  proxy_batch_write_at: \"60\"\n  disable_spend_logs: True\n  health_check_interval: 300\nrouter_settings:\n  redis_port: 1992\n  enable_pre_call_checks: true\n",
+        )
+        .unwrap();
+        for path in [
+            "litellm_settings.callbacks",
+            "litellm_settings.success_callback",
+            "litellm_settings.failure_callback",
+            "litellm_settings.turn_off_message_logging",
+            "litellm_settings.max_budget",
+            "litellm_settings.budget_duration",
+            "litellm_settings.json_logs",
+            "general_settings.alerting",
+            "general_settings.proxy_batch_write_at",
+            "general_settings.disable_spend_logs",
+            "general_settings.health_check_interval",
+            "router_settings.redis_port",
+            "router_settings.enable_pre_call_checks",
+        ] {
+            let w = warnings.iter().find(|w| w.path == path);
+            assert!(
+                w.is_some_and(|w| w.message.contains("not applied")),
+                "{path}: {warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn routing_strategy_is_checked() {
+        let e = err("router_settings:\n  routing_strategy: fastest\n");
+        assert!(
+            e.contains("router_settings.routing_strategy: unknown routing strategy \"fastest\""),
+            "{e}"
+        );
+        // Applied now (the plan maps them to Envoy): no "ignored" warning.
+        let (_, warnings) =
+            parse("router_settings:\n  routing_strategy: least-busy\n  num_retries: 3\n").unwrap();
+        assert!(!warned(&warnings, "router_settings.routing_strategy"));
+        assert!(!warned(&warnings, "router_settings.num_retries"));
+        // LiteLLM 1.108.14 also takes these two (VALID_ROUTING_STRATEGIES).
+        for strategy in ["provider-budget-routing", "lar1"] {
+            parse(&format!(
+                "router_settings:\n  routing_strategy: {strategy}\n"
+            ))
+            .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        }
+        let (_, warnings) =
+            parse("router_settings:\n  context_window_fallbacks: [{a: [b]}]\n").unwrap();
+        assert!(!warned(
+            &warnings,
+            "router_settings.context_window_fallbacks"
+        ));
+    }
+
+    #[test]
+    fn aliases_accept_both_forms_and_must_point_somewhere() {
+        let text = "model_list:\n  - model_name: gpt-4o\n    litellm_params: {model: openai/gpt-4o}\nrouter_settings:\n  model_group_alias:\n    gpt-4: gpt-4o\n    secret: {model: gpt-4o, hidden: true}\n";
+        let (config, _) = parse(text).unwrap();
+        let aliases = &config.router_settings.model_group_alias;
+        assert_eq!(aliases["gpt-4"].group(), "gpt-4o");
+        assert!(aliases["secret"].hidden());
+        let e = err(&text.replace("gpt-4: gpt-4o", "gpt-4: gpt-4-turbo"));
+        assert!(
+            e.contains(
+                "router_settings.model_group_alias.gpt-4: \"gpt-4-turbo\" is not a model_name"
+            ),
+            "{e}"
+        );
+    }
+}
