@@ -27,7 +27,13 @@ use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
-use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
+use crate::providers::openai_compat::{Quirks, Rewritten};
+// The tests build deployments of each kind.
+#[cfg(test)]
+use crate::providers::ProviderKind;
+use crate::providers::{
+    self, Answer, Attempt, OutgoingBody, Provider, ResponseContext, ResponseFormat, StreamTranslate,
+};
 use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
@@ -48,9 +54,7 @@ const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
 const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
 
 /// The Anthropic API version sent unless `extra_headers` names another.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-/// The header it goes in.
-const ANTHROPIC_VERSION_HEADER: &str = "anthropic-version";
+pub use crate::providers::registry::ANTHROPIC_VERSION;
 
 /// Client headers that must not reach a provider, besides the client's gateway
 /// credentials (`credentials::CLIENT_CREDENTIAL_HEADERS`; the provider gets the
@@ -99,12 +103,7 @@ impl Upstream {
         // Set when a Bedrock attempt is signed, or by every Anthropic attempt: never
         // left for another attempt (a retry, a fallback group's cluster after an
         // error fallback) or sent on from a client.
-        clear_headers.extend(
-            providers::bedrock::SIGNED_HEADERS
-                .iter()
-                .chain([ANTHROPIC_VERSION_HEADER].iter())
-                .map(|h| h.to_string()),
-        );
+        clear_headers.extend(providers::registry::attempt_headers().map(str::to_string));
         // Every deployment sends `content-type: application/json`: set, never cleared.
         clear_headers.retain(|h| h != "content-type");
         clear_headers.sort();
@@ -159,7 +158,8 @@ impl Upstream {
 pub struct Deployment {
     deployment_id: String,
     group: String,
-    provider: ProviderKind,
+    /// The provider's implementation (`providers::registry`).
+    provider: &'static dyn Provider,
     model: String,
     api_base: String,
     authority: String,
@@ -173,7 +173,7 @@ pub struct Deployment {
     /// embeddings); resolved at configure time.
     params: [providers::ParamTable; 3],
     /// Rewrites an OpenAI-compatible cloud needs (`providers::openai_compat`).
-    quirks: providers::openai_compat::Quirks,
+    quirks: Quirks,
     fallback_index: u32,
     pricing: Option<Pricing>,
     /// Prices by served model, for a deployment whose own `pricing` is unknown
@@ -263,62 +263,8 @@ impl Deployment {
         let api_base = config.api_base.resolve(&at("api_base"), env)?;
         let (authority, mut path_prefix) =
             split_api_base(&api_base).map_err(|e| format!("{}: {e}", at("api_base")))?;
-        if config.provider == ProviderKind::Anthropic {
-            // LiteLLM accepts Anthropic bases with or without `/v1` or `/v1/messages`.
-            for suffix in ["/v1/messages", "/v1"] {
-                if let Some(stripped) = path_prefix.strip_suffix(suffix) {
-                    path_prefix = stripped.to_string();
-                    break;
-                }
-            }
-        }
-        if config.provider == ProviderKind::Gemini && !providers::gemini::has_version(&path_prefix)
-        {
-            // LiteLLM's default (and GEMINI_API_BASE) is the bare host; its custom
-            // bases carry the version.
-            path_prefix.push_str(providers::gemini::DEFAULT_API_VERSION);
-        }
-        if config.provider == ProviderKind::Cohere {
-            // LiteLLM's Cohere `api_base` (and COHERE_API_BASE) is the whole endpoint
-            // URL (`…/v2/chat`, `…/v2/embed`); one deployment serves both, so the
-            // base is the part before it.
-            for suffix in [
-                "/v2/chat",
-                "/v2/embed",
-                "/v1/chat",
-                "/v1/embed",
-                "/v2",
-                "/v1",
-            ] {
-                if let Some(stripped) = path_prefix.strip_suffix(suffix) {
-                    path_prefix = stripped.to_string();
-                    break;
-                }
-            }
-        }
-        match config.provider {
-            // LiteLLM's `_build_chat_completion_url`: `{base}/chat/completions` for a
-            // base ending in `/v1`, `{base}/v1/chat/completions` otherwise, the base as
-            // it is when it names the endpoint already.
-            ProviderKind::Huggingface => {
-                if let Some(stripped) = path_prefix.strip_suffix("/chat/completions") {
-                    path_prefix = stripped.to_string();
-                }
-                if !path_prefix.ends_with("/v1") {
-                    path_prefix.push_str("/v1");
-                }
-            }
-            // A TGI endpoint's root; a base naming the route is cut back to it.
-            ProviderKind::HuggingfaceGenerate => {
-                for suffix in ["/generate_stream", "/generate"] {
-                    if let Some(stripped) = path_prefix.strip_suffix(suffix) {
-                        path_prefix = stripped.to_string();
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
+        let provider = providers::provider(config.provider);
+        provider.normalize_base(&mut path_prefix);
         let api_key = match &config.api_key {
             Some(s) => Some(s.resolve(&at("api_key"), env)?),
             None => None,
@@ -344,21 +290,12 @@ impl Deployment {
 
         let mut request_headers: Vec<(String, String)> = Vec::new();
         if let Some(key) = api_key {
-            request_headers.push(match config.provider {
-                ProviderKind::Azure => ("api-key".into(), key),
-                ProviderKind::Anthropic => ("x-api-key".into(), key),
-                ProviderKind::Gemini => ("x-goog-api-key".into(), key),
-                // OpenAI-compatible servers, and Ollama behind an authenticating proxy.
-                _ => ("authorization".into(), format!("Bearer {key}")),
-            });
+            request_headers.push(provider.auth_header(key));
         }
-        if config.provider == ProviderKind::Anthropic
-            && !config
-                .headers
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case(ANTHROPIC_VERSION_HEADER))
-        {
-            request_headers.push((ANTHROPIC_VERSION_HEADER.into(), ANTHROPIC_VERSION.into()));
+        for (name, value) in provider.default_headers() {
+            if !config.headers.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                request_headers.push((name.to_string(), value.to_string()));
+            }
         }
         for (k, v) in &config.headers {
             request_headers.push((k.to_ascii_lowercase(), v.clone()));
@@ -381,18 +318,18 @@ impl Deployment {
             }),
             None => None,
         };
-        let model = providers::openai_compat::provider_model(config.provider, &config.model);
+        let model = provider.model_id(&config.model);
         let params = [
             Endpoint::ChatCompletions,
             Endpoint::Completions,
             Endpoint::Embeddings,
         ]
-        .map(|e| config.provider.param_table(e, &model));
-        let quirks = providers::openai_compat::quirks_for(config.provider, &model);
+        .map(|e| provider.param_table(e, &model));
+        let quirks = provider.quirks(&model);
         Ok(Deployment {
             deployment_id: config.deployment_id.clone(),
             group: config.group.clone(),
-            provider: config.provider,
+            provider,
             model,
             api_base,
             authority,
@@ -471,7 +408,7 @@ impl Deployment {
                     let first = unsupported.first().cloned().unwrap_or_default();
                     return Err(GatewayError::bad_request(format!(
                         "{} does not support parameters: {:?}, for model={model}. To drop these, set `drop_params: true` in litellm_settings or the deployment's litellm_params.",
-                        self.provider.as_str(),
+                        self.provider.kind().as_str(),
                         unsupported
                     ))
                     .with_param(first));
@@ -532,7 +469,7 @@ pub struct UpstreamExchange {
     /// numbers (converted on the way back).
     base64_embeddings: bool,
     /// What a cloud's request rewrite means for its answer (Groq's JSON mode).
-    rewritten: providers::openai_compat::Rewritten,
+    rewritten: Rewritten,
     /// The request's `:path` when this attempt began (not set again when unchanged).
     original_path: Option<String>,
     /// The request waits for this Google account's access token (its shared-data
@@ -786,13 +723,13 @@ impl UpstreamExchange {
             // not say (`estimate`).
             self.prompt_estimate = estimate::prompt_tokens(&body);
         }
-        self.native = facts.api.is_anthropic() && dep.provider == ProviderKind::Anthropic;
+        self.native = facts.api.is_anthropic() && dep.provider.speaks_messages_api();
         match facts.api {
             ClientApi::OpenAi => {}
             _ if self.native => return self.native_anthropic(dep, host, facts.api, request, size),
             ClientApi::CountTokens => {
                 return Err(messages::count_tokens_unsupported(
-                    dep.provider.as_str(),
+                    dep.provider.kind().as_str(),
                     &facts.model,
                 ))
             }
@@ -812,125 +749,50 @@ impl UpstreamExchange {
             .get_value("stream_options")
             .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
             .unwrap_or(false);
+        let base64 = request
+            .get_value("encoding_format")
+            .is_some_and(|f| f.as_str() == Some("base64"));
         self.base64_embeddings = facts.endpoint == Endpoint::Embeddings
-            && providers::rewrites_response(dep.provider)
-            && request
-                .get_value("encoding_format")
-                .is_some_and(|f| f.as_str() == Some("base64"));
-        self.rewritten = if dep.quirks.any() {
-            providers::openai_compat::apply(
-                &dep.quirks,
-                facts.endpoint,
-                &mut request,
-                dep.drop_params,
-            )?
-        } else {
-            Default::default()
+            && dep.provider.response_format() == ResponseFormat::Native
+            && base64;
+        let attempt = Attempt {
+            endpoint: facts.endpoint,
+            model: &self.model,
+            api_version: dep.api_version.as_deref(),
+            drop_params: dep.drop_params,
+            prompt_template: dep.prompt_template.as_ref(),
+            quirks: dep.quirks,
+            stream: self.stream,
+            include_usage: self.include_usage,
         };
-        if speaks_anthropic(dep.provider, &self.model)
-            && facts.endpoint == Endpoint::ChatCompletions
-            && providers::anthropic::wants_json(request.get_value("response_format").as_ref())
-        {
-            // JSON through Anthropic's forced tool: its input is the answer.
-            self.rewritten.json_tool = true;
+        let mut translated = dep.provider.translate_request(&attempt, request)?;
+        self.rewritten = translated.rewritten;
+        if let Some(calls) = translated.fan_out.take() {
+            // Titan, a list `input`: this request carries the first input, the
+            // others go out as calls of the stage's own (`fanout`).
+            self.plan_fanout(dep, host, calls, base64)?;
         }
-        if self.stream
-            && !self.rewritten.fake_stream
-            && !self.include_usage
-            && providers::asks_stream_usage(dep.provider, facts.endpoint)
-        {
-            // The gateway needs the tokens of every answer: ask for the usage chunk
-            // (dropped again on the way back, as the client did not ask for it).
-            request.insert("stream_options", serde_json::json!({"include_usage": true}));
-        }
-        let serialize_error = |e: serde_json::Error| {
-            GatewayError::internal(format!("could not serialize request: {e}"))
-        };
-        // An OpenAI-compatible body the deployment left as it was goes on untouched.
-        let passthrough =
-            dep.provider.is_openai_compatible() || dep.provider == ProviderKind::Azure;
-        let unchanged_or = |request: &TopLevel<'_>| -> Result<Vec<u8>, GatewayError> {
-            if request.changed() {
-                request.to_vec().map_err(serialize_error)
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let translated = match dep.provider {
-            p if p.is_openai_compatible() => providers::ProviderRequest {
-                path: providers::openai::request_path(facts.endpoint),
-                body: unchanged_or(&request)?,
-            },
-            ProviderKind::Azure => providers::ProviderRequest {
-                path: providers::openai::azure_request_path(
-                    facts.endpoint,
-                    &self.model,
-                    dep.api_version.as_deref(),
-                ),
-                body: unchanged_or(&request)?,
-            },
-            ProviderKind::Bedrock => {
-                let request = request.into_map().map_err(|e| {
-                    GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
-                })?;
-                if let Some(first) = self.plan_fanout(dep, host, facts.endpoint, &request)? {
-                    // Titan, a list `input`: this request carries the first input.
-                    first
-                } else {
-                    let (translated, rewritten) = providers::bedrock::translate_request(
-                        facts.endpoint,
-                        &request,
-                        &self.model,
-                        dep.drop_params,
-                    )?;
-                    self.rewritten = rewritten;
-                    translated
-                }
-            }
-            _ => {
-                let request = request.into_map().map_err(|e| {
-                    GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
-                })?;
-                if dep.provider == ProviderKind::HuggingfaceGenerate {
-                    providers::huggingface::translate_request(
-                        facts.endpoint,
-                        &request,
-                        dep.prompt_template.as_ref(),
-                    )?
-                } else {
-                    providers::translate_request(
-                        dep.provider,
-                        facts.endpoint,
-                        &request,
-                        &self.model,
-                        dep.api_version.as_deref(),
-                    )?
-                }
-            }
-        };
         let path = format!("{}{}", dep.path_prefix, translated.path);
         if self.original_path.as_deref() != Some(path.as_str()) {
             host.set_request_header(":path", Some(&path));
         }
-        // Empty for an OpenAI-compatible body left as it was: nothing to replace.
-        if !passthrough || !translated.body.is_empty() {
-            host.replace_request_body(size, &translated.body);
-        }
+        let sent: &[u8] = match &translated.body {
+            OutgoingBody::Replaced(new) => {
+                host.replace_request_body(size, new);
+                new
+            }
+            // An OpenAI-format body the deployment left as it was goes on untouched.
+            OutgoingBody::Unchanged => &body,
+        };
         if let Some(sigv4) = &dep.sigv4 {
             // Signed per attempt, over the final path and body, at the host's time.
-            let signed = sigv4.sign(
-                host.now_unix_secs(),
-                &dep.authority,
-                &path,
-                &translated.body,
-            );
+            let signed = sigv4.sign(host.now_unix_secs(), &dep.authority, &path, sent);
             for (name, value) in &signed {
                 host.set_request_header(name, Some(value));
             }
         }
-        if dep.provider == ProviderKind::Bedrock {
-            // AWS's SDKs send the length; so does the gateway (the body is whole).
-            host.set_request_header("content-length", Some(&translated.body.len().to_string()));
+        if translated.content_length {
+            host.set_request_header("content-length", Some(&sent.len().to_string()));
         }
         if let Some(auth) = &dep.google_auth {
             // One shared-data read: the token every worker shares (google_auth).
@@ -946,11 +808,6 @@ impl UpstreamExchange {
             }
         }
         if self.debug {
-            let sent = if !passthrough || !translated.body.is_empty() {
-                &translated.body
-            } else {
-                &body
-            };
             self.log_request(dep, host, sent);
         }
         Ok(())
@@ -1140,28 +997,13 @@ impl UpstreamExchange {
             ResponseMode::Translate
         } else if self.stream {
             host.set_response_header("content-length", None);
-            if providers::rewrites_response(dep.provider) || self.api.is_anthropic() {
+            if dep.provider.response_format() == ResponseFormat::Native || self.api.is_anthropic() {
                 host.set_response_header("content-type", Some("text/event-stream"));
             }
-            let translator: Box<dyn StreamTranslate> = match dep.quirks.answer_fix() {
-                Some(fix) if endpoint == Endpoint::ChatCompletions => Box::new(
-                    providers::openai::UsageTap::with_fix(!self.include_usage, fix),
-                ),
-                _ if self.rewritten.json_tool && speaks_anthropic(dep.provider, &self.model) => {
-                    Box::new(providers::anthropic::StreamTranslator::json_mode(
-                        endpoint, ctx,
-                    ))
-                }
-                _ if dep.provider == ProviderKind::Bedrock => {
-                    let request_id = host.response_header("x-amzn-requestid");
-                    Box::new(providers::bedrock::StreamTranslator::new(
-                        endpoint,
-                        ctx,
-                        request_id.as_deref(),
-                    ))
-                }
-                _ => providers::stream_translator(dep.provider, endpoint, ctx),
-            };
+            let translator = dep.provider.stream_translator(
+                &self.answer(dep, endpoint, &|name| host.response_header(name)),
+                ctx,
+            );
             if self.api.is_anthropic() {
                 ResponseMode::Stream(Box::new(messages::Chain::new(
                     translator,
@@ -1170,7 +1012,7 @@ impl UpstreamExchange {
             } else {
                 ResponseMode::Stream(translator)
             }
-        } else if providers::rewrites_response(dep.provider)
+        } else if dep.provider.response_format() == ResponseFormat::Native
             || self.api.is_anthropic()
             || (endpoint == Endpoint::ChatCompletions && dep.quirks.answer_fix().is_some())
         {
@@ -1269,25 +1111,9 @@ impl UpstreamExchange {
                     model: self.model.clone(),
                     include_usage: self.include_usage,
                 };
-                let translated = if dep.provider == ProviderKind::Bedrock {
-                    let request_id = host.response_header("x-amzn-requestid");
-                    providers::bedrock::translate_response(
-                        endpoint,
-                        &body,
-                        &ctx,
-                        request_id.as_deref(),
-                    )
-                    .map(|out| {
-                        if endpoint == Endpoint::Embeddings {
-                            let tokens = host.response_header("x-amzn-bedrock-input-token-count");
-                            providers::bedrock::embedding_usage_from_header(out, tokens.as_deref())
-                        } else {
-                            out
-                        }
-                    })
-                } else {
-                    providers::translate_response(dep.provider, endpoint, &body, &ctx)
-                };
+                let header = |name: &str| host.response_header(name);
+                let answer = self.answer(dep, endpoint, &header);
+                let translated = dep.provider.translate_response(&answer, &ctx, &body);
                 match translated {
                     Ok(out) => {
                         let out = if self.base64_embeddings {
@@ -1469,6 +1295,22 @@ impl UpstreamExchange {
         })
     }
 
+    /// What the provider needs to translate this attempt's answer.
+    fn answer<'h>(
+        &self,
+        dep: &Deployment,
+        endpoint: Endpoint,
+        header: &'h dyn Fn(&str) -> Option<String>,
+    ) -> Answer<'h> {
+        Answer {
+            endpoint,
+            rewritten: self.rewritten,
+            quirks: dep.quirks,
+            client_include_usage: self.include_usage,
+            header,
+        }
+    }
+
     /// What the Anthropic answer translation needs.
     fn messages_context(&self) -> messages::MessagesContext {
         messages::MessagesContext {
@@ -1575,7 +1417,7 @@ impl UpstreamExchange {
                 model: &self.model,
                 model_id: &dep.deployment_id,
                 model_group: &dep.group,
-                provider: dep.provider.as_str(),
+                provider: dep.provider.kind().as_str(),
                 api_base: &dep.api_base,
                 usage,
                 spend,
@@ -1683,22 +1525,11 @@ fn report_cost(
     host.set_response_header("x-litellm-response-cost", Some(&usd.to_string()));
 }
 
-/// Whether a deployment speaks Anthropic's Messages API: Anthropic itself, and
-/// Claude on Vertex AI (`rawPredict`).
-fn speaks_anthropic(provider: ProviderKind, model: &str) -> bool {
-    provider == ProviderKind::Anthropic
-        || (provider == ProviderKind::VertexAi
-            && providers::vertex::family(model) == providers::vertex::Family::Claude)
-}
-
-/// A provider's error answer as an OpenAI error (Bedrock's type is a header).
+/// A provider's error answer as an OpenAI error (the provider may read the
+/// answer's headers: Bedrock names the error's type in one).
 fn provider_error(dep: &Deployment, host: &dyn Host, status: u16, body: &[u8]) -> GatewayError {
-    if dep.provider == ProviderKind::Bedrock {
-        let error_type = host.response_header("x-amzn-errortype");
-        providers::bedrock::translate_error(status, body, error_type.as_deref())
-    } else {
-        providers::translate_error(dep.provider, status, body)
-    }
+    dep.provider
+        .translate_error(status, body, &|name| host.response_header(name))
 }
 
 /// Replaces a held response with an error in the client's format.

@@ -129,35 +129,26 @@ impl FanOut {
 }
 
 impl UpstreamExchange {
-    /// Prepares a Titan embedding request with a list `input`: returns the first
-    /// input's request (the attempt's own) and keeps the others' calls, signed, for
-    /// [`Self::dispatch_fanout`]. `Ok(None)` when the request goes as one call.
+    /// Prepares the calls of a Titan embedding request with a list `input` (the
+    /// first input is the attempt's own request): keeps them, signed, for
+    /// [`Self::dispatch_fanout`]. `base64`: the client asked for base64 vectors.
     pub(super) fn plan_fanout(
         &mut self,
         dep: &Deployment,
         host: &dyn Host,
-        endpoint: Endpoint,
-        request: &Map<String, Value>,
-    ) -> Result<Option<providers::ProviderRequest>, GatewayError> {
-        if dep.provider != ProviderKind::Bedrock || endpoint != Endpoint::Embeddings {
-            return Ok(None);
-        }
-        let Some(requests) = providers::bedrock::titan_calls(request, &self.model)? else {
-            return Ok(None);
-        };
+        calls: Vec<providers::ProviderRequest>,
+        base64: bool,
+    ) -> Result<(), GatewayError> {
         let cluster = dep.direct_cluster.clone().ok_or_else(|| {
             GatewayError::internal(format!(
                 "deployment {} answers a list `input` with one call per input, through a cluster that reaches it alone, which its plugin configuration does not name (direct_cluster); render the configuration with `switchyard render`",
                 dep.deployment_id
             ))
         })?;
-        let total = requests.len();
+        let total = calls.len() + 1;
         let now = host.now_unix_secs();
-        let mut requests = requests.into_iter();
-        let Some(first) = requests.next() else {
-            return Ok(None);
-        };
-        let calls = requests
+        let calls = calls
+            .into_iter()
             .enumerate()
             .map(|(i, call)| {
                 let path = format!("{}{}", dep.path_prefix, call.path);
@@ -188,14 +179,12 @@ impl UpstreamExchange {
             vectors: vec![None; total],
             tokens: 0,
             answered: 0,
-            base64: request
-                .get("encoding_format")
-                .is_some_and(|f| f.as_str() == Some("base64")),
+            base64,
             failure: None,
             held: None,
             done: false,
         });
-        Ok(Some(first))
+        Ok(())
     }
 
     /// Sends more calls (unless the attempt has failed), then writes a held answer
