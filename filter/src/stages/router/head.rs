@@ -50,7 +50,7 @@ pub(super) struct RequestHead<'a> {
     pub(super) mock_delay: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Copy)]
 pub(super) struct StreamOptions {
     #[serde(default)]
     pub(super) include_usage: Option<bool>,

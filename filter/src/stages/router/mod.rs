@@ -548,36 +548,7 @@ impl RouterExchange {
         // The request's own fallbacks, checked against the config (and, through
         // ext_authz, against the key) on the first pass and on every replay.
         let chain = per_request::request_chain(router, &head, model, endpoint, self.api)?;
-        let resolved = match &self.error_fallback {
-            // Replayed along the request's own chain: its body names the group.
-            Some(step) if step.kind == ErrorKind::Request => chain
-                .as_ref()
-                .and_then(|c| c.names.get(step.step as usize))
-                .and_then(|target| router.resolve(target))
-                .ok_or_else(|| {
-                    GatewayError::internal(format!(
-                        "no fallback #{} in the request's `fallbacks`",
-                        step.step
-                    ))
-                })?,
-            // Replayed after a provider error: the chain names the group.
-            Some(step) => router
-                .error_fallbacks
-                .get(&step.origin)
-                .and_then(|f| f.chain(step.kind).get(step.step as usize))
-                .and_then(|target| router.resolve_group_name(target))
-                .ok_or_else(|| {
-                    GatewayError::internal(format!(
-                        "no {} fallback #{} for model group {}",
-                        step.kind.as_str(),
-                        step.step,
-                        step.origin
-                    ))
-                })?,
-            None => router
-                .resolve(model)
-                .ok_or_else(|| GatewayError::unknown_model(model))?,
-        };
+        let resolved = self.resolve(router, chain.as_ref(), model)?;
         let group = router
             .groups
             .get(resolved.group)
@@ -606,99 +577,10 @@ impl RouterExchange {
         }
 
         if let Some(text) = &group.mock_response {
-            if self.api.is_anthropic() {
-                let answer =
-                    self.mock_messages(&head, model, text, None, host.now_unix_secs(), size)?;
-                host.set_request_header(GROUP_HEADER, Some(&group.route_key));
-                return Ok(answer_locally(
-                    router,
-                    host,
-                    200,
-                    &[
-                        ("content-type", answer.content_type),
-                        ("x-litellm-model-group", &group.name),
-                    ],
-                    &answer.body,
-                ));
-            }
-            let id = self.mock_id(endpoint);
-            let mock_answer = mock::answer(&mock::MockRequest {
-                endpoint,
-                model,
-                text,
-                stream: head.stream.unwrap_or(false),
-                include_usage: head
-                    .stream_options
-                    .and_then(|o| o.include_usage)
-                    .unwrap_or(false),
-                id: &id,
-                created: host.now_unix_secs(),
-                request_bytes: size,
-                tool_calls: None,
-            })?;
-            // The key check needs the group even for a mock.
-            host.set_request_header(GROUP_HEADER, Some(&group.route_key));
-            return Ok(answer_locally(
-                router,
-                host,
-                200,
-                &[
-                    ("content-type", mock_answer.content_type),
-                    ("x-litellm-model-group", &group.name),
-                ],
-                &mock_answer.body,
-            ));
+            return self.answer_mock_group(router, host, &head, group, model, text, endpoint, size);
         }
 
-        let stream = head.stream.unwrap_or(false);
-        let request_fallbacks = chain.as_ref().map(|c| {
-            // Envoy's retries stay within the group (never into the config's own
-            // fallback groups, which the request's chain replaces, as in LiteLLM); the
-            // upstream stage moves on along the chain once an error is final.
-            let retries = head
-                .num_retries
-                .unwrap_or(router.retries.num_retries)
-                .min(router.retries.num_retries);
-            RequestFallbacks {
-                len: u32::try_from(c.names.len()).unwrap_or(u32::MAX),
-                attempts: retries.saturating_add(1),
-                from_list: c.from_list,
-                retries: crate::plugin_config::GroupRetries {
-                    num_retries: retries,
-                    ..router.retries.clone()
-                },
-            }
-        });
-        if let Some(f) = &request_fallbacks {
-            host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
-        } else if let Some(n) = client_retries(head.num_retries, &router.retries) {
-            host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
-        }
-        match head.timeout {
-            Some(t) if t.is_finite() && t > 0.0 => {
-                let ms = (t * 1000.0).round() as u64;
-                host.set_request_header(TIMEOUT_HEADER, Some(&ms.to_string()));
-                if !stream {
-                    // LiteLLM: the request's timeout is each attempt's, over the
-                    // deployments' own.
-                    host.set_request_header(PER_TRY_TIMEOUT_HEADER, Some(&ms.to_string()));
-                }
-            }
-            Some(_) => {
-                return Err(GatewayError::invalid_param(
-                    "timeout",
-                    "`timeout` must be a positive number of seconds",
-                ))
-            }
-            // A stream is bounded by `stream_timeout` (its first byte, then its
-            // silences), not by the whole-request timeout: one that keeps sending
-            // is never cut.
-            None if stream => host.set_request_header(TIMEOUT_HEADER, Some("0")),
-            None => {}
-        }
-        if stream {
-            host.set_request_header(STREAM_HEADER, Some("1"));
-        }
+        let request_fallbacks = set_envoy_controls(router, host, &head, chain.as_ref())?;
         host.set_request_header(GROUP_HEADER, Some(&group.route_key));
         let facts = RouteFacts {
             endpoint,
@@ -715,6 +597,102 @@ impl RouterExchange {
         host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
         host.clear_route_cache();
         Ok(Flow::Continue)
+    }
+
+    /// The group a request goes to: the one its model names, or on a replay the
+    /// step of its fallback chain (the request's own, or the config's).
+    fn resolve<'r>(
+        &self,
+        router: &'r Router,
+        chain: Option<&'r per_request::Chain>,
+        model: &'r str,
+    ) -> Result<Resolved<'r>, GatewayError> {
+        Ok(match &self.error_fallback {
+            // Replayed along the request's own chain: its body names the group.
+            Some(step) if step.kind == ErrorKind::Request => chain
+                .and_then(|c| c.names.get(step.step as usize))
+                .and_then(|target| router.resolve(target))
+                .ok_or_else(|| {
+                    GatewayError::internal(format!(
+                        "no fallback #{} in the request's `fallbacks`",
+                        step.step
+                    ))
+                })?,
+            // Replayed after a provider error: the chain names the group.
+            Some(step) => router
+                .error_fallbacks
+                .get(&step.origin)
+                .and_then(|f| f.chain(step.kind).get(step.step as usize))
+                .and_then(|target| router.resolve_group_name(target))
+                .ok_or_else(|| {
+                    GatewayError::internal(format!(
+                        "no {} fallback #{} for model group {}",
+                        step.kind.as_str(),
+                        step.step,
+                        step.origin
+                    ))
+                })?,
+            None => router
+                .resolve(model)
+                .ok_or_else(|| GatewayError::unknown_model(model))?,
+        })
+    }
+
+    /// A mock group's answer (`mock_response` in its config): sent now, or kept for
+    /// the responder stage; the group header is set for the key check.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_mock_group(
+        &self,
+        router: &Router,
+        host: &mut dyn Host,
+        head: &RequestHead<'_>,
+        group: &Group,
+        model: &str,
+        text: &str,
+        endpoint: Endpoint,
+        size: usize,
+    ) -> Result<Flow, GatewayError> {
+        if self.api.is_anthropic() {
+            let answer = self.mock_messages(head, model, text, None, host.now_unix_secs(), size)?;
+            host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+            return Ok(answer_locally(
+                router,
+                host,
+                200,
+                &[
+                    ("content-type", answer.content_type),
+                    ("x-litellm-model-group", &group.name),
+                ],
+                &answer.body,
+            ));
+        }
+        let id = self.mock_id(endpoint);
+        let mock_answer = mock::answer(&mock::MockRequest {
+            endpoint,
+            model,
+            text,
+            stream: head.stream.unwrap_or(false),
+            include_usage: head
+                .stream_options
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false),
+            id: &id,
+            created: host.now_unix_secs(),
+            request_bytes: size,
+            tool_calls: None,
+        })?;
+        // The key check needs the group even for a mock.
+        host.set_request_header(GROUP_HEADER, Some(&group.route_key));
+        Ok(answer_locally(
+            router,
+            host,
+            200,
+            &[
+                ("content-type", mock_answer.content_type),
+                ("x-litellm-model-group", &group.name),
+            ],
+            &mock_answer.body,
+        ))
     }
 }
 
@@ -776,6 +754,68 @@ mod per_request_tests;
 // The stage with Anthropic-format clients (`/v1/messages`).
 #[cfg(test)]
 mod messages_tests;
+
+/// Envoy's controls for a request: retries (its own `num_retries`, or those of its
+/// `fallbacks`), the timeouts (its `timeout`; a stream's is its `stream_timeout`)
+/// and the stream route. Returns what the upstream stage needs to move the request
+/// along its own `fallbacks`.
+fn set_envoy_controls(
+    router: &Router,
+    host: &mut dyn Host,
+    head: &RequestHead<'_>,
+    chain: Option<&per_request::Chain>,
+) -> Result<Option<RequestFallbacks>, GatewayError> {
+    let stream = head.stream.unwrap_or(false);
+    let request_fallbacks = chain.map(|c| {
+        // Envoy's retries stay within the group (never into the config's own
+        // fallback groups, which the request's chain replaces, as in LiteLLM); the
+        // upstream stage moves on along the chain once an error is final.
+        let retries = head
+            .num_retries
+            .unwrap_or(router.retries.num_retries)
+            .min(router.retries.num_retries);
+        RequestFallbacks {
+            len: u32::try_from(c.names.len()).unwrap_or(u32::MAX),
+            attempts: retries.saturating_add(1),
+            from_list: c.from_list,
+            retries: crate::plugin_config::GroupRetries {
+                num_retries: retries,
+                ..router.retries.clone()
+            },
+        }
+    });
+    if let Some(f) = &request_fallbacks {
+        host.set_request_header(RETRIES_HEADER, Some(&f.retries.num_retries.to_string()));
+    } else if let Some(n) = client_retries(head.num_retries, &router.retries) {
+        host.set_request_header(RETRIES_HEADER, Some(&n.to_string()));
+    }
+    match head.timeout {
+        Some(t) if t.is_finite() && t > 0.0 => {
+            let ms = (t * 1000.0).round() as u64;
+            host.set_request_header(TIMEOUT_HEADER, Some(&ms.to_string()));
+            if !stream {
+                // LiteLLM: the request's timeout is each attempt's, over the
+                // deployments' own.
+                host.set_request_header(PER_TRY_TIMEOUT_HEADER, Some(&ms.to_string()));
+            }
+        }
+        Some(_) => {
+            return Err(GatewayError::invalid_param(
+                "timeout",
+                "`timeout` must be a positive number of seconds",
+            ))
+        }
+        // A stream is bounded by `stream_timeout` (its first byte, then its
+        // silences), not by the whole-request timeout: one that keeps sending
+        // is never cut.
+        None if stream => host.set_request_header(TIMEOUT_HEADER, Some("0")),
+        None => {}
+    }
+    if stream {
+        host.set_request_header(STREAM_HEADER, Some("1"));
+    }
+    Ok(request_fallbacks)
+}
 
 // What the stage hands on to the upstream stage (filter state, fallback paths).
 mod facts;
