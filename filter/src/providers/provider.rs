@@ -202,6 +202,24 @@ pub trait Provider: Sync + std::fmt::Debug {
         ctx: ResponseContext,
     ) -> Box<dyn StreamTranslate>;
 
+    /// The vector and token count of one call's answer of a request that fans out
+    /// ([`Translated::fan_out`]; Bedrock Titan embeddings).
+    fn fan_out_embedding(&self, _body: &[u8]) -> Result<(Vec<f64>, u64), GatewayError> {
+        Err(GatewayError::internal("this provider does not fan out"))
+    }
+
+    /// The OpenAI embedding list of a fanned-out request, from its calls' vectors
+    /// in input order and their summed tokens.
+    fn fan_out_list(
+        &self,
+        _vectors: &[Vec<f64>],
+        _tokens: u64,
+        _model: &str,
+        _base64: bool,
+    ) -> Result<Vec<u8>, GatewayError> {
+        Err(GatewayError::internal("this provider does not fan out"))
+    }
+
     /// Maps an error answer (status ≥ 400) to an OpenAI-shaped error, keeping the
     /// provider's message; `header` reads the answer's headers.
     fn translate_error(

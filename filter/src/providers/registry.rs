@@ -740,6 +740,20 @@ impl Provider for Bedrock {
         })
     }
 
+    fn fan_out_embedding(&self, body: &[u8]) -> Result<(Vec<f64>, u64), GatewayError> {
+        bedrock::titan_answer(body)
+    }
+
+    fn fan_out_list(
+        &self,
+        vectors: &[Vec<f64>],
+        tokens: u64,
+        model: &str,
+        base64: bool,
+    ) -> Result<Vec<u8>, GatewayError> {
+        bedrock::titan_embedding_list(vectors, tokens, model, base64)
+    }
+
     fn stream_translator(
         &self,
         answer: &Answer<'_>,
