@@ -894,6 +894,72 @@ mod tests {
         );
     }
 
+    /// `kind`'s translation of `body` as a streamed chat request.
+    fn streamed_chat(kind: ProviderKind, body: &[u8]) -> Translated {
+        let provider = provider(kind);
+        let attempt = Attempt {
+            stream: true,
+            quirks: provider.quirks("m"),
+            ..Attempt::plain(Endpoint::ChatCompletions, "m", None)
+        };
+        provider
+            .translate_request(&attempt, TopLevel::parse(body).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn openai_format_bodies_go_on_untouched_unless_usage_must_be_asked() {
+        let body =
+            br#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#;
+        let asked = Attempt {
+            stream: true,
+            include_usage: true,
+            ..Attempt::plain(Endpoint::ChatCompletions, "m", None)
+        };
+        let out = provider(ProviderKind::Openai)
+            .translate_request(&asked, TopLevel::parse(body).unwrap())
+            .unwrap();
+        assert_eq!(out.body, OutgoingBody::Unchanged);
+        assert_eq!(out.path, "/chat/completions");
+
+        let plain = br#"{"model":"m","messages":[],"stream":true}"#;
+        for kind in [
+            ProviderKind::Openai,
+            ProviderKind::Azure,
+            ProviderKind::Groq,
+        ] {
+            let OutgoingBody::Replaced(sent) = streamed_chat(kind, plain).body else {
+                panic!("{kind:?}: the usage chunk is asked for");
+            };
+            let sent: Value = serde_json::from_slice(&sent).unwrap();
+            assert_eq!(sent["stream_options"]["include_usage"], true, "{kind:?}");
+        }
+        // Mistral reports usage unasked and refuses the field.
+        assert_eq!(
+            streamed_chat(ProviderKind::Mistral, plain).body,
+            OutgoingBody::Unchanged
+        );
+    }
+
+    #[test]
+    fn native_providers_replace_the_body_and_say_what_the_answer_needs() {
+        let json = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"response_format":{"type":"json_object"}}"#;
+        let anthropic = streamed_chat(ProviderKind::Anthropic, json);
+        assert_eq!(anthropic.path, "/v1/messages");
+        assert!(matches!(anthropic.body, OutgoingBody::Replaced(_)));
+        assert!(
+            anthropic.rewritten.json_tool,
+            "JSON through the forced tool"
+        );
+        assert!(!anthropic.content_length);
+        let bedrock = streamed_chat(ProviderKind::Bedrock, json);
+        assert!(
+            bedrock.content_length,
+            "Bedrock requests carry their length"
+        );
+        assert!(bedrock.fan_out.is_none());
+    }
+
     #[test]
     fn bases_are_normalized_per_provider() {
         let normalized = |kind: ProviderKind, base: &str| {
