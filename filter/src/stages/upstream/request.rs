@@ -4,6 +4,9 @@
 use super::*;
 
 impl UpstreamExchange {
+    /// Parses the body once, applies the deployment (model, defaults, parameter
+    /// checks), has its provider translate it, and sets path, body, signature,
+    /// length and token for this attempt.
     pub(super) fn translate_request(
         &mut self,
         dep: &Deployment,
@@ -58,12 +61,12 @@ impl UpstreamExchange {
             .get_value("stream_options")
             .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
             .unwrap_or(false);
-        let base64 = request
-            .get_value("encoding_format")
-            .is_some_and(|f| f.as_str() == Some("base64"));
-        self.base64_embeddings = facts.endpoint == Endpoint::Embeddings
-            && dep.provider.response_format() == ResponseFormat::Native
-            && base64;
+        // Embeddings asked for as base64 (read for embeddings only).
+        let base64 = facts.endpoint == Endpoint::Embeddings
+            && request
+                .get_value("encoding_format")
+                .is_some_and(|f| f.as_str() == Some("base64"));
+        self.base64_embeddings = base64 && dep.provider.response_format() == ResponseFormat::Native;
         let attempt = Attempt {
             endpoint: facts.endpoint,
             model: &self.model,
