@@ -93,13 +93,13 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
 pub const KEY_HEADERS: [&str; 8] = [
-    switchyard_filter::router::ALIAS_TARGET_HEADER,
+    switchyard_filter::stages::router::ALIAS_TARGET_HEADER,
     "x-switchyard-key-hash",
     "x-switchyard-user-id",
     "x-switchyard-team-id",
     "x-switchyard-lease",
     "x-switchyard-key-models",
-    switchyard_filter::responder::CLIENT_MOCK_HEADER,
+    switchyard_filter::stages::responder::CLIENT_MOCK_HEADER,
     switchyard_filter::spend::ADMISSION_HEADER,
 ];
 
@@ -122,9 +122,9 @@ fn ext_authz() -> Value {
                 "authorization_request": {"allowed_headers": {"patterns": exact(&[
                     CLIENT_CREDENTIAL_HEADERS.as_slice(),
                     &[
-                        switchyard_filter::router::GROUP_HEADER,
-                        switchyard_filter::router::REQUESTED_MODEL_HEADER,
-                        switchyard_filter::router::FALLBACK_GROUPS_HEADER,
+                        switchyard_filter::stages::router::GROUP_HEADER,
+                        switchyard_filter::stages::router::REQUESTED_MODEL_HEADER,
+                        switchyard_filter::stages::router::FALLBACK_GROUPS_HEADER,
                         // A replay's admission id, to continue its admission.
                         switchyard_filter::spend::ADMISSION_HEADER,
                     ],
@@ -213,7 +213,7 @@ fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) ->
 
 /// The cluster that reaches deployment `dep` alone, when the filter may call it
 /// itself: a Bedrock Titan embedding request with a list `input` is one call per
-/// input (`filter/src/upstream/fanout.rs`), and every call must reach the deployment
+/// input (`filter/src/stages/upstream/fanout.rs`), and every call must reach the deployment
 /// Envoy picked, not whatever the route cluster would balance it to.
 fn direct_cluster_name(dep: &crate::plan::PlannedDeployment) -> Option<String> {
     use switchyard_filter::providers::{bedrock, ProviderKind};
@@ -570,7 +570,7 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
 fn anthropic_request_expression() -> String {
     format!(
         "filter_state['wasm.{}'] == b'anthropic'",
-        switchyard_filter::router::API_PROPERTY
+        switchyard_filter::stages::router::API_PROPERTY
     )
 }
 
@@ -692,7 +692,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             ]
             .concat();
             action["internal_redirect_policy"] = json!({
-                "max_internal_redirects": longest + switchyard_filter::router::MAX_REQUEST_FALLBACKS,
+                "max_internal_redirects": longest + switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
                 // The replay presents the client's credentials (which the redirect
                 // carries), never the provider's the attempt left in the request, and
@@ -711,8 +711,8 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             // retry still fits in `timeout`.
             action["retry_policy"]["per_try_timeout"] = json!(secs(per_try));
         }
-        let group_header = json!({"name": switchyard_filter::router::GROUP_HEADER, "string_match": {"exact": route.route_key}});
-        let stream_header = switchyard_filter::router::STREAM_HEADER;
+        let group_header = json!({"name": switchyard_filter::stages::router::GROUP_HEADER, "string_match": {"exact": route.route_key}});
+        let stream_header = switchyard_filter::stages::router::STREAM_HEADER;
         routes.push(json!({
             "name": route.group,
             "match": {"prefix": "/", "headers": [
@@ -1343,7 +1343,7 @@ mod tests {
             // The longest config chain, after the request's own fallbacks.
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["max_internal_redirects"],
-                serde_json::json!(1 + switchyard_filter::router::MAX_REQUEST_FALLBACKS)
+                serde_json::json!(1 + switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS)
             );
             // A replay presents the caller's credentials only (`credentials`).
             assert_eq!(
@@ -1378,7 +1378,7 @@ mod tests {
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0];
         assert_eq!(
             r["route"]["internal_redirect_policy"]["max_internal_redirects"],
-            serde_json::json!(switchyard_filter::router::MAX_REQUEST_FALLBACKS)
+            serde_json::json!(switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS)
         );
     }
 

@@ -27,9 +27,9 @@ use switchyard_filter::plugin_config::{
 };
 use switchyard_filter::providers::{self, openai, ProviderKind, ResponseContext, StreamTranslate};
 use switchyard_filter::request::TopLevel;
-use switchyard_filter::router::{RouteFacts, Router, RouterExchange, ROUTE_PROPERTY};
 use switchyard_filter::sse::SseDecoder;
-use switchyard_filter::upstream::{Upstream, UpstreamExchange};
+use switchyard_filter::stages::router::{RouteFacts, Router, RouterExchange, ROUTE_PROPERTY};
+use switchyard_filter::stages::upstream::{Upstream, UpstreamExchange};
 
 // ---------------------------------------------------------------------------------
 // Payloads

@@ -1,6 +1,6 @@
 //! What the filter needs from its host (Envoy), as a trait.
 //!
-//! The stages in [`crate::router`] and [`crate::upstream`] talk to Envoy only through
+//! The stages in [`crate::stages::router`] and [`crate::stages::upstream`] talk to Envoy only through
 //! [`Host`], so they run unchanged against [`MockHost`](tests::MockHost) in unit tests
 //! and against the proxy-wasm ABI in the `glue` module. Every method is infallible
 //! from the caller's side: a failed hostcall is logged by the implementation and

@@ -1,9 +1,10 @@
 //! Switchyard's proxy-wasm filter.
 //!
-//! One binary, two stages (see `plugin_config`): the **router** stage in the
-//! listener resolves the model group and answers `/models`, health and mock calls;
-//! the **upstream** stage in each deployment's cluster translates the request for that
-//! deployment's provider and the answer back, streams chunk by chunk. Everything
+//! One binary, its stages in [`stages`] (see `plugin_config`): the **router** stage
+//! in the listener resolves the model group and answers `/models`, health and mock
+//! calls; the **upstream** stage in each deployment's cluster has the deployment's
+//! provider ([`providers`]) translate the request and the answer back, streams chunk
+//! by chunk. Everything
 //! but the `glue` module is plain Rust over the [`host::Host`] trait, tested on the
 //! host and on wasm32.
 #![cfg_attr(
@@ -38,12 +39,10 @@ pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
 pub mod request;
-pub mod responder;
-pub mod router;
 pub mod sigv4;
 pub mod spend;
 pub mod sse;
-pub mod upstream;
+pub mod stages;
 
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -1,5 +1,5 @@
 //! Answers for mock deployments (`litellm_params.mock_response`) and for a client's
-//! own `mock_response` (when its key or team allows it, see `crate::responder`).
+//! own `mock_response` (when its key or team allows it, see `crate::stages::responder`).
 //!
 //! A group whose deployments carry `mock_response` is answered by the router stage
 //! itself, in OpenAI format, streamed or not, with no upstream — so a config works

@@ -20,8 +20,8 @@ use switchyard::prices::PRICES_ENV;
 use switchyard::render::{render, RenderOptions, DEFAULT_CA_FILE};
 use switchyard::{litellm, plan};
 use switchyard_filter::plugin_config::PluginConfig;
-use switchyard_filter::router::Router;
-use switchyard_filter::upstream::Upstream;
+use switchyard_filter::stages::router::Router;
+use switchyard_filter::stages::upstream::Upstream;
 
 fn env(name: &str) -> Option<String> {
     if name == PRICES_ENV {

@@ -19,8 +19,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use switchyard_filter::host::tests::MockHost;
 use switchyard_filter::host::Flow;
-use switchyard_filter::responder::{ResponderExchange, KEY_MODELS_HEADER};
-use switchyard_filter::router::{
+use switchyard_filter::stages::responder::{ResponderExchange, KEY_MODELS_HEADER};
+use switchyard_filter::stages::router::{
     RouteFacts, Router, RouterExchange, ALIAS_TARGET_HEADER, REPLY_PROPERTY, ROUTE_PROPERTY,
 };
 use switchyard_fuzz::{check_local_reply, router_config, Framed};

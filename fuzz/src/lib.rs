@@ -15,9 +15,9 @@ use switchyard_filter::plugin_config::{
     ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
 };
 use switchyard_filter::providers::ProviderKind;
-use switchyard_filter::router::{Router, RouterExchange};
+use switchyard_filter::stages::router::{Router, RouterExchange};
 use switchyard_filter::spend::{KeyFacts, KEY_PROPERTY};
-use switchyard_filter::upstream::{Upstream, UpstreamExchange};
+use switchyard_filter::stages::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
 /// translators; Ollama has two: `/api/generate` and `/api/chat`).

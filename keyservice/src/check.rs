@@ -61,11 +61,11 @@ pub const H_MODEL: &str = "x-switchyard-model";
 /// Upstream header: the model a key's `aliases` sent the request to, when one
 /// applied to the model the client asked for ([`H_REQUESTED_MODEL`]). The gateway's
 /// responder stage routes the request there: the model checked is the model served.
-pub const H_ALIAS_TARGET: &str = switchyard_filter::router::ALIAS_TARGET_HEADER;
+pub const H_ALIAS_TARGET: &str = switchyard_filter::stages::router::ALIAS_TARGET_HEADER;
 /// Request header from the gateway's router stage: the model exactly as the client
 /// asked for it (before the config's aliases and wildcards), which a key's `aliases`
 /// apply to, as in LiteLLM.
-pub const H_REQUESTED_MODEL: &str = switchyard_filter::router::REQUESTED_MODEL_HEADER;
+pub const H_REQUESTED_MODEL: &str = switchyard_filter::stages::router::REQUESTED_MODEL_HEADER;
 /// Upstream header: the parallel-request lease the gateway releases when the request
 /// ends (the admission id, when the admission took limits).
 pub const H_LEASE: &str = "x-switchyard-lease";
@@ -79,10 +79,10 @@ pub const H_ADMISSION: &str = switchyard_filter::spend::ADMISSION_HEADER;
 pub const H_KEY_MODELS: &str = "x-switchyard-key-models";
 /// Upstream header: the key or its team allows clients' own `mock_response`
 /// (the gateway's responder stage then answers it).
-pub const H_CLIENT_MOCK: &str = switchyard_filter::responder::CLIENT_MOCK_HEADER;
+pub const H_CLIENT_MOCK: &str = switchyard_filter::stages::responder::CLIENT_MOCK_HEADER;
 /// Request header from the gateway's router stage: the model groups of the
 /// request's own `fallbacks`, comma-separated; each must be allowed like the model.
-pub const H_FALLBACK_GROUPS: &str = switchyard_filter::router::FALLBACK_GROUPS_HEADER;
+pub const H_FALLBACK_GROUPS: &str = switchyard_filter::stages::router::FALLBACK_GROUPS_HEADER;
 /// The key (or team) metadata flag that allows clients' own `mock_response`
 /// (LiteLLM's `_ALLOW_CLIENT_MOCK_RESPONSE_METADATA_KEY`,
 /// litellm/proxy/litellm_pre_call_utils.py): only a JSON `true` counts.
@@ -231,7 +231,7 @@ impl Allowed {
         if self.client_mock {
             h.push((
                 H_CLIENT_MOCK,
-                switchyard_filter::responder::CLIENT_MOCK_ALLOWED.to_string(),
+                switchyard_filter::stages::responder::CLIENT_MOCK_ALLOWED.to_string(),
             ));
         }
         h

@@ -1,5 +1,5 @@
 //! Stalled streams (`crate::deadline`) and the stream holding that makes their error
-//! event possible (`crate::upstream::timeouts`), as the upstream stage's HTTP and
+//! event possible (`crate::stages::upstream::timeouts`), as the upstream stage's HTTP and
 //! root contexts carry them out.
 //!
 //! One upstream root context per worker (the first configured) owns this worker's

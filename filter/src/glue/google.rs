@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::abi;
 use crate::error::GatewayError;
 use crate::google_auth::{parse_token_response, TokenRecord, TokenState};
-use crate::upstream::GoogleAuth;
+use crate::stages::upstream::GoogleAuth;
 
 /// The tick while nothing waits: refreshes are noticed within a second.
 pub const SLOW_TICK_MS: u32 = 1000;

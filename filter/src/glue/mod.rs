@@ -16,10 +16,10 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::host::{Flow, Host, Level};
 use crate::plugin_config::{PluginConfig, SpendReporting};
-use crate::responder::ResponderExchange;
-use crate::router::{Router, RouterExchange};
 use crate::spend;
-use crate::upstream::{Upstream, UpstreamExchange};
+use crate::stages::responder::ResponderExchange;
+use crate::stages::router::{Router, RouterExchange};
+use crate::stages::upstream::{Upstream, UpstreamExchange};
 
 const LOG_DEBUG: u32 = 1;
 const LOG_INFO: u32 = 2;

@@ -2,10 +2,10 @@
 //! back.
 //!
 //! Every translation here is sans-IO: bytes (or a parsed request) in, bytes out, with
-//! time passed in through [`ResponseContext`]. The upstream stage
-//! ([`crate::upstream`]) does what is common to all providers — parsing the body once,
-//! applying deployment defaults, `drop_params`, the model id — and then calls the
-//! provider's functions through [`ProviderKind`].
+//! time passed in through [`ResponseContext`]. The upstream stage does what is
+//! common to all providers — parsing the body once, applying deployment defaults,
+//! `drop_params`, the model id — and then asks the deployment's [`Provider`]
+//! ([`provider`]: the trait; [`registry`]: one row per provider) to translate.
 
 pub mod anthropic;
 pub mod azure;
@@ -16,7 +16,12 @@ pub mod huggingface;
 pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
+pub mod provider;
+pub mod registry;
 pub mod vertex;
+
+pub use provider::{Answer, Attempt, OutgoingBody, Provider, ResponseFormat, Translated};
+pub use registry::provider;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -152,51 +157,6 @@ impl ProviderKind {
             ProviderKind::VertexAi => "vertex_ai",
         }
     }
-
-    /// Speaks OpenAI's own wire format at `{api_base}/{endpoint}` (not Azure, whose
-    /// paths differ): the body goes out as the client sent it, quirks aside.
-    pub fn is_openai_compatible(self) -> bool {
-        !matches!(
-            self,
-            ProviderKind::Azure
-                | ProviderKind::Anthropic
-                | ProviderKind::Ollama
-                | ProviderKind::OllamaChat
-                | ProviderKind::Gemini
-                | ProviderKind::Cohere
-                | ProviderKind::HuggingfaceGenerate
-                | ProviderKind::Bedrock
-                | ProviderKind::VertexAi
-        )
-    }
-
-    /// Which request parameters the provider takes for `endpoint` with model
-    /// `model`. Called once per deployment at configure time (see
-    /// `upstream::Deployment`).
-    pub fn param_table(self, endpoint: Endpoint, model: &str) -> ParamTable {
-        match self {
-            ProviderKind::Openai | ProviderKind::Azure => ParamTable::Any,
-            ProviderKind::Anthropic => {
-                ParamTable::Only(anthropic::supported_params(endpoint).to_vec())
-            }
-            ProviderKind::Ollama | ProviderKind::OllamaChat => ParamTable::Only(
-                ollama::supported_params(self == ProviderKind::OllamaChat, endpoint),
-            ),
-            ProviderKind::Gemini => ParamTable::Only(gemini::supported_params(endpoint).to_vec()),
-            ProviderKind::Cohere => ParamTable::Only(cohere::supported_params(endpoint)),
-            ProviderKind::HuggingfaceGenerate => {
-                ParamTable::Only(huggingface::supported_params(endpoint))
-            }
-            ProviderKind::Bedrock => bedrock::param_table(endpoint, model),
-            ProviderKind::VertexAi => {
-                ParamTable::Only(vertex::supported_params(endpoint, model).to_vec())
-            }
-            _ => match openai_compat::unsupported_params(self, endpoint, model) {
-                Some(not) => ParamTable::Not(not),
-                None => ParamTable::Any,
-            },
-        }
-    }
 }
 
 /// The parameters a provider takes, as the upstream stage checks them (a parameter
@@ -310,7 +270,8 @@ pub struct ProviderRequest {
 }
 
 /// Translates a parsed OpenAI request (defaults applied, parameters checked, `model`
-/// already the provider's id) for `provider`.
+/// already the provider's id) for `provider`, with the deployment defaults
+/// ([`Attempt::plain`]). The stages go through [`Provider::translate_request`].
 pub fn translate_request(
     provider: ProviderKind,
     endpoint: Endpoint,
@@ -318,48 +279,17 @@ pub fn translate_request(
     model: &str,
     api_version: Option<&str>,
 ) -> Result<ProviderRequest, GatewayError> {
-    match provider {
-        ProviderKind::Azure => {
-            openai::translate_azure_request(endpoint, request, model, api_version)
-        }
-        ProviderKind::Anthropic => Ok(ProviderRequest {
-            path: "/v1/messages".to_string(),
-            body: anthropic::translate_request(endpoint, request, model)?,
-        }),
-        ProviderKind::Ollama | ProviderKind::OllamaChat => ollama::translate_request(
-            provider == ProviderKind::OllamaChat,
-            endpoint,
-            request,
-            model,
-        ),
-        ProviderKind::Gemini => Ok(ProviderRequest {
-            // The stream flag is the request's own (parsed once, upstream stage).
-            path: gemini::request_path(
-                model,
-                request.get("stream").and_then(Value::as_bool) == Some(true),
-                endpoint,
-            ),
-            body: gemini::translate_request(endpoint, request, model)?,
-        }),
-        ProviderKind::Cohere => cohere::translate_request(endpoint, request, model),
-        // Without the deployment's prompt template (the upstream stage passes it).
-        ProviderKind::HuggingfaceGenerate => {
-            huggingface::translate_request(endpoint, request, None)
-        }
-        // The upstream stage calls `bedrock::translate_request` itself (it needs
-        // `drop_params` and what the rewrite means for the answer).
-        ProviderKind::Bedrock => {
-            bedrock::translate_request(endpoint, request, model, false).map(|(r, _)| r)
-        }
-        ProviderKind::VertexAi => Ok(ProviderRequest {
-            path: vertex::request_path(
-                model,
-                request.get("stream").and_then(Value::as_bool) == Some(true),
-                endpoint,
-            ),
-            body: vertex::translate_request(endpoint, request, model)?,
-        }),
-        _ => openai::translate_request(endpoint, request),
+    registry::provider(provider).translate(&Attempt::plain(endpoint, model, api_version), request)
+}
+
+/// Answer facts for the free functions below: no rewrite, no quirks, no headers.
+fn plain_answer(endpoint: Endpoint) -> Answer<'static> {
+    Answer {
+        endpoint,
+        rewritten: openai_compat::Rewritten::default(),
+        quirks: openai_compat::quirks(ProviderKind::Openai),
+        client_include_usage: false,
+        header: &|_| None,
     }
 }
 
@@ -370,90 +300,28 @@ pub fn translate_response(
     body: &[u8],
     ctx: &ResponseContext,
 ) -> Result<Vec<u8>, GatewayError> {
-    match provider {
-        ProviderKind::Anthropic => anthropic::translate_response(endpoint, body, ctx),
-        ProviderKind::Ollama | ProviderKind::OllamaChat => {
-            ollama::translate_response(endpoint, body, ctx)
-        }
-        ProviderKind::Gemini => gemini::translate_response(endpoint, body, ctx),
-        ProviderKind::Cohere => cohere::translate_response(endpoint, body, ctx),
-        ProviderKind::HuggingfaceGenerate => huggingface::translate_response(endpoint, body, ctx),
-        ProviderKind::Bedrock => bedrock::translate_response(endpoint, body, ctx, None),
-        ProviderKind::VertexAi => vertex::translate_response(endpoint, body, ctx),
-        _ => Ok(body.to_vec()),
-    }
+    registry::provider(provider).translate_response(&plain_answer(endpoint), ctx, body)
 }
 
 /// Whether a successful response body must be rewritten (else it passes untouched).
 pub fn rewrites_response(provider: ProviderKind) -> bool {
-    matches!(
-        provider,
-        ProviderKind::Anthropic
-            | ProviderKind::Ollama
-            | ProviderKind::OllamaChat
-            | ProviderKind::Gemini
-            | ProviderKind::Cohere
-            | ProviderKind::HuggingfaceGenerate
-            | ProviderKind::Bedrock
-            | ProviderKind::VertexAi
-    )
+    registry::provider(provider).response_format() == ResponseFormat::Native
 }
 
-/// The stream translator for `provider`, or `None` when the provider already speaks
-/// OpenAI SSE and chunks pass through untouched.
+/// The stream translator for `provider` (OpenAI SSE passes through, read for usage).
 pub fn stream_translator(
     provider: ProviderKind,
     endpoint: Endpoint,
     ctx: ResponseContext,
 ) -> Box<dyn StreamTranslate> {
-    match provider {
-        ProviderKind::Anthropic => Box::new(anthropic::StreamTranslator::new(endpoint, ctx)),
-        ProviderKind::Ollama | ProviderKind::OllamaChat => {
-            Box::new(ollama::StreamTranslator::new(endpoint, ctx))
-        }
-        ProviderKind::Gemini => Box::new(gemini::StreamTranslator::new(endpoint, ctx)),
-        ProviderKind::Cohere => Box::new(cohere::StreamTranslator::new(endpoint, ctx)),
-        ProviderKind::HuggingfaceGenerate => {
-            Box::new(huggingface::StreamTranslator::new(endpoint, ctx))
-        }
-        ProviderKind::Bedrock => Box::new(bedrock::StreamTranslator::new(endpoint, ctx, None)),
-        ProviderKind::VertexAi => vertex::stream_translator(endpoint, ctx),
-        // OpenAI SSE with Azure's content-filter annotations, normalized.
-        ProviderKind::Azure => Box::new(openai::UsageTap::for_azure(
-            !ctx.include_usage,
-            azure::ContentFilterNormalizer::for_endpoint(endpoint, ctx.created, &ctx.model),
-        )),
-        // Already OpenAI SSE: read for usage; the usage chunk is dropped when the
-        // gateway asked for it and the client did not.
-        _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
-    }
-}
-
-/// Whether a streamed request to `provider` should ask for the usage chunk
-/// (`stream_options.include_usage`) so the gateway learns the tokens. Providers
-/// that report usage in every stream without being asked (Mistral, Perplexity, …)
-/// are not asked: they do not accept the field.
-pub fn asks_stream_usage(provider: ProviderKind, endpoint: Endpoint) -> bool {
-    (provider == ProviderKind::Azure
-        || (provider.is_openai_compatible()
-            && !openai_compat::quirks(provider).stream_usage_always))
-        && endpoint != Endpoint::Embeddings
+    registry::provider(provider).stream_translator(&plain_answer(endpoint), ctx)
 }
 
 /// Maps a provider's error response (any status ≥ 400) to an OpenAI-shaped error,
-/// keeping the provider's message.
+/// keeping the provider's message (no response headers: see
+/// [`Provider::translate_error`]).
 pub fn translate_error(provider: ProviderKind, status: u16, body: &[u8]) -> GatewayError {
-    match provider {
-        ProviderKind::Anthropic => anthropic::translate_error(status, body),
-        ProviderKind::Gemini => gemini::translate_error(status, body),
-        ProviderKind::Cohere => cohere::translate_error(status, body),
-        ProviderKind::HuggingfaceGenerate => huggingface::translate_error(status, body),
-        // The upstream stage passes Bedrock's `x-amzn-errortype` header itself.
-        ProviderKind::Bedrock => bedrock::translate_error(status, body, None),
-        ProviderKind::VertexAi => vertex::translate_error(status, body),
-        // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
-        _ => openai::translate_error(status, body),
-    }
+    registry::provider(provider).translate_error(status, body, &|_| None)
 }
 
 /// An OpenAI embedding list whose vectors are number arrays, with each vector

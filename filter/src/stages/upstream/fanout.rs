@@ -129,35 +129,26 @@ impl FanOut {
 }
 
 impl UpstreamExchange {
-    /// Prepares a Titan embedding request with a list `input`: returns the first
-    /// input's request (the attempt's own) and keeps the others' calls, signed, for
-    /// [`Self::dispatch_fanout`]. `Ok(None)` when the request goes as one call.
+    /// Prepares the calls of a Titan embedding request with a list `input` (the
+    /// first input is the attempt's own request): keeps them, signed, for
+    /// [`Self::dispatch_fanout`]. `base64`: the client asked for base64 vectors.
     pub(super) fn plan_fanout(
         &mut self,
         dep: &Deployment,
         host: &dyn Host,
-        endpoint: Endpoint,
-        request: &Map<String, Value>,
-    ) -> Result<Option<providers::ProviderRequest>, GatewayError> {
-        if dep.provider != ProviderKind::Bedrock || endpoint != Endpoint::Embeddings {
-            return Ok(None);
-        }
-        let Some(requests) = providers::bedrock::titan_calls(request, &self.model)? else {
-            return Ok(None);
-        };
+        calls: Vec<providers::ProviderRequest>,
+        base64: bool,
+    ) -> Result<(), GatewayError> {
         let cluster = dep.direct_cluster.clone().ok_or_else(|| {
             GatewayError::internal(format!(
                 "deployment {} answers a list `input` with one call per input, through a cluster that reaches it alone, which its plugin configuration does not name (direct_cluster); render the configuration with `switchyard render`",
                 dep.deployment_id
             ))
         })?;
-        let total = requests.len();
+        let total = calls.len() + 1;
         let now = host.now_unix_secs();
-        let mut requests = requests.into_iter();
-        let Some(first) = requests.next() else {
-            return Ok(None);
-        };
-        let calls = requests
+        let calls = calls
+            .into_iter()
             .enumerate()
             .map(|(i, call)| {
                 let path = format!("{}{}", dep.path_prefix, call.path);
@@ -188,14 +179,12 @@ impl UpstreamExchange {
             vectors: vec![None; total],
             tokens: 0,
             answered: 0,
-            base64: request
-                .get("encoding_format")
-                .is_some_and(|f| f.as_str() == Some("base64")),
+            base64,
             failure: None,
             held: None,
             done: false,
         });
-        Ok(Some(first))
+        Ok(())
     }
 
     /// Sends more calls (unless the attempt has failed), then writes a held answer
@@ -225,6 +214,9 @@ impl UpstreamExchange {
         token: u32,
         answer: CallAnswer,
     ) {
+        let Some(provider) = self.deployments_provider(up) else {
+            return;
+        };
         let Some(fan) = self.fanout.as_mut().filter(|f| !f.done) else {
             return;
         };
@@ -237,10 +229,12 @@ impl UpstreamExchange {
         }
         let total = fan.vectors.len();
         let outcome = if (200..300).contains(&answer.status) {
-            providers::bedrock::titan_answer(&answer.body).map_err(|error| Failure {
-                answer: None,
-                error,
-            })
+            provider
+                .fan_out_embedding(&answer.body)
+                .map_err(|error| Failure {
+                    answer: None,
+                    error,
+                })
         } else if answer.status == 0 {
             Err(Failure {
                 answer: None,
@@ -250,9 +244,9 @@ impl UpstreamExchange {
                 ),
             })
         } else {
-            let error_type = header_in(&answer.headers, "x-amzn-errortype");
+            let header = |name: &str| header_in(&answer.headers, name).map(str::to_string);
             Err(Failure {
-                error: providers::bedrock::translate_error(answer.status, &answer.body, error_type),
+                error: provider.translate_error(answer.status, &answer.body, &header),
                 answer: Some((answer.status, answer.body)),
             })
         };
@@ -275,6 +269,11 @@ impl UpstreamExchange {
         self.dispatch_fanout(up, host);
     }
 
+    /// The provider of the attempt's deployment.
+    fn deployments_provider(&self, up: &Upstream) -> Option<&'static dyn Provider> {
+        self.deployment(up).map(|d| d.provider)
+    }
+
     /// The attempt's own answer (the first input's) is whole: keep its vector, then
     /// write the merged list or the failure now, or hold it for the calls still out.
     pub(super) fn first_input_answered(
@@ -284,10 +283,13 @@ impl UpstreamExchange {
         size: usize,
     ) -> Flow {
         let body = host.response_body(size).unwrap_or_default();
+        let Some(provider) = self.deployments_provider(up) else {
+            return Flow::Continue;
+        };
         let Some(fan) = self.fanout.as_mut() else {
             return Flow::Continue;
         };
-        match providers::bedrock::titan_answer(&body) {
+        match provider.fan_out_embedding(&body) {
             Ok((vector, tokens)) => {
                 if let Some(slot) = fan.vectors.get_mut(0) {
                     *slot = Some(vector);
@@ -315,6 +317,9 @@ impl UpstreamExchange {
     /// failure. Returns whether it was written; `resume`: the response paused at its
     /// end (written from a call's answer), resume it.
     fn complete_held(&mut self, up: &Upstream, host: &mut dyn Host, resume: bool) -> bool {
+        let Some(provider) = self.deployments_provider(up) else {
+            return false;
+        };
         let Some(fan) = self.fanout.as_mut() else {
             return false;
         };
@@ -325,16 +330,12 @@ impl UpstreamExchange {
             Some(failure) => Err(failure),
             None if fan.answered == fan.vectors.len() => {
                 let vectors: Vec<Vec<f64>> = fan.vectors.drain(..).flatten().collect();
-                providers::bedrock::titan_embedding_list(
-                    &vectors,
-                    fan.tokens,
-                    &self.model,
-                    fan.base64,
-                )
-                .map_err(|error| Failure {
-                    answer: None,
-                    error,
-                })
+                provider
+                    .fan_out_list(&vectors, fan.tokens, &self.model, fan.base64)
+                    .map_err(|error| Failure {
+                        answer: None,
+                        error,
+                    })
             }
             None => return false,
         };

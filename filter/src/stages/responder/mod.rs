@@ -20,11 +20,11 @@ use serde_json::Value;
 use crate::endpoint::{classify, Route};
 use crate::error::GatewayError;
 use crate::host::{header_in, Flow, Host};
-use crate::router::{
+use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
+use crate::stages::router::{
     decode_reply, parse_fallback_path, reroute, DeferredReply, Router, ALIAS_TARGET_HEADER,
     CLIENT_MOCK_PROPERTY, GROUP_HEADER, LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
 };
-use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
 
 /// Request header the keyservice adds (through ext_authz) when the key, or its team,
 /// allows clients' own `mock_response` (`"allow_client_mock_response": true` in its
@@ -272,7 +272,7 @@ mod tests {
     use super::*;
     use crate::host::tests::MockHost;
     use crate::plugin_config::{GroupConfig, RouterConfig};
-    use crate::router::{Router, RouterExchange, GROUP_HEADER};
+    use crate::stages::router::{Router, RouterExchange, GROUP_HEADER};
 
     fn router() -> Router {
         let group = |name: &str, mock: Option<&str>| GroupConfig {
@@ -419,7 +419,8 @@ mod tests {
             Flow::Continue
         );
         assert_eq!(
-            host.req(crate::router::REQUESTED_MODEL_HEADER).as_deref(),
+            host.req(crate::stages::router::REQUESTED_MODEL_HEADER)
+                .as_deref(),
             Some(model),
             "the keyservice learns the name the client used"
         );
@@ -439,8 +440,10 @@ mod tests {
         assert_eq!(body, Flow::Continue);
         assert!(host.local_reply.is_none());
         assert_eq!(host.req(GROUP_HEADER).as_deref(), Some("b"));
-        let facts = crate::router::RouteFacts::decode(
-            host.properties.get(crate::router::ROUTE_PROPERTY).unwrap(),
+        let facts = crate::stages::router::RouteFacts::decode(
+            host.properties
+                .get(crate::stages::router::ROUTE_PROPERTY)
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(facts.model, "b");

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::host::tests::MockHost;
 use crate::plugin_config::{GroupConfig, GroupRetries, RouterConfig};
-use crate::responder::CLIENT_MOCK_HEADER;
+use crate::stages::responder::CLIENT_MOCK_HEADER;
 
 fn group(name: &str) -> GroupConfig {
     GroupConfig {
@@ -333,7 +333,10 @@ fn clients_cannot_send_the_internal_headers_themselves() {
         &r,
         "/v1/chat/completions",
         &[
-            (CLIENT_MOCK_HEADER, crate::responder::CLIENT_MOCK_ALLOWED),
+            (
+                CLIENT_MOCK_HEADER,
+                crate::stages::responder::CLIENT_MOCK_ALLOWED,
+            ),
             (FALLBACK_GROUPS_HEADER, "a"),
         ],
         json!({"model": "a", "messages": [], "mock_response": "x"}),

@@ -87,7 +87,7 @@ mod tests {
     use crate::host::tests::MockHost;
     use crate::host::Flow;
     use crate::providers::ProviderKind;
-    use crate::router::{RouteFacts, ROUTE_PROPERTY};
+    use crate::stages::router::{RouteFacts, ROUTE_PROPERTY};
     use serde_json::Value;
 
     fn upstream(provider: ProviderKind, stream_timeout_ms: Option<u64>) -> Upstream {
