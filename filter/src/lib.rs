@@ -20,6 +20,7 @@
 )]
 
 pub mod billing_headers;
+pub mod codec;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
@@ -27,14 +28,12 @@ pub mod debug_log;
 pub mod endpoint;
 pub mod error;
 pub mod estimate;
-pub mod eventstream;
 pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
 pub mod messages;
 pub mod mock;
-pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
 pub mod request;
@@ -42,7 +41,6 @@ pub mod responder;
 pub mod router;
 pub mod sigv4;
 pub mod spend;
-pub mod sse;
 pub mod upstream;
 pub mod wire;
 

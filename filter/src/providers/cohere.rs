@@ -82,9 +82,9 @@ use serde_json::{json, Map, Value};
 
 use super::serialize_request as serialize;
 use super::{ProviderRequest, ResponseContext, StreamTranslate};
+use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::sse::SseDecoder;
 use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// Cohere's own request parameters, passed as they are.

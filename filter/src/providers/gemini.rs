@@ -90,9 +90,9 @@ use serde_json::{json, Map, Value};
 
 use super::{present, serialize_request as serialize};
 use super::{ResponseContext, StreamTranslate};
+use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::sse::SseDecoder;
 use crate::wire::openai::{self as wire, invalid, parse_data_uri, write_data, DONE};
 
 /// The separator LiteLLM puts between a tool call id and the Gemini thought

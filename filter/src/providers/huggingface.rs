@@ -65,10 +65,10 @@
 use serde_json::{json, Map, Value};
 
 use super::{ProviderRequest, ResponseContext, StreamTranslate};
+use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::plugin_config::PromptTemplate;
-use crate::sse::SseDecoder;
 use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// TGI's own generation parameters (`GenerateParameters`), passed into

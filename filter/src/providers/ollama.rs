@@ -69,9 +69,9 @@ use serde_json::{json, Map, Value};
 
 use super::serialize_request as serialize;
 use super::{ProviderRequest, ResponseContext, StreamTranslate};
+use crate::codec::ndjson::NdjsonDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::ndjson::NdjsonDecoder;
 use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// Ollama's own option names (its `api.Options`, the Modelfile parameters), passed
