@@ -153,122 +153,143 @@ impl State {
                 }
             }
             "tool-call-start" if !self.text_completion => {
-                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let call = message.and_then(|m| m.get("tool_calls"));
-                let function = call.and_then(|c| c.get("function"));
-                let arguments = function
-                    .and_then(|f| f.get("arguments"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let n = self.calls.len();
-                self.calls.push((index, n, !arguments.is_empty()));
-                let mut delta = Map::new();
-                delta.insert(
-                    "tool_calls".into(),
-                    json!([{
-                        "index": n,
-                        "id": call.and_then(|c| c.get("id")).and_then(Value::as_str).unwrap_or_default(),
-                        "type": "function",
-                        "function": {
-                            "name": function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or_default(),
-                            "arguments": arguments,
-                        },
-                    }]),
-                );
-                self.delta(delta, out);
+                self.tool_call_start(&v, message, out);
             }
             "tool-call-delta" if !self.text_completion => {
-                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let fragment = message
-                    .and_then(|m| m.get("tool_calls"))
-                    .and_then(|c| c.get("function"))
-                    .and_then(|f| f.get("arguments"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let Some(slot) = self.calls.iter_mut().rev().find(|(i, _, _)| *i == index) else {
-                    self.fail(
-                        bad_answer("a tool-call-delta for a tool call that never started"),
-                        out,
-                    );
-                    return;
-                };
-                if fragment.is_empty() {
-                    return;
-                }
-                slot.2 = true;
-                let n = slot.1;
-                let mut delta = Map::new();
-                delta.insert(
-                    "tool_calls".into(),
-                    json!([{"index": n, "function": {"arguments": fragment}}]),
-                );
-                self.delta(delta, out);
+                self.tool_call_delta(&v, message, out);
             }
             "tool-call-end" if !self.text_completion => {
-                let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let pending = self
-                    .calls
-                    .iter()
-                    .rev()
-                    .find(|(i, _, _)| *i == index)
-                    .filter(|(_, _, seen)| !seen)
-                    .map(|(_, n, _)| *n);
-                if let Some(n) = pending {
-                    let mut delta = Map::new();
-                    delta.insert(
-                        "tool_calls".into(),
-                        json!([{"index": n, "function": {"arguments": "{}"}}]),
-                    );
-                    self.delta(delta, out);
-                }
+                self.tool_call_end(&v, out);
             }
             "message-end" => {
-                let d = v.get("delta");
-                let (prompt, completion, cached) = usage_counts(d.and_then(|d| d.get("usage")));
-                self.usage = Some(crate::cost::Usage {
-                    prompt_tokens: prompt,
-                    completion_tokens: completion,
-                    cache_read_tokens: cached.unwrap_or(0),
-                    ..Default::default()
-                });
-                if let Some(error) = d
-                    .and_then(|d| d.get("error"))
-                    .and_then(Value::as_str)
-                    .filter(|e| !e.is_empty())
-                {
-                    self.fail(GatewayError::new(500, error.to_string()), out);
-                    return;
-                }
-                let mut reason = finish_reason(
-                    d.and_then(|d| d.get("finish_reason"))
-                        .and_then(Value::as_str),
-                );
-                if !self.calls.is_empty() && reason == "stop" {
-                    reason = "tool_calls";
-                }
-                if !self.role_sent && !self.text_completion {
-                    self.delta(Map::new(), out);
-                }
-                let finish = self.chunk(json!({}), Some(reason));
-                write_data(out, &finish);
-                if self.ctx.include_usage {
-                    let usage = wire::completion(
-                        &self.id,
-                        self.object(),
-                        self.ctx.created,
-                        &self.ctx.model,
-                        json!([]),
-                        Some(usage_value(prompt, completion, cached)),
-                    );
-                    write_data(out, &usage);
-                }
-                out.extend_from_slice(DONE);
-                self.ended = true;
+                self.message_end(&v, out);
             }
             // content-start/-end, citation-start/-end, debug, and unknown events add
             // nothing to an OpenAI stream.
             _ => {}
         }
+    }
+
+    /// A `tool-call-start` event: the first delta of a tool call (id, name, any arguments).
+    fn tool_call_start(&mut self, v: &Value, message: Option<&Value>, out: &mut Vec<u8>) {
+        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let call = message.and_then(|m| m.get("tool_calls"));
+        let function = call.and_then(|c| c.get("function"));
+        let arguments = function
+            .and_then(|f| f.get("arguments"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let n = self.calls.len();
+        self.calls.push((index, n, !arguments.is_empty()));
+        let mut delta = Map::new();
+        delta.insert(
+                "tool_calls".into(),
+                json!([{
+                    "index": n,
+                    "id": call.and_then(|c| c.get("id")).and_then(Value::as_str).unwrap_or_default(),
+                    "type": "function",
+                    "function": {
+                        "name": function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or_default(),
+                        "arguments": arguments,
+                    },
+                }]),
+            );
+        self.delta(delta, out);
+    }
+
+    /// A `tool-call-delta` event: a piece of a started tool call's arguments.
+    fn tool_call_delta(&mut self, v: &Value, message: Option<&Value>, out: &mut Vec<u8>) {
+        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let fragment = message
+            .and_then(|m| m.get("tool_calls"))
+            .and_then(|c| c.get("function"))
+            .and_then(|f| f.get("arguments"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(slot) = self.calls.iter_mut().rev().find(|(i, _, _)| *i == index) else {
+            self.fail(
+                bad_answer("a tool-call-delta for a tool call that never started"),
+                out,
+            );
+            return;
+        };
+        if fragment.is_empty() {
+            return;
+        }
+        slot.2 = true;
+        let n = slot.1;
+        let mut delta = Map::new();
+        delta.insert(
+            "tool_calls".into(),
+            json!([{"index": n, "function": {"arguments": fragment}}]),
+        );
+        self.delta(delta, out);
+    }
+
+    /// A `tool-call-end` event: `{}` as the arguments of a call that had none.
+    fn tool_call_end(&mut self, v: &Value, out: &mut Vec<u8>) {
+        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let pending = self
+            .calls
+            .iter()
+            .rev()
+            .find(|(i, _, _)| *i == index)
+            .filter(|(_, _, seen)| !seen)
+            .map(|(_, n, _)| *n);
+        if let Some(n) = pending {
+            let mut delta = Map::new();
+            delta.insert(
+                "tool_calls".into(),
+                json!([{"index": n, "function": {"arguments": "{}"}}]),
+            );
+            self.delta(delta, out);
+        }
+    }
+
+    /// A `message-end` event: usage, the finish chunk, the usage chunk and `[DONE]` (or the
+    /// error it carries).
+    fn message_end(&mut self, v: &Value, out: &mut Vec<u8>) {
+        let d = v.get("delta");
+        let (prompt, completion, cached) = usage_counts(d.and_then(|d| d.get("usage")));
+        self.usage = Some(crate::cost::Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            cache_read_tokens: cached.unwrap_or(0),
+            ..Default::default()
+        });
+        if let Some(error) = d
+            .and_then(|d| d.get("error"))
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
+            self.fail(GatewayError::new(500, error.to_string()), out);
+            return;
+        }
+        let mut reason = finish_reason(
+            d.and_then(|d| d.get("finish_reason"))
+                .and_then(Value::as_str),
+        );
+        if !self.calls.is_empty() && reason == "stop" {
+            reason = "tool_calls";
+        }
+        if !self.role_sent && !self.text_completion {
+            self.delta(Map::new(), out);
+        }
+        let finish = self.chunk(json!({}), Some(reason));
+        write_data(out, &finish);
+        if self.ctx.include_usage {
+            let usage = wire::completion(
+                &self.id,
+                self.object(),
+                self.ctx.created,
+                &self.ctx.model,
+                json!([]),
+                Some(usage_value(prompt, completion, cached)),
+            );
+            write_data(out, &usage);
+        }
+        out.extend_from_slice(DONE);
+        self.ended = true;
     }
 }
 

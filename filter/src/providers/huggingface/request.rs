@@ -9,7 +9,44 @@ pub fn translate_request(
     request: &Map<String, Value>,
     template: Option<&PromptTemplate>,
 ) -> Result<ProviderRequest, GatewayError> {
-    let inputs = match endpoint {
+    let inputs = prompt_inputs(endpoint, request, template)?;
+    if inputs.is_empty() {
+        return Err(invalid(
+            if endpoint == Endpoint::Completions {
+                "prompt"
+            } else {
+                "messages"
+            },
+            "The prompt is empty (TGI refuses empty `inputs`).",
+        ));
+    }
+    let stream = match get(request, "stream") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("stream", "`stream` must be a boolean.")),
+    };
+
+    let params = generation_parameters(request, stream)?;
+    let body = json!({"inputs": inputs, "parameters": params});
+    Ok(ProviderRequest {
+        path: if stream {
+            "/generate_stream"
+        } else {
+            "/generate"
+        }
+        .into(),
+        body: crate::providers::serialize_request(&body)?,
+    })
+}
+
+/// The `inputs` prompt: the completion prompt, or the chat messages (text parts
+/// only) through the deployment's template or LiteLLM's default.
+fn prompt_inputs(
+    endpoint: Endpoint,
+    request: &Map<String, Value>,
+    template: Option<&PromptTemplate>,
+) -> Result<String, GatewayError> {
+    Ok(match endpoint {
         Endpoint::Embeddings => {
             return Err(GatewayError::bad_request(
                 "Hugging Face text-generation endpoints do not embed: use a deployment of the embedding model (its OpenAI-compatible /v1/embeddings).",
@@ -67,23 +104,15 @@ pub fn translate_request(
                 None => default_prompt(messages),
             }
         }
-    };
-    if inputs.is_empty() {
-        return Err(invalid(
-            if endpoint == Endpoint::Completions {
-                "prompt"
-            } else {
-                "messages"
-            },
-            "The prompt is empty (TGI refuses empty `inputs`).",
-        ));
-    }
-    let stream = match get(request, "stream") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("stream", "`stream` must be a boolean.")),
-    };
+    })
+}
 
+/// TGI `parameters` from the OpenAI sampling parameters, `stop`, `n`,
+/// `response_format` (as a grammar) and TGI's own parameters.
+fn generation_parameters(
+    request: &Map<String, Value>,
+    stream: bool,
+) -> Result<Map<String, Value>, GatewayError> {
     let mut params = Map::new();
     params.insert("details".into(), json!(true));
     params.insert("return_full_text".into(), json!(false));
@@ -177,14 +206,5 @@ pub fn translate_request(
             params.insert((*name).to_string(), v.clone());
         }
     }
-    let body = json!({"inputs": inputs, "parameters": params});
-    Ok(ProviderRequest {
-        path: if stream {
-            "/generate_stream"
-        } else {
-            "/generate"
-        }
-        .into(),
-        body: crate::providers::serialize_request(&body)?,
-    })
+    Ok(params)
 }

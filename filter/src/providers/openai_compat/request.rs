@@ -45,32 +45,7 @@ pub fn apply(
         }
     }
     if quirks.groq_json {
-        if let Some(format) = request
-            .get_value("response_format")
-            .filter(Value::is_object)
-        {
-            if request.get_bool("stream") == Some(true) {
-                request.insert("stream", json!(false));
-                request.remove("stream_options");
-                rewritten.fake_stream = true;
-            }
-            let schema = format
-                .get("response_schema")
-                .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")))
-                .cloned();
-            if let Some(schema) = schema {
-                request.insert(
-                    "tools",
-                    json!([{"type": "function", "function": {"name": JSON_TOOL, "parameters": schema}}]),
-                );
-                request.insert(
-                    "tool_choice",
-                    json!({"type": "function", "function": {"name": JSON_TOOL}}),
-                );
-                request.remove("response_format");
-                rewritten.json_tool = true;
-            }
-        }
+        json_mode_as_tool(request, &mut rewritten);
     }
     if quirks.max_completion_tokens_as_max_tokens {
         if let Some(v) = request.get_value("max_completion_tokens") {
@@ -85,34 +60,7 @@ pub fn apply(
         }
     }
     if quirks.tool_choice != ToolChoice::AsIs {
-        if let Some(choice) = request.get_value("tool_choice") {
-            let as_str = choice.as_str();
-            match quirks.tool_choice {
-                ToolChoice::MistralAny => {
-                    if !matches!(as_str, Some("auto" | "none")) {
-                        request.insert("tool_choice", json!("any"));
-                    }
-                }
-                ToolChoice::RequiredAsAny => {
-                    if as_str == Some("required") {
-                        request.insert("tool_choice", json!("any"));
-                    }
-                }
-                ToolChoice::AutoOrNone => {
-                    if !matches!(as_str, Some("auto" | "none")) {
-                        if drop_params {
-                            request.remove("tool_choice");
-                        } else {
-                            return Err(GatewayError::bad_request(format!(
-                                "deepinfra does not support tool_choice={choice}: only \"auto\" and \"none\". To drop it, set `drop_params: true` in litellm_settings or the deployment's litellm_params."
-                            ))
-                            .with_param("tool_choice"));
-                        }
-                    }
-                }
-                ToolChoice::AsIs => {}
-            }
-        }
+        rewrite_tool_choice(quirks, request, drop_params)?;
     }
     if quirks.wrap_bare_schema {
         if let Some(format) = request.get_value("response_format") {
@@ -144,51 +92,10 @@ pub fn apply(
         }
     }
     if quirks.strip_tool_strict || quirks.strip_additional_properties {
-        if let Some(Value::Array(mut tools)) = request.get_value("tools") {
-            let mut changed = false;
-            for tool in &mut tools {
-                if quirks.strip_tool_strict {
-                    if let Some(f) = tool.get_mut("function").and_then(Value::as_object_mut) {
-                        changed |= f.remove("strict").is_some();
-                    }
-                    if let Some(t) = tool.as_object_mut() {
-                        changed |= t.remove("strict").is_some();
-                    }
-                }
-                if quirks.strip_additional_properties {
-                    if let Some(schema) = tool
-                        .get_mut("function")
-                        .and_then(|f| f.get_mut("parameters"))
-                    {
-                        changed |= strip_additional_properties(schema, 0);
-                    }
-                }
-            }
-            if changed {
-                request.insert("tools", Value::Array(tools));
-            }
-        }
+        strip_tool_fields(quirks, request);
     }
     if quirks.mistral_messages {
-        if let Some(Value::Array(mut messages)) = request.get_value("messages") {
-            let before = messages.len();
-            messages.retain(|m| !is_empty_assistant(m));
-            let mut changed = messages.len() != before;
-            for message in &mut messages {
-                let Some(m) = message.as_object_mut() else {
-                    continue;
-                };
-                if m.get("role").and_then(Value::as_str) != Some("tool") {
-                    changed |= m.remove("name").is_some();
-                }
-                let before = m.len();
-                m.retain(|_, v| !v.is_null());
-                changed |= m.len() != before;
-            }
-            if changed {
-                request.insert("messages", Value::Array(messages));
-            }
-        }
+        clean_mistral_messages(request);
     }
     Ok(rewritten)
 }
@@ -261,4 +168,124 @@ pub(super) fn strip_additional_properties(schema: &mut Value, depth: usize) -> b
         _ => {}
     }
     changed
+}
+
+/// Groq's JSON mode: the schema becomes a forced `json_tool_call` tool (and a
+/// stream is asked whole, to be replayed).
+fn json_mode_as_tool(request: &mut TopLevel<'_>, rewritten: &mut Rewritten) {
+    if let Some(format) = request
+        .get_value("response_format")
+        .filter(Value::is_object)
+    {
+        if request.get_bool("stream") == Some(true) {
+            request.insert("stream", json!(false));
+            request.remove("stream_options");
+            rewritten.fake_stream = true;
+        }
+        let schema = format
+            .get("response_schema")
+            .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")))
+            .cloned();
+        if let Some(schema) = schema {
+            request.insert(
+                "tools",
+                json!([{"type": "function", "function": {"name": JSON_TOOL, "parameters": schema}}]),
+            );
+            request.insert(
+                "tool_choice",
+                json!({"type": "function", "function": {"name": JSON_TOOL}}),
+            );
+            request.remove("response_format");
+            rewritten.json_tool = true;
+        }
+    }
+}
+
+/// `tool_choice` in the provider's dialect (`any`, or only `auto`/`none`).
+fn rewrite_tool_choice(
+    quirks: &Quirks,
+    request: &mut TopLevel<'_>,
+    drop_params: bool,
+) -> Result<(), GatewayError> {
+    if let Some(choice) = request.get_value("tool_choice") {
+        let as_str = choice.as_str();
+        match quirks.tool_choice {
+            ToolChoice::MistralAny => {
+                if !matches!(as_str, Some("auto" | "none")) {
+                    request.insert("tool_choice", json!("any"));
+                }
+            }
+            ToolChoice::RequiredAsAny => {
+                if as_str == Some("required") {
+                    request.insert("tool_choice", json!("any"));
+                }
+            }
+            ToolChoice::AutoOrNone => {
+                if !matches!(as_str, Some("auto" | "none")) {
+                    if drop_params {
+                        request.remove("tool_choice");
+                    } else {
+                        return Err(GatewayError::bad_request(format!(
+                            "deepinfra does not support tool_choice={choice}: only \"auto\" and \"none\". To drop it, set `drop_params: true` in litellm_settings or the deployment's litellm_params."
+                        ))
+                        .with_param("tool_choice"));
+                    }
+                }
+            }
+            ToolChoice::AsIs => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the tool fields the provider refuses (`strict`, `additionalProperties`).
+fn strip_tool_fields(quirks: &Quirks, request: &mut TopLevel<'_>) {
+    if let Some(Value::Array(mut tools)) = request.get_value("tools") {
+        let mut changed = false;
+        for tool in &mut tools {
+            if quirks.strip_tool_strict {
+                if let Some(f) = tool.get_mut("function").and_then(Value::as_object_mut) {
+                    changed |= f.remove("strict").is_some();
+                }
+                if let Some(t) = tool.as_object_mut() {
+                    changed |= t.remove("strict").is_some();
+                }
+            }
+            if quirks.strip_additional_properties {
+                if let Some(schema) = tool
+                    .get_mut("function")
+                    .and_then(|f| f.get_mut("parameters"))
+                {
+                    changed |= strip_additional_properties(schema, 0);
+                }
+            }
+        }
+        if changed {
+            request.insert("tools", Value::Array(tools));
+        }
+    }
+}
+
+/// Mistral's message rules: no empty assistant messages, `name` only on tool
+/// messages, no null fields.
+fn clean_mistral_messages(request: &mut TopLevel<'_>) {
+    if let Some(Value::Array(mut messages)) = request.get_value("messages") {
+        let before = messages.len();
+        messages.retain(|m| !is_empty_assistant(m));
+        let mut changed = messages.len() != before;
+        for message in &mut messages {
+            let Some(m) = message.as_object_mut() else {
+                continue;
+            };
+            if m.get("role").and_then(Value::as_str) != Some("tool") {
+                changed |= m.remove("name").is_some();
+            }
+            let before = m.len();
+            m.retain(|_, v| !v.is_null());
+            changed |= m.len() != before;
+        }
+        if changed {
+            request.insert("messages", Value::Array(messages));
+        }
+    }
 }
