@@ -299,36 +299,18 @@ pub(super) fn convert_tools(tools: &Value) -> Result<(Vec<Value>, bool), Gateway
                 ))
             }
         }
-        let function = tool
-            .get("function")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid(at(".function"), "Each tool needs a `function` object."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid(
-                    at(".function.name"),
-                    "Each tool needs a string `function.name`.",
-                )
-            })?;
+        let view = wire::function_tool(tool, i)?;
         let mut f = Map::new();
-        f.insert("name".into(), json!(name));
-        if let Some(d) = function.get("description").and_then(Value::as_str) {
+        f.insert("name".into(), json!(view.name));
+        if let Some(d) = view.description {
             f.insert("description".into(), json!(d));
         }
-        let parameters = match function.get("parameters") {
-            None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
-            Some(p @ Value::Object(_)) => p.clone(),
-            Some(_) => {
-                return Err(invalid(
-                    at(".function.parameters"),
-                    "`function.parameters` must be a JSON schema object.",
-                ))
-            }
+        let parameters = match view.parameters {
+            None => json!({"type": "object", "properties": {}}),
+            Some(p) => Value::Object(p.clone()),
         };
         f.insert("parameters".into(), parameters);
-        if function.get("strict").and_then(Value::as_bool) == Some(true) {
+        if view.function.get("strict").and_then(Value::as_bool) == Some(true) {
             strict = true;
         }
         out.push(json!({"type": "function", "function": f}));
@@ -452,47 +434,24 @@ pub(super) fn content_parts(
 
 /// Assistant `tool_calls` → Cohere's `ToolCallV2` (arguments as a JSON string).
 pub(super) fn tool_calls(calls: &Value, i: usize) -> Result<Vec<Value>, GatewayError> {
-    let list = calls.as_array().ok_or_else(|| {
-        invalid(
-            format!("messages[{i}].tool_calls"),
-            "`tool_calls` must be an array.",
-        )
-    })?;
-    let mut out = Vec::with_capacity(list.len());
-    for (j, call) in list.iter().enumerate() {
-        let at = |s: &str| format!("messages[{i}].tool_calls[{j}]{s}");
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(at(".id"), "Each tool call needs a string `id`."))?;
-        let function = call
-            .get("function")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid(at(".function"), "Each tool call needs a `function` object."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid(
-                    at(".function.name"),
-                    "Each tool call needs a string `function.name`.",
-                )
-            })?;
-        let arguments = match function.get("arguments") {
-            None | Some(Value::Null) => "{}".to_string(),
+    let views = wire::tool_calls(calls, i, wire::CallIds::Required)?;
+    let mut out = Vec::with_capacity(views.len());
+    for call in views {
+        let arguments = match call.arguments {
+            None => "{}".to_string(),
             Some(Value::String(s)) => s.clone(),
             Some(v @ Value::Object(_)) => v.to_string(),
             Some(_) => {
                 return Err(invalid(
-                    at(".function.arguments"),
+                    format!("{}.function.arguments", call.at),
                     "`function.arguments` must be a JSON string.",
                 ))
             }
         };
         out.push(json!({
-            "id": id,
+            "id": call.id,
             "type": "function",
-            "function": {"name": name, "arguments": arguments},
+            "function": {"name": call.name, "arguments": arguments},
         }));
     }
     Ok(out)

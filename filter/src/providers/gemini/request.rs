@@ -540,23 +540,11 @@ pub(super) fn function_call_parts(
     parts: &mut Vec<Value>,
     names: &mut Vec<(String, String)>,
 ) -> Result<(), GatewayError> {
-    let calls = calls.as_array().ok_or_else(|| {
-        invalid(
-            format!("messages[{i}].tool_calls"),
-            "`tool_calls` must be an array.",
-        )
-    })?;
-    for (k, call) in calls.iter().enumerate() {
-        let at = format!("messages[{i}].tool_calls[{k}]");
-        let function = call
-            .get("function")
-            .ok_or_else(|| invalid(&at, "A tool call needs a `function`."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(format!("{at}.function.name"), "`name` must be a string."))?;
-        let args = match function.get("arguments") {
-            None | Some(Value::Null) => json!({}),
+    for call in wire::tool_calls(calls, i, wire::CallIds::Optional)? {
+        let at = &call.at;
+        let name = call.name;
+        let args = match call.arguments {
+            None => json!({}),
             Some(Value::String(s)) if s.trim().is_empty() => json!({}),
             Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
                 invalid(
@@ -578,7 +566,7 @@ pub(super) fn function_call_parts(
             ));
         }
         let mut part = json!({ "functionCall": { "name": name, "args": args } });
-        if let Some(id) = call.get("id").and_then(Value::as_str) {
+        if let Some(id) = call.id {
             names.push((id.to_string(), name.to_string()));
             if let (Some(sig), Some(obj)) = (split_tool_call_id(id).1, part.as_object_mut()) {
                 obj.insert("thoughtSignature".into(), Value::from(sig));
@@ -666,25 +654,13 @@ pub(super) fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>
                 "Only `function` tools are supported for Gemini.",
             ));
         }
-        let f = tool
-            .get("function")
-            .ok_or_else(|| invalid(&at, "A tool needs a `function`."))?;
-        let name = f
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(format!("{at}.function.name"), "`name` must be a string."))?;
+        let function = wire::function_tool(tool, k)?;
         let mut decl = Map::new();
-        decl.insert("name".into(), Value::from(name));
-        if let Some(d) = f.get("description").and_then(Value::as_str) {
+        decl.insert("name".into(), Value::from(function.name));
+        if let Some(d) = function.description {
             decl.insert("description".into(), Value::from(d));
         }
-        if let Some(params) = f.get("parameters").filter(|p| !p.is_null()) {
-            if !params.is_object() {
-                return Err(invalid(
-                    format!("{at}.function.parameters"),
-                    "`parameters` must be a JSON Schema object.",
-                ));
-            }
+        if let Some(params) = function.parameters {
             let empty_object = params
                 .get("properties")
                 .and_then(Value::as_object)
@@ -695,7 +671,7 @@ pub(super) fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>
                     .unwrap_or("object")
                     == "object";
             if !empty_object {
-                let mut params = params.clone();
+                let mut params = Value::Object(params.clone());
                 clean_schema(&mut params);
                 decl.insert("parameters".into(), params);
             }

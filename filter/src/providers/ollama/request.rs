@@ -310,49 +310,30 @@ pub(super) fn tool_calls(
     i: usize,
     names: &mut Vec<(String, String)>,
 ) -> Result<Vec<Value>, GatewayError> {
-    let list = calls.as_array().ok_or_else(|| {
-        invalid(
-            format!("messages[{i}].tool_calls"),
-            "`tool_calls` must be an array.",
-        )
-    })?;
-    let mut out = Vec::with_capacity(list.len());
-    for (j, call) in list.iter().enumerate() {
-        let at = |s: &str| format!("messages[{i}].tool_calls[{j}]{s}");
-        let function = call
-            .get("function")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid(at(".function"), "Each tool call needs a `function` object."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid(
-                    at(".function.name"),
-                    "Each tool call needs a string `function.name`.",
-                )
-            })?;
-        let arguments = match function.get("arguments") {
-            None | Some(Value::Null) => json!({}),
+    let views = wire::tool_calls(calls, i, wire::CallIds::Optional)?;
+    let mut out = Vec::with_capacity(views.len());
+    for call in views {
+        let arguments = match call.arguments {
+            None => json!({}),
             Some(Value::String(s)) if s.trim().is_empty() => json!({}),
             Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
                 invalid(
-                    at(".function.arguments"),
+                    format!("{}.function.arguments", call.at),
                     format!("`function.arguments` is not valid JSON: {e}"),
                 )
             })?,
             Some(v @ Value::Object(_)) => v.clone(),
             Some(_) => {
                 return Err(invalid(
-                    at(".function.arguments"),
+                    format!("{}.function.arguments", call.at),
                     "`function.arguments` must be a JSON string.",
                 ))
             }
         };
-        if let Some(id) = call.get("id").and_then(Value::as_str) {
-            names.push((id.to_string(), name.to_string()));
+        if let Some(id) = call.id {
+            names.push((id.to_string(), call.name.to_string()));
         }
-        out.push(json!({"function": {"name": name, "arguments": arguments}}));
+        out.push(json!({"function": {"name": call.name, "arguments": arguments}}));
     }
     Ok(out)
 }
