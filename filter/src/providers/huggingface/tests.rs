@@ -245,13 +245,7 @@ fn run(
 }
 
 fn events(out: &str) -> Vec<Value> {
-    out.split("\n\n")
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let data = e.strip_prefix("data: ").expect("data events only");
-            serde_json::from_str(data).unwrap_or_else(|_| json!(data))
-        })
-        .collect()
+    crate::test_support::sse_data_events(out.as_bytes())
 }
 
 #[test]
@@ -275,15 +269,12 @@ fn stream_at_every_split_point() {
     );
     assert_eq!(evs[4], json!("[DONE]"));
     assert!(evs[..4].iter().all(|e| e["id"] == evs[0]["id"]));
-    for split in 0..=bytes.len() {
-        assert_eq!(
-            run(Endpoint::ChatCompletions, bytes, &[split], true),
-            whole,
-            "split at {split}"
-        );
-    }
-    let every: Vec<usize> = (1..bytes.len()).collect();
-    assert_eq!(run(Endpoint::ChatCompletions, bytes, &every, true), whole);
+    // Split in two at every byte, and byte by byte: the same output and usage.
+    let (out, usage) = crate::test_support::assert_split_invariant(
+        || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+        bytes,
+    );
+    assert_eq!((String::from_utf8(out).unwrap(), usage), whole);
     let (out, usage) = run(Endpoint::Completions, bytes, &[], false);
     let evs = events(&out);
     assert_eq!(evs[0]["object"], "text_completion");
