@@ -98,7 +98,7 @@ pub use response::*;
 pub use stream::*;
 
 #[cfg(test)]
-mod tests;
+mod fixtures;
 
 /// Cohere's own request parameters, passed as they are.
 pub const NATIVE: &[&str] = &[

@@ -574,3 +574,258 @@ pub(super) fn chat_messages(messages: &[Value]) -> Result<Vec<Value>, GatewayErr
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::cohere::fixtures::*;
+
+    #[test]
+    fn chat_request_maps_parameters() {
+        let body = chat(json!({
+            "model": "x",
+            "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi", "name": "bob"}],
+            "max_tokens": 10, "max_completion_tokens": 20, "temperature": 0.5, "top_p": 0.9,
+            "top_k": 40, "seed": 3, "frequency_penalty": 0.1, "presence_penalty": 0.2,
+            "stop": "END", "n": 1, "stream": true, "stream_options": {"include_usage": true},
+            "safety_mode": "STRICT", "response_format": {"type": "json_object"},
+        }));
+        assert_eq!(
+            body,
+            json!({
+                "model": "command-a-03-2025",
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+                "stream": true,
+                "response_format": {"type": "json_object"},
+                "max_tokens": 20, "temperature": 0.5, "p": 0.9, "frequency_penalty": 0.1,
+                "presence_penalty": 0.2, "seed": 3, "k": 40, "stop_sequences": ["END"],
+                "safety_mode": "STRICT",
+            })
+        );
+        let body = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 5,
+            "stop": ["a", "b"], "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}}),
+        );
+        assert_eq!(body["stream"], false, "always sent");
+        assert_eq!(body["max_tokens"], 5);
+        assert_eq!(body["stop_sequences"], json!(["a", "b"]));
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_object", "json_schema": {"type": "object"}})
+        );
+        let body = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "text"}}),
+        );
+        assert!(body.get("response_format").is_none());
+    }
+
+    #[test]
+    fn reasoning_maps_to_thinking() {
+        let think = |v: Value| chat(v)["thinking"].clone();
+        let m = json!([{"role": "user", "content": "x"}]);
+        assert_eq!(
+            think(json!({"messages": m, "reasoning_effort": "low"})),
+            json!({"type": "enabled", "token_budget": 1024})
+        );
+        assert_eq!(
+            think(json!({"messages": m, "reasoning_effort": "none"})),
+            json!({"type": "disabled"})
+        );
+        assert_eq!(
+            think(
+                json!({"messages": m, "thinking": {"type": "enabled", "budget_tokens": 99}, "reasoning_effort": "high"})
+            ),
+            json!({"type": "enabled", "token_budget": 99}),
+            "an explicit `thinking` wins"
+        );
+        assert_eq!(
+            chat_err(json!({"messages": m, "reasoning_effort": "extreme"}))
+                .param
+                .as_deref(),
+            Some("reasoning_effort")
+        );
+        assert_eq!(
+            chat_err(json!({"messages": m, "thinking": {"type": "on"}}))
+                .param
+                .as_deref(),
+            Some("thinking.type")
+        );
+    }
+
+    const PIXEL: &str = "data:image/png;base64,iVBORw0KGgo=";
+
+    #[test]
+    fn messages_tools_and_tool_round_trip() {
+        let tool = json!({"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": true}});
+        let body = chat(json!({
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "Sys"}]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}},
+                    {"type": "image_url", "image_url": "https://example.com/cat.png"}
+                ]},
+                {"role": "assistant", "content": null, "tool_plan": "I will look it up.",
+                 "tool_calls": [{"id": "get_weather_1", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "get_weather_1", "content": "18C"},
+                {"role": "assistant", "content": "It is 18C.", "reasoning_content": "easy"},
+                {"role": "assistant", "content": null}
+            ],
+            "tools": [tool, {"type": "function", "function": {"name": "noop"}}],
+            "tool_choice": "required"
+        }));
+        let m = &body["messages"];
+        assert_eq!(
+            m[0],
+            json!({"role": "system", "content": [{"type": "text", "text": "Sys"}]})
+        );
+        assert_eq!(
+            m[1]["content"],
+            json!([{"type": "text", "text": "what is this?"},
+                   {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}},
+                   {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}])
+        );
+        assert_eq!(
+            m[2],
+            json!({"role": "assistant", "tool_plan": "I will look it up.",
+                   "tool_calls": [{"id": "get_weather_1", "type": "function",
+                                   "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]})
+        );
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "tool_call_id": "get_weather_1", "content": "18C"})
+        );
+        assert_eq!(
+            m[4]["content"],
+            json!([{"type": "thinking", "thinking": "easy"}, {"type": "text", "text": "It is 18C."}])
+        );
+        assert_eq!(m[5], json!({"role": "assistant", "content": ""}));
+        assert_eq!(body["tool_choice"], "REQUIRED");
+        assert_eq!(body["strict_tools"], true);
+        assert_eq!(
+            body["tools"][0],
+            json!({"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})
+        );
+        assert_eq!(
+            body["tools"][1]["function"]["parameters"],
+            json!({"type": "object", "properties": {}}),
+            "v2 requires parameters"
+        );
+
+        let named = chat(json!({"messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "b"}}],
+            "tool_choice": {"type": "function", "function": {"name": "b"}}}));
+        assert_eq!(named["tool_choice"], "REQUIRED");
+        assert_eq!(named["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(named["tools"][0]["function"]["name"], "b");
+        let none = chat(json!({"messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": "none"}));
+        assert_eq!(none["tool_choice"], "NONE");
+        let auto = chat(json!({"messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": "auto"}));
+        assert!(auto.get("tool_choice").is_none());
+    }
+
+    #[test]
+    fn bad_requests_name_the_field() {
+        let cases = [
+            (json!({"messages": []}), "messages"),
+            (
+                json!({"messages": [{"role": "function", "content": "x"}]}),
+                "messages[0].role",
+            ),
+            (
+                json!({"messages": [{"role": "tool", "content": "x"}]}),
+                "messages[0].tool_call_id",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}),
+                "messages[0].content[0].type",
+            ),
+            (
+                json!({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+                "messages[0].content[0].type",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "n": 2}),
+                "n",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "stop": [1]}),
+                "stop",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}),
+                "tool_choice",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "a"}}],
+                    "tool_choice": {"type": "function", "function": {"name": "zz"}}}),
+                "tool_choice.function.name",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}}),
+                "response_format.json_schema.schema",
+            ),
+        ];
+        for (req, param) in cases {
+            let err = chat_err(req.clone());
+            assert_eq!(
+                (err.status, err.param.as_deref()),
+                (400, Some(param)),
+                "{req}"
+            );
+        }
+    }
+
+    #[test]
+    fn completions_and_embeddings_requests() {
+        let out = translate_request(
+            Endpoint::Completions,
+            &map(json!({"prompt": ["Say hi"], "max_tokens": 3})),
+            "command-r",
+        )
+        .unwrap();
+        let body: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(out.path, "/v2/chat");
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": "Say hi"}])
+        );
+        assert_eq!(body["max_tokens"], 3);
+
+        let out = translate_request(
+            Endpoint::Embeddings,
+            &map(json!({"input": ["a", "b"], "encoding_format": "base64", "dimensions": 256})),
+            "embed-v4.0",
+        )
+        .unwrap();
+        assert_eq!(out.path, "/v2/embed");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.body).unwrap(),
+            json!({"model": "embed-v4.0", "texts": ["a", "b"], "input_type": "search_document",
+                   "embedding_types": ["float"], "output_dimension": 256})
+        );
+        let out = translate_request(
+            Endpoint::Embeddings,
+            &map(json!({"input": "q", "input_type": "search_query"})),
+            "embed-english-v3.0",
+        )
+        .unwrap();
+        let body: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            (body["texts"].clone(), body["input_type"].clone()),
+            (json!(["q"]), json!("search_query"))
+        );
+        for bad in [
+            json!({"input": [[1, 2]]}),
+            json!({}),
+            json!({"input": "x", "encoding_format": "int8"}),
+        ] {
+            assert!(translate_request(Endpoint::Embeddings, &map(bad), "e").is_err());
+        }
+        assert!(supported_params(Endpoint::Embeddings).contains(&"input_type"));
+        assert!(!supported_params(Endpoint::ChatCompletions).contains(&"logit_bias"));
+    }
+}

@@ -178,3 +178,100 @@ pub fn translate_response(
     serde_json::to_vec(&out)
         .map_err(|e| GatewayError::internal(format!("could not serialize answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::cohere::fixtures::*;
+
+    fn answer(endpoint: Endpoint, body: &str) -> Value {
+        serde_json::from_slice(&translate_response(endpoint, body.as_bytes(), &ctx(false)).unwrap())
+            .unwrap()
+    }
+
+    /// Shaped as the non-streamed example of Cohere's `POST /v2/chat` reference.
+    const CHAT_ANSWER: &str = r#"{"id":"c14c80c3-18eb-4519-9460-6c92edd8cfb4","finish_reason":"COMPLETE","message":{"role":"assistant","content":[{"type":"thinking","thinking":"Greet back."},{"type":"text","text":"Hello! How can I help?"}]},"usage":{"billed_units":{"input_tokens":5,"output_tokens":418},"tokens":{"input_tokens":71,"output_tokens":420},"cached_tokens":64}}"#;
+
+    #[test]
+    fn responses_become_openai() {
+        let v = answer(Endpoint::ChatCompletions, CHAT_ANSWER);
+        assert_eq!(v["id"], "c14c80c3-18eb-4519-9460-6c92edd8cfb4");
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["created"], 1_700_000_000);
+        assert_eq!(v["model"], "command-a-03-2025");
+        assert_eq!(
+            v["choices"][0]["message"],
+            json!({"role": "assistant", "content": "Hello! How can I help?", "reasoning_content": "Greet back."})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 71, "completion_tokens": 420, "total_tokens": 491,
+                   "prompt_tokens_details": {"cached_tokens": 64}})
+        );
+
+        // The tool-use example of Cohere's tool use guide.
+        let v = answer(
+            Endpoint::ChatCompletions,
+            r#"{"id":"9a3d6b8e","finish_reason":"TOOL_CALL","message":{"role":"assistant","tool_plan":"I will search for the weather in Toronto.","tool_calls":[{"id":"get_weather_1byjy32y4hvq","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Toronto\"}"}}]},"usage":{"billed_units":{"input_tokens":37,"output_tokens":28}}}"#,
+        );
+        let msg = &v["choices"][0]["message"];
+        assert_eq!(msg["content"], Value::Null);
+        assert_eq!(
+            msg["tool_plan"],
+            "I will search for the weather in Toronto."
+        );
+        assert_eq!(
+            msg["tool_calls"],
+            json!([{"id": "get_weather_1byjy32y4hvq", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"location\":\"Toronto\"}"}}])
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 37, "completion_tokens": 28, "total_tokens": 65}),
+            "billed_units when tokens is absent"
+        );
+        for (reason, mapped) in [
+            ("MAX_TOKENS", "length"),
+            ("STOP_SEQUENCE", "stop"),
+            ("ERROR", "stop"),
+            ("TIMEOUT", "stop"),
+            ("ERROR_TOXIC", "content_filter"),
+        ] {
+            let body = format!(
+                r#"{{"id":"x","finish_reason":"{reason}","message":{{"role":"assistant","content":[{{"type":"text","text":"t"}}]}}}}"#
+            );
+            assert_eq!(
+                answer(Endpoint::ChatCompletions, &body)["choices"][0]["finish_reason"],
+                mapped
+            );
+        }
+        let v = answer(Endpoint::Completions, CHAT_ANSWER);
+        assert_eq!(v["object"], "text_completion");
+        assert_eq!(v["choices"][0]["text"], "Hello! How can I help?");
+
+        // `POST /v2/embed` reference example, trimmed.
+        let v = answer(
+            Endpoint::Embeddings,
+            r#"{"id":"da6e531f","embeddings":{"float":[[0.016296387,-0.008354187],[0.5,0.25]]},"texts":["hello","goodbye"],"meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":2}},"response_type":"embeddings_by_type"}"#,
+        );
+        assert_eq!(v["object"], "list");
+        assert_eq!(
+            v["data"][1],
+            json!({"object": "embedding", "index": 1, "embedding": [0.5, 0.25]})
+        );
+        assert_eq!(v["usage"], json!({"prompt_tokens": 2, "total_tokens": 2}));
+        assert_eq!(v["model"], "command-a-03-2025");
+        let err =
+            translate_response(Endpoint::ChatCompletions, b"<html>", &ctx(false)).unwrap_err();
+        assert_eq!(err.status, 502);
+        let err = translate_response(
+            Endpoint::Embeddings,
+            br#"{"id":"x","embeddings":{"int8":[[1]]}}"#,
+            &ctx(false),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 502);
+    }
+}

@@ -328,3 +328,204 @@ impl StreamTranslate for StreamTranslator {
         self.state.usage
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::cohere::fixtures::*;
+
+    /// A text stream as Cohere's "Chat with Streaming" reference shows it (ids and
+    /// text shortened), with a thinking block first as `command-a-reasoning` sends.
+    const TEXT_STREAM: &str = concat!(
+        "event: message-start\n",
+        "data: {\"id\":\"29f14a5a-11de-4cae-9800-25e4747408ea\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\",\"tool_calls\":[],\"citations\":[]}}}\n\n",
+        "event: content-start\n",
+        "data: {\"type\":\"content-start\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"type\":\"thinking\",\"thinking\":\"\"}}}}\n\n",
+        "event: content-delta\n",
+        "data: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"thinking\":\"Say hi.\"}}}}\n\n",
+        "event: content-end\n",
+        "data: {\"type\":\"content-end\",\"index\":0}\n\n",
+        "event: content-start\n",
+        "data: {\"type\":\"content-start\",\"index\":1,\"delta\":{\"message\":{\"content\":{\"type\":\"text\",\"text\":\"\"}}}}\n\n",
+        "event: content-delta\n",
+        "data: {\"type\":\"content-delta\",\"index\":1,\"delta\":{\"message\":{\"content\":{\"text\":\"Hello\"}}}}\n\n",
+        "event: content-delta\r\n",
+        "data: {\"type\":\"content-delta\",\"index\":1,\"delta\":{\"message\":{\"content\":{\"text\":\" wörld\"}}}}\r\n\r\n",
+        "event: content-end\n",
+        "data: {\"type\":\"content-end\",\"index\":1}\n\n",
+        "event: message-end\n",
+        "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"COMPLETE\",\"usage\":{\"billed_units\":{\"input_tokens\":3,\"output_tokens\":9},\"tokens\":{\"input_tokens\":69,\"output_tokens\":9}}}}\n\n",
+    );
+
+    /// A tool-call stream as the streaming guide's "Tool Use Stream Events" show it.
+    const TOOL_STREAM: &str = concat!(
+        "event: message-start\n",
+        "data: {\"id\":\"93b3f521\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\",\"tool_calls\":[],\"citations\":[]}}}\n\n",
+        "event: tool-plan-delta\n",
+        "data: {\"type\":\"tool-plan-delta\",\"delta\":{\"message\":{\"tool_plan\":\"I will\"}}}\n\n",
+        "event: tool-call-start\n",
+        "data: {\"type\":\"tool-call-start\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":{\"id\":\"get_weather_nsz5zm3w56q3\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}}}}\n\n",
+        "event: tool-call-delta\n",
+        "data: {\"type\":\"tool-call-delta\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":{\"function\":{\"arguments\":\"{\\\"location\\\":\"}}}}}\n\n",
+        "event: tool-call-delta\n",
+        "data: {\"type\":\"tool-call-delta\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":{\"function\":{\"arguments\":\" \\\"Toronto\\\"}\"}}}}}\n\n",
+        "event: tool-call-end\n",
+        "data: {\"type\":\"tool-call-end\",\"index\":0}\n\n",
+        "event: tool-call-start\n",
+        "data: {\"type\":\"tool-call-start\",\"index\":1,\"delta\":{\"message\":{\"tool_calls\":{\"id\":\"get_time_2\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}}}}\n\n",
+        "event: tool-call-end\n",
+        "data: {\"type\":\"tool-call-end\",\"index\":1}\n\n",
+        "event: message-end\n",
+        "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"TOOL_CALL\",\"usage\":{\"billed_units\":{\"input_tokens\":37,\"output_tokens\":28},\"tokens\":{\"input_tokens\":1000,\"output_tokens\":60}}}}\n\n",
+    );
+
+    fn run(
+        endpoint: Endpoint,
+        stream: &[u8],
+        splits: &[usize],
+        include_usage: bool,
+    ) -> (String, Option<crate::cost::Usage>) {
+        let mut t = StreamTranslator::new(endpoint, ctx(include_usage));
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &s in splits {
+            t.push(&stream[last..s], &mut out);
+            last = s;
+        }
+        t.push(&stream[last..], &mut out);
+        t.finish(&mut out);
+        (String::from_utf8(out).unwrap(), t.usage())
+    }
+
+    fn events(out: &str) -> Vec<Value> {
+        crate::test_support::sse_data_events(out.as_bytes())
+    }
+
+    #[test]
+    fn text_stream_at_every_split_point() {
+        let bytes = TEXT_STREAM.as_bytes();
+        let whole = run(Endpoint::ChatCompletions, bytes, &[], true);
+        let evs = events(&whole.0);
+        assert_eq!(evs.len(), 7, "{}", whole.0);
+        assert_eq!(
+            evs[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        assert_eq!(evs[0]["id"], "29f14a5a-11de-4cae-9800-25e4747408ea");
+        assert_eq!(evs[0]["object"], "chat.completion.chunk");
+        assert_eq!(
+            evs[1]["choices"][0]["delta"],
+            json!({"reasoning_content": "Say hi."})
+        );
+        assert_eq!(evs[2]["choices"][0]["delta"], json!({"content": "Hello"}));
+        assert_eq!(evs[3]["choices"][0]["delta"], json!({"content": " wörld"}));
+        assert_eq!(evs[4]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(evs[5]["choices"], json!([]));
+        assert_eq!(
+            evs[5]["usage"],
+            json!({"prompt_tokens": 69, "completion_tokens": 9, "total_tokens": 78})
+        );
+        assert_eq!(evs[6], json!("[DONE]"));
+        assert!(
+            evs[..6].iter().all(|e| e["id"] == evs[0]["id"]),
+            "one id per stream"
+        );
+        assert_eq!(
+            whole.1.map(|u| (u.prompt_tokens, u.completion_tokens)),
+            Some((69, 9))
+        );
+        // Split in two at every byte, and byte by byte: the same output and usage.
+        let (out, usage) = crate::test_support::assert_split_invariant(
+            || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+            bytes,
+        );
+        assert_eq!((String::from_utf8(out).unwrap(), usage), whole);
+        // Without include_usage: no usage chunk, usage still known.
+        let (out, usage) = run(Endpoint::ChatCompletions, bytes, &[], false);
+        assert_eq!(events(&out).len(), 6);
+        assert_eq!(usage.map(|u| u.completion_tokens), Some(9));
+        // As a legacy completion: text chunks only.
+        let (out, _) = run(Endpoint::Completions, bytes, &[], true);
+        let evs = events(&out);
+        assert_eq!(evs[0]["object"], "text_completion");
+        assert_eq!(evs[0]["choices"][0]["text"], "Hello");
+        assert_eq!(evs[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(evs[3]["usage"]["completion_tokens"], 9);
+        assert_eq!(evs.len(), 5);
+    }
+
+    #[test]
+    fn tool_stream_at_every_split_point() {
+        let bytes = TOOL_STREAM.as_bytes();
+        let whole = run(Endpoint::ChatCompletions, bytes, &[], true);
+        let evs = events(&whole.0);
+        assert_eq!(evs.len(), 10, "{}", whole.0);
+        assert_eq!(
+            evs[1]["choices"][0]["delta"],
+            json!({"tool_plan": "I will"})
+        );
+        assert_eq!(
+            evs[2]["choices"][0]["delta"]["tool_calls"],
+            json!([{"index": 0, "id": "get_weather_nsz5zm3w56q3", "type": "function",
+                    "function": {"name": "get_weather", "arguments": ""}}])
+        );
+        assert_eq!(
+            evs[3]["choices"][0]["delta"]["tool_calls"],
+            json!([{"index": 0, "function": {"arguments": "{\"location\":"}}])
+        );
+        assert_eq!(
+            evs[4]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            " \"Toronto\"}"
+        );
+        assert_eq!(evs[5]["choices"][0]["delta"]["tool_calls"][0]["index"], 1);
+        assert_eq!(
+            evs[6]["choices"][0]["delta"]["tool_calls"],
+            json!([{"index": 1, "function": {"arguments": "{}"}}]),
+            "a call without arguments gets {{}}"
+        );
+        assert_eq!(evs[7]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(evs[8]["usage"]["prompt_tokens"], 1000);
+        for split in 0..=bytes.len() {
+            assert_eq!(
+                run(Endpoint::ChatCompletions, bytes, &[split], true),
+                whole,
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_errors_and_cuts_end_with_an_error_event() {
+        let failed = concat!(
+            "event: message-start\ndata: {\"id\":\"a\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\"}}}\n\n",
+            "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"error\":\"internal server error\",\"finish_reason\":\"ERROR\",\"usage\":{\"tokens\":{\"input_tokens\":4,\"output_tokens\":1}}}}\n\n",
+        );
+        let (out, usage) = run(Endpoint::ChatCompletions, failed.as_bytes(), &[], true);
+        let evs = events(&out);
+        assert_eq!(evs[1]["error"]["message"], "internal server error");
+        assert_eq!(evs[1]["error"]["code"], "500");
+        assert_eq!(evs.last().unwrap(), &json!("[DONE]"));
+        assert_eq!(usage.map(|u| u.prompt_tokens), Some(4));
+
+        let cut = &TEXT_STREAM[..TEXT_STREAM.find("event: message-end").unwrap()];
+        let (out, _) = run(Endpoint::ChatCompletions, cut.as_bytes(), &[], false);
+        let evs = events(&out);
+        assert_eq!(evs[evs.len() - 2]["error"]["code"], "502", "{out}");
+        assert_eq!(out.matches("[DONE]").count(), 1);
+
+        let (out, _) = run(Endpoint::ChatCompletions, b"data: not json\n\n", &[], false);
+        assert!(
+            out.contains("\"code\":\"502\"") && out.ends_with("data: [DONE]\n\n"),
+            "{out}"
+        );
+        // Cohere's `[DONE]` (where it sends one) is not an error.
+        let with_done = format!("{TEXT_STREAM}data: [DONE]\n\n");
+        assert_eq!(
+            run(Endpoint::ChatCompletions, with_done.as_bytes(), &[], true),
+            run(Endpoint::ChatCompletions, TEXT_STREAM.as_bytes(), &[], true)
+        );
+        let orphan = "data: {\"type\":\"tool-call-delta\",\"index\":3,\"delta\":{\"message\":{\"tool_calls\":{\"function\":{\"arguments\":\"x\"}}}}}\n\n";
+        let (out, _) = run(Endpoint::ChatCompletions, orphan.as_bytes(), &[], false);
+        assert!(out.contains("never started"), "{out}");
+    }
+}

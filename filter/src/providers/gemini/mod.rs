@@ -100,13 +100,13 @@ mod request;
 mod response;
 mod stream;
 
+#[cfg(test)]
+mod fixtures;
+
 pub use error::*;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
-
-#[cfg(test)]
-mod tests;
 
 /// The separator LiteLLM puts between a tool call id and the Gemini thought
 /// signature it carries (`litellm_core_utils/prompt_templates/factory.py`).
@@ -213,4 +213,67 @@ fn encode_segment(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_per_endpoint_and_encoded_model() {
+        assert_eq!(
+            request_path("gemini-2.5-flash", false, Endpoint::ChatCompletions),
+            "/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            request_path("gemini-2.5-flash", true, Endpoint::ChatCompletions),
+            "/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            request_path("models/gemini-embedding-001", false, Endpoint::Embeddings),
+            "/models/gemini-embedding-001:batchEmbedContents"
+        );
+        assert_eq!(
+            request_path("a/b c?x", false, Endpoint::ChatCompletions),
+            "/models/a%2Fb%20c%3Fx:generateContent"
+        );
+        for (prefix, versioned) in [
+            ("", false),
+            ("/v1beta", true),
+            ("/proxy/v1", true),
+            ("/v1alpha", true),
+            ("/gemini", false),
+            ("/v", false),
+            ("/very", false),
+        ] {
+            assert_eq!(has_version(prefix), versioned, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn supported_params_cover_everything_translated() {
+        for p in [
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "max_completion_tokens",
+            "stop",
+            "n",
+            "presence_penalty",
+            "frequency_penalty",
+            "seed",
+            "response_format",
+            "reasoning_effort",
+            "tools",
+            "tool_choice",
+            "stream_options",
+        ] {
+            assert!(
+                supported_params(Endpoint::ChatCompletions).contains(&p),
+                "{p}"
+            );
+        }
+        assert!(supported_params(Endpoint::Embeddings).contains(&"dimensions"));
+        assert!(!supported_params(Endpoint::ChatCompletions).contains(&"logit_bias"));
+    }
 }

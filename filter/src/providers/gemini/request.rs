@@ -706,3 +706,438 @@ pub(super) fn translate_tool_choice(choice: Option<&Value>) -> Result<Option<Val
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::gemini::fixtures::*;
+
+    #[test]
+    fn text_and_system_messages() {
+        let v = chat(json!({
+            "model": "x",
+            "messages": [
+                {"role": "system", "content": "You are a cat."},
+                {"role": "developer", "content": [{"type": "text", "text": "Your name is Neko."}]},
+                {"role": "user", "content": "Hello there"},
+                {"role": "assistant", "content": "Great to meet you. What would you like to know?"},
+                {"role": "user", "content": "I have two dogs in my house."},
+                {"role": "user", "content": "How many paws are in my house?"}
+            ]
+        }));
+        assert_eq!(
+            v,
+            json!({
+                "systemInstruction": {"parts": [{"text": "You are a cat."}, {"text": "Your name is Neko."}]},
+                "contents": [
+                    {"role": "user", "parts": [{"text": "Hello there"}]},
+                    {"role": "model", "parts": [{"text": "Great to meet you. What would you like to know?"}]},
+                    {"role": "user", "parts": [{"text": "I have two dogs in my house."}, {"text": "How many paws are in my house?"}]}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn generation_config_fields() {
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "hi"}],
+            "temperature": 0.7, "top_p": 0.9, "max_tokens": 100, "max_completion_tokens": 200,
+            "stop": "END", "n": 2, "presence_penalty": 0.5, "frequency_penalty": -0.5, "seed": 42
+        }));
+        assert_eq!(
+            v["generationConfig"],
+            json!({
+                "temperature": 0.7, "topP": 0.9, "maxOutputTokens": 200,
+                "stopSequences": ["END"], "candidateCount": 2,
+                "presencePenalty": 0.5, "frequencyPenalty": -0.5, "seed": 42
+            })
+        );
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "hi"}],
+            "stop": ["a", "b"], "max_tokens": 5
+        }));
+        assert_eq!(v["generationConfig"]["stopSequences"], json!(["a", "b"]));
+        assert_eq!(v["generationConfig"]["maxOutputTokens"], 5);
+        let e = chat_err(json!({"messages": [{"role": "user", "content": "hi"}], "stop": 3}));
+        assert_eq!(e.param.as_deref(), Some("stop"));
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}),
+        );
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("temperature")));
+        // Nothing set: no generationConfig at all.
+        let v = chat(json!({"messages": [{"role": "user", "content": "hi"}]}));
+        assert!(v.get("generationConfig").is_none());
+    }
+
+    #[test]
+    fn images_data_uri_url_and_unknown_url() {
+        let v = chat(json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Caption this image."},
+            {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.PNG?size=2"}}
+        ]}]}));
+        assert_eq!(
+            v["contents"][0]["parts"],
+            json!([
+                {"text": "Caption this image."},
+                {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
+                {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.PNG?size=2"}}
+            ])
+        );
+        let e = chat_err(json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "x"},
+            {"type": "image_url", "image_url": {"url": "http://example.com/render?id=3"}}
+        ]}]}));
+        assert_eq!(e.status, 400);
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[1].image_url"));
+        assert!(e.message.contains("data URI"), "{}", e.message);
+        let e = chat_err(json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}
+        ]}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].image_url"));
+        let e = chat_err(json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png,notbase64"}}
+        ]}]}));
+        assert_eq!(e.status, 400);
+    }
+
+    fn weather_tool() -> Value {
+        json!({"type": "function", "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given location",
+            "strict": true,
+            "parameters": {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                    "unit": {"type": "object", "properties": {"v": {"type": "string"}}, "additionalProperties": false}
+                },
+                "required": ["location"],
+                "additionalProperties": false
+            }
+        }})
+    }
+
+    #[test]
+    fn tools_are_declarations_with_cleaned_schemas() {
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "weather?"}],
+            "tools": [weather_tool(), {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}]
+        }));
+        assert_eq!(
+            v["tools"],
+            json!([{"functionDeclarations": [
+                {
+                    "name": "get_current_weather",
+                    "description": "Get the current weather in a given location",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                            "unit": {"type": "object", "properties": {"v": {"type": "string"}}}
+                        },
+                        "required": ["location"]
+                    }
+                },
+                {"name": "now"}
+            ]}])
+        );
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "web_search"}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tools[0]"));
+    }
+
+    #[test]
+    fn tool_choice_variants() {
+        let base = |choice: Value| {
+            chat(json!({
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [weather_tool()],
+                "tool_choice": choice
+            }))["toolConfig"]
+                .clone()
+        };
+        assert_eq!(
+            base(json!("auto")),
+            json!({"functionCallingConfig": {"mode": "AUTO"}})
+        );
+        assert_eq!(
+            base(json!("none")),
+            json!({"functionCallingConfig": {"mode": "NONE"}})
+        );
+        assert_eq!(
+            base(json!("required")),
+            json!({"functionCallingConfig": {"mode": "ANY"}})
+        );
+        assert_eq!(
+            base(json!({"type": "function", "function": {"name": "get_current_weather"}})),
+            json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_current_weather"]}})
+        );
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tool_choice"));
+    }
+
+    #[test]
+    fn json_mode_both_kinds() {
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_object"}
+        }));
+        assert_eq!(
+            v["generationConfig"],
+            json!({"responseMimeType": "application/json"})
+        );
+        let schema = json!({"type": "object", "properties": {"recipe_name": {"type": "string"}}, "required": ["recipe_name"], "additionalProperties": false});
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "recipe", "strict": true, "schema": schema}}
+        }));
+        assert_eq!(
+            v["generationConfig"],
+            json!({"responseMimeType": "application/json", "responseJsonSchema": schema})
+        );
+        let v = chat(
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "text"}}),
+        );
+        assert!(v.get("generationConfig").is_none());
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("response_format"));
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_thinking_config() {
+        let cfg = |effort: &str| {
+            chat(
+                json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": effort}),
+            )["generationConfig"]["thinkingConfig"]
+                .clone()
+        };
+        assert_eq!(
+            cfg("low"),
+            json!({"thinkingBudget": 1024, "includeThoughts": true})
+        );
+        assert_eq!(
+            cfg("medium"),
+            json!({"thinkingBudget": 2048, "includeThoughts": true})
+        );
+        assert_eq!(
+            cfg("high"),
+            json!({"thinkingBudget": 4096, "includeThoughts": true})
+        );
+        // `minimal`: the smallest budget of each 2.5 model (LiteLLM's per-model
+        // DEFAULT_REASONING_EFFORT_MINIMAL_THINKING_BUDGET_GEMINI_2_5_* constants).
+        assert_eq!(
+            cfg("minimal"),
+            json!({"thinkingBudget": 1, "includeThoughts": true})
+        );
+        for (model, budget) in [
+            ("gemini-2.5-pro", 128),
+            ("gemini-2.5-flash-lite", 512),
+            ("gemini-2.0-flash-thinking-exp", 128),
+        ] {
+            assert_eq!(
+                thinking_config("minimal", model),
+                Some(json!({"thinkingBudget": budget, "includeThoughts": true})),
+                "{model}"
+            );
+        }
+        assert_eq!(
+            cfg("none"),
+            json!({"thinkingBudget": 0, "includeThoughts": false})
+        );
+        assert_eq!(cfg("disable"), cfg("none"));
+        // Gemini 3 takes a thinking level and cannot stop thinking.
+        for (effort, level, include) in [
+            ("minimal", "low", true),
+            ("low", "low", true),
+            ("medium", "high", true),
+            ("high", "high", true),
+            ("none", "low", false),
+        ] {
+            assert_eq!(
+                thinking_config(effort, "gemini-3-pro-preview"),
+                Some(json!({"thinkingLevel": level, "includeThoughts": include})),
+                "{effort}"
+            );
+        }
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "max"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("reasoning_effort"));
+        // Anthropic's `thinking` as LiteLLM maps it.
+        let thinking = |t: Value| {
+            chat(json!({"messages": [{"role": "user", "content": "x"}], "thinking": t}))
+                ["generationConfig"]["thinkingConfig"]
+                .clone()
+        };
+        assert_eq!(
+            thinking(json!({"type": "enabled", "budget_tokens": 2000})),
+            json!({"includeThoughts": true, "thinkingBudget": 2000})
+        );
+        assert_eq!(
+            thinking(json!({"type": "enabled", "budget_tokens": 0})),
+            json!({"thinkingBudget": 0})
+        );
+        assert_eq!(thinking(json!({"type": "disabled"})), json!({}));
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "thinking": {"type": "on"}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("thinking"));
+    }
+
+    #[test]
+    fn top_k_safety_settings_and_parallel_tool_calls() {
+        let v = chat(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "top_k": 40,
+            "safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
+            "tools": [weather_tool()],
+            "parallel_tool_calls": false
+        }));
+        assert_eq!(v["generationConfig"]["topK"], 40);
+        assert_eq!(
+            v["safetySettings"],
+            json!([{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}])
+        );
+        assert!(v.get("parallel_tool_calls").is_none());
+        let e = chat_err(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [weather_tool(), weather_tool()],
+            "parallel_tool_calls": false
+        }));
+        assert_eq!(e.param.as_deref(), Some("parallel_tool_calls"));
+        let e = chat_err(
+            json!({"messages": [{"role": "user", "content": "x"}], "safety_settings": "none"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("safety_settings"));
+        let e = chat_err(json!({"messages": [{"role": "user", "content": "x"}], "top_k": -1}));
+        assert_eq!(e.param.as_deref(), Some("top_k"));
+    }
+
+    #[test]
+    fn tool_round_trip_keeps_thought_signature() {
+        // Turn 1: Gemini answers with a signed functionCall (Google's thought-signature
+        // example shape).
+        let answer = response(
+            r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_current_weather","args":{"location":"Boston, MA"}},"thoughtSignature":"CiwBVKhc7nRyTi3HmggPD9iQjRPtkPl"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":70,"candidatesTokenCount":18,"totalTokenCount":128,"thoughtsTokenCount":40},"modelVersion":"gemini-2.5-flash","responseId":"abc123"}"#,
+        );
+        let call = answer["choices"][0]["message"]["tool_calls"][0].clone();
+        assert_eq!(
+            call,
+            json!({"id": "call_abc123_0__thought__CiwBVKhc7nRyTi3HmggPD9iQjRPtkPl", "type": "function",
+                   "function": {"name": "get_current_weather", "arguments": "{\"location\":\"Boston, MA\"}"}})
+        );
+        assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(answer["choices"][0]["message"]["content"], Value::Null);
+        // Turn 2: the client sends the call and its result back.
+        let v = chat(json!({"messages": [
+            {"role": "user", "content": "What's the weather in Boston?"},
+            {"role": "assistant", "content": null, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_abc123_0__thought__CiwBVKhc7nRyTi3HmggPD9iQjRPtkPl", "content": "{\"temperature\": 22, \"unit\": \"celsius\"}"},
+            {"role": "tool", "tool_call_id": "call_abc123_0", "content": "sunny"}
+        ], "tools": [weather_tool()]}));
+        assert_eq!(
+            v["contents"],
+            json!([
+                {"role": "user", "parts": [{"text": "What's the weather in Boston?"}]},
+                {"role": "model", "parts": [{
+                    "functionCall": {"name": "get_current_weather", "args": {"location": "Boston, MA"}},
+                    "thoughtSignature": "CiwBVKhc7nRyTi3HmggPD9iQjRPtkPl"
+                }]},
+                {"role": "user", "parts": [
+                    {"functionResponse": {"name": "get_current_weather", "response": {"temperature": 22, "unit": "celsius"}}},
+                    {"functionResponse": {"name": "get_current_weather", "response": {"content": "sunny"}}}
+                ]}
+            ])
+        );
+        // A plain id (no signature) sends no thoughtSignature.
+        let v = chat(json!({"messages": [
+            {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]},
+            {"role": "tool", "tool_call_id": "call_unknown", "name": "f", "content": "[1,2]"}
+        ]}));
+        assert_eq!(
+            v["contents"],
+            json!([
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"content": "[1,2]"}}}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn gemini_3_turns_without_signature_get_the_sentinel() {
+        let msgs = json!({"messages": [
+            {"role": "user", "content": "weather in Paris and London?"},
+            {"role": "assistant", "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "w", "arguments": "{\"c\":\"Paris\"}"}},
+                {"id": "b", "type": "function", "function": {"name": "w", "arguments": "{\"c\":\"London\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "a", "content": "15C"},
+            {"role": "tool", "tool_call_id": "b", "content": "12C"},
+            {"role": "assistant", "tool_calls": [
+                {"id": "c__thought__REAL", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "c__thought__REAL", "content": "x"}
+        ]});
+        let body = translate_request(
+            Endpoint::ChatCompletions,
+            &map(msgs.clone()),
+            "gemini-3-pro-preview",
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let parts = &v["contents"][1]["parts"];
+        assert_eq!(parts[0]["thoughtSignature"], SKIP_SIGNATURE);
+        assert!(
+            parts[1].get("thoughtSignature").is_none(),
+            "only the first parallel call"
+        );
+        assert_eq!(v["contents"][3]["parts"][0]["thoughtSignature"], "REAL");
+        // Older models are left alone.
+        let v = chat(msgs);
+        assert!(v["contents"][1]["parts"][0]
+            .get("thoughtSignature")
+            .is_none());
+    }
+
+    #[test]
+    fn bad_tool_arguments_and_unknown_tool_results_are_400() {
+        let e = chat_err(json!({"messages": [
+            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}
+        ]}));
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].tool_calls[0].function.arguments")
+        );
+        let e = chat_err(json!({"messages": [
+            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]}
+        ]}));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].tool_calls[0].function.arguments")
+        );
+        let e = chat_err(
+            json!({"messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_call_id"));
+        let e = chat_err(json!({"messages": [{"role": "wizard", "content": "x"}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        let e = chat_err(json!({"model": "x"}));
+        assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn completions_are_refused() {
+        let e = translate_request(Endpoint::Completions, &map(json!({"prompt": "x"})), "g")
+            .unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+}

@@ -308,3 +308,188 @@ pub(super) fn chat_response(v: &Value, ctx: &ResponseContext) -> Value {
         Some(usage),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::gemini::fixtures::*;
+
+    #[test]
+    fn text_response_with_usage() {
+        // Google's generateContent response example.
+        let v = response(
+            r#"{"candidates":[{"content":{"parts":[{"text":"In a village nestled..."}],"role":"model"},"finishReason":"STOP","index":0,"safetyRatings":[{"category":"HARM_CATEGORY_SEXUALLY_EXPLICIT","probability":"NEGLIGIBLE"}]}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":612,"totalTokenCount":620,"promptTokensDetails":[{"modality":"TEXT","tokenCount":8}]},"modelVersion":"gemini-2.0-flash","responseId":"mAitaLGXKr2Qz7IPpu6F6AY"}"#,
+        );
+        assert_eq!(
+            v,
+            json!({
+                "id": "chatcmpl-mAitaLGXKr2Qz7IPpu6F6AY",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": "gemini-2.0-flash",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "In a village nestled..."}, "logprobs": null, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 8, "completion_tokens": 612, "total_tokens": 620,
+                          "prompt_tokens_details": {"cached_tokens": 0},
+                          "completion_tokens_details": {"reasoning_tokens": 0}}
+            })
+        );
+        assert_eq!(
+            crate::cost::usage_of(&serde_json::to_vec(&v).unwrap())
+                .unwrap()
+                .completion_tokens,
+            612
+        );
+    }
+
+    #[test]
+    fn thoughts_and_usage_with_thoughts_and_cache() {
+        let v = response(
+            r#"{"candidates":[{"content":{"parts":[{"text":"**Considering the razor**\nIt favours simple","thought":true},{"text":"Occam's razor says..."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1200,"candidatesTokenCount":50,"thoughtsTokenCount":300,"cachedContentTokenCount":1000,"totalTokenCount":1550},"modelVersion":"gemini-2.5-pro"}"#,
+        );
+        let m = &v["choices"][0]["message"];
+        assert_eq!(m["content"], "Occam's razor says...");
+        assert_eq!(
+            m["reasoning_content"],
+            "**Considering the razor**\nIt favours simple"
+        );
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 1200, "completion_tokens": 350, "total_tokens": 1550,
+                   "prompt_tokens_details": {"cached_tokens": 1000},
+                   "completion_tokens_details": {"reasoning_tokens": 300}})
+        );
+        let u = crate::cost::usage_of(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.cache_read_tokens),
+            (1200, 350, 1000)
+        );
+    }
+
+    #[test]
+    fn thoughts_are_not_counted_twice() {
+        // A usageMetadata whose candidates count already holds the thoughts.
+        let v = response(
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":30,"thoughtsTokenCount":20,"totalTokenCount":40}}"#,
+        );
+        assert_eq!(v["usage"]["completion_tokens"], 30);
+        assert_eq!(
+            v["usage"]["completion_tokens_details"]["reasoning_tokens"],
+            20
+        );
+    }
+
+    #[test]
+    fn finish_reasons_map() {
+        for (gemini, openai) in [
+            ("STOP", "stop"),
+            ("MAX_TOKENS", "length"),
+            ("SAFETY", "content_filter"),
+            ("RECITATION", "content_filter"),
+            ("BLOCKLIST", "content_filter"),
+            ("PROHIBITED_CONTENT", "content_filter"),
+            ("SPII", "content_filter"),
+            ("IMAGE_SAFETY", "content_filter"),
+            ("LANGUAGE", "content_filter"),
+            ("IMAGE_PROHIBITED_CONTENT", "content_filter"),
+            ("MALFORMED_FUNCTION_CALL", "stop"),
+            ("OTHER", "content_filter"),
+            ("FINISH_REASON_UNSPECIFIED", "stop"),
+            ("UNEXPECTED_TOOL_CALL", "stop"),
+        ] {
+            let v = response(&format!(
+                r#"{{"candidates":[{{"content":{{"parts":[{{"text":"x"}}],"role":"model"}},"finishReason":"{gemini}","index":0}}]}}"#
+            ));
+            assert_eq!(v["choices"][0]["finish_reason"], openai, "{gemini}");
+        }
+        // A safety stop with no content at all.
+        let v = response(
+            r#"{"candidates":[{"finishReason":"SAFETY","index":0,"safetyRatings":[{"category":"HARM_CATEGORY_DANGEROUS_CONTENT","probability":"HIGH","blocked":true}]}]}"#,
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+    }
+
+    #[test]
+    fn blocked_prompt_is_content_filter() {
+        let v = response(
+            r#"{"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[{"category":"HARM_CATEGORY_HARASSMENT","probability":"HIGH"}]},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9},"modelVersion":"gemini-2.5-flash"}"#,
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(v["usage"]["prompt_tokens"], 9);
+    }
+
+    #[test]
+    fn several_candidates_and_parallel_calls() {
+        let v = response(
+            r#"{"candidates":[{"content":{"parts":[{"text":"A"}],"role":"model"},"finishReason":"STOP","index":0},{"content":{"parts":[{"functionCall":{"name":"f","args":{"a":1}}},{"functionCall":{"name":"g"}}],"role":"model"},"finishReason":"STOP","index":1}],"responseId":"r"}"#,
+        );
+        assert_eq!(v["choices"][0]["message"]["content"], "A");
+        assert_eq!(v["choices"][1]["index"], 1);
+        let calls = &v["choices"][1]["message"]["tool_calls"];
+        assert_eq!(calls[0]["id"], "call_r_1_0");
+        assert_eq!(calls[1]["id"], "call_r_1_1");
+        assert_eq!(calls[1]["function"]["arguments"], "{}");
+        assert_eq!(v["choices"][1]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn unparsable_or_error_responses_fail() {
+        let e = translate_response(Endpoint::ChatCompletions, b"<html>", &ctx(false)).unwrap_err();
+        assert_eq!(e.status, 502);
+        let e = translate_response(
+            Endpoint::ChatCompletions,
+            br#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}"#,
+            &ctx(false),
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.kind.as_str()), (429, "rate_limit_error"));
+    }
+
+    #[test]
+    fn embeddings_request_and_response() {
+        let body = translate_request(
+            Endpoint::Embeddings,
+            &map(json!({"model": "x", "input": ["What is the meaning of life?", "How much wood?"], "dimensions": 768})),
+            "gemini-embedding-001",
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"requests": [
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "What is the meaning of life?"}]}, "outputDimensionality": 768},
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "How much wood?"}]}, "outputDimensionality": 768}
+            ]})
+        );
+        let body = translate_request(
+            Endpoint::Embeddings,
+            &map(json!({"input": "hi"})),
+            "models/text-embedding-004",
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["requests"][0],
+            json!({"model": "models/text-embedding-004", "content": {"parts": [{"text": "hi"}]}})
+        );
+        for bad in [json!({"input": [1, 2]}), json!({"input": []}), json!({})] {
+            let e = translate_request(Endpoint::Embeddings, &map(bad), "m").unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("input"));
+        }
+        let out = translate_response(
+            Endpoint::Embeddings,
+            br#"{"embeddings":[{"values":[0.1,-0.2]},{"values":[0.3,0.4]}]}"#,
+            &ctx(false),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"object": "list", "data": [
+                {"object": "embedding", "index": 0, "embedding": [0.1, -0.2]},
+                {"object": "embedding", "index": 1, "embedding": [0.3, 0.4]}
+            ], "model": "gemini-2.5-flash", "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+        );
+    }
+}

@@ -250,3 +250,157 @@ impl StreamState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::gemini::fixtures::*;
+
+    /// Google's streamGenerateContent?alt=sse example (CRLF line endings, as the
+    /// API sends them), with a thought part and final usage.
+    const STREAM: &str = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Thinking about skies\",\"thought\": true}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"Ra1\"}\r\n\r\ndata: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The sky\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"Ra1\"}\r\n\r\ndata: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" appears blue \u{1F30D} because of Rayleigh scattering.\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"candidatesTokenCount\": 20,\"thoughtsTokenCount\": 12,\"totalTokenCount\": 40},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"Ra1\"}\r\n\r\n";
+
+    fn run(include_usage: bool, chunks: &[&[u8]]) -> (Vec<u8>, Option<crate::cost::Usage>) {
+        let mut t = StreamTranslator::new(Endpoint::ChatCompletions, ctx(include_usage));
+        let mut out = Vec::new();
+        for c in chunks {
+            t.push(c, &mut out);
+        }
+        t.finish(&mut out);
+        (out, t.usage())
+    }
+
+    fn events(out: &[u8]) -> Vec<Value> {
+        let text = std::str::from_utf8(out).unwrap();
+        assert!(text.ends_with("\n\n"), "{text}");
+        text.split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let data = e.strip_prefix("data: ").unwrap();
+                if data == "[DONE]" {
+                    json!("[DONE]")
+                } else {
+                    serde_json::from_str(data).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_stream_translates_to_chunks() {
+        let (out, usage) = run(true, &[STREAM.as_bytes()]);
+        let evs = events(&out);
+        assert_eq!(evs.len(), 6, "{evs:#?}");
+        assert_eq!(evs[0]["object"], "chat.completion.chunk");
+        assert_eq!(evs[0]["id"], "chatcmpl-Ra1");
+        assert_eq!(evs[0]["model"], "gemini-2.5-flash");
+        assert_eq!(
+            evs[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "reasoning_content": "Thinking about skies"})
+        );
+        assert_eq!(evs[1]["choices"][0]["delta"], json!({"content": "The sky"}));
+        assert_eq!(
+            evs[2]["choices"][0]["delta"],
+            json!({"content": " appears blue \u{1F30D} because of Rayleigh scattering."})
+        );
+        assert_eq!(evs[3]["choices"][0]["delta"], json!({}));
+        assert_eq!(evs[3]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(evs[4]["choices"], json!([]));
+        assert_eq!(
+            evs[4]["usage"],
+            json!({"prompt_tokens": 8, "completion_tokens": 32, "total_tokens": 40,
+                   "prompt_tokens_details": {"cached_tokens": 0},
+                   "completion_tokens_details": {"reasoning_tokens": 12}})
+        );
+        assert_eq!(evs[5], "[DONE]");
+        let usage = usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (8, 32));
+        // Without include_usage: no usage chunk, but the usage is still known.
+        let (out, usage) = run(false, &[STREAM.as_bytes()]);
+        let evs = events(&out);
+        assert_eq!(evs.len(), 5);
+        assert!(evs.iter().all(|e| e.get("usage").is_none()));
+        assert_eq!(usage.unwrap().completion_tokens, 32);
+    }
+
+    #[test]
+    fn every_split_point_gives_identical_output() {
+        let bytes = STREAM.as_bytes();
+        // Whole, split in two at every byte, and byte by byte: same bytes, same usage.
+        let (whole, usage) = crate::test_support::assert_split_invariant(
+            || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+            bytes,
+        );
+        assert_eq!(whole, run(true, &[bytes]).0);
+        assert_eq!(usage.unwrap().completion_tokens, 32);
+    }
+
+    #[test]
+    fn tool_call_stream() {
+        let stream = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"get_current_weather\",\"args\": {\"location\": \"Boston, MA\"}},\"thoughtSignature\": \"c2lnMQ==\"},{\"functionCall\": {\"name\": \"get_time\",\"args\": {}}}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 70,\"candidatesTokenCount\": 25,\"totalTokenCount\": 95},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"T1\"}\r\n\r\n";
+        let (out, _) = run(false, &[stream.as_bytes()]);
+        let evs = events(&out);
+        assert_eq!(evs.len(), 4, "{evs:#?}");
+        assert_eq!(
+            evs[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_T1_0__thought__c2lnMQ==", "type": "function",
+                    "function": {"name": "get_current_weather", "arguments": "{\"location\":\"Boston, MA\"}"}}]})
+        );
+        assert_eq!(
+            evs[1]["choices"][0]["delta"]["tool_calls"][0],
+            json!({"index": 1, "id": "call_T1_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}})
+        );
+        assert_eq!(evs[2]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(evs[3], "[DONE]");
+        // The streamed id carries the signature back on the next request.
+        let id = evs[0]["choices"][0]["delta"]["tool_calls"][0]["id"]
+            .as_str()
+            .unwrap();
+        assert_eq!(split_tool_call_id(id), ("call_T1_0", Some("c2lnMQ==")));
+    }
+
+    #[test]
+    fn cut_short_stream_ends_with_error() {
+        let first_event_end = STREAM.find("\r\n\r\n").unwrap() + 4;
+        let (out, usage) = run(true, &[&STREAM.as_bytes()[..first_event_end]]);
+        let evs = events(&out);
+        assert_eq!(
+            evs[0]["choices"][0]["delta"]["reasoning_content"],
+            "Thinking about skies"
+        );
+        let err = &evs[evs.len() - 2]["error"];
+        assert_eq!(err["code"], "502");
+        assert!(err["message"].as_str().unwrap().contains("ended early"));
+        assert_eq!(evs[evs.len() - 1], "[DONE]");
+        assert_eq!(usage.unwrap().prompt_tokens, 8);
+        // Cut mid-event.
+        let (out, _) = run(false, &[&STREAM.as_bytes()[..first_event_end + 10]]);
+        assert!(String::from_utf8(out).unwrap().contains("mid-event"));
+        // Nothing at all.
+        let evs = events(&run(false, &[]).0);
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0]["error"]["code"], "502");
+    }
+
+    #[test]
+    fn error_and_garbage_events_end_the_stream() {
+        let stream = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hi\"}],\"role\": \"model\"},\"index\": 0}]}\r\n\r\ndata: {\"error\": {\"code\": 503,\"message\": \"The model is overloaded. Please try again later.\",\"status\": \"UNAVAILABLE\"}}\r\n\r\ndata: {\"candidates\": []}\r\n\r\n";
+        let evs = events(&run(false, &[stream.as_bytes()]).0);
+        assert_eq!(evs.len(), 3);
+        assert_eq!(evs[1]["error"]["code"], "503");
+        assert_eq!(evs[1]["error"]["type"], "service_unavailable_error");
+        assert_eq!(evs[2], "[DONE]");
+        let evs = events(&run(false, &[b"data: {oops\n\n"]).0);
+        assert_eq!(evs[0]["error"]["code"], "502");
+    }
+
+    #[test]
+    fn blocked_prompt_stream_is_content_filter() {
+        let stream = "data: {\"promptFeedback\": {\"blockReason\": \"PROHIBITED_CONTENT\"},\"usageMetadata\": {\"promptTokenCount\": 5,\"totalTokenCount\": 5},\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n";
+        let evs = events(&run(true, &[stream.as_bytes()]).0);
+        assert_eq!(evs[0]["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(evs[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(evs[1]["usage"]["prompt_tokens"], 5);
+        assert_eq!(evs[2], "[DONE]");
+    }
+}

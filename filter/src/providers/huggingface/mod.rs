@@ -76,13 +76,13 @@ mod request;
 mod response;
 mod stream;
 
+#[cfg(test)]
+mod fixtures;
+
 pub use error::*;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
-
-#[cfg(test)]
-mod tests;
 
 /// TGI's own generation parameters (`GenerateParameters`), passed into
 /// `parameters` as they are.
@@ -199,4 +199,46 @@ pub fn default_prompt(messages: &[Value]) -> String {
         .map(|m| message_text(m.get("content")).unwrap_or_default())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::huggingface::fixtures::*;
+
+    /// The expected string is what LiteLLM's own `custom_prompt` returns for these
+    /// arguments (run on its source): bos reopened before a system message after an
+    /// assistant one, eos after each assistant message, a content-less assistant
+    /// message adding its eos only, an unlisted role (`developer`) its bare content.
+    #[test]
+    fn custom_prompt_is_litellms() {
+        let messages = json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "assistant", "content": null, "tool_calls": []},
+            {"role": "system", "content": "Again."},
+            {"role": "tool", "content": "42", "tool_call_id": "c"},
+            {"role": "developer", "content": "dev"},
+            {"role": "user", "content": "Bye"}
+        ]);
+        assert_eq!(
+            custom_prompt(&chatml(), messages.as_array().unwrap()),
+            "<s><start><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n</s></s><s><|im_start|>system\nAgain.<|im_end|>\n[TOOL]42dev<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_eq!(
+            custom_prompt(
+                &PromptTemplate::default(),
+                &[json!({"role": "user", "content": "x"})]
+            ),
+            "x"
+        );
+        assert_eq!(
+            default_prompt(&[
+                json!({"role": "system", "content": "a"}),
+                json!({"role": "user", "content": "b c"})
+            ]),
+            "a b c"
+        );
+    }
 }

@@ -208,3 +208,80 @@ fn generation_parameters(
     }
     Ok(params)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::huggingface::fixtures::*;
+
+    #[test]
+    fn generate_request_maps_parameters() {
+        let out = translate_request(
+            Endpoint::ChatCompletions,
+            &map(json!({
+                "model": "x", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 0, "temperature": 0, "top_p": 0.9, "seed": 3, "stop": "END",
+                "n": 1, "top_k": 40, "repetition_penalty": 1.1,
+                "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}
+            })),
+            Some(&chatml()),
+        )
+        .unwrap();
+        assert_eq!(out.path, "/generate");
+        let body: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "inputs": "<s><start><|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+                "parameters": {
+                    "details": true, "return_full_text": false, "decoder_input_details": true,
+                    "max_new_tokens": 1, "temperature": 0.01, "top_p": 0.9, "seed": 3,
+                    "stop": ["END"], "grammar": {"type": "json", "value": {"type": "object"}},
+                    "top_k": 40, "repetition_penalty": 1.1,
+                }
+            })
+        );
+        let out = translate_request(
+            Endpoint::Completions,
+            &map(json!({"prompt": "raw", "stream": true, "max_tokens": 5})),
+            Some(&chatml()),
+        )
+        .unwrap();
+        assert_eq!(out.path, "/generate_stream");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.body).unwrap(),
+            json!({"inputs": "raw", "parameters": {"details": true, "return_full_text": false, "max_new_tokens": 5}}),
+            "the prompt as it is; no decoder_input_details on a stream (TGI refuses it)"
+        );
+        for (req, param) in [
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "n": 2}),
+                "n",
+            ),
+            (json!({"messages": []}), "messages"),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+                "messages[0].content[0].type",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": ""}]}),
+                "messages",
+            ),
+        ] {
+            let err =
+                translate_request(Endpoint::ChatCompletions, &map(req.clone()), None).unwrap_err();
+            assert_eq!(
+                (err.status, err.param.as_deref()),
+                (400, Some(param)),
+                "{req}"
+            );
+        }
+        assert_eq!(
+            translate_request(Endpoint::Embeddings, &map(json!({"input": "x"})), None)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert!(!supported_params(Endpoint::ChatCompletions).contains(&"tools"));
+    }
+}

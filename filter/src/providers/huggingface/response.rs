@@ -108,3 +108,54 @@ pub fn translate_response(
     serde_json::to_vec(&out)
         .map_err(|e| GatewayError::internal(format!("could not serialize answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::huggingface::fixtures::*;
+
+    #[test]
+    fn generate_answers_become_openai() {
+        // `GenerateResponse` as TGI's reference shows it, with `decoder_input_details`.
+        let body = r#"{"generated_text":"<|assistant|> Deep learning is a subset.</s>","details":{"finish_reason":"eos_token","generated_tokens":7,"seed":null,"prefill":[{"id":1,"text":"<s>","logprob":null},{"id":1724,"text":"What","logprob":-7.6},{"id":338,"text":" is","logprob":-1.4}],"tokens":[{"id":1,"text":"Deep","logprob":-0.1,"special":false}]}}"#;
+        let v: Value = serde_json::from_slice(
+            &translate_response(Endpoint::ChatCompletions, body.as_bytes(), &ctx(false)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["model"], "tgi-model");
+        assert_eq!(
+            v["choices"][0]["message"],
+            json!({"role": "assistant", "content": " Deep learning is a subset."}),
+            "LiteLLM's output_parser strips chat-template tokens"
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10})
+        );
+        let v: Value = serde_json::from_slice(
+            &translate_response(
+                Endpoint::Completions,
+                br#"[{"generated_text":"cut","details":{"finish_reason":"length","generated_tokens":1,"prefill":[],"tokens":[]}}]"#,
+                &ctx(false),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["object"], "text_completion");
+        assert_eq!(
+            (
+                v["choices"][0]["text"].as_str(),
+                v["choices"][0]["finish_reason"].as_str()
+            ),
+            (Some("cut"), Some("length"))
+        );
+        assert_eq!(
+            translate_response(Endpoint::ChatCompletions, b"{}", &ctx(false))
+                .unwrap_err()
+                .status,
+            502
+        );
+    }
+}

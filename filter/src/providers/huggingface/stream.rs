@@ -184,3 +184,107 @@ impl StreamTranslate for StreamTranslator {
         self.state.usage
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::huggingface::fixtures::*;
+
+    /// `/generate_stream` as TGI sends it (`data:` without a space, the `index`
+    /// field of TGI 2+, `input_length` in the final `details`), with a special end
+    /// token and a multi-byte character.
+    const STREAM: &str = concat!(
+        "data:{\"index\":1,\"token\":{\"id\":10,\"text\":\"Hel\",\"logprob\":-0.2,\"special\":false},\"generated_text\":null,\"details\":null}\n\n",
+        "data:{\"index\":2,\"token\":{\"id\":11,\"text\":\"lo wörld\",\"logprob\":-0.3,\"special\":false},\"generated_text\":null,\"details\":null}\r\n\r\n",
+        "data:{\"index\":3,\"token\":{\"id\":2,\"text\":\"</s>\",\"logprob\":-0.1,\"special\":true},\"generated_text\":\"Hello wörld\",\"details\":{\"finish_reason\":\"eos_token\",\"generated_tokens\":3,\"seed\":null,\"input_length\":12}}\n\n",
+    );
+
+    fn run(
+        endpoint: Endpoint,
+        stream: &[u8],
+        splits: &[usize],
+        include_usage: bool,
+    ) -> (String, Option<crate::cost::Usage>) {
+        let mut t = StreamTranslator::new(endpoint, ctx(include_usage));
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &s in splits {
+            t.push(&stream[last..s], &mut out);
+            last = s;
+        }
+        t.push(&stream[last..], &mut out);
+        t.finish(&mut out);
+        (String::from_utf8(out).unwrap(), t.usage())
+    }
+
+    fn events(out: &str) -> Vec<Value> {
+        crate::test_support::sse_data_events(out.as_bytes())
+    }
+
+    #[test]
+    fn stream_at_every_split_point() {
+        let bytes = STREAM.as_bytes();
+        let whole = run(Endpoint::ChatCompletions, bytes, &[], true);
+        let evs = events(&whole.0);
+        assert_eq!(evs.len(), 5, "{}", whole.0);
+        assert_eq!(
+            evs[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "Hel"})
+        );
+        assert_eq!(
+            evs[1]["choices"][0]["delta"],
+            json!({"content": "lo wörld"})
+        );
+        assert_eq!(evs[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            evs[3]["usage"],
+            json!({"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15})
+        );
+        assert_eq!(evs[4], json!("[DONE]"));
+        assert!(evs[..4].iter().all(|e| e["id"] == evs[0]["id"]));
+        // Split in two at every byte, and byte by byte: the same output and usage.
+        let (out, usage) = crate::test_support::assert_split_invariant(
+            || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+            bytes,
+        );
+        assert_eq!((String::from_utf8(out).unwrap(), usage), whole);
+        let (out, usage) = run(Endpoint::Completions, bytes, &[], false);
+        let evs = events(&out);
+        assert_eq!(evs[0]["object"], "text_completion");
+        assert_eq!(evs[1]["choices"][0]["text"], "lo wörld");
+        assert_eq!(evs.len(), 4, "no usage chunk unasked");
+        assert_eq!(
+            usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+            Some((12, 3))
+        );
+        // Older TGI: `prompt_tokens` in the details.
+        let older = STREAM.replace("\"input_length\"", "\"prompt_tokens\"");
+        assert_eq!(
+            run(Endpoint::ChatCompletions, older.as_bytes(), &[], false)
+                .1
+                .map(|u| u.prompt_tokens),
+            Some(12)
+        );
+    }
+
+    #[test]
+    fn stream_errors_and_cuts_end_with_an_error_event() {
+        let failed = "data:{\"index\":1,\"token\":{\"id\":10,\"text\":\"Hi\",\"logprob\":-0.2,\"special\":false},\"generated_text\":null,\"details\":null}\n\ndata:{\"error\":\"Request failed during generation: Server error: out of memory\",\"error_type\":\"generation\"}\n\n";
+        let (out, usage) = run(Endpoint::ChatCompletions, failed.as_bytes(), &[], false);
+        let evs = events(&out);
+        assert_eq!(
+            evs[1]["error"]["message"],
+            "Request failed during generation: Server error: out of memory"
+        );
+        assert_eq!(evs.last().unwrap(), &json!("[DONE]"));
+        assert_eq!(usage, None);
+        let cut = &STREAM[..STREAM.rfind("data:").unwrap()];
+        let (out, _) = run(Endpoint::ChatCompletions, cut.as_bytes(), &[], false);
+        assert!(
+            out.contains("\"code\":\"502\"") && out.ends_with("data: [DONE]\n\n"),
+            "{out}"
+        );
+        let (out, _) = run(Endpoint::ChatCompletions, b"data:nope\n\n", &[], false);
+        assert!(out.contains("\"code\":\"502\""), "{out}");
+    }
+}

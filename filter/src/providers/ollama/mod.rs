@@ -83,7 +83,7 @@ pub use response::*;
 pub use stream::*;
 
 #[cfg(test)]
-mod tests;
+mod fixtures;
 
 /// Ollama's own option names (its `api.Options`, the Modelfile parameters), passed
 /// into `options` as they are.

@@ -485,3 +485,191 @@ pub(super) fn generate_prompt(messages: &[Value]) -> Result<(String, Vec<Value>)
     }
     Ok((prompt, images))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ollama::fixtures::*;
+
+    #[test]
+    fn chat_request_maps_options_format_and_think() {
+        let (path, body) = chat(json!({
+            "model": "x",
+            "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+            "max_tokens": 10, "max_completion_tokens": 20, "temperature": 0.5, "top_p": 0.9,
+            "seed": 3, "frequency_penalty": 1.1, "stop": "END", "top_k": 40,
+            "response_format": {"type": "json_object"}, "reasoning_effort": "low",
+            "keep_alive": "5m", "tool_choice": "auto", "stream": true
+        }));
+        assert_eq!(path, "/api/chat");
+        assert_eq!(body["model"], "llama3.1");
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["keep_alive"], "5m");
+        assert_eq!(body["format"], "json");
+        assert_eq!(body["think"], true);
+        assert!(
+            body.get("tool_choice").is_none(),
+            "LiteLLM drops it: it hangs Ollama"
+        );
+        assert_eq!(
+            body["options"],
+            json!({"top_k": 40, "num_predict": 20, "temperature": 0.5, "top_p": 0.9,
+                   "seed": 3, "repeat_penalty": 1.1, "stop": ["END"]})
+        );
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "system", "content": "Be brief."})
+        );
+
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let (_, body) = chat(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}},
+        }));
+        assert_eq!(body["format"], schema);
+        assert_eq!(body["stream"], false, "always said");
+        assert!(body.get("options").is_none());
+        let out = translate_request(
+            true,
+            Endpoint::ChatCompletions,
+            &map(
+                json!({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high"}),
+            ),
+            "gpt-oss:20b",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.body).unwrap()["think"],
+            "high"
+        );
+    }
+
+    #[test]
+    fn chat_messages_images_and_tool_round_trip() {
+        let tool = json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}});
+        let (_, body) = chat(json!({
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "what is "}, {"type": "text", "text": "this?"},
+                    {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PIXEL}")}}
+                ]},
+                {"role": "assistant", "content": null, "reasoning_content": "hmm",
+                 "tool_calls": [{"id": "call_1", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"}
+            ],
+            "tools": [tool.clone()]
+        }));
+        let m = &body["messages"];
+        assert_eq!(
+            m[0],
+            json!({"role": "user", "content": "what is this?", "images": [PIXEL]})
+        );
+        assert_eq!(
+            m[1],
+            json!({"role": "assistant", "content": "", "thinking": "hmm",
+                   "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]})
+        );
+        assert_eq!(
+            m[2],
+            json!({"role": "tool", "content": "18C", "tool_name": "get_weather"})
+        );
+        assert_eq!(body["tools"], json!([tool]));
+    }
+
+    #[test]
+    fn bad_input_is_a_400_naming_the_field() {
+        let err = translate_request(
+            true,
+            Endpoint::ChatCompletions,
+            &map(json!({
+                "messages": [{"role": "user", "content": [
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]
+            })),
+            "m",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status, err.param.as_deref()),
+            (400, Some("messages[0].content[0].image_url"))
+        );
+        assert!(err.message.contains("base64"), "{}", err.message);
+        let err = translate_request(true, Endpoint::ChatCompletions, &map(json!({
+            "messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{nope"}}]}]
+        })), "m").unwrap_err();
+        assert_eq!(
+            err.param.as_deref(),
+            Some("messages[0].tool_calls[0].function.arguments")
+        );
+        let err = translate_request(
+            true,
+            Endpoint::Embeddings,
+            &map(json!({"input": [[1, 2]]})),
+            "m",
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("input"));
+        let err = translate_request(
+            true,
+            Endpoint::ChatCompletions,
+            &map(json!({"messages": []})),
+            "m",
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn generate_prompt_is_litellms_ollama_pt() {
+        let (path, body) = generate(json!({
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Look: "},
+                    {"type": "image_url", "image_url": {"url": format!("data:image/jpeg;base64,{PIXEL}")}}]},
+                {"role": "user", "content": "and answer"},
+                {"role": "assistant", "content": "Sure.",
+                 "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "done"}
+            ],
+            "max_completion_tokens": 5, "frequency_penalty": 0.5
+        }));
+        assert_eq!(path, "/api/generate");
+        let expected = "### System:\nBe brief.\n\n### User:\nLook: and answer\n\n### Assistant:\nSure.Tool Calls: [\n  {\n    \"id\": \"c1\",\n    \"type\": \"function\",\n    \"function\": {\n      \"name\": \"f\",\n      \"arguments\": {\n        \"a\": 1\n      }\n    }\n  }\n]\n\n### User:\ndone\n\n";
+        assert_eq!(body["prompt"], expected);
+        assert_eq!(body["images"], json!([PIXEL]));
+        assert_eq!(
+            body["options"],
+            json!({"num_predict": 5, "frequency_penalty": 0.5})
+        );
+        assert!(body.get("messages").is_none());
+
+        let out = translate_request(
+            false,
+            Endpoint::Completions,
+            &map(json!({"prompt": ["Say hi"], "stream": true})),
+            "m",
+        )
+        .unwrap();
+        let body: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            (
+                out.path.as_str(),
+                body["prompt"].as_str(),
+                body["stream"].as_bool()
+            ),
+            ("/api/generate", Some("Say hi"), Some(true))
+        );
+        let out = translate_request(
+            true,
+            Endpoint::Embeddings,
+            &map(json!({"input": "a", "num_ctx": 4})),
+            "e",
+        )
+        .unwrap();
+        assert_eq!(out.path, "/api/embed");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.body).unwrap(),
+            json!({"model": "e", "input": "a", "options": {"num_ctx": 4}})
+        );
+    }
+}

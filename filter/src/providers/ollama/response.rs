@@ -184,3 +184,81 @@ pub fn translate_response(
     serde_json::to_vec(&out)
         .map_err(|e| GatewayError::internal(format!("could not serialize answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ollama::fixtures::*;
+
+    fn answer(endpoint: Endpoint, body: &str) -> Value {
+        serde_json::from_slice(&translate_response(endpoint, body.as_bytes(), &ctx(false)).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn responses_become_openai() {
+        let v = answer(
+            Endpoint::ChatCompletions,
+            r#"{"model":"llama3.1","created_at":"2024-07-22T20:33:28Z","message":{"role":"assistant","content":"Hi!","thinking":"greet"},"done_reason":"stop","done":true,"total_duration":1,"prompt_eval_count":26,"eval_count":3}"#,
+        );
+        assert_eq!(v["object"], "chat.completion");
+        assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+        assert_eq!(v["created"], 1_700_000_000);
+        assert_eq!(v["model"], "llama3.1");
+        assert_eq!(
+            v["choices"][0]["message"],
+            json!({"role": "assistant", "content": "Hi!", "reasoning_content": "greet"})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 26, "completion_tokens": 3, "total_tokens": 29})
+        );
+
+        let v = answer(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},"done_reason":"stop","done":true,"eval_count":9}"#,
+        );
+        let call = &v["choices"][0]["message"]["tool_calls"][0];
+        assert!(call["id"].as_str().unwrap().starts_with("call_"));
+        assert_eq!(call["type"], "function");
+        assert_eq!(
+            call["function"],
+            json!({"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"})
+        );
+        assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(v["usage"]["prompt_tokens"], 0, "absent for a cached prompt");
+
+        let v = answer(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","response":"cut","done":true,"done_reason":"length","prompt_eval_count":1,"eval_count":1}"#,
+        );
+        assert_eq!(
+            (
+                v["choices"][0]["message"]["content"].as_str(),
+                v["choices"][0]["finish_reason"].as_str()
+            ),
+            (Some("cut"), Some("length"))
+        );
+        let v = answer(
+            Endpoint::Completions,
+            r#"{"model":"m","response":"hello","done":true,"done_reason":"stop"}"#,
+        );
+        assert_eq!(v["object"], "text_completion");
+        assert_eq!(v["choices"][0]["text"], "hello");
+        let v = answer(
+            Endpoint::Embeddings,
+            r#"{"model":"all-minilm","embeddings":[[0.1,0.2],[0.3,0.4]],"total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8}"#,
+        );
+        assert_eq!(v["object"], "list");
+        assert_eq!(
+            v["data"][1],
+            json!({"object": "embedding", "index": 1, "embedding": [0.3, 0.4]})
+        );
+        assert_eq!(v["usage"], json!({"prompt_tokens": 8, "total_tokens": 8}));
+        let err =
+            translate_response(Endpoint::ChatCompletions, b"<html>", &ctx(false)).unwrap_err();
+        assert_eq!(err.status, 502);
+    }
+}

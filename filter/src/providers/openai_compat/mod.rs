@@ -64,7 +64,7 @@ pub use response::*;
 pub use stream::*;
 
 #[cfg(test)]
-mod tests;
+mod fixtures;
 
 /// Fields every table accepts (the request's subject and the gateway's own).
 const ALWAYS: &[&str] = &["model", "messages", "stream_options"];

@@ -259,3 +259,61 @@ pub fn unsupported_params(
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_follow_litellm() {
+        let chat = |p| supported_params(p, Endpoint::ChatCompletions, "m");
+        let perplexity = chat(ProviderKind::Perplexity).unwrap();
+        assert!(!perplexity.contains(&"tools"), "Perplexity has no tools");
+        assert!(perplexity.contains(&"messages") && perplexity.contains(&"stream_options"));
+        let mistral = chat(ProviderKind::Mistral).unwrap();
+        assert!(mistral.contains(&"tools") && !mistral.contains(&"logit_bias"));
+        assert!(!chat(ProviderKind::Cerebras).unwrap().contains(&"n"));
+        for open in [
+            ProviderKind::Groq,
+            ProviderKind::Deepseek,
+            ProviderKind::TogetherAi,
+            ProviderKind::Openrouter,
+            ProviderKind::HostedVllm,
+            ProviderKind::LmStudio,
+            ProviderKind::Llamafile,
+        ] {
+            assert_eq!(chat(open), None, "{open:?}");
+            assert_eq!(
+                quirks(open).any(),
+                matches!(
+                    open,
+                    ProviderKind::HostedVllm
+                        | ProviderKind::LmStudio
+                        | ProviderKind::Groq
+                        | ProviderKind::Openrouter
+                ),
+                "only vLLM's tool schemas, LM Studio's bare schemas, Groq's JSON mode and OpenRouter's usage are rewritten: {open:?}"
+            );
+        }
+        assert_eq!(
+            supported_params(ProviderKind::Mistral, Endpoint::Embeddings, "m"),
+            None
+        );
+    }
+
+    #[test]
+    fn only_openai_parameters_are_refused() {
+        let not = unsupported_params(ProviderKind::Perplexity, Endpoint::ChatCompletions, "sonar")
+            .unwrap();
+        assert!(not.contains(&"tools") && not.contains(&"seed"));
+        assert!(!not.contains(&"temperature") && !not.contains(&"stream_options"));
+        assert!(
+            !not.contains(&"search_domain_filter"),
+            "provider-specific parameters pass, as in LiteLLM"
+        );
+        assert_eq!(
+            unsupported_params(ProviderKind::Groq, Endpoint::ChatCompletions, "m"),
+            None
+        );
+    }
+}

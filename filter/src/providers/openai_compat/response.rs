@@ -191,3 +191,82 @@ pub fn json_tool_answer(body: Vec<u8>) -> Vec<u8> {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::openai_compat::fixtures::*;
+
+    /// A Magistral answer as Mistral's chat API returns it (content chunks; docs.mistral.ai
+    /// "Reasoning": `thinking` chunks hold text parts).
+    const MAGISTRAL_ANSWER: &str = r#"{"id":"a1","object":"chat.completion","created":1,"model":"magistral-medium-2506","choices":[{"index":0,"message":{"role":"assistant","content":[{"type":"thinking","thinking":[{"type":"text","text":"2 and 2 "},{"type":"text","text":"make 4."}]},{"type":"text","text":"4"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":7,"total_tokens":17}}"#;
+
+    #[test]
+    fn magistral_content_chunks_become_reasoning_content() {
+        let fix = quirks_for(ProviderKind::Mistral, "magistral-medium-2506")
+            .answer_fix()
+            .unwrap();
+        let out: Value =
+            serde_json::from_slice(&fix.fix_answer(MAGISTRAL_ANSWER.as_bytes().to_vec())).unwrap();
+        let message = &out["choices"][0]["message"];
+        assert_eq!(message["content"], "4");
+        assert_eq!(message["reasoning_content"], "2 and 2 make 4.");
+        assert_eq!(out["usage"]["total_tokens"], 17);
+        assert_eq!(fix.cost_of(MAGISTRAL_ANSWER.as_bytes()), None);
+        // Empty content is null (Mistral's `_handle_empty_content_response`).
+        let empty =
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"","tool_calls":[]}}]}"#;
+        let out: Value = serde_json::from_slice(&fix.fix_answer(empty.to_vec())).unwrap();
+        assert!(out["choices"][0]["message"]["content"].is_null());
+        // Plain chunks are not even parsed; a chunk delta list is flattened.
+        assert_eq!(
+            fix.fix_chunk(r#"{"choices":[{"index":0,"delta":{"content":"4"}}]}"#),
+            None
+        );
+        let fixed = fix
+            .fix_chunk(r#"{"choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"hm"}]}]}}]}"#)
+            .unwrap();
+        let v: Value = serde_json::from_str(&fixed).unwrap();
+        assert!(v["choices"][0]["delta"]["content"].is_null());
+        assert_eq!(v["choices"][0]["delta"]["reasoning_content"], "hm");
+        // Other Mistral models keep their answers as they come.
+        assert_eq!(
+            quirks_for(ProviderKind::Mistral, "mistral-large").answer_fix(),
+            None
+        );
+    }
+
+    #[test]
+    fn openrouter_asks_for_cost_and_reports_reasoning() {
+        let q = quirks_for(ProviderKind::Openrouter, "anthropic/claude-3.5-sonnet");
+        let out = run_for(&q, json!({"model": "m", "messages": []}));
+        assert_eq!(out["usage"], json!({"include": true}));
+        let out = run_for(
+            &q,
+            json!({"model": "m", "messages": [], "usage": {"include": false}}),
+        );
+        assert_eq!(
+            out["usage"],
+            json!({"include": false}),
+            "the client's own choice stays"
+        );
+        let fix = q.answer_fix().unwrap();
+        let answer = br#"{"id":"gen-1","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2+2=4"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"cost":0.000123}}"#;
+        assert_eq!(fix.cost_of(answer), Some(0.000123));
+        let out: Value = serde_json::from_slice(&fix.fix_answer(answer.to_vec())).unwrap();
+        assert_eq!(out["choices"][0]["message"]["reasoning_content"], "2+2=4");
+        assert_eq!(out["choices"][0]["message"]["content"], "4");
+        let chunk = fix
+            .fix_chunk(r#"{"choices":[{"index":0,"delta":{"reasoning":"thinking"}}]}"#)
+            .unwrap();
+        assert!(
+            chunk.contains(r#""reasoning_content":"thinking""#),
+            "{chunk}"
+        );
+        assert_eq!(
+            fix.fix_chunk(r#"{"choices":[{"index":0,"delta":{"reasoning":null,"content":"x"}}]}"#),
+            None
+        );
+        assert_eq!(fix.cost_of(br#"{"usage":{"cost":-1}}"#), None);
+    }
+}
