@@ -81,7 +81,7 @@
 use serde_json::{json, Map, Value};
 
 use super::serialize_request as serialize;
-use super::{ProviderRequest, ResponseContext, StreamTranslate};
+use super::{present, ProviderRequest, ResponseContext, StreamTranslate};
 use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -173,10 +173,6 @@ pub fn supported_params(endpoint: Endpoint) -> Vec<&'static str> {
         Endpoint::Completions => COMPLETION.iter().chain(NATIVE).copied().collect(),
         Endpoint::Embeddings => EMBEDDING.to_vec(),
     }
-}
-
-fn get<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    request.get(key).filter(|v| !v.is_null())
 }
 
 /// LiteLLM's `reasoning_effort` budgets (`DEFAULT_REASONING_EFFORT_*_THINKING_BUDGET`).

@@ -16,10 +16,10 @@ pub fn translate_request(
     }
     let messages = match endpoint {
         Endpoint::Completions => {
-            vec![json!({"role": "user", "content": completion_prompt(get(request, "prompt"))?})]
+            vec![json!({"role": "user", "content": completion_prompt(present(request, "prompt"))?})]
         }
         _ => {
-            let list = get(request, "messages")
+            let list = present(request, "messages")
                 .and_then(Value::as_array)
                 .ok_or_else(|| {
                     invalid(
@@ -34,16 +34,16 @@ pub fn translate_request(
         }
     };
     body.insert("messages".into(), Value::Array(messages));
-    let stream = match get(request, "stream") {
+    let stream = match present(request, "stream") {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(invalid("stream", "`stream` must be a boolean.")),
     };
     body.insert("stream".into(), json!(stream));
 
-    if let Some(tools) = get(request, "tools") {
+    if let Some(tools) = present(request, "tools") {
         let (mut tools, strict) = convert_tools(tools)?;
-        if let Some(choice) = get(request, "tool_choice") {
+        if let Some(choice) = present(request, "tool_choice") {
             if let Some(mode) = tool_choice(choice, &mut tools)? {
                 body.insert("tool_choice".into(), json!(mode));
             }
@@ -54,7 +54,7 @@ pub fn translate_request(
         if strict {
             body.insert("strict_tools".into(), json!(true));
         }
-    } else if let Some(choice) = get(request, "tool_choice") {
+    } else if let Some(choice) = present(request, "tool_choice") {
         // Without tools only `none`/`auto` make sense; Cohere wants tools for REQUIRED.
         if !matches!(choice.as_str(), Some("none" | "auto")) {
             return Err(invalid(
@@ -63,10 +63,12 @@ pub fn translate_request(
             ));
         }
     }
-    if let Some(rf) = response_format(get(request, "response_format"))? {
+    if let Some(rf) = response_format(present(request, "response_format"))? {
         body.insert("response_format".into(), rf);
     }
-    if let Some(v) = get(request, "max_completion_tokens").or_else(|| get(request, "max_tokens")) {
+    if let Some(v) =
+        present(request, "max_completion_tokens").or_else(|| present(request, "max_tokens"))
+    {
         if !(v.is_u64()) {
             return Err(invalid(
                 "max_tokens",
@@ -81,7 +83,7 @@ pub fn translate_request(
         ("frequency_penalty", "frequency_penalty"),
         ("presence_penalty", "presence_penalty"),
     ] {
-        if let Some(v) = get(request, from) {
+        if let Some(v) = present(request, from) {
             if !v.is_number() {
                 return Err(invalid(from, format!("`{from}` must be a number.")));
             }
@@ -89,14 +91,14 @@ pub fn translate_request(
         }
     }
     for (from, to) in [("seed", "seed"), ("top_k", "k")] {
-        if let Some(v) = get(request, from) {
+        if let Some(v) = present(request, from) {
             if !(v.is_i64() || v.is_u64()) {
                 return Err(invalid(from, format!("`{from}` must be an integer.")));
             }
             body.insert(to.into(), v.clone());
         }
     }
-    match get(request, "stop") {
+    match present(request, "stop") {
         None => {}
         Some(Value::String(s)) => {
             body.insert("stop_sequences".into(), json!([s]));
@@ -111,7 +113,7 @@ pub fn translate_request(
             ))
         }
     }
-    match get(request, "n") {
+    match present(request, "n") {
         None => {}
         Some(v) if v.as_u64() == Some(1) => {}
         Some(_) => {
@@ -121,9 +123,9 @@ pub fn translate_request(
             ))
         }
     }
-    if let Some(thinking) = get(request, "thinking") {
+    if let Some(thinking) = present(request, "thinking") {
         body.insert("thinking".into(), native_thinking(thinking)?);
-    } else if let Some(effort) = get(request, "reasoning_effort") {
+    } else if let Some(effort) = present(request, "reasoning_effort") {
         let effort = effort
             .as_str()
             .ok_or_else(|| invalid("reasoning_effort", "`reasoning_effort` must be a string."))?;
@@ -136,7 +138,7 @@ pub fn translate_request(
         body.insert("thinking".into(), thinking);
     }
     for name in NATIVE {
-        if let Some(v) = get(request, name) {
+        if let Some(v) = present(request, name) {
             body.insert((*name).to_string(), v.clone());
         }
     }
@@ -150,7 +152,7 @@ pub(super) fn embed_request(
     request: &Map<String, Value>,
     mut body: Map<String, Value>,
 ) -> Result<ProviderRequest, GatewayError> {
-    let texts = match get(request, "input") {
+    let texts = match present(request, "input") {
         Some(Value::String(s)) => vec![json!(s)],
         Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {
             items.clone()
@@ -169,14 +171,14 @@ pub(super) fn embed_request(
         }
     };
     body.insert("texts".into(), Value::Array(texts));
-    let input_type = match get(request, "input_type") {
+    let input_type = match present(request, "input_type") {
         None => DEFAULT_INPUT_TYPE,
         Some(Value::String(s)) => s.as_str(),
         Some(_) => return Err(invalid("input_type", "`input_type` must be a string.")),
     };
     body.insert("input_type".into(), json!(input_type));
     body.insert("embedding_types".into(), json!(["float"]));
-    match get(request, "encoding_format").map(Value::as_str) {
+    match present(request, "encoding_format").map(Value::as_str) {
         None | Some(Some("float" | "base64")) => {}
         Some(_) => {
             return Err(invalid(
@@ -185,7 +187,7 @@ pub(super) fn embed_request(
             ))
         }
     }
-    if let Some(v) = get(request, "dimensions") {
+    if let Some(v) = present(request, "dimensions") {
         if !v.is_u64() {
             return Err(invalid(
                 "dimensions",
@@ -194,7 +196,7 @@ pub(super) fn embed_request(
         }
         body.insert("output_dimension".into(), v.clone());
     }
-    if let Some(v) = get(request, "truncate") {
+    if let Some(v) = present(request, "truncate") {
         body.insert("truncate".into(), v.clone());
     }
     Ok(ProviderRequest {

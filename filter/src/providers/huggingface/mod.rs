@@ -64,7 +64,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{ProviderRequest, ResponseContext, StreamTranslate};
+use super::{present, ProviderRequest, ResponseContext, StreamTranslate};
 use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -138,10 +138,6 @@ pub fn supported_params(endpoint: Endpoint) -> Vec<&'static str> {
         Endpoint::Completions => COMPLETION.iter().chain(NATIVE).copied().collect(),
         Endpoint::Embeddings => vec!["model", "input", "encoding_format"],
     }
-}
-
-fn get<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    request.get(key).filter(|v| !v.is_null())
 }
 
 /// A message's text: a string, or its `text` parts concatenated (LiteLLM's

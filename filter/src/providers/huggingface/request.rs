@@ -20,7 +20,7 @@ pub fn translate_request(
             "The prompt is empty (TGI refuses empty `inputs`).",
         ));
     }
-    let stream = match get(request, "stream") {
+    let stream = match present(request, "stream") {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(invalid("stream", "`stream` must be a boolean.")),
@@ -52,7 +52,7 @@ fn prompt_inputs(
                 "Hugging Face text-generation endpoints do not embed: use a deployment of the embedding model (its OpenAI-compatible /v1/embeddings).",
             ))
         }
-        Endpoint::Completions => match get(request, "prompt") {
+        Endpoint::Completions => match present(request, "prompt") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Array(list)) => match list.as_slice() {
                 [Value::String(s)] => s.clone(),
@@ -66,7 +66,7 @@ fn prompt_inputs(
             _ => return Err(invalid("prompt", "`prompt` is required: a string.")),
         },
         Endpoint::ChatCompletions => {
-            let messages = get(request, "messages")
+            let messages = present(request, "messages")
                 .and_then(Value::as_array)
                 .ok_or_else(|| {
                     invalid(
@@ -119,13 +119,15 @@ fn generation_parameters(
     if !stream {
         params.insert("decoder_input_details".into(), json!(true));
     }
-    if let Some(v) = get(request, "max_completion_tokens").or_else(|| get(request, "max_tokens")) {
+    if let Some(v) =
+        present(request, "max_completion_tokens").or_else(|| present(request, "max_tokens"))
+    {
         let n = v
             .as_u64()
             .ok_or_else(|| invalid("max_tokens", "`max_tokens` must be a positive integer."))?;
         params.insert("max_new_tokens".into(), json!(n.max(1)));
     }
-    if let Some(v) = get(request, "temperature") {
+    if let Some(v) = present(request, "temperature") {
         let t = v
             .as_f64()
             .ok_or_else(|| invalid("temperature", "`temperature` must be a number."))?;
@@ -134,19 +136,19 @@ fn generation_parameters(
             if t == 0.0 { json!(0.01) } else { v.clone() },
         );
     }
-    if let Some(v) = get(request, "top_p") {
+    if let Some(v) = present(request, "top_p") {
         if !v.is_number() {
             return Err(invalid("top_p", "`top_p` must be a number."));
         }
         params.insert("top_p".into(), v.clone());
     }
-    if let Some(v) = get(request, "seed") {
+    if let Some(v) = present(request, "seed") {
         if !v.is_u64() {
             return Err(invalid("seed", "`seed` must be a non-negative integer."));
         }
         params.insert("seed".into(), v.clone());
     }
-    match get(request, "stop") {
+    match present(request, "stop") {
         None => {}
         Some(Value::String(s)) => {
             params.insert("stop".into(), json!([s]));
@@ -161,7 +163,7 @@ fn generation_parameters(
             ))
         }
     }
-    match get(request, "n") {
+    match present(request, "n") {
         None => {}
         Some(v) if v.as_u64() == Some(1) => {}
         Some(_) => {
@@ -171,7 +173,7 @@ fn generation_parameters(
             ))
         }
     }
-    if let Some(rf) = get(request, "response_format") {
+    if let Some(rf) = present(request, "response_format") {
         match rf.get("type").and_then(Value::as_str) {
             Some("text") => {}
             Some("json_object") => {
@@ -202,7 +204,7 @@ fn generation_parameters(
         }
     }
     for name in NATIVE {
-        if let Some(v) = get(request, name) {
+        if let Some(v) = present(request, name) {
             params.insert((*name).to_string(), v.clone());
         }
     }
