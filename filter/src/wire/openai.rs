@@ -63,6 +63,23 @@ pub fn completion(
     answer
 }
 
+/// An answer's `usage`: `{prompt_tokens, completion_tokens, total_tokens}`, plus
+/// `prompt_tokens_details.cached_tokens` when the provider reported cached tokens.
+pub fn usage(prompt_tokens: u64, completion_tokens: u64, cached_tokens: Option<u64>) -> Value {
+    let mut usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens.saturating_add(completion_tokens),
+    });
+    if let (Some(cached), Some(fields)) = (cached_tokens, usage.as_object_mut()) {
+        fields.insert(
+            "prompt_tokens_details".into(),
+            json!({ "cached_tokens": cached }),
+        );
+    }
+    usage
+}
+
 /// One entry of an embedding list: `{object: "embedding", index, embedding}`.
 pub fn embedding(index: usize, vector: impl Serialize) -> Value {
     json!({ "object": "embedding", "index": index, "embedding": vector })
@@ -452,6 +469,18 @@ mod tests {
         assert_eq!(
             list.to_string(),
             r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+        );
+    }
+
+    #[test]
+    fn usage_objects() {
+        assert_eq!(
+            usage(3, 4, None).to_string(),
+            r#"{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}"#
+        );
+        assert_eq!(
+            usage(3, 4, Some(2))["prompt_tokens_details"],
+            json!({"cached_tokens": 2})
         );
     }
 

@@ -30,21 +30,6 @@ pub(super) fn usage_counts(usage: Option<&Value>) -> (u64, u64, Option<u64>) {
     )
 }
 
-pub(super) fn usage_value(prompt: u64, completion: u64, cached: Option<u64>) -> Value {
-    let mut usage = json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt.saturating_add(completion),
-    });
-    if let (Some(cached), Some(o)) = (cached, usage.as_object_mut()) {
-        o.insert(
-            "prompt_tokens_details".into(),
-            json!({"cached_tokens": cached}),
-        );
-    }
-    usage
-}
-
 pub(super) fn bad_answer(what: &str) -> GatewayError {
     GatewayError::new(502, format!("Cohere returned {what}")).with_type("api_error")
 }
@@ -138,7 +123,7 @@ pub fn translate_response(
                     ctx.created,
                     &ctx.model,
                     json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}]),
-                    Some(usage_value(prompt, completion, cached)),
+                    Some(wire::usage(prompt, completion, cached)),
                 )
             } else {
                 let mut m = Map::new();
@@ -170,7 +155,7 @@ pub fn translate_response(
                     ctx.created,
                     &ctx.model,
                     json!([{"index": 0, "message": m, "logprobs": null, "finish_reason": reason}]),
-                    Some(usage_value(prompt, completion, cached)),
+                    Some(wire::usage(prompt, completion, cached)),
                 )
             }
         }

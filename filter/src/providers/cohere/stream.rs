@@ -284,7 +284,7 @@ impl State {
                 self.ctx.created,
                 &self.ctx.model,
                 json!([]),
-                Some(usage_value(prompt, completion, cached)),
+                Some(wire::usage(prompt, completion, cached)),
             );
             write_data(out, &usage);
         }

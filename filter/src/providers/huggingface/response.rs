@@ -26,14 +26,6 @@ pub fn finish_reason(reason: Option<&str>) -> &'static str {
     }
 }
 
-pub(super) fn usage_value(prompt: u64, completion: u64) -> Value {
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt.saturating_add(completion),
-    })
-}
-
 pub(super) fn bad_answer(what: &str) -> GatewayError {
     GatewayError::new(502, format!("Text Generation Inference returned {what}"))
         .with_type("api_error")
@@ -92,7 +84,7 @@ pub fn translate_response(
             ctx.created,
             &ctx.model,
             json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}]),
-            Some(usage_value(prompt, completion)),
+            Some(wire::usage(prompt, completion, None)),
         )
     } else {
         wire::completion(
@@ -102,7 +94,7 @@ pub fn translate_response(
             &ctx.model,
             json!([{"index": 0, "message": {"role": "assistant", "content": text},
                          "logprobs": null, "finish_reason": reason}]),
-            Some(usage_value(prompt, completion)),
+            Some(wire::usage(prompt, completion, None)),
         )
     };
     serde_json::to_vec(&out)

@@ -140,7 +140,7 @@ impl State {
                 self.ctx.created,
                 &self.ctx.model,
                 json!([]),
-                Some(usage_value(prompt, completion)),
+                Some(wire::usage(prompt, completion, None)),
             );
             write_data(out, &usage);
         }

@@ -19,14 +19,6 @@ pub(super) fn count(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-pub(super) fn usage_value(prompt: u64, completion: u64) -> Value {
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt.saturating_add(completion),
-    })
-}
-
 /// Ollama tool calls (arguments objects) → OpenAI tool calls; `index` added for
 /// stream deltas, counting from `first`.
 pub(super) fn openai_tool_calls(
@@ -146,7 +138,7 @@ pub fn translate_response(
                 model,
                 json!([{"text": text, "index": 0, "logprobs": null,
                              "finish_reason": finish_reason(&v, false)}]),
-                Some(usage_value(prompt, count(&v, "eval_count"))),
+                Some(wire::usage(prompt, count(&v, "eval_count"), None)),
             )
         }
         Endpoint::ChatCompletions => {
@@ -177,7 +169,7 @@ pub fn translate_response(
                 model,
                 json!([{"index": 0, "message": message, "logprobs": null,
                              "finish_reason": finish_reason(&v, !calls.is_empty())}]),
-                Some(usage_value(prompt, count(&v, "eval_count"))),
+                Some(wire::usage(prompt, count(&v, "eval_count"), None)),
             )
         }
     };

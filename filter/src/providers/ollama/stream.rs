@@ -165,7 +165,7 @@ impl State {
                     self.ctx.created,
                     &self.model,
                     json!([]),
-                    Some(usage_value(prompt, completion)),
+                    Some(wire::usage(prompt, completion, None)),
                 );
                 write_data(out, &usage);
             }
