@@ -40,6 +40,12 @@ pub fn write_data<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     out.extend_from_slice(b"\n\n");
 }
 
+/// Ends a stream on an error: the OpenAI error event, then `[DONE]`.
+pub fn write_error_and_done(out: &mut Vec<u8>, error: &GatewayError) {
+    out.extend_from_slice(&error.to_sse_event());
+    out.extend_from_slice(DONE);
+}
+
 /// An answer or chunk object: `{id, object, created, model, choices[, usage]}`,
 /// in OpenAI's key order. `usage` is left out when `None`.
 pub fn completion(

@@ -105,8 +105,7 @@ impl StreamTranslate for StreamTranslator {
 
 impl StreamState {
     fn fail(&mut self, error: GatewayError, out: &mut Vec<u8>) {
-        out.extend_from_slice(&error.to_sse_event());
-        out.extend_from_slice(DONE);
+        wire::write_error_and_done(out, &error);
         self.done = true;
     }
 

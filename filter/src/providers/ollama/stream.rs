@@ -45,8 +45,7 @@ impl StreamTranslator {
 
 impl State {
     fn fail(&mut self, error: GatewayError, out: &mut Vec<u8>) {
-        out.extend_from_slice(&error.to_sse_event());
-        out.extend_from_slice(DONE);
+        wire::write_error_and_done(out, &error);
         self.ended = true;
     }
 
