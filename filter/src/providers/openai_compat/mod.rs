@@ -52,6 +52,7 @@ use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::ProviderKind;
 use crate::request::TopLevel;
+use crate::wire::openai::{self as wire, write_data, DONE};
 
 mod quirks;
 mod request;

@@ -7,24 +7,20 @@ use super::*;
 /// client asked for one; `[DONE]`.
 pub fn fake_stream(body: &[u8], include_usage: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 256);
-    let mut event = |v: &Value| {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(v.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
-    };
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        event(
+        write_data(
+            &mut out,
             &GatewayError::new(502, "the provider's answer is not JSON")
                 .with_type("api_error")
                 .to_value(),
         );
-        out.extend_from_slice(b"data: [DONE]\n\n");
+        out.extend_from_slice(DONE);
         return out;
     };
     let chunk = |choices: Value| {
         json!({
             "id": v.get("id").cloned().unwrap_or(Value::Null),
-            "object": "chat.completion.chunk",
+            "object": wire::CHAT_COMPLETION_CHUNK,
             "created": v.get("created").cloned().unwrap_or(Value::Null),
             "model": v.get("model").cloned().unwrap_or(Value::Null),
             "choices": choices,
@@ -51,16 +47,18 @@ pub fn fake_stream(body: &[u8], include_usage: bool) -> Vec<u8> {
             }
         }
         delta.retain(|_, v| !v.is_null());
-        event(&chunk(
-            json!([{"index": index, "delta": delta, "finish_reason": null}]),
-        ));
+        write_data(
+            &mut out,
+            &chunk(json!([{"index": index, "delta": delta, "finish_reason": null}])),
+        );
         let finish = choice
             .get("finish_reason")
             .cloned()
             .unwrap_or(json!("stop"));
-        event(&chunk(
-            json!([{"index": index, "delta": {}, "finish_reason": finish}]),
-        ));
+        write_data(
+            &mut out,
+            &chunk(json!([{"index": index, "delta": {}, "finish_reason": finish}])),
+        );
     }
     if include_usage {
         if let Some(usage) = v.get("usage") {
@@ -68,9 +66,9 @@ pub fn fake_stream(body: &[u8], include_usage: bool) -> Vec<u8> {
             if let Some(o) = last.as_object_mut() {
                 o.insert("usage".into(), usage.clone());
             }
-            event(&last);
+            write_data(&mut out, &last);
         }
     }
-    out.extend_from_slice(b"data: [DONE]\n\n");
+    out.extend_from_slice(DONE);
     out
 }
