@@ -21,6 +21,7 @@
 )]
 
 pub mod billing_headers;
+pub mod codec;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
@@ -28,21 +29,22 @@ pub mod debug_log;
 pub mod endpoint;
 pub mod error;
 pub mod estimate;
-pub mod eventstream;
 pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
 pub mod messages;
 pub mod mock;
-pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
 pub mod request;
 pub mod sigv4;
 pub mod spend;
-pub mod sse;
 pub mod stages;
+pub mod wire;
+
+#[cfg(test)]
+pub mod test_support;
 
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -89,12 +89,12 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::codec::sse::SseDecoder;
 use crate::cost::Usage;
 use crate::error::GatewayError;
 use crate::providers::anthropic::UsageIn;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
-use crate::sse::SseDecoder;
 
 // ---------------------------------------------------------------------------
 // Errors

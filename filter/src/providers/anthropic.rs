@@ -104,10 +104,10 @@ use serde_json::{json, Map, Value};
 
 use super::present;
 use super::{ResponseContext, StreamTranslate};
+use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
 use crate::request::CowStr;
-use crate::sse::SseDecoder;
 
 /// `max_tokens` sent when the client sets neither `max_tokens` nor
 /// `max_completion_tokens`. Anthropic requires the field; 4096 is LiteLLM's default

@@ -143,9 +143,9 @@ use serde_json::{json, Map, Value};
 use super::openai_compat::{Rewritten, JSON_TOOL, OPENAI_CHAT_PARAMS};
 use super::{present, serialize_request as serialize};
 use super::{ParamTable, ProviderRequest, ResponseContext, StreamTranslate};
+use crate::codec::eventstream::{EventStreamDecoder, Message};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
-use crate::eventstream::{EventStreamDecoder, Message};
 use crate::request::CowStr;
 use crate::sigv4;
 
@@ -2320,7 +2320,7 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eventstream::{encode, Header, HeaderValue};
+    use crate::codec::eventstream::{encode, Header, HeaderValue};
 
     const CLAUDE: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
 
