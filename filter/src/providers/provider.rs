@@ -238,3 +238,19 @@ pub(crate) fn into_map(request: TopLevel<'_>) -> Result<Map<String, Value>, Gate
         .into_map()
         .map_err(|e| GatewayError::bad_request(format!("Request body is not valid JSON: {e}")))
 }
+
+/// Cuts the first of `suffixes` that `path_prefix` ends with.
+pub(crate) fn strip_first_suffix(path_prefix: &mut String, suffixes: &[&str]) {
+    for suffix in suffixes {
+        if let Some(stripped) = path_prefix.strip_suffix(suffix) {
+            let len = stripped.len();
+            path_prefix.truncate(len);
+            return;
+        }
+    }
+}
+
+/// The request's own `stream` flag (a translated path may depend on it).
+pub(crate) fn streamed(request: &Map<String, Value>) -> bool {
+    request.get("stream").and_then(Value::as_bool) == Some(true)
+}

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 
 use super::openai_compat::{self, Rewritten};
 use super::provider::{
-    into_map, Answer, Attempt, OutgoingBody, Provider, ResponseFormat, Translated,
+    into_map, streamed, strip_first_suffix, Answer, Attempt, Provider, Translated,
 };
 use super::{
-    anthropic, azure, bedrock, cohere, gemini, huggingface, ollama, openai, vertex, ParamTable,
+    anthropic, azure, bedrock, cohere, gemini, huggingface, ollama, vertex, ParamTable,
     ProviderKind, ProviderRequest, ResponseContext, StreamTranslate,
 };
 use crate::endpoint::Endpoint;
@@ -24,28 +24,28 @@ use crate::request::TopLevel;
 /// The implementation of `kind`.
 pub fn provider(kind: ProviderKind) -> &'static dyn Provider {
     match kind {
-        ProviderKind::Openai => &OPENAI,
-        ProviderKind::Azure => &Azure,
+        ProviderKind::Openai => &openai_compat::OPENAI_PROVIDER,
+        ProviderKind::Azure => &azure::Azure,
         ProviderKind::Anthropic => &Anthropic,
-        ProviderKind::Mistral => &MISTRAL,
-        ProviderKind::Groq => &GROQ,
-        ProviderKind::Deepseek => &DEEPSEEK,
-        ProviderKind::TogetherAi => &TOGETHER_AI,
-        ProviderKind::Openrouter => &OPENROUTER,
-        ProviderKind::Xai => &XAI,
-        ProviderKind::FireworksAi => &FIREWORKS_AI,
-        ProviderKind::Perplexity => &PERPLEXITY,
-        ProviderKind::Cerebras => &CEREBRAS,
-        ProviderKind::Deepinfra => &DEEPINFRA,
-        ProviderKind::HostedVllm => &HOSTED_VLLM,
-        ProviderKind::LmStudio => &LM_STUDIO,
-        ProviderKind::Llamafile => &LLAMAFILE,
-        ProviderKind::Ollama => &OLLAMA,
-        ProviderKind::OllamaChat => &OLLAMA_CHAT,
-        ProviderKind::Gemini => &Gemini,
-        ProviderKind::Cohere => &Cohere,
-        ProviderKind::Huggingface => &HUGGINGFACE,
-        ProviderKind::HuggingfaceGenerate => &HuggingfaceGenerate,
+        ProviderKind::Mistral => &openai_compat::MISTRAL_PROVIDER,
+        ProviderKind::Groq => &openai_compat::GROQ_PROVIDER,
+        ProviderKind::Deepseek => &openai_compat::DEEPSEEK_PROVIDER,
+        ProviderKind::TogetherAi => &openai_compat::TOGETHER_AI_PROVIDER,
+        ProviderKind::Openrouter => &openai_compat::OPENROUTER_PROVIDER,
+        ProviderKind::Xai => &openai_compat::XAI_PROVIDER,
+        ProviderKind::FireworksAi => &openai_compat::FIREWORKS_AI_PROVIDER,
+        ProviderKind::Perplexity => &openai_compat::PERPLEXITY_PROVIDER,
+        ProviderKind::Cerebras => &openai_compat::CEREBRAS_PROVIDER,
+        ProviderKind::Deepinfra => &openai_compat::DEEPINFRA_PROVIDER,
+        ProviderKind::HostedVllm => &openai_compat::HOSTED_VLLM_PROVIDER,
+        ProviderKind::LmStudio => &openai_compat::LM_STUDIO_PROVIDER,
+        ProviderKind::Llamafile => &openai_compat::LLAMAFILE_PROVIDER,
+        ProviderKind::Ollama => &ollama::OLLAMA,
+        ProviderKind::OllamaChat => &ollama::OLLAMA_CHAT,
+        ProviderKind::Gemini => &gemini::Gemini,
+        ProviderKind::Cohere => &cohere::Cohere,
+        ProviderKind::Huggingface => &huggingface::HUGGINGFACE,
+        ProviderKind::HuggingfaceGenerate => &huggingface::HuggingfaceGenerate,
         ProviderKind::Bedrock => &Bedrock,
         ProviderKind::VertexAi => &VertexAi,
     }
@@ -59,255 +59,6 @@ pub fn attempt_headers() -> impl Iterator<Item = &'static str> {
         .iter()
         .copied()
         .chain([ANTHROPIC_VERSION_HEADER])
-}
-
-/// Cuts the first of `suffixes` that `path_prefix` ends with.
-fn strip_first_suffix(path_prefix: &mut String, suffixes: &[&str]) {
-    for suffix in suffixes {
-        if let Some(stripped) = path_prefix.strip_suffix(suffix) {
-            let len = stripped.len();
-            path_prefix.truncate(len);
-            return;
-        }
-    }
-}
-
-/// The request's own `stream` flag (a translated path may depend on it).
-fn streamed(request: &Map<String, Value>) -> bool {
-    request.get("stream").and_then(Value::as_bool) == Some(true)
-}
-
-// ===== OpenAI and the OpenAI-compatible clouds ===================================
-
-/// A provider speaking OpenAI's own wire format at `{api_base}/{endpoint}`: the
-/// body goes out as the client sent it, its quirks aside, and the answer comes back
-/// as it is, read for its usage.
-#[derive(Debug)]
-pub struct OpenAiCompatible {
-    kind: ProviderKind,
-    /// Normalizes the base (Hugging Face's Messages API).
-    normalize: Option<fn(&mut String)>,
-}
-
-const fn compatible(kind: ProviderKind) -> OpenAiCompatible {
-    OpenAiCompatible {
-        kind,
-        normalize: None,
-    }
-}
-
-static OPENAI: OpenAiCompatible = compatible(ProviderKind::Openai);
-static MISTRAL: OpenAiCompatible = compatible(ProviderKind::Mistral);
-static GROQ: OpenAiCompatible = compatible(ProviderKind::Groq);
-static DEEPSEEK: OpenAiCompatible = compatible(ProviderKind::Deepseek);
-static TOGETHER_AI: OpenAiCompatible = compatible(ProviderKind::TogetherAi);
-static OPENROUTER: OpenAiCompatible = compatible(ProviderKind::Openrouter);
-static XAI: OpenAiCompatible = compatible(ProviderKind::Xai);
-static FIREWORKS_AI: OpenAiCompatible = compatible(ProviderKind::FireworksAi);
-static PERPLEXITY: OpenAiCompatible = compatible(ProviderKind::Perplexity);
-static CEREBRAS: OpenAiCompatible = compatible(ProviderKind::Cerebras);
-static DEEPINFRA: OpenAiCompatible = compatible(ProviderKind::Deepinfra);
-static HOSTED_VLLM: OpenAiCompatible = compatible(ProviderKind::HostedVllm);
-static LM_STUDIO: OpenAiCompatible = compatible(ProviderKind::LmStudio);
-static LLAMAFILE: OpenAiCompatible = compatible(ProviderKind::Llamafile);
-static HUGGINGFACE: OpenAiCompatible = OpenAiCompatible {
-    kind: ProviderKind::Huggingface,
-    normalize: Some(huggingface_messages_base),
-};
-
-/// LiteLLM's `_build_chat_completion_url` for Hugging Face: `{base}/chat/completions`
-/// for a base ending in `/v1`, `{base}/v1/chat/completions` otherwise, the base as
-/// it is when it names the endpoint already.
-fn huggingface_messages_base(path_prefix: &mut String) {
-    strip_first_suffix(path_prefix, &["/chat/completions"]);
-    if !path_prefix.ends_with("/v1") {
-        path_prefix.push_str("/v1");
-    }
-}
-
-/// The OpenAI-format request of one attempt, parsed one level deep: `quirks`
-/// applied, the usage chunk asked for when `asks_usage` (the gateway needs the
-/// tokens of every answer; dropped again on the way back when the client did not
-/// ask), and the client's bytes kept when nothing changed.
-fn openai_format_request(
-    attempt: &Attempt<'_>,
-    mut request: TopLevel<'_>,
-    path: String,
-    asks_usage: bool,
-) -> Result<Translated, GatewayError> {
-    let rewritten = if attempt.quirks.any() {
-        openai_compat::apply(
-            &attempt.quirks,
-            attempt.endpoint,
-            &mut request,
-            attempt.drop_params,
-        )?
-    } else {
-        Rewritten::default()
-    };
-    if attempt.stream
-        && !rewritten.fake_stream
-        && !attempt.include_usage
-        && asks_usage
-        && attempt.endpoint != Endpoint::Embeddings
-    {
-        request.insert("stream_options", serde_json::json!({"include_usage": true}));
-    }
-    let body = if request.changed() {
-        OutgoingBody::Replaced(
-            request
-                .to_vec()
-                .map_err(|e| GatewayError::internal(format!("could not serialize request: {e}")))?,
-        )
-    } else {
-        OutgoingBody::Unchanged
-    };
-    Ok(Translated {
-        path,
-        body,
-        rewritten,
-        content_length: false,
-        fan_out: None,
-    })
-}
-
-impl Provider for OpenAiCompatible {
-    fn kind(&self) -> ProviderKind {
-        self.kind
-    }
-
-    fn normalize_base(&self, path_prefix: &mut String) {
-        if let Some(normalize) = self.normalize {
-            normalize(path_prefix);
-        }
-    }
-
-    fn model_id(&self, model: &str) -> String {
-        openai_compat::provider_model(self.kind, model)
-    }
-
-    fn param_table(&self, endpoint: Endpoint, model: &str) -> ParamTable {
-        match openai_compat::unsupported_params(self.kind, endpoint, model) {
-            Some(not) => ParamTable::Not(not),
-            None => ParamTable::Any,
-        }
-    }
-
-    fn response_format(&self) -> ResponseFormat {
-        ResponseFormat::OpenAi
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        openai::translate_request(attempt.endpoint, request)
-    }
-
-    fn translate_request(
-        &self,
-        attempt: &Attempt<'_>,
-        request: TopLevel<'_>,
-    ) -> Result<Translated, GatewayError> {
-        // Providers that report usage in every stream unasked (Mistral, Perplexity,
-        // …) are not asked: they do not accept the field.
-        let asks_usage = !attempt.quirks.stream_usage_always;
-        let path = openai::request_path(attempt.endpoint);
-        openai_format_request(attempt, request, path, asks_usage)
-    }
-
-    fn translate_response(
-        &self,
-        _answer: &Answer<'_>,
-        _ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        Ok(body.to_vec())
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        match answer.quirks.answer_fix() {
-            Some(fix) if answer.endpoint == Endpoint::ChatCompletions => Box::new(
-                openai::UsageTap::with_fix(!answer.client_include_usage, fix),
-            ),
-            // Already OpenAI SSE: read for usage; the usage chunk is dropped when
-            // the gateway asked for it and the client did not.
-            _ => Box::new(openai::UsageTap::new(!ctx.include_usage)),
-        }
-    }
-}
-
-// ===== Azure OpenAI ==============================================================
-
-/// Azure OpenAI: OpenAI's format, the deployment in the path, `api-version` in the
-/// query, the key in `api-key`.
-#[derive(Debug)]
-pub struct Azure;
-
-impl Provider for Azure {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Azure
-    }
-
-    fn auth_header(&self, key: String) -> (String, String) {
-        ("api-key".into(), key)
-    }
-
-    fn param_table(&self, _endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Any
-    }
-
-    fn response_format(&self) -> ResponseFormat {
-        ResponseFormat::OpenAi
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        openai::translate_azure_request(
-            attempt.endpoint,
-            request,
-            attempt.model,
-            attempt.api_version,
-        )
-    }
-
-    fn translate_request(
-        &self,
-        attempt: &Attempt<'_>,
-        request: TopLevel<'_>,
-    ) -> Result<Translated, GatewayError> {
-        let path = openai::azure_request_path(attempt.endpoint, attempt.model, attempt.api_version);
-        openai_format_request(attempt, request, path, true)
-    }
-
-    fn translate_response(
-        &self,
-        _answer: &Answer<'_>,
-        _ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        Ok(body.to_vec())
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        // OpenAI SSE with Azure's content-filter annotations, normalized.
-        Box::new(openai::UsageTap::for_azure(
-            !ctx.include_usage,
-            azure::ContentFilterNormalizer::for_endpoint(answer.endpoint, ctx.created, &ctx.model),
-        ))
-    }
 }
 
 // ===== Anthropic =================================================================
@@ -409,252 +160,6 @@ impl Provider for Anthropic {
         _header: &dyn Fn(&str) -> Option<String>,
     ) -> GatewayError {
         anthropic::translate_error(status, body)
-    }
-}
-
-// ===== Ollama ====================================================================
-
-/// Ollama: `/api/generate` (a prompt built from the messages) or `/api/chat`.
-#[derive(Debug)]
-pub struct Ollama {
-    /// `/api/chat` (`ollama_chat/`).
-    chat: bool,
-}
-
-static OLLAMA: Ollama = Ollama { chat: false };
-static OLLAMA_CHAT: Ollama = Ollama { chat: true };
-
-impl Provider for Ollama {
-    fn kind(&self) -> ProviderKind {
-        if self.chat {
-            ProviderKind::OllamaChat
-        } else {
-            ProviderKind::Ollama
-        }
-    }
-
-    fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Only(ollama::supported_params(self.chat, endpoint))
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        ollama::translate_request(self.chat, attempt.endpoint, request, attempt.model)
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        ollama::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        Box::new(ollama::StreamTranslator::new(answer.endpoint, ctx))
-    }
-
-    // Ollama's errors are `{"error": "<text>"}`, which the OpenAI mapping reads.
-}
-
-// ===== Gemini (Google AI Studio) =================================================
-
-/// Google AI Studio's Gemini API: `generateContent`.
-#[derive(Debug)]
-pub struct Gemini;
-
-impl Provider for Gemini {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Gemini
-    }
-
-    fn normalize_base(&self, path_prefix: &mut String) {
-        if !gemini::has_version(path_prefix) {
-            // LiteLLM's default (and GEMINI_API_BASE) is the bare host; its custom
-            // bases carry the version.
-            path_prefix.push_str(gemini::DEFAULT_API_VERSION);
-        }
-    }
-
-    fn auth_header(&self, key: String) -> (String, String) {
-        ("x-goog-api-key".into(), key)
-    }
-
-    fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Only(gemini::supported_params(endpoint).to_vec())
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        Ok(ProviderRequest {
-            // The stream flag is the request's own (parsed once, upstream stage).
-            path: gemini::request_path(attempt.model, streamed(request), attempt.endpoint),
-            body: gemini::translate_request(attempt.endpoint, request, attempt.model)?,
-        })
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        gemini::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        Box::new(gemini::StreamTranslator::new(answer.endpoint, ctx))
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        _header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        gemini::translate_error(status, body)
-    }
-}
-
-// ===== Cohere ====================================================================
-
-/// Cohere's v2 API.
-#[derive(Debug)]
-pub struct Cohere;
-
-impl Provider for Cohere {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Cohere
-    }
-
-    fn normalize_base(&self, path_prefix: &mut String) {
-        // LiteLLM's Cohere `api_base` (and COHERE_API_BASE) is the whole endpoint
-        // URL (`…/v2/chat`, `…/v2/embed`); one deployment serves both, so the base
-        // is the part before it.
-        strip_first_suffix(
-            path_prefix,
-            &[
-                "/v2/chat",
-                "/v2/embed",
-                "/v1/chat",
-                "/v1/embed",
-                "/v2",
-                "/v1",
-            ],
-        );
-    }
-
-    fn model_id(&self, model: &str) -> String {
-        openai_compat::provider_model(ProviderKind::Cohere, model)
-    }
-
-    fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Only(cohere::supported_params(endpoint))
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        cohere::translate_request(attempt.endpoint, request, attempt.model)
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        cohere::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        Box::new(cohere::StreamTranslator::new(answer.endpoint, ctx))
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        _header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        cohere::translate_error(status, body)
-    }
-}
-
-// ===== Hugging Face text generation (TGI's native API) ===========================
-
-/// Text Generation Inference's native `/generate`: a prompt built from the
-/// messages, with the deployment's prompt template.
-#[derive(Debug)]
-pub struct HuggingfaceGenerate;
-
-impl Provider for HuggingfaceGenerate {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::HuggingfaceGenerate
-    }
-
-    fn normalize_base(&self, path_prefix: &mut String) {
-        // A TGI endpoint's root; a base naming the route is cut back to it.
-        strip_first_suffix(path_prefix, &["/generate_stream", "/generate"]);
-    }
-
-    fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Only(huggingface::supported_params(endpoint))
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        huggingface::translate_request(attempt.endpoint, request, attempt.prompt_template)
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        huggingface::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        Box::new(huggingface::StreamTranslator::new(answer.endpoint, ctx))
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        _header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        huggingface::translate_error(status, body)
     }
 }
 
@@ -857,6 +362,7 @@ impl Provider for VertexAi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::provider::OutgoingBody;
 
     #[test]
     fn every_kind_has_its_own_row() {

@@ -32,6 +32,9 @@
 //! (`prompt_filter_results` at the top, `content_filter_results` per choice: a
 //! valid `chat.completion`; LiteLLM moves the latter under `provider_specific_fields`).
 
+mod provider;
+pub use provider::*;
+
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 

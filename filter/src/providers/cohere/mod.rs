@@ -100,6 +100,9 @@ pub use stream::*;
 #[cfg(test)]
 mod fixtures;
 
+mod provider;
+pub use provider::*;
+
 /// Cohere's own request parameters, passed as they are.
 pub const NATIVE: &[&str] = &[
     "k",

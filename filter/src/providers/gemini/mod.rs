@@ -107,6 +107,8 @@ pub use error::*;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
+mod provider;
+pub use provider::*;
 
 /// The separator LiteLLM puts between a tool call id and the Gemini thought
 /// signature it carries (`litellm_core_utils/prompt_templates/factory.py`).

@@ -83,6 +83,8 @@ pub use error::*;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
+mod provider;
+pub use provider::*;
 
 /// TGI's own generation parameters (`GenerateParameters`), passed into
 /// `parameters` as they are.

@@ -85,6 +85,9 @@ pub use stream::*;
 #[cfg(test)]
 mod fixtures;
 
+mod provider;
+pub use provider::*;
+
 /// Ollama's own option names (its `api.Options`, the Modelfile parameters), passed
 /// into `options` as they are.
 pub const NATIVE_OPTIONS: &[&str] = &[

@@ -67,6 +67,9 @@ pub use stream::*;
 #[cfg(test)]
 mod fixtures;
 
+mod provider;
+pub use provider::*;
+
 /// Fields every table accepts (the request's subject and the gateway's own).
 const ALWAYS: &[&str] = &["model", "messages", "stream_options"];
 
