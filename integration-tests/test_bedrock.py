@@ -16,7 +16,7 @@ import openai
 import pytest
 
 import harness
-from mocks.providers import _embedding
+from mocks.base import _embedding
 from mocks.bedrock import (
     BEDROCK_API_KEY,
     SESSION_KEY,

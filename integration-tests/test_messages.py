@@ -25,7 +25,7 @@ import pytest
 
 import harness
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
-from mocks.providers import DEFAULT_TOOL_ARGS
+from mocks import DEFAULT_TOOL_ARGS
 
 CLIENT_KEY = "sk-client-key-must-not-reach-providers"
 #: A 1×1 PNG.
