@@ -16,6 +16,14 @@ The gateway:
 * ``start_failure(config_yaml, env=None, **kwargs)`` expects the gateway not to
   start and returns the combined render + Envoy output.
 
+Providers with a gateway of their own (the rows of :data:`conformance.CONFORMANCE`):
+
+* ``provider_stacks(name)`` (session-scoped) returns the row's
+  :class:`conformance.ProviderStack` (``.mock``, ``.gateway``, ``.client()``), started
+  the first time a test asks for it and stopped when the session ends, so that
+  ``test_conformance.py`` and the provider's own ``test_<provider>.py`` share one
+  mock and one Envoy.
+
 Both skip the test when Envoy, the switchyard CLI or the filter .wasm is
 missing — unless ``SWITCHYARD_REQUIRE_GATEWAY=1`` (CI), which turns the skip
 into a failure.
@@ -35,6 +43,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+import conformance  # noqa: E402
 import harness  # noqa: E402
 from mocks import (  # noqa: E402
     ANTHROPIC_KEY,
@@ -123,3 +132,20 @@ def start_failure(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str
         return harness.start_failure(config_yaml, env, **kwargs)
 
     return expect_failure
+
+
+@pytest.fixture(scope="session")
+def provider_stacks(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], conformance.ProviderStack]]:
+    stacks: dict[str, conformance.ProviderStack] = {}
+
+    def stack(name: str) -> conformance.ProviderStack:
+        if name not in stacks:
+            row = conformance.case(name)
+            stacks[name] = conformance.ProviderStack(row, tmp_path_factory.mktemp(name)).start()
+        return stacks[name]
+
+    yield stack
+    for started in stacks.values():
+        started.stop()

@@ -1,0 +1,830 @@
+"""The conformance table: one row per provider whose mock runs behind a gateway of its own.
+
+A :class:`ProviderCase` says how to start the provider's mock, the gateway config in
+front of it (the ``model_list`` its tests use) and its environment, and what the
+provider does with each feature of the OpenAI API that ``test_conformance.py`` tests
+once for every row (streams, streamed tool calls, errors mid-stream, unsupported
+parameters, provider errors). A feature the provider does not have is left out of
+``supports``; what the provider does that others don't (the native request it
+receives, its own ids) is a ``check_*`` function of the row, so each assertion of the
+old per-provider copies lives on in exactly one place.
+
+The provider's own tests (quirks, auth, special endpoints) stay in its
+``test_<provider>.py`` and share the row's gateway: :func:`conftest.provider_stacks`
+starts each row's mock and gateway once per session, whichever file asks first.
+
+Adding a provider: its mock module in ``mocks/`` and one row in :data:`CONFORMANCE`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import openai
+import pytest
+
+import harness
+from mocks import DEFAULT_TOOL_ARGS, GEMINI_KEY, GeminiMock, MockProvider, OllamaMock
+from mocks.bedrock import BEDROCK_API_KEY, SESSION_KEY, STATIC_KEY, BedrockMock
+from mocks.cohere import COHERE_KEY, CohereMock
+from mocks.huggingface import HF_KEY, HuggingFaceMock
+
+#: The OpenAI features the conformance suite tests for every row that supports them.
+FEATURES = frozenset({
+    "stream_usage",        # a stream paced by the provider arrives paced, usage at the end
+    "stream_no_usage",     # a stream the client asked no usage for has no usage chunk
+    "streamed_tool_call",  # a tool call arrives as streamed tool_call deltas
+    "mid_stream_error",    # a native error event mid-stream ends the client's stream with it
+    "unsupported_params",  # a parameter the provider lacks is named in a 400 unless dropped
+    "provider_errors",     # the provider's native errors reach the client as OpenAI errors
+})
+
+#: The OpenAI tool every row's tool tests call (a row may use its own, see ``tool``).
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class MidStreamError:
+    """The provider's native error event, sent after ``after_events`` events of a stream
+    of ``model``: the client's stream ends with an error containing ``message``, after
+    the text ``text_before`` (None: not checked)."""
+
+    model: str
+    after_events: int
+    message: str
+    prompt: str = "a b c d e f"
+    text_before: str | None = "Hello from "
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A parameter the provider lacks: ``params`` sent to ``model`` is a 400 whose
+    ``param`` is one of ``named`` and whose message contains ``message``; the same
+    ``params`` sent to ``drop_model`` (``drop_params: true``; None: no such group) are
+    dropped and the answer is the mock's greeting for ``drop_prompt``."""
+
+    model: str
+    params: dict[str, Any]
+    named: tuple[str, ...]
+    message: str
+    prompt: str = "x"
+    drop_model: str | None = None
+    drop_params: dict[str, Any] | None = None
+    drop_prompt: str = "x"
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """A native error of the provider and the OpenAI error the client gets for it.
+
+    ``fault`` (on the mock) makes the provider fail; ``model`` and ``params`` make the
+    request; the client gets ``exception`` whose body's ``message`` is ``message``
+    (``match``: ``"=="``, ``"startswith"`` or ``"in"``), and, when given, ``code``,
+    ``type`` and ``status_code``. ``then`` checks the mock afterwards."""
+
+    name: str
+    model: str
+    exception: type[openai.APIError]
+    message: str | None = None
+    match: str = "=="
+    code: str | None = None
+    type: str | None = None
+    status_code: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    fault: Callable[[Any], None] | None = None
+    then: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class ProviderCase:
+    """One provider behind one gateway: a row of :data:`CONFORMANCE`."""
+
+    #: The provider's name (the test ids; ``provider_stacks(name)``).
+    name: str
+    #: A new, not yet started mock of the provider's native API.
+    mock: Callable[[], MockProvider]
+    #: The gateway config in front of the started mock.
+    config: Callable[[Any], str]
+    #: The gateway's environment for the started mock.
+    env: Callable[[Any], dict[str, str | None]]
+    #: The features of :data:`FEATURES` the provider has.
+    supports: frozenset[str]
+    #: What the mock answers to a prompt P: ``greeting + P``.
+    greeting: str
+    #: Put the mock back before each test (requests, faults, pacing).
+    reset: Callable[[Any], None]
+    #: The client's own key, which must never reach the provider.
+    client_key: str = ""
+    #: The groups a feature test sends to.
+    chat_model: str = ""
+    no_usage_model: str = ""
+    stream_models: tuple[str, ...] = ()
+    tools_model: str = ""
+    #: The tool the tool tests give (some providers' tests use a stricter schema).
+    tool: dict[str, Any] = field(default_factory=lambda: WEATHER_TOOL)
+    #: More arguments for the streamed tool call (e.g. ``stream_options``).
+    tool_stream_params: dict[str, Any] = field(default_factory=dict)
+    #: A paced stream must spread its chunks over at least this many seconds.
+    stream_spread: float = 0.5
+    mid_stream_error: MidStreamError | None = None
+    unsupported: Unsupported | None = None
+    errors: tuple[ProviderError, ...] = ()
+    #: Provider-specific checks after each feature (see the test of the same name).
+    check_stream_usage: Callable[..., None] | None = None
+    check_streamed_tool_call: Callable[..., None] | None = None
+    check_unsupported: Callable[..., None] | None = None
+    check_dropped: Callable[..., None] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = self.supports - FEATURES
+        assert not unknown, f"{self.name}: unknown features {sorted(unknown)}"
+        if not self.client_key:
+            object.__setattr__(self, "client_key", f"sk-client-key-must-not-reach-{self.name}")
+
+
+class ProviderStack:
+    """A row's mock and the gateway in front of it, started once (see
+    ``conftest.provider_stacks``)."""
+
+    def __init__(self, case: ProviderCase, workdir: Path) -> None:
+        self.case = case
+        self.workdir = workdir
+        self.mock: Any = None
+        self.gateway: harness.Gateway | None = None
+
+    def start(self) -> "ProviderStack":
+        missing = harness.missing_prerequisites()
+        if missing:
+            pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
+        self.mock = self.case.mock().start()
+        try:
+            self.gateway = harness.Gateway(self.case.config(self.mock), self.case.env(self.mock),
+                                           workdir=self.workdir).start()
+        except BaseException:
+            self.mock.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.mock is not None:
+            self.mock.stop()
+
+    def client(self) -> openai.OpenAI:
+        assert self.gateway is not None
+        return openai.OpenAI(base_url=self.gateway.url("/v1"), api_key=self.case.client_key,
+                             max_retries=0, timeout=20)
+
+
+def _clear(mock: Any) -> None:
+    mock.clear_requests()
+    mock.clear_faults()
+
+
+def _clear_and_pace(mock: Any) -> None:
+    _clear(mock)
+    mock.slow_stream(0.02)
+
+
+# --------------------------------------------------------------------------------------
+# Cohere (v2: /v2/chat, /v2/embed)
+# --------------------------------------------------------------------------------------
+
+
+def cohere_config(mock: CohereMock) -> str:
+    # `command` names the chat endpoint itself, as LiteLLM's Cohere api_base does;
+    # `command-chat` finds the mock through COHERE_API_BASE and the key through
+    # COHERE_API_KEY (LiteLLM's variables).
+    return f"""
+model_list:
+  - model_name: command
+    litellm_params:
+      model: cohere/command-a-03-2025
+      api_base: {mock.root_url}/v2/chat
+      api_key: os.environ/COHERE_API_KEY
+  - model_name: command-chat
+    litellm_params:
+      model: cohere_chat/v2/command-a-03-2025
+  - model_name: command-vision
+    litellm_params:
+      model: cohere/command-a-vision-07-2025
+  - model_name: command-drop
+    litellm_params:
+      model: cohere/command-a-03-2025
+      drop_params: true
+  - model_name: embed
+    litellm_params:
+      model: cohere/embed-v4.0
+    model_info: {{mode: embedding}}
+  - model_name: command-flaky
+    litellm_params:
+      model: cohere/command-a-03-2025
+  - model_name: missing-model
+    litellm_params:
+      model: cohere/command-nope
+  - model_name: wrong-key
+    litellm_params:
+      model: cohere/command-a-03-2025
+      api_key: not-the-key
+"""
+
+
+def _cohere_stream_usage(mock: CohereMock, model: str, chunks: list[Any],
+        arrivals: list[float], usage: Any) -> None:
+    assert (usage.prompt_tokens, usage.completion_tokens) == (67, 7)
+    sent = mock.last_request.json
+    assert sent["stream"] is True and "stream_options" not in sent
+
+
+def _cohere_streamed_tool_call(mock: CohereMock, calls: dict[int, dict], plan: str,
+                               usage: Any) -> None:
+    assert plan == "I will call get_weather."
+    assert list(calls) == [0]
+    assert calls[0]["id"].startswith("get_weather_")
+    assert usage is not None and usage.completion_tokens > 0
+
+
+def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
+    assert err.value.body["param"] == "n"
+
+
+def _cohere_dropped(sent: dict[str, Any]) -> None:
+    assert "logit_bias" not in sent and "user" not in sent
+
+
+COHERE = ProviderCase(
+    name="cohere",
+    mock=lambda: CohereMock(models={"command-a-03-2025", "command-a-vision-07-2025", "embed-v4.0"}),
+    config=cohere_config,
+    env=lambda mock: {"COHERE_API_BASE": mock.root_url, "COHERE_API_KEY": COHERE_KEY},
+    supports=FEATURES,
+    greeting="Hello from cohere mock: ",
+    reset=_clear_and_pace,
+    chat_model="command",
+    no_usage_model="command-chat",
+    stream_models=("command",),
+    tools_model="command-chat",
+    tool_stream_params={"stream_options": {"include_usage": True}},
+    mid_stream_error=MidStreamError("command", 3, "internal server error"),
+    unsupported=Unsupported("command", {"logit_bias": {"1": 2}}, ("logit_bias",),
+                            "cohere does not support parameters",
+                            drop_model="command-drop",
+                            drop_params={"logit_bias": {"1": 2}, "user": "u1"}),
+    errors=(
+        ProviderError("unknown-model", "missing-model", openai.NotFoundError,
+                      "model 'command-nope' not found", "startswith", code="404"),
+        ProviderError("wrong-key", "wrong-key", openai.AuthenticationError, "invalid api token"),
+        # Every attempt (num_retries 2), on a group of its own: the deployment then
+        # cools down (allowed_fails 3), which must not hit the other tests.
+        ProviderError("rate-limit", "command-flaky", openai.RateLimitError,
+                      "You are using a Trial key", "startswith", type="rate_limit_error",
+                      fault=lambda mock: mock.fail_next(3, status=429)),
+    ),
+    check_stream_usage=_cohere_stream_usage,
+    check_streamed_tool_call=_cohere_streamed_tool_call,
+    check_unsupported=_cohere_unsupported,
+    check_dropped=_cohere_dropped,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Gemini (Google AI Studio: generateContent)
+# --------------------------------------------------------------------------------------
+
+GEMINI_MODELS = {"gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview", "gemini-embedding-001"}
+#: Gemini's tests give the strict form of the tool (Gemini takes a subset of JSON Schema).
+GEMINI_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "strict": True,
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["location"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def gemini_config(mock: GeminiMock) -> str:
+    # gemini-default finds its server and key through LiteLLM's variables
+    # (GEMINI_API_BASE, GEMINI_API_KEY); the others name them.
+    return f"""
+model_list:
+  - model_name: gemini-flash
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {mock.root_url}
+      api_key: os.environ/GEMINI_TEST_KEY
+  - model_name: gemini-default
+    litellm_params:
+      model: gemini/gemini-2.0-flash
+  - model_name: gemini-3
+    litellm_params:
+      model: gemini/gemini-3-pro-preview
+      api_base: {mock.root_url}/v1beta
+      api_key: os.environ/GEMINI_TEST_KEY
+  - model_name: gemini-embed
+    litellm_params:
+      model: gemini/gemini-embedding-001
+      api_base: {mock.root_url}
+      api_key: os.environ/GEMINI_TEST_KEY
+    model_info: {{mode: embedding}}
+  - model_name: gemini-drop
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {mock.root_url}
+      api_key: os.environ/GEMINI_TEST_KEY
+      drop_params: true
+  - model_name: gemini-wrong-key
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {mock.root_url}
+      api_key: os.environ/GEMINI_WRONG_KEY
+  - model_name: gemini-flaky
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {mock.root_url}
+      api_key: os.environ/GEMINI_TEST_KEY
+"""
+
+
+def gemini_env(mock: GeminiMock) -> dict[str, str | None]:
+    return {
+        "GEMINI_TEST_KEY": GEMINI_KEY,
+        "GEMINI_WRONG_KEY": "AIza-not-the-key",
+        "GEMINI_API_KEY": GEMINI_KEY,
+        "GEMINI_API_BASE": mock.root_url,
+        # LiteLLM reads GOOGLE_API_KEY before GEMINI_API_KEY: keep the runner's out.
+        "GOOGLE_API_KEY": None,
+    }
+
+
+def _gemini_stream_usage(mock: GeminiMock, model: str, chunks: list[Any],
+        arrivals: list[float], usage: Any) -> None:
+    assert chunks[-1].usage is not None and chunks[-1].choices == [], "the usage chunk comes last"
+    assert usage.prompt_tokens == 3
+    assert usage.completion_tokens == 7 + GeminiMock.thought_tokens
+    req = mock.last_request
+    assert req.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    assert req.query == {"alt": "sse"}
+    assert "stream" not in req.json and "stream_options" not in req.json
+
+
+def _gemini_streamed_tool_call(mock: GeminiMock, calls: dict[int, dict], plan: str,
+                               usage: Any) -> None:
+    assert calls[0]["id"].partition("__thought__")[2] in mock.issued_signatures
+
+
+def _gemini_dropped(sent: dict[str, Any]) -> None:
+    assert sent == {"contents": [{"role": "user", "parts": [{"text": "dropped"}]}]}
+
+
+GEMINI = ProviderCase(
+    name="gemini",
+    mock=lambda: GeminiMock(api_key=GEMINI_KEY, models=GEMINI_MODELS),
+    config=gemini_config,
+    env=gemini_env,
+    supports=FEATURES,
+    greeting="Hello from gemini mock: ",
+    reset=_clear,
+    chat_model="gemini-flash",
+    no_usage_model="gemini-flash",
+    stream_models=("gemini-flash",),
+    tools_model="gemini-flash",
+    tool=GEMINI_WEATHER_TOOL,
+    stream_spread=0.3,
+    mid_stream_error=MidStreamError("gemini-flash", 1, "The model is overloaded"),
+    unsupported=Unsupported("gemini-flash", {"logit_bias": {"1": 2}}, ("logit_bias",),
+                            "gemini does not support parameters",
+                            drop_model="gemini-drop",
+                            drop_params={"logit_bias": {"1": 2}, "user": "u1"},
+                            drop_prompt="dropped"),
+    errors=(
+        ProviderError("wrong-key", "gemini-wrong-key", openai.BadRequestError,
+                      "API key not valid. Please pass a valid API key.", code="400"),
+        # Every attempt (num_retries 2), on a group of its own: the deployment then
+        # cools down (allowed_fails 3), which must not hit the other tests.
+        ProviderError("rate-limit", "gemini-flaky", openai.RateLimitError,
+                      "Resource has been exhausted (e.g. check quota).", type="rate_limit_error",
+                      fault=lambda mock: mock.fail_next(3, status=429)),
+    ),
+    check_stream_usage=_gemini_stream_usage,
+    check_streamed_tool_call=_gemini_streamed_tool_call,
+    check_dropped=_gemini_dropped,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Ollama (/api/chat, /api/generate, /api/embed)
+# --------------------------------------------------------------------------------------
+
+
+def ollama_config(mock: OllamaMock) -> str:
+    # ollama/ finds its server through OLLAMA_API_BASE (LiteLLM's variable); the
+    # others name it.
+    return f"""
+model_list:
+  - model_name: llama-chat
+    litellm_params:
+      model: ollama_chat/llama3.1
+      api_base: {mock.root_url}
+      num_ctx: 4096
+  - model_name: llama-generate
+    litellm_params:
+      model: ollama/llama3.1
+  - model_name: nomic
+    litellm_params:
+      model: ollama/nomic-embed-text
+      api_base: {mock.root_url}
+    model_info: {{mode: embedding}}
+  - model_name: llama-flaky
+    litellm_params:
+      model: ollama_chat/llama3.1
+      api_base: {mock.root_url}
+  - model_name: missing-model
+    litellm_params:
+      model: ollama_chat/not-pulled
+      api_base: {mock.root_url}
+"""
+
+
+def _ollama_stream_usage(mock: OllamaMock, model: str, chunks: list[Any],
+        arrivals: list[float], usage: Any) -> None:
+    assert usage.completion_tokens == 7 and usage.prompt_tokens > 0
+    assert mock.last_request.json["stream"] is True
+
+
+def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock) -> None:
+    # Tools exist on /api/chat only: ollama/ refuses them.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="llama-generate", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]
+        )
+    assert err.value.body["param"] == "tools"
+
+
+OLLAMA = ProviderCase(
+    name="ollama",
+    mock=lambda: OllamaMock(models={"llama3.1", "nomic-embed-text"}),
+    config=ollama_config,
+    env=lambda mock: {"OLLAMA_API_BASE": mock.root_url},
+    supports=FEATURES,
+    greeting="Hello from ollama mock: ",
+    reset=_clear,
+    chat_model="llama-chat",
+    no_usage_model="llama-chat",
+    stream_models=("llama-chat", "llama-generate"),
+    tools_model="llama-chat",
+    mid_stream_error=MidStreamError("llama-chat", 1, "unexpected EOF"),
+    unsupported=Unsupported("llama-chat", {"logit_bias": {"1": 2}}, ("logit_bias",),
+                            "ollama_chat does not support parameters"),
+    errors=(
+        ProviderError("unknown-model", "missing-model", openai.NotFoundError,
+                      'model "not-pulled" not found, try pulling it first', code="404"),
+        # Every attempt (num_retries 2), on a group of its own: the deployment then
+        # cools down (allowed_fails 3), which must not hit the other tests.
+        ProviderError("server-error", "llama-flaky", openai.InternalServerError,
+                      "llama runner process has terminated", "in",
+                      fault=lambda mock: mock.fail_next(3, status=500)),
+    ),
+    check_stream_usage=_ollama_stream_usage,
+    check_unsupported=_ollama_unsupported,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Hugging Face (a TGI server / Inference Endpoint)
+# --------------------------------------------------------------------------------------
+
+#: Hugging Face's tests give a smaller tool.
+HF_WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}},
+}
+
+
+def huggingface_config(mock: HuggingFaceMock) -> str:
+    # hf-generate has a ChatML-style template (the bos/eos tokens included); hf-tgi
+    # names the text-generation task and has none (LiteLLM's default_pt).
+    return f"""
+model_list:
+  - model_name: hf-chat
+    litellm_params:
+      model: huggingface/tgi
+      api_base: {mock.root_url}/v1/
+  - model_name: hf-generate
+    litellm_params:
+      model: huggingface/mistralai/Mistral-7B-Instruct-v0.2
+      api_base: {mock.root_url}
+      initial_prompt_value: "<<start>>"
+      roles:
+        system: {{pre_message: "<|im_start|>system\\n", post_message: "<|im_end|>\\n"}}
+        user: {{pre_message: "<|im_start|>user\\n", post_message: "<|im_end|>\\n"}}
+        assistant: {{pre_message: "<|im_start|>assistant\\n", post_message: "<|im_end|>\\n"}}
+      final_prompt_value: "<|im_start|>assistant\\n"
+      bos_token: "<s>"
+      eos_token: "</s>"
+  - model_name: hf-tgi
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}
+  - model_name: hf-drop
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}
+      drop_params: true
+  - model_name: hf-flaky
+    litellm_params:
+      model: huggingface/text-generation-inference/bigcode/starcoder
+      api_base: {mock.root_url}/generate
+"""
+
+
+def _huggingface_unsupported(client: openai.OpenAI, mock: HuggingFaceMock) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="hf-generate", messages=[{"role": "user", "content": "x"}],
+                                       tools=[HF_WEATHER_TOOL])
+    assert err.value.body["param"] == "tools"
+    assert "huggingface does not support parameters" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="hf-generate",
+            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
+        )
+    assert err.value.body["param"] == "messages[0].content[0].type"
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model="hf-generate", input="x")
+
+
+def _huggingface_dropped(sent: dict[str, Any]) -> None:
+    assert set(sent) == {"inputs", "parameters"}
+
+
+def _huggingface_flaky_path(mock: HuggingFaceMock) -> None:
+    assert mock.last_request.path == "/generate", "a base naming /generate is cut back to the endpoint"
+
+
+HUGGINGFACE = ProviderCase(
+    name="huggingface",
+    mock=HuggingFaceMock,
+    config=huggingface_config,
+    env=lambda mock: {"HF_TOKEN": HF_KEY},
+    # Streams, tools and their usage: test_huggingface.py (Messages API and /generate).
+    supports=frozenset({"mid_stream_error", "unsupported_params", "provider_errors"}),
+    greeting="Hello from huggingface mock: ",
+    reset=_clear_and_pace,
+    chat_model="hf-chat",
+    tool=HF_WEATHER_TOOL,
+    mid_stream_error=MidStreamError("hf-tgi", 2, "CUDA out of memory", prompt="a b c d"),
+    unsupported=Unsupported("hf-generate", {"logit_bias": {"1": 2}}, ("logit_bias",),
+                            "huggingface does not support parameters",
+                            drop_model="hf-drop",
+                            drop_params={"logit_bias": {"1": 2}, "tools": [HF_WEATHER_TOOL]}),
+    errors=(
+        # TGI's own validation (top_p must be < 1) comes back with its message and status.
+        ProviderError("validation", "hf-tgi", openai.UnprocessableEntityError,
+                      "Input validation error: `top_p` must be > 0.0 and < 1.0",
+                      params={"top_p": 1.0}),
+        # Every attempt (num_retries 2), on a group of its own.
+        ProviderError("generation-failed", "hf-flaky", openai.InternalServerError,
+                      "Request failed during generation", "startswith",
+                      fault=lambda mock: mock.fail_next(3, status=424),
+                      then=_huggingface_flaky_path),
+    ),
+    check_unsupported=_huggingface_unsupported,
+    check_dropped=_huggingface_dropped,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Amazon Bedrock (Converse, ConverseStream, invoke; SigV4)
+# --------------------------------------------------------------------------------------
+
+BEDROCK_CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+BEDROCK_CLAUDE_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+
+
+def bedrock_config(mock: BedrockMock) -> str:
+    # `claude` signs with litellm_params keys (os.environ/), `claude-37` and the
+    # embedding models with the standard AWS variables (session credentials), one
+    # uses a Bedrock API key, one a wrong secret.
+    return f"""
+model_list:
+  - model_name: claude
+    litellm_params:
+      model: bedrock/converse/{BEDROCK_CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: claude-drop
+    litellm_params:
+      model: bedrock/{BEDROCK_CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+      drop_params: true
+  - model_name: claude-37
+    litellm_params:
+      model: bedrock/{BEDROCK_CLAUDE_37}
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: claude-bearer
+    litellm_params:
+      model: bedrock/{BEDROCK_CLAUDE}
+      api_key: os.environ/BR_API_KEY
+      api_base: {mock.root_url}
+  - model_name: claude-wrong-secret
+    litellm_params:
+      model: bedrock/{BEDROCK_CLAUDE}
+      aws_access_key_id: os.environ/BR_KEY_ID
+      aws_secret_access_key: os.environ/BR_WRONG_SECRET
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+  - model_name: titan
+    litellm_params:
+      model: bedrock/amazon.titan-embed-text-v2:0
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+      input_cost_per_token: 0.0000001
+    model_info: {{mode: embedding}}
+  - model_name: cohere-embed
+    litellm_params:
+      model: bedrock/cohere.embed-english-v3
+      aws_bedrock_runtime_endpoint: {mock.root_url}
+    model_info: {{mode: embedding}}
+router_settings:
+  num_retries: 0
+"""
+
+
+def bedrock_env(mock: BedrockMock) -> dict[str, str | None]:
+    return {
+        "BR_KEY_ID": STATIC_KEY.access_key_id,
+        "BR_SECRET": STATIC_KEY.secret_access_key,
+        "BR_WRONG_SECRET": "not-the-secret-" + STATIC_KEY.secret_access_key,
+        "BR_API_KEY": BEDROCK_API_KEY,
+        # The standard variables: temporary (session) credentials.
+        "AWS_ACCESS_KEY_ID": SESSION_KEY.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": SESSION_KEY.secret_access_key,
+        "AWS_SESSION_TOKEN": SESSION_KEY.session_token,
+        "AWS_REGION": "us-east-1",
+        "AWS_BEARER_TOKEN_BEDROCK": None,
+        "AWS_REGION_NAME": None,
+        "AWS_BEDROCK_RUNTIME_ENDPOINT": None,
+    }
+
+
+def _bedrock_reset(mock: BedrockMock) -> None:
+    _clear(mock)
+    mock.embedding_delays = {}
+    mock.embedding_failures = {}
+
+
+def _bedrock_stream_usage(mock: BedrockMock, model: str, chunks: list[Any],
+        arrivals: list[float], usage: Any) -> None:
+    for chunk in chunks:
+        if chunk.usage:
+            assert chunk.choices == [], "usage comes in its own last chunk"
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 7, 10)
+    arrivals = [at for at, chunk in zip(arrivals, chunks)
+                if chunk.choices and chunk.choices[0].delta.content]
+    assert arrivals[-1] - arrivals[0] > 0.3, f"chunks were buffered: {arrivals}"
+    req = mock.last_request
+    assert req.raw_path.endswith("/converse-stream")
+    assert req.status == 200
+
+
+def _bedrock_streamed_tool_call(mock: BedrockMock, calls: dict[int, dict], plan: str,
+                                usage: Any) -> None:
+    assert list(calls) == [0]
+    assert calls[0]["id"].startswith("tooluse_")
+
+
+def _bedrock_refused_with_400(mock: BedrockMock) -> None:
+    assert mock.last_request.status == 400
+
+
+def _bedrock_dropped(sent: dict[str, Any]) -> None:
+    assert sent == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+
+
+BEDROCK = ProviderCase(
+    name="bedrock",
+    mock=BedrockMock,
+    config=bedrock_config,
+    env=bedrock_env,
+    # No test of a stream without a usage request: Bedrock's never had one.
+    supports=FEATURES - {"stream_no_usage"},
+    greeting="Hello from bedrock mock: ",
+    reset=_bedrock_reset,
+    chat_model="claude",
+    stream_models=("claude",),
+    tools_model="claude",
+    stream_spread=0.0,
+    mid_stream_error=MidStreamError("claude", 2, "Too many tokens", prompt="stream then fail",
+                                    text_before=None),
+    unsupported=Unsupported("claude", {"user": "u-1", "seed": 3}, ("user", "seed"), "drop_params",
+                            prompt="hi", drop_model="claude-drop",
+                            drop_params={"user": "u-1", "seed": 3}, drop_prompt="hi"),
+    errors=(
+        ProviderError("throttling", "claude", openai.RateLimitError,
+                      "Too many requests, please wait before trying again.", type="rate_limit_error",
+                      params={"messages": [{"role": "user", "content": "hi"}]},
+                      fault=lambda mock: mock.fail_with(
+                          "ThrottlingException",
+                          "Too many requests, please wait before trying again.", 429)),
+        ProviderError("model-not-ready", "claude", openai.InternalServerError, status_code=503,
+                      params={"messages": [{"role": "user", "content": "hi"}]},
+                      fault=lambda mock: mock.fail_with(
+                          "ModelNotReadyException",
+                          "Model is not ready to serve inference requests.", 429)),
+        # temperature 1.5 passes the gateway and is Bedrock's to refuse.
+        ProviderError("validation", "claude", openai.BadRequestError,
+                      "The value at inferenceConfig.temperature must be between 0 and 1.",
+                      params={"messages": [{"role": "user", "content": "hi"}], "temperature": 1.5},
+                      then=_bedrock_refused_with_400),
+    ),
+    check_stream_usage=_bedrock_stream_usage,
+    check_streamed_tool_call=_bedrock_streamed_tool_call,
+    check_dropped=_bedrock_dropped,
+)
+
+
+#: Every provider with a gateway of its own, in the order the suite runs them.
+CONFORMANCE: list[ProviderCase] = [BEDROCK, COHERE, GEMINI, HUGGINGFACE, OLLAMA]
+
+
+def case(name: str) -> ProviderCase:
+    """The row named ``name``."""
+    for row in CONFORMANCE:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers the feature tests share
+# --------------------------------------------------------------------------------------
+
+def timed_chunks(stream: Any) -> tuple[list[Any], list[float]]:
+    """Every chunk of an OpenAI stream and when each arrived (monotonic seconds)."""
+    chunks, arrivals = [], []
+    for chunk in stream:
+        arrivals.append(time.monotonic())
+        chunks.append(chunk)
+    return chunks, arrivals
+
+
+def collect_tool_calls(chunks: list[Any]) -> tuple[dict[int, dict], str | None, str, Any]:
+    """The streamed tool calls by index (``id``, ``name``, ``arguments``), the finish
+    reason, Cohere-style ``tool_plan`` text and the usage of a chat stream."""
+    calls: dict[int, dict] = {}
+    finish, plan, usage = None, "", None
+    for chunk in chunks:
+        usage = chunk.usage or usage
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        plan += (delta.model_extra or {}).get("tool_plan") or ""
+        for tc in delta.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+            slot["id"] = tc.id or slot["id"]
+            if tc.function and tc.function.name:
+                slot["name"] += tc.function.name
+            if tc.function and tc.function.arguments:
+                slot["arguments"] += tc.function.arguments
+        finish = chunk.choices[0].finish_reason or finish
+    return calls, finish, plan, usage
+
+
+def tool_args(calls: dict[int, dict]) -> Any:
+    return json.loads(calls[0]["arguments"])
+
+
+__all__ = [
+    "CONFORMANCE", "DEFAULT_TOOL_ARGS", "FEATURES", "MidStreamError", "ProviderCase",
+    "ProviderError", "ProviderStack", "Unsupported", "WEATHER_TOOL", "case",
+    "collect_tool_calls", "timed_chunks", "tool_args",
+]

@@ -1,0 +1,188 @@
+"""One conformance suite for every provider with a gateway of its own: each feature of
+the OpenAI API is one test function, run for every row of
+:data:`conformance.CONFORMANCE` that supports it, with the official ``openai`` client
+against the provider's strict native mock.
+
+The rows share their gateway with the provider's own test file (one Envoy per
+provider, as before): see ``conftest.provider_stacks``. What is special about a
+provider is in its row (``check_*``) or in its own ``test_<provider>.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from conformance import (
+    CONFORMANCE,
+    DEFAULT_TOOL_ARGS,
+    ProviderCase,
+    collect_tool_calls,
+    timed_chunks,
+    tool_args,
+)
+
+
+def rows(feature: str) -> list[Any]:
+    """The rows that support ``feature``, as pytest parameters named by provider."""
+    return [pytest.param(row, id=row.name) for row in CONFORMANCE if feature in row.supports]
+
+
+def stream_rows() -> list[Any]:
+    return [pytest.param(row, model, id=f"{row.name}-{model}")
+            for row in CONFORMANCE if "stream_usage" in row.supports
+            for model in row.stream_models]
+
+
+def error_rows() -> list[Any]:
+    return [pytest.param(row, error, id=f"{row.name}-{error.name}")
+            for row in CONFORMANCE if "provider_errors" in row.supports
+            for error in row.errors]
+
+
+@pytest.fixture
+def provider(case: ProviderCase, provider_stacks: Any) -> Any:
+    """The row's started mock, reset for this test."""
+    stack = provider_stacks(case.name)
+    case.reset(stack.mock)
+    return stack.mock
+
+
+@pytest.fixture
+def client(case: ProviderCase, provider_stacks: Any) -> openai.OpenAI:
+    return provider_stacks(case.name).client()
+
+
+# --------------------------------------------------------------------------------------
+# Streams
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case,model", stream_rows())
+def test_stream_arrives_incrementally_with_usage(case, model, client, provider):
+    provider.slow_stream(0.15)
+    started = time.monotonic()
+    chunks, arrivals = timed_chunks(client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "stream please now"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ))
+    text, finish, usage = "", None, None
+    for chunk in chunks:
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == case.greeting + "stream please now"
+    assert finish == "stop"
+    assert usage is not None
+    # Events paced 150 ms apart: a gateway that buffered the stream would deliver
+    # every chunk at once at the end.
+    since_start = [at - started for at in arrivals]
+    assert since_start[-1] - since_start[0] >= case.stream_spread, since_start
+    if case.check_stream_usage:
+        case.check_stream_usage(provider, model, chunks, arrivals, usage)
+
+
+@pytest.mark.parametrize("case", rows("stream_no_usage"))
+def test_stream_without_usage_request_has_no_usage_chunk(case, client, provider):
+    chunks = list(client.chat.completions.create(
+        model=case.no_usage_model, messages=[{"role": "user", "content": "quiet"}], stream=True
+    ))
+    # The gateway's own usage request never shows: no choices-less chunk.
+    assert chunks and all(c.choices and c.usage is None for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == case.greeting + "quiet"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+# --------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", rows("streamed_tool_call"))
+def test_streamed_tool_call(case, client, provider):
+    calls, finish, plan, usage = collect_tool_calls(list(client.chat.completions.create(
+        model=case.tools_model, messages=[{"role": "user", "content": "weather?"}], tools=[case.tool],
+        stream=True, **case.tool_stream_params,
+    )))
+    assert finish == "tool_calls"
+    assert calls[0]["id"] and calls[0]["name"] == "get_weather"
+    assert tool_args(calls) == DEFAULT_TOOL_ARGS
+    if case.check_streamed_tool_call:
+        case.check_streamed_tool_call(provider, calls, plan, usage)
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", rows("mid_stream_error"))
+def test_error_mid_stream(case, client, provider):
+    spec = case.mid_stream_error
+    provider.stream_error_next(after_events=spec.after_events)
+    text = ""
+    with pytest.raises(openai.APIError) as err:
+        for chunk in client.chat.completions.create(
+            model=spec.model, messages=[{"role": "user", "content": spec.prompt}], stream=True
+        ):
+            text += chunk.choices[0].delta.content or ""
+    assert spec.message in str(err.value)
+    if spec.text_before is not None:
+        assert text == spec.text_before
+
+
+@pytest.mark.parametrize("case", rows("unsupported_params"))
+def test_unsupported_parameter_is_named_unless_dropped(case, client, provider):
+    spec = case.unsupported
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=spec.model, messages=[{"role": "user", "content": spec.prompt}], **spec.params
+        )
+    assert err.value.body["param"] in spec.named
+    assert spec.message in err.value.body["message"]
+    if case.check_unsupported:
+        case.check_unsupported(client, provider)
+    assert provider.request_count == 0
+    if spec.drop_model is None:
+        return
+    r = client.chat.completions.create(
+        model=spec.drop_model, messages=[{"role": "user", "content": spec.drop_prompt}],
+        **(spec.drop_params or spec.params),
+    )
+    assert r.choices[0].message.content == case.greeting + spec.drop_prompt
+    if case.check_dropped:
+        case.check_dropped(provider.last_request.json)
+
+
+@pytest.mark.parametrize("case,error", error_rows())
+def test_provider_errors_become_openai_errors(case, error, client, provider):
+    if error.fault:
+        error.fault(provider)
+    request = {"messages": [{"role": "user", "content": "x"}], **error.params}
+    with pytest.raises(error.exception) as err:
+        client.chat.completions.create(model=error.model, **request)
+    body = err.value.body
+    if error.message is not None:
+        message = body["message"]
+        if error.match == "==":
+            assert message == error.message
+        elif error.match == "startswith":
+            assert message.startswith(error.message), message
+        else:
+            assert error.message in message, message
+    if error.code is not None:
+        assert body["code"] == error.code
+    if error.type is not None:
+        assert body["type"] == error.type
+    if error.status_code is not None:
+        assert err.value.status_code == error.status_code
+    if error.then:
+        error.then(provider)
