@@ -28,7 +28,15 @@ import openai
 import pytest
 
 import harness
-from mocks import DEFAULT_TOOL_ARGS, GEMINI_KEY, GeminiMock, MockProvider, OllamaMock
+from mocks import (
+    CLOUD_PROFILES,
+    DEFAULT_TOOL_ARGS,
+    GEMINI_KEY,
+    GeminiMock,
+    MockProvider,
+    OllamaMock,
+    OpenAIMock,
+)
 from mocks.bedrock import BEDROCK_API_KEY, SESSION_KEY, STATIC_KEY, BedrockMock
 from mocks.cohere import COHERE_KEY, CohereMock
 from mocks.huggingface import HF_KEY, HuggingFaceMock
@@ -83,6 +91,8 @@ class Unsupported:
     named: tuple[str, ...]
     message: str
     prompt: str = "x"
+    #: How ``message`` is found in the error's message: ``"in"`` or ``"startswith"``.
+    match: str = "in"
     drop_model: str | None = None
     drop_params: dict[str, Any] | None = None
     drop_prompt: str = "x"
@@ -111,23 +121,45 @@ class ProviderError:
 
 
 @dataclass(frozen=True)
-class ProviderCase:
-    """One provider behind one gateway: a row of :data:`CONFORMANCE`."""
+class GatewayGroup:
+    """Mocks and the one gateway in front of them (``provider_stacks(name)``)."""
 
-    #: The provider's name (the test ids; ``provider_stacks(name)``).
     name: str
-    #: A new, not yet started mock of the provider's native API.
-    mock: Callable[[], MockProvider]
-    #: The gateway config in front of the started mock.
-    config: Callable[[Any], str]
-    #: The gateway's environment for the started mock.
-    env: Callable[[Any], dict[str, str | None]]
+    #: New, not yet started mocks by name.
+    mocks: Callable[[], dict[str, MockProvider]]
+    #: The gateway config in front of the started mocks.
+    config: Callable[[dict[str, Any]], str]
+    #: The gateway's environment for the started mocks.
+    env: Callable[[dict[str, Any]], dict[str, str | None]]
+
+
+@dataclass(frozen=True)
+class ProviderCase:
+    """One provider: a row of :data:`CONFORMANCE`.
+
+    A provider with a gateway of its own gives ``mock``, ``config`` and ``env`` (its
+    group is then named after it); providers that share a gateway (the
+    OpenAI-compatible clouds) give the shared ``group`` and their ``mock_name`` in it.
+    """
+
+    #: The provider's name (the test ids).
+    name: str
     #: The features of :data:`FEATURES` the provider has.
     supports: frozenset[str]
     #: What the mock answers to a prompt P: ``greeting + P``.
     greeting: str
     #: Put the mock back before each test (requests, faults, pacing).
     reset: Callable[[Any], None]
+    #: A new, not yet started mock of the provider's native API.
+    mock: Callable[[], MockProvider] | None = None
+    #: The gateway config in front of the started mock.
+    config: Callable[[Any], str] | None = None
+    #: The gateway's environment for the started mock.
+    env: Callable[[Any], dict[str, str | None]] | None = None
+    #: The gateway group the provider is in (default: one of its own).
+    group: GatewayGroup | None = None
+    #: The provider's mock in its group (default: ``name``).
+    mock_name: str = ""
     #: The client's own key, which must never reach the provider.
     client_key: str = ""
     #: The groups a feature test sends to.
@@ -139,6 +171,9 @@ class ProviderCase:
     tool: dict[str, Any] = field(default_factory=lambda: WEATHER_TOOL)
     #: More arguments for the streamed tool call (e.g. ``stream_options``).
     tool_stream_params: dict[str, Any] = field(default_factory=dict)
+    #: The provider ends every stream with usage, asked or not (the gateway passes it on
+    #: in the last chunk; Mistral, Perplexity, Cerebras, Fireworks).
+    usage_always: bool = False
     #: A paced stream must spread its chunks over at least this many seconds.
     stream_spread: float = 0.5
     mid_stream_error: MidStreamError | None = None
@@ -155,40 +190,58 @@ class ProviderCase:
         assert not unknown, f"{self.name}: unknown features {sorted(unknown)}"
         if not self.client_key:
             object.__setattr__(self, "client_key", f"sk-client-key-must-not-reach-{self.name}")
+        if not self.mock_name:
+            object.__setattr__(self, "mock_name", self.name)
+        if self.group is None:
+            assert self.mock and self.config and self.env, f"{self.name}: mock, config and env"
+            name, mock, config, env = self.name, self.mock, self.config, self.env
+            object.__setattr__(self, "group", GatewayGroup(
+                name=name,
+                mocks=lambda: {name: mock()},
+                config=lambda mocks: config(mocks[name]),
+                env=lambda mocks: env(mocks[name]),
+            ))
 
 
 class ProviderStack:
-    """A row's mock and the gateway in front of it, started once (see
+    """A group's mocks and the gateway in front of them, started once (see
     ``conftest.provider_stacks``)."""
 
-    def __init__(self, case: ProviderCase, workdir: Path) -> None:
-        self.case = case
+    def __init__(self, group: GatewayGroup, workdir: Path) -> None:
+        self.group = group
         self.workdir = workdir
-        self.mock: Any = None
+        self.mocks: dict[str, Any] = {}
         self.gateway: harness.Gateway | None = None
+
+    @property
+    def mock(self) -> Any:
+        """The mock of a group of one provider."""
+        (mock,) = self.mocks.values()
+        return mock
 
     def start(self) -> "ProviderStack":
         missing = harness.missing_prerequisites()
         if missing:
             pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-        self.mock = self.case.mock().start()
         try:
-            self.gateway = harness.Gateway(self.case.config(self.mock), self.case.env(self.mock),
-                                           workdir=self.workdir).start()
+            for name, mock in self.group.mocks().items():
+                self.mocks[name] = mock.start()
+            self.gateway = harness.Gateway(self.group.config(self.mocks),
+                                           self.group.env(self.mocks), workdir=self.workdir).start()
         except BaseException:
-            self.mock.stop()
+            self.stop()
             raise
         return self
 
     def stop(self) -> None:
         if self.gateway is not None:
             self.gateway.stop()
-        if self.mock is not None:
-            self.mock.stop()
+        for mock in self.mocks.values():
+            mock.stop()
 
-    def client(self) -> openai.OpenAI:
+    def client(self, client_key: str) -> openai.OpenAI:
         assert self.gateway is not None
-        return openai.OpenAI(base_url=self.gateway.url("/v1"), api_key=self.case.client_key,
+        return openai.OpenAI(base_url=self.gateway.url("/v1"), api_key=client_key,
                              max_retries=0, timeout=20)
 
 
@@ -260,7 +313,7 @@ def _cohere_streamed_tool_call(mock: CohereMock, calls: dict[int, dict], plan: s
     assert usage is not None and usage.completion_tokens > 0
 
 
-def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock) -> None:
+def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock, body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
     assert err.value.body["param"] == "n"
@@ -476,7 +529,7 @@ def _ollama_stream_usage(mock: OllamaMock, model: str, chunks: list[Any],
     assert mock.last_request.json["stream"] is True
 
 
-def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock) -> None:
+def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock, body: dict[str, Any]) -> None:
     # Tools exist on /api/chat only: ollama/ refuses them.
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
@@ -562,7 +615,8 @@ model_list:
 """
 
 
-def _huggingface_unsupported(client: openai.OpenAI, mock: HuggingFaceMock) -> None:
+def _huggingface_unsupported(client: openai.OpenAI, mock: HuggingFaceMock,
+                             body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="hf-generate", messages=[{"role": "user", "content": "x"}],
                                        tools=[HF_WEATHER_TOOL])
@@ -772,15 +826,140 @@ BEDROCK = ProviderCase(
 )
 
 
-#: Every provider with a gateway of its own, in the order the suite runs them.
-CONFORMANCE: list[ProviderCase] = [BEDROCK, COHERE, GEMINI, HUGGINGFACE, OLLAMA]
+# --------------------------------------------------------------------------------------
+# The OpenAI-compatible clouds and servers: one gateway, a mock for each
+# --------------------------------------------------------------------------------------
+
+# Each prefix gets an OpenAIMock of its own, mounted the way LiteLLM finds the cloud:
+# its key from LiteLLM's key variable (no ``api_key`` in the config), its address from
+# LiteLLM's ``<PROVIDER>_API_BASE`` variable where LiteLLM reads one (Mistral and LM
+# Studio get an ``api_base``). Clouds whose API differs from OpenAI's get the mock's
+# profile for them (``mocks.CLOUD_PROFILES``).
+#
+# prefix: (model id, key variable or None for keyless servers, base variable or None
+# for an api_base in the config, tools, embeddings — False where the provider has
+# no embeddings API: Groq, DeepSeek, Perplexity, Cerebras)
+CLOUDS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
+    "openai": ("gpt-4o-mini", "OPENAI_API_KEY", None, True, True),
+    "mistral": ("mistral-small-latest", "MISTRAL_API_KEY", None, True, True),
+    "groq": ("llama-3.1-8b-instant", "GROQ_API_KEY", "GROQ_API_BASE", True, False),
+    "deepseek": ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", True, False),
+    "together_ai": ("meta-llama/Llama-3-8b-chat-hf", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_BASE", True, True),
+    "openrouter": ("anthropic/claude-3.5-sonnet", "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", True, True),
+    "xai": ("grok-2", "XAI_API_KEY", "XAI_API_BASE", True, True),
+    "fireworks_ai": ("llama-v3p1-8b-instruct", "FIREWORKS_AI_API_KEY", "FIREWORKS_API_BASE", True, True),
+    "perplexity": ("sonar", "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE", False, False),
+    "cerebras": ("llama3.1-8b", "CEREBRAS_API_KEY", "CEREBRAS_API_BASE", True, False),
+    "deepinfra": ("meta-llama/Meta-Llama-3-8B-Instruct", "DEEPINFRA_API_KEY", "DEEPINFRA_API_BASE", True, True),
+    "hosted_vllm": ("meta-llama/Llama-3.1-8B-Instruct", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE", True, True),
+    "lm_studio": ("qwen2.5-7b-instruct", None, None, True, True),
+    "llamafile": ("LLaMA_CPP", None, "LLAMAFILE_API_BASE", True, True),
+}
 
 
-def case(name: str) -> ProviderCase:
-    """The row named ``name``."""
+def cloud_key(prefix: str) -> str:
+    # LiteLLM sends "fake-api-key" to keyless local servers.
+    return f"sk-{prefix}-key" if CLOUDS[prefix][1] else "fake-api-key"
+
+
+def clouds_mocks() -> dict[str, MockProvider]:
+    return {prefix: OpenAIMock(api_key=cloud_key(prefix), name=prefix,
+                               profile=prefix if prefix in CLOUD_PROFILES else None)
+            for prefix in CLOUDS}
+
+
+def clouds_config(mocks: dict[str, Any]) -> str:
+    lines = ["model_list:"]
+    for prefix, (model, _, base_var, _, _) in CLOUDS.items():
+        lines += [f"  - model_name: {prefix}", "    litellm_params:", f"      model: {prefix}/{model}"]
+        if base_var is None:
+            lines.append(f"      api_base: {mocks[prefix].base_url}")
+        if prefix == "openai":
+            # With a custom api_base, openai/ reads no default key (LiteLLM neither).
+            lines.append("      api_key: os.environ/OPENAI_API_KEY")
+    lines += [
+        "  - model_name: mistral-drop",
+        "    litellm_params:",
+        "      model: mistral/mistral-small-latest",
+        f"      api_base: {mocks['mistral'].base_url}",
+        "      drop_params: true",
+        "  - model_name: magistral",
+        "    litellm_params:",
+        "      model: mistral/magistral-medium-2506",
+        f"      api_base: {mocks['mistral'].base_url}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def clouds_env(mocks: dict[str, Any]) -> dict[str, str | None]:
+    env: dict[str, str | None] = {}
+    for prefix, (_, key_var, base_var, _, _) in CLOUDS.items():
+        if key_var:
+            env[key_var] = cloud_key(prefix)
+        if base_var:
+            env[base_var] = mocks[prefix].base_url
+    return env
+
+
+CLOUDS_GROUP = GatewayGroup("clouds", clouds_mocks, clouds_config, clouds_env)
+
+
+def _mistral_unsupported(client: openai.OpenAI, mock: OpenAIMock, body: dict[str, Any]) -> None:
+    assert "drop_params" in body["message"]
+
+
+def _mistral_dropped(sent: dict[str, Any]) -> None:
+    assert "logit_bias" not in sent
+
+
+def cloud(prefix: str, **row: Any) -> ProviderCase:
+    """The row of one cloud of :data:`CLOUDS` (in :data:`CLOUDS_GROUP`)."""
+    tools = CLOUDS[prefix][3]
+    supports = {"stream_no_usage"} | ({"streamed_tool_call"} if tools else set())
+    supports |= {"unsupported_params"} if "unsupported" in row else set()
+    supports |= {"provider_errors"} if "errors" in row else set()
+    return ProviderCase(
+        # openai/ with a custom api_base is what openai_like servers are.
+        name="openai_like" if prefix == "openai" else prefix,
+        group=CLOUDS_GROUP,
+        mock_name=prefix,
+        supports=frozenset(supports),
+        greeting=f"Hello from {prefix} mock: ",
+        reset=_clear,
+        client_key="sk-client-key-must-not-reach-clouds",
+        chat_model=prefix,
+        no_usage_model=prefix,
+        tools_model=prefix,
+        usage_always=bool(CLOUD_PROFILES.get(prefix, {}).get("stream_usage_always")),
+        **row,
+    )
+
+
+CLOUD_ROWS = [
+    cloud("mistral",
+          unsupported=Unsupported("mistral", {"logit_bias": {"1": 2}}, ("logit_bias",),
+                                  "mistral does not support parameters", match="startswith",
+                                  drop_model="mistral-drop", drop_params={"logit_bias": {"1": 2}},
+                                  drop_prompt="dropped"),
+          check_unsupported=_mistral_unsupported,
+          check_dropped=_mistral_dropped),
+    cloud("groq",
+          errors=(ProviderError("bad-key", "groq", openai.AuthenticationError,
+                                "Incorrect API key provided", "startswith", code="401",
+                                fault=lambda mock: mock.fail_next(1, status=401)),)),
+    *(cloud(prefix) for prefix in CLOUDS if prefix not in ("mistral", "groq")),
+]
+
+
+#: Every provider, in the order the suite runs them.
+CONFORMANCE: list[ProviderCase] = [BEDROCK, COHERE, GEMINI, HUGGINGFACE, OLLAMA, *CLOUD_ROWS]
+
+
+def group(name: str) -> GatewayGroup:
+    """The gateway group named ``name``."""
     for row in CONFORMANCE:
-        if row.name == name:
-            return row
+        if row.group is not None and row.group.name == name:
+            return row.group
     raise KeyError(name)
 
 
@@ -824,7 +1003,7 @@ def tool_args(calls: dict[int, dict]) -> Any:
 
 
 __all__ = [
-    "CONFORMANCE", "DEFAULT_TOOL_ARGS", "FEATURES", "MidStreamError", "ProviderCase",
-    "ProviderError", "ProviderStack", "Unsupported", "WEATHER_TOOL", "case",
-    "collect_tool_calls", "timed_chunks", "tool_args",
+    "CONFORMANCE", "DEFAULT_TOOL_ARGS", "FEATURES", "GatewayGroup", "MidStreamError", "ProviderCase",
+    "ProviderError", "ProviderStack", "Unsupported", "WEATHER_TOOL", "group",
+    "CLOUDS", "CLOUDS_GROUP", "cloud_key", "collect_tool_calls", "timed_chunks", "tool_args",
 ]

@@ -18,8 +18,8 @@ The gateway:
 
 Providers with a gateway of their own (the rows of :data:`conformance.CONFORMANCE`):
 
-* ``provider_stacks(name)`` (session-scoped) returns the row's
-  :class:`conformance.ProviderStack` (``.mock``, ``.gateway``, ``.client()``), started
+* ``provider_stacks(name)`` (session-scoped) returns the gateway group's
+  :class:`conformance.ProviderStack` (``.mocks``, ``.mock``, ``.gateway``), started
   the first time a test asks for it and stopped when the session ends, so that
   ``test_conformance.py`` and the provider's own ``test_<provider>.py`` share one
   mock and one Envoy.
@@ -142,8 +142,8 @@ def provider_stacks(
 
     def stack(name: str) -> conformance.ProviderStack:
         if name not in stacks:
-            row = conformance.case(name)
-            stacks[name] = conformance.ProviderStack(row, tmp_path_factory.mktemp(name)).start()
+            group = conformance.group(name)
+            stacks[name] = conformance.ProviderStack(group, tmp_path_factory.mktemp(name)).start()
         return stacks[name]
 
     yield stack
