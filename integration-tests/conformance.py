@@ -18,6 +18,7 @@ Adding a provider: its mock module in ``mocks/`` and one row in :data:`CONFORMAN
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ from mocks.huggingface import HF_KEY, HuggingFaceMock
 
 #: The OpenAI features the conformance suite tests for every row that supports them.
 FEATURES = frozenset({
+    "tool_round_trip",     # a tool call, and the answer to its result
+    "image",               # a data-URI image reaches the provider the provider's way
+    "json_mode",           # response_format json_object answers JSON
+    "embeddings",          # embeddings of a list of inputs
     "stream_usage",        # a stream paced by the provider arrives paced, usage at the end
     "stream_no_usage",     # a stream the client asked no usage for has no usage chunk
     "streamed_tool_call",  # a tool call arrives as streamed tool_call deltas
@@ -50,6 +55,9 @@ FEATURES = frozenset({
     "unsupported_params",  # a parameter the provider lacks is named in a 400 unless dropped
     "provider_errors",     # the provider's native errors reach the client as OpenAI errors
 })
+
+#: A 1×1 PNG, base64 (the image tests send it as a data URI).
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 #: The OpenAI tool every row's tool tests call (a row may use its own, see ``tool``).
 WEATHER_TOOL = {
@@ -167,6 +175,13 @@ class ProviderCase:
     no_usage_model: str = ""
     stream_models: tuple[str, ...] = ()
     tools_model: str = ""
+    #: The group of the non-streamed tool round trip (default: ``tools_model``).
+    round_trip_model: str = ""
+    #: What the mock answers to the tool result "18C and sunny".
+    tool_result_answer: str = ""
+    json_model: str = ""
+    image_models: tuple[str, ...] = ()
+    embedding_model: str = ""
     #: The tool the tool tests give (some providers' tests use a stricter schema).
     tool: dict[str, Any] = field(default_factory=lambda: WEATHER_TOOL)
     #: More arguments for the streamed tool call (e.g. ``stream_options``).
@@ -180,6 +195,11 @@ class ProviderCase:
     unsupported: Unsupported | None = None
     errors: tuple[ProviderError, ...] = ()
     #: Provider-specific checks after each feature (see the test of the same name).
+    check_tool_call: Callable[..., None] | None = None
+    check_tool_result: Callable[..., None] | None = None
+    check_image: Callable[..., None] | None = None
+    check_json_mode: Callable[..., None] | None = None
+    check_embeddings: Callable[..., None] | None = None
     check_stream_usage: Callable[..., None] | None = None
     check_streamed_tool_call: Callable[..., None] | None = None
     check_unsupported: Callable[..., None] | None = None
@@ -192,6 +212,8 @@ class ProviderCase:
             object.__setattr__(self, "client_key", f"sk-client-key-must-not-reach-{self.name}")
         if not self.mock_name:
             object.__setattr__(self, "mock_name", self.name)
+        if not self.round_trip_model:
+            object.__setattr__(self, "round_trip_model", self.tools_model)
         if self.group is None:
             assert self.mock and self.config and self.env, f"{self.name}: mock, config and env"
             name, mock, config, env = self.name, self.mock, self.config, self.env
@@ -313,6 +335,38 @@ def _cohere_streamed_tool_call(mock: CohereMock, calls: dict[int, dict], plan: s
     assert usage is not None and usage.completion_tokens > 0
 
 
+def _cohere_tool_call(mock: CohereMock, choice: Any) -> None:
+    call = choice.message.tool_calls[0]
+    assert call.id.startswith("get_weather_")
+    assert choice.message.content is None
+    assert choice.message.model_extra["tool_plan"] == "I will call get_weather."
+    sent = mock.last_request.json
+    assert sent["tools"] == [WEATHER_TOOL]
+    assert "tool_choice" not in sent, "auto is Cohere's default: not sent"
+
+
+def _cohere_tool_result(mock: CohereMock, call: Any) -> None:
+    turns = mock.last_request.json["messages"]
+    assert turns[1] == {
+        "role": "assistant",
+        "tool_plan": "I will call get_weather.",
+        "tool_calls": [{"id": call.id, "type": "function",
+                        "function": {"name": "get_weather", "arguments": call.function.arguments}}],
+    }
+    assert turns[2] == {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}
+
+
+def _cohere_json_mode(client: openai.OpenAI, mock: CohereMock) -> None:
+    assert mock.last_request.json["response_format"] == {"type": "json_object"}
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    r = client.chat.completions.create(
+        model="command", messages=[{"role": "user", "content": "schema please"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema, "strict": True}},
+    )
+    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
+    assert mock.last_request.json["response_format"] == {"type": "json_object", "json_schema": schema}
+
+
 def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock, body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
@@ -328,13 +382,18 @@ COHERE = ProviderCase(
     mock=lambda: CohereMock(models={"command-a-03-2025", "command-a-vision-07-2025", "embed-v4.0"}),
     config=cohere_config,
     env=lambda mock: {"COHERE_API_BASE": mock.root_url, "COHERE_API_KEY": COHERE_KEY},
-    supports=FEATURES,
+    # Images (several parts, to a vision model) and embeddings (float and base64):
+    # test_cohere.py.
+    supports=FEATURES - {"image", "embeddings"},
     greeting="Hello from cohere mock: ",
     reset=_clear_and_pace,
     chat_model="command",
     no_usage_model="command-chat",
     stream_models=("command",),
     tools_model="command-chat",
+    round_trip_model="command",
+    tool_result_answer="cohere mock received tool result: get_weather=18C and sunny",
+    json_model="command",
     tool_stream_params={"stream_options": {"include_usage": True}},
     mid_stream_error=MidStreamError("command", 3, "internal server error"),
     unsupported=Unsupported("command", {"logit_bias": {"1": 2}}, ("logit_bias",),
@@ -351,6 +410,9 @@ COHERE = ProviderCase(
                       "You are using a Trial key", "startswith", type="rate_limit_error",
                       fault=lambda mock: mock.fail_next(3, status=429)),
     ),
+    check_tool_call=_cohere_tool_call,
+    check_tool_result=_cohere_tool_result,
+    check_json_mode=_cohere_json_mode,
     check_stream_usage=_cohere_stream_usage,
     check_streamed_tool_call=_cohere_streamed_tool_call,
     check_unsupported=_cohere_unsupported,
@@ -450,6 +512,20 @@ def _gemini_streamed_tool_call(mock: GeminiMock, calls: dict[int, dict], plan: s
     assert calls[0]["id"].partition("__thought__")[2] in mock.issued_signatures
 
 
+def _gemini_json_mode(client: openai.OpenAI, mock: GeminiMock) -> None:
+    assert mock.last_request.json["generationConfig"] == {"responseMimeType": "application/json"}
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+              "required": ["city", "days"], "additionalProperties": False}
+    r = client.chat.completions.create(
+        model="gemini-flash",
+        messages=[{"role": "user", "content": "schema please"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "trip", "strict": True, "schema": schema}},
+    )
+    assert json.loads(r.choices[0].message.content) == {"city": "Hello from gemini mock: schema please", "days": 1}
+    assert mock.last_request.json["generationConfig"] == {
+        "responseMimeType": "application/json", "responseJsonSchema": schema}
+
+
 def _gemini_dropped(sent: dict[str, Any]) -> None:
     assert sent == {"contents": [{"role": "user", "parts": [{"text": "dropped"}]}]}
 
@@ -459,7 +535,9 @@ GEMINI = ProviderCase(
     mock=lambda: GeminiMock(api_key=GEMINI_KEY, models=GEMINI_MODELS),
     config=gemini_config,
     env=gemini_env,
-    supports=FEATURES,
+    # Tool round trips keep Gemini's thought signatures, images go inline or as file
+    # data, embeddings come float and base64: test_gemini.py.
+    supports=FEATURES - {"tool_round_trip", "image", "embeddings"},
     greeting="Hello from gemini mock: ",
     reset=_clear,
     chat_model="gemini-flash",
@@ -467,6 +545,7 @@ GEMINI = ProviderCase(
     stream_models=("gemini-flash",),
     tools_model="gemini-flash",
     tool=GEMINI_WEATHER_TOOL,
+    json_model="gemini-flash",
     stream_spread=0.3,
     mid_stream_error=MidStreamError("gemini-flash", 1, "The model is overloaded"),
     unsupported=Unsupported("gemini-flash", {"logit_bias": {"1": 2}}, ("logit_bias",),
@@ -483,6 +562,7 @@ GEMINI = ProviderCase(
                       "Resource has been exhausted (e.g. check quota).", type="rate_limit_error",
                       fault=lambda mock: mock.fail_next(3, status=429)),
     ),
+    check_json_mode=_gemini_json_mode,
     check_stream_usage=_gemini_stream_usage,
     check_streamed_tool_call=_gemini_streamed_tool_call,
     check_dropped=_gemini_dropped,
@@ -529,6 +609,56 @@ def _ollama_stream_usage(mock: OllamaMock, model: str, chunks: list[Any],
     assert mock.last_request.json["stream"] is True
 
 
+def _ollama_tool_call(mock: OllamaMock, choice: Any) -> None:
+    sent = mock.last_request.json
+    assert sent["tools"] == [WEATHER_TOOL]
+    assert "tool_choice" not in sent, "LiteLLM drops it: it hangs Ollama"
+
+
+def _ollama_tool_result(mock: OllamaMock, call: Any) -> None:
+    turns = mock.last_request.json["messages"]
+    # Arguments go back as an object (Ollama's Go decoder refuses a string).
+    assert turns[1]["tool_calls"] == [
+        {"function": {"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}}
+    ]
+    assert turns[2] == {"role": "tool", "content": "18C and sunny", "tool_name": "get_weather"}
+
+
+def _ollama_image(mock: OllamaMock, model: str, part: dict[str, Any]) -> None:
+    sent = mock.last_request.json
+    images = sent["messages"][0]["images"] if model == "llama-chat" else sent["images"]
+    assert images == [PIXEL]
+
+
+def _ollama_json_mode(client: openai.OpenAI, mock: OllamaMock) -> None:
+    assert mock.last_request.json["format"] == "json"
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    r = client.chat.completions.create(
+        model="llama-generate",
+        messages=[{"role": "user", "content": "schema please"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+    )
+    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
+    assert mock.last_request.json["format"] == schema
+
+
+def _ollama_embeddings(client: openai.OpenAI, mock: OllamaMock, e64: Any) -> None:
+    req = mock.last_request
+    assert req.path == "/api/embed"
+    assert req.json == {"model": "nomic-embed-text", "input": ["alpha", "beta"]}
+    ef = client.embeddings.create(model="nomic", input="alpha", encoding_format="float")
+    assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding, abs=1e-6)
+    assert e64.data[0].embedding != e64.data[1].embedding
+    assert e64.usage.prompt_tokens == 2 and ef.usage.prompt_tokens == 1
+    # ollama_chat/ deployments embed through /api/embed too (with their options).
+    client.embeddings.create(model="llama-chat", input="gamma")
+    assert mock.last_request.path == "/api/embed"
+    assert mock.last_request.json == {"model": "llama3.1", "input": "gamma", "options": {"num_ctx": 4096}}
+    raw = client.embeddings.with_raw_response.create(model="nomic", input="alpha", encoding_format="base64")
+    b64 = json.loads(raw.text)["data"][0]["embedding"]
+    assert isinstance(b64, str) and len(base64.b64decode(b64)) == 8 * 4
+
+
 def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock, body: dict[str, Any]) -> None:
     # Tools exist on /api/chat only: ollama/ refuses them.
     with pytest.raises(openai.BadRequestError) as err:
@@ -550,6 +680,10 @@ OLLAMA = ProviderCase(
     no_usage_model="llama-chat",
     stream_models=("llama-chat", "llama-generate"),
     tools_model="llama-chat",
+    tool_result_answer="ollama mock received tool result: get_weather=18C and sunny",
+    json_model="llama-chat",
+    image_models=("llama-chat", "llama-generate"),
+    embedding_model="nomic",
     mid_stream_error=MidStreamError("llama-chat", 1, "unexpected EOF"),
     unsupported=Unsupported("llama-chat", {"logit_bias": {"1": 2}}, ("logit_bias",),
                             "ollama_chat does not support parameters"),
@@ -562,6 +696,11 @@ OLLAMA = ProviderCase(
                       "llama runner process has terminated", "in",
                       fault=lambda mock: mock.fail_next(3, status=500)),
     ),
+    check_tool_call=_ollama_tool_call,
+    check_tool_result=_ollama_tool_result,
+    check_image=_ollama_image,
+    check_json_mode=_ollama_json_mode,
+    check_embeddings=_ollama_embeddings,
     check_stream_usage=_ollama_stream_usage,
     check_unsupported=_ollama_unsupported,
 )
@@ -645,7 +784,8 @@ HUGGINGFACE = ProviderCase(
     mock=HuggingFaceMock,
     config=huggingface_config,
     env=lambda mock: {"HF_TOKEN": HF_KEY},
-    # Streams, tools and their usage: test_huggingface.py (Messages API and /generate).
+    # Streams, tools, images, JSON mode and embeddings: test_huggingface.py (the
+    # Messages API passes them through; /generate has its own grammar and prompt).
     supports=frozenset({"mid_stream_error", "unsupported_params", "provider_errors"}),
     greeting="Hello from huggingface mock: ",
     reset=_clear_and_pace,
@@ -789,8 +929,10 @@ BEDROCK = ProviderCase(
     mock=BedrockMock,
     config=bedrock_config,
     env=bedrock_env,
-    # No test of a stream without a usage request: Bedrock's never had one.
-    supports=FEATURES - {"stream_no_usage"},
+    # No test of a stream without a usage request: Bedrock's never had one. Tool round
+    # trips (tool_choice required), images (bytes; URLs refused), JSON mode (through a
+    # forced tool) and embeddings (Titan, Cohere): test_bedrock.py.
+    supports=FEATURES - {"stream_no_usage", "tool_round_trip", "image", "json_mode", "embeddings"},
     greeting="Hello from bedrock mock: ",
     reset=_bedrock_reset,
     chat_model="claude",
@@ -904,6 +1046,26 @@ def clouds_env(mocks: dict[str, Any]) -> dict[str, str | None]:
 CLOUDS_GROUP = GatewayGroup("clouds", clouds_mocks, clouds_config, clouds_env)
 
 
+# The model id each cloud receives (Fireworks ids get their account path).
+SENT_MODEL = {p: CLOUDS[p][0] for p in CLOUDS} | {
+    "fireworks_ai": "accounts/fireworks/models/llama-v3p1-8b-instruct"
+}
+
+
+def _cloud_image(mock: OpenAIMock, model: str, part: dict[str, Any]) -> None:
+    assert mock.last_request.json["messages"][0]["content"][1] == part
+
+
+def _cloud_json_mode(client: openai.OpenAI, mock: OpenAIMock) -> None:
+    assert mock.last_request.json["response_format"] == {"type": "json_object"}
+
+
+def _cloud_embeddings(client: openai.OpenAI, mock: OpenAIMock, e: Any) -> None:
+    req = mock.last_request
+    assert req.path == "/v1/embeddings"
+    assert req.json["model"] == SENT_MODEL[mock.name]
+
+
 def _mistral_unsupported(client: openai.OpenAI, mock: OpenAIMock, body: dict[str, Any]) -> None:
     assert "drop_params" in body["message"]
 
@@ -914,8 +1076,12 @@ def _mistral_dropped(sent: dict[str, Any]) -> None:
 
 def cloud(prefix: str, **row: Any) -> ProviderCase:
     """The row of one cloud of :data:`CLOUDS` (in :data:`CLOUDS_GROUP`)."""
-    tools = CLOUDS[prefix][3]
-    supports = {"stream_no_usage"} | ({"streamed_tool_call"} if tools else set())
+    _, _, _, tools, embeddings = CLOUDS[prefix]
+    # Perplexity has no tools (test_clouds.py: test_perplexity_has_no_tools); Groq,
+    # DeepSeek, Perplexity and Cerebras no embeddings API.
+    supports = {"stream_no_usage", "image", "json_mode"}
+    supports |= {"streamed_tool_call", "tool_round_trip"} if tools else set()
+    supports |= {"embeddings"} if embeddings else set()
     supports |= {"unsupported_params"} if "unsupported" in row else set()
     supports |= {"provider_errors"} if "errors" in row else set()
     return ProviderCase(
@@ -930,6 +1096,13 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
         chat_model=prefix,
         no_usage_model=prefix,
         tools_model=prefix,
+        tool_result_answer=f"{prefix} mock received tool result: 18C and sunny",
+        json_model=prefix,
+        image_models=(prefix,),
+        embedding_model=prefix,
+        check_image=_cloud_image,
+        check_json_mode=_cloud_json_mode,
+        check_embeddings=_cloud_embeddings,
         usage_always=bool(CLOUD_PROFILES.get(prefix, {}).get("stream_usage_always")),
         **row,
     )
@@ -1005,5 +1178,5 @@ def tool_args(calls: dict[int, dict]) -> Any:
 __all__ = [
     "CONFORMANCE", "DEFAULT_TOOL_ARGS", "FEATURES", "GatewayGroup", "MidStreamError", "ProviderCase",
     "ProviderError", "ProviderStack", "Unsupported", "WEATHER_TOOL", "group",
-    "CLOUDS", "CLOUDS_GROUP", "cloud_key", "collect_tool_calls", "timed_chunks", "tool_args",
+    "CLOUDS", "CLOUDS_GROUP", "PIXEL", "SENT_MODEL", "cloud_key", "collect_tool_calls", "timed_chunks", "tool_args",
 ]

@@ -91,45 +91,6 @@ def test_length_and_stop_sequence(client, cohere):
     assert cohere.last_request.json["stop_sequences"] == ["mock"]
 
 
-def test_tool_call_round_trip(client, cohere):
-    first = client.chat.completions.create(
-        model="command",
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.id.startswith("get_weather_") and call.type == "function"
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    assert choice.message.content is None
-    assert choice.message.model_extra["tool_plan"] == "I will call get_weather."
-    sent = cohere.last_request.json
-    assert sent["tools"] == [WEATHER_TOOL]
-    assert "tool_choice" not in sent, "auto is Cohere's default: not sent"
-
-    second = client.chat.completions.create(
-        model="command",
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == "cohere mock received tool result: get_weather=18C and sunny"
-    turns = cohere.last_request.json["messages"]
-    assert turns[1] == {
-        "role": "assistant",
-        "tool_plan": "I will call get_weather.",
-        "tool_calls": [{"id": call.id, "type": "function",
-                        "function": {"name": "get_weather", "arguments": call.function.arguments}}],
-    }
-    assert turns[2] == {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}
-
-
 def test_tool_choice_maps_to_cohere(client, cohere):
     client.chat.completions.create(
         model="command", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL], tool_choice="required"
@@ -170,22 +131,6 @@ def test_images_go_as_image_url_parts(client, cohere):
             messages=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}],
         )
     assert err.value.body["param"] == "messages[0].content[0].type"
-
-
-def test_json_mode(client, cohere):
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from cohere mock: json please"}
-    assert cohere.last_request.json["response_format"] == {"type": "json_object"}
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema, "strict": True}},
-    )
-    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
-    assert cohere.last_request.json["response_format"] == {"type": "json_object", "json_schema": schema}
 
 
 def test_reasoning_becomes_thinking(client, cohere):

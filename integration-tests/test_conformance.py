@@ -10,6 +10,7 @@ provider is in its row (``check_*``) or in its own ``test_<provider>.py``.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from conformance import (
     CONFORMANCE,
     DEFAULT_TOOL_ARGS,
+    PIXEL,
     ProviderCase,
     collect_tool_calls,
     timed_chunks,
@@ -35,6 +37,12 @@ def stream_rows() -> list[Any]:
     return [pytest.param(row, model, id=f"{row.name}-{model}")
             for row in CONFORMANCE if "stream_usage" in row.supports
             for model in row.stream_models]
+
+
+def image_rows() -> list[Any]:
+    return [pytest.param(row, model, id=f"{row.name}-{model}")
+            for row in CONFORMANCE if "image" in row.supports
+            for model in row.image_models]
 
 
 def error_rows() -> list[Any]:
@@ -54,6 +62,73 @@ def provider(case: ProviderCase, provider_stacks: Any) -> Any:
 @pytest.fixture
 def client(case: ProviderCase, provider_stacks: Any) -> openai.OpenAI:
     return provider_stacks(case.group.name).client(case.client_key)
+
+
+# --------------------------------------------------------------------------------------
+# Chat: tools, images, JSON mode; embeddings
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", rows("tool_round_trip"))
+def test_tool_call_round_trip(case, client, provider):
+    question = {"role": "user", "content": "What's the weather in Paris?"}
+    first = client.chat.completions.create(
+        model=case.round_trip_model, messages=[question], tools=[case.tool], tool_choice="auto",
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.id and call.type == "function"
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == DEFAULT_TOOL_ARGS
+    if case.check_tool_call:
+        case.check_tool_call(provider, choice)
+
+    second = client.chat.completions.create(
+        model=case.round_trip_model,
+        messages=[
+            question,
+            # As clients send it back (an OpenAI answer's empty `annotations` left out).
+            choice.message.model_dump(exclude_none=True, exclude={"annotations"}),
+            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+        ],
+        tools=[case.tool],
+    )
+    assert second.choices[0].message.content == case.tool_result_answer
+    if case.check_tool_result:
+        case.check_tool_result(provider, call)
+
+
+@pytest.mark.parametrize("case,model", image_rows())
+def test_data_uri_image(case, model, client, provider):
+    part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}
+    r = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "what is this"}, part]}],
+    )
+    assert r.choices[0].message.content == case.greeting + "what is this"
+    if case.check_image:
+        case.check_image(provider, model, part)
+
+
+@pytest.mark.parametrize("case", rows("json_mode"))
+def test_json_mode(case, client, provider):
+    r = client.chat.completions.create(
+        model=case.json_model,
+        messages=[{"role": "user", "content": "json please"}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(r.choices[0].message.content) == {"answer": case.greeting + "json please"}
+    if case.check_json_mode:
+        case.check_json_mode(client, provider)
+
+
+@pytest.mark.parametrize("case", rows("embeddings"))
+def test_embeddings(case, client, provider):
+    e = client.embeddings.create(model=case.embedding_model, input=["alpha", "beta"])  # SDK asks base64
+    assert len(e.data) == 2 and len(e.data[0].embedding) == 8
+    if case.check_embeddings:
+        case.check_embeddings(client, provider, e)
 
 
 # --------------------------------------------------------------------------------------

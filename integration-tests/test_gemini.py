@@ -210,27 +210,6 @@ def test_image_url_without_a_known_type_is_a_clear_400(client, gemini):
     assert gemini.request_count == 0
 
 
-def test_json_mode_both_kinds(client, gemini):
-    r = client.chat.completions.create(
-        model="gemini-flash",
-        messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from gemini mock: json please"}
-    assert gemini.last_request.json["generationConfig"] == {"responseMimeType": "application/json"}
-
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-              "required": ["city", "days"], "additionalProperties": False}
-    r = client.chat.completions.create(
-        model="gemini-flash",
-        messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "trip", "strict": True, "schema": schema}},
-    )
-    assert json.loads(r.choices[0].message.content) == {"city": "Hello from gemini mock: schema please", "days": 1}
-    assert gemini.last_request.json["generationConfig"] == {
-        "responseMimeType": "application/json", "responseJsonSchema": schema}
-
-
 def test_reasoning_effort_is_thinking_config_and_comes_back_as_reasoning(client, gemini):
     r = client.chat.completions.create(
         model="gemini-flash", messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"

@@ -7,15 +7,12 @@ Ollama's native API (JSON and NDJSON streams) and refuses requests malformed for
 from __future__ import annotations
 
 import base64
-import json
 
 import openai
 import pytest
 
-from conformance import WEATHER_TOOL
 
 CLIENT_KEY = "sk-client-key-must-not-reach-ollama"
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 @pytest.fixture(scope="module")
@@ -88,56 +85,6 @@ def test_generate_builds_litellms_prompt(client, ollama):
     assert req.json["stream"] is False
 
 
-def test_tool_call_round_trip(client, ollama):
-    first = client.chat.completions.create(
-        model="llama-chat",
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.id and call.type == "function"
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    sent = ollama.last_request.json
-    assert sent["tools"] == [WEATHER_TOOL]
-    assert "tool_choice" not in sent, "LiteLLM drops it: it hangs Ollama"
-
-    second = client.chat.completions.create(
-        model="llama-chat",
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == "ollama mock received tool result: get_weather=18C and sunny"
-    turns = ollama.last_request.json["messages"]
-    # Arguments go back as an object (Ollama's Go decoder refuses a string).
-    assert turns[1]["tool_calls"] == [
-        {"function": {"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}}
-    ]
-    assert turns[2] == {"role": "tool", "content": "18C and sunny", "tool_name": "get_weather"}
-
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_image_goes_as_plain_base64(client, ollama, model):
-    r = client.chat.completions.create(
-        model=model,
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
-        ]}],
-    )
-    assert r.choices[0].message.content == "Hello from ollama mock: what is this"
-    sent = ollama.last_request.json
-    images = sent["messages"][0]["images"] if model == "llama-chat" else sent["images"]
-    assert images == [PIXEL]
-
-
 def test_http_image_url_is_a_clear_400(client, ollama):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
@@ -149,25 +96,6 @@ def test_http_image_url_is_a_clear_400(client, ollama):
     assert err.value.body["param"] == "messages[0].content[0].image_url"
     assert "base64" in err.value.body["message"]
     assert ollama.request_count == 0
-
-
-def test_json_mode(client, ollama):
-    r = client.chat.completions.create(
-        model="llama-chat",
-        messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from ollama mock: json please"}
-    assert ollama.last_request.json["format"] == "json"
-
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    r = client.chat.completions.create(
-        model="llama-generate",
-        messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
-    )
-    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
-    assert ollama.last_request.json["format"] == schema
 
 
 @pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
@@ -207,23 +135,4 @@ def test_reasoning(client, ollama, model):
             text += chunk.choices[0].delta.content or ""
     assert reasoning == "ollama mock thought (True)"
     assert text == "Hello from ollama mock: think"
-
-
-def test_embeddings_float_and_base64(client, ollama):
-    e64 = client.embeddings.create(model="nomic", input=["alpha", "beta"])  # SDK asks base64
-    req = ollama.last_request
-    assert req.path == "/api/embed"
-    assert req.json == {"model": "nomic-embed-text", "input": ["alpha", "beta"]}
-    ef = client.embeddings.create(model="nomic", input="alpha", encoding_format="float")
-    assert len(e64.data) == 2 and len(e64.data[0].embedding) == 8
-    assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding, abs=1e-6)
-    assert e64.data[0].embedding != e64.data[1].embedding
-    assert e64.usage.prompt_tokens == 2 and ef.usage.prompt_tokens == 1
-    # ollama_chat/ deployments embed through /api/embed too (with their options).
-    client.embeddings.create(model="llama-chat", input="gamma")
-    assert ollama.last_request.path == "/api/embed"
-    assert ollama.last_request.json == {"model": "llama3.1", "input": "gamma", "options": {"num_ctx": 4096}}
-    raw = client.embeddings.with_raw_response.create(model="nomic", input="alpha", encoding_format="base64")
-    b64 = json.loads(raw.text)["data"][0]["embedding"]
-    assert isinstance(b64, str) and len(base64.b64decode(b64)) == 8 * 4
 
