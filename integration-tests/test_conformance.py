@@ -118,7 +118,9 @@ def test_json_mode(case, client, provider):
         messages=[{"role": "user", "content": "json please"}],
         response_format={"type": "json_object"},
     )
-    assert json.loads(r.choices[0].message.content) == {"answer": case.greeting + "json please"}
+    answer = case.json_answer or {"answer": case.greeting + "json please"}
+    assert json.loads(r.choices[0].message.content) == answer
+    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason == "stop"
     if case.check_json_mode:
         case.check_json_mode(client, provider)
 
@@ -177,6 +179,8 @@ def test_stream_without_usage_request_has_no_usage_chunk(case, client, provider)
     assert all(c.usage is None for c in without_usage)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == case.greeting + "quiet"
     assert chunks[-1].choices[0].finish_reason == "stop"
+    if case.check_stream_no_usage:
+        case.check_stream_no_usage(provider)
 
 
 # --------------------------------------------------------------------------------------
