@@ -55,7 +55,7 @@ FEATURES = frozenset({
     "image",               # a data-URI image reaches the provider the provider's way
     "json_mode",           # response_format json_object answers JSON
     "embeddings",          # embeddings of a list of inputs
-    "stream_usage",        # a stream paced by the provider arrives paced, usage at the end
+    "stream_usage",        # a stream asked for usage ends with it (and a paced one arrives paced)
     "stream_no_usage",     # a stream the client asked no usage for has no usage chunk
     "streamed_tool_call",  # a tool call arrives as streamed tool_call deltas
     "mid_stream_error",    # a native error event mid-stream ends the client's stream with it
@@ -200,6 +200,11 @@ class ProviderCase:
     usage_always: bool = False
     #: A paced stream must spread its chunks over at least this many seconds.
     stream_spread: float = 0.5
+    #: Seconds between the provider's stream events in the stream test (None: the
+    #: mock's default pacing, and no spread checked).
+    stream_pace: float | None = 0.15
+    #: What the stream test asks for.
+    stream_prompt: str = "stream please now"
     mid_stream_error: MidStreamError | None = None
     unsupported: Unsupported | None = None
     errors: tuple[ProviderError, ...] = ()
@@ -331,7 +336,7 @@ model_list:
 
 
 def _cohere_stream_usage(mock: CohereMock, model: str, chunks: list[Any],
-        arrivals: list[float], usage: Any) -> None:
+                         arrivals: list[float], usage: Any) -> None:
     assert (usage.prompt_tokens, usage.completion_tokens) == (67, 7)
     sent = mock.last_request.json
     assert sent["stream"] is True and "stream_options" not in sent
@@ -507,7 +512,7 @@ def gemini_env(mock: GeminiMock) -> dict[str, str | None]:
 
 
 def _gemini_stream_usage(mock: GeminiMock, model: str, chunks: list[Any],
-        arrivals: list[float], usage: Any) -> None:
+                         arrivals: list[float], usage: Any) -> None:
     assert chunks[-1].usage is not None and chunks[-1].choices == [], "the usage chunk comes last"
     assert usage.prompt_tokens == 3
     assert usage.completion_tokens == 7 + GeminiMock.thought_tokens
@@ -614,7 +619,7 @@ model_list:
 
 
 def _ollama_stream_usage(mock: OllamaMock, model: str, chunks: list[Any],
-        arrivals: list[float], usage: Any) -> None:
+                         arrivals: list[float], usage: Any) -> None:
     assert usage.completion_tokens == 7 and usage.prompt_tokens > 0
     assert mock.last_request.json["stream"] is True
 
@@ -907,7 +912,7 @@ def _bedrock_reset(mock: BedrockMock) -> None:
 
 
 def _bedrock_stream_usage(mock: BedrockMock, model: str, chunks: list[Any],
-        arrivals: list[float], usage: Any) -> None:
+                          arrivals: list[float], usage: Any) -> None:
     for chunk in chunks:
         if chunk.usage:
             assert chunk.choices == [], "usage comes in its own last chunk"
@@ -1062,6 +1067,16 @@ SENT_MODEL = {p: CLOUDS[p][0] for p in CLOUDS} | {
 }
 
 
+def _cloud_stream_usage(mock: OpenAIMock, model: str, chunks: list[Any],
+                        arrivals: list[float], usage: Any) -> None:
+    assert usage.completion_tokens == 6
+    sent = mock.last_request.json
+    if mock.stream_usage_always:
+        assert "stream_options" not in sent, "this cloud refuses it; its streams carry usage"
+    else:
+        assert sent["stream_options"] == {"include_usage": True}
+
+
 def _cloud_image(mock: OpenAIMock, model: str, part: dict[str, Any]) -> None:
     assert mock.last_request.json["messages"][0]["content"][1] == part
 
@@ -1089,7 +1104,7 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
     _, _, _, tools, embeddings = CLOUDS[prefix]
     # Perplexity has no tools (test_clouds.py: test_perplexity_has_no_tools); Groq,
     # DeepSeek, Perplexity and Cerebras no embeddings API.
-    supports = {"stream_no_usage", "image", "json_mode"}
+    supports = {"stream_usage", "stream_no_usage", "image", "json_mode"}
     supports |= {"streamed_tool_call", "tool_round_trip"} if tools else set()
     supports |= {"embeddings"} if embeddings else set()
     supports |= {"unsupported_params"} if "unsupported" in row else set()
@@ -1110,6 +1125,10 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
         json_model=prefix,
         image_models=(prefix,),
         embedding_model=prefix,
+        stream_models=(prefix,),
+        stream_pace=None,
+        stream_prompt="stream me",
+        check_stream_usage=_cloud_stream_usage,
         check_image=_cloud_image,
         check_json_mode=_cloud_json_mode,
         check_embeddings=_cloud_embeddings,
@@ -1212,6 +1231,12 @@ def _openai_stream_no_usage(mock: OpenAIMock) -> None:
     assert mock.last_request.json["stream_options"] == {"include_usage": True}
 
 
+def _openai_stream_usage(mock: OpenAIMock, model: str, chunks: list[Any],
+                         arrivals: list[float], usage: Any) -> None:
+    assert usage.total_tokens > 0
+    assert mock.last_request.json["stream"] is True
+
+
 def _openai_embeddings(client: openai.OpenAI, mock: OpenAIMock, e64: Any) -> None:
     # The SDK asks for base64 by default and decodes it; both forms must agree.
     assert mock.last_request.json.get("encoding_format") == "base64"
@@ -1227,13 +1252,17 @@ OPENAI = ProviderCase(
     group=PROVIDERS_GROUP,
     # Chat, tools, images and JSON mode of OpenAI itself: the openai_like row (the
     # same mock, in the clouds' gateway) and test_providers.py.
-    supports=frozenset({"stream_no_usage", "streamed_tool_call", "embeddings"}),
+    supports=frozenset({"stream_usage", "stream_no_usage", "streamed_tool_call", "embeddings"}),
     greeting="Hello from openai mock: ",
     reset=_clear_usage,
     client_key="sk-client-key-must-not-reach-providers",
     no_usage_model="gpt-4o",
+    stream_models=("gpt-4o",),
+    stream_pace=None,
+    stream_prompt="stream me",
     tools_model="gpt-4o",
     embedding_model="embed-small",
+    check_stream_usage=_openai_stream_usage,
     check_stream_no_usage=_openai_stream_no_usage,
     check_embeddings=_openai_embeddings,
 )
@@ -1301,6 +1330,7 @@ ANTHROPIC = ProviderCase(
     reset=_clear_usage,
     client_key="sk-client-key-must-not-reach-providers",
     stream_models=("claude",),
+    stream_prompt="stream please",
     tools_model="claude",
     tool_result_answer="anthropic mock received tool result: 18C and sunny",
     tool_stream_params={"tool_choice": {"type": "function", "function": {"name": "get_weather"}}},

@@ -68,30 +68,6 @@ def test_chat(client, clouds, prefix):
     assert all(CLIENT_KEY not in v for v in req.headers.values())
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_stream_ends_with_usage(client, clouds, prefix):
-    text, usage, finish = "", None, None
-    for chunk in client.chat.completions.create(
-        model=prefix,
-        messages=[{"role": "user", "content": "stream me"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == f"Hello from {prefix} mock: stream me"
-    assert finish == "stop"
-    assert usage is not None and usage.completion_tokens == 6
-    sent = clouds[prefix].last_request.json
-    if clouds[prefix].stream_usage_always:
-        assert "stream_options" not in sent, "this cloud refuses it; its streams carry usage"
-    else:
-        assert sent["stream_options"] == {"include_usage": True}
-
-
 # LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks, and
 # for Mistral's models other than Magistral (test_magistral_reasoning).
 NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}

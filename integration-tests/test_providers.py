@@ -108,26 +108,6 @@ def test_wildcard_group_sends_the_matched_model(client, openai_mock):
     assert openai_mock.last_request.json["model"] == "gpt-4.1-nano"
 
 
-def test_openai_stream_with_usage(client, openai_mock):
-    stream = client.chat.completions.create(
-        model="gpt-4o",
-        messages=[{"role": "user", "content": "stream me"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    text, usage, finish = "", None, None
-    for chunk in stream:
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == "Hello from openai mock: stream me"
-    assert finish == "stop"
-    assert usage is not None and usage.total_tokens > 0
-    assert openai_mock.last_request.json["stream"] is True
-
-
 def test_openai_text_completion(client, openai_mock):
     r = client.completions.create(model="gpt-4o", prompt="Say hi", max_tokens=20)
     assert "Say hi" in r.choices[0].text
