@@ -32,7 +32,7 @@ PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwG
 
 @pytest.fixture(scope="module")
 def mock(provider_stacks):
-    """The ``bedrock`` row's mock (conformance.py), shared with test_conformance.py."""
+    """The ``bedrock`` row's mock (conformance/), shared with test_conformance.py."""
     return provider_stacks("bedrock").mock
 
 

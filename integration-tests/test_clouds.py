@@ -12,7 +12,7 @@ OpenAI's get the mock's profile for them (see ``mocks.CLOUD_PROFILES``): the
 parameters they accept, their ``tool_choice`` values, usage always at the end of
 their streams. The clouds' table, their gateway config and their rows of the
 conformance suite (streams without usage, streamed tool calls, unsupported
-parameters, errors) are in ``conformance.py``; this file has the rest.
+parameters, errors) are in ``conformance/clouds.py``; this file has the rest.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CLIENT_KEY = "sk-client-key-must-not-reach-clouds"
 PREFIXES = list(CLOUDS)
 @pytest.fixture(scope="module")
 def mocks(provider_stacks):
-    """The clouds group's mocks (conformance.py), shared with test_conformance.py."""
+    """The clouds group's mocks (conformance/), shared with test_conformance.py."""
     return provider_stacks("clouds").mocks
 
 

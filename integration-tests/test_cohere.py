@@ -23,7 +23,7 @@ TIME_TOOL = {"type": "function", "function": {"name": "get_time", "parameters": 
 
 @pytest.fixture(scope="module")
 def mock(provider_stacks):
-    """The ``cohere`` row's mock (conformance.py), shared with test_conformance.py."""
+    """The ``cohere`` row's mock (conformance/), shared with test_conformance.py."""
     return provider_stacks("cohere").mock
 
 

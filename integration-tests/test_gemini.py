@@ -25,7 +25,7 @@ PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwG
 
 @pytest.fixture(scope="module")
 def mock(provider_stacks):
-    """The ``gemini`` row's mock (conformance.py), shared with test_conformance.py."""
+    """The ``gemini`` row's mock (conformance/), shared with test_conformance.py."""
     return provider_stacks("gemini").mock
 
 

@@ -23,7 +23,7 @@ ECHO = "Hello from huggingface mock: "
 
 @pytest.fixture(scope="module")
 def mock(provider_stacks):
-    """The ``huggingface`` row's mock (conformance.py), shared with test_conformance.py."""
+    """The ``huggingface`` row's mock (conformance/), shared with test_conformance.py."""
     return provider_stacks("huggingface").mock
 
 

@@ -17,7 +17,7 @@ CLIENT_KEY = "sk-client-key-must-not-reach-ollama"
 
 @pytest.fixture(scope="module")
 def mock(provider_stacks):
-    """The ``ollama`` row's mock (conformance.py), shared with test_conformance.py."""
+    """The ``ollama`` row's mock (conformance/), shared with test_conformance.py."""
     return provider_stacks("ollama").mock
 
 

@@ -2,7 +2,7 @@
 Anthropic deployments behind one gateway (real Envoy, the built .wasm, mock
 providers that speak each native API and reject requests wrong for it).
 
-One gateway and one set of mocks (the ``providers`` group of ``conformance.py``,
+One gateway and one set of mocks (the ``providers`` group of ``conformance/providers.py``,
 shared with the OpenAI and Anthropic rows of ``test_conformance.py``) serve the whole
 module; each test clears the mocks' recorded requests and faults first.
 """
@@ -22,7 +22,7 @@ CLIENT_KEY = "sk-client-key-must-not-reach-providers"
 
 @pytest.fixture(scope="module")
 def mocks(provider_stacks):
-    """The providers group's mocks (conformance.py), shared with test_conformance.py."""
+    """The providers group's mocks (conformance/), shared with test_conformance.py."""
     return provider_stacks("providers").mocks
 
 
