@@ -68,34 +68,6 @@ def test_chat(client, clouds, prefix):
     assert all(CLIENT_KEY not in v for v in req.headers.values())
 
 
-# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks, and
-# for Mistral's models other than Magistral (test_magistral_reasoning).
-NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_reasoning(client, clouds, prefix):
-    if prefix in NO_REASONING:
-        with pytest.raises(openai.BadRequestError) as err:
-            client.chat.completions.create(
-                model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
-            )
-        assert err.value.body["param"] == "reasoning_effort"
-        return
-    r = client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
-    )
-    assert r.choices[0].message.reasoning_content == f"{prefix} mock reasoned (low)"
-    assert clouds[prefix].last_request.json["reasoning_effort"] == "low"
-    reasoning = ""
-    for chunk in client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="high", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-    assert reasoning == f"{prefix} mock reasoned (high)"
-
-
 def test_magistral_reasoning(client, clouds):
     """Magistral: reasoning_effort becomes LiteLLM's reasoning system prompt, and the
     `thinking` content chunks Mistral answers with come back as reasoning_content."""

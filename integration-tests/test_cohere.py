@@ -133,28 +133,6 @@ def test_images_go_as_image_url_parts(client, cohere):
     assert err.value.body["param"] == "messages[0].content[0].type"
 
 
-def test_reasoning_becomes_thinking(client, cohere):
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"
-    )
-    assert cohere.last_request.json["thinking"] == {"type": "enabled", "token_budget": 2048}
-    assert r.choices[0].message.reasoning_content == "cohere mock thought (budget 2048)"
-    assert r.choices[0].message.content == "Hello from cohere mock: think"
-    reasoning, text = "", ""
-    for chunk in client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "think"}], reasoning_effort="low", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-            text += chunk.choices[0].delta.content or ""
-    assert reasoning == "cohere mock thought (budget 1024)"
-    assert text == "Hello from cohere mock: think"
-    client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "no"}], reasoning_effort="none"
-    )
-    assert cohere.last_request.json["thinking"] == {"type": "disabled"}
-
-
 def test_text_completions(client, cohere):
     r = client.completions.create(model="command", prompt="Say hi", max_tokens=4)
     assert r.object == "text_completion"

@@ -33,6 +33,12 @@ def rows(feature: str) -> list[Any]:
     return [pytest.param(row, id=row.name) for row in CONFORMANCE if feature in row.supports]
 
 
+def reasoning_rows() -> list[Any]:
+    return [pytest.param(row, model, id=f"{row.name}-{model}")
+            for row in CONFORMANCE if "reasoning" in row.supports | row.refuses
+            for model in row.reasoning_models]
+
+
 def stream_rows() -> list[Any]:
     return [pytest.param(row, model, id=f"{row.name}-{model}")
             for row in CONFORMANCE if "stream_usage" in row.supports
@@ -131,6 +137,34 @@ def test_embeddings(case, client, provider):
     assert len(e.data) == 2 and len(e.data[0].embedding) == 8
     if case.check_embeddings:
         case.check_embeddings(client, provider, e)
+
+
+@pytest.mark.parametrize("case,model", reasoning_rows())
+def test_reasoning(case, model, client, provider):
+    plain, streamed = case.reasoning_efforts
+    if "reasoning" in case.refuses:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort=plain
+            )
+        assert err.value.body["param"] == "reasoning_effort"
+        return
+    r = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort=plain
+    )
+    if case.check_reasoning:
+        case.check_reasoning(client, provider, model)
+    assert r.choices[0].message.reasoning_content == case.reasoning_answer(plain)
+    assert r.choices[0].message.content == case.greeting + "think"
+    reasoning, text = "", ""
+    for chunk in client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort=streamed, stream=True
+    ):
+        if chunk.choices:
+            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
+            text += chunk.choices[0].delta.content or ""
+    assert reasoning == case.reasoning_answer(streamed)
+    assert text == case.greeting + "think"
 
 
 # --------------------------------------------------------------------------------------

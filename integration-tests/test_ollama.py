@@ -117,22 +117,3 @@ def test_text_completions_go_to_generate(client, ollama, model):
     assert text == "Hello from ollama mock: Stream hi"
     assert usage is not None and usage.completion_tokens == 6
 
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_reasoning(client, ollama, model):
-    r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"
-    )
-    assert ollama.last_request.json["think"] is True
-    assert r.choices[0].message.reasoning_content == "ollama mock thought (True)"
-    assert r.choices[0].message.content == "Hello from ollama mock: think"
-    reasoning, text = "", ""
-    for chunk in client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-            text += chunk.choices[0].delta.content or ""
-    assert reasoning == "ollama mock thought (True)"
-    assert text == "Hello from ollama mock: think"
-

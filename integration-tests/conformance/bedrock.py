@@ -127,8 +127,10 @@ BEDROCK = ProviderCase(
     env=bedrock_env,
     # No test of a stream without a usage request: Bedrock's never had one. Tool round
     # trips (tool_choice required), images (bytes; URLs refused), JSON mode (through a
-    # forced tool) and embeddings (Titan, Cohere): test_bedrock.py.
-    supports=FEATURES - {"stream_no_usage", "tool_round_trip", "image", "json_mode", "embeddings"},
+    # forced tool), embeddings (Titan, Cohere) and reasoning (thinking, streamed):
+    # test_bedrock.py.
+    supports=FEATURES - {"stream_no_usage", "tool_round_trip", "image", "json_mode", "embeddings",
+                         "reasoning"},
     greeting="Hello from bedrock mock: ",
     reset=_bedrock_reset,
     chat_model="claude",

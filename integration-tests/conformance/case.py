@@ -22,6 +22,7 @@ FEATURES = frozenset({
     "image",               # a data-URI image reaches the provider the provider's way
     "json_mode",           # response_format json_object answers JSON
     "embeddings",          # embeddings of a list of inputs
+    "reasoning",           # reasoning_effort comes back as reasoning_content, streamed too
     "stream_usage",        # a stream asked for usage ends with it (and a paced one arrives paced)
     "stream_no_usage",     # a stream the client asked no usage for has no usage chunk
     "streamed_tool_call",  # a tool call arrives as streamed tool_call deltas
@@ -142,6 +143,9 @@ class ProviderCase:
     group: GatewayGroup | None = None
     #: The provider's mock in its group (default: ``name``).
     mock_name: str = ""
+    #: Features of :data:`FEATURES` the provider does not have and refuses with a 400
+    #: naming the parameter (the feature's test asserts that error).
+    refuses: frozenset[str] = frozenset()
     #: The client's own key, which must never reach the provider.
     client_key: str = ""
     #: The groups a feature test sends to.
@@ -158,6 +162,11 @@ class ProviderCase:
     json_answer: dict[str, Any] | None = None
     image_models: tuple[str, ...] = ()
     embedding_model: str = ""
+    reasoning_models: tuple[str, ...] = ()
+    #: The ``reasoning_effort`` of the plain request, then of the streamed one.
+    reasoning_efforts: tuple[str, str] = ("medium", "low")
+    #: The reasoning the mock answers for an effort.
+    reasoning_answer: Callable[[str], str] | None = None
     #: The tool the tool tests give (some providers' tests use a stricter schema).
     tool: dict[str, Any] = field(default_factory=lambda: WEATHER_TOOL)
     #: More arguments for the streamed tool call (e.g. ``stream_options``).
@@ -181,6 +190,7 @@ class ProviderCase:
     check_image: Callable[..., None] | None = None
     check_json_mode: Callable[..., None] | None = None
     check_embeddings: Callable[..., None] | None = None
+    check_reasoning: Callable[..., None] | None = None
     check_stream_usage: Callable[..., None] | None = None
     check_stream_no_usage: Callable[..., None] | None = None
     check_streamed_tool_call: Callable[..., None] | None = None
@@ -188,8 +198,9 @@ class ProviderCase:
     check_dropped: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
-        unknown = self.supports - FEATURES
+        unknown = (self.supports | self.refuses) - FEATURES
         assert not unknown, f"{self.name}: unknown features {sorted(unknown)}"
+        assert not self.supports & self.refuses, f"{self.name}: supports what it refuses"
         if not self.client_key:
             object.__setattr__(self, "client_key", f"sk-client-key-must-not-reach-{self.name}")
         if not self.mock_name:

@@ -116,6 +116,15 @@ def _cloud_embeddings(client: openai.OpenAI, mock: OpenAIMock, e: Any) -> None:
     assert req.json["model"] == SENT_MODEL[mock.name]
 
 
+# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks, and for
+# Mistral's models other than Magistral (test_clouds.py: test_magistral_reasoning).
+NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}
+
+
+def _cloud_reasoning(client: openai.OpenAI, mock: OpenAIMock, model: str) -> None:
+    assert mock.last_request.json["reasoning_effort"] == "low"
+
+
 def _mistral_unsupported(client: openai.OpenAI, mock: OpenAIMock, body: dict[str, Any]) -> None:
     assert "drop_params" in body["message"]
 
@@ -132,6 +141,7 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
     supports = {"stream_usage", "stream_no_usage", "image", "json_mode"}
     supports |= {"streamed_tool_call", "tool_round_trip"} if tools else set()
     supports |= {"embeddings"} if embeddings else set()
+    supports |= set() if prefix in NO_REASONING else {"reasoning"}
     supports |= {"unsupported_params"} if "unsupported" in row else set()
     supports |= {"provider_errors"} if "errors" in row else set()
     return ProviderCase(
@@ -151,6 +161,11 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
         image_models=(prefix,),
         embedding_model=prefix,
         stream_models=(prefix,),
+        refuses=frozenset({"reasoning"} if prefix in NO_REASONING else set()),
+        reasoning_models=(prefix,),
+        reasoning_efforts=("low", "high"),
+        reasoning_answer=lambda effort: f"{prefix} mock reasoned ({effort})",
+        check_reasoning=_cloud_reasoning,
         stream_pace=None,
         stream_prompt="stream me",
         check_stream_usage=_cloud_stream_usage,

@@ -22,6 +22,10 @@ from .case import (
 )
 
 
+#: LiteLLM's thinking budgets for reasoning_effort.
+COHERE_BUDGETS = {"low": 1024, "medium": 2048}
+
+
 def cohere_config(mock: CohereMock) -> str:
     # `command` names the chat endpoint itself, as LiteLLM's Cohere api_base does;
     # `command-chat` finds the mock through COHERE_API_BASE and the key through
@@ -107,6 +111,14 @@ def _cohere_json_mode(client: openai.OpenAI, mock: CohereMock) -> None:
     assert mock.last_request.json["response_format"] == {"type": "json_object", "json_schema": schema}
 
 
+def _cohere_reasoning(client: openai.OpenAI, mock: CohereMock, model: str) -> None:
+    assert mock.last_request.json["thinking"] == {"type": "enabled", "token_budget": 2048}
+    client.chat.completions.create(
+        model="command", messages=[{"role": "user", "content": "no"}], reasoning_effort="none"
+    )
+    assert mock.last_request.json["thinking"] == {"type": "disabled"}
+
+
 def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock, body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
@@ -134,6 +146,8 @@ COHERE = ProviderCase(
     round_trip_model="command",
     tool_result_answer="cohere mock received tool result: get_weather=18C and sunny",
     json_model="command",
+    reasoning_models=("command",),
+    reasoning_answer=lambda effort: f"cohere mock thought (budget {COHERE_BUDGETS[effort]})",
     tool_stream_params={"stream_options": {"include_usage": True}},
     mid_stream_error=MidStreamError("command", 3, "internal server error"),
     unsupported=Unsupported("command", {"logit_bias": {"1": 2}}, ("logit_bias",),
@@ -153,6 +167,7 @@ COHERE = ProviderCase(
     check_tool_call=_cohere_tool_call,
     check_tool_result=_cohere_tool_result,
     check_json_mode=_cohere_json_mode,
+    check_reasoning=_cohere_reasoning,
     check_stream_usage=_cohere_stream_usage,
     check_streamed_tool_call=_cohere_streamed_tool_call,
     check_unsupported=_cohere_unsupported,

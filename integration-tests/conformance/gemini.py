@@ -125,8 +125,9 @@ GEMINI = ProviderCase(
     config=gemini_config,
     env=gemini_env,
     # Tool round trips keep Gemini's thought signatures, images go inline or as file
-    # data, embeddings come float and base64: test_gemini.py.
-    supports=FEATURES - {"tool_round_trip", "image", "embeddings"},
+    # data, embeddings come float and base64, reasoning is thinkingConfig with
+    # thought-token usage: test_gemini.py.
+    supports=FEATURES - {"tool_round_trip", "image", "embeddings", "reasoning"},
     greeting="Hello from gemini mock: ",
     reset=reset_mock,
     chat_model="gemini-flash",

@@ -109,6 +109,10 @@ def _ollama_embeddings(client: openai.OpenAI, mock: OllamaMock, e64: Any) -> Non
     assert isinstance(b64, str) and len(base64.b64decode(b64)) == 8 * 4
 
 
+def _ollama_reasoning(client: openai.OpenAI, mock: OllamaMock, model: str) -> None:
+    assert mock.last_request.json["think"] is True
+
+
 def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock, body: dict[str, Any]) -> None:
     # Tools exist on /api/chat only: ollama/ refuses them.
     with pytest.raises(openai.BadRequestError) as err:
@@ -134,6 +138,8 @@ OLLAMA = ProviderCase(
     json_model="llama-chat",
     image_models=("llama-chat", "llama-generate"),
     embedding_model="nomic",
+    reasoning_models=("llama-chat", "llama-generate"),
+    reasoning_answer=lambda effort: "ollama mock thought (True)",
     mid_stream_error=MidStreamError("llama-chat", 1, "unexpected EOF"),
     unsupported=Unsupported("llama-chat", {"logit_bias": {"1": 2}}, ("logit_bias",),
                             "ollama_chat does not support parameters"),
@@ -151,6 +157,7 @@ OLLAMA = ProviderCase(
     check_image=_ollama_image,
     check_json_mode=_ollama_json_mode,
     check_embeddings=_ollama_embeddings,
+    check_reasoning=_ollama_reasoning,
     check_stream_usage=_ollama_stream_usage,
     check_unsupported=_ollama_unsupported,
 )
