@@ -229,15 +229,6 @@ def test_provider_specific_parameters_pass(client, clouds):
     assert clouds["mistral"].last_request.json["safe_prompt"] is True
 
 
-def test_perplexity_has_no_tools(client, clouds):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="perplexity", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]
-        )
-    assert err.value.body["param"] == "tools"
-    assert clouds["perplexity"].request_count == 0
-
-
 def test_deepinfra_refuses_a_forced_tool_choice(client, clouds):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(

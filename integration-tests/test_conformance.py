@@ -29,8 +29,10 @@ from conformance import (
 
 
 def rows(feature: str) -> list[Any]:
-    """The rows that support ``feature``, as pytest parameters named by provider."""
-    return [pytest.param(row, id=row.name) for row in CONFORMANCE if feature in row.supports]
+    """The rows that support ``feature`` (or refuse it, see ``ProviderCase.refuses``), as
+    pytest parameters named by provider."""
+    return [pytest.param(row, id=row.name) for row in CONFORMANCE
+            if feature in row.supports | row.refuses]
 
 
 def reasoning_rows() -> list[Any]:
@@ -77,6 +79,14 @@ def client(case: ProviderCase, provider_stacks: Any) -> openai.OpenAI:
 
 @pytest.mark.parametrize("case", rows("tool_round_trip"))
 def test_tool_call_round_trip(case, client, provider):
+    if "tool_round_trip" in case.refuses:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(
+                model=case.tools_model, messages=[{"role": "user", "content": "x"}], tools=[case.tool]
+            )
+        assert err.value.body["param"] == "tools"
+        assert provider.request_count == 0
+        return
     question = {"role": "user", "content": "What's the weather in Paris?"}
     first = client.chat.completions.create(
         model=case.round_trip_model, messages=[question], tools=[case.tool], tool_choice="auto",

@@ -31,6 +31,9 @@ FEATURES = frozenset({
     "provider_errors",     # the provider's native errors reach the client as OpenAI errors
 })
 
+#: The features whose test asserts the documented 400 for a row that ``refuses`` them.
+REFUSABLE = frozenset({"tool_round_trip", "reasoning"})
+
 #: A 1×1 PNG, base64 (the image tests send it as a data URI).
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
@@ -201,6 +204,7 @@ class ProviderCase:
         unknown = (self.supports | self.refuses) - FEATURES
         assert not unknown, f"{self.name}: unknown features {sorted(unknown)}"
         assert not self.supports & self.refuses, f"{self.name}: supports what it refuses"
+        assert self.refuses <= REFUSABLE, f"{self.name}: no test asserts refusing {self.refuses}"
         if not self.client_key:
             object.__setattr__(self, "client_key", f"sk-client-key-must-not-reach-{self.name}")
         if not self.mock_name:

@@ -136,8 +136,8 @@ def _mistral_dropped(sent: dict[str, Any]) -> None:
 def cloud(prefix: str, **row: Any) -> ProviderCase:
     """The row of one cloud of :data:`CLOUDS` (in :data:`CLOUDS_GROUP`)."""
     _, _, _, tools, embeddings = CLOUDS[prefix]
-    # Perplexity has no tools (test_clouds.py: test_perplexity_has_no_tools); Groq,
-    # DeepSeek, Perplexity and Cerebras no embeddings API.
+    # Perplexity has no tools (refused: a 400 naming `tools`); Groq, DeepSeek,
+    # Perplexity and Cerebras no embeddings API.
     supports = {"stream_usage", "stream_no_usage", "image", "json_mode"}
     supports |= {"streamed_tool_call", "tool_round_trip"} if tools else set()
     supports |= {"embeddings"} if embeddings else set()
@@ -161,7 +161,8 @@ def cloud(prefix: str, **row: Any) -> ProviderCase:
         image_models=(prefix,),
         embedding_model=prefix,
         stream_models=(prefix,),
-        refuses=frozenset({"reasoning"} if prefix in NO_REASONING else set()),
+        refuses=frozenset(({"reasoning"} if prefix in NO_REASONING else set())
+                          | (set() if tools else {"tool_round_trip"})),
         reasoning_models=(prefix,),
         reasoning_efforts=("low", "high"),
         reasoning_answer=lambda effort: f"{prefix} mock reasoned ({effort})",
