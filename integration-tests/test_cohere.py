@@ -133,22 +133,6 @@ def test_images_go_as_image_url_parts(client, cohere):
     assert err.value.body["param"] == "messages[0].content[0].type"
 
 
-def test_text_completions(client, cohere):
-    r = client.completions.create(model="command", prompt="Say hi", max_tokens=4)
-    assert r.object == "text_completion"
-    assert (r.choices[0].text, r.choices[0].finish_reason) == ("Hello from cohere mock:", "length")
-    assert cohere.last_request.json["messages"] == [{"role": "user", "content": "Say hi"}]
-    text, usage = "", None
-    for chunk in client.completions.create(
-        model="command", prompt="Stream hi", stream=True, stream_options={"include_usage": True}
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].text
-        usage = chunk.usage or usage
-    assert text == "Hello from cohere mock: Stream hi"
-    assert usage is not None and usage.completion_tokens == 6
-
-
 def test_embeddings_float_and_base64(client, cohere):
     e64 = client.embeddings.create(model="embed", input=["alpha", "beta gamma"])  # SDK asks base64
     req = cohere.last_request

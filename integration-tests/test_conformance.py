@@ -53,6 +53,12 @@ def image_rows() -> list[Any]:
             for model in row.image_models]
 
 
+def completion_rows() -> list[Any]:
+    return [pytest.param(row, model, id=f"{row.name}-{model}")
+            for row in CONFORMANCE if "text_completion" in row.supports
+            for model in row.completion_models]
+
+
 def error_rows() -> list[Any]:
     return [pytest.param(row, error, id=f"{row.name}-{error.name}")
             for row in CONFORMANCE if "provider_errors" in row.supports
@@ -175,6 +181,24 @@ def test_reasoning(case, model, client, provider):
             text += chunk.choices[0].delta.content or ""
     assert reasoning == case.reasoning_answer(streamed)
     assert text == case.greeting + "think"
+
+
+@pytest.mark.parametrize("case,model", completion_rows())
+def test_text_completion(case, model, client, provider):
+    r = client.completions.create(model=model, prompt="Say hi", max_tokens=4)
+    assert r.object == "text_completion"
+    assert (r.choices[0].text, r.choices[0].finish_reason) == (case.greeting.rstrip(" "), "length")
+    if case.check_completion:
+        case.check_completion(provider, model)
+    text, usage = "", None
+    for chunk in client.completions.create(
+        model=model, prompt="Stream hi", stream=True, stream_options={"include_usage": True}
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].text
+        usage = chunk.usage or usage
+    assert text == case.greeting + "Stream hi"
+    assert usage is not None and usage.completion_tokens == 6
 
 
 # --------------------------------------------------------------------------------------

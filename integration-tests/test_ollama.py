@@ -97,23 +97,3 @@ def test_http_image_url_is_a_clear_400(client, ollama):
     assert "base64" in err.value.body["message"]
     assert ollama.request_count == 0
 
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_text_completions_go_to_generate(client, ollama, model):
-    r = client.completions.create(model=model, prompt="Say hi", max_tokens=4)
-    assert r.object == "text_completion"
-    assert r.choices[0].text == "Hello from ollama mock:"
-    assert r.choices[0].finish_reason == "length"
-    req = ollama.last_request
-    assert req.path == "/api/generate"
-    assert (req.json["prompt"], req.json["options"]["num_predict"]) == ("Say hi", 4)
-    text, usage = "", None
-    for chunk in client.completions.create(
-        model=model, prompt="Stream hi", stream=True, stream_options={"include_usage": True}
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].text
-        usage = chunk.usage or usage
-    assert text == "Hello from ollama mock: Stream hi"
-    assert usage is not None and usage.completion_tokens == 6
-

@@ -125,12 +125,13 @@ BEDROCK = ProviderCase(
     mock=BedrockMock,
     config=bedrock_config,
     env=bedrock_env,
-    # No test of a stream without a usage request: Bedrock's never had one. Tool round
+    # No test of a stream without a usage request or of text completions: Bedrock's
+    # never had one. Tool round
     # trips (tool_choice required), images (bytes; URLs refused), JSON mode (through a
     # forced tool), embeddings (Titan, Cohere) and reasoning (thinking, streamed):
     # test_bedrock.py.
     supports=FEATURES - {"stream_no_usage", "tool_round_trip", "image", "json_mode", "embeddings",
-                         "reasoning"},
+                         "reasoning", "text_completion"},
     greeting="Hello from bedrock mock: ",
     reset=_bedrock_reset,
     chat_model="claude",

@@ -23,6 +23,7 @@ FEATURES = frozenset({
     "json_mode",           # response_format json_object answers JSON
     "embeddings",          # embeddings of a list of inputs
     "reasoning",           # reasoning_effort comes back as reasoning_content, streamed too
+    "text_completion",     # /v1/completions, plain (cut at max_tokens) and streamed with usage
     "stream_usage",        # a stream asked for usage ends with it (and a paced one arrives paced)
     "stream_no_usage",     # a stream the client asked no usage for has no usage chunk
     "streamed_tool_call",  # a tool call arrives as streamed tool_call deltas
@@ -166,6 +167,7 @@ class ProviderCase:
     image_models: tuple[str, ...] = ()
     embedding_model: str = ""
     reasoning_models: tuple[str, ...] = ()
+    completion_models: tuple[str, ...] = ()
     #: The ``reasoning_effort`` of the plain request, then of the streamed one.
     reasoning_efforts: tuple[str, str] = ("medium", "low")
     #: The reasoning the mock answers for an effort.
@@ -194,6 +196,7 @@ class ProviderCase:
     check_json_mode: Callable[..., None] | None = None
     check_embeddings: Callable[..., None] | None = None
     check_reasoning: Callable[..., None] | None = None
+    check_completion: Callable[..., None] | None = None
     check_stream_usage: Callable[..., None] | None = None
     check_stream_no_usage: Callable[..., None] | None = None
     check_streamed_tool_call: Callable[..., None] | None = None

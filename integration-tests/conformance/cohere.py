@@ -119,6 +119,10 @@ def _cohere_reasoning(client: openai.OpenAI, mock: CohereMock, model: str) -> No
     assert mock.last_request.json["thinking"] == {"type": "disabled"}
 
 
+def _cohere_completion(mock: CohereMock, model: str) -> None:
+    assert mock.last_request.json["messages"] == [{"role": "user", "content": "Say hi"}]
+
+
 def _cohere_unsupported(client: openai.OpenAI, mock: CohereMock, body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
@@ -147,6 +151,7 @@ COHERE = ProviderCase(
     tool_result_answer="cohere mock received tool result: get_weather=18C and sunny",
     json_model="command",
     reasoning_models=("command",),
+    completion_models=("command",),
     reasoning_answer=lambda effort: f"cohere mock thought (budget {COHERE_BUDGETS[effort]})",
     tool_stream_params={"stream_options": {"include_usage": True}},
     mid_stream_error=MidStreamError("command", 3, "internal server error"),
@@ -168,6 +173,7 @@ COHERE = ProviderCase(
     check_tool_result=_cohere_tool_result,
     check_json_mode=_cohere_json_mode,
     check_reasoning=_cohere_reasoning,
+    check_completion=_cohere_completion,
     check_stream_usage=_cohere_stream_usage,
     check_streamed_tool_call=_cohere_streamed_tool_call,
     check_unsupported=_cohere_unsupported,

@@ -126,8 +126,8 @@ GEMINI = ProviderCase(
     env=gemini_env,
     # Tool round trips keep Gemini's thought signatures, images go inline or as file
     # data, embeddings come float and base64, reasoning is thinkingConfig with
-    # thought-token usage: test_gemini.py.
-    supports=FEATURES - {"tool_round_trip", "image", "embeddings", "reasoning"},
+    # thought-token usage: test_gemini.py. No text completions test (Gemini's never had one).
+    supports=FEATURES - {"tool_round_trip", "image", "embeddings", "reasoning", "text_completion"},
     greeting="Hello from gemini mock: ",
     reset=reset_mock,
     chat_model="gemini-flash",

@@ -113,6 +113,12 @@ def _ollama_reasoning(client: openai.OpenAI, mock: OllamaMock, model: str) -> No
     assert mock.last_request.json["think"] is True
 
 
+def _ollama_completion(mock: OllamaMock, model: str) -> None:
+    req = mock.last_request
+    assert req.path == "/api/generate"
+    assert (req.json["prompt"], req.json["options"]["num_predict"]) == ("Say hi", 4)
+
+
 def _ollama_unsupported(client: openai.OpenAI, mock: OllamaMock, body: dict[str, Any]) -> None:
     # Tools exist on /api/chat only: ollama/ refuses them.
     with pytest.raises(openai.BadRequestError) as err:
@@ -139,6 +145,7 @@ OLLAMA = ProviderCase(
     image_models=("llama-chat", "llama-generate"),
     embedding_model="nomic",
     reasoning_models=("llama-chat", "llama-generate"),
+    completion_models=("llama-chat", "llama-generate"),
     reasoning_answer=lambda effort: "ollama mock thought (True)",
     mid_stream_error=MidStreamError("llama-chat", 1, "unexpected EOF"),
     unsupported=Unsupported("llama-chat", {"logit_bias": {"1": 2}}, ("logit_bias",),
@@ -158,6 +165,7 @@ OLLAMA = ProviderCase(
     check_json_mode=_ollama_json_mode,
     check_embeddings=_ollama_embeddings,
     check_reasoning=_ollama_reasoning,
+    check_completion=_ollama_completion,
     check_stream_usage=_ollama_stream_usage,
     check_unsupported=_ollama_unsupported,
 )
