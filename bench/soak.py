@@ -3,7 +3,7 @@ with injected upstream faults, for a long time; errors, memory and spend at the 
 
 What runs (all on 127.0.0.1):
 
-* the mock providers of the integration tests (integration-tests/mocks/providers.py),
+* the mock providers of the integration tests (integration-tests/mocks/, one module per provider),
   an OpenAI one and an Anthropic one, created with ``directives=True`` so that the
   *client* picks each request's fault (``#fault:500`` … at the start of the last user
   message) and knows which requests must fail; they run in a child process of their

@@ -16,6 +16,15 @@ The gateway:
 * ``start_failure(config_yaml, env=None, **kwargs)`` expects the gateway not to
   start and returns the combined render + Envoy output.
 
+Providers with a gateway of their own (the rows of :data:`conformance.CONFORMANCE`):
+
+* ``provider_stacks(name)`` (session-scoped) returns the gateway group's
+  :class:`conformance.ProviderStack` (``.mocks``, ``.mock``, ``.gateway``), started
+  the first time a test asks for it and stopped after the last test that uses
+  ``provider_stacks`` (or when the session ends), so that
+  ``test_conformance.py`` and the provider's own ``test_<provider>.py`` share one
+  mock and one Envoy.
+
 Both skip the test when Envoy, the switchyard CLI or the filter .wasm is
 missing — unless ``SWITCHYARD_REQUIRE_GATEWAY=1`` (CI), which turns the skip
 into a failure.
@@ -35,6 +44,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+import conformance  # noqa: E402
 import harness  # noqa: E402
 from mocks import (  # noqa: E402
     ANTHROPIC_KEY,
@@ -123,3 +133,41 @@ def start_failure(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str
         return harness.start_failure(config_yaml, env, **kwargs)
 
     return expect_failure
+
+
+#: The started conformance groups by name (see ``provider_stacks``).
+_STACKS: dict[str, conformance.ProviderStack] = {}
+#: The last test that uses ``provider_stacks``: the groups stop after it, as a
+#: module-scoped gateway stopped after its module.
+_LAST_STACK_USER: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    users = [item for item in items if "provider_stacks" in getattr(item, "fixturenames", ())]
+    _LAST_STACK_USER[:] = users[-1:]
+
+
+def _stop_stacks() -> None:
+    while _STACKS:
+        _, started = _STACKS.popitem()
+        started.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _LAST_STACK_USER and item is _LAST_STACK_USER[0]:
+        _stop_stacks()
+
+
+@pytest.fixture(scope="session")
+def provider_stacks(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], conformance.ProviderStack]]:
+    def stack(name: str) -> conformance.ProviderStack:
+        if name not in _STACKS:
+            group = conformance.group(name)
+            _STACKS[name] = conformance.ProviderStack(group, tmp_path_factory.mktemp(name)).start()
+        return _STACKS[name]
+
+    yield stack
+    _stop_stacks()

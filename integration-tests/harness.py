@@ -29,12 +29,18 @@ Where things are (environment variables override):
   ``<repo>/target/wasm32-wasip1/wasm/switchyard_filter.wasm``.
 
 The module also has small stdlib HTTP helpers for tests: :func:`request_json`,
-:func:`open_stream` and :func:`iter_sse`.
+:func:`open_stream` and :func:`iter_sse`; the polls :func:`poll` and :func:`wait_for`;
+and the keyservice side of a keyed gateway: :class:`Keyservice` (one
+``switchyard-keyservice`` process), :func:`keyed_gateway` (a keyservice and a gateway
+asking it, both stopped afterwards), :class:`RecordingProxy` and
+:func:`keyservice_behind_recording_proxy` (a keyservice whose every request from Envoy
+is kept, so tests assert on what the keyservice was asked).
 """
 
 from __future__ import annotations
 
 import http.client
+import http.server
 import itertools
 import json
 import os
@@ -42,27 +48,37 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 __all__ = [
     "ENVOY_BIN",
+    "KEYSERVICE_BIN",
     "REPO_ROOT",
     "SWITCHYARD_BIN",
     "SWITCHYARD_WASM",
     "Gateway",
     "GatewayError",
+    "Keyservice",
+    "RecordingProxy",
     "SSEEvent",
     "iter_sse",
+    "keyed_gateway",
+    "keyservice_behind_recording_proxy",
     "missing_prerequisites",
     "open_stream",
+    "poll",
     "request_json",
+    "require_keyservice",
     "start_failure",
+    "wait_for",
 ]
 
 #: The repository root: the parent of integration-tests/.
@@ -74,6 +90,10 @@ SWITCHYARD_BIN = Path(
 SWITCHYARD_WASM = Path(
     os.environ.get("SWITCHYARD_WASM")
     or REPO_ROOT / "target" / "wasm32-wasip1" / "wasm" / "switchyard_filter.wasm"
+)
+KEYSERVICE_BIN = Path(
+    os.environ.get("SWITCHYARD_KEYSERVICE_BIN")
+    or REPO_ROOT / "target" / "debug" / "switchyard-keyservice"
 )
 
 #: Seconds allowed for ``switchyard render``.
@@ -523,3 +543,196 @@ def iter_sse(resp: Any) -> Iterator[SSEEvent]:
                 event = value
             elif name == "data":
                 data.append(value)
+
+
+# --------------------------------------------------------------------------------------
+# Polls
+# --------------------------------------------------------------------------------------
+
+
+def poll(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10.0,
+         interval: float = 0.05) -> Any:
+    """``fetch()`` until ``ok`` holds or ``timeout`` seconds passed; the last value
+    (the caller asserts on it, so a failure shows what was fetched last)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
+             interval: float = 0.05) -> Any:
+    """``predicate()`` until its value is truthy, and return it; AssertionError naming
+    ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------------------
+# The keyservice of a keyed gateway
+# --------------------------------------------------------------------------------------
+
+
+def require_keyservice() -> None:
+    """Fail (not skip) when the keyservice binary is missing."""
+    if not KEYSERVICE_BIN.is_file():
+        raise GatewayError(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
+
+
+class Keyservice:
+    """One ``switchyard-keyservice`` process on a loopback port, with a SQLite database
+    in ``workdir`` unless ``database_url`` is given, the master key ``master`` (passed
+    in the variable ``master_env``) and, when given, the reporting credential
+    ``reporter_key`` (``SWITCHYARD_REPORTER_KEY``). ``stop()`` then ``start()`` again
+    restarts it on the same port."""
+
+    def __init__(self, workdir: Path, database_url: str | None = None, *, master: str,
+                 master_env: str = "SY_TEST_MASTER", reporter_key: str | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.database_url = database_url or f"sqlite://{self.workdir / 'keys.db'}"
+        self.master = master
+        self.master_env = master_env
+        self.reporter_key = reporter_key
+        self.port: int | None = None
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> "Keyservice":
+        listen = f"127.0.0.1:{self.port or 0}"
+        env = dict(os.environ, **{self.master_env: self.master})
+        if self.reporter_key is not None:
+            env["SWITCHYARD_REPORTER_KEY"] = self.reporter_key
+        self.log = open(self.workdir / "keyservice.log", "a")
+        self.proc = subprocess.Popen(
+            [str(KEYSERVICE_BIN), "--listen", listen,
+             "--database-url", self.database_url,
+             "--master-key-env", self.master_env],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        assert line.startswith("listening on "), line
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+    def gateway(self, config: str, env: Mapping[str, str | None], workdir: Path,
+                **kwargs: Any) -> Gateway:
+        """A gateway (not started) rendered to ask this keyservice
+        (``switchyard render --keyservice``)."""
+        return Gateway(config, env, workdir=workdir,
+                       extra_render_args=["--keyservice", f"127.0.0.1:{self.port}"], **kwargs)
+
+
+@contextmanager
+def keyed_gateway(config: str, env: Mapping[str, str | None], workdir: Path, *,
+                  master: str) -> Iterator[tuple[Gateway, Keyservice]]:
+    """A keyservice (SQLite in ``workdir``, master key ``master``) and a started gateway
+    asking it (in ``workdir / "gw"``); both are stopped afterwards."""
+    require_keyservice()
+    ks = Keyservice(Path(workdir), master=master).start()
+    try:
+        gw = ks.gateway(config, env, Path(workdir) / "gw")
+        gw.start()
+        try:
+            yield gw, ks
+        finally:
+            gw.stop()
+    finally:
+        ks.stop()
+
+
+class RecordingProxy:
+    """Forwards every request to ``target_port`` on 127.0.0.1 and keeps a copy of it
+    (method, path, lower-cased headers, body) in :attr:`requests`."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with proxy.lock:
+                    proxy.requests.append((self.command, self.path, headers, body))
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=10)
+                try:
+                    forwarded = {k: v for k, v in self.headers.items()
+                                 if k.lower() not in ("connection", "transfer-encoding")}
+                    conn.request(self.command, self.path, body=body or None, headers=forwarded)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def snapshot(self) -> list[tuple[str, str, dict[str, str], bytes]]:
+        with self.lock:
+            return list(self.requests)
+
+    def checks(self) -> list[dict[str, str]]:
+        """The headers of every ext_authz check (the keyservice's ``/check`` path)."""
+        return [h for (_, path, h, _) in self.snapshot() if path.startswith("/check")]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def keyservice_behind_recording_proxy(
+    workdir: Path, *, master: str, master_env: str, reporter_key: str | None = None,
+) -> Iterator[tuple[RecordingProxy, str]]:
+    """A keyservice (SQLite in ``workdir``) behind a :class:`RecordingProxy`; yields the
+    proxy (give ``127.0.0.1:{proxy.port}`` to ``switchyard render --keyservice``) and
+    the database URL (for ``general_settings.database_url``)."""
+    require_keyservice()
+    ks = Keyservice(Path(workdir), master=master, master_env=master_env,
+                    reporter_key=reporter_key).start()
+    try:
+        proxy = RecordingProxy(ks.port or 0)
+        try:
+            yield proxy, ks.database_url
+        finally:
+            proxy.stop()
+    finally:
+        ks.stop()

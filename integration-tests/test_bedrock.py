@@ -15,8 +15,8 @@ import time
 import openai
 import pytest
 
-import harness
-from mocks.providers import _embedding
+from conformance import WEATHER_TOOL
+from mocks.base import _embedding
 from mocks.bedrock import (
     BEDROCK_API_KEY,
     SESSION_KEY,
@@ -27,105 +27,19 @@ from mocks.bedrock import (
 )
 
 CLIENT_KEY = "sk-client-key-must-not-reach-bedrock"
-CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-CLAUDE_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
-
-
-def config(mock: BedrockMock) -> str:
-    # `claude` signs with litellm_params keys (os.environ/), `claude-37` and the
-    # embedding models with the standard AWS variables (session credentials), one
-    # uses a Bedrock API key, one a wrong secret.
-    return f"""
-model_list:
-  - model_name: claude
-    litellm_params:
-      model: bedrock/converse/{CLAUDE}
-      aws_access_key_id: os.environ/BR_KEY_ID
-      aws_secret_access_key: os.environ/BR_SECRET
-      aws_region_name: us-east-1
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-  - model_name: claude-drop
-    litellm_params:
-      model: bedrock/{CLAUDE}
-      aws_access_key_id: os.environ/BR_KEY_ID
-      aws_secret_access_key: os.environ/BR_SECRET
-      aws_region_name: us-east-1
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-      drop_params: true
-  - model_name: claude-37
-    litellm_params:
-      model: bedrock/{CLAUDE_37}
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-  - model_name: claude-bearer
-    litellm_params:
-      model: bedrock/{CLAUDE}
-      api_key: os.environ/BR_API_KEY
-      api_base: {mock.root_url}
-  - model_name: claude-wrong-secret
-    litellm_params:
-      model: bedrock/{CLAUDE}
-      aws_access_key_id: os.environ/BR_KEY_ID
-      aws_secret_access_key: os.environ/BR_WRONG_SECRET
-      aws_region_name: us-east-1
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-  - model_name: titan
-    litellm_params:
-      model: bedrock/amazon.titan-embed-text-v2:0
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-      input_cost_per_token: 0.0000001
-    model_info: {{mode: embedding}}
-  - model_name: cohere-embed
-    litellm_params:
-      model: bedrock/cohere.embed-english-v3
-      aws_bedrock_runtime_endpoint: {mock.root_url}
-    model_info: {{mode: embedding}}
-router_settings:
-  num_retries: 0
-"""
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with BedrockMock() as m:
-        yield m
+def mock(provider_stacks):
+    """The ``bedrock`` row's mock (conformance/), shared with test_conformance.py."""
+    return provider_stacks("bedrock").mock
 
 
 @pytest.fixture(scope="module")
-def gateway(mock, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    env = {
-        "BR_KEY_ID": STATIC_KEY.access_key_id,
-        "BR_SECRET": STATIC_KEY.secret_access_key,
-        "BR_WRONG_SECRET": "not-the-secret-" + STATIC_KEY.secret_access_key,
-        "BR_API_KEY": BEDROCK_API_KEY,
-        # The standard variables: temporary (session) credentials.
-        "AWS_ACCESS_KEY_ID": SESSION_KEY.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": SESSION_KEY.secret_access_key,
-        "AWS_SESSION_TOKEN": SESSION_KEY.session_token,
-        "AWS_REGION": "us-east-1",
-        "AWS_BEARER_TOKEN_BEDROCK": None,
-        "AWS_REGION_NAME": None,
-        "AWS_BEDROCK_RUNTIME_ENDPOINT": None,
-    }
-    gw = harness.Gateway(config(mock), env, workdir=tmp_path_factory.mktemp("bedrock"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of it (the row's config), shared with test_conformance.py."""
+    return provider_stacks("bedrock").gateway
 
 
 @pytest.fixture
@@ -196,35 +110,6 @@ def test_max_tokens_cut_is_length(client, bedrock):
     assert r.choices[0].message.content == "Hello from"
 
 
-def test_stream_arrives_incrementally_and_ends_with_usage(client, bedrock):
-    bedrock.slow_stream(0.15)
-    started = time.monotonic()
-    arrivals, text, finish, usage, chunks = [], "", None, None, 0
-    for chunk in client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": "stream please now"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        chunks += 1
-        if chunk.choices:
-            delta = chunk.choices[0].delta
-            if delta.content:
-                text += delta.content
-                arrivals.append(time.monotonic() - started)
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-            assert chunk.choices == [], "usage comes in its own last chunk"
-    assert text == "Hello from bedrock mock: stream please now"
-    assert finish == "stop"
-    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 7, 10)
-    assert arrivals[-1] - arrivals[0] > 0.3, f"chunks were buffered: {arrivals}"
-    req = bedrock.last_request
-    assert req.raw_path.endswith("/converse-stream")
-    assert req.status == 200
-
-
 def test_tool_call_round_trip(client, bedrock):
     first = client.chat.completions.create(
         model="claude",
@@ -255,31 +140,6 @@ def test_tool_call_round_trip(client, bedrock):
     assert sent["messages"][1]["content"][0]["toolUse"]["input"] == {"location": "Paris", "unit": "celsius"}
     assert sent["messages"][2]["content"] == [
         {"toolResult": {"toolUseId": call.id, "content": [{"text": "18 degrees"}]}}]
-
-
-def test_streamed_tool_call(client, bedrock):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": "Weather?"}],
-        tools=[WEATHER_TOOL],
-        stream=True,
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            entry = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
-            entry["id"] = tc.id or entry["id"]
-            if tc.function and tc.function.name:
-                entry["name"] = tc.function.name
-            if tc.function and tc.function.arguments:
-                entry["arguments"] += tc.function.arguments
-        finish = chunk.choices[0].finish_reason or finish
-    assert list(calls) == [0]
-    assert calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("tooluse_")
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-    assert finish == "tool_calls"
 
 
 def test_image_data_uri_becomes_bytes(client, bedrock):
@@ -379,53 +239,6 @@ def test_a_wrong_secret_is_bedrocks_signature_error(client, bedrock):
     assert err.value.body["message"].startswith(
         "The request signature we calculated does not match the signature you provided.")
     assert bedrock.last_request.status == 403, "Bedrock said 403 InvalidSignatureException"
-
-
-def test_throttling_is_a_rate_limit(client, bedrock):
-    bedrock.fail_with("ThrottlingException", "Too many requests, please wait before trying again.", 429)
-    with pytest.raises(openai.RateLimitError) as err:
-        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
-    assert err.value.body["message"] == "Too many requests, please wait before trying again."
-    assert err.value.body["type"] == "rate_limit_error"
-
-
-def test_model_not_ready_is_unavailable(client, bedrock):
-    bedrock.fail_with("ModelNotReadyException", "Model is not ready to serve inference requests.", 429)
-    with pytest.raises(openai.InternalServerError) as err:
-        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
-    assert err.value.status_code == 503
-
-
-def test_bedrock_validation_errors_are_400s(client, bedrock):
-    # temperature 1.5 passes the gateway and is Bedrock's to refuse.
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
-                                       temperature=1.5)
-    assert err.value.body["message"] == "The value at inferenceConfig.temperature must be between 0 and 1."
-    assert bedrock.last_request.status == 400
-
-
-def test_stream_exception_event_ends_the_stream(client, bedrock):
-    bedrock.stream_error_next(after_events=2)
-    with pytest.raises(openai.APIError) as err:
-        for _ in client.chat.completions.create(
-            model="claude", messages=[{"role": "user", "content": "stream then fail"}], stream=True
-        ):
-            pass
-    assert "Too many tokens" in str(err.value)
-
-
-def test_unsupported_params_are_named_or_dropped(client, bedrock):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
-                                       user="u-1", seed=3)
-    assert err.value.body["param"] in ("user", "seed")
-    assert "drop_params" in err.value.body["message"]
-    assert bedrock.request_count == 0
-    r = client.chat.completions.create(model="claude-drop", messages=[{"role": "user", "content": "hi"}],
-                                       user="u-1", seed=3)
-    assert r.choices[0].message.content == "Hello from bedrock mock: hi"
-    assert bedrock.last_request.json == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
 
 
 def test_model_specific_params_go_to_additional_fields(client, bedrock):

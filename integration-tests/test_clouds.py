@@ -10,7 +10,9 @@ its address from LiteLLM's ``<PROVIDER>_API_BASE`` variable where LiteLLM reads 
 (Mistral and LM Studio get an ``api_base``). Clouds whose API differs from
 OpenAI's get the mock's profile for them (see ``mocks.CLOUD_PROFILES``): the
 parameters they accept, their ``tool_choice`` values, usage always at the end of
-their streams.
+their streams. The clouds' table, their gateway config and their rows of the
+conformance suite (streams without usage, streamed tool calls, unsupported
+parameters, errors) are in ``conformance/clouds.py``; this file has the rest.
 """
 
 from __future__ import annotations
@@ -20,108 +22,20 @@ import json
 import openai
 import pytest
 
-import harness
-from mocks import CLOUD_PROFILES, OpenAIMock
+from conformance import CLOUDS, SENT_MODEL, WEATHER_TOOL, cloud_key
 
 CLIENT_KEY = "sk-client-key-must-not-reach-clouds"
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
-
-# prefix: (model id, key variable or None for keyless servers, base variable or None
-# for an api_base in the config, tools, embeddings — False where the provider has
-# no embeddings API: Groq, DeepSeek, Perplexity, Cerebras)
-CLOUDS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
-    "openai": ("gpt-4o-mini", "OPENAI_API_KEY", None, True, True),
-    "mistral": ("mistral-small-latest", "MISTRAL_API_KEY", None, True, True),
-    "groq": ("llama-3.1-8b-instant", "GROQ_API_KEY", "GROQ_API_BASE", True, False),
-    "deepseek": ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_API_BASE", True, False),
-    "together_ai": ("meta-llama/Llama-3-8b-chat-hf", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_BASE", True, True),
-    "openrouter": ("anthropic/claude-3.5-sonnet", "OPENROUTER_API_KEY", "OPENROUTER_API_BASE", True, True),
-    "xai": ("grok-2", "XAI_API_KEY", "XAI_API_BASE", True, True),
-    "fireworks_ai": ("llama-v3p1-8b-instruct", "FIREWORKS_AI_API_KEY", "FIREWORKS_API_BASE", True, True),
-    "perplexity": ("sonar", "PERPLEXITYAI_API_KEY", "PERPLEXITY_API_BASE", False, False),
-    "cerebras": ("llama3.1-8b", "CEREBRAS_API_KEY", "CEREBRAS_API_BASE", True, False),
-    "deepinfra": ("meta-llama/Meta-Llama-3-8B-Instruct", "DEEPINFRA_API_KEY", "DEEPINFRA_API_BASE", True, True),
-    "hosted_vllm": ("meta-llama/Llama-3.1-8B-Instruct", "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE", True, True),
-    "lm_studio": ("qwen2.5-7b-instruct", None, None, True, True),
-    "llamafile": ("LLaMA_CPP", None, "LLAMAFILE_API_BASE", True, True),
-}
 PREFIXES = list(CLOUDS)
-WITH_TOOLS = [p for p in PREFIXES if CLOUDS[p][3]]
-WITH_EMBEDDINGS = [p for p in PREFIXES if CLOUDS[p][4]]
-# The model id each cloud receives (Fireworks ids get their account path).
-SENT_MODEL = {p: CLOUDS[p][0] for p in PREFIXES} | {
-    "fireworks_ai": "accounts/fireworks/models/llama-v3p1-8b-instruct"
-}
-
-
-def key_of(prefix: str) -> str:
-    # LiteLLM sends "fake-api-key" to keyless local servers.
-    return f"sk-{prefix}-key" if CLOUDS[prefix][1] else "fake-api-key"
-
-
-def config(mocks: dict[str, OpenAIMock]) -> str:
-    lines = ["model_list:"]
-    for prefix, (model, _, base_var, _, _) in CLOUDS.items():
-        lines += [f"  - model_name: {prefix}", "    litellm_params:", f"      model: {prefix}/{model}"]
-        if base_var is None:
-            lines.append(f"      api_base: {mocks[prefix].base_url}")
-        if prefix == "openai":
-            # With a custom api_base, openai/ reads no default key (LiteLLM neither).
-            lines.append("      api_key: os.environ/OPENAI_API_KEY")
-    lines += [
-        "  - model_name: mistral-drop",
-        "    litellm_params:",
-        "      model: mistral/mistral-small-latest",
-        f"      api_base: {mocks['mistral'].base_url}",
-        "      drop_params: true",
-        "  - model_name: magistral",
-        "    litellm_params:",
-        "      model: mistral/magistral-medium-2506",
-        f"      api_base: {mocks['mistral'].base_url}",
-    ]
-    return "\n".join(lines) + "\n"
+@pytest.fixture(scope="module")
+def mocks(provider_stacks):
+    """The clouds group's mocks (conformance/), shared with test_conformance.py."""
+    return provider_stacks("clouds").mocks
 
 
 @pytest.fixture(scope="module")
-def mocks():
-    started = {}
-    try:
-        for prefix in CLOUDS:
-            profile = prefix if prefix in CLOUD_PROFILES else None
-            started[prefix] = OpenAIMock(api_key=key_of(prefix), name=prefix, profile=profile).start()
-        yield started
-    finally:
-        for m in started.values():
-            m.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(mocks, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    env: dict[str, str | None] = {}
-    for prefix, (_, key_var, base_var, _, _) in CLOUDS.items():
-        if key_var:
-            env[key_var] = key_of(prefix)
-        if base_var:
-            env[base_var] = mocks[prefix].base_url
-    gw = harness.Gateway(config(mocks), env, workdir=tmp_path_factory.mktemp("clouds"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of them (the group's config), shared with test_conformance.py."""
+    return provider_stacks("clouds").gateway
 
 
 @pytest.fixture
@@ -150,137 +64,8 @@ def test_chat(client, clouds, prefix):
     assert req.path == "/v1/chat/completions"
     assert req.json["model"] == SENT_MODEL[prefix]
     # The key from LiteLLM's variable (or LiteLLM's placeholder for keyless servers).
-    assert req.headers["authorization"] == f"Bearer {key_of(prefix)}"
+    assert req.headers["authorization"] == f"Bearer {cloud_key(prefix)}"
     assert all(CLIENT_KEY not in v for v in req.headers.values())
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_stream_ends_with_usage(client, clouds, prefix):
-    text, usage, finish = "", None, None
-    for chunk in client.chat.completions.create(
-        model=prefix,
-        messages=[{"role": "user", "content": "stream me"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == f"Hello from {prefix} mock: stream me"
-    assert finish == "stop"
-    assert usage is not None and usage.completion_tokens == 6
-    sent = clouds[prefix].last_request.json
-    if clouds[prefix].stream_usage_always:
-        assert "stream_options" not in sent, "this cloud refuses it; its streams carry usage"
-    else:
-        assert sent["stream_options"] == {"include_usage": True}
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_stream_without_usage_request(client, clouds, prefix):
-    chunks = list(client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "no usage"}], stream=True
-    ))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Hello from {prefix} mock: no usage"
-    # The gateway's own usage request never shows: no choices-less chunk.
-    assert all(c.choices for c in chunks)
-
-
-@pytest.mark.parametrize("prefix", WITH_TOOLS)
-def test_tool_call_round_trip(client, clouds, prefix):
-    first = client.chat.completions.create(
-        model=prefix,
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    second = client.chat.completions.create(
-        model=prefix,
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            # As clients send it back (the answer's empty `annotations` list left out).
-            choice.message.model_dump(exclude_none=True, exclude={"annotations"}),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == f"{prefix} mock received tool result: 18C and sunny"
-
-
-@pytest.mark.parametrize("prefix", WITH_TOOLS)
-def test_streamed_tool_call(client, clouds, prefix):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"name": "", "arguments": ""})
-            slot["name"] += (tc.function.name or "") if tc.function else ""
-            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_image_passes_through(client, clouds, prefix):
-    part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}
-    r = client.chat.completions.create(
-        model=prefix,
-        messages=[{"role": "user", "content": [{"type": "text", "text": "what is this"}, part]}],
-    )
-    assert r.choices[0].message.content == f"Hello from {prefix} mock: what is this"
-    assert clouds[prefix].last_request.json["messages"][0]["content"][1] == part
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_json_mode(client, clouds, prefix):
-    r = client.chat.completions.create(
-        model=prefix,
-        messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": f"Hello from {prefix} mock: json please"}
-    assert clouds[prefix].last_request.json["response_format"] == {"type": "json_object"}
-
-
-# LiteLLM's tables leave reasoning_effort out for DeepInfra and Fireworks, and
-# for Mistral's models other than Magistral (test_magistral_reasoning).
-NO_REASONING = {"mistral", "deepinfra", "fireworks_ai"}
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_reasoning(client, clouds, prefix):
-    if prefix in NO_REASONING:
-        with pytest.raises(openai.BadRequestError) as err:
-            client.chat.completions.create(
-                model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
-            )
-        assert err.value.body["param"] == "reasoning_effort"
-        return
-    r = client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
-    )
-    assert r.choices[0].message.reasoning_content == f"{prefix} mock reasoned (low)"
-    assert clouds[prefix].last_request.json["reasoning_effort"] == "low"
-    reasoning = ""
-    for chunk in client.chat.completions.create(
-        model=prefix, messages=[{"role": "user", "content": "think"}], reasoning_effort="high", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-    assert reasoning == f"{prefix} mock reasoned (high)"
 
 
 def test_magistral_reasoning(client, clouds):
@@ -395,15 +180,6 @@ def test_lm_studio_bare_schema_is_wrapped(client, clouds):
     }
 
 
-@pytest.mark.parametrize("prefix", WITH_EMBEDDINGS)
-def test_embeddings(client, clouds, prefix):
-    e = client.embeddings.create(model=prefix, input=["alpha", "beta"])
-    assert len(e.data) == 2 and len(e.data[0].embedding) == 8
-    req = clouds[prefix].last_request
-    assert req.path == "/v1/embeddings"
-    assert req.json["model"] == SENT_MODEL[prefix]
-
-
 def test_mistral_parameters_are_mapped_as_litellm_does(client, clouds):
     client.chat.completions.create(
         model="mistral",
@@ -439,23 +215,6 @@ def test_mistral_messages_and_vllm_tool_schemas_are_cleaned(client, clouds):
     assert sent["parameters"]["required"] == ["location"]
 
 
-def test_unsupported_parameter_is_named_unless_dropped(client, clouds):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="mistral", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}
-        )
-    assert err.value.body["param"] == "logit_bias"
-    assert err.value.body["message"].startswith("mistral does not support parameters")
-    assert "drop_params" in err.value.body["message"]
-    assert clouds["mistral"].request_count == 0
-
-    r = client.chat.completions.create(
-        model="mistral-drop", messages=[{"role": "user", "content": "dropped"}], logit_bias={"1": 2}
-    )
-    assert r.choices[0].message.content == "Hello from mistral mock: dropped"
-    assert "logit_bias" not in clouds["mistral"].last_request.json
-
-
 def test_provider_specific_parameters_pass(client, clouds):
     # As in LiteLLM, only OpenAI's own parameters are checked against a cloud's
     # table; the cloud's own ones go through.
@@ -470,15 +229,6 @@ def test_provider_specific_parameters_pass(client, clouds):
     assert clouds["mistral"].last_request.json["safe_prompt"] is True
 
 
-def test_perplexity_has_no_tools(client, clouds):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="perplexity", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]
-        )
-    assert err.value.body["param"] == "tools"
-    assert clouds["perplexity"].request_count == 0
-
-
 def test_deepinfra_refuses_a_forced_tool_choice(client, clouds):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
@@ -490,10 +240,3 @@ def test_deepinfra_refuses_a_forced_tool_choice(client, clouds):
     assert err.value.body["param"] == "tool_choice"
     assert clouds["deepinfra"].request_count == 0
 
-
-def test_cloud_errors_keep_their_message(client, clouds):
-    clouds["groq"].fail_next(1, status=401)
-    with pytest.raises(openai.AuthenticationError) as err:
-        client.chat.completions.create(model="groq", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"].startswith("Incorrect API key provided")
-    assert err.value.body["code"] == "401"

@@ -9,88 +9,28 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import time
 
 import openai
 import pytest
 
-import harness
-from mocks.cohere import COHERE_KEY, CohereMock
+from conformance import WEATHER_TOOL
+from mocks.cohere import COHERE_KEY
 
 CLIENT_KEY = "sk-client-key-must-not-reach-cohere"
 PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
 TIME_TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
 
 
-def config(mock: CohereMock) -> str:
-    # `command` names the chat endpoint itself, as LiteLLM's Cohere api_base does;
-    # `command-chat` finds the mock through COHERE_API_BASE and the key through
-    # COHERE_API_KEY (LiteLLM's variables).
-    return f"""
-model_list:
-  - model_name: command
-    litellm_params:
-      model: cohere/command-a-03-2025
-      api_base: {mock.root_url}/v2/chat
-      api_key: os.environ/COHERE_API_KEY
-  - model_name: command-chat
-    litellm_params:
-      model: cohere_chat/v2/command-a-03-2025
-  - model_name: command-vision
-    litellm_params:
-      model: cohere/command-a-vision-07-2025
-  - model_name: command-drop
-    litellm_params:
-      model: cohere/command-a-03-2025
-      drop_params: true
-  - model_name: embed
-    litellm_params:
-      model: cohere/embed-v4.0
-    model_info: {{mode: embedding}}
-  - model_name: command-flaky
-    litellm_params:
-      model: cohere/command-a-03-2025
-  - model_name: missing-model
-    litellm_params:
-      model: cohere/command-nope
-  - model_name: wrong-key
-    litellm_params:
-      model: cohere/command-a-03-2025
-      api_key: not-the-key
-"""
+@pytest.fixture(scope="module")
+def mock(provider_stacks):
+    """The ``cohere`` row's mock (conformance/), shared with test_conformance.py."""
+    return provider_stacks("cohere").mock
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with CohereMock(models={"command-a-03-2025", "command-a-vision-07-2025", "embed-v4.0"}) as m:
-        yield m
-
-
-@pytest.fixture(scope="module")
-def gateway(mock, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    gw = harness.Gateway(
-        config(mock),
-        {"COHERE_API_BASE": mock.root_url, "COHERE_API_KEY": COHERE_KEY},
-        workdir=tmp_path_factory.mktemp("cohere"),
-    )
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of it (the row's config), shared with test_conformance.py."""
+    return provider_stacks("cohere").gateway
 
 
 @pytest.fixture
@@ -151,107 +91,6 @@ def test_length_and_stop_sequence(client, cohere):
     assert cohere.last_request.json["stop_sequences"] == ["mock"]
 
 
-def test_stream_arrives_incrementally_with_usage(client, cohere):
-    cohere.slow_stream(0.15)
-    started = time.monotonic()
-    arrivals, text, finish, usage = [], "", None, None
-    for chunk in client.chat.completions.create(
-        model="command",
-        messages=[{"role": "user", "content": "stream please now"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        arrivals.append(time.monotonic() - started)
-        assert chunk.object == "chat.completion.chunk"
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == "Hello from cohere mock: stream please now"
-    assert finish == "stop"
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (67, 7)
-    sent = cohere.last_request.json
-    assert sent["stream"] is True and "stream_options" not in sent
-    # Events paced 150 ms apart: a gateway that buffered the stream would deliver
-    # every chunk at once at the end.
-    assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
-
-
-def test_stream_without_usage_request_has_no_usage_chunk(client, cohere):
-    chunks = list(client.chat.completions.create(
-        model="command-chat", messages=[{"role": "user", "content": "quiet"}], stream=True
-    ))
-    assert all(c.choices for c in chunks)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from cohere mock: quiet"
-    assert chunks[-1].choices[0].finish_reason == "stop"
-
-
-def test_tool_call_round_trip(client, cohere):
-    first = client.chat.completions.create(
-        model="command",
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.id.startswith("get_weather_") and call.type == "function"
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    assert choice.message.content is None
-    assert choice.message.model_extra["tool_plan"] == "I will call get_weather."
-    sent = cohere.last_request.json
-    assert sent["tools"] == [WEATHER_TOOL]
-    assert "tool_choice" not in sent, "auto is Cohere's default: not sent"
-
-    second = client.chat.completions.create(
-        model="command",
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == "cohere mock received tool result: get_weather=18C and sunny"
-    turns = cohere.last_request.json["messages"]
-    assert turns[1] == {
-        "role": "assistant",
-        "tool_plan": "I will call get_weather.",
-        "tool_calls": [{"id": call.id, "type": "function",
-                        "function": {"name": "get_weather", "arguments": call.function.arguments}}],
-    }
-    assert turns[2] == {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}
-
-
-def test_streamed_tool_call(client, cohere):
-    calls: dict[int, dict] = {}
-    finish, plan, usage = None, "", None
-    for chunk in client.chat.completions.create(
-        model="command-chat", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL],
-        stream=True, stream_options={"include_usage": True},
-    ):
-        usage = chunk.usage or usage
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        plan += (delta.model_extra or {}).get("tool_plan") or ""
-        for tc in delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
-            slot["id"] = tc.id or slot["id"]
-            slot["name"] += tc.function.name or ""
-            slot["arguments"] += tc.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert plan == "I will call get_weather."
-    assert list(calls) == [0]
-    assert calls[0]["id"].startswith("get_weather_") and calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-    assert usage is not None and usage.completion_tokens > 0
-
-
 def test_tool_choice_maps_to_cohere(client, cohere):
     client.chat.completions.create(
         model="command", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL], tool_choice="required"
@@ -294,60 +133,6 @@ def test_images_go_as_image_url_parts(client, cohere):
     assert err.value.body["param"] == "messages[0].content[0].type"
 
 
-def test_json_mode(client, cohere):
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from cohere mock: json please"}
-    assert cohere.last_request.json["response_format"] == {"type": "json_object"}
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema, "strict": True}},
-    )
-    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
-    assert cohere.last_request.json["response_format"] == {"type": "json_object", "json_schema": schema}
-
-
-def test_reasoning_becomes_thinking(client, cohere):
-    r = client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"
-    )
-    assert cohere.last_request.json["thinking"] == {"type": "enabled", "token_budget": 2048}
-    assert r.choices[0].message.reasoning_content == "cohere mock thought (budget 2048)"
-    assert r.choices[0].message.content == "Hello from cohere mock: think"
-    reasoning, text = "", ""
-    for chunk in client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "think"}], reasoning_effort="low", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-            text += chunk.choices[0].delta.content or ""
-    assert reasoning == "cohere mock thought (budget 1024)"
-    assert text == "Hello from cohere mock: think"
-    client.chat.completions.create(
-        model="command", messages=[{"role": "user", "content": "no"}], reasoning_effort="none"
-    )
-    assert cohere.last_request.json["thinking"] == {"type": "disabled"}
-
-
-def test_text_completions(client, cohere):
-    r = client.completions.create(model="command", prompt="Say hi", max_tokens=4)
-    assert r.object == "text_completion"
-    assert (r.choices[0].text, r.choices[0].finish_reason) == ("Hello from cohere mock:", "length")
-    assert cohere.last_request.json["messages"] == [{"role": "user", "content": "Say hi"}]
-    text, usage = "", None
-    for chunk in client.completions.create(
-        model="command", prompt="Stream hi", stream=True, stream_options={"include_usage": True}
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].text
-        usage = chunk.usage or usage
-    assert text == "Hello from cohere mock: Stream hi"
-    assert usage is not None and usage.completion_tokens == 6
-
-
 def test_embeddings_float_and_base64(client, cohere):
     e64 = client.embeddings.create(model="embed", input=["alpha", "beta gamma"])  # SDK asks base64
     req = cohere.last_request
@@ -369,50 +154,3 @@ def test_embeddings_float_and_base64(client, cohere):
     client.embeddings.create(model="embed", input="q", extra_body={"input_type": "search_query"})
     assert cohere.last_request.json["input_type"] == "search_query"
 
-
-def test_cohere_errors_become_openai_errors(client, cohere):
-    with pytest.raises(openai.NotFoundError) as err:
-        client.chat.completions.create(model="missing-model", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"].startswith("model 'command-nope' not found")
-    assert err.value.body["code"] == "404"
-    with pytest.raises(openai.AuthenticationError) as err:
-        client.chat.completions.create(model="wrong-key", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"] == "invalid api token"
-    # Every attempt (num_retries 2), on a group of its own: the deployment then
-    # cools down (allowed_fails 3), which must not hit the other tests.
-    cohere.fail_next(3, status=429)
-    with pytest.raises(openai.RateLimitError) as err:
-        client.chat.completions.create(model="command-flaky", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"].startswith("You are using a Trial key")
-    assert err.value.body["type"] == "rate_limit_error"
-
-
-def test_error_mid_stream(client, cohere):
-    cohere.stream_error_next(after_events=3)
-    text = ""
-    with pytest.raises(openai.APIError) as err:
-        for chunk in client.chat.completions.create(
-            model="command", messages=[{"role": "user", "content": "a b c d e f"}], stream=True
-        ):
-            text += chunk.choices[0].delta.content or ""
-    assert "internal server error" in str(err.value)
-    assert text == "Hello from "
-
-
-def test_unsupported_parameter_is_named_unless_dropped(client, cohere):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="command", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}
-        )
-    assert err.value.body["param"] == "logit_bias"
-    assert "cohere does not support parameters" in err.value.body["message"]
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="command", messages=[{"role": "user", "content": "x"}], n=2)
-    assert err.value.body["param"] == "n"
-    assert cohere.request_count == 0
-    r = client.chat.completions.create(
-        model="command-drop", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}, user="u1"
-    )
-    assert r.choices[0].message.content == "Hello from cohere mock: x"
-    sent = cohere.last_request.json
-    assert "logit_bias" not in sent and "user" not in sent

@@ -9,7 +9,7 @@ upstream stage: not to the keyservice, not into the access log, not to the next
 attempt's provider.
 
 Real Envoy with the built filter, the real ``switchyard-keyservice`` (SQLite), and,
-between them, :class:`RecordingProxy`: a pass-through HTTP proxy given to ``switchyard
+between them, :class:`harness.RecordingProxy`: a pass-through HTTP proxy given to ``switchyard
 render --keyservice`` that keeps every request Envoy sends the keyservice, so the
 tests assert on what the keyservice was asked (ext_authz checks and spend reports),
 not on logs. Virtual keys are on through ``general_settings.database_url`` (LiteLLM
@@ -19,23 +19,16 @@ keyservice's master key through the gateway's ``/key/generate``.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 import harness
+from harness import RecordingProxy
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
 
 MASTER = "sk-master-fallback-keys-0123"
-KEYSERVICE_BIN = Path(os.environ.get(
-    "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
 #: Every provider secret the deployments hold.
 PROVIDER_KEYS = (OPENAI_KEY, ANTHROPIC_KEY)
 #: The headers a client's gateway key may come in (LiteLLM's).
@@ -66,97 +59,13 @@ CONTENT_POLICY_OPENAI = {"error": {
 # --------------------------------------------------------------------------------------
 
 
-class RecordingProxy:
-    """Forwards every request to ``target_port`` on 127.0.0.1 and keeps a copy of it
-    (method, path, lower-cased headers, body) in :attr:`requests`."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with proxy.lock:
-                    proxy.requests.append((self.command, self.path, headers, body))
-                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=10)
-                try:
-                    forwarded = {k: v for k, v in self.headers.items()
-                                 if k.lower() not in ("connection", "transfer-encoding")}
-                    conn.request(self.command, self.path, body=body or None, headers=forwarded)
-                    resp = conn.getresponse()
-                    data = resp.read()
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in ("connection", "transfer-encoding", "content-length"):
-                            self.send_header(k, v)
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                finally:
-                    conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    def snapshot(self) -> list[tuple[str, str, dict[str, str], bytes]]:
-        with self.lock:
-            return list(self.requests)
-
-    def checks(self) -> list[dict[str, str]]:
-        """The headers of every ext_authz check (the keyservice's ``/check`` path)."""
-        return [h for (_, path, h, _) in self.snapshot() if path.startswith("/check")]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def keyservice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
     """The keyservice behind a recording proxy; yields the proxy and the SQLite URL."""
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
-    work = tmp_path_factory.mktemp("fallback-keys")
-    database_url = f"sqlite://{work / 'keys.db'}"
-    log = open(work / "keyservice.log", "a")
-    proc = subprocess.Popen(
-        [str(KEYSERVICE_BIN), "--listen", "127.0.0.1:0", "--database-url", database_url,
-         "--master-key-env", "FALLBACK_KEYS_MASTER"],
-        stdout=subprocess.PIPE, stderr=log, text=True,
-        env=dict(os.environ, FALLBACK_KEYS_MASTER=MASTER, SWITCHYARD_REPORTER_KEY=REPORTER_KEY))
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("listening on "), line
-        proxy = RecordingProxy(int(line.rsplit(":", 1)[1]))
-        try:
-            yield proxy, database_url
-        finally:
-            proxy.stop()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with harness.keyservice_behind_recording_proxy(
+            tmp_path_factory.mktemp("fallback-keys"), master=MASTER,
+            master_env="FALLBACK_KEYS_MASTER", reporter_key=REPORTER_KEY) as recorded:
+        yield recorded
 
 
 # --------------------------------------------------------------------------------------

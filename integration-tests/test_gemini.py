@@ -9,101 +9,30 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.request
 
 import openai
 import pytest
 
 import harness
+from conformance import GEMINI_WEATHER_TOOL as WEATHER_TOOL
 from mocks import GEMINI_KEY, GeminiMock
 from mocks.gemini import SKIP_SIGNATURE
 
 CLIENT_KEY = "sk-client-key-must-not-reach-gemini"
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "strict": True,
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-            "additionalProperties": False,
-        },
-    },
-}
-MODELS = {"gemini-2.5-flash", "gemini-2.0-flash", "gemini-3-pro-preview", "gemini-embedding-001"}
-
-
-def config(mock: GeminiMock) -> str:
-    # gemini-default finds its server and key through LiteLLM's variables
-    # (GEMINI_API_BASE, GEMINI_API_KEY); the others name them.
-    return f"""
-model_list:
-  - model_name: gemini-flash
-    litellm_params:
-      model: gemini/gemini-2.5-flash
-      api_base: {mock.root_url}
-      api_key: os.environ/GEMINI_TEST_KEY
-  - model_name: gemini-default
-    litellm_params:
-      model: gemini/gemini-2.0-flash
-  - model_name: gemini-3
-    litellm_params:
-      model: gemini/gemini-3-pro-preview
-      api_base: {mock.root_url}/v1beta
-      api_key: os.environ/GEMINI_TEST_KEY
-  - model_name: gemini-embed
-    litellm_params:
-      model: gemini/gemini-embedding-001
-      api_base: {mock.root_url}
-      api_key: os.environ/GEMINI_TEST_KEY
-    model_info: {{mode: embedding}}
-  - model_name: gemini-drop
-    litellm_params:
-      model: gemini/gemini-2.5-flash
-      api_base: {mock.root_url}
-      api_key: os.environ/GEMINI_TEST_KEY
-      drop_params: true
-  - model_name: gemini-wrong-key
-    litellm_params:
-      model: gemini/gemini-2.5-flash
-      api_base: {mock.root_url}
-      api_key: os.environ/GEMINI_WRONG_KEY
-  - model_name: gemini-flaky
-    litellm_params:
-      model: gemini/gemini-2.5-flash
-      api_base: {mock.root_url}
-      api_key: os.environ/GEMINI_TEST_KEY
-"""
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with GeminiMock(api_key=GEMINI_KEY, models=MODELS) as m:
-        yield m
+def mock(provider_stacks):
+    """The ``gemini`` row's mock (conformance/), shared with test_conformance.py."""
+    return provider_stacks("gemini").mock
 
 
 @pytest.fixture(scope="module")
-def gateway(mock, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    env = {
-        "GEMINI_TEST_KEY": GEMINI_KEY,
-        "GEMINI_WRONG_KEY": "AIza-not-the-key",
-        "GEMINI_API_KEY": GEMINI_KEY,
-        "GEMINI_API_BASE": mock.root_url,
-        # LiteLLM reads GOOGLE_API_KEY before GEMINI_API_KEY: keep the runner's out.
-        "GOOGLE_API_KEY": None,
-    }
-    gw = harness.Gateway(config(mock), env, workdir=tmp_path_factory.mktemp("gemini"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of it (the row's config), shared with test_conformance.py."""
+    return provider_stacks("gemini").gateway
 
 
 @pytest.fixture
@@ -167,46 +96,6 @@ def test_max_tokens_cut_is_length_and_n_gives_candidates(client, gemini):
     assert [c.index for c in r.choices] == [0, 1]
     assert all(c.finish_reason == "length" and c.message.content == "Hello from" for c in r.choices)
     assert gemini.last_request.json["generationConfig"] == {"maxOutputTokens": 2, "candidateCount": 2}
-
-
-def test_stream_arrives_incrementally_and_ends_with_usage(client, gemini):
-    gemini.slow_stream(0.15)
-    started = time.monotonic()
-    arrivals, text, finish, usage, chunks = [], "", None, None, []
-    for chunk in client.chat.completions.create(
-        model="gemini-flash",
-        messages=[{"role": "user", "content": "stream please now"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        arrivals.append(time.monotonic() - started)
-        chunks.append(chunk)
-        assert chunk.object == "chat.completion.chunk"
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == "Hello from gemini mock: stream please now"
-    assert finish == "stop"
-    assert chunks[-1].usage is not None and chunks[-1].choices == [], "the usage chunk comes last"
-    assert usage.prompt_tokens == 3
-    assert usage.completion_tokens == 7 + GeminiMock.thought_tokens
-    req = gemini.last_request
-    assert req.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
-    assert req.query == {"alt": "sse"}
-    assert "stream" not in req.json and "stream_options" not in req.json
-    # Events paced 150 ms apart: a gateway that buffered the stream would deliver
-    # every chunk at once at the end.
-    assert arrivals[-1] - arrivals[0] >= 0.3, arrivals
-
-
-def test_stream_without_usage_request_has_no_usage_chunk(client, gemini):
-    chunks = list(client.chat.completions.create(
-        model="gemini-flash", messages=[{"role": "user", "content": "quiet"}], stream=True
-    ))
-    assert chunks and all(c.choices and c.usage is None for c in chunks)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from gemini mock: quiet"
 
 
 def test_tool_call_round_trip_keeps_the_thought_signature(client, gemini):
@@ -288,26 +177,6 @@ def test_gemini_3_history_without_signatures_gets_googles_sentinel(client, gemin
     assert r.choices[0].message.reasoning_content == "gemini mock thought (low)"
 
 
-def test_streamed_tool_call(client, gemini):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model="gemini-flash", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
-            slot["id"] = tc.id or slot["id"]
-            slot["name"] += tc.function.name or ""
-            slot["arguments"] += tc.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-    assert calls[0]["id"].partition("__thought__")[2] in gemini.issued_signatures
-
-
 def test_images_data_uri_inline_and_url_as_file_data(client, gemini):
     r = client.chat.completions.create(
         model="gemini-flash",
@@ -339,27 +208,6 @@ def test_image_url_without_a_known_type_is_a_clear_400(client, gemini):
     assert err.value.body["param"] == "messages[0].content[1].image_url"
     assert "data URI" in err.value.body["message"]
     assert gemini.request_count == 0
-
-
-def test_json_mode_both_kinds(client, gemini):
-    r = client.chat.completions.create(
-        model="gemini-flash",
-        messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from gemini mock: json please"}
-    assert gemini.last_request.json["generationConfig"] == {"responseMimeType": "application/json"}
-
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-              "required": ["city", "days"], "additionalProperties": False}
-    r = client.chat.completions.create(
-        model="gemini-flash",
-        messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "trip", "strict": True, "schema": schema}},
-    )
-    assert json.loads(r.choices[0].message.content) == {"city": "Hello from gemini mock: schema please", "days": 1}
-    assert gemini.last_request.json["generationConfig"] == {
-        "responseMimeType": "application/json", "responseJsonSchema": schema}
 
 
 def test_reasoning_effort_is_thinking_config_and_comes_back_as_reasoning(client, gemini):
@@ -403,48 +251,6 @@ def test_embeddings_float_and_base64(client, gemini):
     raw = client.embeddings.with_raw_response.create(model="gemini-embed", input="alpha", encoding_format="base64")
     b64 = json.loads(raw.text)["data"][0]["embedding"]
     assert isinstance(b64, str) and len(base64.b64decode(b64)) == GeminiMock.embedding_dims * 4
-
-
-def test_googles_errors_become_openai_errors(client, gemini):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="gemini-wrong-key", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"] == "API key not valid. Please pass a valid API key."
-    assert err.value.body["code"] == "400"
-
-    # Every attempt (num_retries 2), on a group of its own: the deployment then
-    # cools down (allowed_fails 3), which must not hit the other tests.
-    gemini.fail_next(3, status=429)
-    with pytest.raises(openai.RateLimitError) as err:
-        client.chat.completions.create(model="gemini-flaky", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"] == "Resource has been exhausted (e.g. check quota)."
-    assert err.value.body["type"] == "rate_limit_error"
-
-
-def test_error_mid_stream(client, gemini):
-    gemini.stream_error_next(after_events=1)
-    text = ""
-    with pytest.raises(openai.APIError) as err:
-        for chunk in client.chat.completions.create(
-            model="gemini-flash", messages=[{"role": "user", "content": "a b c d e f"}], stream=True
-        ):
-            text += chunk.choices[0].delta.content or ""
-    assert "The model is overloaded" in str(err.value)
-    assert text == "Hello from "
-
-
-def test_unsupported_parameter_is_named_unless_dropped(client, gemini):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="gemini-flash", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}
-        )
-    assert err.value.body["param"] == "logit_bias"
-    assert "gemini does not support parameters" in err.value.body["message"]
-    assert gemini.request_count == 0
-    r = client.chat.completions.create(
-        model="gemini-drop", messages=[{"role": "user", "content": "dropped"}], logit_bias={"1": 2}, user="u1"
-    )
-    assert r.choices[0].message.content == "Hello from gemini mock: dropped"
-    assert gemini.last_request.json == {"contents": [{"role": "user", "parts": [{"text": "dropped"}]}]}
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -14,69 +14,23 @@ import time
 import openai
 import pytest
 
-import harness
-from mocks.huggingface import HF_KEY, HuggingFaceMock
+from conformance import HF_WEATHER_TOOL as WEATHER_TOOL
+from mocks.huggingface import HF_KEY
 
 CLIENT_KEY = "sk-client-key-must-not-reach-huggingface"
 ECHO = "Hello from huggingface mock: "
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}},
-}
-
-
-def config(mock: HuggingFaceMock) -> str:
-    # hf-generate has a ChatML-style template (the bos/eos tokens included); hf-tgi
-    # names the text-generation task and has none (LiteLLM's default_pt).
-    return f"""
-model_list:
-  - model_name: hf-chat
-    litellm_params:
-      model: huggingface/tgi
-      api_base: {mock.root_url}/v1/
-  - model_name: hf-generate
-    litellm_params:
-      model: huggingface/mistralai/Mistral-7B-Instruct-v0.2
-      api_base: {mock.root_url}
-      initial_prompt_value: "<<start>>"
-      roles:
-        system: {{pre_message: "<|im_start|>system\\n", post_message: "<|im_end|>\\n"}}
-        user: {{pre_message: "<|im_start|>user\\n", post_message: "<|im_end|>\\n"}}
-        assistant: {{pre_message: "<|im_start|>assistant\\n", post_message: "<|im_end|>\\n"}}
-      final_prompt_value: "<|im_start|>assistant\\n"
-      bos_token: "<s>"
-      eos_token: "</s>"
-  - model_name: hf-tgi
-    litellm_params:
-      model: huggingface/text-generation-inference/bigcode/starcoder
-      api_base: {mock.root_url}
-  - model_name: hf-drop
-    litellm_params:
-      model: huggingface/text-generation-inference/bigcode/starcoder
-      api_base: {mock.root_url}
-      drop_params: true
-  - model_name: hf-flaky
-    litellm_params:
-      model: huggingface/text-generation-inference/bigcode/starcoder
-      api_base: {mock.root_url}/generate
-"""
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with HuggingFaceMock() as m:
-        yield m
+def mock(provider_stacks):
+    """The ``huggingface`` row's mock (conformance/), shared with test_conformance.py."""
+    return provider_stacks("huggingface").mock
 
 
 @pytest.fixture(scope="module")
-def gateway(mock, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    gw = harness.Gateway(config(mock), {"HF_TOKEN": HF_KEY}, workdir=tmp_path_factory.mktemp("huggingface"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of it (the row's config), shared with test_conformance.py."""
+    return provider_stacks("huggingface").gateway
 
 
 @pytest.fixture
@@ -255,49 +209,3 @@ def test_generate_text_completion_and_json_mode(client, hf):
     assert hf.last_request.json["parameters"]["grammar"] == {"type": "json", "value": schema}
     assert json.loads(r.choices[0].message.content) == {"answer": ECHO + "json"}
 
-
-def test_tgi_errors_become_openai_errors(client, hf):
-    # TGI's own validation (top_p must be < 1) comes back with its message and status.
-    with pytest.raises(openai.UnprocessableEntityError) as err:
-        client.chat.completions.create(model="hf-tgi", messages=[{"role": "user", "content": "x"}], top_p=1.0)
-    assert err.value.body["message"] == "Input validation error: `top_p` must be > 0.0 and < 1.0"
-    # Every attempt (num_retries 2), on a group of its own.
-    hf.fail_next(3, status=424)
-    with pytest.raises(openai.InternalServerError) as err:
-        client.chat.completions.create(model="hf-flaky", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"].startswith("Request failed during generation")
-    assert hf.last_request.path == "/generate", "a base naming /generate is cut back to the endpoint"
-
-
-def test_error_mid_stream(client, hf):
-    hf.stream_error_next(after_events=2)
-    text = ""
-    with pytest.raises(openai.APIError) as err:
-        for chunk in client.chat.completions.create(
-            model="hf-tgi", messages=[{"role": "user", "content": "a b c d"}], stream=True
-        ):
-            text += chunk.choices[0].delta.content or ""
-    assert "CUDA out of memory" in str(err.value)
-    assert text == "Hello from "
-
-
-def test_unsupported_parameter_is_named_unless_dropped(client, hf):
-    for extra, param in [({"tools": [WEATHER_TOOL]}, "tools"), ({"logit_bias": {"1": 2}}, "logit_bias")]:
-        with pytest.raises(openai.BadRequestError) as err:
-            client.chat.completions.create(model="hf-generate", messages=[{"role": "user", "content": "x"}], **extra)
-        assert err.value.body["param"] == param
-        assert "huggingface does not support parameters" in err.value.body["message"]
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="hf-generate",
-            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
-        )
-    assert err.value.body["param"] == "messages[0].content[0].type"
-    with pytest.raises(openai.BadRequestError):
-        client.embeddings.create(model="hf-generate", input="x")
-    assert hf.request_count == 0
-    r = client.chat.completions.create(
-        model="hf-drop", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}, tools=[WEATHER_TOOL]
-    )
-    assert r.choices[0].message.content == ECHO + "x"
-    assert set(hf.last_request.json) == {"inputs", "parameters"}

@@ -11,66 +11,22 @@ a provider, and requests are admitted again once it is back.
 from __future__ import annotations
 
 import http.client
-import json
-import os
-import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 import harness
+from harness import poll
 from mocks import OPENAI_KEY, OpenAIMock
 
 MASTER = "sk-master-test-0123456789"
 #: Every key this module made, plaintext and hash: none may appear in a log.
 SECRETS: list[str] = [MASTER]
-KEYSERVICE_BIN = Path(os.environ.get(
-    "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
-
-
-class Keyservice:
-    """One `switchyard-keyservice` process on a fixed loopback port."""
-
-    def __init__(self, workdir: Path, database_url: str | None = None) -> None:
-        self.workdir = workdir
-        self.database_url = database_url or f"sqlite://{workdir / 'keys.db'}"
-        self.port: int | None = None
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> "Keyservice":
-        listen = f"127.0.0.1:{self.port or 0}"
-        env = dict(os.environ, SY_TEST_MASTER=MASTER)
-        self.log = open(self.workdir / "keyservice.log", "a")
-        self.proc = subprocess.Popen(
-            [str(KEYSERVICE_BIN), "--listen", listen,
-             "--database-url", self.database_url,
-             "--master-key-env", "SY_TEST_MASTER"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening on "), line
-        self.port = int(line.rsplit(":", 1)[1])
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-    def gateway(self, config: str, env: dict[str, str], workdir: Path) -> harness.Gateway:
-        """A gateway (not started) rendered to ask this keyservice
-        (`switchyard render --keyservice`)."""
-        return harness.Gateway(config, env, workdir=workdir,
-                               extra_render_args=["--keyservice", f"127.0.0.1:{self.port}"])
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
     work = tmp_path_factory.mktemp("keys")
-    ks = Keyservice(work).start()
     with OpenAIMock(api_key=OPENAI_KEY) as mock:
         config = f"""
 model_list:
@@ -85,14 +41,9 @@ router_settings:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = ks.gateway(config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
-                        work / "gw")
-        gw.start()
-        try:
+        with harness.keyed_gateway(config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER},
+                                   work, master=MASTER) as (gw, ks):
             yield gw, ks, mock
-        finally:
-            gw.stop()
-            ks.stop()
 
 
 def chat(gw, model: str, key: str | None, header: str = "Authorization"):
@@ -189,15 +140,6 @@ def admin(gw, method, path, body=None):
     return harness.request_json(method, gw.url(path), body, headers={"Authorization": f"Bearer {MASTER}"})
 
 
-def wait_for(fetch, ok, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
 def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
     gw, _, mock = setup
     key = generate(gw, {"models": ["gpt-a"], "max_budget": 0.05})["key"]
@@ -207,7 +149,7 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
         assert status == 200, body
         expected = 10 * 0.001 + 5 * 0.002
         assert float(headers["x-litellm-response-cost"]) == pytest.approx(expected)
-        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+        info = poll(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
                         lambda i: i["info"]["spend"] > 0)
         assert info["info"]["spend"] == pytest.approx(expected), info
         status, _, logs = admin(gw, "GET", f"/spend/logs?api_key={key}")
@@ -223,7 +165,7 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
             assert resp.status == 200
             events = [e.data for e in harness.iter_sse(resp)]
         assert events[-1] == "[DONE]"
-        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+        info = poll(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
                         lambda i: i["info"]["spend"] > expected * 1.5)
         assert info["info"]["spend"] == pytest.approx(2 * expected), info
 
@@ -231,7 +173,7 @@ def test_spend_is_recorded_per_key_and_the_budget_holds(setup):
         # succeeds, as in LiteLLM; the ones after it are refused once it is recorded.
         status, _, body = chat(gw, "gpt-a", key)
         assert status == 200, body
-        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+        status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
         assert_error(status, body, 400, "budget_exceeded")
         assert "Budget has been exceeded" in body["error"]["message"]
     finally:
@@ -250,7 +192,7 @@ def test_user_and_team_budgets_hold_through_the_gateway(setup, owner):
     try:
         status, _, body = chat(gw, "gpt-a", key)
         assert status == 200, body
-        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+        status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
     finally:
         mock.usage = {}
     assert_error(status, body, 400, "budget_exceeded")
@@ -263,7 +205,7 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
     assert chat(gw, "gpt-a", key)[0] == 200
     # A slot is freed when the request's release reaches the keyservice (it goes out
     # with the spend reports, every 100 ms): until then the key's one slot is taken.
-    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 429, timeout=5)
+    status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 429, timeout=5)
     assert status == 200, body
     # A plain 400 is not retried: the client gets it, and the request's end frees the
     # slot too (else it would wait for the lease to expire, 10 minutes).
@@ -271,9 +213,9 @@ def test_a_failed_answer_frees_its_parallel_request_slot(setup):
     mock.fail_next(1, 400)
     status, _, body = chat(gw, "gpt-a", key)
     assert status == 400, body
-    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
     assert status == 200, body
-    status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+    status, _, logs = poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                                lambda r: r[0] == 200 and len(r[2]) >= 4)
     assert sorted(row["status"] for row in logs) == ["failure", "success", "success", "success"], logs
 
@@ -292,7 +234,7 @@ def test_a_stream_cut_midway_frees_its_parallel_request_slot(setup):
         assert resp.status == 200
         next(harness.iter_sse(resp))
     # The client left. The slot is free once the request's release lands (~100 ms).
-    status, _, answer = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    status, _, answer = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
     assert status == 200, answer
 
     time.sleep(0.5)  # that answer's own end frees the slot again
@@ -306,9 +248,9 @@ def test_a_stream_cut_midway_frees_its_parallel_request_slot(setup):
     except (ConnectionError, http.client.HTTPException):
         pass
     assert "[DONE]" not in events, "the stream was cut midway"
-    status, _, answer = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
+    status, _, answer = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=5)
     assert status == 200, answer
-    status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+    status, _, logs = poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                                lambda r: r[0] == 200 and len(r[2]) >= 4)
     rows = sorted((row["status"], row["spend"]) for row in logs)
     assert [r[0] for r in rows] == ["failure", "failure", "success", "success"], logs
@@ -332,10 +274,10 @@ def test_budget_duration_resets_spend(setup):
     mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}  # 0.02 per answer
     try:
         assert chat(gw, "gpt-a", key)[0] == 200
-        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+        status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
         assert_error(status, body, 400, "budget_exceeded")
         # The budget period ends: spend starts again from 0.
-        status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=6)
+        status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200, timeout=6)
         assert status == 200, body
     finally:
         mock.usage = {}
@@ -359,7 +301,7 @@ def test_budget_overshoot_is_bounded_by_requests_in_flight(setup):
             statuses = [f.result()[0] for f in [pool.submit(chat, gw, "gpt-a", key) for _ in range(in_flight)]]
         admitted = statuses.count(200)
         assert admitted >= 1, statuses
-        info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+        info = poll(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
                         lambda i: i["info"]["spend"] >= admitted * per_answer - 1e-9)
         spend = info["info"]["spend"]
         assert spend == pytest.approx(admitted * per_answer)
@@ -442,30 +384,30 @@ def test_key_lifecycle_through_the_gateway(setup):
     key = made["key"]
     assert chat(gw, "gpt-a", key)[0] == 200
     # info shows the spend of that use (gpt-a is priced; the mock reports usage)
-    info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2], lambda i: i["info"]["spend"] > 0)
+    info = poll(lambda: admin(gw, "GET", f"/key/info?key={key}")[2], lambda i: i["info"]["spend"] > 0)
     assert info["info"]["spend"] > 0, info
     assert chat(gw, "gpt-b", key)[0] == 401
 
     status, _, body = admin(gw, "POST", "/key/update", {"key": key, "models": ["gpt-a", "gpt-b"]})
     assert status == 200, body
     # Lookups are cached for 2 s: the change shows within that.
-    assert wait_for(lambda: chat(gw, "gpt-b", key), lambda r: r[0] == 200)[0] == 200
+    assert poll(lambda: chat(gw, "gpt-b", key), lambda r: r[0] == 200)[0] == 200
 
     assert admin(gw, "POST", "/key/block", {"key": key})[0] == 200
-    status, _, body = wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
+    status, _, body = poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] != 200)
     assert_error(status, body, 401, "auth_error")
     assert admin(gw, "POST", "/key/unblock", {"key": key})[0] == 200
-    assert wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200)[0] == 200
+    assert poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 200)[0] == 200
 
     status, _, fresh = admin(gw, "POST", "/key/regenerate", {"key": key})
     assert status == 200 and fresh["key"] != key, fresh
     SECRETS.extend([fresh["key"], fresh["token"]])
-    assert wait_for(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 401)[0] == 401, "old key dead"
+    assert poll(lambda: chat(gw, "gpt-a", key), lambda r: r[0] == 401)[0] == 401, "old key dead"
     assert chat(gw, "gpt-a", fresh["key"])[0] == 200
 
     status, _, body = admin(gw, "POST", "/key/delete", {"keys": [fresh["key"]]})
     assert status == 200, body
-    assert wait_for(lambda: chat(gw, "gpt-a", fresh["key"]), lambda r: r[0] == 401)[0] == 401
+    assert poll(lambda: chat(gw, "gpt-a", fresh["key"]), lambda r: r[0] == 401)[0] == 401
 
 
 def test_keyservice_down_fails_closed_and_recovers(setup):

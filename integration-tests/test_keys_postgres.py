@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 
 import pytest
 
+import harness
+from harness import poll
 from mocks import OPENAI_KEY, OpenAIMock
-from test_keys import MASTER, Keyservice, admin, assert_error, chat, wait_for
+from test_keys import MASTER, admin, assert_error, chat
 
 PG_URL = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
 
@@ -55,7 +56,7 @@ general_settings:
         try:
             for i in range(2):
                 (work / f"ks{i}").mkdir()
-                ks = Keyservice(work / f"ks{i}", url).start()
+                ks = harness.Keyservice(work / f"ks{i}", url, master=MASTER).start()
                 services.append(ks)
                 gw = ks.gateway(config, env, work / f"gw{i}")
                 gateways.append(gw.start())
@@ -78,12 +79,12 @@ def test_a_key_made_on_one_gateway_works_on_the_other_and_spend_adds_up(two_gate
         assert chat(gw1, "gpt-a", key)[0] == 200
     finally:
         mock.usage = {}
-    info = wait_for(lambda: admin(gw2, "GET", f"/key/info?key={key}")[2],
+    info = poll(lambda: admin(gw2, "GET", f"/key/info?key={key}")[2],
                     lambda i: i["info"]["spend"] >= 0.04 - 1e-9)
     assert info["info"]["spend"] == pytest.approx(2 * (10 * 0.001 + 5 * 0.002)), info
     # Blocked through one, refused through the other (within the 2 s cache).
     assert admin(gw1, "POST", "/key/block", {"key": key})[0] == 200
-    status, _, body = wait_for(lambda: chat(gw2, "gpt-a", key), lambda r: r[0] != 200, timeout=6)
+    status, _, body = poll(lambda: chat(gw2, "gpt-a", key), lambda r: r[0] != 200, timeout=6)
     assert_error(status, body, 401, "auth_error")
 
 
@@ -94,7 +95,7 @@ def test_postgres_restart_loses_no_key_and_no_spend(two_gateways):
     mock.usage = {"prompt_tokens": 100, "completion_tokens": 0}
     try:
         assert chat(gw1, "gpt-a", key)[0] == 200  # spend 0.1
-        wait_for(lambda: admin(gw1, "GET", f"/key/info?key={key}")[2],
+        poll(lambda: admin(gw1, "GET", f"/key/info?key={key}")[2],
                  lambda i: i["info"]["spend"] > 0)
         pg_ctl("stop")
         try:
@@ -107,9 +108,9 @@ def test_postgres_restart_loses_no_key_and_no_spend(two_gateways):
     finally:
         mock.usage = {}
     expected = 0.1 * (2 if admitted else 1)
-    info = wait_for(lambda: admin(gw1, "GET", f"/key/info?key={key}"),
+    info = poll(lambda: admin(gw1, "GET", f"/key/info?key={key}"),
                     lambda r: r[0] == 200 and r[2]["info"]["spend"] >= expected - 1e-9, timeout=30)
     assert info[0] == 200, info
     assert info[2]["info"]["spend"] == pytest.approx(expected), (admitted, info)
     # The key works again through both gateways.
-    assert wait_for(lambda: chat(gw2, "gpt-a", key), lambda r: r[0] == 200, timeout=15)[0] == 200
+    assert poll(lambda: chat(gw2, "gpt-a", key), lambda r: r[0] == 200, timeout=15)[0] == 200

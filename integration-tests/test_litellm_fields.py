@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import harness
+from harness import poll
 from harness import request_json
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
 from mocks.bedrock import STATIC_KEY, BedrockMock
-from test_keys import KEYSERVICE_BIN, MASTER, Keyservice, admin, wait_for
+from test_keys import MASTER, admin
 
 FILTER_TABLE = harness.REPO_ROOT / "filter" / "src" / "litellm_fields.rs"
 CLAUDE = "claude-3-5-haiku-20241022"
@@ -245,10 +244,7 @@ def test_litellm_mock_testing_fields_are_refused(gateway_factory, openai_mock, a
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory):
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
     work = tmp_path_factory.mktemp("litellm-fields-keys")
-    ks = Keyservice(work).start()
     with OpenAIMock(api_key=OPENAI_KEY) as mock, AnthropicMock(api_key=ANTHROPIC_KEY) as claude:
         config = f"""
 model_list:
@@ -261,13 +257,9 @@ model_list:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = ks.gateway(config, {**ENV, "TEST_MASTER": MASTER}, work / "gw")
-        gw.start()
-        try:
+        with harness.keyed_gateway(config, {**ENV, "TEST_MASTER": MASTER}, work,
+                                   master=MASTER) as (gw, _):
             yield gw, mock, claude
-        finally:
-            gw.stop()
-            ks.stop()
 
 
 def new_key(gw, **fields) -> str:
@@ -355,10 +347,10 @@ def test_a_client_mock_frees_its_parallel_request_slot(keyed) -> None:
     labelled = {**MOCKED, "tags": ["mocked"]}
     sent_before = mock.request_count
     for _ in range(3):
-        status, _, body = wait_for(lambda: chat(gw, key, labelled), lambda r: r[0] != 429,
+        status, _, body = poll(lambda: chat(gw, key, labelled), lambda r: r[0] != 429,
                                    timeout=5)
         assert status == 200, body
-    status, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+    status, _, logs = poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                                lambda r: r[0] == 200 and len(r[2]) >= 3)
     assert [row["status"] for row in logs] == ["success"] * 3, logs
     assert all(row["request_tags"] == ["mocked"] for row in logs), logs
@@ -419,7 +411,7 @@ def test_metadata_and_tags_are_in_the_spend_logs_bounded(keyed) -> None:
         def mine(r):
             return [row for row in (r[2] if r[0] == 200 else [])
                     if row["metadata"].get("client_request_id") == client_request_id]
-        found = mine(wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+        found = mine(poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                               lambda r: len(mine(r)) == 1))
         assert len(found) == 1, found
         assert found[0]["request_id"] != client_request_id, found[0]

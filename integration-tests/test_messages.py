@@ -25,7 +25,7 @@ import pytest
 
 import harness
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
-from mocks.providers import DEFAULT_TOOL_ARGS
+from mocks import DEFAULT_TOOL_ARGS
 
 CLIENT_KEY = "sk-client-key-must-not-reach-providers"
 #: A 1×1 PNG.
@@ -439,21 +439,13 @@ def test_mock_groups_answer_in_anthropic_format(env):
 
 @pytest.fixture(scope="module")
 def keyed(mocks, tmp_path_factory):
-    from test_keys import KEYSERVICE_BIN, MASTER, Keyservice
+    from test_keys import MASTER
 
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
     work = tmp_path_factory.mktemp("messages-keys")
-    ks = Keyservice(work).start()
     env = {"TEST_ANTHROPIC_KEY": ANTHROPIC_KEY, "TEST_OPENAI_KEY": OPENAI_KEY,
            "TEST_MASTER": MASTER}
-    gw = ks.gateway(config(*mocks, keys=True), env, work / "gw")
-    gw.start()
-    try:
+    with harness.keyed_gateway(config(*mocks, keys=True), env, work, master=MASTER) as (gw, _):
         yield gw, MASTER
-    finally:
-        gw.stop()
-        ks.stop()
 
 
 def test_virtual_keys_come_as_x_api_key_and_spend_is_anthropic_messages(keyed, mocks):

@@ -34,7 +34,7 @@ from mocks import (
     MockProvider,
     OpenAIMock,
 )
-from mocks.providers import DEFAULT_TOOL_ARGS
+from mocks import DEFAULT_TOOL_ARGS
 
 AZURE_VERSION = AZURE_API_VERSION
 OPENAI_AUTH = {"Authorization": f"Bearer {OPENAI_KEY}"}

@@ -7,77 +7,24 @@ Ollama's native API (JSON and NDJSON streams) and refuses requests malformed for
 from __future__ import annotations
 
 import base64
-import json
-import time
 
 import openai
 import pytest
 
-import harness
-from mocks import OllamaMock
 
 CLIENT_KEY = "sk-client-key-must-not-reach-ollama"
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
-
-
-def config(mock: OllamaMock) -> str:
-    # ollama/ finds its server through OLLAMA_API_BASE (LiteLLM's variable); the
-    # others name it.
-    return f"""
-model_list:
-  - model_name: llama-chat
-    litellm_params:
-      model: ollama_chat/llama3.1
-      api_base: {mock.root_url}
-      num_ctx: 4096
-  - model_name: llama-generate
-    litellm_params:
-      model: ollama/llama3.1
-  - model_name: nomic
-    litellm_params:
-      model: ollama/nomic-embed-text
-      api_base: {mock.root_url}
-    model_info: {{mode: embedding}}
-  - model_name: llama-flaky
-    litellm_params:
-      model: ollama_chat/llama3.1
-      api_base: {mock.root_url}
-  - model_name: missing-model
-    litellm_params:
-      model: ollama_chat/not-pulled
-      api_base: {mock.root_url}
-"""
 
 
 @pytest.fixture(scope="module")
-def mock():
-    with OllamaMock(models={"llama3.1", "nomic-embed-text"}) as m:
-        yield m
+def mock(provider_stacks):
+    """The ``ollama`` row's mock (conformance/), shared with test_conformance.py."""
+    return provider_stacks("ollama").mock
 
 
 @pytest.fixture(scope="module")
-def gateway(mock, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    gw = harness.Gateway(
-        config(mock), {"OLLAMA_API_BASE": mock.root_url}, workdir=tmp_path_factory.mktemp("ollama")
-    )
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of it (the row's config), shared with test_conformance.py."""
+    return provider_stacks("ollama").gateway
 
 
 @pytest.fixture
@@ -138,110 +85,6 @@ def test_generate_builds_litellms_prompt(client, ollama):
     assert req.json["stream"] is False
 
 
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_stream_arrives_incrementally_with_usage(client, ollama, model):
-    ollama.slow_stream(0.15)
-    started = time.monotonic()
-    arrivals, text, finish, usage = [], "", None, None
-    for chunk in client.chat.completions.create(
-        model=model,
-        messages=[{"role": "user", "content": "stream please now"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        arrivals.append(time.monotonic() - started)
-        assert chunk.object == "chat.completion.chunk"
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == "Hello from ollama mock: stream please now"
-    assert finish == "stop"
-    assert usage is not None and usage.completion_tokens == 7 and usage.prompt_tokens > 0
-    assert ollama.last_request.json["stream"] is True
-    # Lines paced 150 ms apart: a gateway that buffered the stream would deliver
-    # every chunk at once at the end.
-    assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
-
-
-def test_stream_without_usage_request_has_no_usage_chunk(client, ollama):
-    chunks = list(client.chat.completions.create(
-        model="llama-chat", messages=[{"role": "user", "content": "quiet"}], stream=True
-    ))
-    assert all(c.choices for c in chunks)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from ollama mock: quiet"
-
-
-def test_tool_call_round_trip(client, ollama):
-    first = client.chat.completions.create(
-        model="llama-chat",
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.id and call.type == "function"
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    sent = ollama.last_request.json
-    assert sent["tools"] == [WEATHER_TOOL]
-    assert "tool_choice" not in sent, "LiteLLM drops it: it hangs Ollama"
-
-    second = client.chat.completions.create(
-        model="llama-chat",
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == "ollama mock received tool result: get_weather=18C and sunny"
-    turns = ollama.last_request.json["messages"]
-    # Arguments go back as an object (Ollama's Go decoder refuses a string).
-    assert turns[1]["tool_calls"] == [
-        {"function": {"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}}
-    ]
-    assert turns[2] == {"role": "tool", "content": "18C and sunny", "tool_name": "get_weather"}
-
-
-def test_streamed_tool_call(client, ollama):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model="llama-chat", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
-            slot["id"] = tc.id or slot["id"]
-            slot["name"] += tc.function.name or ""
-            slot["arguments"] += tc.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert calls[0]["id"] and calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_image_goes_as_plain_base64(client, ollama, model):
-    r = client.chat.completions.create(
-        model=model,
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
-        ]}],
-    )
-    assert r.choices[0].message.content == "Hello from ollama mock: what is this"
-    sent = ollama.last_request.json
-    images = sent["messages"][0]["images"] if model == "llama-chat" else sent["images"]
-    assert images == [PIXEL]
-
-
 def test_http_image_url_is_a_clear_400(client, ollama):
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
@@ -254,121 +97,3 @@ def test_http_image_url_is_a_clear_400(client, ollama):
     assert "base64" in err.value.body["message"]
     assert ollama.request_count == 0
 
-
-def test_json_mode(client, ollama):
-    r = client.chat.completions.create(
-        model="llama-chat",
-        messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from ollama mock: json please"}
-    assert ollama.last_request.json["format"] == "json"
-
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    r = client.chat.completions.create(
-        model="llama-generate",
-        messages=[{"role": "user", "content": "schema please"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
-    )
-    assert json.loads(r.choices[0].message.content)["answer"].endswith("schema please")
-    assert ollama.last_request.json["format"] == schema
-
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_text_completions_go_to_generate(client, ollama, model):
-    r = client.completions.create(model=model, prompt="Say hi", max_tokens=4)
-    assert r.object == "text_completion"
-    assert r.choices[0].text == "Hello from ollama mock:"
-    assert r.choices[0].finish_reason == "length"
-    req = ollama.last_request
-    assert req.path == "/api/generate"
-    assert (req.json["prompt"], req.json["options"]["num_predict"]) == ("Say hi", 4)
-    text, usage = "", None
-    for chunk in client.completions.create(
-        model=model, prompt="Stream hi", stream=True, stream_options={"include_usage": True}
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].text
-        usage = chunk.usage or usage
-    assert text == "Hello from ollama mock: Stream hi"
-    assert usage is not None and usage.completion_tokens == 6
-
-
-@pytest.mark.parametrize("model", ["llama-chat", "llama-generate"])
-def test_reasoning(client, ollama, model):
-    r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="medium"
-    )
-    assert ollama.last_request.json["think"] is True
-    assert r.choices[0].message.reasoning_content == "ollama mock thought (True)"
-    assert r.choices[0].message.content == "Hello from ollama mock: think"
-    reasoning, text = "", ""
-    for chunk in client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low", stream=True
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-            text += chunk.choices[0].delta.content or ""
-    assert reasoning == "ollama mock thought (True)"
-    assert text == "Hello from ollama mock: think"
-
-
-def test_embeddings_float_and_base64(client, ollama):
-    e64 = client.embeddings.create(model="nomic", input=["alpha", "beta"])  # SDK asks base64
-    req = ollama.last_request
-    assert req.path == "/api/embed"
-    assert req.json == {"model": "nomic-embed-text", "input": ["alpha", "beta"]}
-    ef = client.embeddings.create(model="nomic", input="alpha", encoding_format="float")
-    assert len(e64.data) == 2 and len(e64.data[0].embedding) == 8
-    assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding, abs=1e-6)
-    assert e64.data[0].embedding != e64.data[1].embedding
-    assert e64.usage.prompt_tokens == 2 and ef.usage.prompt_tokens == 1
-    # ollama_chat/ deployments embed through /api/embed too (with their options).
-    client.embeddings.create(model="llama-chat", input="gamma")
-    assert ollama.last_request.path == "/api/embed"
-    assert ollama.last_request.json == {"model": "llama3.1", "input": "gamma", "options": {"num_ctx": 4096}}
-    raw = client.embeddings.with_raw_response.create(model="nomic", input="alpha", encoding_format="base64")
-    b64 = json.loads(raw.text)["data"][0]["embedding"]
-    assert isinstance(b64, str) and len(base64.b64decode(b64)) == 8 * 4
-
-
-def test_ollama_errors_become_openai_errors(client, ollama):
-    with pytest.raises(openai.NotFoundError) as err:
-        client.chat.completions.create(model="missing-model", messages=[{"role": "user", "content": "x"}])
-    assert err.value.body["message"] == 'model "not-pulled" not found, try pulling it first'
-    assert err.value.body["code"] == "404"
-
-    # Every attempt (num_retries 2), on a group of its own: the deployment then
-    # cools down (allowed_fails 3), which must not hit the other tests.
-    ollama.fail_next(3, status=500)
-    with pytest.raises(openai.InternalServerError) as err:
-        client.chat.completions.create(model="llama-flaky", messages=[{"role": "user", "content": "x"}])
-    assert "llama runner process has terminated" in err.value.body["message"]
-
-
-def test_error_mid_stream(client, ollama):
-    ollama.stream_error_next(after_events=1)
-    text = ""
-    with pytest.raises(openai.APIError) as err:
-        for chunk in client.chat.completions.create(
-            model="llama-chat", messages=[{"role": "user", "content": "a b c d e f"}], stream=True
-        ):
-            text += chunk.choices[0].delta.content or ""
-    assert "unexpected EOF" in str(err.value)
-    assert text == "Hello from "
-
-
-def test_unsupported_parameter_is_named_unless_dropped(client, ollama):
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="llama-chat", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2}
-        )
-    assert err.value.body["param"] == "logit_bias"
-    assert "ollama_chat does not support parameters" in err.value.body["message"]
-    # Tools exist on /api/chat only: ollama/ refuses them.
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(
-            model="llama-generate", messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL]
-        )
-    assert err.value.body["param"] == "tools"
-    assert ollama.request_count == 0

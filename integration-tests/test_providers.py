@@ -2,133 +2,53 @@
 Anthropic deployments behind one gateway (real Envoy, the built .wasm, mock
 providers that speak each native API and reject requests wrong for it).
 
-One gateway and one set of mocks serve the whole module; each test clears the
-mocks' recorded requests and faults first.
+One gateway and one set of mocks (the ``providers`` group of ``conformance/providers.py``,
+shared with the OpenAI and Anthropic rows of ``test_conformance.py``) serve the whole
+module; each test clears the mocks' recorded requests and faults first.
 """
 
 from __future__ import annotations
 
 import json
-import time
 
 import openai
 import pytest
 
-import harness
-from mocks import (
-    ANTHROPIC_KEY,
-    AZURE_API_VERSION,
-    AZURE_DEPLOYMENTS,
-    AZURE_KEY,
-    OPENAI_KEY,
-    AnthropicMock,
-    AzureMock,
-    OpenAIMock,
-)
+from conformance import WEATHER_TOOL
+from mocks import ANTHROPIC_KEY, AZURE_API_VERSION, AZURE_KEY, OPENAI_KEY
 
 CLIENT_KEY = "sk-client-key-must-not-reach-providers"
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
 
-
-def config(openai_mock: OpenAIMock, azure_mock: AzureMock, anthropic_mock: AnthropicMock) -> str:
-    return f"""
-model_list:
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o-real
-      api_base: {openai_mock.base_url}
-      api_key: os.environ/TEST_OPENAI_KEY
-      extra_headers: {{X-Team: research}}
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-  - model_name: embed-small
-    litellm_params:
-      model: openai/text-embedding-3-small
-      api_base: {openai_mock.base_url}
-      api_key: os.environ/TEST_OPENAI_KEY
-    model_info: {{mode: embedding}}
-  - model_name: "openai/*"
-    litellm_params:
-      model: "openai/*"
-      api_base: {openai_mock.base_url}
-      api_key: os.environ/TEST_OPENAI_KEY
-  - model_name: azure-gpt
-    litellm_params:
-      model: azure/gpt-4o-deploy
-      api_base: {azure_mock.root_url}
-      api_key: os.environ/TEST_AZURE_KEY
-      api_version: "{AZURE_API_VERSION}"
-  - model_name: azure-embed
-    litellm_params:
-      model: azure/embedding-deploy
-      api_base: {azure_mock.root_url}
-      api_key: os.environ/TEST_AZURE_KEY
-      api_version: os.environ/TEST_AZURE_VERSION
-  - model_name: claude
-    litellm_params:
-      model: anthropic/claude-3-5-sonnet-20240620
-      api_base: {anthropic_mock.root_url}
-      api_key: os.environ/TEST_ANTHROPIC_KEY
-      temperature: 0.3
-router_settings:
-  model_group_alias: {{"gpt-4": "gpt-4o"}}
-"""
+@pytest.fixture(scope="module")
+def mocks(provider_stacks):
+    """The providers group's mocks (conformance/), shared with test_conformance.py."""
+    return provider_stacks("providers").mocks
 
 
 @pytest.fixture(scope="module")
-def mocks():
-    with OpenAIMock(api_key=OPENAI_KEY) as o, AzureMock(
-        api_key=AZURE_KEY, deployments=dict(AZURE_DEPLOYMENTS)
-    ) as a, AnthropicMock(api_key=ANTHROPIC_KEY) as c:
-        yield o, a, c
-
-
-@pytest.fixture(scope="module")
-def gateway(mocks, tmp_path_factory):
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    env = {
-        "TEST_OPENAI_KEY": OPENAI_KEY,
-        "TEST_AZURE_KEY": AZURE_KEY,
-        "TEST_AZURE_VERSION": AZURE_API_VERSION,
-        "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY,
-    }
-    gw = harness.Gateway(config(*mocks), env, workdir=tmp_path_factory.mktemp("providers"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The gateway in front of them (the group's config), shared with test_conformance.py."""
+    return provider_stacks("providers").gateway
 
 
 @pytest.fixture
 def openai_mock(mocks, gateway):
-    for m in mocks:
+    for m in mocks.values():
         m.clear_requests()
         m.clear_faults()
         m.usage = {}
-    return mocks[0]
+    return mocks["openai"]
 
 
 @pytest.fixture
 def azure_mock(mocks, openai_mock):
-    return mocks[1]
+    return mocks["azure"]
 
 
 @pytest.fixture
 def anthropic_mock(mocks, openai_mock):
-    return mocks[2]
+    return mocks["anthropic"]
 
 
 @pytest.fixture
@@ -186,69 +106,6 @@ def test_wildcard_group_sends_the_matched_model(client, openai_mock):
     r = client.chat.completions.create(model="openai/gpt-4.1-nano", messages=[{"role": "user", "content": "w"}])
     assert r.choices[0].message.content == "Hello from openai mock: w"
     assert openai_mock.last_request.json["model"] == "gpt-4.1-nano"
-
-
-def test_openai_stream_with_usage(client, openai_mock):
-    stream = client.chat.completions.create(
-        model="gpt-4o",
-        messages=[{"role": "user", "content": "stream me"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    text, usage, finish = "", None, None
-    for chunk in stream:
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert text == "Hello from openai mock: stream me"
-    assert finish == "stop"
-    assert usage is not None and usage.total_tokens > 0
-    assert openai_mock.last_request.json["stream"] is True
-
-
-def test_openai_stream_usage_is_read_but_not_shown_unless_asked(client, openai_mock):
-    chunks = list(client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "no usage please"}], stream=True
-    ))
-    # The gateway asked the provider for the usage chunk (it needs the tokens) ...
-    assert openai_mock.last_request.json["stream_options"] == {"include_usage": True}
-    # ... and the client, who did not, does not get it.
-    assert all(c.choices for c in chunks), [c for c in chunks if not c.choices]
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from openai mock: no usage please"
-
-
-def test_openai_streamed_tool_call(client, openai_mock):
-    stream = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
-    )
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in stream:
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
-            slot["id"] = tc.id or slot["id"]
-            slot["name"] += (tc.function.name or "") if tc.function else ""
-            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-
-
-def test_openai_embeddings_base64_and_float(client, openai_mock):
-    # The SDK asks for base64 by default and decodes it; both forms must agree.
-    e64 = client.embeddings.create(model="embed-small", input=["alpha", "beta"])
-    assert openai_mock.last_request.json.get("encoding_format") == "base64"
-    ef = client.embeddings.create(model="embed-small", input=["alpha", "beta"], encoding_format="float")
-    assert len(e64.data) == 2 and len(e64.data[0].embedding) == 8
-    assert e64.data[0].embedding == pytest.approx(ef.data[0].embedding)
-    assert e64.data[0].embedding != e64.data[1].embedding
-    assert openai_mock.last_request.path == "/v1/embeddings"
-    assert openai_mock.last_request.json["model"] == "text-embedding-3-small"
 
 
 def test_openai_text_completion(client, openai_mock):
@@ -406,116 +263,6 @@ def test_anthropic_client_overrides_default_param(client, anthropic_mock):
     assert anthropic_mock.last_request.json["max_tokens"] == 50
 
 
-def test_anthropic_stream_arrives_incrementally(client, anthropic_mock):
-    anthropic_mock.slow_stream(0.15)
-    started = time.monotonic()
-    arrivals, text, finish, usage = [], "", None, None
-    for chunk in client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": "stream please"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ):
-        arrivals.append(time.monotonic() - started)
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-        assert chunk.object == "chat.completion.chunk"
-    assert text == "Hello from anthropic mock: stream please"
-    assert finish == "stop"
-    assert usage is not None and usage.completion_tokens > 0
-    # The mock paces events 150 ms apart: a gateway that buffered the stream would
-    # deliver every chunk at once at the end.
-    assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
-
-
-def test_anthropic_tool_call_round_trip(client, anthropic_mock):
-    first = client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice="auto",
-    )
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    sent = anthropic_mock.last_request.json
-    assert sent["tools"][0]["name"] == "get_weather"
-    assert sent["tools"][0]["input_schema"]["required"] == ["location"]
-    assert sent["tool_choice"] == {"type": "auto"}
-
-    second = client.chat.completions.create(
-        model="claude",
-        messages=[
-            {"role": "user", "content": "What's the weather in Paris?"},
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert "18C and sunny" in second.choices[0].message.content
-    turns = anthropic_mock.last_request.json["messages"]
-    assert turns[1]["content"][-1]["type"] == "tool_use"
-    assert turns[2]["content"][0] == {"type": "tool_result", "tool_use_id": call.id, "content": "18C and sunny"}
-
-
-def test_anthropic_streamed_tool_call(client, anthropic_mock):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": "weather?"}],
-        tools=[WEATHER_TOOL],
-        tool_choice={"type": "function", "function": {"name": "get_weather"}},
-        stream=True,
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
-            slot["id"] = tc.id or slot["id"]
-            slot["name"] += tc.function.name or ""
-            slot["arguments"] += tc.function.arguments or ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert calls[0]["id"] and calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"]) == {"location": "Paris", "unit": "celsius"}
-    assert anthropic_mock.last_request.json["tool_choice"] == {"type": "tool", "name": "get_weather"}
-
-
-def test_anthropic_json_mode_through_a_forced_tool(client, anthropic_mock):
-    """LiteLLM's JSON mode for Anthropic: a forced `json_tool_call` tool whose input
-    schema is the wanted one; its input comes back as the content."""
-    r = client.chat.completions.create(
-        model="claude", messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    assert json.loads(r.choices[0].message.content) == {"location": "Paris", "unit": "celsius"}
-    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason == "stop"
-    body = anthropic_mock.last_request.json
-    assert body["tools"] == [{"name": "json_tool_call", "input_schema": {
-        "type": "object", "additionalProperties": True, "properties": {}}}]
-    assert body["tool_choice"] == {"name": "json_tool_call", "type": "tool"}
-    assert "response_format" not in body
-    schema = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
-    content, finish, tool_deltas = "", None, 0
-    for chunk in client.chat.completions.create(
-        model="claude", messages=[{"role": "user", "content": "json please"}], stream=True,
-        response_format={"type": "json_schema", "json_schema": {"name": "w", "schema": schema}},
-    ):
-        if chunk.choices:
-            content += chunk.choices[0].delta.content or ""
-            tool_deltas += len(chunk.choices[0].delta.tool_calls or [])
-            finish = chunk.choices[0].finish_reason or finish
-    assert json.loads(content) == {"location": "Paris", "unit": "celsius"}
-    assert (finish, tool_deltas) == ("stop", 0)
-    assert anthropic_mock.last_request.json["tools"][0]["input_schema"] == schema
-
-
 def test_anthropic_reasoning_effort_becomes_thinking(client, anthropic_mock):
     """LiteLLM's budgets (low 1024, medium 2048, high 4096), max_tokens the budget
     plus the default when the client sets none; thinking comes back as
@@ -544,19 +291,6 @@ def test_anthropic_reasoning_effort_becomes_thinking(client, anthropic_mock):
             model="claude", messages=[{"role": "user", "content": "think"}], reasoning_effort="extreme"
         )
     assert err.value.body["param"] == "reasoning_effort"
-
-
-def test_anthropic_image_data_uri(client, anthropic_mock):
-    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-    client.chat.completions.create(
-        model="claude",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
-        ]}],
-    )
-    blocks = anthropic_mock.last_request.json["messages"][0]["content"]
-    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": pixel}}
 
 
 # --- errors through the client -------------------------------------------------------

@@ -2,7 +2,7 @@
 through the real gateway.
 
 Real Envoy with the built filter, the real ``switchyard-keyservice`` (SQLite) behind
-:class:`test_fallback_keys.RecordingProxy` (which keeps what Envoy asked it), strict
+:class:`harness.RecordingProxy` (which keeps what Envoy asked it), strict
 mock providers. Each test sends the attack and asserts on what the keyservice
 recorded (``/key/info``, ``/spend/logs``) and admitted, and on what the mock got.
 
@@ -21,24 +21,19 @@ held the slot for 10 minutes.
 from __future__ import annotations
 
 import datetime
-import json
-import os
 import socket
-import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 import harness
+from harness import RecordingProxy, poll
 from mocks import OPENAI_KEY, OpenAIMock
-from test_fallback_keys import CONTEXT_WINDOW_OPENAI, RecordingProxy
+from test_fallback_keys import CONTEXT_WINDOW_OPENAI
 
 MASTER = "sk-master-trust-admission-0123"
-KEYSERVICE_BIN = Path(os.environ.get(
-    "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
 ADMISSION = "x-switchyard-admission"
 #: Each answer: 10 prompt + 5 completion tokens at $0.00005 each = $0.00075.
 PRICE = 0.00075
@@ -47,28 +42,10 @@ PRICE = 0.00075
 @pytest.fixture(scope="module")
 def keyservice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingProxy, str]]:
     """The keyservice behind a recording proxy; yields the proxy and the SQLite URL."""
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
-    work = tmp_path_factory.mktemp("trust-admission")
-    database_url = f"sqlite://{work / 'keys.db'}"
-    log = open(work / "keyservice.log", "a")
-    proc = subprocess.Popen(
-        [str(KEYSERVICE_BIN), "--listen", "127.0.0.1:0", "--database-url", database_url,
-         "--master-key-env", "TRUST_ADMISSION_MASTER"],
-        stdout=subprocess.PIPE, stderr=log, text=True,
-        env=dict(os.environ, TRUST_ADMISSION_MASTER=MASTER))
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("listening on "), line
-        proxy = RecordingProxy(int(line.rsplit(":", 1)[1]))
-        try:
-            yield proxy, database_url
-        finally:
-            proxy.stop()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with harness.keyservice_behind_recording_proxy(
+            tmp_path_factory.mktemp("trust-admission"), master=MASTER,
+            master_env="TRUST_ADMISSION_MASTER") as recorded:
+        yield recorded
 
 
 def dep(group: str, base_url: str, priced: bool = True) -> str:
@@ -138,20 +115,10 @@ def key_spend(gw: harness.Gateway, key: str) -> float:
     return info["info"]["spend"]
 
 
-def poll(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-    """``fetch()`` until ``ok`` holds or ``timeout`` seconds passed; the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
-
-
 def admitted_again(gw: harness.Gateway, key: str) -> tuple[int, dict[str, str], Any]:
     """The next chat request, once the key's one slot is free (seconds, not the
     10-minute lease expiry)."""
-    return poll(lambda: chat(gw, key), lambda r: r[0] != 429)
+    return poll(lambda: chat(gw, key), lambda r: r[0] != 429, timeout=5.0)
 
 
 def away_from_a_minute_boundary() -> None:
@@ -350,7 +317,8 @@ def test_an_error_fallback_is_one_request_one_count_one_slot(
         # Counted once: the one request of this minute is used, so the next is refused
         # for rpm (not for a slot: that is free again).
         status, _, body = poll(lambda: chat(gw, key),
-                               lambda r: r[0] != 429 or "parallel" not in r[2]["error"]["message"])
+                               lambda r: r[0] != 429 or "parallel" not in r[2]["error"]["message"],
+                               timeout=5.0)
         assert status == 429, body
         assert "Limit type: requests" in body["error"]["message"], body
         assert big.request_count == 1

@@ -14,18 +14,16 @@ from __future__ import annotations
 import pytest
 
 import harness
+from harness import poll
 from mocks import OPENAI_KEY, AnthropicMock, OpenAIMock
-from test_keys import MASTER, KEYSERVICE_BIN, Keyservice, admin, wait_for
+from test_keys import MASTER, admin
 
 ANTHROPIC_KEY = "sk-ant-test-aliases"
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
     work = tmp_path_factory.mktemp("trust-aliases")
-    ks = Keyservice(work).start()
     # Two providers, so that "which group served it" is what each one received.
     with OpenAIMock(api_key=OPENAI_KEY) as expensive, OpenAIMock(api_key=OPENAI_KEY) as cheap, \
             AnthropicMock(api_key=ANTHROPIC_KEY) as claude:
@@ -42,14 +40,10 @@ model_list:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = ks.gateway(config, {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER,
-                                 "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY}, work / "gw")
-        gw.start()
-        try:
+        env = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER,
+               "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY}
+        with harness.keyed_gateway(config, env, work, master=MASTER) as (gw, _):
             yield gw, expensive, cheap, claude
-        finally:
-            gw.stop()
-            ks.stop()
 
 
 def generate(gw, body):
@@ -79,7 +73,7 @@ def test_a_downgraded_key_is_served_by_the_alias_target(gateway):
     assert expensive.requests == [], "the group the key may not use was called"
     assert [r.json["model"] for r in cheap.requests] == ["gpt-4o-mini"]
     assert headers.get("x-litellm-model-group") in (None, "my-free-tier"), headers
-    logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}")[2],
+    logs = poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}")[2],
                     lambda rows: isinstance(rows, list) and len(rows) == 1)
     assert [row["model_group"] for row in logs] == ["my-free-tier"], logs
 

@@ -16,7 +16,7 @@ import pytest
 
 import harness
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
-from test_keys import KEYSERVICE_BIN, MASTER, Keyservice
+from test_keys import MASTER
 
 ENV = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -128,9 +128,6 @@ router_settings:
 
 @pytest.fixture
 def keyed(tmp_path):
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
-    ks = Keyservice(tmp_path).start()
     with OpenAIMock(api_key=OPENAI_KEY) as mock:
         config = f"""
 model_list:
@@ -139,13 +136,9 @@ model_list:
 general_settings:
   master_key: os.environ/TEST_MASTER
 """
-        gw = ks.gateway(config, {**ENV, "TEST_MASTER": MASTER}, tmp_path / "gw")
-        gw.start()
-        try:
+        with harness.keyed_gateway(config, {**ENV, "TEST_MASTER": MASTER}, tmp_path,
+                                   master=MASTER) as (gw, ks):
             yield gw, ks, mock
-        finally:
-            gw.stop()
-            ks.stop()
 
 
 def test_regenerate_by_path_keeps_the_key_out_of_every_log(keyed):

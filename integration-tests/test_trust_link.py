@@ -30,20 +30,18 @@ import socket
 import sqlite3
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import harness
+from harness import wait_for
 from mocks import OPENAI_KEY, OpenAIMock
 from mocks.tls import make_certificates
 
 MASTER = "sk-link-master-0123456789"
 REPORTER = "link-reporter-secret-abcdef0123456789"
-KEYSERVICE_BIN = Path(os.environ.get(
-    "SWITCHYARD_KEYSERVICE_BIN", harness.REPO_ROOT / "target" / "debug" / "switchyard-keyservice"))
 
 #: $0.001 per prompt token and $0.002 per completion token: every answered request
 #: costs something, so a lost report shows.
@@ -76,7 +74,7 @@ class LinkKeyservice:
             env["SY_LINK_MASTER"] = self.master
         if self.reporter:
             env["SWITCHYARD_REPORTER_KEY"] = self.reporter
-        cmd = [str(KEYSERVICE_BIN), "--listen", f"127.0.0.1:{self.port or 0}",
+        cmd = [str(harness.KEYSERVICE_BIN), "--listen", f"127.0.0.1:{self.port or 0}",
                "--database-url", self.database_url,
                "--master-key-env", "SY_LINK_MASTER"]
         if self.tls:
@@ -146,16 +144,6 @@ def chat(url: str, key: str, model: str = "gpt-a", timeout: float = 15.0):
         "POST", f"{url}/v1/chat/completions",
         {"model": model, "messages": [{"role": "user", "content": "hi"}]},
         headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def assert_openai_error(status, body, *, min_status: int = 400):
@@ -442,7 +430,7 @@ def test_up_stopped_with_requests_in_flight_records_every_answered_request(tmp_p
     port = free_port()
     env = dict(os.environ, TEST_OPENAI_KEY=OPENAI_KEY, LINK_MASTER=MASTER,
                SWITCHYARD_WASM=str(harness.SWITCHYARD_WASM),
-               SWITCHYARD_KEYSERVICE_BIN=str(KEYSERVICE_BIN), ENVOY_BIN=str(harness.ENVOY_BIN))
+               SWITCHYARD_KEYSERVICE_BIN=str(harness.KEYSERVICE_BIN), ENVOY_BIN=str(harness.ENVOY_BIN))
     env.pop("DATABASE_URL", None)
     env.pop("LITELLM_MASTER_KEY", None)
     log = open(tmp_path / "up.log", "w+")

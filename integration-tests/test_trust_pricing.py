@@ -24,15 +24,15 @@ import json
 import math
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import harness
+from harness import poll
 from mocks import ANTHROPIC_KEY, AZURE_API_VERSION, AZURE_KEY, OPENAI_KEY
 from mocks import AnthropicMock, AzureMock, OpenAIMock
-from test_keys import KEYSERVICE_BIN, MASTER, Keyservice, wait_for
+from test_keys import MASTER
 
 #: Shipped prices (config/prices.json, LiteLLM's list prices), USD per token.
 GPT_4O_MINI = (1.5e-7, 6e-7)
@@ -72,25 +72,17 @@ general_settings:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if not KEYSERVICE_BIN.is_file():
-        pytest.fail(f"{KEYSERVICE_BIN} is missing: cargo build -p switchyard-keyservice")
     missing = harness.missing_prerequisites()
     if missing:
         pytest.fail("missing: " + ", ".join(missing))
     work = tmp_path_factory.mktemp("trust-pricing")
-    ks = Keyservice(work).start()
     deployments = {"mini-deploy": "gpt-4o-mini-2024-07-18", "gpt-4o-deploy": "gpt-4o-2024-08-06"}
     with OpenAIMock(api_key=OPENAI_KEY) as openai, \
             AzureMock(api_key=AZURE_KEY, deployments=deployments) as azure, \
             AnthropicMock(api_key=ANTHROPIC_KEY) as anthropic:
         config = config_text(openai, azure, anthropic)
-        gw = ks.gateway(config, ENV, work / "gw")
-        gw.start()
-        try:
+        with harness.keyed_gateway(config, ENV, work, master=MASTER) as (gw, ks):
             yield gw, ks, openai, azure, anthropic, config, work
-        finally:
-            gw.stop()
-            ks.stop()
 
 
 def admin(gw, method, path, body=None):
@@ -112,14 +104,14 @@ def chat(gw, model: str, key: str, text: str = "hi") -> tuple[int, dict[str, str
 
 
 def spend_rows(gw, key: str, at_least: int = 1) -> list[dict[str, Any]]:
-    _, _, logs = wait_for(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
+    _, _, logs = poll(lambda: admin(gw, "GET", f"/spend/logs?api_key={key}"),
                           lambda r: r[0] == 200 and len(r[2]) >= at_least)
     assert isinstance(logs, list), logs
     return logs
 
 
 def key_spend(gw, key: str, above: float = 0.0) -> float:
-    info = wait_for(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
+    info = poll(lambda: admin(gw, "GET", f"/key/info?key={key}")[2],
                     lambda i: i.get("info", {}).get("spend", 0) > above)
     return float(info["info"]["spend"])
 

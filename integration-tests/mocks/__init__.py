@@ -1,20 +1,21 @@
-"""Mock LLM providers for the integration tests (see providers.py).
+"""Mock LLM providers for the integration tests: one module per provider's native API.
+
+``base`` has the HTTP plumbing they share (:class:`MockProvider`); ``openai``
+(and the OpenAI-compatible clouds' :data:`CLOUD_PROFILES`), ``azure``,
+``anthropic``, ``ollama``, ``gemini``, ``vertex``, ``cohere``, ``huggingface`` and
+``bedrock`` each hold one provider's mock.
 
 The constants are the credentials and Azure deployments the pytest fixtures
 (conftest.py) start the mocks with, so tests and gateway configs can use them.
 """
 
+from .anthropic import AnthropicMock
+from .azure import AzureMock
+from .base import DEFAULT_TOOL_ARGS, MockProvider, RecordedRequest
 from .gemini import GeminiMock
+from .ollama import OllamaMock
+from .openai import CLOUD_PROFILES, OpenAIMock
 from .vertex import GoogleOAuthMock, VertexMock
-from .providers import (
-    CLOUD_PROFILES,
-    AnthropicMock,
-    AzureMock,
-    MockProvider,
-    OllamaMock,
-    OpenAIMock,
-    RecordedRequest,
-)
 
 OPENAI_KEY = "sk-openai-mock-key"
 AZURE_KEY = "azure-mock-key-0123456789"
@@ -35,6 +36,7 @@ __all__ = [
     "AnthropicMock",
     "AzureMock",
     "CLOUD_PROFILES",
+    "DEFAULT_TOOL_ARGS",
     "GEMINI_KEY",
     "GeminiMock",
     "GoogleOAuthMock",

@@ -64,7 +64,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .providers import (
+from .base import (
     JsonResponse,
     MockProvider,
     RecordedRequest,

@@ -37,7 +37,7 @@ import json
 import uuid
 from typing import Any, Iterable
 
-from .providers import (
+from .base import (
     JsonResponse,
     MockProvider,
     RecordedRequest,

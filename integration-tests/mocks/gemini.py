@@ -56,7 +56,7 @@ import re
 import threading
 from typing import Any, Iterable
 
-from .providers import (
+from .base import (
     JsonResponse,
     MockProvider,
     RecordedRequest,

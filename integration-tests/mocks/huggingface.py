@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .providers import (
+from .base import (
     JsonResponse,
     MockProvider,
     RecordedRequest,

@@ -18,7 +18,7 @@ own project and location (else ``403 PERMISSION_DENIED``). Google's models answe
 as :class:`~mocks.gemini.GeminiMock` does (``generateContent``,
 ``streamGenerateContent``) and ``predict`` embeds (``instances`` → ``predictions``);
 Claude (``rawPredict``, ``streamRawPredict``) answers as
-:class:`~mocks.providers.AnthropicMock` does, after checking the Vertex shape: no
+:class:`~mocks.anthropic.AnthropicMock` does, after checking the Vertex shape: no
 ``model`` in the body, ``anthropic_version: "vertex-2023-10-16"``.
 """
 
@@ -33,18 +33,17 @@ import time
 import urllib.parse
 from typing import Any, Iterable
 
-from .gemini import GeminiMock, _fields, _GoogleInvalid, google_error
-from .providers import (
-    AnthropicMock,
+from .anthropic import AnthropicMock, _anthropic_error
+from .base import (
     JsonResponse,
     MockProvider,
     RecordedRequest,
     StreamResponse,
-    _anthropic_error,
     _embedding,
     _is_int,
     _words,
 )
+from .gemini import GeminiMock, _fields, _GoogleInvalid, google_error
 
 __all__ = ["GoogleOAuthMock", "VertexMock", "rsa_public_numbers"]
 
