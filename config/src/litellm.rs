@@ -17,7 +17,7 @@
 //!    ([`Config::resolve_env`]).
 //!
 //! `os.environ/NAME` in a deployment's `api_key`, `api_base` and `api_version` is *not*
-//! resolved here: those become [`switchyard_filter::plugin_config::Setting::Env`] so the
+//! resolved here: those become [`switchyard_contract::plugin_config::Setting::Env`] so the
 //! filter reads them inside Envoy and secrets never reach a rendered file (see
 //! `plan.rs`, which also resolves the other `litellm_params` values).
 
@@ -498,7 +498,7 @@ pub struct ModelInfo {
     /// `forward_client_headers` (Switchyard's; LiteLLM keeps `model_info` as
     /// metadata): client headers that choose what the operator's account is billed
     /// for (`OpenAI-Organization`, `OpenAI-Project`, `x-goog-user-project`, …, see
-    /// `switchyard_filter::billing_headers`) that this deployment lets through to its
+    /// `switchyard_contract::billing_headers`) that this deployment lets through to its
     /// provider. Every other such header is removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_client_headers: Option<Vec<String>>,

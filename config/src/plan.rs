@@ -45,13 +45,13 @@ use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_filter::plugin_config::{
+use switchyard_contract::plugin_config::{
     AwsSigning, DeploymentConfig, ErrorFallbacks, GroupConfig, GroupRetries, Pricing,
     PromptTemplate, RoleTemplate, RouterConfig, Setting,
 };
 
 use crate::prices::PriceTable;
-use switchyard_filter::providers::{infer_provider, ProviderKind};
+use switchyard_contract::providers::{infer_provider, ProviderKind};
 
 use crate::litellm::{
     check_env_name, env_ref, py_str, resolve_string, Config, ConfigError, FallbackList,
@@ -1324,7 +1324,8 @@ impl Compiler<'_> {
         let api_version = field("api_version", &lp.api_version);
 
         let vertex = if provider == ProviderKind::VertexAi {
-            if let Some(why) = switchyard_filter::providers::vertex::unsupported_model(&model_id) {
+            if let Some(why) = switchyard_contract::providers::vertex::unsupported_model(&model_id)
+            {
                 self.warn(
                     format!("{p}.litellm_params.model"),
                     format!("{:?}: {why}; deployment skipped", lp.model),
@@ -1510,10 +1511,10 @@ impl Compiler<'_> {
         let default_params = self.default_params(&p, lp)?;
         self.warn_unused(&p, entry, provider);
         for name in entry.model_info.forward_client_headers.iter().flatten() {
-            if !switchyard_filter::billing_headers::is_billing_header(name.trim()) {
+            if !switchyard_contract::billing_headers::is_billing_header(name.trim()) {
                 self.warn(
                     format!("{p}.model_info.forward_client_headers"),
-                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_filter::billing_headers::BILLING_HEADERS.join(", ")),
+                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_contract::billing_headers::BILLING_HEADERS.join(", ")),
                 );
             }
         }
@@ -2164,7 +2165,7 @@ impl Compiler<'_> {
                 self.warn(path, "not supported by Switchyard yet; ignored");
                 continue;
             }
-            if switchyard_filter::litellm_fields::is_litellm_field(key) {
+            if switchyard_contract::litellm_fields::is_litellm_field(key) {
                 // LiteLLM consumes these itself (`num_retries`, `metadata`, …): they are
                 // never request parameters, so no provider may get them.
                 self.warn(
@@ -2207,14 +2208,14 @@ impl Compiler<'_> {
 
     /// Warns about the typed `litellm_params`/`model_info` fields a served deployment
     /// sets but Switchyard does not apply.
-    /// The billing headers (`switchyard_filter::billing_headers`) a deployment lets
+    /// The billing headers (`switchyard_contract::billing_headers`) a deployment lets
     /// through: its `model_info.forward_client_headers`, `OpenAI-Organization` with
     /// `general_settings.forward_openai_org_id`, every `x-*` one with
     /// `general_settings.forward_client_headers_to_llm_api` or the group in
     /// `litellm_settings.model_group_settings.forward_client_headers_to_llm_api`
     /// (LiteLLM's names and meanings). Lowercase, sorted, once each.
     fn forward_client_headers(&self, entry: &ModelEntry) -> Vec<String> {
-        use switchyard_filter::billing_headers::BILLING_HEADERS;
+        use switchyard_contract::billing_headers::BILLING_HEADERS;
         let general = &self.config.general_settings;
         let mut allowed: Vec<String> = entry
             .model_info

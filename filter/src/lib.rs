@@ -19,7 +19,6 @@
     )
 )]
 
-pub mod billing_headers;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
@@ -35,7 +34,6 @@ pub mod log_path;
 pub mod messages;
 pub mod mock;
 pub mod ndjson;
-pub mod plugin_config;
 pub mod providers;
 pub mod request;
 pub mod responder;
@@ -44,6 +42,10 @@ pub mod sigv4;
 pub mod spend;
 pub mod sse;
 pub mod upstream;
+
+// The plugin config and the billing-header list are contracts with the config
+// compiler, defined in `switchyard_contract`.
+pub use switchyard_contract::{billing_headers, plugin_config};
 
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]

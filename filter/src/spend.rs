@@ -58,11 +58,15 @@ use crate::endpoint::{ClientApi, Endpoint};
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
 /// Request header the keyservice sets (through ext_authz) at every admission: the
-/// request's admission id, random and never shown to a client or a provider. Spend
-/// rows are keyed on it; an internal redirect carries it so that the replay is
-/// admitted as the same request (see the module docs). A client's own is removed by
-/// the router stage.
-pub const ADMISSION_HEADER: &str = "x-switchyard-admission";
+/// request's admission id (see the module docs).
+pub use switchyard_contract::headers::ADMISSION_HEADER;
+// The bounds on a row's labels, applied here and again by the keyservice, and the
+// report types of `POST /spend/record`.
+pub use switchyard_contract::spend::{
+    bound_row_metadata, bound_tags, LeaseRelease, SpendRecord, MAX_REQUEST_METADATA_BYTES,
+    MAX_REQUEST_TAGS, MAX_REQUEST_TAG_BYTES, MAX_ROW_METADATA_BYTES,
+};
+use switchyard_contract::spend::{bounded_label, bounded_tag, tags_of, CacheHit, SpendTime};
 /// Longest client `x-request-id` recorded in a row's metadata (a label, never a key).
 pub const MAX_CLIENT_REQUEST_ID_BYTES: usize = 128;
 /// Reports kept at most per worker while the keyservice does not take them.
@@ -127,19 +131,6 @@ impl KeyFacts {
         )
     }
 }
-
-/// Largest client `metadata` recorded in a spend-log row: the JSON text of the
-/// request's `metadata` (and of `litellm_metadata`), in bytes. A larger one is
-/// recorded as `{"metadata_truncated": {"bytes": N, "limit": 2048}}`, unparsed.
-/// 2048 is LiteLLM's own cut for strings it stores (`MAX_STRING_LENGTH_PROMPT_IN_DB`).
-pub const MAX_REQUEST_METADATA_BYTES: usize = 2048;
-/// Most tags recorded in a row (`request_tags`); later ones are left out.
-pub const MAX_REQUEST_TAGS: usize = 32;
-/// Longest tag recorded (bytes); a longer one is cut at a character boundary.
-pub const MAX_REQUEST_TAG_BYTES: usize = 256;
-/// Largest `metadata` a spend-log row stores, whoever reports it (the keyservice
-/// checks it too): the two metadata objects at their bound, with room to spare.
-pub const MAX_ROW_METADATA_BYTES: usize = 4 * MAX_REQUEST_METADATA_BYTES;
 
 /// The client's labels of a request, as its spend-log row records them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -245,34 +236,6 @@ fn truncated(bytes: usize) -> Value {
     json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_REQUEST_METADATA_BYTES}})
 }
 
-/// Cuts `tag` to [`MAX_REQUEST_TAG_BYTES`] at a character boundary.
-fn bounded_tag(tag: &str) -> String {
-    bounded_label(tag, MAX_REQUEST_TAG_BYTES)
-}
-
-/// Cuts `text` to `max` bytes at a character boundary.
-fn bounded_label(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default().to_string()
-}
-
-/// The string tags of a parsed list, bounded.
-fn tags_of(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .take(MAX_REQUEST_TAGS)
-                .map(bounded_tag)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The string tags of a raw JSON list, bounded, read without building the rest of
 /// the list (a hostile client's million tags are skipped, not allocated).
 fn parse_tags(raw: &str) -> Vec<String> {
@@ -300,27 +263,6 @@ fn parse_tags(raw: &str) -> Vec<String> {
     }
     let mut de = serde_json::Deserializer::from_str(raw);
     de.deserialize_any(Tags).unwrap_or_default()
-}
-
-/// A row's `metadata` as stored: an object within [`MAX_ROW_METADATA_BYTES`], else
-/// the truncation marker (anything not an object becomes `{}`). For the keyservice.
-pub fn bound_row_metadata(metadata: Value) -> Value {
-    match metadata {
-        Value::Object(map) => {
-            let bytes = serde_json::to_vec(&map).map_or(usize::MAX, |b| b.len());
-            if bytes > MAX_ROW_METADATA_BYTES {
-                json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_ROW_METADATA_BYTES}})
-            } else {
-                Value::Object(map)
-            }
-        }
-        _ => json!({}),
-    }
-}
-
-/// A row's `request_tags` as stored: its string entries, bounded. For the keyservice.
-pub fn bound_tags(tags: &Value) -> Value {
-    Value::from(tags_of(tags))
 }
 
 /// What one answered request was.
@@ -398,8 +340,9 @@ fn metadata(a: &Answered<'_>) -> Option<Value> {
     Some(Value::Object(map))
 }
 
-/// The `POST /spend/record` body: LiteLLM's spend-log row.
-pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
+/// The `POST /spend/record` row of an answered request ([`SpendRecord`], LiteLLM's
+/// spend-log row).
+pub fn record(key: &KeyFacts, a: &Answered<'_>) -> SpendRecord {
     let opt = |s: &str| {
         if s.is_empty() {
             None
@@ -407,35 +350,50 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
             Some(s.to_string())
         }
     };
-    let body = json!({
-        "request_id": a.request_id,
-        "call_type": a.call_type,
-        "api_key": opt(&key.key_hash),
-        "spend": a.spend,
-        "prompt_tokens": a.usage.prompt_tokens,
-        "completion_tokens": a.usage.completion_tokens,
-        "total_tokens": a.usage.prompt_tokens.saturating_add(a.usage.completion_tokens),
-        "startTime": a.start_ms as f64 / 1000.0,
-        "endTime": a.end_ms as f64 / 1000.0,
-        "model": a.model,
-        "model_id": a.model_id,
-        "model_group": a.model_group,
-        "custom_llm_provider": a.provider,
-        "api_base": a.api_base,
-        "user": opt(&key.user_id),
-        "team_id": opt(&key.team_id),
-        "status": a.status,
-        "cache_hit": false,
-        "metadata": metadata(a),
-        "request_tags": a.labels.tags,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
+    SpendRecord {
+        request_id: a.request_id.to_string(),
+        call_type: a.call_type.to_string(),
+        api_key: opt(&key.key_hash),
+        spend: a.spend,
+        prompt_tokens: a.usage.prompt_tokens,
+        completion_tokens: a.usage.completion_tokens,
+        total_tokens: Some(
+            a.usage
+                .prompt_tokens
+                .saturating_add(a.usage.completion_tokens),
+        ),
+        start_time: Some(SpendTime::Seconds(a.start_ms as f64 / 1000.0)),
+        end_time: Some(SpendTime::Seconds(a.end_ms as f64 / 1000.0)),
+        completion_start_time: None,
+        model: a.model.to_string(),
+        model_id: a.model_id.to_string(),
+        model_group: a.model_group.to_string(),
+        custom_llm_provider: a.provider.to_string(),
+        api_base: a.api_base.to_string(),
+        user: opt(&key.user_id),
+        team_id: opt(&key.team_id),
+        end_user: None,
+        status: Some(a.status.to_string()),
+        cache_hit: Some(CacheHit::Flag(false)),
+        cache_key: None,
+        metadata: metadata(a),
+        request_tags: Value::from(a.labels.tags.clone()),
+        lease_id: None,
+    }
 }
 
-/// The `POST /spend/record` entry that ends a request: its lease (parallel-request
-/// slot, continuation mark) is freed. Queued with the spend rows.
+/// The `POST /spend/record` body of an answered request: [`record`], serialized.
+pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
+    serde_json::to_vec(&record(key, a)).unwrap_or_default()
+}
+
+/// The `POST /spend/record` entry that ends a request ([`LeaseRelease`]): its lease
+/// (parallel-request slot, continuation mark) is freed. Queued with the spend rows.
 pub fn release(lease: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "release_lease": lease })).unwrap_or_default()
+    serde_json::to_vec(&LeaseRelease {
+        release_lease: lease.to_string(),
+    })
+    .unwrap_or_default()
 }
 
 /// What Envoy's `response.code_details` says of a downstream request that ended by
@@ -822,6 +780,69 @@ mod tests {
         assert!(bound_row_metadata(huge).get("metadata_truncated").is_some());
         assert_eq!(bound_tags(&json!(["a", 2, "b"])), json!(["a", "b"]));
         assert_eq!(bound_tags(&json!("nope")), json!([]));
+    }
+
+    /// The contract with the keyservice: what the filter sends parses strictly as
+    /// the keyservice's [`SpendRecord`] and [`LeaseRelease`] (unknown fields
+    /// refused), and nothing the filter writes is lost on the way.
+    #[test]
+    fn reports_parse_strictly_as_the_keyservice_reads_them() {
+        let key = KeyFacts {
+            key_hash: "h".into(),
+            user_id: "u".into(),
+            team_id: "t".into(),
+            lease: "l".into(),
+            admission: "adm".into(),
+        };
+        let mut marks = Map::new();
+        marks.insert("switchyard_partial".into(), json!(true));
+        let labels = SpendLabels::from_raw(Some(r#"{"env":"prod"}"#), None, Some(r#"["t1"]"#));
+        let body = report(
+            &key,
+            &Answered {
+                request_id: "adm:attempt-1:failed",
+                client_request_id: "c",
+                call_type: "acompletion",
+                model: "gpt-4o",
+                model_id: "d1",
+                model_group: "g",
+                provider: "openai",
+                api_base: "https://x",
+                spend: 0.25,
+                usage: Usage {
+                    prompt_tokens: 3,
+                    completion_tokens: 4,
+                    ..Default::default()
+                },
+                start_ms: 1_000,
+                end_ms: 2_500,
+                status: "failure",
+                labels: &labels,
+                marks: &marks,
+            },
+        );
+        let sent: Value = serde_json::from_slice(&body).unwrap();
+        let parsed: SpendRecord = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.request_id, "adm:attempt-1:failed");
+        assert_eq!(parsed.total_tokens, Some(7));
+        assert_eq!(parsed.end_time, Some(SpendTime::Seconds(2.5)));
+        assert_eq!(parsed.status.as_deref(), Some("failure"));
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            sent,
+            "every field the filter sends is one the keyservice reads"
+        );
+        let release: LeaseRelease = serde_json::from_slice(&release("L")).unwrap();
+        assert_eq!(release.release_lease, "L");
+        // A batch is an array of either.
+        let (_, batch) = batch(vec![(1, body), (2, super::release("L"))]);
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&batch).unwrap();
+        assert!(serde_json::from_str::<SpendRecord>(items[0].get()).is_ok());
+        assert!(serde_json::from_str::<LeaseRelease>(items[1].get()).is_ok());
+        assert!(
+            serde_json::from_str::<SpendRecord>(items[1].get()).is_err(),
+            "a release is not a row"
+        );
     }
 
     /// Found by the fuzz target `upstream_response` (an OpenAI stream whose usage

@@ -27,7 +27,7 @@ use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
-use crate::providers::{self, ProviderKind, ResponseContext, StreamTranslate};
+use crate::providers::{self, ProviderKind, ProviderKindExt, ResponseContext, StreamTranslate};
 use crate::request::TopLevel;
 use crate::router::{RouteFacts, FALLBACK_PATH_PREFIX, ROUTE_PROPERTY};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
