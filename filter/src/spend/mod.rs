@@ -45,8 +45,6 @@
 //! [`MAX_REQUEST_TAG_BYTES`] are cut. The keyservice applies the same bounds
 //! ([`bound_row_metadata`], [`bound_tags`]) to whatever a reporter sends.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -54,6 +52,11 @@ use serde_json::{json, Map, Value};
 
 use crate::cost::Usage;
 use crate::endpoint::{ClientApi, Endpoint};
+
+pub mod queue;
+
+// The worker's queue of reports and the policy that sends them (see `queue`).
+pub use queue::{batch, enqueue, SpendQueue, MAX_QUEUED, QUEUE};
 
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
@@ -69,10 +72,6 @@ pub use switchyard_contract::spend::{
 use switchyard_contract::spend::{bounded_label, bounded_tag, tags_of, CacheHit, SpendTime};
 /// Longest client `x-request-id` recorded in a row's metadata (a label, never a key).
 pub const MAX_CLIENT_REQUEST_ID_BYTES: usize = 128;
-/// Reports kept at most per worker while the keyservice does not take them.
-pub const MAX_QUEUED: usize = 10_000;
-/// Longest wait between two tries of one report.
-const MAX_BACKOFF_MS: u64 = 30_000;
 
 /// Who a request was admitted for (headers the keyservice set through ext_authz).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -421,134 +420,13 @@ pub fn lease_at_end(
     }
 }
 
-struct Pending {
-    id: u64,
-    body: Vec<u8>,
-    tries: u32,
-    next_try_ms: u64,
-    in_flight: bool,
-}
-
-/// Reports waiting for the keyservice, with per-report backoff. Time is passed in.
-#[derive(Default)]
-pub struct SpendQueue {
-    pending: VecDeque<Pending>,
-    next_id: u64,
-    dropped: u64,
-}
-
-impl SpendQueue {
-    /// Queues a report; over [`MAX_QUEUED`] the oldest is dropped (and counted).
-    pub fn push(&mut self, body: Vec<u8>, now_ms: u64) {
-        if self.pending.len() >= MAX_QUEUED {
-            self.pending.pop_front();
-            self.dropped += 1;
-        }
-        self.next_id += 1;
-        self.pending.push_back(Pending {
-            id: self.next_id,
-            body,
-            tries: 0,
-            next_try_ms: now_ms,
-            in_flight: false,
-        });
-    }
-
-    /// Reports due now (marked in flight): `(id, body)`.
-    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
-        self.pending
-            .iter_mut()
-            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
-            .take(max)
-            .map(|p| {
-                p.in_flight = true;
-                p.tries += 1;
-                (p.id, p.body.clone())
-            })
-            .collect()
-    }
-
-    /// The keyservice took report `id`.
-    pub fn ack(&mut self, id: u64) {
-        self.pending.retain(|p| p.id != id);
-    }
-
-    /// Report `id` failed: try again after a backoff (1 s, 2 s, 4 s … 30 s).
-    pub fn fail(&mut self, id: u64, now_ms: u64) {
-        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
-            p.in_flight = false;
-            let backoff = 1000u64
-                .saturating_mul(1 << p.tries.min(5))
-                .min(MAX_BACKOFF_MS);
-            p.next_try_ms = now_ms + backoff;
-        }
-    }
-
-    /// Reports waiting (in flight included).
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// Reports dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-}
-
 thread_local! {
     /// Counter of [`KeyFacts::spend_key`] without an admission.
     static UNADMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-thread_local! {
-    /// This worker's queue (each Envoy worker thread runs its own wasm VM).
-    pub static QUEUE: RefCell<SpendQueue> = RefCell::new(SpendQueue::default());
-}
-
-/// Reports due together, as one `/spend/record` body (a JSON array of the report
-/// objects) and the ids it carries.
-pub fn batch(due: Vec<(u64, Vec<u8>)>) -> (Vec<u64>, Vec<u8>) {
-    let mut ids = Vec::with_capacity(due.len());
-    let mut body = Vec::with_capacity(due.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (i, (id, report)) in due.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(&report);
-        ids.push(id);
-    }
-    body.push(b']');
-    (ids, body)
-}
-
-/// Queues a report on this worker.
-pub fn enqueue(body: Vec<u8>, now_ms: u64) {
-    QUEUE.with(|q| q.borrow_mut().push(body, now_ms));
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_batch_is_a_json_array_of_the_reports() {
-        let (ids, body) = super::batch(vec![
-            (7, br#"{"request_id":"a","spend":0.5}"#.to_vec()),
-            (9, br#"{"request_id":"b","spend":0}"#.to_vec()),
-        ]);
-        assert_eq!(ids, [7, 9]);
-        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            parsed,
-            serde_json::json!([{"request_id":"a","spend":0.5},{"request_id":"b","spend":0}])
-        );
-        assert_eq!(super::batch(vec![]).1, b"[]");
-    }
-
     use super::*;
 
     #[test]
@@ -877,38 +755,5 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["total_tokens"], u64::MAX);
         assert_eq!(v["prompt_tokens"], u64::MAX - 9);
-    }
-
-    #[test]
-    fn queue_retries_with_backoff_and_forgets_acked() {
-        let mut q = SpendQueue::default();
-        q.push(b"a".to_vec(), 0);
-        q.push(b"b".to_vec(), 0);
-        let due = q.due(0, 10);
-        assert_eq!(due.len(), 2);
-        assert!(q.due(0, 10).is_empty(), "in flight, not sent twice");
-        q.ack(due[0].0);
-        q.fail(due[1].0, 100);
-        assert_eq!(q.len(), 1);
-        assert!(q.due(1_000, 10).is_empty(), "backing off");
-        let again = q.due(2_100, 10);
-        assert_eq!(again, vec![(due[1].0, b"b".to_vec())]);
-        q.fail(again[0].0, 2_100);
-        assert!(
-            q.due(5_000, 10).is_empty(),
-            "longer backoff the second time"
-        );
-        assert_eq!(q.due(6_200, 10).len(), 1);
-    }
-
-    #[test]
-    fn a_full_queue_drops_the_oldest_and_counts_it() {
-        let mut q = SpendQueue::default();
-        for i in 0..MAX_QUEUED + 3 {
-            q.push(i.to_string().into_bytes(), 0);
-        }
-        assert_eq!(q.len(), MAX_QUEUED);
-        assert_eq!(q.dropped(), 3);
-        assert_eq!(q.due(0, 1)[0].1, b"3".to_vec());
     }
 }
