@@ -80,7 +80,7 @@ impl ResponderExchange {
         if let Some(lease) =
             spend::lease_at_end(details.as_deref(), facts.as_ref(), carried.as_deref())
         {
-            spend::enqueue(spend::release(&lease), host.now_unix_millis());
+            host.queue_spend_report(spend::release(&lease), host.now_unix_millis());
         }
     }
 
@@ -259,7 +259,7 @@ fn report_local_answer(
             marks: &serde_json::Map::new(),
         },
     );
-    spend::enqueue(report, now);
+    host.queue_spend_report(report, now);
 }
 
 #[cfg(test)]

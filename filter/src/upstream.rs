@@ -1586,7 +1586,7 @@ impl UpstreamExchange {
                 marks: &marks,
             },
         );
-        spend::enqueue(body, now);
+        host.queue_spend_report(body, now);
     }
 
     /// Where an error goes next when it has an error fallback left: the request's

@@ -3,10 +3,12 @@
 //! The keyservice admits a request through ext_authz and names the key (its hash),
 //! user, team, parallel-request lease and the request's **admission id** in request
 //! headers; the responder stage keeps them in filter state ([`KeyFacts`]). When an
-//! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`])
-//! and queues it on its worker ([`SpendQueue`], one per wasm VM); the router stage's
-//! root context sends the queue to the keyservice's `POST /spend/record` every 100 ms
-//! and retries failed reports with backoff.
+//! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`],
+//! the contract's [`SpendRecord`]) and queues it through its host
+//! (`Host::queue_spend_report`: by default on its worker, [`SpendQueue`], one per wasm
+//! VM); the router stage's root context sends the queue to the keyservice's
+//! `POST /spend/record` every 100 ms and retries failed reports with backoff
+//! ([`queue::SpendReporter`]).
 //!
 //! **Identity.** A row is keyed on the admission id ([`KeyFacts::spend_key`]), which
 //! the keyservice draws at random for every admission and which never reaches a
