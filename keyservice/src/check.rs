@@ -626,6 +626,38 @@ fn listed_models(models: &[String]) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
+    /// The contract with Envoy's ext_authz (rendered by the config compiler from
+    /// `switchyard_contract::headers::KEY_HEADERS`): every header an admission writes
+    /// for the gateway is one Envoy lets through, and each of those is written (the
+    /// model after the key's aliases is the keyservice's own, never passed on).
+    #[test]
+    fn admitted_headers_are_the_ones_envoy_passes_to_the_gateway() {
+        let allowed = Allowed {
+            key_hash: Some("h".into()),
+            user_id: Some("u".into()),
+            team_id: Some("t".into()),
+            model: Some("m".into()),
+            alias_target: Some("a".into()),
+            lease: Some("l".into()),
+            admission: Some("adm".into()),
+            models: Some(vec!["g".into()]),
+            client_mock: true,
+            ..Default::default()
+        };
+        let written: Vec<&str> = allowed
+            .request_headers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| *name != headers::MODEL_HEADER)
+            .collect();
+        let mut passed = headers::KEY_HEADERS.to_vec();
+        let mut sorted = written.clone();
+        passed.sort_unstable();
+        sorted.sort_unstable();
+        assert_eq!(sorted, passed);
+        assert!(!headers::KEY_HEADERS.contains(&headers::MODEL_HEADER));
+    }
+
     #[test]
     fn listed_models_for_the_models_endpoint() {
         assert_eq!(listed_models(&[]), None);
