@@ -9,37 +9,37 @@
 //! `request_tags`): the filter applies them when it builds a row, the keyservice
 //! again on whatever any reporter sends.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
 /// One spend-log row with LiteLLM's names (`LiteLLM_SpendLogs`).
 ///
 /// The filter always sends every field but the ones marked "not sent by the
 /// filter", which other reporters (LiteLLM's names) may send. A reporter may omit
-/// what the filter always sends: the keyservice then records the field's default
-/// (`request_id` excepted: a row without one is refused).
+/// what the filter always sends, or send it as `null`: the keyservice then records
+/// the field's default (`request_id` excepted: a row without one is refused).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpendRecord {
     /// The row's id and the report's idempotency key (the filter: the admission id,
     /// with a suffix for a failed attempt). Required by the keyservice.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub request_id: String,
     /// `acompletion`, `atext_completion`, `aembedding`, `anthropic_messages`, …
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub call_type: String,
     /// The key's token hash (or the key itself, which the keyservice hashes); `None`
     /// for the master key or an open gateway.
     #[serde(default)]
     pub api_key: Option<String>,
     /// USD.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spend: f64,
     /// Prompt tokens.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub prompt_tokens: u64,
     /// Completion tokens.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub completion_tokens: u64,
     /// All tokens; a reporter that omits it gets prompt + completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,19 +71,19 @@ pub struct SpendRecord {
     )]
     pub completion_start_time: Option<SpendTime>,
     /// The provider's model id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub model: String,
     /// The deployment id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub model_id: String,
     /// The model group that served it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub model_group: String,
     /// LiteLLM's provider name (`openai`, `anthropic`, …).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_llm_provider: String,
     /// The deployment's api_base.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub api_base: String,
     /// The key's user; `None` when it has none.
     #[serde(default)]
@@ -119,6 +119,15 @@ pub struct SpendRecord {
     /// gateways sent it on every report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_id: Option<String>,
+}
+
+/// `null` read as the type's default (a reporter's `"model": null` is no model).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// A time in a spend report: Unix seconds (what the filter sends) or ISO-8601 text
@@ -241,6 +250,10 @@ mod tests {
             Some(SpendTime::Text("2024-05-01T12:00:00Z".into()))
         );
         assert!(row.cache_hit.as_ref().is_some_and(CacheHit::is_hit));
+        let nulls: SpendRecord =
+            serde_json::from_value(json!({"request_id": "r", "model": null, "spend": null}))
+                .unwrap();
+        assert_eq!((nulls.model.as_str(), nulls.spend), ("", 0.0));
         let e = serde_json::from_value::<SpendRecord>(json!({"request_id": "r", "spnd": 1}))
             .unwrap_err()
             .to_string();
