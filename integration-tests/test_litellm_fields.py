@@ -1,7 +1,7 @@
 """Request fields that belong to LiteLLM (real Envoy, the built .wasm, the mock
 providers, the keyservice where keys matter).
 
-* Every field of the filter's list (``filter/src/litellm_fields.rs``, read here from
+* Every field of the filter's list (``contract/src/litellm_fields.rs``, read here from
   that file: one list, not a copy) sent to an OpenAI-compatible, an Anthropic (on
   ``/v1/chat/completions`` and natively on ``/v1/messages``) and a Bedrock deployment:
   none reaches the provider, and the request is answered as without them.
@@ -32,7 +32,7 @@ from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
 from mocks.bedrock import STATIC_KEY, BedrockMock
 from test_keys import MASTER, admin
 
-FILTER_TABLE = harness.REPO_ROOT / "filter" / "src" / "litellm_fields.rs"
+FILTER_TABLE = harness.REPO_ROOT / "contract" / "src" / "litellm_fields.rs"
 CLAUDE = "claude-3-5-haiku-20241022"
 BEDROCK_CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 ENV = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY,

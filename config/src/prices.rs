@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
-use switchyard_filter::plugin_config::Pricing;
+use switchyard_contract::plugin_config::Pricing;
 
 /// The table shipped with Switchyard.
 const SHIPPED: &str = include_str!("../prices.json");
@@ -91,10 +91,10 @@ impl PriceTable {
     }
 
     /// The price of `model` as `provider` serves it: for each of its price names
-    /// ([`switchyard_filter::cost::price_names`]: the name, a fine-tune's `ft:`
+    /// ([`switchyard_contract::prices::price_names`]: the name, a fine-tune's `ft:`
     /// row and base model, the undated snapshot), `provider/name`, else `name`.
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Pricing> {
-        switchyard_filter::cost::price_names(model)
+        switchyard_contract::prices::price_names(model)
             .iter()
             .find_map(|name| {
                 self.by_name

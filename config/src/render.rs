@@ -16,9 +16,12 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use switchyard_filter::credentials::CLIENT_CREDENTIAL_HEADERS;
-use switchyard_filter::error::GatewayError;
-use switchyard_filter::plugin_config::{
+use switchyard_contract::error_body::{anthropic_error_value, openai_error_value, GatewayError};
+use switchyard_contract::filter_state::{API_ANTHROPIC, API_PROPERTY};
+use switchyard_contract::headers::{
+    ADMISSION_HEADER, CHECK_REQUEST_HEADERS, CLIENT_CREDENTIAL_HEADERS, GROUP_HEADER, STREAM_HEADER,
+};
+use switchyard_contract::plugin_config::{
     PluginConfig, ResponderConfig, Setting, SpendReporting, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
 };
@@ -92,16 +95,7 @@ pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording; a client can never set them (the router
 /// stage removes them).
-pub const KEY_HEADERS: [&str; 8] = [
-    switchyard_filter::stages::router::ALIAS_TARGET_HEADER,
-    "x-switchyard-key-hash",
-    "x-switchyard-user-id",
-    "x-switchyard-team-id",
-    "x-switchyard-lease",
-    "x-switchyard-key-models",
-    switchyard_filter::stages::responder::CLIENT_MOCK_HEADER,
-    switchyard_filter::spend::ADMISSION_HEADER,
-];
+pub use switchyard_contract::headers::KEY_HEADERS;
 
 /// Envoy ext_authz, asking the keyservice about each request: the caller's key (from
 /// LiteLLM's headers) and the model group the router stage resolved. Fails closed:
@@ -121,13 +115,7 @@ fn ext_authz() -> Value {
                 "path_prefix": "/check",
                 "authorization_request": {"allowed_headers": {"patterns": exact(&[
                     CLIENT_CREDENTIAL_HEADERS.as_slice(),
-                    &[
-                        switchyard_filter::stages::router::GROUP_HEADER,
-                        switchyard_filter::stages::router::REQUESTED_MODEL_HEADER,
-                        switchyard_filter::stages::router::FALLBACK_GROUPS_HEADER,
-                        // A replay's admission id, to continue its admission.
-                        switchyard_filter::spend::ADMISSION_HEADER,
-                    ],
+                    CHECK_REQUEST_HEADERS.as_slice(),
                 ].concat())}},
                 "authorization_response": {
                     "allowed_upstream_headers": {"patterns": exact(&KEY_HEADERS)},
@@ -216,7 +204,7 @@ fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) ->
 /// input (`filter/src/stages/upstream/fanout.rs`), and every call must reach the deployment
 /// Envoy picked, not whatever the route cluster would balance it to.
 fn direct_cluster_name(dep: &crate::plan::PlannedDeployment) -> Option<String> {
-    use switchyard_filter::providers::{bedrock, ProviderKind};
+    use switchyard_contract::providers::{bedrock, ProviderKind};
     (dep.upstream.provider == ProviderKind::Bedrock && bedrock::may_fan_out(&dep.upstream.model))
         .then(|| format!("direct_{}", dep.name))
 }
@@ -324,7 +312,7 @@ fn route_cluster(
             config.stream_timeout_ms = limits
                 .stream_silence
                 .get(&index)
-                .and_then(|s| switchyard_filter::deadline::millis(*s));
+                .and_then(|s| switchyard_contract::timeouts::millis(*s));
             let UpstreamAddress {
                 tls, host, port, ..
             } = &dep.address;
@@ -554,12 +542,12 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
     json!({
         "filter": {"response_flag_filter": {"flags": flags}},
         "status_code": status,
-        "body_format_override": {"json_format": {"error": {
-            "message": format!("{message}: %LOCAL_REPLY_BODY%"),
-            "type": kind,
-            "param": null,
-            "code": status.to_string(),
-        }}},
+        "body_format_override": {"json_format": openai_error_value(
+            status,
+            kind,
+            &format!("{message}: %LOCAL_REPLY_BODY%"),
+            None,
+        )},
     })
 }
 
@@ -568,10 +556,7 @@ fn mapper(flags: &[&str], status: u16, kind: &str, message: &str) -> Value {
 /// filter state `switchyard_api` to `anthropic` for them. Not `:path`: the upstream
 /// stage has rewritten it for the provider by the time Envoy replies.
 fn anthropic_request_expression() -> String {
-    format!(
-        "filter_state['wasm.{}'] == b'anthropic'",
-        switchyard_filter::stages::router::API_PROPERTY
-    )
+    format!("filter_state['wasm.{API_PROPERTY}'] == b'{API_ANTHROPIC}'")
 }
 
 /// `mapper` for Anthropic-format clients: the same replies to Anthropic-format requests,
@@ -579,7 +564,8 @@ fn anthropic_request_expression() -> String {
 /// type named for the status as the filter names it).
 fn anthropic_mapper(mapper: &Value) -> Value {
     let status = mapper["status_code"].as_u64().unwrap_or(500);
-    let kind = switchyard_filter::messages::error_type(u16::try_from(status).unwrap_or(500));
+    let kind =
+        switchyard_contract::error_body::anthropic_error_type(u16::try_from(status).unwrap_or(500));
     json!({
         "filter": {"and_filter": {"filters": [
             mapper["filter"].clone(),
@@ -592,10 +578,12 @@ fn anthropic_mapper(mapper: &Value) -> Value {
             }},
         ]}},
         "status_code": status,
-        "body_format_override": {"json_format": {"type": "error", "error": {
-            "type": kind,
-            "message": mapper["body_format_override"]["json_format"]["error"]["message"].clone(),
-        }}},
+        "body_format_override": {"json_format": anthropic_error_value(
+            kind,
+            mapper["body_format_override"]["json_format"]["error"]["message"]
+                .as_str()
+                .unwrap_or_default(),
+        )},
     })
 }
 
@@ -686,13 +674,10 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
                 .map(|f| f.context_window.len() + f.content_policy.len())
                 .max()
                 .unwrap_or(0);
-            let replay_headers = [
-                CLIENT_CREDENTIAL_HEADERS.as_slice(),
-                &[switchyard_filter::spend::ADMISSION_HEADER],
-            ]
-            .concat();
+            let replay_headers =
+                [CLIENT_CREDENTIAL_HEADERS.as_slice(), &[ADMISSION_HEADER]].concat();
             action["internal_redirect_policy"] = json!({
-                "max_internal_redirects": longest + switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS,
+                "max_internal_redirects": longest + switchyard_contract::routing::MAX_REQUEST_FALLBACKS,
                 "redirect_response_codes": [307],
                 // The replay presents the client's credentials (which the redirect
                 // carries), never the provider's the attempt left in the request, and
@@ -711,8 +696,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             // retry still fits in `timeout`.
             action["retry_policy"]["per_try_timeout"] = json!(secs(per_try));
         }
-        let group_header = json!({"name": switchyard_filter::stages::router::GROUP_HEADER, "string_match": {"exact": route.route_key}});
-        let stream_header = switchyard_filter::stages::router::STREAM_HEADER;
+        let group_header =
+            json!({"name": GROUP_HEADER, "string_match": {"exact": route.route_key}});
+        let stream_header = STREAM_HEADER;
         routes.push(json!({
             "name": route.group,
             "match": {"prefix": "/", "headers": [
@@ -971,6 +957,52 @@ mod tests {
         let plan = crate::plan::compile(&config, &env).unwrap();
         let opts = RenderOptions::for_tests();
         render(&plan, &opts).unwrap().bootstrap
+    }
+
+    /// The header lists Envoy's ext_authz is rendered with are the contract's: the
+    /// keyservice gets the client's credentials and the router stage's check headers,
+    /// and only the keyservice's own headers reach the filter.
+    #[test]
+    fn ext_authz_passes_exactly_the_contracts_headers() {
+        use switchyard_contract::headers as h;
+        let names = |patterns: &Value| -> Vec<String> {
+            patterns["patterns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["exact"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let service = &ext_authz()["typed_config"]["http_service"];
+        let to_keyservice = names(&service["authorization_request"]["allowed_headers"]);
+        let expected: Vec<&str> = h::CLIENT_CREDENTIAL_HEADERS
+            .iter()
+            .chain(&h::CHECK_REQUEST_HEADERS)
+            .copied()
+            .collect();
+        assert_eq!(to_keyservice, expected);
+        for header in [
+            h::GROUP_HEADER,
+            h::REQUESTED_MODEL_HEADER,
+            h::FALLBACK_GROUPS_HEADER,
+            h::ADMISSION_HEADER,
+        ] {
+            assert!(to_keyservice.iter().any(|n| n == header), "{header}");
+        }
+        let to_filter = names(&service["authorization_response"]["allowed_upstream_headers"]);
+        assert_eq!(to_filter, h::KEY_HEADERS);
+        for header in [
+            h::ALIAS_TARGET_HEADER,
+            h::KEY_HASH_HEADER,
+            h::USER_ID_HEADER,
+            h::TEAM_ID_HEADER,
+            h::LEASE_HEADER,
+            h::KEY_MODELS_HEADER,
+            h::CLIENT_MOCK_HEADER,
+            h::ADMISSION_HEADER,
+        ] {
+            assert!(to_filter.iter().any(|n| n == header), "{header}");
+        }
     }
 
     /// A config with virtual keys (a database, no master key) rendered against `ks`.
@@ -1343,16 +1375,14 @@ mod tests {
             // The longest config chain, after the request's own fallbacks.
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["max_internal_redirects"],
-                serde_json::json!(1 + switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS)
+                serde_json::json!(1 + switchyard_contract::routing::MAX_REQUEST_FALLBACKS)
             );
             // A replay presents the caller's credentials only (`credentials`).
             assert_eq!(
                 r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
-                serde_json::json!([
-                    CLIENT_CREDENTIAL_HEADERS.as_slice(),
-                    &[switchyard_filter::spend::ADMISSION_HEADER]
-                ]
-                .concat())
+                serde_json::json!(
+                    [CLIENT_CREDENTIAL_HEADERS.as_slice(), &[ADMISSION_HEADER]].concat()
+                )
             );
         }
         // The `big` cluster clears `small`'s extra header too (a fallback replays the
@@ -1378,7 +1408,7 @@ mod tests {
             ["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0];
         assert_eq!(
             r["route"]["internal_redirect_policy"]["max_internal_redirects"],
-            serde_json::json!(switchyard_filter::stages::router::MAX_REQUEST_FALLBACKS)
+            serde_json::json!(switchyard_contract::routing::MAX_REQUEST_FALLBACKS)
         );
     }
 

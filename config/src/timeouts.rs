@@ -24,7 +24,7 @@
 //!   Envoy stops the per-try timer at the answer's head, so a long stream is not cut
 //!   by it (checked with Envoy 1.40).
 //! * **between two chunks of a stream**: each deployment's own `stream_timeout`,
-//!   kept by the upstream stage (`switchyard_filter::deadline`), which ends the
+//!   kept by the upstream stage (`switchyard_contract::deadline`), which ends the
 //!   stream with an error event.
 //! * the routes' `timeout` (non-streamed: the whole request, at least one attempt's
 //!   worth) and `idle_timeout` stay as a safety net [`MARGIN_SECS`] beyond every

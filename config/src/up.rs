@@ -411,7 +411,7 @@ fn log_err_for_tee(log: &Path) -> Result<std::fs::File, String> {
 /// line with a `debug_log` marker and the lines of the message that follow it, up to
 /// the next Envoy log line) on this process's output.
 fn tee_debug_messages(stderr: std::process::ChildStderr, mut log: std::fs::File) {
-    use switchyard_filter::debug_log::message_in_log_line;
+    use switchyard_contract::debug_log::message_in_log_line;
     std::thread::spawn(move || {
         let mut in_message = false;
         for line in std::io::BufReader::new(stderr).split(b'\n') {

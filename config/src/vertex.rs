@@ -25,8 +25,8 @@
 //!   ([`token_cluster_name`]), which the filter calls for access tokens.
 
 use serde_yaml::Value;
-use switchyard_filter::google_auth::ServiceAccount;
-use switchyard_filter::plugin_config::{GoogleAuthConfig, Setting};
+use switchyard_contract::google_auth::ServiceAccountKey as ServiceAccount;
+use switchyard_contract::plugin_config::{GoogleAuthConfig, Setting};
 
 use crate::litellm::{check_env_name, env_ref, resolve_string, ConfigError, LitellmParams};
 use crate::plan::{parse_api_base, UpstreamAddress};
@@ -307,7 +307,7 @@ mod tests {
     use super::*;
     use crate::litellm::parse_str;
     use crate::plan::{compile, Plan};
-    use switchyard_filter::providers::ProviderKind;
+    use switchyard_contract::providers::ProviderKind;
 
     const KEY: &str = include_str!("../../filter/src/testdata/google_test_key.pem");
 

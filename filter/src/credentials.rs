@@ -23,17 +23,10 @@
 
 use crate::host::{header_in, Host};
 
-/// Request headers a client's gateway credentials come in (LiteLLM's: OpenAI
-/// `Authorization: Bearer`, `x-litellm-api-key`, Azure's `api-key`, Anthropic's
-/// `x-api-key`, Google's `x-goog-api-key`). ext_authz sends these to the keyservice;
-/// an internal redirect restores them from the client's originals.
-pub const CLIENT_CREDENTIAL_HEADERS: [&str; 5] = [
-    "authorization",
-    "x-litellm-api-key",
-    "api-key",
-    "x-api-key",
-    "x-goog-api-key",
-];
+/// Request headers a client's gateway credentials come in (LiteLLM's): ext_authz
+/// sends these to the keyservice; an internal redirect restores them from the
+/// client's originals.
+pub use switchyard_contract::headers::CLIENT_CREDENTIAL_HEADERS;
 
 /// Filter state holding the client's credential headers as they arrived.
 pub const CLIENT_CREDENTIALS_PROPERTY: &str = "switchyard_client_credentials";

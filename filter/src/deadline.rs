@@ -135,16 +135,7 @@ impl Deadlines {
     }
 }
 
-/// Seconds (LiteLLM's unit, maybe fractional) as whole milliseconds, at least 1;
-/// `None` for anything that is not a positive finite number.
-pub fn millis(seconds: f64) -> Option<Millis> {
-    if seconds.is_finite() && seconds > 0.0 {
-        // Saturates at u64::MAX for absurd values (as float casts do).
-        Some(((seconds * 1000.0).round() as Millis).max(1))
-    } else {
-        None
-    }
-}
+pub use switchyard_contract::timeouts::millis;
 
 #[cfg(test)]
 mod tests {
@@ -215,16 +206,5 @@ mod tests {
         d.stream_started(4, 1_000, 100, b"b".to_vec());
         assert!(d.due(999).is_empty());
         assert_eq!(d.due(1_100), vec![stalled(4, b"b")]);
-    }
-
-    #[test]
-    fn seconds_become_milliseconds() {
-        assert_eq!(millis(2.0), Some(2_000));
-        assert_eq!(millis(0.0004), Some(1));
-        assert_eq!(millis(1.5), Some(1_500));
-        assert_eq!(millis(0.0), None);
-        assert_eq!(millis(-1.0), None);
-        assert_eq!(millis(f64::NAN), None);
-        assert_eq!(millis(f64::INFINITY), None);
     }
 }

@@ -36,13 +36,9 @@
 
 use serde_json::Value;
 
-/// What the request line of an attempt ends with, after the method: LiteLLM's text.
-pub const REQUEST_MARKER: &str = "Request Sent from LiteLLM:";
-/// What the provider's status line starts with.
-pub const STATUS_MARKER: &str = "Provider status:";
-/// The first line of every debug message starts with `<METHOD> ` + the first entry,
-/// or with the second.
-pub const MARKERS: [&str; 2] = [REQUEST_MARKER, STATUS_MARKER];
+pub use switchyard_contract::debug_log::{
+    message_in_log_line, MARKERS, REQUEST_MARKER, STATUS_MARKER,
+};
 
 /// Parts of a header, query-parameter or JSON key name that make its value secret:
 /// LiteLLM's list (`get_masked_values`) and a few more.
@@ -241,19 +237,6 @@ pub fn status_message(
     format!(
         "{STATUS_MARKER} {status} for {target} (model group {group}, deployment {deployment}, attempt {attempt})"
     )
-}
-
-/// The debug message in an Envoy log line, when the line starts one: the text from
-/// its marker on (`POST Request Sent from LiteLLM:`, `Provider status: …`).
-pub fn message_in_log_line(line: &str) -> Option<&str> {
-    if let Some(at) = line.find(STATUS_MARKER) {
-        return line.get(at..);
-    }
-    let at = line.find(REQUEST_MARKER)?;
-    // Back to the method before the marker.
-    let before = line.get(..at)?.trim_end_matches(' ');
-    let method_start = before.rfind([' ', ':']).map_or(0, |i| i + 1);
-    line.get(method_start..)
 }
 
 #[cfg(test)]

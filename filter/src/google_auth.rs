@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+pub use switchyard_contract::google_auth::{split_url, ServiceAccountKey, DEFAULT_TOKEN_URI};
+
 /// The OAuth scope Vertex AI needs (what LiteLLM and Google's client libraries ask).
 pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// RFC 7523's grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-/// Google's token endpoint, when a service account names none.
-pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// Lifetime of the signed assertion (Google accepts at most an hour).
 pub const ASSERTION_LIFETIME_SECS: u64 = 3600;
 /// A token is fetched again this long before it expires (half its lifetime, for
@@ -80,27 +80,6 @@ pub struct TokenRequest {
     pub body: String,
 }
 
-/// Splits `https://host[:port]/path` into (authority, path); the default port of
-/// the scheme is dropped.
-pub fn split_url(url: &str) -> Result<(String, String), String> {
-    let (rest, default_port) = if let Some(r) = url.strip_prefix("https://") {
-        (r, ":443")
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (r, ":80")
-    } else {
-        return Err(format!("{url:?} is not an http(s) URL"));
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (rest.get(..i).unwrap_or(rest), rest.get(i..).unwrap_or("/")),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(format!("{url:?} has no host"));
-    }
-    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
-    Ok((authority.to_string(), path.to_string()))
-}
-
 /// The DER bytes of a PEM block (`-----BEGIN …-----` … `-----END …-----`) and its
 /// label.
 fn pem_der(pem: &str) -> Result<(String, Vec<u8>), String> {
@@ -126,24 +105,12 @@ fn pem_der(pem: &str) -> Result<(String, Vec<u8>), String> {
 }
 
 impl ServiceAccount {
-    /// Reads a service-account key file's JSON (`"type": "service_account"`).
+    /// Reads a service-account key file's JSON (`"type": "service_account"`): the
+    /// fields as the config compiler checks them
+    /// ([`switchyard_contract::google_auth::ServiceAccountKey`]), then the RSA key.
     pub fn from_json(text: &str) -> Result<ServiceAccount, String> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| format!("the service account credentials are not JSON: {e}"))?;
-        let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
-        match field("type").as_deref() {
-            Some("service_account") => {}
-            Some(other) => {
-                return Err(format!(
-                    "the credentials are of type {other:?}; only service account keys (\"type\": \"service_account\") are supported"
-                ))
-            }
-            None => return Err("the credentials have no \"type\" (expected \"service_account\")".into()),
-        }
-        let client_email =
-            field("client_email").ok_or("the service account has no client_email")?;
-        let pem = field("private_key").ok_or("the service account has no private_key")?;
-        let (label, der) = pem_der(&pem)?;
+        let fields = ServiceAccountKey::from_json(text)?;
+        let (label, der) = pem_der(&fields.private_key)?;
         let key = match label.as_str() {
             "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_der(&der)
                 .map_err(|e| format!("private_key is not an RSA PKCS#8 key: {e}"))?,
@@ -155,13 +122,11 @@ impl ServiceAccount {
                 ))
             }
         };
-        let token_uri = field("token_uri").unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string());
-        split_url(&token_uri).map_err(|e| format!("token_uri: {e}"))?;
         Ok(ServiceAccount {
-            client_email,
-            private_key_id: field("private_key_id"),
-            token_uri,
-            project_id: field("project_id"),
+            client_email: fields.client_email,
+            private_key_id: fields.private_key_id,
+            token_uri: fields.token_uri,
+            project_id: fields.project_id,
             key: SigningKey::<Sha256>::new(key),
         })
     }

@@ -72,6 +72,14 @@ pub trait Host {
     fn shared_data(&self, _key: &str) -> Option<Vec<u8>> {
         None
     }
+    /// Queues a spend report (or a lease release) for the keyservice, `POST
+    /// /spend/record`. The default is this worker's queue
+    /// ([`crate::spend::queue::QUEUE`]), which the glue's
+    /// [`crate::spend::queue::SpendReporter`] empties from the router stage's root
+    /// context; a host that reports otherwise overrides it.
+    fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
+        crate::spend::queue::enqueue(report, now_ms);
+    }
     /// Resumes a response whose body callback paused (returned [`Flow::Pause`] at its
     /// end), from a later callback of the same stream (a callout's answer).
     fn resume_response(&mut self) {}

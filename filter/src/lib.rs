@@ -20,7 +20,6 @@
     )
 )]
 
-pub mod billing_headers;
 pub mod codec;
 pub mod cost;
 pub mod credentials;
@@ -35,7 +34,6 @@ pub mod litellm_fields;
 pub mod log_path;
 pub mod messages;
 pub mod mock;
-pub mod plugin_config;
 pub mod providers;
 pub mod request;
 pub mod sigv4;
@@ -45,6 +43,10 @@ pub mod wire;
 
 #[cfg(test)]
 pub mod test_support;
+
+// The plugin config and the billing-header list are contracts with the config
+// compiler, defined in `switchyard_contract`.
+pub use switchyard_contract::{billing_headers, plugin_config};
 
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -32,6 +32,7 @@ use crate::check::{presented_key, Decision, PresentedKey};
 use crate::error::ApiError;
 use crate::service::KeyService;
 use crate::time::now_ms;
+use switchyard_contract::error_body::{anthropic_error_type, anthropic_error_value};
 
 type Svc = State<Arc<KeyService>>;
 type Q = Query<BTreeMap<String, String>>;
@@ -53,13 +54,7 @@ impl ApiError {
     /// for clients of the gateway's `/v1/messages`; status and `retry-after` kept.
     fn into_anthropic_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "type": "error",
-            "error": {
-                "type": switchyard_filter::messages::error_type(self.status),
-                "message": self.message,
-            },
-        });
+        let body = anthropic_error_value(anthropic_error_type(self.status), &self.message);
         let mut resp = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
@@ -259,8 +254,8 @@ async fn spend_record(State(svc): Svc, headers: HeaderMap, body: Bytes) -> Respo
 /// the request's own headers, the model from its JSON body's `model` (or the `model`
 /// query parameter). Allowed: 200 with the response and upstream headers set.
 /// Refused: the OpenAI-shaped error with its status (and `retry-after`).
-/// The request header in which the gateway's router stage names the model group.
-const GROUP_HEADER: &str = "x-switchyard-group";
+// The request header in which the gateway's router stage names the model group.
+use switchyard_contract::headers::GROUP_HEADER;
 
 async fn check_route(
     State(svc): Svc,

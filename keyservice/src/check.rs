@@ -39,6 +39,7 @@ use crate::limits::{
 };
 use crate::model::{spend_header, KeyRecord, TeamRecord, UserRecord};
 use crate::time::{format_iso, py_float};
+use switchyard_contract::headers;
 
 /// Response header: the key's spend so far.
 pub const H_KEY_SPEND: &str = "x-litellm-key-spend";
@@ -51,38 +52,38 @@ pub const H_REMAINING_TOKENS: &str = "x-ratelimit-api_key-remaining-tokens";
 /// Response header: the key's tpm limit.
 pub const H_LIMIT_TOKENS: &str = "x-ratelimit-api_key-limit-tokens";
 /// Upstream header for the spend report: the key's token hash.
-pub const H_KEY_HASH: &str = "x-switchyard-key-hash";
+pub const H_KEY_HASH: &str = headers::KEY_HASH_HEADER;
 /// Upstream header for the spend report: the key's user.
-pub const H_USER_ID: &str = "x-switchyard-user-id";
+pub const H_USER_ID: &str = headers::USER_ID_HEADER;
 /// Upstream header for the spend report: the key's team.
-pub const H_TEAM_ID: &str = "x-switchyard-team-id";
+pub const H_TEAM_ID: &str = headers::TEAM_ID_HEADER;
 /// Upstream header: the model after the key's aliases.
-pub const H_MODEL: &str = "x-switchyard-model";
+pub const H_MODEL: &str = headers::MODEL_HEADER;
 /// Upstream header: the model a key's `aliases` sent the request to, when one
 /// applied to the model the client asked for ([`H_REQUESTED_MODEL`]). The gateway's
 /// responder stage routes the request there: the model checked is the model served.
-pub const H_ALIAS_TARGET: &str = switchyard_filter::stages::router::ALIAS_TARGET_HEADER;
+pub const H_ALIAS_TARGET: &str = headers::ALIAS_TARGET_HEADER;
 /// Request header from the gateway's router stage: the model exactly as the client
 /// asked for it (before the config's aliases and wildcards), which a key's `aliases`
 /// apply to, as in LiteLLM.
-pub const H_REQUESTED_MODEL: &str = switchyard_filter::stages::router::REQUESTED_MODEL_HEADER;
+pub const H_REQUESTED_MODEL: &str = headers::REQUESTED_MODEL_HEADER;
 /// Upstream header: the parallel-request lease the gateway releases when the request
 /// ends (the admission id, when the admission took limits).
-pub const H_LEASE: &str = "x-switchyard-lease";
+pub const H_LEASE: &str = headers::LEASE_HEADER;
 /// Upstream header: the request's admission id, issued at every admission (random,
 /// never shown to a client or a provider). The gateway keys the request's spend rows
 /// on it and carries it through an internal redirect, where this header in the check
 /// request asks for a continuation ([`crate::limits`]).
-pub const H_ADMISSION: &str = switchyard_filter::spend::ADMISSION_HEADER;
+pub const H_ADMISSION: &str = headers::ADMISSION_HEADER;
 /// Upstream header: the model groups the key may use, comma-separated (absent: all);
 /// the gateway's responder stage narrows `/models` to them.
-pub const H_KEY_MODELS: &str = "x-switchyard-key-models";
+pub const H_KEY_MODELS: &str = headers::KEY_MODELS_HEADER;
 /// Upstream header: the key or its team allows clients' own `mock_response`
 /// (the gateway's responder stage then answers it).
-pub const H_CLIENT_MOCK: &str = switchyard_filter::stages::responder::CLIENT_MOCK_HEADER;
+pub const H_CLIENT_MOCK: &str = headers::CLIENT_MOCK_HEADER;
 /// Request header from the gateway's router stage: the model groups of the
 /// request's own `fallbacks`, comma-separated; each must be allowed like the model.
-pub const H_FALLBACK_GROUPS: &str = switchyard_filter::stages::router::FALLBACK_GROUPS_HEADER;
+pub const H_FALLBACK_GROUPS: &str = headers::FALLBACK_GROUPS_HEADER;
 /// The key (or team) metadata flag that allows clients' own `mock_response`
 /// (LiteLLM's `_ALLOW_CLIENT_MOCK_RESPONSE_METADATA_KEY`,
 /// litellm/proxy/litellm_pre_call_utils.py): only a JSON `true` counts.
@@ -229,10 +230,7 @@ impl Allowed {
             h.push((H_KEY_MODELS, m.join(",")));
         }
         if self.client_mock {
-            h.push((
-                H_CLIENT_MOCK,
-                switchyard_filter::stages::responder::CLIENT_MOCK_ALLOWED.to_string(),
-            ));
+            h.push((H_CLIENT_MOCK, headers::CLIENT_MOCK_ALLOWED.to_string()));
         }
         h
     }
@@ -627,6 +625,38 @@ fn listed_models(models: &[String]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The contract with Envoy's ext_authz (rendered by the config compiler from
+    /// `switchyard_contract::headers::KEY_HEADERS`): every header an admission writes
+    /// for the gateway is one Envoy lets through, and each of those is written (the
+    /// model after the key's aliases is the keyservice's own, never passed on).
+    #[test]
+    fn admitted_headers_are_the_ones_envoy_passes_to_the_gateway() {
+        let allowed = Allowed {
+            key_hash: Some("h".into()),
+            user_id: Some("u".into()),
+            team_id: Some("t".into()),
+            model: Some("m".into()),
+            alias_target: Some("a".into()),
+            lease: Some("l".into()),
+            admission: Some("adm".into()),
+            models: Some(vec!["g".into()]),
+            client_mock: true,
+            ..Default::default()
+        };
+        let written: Vec<&str> = allowed
+            .request_headers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| *name != headers::MODEL_HEADER)
+            .collect();
+        let mut passed = headers::KEY_HEADERS.to_vec();
+        let mut sorted = written.clone();
+        passed.sort_unstable();
+        sorted.sort_unstable();
+        assert_eq!(sorted, passed);
+        assert!(!headers::KEY_HEADERS.contains(&headers::MODEL_HEADER));
+    }
 
     #[test]
     fn listed_models_for_the_models_endpoint() {

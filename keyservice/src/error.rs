@@ -4,7 +4,8 @@
 //! `{"error":{"message","type","param","code"}}` with `code` the HTTP status as a
 //! string. Messages never contain a key or a token hash.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+use switchyard_contract::error_body::openai_error_value;
 
 /// One error on its way to a client.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,22 +66,21 @@ impl ApiError {
         )
     }
 
-    /// The JSON body.
+    /// The JSON body ([`openai_error_value`]).
     pub fn body(&self) -> Value {
-        json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.status.to_string(),
-            }
-        })
+        openai_error_value(
+            self.status,
+            &self.kind,
+            &self.message,
+            self.param.as_deref(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn body_has_openai_shape_with_string_code() {

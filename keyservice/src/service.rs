@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use switchyard_filter::spend as spend_bounds;
+use switchyard_contract::spend::{
+    self as spend_bounds, CacheHit, LeaseRelease, SpendRecord, SpendTime,
+};
 
 use crate::cache::TtlCache;
 use crate::check::{
@@ -318,59 +320,24 @@ struct TeamRequest {
     metadata: Option<Map<String, Value>>,
 }
 
-/// `/spend/record` body: one spend log row with LiteLLM's names (snake_case time
-/// names are accepted too), plus the parallel-request lease to release.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SpendRecordRequest {
-    request_id: Option<String>,
-    call_type: Option<String>,
-    api_key: Option<String>,
-    spend: Option<f64>,
-    prompt_tokens: Option<i64>,
-    completion_tokens: Option<i64>,
-    total_tokens: Option<i64>,
-    #[serde(rename = "startTime", alias = "start_time")]
-    start_time: Option<Value>,
-    #[serde(rename = "endTime", alias = "end_time")]
-    end_time: Option<Value>,
-    #[serde(rename = "completionStartTime", alias = "completion_start_time")]
-    completion_start_time: Option<Value>,
-    model: Option<String>,
-    model_id: Option<String>,
-    model_group: Option<String>,
-    custom_llm_provider: Option<String>,
-    api_base: Option<String>,
-    user: Option<String>,
-    team_id: Option<String>,
-    end_user: Option<String>,
-    metadata: Option<Value>,
-    cache_hit: Option<Value>,
-    cache_key: Option<String>,
-    request_tags: Option<Value>,
-    status: Option<String>,
-    lease_id: Option<String>,
-    /// Not a row: the end of a request, whose lease (its admission id) is freed.
-    release_lease: Option<String>,
-}
-
-/// A time in a spend report: ISO-8601 text or epoch seconds.
-fn time_value(name: &str, v: &Option<Value>) -> Result<Option<i64>, ApiError> {
+/// A time in a spend report ([`SpendTime`]): ISO-8601 text or epoch seconds.
+fn time_value(name: &str, v: &Option<SpendTime>) -> Result<Option<i64>, ApiError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse_iso(s)
+        None => Ok(None),
+        Some(SpendTime::Text(s)) => parse_iso(s)
             .map(Some)
             .map_err(|m| ApiError::bad_request(m).with_param(name)),
-        Some(Value::Number(n)) => n
-            .as_f64()
+        Some(SpendTime::Seconds(secs)) => Some(*secs)
             .filter(|x| x.is_finite())
             .map(|secs| Some((secs * 1000.0).round() as i64))
             .ok_or_else(|| ApiError::bad_request(format!("{name} is not a time")).with_param(name)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "{name} must be ISO-8601 text or epoch seconds"
-        ))
-        .with_param(name)),
     }
+}
+
+/// A token count of a spend report as stored (a count beyond `i64` is refused).
+fn token_count(name: &str, v: u64) -> Result<i64, ApiError> {
+    i64::try_from(v)
+        .map_err(|_| ApiError::bad_request(format!("{name} is too large")).with_param(name))
 }
 
 fn query_bool(q: &BTreeMap<String, String>, name: &str, default: bool) -> Result<bool, ApiError> {
@@ -1291,38 +1258,32 @@ impl KeyService {
     /// `{"release_lease": id}` in place of a row is the end of a request: its lease —
     /// its parallel-request slot and its continuation mark — is freed.
     pub async fn record_spend(&self, body: &[u8], now: i64) -> Result<Value, ApiError> {
-        let req: SpendRecordRequest = parse_body(body)?;
-        if req.request_id.is_none() {
-            if let Some(lease) = req.release_lease.as_deref().filter(|l| !l.is_empty()) {
+        // The contract's types, strictly (`switchyard_contract::spend`): a field this
+        // keyservice does not know is refused, never dropped.
+        if let Ok(LeaseRelease { release_lease }) = serde_json::from_slice(body) {
+            if !release_lease.is_empty() {
                 self.backend
                     .limiter
-                    .release(lease)
+                    .release(&release_lease)
                     .await
                     .map_err(store_err)?;
                 return Ok(json!({"status": "released"}));
             }
         }
-        let request_id = req
-            .request_id
-            .clone()
+        let req: SpendRecord = parse_body(body)?;
+        let request_id = Some(req.request_id.clone())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
                 ApiError::bad_request("request_id is required").with_param("request_id")
             })?;
-        let spend = req.spend.unwrap_or(0.0);
+        let spend = req.spend;
         check_money("spend", Some(spend))?;
-        for (name, v) in [
-            ("prompt_tokens", req.prompt_tokens),
-            ("completion_tokens", req.completion_tokens),
-            ("total_tokens", req.total_tokens),
-        ] {
-            check_limit(name, v)?;
-        }
-        let prompt = req.prompt_tokens.unwrap_or(0);
-        let completion = req.completion_tokens.unwrap_or(0);
-        let total = req
-            .total_tokens
-            .unwrap_or(prompt.saturating_add(completion));
+        let prompt = token_count("prompt_tokens", req.prompt_tokens)?;
+        let completion = token_count("completion_tokens", req.completion_tokens)?;
+        let total = match req.total_tokens {
+            Some(total) => token_count("total_tokens", total)?,
+            None => prompt.saturating_add(completion),
+        };
         let end = time_value("endTime", &req.end_time)?.unwrap_or(now);
         let start = time_value("startTime", &req.start_time)?.unwrap_or(end);
         // Never store a plaintext key: a report may name the key either way.
@@ -1331,14 +1292,14 @@ impl KeyService {
             .as_deref()
             .map(token_for_admin_input)
             .unwrap_or_default();
-        let cache_hit = match &req.cache_hit {
-            Some(Value::Bool(true)) => "True".to_string(),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => "True".to_string(),
-            _ => "False".to_string(),
+        let cache_hit = if req.cache_hit.as_ref().is_some_and(CacheHit::is_hit) {
+            "True".to_string()
+        } else {
+            "False".to_string()
         };
         let row = SpendLogRow {
             request_id: request_id.clone(),
-            call_type: req.call_type.clone().unwrap_or_default(),
+            call_type: req.call_type.clone(),
             api_key: api_key.clone(),
             spend,
             prompt_tokens: prompt,
@@ -1347,15 +1308,15 @@ impl KeyService {
             start_time: start,
             end_time: end,
             completion_start_time: time_value("completionStartTime", &req.completion_start_time)?,
-            model: req.model.clone().unwrap_or_default(),
-            model_id: req.model_id.clone().unwrap_or_default(),
-            model_group: req.model_group.clone().unwrap_or_default(),
-            custom_llm_provider: req.custom_llm_provider.clone().unwrap_or_default(),
-            api_base: req.api_base.clone().unwrap_or_default(),
+            model: req.model.clone(),
+            model_id: req.model_id.clone(),
+            model_group: req.model_group.clone(),
+            custom_llm_provider: req.custom_llm_provider.clone(),
+            api_base: req.api_base.clone(),
             user: req.user.clone().unwrap_or_default(),
             team_id: req.team_id.clone().filter(|t| !t.is_empty()),
             end_user: req.end_user.clone().unwrap_or_default(),
-            // Bounded whoever reports (`switchyard_filter::spend`): a client's huge
+            // Bounded whoever reports (`switchyard_contract::spend`): a client's huge
             // metadata or tag list never reaches the database.
             metadata: req
                 .metadata
@@ -1363,10 +1324,7 @@ impl KeyService {
                 .map_or_else(|| json!({}), spend_bounds::bound_row_metadata),
             cache_hit,
             cache_key: req.cache_key.clone().unwrap_or_default(),
-            request_tags: req
-                .request_tags
-                .as_ref()
-                .map_or_else(|| json!([]), spend_bounds::bound_tags),
+            request_tags: spend_bounds::bound_tags(&req.request_tags),
             status: req.status.clone().unwrap_or_else(|| "success".to_string()),
         };
 

@@ -601,17 +601,78 @@ async fn spend_recording(url: &str) {
     let l = log("huge").await;
     assert_eq!(
         l["metadata"]["metadata_truncated"]["limit"],
-        json!(switchyard_filter::spend::MAX_ROW_METADATA_BYTES)
+        json!(switchyard_contract::spend::MAX_ROW_METADATA_BYTES)
     );
     assert_eq!(
         l["request_tags"].as_array().unwrap().len(),
-        switchyard_filter::spend::MAX_REQUEST_TAGS
+        switchyard_contract::spend::MAX_REQUEST_TAGS
     );
     let l = log("odd").await;
     assert_eq!(
         (l["metadata"].clone(), l["request_tags"].clone()),
         (json!({}), json!([]))
     );
+
+    // The contract with the gateway (`switchyard_contract::spend`): a row built as the
+    // filter builds it is recorded field for field; a field the keyservice does not
+    // know is refused with a message naming it, never dropped silently.
+    use switchyard_contract::spend::{CacheHit, LeaseRelease, SpendRecord, SpendTime};
+    let sent = SpendRecord {
+        request_id: "contract-row".into(),
+        call_type: "acompletion".into(),
+        api_key: Some(token.clone()),
+        spend: 0.0,
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        total_tokens: Some(7),
+        start_time: Some(SpendTime::Seconds(1_714_564_800.0)),
+        end_time: Some(SpendTime::Seconds(1_714_564_801.5)),
+        model: "gpt-4o".into(),
+        model_id: "d1".into(),
+        model_group: "gpt-4o".into(),
+        custom_llm_provider: "openai".into(),
+        api_base: "https://api.openai.com/v1".into(),
+        status: Some("failure".into()),
+        cache_hit: Some(CacheHit::Flag(false)),
+        metadata: Some(json!({"client_request_id": "c-1"})),
+        request_tags: json!(["t1"]),
+        ..Default::default()
+    };
+    record(&ks, serde_json::to_value(&sent).unwrap()).await;
+    let l = log("contract-row").await;
+    assert_eq!(l["model_id"], json!("d1"));
+    assert_eq!(l["custom_llm_provider"], json!("openai"));
+    assert_eq!(l["total_tokens"], json!(7));
+    assert_eq!(l["status"], json!("failure"));
+    assert_eq!(l["metadata"], json!({"client_request_id": "c-1"}));
+    assert_eq!(l["request_tags"], json!(["t1"]));
+    let mut renamed = serde_json::to_value(&sent).unwrap();
+    renamed["request_id"] = json!("renamed-row");
+    let provider = renamed
+        .as_object_mut()
+        .unwrap()
+        .remove("custom_llm_provider")
+        .unwrap();
+    renamed["custom_provider"] = provider;
+    let r = ks.admin("POST", "/spend/record", Some(&renamed)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("unknown field `custom_provider`"),
+        "{message}"
+    );
+    assert_eq!(log("renamed-row").await, Value::Null, "nothing recorded");
+    // In a batch, the refused row is answered in its place.
+    let release = serde_json::to_value(LeaseRelease {
+        release_lease: "no-such-lease".into(),
+    })
+    .unwrap();
+    let r = ks
+        .admin("POST", "/spend/record", Some(&json!([renamed, release])))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[0]["status"], json!("refused"), "{}", r.body);
+    assert_eq!(r.json()[1]["status"], json!("released"), "{}", r.body);
     ks.stop().await;
 }
 

@@ -17,7 +17,7 @@
 //!    ([`Config::resolve_env`]).
 //!
 //! `os.environ/NAME` in a deployment's `api_key`, `api_base` and `api_version` is *not*
-//! resolved here: those become [`switchyard_filter::plugin_config::Setting::Env`] so the
+//! resolved here: those become [`switchyard_contract::plugin_config::Setting::Env`] so the
 //! filter reads them inside Envoy and secrets never reach a rendered file (see
 //! `crate::plan`, which also resolves the other `litellm_params` values).
 //!

@@ -224,7 +224,7 @@ pub struct ModelInfo {
     /// `forward_client_headers` (Switchyard's; LiteLLM keeps `model_info` as
     /// metadata): client headers that choose what the operator's account is billed
     /// for (`OpenAI-Organization`, `OpenAI-Project`, `x-goog-user-project`, …, see
-    /// `switchyard_filter::billing_headers`) that this deployment lets through to its
+    /// `switchyard_contract::billing_headers`) that this deployment lets through to its
     /// provider. Every other such header is removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_client_headers: Option<Vec<String>>,

@@ -4,8 +4,8 @@
 //! deployments.
 
 use serde::Serialize;
-use switchyard_filter::plugin_config::Setting;
-use switchyard_filter::providers::ProviderKind;
+use switchyard_contract::plugin_config::Setting;
+use switchyard_contract::providers::ProviderKind;
 
 use super::bedrock::BEDROCK_REGION;
 use super::presets::{preset, ANTHROPIC_API_BASE, OPENAI_API_BASE};

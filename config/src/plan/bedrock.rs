@@ -2,7 +2,7 @@
 //! the region, the runtime endpoint, and the credentials (a Bedrock API key sent as
 //! `Authorization: Bearer`, else SigV4 with AWS keys), as LiteLLM finds them.
 
-use switchyard_filter::plugin_config::{AwsSigning, Setting};
+use switchyard_contract::plugin_config::{AwsSigning, Setting};
 
 use super::addresses::UpstreamAddress;
 use super::{parse_api_base, Compiler};

@@ -3,8 +3,8 @@
 //! warning), in named steps: the endpoints its mode serves, the provider and model id,
 //! the provider specifics, the connection, and what it sends.
 
-use switchyard_filter::plugin_config::{DeploymentConfig, PromptTemplate, Setting};
-use switchyard_filter::providers::{infer_provider, ProviderKind};
+use switchyard_contract::plugin_config::{DeploymentConfig, PromptTemplate, Setting};
+use switchyard_contract::providers::{infer_provider, ProviderKind};
 
 use super::addresses::{AddressInputs, UpstreamAddress};
 use super::credentials::Connection;
@@ -345,7 +345,7 @@ impl Compiler<'_> {
         model_id: &str,
         connection: &mut Connection,
     ) -> Result<Option<VertexPlan>, ConfigError> {
-        if let Some(why) = switchyard_filter::providers::vertex::unsupported_model(model_id) {
+        if let Some(why) = switchyard_contract::providers::vertex::unsupported_model(model_id) {
             self.warn(
                 format!("{p}.litellm_params.model"),
                 format!("{:?}: {why}; deployment skipped", lp.model),

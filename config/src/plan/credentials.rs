@@ -3,8 +3,8 @@
 //! the environment when there is none, and `os.environ/NAME` kept deferred for the
 //! filter (secrets never reach a rendered file).
 
-use switchyard_filter::plugin_config::Setting;
-use switchyard_filter::providers::ProviderKind;
+use switchyard_contract::plugin_config::Setting;
+use switchyard_contract::providers::ProviderKind;
 
 use super::classify::Target;
 use super::presets::preset;

@@ -3,8 +3,8 @@
 //! template), and what the Hugging Face router needs (a key, `<model>:<provider>`).
 
 use serde_yaml::Value;
-use switchyard_filter::plugin_config::{PromptTemplate, RoleTemplate};
-use switchyard_filter::providers::ProviderKind;
+use switchyard_contract::plugin_config::{PromptTemplate, RoleTemplate};
+use switchyard_contract::providers::ProviderKind;
 
 use super::Compiler;
 use crate::litellm::{py_str, ConfigError, LitellmParams, ModelEntry};

@@ -50,8 +50,8 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(doc)]
-use switchyard_filter::plugin_config::GroupConfig;
-use switchyard_filter::plugin_config::{DeploymentConfig, GroupRetries, RouterConfig};
+use switchyard_contract::plugin_config::GroupConfig;
+use switchyard_contract::plugin_config::{DeploymentConfig, GroupRetries, RouterConfig};
 
 use crate::litellm::{Config, ConfigError};
 use crate::prices::PriceTable;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 
-use switchyard_filter::providers::ProviderKind;
+use switchyard_contract::providers::ProviderKind;
 
 use super::Compiler;
 use crate::litellm::env_ref;
@@ -126,7 +126,7 @@ impl Compiler<'_> {
                 self.warn(path, "not supported by Switchyard yet; ignored");
                 continue;
             }
-            if switchyard_filter::litellm_fields::is_litellm_field(key) {
+            if switchyard_contract::litellm_fields::is_litellm_field(key) {
                 // LiteLLM consumes these itself (`num_retries`, `metadata`, …): they are
                 // never request parameters, so no provider may get them.
                 self.warn(
@@ -179,14 +179,14 @@ impl Compiler<'_> {
         resolve_string(self.file, path, raw, self.lookup)
     }
 
-    /// The billing headers (`switchyard_filter::billing_headers`) a deployment lets
+    /// The billing headers (`switchyard_contract::billing_headers`) a deployment lets
     /// through: its `model_info.forward_client_headers`, `OpenAI-Organization` with
     /// `general_settings.forward_openai_org_id`, every `x-*` one with
     /// `general_settings.forward_client_headers_to_llm_api` or the group in
     /// `litellm_settings.model_group_settings.forward_client_headers_to_llm_api`
     /// (LiteLLM's names and meanings). Lowercase, sorted, once each.
     pub(super) fn forward_client_headers(&self, entry: &ModelEntry) -> Vec<String> {
-        use switchyard_filter::billing_headers::BILLING_HEADERS;
+        use switchyard_contract::billing_headers::BILLING_HEADERS;
         let general = &self.config.general_settings;
         let mut allowed: Vec<String> = entry
             .model_info
@@ -222,10 +222,10 @@ impl Compiler<'_> {
     /// headers: the gateway does not remove them, so they reach the provider anyway.
     pub(super) fn warn_forwarded_headers(&mut self, p: &str, entry: &ModelEntry) {
         for name in entry.model_info.forward_client_headers.iter().flatten() {
-            if !switchyard_filter::billing_headers::is_billing_header(name.trim()) {
+            if !switchyard_contract::billing_headers::is_billing_header(name.trim()) {
                 self.warn(
                     format!("{p}.model_info.forward_client_headers"),
-                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_filter::billing_headers::BILLING_HEADERS.join(", ")),
+                    format!("{name:?} is not a header the gateway removes (it reaches the provider anyway); only {} are", switchyard_contract::billing_headers::BILLING_HEADERS.join(", ")),
                 );
             }
         }

@@ -4,7 +4,7 @@
 //! servers, Ollama, Gemini, Cohere and Hugging Face (default base, base and key
 //! variables, the rule for a missing key).
 
-use switchyard_filter::plugin_config::Setting;
+use switchyard_contract::plugin_config::Setting;
 
 use super::addresses::UpstreamAddress;
 use super::huggingface::HUGGINGFACE_ROUTER;

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_filter::plugin_config::Pricing;
-use switchyard_filter::providers::ProviderKind;
+use switchyard_contract::plugin_config::Pricing;
+use switchyard_contract::providers::ProviderKind;
 
 use super::{Compiler, PlannedDeployment};
 use crate::litellm::{Config, ModelEntry};

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard_filter::plugin_config::{ErrorFallbacks, GroupConfig};
+use switchyard_contract::plugin_config::{ErrorFallbacks, GroupConfig};
 
 use super::addresses::{deployment_name, sanitize};
 use super::classify::{Classified, Mock, Real};

@@ -5,8 +5,8 @@ pub(crate) use crate::litellm::parse_str;
 pub(crate) use crate::litellm::ConfigError;
 pub(crate) use crate::plan::{compile, Plan, DEFAULT_MAX_REQUEST_BODY_BYTES};
 pub(crate) use std::collections::BTreeSet;
-pub(crate) use switchyard_filter::plugin_config::Setting;
-pub(crate) use switchyard_filter::providers::ProviderKind;
+pub(crate) use switchyard_contract::plugin_config::Setting;
+pub(crate) use switchyard_contract::providers::ProviderKind;
 
 pub(super) fn env_with(
     vars: &'static [(&'static str, &'static str)],

@@ -233,12 +233,11 @@ impl SwitchyardRoot {
     }
 }
 
-/// Sends this worker's queued spend reports to the keyservice (router stage only).
+/// Sends this worker's queued spend reports to the keyservice (router stage only):
+/// the policy is [`spend::queue::SpendReporter`]'s; here, the gauge and shutdown.
 struct Reporter {
-    cluster: String,
-    authorization: Option<String>,
-    /// Callout token → the report ids it carries.
-    in_flight: std::collections::HashMap<u32, Vec<u64>>,
+    /// Batching, retries and drops, through [`WasmHost`].
+    policy: spend::queue::SpendReporter,
     /// The gauge [`PENDING_GAUGE`] (shared by every worker: each adds its own change).
     pending_gauge: Option<u32>,
     /// What this worker last added to the gauge.
@@ -259,66 +258,17 @@ impl Reporter {
         let Some(id) = self.pending_gauge else {
             return;
         };
-        let pending = spend::QUEUE.with(|q| q.borrow().len()) as i64;
+        let pending = self.policy.pending() as i64;
         let delta = pending - self.published;
         if delta != 0 && proxy_wasm::hostcalls::increment_metric(id, delta).is_ok() {
             self.published = pending;
         }
     }
-
-    /// Sends up to `batches` batches of the reports due at `now` (one callout each);
-    /// returns how many callouts went out.
-    fn send_due(&mut self, now: u64, batches: usize) -> usize {
-        let mut sent = 0;
-        while sent < batches {
-            let due = spend::QUEUE.with(|q| q.borrow_mut().due(now, REPORTS_PER_BATCH));
-            if due.is_empty() {
-                break;
-            }
-            // One callout: the due reports as one JSON array.
-            let (ids, body) = spend::batch(due);
-            let mut headers = vec![
-                (":method", "POST"),
-                (":path", "/spend/record"),
-                (":authority", "keyservice"),
-                ("content-type", "application/json"),
-            ];
-            if let Some(auth) = &self.authorization {
-                headers.push(("authorization", auth.as_str()));
-            }
-            // The SDK's call registers the callout with its dispatcher (which must
-            // know the token when the answer comes); it errs on the statuses Envoy
-            // returns for a bad cluster or a full queue.
-            match proxy_wasm::hostcalls::dispatch_http_call(
-                &self.cluster,
-                headers,
-                Some(&body),
-                vec![],
-                std::time::Duration::from_secs(5),
-            ) {
-                Ok(token) => {
-                    self.in_flight.insert(token, ids);
-                    sent += 1;
-                }
-                Err(_) => {
-                    let now = now_ms();
-                    spend::QUEUE.with(|q| {
-                        let mut q = q.borrow_mut();
-                        ids.iter().for_each(|id| q.fail(*id, now));
-                    });
-                    break;
-                }
-            }
-        }
-        sent
-    }
 }
 
-/// How often the queue is looked at, how many reports go out in one callout, and how
-/// many callouts one tick may start (a backlog drains at up to 512 reports a tick).
+/// How often the queue is looked at (the reports per callout and callouts per tick
+/// are [`spend::queue`]'s).
 const REPORT_TICK_MS: u32 = 100;
-const REPORTS_PER_BATCH: usize = 64;
-const BATCHES_PER_TICK: usize = 8;
 
 fn now_ms() -> u64 {
     abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
@@ -340,48 +290,16 @@ impl Context for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        let Some(ids) = reporter.in_flight.remove(&token) else {
-            return;
-        };
         let status = abi::get_header(abi::HTTP_CALL_RESPONSE_HEADERS, ":status")
             .ok()
             .flatten()
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
-        spend::QUEUE.with(|q| {
-            let mut q = q.borrow_mut();
-            match status {
-                // Each row was recorded, found a duplicate, or refused in its place.
-                200..=299 => ids.iter().for_each(|id| q.ack(*id)),
-                // A batch the keyservice rejects as malformed will never be taken.
-                400 | 422 => {
-                    let _ = abi::log(
-                        LOG_ERROR,
-                        &format!(
-                            "switchyard: spend report batch refused ({status}); {} dropped",
-                            ids.len()
-                        ),
-                    );
-                    ids.iter().for_each(|id| q.ack(*id));
-                }
-                _ => {
-                    if matches!(status, 401 | 403) {
-                        // Kept and retried: the keyservice may get the right credential.
-                        let _ = abi::log(
-                            LOG_ERROR,
-                            &format!(
-                                "switchyard: the keyservice refused {} spend report(s) ({status}): Envoy's reporting credential (SWITCHYARD_REPORTER_KEY, or the master key) is not the keyservice's",
-                                ids.len()
-                            ),
-                        );
-                    }
-                    let now = now_ms();
-                    ids.iter().for_each(|id| q.fail(*id, now));
-                }
-            }
-        });
+        if !reporter.policy.on_answer(&mut WasmHost, token, status) {
+            return;
+        }
         reporter.publish();
-        if reporter.draining && reporter.in_flight.is_empty() {
+        if reporter.draining && reporter.policy.is_idle() {
             // Shutting down: what could be sent was answered (a report the keyservice
             // failed is not retried now; it is lost with the VM).
             let _ = proxy_wasm::hostcalls::done();
@@ -398,8 +316,7 @@ impl Context for SwitchyardRoot {
             return true;
         };
         reporter.draining = true;
-        let queued = spend::QUEUE.with(|q| q.borrow().len());
-        let sent = reporter.send_due(u64::MAX, usize::MAX);
+        let (queued, sent) = reporter.policy.drain(&mut WasmHost);
         reporter.publish();
         let _ = abi::log(
             if queued > 0 { LOG_WARN } else { LOG_INFO },
@@ -407,7 +324,7 @@ impl Context for SwitchyardRoot {
                 "switchyard: the VM stops with {queued} spend report(s) queued; {sent} last batch(es) sent"
             ),
         );
-        reporter.in_flight.is_empty()
+        reporter.policy.is_idle()
     }
 }
 
@@ -485,9 +402,7 @@ impl RootContext for SwitchyardRoot {
                     )
                     .ok();
                     self.reporter = Some(Reporter {
-                        cluster: r.cluster,
-                        authorization,
-                        in_flight: std::collections::HashMap::new(),
+                        policy: spend::queue::SpendReporter::new(r.cluster, authorization),
                         pending_gauge,
                         published: 0,
                         draining: false,
@@ -549,7 +464,9 @@ impl RootContext for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        reporter.send_due(now_ms(), BATCHES_PER_TICK);
+        reporter
+            .policy
+            .send_due(&mut WasmHost, now_ms(), spend::queue::BATCHES_PER_TICK);
         reporter.publish();
     }
 }

@@ -168,24 +168,9 @@ pub const SIGNED_HEADERS: [&str; 2] = ["x-amz-date", "x-amz-security-token"];
 // Models
 // ---------------------------------------------------------------------------
 
-/// Cross-region inference profile prefixes (`us.anthropic.…`).
-const REGION_PREFIXES: &[&str] = &[
-    "us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.",
-];
-
-/// The model without an ARN's resource path or a cross-region prefix:
-/// `arn:…:inference-profile/us.anthropic.claude-x` → `anthropic.claude-x`.
-pub fn base_model(model: &str) -> &str {
-    let model = if model.starts_with("arn:") {
-        model.rsplit('/').next().unwrap_or(model)
-    } else {
-        model
-    };
-    REGION_PREFIXES
-        .iter()
-        .find_map(|p| model.strip_prefix(p))
-        .unwrap_or(model)
-}
+pub use switchyard_contract::providers::bedrock::{
+    base_model, embedding_model, may_fan_out, EmbeddingModel,
+};
 
 /// An ARN whose resource does not name a model (a provisioned or imported model):
 /// LiteLLM then accepts every parameter.
@@ -249,33 +234,6 @@ fn supports_reasoning(model: &str) -> bool {
         "nova-2-lite",
     ];
     opaque_arn(model) || MARKERS.iter().any(|m| model.contains(m))
-}
-
-/// Which embedding body a model takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmbeddingModel {
-    /// `amazon.titan-embed-text-v1`, `amazon.titan-embed-g1-text-02`.
-    TitanV1,
-    /// `amazon.titan-embed-text-v2:0`.
-    TitanV2,
-    /// `cohere.embed-*`.
-    Cohere,
-}
-
-/// The embedding family of `model`, if Switchyard translates for it.
-pub fn embedding_model(model: &str) -> Option<EmbeddingModel> {
-    let base = base_model(model);
-    if base.starts_with("amazon.titan-embed-text-v2") {
-        Some(EmbeddingModel::TitanV2)
-    } else if base.starts_with("amazon.titan-embed-text-v1")
-        || base.starts_with("amazon.titan-embed-g1-text")
-    {
-        Some(EmbeddingModel::TitanV1)
-    } else if base.starts_with("cohere.embed") {
-        Some(EmbeddingModel::Cohere)
-    } else {
-        None
-    }
 }
 
 /// The parameters a Bedrock deployment of `model` takes for `endpoint`: for chat,
@@ -1323,17 +1281,6 @@ fn titan_body(
 /// Most inputs one Titan embedding request may have: each is a call of its own.
 /// OpenAI's own limit for an embeddings `input` list.
 pub const MAX_TITAN_INPUTS: usize = 2048;
-
-/// Whether a Bedrock deployment of `model` may answer a request with calls of the
-/// filter's own (Titan embeddings with a list `input`), so it needs a cluster that
-/// reaches it alone: a Titan embedding model, or a wildcard that may name one.
-pub fn may_fan_out(model: &str) -> bool {
-    model.contains('*')
-        || matches!(
-            embedding_model(model),
-            Some(EmbeddingModel::TitanV1 | EmbeddingModel::TitanV2)
-        )
-}
 
 /// The calls that answer a Titan embedding request whose `input` is a list of more
 /// than one text: one `InvokeModel` per input, in order. `Ok(None)` for any other

@@ -70,29 +70,7 @@ pub fn family(model: &str) -> Family {
     }
 }
 
-/// Why Switchyard cannot serve a Vertex model id, if it cannot: the partner models
-/// LiteLLM reaches through OpenAI-compatible or other endpoints (Llama, Mistral,
-/// AI21, …, written `vendor/model` or with their names) are not translated.
-pub fn unsupported_model(model: &str) -> Option<&'static str> {
-    let m = model.to_ascii_lowercase();
-    let partner = [
-        "llama",
-        "meta/",
-        "mistral",
-        "codestral",
-        "jamba",
-        "ai21",
-        "deepseek",
-        "qwen",
-        "openai/",
-        "gpt-oss",
-    ];
-    if m.contains('/') && !m.starts_with("gemini/") || partner.iter().any(|p| m.starts_with(p)) {
-        Some("Vertex AI partner models other than Claude (Llama, Mistral, AI21, …) are not translated yet; Gemini, Claude and Google's text embedding models are")
-    } else {
-        None
-    }
-}
+pub use switchyard_contract::providers::vertex::unsupported_model;
 
 const EMBEDDING_PARAMS: &[&str] = &["model", "input", "dimensions", "encoding_format"];
 

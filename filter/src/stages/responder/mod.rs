@@ -26,17 +26,12 @@ use crate::stages::router::{
     CLIENT_MOCK_PROPERTY, GROUP_HEADER, LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
 };
 
-/// Request header the keyservice adds (through ext_authz) when the key, or its team,
-/// allows clients' own `mock_response` (`"allow_client_mock_response": true` in its
-/// metadata, LiteLLM's rule); its value is [`CLIENT_MOCK_ALLOWED`]. A client's own
-/// header of this name is removed by the router stage before the key check.
-pub const CLIENT_MOCK_HEADER: &str = "x-switchyard-client-mock";
-/// The value of [`CLIENT_MOCK_HEADER`].
-pub const CLIENT_MOCK_ALLOWED: &str = "allowed";
-
-/// Request header the keyservice adds (through ext_authz): the model groups the key
-/// may use, comma-separated; absent when it may use all.
-pub const KEY_MODELS_HEADER: &str = "x-switchyard-key-models";
+// The headers the keyservice adds (through ext_authz) that this stage reads: a
+// client's own `mock_response` allowed, the key's model groups (each documented in
+// `switchyard_contract::headers`).
+pub use switchyard_contract::headers::{
+    CLIENT_MOCK_ALLOWED, CLIENT_MOCK_HEADER, KEY_MODELS_HEADER,
+};
 
 /// Keeps only the `/models` entries whose id is in `allowed`.
 fn narrow_models(body: &[u8], allowed: &str) -> Vec<u8> {
@@ -85,7 +80,7 @@ impl ResponderExchange {
         if let Some(lease) =
             spend::lease_at_end(details.as_deref(), facts.as_ref(), carried.as_deref())
         {
-            spend::enqueue(spend::release(&lease), host.now_unix_millis());
+            host.queue_spend_report(spend::release(&lease), host.now_unix_millis());
         }
     }
 
@@ -101,10 +96,10 @@ impl ResponderExchange {
                 .to_string()
         };
         let facts = KeyFacts {
-            key_hash: header("x-switchyard-key-hash"),
-            user_id: header("x-switchyard-user-id"),
-            team_id: header("x-switchyard-team-id"),
-            lease: header("x-switchyard-lease"),
+            key_hash: header(switchyard_contract::headers::KEY_HASH_HEADER),
+            user_id: header(switchyard_contract::headers::USER_ID_HEADER),
+            team_id: header(switchyard_contract::headers::TEAM_ID_HEADER),
+            lease: header(switchyard_contract::headers::LEASE_HEADER),
             admission: header(spend::ADMISSION_HEADER),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
@@ -264,7 +259,7 @@ fn report_local_answer(
             marks: &serde_json::Map::new(),
         },
     );
-    spend::enqueue(report, now);
+    host.queue_spend_report(report, now);
 }
 
 #[cfg(test)]

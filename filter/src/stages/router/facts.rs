@@ -107,9 +107,7 @@ pub struct ErrorFallbackStep {
 /// Envoy replays the buffered request on it, and this stage routes it to the chain's
 /// `step`-th group.
 pub const FALLBACK_PATH_PREFIX: &str = "/switchyard-fallback/";
-/// Most groups a request's own `fallbacks` may name (LiteLLM's default
-/// `max_fallbacks`); the routes allow as many internal redirects.
-pub const MAX_REQUEST_FALLBACKS: usize = 5;
+pub use switchyard_contract::routing::MAX_REQUEST_FALLBACKS;
 
 /// Parses a fallback path into the step and the original path.
 pub fn parse_fallback_path(path: &str) -> Option<(ErrorFallbackStep, String)> {

@@ -22,30 +22,13 @@ use crate::host::{header_in, Flow, Host, Level};
 use crate::mock;
 use crate::plugin_config::{ErrorFallbacks, ErrorKind, RouterConfig};
 
-/// Request header naming the model group's route (set by this stage, matched by routes).
-pub const GROUP_HEADER: &str = "x-switchyard-group";
-/// Envoy router headers this stage sets (per-request `num_retries` and `timeout`,
-/// streams); a client's own values are removed first.
-pub const RETRIES_HEADER: &str = "x-envoy-max-retries";
-/// See [`RETRIES_HEADER`].
-pub const TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-timeout-ms";
-/// See [`RETRIES_HEADER`].
-pub const PER_TRY_TIMEOUT_HEADER: &str = "x-envoy-upstream-rq-per-try-timeout-ms";
-/// Request header naming the model groups of the request's own `fallbacks`
-/// (comma-separated route keys), set by this stage for the key check: ext_authz
-/// passes it to the keyservice, which refuses a key that may not use one of them.
-pub const FALLBACK_GROUPS_HEADER: &str = "x-switchyard-fallback-groups";
-/// Request header set to `1` on streamed calls: they take the group's stream route,
-/// whose per-try timeout is the wait for the first byte (`stream_timeout`).
-pub const STREAM_HEADER: &str = "x-switchyard-stream";
-/// Request header naming the model exactly as the client asked for it, set by this
-/// stage (first pass only) for the key check: a key's `aliases` apply to it, as in
-/// LiteLLM.
-pub const REQUESTED_MODEL_HEADER: &str = "x-switchyard-requested-model";
-/// Request header the keyservice sets (through ext_authz) when one of the key's
-/// `aliases` applied: the model the key was checked for, which the responder stage
-/// then routes the request to ([`reroute`]).
-pub const ALIAS_TARGET_HEADER: &str = "x-switchyard-alias-target";
+// The headers this stage writes for Envoy's routes and the key check, and the one
+// the keyservice writes for the responder stage's [`reroute`] (each documented in
+// `switchyard_contract::headers`).
+pub use switchyard_contract::headers::{
+    ALIAS_TARGET_HEADER, FALLBACK_GROUPS_HEADER, GROUP_HEADER, PER_TRY_TIMEOUT_HEADER,
+    REQUESTED_MODEL_HEADER, RETRIES_HEADER, STREAM_HEADER, TIMEOUT_HEADER,
+};
 /// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
 /// too, except on an error fallback's replay, which the redirect gave it.)
 pub const INTERNAL_HEADERS: [&str; 15] = [
@@ -58,11 +41,11 @@ pub const INTERNAL_HEADERS: [&str; 15] = [
     PER_TRY_TIMEOUT_HEADER,
     FALLBACK_GROUPS_HEADER,
     // Set by the keyservice through ext_authz, for the responder and spend records.
-    "x-switchyard-key-hash",
-    "x-switchyard-user-id",
-    "x-switchyard-team-id",
-    "x-switchyard-lease",
-    "x-switchyard-key-models",
+    switchyard_contract::headers::KEY_HASH_HEADER,
+    switchyard_contract::headers::USER_ID_HEADER,
+    switchyard_contract::headers::TEAM_ID_HEADER,
+    switchyard_contract::headers::LEASE_HEADER,
+    switchyard_contract::headers::KEY_MODELS_HEADER,
     crate::stages::responder::CLIENT_MOCK_HEADER,
     crate::spend::ADMISSION_HEADER,
 ];
@@ -76,9 +59,8 @@ pub const ROUTE_PROPERTY: &str = "switchyard_route";
 /// (`%FILTER_STATE(wasm.switchyard_group:PLAIN)%`).
 pub const GROUP_PROPERTY: &str = "switchyard_group";
 /// Filter state set to `anthropic` for a request routed from an Anthropic-format
-/// route (`/v1/messages`): Envoy's own error replies (`local_reply_config`) take
-/// Anthropic's shape for it. Absent for every other request.
-pub const API_PROPERTY: &str = "switchyard_api";
+/// route (`/v1/messages`), read by Envoy's `local_reply_config`.
+pub use switchyard_contract::filter_state::API_PROPERTY;
 
 /// The `x-envoy-max-retries` a request's own `num_retries` sets, if any: a client may
 /// lower the retries of its request, never raise them above the config's
@@ -592,7 +574,10 @@ impl RouterExchange {
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
         if self.api.is_anthropic() {
-            host.set_property(&[API_PROPERTY], b"anthropic");
+            host.set_property(
+                &[API_PROPERTY],
+                switchyard_contract::filter_state::API_ANTHROPIC.as_bytes(),
+            );
         }
         host.set_property(&[GROUP_PROPERTY], group.name.as_bytes());
         host.clear_route_cache();

@@ -149,7 +149,7 @@ impl UpstreamExchange {
                 marks: &marks,
             },
         );
-        spend::enqueue(body, now);
+        host.queue_spend_report(body, now);
     }
 }
 

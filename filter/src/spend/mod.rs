@@ -3,10 +3,12 @@
 //! The keyservice admits a request through ext_authz and names the key (its hash),
 //! user, team, parallel-request lease and the request's **admission id** in request
 //! headers; the responder stage keeps them in filter state ([`KeyFacts`]). When an
-//! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`])
-//! and queues it on its worker ([`SpendQueue`], one per wasm VM); the router stage's
-//! root context sends the queue to the keyservice's `POST /spend/record` every 100 ms
-//! and retries failed reports with backoff.
+//! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`],
+//! the contract's [`SpendRecord`]) and queues it through its host
+//! (`Host::queue_spend_report`: by default on its worker, [`SpendQueue`], one per wasm
+//! VM); the router stage's root context sends the queue to the keyservice's
+//! `POST /spend/record` every 100 ms and retries failed reports with backoff
+//! ([`queue::SpendReporter`]).
 //!
 //! **Identity.** A row is keyed on the admission id ([`KeyFacts::spend_key`]), which
 //! the keyservice draws at random for every admission and which never reaches a
@@ -45,8 +47,6 @@
 //! [`MAX_REQUEST_TAG_BYTES`] are cut. The keyservice applies the same bounds
 //! ([`bound_row_metadata`], [`bound_tags`]) to whatever a reporter sends.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -55,20 +55,25 @@ use serde_json::{json, Map, Value};
 use crate::cost::Usage;
 use crate::endpoint::{ClientApi, Endpoint};
 
+pub mod queue;
+
+// The worker's queue of reports and the policy that sends them (see `queue`).
+pub use queue::{batch, enqueue, SpendQueue, MAX_QUEUED, QUEUE};
+
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";
 /// Request header the keyservice sets (through ext_authz) at every admission: the
-/// request's admission id, random and never shown to a client or a provider. Spend
-/// rows are keyed on it; an internal redirect carries it so that the replay is
-/// admitted as the same request (see the module docs). A client's own is removed by
-/// the router stage.
-pub const ADMISSION_HEADER: &str = "x-switchyard-admission";
+/// request's admission id (see the module docs).
+pub use switchyard_contract::headers::ADMISSION_HEADER;
+// The bounds on a row's labels, applied here and again by the keyservice, and the
+// report types of `POST /spend/record`.
+pub use switchyard_contract::spend::{
+    bound_row_metadata, bound_tags, LeaseRelease, SpendRecord, MAX_REQUEST_METADATA_BYTES,
+    MAX_REQUEST_TAGS, MAX_REQUEST_TAG_BYTES, MAX_ROW_METADATA_BYTES,
+};
+use switchyard_contract::spend::{bounded_label, bounded_tag, tags_of, CacheHit, SpendTime};
 /// Longest client `x-request-id` recorded in a row's metadata (a label, never a key).
 pub const MAX_CLIENT_REQUEST_ID_BYTES: usize = 128;
-/// Reports kept at most per worker while the keyservice does not take them.
-pub const MAX_QUEUED: usize = 10_000;
-/// Longest wait between two tries of one report.
-const MAX_BACKOFF_MS: u64 = 30_000;
 
 /// Who a request was admitted for (headers the keyservice set through ext_authz).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,19 +132,6 @@ impl KeyFacts {
         )
     }
 }
-
-/// Largest client `metadata` recorded in a spend-log row: the JSON text of the
-/// request's `metadata` (and of `litellm_metadata`), in bytes. A larger one is
-/// recorded as `{"metadata_truncated": {"bytes": N, "limit": 2048}}`, unparsed.
-/// 2048 is LiteLLM's own cut for strings it stores (`MAX_STRING_LENGTH_PROMPT_IN_DB`).
-pub const MAX_REQUEST_METADATA_BYTES: usize = 2048;
-/// Most tags recorded in a row (`request_tags`); later ones are left out.
-pub const MAX_REQUEST_TAGS: usize = 32;
-/// Longest tag recorded (bytes); a longer one is cut at a character boundary.
-pub const MAX_REQUEST_TAG_BYTES: usize = 256;
-/// Largest `metadata` a spend-log row stores, whoever reports it (the keyservice
-/// checks it too): the two metadata objects at their bound, with room to spare.
-pub const MAX_ROW_METADATA_BYTES: usize = 4 * MAX_REQUEST_METADATA_BYTES;
 
 /// The client's labels of a request, as its spend-log row records them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -245,34 +237,6 @@ fn truncated(bytes: usize) -> Value {
     json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_REQUEST_METADATA_BYTES}})
 }
 
-/// Cuts `tag` to [`MAX_REQUEST_TAG_BYTES`] at a character boundary.
-fn bounded_tag(tag: &str) -> String {
-    bounded_label(tag, MAX_REQUEST_TAG_BYTES)
-}
-
-/// Cuts `text` to `max` bytes at a character boundary.
-fn bounded_label(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default().to_string()
-}
-
-/// The string tags of a parsed list, bounded.
-fn tags_of(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .take(MAX_REQUEST_TAGS)
-                .map(bounded_tag)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The string tags of a raw JSON list, bounded, read without building the rest of
 /// the list (a hostile client's million tags are skipped, not allocated).
 fn parse_tags(raw: &str) -> Vec<String> {
@@ -300,27 +264,6 @@ fn parse_tags(raw: &str) -> Vec<String> {
     }
     let mut de = serde_json::Deserializer::from_str(raw);
     de.deserialize_any(Tags).unwrap_or_default()
-}
-
-/// A row's `metadata` as stored: an object within [`MAX_ROW_METADATA_BYTES`], else
-/// the truncation marker (anything not an object becomes `{}`). For the keyservice.
-pub fn bound_row_metadata(metadata: Value) -> Value {
-    match metadata {
-        Value::Object(map) => {
-            let bytes = serde_json::to_vec(&map).map_or(usize::MAX, |b| b.len());
-            if bytes > MAX_ROW_METADATA_BYTES {
-                json!({"metadata_truncated": {"bytes": bytes, "limit": MAX_ROW_METADATA_BYTES}})
-            } else {
-                Value::Object(map)
-            }
-        }
-        _ => json!({}),
-    }
-}
-
-/// A row's `request_tags` as stored: its string entries, bounded. For the keyservice.
-pub fn bound_tags(tags: &Value) -> Value {
-    Value::from(tags_of(tags))
 }
 
 /// What one answered request was.
@@ -398,8 +341,9 @@ fn metadata(a: &Answered<'_>) -> Option<Value> {
     Some(Value::Object(map))
 }
 
-/// The `POST /spend/record` body: LiteLLM's spend-log row.
-pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
+/// The `POST /spend/record` row of an answered request ([`SpendRecord`], LiteLLM's
+/// spend-log row).
+pub fn record(key: &KeyFacts, a: &Answered<'_>) -> SpendRecord {
     let opt = |s: &str| {
         if s.is_empty() {
             None
@@ -407,35 +351,50 @@ pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
             Some(s.to_string())
         }
     };
-    let body = json!({
-        "request_id": a.request_id,
-        "call_type": a.call_type,
-        "api_key": opt(&key.key_hash),
-        "spend": a.spend,
-        "prompt_tokens": a.usage.prompt_tokens,
-        "completion_tokens": a.usage.completion_tokens,
-        "total_tokens": a.usage.prompt_tokens.saturating_add(a.usage.completion_tokens),
-        "startTime": a.start_ms as f64 / 1000.0,
-        "endTime": a.end_ms as f64 / 1000.0,
-        "model": a.model,
-        "model_id": a.model_id,
-        "model_group": a.model_group,
-        "custom_llm_provider": a.provider,
-        "api_base": a.api_base,
-        "user": opt(&key.user_id),
-        "team_id": opt(&key.team_id),
-        "status": a.status,
-        "cache_hit": false,
-        "metadata": metadata(a),
-        "request_tags": a.labels.tags,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
+    SpendRecord {
+        request_id: a.request_id.to_string(),
+        call_type: a.call_type.to_string(),
+        api_key: opt(&key.key_hash),
+        spend: a.spend,
+        prompt_tokens: a.usage.prompt_tokens,
+        completion_tokens: a.usage.completion_tokens,
+        total_tokens: Some(
+            a.usage
+                .prompt_tokens
+                .saturating_add(a.usage.completion_tokens),
+        ),
+        start_time: Some(SpendTime::Seconds(a.start_ms as f64 / 1000.0)),
+        end_time: Some(SpendTime::Seconds(a.end_ms as f64 / 1000.0)),
+        completion_start_time: None,
+        model: a.model.to_string(),
+        model_id: a.model_id.to_string(),
+        model_group: a.model_group.to_string(),
+        custom_llm_provider: a.provider.to_string(),
+        api_base: a.api_base.to_string(),
+        user: opt(&key.user_id),
+        team_id: opt(&key.team_id),
+        end_user: None,
+        status: Some(a.status.to_string()),
+        cache_hit: Some(CacheHit::Flag(false)),
+        cache_key: None,
+        metadata: metadata(a),
+        request_tags: Value::from(a.labels.tags.clone()),
+        lease_id: None,
+    }
 }
 
-/// The `POST /spend/record` entry that ends a request: its lease (parallel-request
-/// slot, continuation mark) is freed. Queued with the spend rows.
+/// The `POST /spend/record` body of an answered request: [`record`], serialized.
+pub fn report(key: &KeyFacts, a: &Answered<'_>) -> Vec<u8> {
+    serde_json::to_vec(&record(key, a)).unwrap_or_default()
+}
+
+/// The `POST /spend/record` entry that ends a request ([`LeaseRelease`]): its lease
+/// (parallel-request slot, continuation mark) is freed. Queued with the spend rows.
 pub fn release(lease: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "release_lease": lease })).unwrap_or_default()
+    serde_json::to_vec(&LeaseRelease {
+        release_lease: lease.to_string(),
+    })
+    .unwrap_or_default()
 }
 
 /// What Envoy's `response.code_details` says of a downstream request that ended by
@@ -463,134 +422,13 @@ pub fn lease_at_end(
     }
 }
 
-struct Pending {
-    id: u64,
-    body: Vec<u8>,
-    tries: u32,
-    next_try_ms: u64,
-    in_flight: bool,
-}
-
-/// Reports waiting for the keyservice, with per-report backoff. Time is passed in.
-#[derive(Default)]
-pub struct SpendQueue {
-    pending: VecDeque<Pending>,
-    next_id: u64,
-    dropped: u64,
-}
-
-impl SpendQueue {
-    /// Queues a report; over [`MAX_QUEUED`] the oldest is dropped (and counted).
-    pub fn push(&mut self, body: Vec<u8>, now_ms: u64) {
-        if self.pending.len() >= MAX_QUEUED {
-            self.pending.pop_front();
-            self.dropped += 1;
-        }
-        self.next_id += 1;
-        self.pending.push_back(Pending {
-            id: self.next_id,
-            body,
-            tries: 0,
-            next_try_ms: now_ms,
-            in_flight: false,
-        });
-    }
-
-    /// Reports due now (marked in flight): `(id, body)`.
-    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
-        self.pending
-            .iter_mut()
-            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
-            .take(max)
-            .map(|p| {
-                p.in_flight = true;
-                p.tries += 1;
-                (p.id, p.body.clone())
-            })
-            .collect()
-    }
-
-    /// The keyservice took report `id`.
-    pub fn ack(&mut self, id: u64) {
-        self.pending.retain(|p| p.id != id);
-    }
-
-    /// Report `id` failed: try again after a backoff (1 s, 2 s, 4 s … 30 s).
-    pub fn fail(&mut self, id: u64, now_ms: u64) {
-        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
-            p.in_flight = false;
-            let backoff = 1000u64
-                .saturating_mul(1 << p.tries.min(5))
-                .min(MAX_BACKOFF_MS);
-            p.next_try_ms = now_ms + backoff;
-        }
-    }
-
-    /// Reports waiting (in flight included).
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// Reports dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-}
-
 thread_local! {
     /// Counter of [`KeyFacts::spend_key`] without an admission.
     static UNADMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-thread_local! {
-    /// This worker's queue (each Envoy worker thread runs its own wasm VM).
-    pub static QUEUE: RefCell<SpendQueue> = RefCell::new(SpendQueue::default());
-}
-
-/// Reports due together, as one `/spend/record` body (a JSON array of the report
-/// objects) and the ids it carries.
-pub fn batch(due: Vec<(u64, Vec<u8>)>) -> (Vec<u64>, Vec<u8>) {
-    let mut ids = Vec::with_capacity(due.len());
-    let mut body = Vec::with_capacity(due.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (i, (id, report)) in due.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(&report);
-        ids.push(id);
-    }
-    body.push(b']');
-    (ids, body)
-}
-
-/// Queues a report on this worker.
-pub fn enqueue(body: Vec<u8>, now_ms: u64) {
-    QUEUE.with(|q| q.borrow_mut().push(body, now_ms));
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_batch_is_a_json_array_of_the_reports() {
-        let (ids, body) = super::batch(vec![
-            (7, br#"{"request_id":"a","spend":0.5}"#.to_vec()),
-            (9, br#"{"request_id":"b","spend":0}"#.to_vec()),
-        ]);
-        assert_eq!(ids, [7, 9]);
-        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            parsed,
-            serde_json::json!([{"request_id":"a","spend":0.5},{"request_id":"b","spend":0}])
-        );
-        assert_eq!(super::batch(vec![]).1, b"[]");
-    }
-
     use super::*;
 
     #[test]
@@ -824,6 +662,69 @@ mod tests {
         assert_eq!(bound_tags(&json!("nope")), json!([]));
     }
 
+    /// The contract with the keyservice: what the filter sends parses strictly as
+    /// the keyservice's [`SpendRecord`] and [`LeaseRelease`] (unknown fields
+    /// refused), and nothing the filter writes is lost on the way.
+    #[test]
+    fn reports_parse_strictly_as_the_keyservice_reads_them() {
+        let key = KeyFacts {
+            key_hash: "h".into(),
+            user_id: "u".into(),
+            team_id: "t".into(),
+            lease: "l".into(),
+            admission: "adm".into(),
+        };
+        let mut marks = Map::new();
+        marks.insert("switchyard_partial".into(), json!(true));
+        let labels = SpendLabels::from_raw(Some(r#"{"env":"prod"}"#), None, Some(r#"["t1"]"#));
+        let body = report(
+            &key,
+            &Answered {
+                request_id: "adm:attempt-1:failed",
+                client_request_id: "c",
+                call_type: "acompletion",
+                model: "gpt-4o",
+                model_id: "d1",
+                model_group: "g",
+                provider: "openai",
+                api_base: "https://x",
+                spend: 0.25,
+                usage: Usage {
+                    prompt_tokens: 3,
+                    completion_tokens: 4,
+                    ..Default::default()
+                },
+                start_ms: 1_000,
+                end_ms: 2_500,
+                status: "failure",
+                labels: &labels,
+                marks: &marks,
+            },
+        );
+        let sent: Value = serde_json::from_slice(&body).unwrap();
+        let parsed: SpendRecord = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.request_id, "adm:attempt-1:failed");
+        assert_eq!(parsed.total_tokens, Some(7));
+        assert_eq!(parsed.end_time, Some(SpendTime::Seconds(2.5)));
+        assert_eq!(parsed.status.as_deref(), Some("failure"));
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            sent,
+            "every field the filter sends is one the keyservice reads"
+        );
+        let release: LeaseRelease = serde_json::from_slice(&release("L")).unwrap();
+        assert_eq!(release.release_lease, "L");
+        // A batch is an array of either.
+        let (_, batch) = batch(vec![(1, body), (2, super::release("L"))]);
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&batch).unwrap();
+        assert!(serde_json::from_str::<SpendRecord>(items[0].get()).is_ok());
+        assert!(serde_json::from_str::<LeaseRelease>(items[1].get()).is_ok());
+        assert!(
+            serde_json::from_str::<SpendRecord>(items[1].get()).is_err(),
+            "a release is not a row"
+        );
+    }
+
     /// Found by the fuzz target `upstream_response` (an OpenAI stream whose usage
     /// chunk carries counts near u64::MAX, keys checked): the total overflowed — a
     /// panic in debug builds, a wrapped total in the shipped filter.
@@ -856,38 +757,5 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["total_tokens"], u64::MAX);
         assert_eq!(v["prompt_tokens"], u64::MAX - 9);
-    }
-
-    #[test]
-    fn queue_retries_with_backoff_and_forgets_acked() {
-        let mut q = SpendQueue::default();
-        q.push(b"a".to_vec(), 0);
-        q.push(b"b".to_vec(), 0);
-        let due = q.due(0, 10);
-        assert_eq!(due.len(), 2);
-        assert!(q.due(0, 10).is_empty(), "in flight, not sent twice");
-        q.ack(due[0].0);
-        q.fail(due[1].0, 100);
-        assert_eq!(q.len(), 1);
-        assert!(q.due(1_000, 10).is_empty(), "backing off");
-        let again = q.due(2_100, 10);
-        assert_eq!(again, vec![(due[1].0, b"b".to_vec())]);
-        q.fail(again[0].0, 2_100);
-        assert!(
-            q.due(5_000, 10).is_empty(),
-            "longer backoff the second time"
-        );
-        assert_eq!(q.due(6_200, 10).len(), 1);
-    }
-
-    #[test]
-    fn a_full_queue_drops_the_oldest_and_counts_it() {
-        let mut q = SpendQueue::default();
-        for i in 0..MAX_QUEUED + 3 {
-            q.push(i.to_string().into_bytes(), 0);
-        }
-        assert_eq!(q.len(), MAX_QUEUED);
-        assert_eq!(q.dropped(), 3);
-        assert_eq!(q.due(0, 1)[0].1, b"3".to_vec());
     }
 }

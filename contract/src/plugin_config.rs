@@ -312,7 +312,7 @@ pub struct DeploymentConfig {
     /// (`openai/*`) serves the requested model, and an unpriced deployment's answer
     /// may name a priced model (Azure's `model`). Precomputed by `switchyard render`
     /// from the price table (the provider's entries the model pattern matches);
-    /// looked up per request under [`crate::cost::price_names`].
+    /// looked up per request under [`crate::prices::price_names`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_prices: BTreeMap<String, Pricing>,
     /// LiteLLM's custom prompt template (`litellm_params.initial_prompt_value`,
@@ -339,7 +339,7 @@ pub struct DeploymentConfig {
     /// Milliseconds a stream from this deployment may stay silent between two
     /// chunks once it began (LiteLLM's `stream_timeout`: the deployment's own, else
     /// the router's, else its `timeout`). The upstream stage cuts a stream silent for
-    /// longer with an error event (`crate::deadline`); absent, only Envoy's route
+    /// longer with an error event (`switchyard_filter::deadline`); absent, only Envoy's route
     /// idle timeout applies (a reset, no event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_timeout_ms: Option<u64>,

@@ -1,0 +1,337 @@
+//! The providers a deployment may be, as the config compiler writes them into the
+//! plugin config and the filter reads them: each provider's LiteLLM prefix, its name
+//! in headers, logs and spend rows, and LiteLLM's inference of a provider from a bare
+//! model name. What the filter does per provider (translation, parameter tables)
+//! stays in the filter; the provider rules the config compiler checks too are in
+//! this module's submodules.
+
+pub mod bedrock;
+pub mod vertex;
+
+use serde::{Deserialize, Serialize};
+
+/// The provider a deployment is, as far as the gateway treats providers differently:
+/// its wire format, its parameter table and quirks, and its name in headers and logs.
+///
+/// The OpenAI-compatible clouds (`mistral/`, `groq/`, …) speak OpenAI's format but
+/// get their own variants, so each keeps LiteLLM's parameter table and request
+/// quirks ([`openai_compat`]) and its own name (`custom_llm_provider` in spend rows);
+/// everything per provider is looked up once, when the deployment is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI and every OpenAI-compatible server (`openai/`, `openai_like/`,
+    /// `custom_openai/`, any `api_base`).
+    Openai,
+    /// Azure OpenAI: deployment in the path, `api-version` query, `api-key` header.
+    Azure,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Mistral AI (`mistral/`).
+    Mistral,
+    /// Groq (`groq/`).
+    Groq,
+    /// DeepSeek (`deepseek/`).
+    Deepseek,
+    /// Together AI (`together_ai/`).
+    TogetherAi,
+    /// OpenRouter (`openrouter/`).
+    Openrouter,
+    /// xAI (`xai/`).
+    Xai,
+    /// Fireworks AI (`fireworks_ai/`).
+    FireworksAi,
+    /// Perplexity (`perplexity/`).
+    Perplexity,
+    /// Cerebras (`cerebras/`).
+    Cerebras,
+    /// DeepInfra (`deepinfra/`).
+    Deepinfra,
+    /// A vLLM server (`hosted_vllm/`).
+    HostedVllm,
+    /// LM Studio (`lm_studio/`).
+    LmStudio,
+    /// llamafile (`llamafile/`).
+    Llamafile,
+    /// Ollama's `/api/generate` (`ollama/`): a prompt built from the messages.
+    Ollama,
+    /// Ollama's `/api/chat` (`ollama_chat/`).
+    OllamaChat,
+    /// Google AI Studio's Gemini API (`gemini/`): `generateContent`.
+    Gemini,
+    /// Cohere's v2 API (`cohere/`, `cohere_chat/`).
+    Cohere,
+    /// Hugging Face's OpenAI-compatible Messages API (`huggingface/`: TGI's
+    /// `/v1/chat/completions`, Inference Endpoints, the Hugging Face router).
+    Huggingface,
+    /// Text Generation Inference's native `/generate` (`huggingface/` deployments in
+    /// text-generation mode): a prompt built from the messages.
+    HuggingfaceGenerate,
+    /// Amazon Bedrock Runtime (`bedrock/`): Converse, ConverseStream, InvokeModel
+    /// embeddings; SigV4 or a Bedrock API key.
+    Bedrock,
+    /// Vertex AI (`vertex_ai/`): Gemini, Claude and Google's embeddings, with a
+    /// service account's OAuth token.
+    VertexAi,
+}
+
+impl ProviderKind {
+    /// Maps a LiteLLM provider prefix (`openai`, `azure`, `anthropic`, …) to the
+    /// provider, or `None` when Switchyard does not translate for it yet.
+    pub fn from_litellm_prefix(prefix: &str) -> Option<ProviderKind> {
+        Some(match prefix {
+            "openai" | "custom_openai" | "openai_like" | "text-completion-openai" => {
+                ProviderKind::Openai
+            }
+            "azure" | "azure_text" => ProviderKind::Azure,
+            "anthropic" => ProviderKind::Anthropic,
+            "mistral" => ProviderKind::Mistral,
+            "groq" => ProviderKind::Groq,
+            "deepseek" => ProviderKind::Deepseek,
+            "together_ai" => ProviderKind::TogetherAi,
+            "openrouter" => ProviderKind::Openrouter,
+            "xai" => ProviderKind::Xai,
+            "fireworks_ai" => ProviderKind::FireworksAi,
+            "perplexity" => ProviderKind::Perplexity,
+            "cerebras" => ProviderKind::Cerebras,
+            "deepinfra" => ProviderKind::Deepinfra,
+            "hosted_vllm" => ProviderKind::HostedVllm,
+            "lm_studio" => ProviderKind::LmStudio,
+            "llamafile" => ProviderKind::Llamafile,
+            "ollama" => ProviderKind::Ollama,
+            "ollama_chat" => ProviderKind::OllamaChat,
+            "gemini" => ProviderKind::Gemini,
+            "cohere" | "cohere_chat" => ProviderKind::Cohere,
+            "huggingface" => ProviderKind::Huggingface,
+            "bedrock" => ProviderKind::Bedrock,
+            "vertex_ai" => ProviderKind::VertexAi,
+            _ => return None,
+        })
+    }
+
+    /// LiteLLM's name for the provider, used in logs, headers, spend rows and
+    /// error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Mistral => "mistral",
+            ProviderKind::Groq => "groq",
+            ProviderKind::Deepseek => "deepseek",
+            ProviderKind::TogetherAi => "together_ai",
+            ProviderKind::Openrouter => "openrouter",
+            ProviderKind::Xai => "xai",
+            ProviderKind::FireworksAi => "fireworks_ai",
+            ProviderKind::Perplexity => "perplexity",
+            ProviderKind::Cerebras => "cerebras",
+            ProviderKind::Deepinfra => "deepinfra",
+            ProviderKind::HostedVllm => "hosted_vllm",
+            ProviderKind::LmStudio => "lm_studio",
+            ProviderKind::Llamafile => "llamafile",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::OllamaChat => "ollama_chat",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Cohere => "cohere",
+            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::VertexAi => "vertex_ai",
+        }
+    }
+
+    /// Every provider, in declaration order.
+    pub const ALL: &'static [ProviderKind] = &[
+        ProviderKind::Openai,
+        ProviderKind::Azure,
+        ProviderKind::Anthropic,
+        ProviderKind::Mistral,
+        ProviderKind::Groq,
+        ProviderKind::Deepseek,
+        ProviderKind::TogetherAi,
+        ProviderKind::Openrouter,
+        ProviderKind::Xai,
+        ProviderKind::FireworksAi,
+        ProviderKind::Perplexity,
+        ProviderKind::Cerebras,
+        ProviderKind::Deepinfra,
+        ProviderKind::HostedVllm,
+        ProviderKind::LmStudio,
+        ProviderKind::Llamafile,
+        ProviderKind::Ollama,
+        ProviderKind::OllamaChat,
+        ProviderKind::Gemini,
+        ProviderKind::Cohere,
+        ProviderKind::Huggingface,
+        ProviderKind::HuggingfaceGenerate,
+        ProviderKind::Bedrock,
+        ProviderKind::VertexAi,
+    ];
+}
+
+/// The provider LiteLLM assigns to a bare model name (no `provider/` prefix), e.g.
+/// `gpt-4o` → `openai`, `claude-3-5-sonnet-20240620` → `anthropic`.
+pub fn infer_provider(model: &str) -> Option<&'static str> {
+    const OPENAI_PREFIXES: &[&str] = &[
+        "gpt-",
+        "chatgpt-",
+        "o1",
+        "o3",
+        "o4",
+        "text-embedding-",
+        "text-davinci",
+        "davinci",
+        "babbage",
+        "text-moderation",
+        "omni-moderation",
+        "dall-e",
+        "whisper",
+        "tts-",
+        "ft:gpt-",
+        "codex-",
+    ];
+    if model.starts_with("claude") {
+        return Some("anthropic");
+    }
+    if OPENAI_PREFIXES.iter().any(|p| model.starts_with(p)) {
+        return Some("openai");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_get_litellm_providers() {
+        assert_eq!(infer_provider("gpt-3.5-turbo"), Some("openai"));
+        assert_eq!(infer_provider("gpt-4o"), Some("openai"));
+        assert_eq!(infer_provider("text-embedding-3-small"), Some("openai"));
+        assert_eq!(infer_provider("o3-mini"), Some("openai"));
+        assert_eq!(
+            infer_provider("claude-3-5-sonnet-20240620"),
+            Some("anthropic")
+        );
+        assert_eq!(infer_provider("llama3"), None);
+    }
+
+    #[test]
+    fn prefixes_map_to_wire_formats() {
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("openai_like"),
+            Some(ProviderKind::Openai)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("azure"),
+            Some(ProviderKind::Azure)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("anthropic"),
+            Some(ProviderKind::Anthropic)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("together_ai"),
+            Some(ProviderKind::TogetherAi)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("ollama_chat"),
+            Some(ProviderKind::OllamaChat)
+        );
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("gemini"),
+            Some(ProviderKind::Gemini)
+        );
+        assert_eq!(ProviderKind::from_litellm_prefix("bedrock_x"), None);
+        for prefix in ["cohere", "cohere_chat"] {
+            assert_eq!(
+                ProviderKind::from_litellm_prefix(prefix),
+                Some(ProviderKind::Cohere)
+            );
+        }
+        assert_eq!(
+            ProviderKind::from_litellm_prefix("huggingface"),
+            Some(ProviderKind::Huggingface)
+        );
+        // Both Hugging Face APIs are "huggingface" to LiteLLM (spend rows, headers).
+        assert_eq!(ProviderKind::HuggingfaceGenerate.as_str(), "huggingface");
+        assert_eq!(
+            serde_json::to_value(ProviderKind::HuggingfaceGenerate).unwrap(),
+            "huggingface_generate"
+        );
+        // The plugin config names each provider by its LiteLLM prefix.
+        for prefix in [
+            "mistral",
+            "groq",
+            "deepseek",
+            "together_ai",
+            "openrouter",
+            "xai",
+            "fireworks_ai",
+            "perplexity",
+            "cerebras",
+            "deepinfra",
+            "hosted_vllm",
+            "lm_studio",
+            "llamafile",
+            "ollama",
+            "ollama_chat",
+            "gemini",
+            "bedrock",
+            "vertex_ai",
+        ] {
+            let kind = ProviderKind::from_litellm_prefix(prefix).unwrap();
+            assert_eq!(kind.as_str(), prefix);
+            assert_eq!(serde_json::to_value(kind).unwrap(), prefix);
+        }
+    }
+
+    #[test]
+    fn every_provider_round_trips_through_its_litellm_prefix() {
+        for &kind in ProviderKind::ALL {
+            let back = ProviderKind::from_litellm_prefix(kind.as_str());
+            // Both Hugging Face APIs are `huggingface` to LiteLLM; the prefix names
+            // the Messages API (the text-generation mode is chosen by the config).
+            let expected = match kind {
+                ProviderKind::HuggingfaceGenerate => ProviderKind::Huggingface,
+                other => other,
+            };
+            assert_eq!(back, Some(expected), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn all_lists_every_variant_once() {
+        let mut seen = std::collections::HashSet::new();
+        for &kind in ProviderKind::ALL {
+            assert!(seen.insert(kind), "{kind:?} twice");
+            // Exhaustive: a new variant fails to compile here until it is listed.
+            match kind {
+                ProviderKind::Openai => {}
+                ProviderKind::Azure => {}
+                ProviderKind::Anthropic => {}
+                ProviderKind::Mistral => {}
+                ProviderKind::Groq => {}
+                ProviderKind::Deepseek => {}
+                ProviderKind::TogetherAi => {}
+                ProviderKind::Openrouter => {}
+                ProviderKind::Xai => {}
+                ProviderKind::FireworksAi => {}
+                ProviderKind::Perplexity => {}
+                ProviderKind::Cerebras => {}
+                ProviderKind::Deepinfra => {}
+                ProviderKind::HostedVllm => {}
+                ProviderKind::LmStudio => {}
+                ProviderKind::Llamafile => {}
+                ProviderKind::Ollama => {}
+                ProviderKind::OllamaChat => {}
+                ProviderKind::Gemini => {}
+                ProviderKind::Cohere => {}
+                ProviderKind::Huggingface => {}
+                ProviderKind::HuggingfaceGenerate => {}
+                ProviderKind::Bedrock => {}
+                ProviderKind::VertexAi => {}
+            }
+        }
+        assert_eq!(seen.len(), 24);
+    }
+}
