@@ -46,7 +46,7 @@ pub const INTERNAL_HEADERS: [&str; 15] = [
     switchyard_contract::headers::TEAM_ID_HEADER,
     switchyard_contract::headers::LEASE_HEADER,
     switchyard_contract::headers::KEY_MODELS_HEADER,
-    crate::stages::responder::CLIENT_MOCK_HEADER,
+    switchyard_contract::headers::CLIENT_MOCK_HEADER,
     crate::spend::ADMISSION_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
