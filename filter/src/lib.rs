@@ -44,6 +44,7 @@ pub mod sigv4;
 pub mod spend;
 pub mod sse;
 pub mod upstream;
+pub mod wire;
 
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -91,10 +91,10 @@ use serde_json::{json, Map, Value};
 
 use crate::cost::Usage;
 use crate::error::GatewayError;
-use crate::providers::anthropic::UsageIn;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
 use crate::sse::SseDecoder;
+use crate::wire::anthropic::UsageIn;
 
 // ---------------------------------------------------------------------------
 // Errors

@@ -1,0 +1,235 @@
+//! The Anthropic Messages wire model: answer and stream-event shapes, content
+//! blocks, stop reasons, usage and error bodies, as Anthropic sends them. Shared by
+//! the Anthropic provider, Claude on Vertex and the Anthropic-format client side
+//! ([`crate::client::anthropic`]).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::request::CowStr;
+
+pub(crate) fn opt_str<'s>(v: &'s Option<CowStr<'_>>) -> Option<&'s str> {
+    v.as_ref().map(CowStr::as_str)
+}
+
+/// Anthropic's `usage` (message and `message_delta` alike). Also read by
+/// the Anthropic-format client side for answers passed back to it untouched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct UsageIn {
+    #[serde(default)]
+    pub(crate) input_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) output_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) cache_read_input_tokens: Option<u64>,
+}
+
+impl UsageIn {
+    /// Counts in `newer` replace ours (`message_delta` counts are cumulative).
+    pub(crate) fn merge(&mut self, newer: &UsageIn) {
+        self.input_tokens = newer.input_tokens.or(self.input_tokens);
+        self.output_tokens = newer.output_tokens.or(self.output_tokens);
+        self.cache_creation_input_tokens = newer
+            .cache_creation_input_tokens
+            .or(self.cache_creation_input_tokens);
+        self.cache_read_input_tokens = newer
+            .cache_read_input_tokens
+            .or(self.cache_read_input_tokens);
+    }
+
+    /// The answer's usage for cost and spend (cache reads and writes counted into
+    /// the prompt, as LiteLLM does), or `None` before any count was seen.
+    pub(crate) fn to_cost(self) -> Option<crate::cost::Usage> {
+        if self.input_tokens.is_none() && self.output_tokens.is_none() {
+            return None;
+        }
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let created = self.cache_creation_input_tokens.unwrap_or(0);
+        Some(crate::cost::Usage {
+            // Saturating, as `to_openai` counts: the numbers are the provider's, and
+            // a sum past u64::MAX must not wrap (or panic).
+            prompt_tokens: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(created),
+            completion_tokens: self.output_tokens.unwrap_or(0),
+            cache_read_tokens: read,
+            cache_creation_tokens: created,
+        })
+    }
+
+    pub(crate) fn to_openai(self) -> UsageOut {
+        let cache_read = self.cache_read_input_tokens.unwrap_or(0);
+        let cache_creation = self.cache_creation_input_tokens.unwrap_or(0);
+        let prompt = self
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(cache_read)
+            .saturating_add(cache_creation);
+        let completion = self.output_tokens.unwrap_or(0);
+        UsageOut {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt.saturating_add(completion),
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: cache_read,
+            },
+            cache_creation_input_tokens: self.cache_creation_input_tokens,
+            cache_read_input_tokens: self.cache_read_input_tokens,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct UsageOut {
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
+    pub(crate) total_tokens: u64,
+    pub(crate) prompt_tokens_details: PromptTokensDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cache_creation_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cache_read_input_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct PromptTokensDetails {
+    pub(crate) cached_tokens: u64,
+}
+
+/// Anthropic `stop_reason` → OpenAI `finish_reason` (table in the module docs).
+pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("refusal") => "content_filter",
+        // end_turn, stop_sequence, pause_turn, and anything new.
+        _ => "stop",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorIn<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub(crate) kind: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) message: Option<CowStr<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody<'a> {
+    #[serde(borrow)]
+    pub(crate) error: ErrorIn<'a>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessageBody<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub(crate) kind: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) id: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) model: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) content: Option<Vec<BlockOut<'a>>>,
+    #[serde(default, borrow)]
+    pub(crate) stop_reason: Option<CowStr<'a>>,
+    #[serde(default)]
+    pub(crate) usage: Option<UsageIn>,
+    #[serde(default, borrow)]
+    pub(crate) error: Option<ErrorIn<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BlockOut<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: CowStr<'a>,
+    #[serde(default, borrow)]
+    pub(crate) text: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) thinking: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) id: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) name: Option<CowStr<'a>>,
+    #[serde(default)]
+    pub(crate) input: Option<Value>,
+}
+
+/// One Anthropic stream event; every field any event type uses, all optional.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: CowStr<'a>,
+    #[serde(default)]
+    pub(crate) index: Option<u64>,
+    #[serde(default, borrow)]
+    pub(crate) message: Option<StartMessage<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) content_block: Option<BlockStart<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) delta: Option<DeltaIn<'a>>,
+    #[serde(default)]
+    pub(crate) usage: Option<UsageIn>,
+    #[serde(default, borrow)]
+    pub(crate) error: Option<ErrorIn<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StartMessage<'a> {
+    #[serde(default, borrow)]
+    pub(crate) id: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) model: Option<CowStr<'a>>,
+    #[serde(default)]
+    pub(crate) usage: Option<UsageIn>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BlockStart<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: CowStr<'a>,
+    #[serde(default, borrow)]
+    pub(crate) text: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) thinking: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) id: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) name: Option<CowStr<'a>>,
+}
+
+/// `content_block_delta.delta` and `message_delta.delta` in one shape.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeltaIn<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub(crate) kind: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) text: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) partial_json: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) thinking: Option<CowStr<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) stop_reason: Option<CowStr<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cow_str_borrows_unescaped_and_owns_escaped() {
+        let d: DeltaIn<'_> =
+            serde_json::from_str(r#"{"type":"text_delta","text":"plain"}"#).unwrap();
+        assert!(matches!(
+            d.text,
+            Some(CowStr(std::borrow::Cow::Borrowed("plain")))
+        ));
+        let d: DeltaIn<'_> = serde_json::from_str(r#"{"text":"a\nb"}"#).unwrap();
+        assert_eq!(opt_str(&d.text), Some("a\nb"));
+    }
+}
