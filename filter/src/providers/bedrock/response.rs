@@ -1,0 +1,298 @@
+//! A whole `Converse` answer → OpenAI `chat.completion` (or `text_completion`):
+//! content blocks, stop reasons, usage and the answer's id.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::embeddings::embedding_response;
+use crate::endpoint::Endpoint;
+use crate::error::GatewayError;
+use crate::providers::ResponseContext;
+
+/// `TokenUsage` (Converse answers and the stream's `metadata` event).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UsageIn {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_write_input_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+}
+
+impl UsageIn {
+    pub(super) fn to_openai(self) -> UsageOut {
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let write = self.cache_write_input_tokens.unwrap_or(0);
+        let prompt = self
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(read)
+            .saturating_add(write);
+        let completion = self.output_tokens.unwrap_or(0);
+        UsageOut {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt.saturating_add(completion),
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: read,
+            },
+            cache_read_input_tokens: read,
+            cache_creation_input_tokens: write,
+        }
+    }
+
+    pub(super) fn to_cost(self) -> crate::cost::Usage {
+        let u = self.to_openai();
+        crate::cost::Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cache_read_tokens: u.cache_read_input_tokens,
+            cache_creation_tokens: u.cache_creation_input_tokens,
+        }
+    }
+}
+
+/// Bedrock `stopReason` → OpenAI `finish_reason`.
+pub fn finish_reason(stop_reason: Option<&str>) -> &'static str {
+    match stop_reason {
+        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("guardrail_intervened") | Some("content_filtered") => "content_filter",
+        _ => "stop",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConverseOut {
+    #[serde(default)]
+    output: Option<OutputIn>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<UsageIn>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OutputIn {
+    #[serde(default)]
+    message: Option<MessageIn>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageIn {
+    #[serde(default)]
+    content: Vec<Value>,
+}
+
+/// The id of an answer: `chatcmpl-` + Bedrock's request id (else a made-up one).
+pub fn response_id(request_id: Option<&str>, created: u64) -> String {
+    match request_id.filter(|r| !r.is_empty()) {
+        Some(r) => format!("chatcmpl-{r}"),
+        None => format!("chatcmpl-bedrock-{created}"),
+    }
+}
+
+/// A successful Bedrock answer → OpenAI. `request_id` is Bedrock's
+/// `x-amzn-requestid` (for the answer's id).
+pub fn translate_response(
+    endpoint: Endpoint,
+    body: &[u8],
+    ctx: &ResponseContext,
+    request_id: Option<&str>,
+) -> Result<Vec<u8>, GatewayError> {
+    if endpoint == Endpoint::Embeddings {
+        return embedding_response(body, ctx);
+    }
+    let answer: ConverseOut = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::new(
+            502,
+            format!("Bedrock returned an answer that could not be parsed: {e}"),
+        )
+    })?;
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut thinking_blocks = Vec::new();
+    let mut tool_calls = Vec::new();
+    for block in answer
+        .output
+        .and_then(|o| o.message)
+        .map(|m| m.content)
+        .unwrap_or_default()
+    {
+        if let Some(t) = block.get("text").and_then(Value::as_str) {
+            text.push_str(t);
+        } else if let Some(tool) = block.get("toolUse") {
+            let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
+            tool_calls.push(json!({
+                "id": tool.get("toolUseId").and_then(Value::as_str).unwrap_or_default(),
+                "type": "function",
+                "function": {
+                    "name": tool.get("name").and_then(Value::as_str).unwrap_or_default(),
+                    "arguments": input.to_string(),
+                }
+            }));
+        } else if let Some(r) = block.get("reasoningContent") {
+            if let Some(rt) = r.get("reasoningText") {
+                let t = rt.get("text").and_then(Value::as_str).unwrap_or_default();
+                reasoning.push_str(t);
+                let mut tb = Map::new();
+                tb.insert("type".into(), json!("thinking"));
+                tb.insert("thinking".into(), json!(t));
+                if let Some(sig) = rt.get("signature").and_then(Value::as_str) {
+                    tb.insert("signature".into(), json!(sig));
+                }
+                thinking_blocks.push(Value::Object(tb));
+            } else if let Some(data) = r.get("redactedContent").and_then(Value::as_str) {
+                thinking_blocks.push(json!({ "type": "redacted_thinking", "data": data }));
+            }
+        }
+        // image, document, citationsContent, guardContent: nothing OpenAI-shaped.
+    }
+    let finish = finish_reason(answer.stop_reason.as_deref());
+    let usage = answer.usage.unwrap_or_default().to_openai();
+    let id = response_id(request_id, ctx.created);
+    let out = if endpoint == Endpoint::Completions {
+        json!({
+            "id": id,
+            "object": "text_completion",
+            "created": ctx.created,
+            "model": ctx.model,
+            "choices": [{ "text": text, "index": 0, "logprobs": null, "finish_reason": finish }],
+            "usage": usage,
+        })
+    } else {
+        let mut message = Map::new();
+        message.insert("role".into(), json!("assistant"));
+        message.insert(
+            "content".into(),
+            if text.is_empty() {
+                Value::Null
+            } else {
+                Value::String(text)
+            },
+        );
+        if !reasoning.is_empty() {
+            message.insert("reasoning_content".into(), Value::String(reasoning));
+        }
+        if !thinking_blocks.is_empty() {
+            message.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
+        }
+        if !tool_calls.is_empty() {
+            message.insert("tool_calls".into(), Value::Array(tool_calls));
+        }
+        json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": ctx.created,
+            "model": ctx.model,
+            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
+            "usage": usage,
+        })
+    };
+    serde_json::to_vec(&out)
+        .map_err(|e| GatewayError::internal(format!("could not serialize response: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::bedrock::test_helpers::*;
+
+    use serde_json::json;
+
+    #[test]
+    fn converse_answers_become_openai() {
+        let body = br#"{"output":{"message":{"role":"assistant","content":[
+            {"reasoningContent":{"reasoningText":{"text":"Let me think.","signature":"c2ln"}}},
+            {"text":"Calling."},
+            {"toolUse":{"toolUseId":"tooluse_1","name":"get_weather","input":{"city":"Paris"}}}]}},
+            "stopReason":"tool_use",
+            "usage":{"inputTokens":10,"outputTokens":20,"totalTokens":45,"cacheReadInputTokens":5,"cacheWriteInputTokens":10},
+            "metrics":{"latencyMs":300}}"#;
+        let out = translate_response(
+            Endpoint::ChatCompletions,
+            body,
+            &ctx(CLAUDE, false),
+            Some("req-1"),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], "chatcmpl-req-1");
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["model"], CLAUDE);
+        let m = &v["choices"][0]["message"];
+        assert_eq!(m["content"], "Calling.");
+        assert_eq!(m["reasoning_content"], "Let me think.");
+        assert_eq!(
+            m["thinking_blocks"],
+            json!([{"type": "thinking", "thinking": "Let me think.", "signature": "c2ln"}])
+        );
+        assert_eq!(
+            m["tool_calls"],
+            json!([{"id": "tooluse_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}])
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            v["usage"],
+            json!({"prompt_tokens": 25, "completion_tokens": 20, "total_tokens": 45,
+            "prompt_tokens_details": {"cached_tokens": 5}, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 10})
+        );
+        let cost = crate::cost::usage_of(&out).unwrap();
+        assert_eq!(
+            (
+                cost.prompt_tokens,
+                cost.cache_read_tokens,
+                cost.cache_creation_tokens
+            ),
+            (25, 5, 10)
+        );
+        for (reason, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("guardrail_intervened", "content_filter"),
+            ("content_filtered", "content_filter"),
+            ("model_context_window_exceeded", "length"),
+            ("malformed_model_output", "stop"),
+        ] {
+            assert_eq!(finish_reason(Some(reason)), finish, "{reason}");
+        }
+        let text = translate_response(Endpoint::Completions, br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#, &ctx(CLAUDE, false), None).unwrap();
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            (v["object"].as_str(), v["choices"][0]["text"].as_str()),
+            (Some("text_completion"), Some("Hi"))
+        );
+        assert_eq!(
+            translate_response(
+                Endpoint::ChatCompletions,
+                b"<html>",
+                &ctx(CLAUDE, false),
+                None
+            )
+            .unwrap_err()
+            .status,
+            502
+        );
+    }
+}
