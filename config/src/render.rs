@@ -579,7 +579,8 @@ fn anthropic_request_expression() -> String {
 /// type named for the status as the filter names it).
 fn anthropic_mapper(mapper: &Value) -> Value {
     let status = mapper["status_code"].as_u64().unwrap_or(500);
-    let kind = switchyard_filter::messages::error_type(u16::try_from(status).unwrap_or(500));
+    let kind =
+        switchyard_filter::client::anthropic::error_type(u16::try_from(status).unwrap_or(500));
     json!({
         "filter": {"and_filter": {"filters": [
             mapper["filter"].clone(),

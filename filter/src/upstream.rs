@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::client::anthropic as anthropic_client;
 use crate::cost;
 use crate::debug_log;
 use crate::endpoint::{ClientApi, Endpoint};
@@ -22,7 +23,6 @@ use crate::estimate;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
 use crate::litellm_fields;
-use crate::messages;
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
@@ -605,7 +605,7 @@ impl Default for UpstreamExchange {
 /// An error body in the client's format.
 fn error_body(err: &GatewayError, api: ClientApi) -> Vec<u8> {
     if api.is_anthropic() {
-        messages::error_body(err)
+        anthropic_client::error_body(err)
     } else {
         err.to_body()
     }
@@ -791,7 +791,7 @@ impl UpstreamExchange {
             ClientApi::OpenAi => {}
             _ if self.native => return self.native_anthropic(dep, host, facts.api, request, size),
             ClientApi::CountTokens => {
-                return Err(messages::count_tokens_unsupported(
+                return Err(anthropic_client::count_tokens_unsupported(
                     dep.provider.as_str(),
                     &facts.model,
                 ))
@@ -801,7 +801,7 @@ impl UpstreamExchange {
                 let map = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
                 })?;
-                let translated = messages::to_openai_request(&map)?;
+                let translated = anthropic_client::to_openai_request(&map)?;
                 self.stop_sequences = translated.stop_sequences;
                 request = TopLevel::from(translated.request);
             }
@@ -1033,7 +1033,7 @@ impl UpstreamExchange {
         for (k, v) in &dep.default_params {
             let native = match api {
                 ClientApi::CountTokens => COUNT_PARAMS.contains(&k.as_str()),
-                _ => messages::NATIVE_PARAMS.contains(&k.as_str()),
+                _ => anthropic_client::NATIVE_PARAMS.contains(&k.as_str()),
             };
             if native && !request.contains_key(k) {
                 request.insert(k, v.clone());
@@ -1127,7 +1127,7 @@ impl UpstreamExchange {
         };
         self.response = if self.native && self.stream {
             host.set_response_header("content-length", None);
-            ResponseMode::Stream(Box::new(messages::NativeTap::new()))
+            ResponseMode::Stream(Box::new(anthropic_client::NativeTap::new()))
         } else if self.native {
             ResponseMode::Hold
         } else if self.rewritten.fake_stream || (self.rewritten.json_tool && !self.stream) {
@@ -1163,7 +1163,7 @@ impl UpstreamExchange {
                 _ => providers::stream_translator(dep.provider, endpoint, ctx),
             };
             if self.api.is_anthropic() {
-                ResponseMode::Stream(Box::new(messages::Chain::new(
+                ResponseMode::Stream(Box::new(anthropic_client::Chain::new(
                     translator,
                     self.messages_context(),
                 )))
@@ -1207,7 +1207,7 @@ impl UpstreamExchange {
             ResponseMode::Hold if end_of_stream => {
                 let body = host.response_body(size).unwrap_or_default();
                 self.usage = if self.native {
-                    messages::native_usage(&body)
+                    anthropic_client::native_usage(&body)
                 } else {
                     cost::usage_of(&body)
                 };
@@ -1317,8 +1317,9 @@ impl UpstreamExchange {
                             );
                             if anthropic {
                                 use providers::StreamTranslate as _;
-                                let mut t =
-                                    messages::StreamToMessages::new(self.messages_context());
+                                let mut t = anthropic_client::StreamToMessages::new(
+                                    self.messages_context(),
+                                );
                                 let mut events = Vec::with_capacity(sse.len() * 2);
                                 t.push(&sse, &mut events);
                                 t.finish(&mut events);
@@ -1334,7 +1335,10 @@ impl UpstreamExchange {
                                 self.provider_cost,
                             );
                             if anthropic {
-                                messages::from_openai_response(&out, &self.messages_context())
+                                anthropic_client::from_openai_response(
+                                    &out,
+                                    &self.messages_context(),
+                                )
                             } else {
                                 Ok(out)
                             }
@@ -1388,7 +1392,10 @@ impl UpstreamExchange {
                 if self.native {
                     // Anthropic's own error, for an Anthropic client: as it came.
                     host.set_response_header("content-type", Some("application/json"));
-                    host.replace_response_body(size, &messages::native_error_body(status, &body));
+                    host.replace_response_body(
+                        size,
+                        &anthropic_client::native_error_body(status, &body),
+                    );
                 } else {
                     let err = provider_error(dep, host, status, &body);
                     set_error(host, size, &err, self.api);
@@ -1470,8 +1477,8 @@ impl UpstreamExchange {
     }
 
     /// What the Anthropic answer translation needs.
-    fn messages_context(&self) -> messages::MessagesContext {
-        messages::MessagesContext {
+    fn messages_context(&self) -> anthropic_client::MessagesContext {
+        anthropic_client::MessagesContext {
             model: self.model.clone(),
             id: format!("msg_{}", self.request_id.replace('-', "")),
             stop_sequences: self.stop_sequences.clone(),

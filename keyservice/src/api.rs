@@ -56,7 +56,7 @@ impl ApiError {
         let body = json!({
             "type": "error",
             "error": {
-                "type": switchyard_filter::messages::error_type(self.status),
+                "type": switchyard_filter::client::anthropic::error_type(self.status),
                 "message": self.message,
             },
         });
