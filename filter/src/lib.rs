@@ -46,6 +46,9 @@ pub mod sse;
 pub mod upstream;
 pub mod wire;
 
+#[cfg(test)]
+pub mod test_support;
+
 // The unit tests also run on wasm32 (under a WASI runner), without the proxy-wasm glue.
 #[cfg(all(target_arch = "wasm32", not(test)))]
 mod glue;

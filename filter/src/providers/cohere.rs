@@ -85,6 +85,7 @@ use super::{ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::sse::SseDecoder;
+use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// Cohere's own request parameters, passed as they are.
 pub const NATIVE: &[&str] = &[
@@ -159,10 +160,6 @@ pub fn supported_params(endpoint: Endpoint) -> Vec<&'static str> {
         Endpoint::Completions => COMPLETION.iter().chain(NATIVE).copied().collect(),
         Endpoint::Embeddings => EMBEDDING.to_vec(),
     }
-}
-
-fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
 }
 
 fn get<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -887,18 +884,13 @@ pub fn translate_response(
             let data: Vec<Value> = floats
                 .iter()
                 .enumerate()
-                .map(|(i, e)| json!({"object": "embedding", "index": i, "embedding": e}))
+                .map(|(i, e)| wire::embedding(i, e))
                 .collect();
             let meta = v.get("meta");
             let prompt = count(meta.and_then(|m| m.get("billed_units")), "input_tokens")
                 .or_else(|| count(meta.and_then(|m| m.get("tokens")), "input_tokens"))
                 .unwrap_or(0);
-            json!({
-                "object": "list",
-                "data": data,
-                "model": ctx.model,
-                "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
-            })
+            wire::embedding_list(data, &ctx.model, prompt)
         }
         _ => {
             let message = v
@@ -930,14 +922,14 @@ pub fn translate_response(
             let (prompt, completion, cached) = usage_counts(v.get("usage"));
             let reason = finish_reason(v.get("finish_reason").and_then(Value::as_str));
             if endpoint == Endpoint::Completions {
-                json!({
-                    "id": id,
-                    "object": "text_completion",
-                    "created": ctx.created,
-                    "model": ctx.model,
-                    "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}],
-                    "usage": usage_value(prompt, completion, cached),
-                })
+                wire::completion(
+                    id,
+                    wire::TEXT_COMPLETION,
+                    ctx.created,
+                    &ctx.model,
+                    json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}]),
+                    Some(usage_value(prompt, completion, cached)),
+                )
             } else {
                 let mut m = Map::new();
                 m.insert("role".into(), json!("assistant"));
@@ -962,14 +954,14 @@ pub fn translate_response(
                 {
                     m.insert("tool_plan".into(), json!(plan));
                 }
-                json!({
-                    "id": id,
-                    "object": "chat.completion",
-                    "created": ctx.created,
-                    "model": ctx.model,
-                    "choices": [{"index": 0, "message": m, "logprobs": null, "finish_reason": reason}],
-                    "usage": usage_value(prompt, completion, cached),
-                })
+                wire::completion(
+                    id,
+                    wire::CHAT_COMPLETION,
+                    ctx.created,
+                    &ctx.model,
+                    json!([{"index": 0, "message": m, "logprobs": null, "finish_reason": reason}]),
+                    Some(usage_value(prompt, completion, cached)),
+                )
             }
         }
     };
@@ -1007,8 +999,6 @@ pub fn translate_error(status: u16, body: &[u8]) -> GatewayError {
 // Streams
 // ---------------------------------------------------------------------------------
 
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
 /// Cohere v2 SSE → OpenAI SSE, event by event (see the module docs).
 pub struct StreamTranslator {
     decoder: SseDecoder,
@@ -1045,12 +1035,6 @@ impl StreamTranslator {
 }
 
 impl State {
-    fn event(out: &mut Vec<u8>, value: &Value) {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(value.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
-    }
-
     fn fail(&mut self, error: GatewayError, out: &mut Vec<u8>) {
         out.extend_from_slice(&error.to_sse_event());
         out.extend_from_slice(DONE);
@@ -1075,13 +1059,14 @@ impl State {
         } else {
             json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
         };
-        json!({
-            "id": self.id,
-            "object": self.object(),
-            "created": self.ctx.created,
-            "model": self.ctx.model,
-            "choices": [choice],
-        })
+        wire::completion(
+            &self.id,
+            self.object(),
+            self.ctx.created,
+            &self.ctx.model,
+            json!([choice]),
+            None,
+        )
     }
 
     /// Emits a chat delta, the first one carrying `role`.
@@ -1093,7 +1078,7 @@ impl State {
                 .is_some_and(|t| !t.is_empty())
             {
                 let chunk = self.chunk(Value::Object(delta), None);
-                Self::event(out, &chunk);
+                write_data(out, &chunk);
             }
             return;
         }
@@ -1102,7 +1087,7 @@ impl State {
             self.role_sent = true;
         }
         let chunk = self.chunk(Value::Object(delta), None);
-        Self::event(out, &chunk);
+        write_data(out, &chunk);
     }
 
     fn handle(&mut self, name: Option<&str>, data: &str, out: &mut Vec<u8>) {
@@ -1262,17 +1247,17 @@ impl State {
                     self.delta(Map::new(), out);
                 }
                 let finish = self.chunk(json!({}), Some(reason));
-                Self::event(out, &finish);
+                write_data(out, &finish);
                 if self.ctx.include_usage {
-                    let usage = json!({
-                        "id": self.id,
-                        "object": self.object(),
-                        "created": self.ctx.created,
-                        "model": self.ctx.model,
-                        "choices": [],
-                        "usage": usage_value(prompt, completion, cached),
-                    });
-                    Self::event(out, &usage);
+                    let usage = wire::completion(
+                        &self.id,
+                        self.object(),
+                        self.ctx.created,
+                        &self.ctx.model,
+                        json!([]),
+                        Some(usage_value(prompt, completion, cached)),
+                    );
+                    write_data(out, &usage);
                 }
                 out.extend_from_slice(DONE);
                 self.ended = true;

@@ -93,6 +93,7 @@ use super::{ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::sse::SseDecoder;
+use crate::wire::openai::{self as wire, invalid, parse_data_uri, write_data, DONE};
 
 /// The separator LiteLLM puts between a tool call id and the Gemini thought
 /// signature it carries (`litellm_core_utils/prompt_templates/factory.py`).
@@ -205,10 +206,6 @@ fn encode_segment(s: &str) -> String {
 // Requests
 // ---------------------------------------------------------------------------
 
-fn invalid_at(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
-}
-
 /// OpenAI request → Gemini request body (`GenerateContentRequest`, or
 /// `batchEmbedContents` for embeddings).
 pub fn translate_request(
@@ -226,7 +223,7 @@ pub fn translate_request(
 }
 
 fn embeddings_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, GatewayError> {
-    let bad = || invalid_at("input", "`input` must be a string or an array of strings.");
+    let bad = || invalid("input", "`input` must be a string or an array of strings.");
     let texts: Vec<&str> = match present(request, "input") {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(list)) if !list.is_empty() => list
@@ -239,7 +236,7 @@ fn embeddings_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u
         match present(request, "dimensions") {
             None => None,
             Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                invalid_at("dimensions", "`dimensions` must be a positive integer.")
+                invalid("dimensions", "`dimensions` must be a positive integer.")
             })?),
         };
     let model = model.strip_prefix("models/").unwrap_or(model);
@@ -261,7 +258,7 @@ fn embeddings_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u
 
 fn chat_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, GatewayError> {
     let messages = present(request, "messages")
-        .ok_or_else(|| invalid_at("messages", "Missing required parameter: `messages`."))?;
+        .ok_or_else(|| invalid("messages", "Missing required parameter: `messages`."))?;
     let (system, mut contents) = translate_messages(messages)?;
     if model.contains("gemini-3") {
         sign_unsigned_calls(&mut contents);
@@ -275,7 +272,7 @@ fn chat_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, Ga
     if let Some(tools) = translate_tools(present(request, "tools"))? {
         if present(request, "parallel_tool_calls") == Some(&Value::Bool(false)) && tools.len() > 1 {
             // LiteLLM's validate_parallel_tool_calls: Gemini has no switch for it.
-            return Err(invalid_at(
+            return Err(invalid(
                 "parallel_tool_calls",
                 "`parallel_tool_calls=false` is not supported by Gemini when several tools are given: give one tool, or set `parallel_tool_calls=true`.",
             ));
@@ -289,7 +286,7 @@ fn chat_request(request: &Map<String, Value>, model: &str) -> Result<Vec<u8>, Ga
             .as_array()
             .is_some_and(|list| list.iter().all(Value::is_object));
         if !ok {
-            return Err(invalid_at(
+            return Err(invalid(
                 "safety_settings",
                 "`safety_settings` must be a list of {\"category\": …, \"threshold\": …} objects.",
             ));
@@ -322,7 +319,7 @@ fn generation_config(
     ] {
         if let Some(v) = present(request, key) {
             if !v.is_number() {
-                return Err(invalid_at(key, format!("`{key}` must be a number.")));
+                return Err(invalid(key, format!("`{key}` must be a number.")));
             }
             config.insert(to.into(), v.clone());
         }
@@ -332,7 +329,7 @@ fn generation_config(
             let n = v
                 .as_u64()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| invalid_at(key, format!("`{key}` must be a positive integer.")))?;
+                .ok_or_else(|| invalid(key, format!("`{key}` must be a positive integer.")))?;
             config.insert("maxOutputTokens".into(), Value::from(n));
             break;
         }
@@ -341,16 +338,16 @@ fn generation_config(
         let n = v
             .as_u64()
             .filter(|n| *n > 0)
-            .ok_or_else(|| invalid_at("n", "`n` must be a positive integer."))?;
+            .ok_or_else(|| invalid("n", "`n` must be a positive integer."))?;
         config.insert("candidateCount".into(), Value::from(n));
     }
     if let Some(v) = present(request, "seed") {
         if v.as_i64().is_none() {
-            return Err(invalid_at("seed", "`seed` must be an integer."));
+            return Err(invalid("seed", "`seed` must be an integer."));
         }
         config.insert("seed".into(), v.clone());
     }
-    let bad_stop = || invalid_at("stop", "`stop` must be a string or an array of strings.");
+    let bad_stop = || invalid("stop", "`stop` must be a string or an array of strings.");
     match present(request, "stop") {
         None => {}
         Some(Value::String(s)) => {
@@ -367,7 +364,7 @@ fn generation_config(
         Some(_) => return Err(bad_stop()),
     }
     if let Some(format) = present(request, "response_format") {
-        let bad = |m: &str| invalid_at("response_format", m.to_string());
+        let bad = |m: &str| invalid("response_format", m.to_string());
         match format.get("type").and_then(Value::as_str) {
             Some("text") => {}
             Some("json_object") => {
@@ -397,19 +394,16 @@ fn generation_config(
     }
     if let Some(k) = present(request, "top_k") {
         if k.as_u64().is_none() {
-            return Err(invalid_at(
-                "top_k",
-                "`top_k` must be a non-negative integer.",
-            ));
+            return Err(invalid("top_k", "`top_k` must be a non-negative integer."));
         }
         config.insert("topK".into(), k.clone());
     }
     if let Some(effort) = present(request, "reasoning_effort") {
-        let effort = effort.as_str().ok_or_else(|| {
-            invalid_at("reasoning_effort", "`reasoning_effort` must be a string.")
-        })?;
+        let effort = effort
+            .as_str()
+            .ok_or_else(|| invalid("reasoning_effort", "`reasoning_effort` must be a string."))?;
         let thinking = thinking_config(effort, model).ok_or_else(|| {
-            invalid_at(
+            invalid(
                 "reasoning_effort",
                 format!("Unsupported `reasoning_effort` {effort:?}: use none, disable, minimal, low, medium or high."),
             )
@@ -458,7 +452,7 @@ pub fn thinking_config(effort: &str, model: &str) -> Option<Value> {
 /// enabled with a non-zero budget, the budget as given.
 fn anthropic_thinking(thinking: &Value) -> Result<Value, GatewayError> {
     let bad = || {
-        invalid_at(
+        invalid(
             "thinking",
             "`thinking` must be {\"type\": \"enabled\" | \"disabled\", \"budget_tokens\": N}.",
         )
@@ -503,17 +497,17 @@ fn push_turn(turns: &mut Vec<(Role, Vec<Value>)>, role: Role, parts: Vec<Value>)
 fn translate_messages(messages: &Value) -> Result<(Vec<Value>, Vec<Value>), GatewayError> {
     let list = messages
         .as_array()
-        .ok_or_else(|| invalid_at("messages", "`messages` must be an array."))?;
+        .ok_or_else(|| invalid("messages", "`messages` must be an array."))?;
     let mut system = Vec::new();
     let mut turns: Vec<(Role, Vec<Value>)> = Vec::new();
     // Tool call id (as the client sent it) → function name.
     let mut call_names: Vec<(String, String)> = Vec::new();
     for (i, msg) in list.iter().enumerate() {
-        let obj = msg.as_object().ok_or_else(|| {
-            invalid_at(format!("messages[{i}]"), "Each message must be an object.")
-        })?;
+        let obj = msg
+            .as_object()
+            .ok_or_else(|| invalid(format!("messages[{i}]"), "Each message must be an object."))?;
         let role = obj.get("role").and_then(Value::as_str).ok_or_else(|| {
-            invalid_at(
+            invalid(
                 format!("messages[{i}].role"),
                 "Each message needs a `role`.",
             )
@@ -547,7 +541,7 @@ fn translate_messages(messages: &Value) -> Result<(Vec<Value>, Vec<Value>), Gate
                 push_turn(&mut turns, Role::User, vec![part]);
             }
             other => {
-                return Err(invalid_at(
+                return Err(invalid(
                     format!("messages[{i}].role"),
                     format!("Unsupported message role {other:?}."),
                 ))
@@ -579,7 +573,7 @@ fn content_parts(content: &Value, i: usize, text_only: bool) -> Result<Vec<Value
             }
             Ok(out)
         }
-        _ => Err(invalid_at(
+        _ => Err(invalid(
             format!("messages[{i}].content"),
             "`content` must be a string or an array of content parts.",
         )),
@@ -596,13 +590,13 @@ fn content_part(
     let kind = part
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid_at(&at, "Each content part needs a `type`."))?;
+        .ok_or_else(|| invalid(&at, "Each content part needs a `type`."))?;
     match kind {
         "text" => {
             let text = part
                 .get("text")
                 .and_then(Value::as_str)
-                .ok_or_else(|| invalid_at(format!("{at}.text"), "`text` must be a string."))?;
+                .ok_or_else(|| invalid(format!("{at}.text"), "`text` must be a string."))?;
             Ok((!text.is_empty()).then(|| json!({ "text": text })))
         }
         "image_url" if !text_only => {
@@ -611,7 +605,7 @@ fn content_part(
                 .and_then(|u| u.get("url").or(Some(u)))
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    invalid_at(
+                    invalid(
                         format!("{at}.image_url"),
                         "`image_url.url` must be a string.",
                     )
@@ -624,13 +618,13 @@ fn content_part(
                 .and_then(|f| f.get("file_data"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    invalid_at(
+                    invalid(
                         format!("{at}.file"),
                         "Only `file.file_data` with a base64 data URI is supported for Gemini.",
                     )
                 })?;
-            let (mime, b64) = parse_data_uri(data).ok_or_else(|| {
-                invalid_at(
+            let (mime, b64) = base64_data_uri(data).ok_or_else(|| {
+                invalid(
                     format!("{at}.file.file_data"),
                     "`file_data` must be a base64 data URI.",
                 )
@@ -639,18 +633,18 @@ fn content_part(
                 json!({ "inlineData": { "mimeType": mime, "data": b64 } }),
             ))
         }
-        other => Err(invalid_at(
+        other => Err(invalid(
             &at,
             format!("Content part type {other:?} is not supported here for Gemini."),
         )),
     }
 }
 
-fn parse_data_uri(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let mime = meta.strip_suffix(";base64")?;
-    (!mime.is_empty()).then_some((mime, data))
+/// `data:<mime>;base64,<data>` → (mime with any parameters, data).
+fn base64_data_uri(uri: &str) -> Option<(&str, &str)> {
+    parse_data_uri(uri)
+        .filter(|d| !d.header.is_empty())
+        .map(|d| (d.header, d.data))
 }
 
 /// The image MIME types Gemini takes, by file extension.
@@ -670,8 +664,8 @@ fn image_mime_from_url(url: &str) -> Option<&'static str> {
 
 fn image_part(url: &str, at: &str) -> Result<Value, GatewayError> {
     if url.starts_with("data:") {
-        let (mime, data) = parse_data_uri(url).ok_or_else(|| {
-            invalid_at(
+        let (mime, data) = base64_data_uri(url).ok_or_else(|| {
+            invalid(
                 at,
                 "An image data URI must look like `data:image/png;base64,...`.",
             )
@@ -680,14 +674,14 @@ fn image_part(url: &str, at: &str) -> Result<Value, GatewayError> {
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         let mime = image_mime_from_url(url).ok_or_else(|| {
-            invalid_at(
+            invalid(
                 at,
                 "Gemini fetches image URLs itself but needs their MIME type: use a URL ending in .png, .jpg, .jpeg, .webp, .heic, .heif or .gif, or send the image as a base64 data URI.",
             )
         })?;
         return Ok(json!({ "fileData": { "mimeType": mime, "fileUri": url } }));
     }
-    Err(invalid_at(
+    Err(invalid(
         at,
         "`image_url.url` must be a base64 data URI or an http(s) URL.",
     ))
@@ -738,7 +732,7 @@ fn function_call_parts(
     names: &mut Vec<(String, String)>,
 ) -> Result<(), GatewayError> {
     let calls = calls.as_array().ok_or_else(|| {
-        invalid_at(
+        invalid(
             format!("messages[{i}].tool_calls"),
             "`tool_calls` must be an array.",
         )
@@ -747,29 +741,29 @@ fn function_call_parts(
         let at = format!("messages[{i}].tool_calls[{k}]");
         let function = call
             .get("function")
-            .ok_or_else(|| invalid_at(&at, "A tool call needs a `function`."))?;
+            .ok_or_else(|| invalid(&at, "A tool call needs a `function`."))?;
         let name = function
             .get("name")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid_at(format!("{at}.function.name"), "`name` must be a string."))?;
+            .ok_or_else(|| invalid(format!("{at}.function.name"), "`name` must be a string."))?;
         let args = match function.get("arguments") {
             None | Some(Value::Null) => json!({}),
             Some(Value::String(s)) if s.trim().is_empty() => json!({}),
             Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
-                invalid_at(
+                invalid(
                     format!("{at}.function.arguments"),
                     format!("`arguments` is not valid JSON: {e}"),
                 )
             })?,
             Some(_) => {
-                return Err(invalid_at(
+                return Err(invalid(
                     format!("{at}.function.arguments"),
                     "`arguments` must be a JSON string.",
                 ))
             }
         };
         if !args.is_object() {
-            return Err(invalid_at(
+            return Err(invalid(
                 format!("{at}.function.arguments"),
                 "`arguments` must encode a JSON object.",
             ));
@@ -804,7 +798,7 @@ fn function_response_part(
         })
         .or_else(|| obj.get("name").and_then(Value::as_str))
         .ok_or_else(|| {
-            invalid_at(
+            invalid(
                 format!("messages[{i}].tool_call_id"),
                 "No earlier assistant tool call has this `tool_call_id`; Gemini needs the function name for a tool result.",
             )
@@ -818,7 +812,7 @@ fn function_response_part(
             .collect::<Vec<_>>()
             .join(""),
         Some(_) => {
-            return Err(invalid_at(
+            return Err(invalid(
                 format!("messages[{i}].content"),
                 "A tool message's `content` must be a string or text parts.",
             ))
@@ -853,23 +847,23 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
     };
     let list = tools
         .as_array()
-        .ok_or_else(|| invalid_at("tools", "`tools` must be an array."))?;
+        .ok_or_else(|| invalid("tools", "`tools` must be an array."))?;
     let mut out = Vec::new();
     for (k, tool) in list.iter().enumerate() {
         let at = format!("tools[{k}]");
         if tool.get("type").and_then(Value::as_str) != Some("function") {
-            return Err(invalid_at(
+            return Err(invalid(
                 &at,
                 "Only `function` tools are supported for Gemini.",
             ));
         }
         let f = tool
             .get("function")
-            .ok_or_else(|| invalid_at(&at, "A tool needs a `function`."))?;
+            .ok_or_else(|| invalid(&at, "A tool needs a `function`."))?;
         let name = f
             .get("name")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid_at(format!("{at}.function.name"), "`name` must be a string."))?;
+            .ok_or_else(|| invalid(format!("{at}.function.name"), "`name` must be a string."))?;
         let mut decl = Map::new();
         decl.insert("name".into(), Value::from(name));
         if let Some(d) = f.get("description").and_then(Value::as_str) {
@@ -877,7 +871,7 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
         }
         if let Some(params) = f.get("parameters").filter(|p| !p.is_null()) {
             if !params.is_object() {
-                return Err(invalid_at(
+                return Err(invalid(
                     format!("{at}.function.parameters"),
                     "`parameters` must be a JSON Schema object.",
                 ));
@@ -904,7 +898,7 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
 
 fn translate_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, GatewayError> {
     let bad = || {
-        invalid_at(
+        invalid(
             "tool_choice",
             "`tool_choice` must be `auto`, `none`, `required` or {\"type\":\"function\",\"function\":{\"name\":…}}.",
         )
@@ -1139,11 +1133,7 @@ fn embeddings_response(v: &Value, ctx: &ResponseContext) -> Value {
             list.iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    json!({
-                        "object": "embedding",
-                        "index": i,
-                        "embedding": e.get("values").cloned().unwrap_or_else(|| json!([])),
-                    })
+                    wire::embedding(i, e.get("values").cloned().unwrap_or_else(|| json!([])))
                 })
                 .collect()
         })
@@ -1152,12 +1142,7 @@ fn embeddings_response(v: &Value, ctx: &ResponseContext) -> Value {
         .get("usageMetadata")
         .map(|m| count(m, "promptTokenCount"))
         .unwrap_or(0);
-    json!({
-        "object": "list",
-        "data": data,
-        "model": ctx.model,
-        "usage": { "prompt_tokens": prompt, "total_tokens": prompt },
-    })
+    wire::embedding_list(data, &ctx.model, prompt)
 }
 
 fn chat_response(v: &Value, ctx: &ResponseContext) -> Value {
@@ -1241,31 +1226,19 @@ fn chat_response(v: &Value, ctx: &ResponseContext) -> Value {
         .filter(|m| !m.is_empty())
         .unwrap_or(&ctx.model);
     let usage = usage_value(v.get("usageMetadata").unwrap_or(&Value::Null));
-    json!({
-        "id": format!("chatcmpl-{response_id}"),
-        "object": "chat.completion",
-        "created": ctx.created,
-        "model": model,
-        "choices": choices,
-        "usage": usage,
-    })
+    wire::completion(
+        format!("chatcmpl-{response_id}"),
+        wire::CHAT_COMPLETION,
+        ctx.created,
+        model,
+        choices,
+        Some(usage),
+    )
 }
 
 // ---------------------------------------------------------------------------
 // Streams
 // ---------------------------------------------------------------------------
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
-fn write_data(out: &mut Vec<u8>, value: &Value) {
-    let start = out.len();
-    out.extend_from_slice(b"data: ");
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.truncate(start);
-        return;
-    }
-    out.extend_from_slice(b"\n\n");
-}
 
 /// Per-candidate stream progress.
 #[derive(Debug, Default)]
@@ -1376,17 +1349,14 @@ impl StreamState {
     }
 
     fn chunk(&self, choices: Value, usage: Option<Value>) -> Value {
-        let mut c = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.ctx.created,
-            "model": self.model,
-            "choices": choices,
-        });
-        if let (Some(u), Some(obj)) = (usage, c.as_object_mut()) {
-            obj.insert("usage".into(), u);
-        }
-        c
+        wire::completion(
+            &self.id,
+            wire::CHAT_COMPLETION_CHUNK,
+            self.ctx.created,
+            &self.model,
+            choices,
+            usage,
+        )
     }
 
     fn candidate(&mut self, index: u64) -> &mut CandidateState {
@@ -2312,16 +2282,13 @@ mod tests {
     #[test]
     fn every_split_point_gives_identical_output() {
         let bytes = STREAM.as_bytes();
-        let (whole, _) = run(true, &[bytes]);
-        for cut in 0..=bytes.len() {
-            let (a, b) = bytes.split_at(cut);
-            let (out, usage) = run(true, &[a, b]);
-            assert_eq!(out, whole, "split at {cut}");
-            assert_eq!(usage.unwrap().completion_tokens, 32);
-        }
-        // And byte by byte.
-        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(run(true, &singles).0, whole);
+        // Whole, split in two at every byte, and byte by byte: same bytes, same usage.
+        let (whole, usage) = crate::test_support::assert_split_invariant(
+            || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+            bytes,
+        );
+        assert_eq!(whole, run(true, &[bytes]).0);
+        assert_eq!(usage.unwrap().completion_tokens, 32);
     }
 
     #[test]

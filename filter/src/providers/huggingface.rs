@@ -69,6 +69,7 @@ use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::plugin_config::PromptTemplate;
 use crate::sse::SseDecoder;
+use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// TGI's own generation parameters (`GenerateParameters`), passed into
 /// `parameters` as they are.
@@ -124,10 +125,6 @@ pub fn supported_params(endpoint: Endpoint) -> Vec<&'static str> {
         Endpoint::Completions => COMPLETION.iter().chain(NATIVE).copied().collect(),
         Endpoint::Embeddings => vec!["model", "input", "encoding_format"],
     }
-}
-
-fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
 }
 
 fn get<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -466,24 +463,24 @@ pub fn translate_response(
     );
     let seed = fnv(body);
     let out = if endpoint == Endpoint::Completions {
-        json!({
-            "id": format!("cmpl-{seed:016x}"),
-            "object": "text_completion",
-            "created": ctx.created,
-            "model": ctx.model,
-            "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}],
-            "usage": usage_value(prompt, completion),
-        })
+        wire::completion(
+            format!("cmpl-{seed:016x}"),
+            wire::TEXT_COMPLETION,
+            ctx.created,
+            &ctx.model,
+            json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": reason}]),
+            Some(usage_value(prompt, completion)),
+        )
     } else {
-        json!({
-            "id": format!("chatcmpl-{seed:016x}"),
-            "object": "chat.completion",
-            "created": ctx.created,
-            "model": ctx.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": null, "finish_reason": reason}],
-            "usage": usage_value(prompt, completion),
-        })
+        wire::completion(
+            format!("chatcmpl-{seed:016x}"),
+            wire::CHAT_COMPLETION,
+            ctx.created,
+            &ctx.model,
+            json!([{"index": 0, "message": {"role": "assistant", "content": text},
+                         "logprobs": null, "finish_reason": reason}]),
+            Some(usage_value(prompt, completion)),
+        )
     };
     serde_json::to_vec(&out)
         .map_err(|e| GatewayError::internal(format!("could not serialize answer: {e}")))
@@ -502,8 +499,6 @@ pub fn translate_error(status: u16, body: &[u8]) -> GatewayError {
 // ---------------------------------------------------------------------------------
 // Streams
 // ---------------------------------------------------------------------------------
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// TGI SSE → OpenAI SSE, event by event (see the module docs).
 pub struct StreamTranslator {
@@ -538,12 +533,6 @@ impl StreamTranslator {
 }
 
 impl State {
-    fn event(out: &mut Vec<u8>, value: &Value) {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(value.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
-    }
-
     fn fail(&mut self, error: GatewayError, out: &mut Vec<u8>) {
         out.extend_from_slice(&error.to_sse_event());
         out.extend_from_slice(DONE);
@@ -571,13 +560,14 @@ impl State {
             }
             json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
         };
-        json!({
-            "id": self.id,
-            "object": self.object(),
-            "created": self.ctx.created,
-            "model": self.ctx.model,
-            "choices": [choice],
-        })
+        wire::completion(
+            &self.id,
+            self.object(),
+            self.ctx.created,
+            &self.ctx.model,
+            json!([choice]),
+            None,
+        )
     }
 
     fn handle(&mut self, data: &str, out: &mut Vec<u8>) {
@@ -618,7 +608,7 @@ impl State {
             .filter(|t| !special && !t.is_empty());
         if let Some(t) = text {
             let chunk = self.chunk(Some(t), None);
-            Self::event(out, &chunk);
+            write_data(out, &chunk);
             self.role_sent = true;
         }
         let Some(details) = v.get("details").filter(|d| d.is_object()) else {
@@ -640,17 +630,17 @@ impl State {
         });
         let reason = finish_reason(details.get("finish_reason").and_then(Value::as_str));
         let finish = self.chunk(None, Some(reason));
-        Self::event(out, &finish);
+        write_data(out, &finish);
         if self.ctx.include_usage {
-            let usage = json!({
-                "id": self.id,
-                "object": self.object(),
-                "created": self.ctx.created,
-                "model": self.ctx.model,
-                "choices": [],
-                "usage": usage_value(prompt, completion),
-            });
-            Self::event(out, &usage);
+            let usage = wire::completion(
+                &self.id,
+                self.object(),
+                self.ctx.created,
+                &self.ctx.model,
+                json!([]),
+                Some(usage_value(prompt, completion)),
+            );
+            write_data(out, &usage);
         }
         out.extend_from_slice(DONE);
         self.ended = true;

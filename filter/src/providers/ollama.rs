@@ -72,6 +72,7 @@ use super::{ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::ndjson::NdjsonDecoder;
+use crate::wire::openai::{self as wire, invalid, write_data, DONE};
 
 /// Ollama's own option names (its `api.Options`, the Modelfile parameters), passed
 /// into `options` as they are.
@@ -162,10 +163,6 @@ pub fn supported_params(chat: bool, endpoint: Endpoint) -> Vec<&'static str> {
         Endpoint::Embeddings => EMBEDDING_OPENAI,
     };
     openai.iter().chain(NATIVE_OPTIONS).copied().collect()
-}
-
-fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
 }
 
 /// Translates an OpenAI request for Ollama (`chat`: `ollama_chat/`).
@@ -798,26 +795,21 @@ pub fn translate_response(
             let data: Vec<Value> = embeddings
                 .iter()
                 .enumerate()
-                .map(|(i, e)| json!({"object": "embedding", "index": i, "embedding": e}))
+                .map(|(i, e)| wire::embedding(i, e))
                 .collect();
-            json!({
-                "object": "list",
-                "data": data,
-                "model": model,
-                "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
-            })
+            wire::embedding_list(data, model, prompt)
         }
         Endpoint::Completions => {
             let (text, _, _) = parts(&v);
-            json!({
-                "id": format!("cmpl-{seed:016x}"),
-                "object": "text_completion",
-                "created": ctx.created,
-                "model": model,
-                "choices": [{"text": text, "index": 0, "logprobs": null,
-                             "finish_reason": finish_reason(&v, false)}],
-                "usage": usage_value(prompt, count(&v, "eval_count")),
-            })
+            wire::completion(
+                format!("cmpl-{seed:016x}"),
+                wire::TEXT_COMPLETION,
+                ctx.created,
+                model,
+                json!([{"text": text, "index": 0, "logprobs": null,
+                             "finish_reason": finish_reason(&v, false)}]),
+                Some(usage_value(prompt, count(&v, "eval_count"))),
+            )
         }
         Endpoint::ChatCompletions => {
             let (text, thinking, calls) = parts(&v);
@@ -840,15 +832,15 @@ pub fn translate_response(
                     Value::Array(openai_tool_calls(calls, seed, 0, false)),
                 );
             }
-            json!({
-                "id": format!("chatcmpl-{seed:016x}"),
-                "object": "chat.completion",
-                "created": ctx.created,
-                "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": null,
-                             "finish_reason": finish_reason(&v, !calls.is_empty())}],
-                "usage": usage_value(prompt, count(&v, "eval_count")),
-            })
+            wire::completion(
+                format!("chatcmpl-{seed:016x}"),
+                wire::CHAT_COMPLETION,
+                ctx.created,
+                model,
+                json!([{"index": 0, "message": message, "logprobs": null,
+                             "finish_reason": finish_reason(&v, !calls.is_empty())}]),
+                Some(usage_value(prompt, count(&v, "eval_count"))),
+            )
         }
     };
     serde_json::to_vec(&out)
@@ -858,8 +850,6 @@ pub fn translate_response(
 // ---------------------------------------------------------------------------------
 // Streams
 // ---------------------------------------------------------------------------------
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Ollama NDJSON → OpenAI SSE, line by line (see the module docs).
 pub struct StreamTranslator {
@@ -903,12 +893,6 @@ impl StreamTranslator {
 }
 
 impl State {
-    fn event(out: &mut Vec<u8>, value: &Value) {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(value.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
-    }
-
     fn fail(&mut self, error: GatewayError, out: &mut Vec<u8>) {
         out.extend_from_slice(&error.to_sse_event());
         out.extend_from_slice(DONE);
@@ -921,21 +905,23 @@ impl State {
                 .get("content")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            json!({
-                "id": self.id,
-                "object": "text_completion",
-                "created": self.ctx.created,
-                "model": self.model,
-                "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}],
-            })
+            wire::completion(
+                &self.id,
+                wire::TEXT_COMPLETION,
+                self.ctx.created,
+                &self.model,
+                json!([{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}]),
+                None,
+            )
         } else {
-            json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.ctx.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-            })
+            wire::completion(
+                &self.id,
+                wire::CHAT_COMPLETION_CHUNK,
+                self.ctx.created,
+                &self.model,
+                json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
+                None,
+            )
         }
     }
 
@@ -1003,7 +989,7 @@ impl State {
         };
         if emit {
             let chunk = self.chunk(Value::Object(delta), None);
-            Self::event(out, &chunk);
+            write_data(out, &chunk);
             self.role_sent = true;
         }
         if v.get("done").and_then(Value::as_bool) == Some(true) {
@@ -1016,17 +1002,21 @@ impl State {
             });
             let reason = finish_reason(&v, self.tool_calls > 0);
             let finish = self.chunk(json!({}), Some(reason));
-            Self::event(out, &finish);
+            write_data(out, &finish);
             if self.ctx.include_usage {
-                let usage = json!({
-                    "id": self.id,
-                    "object": if self.text_completion { "text_completion" } else { "chat.completion.chunk" },
-                    "created": self.ctx.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": usage_value(prompt, completion),
-                });
-                Self::event(out, &usage);
+                let usage = wire::completion(
+                    &self.id,
+                    if self.text_completion {
+                        "text_completion"
+                    } else {
+                        "chat.completion.chunk"
+                    },
+                    self.ctx.created,
+                    &self.model,
+                    json!([]),
+                    Some(usage_value(prompt, completion)),
+                );
+                write_data(out, &usage);
             }
             out.extend_from_slice(DONE);
             self.ended = true;
