@@ -95,7 +95,7 @@ fn write_event(out: &mut Vec<u8>, value: &Value) {
     out.extend_from_slice(kind.as_bytes());
     out.push(b'\n');
     let data_start = out.len();
-    crate::providers::anthropic::write_data(out, value);
+    crate::wire::openai::write_data(out, value);
     if out.len() == data_start {
         out.truncate(start); // not serializable: no half event
     }

@@ -107,7 +107,6 @@ mod stream;
 pub use error::translate_error;
 pub use request::translate_request;
 pub use response::translate_response;
-pub(crate) use stream::write_data;
 pub use stream::StreamTranslator;
 
 use serde_json::Value;

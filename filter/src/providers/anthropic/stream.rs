@@ -1,112 +1,28 @@
 //! Anthropic SSE → OpenAI `chat.completion.chunk` (or `text_completion`) SSE, one
 //! chunk per meaningful event as soon as it is complete.
 
-use serde::Serialize;
-
 use super::error::{anthropic_error, status_for_error_type};
 use super::JSON_TOOL;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
+use crate::providers::chunk_writer::ChunkWriter;
 use crate::providers::{ResponseContext, StreamTranslate};
 use crate::sse::SseDecoder;
-use crate::wire::anthropic::{finish_reason, opt_str, StreamEvent, UsageIn, UsageOut};
-
-#[derive(Serialize)]
-struct Chunk<'a, C> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [C],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<UsageOut>,
-}
-
-#[derive(Serialize)]
-struct ChatChoice<'a> {
-    index: u32,
-    delta: ChatDelta<'a>,
-    finish_reason: Option<&'a str>,
-}
-
-#[derive(Serialize, Default)]
-struct ChatDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    function: FunctionDelta<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct TextChoice<'a> {
-    text: &'a str,
-    index: u32,
-    logprobs: Option<()>,
-    finish_reason: Option<&'a str>,
-}
-
-/// Writes `data: <json>\n\n`, or nothing if serialization fails.
-pub(crate) fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
-    let start = out.len();
-    out.extend_from_slice(b"data: ");
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.truncate(start);
-        return;
-    }
-    out.extend_from_slice(b"\n\n");
-}
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BlockKind {
-    Text,
-    Thinking,
-    Tool {
-        ordinal: usize,
-        has_arguments: bool,
-    },
-    /// The JSON-mode tool: its input is the answer's content.
-    JsonTool,
-    Other,
-}
+use crate::wire::anthropic::{finish_reason, opt_str, BlockStart, DeltaIn, StreamEvent, UsageIn};
+use crate::wire::openai::DONE;
 
 /// Everything but the decoder, so events borrowed from the decoder can be handled
 /// while this is mutated.
 #[derive(Debug)]
 struct StreamState {
-    text_completion: bool,
-    ctx: ResponseContext,
-    id: String,
-    model: String,
-    role_sent: bool,
+    include_usage: bool,
+    chunks: ChunkWriter,
     finish_sent: bool,
     /// The terminator (`[DONE]`) has been written; later input is ignored.
     done: bool,
-    tool_calls: usize,
-    /// Open content blocks: (Anthropic index, kind).
-    blocks: Vec<(u64, BlockKind)>,
+    /// Open blocks of the JSON-mode tool (by Anthropic index): their input is the
+    /// answer's content.
+    json_blocks: Vec<u64>,
     usage: UsageIn,
     /// The request asked for JSON through [`JSON_TOOL`]: that tool's input is
     /// streamed as content, and its `tool_use` stop is a plain `stop`.
@@ -123,19 +39,14 @@ pub struct StreamTranslator {
 impl StreamTranslator {
     /// A translator for one response.
     pub fn new(endpoint: Endpoint, ctx: ResponseContext) -> Self {
-        let model = ctx.model.clone();
         StreamTranslator {
             decoder: SseDecoder::new(),
             state: StreamState {
-                text_completion: endpoint == Endpoint::Completions,
-                ctx,
-                id: String::new(),
-                model,
-                role_sent: false,
+                include_usage: ctx.include_usage,
+                chunks: ChunkWriter::new(endpoint, ctx.created, String::new(), ctx.model),
                 finish_sent: false,
                 done: false,
-                tool_calls: 0,
-                blocks: Vec::new(),
+                json_blocks: Vec::new(),
                 usage: UsageIn::default(),
                 json_mode: false,
             },
@@ -207,135 +118,22 @@ impl StreamState {
                 return;
             }
         };
+        let index = event.index.unwrap_or(0);
         match event.kind.as_str() {
-            "message_start" => {
-                if let Some(m) = &event.message {
-                    if let Some(id) = opt_str(&m.id) {
-                        self.id.clear();
-                        self.id.push_str(id);
-                    }
-                    if let Some(model) = opt_str(&m.model).filter(|m| !m.is_empty()) {
-                        self.model.clear();
-                        self.model.push_str(model);
-                    }
-                    if let Some(u) = &m.usage {
-                        self.usage.merge(u);
-                    }
-                }
-                if !self.text_completion && !self.role_sent {
-                    self.chat(
-                        ChatDelta {
-                            content: Some(""),
-                            ..ChatDelta::default()
-                        },
-                        None,
-                        out,
-                    );
-                }
-            }
+            "message_start" => self.message_start(&event, out),
             "content_block_start" => {
-                let index = event.index.unwrap_or(0);
-                let Some(block) = &event.content_block else {
-                    return;
-                };
-                let kind = match block.kind.as_str() {
-                    "text" => {
-                        if let Some(t) = opt_str(&block.text).filter(|t| !t.is_empty()) {
-                            self.content(t, out);
-                        }
-                        BlockKind::Text
-                    }
-                    "thinking" => {
-                        if let Some(t) = opt_str(&block.thinking).filter(|t| !t.is_empty()) {
-                            self.reasoning(t, out);
-                        }
-                        BlockKind::Thinking
-                    }
-                    "tool_use" if self.json_mode && opt_str(&block.name) == Some(JSON_TOOL) => {
-                        BlockKind::JsonTool
-                    }
-                    "tool_use" => {
-                        let ordinal = self.tool_calls;
-                        self.tool_calls += 1;
-                        if !self.text_completion {
-                            let call = ToolCallDelta {
-                                index: ordinal,
-                                id: Some(opt_str(&block.id).unwrap_or_default()),
-                                kind: Some("function"),
-                                function: FunctionDelta {
-                                    name: Some(opt_str(&block.name).unwrap_or_default()),
-                                    arguments: "",
-                                },
-                            };
-                            self.chat(
-                                ChatDelta {
-                                    tool_calls: Some([call]),
-                                    ..ChatDelta::default()
-                                },
-                                None,
-                                out,
-                            );
-                        }
-                        BlockKind::Tool {
-                            ordinal,
-                            has_arguments: false,
-                        }
-                    }
-                    _ => BlockKind::Other,
-                };
-                self.blocks.retain(|(i, _)| *i != index);
-                self.blocks.push((index, kind));
+                if let Some(block) = &event.content_block {
+                    self.block_start(index, block, out);
+                }
             }
             "content_block_delta" => {
-                let index = event.index.unwrap_or(0);
-                let Some(delta) = &event.delta else {
-                    return;
-                };
-                match opt_str(&delta.kind) {
-                    Some("text_delta") => {
-                        if let Some(t) = opt_str(&delta.text).filter(|t| !t.is_empty()) {
-                            self.content(t, out);
-                        }
-                    }
-                    Some("thinking_delta") => {
-                        if let Some(t) = opt_str(&delta.thinking).filter(|t| !t.is_empty()) {
-                            self.reasoning(t, out);
-                        }
-                    }
-                    Some("input_json_delta") => {
-                        let Some(args) = opt_str(&delta.partial_json).filter(|a| !a.is_empty())
-                        else {
-                            return;
-                        };
-                        let json_block = self
-                            .blocks
-                            .iter()
-                            .any(|(i, k)| *i == index && matches!(k, BlockKind::JsonTool));
-                        if json_block {
-                            self.content(args, out);
-                            return;
-                        }
-                        let Some(ordinal) = self.mark_arguments(index) else {
-                            return;
-                        };
-                        self.tool_arguments(ordinal, args, out);
-                    }
-                    // signature_delta, citations_delta, future delta types.
-                    _ => {}
+                if let Some(delta) = &event.delta {
+                    self.block_delta(index, delta, out);
                 }
             }
             "content_block_stop" => {
-                let index = event.index.unwrap_or(0);
-                if let Some(pos) = self.blocks.iter().position(|(i, _)| *i == index) {
-                    let (_, kind) = self.blocks.swap_remove(pos);
-                    if let BlockKind::Tool {
-                        ordinal,
-                        has_arguments: false,
-                    } = kind
-                    {
-                        self.tool_arguments(ordinal, "{}", out);
-                    }
-                }
+                self.json_blocks.retain(|i| *i != index);
+                self.chunks.block_stop(index, out);
             }
             "message_delta" => {
                 if let Some(u) = &event.usage {
@@ -344,7 +142,7 @@ impl StreamState {
                 if let Some(reason) = event.delta.as_ref().and_then(|d| opt_str(&d.stop_reason)) {
                     let finish = match finish_reason(Some(reason)) {
                         // Only the JSON tool was called: a plain answer.
-                        "tool_calls" if self.json_mode && self.tool_calls == 0 => "stop",
+                        "tool_calls" if self.json_mode && self.chunks.tool_calls() == 0 => "stop",
                         finish => finish,
                     };
                     self.finish_chunk(finish, out);
@@ -354,13 +152,8 @@ impl StreamState {
                 if !self.finish_sent {
                     self.finish_chunk("stop", out);
                 }
-                if self.ctx.include_usage {
-                    let usage = Some(self.usage.to_openai());
-                    if self.text_completion {
-                        self.write(&[] as &[TextChoice<'_>], usage, out);
-                    } else {
-                        self.write(&[] as &[ChatChoice<'_>], usage, out);
-                    }
+                if self.include_usage {
+                    self.chunks.usage(self.usage.to_openai(), out);
                 }
                 out.extend_from_slice(DONE);
                 self.done = true;
@@ -382,117 +175,89 @@ impl StreamState {
         }
     }
 
-    /// Marks the tool block at `index` as having argument text; its ordinal.
-    fn mark_arguments(&mut self, index: u64) -> Option<usize> {
-        self.blocks.iter_mut().find_map(|(i, kind)| match kind {
-            BlockKind::Tool {
-                ordinal,
-                has_arguments,
-            } if *i == index => {
-                *has_arguments = true;
-                Some(*ordinal)
+    /// `message_start`: the answer's id, model and first usage; the role chunk.
+    fn message_start(&mut self, event: &StreamEvent<'_>, out: &mut Vec<u8>) {
+        if let Some(m) = &event.message {
+            if let Some(id) = opt_str(&m.id) {
+                self.chunks.id.clear();
+                self.chunks.id.push_str(id);
             }
-            _ => None,
-        })
-    }
-
-    fn write<C: Serialize>(&self, choices: &[C], usage: Option<UsageOut>, out: &mut Vec<u8>) {
-        let chunk = Chunk {
-            id: &self.id,
-            object: if self.text_completion {
-                "text_completion"
-            } else {
-                "chat.completion.chunk"
-            },
-            created: self.ctx.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        write_data(out, &chunk);
-    }
-
-    fn chat(&mut self, mut delta: ChatDelta<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
-        if !self.role_sent {
-            self.role_sent = true;
-            delta.role = Some("assistant");
+            if let Some(model) = opt_str(&m.model).filter(|m| !m.is_empty()) {
+                self.chunks.model.clear();
+                self.chunks.model.push_str(model);
+            }
+            if let Some(u) = &m.usage {
+                self.usage.merge(u);
+            }
         }
-        let choice = ChatChoice {
-            index: 0,
-            delta,
-            finish_reason: finish,
-        };
-        self.write(std::slice::from_ref(&choice), None, out);
+        self.chunks.start(out);
     }
 
-    fn text(&self, text: &str, finish: Option<&str>, out: &mut Vec<u8>) {
-        let choice = TextChoice {
-            text,
-            index: 0,
-            logprobs: None,
-            finish_reason: finish,
-        };
-        self.write(std::slice::from_ref(&choice), None, out);
-    }
-
-    fn content(&mut self, text: &str, out: &mut Vec<u8>) {
-        if self.text_completion {
-            self.text(text, None, out);
-        } else {
-            self.chat(
-                ChatDelta {
-                    content: Some(text),
-                    ..ChatDelta::default()
-                },
-                None,
+    /// `content_block_start`: text and thinking may come with their first text; a
+    /// tool call is announced (the JSON-mode tool is not: its input is content).
+    fn block_start(&mut self, index: u64, block: &BlockStart<'_>, out: &mut Vec<u8>) {
+        self.json_blocks.retain(|i| *i != index);
+        match block.kind.as_str() {
+            "tool_use" if self.json_mode && opt_str(&block.name) == Some(JSON_TOOL) => {
+                self.chunks.block_start(index);
+                self.json_blocks.push(index);
+            }
+            "tool_use" => self.chunks.tool_start(
+                index,
+                opt_str(&block.id).unwrap_or_default(),
+                opt_str(&block.name).unwrap_or_default(),
                 out,
-            );
+            ),
+            kind => {
+                self.chunks.block_start(index);
+                match kind {
+                    "text" => {
+                        if let Some(t) = opt_str(&block.text).filter(|t| !t.is_empty()) {
+                            self.chunks.content(t, out);
+                        }
+                    }
+                    "thinking" => {
+                        if let Some(t) = opt_str(&block.thinking).filter(|t| !t.is_empty()) {
+                            self.chunks.reasoning(t, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 
-    fn reasoning(&mut self, text: &str, out: &mut Vec<u8>) {
-        if !self.text_completion {
-            self.chat(
-                ChatDelta {
-                    reasoning_content: Some(text),
-                    ..ChatDelta::default()
-                },
-                None,
-                out,
-            );
+    /// `content_block_delta`: text, thinking, or a tool's argument text.
+    fn block_delta(&mut self, index: u64, delta: &DeltaIn<'_>, out: &mut Vec<u8>) {
+        match opt_str(&delta.kind) {
+            Some("text_delta") => {
+                if let Some(t) = opt_str(&delta.text).filter(|t| !t.is_empty()) {
+                    self.chunks.content(t, out);
+                }
+            }
+            Some("thinking_delta") => {
+                if let Some(t) = opt_str(&delta.thinking).filter(|t| !t.is_empty()) {
+                    self.chunks.reasoning(t, out);
+                }
+            }
+            Some("input_json_delta") => {
+                let Some(args) = opt_str(&delta.partial_json).filter(|a| !a.is_empty()) else {
+                    return;
+                };
+                if self.json_blocks.contains(&index) {
+                    self.chunks.content(args, out);
+                } else {
+                    self.chunks.tool_arguments(index, args, out);
+                }
+            }
+            // signature_delta, citations_delta, future delta types.
+            _ => {}
         }
-    }
-
-    fn tool_arguments(&mut self, ordinal: usize, arguments: &str, out: &mut Vec<u8>) {
-        if self.text_completion {
-            return;
-        }
-        let call = ToolCallDelta {
-            index: ordinal,
-            id: None,
-            kind: None,
-            function: FunctionDelta {
-                name: None,
-                arguments,
-            },
-        };
-        self.chat(
-            ChatDelta {
-                tool_calls: Some([call]),
-                ..ChatDelta::default()
-            },
-            None,
-            out,
-        );
     }
 
     fn finish_chunk(&mut self, reason: &str, out: &mut Vec<u8>) {
         self.finish_sent = true;
-        if self.text_completion {
-            self.text("", Some(reason), out);
-        } else {
-            self.chat(ChatDelta::default(), Some(reason), out);
-        }
+        self.chunks.finish(reason, out);
     }
 }
 

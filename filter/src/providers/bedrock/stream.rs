@@ -1,16 +1,19 @@
 //! `ConverseStream` (AWS event stream) → OpenAI `chat.completion.chunk` (or
 //! `text_completion`) SSE.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::bedrock_error;
-use super::response::{UsageIn, UsageOut};
-use super::*;
+use super::response::UsageIn;
+use super::{finish_reason, response_id, status_for_exception};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::eventstream::{EventStreamDecoder, Message};
+use crate::providers::chunk_writer::ChunkWriter;
 use crate::providers::{ResponseContext, StreamTranslate};
 use crate::request::CowStr;
+use crate::wire::anthropic::opt_str;
+use crate::wire::openai::{ThinkingDelta, DONE};
 
 /// One `ConverseStream` event payload; every field any event type uses.
 #[derive(Debug, Deserialize)]
@@ -74,107 +77,16 @@ struct ReasoningDeltaIn<'a> {
     redacted_content: Option<CowStr<'a>>,
 }
 
-fn opt_str<'s>(v: &'s Option<CowStr<'_>>) -> Option<&'s str> {
-    v.as_ref().map(CowStr::as_str)
-}
-
-#[derive(Serialize)]
-struct Chunk<'a, C> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [C],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<UsageOut>,
-}
-
-#[derive(Serialize)]
-struct ChatChoice<'a> {
-    index: u32,
-    delta: ChatDelta<'a>,
-    finish_reason: Option<&'a str>,
-}
-
-#[derive(Serialize, Default)]
-struct ChatDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thinking_blocks: Option<[ThinkingDelta<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ThinkingDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thinking: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    function: FunctionDelta<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct TextChoice<'a> {
-    text: &'a str,
-    index: u32,
-    logprobs: Option<()>,
-    finish_reason: Option<&'a str>,
-}
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
-/// Writes `data: <json>\n\n`, or nothing if serialization fails.
-fn write_data<T: Serialize>(out: &mut Vec<u8>, value: &T) {
-    let start = out.len();
-    out.extend_from_slice(b"data: ");
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.truncate(start);
-        return;
-    }
-    out.extend_from_slice(b"\n\n");
-}
-
 /// Everything but the decoder, so messages borrowed from it can be handled while
 /// this changes.
 #[derive(Debug)]
 struct StreamState {
-    text_completion: bool,
-    ctx: ResponseContext,
-    id: String,
-    role_sent: bool,
+    include_usage: bool,
+    chunks: ChunkWriter,
     /// `messageStop` has been seen (the answer is complete but for its usage).
     stopped: bool,
     /// `[DONE]` has been written; later input is ignored.
     done: bool,
-    tool_calls: usize,
-    /// Open tool blocks: (Bedrock block index, tool-call ordinal, had input).
-    tools: Vec<(u64, usize, bool)>,
     usage: Option<UsageIn>,
 }
 
@@ -193,14 +105,10 @@ impl StreamTranslator {
         StreamTranslator {
             decoder: EventStreamDecoder::new(),
             state: StreamState {
-                text_completion: endpoint == Endpoint::Completions,
-                ctx,
-                id,
-                role_sent: false,
+                include_usage: ctx.include_usage,
+                chunks: ChunkWriter::new(endpoint, ctx.created, id, ctx.model),
                 stopped: false,
                 done: false,
-                tool_calls: 0,
-                tools: Vec::new(),
                 usage: None,
             },
         }
@@ -304,126 +212,30 @@ impl StreamState {
                 return;
             }
         };
+        let index = event.content_block_index.unwrap_or(0);
         match event_type {
-            "messageStart" if !self.text_completion && !self.role_sent => {
-                self.chat(
-                    ChatDelta {
-                        content: Some(""),
-                        ..ChatDelta::default()
-                    },
-                    None,
-                    out,
-                );
-            }
+            "messageStart" => self.chunks.start(out),
             "contentBlockStart" => {
-                let index = event.content_block_index.unwrap_or(0);
-                let Some(tool) = event.start.as_ref().and_then(|s| s.tool_use.as_ref()) else {
-                    return;
-                };
-                let ordinal = self.tool_calls;
-                self.tool_calls += 1;
-                self.tools.retain(|(i, _, _)| *i != index);
-                self.tools.push((index, ordinal, false));
-                if !self.text_completion {
-                    let call = ToolCallDelta {
-                        index: ordinal,
-                        id: Some(opt_str(&tool.tool_use_id).unwrap_or_default()),
-                        kind: Some("function"),
-                        function: FunctionDelta {
-                            name: Some(opt_str(&tool.name).unwrap_or_default()),
-                            arguments: "",
-                        },
-                    };
-                    self.chat(
-                        ChatDelta {
-                            tool_calls: Some([call]),
-                            ..ChatDelta::default()
-                        },
-                        None,
+                // Only tool blocks are announced; text and reasoning start with a delta.
+                if let Some(tool) = event.start.as_ref().and_then(|s| s.tool_use.as_ref()) {
+                    self.chunks.tool_start(
+                        index,
+                        opt_str(&tool.tool_use_id).unwrap_or_default(),
+                        opt_str(&tool.name).unwrap_or_default(),
                         out,
                     );
                 }
             }
             "contentBlockDelta" => {
-                let index = event.content_block_index.unwrap_or(0);
-                let Some(delta) = &event.delta else {
-                    return;
-                };
-                if let Some(text) = opt_str(&delta.text).filter(|t| !t.is_empty()) {
-                    self.content(text, out);
-                } else if let Some(input) = delta
-                    .tool_use
-                    .as_ref()
-                    .and_then(|t| opt_str(&t.input))
-                    .filter(|i| !i.is_empty())
-                {
-                    let Some(ordinal) = self.mark_input(index) else {
-                        return;
-                    };
-                    self.tool_arguments(ordinal, input, out);
-                } else if let Some(r) = &delta.reasoning_content {
-                    if self.text_completion {
-                        return;
-                    }
-                    if let Some(text) = opt_str(&r.text).filter(|t| !t.is_empty()) {
-                        self.chat(
-                            ChatDelta {
-                                reasoning_content: Some(text),
-                                ..ChatDelta::default()
-                            },
-                            None,
-                            out,
-                        );
-                    } else if let Some(sig) = opt_str(&r.signature) {
-                        let block = ThinkingDelta {
-                            kind: "thinking",
-                            thinking: Some(""),
-                            signature: Some(sig),
-                            data: None,
-                        };
-                        self.chat(
-                            ChatDelta {
-                                thinking_blocks: Some([block]),
-                                ..ChatDelta::default()
-                            },
-                            None,
-                            out,
-                        );
-                    } else if let Some(data) = opt_str(&r.redacted_content) {
-                        let block = ThinkingDelta {
-                            kind: "redacted_thinking",
-                            thinking: None,
-                            signature: None,
-                            data: Some(data),
-                        };
-                        self.chat(
-                            ChatDelta {
-                                thinking_blocks: Some([block]),
-                                ..ChatDelta::default()
-                            },
-                            None,
-                            out,
-                        );
-                    }
+                if let Some(delta) = &event.delta {
+                    self.block_delta(index, delta, out);
                 }
             }
-            "contentBlockStop" => {
-                let index = event.content_block_index.unwrap_or(0);
-                if let Some(pos) = self.tools.iter().position(|(i, _, _)| *i == index) {
-                    let (_, ordinal, had_input) = self.tools.swap_remove(pos);
-                    if !had_input {
-                        self.tool_arguments(ordinal, "{}", out);
-                    }
-                }
-            }
+            "contentBlockStop" => self.chunks.block_stop(index, out),
             "messageStop" if !self.stopped => {
                 self.stopped = true;
                 let finish = finish_reason(opt_str(&event.stop_reason));
-                if self.text_completion {
-                    self.text("", Some(finish), out);
-                } else {
-                    self.chat(ChatDelta::default(), Some(finish), out);
-                }
+                self.chunks.finish(finish, out);
             }
             "metadata" => {
                 if let Some(usage) = event.usage {
@@ -433,13 +245,9 @@ impl StreamState {
                     // Metadata closes the stream; a messageStop must come first.
                     return;
                 }
-                if self.ctx.include_usage {
-                    let usage = Some(self.usage.unwrap_or_default().to_openai());
-                    if self.text_completion {
-                        self.write(&[] as &[TextChoice<'_>], usage, out);
-                    } else {
-                        self.write(&[] as &[ChatChoice<'_>], usage, out);
-                    }
+                if self.include_usage {
+                    self.chunks
+                        .usage(self.usage.unwrap_or_default().to_openai(), out);
                 }
                 out.extend_from_slice(DONE);
                 self.done = true;
@@ -449,91 +257,39 @@ impl StreamState {
         }
     }
 
-    /// Marks the tool block at `index` as having input; its ordinal.
-    fn mark_input(&mut self, index: u64) -> Option<usize> {
-        self.tools.iter_mut().find_map(|(i, ordinal, had)| {
-            (*i == index).then(|| {
-                *had = true;
-                *ordinal
-            })
-        })
-    }
-
-    fn write<C: Serialize>(&self, choices: &[C], usage: Option<UsageOut>, out: &mut Vec<u8>) {
-        let chunk = Chunk {
-            id: &self.id,
-            object: if self.text_completion {
-                "text_completion"
-            } else {
-                "chat.completion.chunk"
-            },
-            created: self.ctx.created,
-            model: &self.ctx.model,
-            choices,
-            usage,
-        };
-        write_data(out, &chunk);
-    }
-
-    fn chat(&mut self, mut delta: ChatDelta<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
-        if !self.role_sent {
-            self.role_sent = true;
-            delta.role = Some("assistant");
+    /// `contentBlockDelta`: text, a tool's input text, or reasoning (text, a
+    /// signature or redacted content).
+    fn block_delta(&mut self, index: u64, delta: &DeltaIn<'_>, out: &mut Vec<u8>) {
+        if let Some(text) = opt_str(&delta.text).filter(|t| !t.is_empty()) {
+            self.chunks.content(text, out);
+        } else if let Some(input) = delta
+            .tool_use
+            .as_ref()
+            .and_then(|t| opt_str(&t.input))
+            .filter(|i| !i.is_empty())
+        {
+            self.chunks.tool_arguments(index, input, out);
+        } else if let Some(r) = &delta.reasoning_content {
+            if let Some(text) = opt_str(&r.text).filter(|t| !t.is_empty()) {
+                self.chunks.reasoning(text, out);
+            } else if let Some(sig) = opt_str(&r.signature) {
+                let block = ThinkingDelta {
+                    kind: "thinking",
+                    thinking: Some(""),
+                    signature: Some(sig),
+                    data: None,
+                };
+                self.chunks.thinking_block(block, out);
+            } else if let Some(data) = opt_str(&r.redacted_content) {
+                let block = ThinkingDelta {
+                    kind: "redacted_thinking",
+                    thinking: None,
+                    signature: None,
+                    data: Some(data),
+                };
+                self.chunks.thinking_block(block, out);
+            }
         }
-        let choice = ChatChoice {
-            index: 0,
-            delta,
-            finish_reason: finish,
-        };
-        self.write(std::slice::from_ref(&choice), None, out);
-    }
-
-    fn text(&self, text: &str, finish: Option<&str>, out: &mut Vec<u8>) {
-        let choice = TextChoice {
-            text,
-            index: 0,
-            logprobs: None,
-            finish_reason: finish,
-        };
-        self.write(std::slice::from_ref(&choice), None, out);
-    }
-
-    fn content(&mut self, text: &str, out: &mut Vec<u8>) {
-        if self.text_completion {
-            self.text(text, None, out);
-        } else {
-            self.chat(
-                ChatDelta {
-                    content: Some(text),
-                    ..ChatDelta::default()
-                },
-                None,
-                out,
-            );
-        }
-    }
-
-    fn tool_arguments(&mut self, ordinal: usize, arguments: &str, out: &mut Vec<u8>) {
-        if self.text_completion {
-            return;
-        }
-        let call = ToolCallDelta {
-            index: ordinal,
-            id: None,
-            kind: None,
-            function: FunctionDelta {
-                name: None,
-                arguments,
-            },
-        };
-        self.chat(
-            ChatDelta {
-                tool_calls: Some([call]),
-                ..ChatDelta::default()
-            },
-            None,
-            out,
-        );
     }
 }
 
