@@ -7,6 +7,7 @@ use super::{no_embeddings, thinking_budget, wants_json, DEFAULT_MAX_TOKENS, JSON
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::present;
+use crate::wire::openai::{invalid, parse_data_uri};
 
 /// OpenAI request → Anthropic Messages request body.
 pub fn translate_request(
@@ -287,10 +288,6 @@ enum Parts {
     Media,
 }
 
-fn invalid_at(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
-}
-
 /// OpenAI `messages` → (Anthropic `system`, Anthropic `messages`).
 fn translate_messages(messages: &Value) -> Result<(Option<Value>, Vec<Value>), GatewayError> {
     let list = messages.as_array().ok_or_else(|| {
@@ -303,11 +300,11 @@ fn translate_messages(messages: &Value) -> Result<(Option<Value>, Vec<Value>), G
     let mut turns: Vec<(Role, Vec<Value>)> = Vec::new();
 
     for (i, message) in list.iter().enumerate() {
-        let obj = message.as_object().ok_or_else(|| {
-            invalid_at(format!("messages[{i}]"), "Each message must be an object.")
-        })?;
+        let obj = message
+            .as_object()
+            .ok_or_else(|| invalid(format!("messages[{i}]"), "Each message must be an object."))?;
         let role = obj.get("role").and_then(Value::as_str).ok_or_else(|| {
-            invalid_at(
+            invalid(
                 format!("messages[{i}].role"),
                 "Each message needs a string `role`.",
             )
@@ -324,7 +321,7 @@ fn translate_messages(messages: &Value) -> Result<(Option<Value>, Vec<Value>), G
             }
             "user" => {
                 let content = obj.get("content").filter(|v| !v.is_null()).ok_or_else(|| {
-                    invalid_at(
+                    invalid(
                         format!("messages[{i}].content"),
                         "User messages need `content`.",
                     )
@@ -349,12 +346,12 @@ fn translate_messages(messages: &Value) -> Result<(Option<Value>, Vec<Value>), G
                 mark_last(&mut blocks, cache_control);
                 push_turn(&mut turns, Role::User, blocks);
             }
-            "function" => return Err(invalid_at(
+            "function" => return Err(invalid(
                 format!("messages[{i}].role"),
                 "Legacy `function` messages are not supported for Anthropic; use `tool` messages.",
             )),
             other => {
-                return Err(invalid_at(
+                return Err(invalid(
                     format!("messages[{i}].role"),
                     format!(
                     "Unknown role `{other}`: expected system, developer, user, assistant or tool."
@@ -454,7 +451,7 @@ fn content_blocks(content: &Value, i: usize, parts: Parts) -> Result<Vec<Value>,
             }
             Ok(blocks)
         }
-        _ => Err(invalid_at(
+        _ => Err(invalid(
             format!("messages[{i}].content"),
             "`content` must be a string or an array of content parts.",
         )),
@@ -470,17 +467,17 @@ fn part_block(
     let at = |suffix: &str| format!("messages[{i}].content[{j}]{suffix}");
     let obj = part
         .as_object()
-        .ok_or_else(|| invalid_at(at(""), "Each content part must be an object."))?;
+        .ok_or_else(|| invalid(at(""), "Each content part must be an object."))?;
     let kind = obj
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid_at(at(".type"), "Each content part needs a string `type`."))?;
+        .ok_or_else(|| invalid(at(".type"), "Each content part needs a string `type`."))?;
     let mut block = match (kind, parts) {
         ("text", _) => {
             let text = obj
                 .get("text")
                 .and_then(Value::as_str)
-                .ok_or_else(|| invalid_at(at(".text"), "Text parts need a string `text`."))?;
+                .ok_or_else(|| invalid(at(".text"), "Text parts need a string `text`."))?;
             if text.is_empty() {
                 return Ok(None);
             }
@@ -491,17 +488,17 @@ fn part_block(
                 Some(Value::String(url)) => url.as_str(),
                 Some(Value::Object(o)) => {
                     o.get("url").and_then(Value::as_str).ok_or_else(|| {
-                        invalid_at(at(".image_url.url"), "`image_url.url` must be a string.")
+                        invalid(at(".image_url.url"), "`image_url.url` must be a string.")
                     })?
                 }
                 _ => {
-                    return Err(invalid_at(
+                    return Err(invalid(
                         at(".image_url"),
                         "Image parts need `image_url` with a `url`.",
                     ))
                 }
             };
-            image_block(url).map_err(|msg| invalid_at(at(".image_url"), msg))?
+            image_block(url).map_err(|msg| invalid(at(".image_url"), msg))?
         }
         ("file", Parts::Media) => {
             let data = obj
@@ -509,18 +506,18 @@ fn part_block(
                 .and_then(|f| f.get("file_data"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    invalid_at(
+                    invalid(
                         at(".file"),
                         "Only files sent inline as `file.file_data` (a base64 PDF data URI) are supported for Anthropic.",
                     )
                 })?;
-            match parse_data_uri(data) {
+            match media_and_data(data) {
                 Some(("application/pdf", data)) => json!({
                     "type": "document",
                     "source": { "type": "base64", "media_type": "application/pdf", "data": data }
                 }),
                 _ => {
-                    return Err(invalid_at(
+                    return Err(invalid(
                         at(".file.file_data"),
                         "`file_data` must be a `data:application/pdf;base64,` URI.",
                     ))
@@ -528,7 +525,7 @@ fn part_block(
             }
         }
         (other, _) => {
-            return Err(invalid_at(
+            return Err(invalid(
                 at(".type"),
                 format!("Content parts of type `{other}` are not supported here by Anthropic."),
             ))
@@ -544,17 +541,13 @@ fn part_block(
 }
 
 /// `data:<media>;base64,<data>` → (media type, data).
-fn parse_data_uri(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix("data:")?;
-    let (header, data) = rest.split_once(',')?;
-    let media = header.strip_suffix(";base64")?;
-    let media = media.split(';').next().unwrap_or(media);
-    (!media.is_empty()).then_some((media, data))
+fn media_and_data(uri: &str) -> Option<(&str, &str)> {
+    parse_data_uri(uri).map(|d| (d.media_type(), d.data))
 }
 
 fn image_block(url: &str) -> Result<Value, String> {
     if url.starts_with("data:") {
-        return match parse_data_uri(url) {
+        return match media_and_data(url) {
             Some((media, data)) if media.starts_with("image/") => Ok(json!({
                 "type": "image",
                 "source": { "type": "base64", "media_type": media, "data": data }
@@ -574,7 +567,7 @@ fn image_block(url: &str) -> Result<Value, String> {
 
 fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(), GatewayError> {
     let list = calls.as_array().ok_or_else(|| {
-        invalid_at(
+        invalid(
             format!("messages[{i}].tool_calls"),
             "`tool_calls` must be an array.",
         )
@@ -583,10 +576,10 @@ fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(
         let at = |suffix: &str| format!("messages[{i}].tool_calls[{j}]{suffix}");
         let obj = call
             .as_object()
-            .ok_or_else(|| invalid_at(at(""), "Each tool call must be an object."))?;
+            .ok_or_else(|| invalid(at(""), "Each tool call must be an object."))?;
         if let Some(t) = obj.get("type").filter(|t| !t.is_null()) {
             if t.as_str() != Some("function") {
-                return Err(invalid_at(
+                return Err(invalid(
                     at(".type"),
                     "Only `function` tool calls are supported.",
                 ));
@@ -595,18 +588,16 @@ fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(
         let id = obj
             .get("id")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid_at(at(".id"), "Each tool call needs a string `id`."))?;
+            .ok_or_else(|| invalid(at(".id"), "Each tool call needs a string `id`."))?;
         let function = obj
             .get("function")
             .and_then(Value::as_object)
-            .ok_or_else(|| {
-                invalid_at(at(".function"), "Each tool call needs a `function` object.")
-            })?;
+            .ok_or_else(|| invalid(at(".function"), "Each tool call needs a `function` object."))?;
         let name = function
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| {
-                invalid_at(
+                invalid(
                     at(".function.name"),
                     "Each tool call needs a string `function.name`.",
                 )
@@ -615,7 +606,7 @@ fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
             Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
-                invalid_at(
+                invalid(
                     at(".function.arguments"),
                     format!("`function.arguments` is not valid JSON: {e}"),
                 )
@@ -623,7 +614,7 @@ fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(
             Some(other) => other.clone(),
         };
         if !input.is_object() {
-            return Err(invalid_at(
+            return Err(invalid(
                 at(".function.arguments"),
                 "`function.arguments` must encode a JSON object.",
             ));
@@ -638,7 +629,7 @@ fn tool_result_block(obj: &Map<String, Value>, i: usize) -> Result<Value, Gatewa
         .get("tool_call_id")
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            invalid_at(
+            invalid(
                 format!("messages[{i}].tool_call_id"),
                 "Tool messages need a string `tool_call_id`.",
             )
@@ -660,7 +651,7 @@ fn tool_result_block(obj: &Map<String, Value>, i: usize) -> Result<Value, Gatewa
             }
         }
         Some(_) => {
-            return Err(invalid_at(
+            return Err(invalid(
                 format!("messages[{i}].content"),
                 "`content` must be a string or an array of content parts.",
             ))
@@ -681,9 +672,9 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
         let at = |suffix: &str| format!("tools[{i}]{suffix}");
         let obj = tool
             .as_object()
-            .ok_or_else(|| invalid_at(at(""), "Each tool must be an object."))?;
+            .ok_or_else(|| invalid(at(""), "Each tool must be an object."))?;
         if obj.get("type").and_then(Value::as_str) != Some("function") {
-            return Err(invalid_at(
+            return Err(invalid(
                 at(".type"),
                 "Only tools of type `function` are supported for Anthropic.",
             ));
@@ -691,14 +682,12 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
         let function = obj
             .get("function")
             .and_then(Value::as_object)
-            .ok_or_else(|| invalid_at(at(".function"), "Each tool needs a `function` object."))?;
+            .ok_or_else(|| invalid(at(".function"), "Each tool needs a `function` object."))?;
         let name = function
             .get("name")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| {
-                invalid_at(at(".function.name"), "Each tool needs a `function.name`.")
-            })?;
+            .ok_or_else(|| invalid(at(".function.name"), "Each tool needs a `function.name`."))?;
         let mut t = Map::new();
         t.insert("name".into(), Value::from(name));
         match function.get("description") {
@@ -707,7 +696,7 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
                 t.insert("description".into(), Value::from(d.as_str()));
             }
             Some(_) => {
-                return Err(invalid_at(
+                return Err(invalid(
                     at(".function.description"),
                     "`function.description` must be a string.",
                 ))
@@ -717,7 +706,7 @@ fn translate_tools(tools: Option<&Value>) -> Result<Option<Vec<Value>>, GatewayE
             None | Some(Value::Null) => json!({ "type": "object", "properties": {} }),
             Some(p @ Value::Object(_)) => p.clone(),
             Some(_) => {
-                return Err(invalid_at(
+                return Err(invalid(
                     at(".function.parameters"),
                     "`function.parameters` must be a JSON Schema object.",
                 ))

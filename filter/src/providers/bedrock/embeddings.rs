@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::models::*;
-use super::request::invalid;
 use crate::error::GatewayError;
 use crate::providers::{present, serialize_request as serialize};
 use crate::providers::{ProviderRequest, ResponseContext};
+use crate::wire::openai::invalid;
 
 fn embedding_inputs(request: &Map<String, Value>) -> Result<Vec<&str>, GatewayError> {
     match present(request, "input") {

@@ -11,6 +11,7 @@ use crate::error::GatewayError;
 use crate::providers::openai_compat::{Rewritten, JSON_TOOL};
 use crate::providers::ProviderRequest;
 use crate::providers::{present, serialize_request as serialize};
+use crate::wire::openai::{invalid, parse_data_uri};
 
 /// Converse's own top-level request fields a client may send as they are.
 const CONVERSE_TOP_LEVEL: &[&str] = &[
@@ -62,10 +63,6 @@ const DOCUMENT_FORMATS: &[(&str, &str)] = &[
     ("text/plain", "txt"),
     ("text/markdown", "md"),
 ];
-
-pub(super) fn invalid(param: impl AsRef<str>, message: impl Into<String>) -> GatewayError {
-    GatewayError::invalid_param(param.as_ref(), message)
-}
 
 /// Translates an OpenAI request (defaults applied, parameters checked, `model` the
 /// Bedrock model id) into a Bedrock request, and says what the answer will need
@@ -611,7 +608,7 @@ fn part_blocks(
                         "Bedrock takes files inline only: send `file.file_data` as a base64 data URI.",
                     )
                 })?;
-            let (media_type, bytes) = parse_data_uri(data).ok_or_else(|| {
+            let (media_type, bytes) = media_and_bytes(data).ok_or_else(|| {
                 invalid(
                     at(".file.file_data"),
                     "`file_data` must be a `data:<media type>;base64,…` URI.",
@@ -648,17 +645,16 @@ fn part_blocks(
     Ok(())
 }
 
-/// `data:<media>;base64,<data>` → (media type, data).
-fn parse_data_uri(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix("data:")?;
-    let (header, data) = rest.split_once(',')?;
-    let media = header.strip_suffix(";base64")?;
-    let media = media.split(';').next().unwrap_or(media);
-    (!media.is_empty() && !data.is_empty()).then_some((media, data))
+/// `data:<media>;base64,<data>` → (media type, data), both non-empty: Bedrock
+/// takes no empty image or document.
+fn media_and_bytes(uri: &str) -> Option<(&str, &str)> {
+    parse_data_uri(uri)
+        .map(|d| (d.media_type(), d.data))
+        .filter(|(media, data)| !media.is_empty() && !data.is_empty())
 }
 
 fn image_block(url: &str) -> Result<Value, String> {
-    if let Some((media, data)) = parse_data_uri(url) {
+    if let Some((media, data)) = media_and_bytes(url) {
         let format = media
             .strip_prefix("image/")
             .map(|f| if f == "jpg" { "jpeg" } else { f });
