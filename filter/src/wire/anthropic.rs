@@ -1,7 +1,8 @@
 //! The Anthropic Messages wire model: answer and stream-event shapes, content
 //! blocks, stop reasons, usage and error bodies, as Anthropic sends them. Shared by
-//! the Anthropic provider, Claude on Vertex and the Anthropic-format client side
-//! ([`crate::client::anthropic`]).
+//! the Anthropic provider, Claude on Vertex (which answers in Anthropic's shapes)
+//! and the Anthropic-format client side ([`crate::client::anthropic`]); Bedrock's
+//! Converse mapping shares the usage arithmetic ([`UsageOut::from_counts`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -45,41 +46,17 @@ impl UsageIn {
         if self.input_tokens.is_none() && self.output_tokens.is_none() {
             return None;
         }
-        let read = self.cache_read_input_tokens.unwrap_or(0);
-        let created = self.cache_creation_input_tokens.unwrap_or(0);
-        Some(crate::cost::Usage {
-            // Saturating, as `to_openai` counts: the numbers are the provider's, and
-            // a sum past u64::MAX must not wrap (or panic).
-            prompt_tokens: self
-                .input_tokens
-                .unwrap_or(0)
-                .saturating_add(read)
-                .saturating_add(created),
-            completion_tokens: self.output_tokens.unwrap_or(0),
-            cache_read_tokens: read,
-            cache_creation_tokens: created,
-        })
+        Some(self.to_openai().to_cost())
     }
 
+    /// OpenAI's `usage` for these counts.
     pub(crate) fn to_openai(self) -> UsageOut {
-        let cache_read = self.cache_read_input_tokens.unwrap_or(0);
-        let cache_creation = self.cache_creation_input_tokens.unwrap_or(0);
-        let prompt = self
-            .input_tokens
-            .unwrap_or(0)
-            .saturating_add(cache_read)
-            .saturating_add(cache_creation);
-        let completion = self.output_tokens.unwrap_or(0);
-        UsageOut {
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: prompt.saturating_add(completion),
-            prompt_tokens_details: PromptTokensDetails {
-                cached_tokens: cache_read,
-            },
-            cache_creation_input_tokens: self.cache_creation_input_tokens,
-            cache_read_input_tokens: self.cache_read_input_tokens,
-        }
+        UsageOut::from_counts(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_input_tokens,
+            self.cache_creation_input_tokens,
+        )
     }
 }
 
@@ -98,6 +75,47 @@ pub(crate) struct UsageOut {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct PromptTokensDetails {
     pub(crate) cached_tokens: u64,
+}
+
+impl UsageOut {
+    /// OpenAI's `usage` from the counts Anthropic's Messages API and Bedrock's
+    /// Converse report: `prompt_tokens` counts the uncached input, cache reads and
+    /// cache writes (saturating: the numbers are the provider's, and a sum past
+    /// u64::MAX must not wrap or panic), `prompt_tokens_details.cached_tokens` the
+    /// reads; the two cache counts are repeated as given.
+    pub(crate) fn from_counts(
+        input: Option<u64>,
+        output: Option<u64>,
+        cache_read: Option<u64>,
+        cache_write: Option<u64>,
+    ) -> UsageOut {
+        let read = cache_read.unwrap_or(0);
+        let prompt = input
+            .unwrap_or(0)
+            .saturating_add(read)
+            .saturating_add(cache_write.unwrap_or(0));
+        let completion = output.unwrap_or(0);
+        UsageOut {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt.saturating_add(completion),
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: read,
+            },
+            cache_creation_input_tokens: cache_write,
+            cache_read_input_tokens: cache_read,
+        }
+    }
+
+    /// The usage for cost and spend.
+    pub(crate) fn to_cost(self) -> crate::cost::Usage {
+        crate::cost::Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            cache_read_tokens: self.prompt_tokens_details.cached_tokens,
+            cache_creation_tokens: self.cache_creation_input_tokens.unwrap_or(0),
+        }
+    }
 }
 
 /// Anthropic `stop_reason` → OpenAI `finish_reason` (table in the module docs).

@@ -1,13 +1,14 @@
 //! A whole `Converse` answer → OpenAI `chat.completion` (or `text_completion`):
 //! content blocks, stop reasons, usage and the answer's id.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::embeddings::embedding_response;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::ResponseContext;
+use crate::wire::anthropic::UsageOut;
 
 /// `TokenUsage` (Converse answers and the stream's `metadata` event).
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -23,51 +24,21 @@ pub(super) struct UsageIn {
     cache_write_input_tokens: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(super) struct UsageOut {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptDetails,
-    cache_read_input_tokens: u64,
-    cache_creation_input_tokens: u64,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-struct PromptDetails {
-    cached_tokens: u64,
-}
-
 impl UsageIn {
+    /// OpenAI's `usage`; both cache counts are always reported (0 when absent), as
+    /// LiteLLM reports them.
     pub(super) fn to_openai(self) -> UsageOut {
-        let read = self.cache_read_input_tokens.unwrap_or(0);
-        let write = self.cache_write_input_tokens.unwrap_or(0);
-        let prompt = self
-            .input_tokens
-            .unwrap_or(0)
-            .saturating_add(read)
-            .saturating_add(write);
-        let completion = self.output_tokens.unwrap_or(0);
-        UsageOut {
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: prompt.saturating_add(completion),
-            prompt_tokens_details: PromptDetails {
-                cached_tokens: read,
-            },
-            cache_read_input_tokens: read,
-            cache_creation_input_tokens: write,
-        }
+        UsageOut::from_counts(
+            self.input_tokens,
+            self.output_tokens,
+            Some(self.cache_read_input_tokens.unwrap_or(0)),
+            Some(self.cache_write_input_tokens.unwrap_or(0)),
+        )
     }
 
+    /// The usage for cost and spend.
     pub(super) fn to_cost(self) -> crate::cost::Usage {
-        let u = self.to_openai();
-        crate::cost::Usage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            cache_read_tokens: u.cache_read_input_tokens,
-            cache_creation_tokens: u.cache_creation_input_tokens,
-        }
+        self.to_openai().to_cost()
     }
 }
 
