@@ -49,6 +49,20 @@ pub fn translate_request(
         }
     }
     body.insert("max_tokens".into(), Value::from(max_tokens));
+    sampling(request, &mut body)?;
+    if endpoint == Endpoint::ChatCompletions {
+        tools_and_thinking(request, thinking, &mut body)?;
+    }
+
+    crate::providers::serialize_request(&Value::Object(body))
+}
+
+/// `stop`, `temperature`, `top_p`, `top_k`, `n`, `user` and `stream`, checked and
+/// written to `body` as Anthropic names them.
+fn sampling(
+    request: &Map<String, Value>,
+    body: &mut Map<String, Value>,
+) -> Result<(), GatewayError> {
     if let Some(stop) = stop_sequences(present(request, "stop"))? {
         body.insert("stop_sequences".into(), stop);
     }
@@ -95,80 +109,94 @@ pub fn translate_request(
         }
         body.insert("stream".into(), stream.clone());
     }
-    if endpoint == Endpoint::ChatCompletions {
-        let tools = translate_tools(present(request, "tools"))?;
-        let mut choice = translate_tool_choice(present(request, "tool_choice"))?;
-        let parallel = match present(request, "parallel_tool_calls") {
-            None => true,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(GatewayError::invalid_param(
-                    "parallel_tool_calls",
-                    "`parallel_tool_calls` must be a boolean.",
-                ))
-            }
-        };
-        if !parallel && tools.is_some() {
-            let choice = choice.get_or_insert_with(|| {
-                let mut m = Map::new();
-                m.insert("type".into(), Value::from("auto"));
-                m
-            });
-            if choice.get("type").and_then(Value::as_str) != Some("none") {
-                choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
-            }
+    Ok(())
+}
+
+/// Chat only: `tools`, `tool_choice` (with `parallel_tool_calls` and JSON mode's
+/// forced tool) and `thinking`, written to `body`.
+fn tools_and_thinking(
+    request: &Map<String, Value>,
+    thinking: Option<Value>,
+    body: &mut Map<String, Value>,
+) -> Result<(), GatewayError> {
+    let tools = translate_tools(present(request, "tools"))?;
+    let mut choice = translate_tool_choice(present(request, "tool_choice"))?;
+    let parallel = match present(request, "parallel_tool_calls") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(GatewayError::invalid_param(
+                "parallel_tool_calls",
+                "`parallel_tool_calls` must be a boolean.",
+            ))
         }
-        let mut tools = tools;
-        if let Some(format) = present(request, "response_format") {
-            if !format.is_object() {
-                return Err(GatewayError::invalid_param(
-                    "response_format",
-                    "`response_format` must be an object.",
-                ));
-            }
-            if wants_json(Some(format)) {
-                // LiteLLM's JSON mode for Anthropic: a tool whose input schema is the
-                // wanted one, forced unless thinking is on (Anthropic refuses forced
-                // tools with thinking).
-                let schema = format
-                    .get("response_schema")
-                    .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")));
-                let mut input_schema = Map::new();
-                input_schema.insert("type".into(), json!("object"));
-                match schema.and_then(Value::as_object) {
-                    Some(schema) => {
-                        for (k, v) in schema {
-                            input_schema.insert(k.clone(), v.clone());
-                        }
-                    }
-                    None => {
-                        input_schema.insert("additionalProperties".into(), json!(true));
-                        input_schema.insert("properties".into(), json!({}));
-                    }
-                }
-                tools
-                    .get_or_insert_with(Vec::new)
-                    .push(json!({"name": JSON_TOOL, "input_schema": Value::Object(input_schema)}));
-                if thinking.is_none() {
-                    let mut forced = Map::new();
-                    forced.insert("name".into(), json!(JSON_TOOL));
-                    forced.insert("type".into(), json!("tool"));
-                    choice = Some(forced);
-                }
-            }
-        }
-        if let Some(tools) = tools {
-            body.insert("tools".into(), Value::Array(tools));
-        }
-        if let Some(choice) = choice {
-            body.insert("tool_choice".into(), Value::Object(choice));
-        }
-        if let Some(thinking) = thinking {
-            body.insert("thinking".into(), thinking);
+    };
+    if !parallel && tools.is_some() {
+        let choice = choice.get_or_insert_with(|| {
+            let mut m = Map::new();
+            m.insert("type".into(), Value::from("auto"));
+            m
+        });
+        if choice.get("type").and_then(Value::as_str) != Some("none") {
+            choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
         }
     }
+    let mut tools = tools;
+    if let Some(format) = present(request, "response_format") {
+        if !format.is_object() {
+            return Err(GatewayError::invalid_param(
+                "response_format",
+                "`response_format` must be an object.",
+            ));
+        }
+        if wants_json(Some(format)) {
+            // LiteLLM's JSON mode for Anthropic: a tool whose input schema is the
+            // wanted one, forced unless thinking is on (Anthropic refuses forced
+            // tools with thinking).
+            let input_schema = json_tool_schema(format);
+            tools
+                .get_or_insert_with(Vec::new)
+                .push(json!({"name": JSON_TOOL, "input_schema": Value::Object(input_schema)}));
+            if thinking.is_none() {
+                let mut forced = Map::new();
+                forced.insert("name".into(), json!(JSON_TOOL));
+                forced.insert("type".into(), json!("tool"));
+                choice = Some(forced);
+            }
+        }
+    }
+    if let Some(tools) = tools {
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = choice {
+        body.insert("tool_choice".into(), Value::Object(choice));
+    }
+    if let Some(thinking) = thinking {
+        body.insert("thinking".into(), thinking);
+    }
+    Ok(())
+}
 
-    crate::providers::serialize_request(&Value::Object(body))
+/// The input schema of the JSON-mode tool: the wanted schema (as an object type),
+/// or any object when the request names none.
+fn json_tool_schema(format: &Value) -> Map<String, Value> {
+    let schema = format
+        .get("response_schema")
+        .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")));
+    let mut input_schema = Map::new();
+    input_schema.insert("type".into(), json!("object"));
+    match schema.and_then(Value::as_object) {
+        Some(schema) => {
+            for (k, v) in schema {
+                input_schema.insert(k.clone(), v.clone());
+            }
+        }
+        None => {
+            input_schema.insert("additionalProperties".into(), json!(true));
+            input_schema.insert("properties".into(), json!({}));
+        }
+    }
+    input_schema
 }
 
 /// `thinking` as the client sent it (an object), or the budget LiteLLM gives a

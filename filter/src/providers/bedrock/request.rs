@@ -114,8 +114,75 @@ fn converse_request(
 
     let mut body = Map::new();
     let mut additional = Map::new();
+    let (mut inference, max_tokens_set) = inference_config(request, model, &mut additional)?;
+    let thinking_budget = reasoning(request, model, &mut additional)?;
+    if let (Some(budget), false) = (thinking_budget, max_tokens_set) {
+        inference.insert(
+            "maxTokens".into(),
+            json!(budget.saturating_add(DEFAULT_MAX_TOKENS)),
+        );
+    }
+    let (tools, tool_choice) = tool_config(
+        request,
+        model,
+        drop_params,
+        thinking_budget,
+        stream,
+        &mut rewritten,
+    )?;
+    if tools.is_empty() && messages_use_tools(&messages) {
+        return Err(invalid(
+            "tools",
+            "Bedrock doesn't support tool calling without `tools=` param specified. Pass `tools=` with the tools the conversation used.",
+        ));
+    }
+    other_fields(request, &mut body, &mut additional)?;
 
-    // inferenceConfig.
+    merge_adjacent(&mut messages);
+    body.insert("messages".into(), Value::Array(messages));
+    if !system.is_empty() {
+        body.insert("system".into(), Value::Array(system));
+    }
+    if !inference.is_empty() {
+        body.insert("inferenceConfig".into(), Value::Object(inference));
+    }
+    if !tools.is_empty() {
+        let mut config = Map::new();
+        config.insert("tools".into(), Value::Array(tools));
+        if let Some(choice) = tool_choice {
+            config.insert("toolChoice".into(), choice);
+        }
+        body.insert("toolConfig".into(), Value::Object(config));
+    }
+    if !additional.is_empty() {
+        body.insert(
+            "additionalModelRequestFields".into(),
+            Value::Object(additional),
+        );
+    }
+
+    let operation = if stream && !rewritten.fake_stream {
+        "converse-stream"
+    } else {
+        "converse"
+    };
+    Ok((
+        ProviderRequest {
+            path: model_path(model, operation),
+            body: serialize(&Value::Object(body))?,
+        },
+        rewritten,
+    ))
+}
+
+/// `inferenceConfig` (`maxTokens`, `temperature`, `topP`, `stopSequences`) and
+/// whether the client set the maximum; `top_k` goes to `additional` (for Nova as
+/// its `inferenceConfig.topK`).
+fn inference_config(
+    request: &Map<String, Value>,
+    model: &str,
+    additional: &mut Map<String, Value>,
+) -> Result<(Map<String, Value>, bool), GatewayError> {
     let mut inference = Map::new();
     let mut max_tokens_set = false;
     for key in ["max_completion_tokens", "max_tokens"] {
@@ -151,8 +218,16 @@ fn converse_request(
             additional.insert("top_k".into(), top_k.clone());
         }
     }
+    Ok((inference, max_tokens_set))
+}
 
-    // Reasoning.
+/// `reasoning_effort` and `thinking` into `additional`, per model family; the
+/// thinking budget when thinking is on.
+fn reasoning(
+    request: &Map<String, Value>,
+    model: &str,
+    additional: &mut Map<String, Value>,
+) -> Result<Option<u64>, GatewayError> {
     let mut thinking_budget: Option<u64> = None;
     if let Some(effort) = present(request, "reasoning_effort") {
         let effort = effort
@@ -209,14 +284,19 @@ fn converse_request(
         }
         additional.insert("thinking".into(), Value::Object(thinking));
     }
-    if let (Some(budget), false) = (thinking_budget, max_tokens_set) {
-        inference.insert(
-            "maxTokens".into(),
-            json!(budget.saturating_add(DEFAULT_MAX_TOKENS)),
-        );
-    }
+    Ok(thinking_budget)
+}
 
-    // Tools, tool choice and JSON mode.
+/// The tools and tool choice, with JSON mode's forced tool added (and noted in
+/// `rewritten`); a forced choice becomes `auto` while thinking.
+fn tool_config(
+    request: &Map<String, Value>,
+    model: &str,
+    drop_params: bool,
+    thinking_budget: Option<u64>,
+    stream: bool,
+    rewritten: &mut Rewritten,
+) -> Result<(Vec<Value>, Option<Value>), GatewayError> {
     let mut tools = match present(request, "tools") {
         Some(tools) => translate_tools(tools)?,
         None => Vec::new(),
@@ -232,25 +312,7 @@ fn converse_request(
         match obj.get("type").and_then(Value::as_str) {
             Some("text") => {}
             Some("json_object") | Some("json_schema") => {
-                let schema = obj
-                    .get("response_schema")
-                    .or_else(|| obj.get("json_schema").and_then(|s| s.get("schema")))
-                    .cloned()
-                    .unwrap_or_else(
-                        || json!({"type": "object", "additionalProperties": true, "properties": {}}),
-                    );
-                let mut spec = Map::new();
-                spec.insert("name".into(), json!(JSON_TOOL));
-                spec.insert("inputSchema".into(), json!({ "json": schema }));
-                if let Some(d) = obj
-                    .get("json_schema")
-                    .and_then(|s| s.get("description"))
-                    .and_then(Value::as_str)
-                    .filter(|d| !d.is_empty())
-                {
-                    spec.insert("description".into(), json!(d));
-                }
-                tools.push(json!({ "toolSpec": spec }));
+                tools.push(json_tool(obj));
                 if supports_tool_choice(model) && thinking_budget.is_none() {
                     tool_choice = Some(json!({ "tool": { "name": JSON_TOOL } }));
                 }
@@ -274,14 +336,39 @@ fn converse_request(
             tool_choice = Some(json!({ "auto": {} }));
         }
     }
-    if tools.is_empty() && messages_use_tools(&messages) {
-        return Err(invalid(
-            "tools",
-            "Bedrock doesn't support tool calling without `tools=` param specified. Pass `tools=` with the tools the conversation used.",
-        ));
-    }
+    Ok((tools, tool_choice))
+}
 
-    // Other fields: Converse's own top-level ones, else model-specific.
+/// The [`JSON_TOOL`] tool spec for a `json_object` / `json_schema` response format.
+fn json_tool(format: &Map<String, Value>) -> Value {
+    let schema = format
+        .get("response_schema")
+        .or_else(|| format.get("json_schema").and_then(|s| s.get("schema")))
+        .cloned()
+        .unwrap_or_else(
+            || json!({"type": "object", "additionalProperties": true, "properties": {}}),
+        );
+    let mut spec = Map::new();
+    spec.insert("name".into(), json!(JSON_TOOL));
+    spec.insert("inputSchema".into(), json!({ "json": schema }));
+    if let Some(d) = format
+        .get("json_schema")
+        .and_then(|s| s.get("description"))
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+    {
+        spec.insert("description".into(), json!(d));
+    }
+    json!({ "toolSpec": spec })
+}
+
+/// Fields not translated above: Converse's own top-level ones into `body`, the
+/// rest (model-specific) into `additional`; `service_tier` → `serviceTier`.
+fn other_fields(
+    request: &Map<String, Value>,
+    body: &mut Map<String, Value>,
+    additional: &mut Map<String, Value>,
+) -> Result<(), GatewayError> {
     for (key, value) in request {
         if HANDLED.contains(&key.as_str()) || value.is_null() {
             continue;
@@ -306,42 +393,7 @@ fn converse_request(
         };
         body.insert("serviceTier".into(), json!({ "type": tier }));
     }
-
-    merge_adjacent(&mut messages);
-    body.insert("messages".into(), Value::Array(messages));
-    if !system.is_empty() {
-        body.insert("system".into(), Value::Array(system));
-    }
-    if !inference.is_empty() {
-        body.insert("inferenceConfig".into(), Value::Object(inference));
-    }
-    if !tools.is_empty() {
-        let mut config = Map::new();
-        config.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = tool_choice {
-            config.insert("toolChoice".into(), choice);
-        }
-        body.insert("toolConfig".into(), Value::Object(config));
-    }
-    if !additional.is_empty() {
-        body.insert(
-            "additionalModelRequestFields".into(),
-            Value::Object(additional),
-        );
-    }
-
-    let operation = if stream && !rewritten.fake_stream {
-        "converse-stream"
-    } else {
-        "converse"
-    };
-    Ok((
-        ProviderRequest {
-            path: model_path(model, operation),
-            body: serialize(&Value::Object(body))?,
-        },
-        rewritten,
-    ))
+    Ok(())
 }
 
 fn stop_sequences(stop: Option<&Value>) -> Result<Option<Value>, GatewayError> {
