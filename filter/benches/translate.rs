@@ -17,6 +17,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use alloc_count::{count, Allocs, Suite};
+use switchyard_filter::codec::sse::SseDecoder;
 use switchyard_filter::cost;
 use switchyard_filter::endpoint::{ClientApi, Endpoint};
 use switchyard_filter::host::tests::MockHost;
@@ -28,7 +29,6 @@ use switchyard_filter::plugin_config::{
 use switchyard_filter::providers::{self, openai, ProviderKind, ResponseContext, StreamTranslate};
 use switchyard_filter::request::TopLevel;
 use switchyard_filter::router::{RouteFacts, Router, RouterExchange, ROUTE_PROPERTY};
-use switchyard_filter::sse::SseDecoder;
 use switchyard_filter::upstream::{Upstream, UpstreamExchange};
 
 // ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 
 pub mod billing_headers;
 pub mod client;
+pub mod codec;
 pub mod cost;
 pub mod credentials;
 pub mod deadline;
@@ -28,13 +29,11 @@ pub mod debug_log;
 pub mod endpoint;
 pub mod error;
 pub mod estimate;
-pub mod eventstream;
 pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
 pub mod mock;
-pub mod ndjson;
 pub mod plugin_config;
 pub mod providers;
 pub mod request;
@@ -42,7 +41,6 @@ pub mod responder;
 pub mod router;
 pub mod sigv4;
 pub mod spend;
-pub mod sse;
 pub mod upstream;
 pub mod wire;
 

@@ -1,4 +1,4 @@
-//! The AWS event-stream decoder (`eventstream::EventStreamDecoder`) under arbitrary
+//! The AWS event-stream decoder (`codec::eventstream::EventStreamDecoder`) under arbitrary
 //! chunking. Random bytes almost never pass a CRC, so by default the payload
 //! *describes* messages and the target encodes them with correct lengths and CRCs:
 //! repeatedly a header-block length byte, that many header-block bytes, a payload
@@ -17,7 +17,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_filter::eventstream::{
+use switchyard_filter::codec::eventstream::{
     crc32, EventStreamDecoder, EventStreamError, HeaderValue, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES,
 };
 use switchyard_fuzz::Framed;

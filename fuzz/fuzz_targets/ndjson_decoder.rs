@@ -1,4 +1,4 @@
-//! The NDJSON decoder (`ndjson::NdjsonDecoder`) under arbitrary chunking, with the
+//! The NDJSON decoder (`codec::ndjson::NdjsonDecoder`) under arbitrary chunking, with the
 //! default line cap and with a small one (flag bit 0; the cap is 1–256 bytes, from
 //! the second flag byte).
 //!
@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_filter::ndjson::{NdjsonDecoder, NdjsonError, DEFAULT_MAX_LINE_BYTES};
+use switchyard_filter::codec::ndjson::{NdjsonDecoder, NdjsonError, DEFAULT_MAX_LINE_BYTES};
 use switchyard_fuzz::Framed;
 
 #[derive(Debug, PartialEq, Eq)]

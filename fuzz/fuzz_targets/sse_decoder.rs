@@ -1,4 +1,4 @@
-//! The SSE decoder (`sse::SseDecoder`) under arbitrary chunking, with the default
+//! The SSE decoder (`codec::sse::SseDecoder`) under arbitrary chunking, with the default
 //! event cap and with a small one (flag bit 0; the cap is 1–256 bytes, from the
 //! second flag byte).
 //!
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_filter::sse::{SseDecoder, DEFAULT_MAX_EVENT_BYTES};
+use switchyard_filter::codec::sse::{SseDecoder, DEFAULT_MAX_EVENT_BYTES};
 use switchyard_fuzz::Framed;
 
 type Owned = (Option<String>, String);

@@ -9,7 +9,7 @@
 //!   hot streaming paths that avoid building a `Value` per event.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::GatewayError;
 
@@ -104,6 +104,146 @@ pub fn parse_data_uri(uri: &str) -> Option<DataUri<'_>> {
     let (meta, data) = rest.split_once(',')?;
     let header = meta.strip_suffix(";base64")?;
     Some(DataUri { header, data })
+}
+
+// ---------------------------------------------------------------------------
+// Request view: the OpenAI request parts every translator reads, checked once
+// ---------------------------------------------------------------------------
+
+/// Whether an assistant tool call must carry its `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallIds {
+    /// The provider's format needs the id (Cohere's `ToolCallV2`).
+    Required,
+    /// The id is passed on when present.
+    Optional,
+}
+
+/// One assistant tool call (`messages[i].tool_calls[j]`), its shape checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallView<'a> {
+    /// Where it is in the request, `messages[i].tool_calls[j]`, for error params.
+    pub at: String,
+    /// The call id (always present with [`CallIds::Required`]).
+    pub id: Option<&'a str>,
+    /// `function.name`.
+    pub name: &'a str,
+    /// `function.arguments`; `None` when absent or `null`. Translators decode it
+    /// (a JSON string, by the spec) in their provider's way.
+    pub arguments: Option<&'a Value>,
+}
+
+/// An assistant message's `tool_calls` (of `messages[message_index]`): an array of
+/// `{id, function: {name, arguments}}`. Errors name the exact field:
+/// `messages[i].tool_calls`, `messages[i].tool_calls[j].id`,
+/// `….function`, `….function.name`.
+pub fn tool_calls(
+    calls: &Value,
+    message_index: usize,
+    ids: CallIds,
+) -> Result<Vec<ToolCallView<'_>>, GatewayError> {
+    let list = calls.as_array().ok_or_else(|| {
+        invalid(
+            format!("messages[{message_index}].tool_calls"),
+            "`tool_calls` must be an array.",
+        )
+    })?;
+    let mut views = Vec::with_capacity(list.len());
+    for (j, call) in list.iter().enumerate() {
+        let at = format!("messages[{message_index}].tool_calls[{j}]");
+        let id = call.get("id").and_then(Value::as_str);
+        if ids == CallIds::Required && id.is_none() {
+            return Err(invalid(
+                format!("{at}.id"),
+                "Each tool call needs a string `id`.",
+            ));
+        }
+        let function = call
+            .get("function")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                invalid(
+                    format!("{at}.function"),
+                    "Each tool call needs a `function` object.",
+                )
+            })?;
+        let name = function
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                invalid(
+                    format!("{at}.function.name"),
+                    "Each tool call needs a string `function.name`.",
+                )
+            })?;
+        let arguments = function.get("arguments").filter(|a| !a.is_null());
+        views.push(ToolCallView {
+            at,
+            id,
+            name,
+            arguments,
+        });
+    }
+    Ok(views)
+}
+
+/// The `function` of one entry of `tools` (`tools[i]`), its shape checked; the
+/// tool's `type` is the translator's to check (providers differ on what else they take).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionToolView<'a> {
+    /// `tools[i]`, for error params.
+    pub at: String,
+    /// `function.name`.
+    pub name: &'a str,
+    /// `function.description` when it is a string.
+    pub description: Option<&'a str>,
+    /// `function.parameters`; `None` when absent or `null`, else an object.
+    pub parameters: Option<&'a Map<String, Value>>,
+    /// The whole `function` object, for provider-specific fields (`strict`).
+    pub function: &'a Map<String, Value>,
+}
+
+/// Checks `tools[index].function`: an object with a string `name` and, when
+/// given, an object `parameters`. Errors name `tools[i].function`,
+/// `tools[i].function.name`, `tools[i].function.parameters`.
+pub fn function_tool(tool: &Value, index: usize) -> Result<FunctionToolView<'_>, GatewayError> {
+    let at = format!("tools[{index}]");
+    let function = tool
+        .get("function")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            invalid(
+                format!("{at}.function"),
+                "Each tool needs a `function` object.",
+            )
+        })?;
+    let name = function
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            invalid(
+                format!("{at}.function.name"),
+                "Each tool needs a string `function.name`.",
+            )
+        })?;
+    let description = function.get("description").and_then(Value::as_str);
+    let parameters = match function.get("parameters") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => Some(p),
+        Some(_) => {
+            return Err(invalid(
+                format!("{at}.function.parameters"),
+                "`function.parameters` must be a JSON schema object.",
+            ))
+        }
+    };
+    Ok(FunctionToolView {
+        at,
+        name,
+        description,
+        parameters,
+        function,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -218,6 +358,74 @@ pub struct TextChoice<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_call_errors_name_the_exact_field() {
+        let param = |calls: Value, ids| {
+            tool_calls(&calls, 2, ids)
+                .unwrap_err()
+                .param
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            param(json!({}), CallIds::Optional),
+            "messages[2].tool_calls"
+        );
+        assert_eq!(
+            param(
+                json!([{"function": {"name": "f"}}, {"id": "b"}]),
+                CallIds::Optional
+            ),
+            "messages[2].tool_calls[1].function"
+        );
+        assert_eq!(
+            param(json!([{"function": {"name": "f"}}]), CallIds::Required),
+            "messages[2].tool_calls[0].id"
+        );
+        assert_eq!(
+            param(
+                json!([{"id": "a", "function": {"name": 1}}]),
+                CallIds::Required
+            ),
+            "messages[2].tool_calls[0].function.name"
+        );
+        let calls = json!([{"id": "a", "function": {"name": "f", "arguments": null}},
+                           {"function": {"name": "g", "arguments": "{}"}}]);
+        let views = tool_calls(&calls, 0, CallIds::Optional).unwrap();
+        assert_eq!(views[0].at, "messages[0].tool_calls[0]");
+        assert_eq!(
+            (views[0].id, views[0].name, views[0].arguments),
+            (Some("a"), "f", None)
+        );
+        assert_eq!(
+            (views[1].id, views[1].arguments),
+            (None, Some(&json!("{}")))
+        );
+    }
+
+    #[test]
+    fn function_tool_errors_name_the_exact_field() {
+        let param = |tool: Value| {
+            function_tool(&tool, 3)
+                .unwrap_err()
+                .param
+                .unwrap_or_default()
+        };
+        assert_eq!(param(json!({"type": "function"})), "tools[3].function");
+        assert_eq!(param(json!({"function": {}})), "tools[3].function.name");
+        assert_eq!(
+            param(json!({"function": {"name": "f", "parameters": []}})),
+            "tools[3].function.parameters"
+        );
+        let tool =
+            json!({"function": {"name": "f", "description": 7, "parameters": {"type": "object"}}});
+        let view = function_tool(&tool, 0).unwrap();
+        assert_eq!(
+            (view.at.as_str(), view.name, view.description),
+            ("tools[0]", "f", None)
+        );
+        assert_eq!(view.parameters, tool["function"]["parameters"].as_object());
+    }
 
     #[test]
     fn data_uris() {

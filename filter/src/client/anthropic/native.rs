@@ -10,7 +10,7 @@ use crate::cost::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
-use crate::sse::SseDecoder;
+use crate::codec::sse::SseDecoder;
 use crate::wire::anthropic::UsageIn;
 
 /// Fields of an Anthropic Messages request an Anthropic deployment's

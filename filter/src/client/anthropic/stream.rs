@@ -11,7 +11,7 @@ use crate::cost::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
-use crate::sse::SseDecoder;
+use crate::codec::sse::SseDecoder;
 
 /// One OpenAI stream chunk, as far as it is read here.
 #[derive(Deserialize)]

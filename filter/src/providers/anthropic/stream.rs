@@ -7,7 +7,7 @@ use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::chunk_writer::ChunkWriter;
 use crate::providers::{ResponseContext, StreamTranslate};
-use crate::sse::SseDecoder;
+use crate::codec::sse::SseDecoder;
 use crate::wire::anthropic::{finish_reason, opt_str, BlockStart, DeltaIn, StreamEvent, UsageIn};
 use crate::wire::openai::DONE;
 

@@ -8,7 +8,7 @@ use super::response::UsageIn;
 use super::{finish_reason, response_id, status_for_exception};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::eventstream::{EventStreamDecoder, Message};
+use crate::codec::eventstream::{EventStreamDecoder, Message};
 use crate::providers::chunk_writer::ChunkWriter;
 use crate::providers::{ResponseContext, StreamTranslate};
 use crate::request::CowStr;
@@ -299,7 +299,7 @@ mod tests {
     use crate::providers::bedrock::test_helpers::*;
     use serde_json::Value;
 
-    use crate::eventstream::{encode, Header, HeaderValue};
+    use crate::codec::eventstream::{encode, Header, HeaderValue};
     use serde_json::json;
 
     // ----- streams -----------------------------------------------------------

@@ -8,7 +8,7 @@
 //! complete messages it holds:
 //!
 //! ```
-//! use switchyard_filter::eventstream::EventStreamDecoder;
+//! use switchyard_filter::codec::eventstream::EventStreamDecoder;
 //!
 //! // A message with no headers and the payload `{'foo':'bar'}`.
 //! let frame = b"\x00\x00\x00\x1d\x00\x00\x00\x00\xfd\x52\x8c\x5a{'foo':'bar'}\xc3\x65\x39\x36";

@@ -7,7 +7,7 @@
 //! [`SseDecoder`] and take out whatever complete events it holds:
 //!
 //! ```
-//! use switchyard_filter::sse::SseDecoder;
+//! use switchyard_filter::codec::sse::SseDecoder;
 //!
 //! let mut decoder = SseDecoder::new();
 //! let mut seen = Vec::new();

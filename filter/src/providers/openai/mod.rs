@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use super::serialize_request as serialize;
 use super::{ProviderRequest, StreamTranslate};
+use crate::codec::sse::SseDecoder;
 use crate::cost::{self, Usage};
 use crate::endpoint::Endpoint;
 use crate::error::{type_for_status, GatewayError};
-use crate::sse::SseDecoder;
 
 /// The Azure `api-version` used when a deployment sets none: the newest GA
 /// version of the data-plane inference API when this was written.

@@ -8,7 +8,7 @@
 //! complete lines it holds, parsing each with `serde_json::from_slice`:
 //!
 //! ```
-//! use switchyard_filter::ndjson::NdjsonDecoder;
+//! use switchyard_filter::codec::ndjson::NdjsonDecoder;
 //!
 //! let mut decoder = NdjsonDecoder::new();
 //! let mut lines = Vec::new();
