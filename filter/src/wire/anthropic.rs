@@ -5,9 +5,11 @@
 //! Converse mapping shares the usage arithmetic ([`UsageOut::from_counts`]).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::error::GatewayError;
 use crate::request::CowStr;
+use crate::wire::openai::{invalid, ToolCallView};
 
 pub(crate) fn opt_str<'s>(v: &'s Option<CowStr<'_>>) -> Option<&'s str> {
     v.as_ref().map(CowStr::as_str)
@@ -233,6 +235,28 @@ pub(crate) struct DeltaIn<'a> {
     pub(crate) thinking: Option<CowStr<'a>>,
     #[serde(default, borrow)]
     pub(crate) stop_reason: Option<CowStr<'a>>,
+}
+
+/// An OpenAI tool call's `function.arguments` as the `input` object of a
+/// `tool_use` block (Anthropic's, and Bedrock Converse's `toolUse`): the JSON
+/// string decoded (absent, `null` or blank arguments are `{}`; an object passes as
+/// it is); anything but an object is a 400 naming `….function.arguments`.
+pub(crate) fn tool_input(call: &ToolCallView<'_>) -> Result<Value, GatewayError> {
+    let at = || format!("{}.function.arguments", call.at);
+    let input = match call.arguments {
+        None => Value::Object(Map::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+            .map_err(|e| invalid(at(), format!("`function.arguments` is not valid JSON: {e}")))?,
+        Some(other) => other.clone(),
+    };
+    if !input.is_object() {
+        return Err(invalid(
+            at(),
+            "`function.arguments` must encode a JSON object.",
+        ));
+    }
+    Ok(input)
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::*;
+use crate::codec::sse::SseDecoder;
 use crate::cost::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
-use crate::codec::sse::SseDecoder;
 use crate::wire::anthropic::UsageIn;
 
 /// Fields of an Anthropic Messages request an Anthropic deployment's

@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 
 use super::response::{stop_reason, OpenAiUsage};
 use super::*;
+use crate::codec::sse::SseDecoder;
 use crate::cost::Usage;
 use crate::error::GatewayError;
 use crate::providers::StreamTranslate;
 use crate::request::CowStr;
-use crate::codec::sse::SseDecoder;
 
 /// One OpenAI stream chunk, as far as it is read here.
 #[derive(Deserialize)]

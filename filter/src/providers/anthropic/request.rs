@@ -7,7 +7,8 @@ use super::{no_embeddings, thinking_budget, wants_json, DEFAULT_MAX_TOKENS, JSON
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::present;
-use crate::wire::openai::{invalid, parse_data_uri};
+use crate::wire::anthropic::tool_input;
+use crate::wire::openai::{invalid, parse_data_uri, tool_calls, CallIds};
 
 /// OpenAI request → Anthropic Messages request body.
 pub fn translate_request(
@@ -594,60 +595,26 @@ fn image_block(url: &str) -> Result<Value, String> {
 }
 
 fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(), GatewayError> {
-    let list = calls.as_array().ok_or_else(|| {
-        invalid(
-            format!("messages[{i}].tool_calls"),
-            "`tool_calls` must be an array.",
-        )
-    })?;
-    for (j, call) in list.iter().enumerate() {
-        let at = |suffix: &str| format!("messages[{i}].tool_calls[{j}]{suffix}");
-        let obj = call
-            .as_object()
-            .ok_or_else(|| invalid(at(""), "Each tool call must be an object."))?;
-        if let Some(t) = obj.get("type").filter(|t| !t.is_null()) {
-            if t.as_str() != Some("function") {
-                return Err(invalid(
-                    at(".type"),
-                    "Only `function` tool calls are supported.",
-                ));
+    if let Some(list) = calls.as_array() {
+        for (j, call) in list.iter().enumerate() {
+            let at = |suffix: &str| format!("messages[{i}].tool_calls[{j}]{suffix}");
+            let obj = call
+                .as_object()
+                .ok_or_else(|| invalid(at(""), "Each tool call must be an object."))?;
+            if let Some(t) = obj.get("type").filter(|t| !t.is_null()) {
+                if t.as_str() != Some("function") {
+                    return Err(invalid(
+                        at(".type"),
+                        "Only `function` tool calls are supported.",
+                    ));
+                }
             }
         }
-        let id = obj
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(at(".id"), "Each tool call needs a string `id`."))?;
-        let function = obj
-            .get("function")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid(at(".function"), "Each tool call needs a `function` object."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid(
-                    at(".function.name"),
-                    "Each tool call needs a string `function.name`.",
-                )
-            })?;
-        let input = match function.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
-                invalid(
-                    at(".function.arguments"),
-                    format!("`function.arguments` is not valid JSON: {e}"),
-                )
-            })?,
-            Some(other) => other.clone(),
-        };
-        if !input.is_object() {
-            return Err(invalid(
-                at(".function.arguments"),
-                "`function.arguments` must encode a JSON object.",
-            ));
-        }
-        blocks.push(json!({ "type": "tool_use", "id": id, "name": name, "input": input }));
+    }
+    for call in tool_calls(calls, i, CallIds::Required)? {
+        let input = tool_input(&call)?;
+        let id = call.id.unwrap_or_default();
+        blocks.push(json!({ "type": "tool_use", "id": id, "name": call.name, "input": input }));
     }
     Ok(())
 }

@@ -3,11 +3,11 @@
 
 use super::error::{anthropic_error, status_for_error_type};
 use super::JSON_TOOL;
+use crate::codec::sse::SseDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
 use crate::providers::chunk_writer::ChunkWriter;
 use crate::providers::{ResponseContext, StreamTranslate};
-use crate::codec::sse::SseDecoder;
 use crate::wire::anthropic::{finish_reason, opt_str, BlockStart, DeltaIn, StreamEvent, UsageIn};
 use crate::wire::openai::DONE;
 

@@ -11,7 +11,8 @@ use crate::error::GatewayError;
 use crate::providers::openai_compat::{Rewritten, JSON_TOOL};
 use crate::providers::ProviderRequest;
 use crate::providers::{present, serialize_request as serialize};
-use crate::wire::openai::{invalid, parse_data_uri};
+use crate::wire::anthropic::tool_input;
+use crate::wire::openai::{invalid, parse_data_uri, tool_calls, CallIds};
 
 /// Converse's own top-level request fields a client may send as they are.
 const CONVERSE_TOP_LEVEL: &[&str] = &[
@@ -768,49 +769,10 @@ fn reasoning_blocks(
 }
 
 fn tool_use_blocks(calls: &Value, i: usize, blocks: &mut Vec<Value>) -> Result<(), GatewayError> {
-    let list = calls.as_array().ok_or_else(|| {
-        invalid(
-            format!("messages[{i}].tool_calls"),
-            "`tool_calls` must be an array.",
-        )
-    })?;
-    for (j, call) in list.iter().enumerate() {
-        let at = |suffix: &str| format!("messages[{i}].tool_calls[{j}]{suffix}");
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(at(".id"), "Each tool call needs a string `id`."))?;
-        let function = call
-            .get("function")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid(at(".function"), "Each tool call needs a `function` object."))?;
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid(
-                    at(".function.name"),
-                    "Each tool call needs a string `function.name`.",
-                )
-            })?;
-        let input = match function.get("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(Value::String(s)) if s.trim().is_empty() => json!({}),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|e| {
-                invalid(
-                    at(".function.arguments"),
-                    format!("`function.arguments` is not valid JSON: {e}"),
-                )
-            })?,
-            Some(other) => other.clone(),
-        };
-        if !input.is_object() {
-            return Err(invalid(
-                at(".function.arguments"),
-                "`function.arguments` must encode a JSON object.",
-            ));
-        }
-        blocks.push(json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } }));
+    for call in tool_calls(calls, i, CallIds::Required)? {
+        let input = tool_input(&call)?;
+        let id = call.id.unwrap_or_default();
+        blocks.push(json!({ "toolUse": { "toolUseId": id, "name": call.name, "input": input } }));
     }
     Ok(())
 }
