@@ -479,6 +479,7 @@ impl StreamTranslate for Chain {
 mod tests {
     use super::*;
     use crate::client::anthropic::test_helpers::*;
+    use crate::test_support::{assert_split_invariant, run_stream};
 
     use serde_json::{json, Value};
 
@@ -505,13 +506,7 @@ mod tests {
     );
 
     fn run(chunks: &[&[u8]]) -> (Vec<u8>, Option<Usage>) {
-        let mut t = StreamToMessages::new(ctx());
-        let mut out = Vec::new();
-        for c in chunks {
-            t.push(c, &mut out);
-        }
-        t.finish(&mut out);
-        (out, t.usage())
+        run_stream(StreamToMessages::new(ctx()), chunks)
     }
 
     /// (event name, data) of each event.
@@ -658,15 +653,8 @@ mod tests {
 
     #[test]
     fn every_split_point_gives_identical_output() {
-        let bytes = OPENAI_STREAM.as_bytes();
-        let (whole, _) = run(&[bytes]);
-        for cut in 0..=bytes.len() {
-            let (split, _) = run(&[&bytes[..cut], &bytes[cut..]]);
-            assert_eq!(split, whole, "split at byte {cut}");
-        }
-        // Byte by byte, too.
-        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(run(&singles).0, whole);
+        // At every split point and byte by byte, too.
+        assert_split_invariant(|| StreamToMessages::new(ctx()), OPENAI_STREAM.as_bytes());
     }
 
     #[test]

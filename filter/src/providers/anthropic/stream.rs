@@ -266,6 +266,7 @@ mod tests {
     use super::*;
     use crate::providers::anthropic::test_helpers::*;
     use crate::providers::anthropic::*;
+    use crate::test_support::{assert_split_invariant, run_stream};
     use serde_json::json;
 
     // ----- streams --------------------------------------------------------
@@ -343,13 +344,7 @@ mod tests {
     }
 
     fn run(endpoint: Endpoint, include_usage: bool, chunks: &[&[u8]]) -> Vec<u8> {
-        let mut t = StreamTranslator::new(endpoint, ctx(include_usage));
-        let mut out = Vec::new();
-        for c in chunks {
-            t.push(c, &mut out);
-        }
-        t.finish(&mut out);
-        out
+        run_stream(StreamTranslator::new(endpoint, ctx(include_usage)), chunks).0
     }
 
     /// The `data:` payloads of an OpenAI SSE body (`[DONE]` as a string).
@@ -500,18 +495,10 @@ mod tests {
     #[test]
     fn every_split_point_gives_identical_output() {
         for stream in [TOOL_STREAM, THINKING_STREAM] {
-            let whole = run(Endpoint::ChatCompletions, true, &[stream.as_bytes()]);
-            let bytes = stream.as_bytes();
-            for cut in 0..=bytes.len() {
-                let split = run(
-                    Endpoint::ChatCompletions,
-                    true,
-                    &[&bytes[..cut], &bytes[cut..]],
-                );
-                assert_eq!(split, whole, "cut at {cut}");
-            }
-            let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-            assert_eq!(run(Endpoint::ChatCompletions, true, &singles), whole);
+            assert_split_invariant(
+                || StreamTranslator::new(Endpoint::ChatCompletions, ctx(true)),
+                stream.as_bytes(),
+            );
         }
     }
 

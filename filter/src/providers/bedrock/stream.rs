@@ -297,6 +297,7 @@ impl StreamState {
 mod tests {
     use super::*;
     use crate::providers::bedrock::test_helpers::*;
+    use crate::test_support::{assert_split_invariant, run_stream};
     use serde_json::Value;
 
     use crate::codec::eventstream::{encode, Header, HeaderValue};
@@ -366,18 +367,17 @@ mod tests {
         .concat()
     }
 
-    fn run(chunks: &[&[u8]], include_usage: bool) -> (String, Option<crate::cost::Usage>) {
-        let mut t = StreamTranslator::new(
+    fn translator(include_usage: bool) -> StreamTranslator {
+        StreamTranslator::new(
             Endpoint::ChatCompletions,
             ctx(CLAUDE, include_usage),
             Some("rq"),
-        );
-        let mut out = Vec::new();
-        for c in chunks {
-            t.push(c, &mut out);
-        }
-        t.finish(&mut out);
-        (String::from_utf8(out).unwrap(), t.usage())
+        )
+    }
+
+    fn run(chunks: &[&[u8]], include_usage: bool) -> (String, Option<crate::cost::Usage>) {
+        let (out, usage) = run_stream(translator(include_usage), chunks);
+        (String::from_utf8(out).unwrap(), usage)
     }
 
     fn events(sse: &str) -> Vec<Value> {
@@ -397,13 +397,8 @@ mod tests {
     #[test]
     fn stream_translates_at_every_split() {
         let bytes = fixture();
-        let (whole, usage) = run(&[&bytes], true);
-        for cut in 0..=bytes.len() {
-            let (a, b) = bytes.split_at(cut);
-            assert_eq!(run(&[a, b], true).0, whole, "split at {cut}");
-        }
-        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(run(&one_by_one, true).0, whole);
+        let (whole, usage) = assert_split_invariant(|| translator(true), &bytes);
+        let whole = String::from_utf8(whole).unwrap();
 
         let ev = events(&whole);
         assert_eq!(
