@@ -1,7 +1,7 @@
 //! SigV4 signing of a Bedrock request (service `bedrock`), per attempt, over the
 //! final path and body.
 
-use super::*;
+use super::SERVICE;
 use crate::sigv4;
 
 /// A deployment's SigV4 signing settings, resolved at configure time.

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::models::*;
+use super::models::{embedding_model, model_path, EmbeddingModel};
 use crate::error::GatewayError;
 use crate::providers::{present, serialize_request as serialize};
 use crate::providers::{ProviderRequest, ResponseContext};

@@ -140,6 +140,7 @@
 mod auth;
 mod embeddings;
 mod error;
+mod messages;
 mod models;
 mod request;
 mod response;
