@@ -1,12 +1,11 @@
 //! A whole Anthropic Messages answer → OpenAI `chat.completion` (or
 //! `text_completion`).
 
-use serde_json::{json, Map, Value};
-
 use super::error::{anthropic_error, status_for_error_type};
 use super::no_embeddings;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
+use crate::providers::block_answer::BlockAnswer;
 use crate::providers::ResponseContext;
 use crate::wire::anthropic::{finish_reason, opt_str, MessageBody};
 
@@ -39,23 +38,25 @@ pub fn translate_response(
         return Err(anthropic_error(status, kind, message));
     }
 
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
+    let mut answer = BlockAnswer::default();
     for block in msg.content.iter().flatten() {
         match block.kind.as_str() {
-            "text" => text.push_str(opt_str(&block.text).unwrap_or_default()),
-            "thinking" => reasoning.push_str(opt_str(&block.thinking).unwrap_or_default()),
+            "text" => answer
+                .text
+                .push_str(opt_str(&block.text).unwrap_or_default()),
+            "thinking" => answer
+                .reasoning
+                .push_str(opt_str(&block.thinking).unwrap_or_default()),
             "tool_use" => {
                 let arguments = match &block.input {
                     Some(input) => input.to_string(),
                     None => "{}".to_string(),
                 };
-                tool_calls.push(json!({
-                    "id": opt_str(&block.id).unwrap_or_default(),
-                    "type": "function",
-                    "function": { "name": opt_str(&block.name).unwrap_or_default(), "arguments": arguments }
-                }));
+                answer.tool_call(
+                    opt_str(&block.id).unwrap_or_default(),
+                    opt_str(&block.name).unwrap_or_default(),
+                    arguments,
+                );
             }
             // redacted_thinking, server tool blocks, …: nothing OpenAI-shaped to say.
             _ => {}
@@ -68,45 +69,7 @@ pub fn translate_response(
     let finish = finish_reason(opt_str(&msg.stop_reason));
     let usage = msg.usage.unwrap_or_default().to_openai();
     let id = opt_str(&msg.id).unwrap_or_default();
-
-    let out = match endpoint {
-        Endpoint::Completions => json!({
-            "id": id,
-            "object": "text_completion",
-            "created": ctx.created,
-            "model": model,
-            "choices": [{ "text": text, "index": 0, "logprobs": null, "finish_reason": finish }],
-            "usage": usage,
-        }),
-        _ => {
-            let mut message = Map::new();
-            message.insert("role".into(), Value::from("assistant"));
-            message.insert(
-                "content".into(),
-                if text.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(text)
-                },
-            );
-            if !reasoning.is_empty() {
-                message.insert("reasoning_content".into(), Value::String(reasoning));
-            }
-            if !tool_calls.is_empty() {
-                message.insert("tool_calls".into(), Value::Array(tool_calls));
-            }
-            json!({
-                "id": id,
-                "object": "chat.completion",
-                "created": ctx.created,
-                "model": model,
-                "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
-                "usage": usage,
-            })
-        }
-    };
-    serde_json::to_vec(&out)
-        .map_err(|e| GatewayError::internal(format!("could not serialize response: {e}")))
+    answer.into_openai(endpoint, id, ctx.created, model, finish, usage)
 }
 
 #[cfg(test)]
@@ -114,6 +77,7 @@ mod tests {
     use super::*;
     use crate::providers::anthropic::test_helpers::*;
     use serde_json::json;
+    use serde_json::Value;
 
     // ----- responses ------------------------------------------------------
 

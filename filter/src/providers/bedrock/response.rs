@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use super::embeddings::embedding_response;
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
+use crate::providers::block_answer::BlockAnswer;
 use crate::providers::ResponseContext;
 use crate::wire::anthropic::UsageOut;
 
@@ -100,10 +101,7 @@ pub fn translate_response(
             format!("Bedrock returned an answer that could not be parsed: {e}"),
         )
     })?;
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut thinking_blocks = Vec::new();
-    let mut tool_calls = Vec::new();
+    let mut parts = BlockAnswer::default();
     for block in answer
         .output
         .and_then(|o| o.message)
@@ -111,30 +109,31 @@ pub fn translate_response(
         .unwrap_or_default()
     {
         if let Some(t) = block.get("text").and_then(Value::as_str) {
-            text.push_str(t);
+            parts.text.push_str(t);
         } else if let Some(tool) = block.get("toolUse") {
             let input = tool.get("input").cloned().unwrap_or_else(|| json!({}));
-            tool_calls.push(json!({
-                "id": tool.get("toolUseId").and_then(Value::as_str).unwrap_or_default(),
-                "type": "function",
-                "function": {
-                    "name": tool.get("name").and_then(Value::as_str).unwrap_or_default(),
-                    "arguments": input.to_string(),
-                }
-            }));
+            parts.tool_call(
+                tool.get("toolUseId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                tool.get("name").and_then(Value::as_str).unwrap_or_default(),
+                input.to_string(),
+            );
         } else if let Some(r) = block.get("reasoningContent") {
             if let Some(rt) = r.get("reasoningText") {
                 let t = rt.get("text").and_then(Value::as_str).unwrap_or_default();
-                reasoning.push_str(t);
+                parts.reasoning.push_str(t);
                 let mut tb = Map::new();
                 tb.insert("type".into(), json!("thinking"));
                 tb.insert("thinking".into(), json!(t));
                 if let Some(sig) = rt.get("signature").and_then(Value::as_str) {
                     tb.insert("signature".into(), json!(sig));
                 }
-                thinking_blocks.push(Value::Object(tb));
+                parts.thinking_blocks.push(Value::Object(tb));
             } else if let Some(data) = r.get("redactedContent").and_then(Value::as_str) {
-                thinking_blocks.push(json!({ "type": "redacted_thinking", "data": data }));
+                parts
+                    .thinking_blocks
+                    .push(json!({ "type": "redacted_thinking", "data": data }));
             }
         }
         // image, document, citationsContent, guardContent: nothing OpenAI-shaped.
@@ -142,46 +141,7 @@ pub fn translate_response(
     let finish = finish_reason(answer.stop_reason.as_deref());
     let usage = answer.usage.unwrap_or_default().to_openai();
     let id = response_id(request_id, ctx.created);
-    let out = if endpoint == Endpoint::Completions {
-        json!({
-            "id": id,
-            "object": "text_completion",
-            "created": ctx.created,
-            "model": ctx.model,
-            "choices": [{ "text": text, "index": 0, "logprobs": null, "finish_reason": finish }],
-            "usage": usage,
-        })
-    } else {
-        let mut message = Map::new();
-        message.insert("role".into(), json!("assistant"));
-        message.insert(
-            "content".into(),
-            if text.is_empty() {
-                Value::Null
-            } else {
-                Value::String(text)
-            },
-        );
-        if !reasoning.is_empty() {
-            message.insert("reasoning_content".into(), Value::String(reasoning));
-        }
-        if !thinking_blocks.is_empty() {
-            message.insert("thinking_blocks".into(), Value::Array(thinking_blocks));
-        }
-        if !tool_calls.is_empty() {
-            message.insert("tool_calls".into(), Value::Array(tool_calls));
-        }
-        json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": ctx.created,
-            "model": ctx.model,
-            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
-            "usage": usage,
-        })
-    };
-    serde_json::to_vec(&out)
-        .map_err(|e| GatewayError::internal(format!("could not serialize response: {e}")))
+    parts.into_openai(endpoint, &id, ctx.created, &ctx.model, finish, usage)
 }
 
 #[cfg(test)]
