@@ -131,6 +131,49 @@ pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
     }
 }
 
+/// Anthropic's error types and the HTTP status each comes with (Anthropic's Errors
+/// reference). Read both ways: the status of a type that arrives without one
+/// ([`error_status`]) and the type of a status ([`error_type_for_status`]).
+pub(crate) const ERROR_TYPES: [(&str, u16); 10] = [
+    ("invalid_request_error", 400),
+    ("authentication_error", 401),
+    ("billing_error", 402),
+    ("permission_error", 403),
+    ("not_found_error", 404),
+    ("request_too_large", 413),
+    ("rate_limit_error", 429),
+    ("api_error", 500),
+    ("timeout_error", 504),
+    ("overloaded_error", 503),
+];
+
+/// The status Anthropic gives an error `type`, if it is one of [`ERROR_TYPES`].
+pub(crate) fn error_status(kind: &str) -> Option<u16> {
+    ERROR_TYPES
+        .iter()
+        .find(|(t, _)| *t == kind)
+        .map(|(_, status)| *status)
+}
+
+/// The error `type` for an HTTP status (LiteLLM's `ANTHROPIC_ERROR_TYPE_MAP`,
+/// completed from [`ERROR_TYPES`]): 422 is an invalid request and 529 (Anthropic's
+/// own overload status) `overloaded_error`; any other 4xx an invalid request, any
+/// other 5xx an `api_error`.
+pub(crate) fn error_type_for_status(status: u16) -> &'static str {
+    match status {
+        422 => "invalid_request_error",
+        529 => "overloaded_error",
+        _ => ERROR_TYPES.iter().find(|(_, s)| *s == status).map_or(
+            if status < 500 {
+                "invalid_request_error"
+            } else {
+                "api_error"
+            },
+            |(t, _)| *t,
+        ),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorIn<'a> {
     #[serde(rename = "type", default, borrow)]
@@ -273,5 +316,18 @@ mod tests {
         ));
         let d: DeltaIn<'_> = serde_json::from_str(r#"{"text":"a\nb"}"#).unwrap();
         assert_eq!(opt_str(&d.text), Some("a\nb"));
+    }
+
+    #[test]
+    fn error_types_and_statuses_read_both_ways() {
+        for (kind, status) in ERROR_TYPES {
+            assert_eq!(error_status(kind), Some(status));
+            assert_eq!(error_type_for_status(status), kind);
+        }
+        assert_eq!(error_type_for_status(529), "overloaded_error");
+        assert_eq!(error_type_for_status(422), "invalid_request_error");
+        assert_eq!(error_type_for_status(418), "invalid_request_error");
+        assert_eq!(error_type_for_status(502), "api_error");
+        assert_eq!(error_status("no_such_error"), None);
     }
 }

@@ -8,19 +8,7 @@ use crate::error::GatewayError;
 /// The Anthropic error `type` for an HTTP status (LiteLLM's
 /// `ANTHROPIC_ERROR_TYPE_MAP`, completed from Anthropic's Errors reference).
 pub fn error_type(status: u16) -> &'static str {
-    match status {
-        400 | 422 => "invalid_request_error",
-        401 => "authentication_error",
-        402 => "billing_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        503 | 529 => "overloaded_error",
-        504 => "timeout_error",
-        _ if status < 500 => "invalid_request_error",
-        _ => "api_error",
-    }
+    crate::wire::anthropic::error_type_for_status(status)
 }
 
 /// `{"type":"error","error":{"type","message"}}` for `err`.

@@ -7,19 +7,7 @@ use crate::wire::anthropic::{opt_str, ErrorBody};
 /// The status Anthropic gives an error type (for errors that arrive without one:
 /// stream `error` events, error bodies on a 200).
 pub(super) fn status_for_error_type(kind: &str) -> Option<u16> {
-    Some(match kind {
-        "invalid_request_error" => 400,
-        "authentication_error" => 401,
-        "billing_error" => 402,
-        "permission_error" => 403,
-        "not_found_error" => 404,
-        "request_too_large" => 413,
-        "rate_limit_error" => 429,
-        "api_error" => 500,
-        "timeout_error" => 504,
-        "overloaded_error" => 503,
-        _ => return None,
-    })
+    crate::wire::anthropic::error_status(kind)
 }
 
 /// Anthropic error type → OpenAI error type.
