@@ -76,7 +76,7 @@
 //!
 //! # Streams
 //!
-//! [`StreamTranslator`] decodes Anthropic's SSE with [`SseDecoder`] and writes one
+//! [`StreamTranslator`] decodes Anthropic's SSE with [`SseDecoder`](crate::codec::sse::SseDecoder) and writes one
 //! OpenAI chunk per meaningful event as soon as the event is complete; nothing waits
 //! for the end of the stream. Every chunk carries the `id` and `model` from
 //! `message_start`. `message_start` yields the `delta.role:"assistant"` chunk;

@@ -97,7 +97,7 @@
 //! # Streams
 //!
 //! `ConverseStream` answers `application/vnd.amazon.eventstream`: binary frames
-//! decoded incrementally by [`EventStreamDecoder`] (split anywhere; CRCs checked),
+//! decoded incrementally by [`EventStreamDecoder`](crate::codec::eventstream::EventStreamDecoder) (split anywhere; CRCs checked),
 //! each an event named by its `:event-type` header whose payload is the event's
 //! JSON. `messageStart` → the `role` chunk; `contentBlockStart` with `toolUse` →
 //! a tool call chunk (`id`, `name`, `arguments: ""`); `contentBlockDelta` `text` →
