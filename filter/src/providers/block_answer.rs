@@ -3,14 +3,14 @@
 //! answer and Bedrock's Converse answer (modelled on it) have in common. The
 //! translators walk their own blocks into a [`BlockAnswer`]; it writes the text
 //! (`null` content when there is none), `reasoning_content`, `thinking_blocks` and
-//! `tool_calls` in OpenAI's shape and key order.
+//! `tool_calls` in OpenAI's shape and key order (that of `wire::openai::completion`).
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::wire::openai::{completion, CHAT_COMPLETION, TEXT_COMPLETION};
+use crate::wire::openai::{CHAT_COMPLETION, TEXT_COMPLETION};
 
 /// The parts of one answer, gathered from its content blocks.
 #[derive(Debug, Default)]
@@ -44,22 +44,29 @@ impl BlockAnswer {
         finish: &str,
         usage: impl Serialize,
     ) -> Result<Vec<u8>, GatewayError> {
-        let (object, choices) = match endpoint {
-            Endpoint::Completions => (
-                TEXT_COMPLETION,
-                json!([{ "text": self.text, "index": 0, "logprobs": null, "finish_reason": finish }]),
-            ),
+        // One `json!` for the whole answer: building `choices` apart and passing it
+        // in would serialize it a second time (more allocations per answer).
+        let out = match endpoint {
+            Endpoint::Completions => json!({
+                "id": id,
+                "object": TEXT_COMPLETION,
+                "created": created,
+                "model": model,
+                "choices": [{ "text": self.text, "index": 0, "logprobs": null, "finish_reason": finish }],
+                "usage": usage,
+            }),
             _ => {
                 let message = self.message();
-                (
-                    CHAT_COMPLETION,
-                    json!([{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }]),
-                )
+                json!({
+                    "id": id,
+                    "object": CHAT_COMPLETION,
+                    "created": created,
+                    "model": model,
+                    "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
+                    "usage": usage,
+                })
             }
         };
-        let usage = serde_json::to_value(usage)
-            .map_err(|e| GatewayError::internal(format!("could not serialize usage: {e}")))?;
-        let out = completion(id, object, created, model, choices, Some(usage));
         serde_json::to_vec(&out)
             .map_err(|e| GatewayError::internal(format!("could not serialize response: {e}")))
     }
