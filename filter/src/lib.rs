@@ -20,6 +20,7 @@
     )
 )]
 
+pub mod client;
 pub mod codec;
 pub mod cost;
 pub mod credentials;
@@ -32,7 +33,6 @@ pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
-pub mod messages;
 pub mod mock;
 pub mod providers;
 pub mod request;
