@@ -8,7 +8,7 @@ use switchyard_contract::plugin_config::Setting;
 use switchyard_contract::providers::ProviderKind;
 
 use super::bedrock::BEDROCK_REGION;
-use super::presets::{preset, ANTHROPIC_API_BASE, OPENAI_API_BASE};
+use super::presets::{client_default, preset};
 use super::Compiler;
 use crate::litellm::{check_env_name, env_ref, ConfigError, LitellmParams};
 
@@ -24,9 +24,6 @@ pub struct UpstreamAddress {
     /// Path prefix of `api_base`: `""` or e.g. `"/v1"`, never with a trailing slash.
     pub path_prefix: String,
 }
-
-/// The variable LiteLLM reads for an `azure/` deployment without `api_base`.
-const AZURE_API_BASE_ENV: &str = "AZURE_API_BASE";
 
 /// Parses an `api_base` URL into where Envoy connects.
 pub fn parse_api_base(raw: &str) -> Result<UpstreamAddress, String> {
@@ -218,26 +215,26 @@ impl Compiler<'_> {
             let region = inputs.bedrock_region.unwrap_or(BEDROCK_REGION);
             return self.bedrock_base(p, inputs.params, region);
         }
-        if provider == ProviderKind::Azure && self.env_is_set(AZURE_API_BASE_ENV) {
-            return self.base_from_env(p, AZURE_API_BASE_ENV);
-        }
-        let default = match inputs.provider_name {
-            "openai" | "text-completion-openai" => OPENAI_API_BASE,
-            "anthropic" => ANTHROPIC_API_BASE,
-            name => {
-                let hint = if provider == ProviderKind::Azure {
-                    " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE"
-                } else {
-                    " (the server's base URL, e.g. http://vllm:8000/v1)"
-                };
-                return Err(self.error(
-                    format!("{p}.litellm_params.api_base"),
-                    format!(
-                        "{name} deployments need an api_base{hint}; model_name {:?}",
-                        inputs.model_name
-                    ),
-                ));
+        let defaults = client_default(inputs.provider_name);
+        if let Some(var) = defaults.and_then(|d| d.base_env) {
+            if self.env_is_set(var) {
+                return self.base_from_env(p, var);
             }
+        }
+        let Some(default) = defaults.and_then(|d| d.base) else {
+            let name = inputs.provider_name;
+            let hint = if provider == ProviderKind::Azure {
+                " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE"
+            } else {
+                " (the server's base URL, e.g. http://vllm:8000/v1)"
+            };
+            return Err(self.error(
+                format!("{p}.litellm_params.api_base"),
+                format!(
+                    "{name} deployments need an api_base{hint}; model_name {:?}",
+                    inputs.model_name
+                ),
+            ));
         };
         let address = parse_api_base(default)
             .map_err(|m| self.error(format!("{p}.litellm_params.api_base"), m))?;

@@ -10,7 +10,7 @@ use super::addresses::{AddressInputs, UpstreamAddress};
 use super::credentials::Connection;
 use super::deployment_id::litellm_deployment_id;
 use super::huggingface::HUGGINGFACE_ROUTER;
-use super::presets::{served_providers_sentence, LITELLM_PROVIDERS};
+use super::presets::{served_providers_sentence, LITELLM_PREFIXES};
 use super::Compiler;
 use crate::litellm::{ConfigError, LitellmParams, ModelEntry};
 use crate::vertex::VertexPlan;
@@ -380,7 +380,7 @@ impl Compiler<'_> {
             return Ok(known(name, id));
         }
         if let Some((prefix, rest)) = model.split_once('/') {
-            if LITELLM_PROVIDERS.contains(&prefix) {
+            if LITELLM_PREFIXES.contains(&prefix) {
                 return Ok(known(prefix, rest));
             }
         }
