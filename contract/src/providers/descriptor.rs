@@ -60,6 +60,14 @@ pub struct ProviderDescriptor {
     /// LiteLLM's client defaults for the providers without a preset (OpenAI,
     /// Anthropic, Azure).
     pub client_default: Option<ClientDefault>,
+    /// How bare model names (no `provider/` prefix) start that LiteLLM assigns to
+    /// this provider whatever the entry's `api_base` (`gpt-` → openai, `claude` →
+    /// anthropic; [`super::infer_provider`]).
+    pub bare_model_prefixes: &'static [&'static str],
+    /// How bare model names start that LiteLLM assigns to this provider when the
+    /// entry has no `api_base` (with one, the server is taken as OpenAI-compatible;
+    /// [`super::infer_provider_without_api_base`]).
+    pub bare_model_prefixes_without_api_base: &'static [&'static str],
 }
 
 /// LiteLLM's defaults for an OpenAI-compatible cloud or server, and for Ollama,
@@ -179,6 +187,8 @@ const fn openai_compatible(
         served_as: OPENAI_COMPATIBLE_GROUP,
         preset: Some(preset),
         client_default: None,
+        bare_model_prefixes: &[],
+        bare_model_prefixes_without_api_base: &[],
     }
 }
 
@@ -199,6 +209,25 @@ const OPENAI: ProviderDescriptor = ProviderDescriptor {
         key_env: "OPENAI_API_KEY",
         key_with_own_base: KeyWithOwnBase::WhenSet,
     }),
+    bare_model_prefixes: &[
+        "gpt-",
+        "chatgpt-",
+        "o1",
+        "o3",
+        "o4",
+        "text-embedding-",
+        "text-davinci",
+        "davinci",
+        "babbage",
+        "text-moderation",
+        "omni-moderation",
+        "dall-e",
+        "whisper",
+        "tts-",
+        "ft:gpt-",
+        "codex-",
+    ],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // litellm/main.py (azure branch): `api_base or litellm.api_base or
@@ -215,6 +244,8 @@ const AZURE: ProviderDescriptor = ProviderDescriptor {
         key_env: "AZURE_API_KEY",
         key_with_own_base: KeyWithOwnBase::Always,
     }),
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 const ANTHROPIC: ProviderDescriptor = ProviderDescriptor {
@@ -229,20 +260,25 @@ const ANTHROPIC: ProviderDescriptor = ProviderDescriptor {
         key_env: "ANTHROPIC_API_KEY",
         key_with_own_base: KeyWithOwnBase::WhenSet,
     }),
+    bare_model_prefixes: &["claude"],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // MistralConfig: MISTRAL_AZURE_API_BASE/KEY are for Mistral on Azure AI and are not
 // read here.
-const MISTRAL: ProviderDescriptor = openai_compatible(
-    "mistral",
-    &["mistral"],
-    Preset {
-        base: Some("https://api.mistral.ai/v1"),
-        base_env: &[],
-        key_env: &["MISTRAL_API_KEY"],
-        key: KeyRule::Required,
-    },
-);
+const MISTRAL: ProviderDescriptor = ProviderDescriptor {
+    bare_model_prefixes_without_api_base: &["mistral-", "open-mistral", "codestral"],
+    ..openai_compatible(
+        "mistral",
+        &["mistral"],
+        Preset {
+            base: Some("https://api.mistral.ai/v1"),
+            base_env: &[],
+            key_env: &["MISTRAL_API_KEY"],
+            key: KeyRule::Required,
+        },
+    )
+};
 
 // GroqChatConfig.
 const GROQ: ProviderDescriptor = openai_compatible(
@@ -414,6 +450,8 @@ const OLLAMA: ProviderDescriptor = ProviderDescriptor {
     served_as: "ollama",
     preset: Some(OLLAMA_PRESET),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 const OLLAMA_CHAT: ProviderDescriptor = ProviderDescriptor {
@@ -422,6 +460,8 @@ const OLLAMA_CHAT: ProviderDescriptor = ProviderDescriptor {
     served_as: "ollama",
     preset: Some(OLLAMA_PRESET),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // Google AI Studio: GeminiModelInfo.get_api_base (GEMINI_API_BASE, else the bare host;
@@ -438,6 +478,8 @@ const GEMINI: ProviderDescriptor = ProviderDescriptor {
         key: KeyRule::Required,
     }),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // litellm/main.py (cohere_chat and embedding branches): COHERE_API_BASE, else
@@ -455,6 +497,8 @@ const COHERE: ProviderDescriptor = ProviderDescriptor {
         key: KeyRule::Required,
     }),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &["command"],
 };
 
 // HuggingFaceChatConfig.get_complete_url: HF_API_BASE, HUGGINGFACE_API_BASE, else the
@@ -473,6 +517,8 @@ const HUGGINGFACE: ProviderDescriptor = ProviderDescriptor {
     served_as: "huggingface",
     preset: Some(HUGGINGFACE_PRESET),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // No prefix of its own: the config compiler picks it for `huggingface/` deployments
@@ -483,6 +529,8 @@ const HUGGINGFACE_GENERATE: ProviderDescriptor = ProviderDescriptor {
     served_as: "huggingface",
     preset: Some(HUGGINGFACE_PRESET),
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // Region, endpoint and credentials are Bedrock's own rules (the config compiler's
@@ -493,6 +541,8 @@ const BEDROCK: ProviderDescriptor = ProviderDescriptor {
     served_as: "bedrock",
     preset: None,
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &[],
 };
 
 // Project, location and the service account are Vertex AI's own rules (the config
@@ -503,4 +553,6 @@ const VERTEX_AI: ProviderDescriptor = ProviderDescriptor {
     served_as: "vertex_ai",
     preset: None,
     client_default: None,
+    bare_model_prefixes: &[],
+    bare_model_prefixes_without_api_base: &["gemini", "chat-bison", "text-bison"],
 };

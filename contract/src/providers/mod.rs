@@ -130,33 +130,30 @@ impl ProviderKind {
 }
 
 /// The provider LiteLLM assigns to a bare model name (no `provider/` prefix), e.g.
-/// `gpt-4o` → `openai`, `claude-3-5-sonnet-20240620` → `anthropic`.
+/// `gpt-4o` → `openai`, `claude-3-5-sonnet-20240620` → `anthropic`: the provider
+/// whose [`ProviderDescriptor::bare_model_prefixes`] start the name.
 pub fn infer_provider(model: &str) -> Option<&'static str> {
-    const OPENAI_PREFIXES: &[&str] = &[
-        "gpt-",
-        "chatgpt-",
-        "o1",
-        "o3",
-        "o4",
-        "text-embedding-",
-        "text-davinci",
-        "davinci",
-        "babbage",
-        "text-moderation",
-        "omni-moderation",
-        "dall-e",
-        "whisper",
-        "tts-",
-        "ft:gpt-",
-        "codex-",
-    ];
-    if model.starts_with("claude") {
-        return Some("anthropic");
-    }
-    if OPENAI_PREFIXES.iter().any(|p| model.starts_with(p)) {
-        return Some("openai");
-    }
-    None
+    infer_by(model, |d| d.bare_model_prefixes)
+}
+
+/// The provider LiteLLM assigns to a bare model name when the entry has no
+/// `api_base` (`gemini-…` → `vertex_ai`, `command-…` → `cohere`, `mistral-…` →
+/// `mistral`): the provider whose
+/// [`ProviderDescriptor::bare_model_prefixes_without_api_base`] start the name.
+pub fn infer_provider_without_api_base(model: &str) -> Option<&'static str> {
+    infer_by(model, |d| d.bare_model_prefixes_without_api_base)
+}
+
+/// The name of the first provider one of whose `prefixes` starts `model`.
+fn infer_by(
+    model: &str,
+    prefixes: fn(&ProviderDescriptor) -> &'static [&'static str],
+) -> Option<&'static str> {
+    ProviderKind::ALL
+        .iter()
+        .map(|kind| kind.descriptor())
+        .find(|d| prefixes(d).iter().any(|p| model.starts_with(p)))
+        .map(|d| d.name)
 }
 
 #[cfg(test)]
@@ -174,6 +171,32 @@ mod tests {
             Some("anthropic")
         );
         assert_eq!(infer_provider("llama3"), None);
+        assert_eq!(
+            infer_provider("gemini-2.5-flash"),
+            None,
+            "needs no api_base"
+        );
+    }
+
+    #[test]
+    fn bare_names_without_an_api_base_get_litellms_providers() {
+        for (model, provider) in [
+            ("gemini-1.5-pro", "vertex_ai"),
+            ("chat-bison", "vertex_ai"),
+            ("text-bison@001", "vertex_ai"),
+            ("command-r-plus", "cohere"),
+            ("mistral-large-latest", "mistral"),
+            ("open-mistral-7b", "mistral"),
+            ("codestral-latest", "mistral"),
+        ] {
+            assert_eq!(
+                infer_provider_without_api_base(model),
+                Some(provider),
+                "{model}"
+            );
+        }
+        assert_eq!(infer_provider_without_api_base("gpt-4o"), None);
+        assert_eq!(infer_provider_without_api_base("llama3"), None);
     }
 
     #[test]
