@@ -15,8 +15,8 @@ use switchyard_filter::plugin_config::{
     ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
 };
 use switchyard_filter::providers::ProviderKind;
-use switchyard_filter::stages::router::{Router, RouterExchange};
 use switchyard_filter::spend::{KeyFacts, KEY_PROPERTY};
+use switchyard_filter::stages::router::{Router, RouterExchange};
 use switchyard_filter::stages::upstream::{Upstream, UpstreamExchange};
 
 /// Every provider, from the registry's list of kinds: a new provider is fuzzed by
