@@ -148,7 +148,9 @@ impl Compiler<'_> {
     }
 
     /// An `api_base` the entry gives: an `os.environ/` one stays deferred for the
-    /// filter but is resolved now for Envoy; Mistral's gets LiteLLM's `/v1`.
+    /// filter but is resolved now for Envoy; a literal one gets the provider's
+    /// [`api_base_suffix`](switchyard_contract::providers::ProviderDescriptor::api_base_suffix)
+    /// (Mistral's `/v1`).
     fn explicit_base(
         &mut self,
         p: &str,
@@ -157,6 +159,7 @@ impl Compiler<'_> {
         path: String,
     ) -> Result<(Setting, UpstreamAddress), ConfigError> {
         check_env_name(self.file, &path, raw)?;
+        let suffix = provider.descriptor().api_base_suffix;
         // A value from credential_list also names the entry that uses it.
         let used_by = if path.starts_with(p) {
             String::new()
@@ -183,15 +186,14 @@ impl Compiler<'_> {
             },
             None => {
                 let mut base = raw.trim().trim_end_matches('/').to_string();
-                // MistralConfig: "Mistral always needs a /v1 at the end".
-                if provider == ProviderKind::Mistral && !base.ends_with("/v1") {
-                    base.push_str("/v1");
+                if let Some(suffix) = suffix.filter(|s| !base.ends_with(s)) {
+                    base.push_str(suffix);
                 }
                 Setting::Literal(base)
             }
         };
         let address = match &setting {
-            Setting::Literal(base) if provider == ProviderKind::Mistral => {
+            Setting::Literal(base) if suffix.is_some() => {
                 parse_api_base(base).map_err(|m| self.error(path, m))?
             }
             _ => address,

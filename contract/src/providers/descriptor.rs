@@ -68,6 +68,10 @@ pub struct ProviderDescriptor {
     /// entry has no `api_base` (with one, the server is taken as OpenAI-compatible;
     /// [`super::infer_provider_without_api_base`]).
     pub bare_model_prefixes_without_api_base: &'static [&'static str],
+    /// A path LiteLLM appends to an `api_base` the entry writes out when it does not
+    /// end with it (Mistral's `/v1`: MistralConfig, "Mistral always needs a /v1 at
+    /// the end").
+    pub api_base_suffix: Option<&'static str>,
 }
 
 /// LiteLLM's defaults for an OpenAI-compatible cloud or server, and for Ollama,
@@ -189,6 +193,7 @@ const fn openai_compatible(
         client_default: None,
         bare_model_prefixes: &[],
         bare_model_prefixes_without_api_base: &[],
+        api_base_suffix: None,
     }
 }
 
@@ -228,6 +233,7 @@ const OPENAI: ProviderDescriptor = ProviderDescriptor {
         "codex-",
     ],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // litellm/main.py (azure branch): `api_base or litellm.api_base or
@@ -246,6 +252,7 @@ const AZURE: ProviderDescriptor = ProviderDescriptor {
     }),
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 const ANTHROPIC: ProviderDescriptor = ProviderDescriptor {
@@ -262,12 +269,14 @@ const ANTHROPIC: ProviderDescriptor = ProviderDescriptor {
     }),
     bare_model_prefixes: &["claude"],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // MistralConfig: MISTRAL_AZURE_API_BASE/KEY are for Mistral on Azure AI and are not
 // read here.
 const MISTRAL: ProviderDescriptor = ProviderDescriptor {
     bare_model_prefixes_without_api_base: &["mistral-", "open-mistral", "codestral"],
+    api_base_suffix: Some("/v1"),
     ..openai_compatible(
         "mistral",
         &["mistral"],
@@ -452,6 +461,7 @@ const OLLAMA: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 const OLLAMA_CHAT: ProviderDescriptor = ProviderDescriptor {
@@ -462,6 +472,7 @@ const OLLAMA_CHAT: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // Google AI Studio: GeminiModelInfo.get_api_base (GEMINI_API_BASE, else the bare host;
@@ -480,6 +491,7 @@ const GEMINI: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // litellm/main.py (cohere_chat and embedding branches): COHERE_API_BASE, else
@@ -499,6 +511,7 @@ const COHERE: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &["command"],
+    api_base_suffix: None,
 };
 
 // HuggingFaceChatConfig.get_complete_url: HF_API_BASE, HUGGINGFACE_API_BASE, else the
@@ -519,6 +532,7 @@ const HUGGINGFACE: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // No prefix of its own: the config compiler picks it for `huggingface/` deployments
@@ -531,6 +545,7 @@ const HUGGINGFACE_GENERATE: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // Region, endpoint and credentials are Bedrock's own rules (the config compiler's
@@ -543,6 +558,7 @@ const BEDROCK: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &[],
+    api_base_suffix: None,
 };
 
 // Project, location and the service account are Vertex AI's own rules (the config
@@ -555,4 +571,5 @@ const VERTEX_AI: ProviderDescriptor = ProviderDescriptor {
     client_default: None,
     bare_model_prefixes: &[],
     bare_model_prefixes_without_api_base: &["gemini", "chat-bison", "text-bison"],
+    api_base_suffix: None,
 };
