@@ -225,11 +225,9 @@ impl Compiler<'_> {
         }
         let Some(default) = defaults.and_then(|d| d.base) else {
             let name = inputs.provider_name;
-            let hint = if provider == ProviderKind::Azure {
-                " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE"
-            } else {
-                " (the server's base URL, e.g. http://vllm:8000/v1)"
-            };
+            let hint = defaults
+                .and_then(|d| d.missing_base_hint)
+                .unwrap_or(" (the server's base URL, e.g. http://vllm:8000/v1)");
             return Err(self.error(
                 format!("{p}.litellm_params.api_base"),
                 format!(

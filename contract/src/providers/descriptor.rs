@@ -119,6 +119,9 @@ pub struct ClientDefault {
     pub base: Option<&'static str>,
     /// The variable read for the address when the entry has no `api_base`.
     pub base_env: Option<&'static str>,
+    /// What `check` says a missing `api_base` should be, when there is no `base`
+    /// (`None`: a server's base URL).
+    pub missing_base_hint: Option<&'static str>,
     /// The variable read for the key when the entry has no `api_key`.
     pub key_env: &'static str,
     /// Whether that variable is sent for an entry with an `api_base` of its own.
@@ -211,6 +214,7 @@ const OPENAI: ProviderDescriptor = ProviderDescriptor {
         prefixes: &["openai", "text-completion-openai"],
         base: Some(OPENAI_API_BASE),
         base_env: None,
+        missing_base_hint: None,
         key_env: "OPENAI_API_KEY",
         key_with_own_base: KeyWithOwnBase::WhenSet,
     }),
@@ -247,6 +251,9 @@ const AZURE: ProviderDescriptor = ProviderDescriptor {
         prefixes: &["azure", "azure_text"],
         base: None,
         base_env: Some("AZURE_API_BASE"),
+        missing_base_hint: Some(
+            " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE",
+        ),
         key_env: "AZURE_API_KEY",
         key_with_own_base: KeyWithOwnBase::Always,
     }),
@@ -264,6 +271,7 @@ const ANTHROPIC: ProviderDescriptor = ProviderDescriptor {
         prefixes: &["anthropic"],
         base: Some(ANTHROPIC_API_BASE),
         base_env: None,
+        missing_base_hint: None,
         key_env: "ANTHROPIC_API_KEY",
         key_with_own_base: KeyWithOwnBase::WhenSet,
     }),
