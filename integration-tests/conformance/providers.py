@@ -1,5 +1,6 @@
 """OpenAI, Azure OpenAI and Anthropic behind one gateway (the ``providers`` group, the
-gateway of ``test_providers.py``), and their conformance rows."""
+gateway of ``test_providers.py`` and ``test_azure_filters.py``), and their conformance
+rows."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ model_list:
       api_base: {mocks["azure"].root_url}
       api_key: os.environ/TEST_AZURE_KEY
       api_version: "{AZURE_API_VERSION}"
+      input_cost_per_token: 0.000001
+      output_cost_per_token: 0.000002
   - model_name: azure-embed
     litellm_params:
       model: azure/embedding-deploy
