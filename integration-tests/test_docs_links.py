@@ -14,6 +14,8 @@ placeholders, globs such as ``test_trust_*.py``, and fenced code blocks.
 from __future__ import annotations
 
 import ast
+import fnmatch
+import os
 import re
 import subprocess
 import sys
@@ -33,9 +35,18 @@ FUNCTION_REF = re.compile(r"(?<![\w./-])(test_\w+)(?![\w.*<])")
 FENCE = re.compile(r"^\s*(```|~~~)")
 
 
+@lru_cache(maxsize=None)
+def _project_files() -> tuple[Path, ...]:
+    """Every file of the project (the skipped folders not entered)."""
+    found = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        found += [Path(folder) / name for name in files]
+    return tuple(sorted(found))
+
+
 def _walk(pattern: str) -> list[Path]:
-    return sorted(p for p in ROOT.rglob(pattern)
-                  if not SKIPPED_DIRS & set(p.relative_to(ROOT).parts[:-1]))
+    return [p for p in _project_files() if fnmatch.fnmatch(p.name, pattern)]
 
 
 @lru_cache(maxsize=None)
