@@ -162,6 +162,13 @@ def _claude_json_mode(client: openai.OpenAI, mock: VertexMock) -> None:
     assert json.loads(content) == DEFAULT_TOOL_ARGS
 
 
+def _claude_stream_usage(mock: VertexMock, model: str, chunks: list[Any],
+                         arrivals: list[float], usage: Any) -> None:
+    assert usage.completion_tokens == 6  # the words of "Hello from claude-on-vertex mock: stream claude"
+    req = mock.last_request
+    assert req.path.endswith(":streamRawPredict") and req.json["stream"] is True
+
+
 def _claude_reasoning(client: openai.OpenAI, mock: VertexMock, model: str) -> None:
     assert mock.last_request.json["thinking"] == {"type": "enabled", "budget_tokens": 1024}
 
@@ -170,9 +177,9 @@ VERTEX_CLAUDE = ProviderCase(
     name="vertex_ai-claude",
     group=VERTEX_GROUP,
     mock_name="vertex",
-    # Chat and streams (rawPredict, streamRawPredict), unsupported parameters:
-    # test_vertex.py.
-    supports=frozenset({"tool_round_trip", "image", "json_mode", "streamed_tool_call", "reasoning"}),
+    # Chat (rawPredict), unsupported parameters: test_vertex.py.
+    supports=frozenset({"tool_round_trip", "image", "json_mode", "streamed_tool_call", "reasoning",
+                        "stream_usage"}),
     greeting="Hello from claude-on-vertex mock: ",
     reset=reset_mock,
     client_key=CLIENT_KEY,
@@ -186,6 +193,10 @@ VERTEX_CLAUDE = ProviderCase(
     reasoning_models=("vertex-claude",),
     reasoning_efforts=("low", "low"),
     reasoning_answer=lambda effort: "claude-on-vertex mock thought (1024 tokens)",
+    stream_models=("vertex-claude",),
+    stream_prompt="stream claude",
+    stream_pace=None,
+    check_stream_usage=_claude_stream_usage,
     check_image=_claude_image,
     check_json_mode=_claude_json_mode,
     check_reasoning=_claude_reasoning,
