@@ -158,6 +158,7 @@ class Gateway:
     ``listener``: which listener's port becomes :attr:`port` (default: the first one).
     ``extra_envoy_args``: more Envoy command-line arguments
     (e.g. ``["--component-log-level", "wasm:debug"]``).
+    ``concurrency``: Envoy's worker threads (each runs VMs of the filter of its own).
     """
 
     def __init__(
@@ -172,8 +173,10 @@ class Gateway:
         extra_envoy_args: list[str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
         extra_render_args: list[str] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.config_yaml = config_yaml
+        self.concurrency = concurrency
         self.env = _merged_env(env, inherit_env)
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="switchyard-gw-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -228,7 +231,7 @@ class Gateway:
             str(ENVOY_BIN),
             "-c", str(self.envoy_yaml),
             "--disable-hot-restart",
-            "--concurrency", "1",
+            "--concurrency", str(self.concurrency),
             "--admin-address-path", str(self.admin_path),
             "--log-level", self.log_level,
             *self.extra_envoy_args,

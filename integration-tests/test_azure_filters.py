@@ -11,12 +11,15 @@ Azure does (``filter_mode``).
 
 Checked with the ``openai`` client, with a strict check of the raw SSE, and with the
 ``anthropic`` client on ``/v1/messages`` (whose translation reads the same stream).
+
+The gateway and the Azure mock are the ``providers`` group's (``conformance/providers.py``),
+shared with ``test_providers.py`` and the ``azure`` row of ``test_conformance.py``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import anthropic
 import openai
@@ -32,37 +35,23 @@ FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_ca
 
 
 @pytest.fixture(scope="module")
-def azure() -> Iterator[AzureMock]:
-    with AzureMock(api_key=AZURE_KEY, deployments=dict(AZURE_DEPLOYMENTS)) as mock:
-        yield mock
+def azure(provider_stacks) -> AzureMock:
+    """The providers group's Azure mock (conformance/providers.py), shared with
+    test_providers.py and test_conformance.py."""
+    return provider_stacks("providers").mocks["azure"]
 
 
 @pytest.fixture(scope="module")
-def gateway(azure: AzureMock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Gateway]:
-    missing = harness.missing_prerequisites()
-    if missing:
-        pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    config = f"""
-model_list:
-  - model_name: {GROUP}
-    litellm_params:
-      model: azure/gpt-4o-deploy
-      api_base: {azure.root_url}
-      api_key: os.environ/AZURE_API_KEY
-      api_version: "{AZURE_API_VERSION}"
-      input_cost_per_token: 0.000001
-      output_cost_per_token: 0.000002
-"""
-    gw = harness.Gateway(config, {"AZURE_API_KEY": AZURE_KEY},
-                         workdir=tmp_path_factory.mktemp("azure-filters"))
-    gw.start()
-    yield gw
-    gw.stop()
+def gateway(provider_stacks) -> harness.Gateway:
+    """The providers group's gateway: its ``azure-gpt`` deployment
+    (``azure/gpt-4o-deploy`` with custom prices)."""
+    return provider_stacks("providers").gateway
 
 
 @pytest.fixture(params=["default", "asynchronous"])
 def mode(request: pytest.FixtureRequest, azure: AzureMock, gateway: harness.Gateway) -> str:
     azure.clear_requests()
+    azure.clear_faults()
     azure.filter_mode = request.param
     azure.filter_block_after = None
     yield request.param

@@ -95,7 +95,7 @@ def test_tool_call_round_trip(case, client, provider):
         return
     question = {"role": "user", "content": "What's the weather in Paris?"}
     first = client.chat.completions.create(
-        model=case.round_trip_model, messages=[question], tools=[case.tool], tool_choice="auto",
+        model=case.round_trip_model, messages=[question], tools=[case.tool], tool_choice=case.tool_choice,
     )
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"

@@ -3,18 +3,16 @@ Anthropic deployments behind one gateway (real Envoy, the built .wasm, mock
 providers that speak each native API and reject requests wrong for it).
 
 One gateway and one set of mocks (the ``providers`` group of ``conformance/providers.py``,
-shared with the OpenAI and Anthropic rows of ``test_conformance.py``) serve the whole
-module; each test clears the mocks' recorded requests and faults first.
+shared with the OpenAI, Azure and Anthropic rows of ``test_conformance.py``, which test
+their tools, images, JSON mode, reasoning and streams) serve the whole module; each
+test clears the mocks' recorded requests and faults first.
 """
 
 from __future__ import annotations
 
-import json
-
 import openai
 import pytest
 
-from conformance import WEATHER_TOOL
 from mocks import ANTHROPIC_KEY, AZURE_API_VERSION, AZURE_KEY, OPENAI_KEY
 
 CLIENT_KEY = "sk-client-key-must-not-reach-providers"
@@ -142,62 +140,6 @@ def test_azure_chat_and_stream(client, azure_mock):
         if chunk.choices:
             text += chunk.choices[0].delta.content or ""
     assert text == "Hello from azure mock: azs"
-
-
-def test_azure_tools_vision_json_and_reasoning_pass_through(client, azure_mock):
-    first = client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL]
-    )
-    call = first.choices[0].message.tool_calls[0]
-    assert first.choices[0].finish_reason == "tool_calls"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
-    second = client.chat.completions.create(
-        model="azure-gpt",
-        messages=[
-            {"role": "user", "content": "weather?"},
-            first.choices[0].message.model_dump(exclude_none=True, exclude={"annotations"}),
-            {"role": "tool", "tool_call_id": call.id, "content": "18C"},
-        ],
-        tools=[WEATHER_TOOL],
-    )
-    assert second.choices[0].message.content == "azure mock received tool result: 18C"
-
-    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-    part = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}}
-    client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": [{"type": "text", "text": "see"}, part]}]
-    )
-    assert azure_mock.last_request.json["messages"][0]["content"][1] == part
-
-    r = client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "js"}], response_format={"type": "json_object"}
-    )
-    assert json.loads(r.choices[0].message.content) == {"answer": "Hello from azure mock: js"}
-
-    r = client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
-    )
-    assert r.choices[0].message.reasoning_content == "azure mock reasoned (low)"
-
-
-def test_azure_stream_usage_and_streamed_tool_call(client, azure_mock):
-    usage = None
-    for chunk in client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "u"}], stream=True,
-        stream_options={"include_usage": True},
-    ):
-        usage = chunk.usage or usage
-    assert usage is not None and usage.completion_tokens == 5
-    args, finish = "", None
-    for chunk in client.chat.completions.create(
-        model="azure-gpt", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
-    ):
-        for c in chunk.choices:
-            for tc in c.delta.tool_calls or []:
-                args += (tc.function.arguments or "") if tc.function else ""
-            finish = c.finish_reason or finish
-    assert finish == "tool_calls"
-    assert json.loads(args) == {"location": "Paris", "unit": "celsius"}
 
 
 def test_azure_embeddings_with_env_api_version(client, azure_mock):

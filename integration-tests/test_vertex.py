@@ -6,6 +6,11 @@ verifies the signature with the public key) for an access token that every
 request then carries and that is fetched once and refreshed before it expires.
 :class:`mocks.VertexMock` accepts only tokens the OAuth mock issued and still
 holds valid.
+
+The gateway and the mocks are the ``vertex`` group of ``conformance/vertex.py`` (an
+Envoy with two workers), shared with the ``vertex_ai-gemini`` and ``vertex_ai-claude``
+rows of ``test_conformance.py``, which test the tool round trip, streamed tool calls,
+images, JSON mode, reasoning and the stream with usage.
 """
 
 from __future__ import annotations
@@ -14,102 +19,50 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 
 import openai
 import pytest
 
 import harness
+from conformance.vertex import (
+    CLIENT_EMAIL,
+    CLIENT_KEY,
+    LOCATION,
+    MODELS,
+    PROJECT,
+    TEST_KEY,
+    deployment,
+    service_account,
+)
 from mocks import GoogleOAuthMock, VertexMock
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_KEY = (ROOT / "filter" / "src" / "testdata" / "google_test_key.pem").read_text()
-CLIENT_EMAIL = "gateway@proj-1.iam.gserviceaccount.com"
-PROJECT, LOCATION = "proj-1", "us-east5"
-CLIENT_KEY = "sk-client-key-must-not-reach-vertex"
-MODELS = {"gemini-2.5-flash", "claude-sonnet-4@20250514", "text-embedding-005"}
 
-
-def service_account(token_uri: str, email: str = CLIENT_EMAIL) -> str:
-    """A throwaway service-account key file's JSON (the key is the tests' own)."""
-    return json.dumps({
-        "type": "service_account",
-        "project_id": PROJECT,
-        "private_key_id": "test-key-1",
-        "private_key": TEST_KEY,
-        "client_email": email,
-        "client_id": "1234567890",
-        "token_uri": token_uri,
-    })
-
-
-def deployment(name: str, model: str, vertex: VertexMock, credentials: str, extra: str = "") -> str:
-    return f"""
-  - model_name: {name}
-    litellm_params:
-      model: vertex_ai/{model}
-      vertex_project: {PROJECT}
-      vertex_location: {LOCATION}
-      vertex_credentials: {credentials}
-      api_base: {vertex.root_url}
-{extra}"""
-
-
-class TwoWorkerGateway(harness.Gateway):
-    """A gateway whose Envoy runs two workers (two VMs of the filter): their root
-    contexts must share one token through shared data."""
-
-    def spawn_envoy(self):
-        popen = harness.subprocess.Popen
-
-        def two_workers(cmd, **kwargs):
-            at = cmd.index("--concurrency")
-            return popen([*cmd[:at + 1], "2", *cmd[at + 2:]], **kwargs)
-
-        harness.subprocess.Popen = two_workers
-        try:
-            return super().spawn_envoy()
-        finally:
-            harness.subprocess.Popen = popen
-
-
-def start_gateway(config: str, env: dict, tmp_path_factory, name: str,
-                  workers: int = 1) -> harness.Gateway:
+def start_gateway(config: str, env: dict, tmp_path_factory, name: str) -> harness.Gateway:
     missing = harness.missing_prerequisites()
     if missing:
         pytest.fail("gateway prerequisites missing: " + "; ".join(missing))
-    kind = TwoWorkerGateway if workers == 2 else harness.Gateway
-    gw = kind(config, env, workdir=tmp_path_factory.mktemp(name))
+    gw = harness.Gateway(config, env, workdir=tmp_path_factory.mktemp(name))
     gw.start()
     return gw
 
 
 @pytest.fixture(scope="module")
-def oauth():
-    with GoogleOAuthMock(CLIENT_EMAIL, TEST_KEY) as m:
-        yield m
+def oauth(provider_stacks):
+    """The vertex group's token endpoint (conformance/vertex.py), shared with test_conformance.py."""
+    return provider_stacks("vertex").mocks["oauth"]
 
 
 @pytest.fixture(scope="module")
-def vertex(oauth):
-    with VertexMock(oauth, PROJECT, LOCATION, models=MODELS) as m:
-        yield m
+def vertex(provider_stacks):
+    """The vertex group's Vertex mock."""
+    return provider_stacks("vertex").mocks["vertex"]
 
 
 @pytest.fixture(scope="module")
-def gateway(oauth, vertex, tmp_path_factory):
-    # One account for three route clusters, on two workers (six root contexts):
-    # one token.
-    config = "model_list:" + "".join([
-        deployment("vertex-gemini", "gemini-2.5-flash", vertex, "os.environ/VERTEX_SA_JSON"),
-        deployment("vertex-claude", "claude-sonnet-4@20250514", vertex, "os.environ/VERTEX_SA_JSON"),
-        deployment("vertex-embed", "text-embedding-005", vertex, "os.environ/VERTEX_SA_JSON",
-                   "    model_info: {mode: embedding}\n"),
-    ])
-    gw = start_gateway(config, {"VERTEX_SA_JSON": service_account(oauth.token_uri)}, tmp_path_factory,
-                       "vertex", workers=2)
-    yield gw
-    gw.stop()
+def gateway(provider_stacks):
+    """The group's gateway: one account for three route clusters, on two workers (six
+    root contexts): one token."""
+    return provider_stacks("vertex").gateway
 
 
 @pytest.fixture
@@ -140,22 +93,6 @@ def test_gemini_on_vertex_carries_the_service_accounts_token(client, vertex, oau
     assert token_req.body.startswith(b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=")
 
 
-def test_stream_ends_with_usage(client, vertex):
-    text, usage = "", None
-    for chunk in client.chat.completions.create(
-        model="vertex-gemini", messages=[{"role": "user", "content": "stream on vertex"}],
-        stream=True, stream_options={"include_usage": True},
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-        usage = chunk.usage or usage
-    assert text == "Hello from vertex mock: stream on vertex"
-    assert usage.prompt_tokens == 3 and usage.completion_tokens == 7 + VertexMock.thought_tokens
-    req = vertex.last_request
-    assert req.path.endswith("/publishers/google/models/gemini-2.5-flash:streamGenerateContent")
-    assert req.query == {"alt": "sse"}
-
-
 def test_claude_on_vertex(client, vertex):
     r = client.chat.completions.create(
         model="vertex-claude", messages=[{"role": "system", "content": "Be brief."},
@@ -169,133 +106,10 @@ def test_claude_on_vertex(client, vertex):
                         "system": "Be brief.", "messages": [{"role": "user", "content": "hi claude"}]}
     assert req.header("anthropic-version") is None and req.header("x-api-key") is None
 
-    text, usage, finish = "", None, None
-    for chunk in client.chat.completions.create(
-        model="vertex-claude", messages=[{"role": "user", "content": "stream claude"}],
-        stream=True, stream_options={"include_usage": True},
-    ):
-        if chunk.choices:
-            text += chunk.choices[0].delta.content or ""
-            finish = chunk.choices[0].finish_reason or finish
-        usage = chunk.usage or usage
-    assert text == "Hello from claude-on-vertex mock: stream claude"
-    assert finish == "stop" and usage.completion_tokens == 6
-    req = vertex.last_request
-    assert req.path.endswith(":streamRawPredict") and req.json["stream"] is True
-
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(
             model="vertex-claude", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 2})
     assert err.value.body["param"] == "logit_bias"
-
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
-                       "required": ["location"]},
-    },
-}
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-
-
-@pytest.mark.parametrize("model,mock_name", [("vertex-gemini", "vertex"),
-                                             ("vertex-claude", "claude-on-vertex")])
-def test_tool_call_round_trip_image_and_json_mode(client, vertex, model, mock_name):
-    """The Gemini and Claude translations on Vertex: a tool call and its result,
-    an image as data, JSON output."""
-    first = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "weather in Paris?"}],
-        tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}},
-    )
-    call = first.choices[0].message.tool_calls[0]
-    assert first.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
-    assert json.loads(call.function.arguments)["location"] == "Paris"
-    second = client.chat.completions.create(
-        model=model, tools=[WEATHER_TOOL],
-        messages=[{"role": "user", "content": "weather in Paris?"},
-                  first.choices[0].message.model_dump(exclude_none=True),
-                  {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}],
-    )
-    # The Gemini mock's own wording names Gemini (VertexMock is a GeminiMock).
-    says = "gemini" if model == "vertex-gemini" else mock_name
-    assert second.choices[0].message.content.startswith(f"{says} mock received tool result:")
-    assert "18C and sunny" in second.choices[0].message.content
-
-    r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}]}],
-    )
-    assert r.choices[0].message.content == f"Hello from {mock_name} mock: what is this"
-    sent = vertex.last_request.json
-    if model == "vertex-gemini":
-        assert sent["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/png", "data": PIXEL}}
-    else:
-        assert sent["messages"][0]["content"][1] == {
-            "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
-
-    r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "json please"}],
-        response_format={"type": "json_object"},
-    )
-    answer = json.loads(r.choices[0].message.content)
-    assert r.choices[0].finish_reason == "stop" and r.choices[0].message.tool_calls is None
-    if model == "vertex-gemini":
-        assert answer == {"answer": "Hello from vertex mock: json please"}
-    else:
-        # Claude's JSON mode: LiteLLM's forced json_tool_call, its input as the content.
-        assert answer["location"] == "Paris"
-        assert vertex.last_request.json["tool_choice"] == {"name": "json_tool_call", "type": "tool"}
-        content = ""
-        for chunk in client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "json please"}],
-            response_format={"type": "json_object"}, stream=True,
-        ):
-            if chunk.choices:
-                content += chunk.choices[0].delta.content or ""
-        assert json.loads(content) == answer
-
-
-@pytest.mark.parametrize("model,mock_name", [("vertex-gemini", "vertex"),
-                                             ("vertex-claude", "claude-on-vertex")])
-def test_streamed_tool_call_and_reasoning(client, vertex, model, mock_name):
-    calls: dict[int, dict] = {}
-    finish = None
-    for chunk in client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL],
-        stream=True,
-    ):
-        if not chunk.choices:
-            continue
-        for tc in chunk.choices[0].delta.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"name": "", "arguments": ""})
-            slot["name"] += (tc.function.name or "") if tc.function else ""
-            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls" and calls[0]["name"] == "get_weather"
-    assert json.loads(calls[0]["arguments"])["location"] == "Paris"
-
-    r = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low")
-    says = "gemini" if model == "vertex-gemini" else mock_name
-    assert r.choices[0].message.reasoning_content.startswith(f"{says} mock thought")
-    assert r.choices[0].message.content == f"Hello from {mock_name} mock: think"
-    sent = vertex.last_request.json
-    if model == "vertex-gemini":
-        assert sent["generationConfig"]["thinkingConfig"]["includeThoughts"] is True
-    else:
-        assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
-    reasoning = ""
-    for chunk in client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "think"}], reasoning_effort="low",
-        stream=True,
-    ):
-        if chunk.choices:
-            reasoning += getattr(chunk.choices[0].delta, "reasoning_content", None) or ""
-    assert reasoning == r.choices[0].message.reasoning_content
 
 
 def test_embeddings_through_predict(client, vertex):

@@ -13,7 +13,9 @@ row, so each assertion of the old per-provider copies lives on in exactly one pl
 
 One module per row (or group of rows sharing a gateway): ``cohere``, ``gemini``,
 ``ollama``, ``huggingface``, ``bedrock``, ``clouds`` (the OpenAI-compatible clouds),
-``providers`` (OpenAI, Azure, Anthropic); ``case`` has the row types and the helpers.
+``providers`` (OpenAI, Azure, Anthropic), ``vertex`` (Gemini and Claude on Vertex, one
+two-worker gateway: ``GatewayGroup.workers``); ``case`` has the row types and the
+helpers.
 
 The provider's own tests (quirks, auth, special endpoints) stay in its
 ``test_<provider>.py`` and share the row's gateway: ``conftest.provider_stacks``
@@ -47,11 +49,12 @@ from .cohere import COHERE
 from .gemini import GEMINI, GEMINI_WEATHER_TOOL
 from .huggingface import HF_WEATHER_TOOL, HUGGINGFACE
 from .ollama import OLLAMA
-from .providers import ANTHROPIC, OPENAI, PROVIDERS_GROUP
+from .providers import ANTHROPIC, AZURE, OPENAI, PROVIDERS_GROUP
+from .vertex import VERTEX_CLAUDE, VERTEX_GEMINI, VERTEX_GROUP
 
 #: Every provider, in the order the suite runs them.
-CONFORMANCE: list[ProviderCase] = [OPENAI, ANTHROPIC, BEDROCK, COHERE, GEMINI, HUGGINGFACE, OLLAMA,
-                                   *CLOUD_ROWS]
+CONFORMANCE: list[ProviderCase] = [OPENAI, AZURE, ANTHROPIC, BEDROCK, COHERE, GEMINI, VERTEX_GEMINI,
+                                   VERTEX_CLAUDE, HUGGINGFACE, OLLAMA, *CLOUD_ROWS]
 
 
 def group(name: str) -> GatewayGroup:
@@ -65,6 +68,6 @@ def group(name: str) -> GatewayGroup:
 __all__ = [
     "CLOUDS", "CLOUDS_GROUP", "CONFORMANCE", "DEFAULT_TOOL_ARGS", "FEATURES", "GEMINI_WEATHER_TOOL",
     "GatewayGroup", "HF_WEATHER_TOOL", "MidStreamError", "PIXEL", "PROVIDERS_GROUP", "ProviderCase",
-    "ProviderError", "ProviderStack", "SENT_MODEL", "Unsupported", "WEATHER_TOOL", "cloud_key",
+    "ProviderError", "ProviderStack", "SENT_MODEL", "Unsupported", "VERTEX_GROUP", "WEATHER_TOOL", "cloud_key",
     "collect_tool_calls", "group", "timed_chunks", "tool_args",
 ]

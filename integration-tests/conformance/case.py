@@ -118,6 +118,8 @@ class GatewayGroup:
     config: Callable[[dict[str, Any]], str]
     #: The gateway's environment for the started mocks.
     env: Callable[[dict[str, Any]], dict[str, str | None]]
+    #: Envoy's worker threads (Vertex runs two: their filter VMs share one token).
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class ProviderCase:
     reasoning_answer: Callable[[str], str] | None = None
     #: The tool the tool tests give (some providers' tests use a stricter schema).
     tool: dict[str, Any] = field(default_factory=lambda: WEATHER_TOOL)
+    #: The ``tool_choice`` of the non-streamed tool round trip.
+    tool_choice: Any = "auto"
     #: More arguments for the streamed tool call (e.g. ``stream_options``).
     tool_stream_params: dict[str, Any] = field(default_factory=dict)
     #: The provider ends every stream with usage, asked or not (the gateway passes it on
@@ -248,8 +252,9 @@ class ProviderStack:
         try:
             for name, mock in self.group.mocks().items():
                 self.mocks[name] = mock.start()
-            self.gateway = harness.Gateway(self.group.config(self.mocks),
-                                           self.group.env(self.mocks), workdir=self.workdir).start()
+            self.gateway = harness.Gateway(self.group.config(self.mocks), self.group.env(self.mocks),
+                                           workdir=self.workdir,
+                                           concurrency=self.group.workers).start()
         except BaseException:
             self.stop()
             raise

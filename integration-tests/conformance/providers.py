@@ -1,5 +1,6 @@
 """OpenAI, Azure OpenAI and Anthropic behind one gateway (the ``providers`` group, the
-gateway of ``test_providers.py``), and the OpenAI and Anthropic conformance rows."""
+gateway of ``test_providers.py`` and ``test_azure_filters.py``), and their conformance
+rows."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ model_list:
       api_base: {mocks["azure"].root_url}
       api_key: os.environ/TEST_AZURE_KEY
       api_version: "{AZURE_API_VERSION}"
+      input_cost_per_token: 0.000001
+      output_cost_per_token: 0.000002
   - model_name: azure-embed
     litellm_params:
       model: azure/embedding-deploy
@@ -132,6 +135,50 @@ OPENAI = ProviderCase(
     check_stream_usage=_openai_stream_usage,
     check_stream_no_usage=_openai_stream_no_usage,
     check_embeddings=_openai_embeddings,
+)
+
+
+def _azure_stream_no_usage(mock: AzureMock) -> None:
+    # The gateway asked Azure for the usage chunk, and Azure's choices-less prompt
+    # annotation did not reach the client either.
+    assert mock.last_request.json["stream_options"] == {"include_usage": True}
+
+
+def _azure_stream_usage(mock: AzureMock, model: str, chunks: list[Any],
+                        arrivals: list[float], usage: Any) -> None:
+    assert usage.completion_tokens == 5  # the words of "Hello from azure mock: u"
+
+
+def _azure_image(mock: AzureMock, model: str, part: dict[str, Any]) -> None:
+    # Azure takes OpenAI's image part as it is.
+    assert mock.last_request.json["messages"][0]["content"][1] == part
+
+
+AZURE = ProviderCase(
+    name="azure",
+    group=PROVIDERS_GROUP,
+    # Chat (the deployment's path, api-version, api-key), embeddings with the
+    # api-version from the environment and the Azure SDK's client path:
+    # test_providers.py; Azure's content-filter events in streams: test_azure_filters.py.
+    supports=frozenset({"tool_round_trip", "image", "json_mode", "reasoning", "stream_usage",
+                        "stream_no_usage", "streamed_tool_call"}),
+    greeting="Hello from azure mock: ",
+    reset=reset_mock,
+    client_key="sk-client-key-must-not-reach-providers",
+    no_usage_model="azure-gpt",
+    stream_models=("azure-gpt",),
+    stream_pace=None,
+    stream_prompt="u",
+    tools_model="azure-gpt",
+    tool_result_answer="azure mock received tool result: 18C and sunny",
+    image_models=("azure-gpt",),
+    json_model="azure-gpt",
+    reasoning_models=("azure-gpt",),
+    reasoning_efforts=("low", "high"),
+    reasoning_answer=lambda effort: f"azure mock reasoned ({effort})",
+    check_stream_usage=_azure_stream_usage,
+    check_stream_no_usage=_azure_stream_no_usage,
+    check_image=_azure_image,
 )
 
 
