@@ -5,7 +5,7 @@ annotation first (``"object": ""``, ``"choices": []``, ``prompt_filter_results``
 and with the Asynchronous Filter annotation events without a ``delta`` between and
 after the content, one of which may stop the answer (``finish_reason:
 content_filter``). The gateway normalizes them chunk by chunk as LiteLLM does
-(``filter/src/providers/azure.rs``): clients see only ``chat.completion.chunk``
+(``filter/src/providers/azure/``): clients see only ``chat.completion.chunk``
 events with the answer's id, model and created. The :class:`AzureMock` emits them as
 Azure does (``filter_mode``).
 
