@@ -28,6 +28,7 @@ pub mod logging;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod store_error;
 pub mod time;
 pub mod tls;
 

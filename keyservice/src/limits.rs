@@ -35,7 +35,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 use crate::time::{format_iso, MINUTE_MS, SECOND_MS};
 
 /// Length of a rate-limit window.

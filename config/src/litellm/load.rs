@@ -6,15 +6,15 @@
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
+use super::includes;
 use super::python::py_repr;
 use super::{
     Config, ConfigError, EnvLookup, SourceMapping, Warning, TOP_LEVEL_KEYS, UNAPPLIED_SECTIONS,
 };
-use crate::includes;
 
 /// Reads, parses, validates and resolves `path`. The warnings are the config-level
 /// ones (unsupported settings); `plan::compile` adds the deployment-level ones.
-/// Files named by `include` are merged in first (see [`crate::includes`]).
+/// Files named by `include` are merged in first (see [`includes`]).
 pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), ConfigError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path)

@@ -33,6 +33,7 @@ use serde_yaml::Value;
 
 mod env;
 mod errors;
+pub mod includes;
 mod load;
 mod model_list;
 mod python;

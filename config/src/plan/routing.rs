@@ -501,6 +501,14 @@ fn normalize_weights(raw: &[f64]) -> Vec<u32> {
         .collect()
 }
 
+/// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
+/// attempts and then each fallback group as many again; Envoy has one budget per
+/// request, so it is their sum.
+pub fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
+    let levels = u32::try_from(route.priorities.len().max(1)).unwrap_or(u32::MAX);
+    routing.num_retries.saturating_add(1).saturating_mul(levels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

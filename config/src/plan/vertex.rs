@@ -309,7 +309,7 @@ mod tests {
     use crate::plan::{compile, Plan};
     use switchyard_contract::providers::ProviderKind;
 
-    const KEY: &str = include_str!("../../filter/src/testdata/google_test_key.pem");
+    const KEY: &str = include_str!("../../../filter/src/testdata/google_test_key.pem");
 
     fn key_json(project: Option<&str>) -> String {
         let mut v = serde_json::json!({
