@@ -455,7 +455,10 @@ impl Compiler<'_> {
         if raw.iter().sum::<f64>() <= 0.0 {
             return Err(ConfigError::at(
                 self.file,
-                format!("model_list[{}].litellm_params.{field}", reals[0].index),
+                format!(
+                    "model_list[{}].litellm_params.{field}",
+                    reals.first().map(|real| real.index).unwrap_or_default()
+                ),
                 format!("every deployment of model group {group:?} has {field} 0; no deployment would get traffic"),
             ));
         }

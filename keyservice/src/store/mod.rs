@@ -29,26 +29,37 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchyard-keys.db";
 /// Which database a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
+    /// A SQLite file (one keyservice).
     Sqlite,
+    /// A PostgreSQL database (several keyservices may share it).
     Postgres,
 }
 
 /// Filters for `/key/list`.
 #[derive(Debug, Clone, Default)]
 pub struct KeyFilter {
+    /// Only the keys of this user.
     pub user_id: Option<String>,
+    /// Only the keys of this team.
     pub team_id: Option<String>,
+    /// Only the key with this alias.
     pub key_alias: Option<String>,
 }
 
 /// Filters for `/spend/logs` (all optional; times in epoch ms, `end` exclusive).
 #[derive(Debug, Clone, Default)]
 pub struct SpendFilter {
+    /// Only the rows of this key (its token hash).
     pub api_key: Option<String>,
+    /// Only the rows of this user.
     pub user: Option<String>,
+    /// Only the row of this request.
     pub request_id: Option<String>,
+    /// Only rows that started at or after this time.
     pub start: Option<i64>,
+    /// Only rows that started before this time.
     pub end: Option<i64>,
+    /// At most this many rows, the newest first.
     pub limit: i64,
 }
 
@@ -59,6 +70,7 @@ pub struct SpendOutcome {
     pub inserted: bool,
     /// The user and team the spend was added to.
     pub user_id: Option<String>,
+    /// The team the spend was added to, when the key has one.
     pub team_id: Option<String>,
 }
 
@@ -141,8 +153,11 @@ pub trait Store: Send + Sync {
 /// An opened database: the store and the rate-limit state that goes with it.
 #[derive(Clone)]
 pub struct Backend {
+    /// The keys, users, teams and spend.
     pub store: Arc<dyn Store>,
+    /// The rate-limit state: in memory for SQLite, in the database for PostgreSQL.
     pub limiter: Arc<dyn Limiter>,
+    /// Which database it is.
     pub kind: BackendKind,
 }
 
