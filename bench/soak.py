@@ -46,7 +46,7 @@ The load (default 20 requests/s for 30 minutes, the first minute a warm-up) is a
 
 Spend. Three keys: ``soak-main`` (every answered request and the 500/429/reset faults),
 ``soak-disconnect`` (client disconnects) and ``soak-midstream`` (``reset-mid-stream``
-faults). The upstream stage (filter/src/upstream.rs) queues one report per attempt: a
+faults). The upstream stage (filter/src/stages/upstream/) queues one report per attempt: a
 ``success`` row with the answer's usage and cost when the answer completes
 (``on_response_body`` at ``end_of_stream``), and a ``failure`` row with no spend when the
 provider answers with an error status, or when the attempt ends with neither
@@ -926,7 +926,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> tuple[str, bool]:
     w("The upstream stage reports each attempt once: a `success` row when the answer "
       "completes, a `failure` row (no spend) for a provider error or for an attempt that "
       "ends with neither — the client left, the provider's connection broke "
-      "(`filter/src/upstream.rs`, `on_done`). A stream's usage comes at its end, so a "
+      "(`filter/src/stages/upstream/`, `on_done`). A stream's usage comes at its end, so a "
       "stream cut midway records no spend, although the provider bills the prompt and the "
       "tokens it generated: that is the gateway's documented limit, not counted as a "
       "mismatch. A disconnect whose answer had already reached Envoy in full is billed "

@@ -2,7 +2,7 @@
 """Writes the seed corpora in fuzz/corpus/<target>/ (committed; small, realistic).
 
 Run from anywhere: `python3 fuzz/make-seeds.py`. The Anthropic streams are read
-from the unit tests' fixtures in filter/src/providers/anthropic.rs so the seeds
+from the unit tests' fixtures in filter/src/providers/anthropic/stream.rs so the seeds
 follow them. Targets whose input is `Framed` (see fuzz/src/lib.rs) get the header
 `flags[0] flags[1] n len_1 … len_n` before the payload.
 """
@@ -45,7 +45,7 @@ def write(target: str, name: str, data: bytes) -> None:
     (d / name).write_bytes(data)
 
 
-anthropic_rs = (ROOT / "filter/src/providers/anthropic.rs").read_text()
+anthropic_rs = (ROOT / "filter/src/providers/anthropic/stream.rs").read_text()
 TOOL_STREAM = rust_const_str(anthropic_rs, "TOOL_STREAM").encode()
 THINKING_STREAM = rust_const_str(anthropic_rs, "THINKING_STREAM").encode()
 ANTHROPIC_ERROR_STREAM = (
@@ -126,7 +126,7 @@ COMPLETION = {"model": "gpt-4", "prompt": ["Say hi", "Say bye"], "max_tokens": 5
 EMBEDDING = {"model": "embedder", "input": ["one", "two"], "encoding_format": "float", "dimensions": 8}
 
 # messages_stream: OpenAI streams (also fed to each provider's translator first).
-messages_rs = (ROOT / "filter/src/messages.rs").read_text()
+messages_rs = (ROOT / "filter/src/client/anthropic/stream.rs").read_text()
 write("messages_stream", "openai_tools_reasoning", framed(rust_const_str(messages_rs, "OPENAI_STREAM").encode()))
 write("messages_stream", "openai_text_pieces", framed(OPENAI_STREAM, flags0=1, lens=(5, 1, 17)))
 

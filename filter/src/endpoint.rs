@@ -61,7 +61,7 @@ impl Endpoint {
 ///
 /// An Anthropic-format request (`POST /v1/messages`) is a chat completion as far as
 /// every provider translation is concerned: the upstream stage turns it into an
-/// OpenAI chat request ([`crate::messages`]) and the answer back, so providers only
+/// OpenAI chat request ([`crate::client::anthropic`]) and the answer back, so providers only
 /// ever see the three OpenAI endpoints. Anthropic deployments get it natively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ClientApi {

@@ -12,6 +12,7 @@
 //! the workspace's lints (root `Cargo.toml`, `STYLE.md`) refuse `unwrap`, `expect`,
 //! `panic!` and unchecked indexing outside tests.
 
+pub mod client;
 pub mod codec;
 pub mod cost;
 pub mod credentials;
@@ -24,7 +25,6 @@ pub mod google_auth;
 pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
-pub mod messages;
 pub mod mock;
 pub mod providers;
 pub mod request;

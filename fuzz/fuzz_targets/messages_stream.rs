@@ -1,5 +1,5 @@
 //! The Anthropic-format stream of `/v1/messages` for non-Anthropic deployments:
-//! `messages::StreamToMessages` fed an OpenAI SSE stream, and `messages::Chain` (each
+//! `client::anthropic::StreamToMessages` fed an OpenAI SSE stream, and `client::anthropic::Chain` (each
 //! provider's own stream translator, then `StreamToMessages`) fed that provider's
 //! native stream, both in fuzzer-chosen chunks, then finished.
 //!
@@ -18,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use switchyard_filter::cost::Usage;
 use switchyard_filter::endpoint::Endpoint;
-use switchyard_filter::messages::{Chain, MessagesContext, StreamToMessages};
+use switchyard_filter::client::anthropic::{Chain, MessagesContext, StreamToMessages};
 use switchyard_filter::providers::{
     stream_translator, ProviderKind, ResponseContext, StreamTranslate,
 };

@@ -10,6 +10,8 @@
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub(crate) mod block_answer;
+pub(crate) mod chunk_writer;
 pub mod cohere;
 pub mod gemini;
 pub mod huggingface;

@@ -2,31 +2,21 @@
 //! [`Provider`] implementation — the only `match` on a provider kind outside the
 //! providers' own code.
 //!
-//! Each implementation below sits in a section of its own and calls the functions
-//! of its provider's module (`anthropic::translate_request`, …); it is what the
-//! stages know of the provider. The thirteen OpenAI-compatible clouds share one
-//! implementation, [`OpenAiCompatible`], parametrized by their quirks.
+//! Each implementation lives in its provider's folder (`providers/<name>/provider.rs`)
+//! and calls that provider's functions (`anthropic::translate_request`, …); it is
+//! what the stages know of the provider. The thirteen OpenAI-compatible clouds share
+//! one implementation, [`openai_compat::OpenAiCompatible`], parametrized by their quirks.
 
-use serde_json::{Map, Value};
-
-use super::openai_compat::{self, Rewritten};
-use super::provider::{
-    into_map, streamed, strip_first_suffix, Answer, Attempt, Provider, Translated,
-};
-use super::{
-    anthropic, azure, bedrock, cohere, gemini, huggingface, ollama, vertex, ParamTable,
-    ProviderKind, ProviderRequest, ResponseContext, StreamTranslate,
-};
-use crate::endpoint::Endpoint;
-use crate::error::GatewayError;
-use crate::request::TopLevel;
+use super::openai_compat;
+use super::provider::Provider;
+use super::{anthropic, azure, bedrock, cohere, gemini, huggingface, ollama, vertex, ProviderKind};
 
 /// The implementation of `kind`.
 pub fn provider(kind: ProviderKind) -> &'static dyn Provider {
     match kind {
         ProviderKind::Openai => &openai_compat::OPENAI_PROVIDER,
         ProviderKind::Azure => &azure::Azure,
-        ProviderKind::Anthropic => &Anthropic,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Mistral => &openai_compat::MISTRAL_PROVIDER,
         ProviderKind::Groq => &openai_compat::GROQ_PROVIDER,
         ProviderKind::Deepseek => &openai_compat::DEEPSEEK_PROVIDER,
@@ -46,8 +36,8 @@ pub fn provider(kind: ProviderKind) -> &'static dyn Provider {
         ProviderKind::Cohere => &cohere::Cohere,
         ProviderKind::Huggingface => &huggingface::HUGGINGFACE,
         ProviderKind::HuggingfaceGenerate => &huggingface::HuggingfaceGenerate,
-        ProviderKind::Bedrock => &Bedrock,
-        ProviderKind::VertexAi => &VertexAi,
+        ProviderKind::Bedrock => &bedrock::Bedrock,
+        ProviderKind::VertexAi => &vertex::VertexAi,
     }
 }
 
@@ -58,311 +48,16 @@ pub fn attempt_headers() -> impl Iterator<Item = &'static str> {
     bedrock::SIGNED_HEADERS
         .iter()
         .copied()
-        .chain([ANTHROPIC_VERSION_HEADER])
-}
-
-// ===== Anthropic =================================================================
-
-/// The Anthropic API version sent unless the deployment's `headers` name another.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-/// The header it goes in.
-pub const ANTHROPIC_VERSION_HEADER: &str = "anthropic-version";
-
-/// Anthropic's Messages API.
-#[derive(Debug)]
-pub struct Anthropic;
-
-/// A chat request asking for JSON, answered through Anthropic's forced tool (its
-/// input is the answer): the rewrite the answer needs.
-fn anthropic_json_mode(endpoint: Endpoint, request: &TopLevel<'_>) -> Rewritten {
-    Rewritten {
-        json_tool: endpoint == Endpoint::ChatCompletions
-            && anthropic::wants_json(request.get_value("response_format").as_ref()),
-        ..Rewritten::default()
-    }
-}
-
-impl Provider for Anthropic {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Anthropic
-    }
-
-    fn normalize_base(&self, path_prefix: &mut String) {
-        // LiteLLM accepts Anthropic bases with or without `/v1` or `/v1/messages`.
-        strip_first_suffix(path_prefix, &["/v1/messages", "/v1"]);
-    }
-
-    fn auth_header(&self, key: String) -> (String, String) {
-        ("x-api-key".into(), key)
-    }
-
-    fn default_headers(&self) -> &'static [(&'static str, &'static str)] {
-        &[(ANTHROPIC_VERSION_HEADER, ANTHROPIC_VERSION)]
-    }
-
-    fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {
-        ParamTable::Only(anthropic::supported_params(endpoint).to_vec())
-    }
-
-    fn speaks_messages_api(&self) -> bool {
-        true
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        Ok(ProviderRequest {
-            path: "/v1/messages".to_string(),
-            body: anthropic::translate_request(attempt.endpoint, request, attempt.model)?,
-        })
-    }
-
-    fn translate_request(
-        &self,
-        attempt: &Attempt<'_>,
-        request: TopLevel<'_>,
-    ) -> Result<Translated, GatewayError> {
-        let rewritten = anthropic_json_mode(attempt.endpoint, &request);
-        let request = into_map(request)?;
-        Ok(Translated {
-            rewritten,
-            ..Translated::replaced(self.translate(attempt, &request)?)
-        })
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        anthropic::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        if answer.rewritten.json_tool {
-            Box::new(anthropic::StreamTranslator::json_mode(answer.endpoint, ctx))
-        } else {
-            Box::new(anthropic::StreamTranslator::new(answer.endpoint, ctx))
-        }
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        _header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        anthropic::translate_error(status, body)
-    }
-}
-
-// ===== Amazon Bedrock ============================================================
-
-/// Amazon Bedrock Runtime: Converse, ConverseStream, InvokeModel embeddings.
-#[derive(Debug)]
-pub struct Bedrock;
-
-/// The header naming a Bedrock request (the answer's id).
-const BEDROCK_REQUEST_ID: &str = "x-amzn-requestid";
-
-impl Provider for Bedrock {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Bedrock
-    }
-
-    fn param_table(&self, endpoint: Endpoint, model: &str) -> ParamTable {
-        bedrock::param_table(endpoint, model)
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        bedrock::translate_request(
-            attempt.endpoint,
-            request,
-            attempt.model,
-            attempt.drop_params,
-        )
-        .map(|(r, _)| r)
-    }
-
-    fn translate_request(
-        &self,
-        attempt: &Attempt<'_>,
-        request: TopLevel<'_>,
-    ) -> Result<Translated, GatewayError> {
-        let request = into_map(request)?;
-        // AWS's SDKs send the length; so does the gateway (the body is whole).
-        if attempt.endpoint == Endpoint::Embeddings {
-            if let Some(calls) = bedrock::titan_calls(&request, attempt.model)? {
-                // Titan, a list `input`: this request carries the first input, the
-                // others are calls of the stage's own.
-                let mut calls = calls.into_iter();
-                if let Some(first) = calls.next() {
-                    return Ok(Translated {
-                        content_length: true,
-                        fan_out: Some(calls.collect()),
-                        ..Translated::replaced(first)
-                    });
-                }
-            }
-        }
-        let (translated, rewritten) = bedrock::translate_request(
-            attempt.endpoint,
-            &request,
-            attempt.model,
-            attempt.drop_params,
-        )?;
-        Ok(Translated {
-            rewritten,
-            content_length: true,
-            ..Translated::replaced(translated)
-        })
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        let request_id = (answer.header)(BEDROCK_REQUEST_ID);
-        let out = bedrock::translate_response(answer.endpoint, body, ctx, request_id.as_deref())?;
-        Ok(if answer.endpoint == Endpoint::Embeddings {
-            let tokens = (answer.header)("x-amzn-bedrock-input-token-count");
-            bedrock::embedding_usage_from_header(out, tokens.as_deref())
-        } else {
-            out
-        })
-    }
-
-    fn fan_out_embedding(&self, body: &[u8]) -> Result<(Vec<f64>, u64), GatewayError> {
-        bedrock::titan_answer(body)
-    }
-
-    fn fan_out_list(
-        &self,
-        vectors: &[Vec<f64>],
-        tokens: u64,
-        model: &str,
-        base64: bool,
-    ) -> Result<Vec<u8>, GatewayError> {
-        bedrock::titan_embedding_list(vectors, tokens, model, base64)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        let request_id = (answer.header)(BEDROCK_REQUEST_ID);
-        Box::new(bedrock::StreamTranslator::new(
-            answer.endpoint,
-            ctx,
-            request_id.as_deref(),
-        ))
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        // Bedrock names the error's type in a header.
-        let error_type = header("x-amzn-errortype");
-        bedrock::translate_error(status, body, error_type.as_deref())
-    }
-}
-
-// ===== Vertex AI =================================================================
-
-/// Vertex AI: Gemini, Claude (`rawPredict`, Anthropic's format) and Google's
-/// embeddings, with a service account's OAuth token.
-#[derive(Debug)]
-pub struct VertexAi;
-
-impl Provider for VertexAi {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::VertexAi
-    }
-
-    fn param_table(&self, endpoint: Endpoint, model: &str) -> ParamTable {
-        ParamTable::Only(vertex::supported_params(endpoint, model).to_vec())
-    }
-
-    fn translate(
-        &self,
-        attempt: &Attempt<'_>,
-        request: &Map<String, Value>,
-    ) -> Result<ProviderRequest, GatewayError> {
-        Ok(ProviderRequest {
-            path: vertex::request_path(attempt.model, streamed(request), attempt.endpoint),
-            body: vertex::translate_request(attempt.endpoint, request, attempt.model)?,
-        })
-    }
-
-    fn translate_request(
-        &self,
-        attempt: &Attempt<'_>,
-        request: TopLevel<'_>,
-    ) -> Result<Translated, GatewayError> {
-        let rewritten = if vertex::family(attempt.model) == vertex::Family::Claude {
-            anthropic_json_mode(attempt.endpoint, &request)
-        } else {
-            Rewritten::default()
-        };
-        let request = into_map(request)?;
-        Ok(Translated {
-            rewritten,
-            ..Translated::replaced(self.translate(attempt, &request)?)
-        })
-    }
-
-    fn translate_response(
-        &self,
-        answer: &Answer<'_>,
-        ctx: &ResponseContext,
-        body: &[u8],
-    ) -> Result<Vec<u8>, GatewayError> {
-        vertex::translate_response(answer.endpoint, body, ctx)
-    }
-
-    fn stream_translator(
-        &self,
-        answer: &Answer<'_>,
-        ctx: ResponseContext,
-    ) -> Box<dyn StreamTranslate> {
-        if answer.rewritten.json_tool && vertex::family(&ctx.model) == vertex::Family::Claude {
-            Box::new(anthropic::StreamTranslator::json_mode(answer.endpoint, ctx))
-        } else {
-            vertex::stream_translator(answer.endpoint, ctx)
-        }
-    }
-
-    fn translate_error(
-        &self,
-        status: u16,
-        body: &[u8],
-        _header: &dyn Fn(&str) -> Option<String>,
-    ) -> GatewayError {
-        vertex::translate_error(status, body)
-    }
+        .chain([anthropic::ANTHROPIC_VERSION_HEADER])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::provider::OutgoingBody;
+    use crate::endpoint::Endpoint;
+    use crate::providers::provider::{Attempt, OutgoingBody, Translated};
+    use crate::request::TopLevel;
+    use serde_json::Value;
 
     #[test]
     fn every_kind_has_its_own_row() {

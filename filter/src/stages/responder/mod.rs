@@ -155,7 +155,7 @@ impl ResponderExchange {
                 let anthropic =
                     matches!(classify("POST", &path), Route::Llm { api, .. } if api.is_anthropic());
                 let body = if anthropic {
-                    crate::messages::error_body(&err)
+                    crate::client::anthropic::error_body(&err)
                 } else {
                     err.to_body()
                 };

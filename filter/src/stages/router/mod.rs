@@ -404,7 +404,7 @@ impl RouterExchange {
                     format!("Method {method} not allowed on {path}; use {allowed}"),
                 );
                 let body = if api.is_anthropic() {
-                    crate::messages::error_body(&err)
+                    crate::client::anthropic::error_body(&err)
                 } else {
                     err.to_body()
                 };
@@ -683,7 +683,7 @@ impl RouterExchange {
 
 impl RouterExchange {
     /// A mock group's answer to an Anthropic-format client: the OpenAI mock answer
-    /// through the same translation real answers take (`crate::messages`).
+    /// through the same translation real answers take (`crate::client::anthropic`).
     fn mock_messages(
         &self,
         head: &RequestHead<'_>,
@@ -695,7 +695,9 @@ impl RouterExchange {
     ) -> Result<mock::MockAnswer, GatewayError> {
         use crate::providers::StreamTranslate as _;
         if self.api == ClientApi::CountTokens {
-            return Err(crate::messages::count_tokens_unsupported("mock", model));
+            return Err(crate::client::anthropic::count_tokens_unsupported(
+                "mock", model,
+            ));
         }
         let id = format!("msg_{}", self.request_id.as_deref().unwrap_or("mock"));
         let stream = head.stream.unwrap_or(false);
@@ -710,19 +712,19 @@ impl RouterExchange {
             request_bytes: size,
             tool_calls,
         })?;
-        let ctx = crate::messages::MessagesContext {
+        let ctx = crate::client::anthropic::MessagesContext {
             model: model.to_string(),
             id,
             stop_sequences: Vec::new(),
         };
         let body = if stream {
-            let mut translator = crate::messages::StreamToMessages::new(ctx);
+            let mut translator = crate::client::anthropic::StreamToMessages::new(ctx);
             let mut out = Vec::with_capacity(openai.body.len() * 2);
             translator.push(&openai.body, &mut out);
             translator.finish(&mut out);
             out
         } else {
-            crate::messages::from_openai_response(&openai.body, &ctx)?
+            crate::client::anthropic::from_openai_response(&openai.body, &ctx)?
         };
         Ok(mock::MockAnswer {
             content_type: openai.content_type,

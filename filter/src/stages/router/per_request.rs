@@ -298,7 +298,7 @@ impl RouterExchange {
             Ok(answer) => encode_reply(200, &[("content-type", answer.content_type)], &answer.body),
             Err(err) => {
                 let body = if self.api.is_anthropic() {
-                    crate::messages::error_body(&err)
+                    crate::client::anthropic::error_body(&err)
                 } else {
                     err.to_body()
                 };

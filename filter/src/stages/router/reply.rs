@@ -86,7 +86,7 @@ pub(super) fn reply_error(
 ) -> Flow {
     host.log(Level::Debug, &format!("switchyard router: {err}"));
     let body = if api.is_anthropic() {
-        crate::messages::error_body(err)
+        crate::client::anthropic::error_body(err)
     } else {
         err.to_body()
     };

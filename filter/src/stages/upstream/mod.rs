@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::client::anthropic as anthropic_client;
 use crate::cost;
 use crate::debug_log;
 use crate::endpoint::{ClientApi, Endpoint};
@@ -22,7 +23,6 @@ use crate::estimate;
 use crate::google_auth::{ServiceAccount, TokenRecord, TokenState};
 use crate::host::{header_in, Flow, Host, Level};
 use crate::litellm_fields;
-use crate::messages;
 use crate::plugin_config::{
     DeploymentConfig, ErrorFallbacks, ErrorKind, Pricing, UpstreamConfig, ENDPOINT_METADATA_KEY,
     ENDPOINT_METADATA_NAMESPACE,
@@ -54,7 +54,7 @@ const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
 const ATTEMPT_COUNT_HEADER: &str = "x-envoy-attempt-count";
 
 /// The Anthropic API version sent unless `extra_headers` names another.
-pub use crate::providers::registry::ANTHROPIC_VERSION;
+pub use crate::providers::anthropic::ANTHROPIC_VERSION;
 
 /// Client headers that must not reach a provider, besides the client's gateway
 /// credentials (`credentials::CLIENT_CREDENTIAL_HEADERS`; the provider gets the
@@ -276,7 +276,7 @@ impl Default for UpstreamExchange {
 /// An error body in the client's format.
 fn error_body(err: &GatewayError, api: ClientApi) -> Vec<u8> {
     if api.is_anthropic() {
-        messages::error_body(err)
+        anthropic_client::error_body(err)
     } else {
         err.to_body()
     }

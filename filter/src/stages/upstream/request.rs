@@ -40,7 +40,7 @@ impl UpstreamExchange {
             ClientApi::OpenAi => {}
             _ if self.native => return self.native_anthropic(dep, host, facts.api, request, size),
             ClientApi::CountTokens => {
-                return Err(messages::count_tokens_unsupported(
+                return Err(anthropic_client::count_tokens_unsupported(
                     dep.provider.kind().as_str(),
                     &facts.model,
                 ))
@@ -50,7 +50,7 @@ impl UpstreamExchange {
                 let map = request.into_map().map_err(|e| {
                     GatewayError::bad_request(format!("Request body is not valid JSON: {e}"))
                 })?;
-                let translated = messages::to_openai_request(&map)?;
+                let translated = anthropic_client::to_openai_request(&map)?;
                 self.stop_sequences = translated.stop_sequences;
                 request = TopLevel::from(translated.request);
             }
@@ -202,7 +202,7 @@ impl UpstreamExchange {
         for (k, v) in &dep.default_params {
             let native = match api {
                 ClientApi::CountTokens => COUNT_PARAMS.contains(&k.as_str()),
-                _ => messages::NATIVE_PARAMS.contains(&k.as_str()),
+                _ => anthropic_client::NATIVE_PARAMS.contains(&k.as_str()),
             };
             if native && !request.contains_key(k) {
                 request.insert(k, v.clone());

@@ -68,7 +68,7 @@ impl UpstreamExchange {
         };
         self.response = if self.native && self.stream {
             host.set_response_header("content-length", None);
-            ResponseMode::Stream(Box::new(messages::NativeTap::new()))
+            ResponseMode::Stream(Box::new(anthropic_client::NativeTap::new()))
         } else if self.native {
             ResponseMode::Hold
         } else if self.rewritten.fake_stream || (self.rewritten.json_tool && !self.stream) {
@@ -89,7 +89,7 @@ impl UpstreamExchange {
                 ctx,
             );
             if self.api.is_anthropic() {
-                ResponseMode::Stream(Box::new(messages::Chain::new(
+                ResponseMode::Stream(Box::new(anthropic_client::Chain::new(
                     translator,
                     self.messages_context(),
                 )))
@@ -160,7 +160,7 @@ impl UpstreamExchange {
     fn held_answer_complete(&mut self, dep: &Deployment, host: &mut dyn Host, size: usize) -> Flow {
         let body = host.response_body(size).unwrap_or_default();
         self.usage = if self.native {
-            messages::native_usage(&body)
+            anthropic_client::native_usage(&body)
         } else {
             cost::usage_of(&body)
         };
@@ -264,7 +264,8 @@ impl UpstreamExchange {
                     );
                     if anthropic {
                         use providers::StreamTranslate as _;
-                        let mut t = messages::StreamToMessages::new(self.messages_context());
+                        let mut t =
+                            anthropic_client::StreamToMessages::new(self.messages_context());
                         let mut events = Vec::with_capacity(sse.len() * 2);
                         t.push(&sse, &mut events);
                         t.finish(&mut events);
@@ -275,7 +276,7 @@ impl UpstreamExchange {
                 } else {
                     report_cost(host, self.pricing.as_ref(), self.usage, self.provider_cost);
                     if anthropic {
-                        messages::from_openai_response(&out, &self.messages_context())
+                        anthropic_client::from_openai_response(&out, &self.messages_context())
                     } else {
                         Ok(out)
                     }
@@ -335,7 +336,7 @@ impl UpstreamExchange {
         if self.native {
             // Anthropic's own error, for an Anthropic client: as it came.
             host.set_response_header("content-type", Some("application/json"));
-            host.replace_response_body(size, &messages::native_error_body(status, &body));
+            host.replace_response_body(size, &anthropic_client::native_error_body(status, &body));
         } else {
             let err = provider_error(dep, host, status, &body);
             set_error(host, size, &err, self.api);
@@ -361,8 +362,8 @@ impl UpstreamExchange {
     }
 
     /// What the Anthropic answer translation needs.
-    pub(super) fn messages_context(&self) -> messages::MessagesContext {
-        messages::MessagesContext {
+    pub(super) fn messages_context(&self) -> anthropic_client::MessagesContext {
+        anthropic_client::MessagesContext {
             model: self.model.clone(),
             id: format!("msg_{}", self.request_id.replace('-', "")),
             stop_sequences: self.stop_sequences.clone(),

@@ -38,7 +38,7 @@ impl UpstreamExchange {
         let idle = dep.stream_timeout_ms?;
         let err = stalled_error(&dep.deployment_id, &dep.group, idle);
         let event = if self.api.is_anthropic() {
-            crate::messages::error_event(&err)
+            crate::client::anthropic::error_event(&err)
         } else {
             let mut event = err.to_sse_event();
             event.extend_from_slice(DONE_EVENT);
