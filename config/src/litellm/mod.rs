@@ -283,6 +283,10 @@ mod tests {
         assert!(wildcard_match("openai/*", "openai/gpt-4o"));
         assert!(!wildcard_match("openai/*", "anthropic/claude"));
         assert!(wildcard_match("fo::*:static::*", "fo::hi:static::there"));
+        assert!(!wildcard_match("a*a", "a"));
+        assert!(wildcard_match("a*b*c", "abc"));
+        assert!(!wildcard_match("a*b*c", "acb"));
+        assert!(wildcard_match("**", ""));
         assert!(!wildcard_match("a*b*c", "acb"));
         assert!(wildcard_match("exact", "exact"));
     }
