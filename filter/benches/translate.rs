@@ -688,6 +688,11 @@ impl Host for Metered<'_> {
     fn now_unix_secs(&self) -> u64 {
         self.call("now", || self.inner.now_unix_secs())
     }
+    fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
+        self.call("queue_spend_report", || {
+            self.inner.queue_spend_report(report, now_ms)
+        })
+    }
 }
 
 impl Metered<'_> {

@@ -72,14 +72,12 @@ pub trait Host {
     fn shared_data(&self, _key: &str) -> Option<Vec<u8>> {
         None
     }
-    /// Queues a spend report (or a lease release) for the keyservice, `POST
-    /// /spend/record`. The default is this worker's queue
-    /// ([`crate::spend::queue::QUEUE`]), which the glue's
-    /// [`crate::spend::queue::SpendReporter`] empties from the router stage's root
-    /// context; a host that reports otherwise overrides it.
-    fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
-        crate::spend::queue::enqueue(report, now_ms);
-    }
+    /// Queues a spend report (or a lease release), one JSON object, for the
+    /// keyservice's `POST /spend/record`, at `now_ms` (Unix milliseconds). The host
+    /// keeps it in its worker's queue and sends it later, with retries (the
+    /// proxy-wasm glue: a sans-IO queue and reporter in `spend::queue`, ticked from
+    /// the router stage's root context); the stage is done with it.
+    fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64);
     /// Resumes a response whose body callback paused (returned [`Flow::Pause`] at its
     /// end), from a later callback of the same stream (a callout's answer).
     fn resume_response(&mut self) {}
@@ -244,6 +242,10 @@ pub mod tests {
         pub refuse_cluster: Option<String>,
         /// How often a paused response was resumed.
         pub responses_resumed: usize,
+        /// Spend reports queued ([`Host::queue_spend_report`]) and not yet taken
+        /// ([`MockHost::take_spend_reports`]), oldest first (`queue_spend_report`
+        /// takes `&self`, hence the cell).
+        pub spend_reports: std::cell::RefCell<Vec<Vec<u8>>>,
     }
 
     fn get(map: &[(String, String)], name: &str) -> Option<String> {
@@ -288,6 +290,10 @@ pub mod tests {
         /// A response header, for assertions.
         pub fn resp(&self, name: &str) -> Option<String> {
             get(&self.response_headers, name)
+        }
+        /// The spend reports queued since the last call, oldest first.
+        pub fn take_spend_reports(&self) -> Vec<Vec<u8>> {
+            std::mem::take(&mut *self.spend_reports.borrow_mut())
         }
     }
 
@@ -350,6 +356,9 @@ pub mod tests {
         }
         fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
             self.shared.get(key).cloned()
+        }
+        fn queue_spend_report(&self, report: Vec<u8>, _now_ms: u64) {
+            self.spend_reports.borrow_mut().push(report);
         }
         fn resume_response(&mut self) {
             self.responses_resumed += 1;

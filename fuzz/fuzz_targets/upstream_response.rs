@@ -28,7 +28,8 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use switchyard_filter::endpoint::Endpoint;
 use switchyard_filter::host::Flow;
-use switchyard_filter::spend::{KeyFacts, SpendQueue, QUEUE};
+use switchyard_filter::host::tests::MockHost;
+use switchyard_filter::spend::KeyFacts;
 use switchyard_fuzz::{
     assert_error_body, assert_json_object, azure_stream_untouched, check_local_reply, gateway,
     near_u64_max, openai_sse_events, send_request_as, Framed, DEPLOYMENTS, ENDPOINTS,
@@ -40,7 +41,6 @@ const STATUSES: [&str; 16] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    QUEUE.with(|q| *q.borrow_mut() = SpendQueue::default());
     let input = Framed::parse(data);
     let boundary;
     let input = if input.bit(14) {
@@ -138,7 +138,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         ex.on_done(&gw.upstream, &host);
-        check_reports();
+        check_reports(&host);
         return;
     }
     let mut out = Vec::new();
@@ -195,20 +195,18 @@ fuzz_target!(|data: &[u8]| {
     }
     // Envoy ends the attempt: an answered one is not reported again.
     ex.on_done(&gw.upstream, &host);
-    check_reports();
+    check_reports(&host);
 });
 
-/// Every queued spend report is JSON with a request id and a finite, non-negative
-/// spend; at most one per attempt.
-fn check_reports() {
-    QUEUE.with(|q| {
-        let due = q.borrow_mut().due(u64::MAX, 100);
-        assert!(due.len() <= 1, "one report per attempt: {}", due.len());
-        for (_, report) in due {
-            let v: Value = serde_json::from_slice(&report).expect("a spend report is JSON");
-            assert!(v.get("request_id").is_some_and(Value::is_string));
-            let spend = v["spend"].as_f64().expect("spend is a number");
-            assert!(spend.is_finite() && spend >= 0.0, "spend {spend}");
-        }
-    });
+/// Every spend report queued on `host` since the last check is JSON with a request
+/// id and a finite, non-negative spend; at most one per attempt.
+fn check_reports(host: &MockHost) {
+    let due = host.take_spend_reports();
+    assert!(due.len() <= 1, "one report per attempt: {}", due.len());
+    for report in due {
+        let v: Value = serde_json::from_slice(&report).expect("a spend report is JSON");
+        assert!(v.get("request_id").is_some_and(Value::is_string));
+        let spend = v["spend"].as_f64().expect("spend is a number");
+        assert!(spend.is_finite() && spend >= 0.0, "spend {spend}");
+    }
 }

@@ -15,24 +15,23 @@ use switchyard_filter::plugin_config::{
     ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
 };
 use switchyard_filter::providers::ProviderKind;
-use switchyard_filter::stages::router::{Router, RouterExchange};
 use switchyard_filter::spend::{KeyFacts, KEY_PROPERTY};
+use switchyard_filter::stages::router::{Router, RouterExchange};
 use switchyard_filter::stages::upstream::{Upstream, UpstreamExchange};
 
-/// Every provider wire format (the OpenAI-compatible clouds share `Openai`'s
-/// translators; Ollama has two: `/api/generate` and `/api/chat`).
-pub const PROVIDERS: [ProviderKind; 10] = [
-    ProviderKind::Openai,
-    ProviderKind::Azure,
-    ProviderKind::Anthropic,
-    ProviderKind::Ollama,
-    ProviderKind::OllamaChat,
-    ProviderKind::Gemini,
-    ProviderKind::Cohere,
-    ProviderKind::HuggingfaceGenerate,
-    ProviderKind::Bedrock,
-    ProviderKind::VertexAi,
-];
+/// Every provider, from the registry's list of kinds: a new provider is fuzzed by
+/// every target that takes a provider without being listed here (the OpenAI-compatible
+/// clouds too: their parameter tables and quirks are translators of their own).
+pub const PROVIDERS: [ProviderKind; ProviderKind::ALL.len()] = {
+    // An array rather than the slice, so the targets iterate kinds by value.
+    let mut providers = [ProviderKind::Openai; ProviderKind::ALL.len()];
+    let mut i = 0;
+    while i < providers.len() {
+        providers[i] = ProviderKind::ALL[i];
+        i += 1;
+    }
+    providers
+};
 
 /// Every LLM endpoint.
 pub const ENDPOINTS: [Endpoint; 3] = [

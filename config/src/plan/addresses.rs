@@ -8,7 +8,7 @@ use switchyard_contract::plugin_config::Setting;
 use switchyard_contract::providers::ProviderKind;
 
 use super::bedrock::BEDROCK_REGION;
-use super::presets::{preset, ANTHROPIC_API_BASE, OPENAI_API_BASE};
+use super::presets::{client_default, preset};
 use super::Compiler;
 use crate::litellm::{check_env_name, env_ref, ConfigError, LitellmParams};
 
@@ -24,9 +24,6 @@ pub struct UpstreamAddress {
     /// Path prefix of `api_base`: `""` or e.g. `"/v1"`, never with a trailing slash.
     pub path_prefix: String,
 }
-
-/// The variable LiteLLM reads for an `azure/` deployment without `api_base`.
-const AZURE_API_BASE_ENV: &str = "AZURE_API_BASE";
 
 /// Parses an `api_base` URL into where Envoy connects.
 pub fn parse_api_base(raw: &str) -> Result<UpstreamAddress, String> {
@@ -151,7 +148,9 @@ impl Compiler<'_> {
     }
 
     /// An `api_base` the entry gives: an `os.environ/` one stays deferred for the
-    /// filter but is resolved now for Envoy; Mistral's gets LiteLLM's `/v1`.
+    /// filter but is resolved now for Envoy; a literal one gets the provider's
+    /// [`api_base_suffix`](switchyard_contract::providers::ProviderDescriptor::api_base_suffix)
+    /// (Mistral's `/v1`).
     fn explicit_base(
         &mut self,
         p: &str,
@@ -160,6 +159,7 @@ impl Compiler<'_> {
         path: String,
     ) -> Result<(Setting, UpstreamAddress), ConfigError> {
         check_env_name(self.file, &path, raw)?;
+        let suffix = provider.descriptor().api_base_suffix;
         // A value from credential_list also names the entry that uses it.
         let used_by = if path.starts_with(p) {
             String::new()
@@ -186,15 +186,14 @@ impl Compiler<'_> {
             },
             None => {
                 let mut base = raw.trim().trim_end_matches('/').to_string();
-                // MistralConfig: "Mistral always needs a /v1 at the end".
-                if provider == ProviderKind::Mistral && !base.ends_with("/v1") {
-                    base.push_str("/v1");
+                if let Some(suffix) = suffix.filter(|s| !base.ends_with(s)) {
+                    base.push_str(suffix);
                 }
                 Setting::Literal(base)
             }
         };
         let address = match &setting {
-            Setting::Literal(base) if provider == ProviderKind::Mistral => {
+            Setting::Literal(base) if suffix.is_some() => {
                 parse_api_base(base).map_err(|m| self.error(path, m))?
             }
             _ => address,
@@ -218,26 +217,24 @@ impl Compiler<'_> {
             let region = inputs.bedrock_region.unwrap_or(BEDROCK_REGION);
             return self.bedrock_base(p, inputs.params, region);
         }
-        if provider == ProviderKind::Azure && self.env_is_set(AZURE_API_BASE_ENV) {
-            return self.base_from_env(p, AZURE_API_BASE_ENV);
-        }
-        let default = match inputs.provider_name {
-            "openai" | "text-completion-openai" => OPENAI_API_BASE,
-            "anthropic" => ANTHROPIC_API_BASE,
-            name => {
-                let hint = if provider == ProviderKind::Azure {
-                    " (the Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com) or the environment variable AZURE_API_BASE"
-                } else {
-                    " (the server's base URL, e.g. http://vllm:8000/v1)"
-                };
-                return Err(self.error(
-                    format!("{p}.litellm_params.api_base"),
-                    format!(
-                        "{name} deployments need an api_base{hint}; model_name {:?}",
-                        inputs.model_name
-                    ),
-                ));
+        let defaults = client_default(inputs.provider_name);
+        if let Some(var) = defaults.and_then(|d| d.base_env) {
+            if self.env_is_set(var) {
+                return self.base_from_env(p, var);
             }
+        }
+        let Some(default) = defaults.and_then(|d| d.base) else {
+            let name = inputs.provider_name;
+            let hint = defaults
+                .and_then(|d| d.missing_base_hint)
+                .unwrap_or(" (the server's base URL, e.g. http://vllm:8000/v1)");
+            return Err(self.error(
+                format!("{p}.litellm_params.api_base"),
+                format!(
+                    "{name} deployments need an api_base{hint}; model_name {:?}",
+                    inputs.model_name
+                ),
+            ));
         };
         let address = parse_api_base(default)
             .map_err(|m| self.error(format!("{p}.litellm_params.api_base"), m))?;

@@ -4,13 +4,15 @@
 //! the provider specifics, the connection, and what it sends.
 
 use switchyard_contract::plugin_config::{DeploymentConfig, PromptTemplate, Setting};
-use switchyard_contract::providers::{infer_provider, ProviderKind};
+use switchyard_contract::providers::{
+    infer_provider, infer_provider_without_api_base, ProviderKind,
+};
 
 use super::addresses::{AddressInputs, UpstreamAddress};
 use super::credentials::Connection;
 use super::deployment_id::litellm_deployment_id;
 use super::huggingface::HUGGINGFACE_ROUTER;
-use super::presets::{served_providers_sentence, LITELLM_PROVIDERS};
+use super::presets::{served_providers_sentence, LITELLM_PREFIXES};
 use super::vertex::VertexPlan;
 use super::Compiler;
 use crate::litellm::{ConfigError, LitellmParams, ModelEntry};
@@ -90,23 +92,6 @@ enum ProviderChoice {
     Unsupported(String),
     /// `model: "*"`: any provider.
     AnyProvider,
-}
-
-/// Bare model names LiteLLM maps to providers Switchyard does not serve yet.
-fn infer_unsupported(model: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &str)] = &[
-        ("gemini", "vertex_ai"),
-        ("chat-bison", "vertex_ai"),
-        ("text-bison", "vertex_ai"),
-        ("command", "cohere"),
-        ("mistral-", "mistral"),
-        ("open-mistral", "mistral"),
-        ("codestral", "mistral"),
-    ];
-    TABLE
-        .iter()
-        .find(|(prefix, _)| model.starts_with(prefix))
-        .map(|(_, provider)| *provider)
 }
 
 /// The provider that serves a deployment and what it is asked for.
@@ -380,7 +365,7 @@ impl Compiler<'_> {
             return Ok(known(name, id));
         }
         if let Some((prefix, rest)) = model.split_once('/') {
-            if LITELLM_PROVIDERS.contains(&prefix) {
+            if LITELLM_PREFIXES.contains(&prefix) {
                 return Ok(known(prefix, rest));
             }
         }
@@ -404,7 +389,7 @@ impl Compiler<'_> {
                 model.to_string(),
             ));
         }
-        if let Some(name) = infer_unsupported(model) {
+        if let Some(name) = infer_provider_without_api_base(model) {
             return Ok(known(name, model));
         }
         let first = model.split('/').next().unwrap_or(model);

@@ -7,7 +7,7 @@ use switchyard_contract::plugin_config::Setting;
 use switchyard_contract::providers::ProviderKind;
 
 use super::classify::Target;
-use super::presets::preset;
+use super::presets::{client_default, preset, KeyWithOwnBase};
 use super::Compiler;
 use crate::litellm::{check_env_name, env_ref, py_str, ConfigError, LitellmParams};
 
@@ -83,14 +83,10 @@ impl Compiler<'_> {
         // get_secret("OPENAI_API_KEY")`); a server of one's own may need no key,
         // so with an api_base it is used only when it is set.
         let set = |var: &str| (self.lookup)(var).is_some_and(|v| !v.is_empty());
-        let default_var = match target.name.as_str() {
-            "openai" | "text-completion-openai" if own_base || set("OPENAI_API_KEY") => {
-                Some("OPENAI_API_KEY")
-            }
-            "anthropic" if own_base || set("ANTHROPIC_API_KEY") => Some("ANTHROPIC_API_KEY"),
-            "azure" | "azure_text" => Some("AZURE_API_KEY"),
-            _ => None,
-        };
+        let default_var = client_default(&target.name).and_then(|d| match d.key_with_own_base {
+            KeyWithOwnBase::Always => Some(d.key_env),
+            KeyWithOwnBase::WhenSet => (own_base || set(d.key_env)).then_some(d.key_env),
+        });
         Ok(default_var.map(|var| {
             self.host_env_keys.insert(var.to_string());
             Setting::Env {

@@ -10,7 +10,7 @@ use super::Compiler;
 use crate::litellm::{py_str, ConfigError, LitellmParams, ModelEntry};
 
 /// The Hugging Face router's OpenAI-compatible API, `huggingface/`'s default base.
-pub const HUGGINGFACE_ROUTER: &str = "https://router.huggingface.co/v1";
+pub use switchyard_contract::providers::HUGGINGFACE_ROUTER;
 
 /// LiteLLM's Hugging Face tasks (`hf_task_list`) that name the text-generation API
 /// when they lead the model id (`huggingface/text-generation-inference/<model>`).

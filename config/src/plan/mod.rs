@@ -21,7 +21,7 @@
 //!   `check`.
 //! - **Address.** `api_base`, else the provider's default (`openai/` →
 //!   `https://api.openai.com/v1`, `anthropic/` → `https://api.anthropic.com`, the
-//!   OpenAI-compatible clouds and Ollama per [`PRESETS`]: LiteLLM's
+//!   OpenAI-compatible clouds and Ollama per their [`preset`]: LiteLLM's
 //!   `<PROVIDER>_API_BASE` variable, else its default); Azure, `hosted_vllm/` and
 //!   `lm_studio/` need one. An `os.environ/NAME`
 //!   api_base stays deferred for the filter, but Envoy needs the address when the config
@@ -30,7 +30,7 @@
 //!   `litellm_credential_name`; values in `litellm_params` win. Without an `api_key`,
 //!   `openai/` (default base), `anthropic/` (default base) and `azure/` read
 //!   `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and `AZURE_API_KEY` like LiteLLM does;
-//!   the [`PRESETS`] read their key variables (first set wins) and a cloud with no
+//!   the providers with a [`preset`] read their key variables (first set wins) and a cloud with no
 //!   key anywhere is an error naming the entry's `api_key` and the variables.
 //! - **Weights.** As LiteLLM's simple-shuffle: a group is weighted by `weight` if any of
 //!   its deployments sets it, else by `rpm`, else by `tpm`, else evenly. Deployments
@@ -78,8 +78,8 @@ pub use deployment_id::litellm_deployment_id;
 pub use huggingface::HUGGINGFACE_ROUTER;
 pub use keys::{KeysPlan, DATABASE_URL_VARIABLE, MASTER_KEY_VARIABLE, REPORTER_KEY_VARIABLE};
 pub use presets::{
-    preset, served_providers_sentence, KeyRule, Preset, ServedProvider, ANTHROPIC_API_BASE,
-    LITELLM_PROVIDERS, OPENAI_API_BASE, PRESETS, SERVED_PROVIDERS,
+    client_default, preset, served_providers_sentence, ClientDefault, KeyRule, KeyWithOwnBase,
+    Preset, ANTHROPIC_API_BASE, LITELLM_PREFIXES, OPENAI_API_BASE, SERVED_GROUPS,
 };
 pub use routing::{total_attempts, PlannedPriority, PlannedRoute, RoutingPolicy};
 

@@ -1,428 +1,37 @@
-//! What Switchyard knows about each provider prefix at configure time: LiteLLM's
-//! prefixes, the ones Switchyard serves ([`SERVED_PROVIDERS`]), the default bases of
-//! OpenAI and Anthropic, and the [`PRESETS`] of the OpenAI-compatible clouds and
-//! servers, Ollama, Gemini, Cohere and Hugging Face (default base, base and key
-//! variables, the rule for a missing key).
+//! What Switchyard knows about each provider prefix at configure time, read from the
+//! providers' descriptors in the contract crate ([`ProviderKind::descriptor`]): the
+//! preset of a prefix (default base, base and key variables, the rule for a missing
+//! key), the client defaults of OpenAI, Anthropic and Azure, and the providers
+//! Switchyard serves as the warning for an unsupported provider names them.
 
 use switchyard_contract::plugin_config::Setting;
+use switchyard_contract::providers::ProviderKind;
+pub use switchyard_contract::providers::{
+    ClientDefault, KeyRule, KeyWithOwnBase, Preset, ANTHROPIC_API_BASE, LITELLM_PREFIXES,
+    OPENAI_API_BASE, SERVED_GROUPS,
+};
 
 use super::addresses::UpstreamAddress;
-use super::huggingface::HUGGINGFACE_ROUTER;
 use super::{parse_api_base, Compiler};
 use crate::litellm::ConfigError;
 
-/// OpenAI's API, the default `api_base` of `openai/` deployments.
-pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
-
-/// Anthropic's API, the default `api_base` of `anthropic/` deployments.
-pub const ANTHROPIC_API_BASE: &str = "https://api.anthropic.com";
-
-/// LiteLLM's defaults for an OpenAI-compatible cloud or server, and for Ollama: where
-/// it is and which environment variables hold its address and key. Taken from
-/// LiteLLM's `_get_openai_compatible_provider_info`
-/// (`litellm/litellm_core_utils/get_llm_provider_logic.py`) and each provider's
-/// `…Config._get_openai_compatible_provider_info` (`litellm/llms/<provider>/chat/
-/// transformation.py`): `api_base or get_secret(<BASE_ENV>) or <default>`, and
-/// `api_key or get_secret(<KEY_ENV>…)`, the first variable that is set winning.
-#[derive(Debug, Clone, Copy)]
-pub struct Preset {
-    /// The provider prefix.
-    pub name: &'static str,
-    /// `api_base` when neither the entry nor `base_env` gives one; `None`: required.
-    pub base: Option<&'static str>,
-    /// Variables read for the address when the entry has no `api_base`.
-    pub base_env: &'static [&'static str],
-    /// Variables read for the key when the entry has no `api_key`, in LiteLLM's order.
-    pub key_env: &'static [&'static str],
-    /// What happens when no key is found.
-    pub key: KeyRule,
+/// The preset of a provider prefix (`groq`, `cohere_chat`, …), if its provider has
+/// one.
+pub fn preset(prefix: &str) -> Option<&'static Preset> {
+    ProviderKind::from_litellm_prefix(prefix).and_then(|kind| kind.descriptor().preset.as_ref())
 }
 
-/// A preset's rule for a missing key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyRule {
-    /// The provider needs a key: `check` fails naming the entry and the variables.
-    Required,
-    /// Local servers: no key needed; LiteLLM then sends this placeholder
-    /// (`"fake-api-key"`, since the OpenAI client it uses insists on a key).
-    Placeholder(&'static str),
-    /// No key needed and none sent (Ollama).
-    None,
-}
-
-/// The presets, one per prefix (see [`Preset`]).
-pub const PRESETS: &[Preset] = &[
-    // MistralConfig: MISTRAL_AZURE_API_BASE/KEY are for Mistral on Azure AI and
-    // are not read here.
-    Preset {
-        name: "mistral",
-        base: Some("https://api.mistral.ai/v1"),
-        base_env: &[],
-        key_env: &["MISTRAL_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // GroqChatConfig.
-    Preset {
-        name: "groq",
-        base: Some("https://api.groq.com/openai/v1"),
-        base_env: &["GROQ_API_BASE"],
-        key_env: &["GROQ_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // get_llm_provider_logic: DeepSeek's default base is its /beta endpoint.
-    Preset {
-        name: "deepseek",
-        base: Some("https://api.deepseek.com/beta"),
-        base_env: &["DEEPSEEK_API_BASE"],
-        key_env: &["DEEPSEEK_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // get_llm_provider_logic: four key variables, in this order.
-    Preset {
-        name: "together_ai",
-        base: Some("https://api.together.xyz/v1"),
-        base_env: &["TOGETHER_AI_API_BASE"],
-        key_env: &[
-            "TOGETHER_API_KEY",
-            "TOGETHER_AI_API_KEY",
-            "TOGETHERAI_API_KEY",
-            "TOGETHER_AI_TOKEN",
-        ],
-        key: KeyRule::Required,
-    },
-    // litellm/main.py (openrouter branch): OPENROUTER_API_BASE, OPENROUTER_API_KEY or OR_API_KEY.
-    Preset {
-        name: "openrouter",
-        base: Some("https://openrouter.ai/api/v1"),
-        base_env: &["OPENROUTER_API_BASE"],
-        key_env: &["OPENROUTER_API_KEY", "OR_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // XAIChatConfig (litellm.constants.XAI_API_BASE).
-    Preset {
-        name: "xai",
-        base: Some("https://api.x.ai/v1"),
-        base_env: &["XAI_API_BASE"],
-        key_env: &["XAI_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // FireworksAIConfig.
-    Preset {
-        name: "fireworks_ai",
-        base: Some("https://api.fireworks.ai/inference/v1"),
-        base_env: &["FIREWORKS_API_BASE"],
-        key_env: &[
-            "FIREWORKS_API_KEY",
-            "FIREWORKS_AI_API_KEY",
-            "FIREWORKSAI_API_KEY",
-            "FIREWORKS_AI_TOKEN",
-        ],
-        key: KeyRule::Required,
-    },
-    // PerplexityChatConfig.
-    Preset {
-        name: "perplexity",
-        base: Some("https://api.perplexity.ai"),
-        base_env: &["PERPLEXITY_API_BASE"],
-        key_env: &["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // get_llm_provider_logic.
-    Preset {
-        name: "cerebras",
-        base: Some("https://api.cerebras.ai/v1"),
-        base_env: &["CEREBRAS_API_BASE"],
-        key_env: &["CEREBRAS_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // DeepInfraConfig.
-    Preset {
-        name: "deepinfra",
-        base: Some("https://api.deepinfra.com/v1/openai"),
-        base_env: &["DEEPINFRA_API_BASE"],
-        key_env: &["DEEPINFRA_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // HostedVLLMChatConfig: no default address; "fake-api-key" without a key.
-    Preset {
-        name: "hosted_vllm",
-        base: None,
-        base_env: &["HOSTED_VLLM_API_BASE"],
-        key_env: &["HOSTED_VLLM_API_KEY"],
-        key: KeyRule::Placeholder("fake-api-key"),
-    },
-    // LMStudioChatConfig: likewise.
-    Preset {
-        name: "lm_studio",
-        base: None,
-        base_env: &["LM_STUDIO_API_BASE"],
-        key_env: &["LM_STUDIO_API_KEY"],
-        key: KeyRule::Placeholder("fake-api-key"),
-    },
-    // LlamafileChatConfig: llamafile's own default address.
-    Preset {
-        name: "llamafile",
-        base: Some("http://127.0.0.1:8080/v1"),
-        base_env: &["LLAMAFILE_API_BASE"],
-        key_env: &["LLAMAFILE_API_KEY"],
-        key: KeyRule::Placeholder("fake-api-key"),
-    },
-    // OllamaConfig / OllamaChatConfig.get_complete_url, main.py's OLLAMA_API_BASE;
-    // OLLAMA_API_KEY is sent as a Bearer token when set (Ollama behind a proxy).
-    Preset {
-        name: "ollama",
-        base: Some("http://localhost:11434"),
-        base_env: &["OLLAMA_API_BASE"],
-        key_env: &["OLLAMA_API_KEY"],
-        key: KeyRule::None,
-    },
-    Preset {
-        name: "ollama_chat",
-        base: Some("http://localhost:11434"),
-        base_env: &["OLLAMA_API_BASE"],
-        key_env: &["OLLAMA_API_KEY"],
-        key: KeyRule::None,
-    },
-    // Google AI Studio: GeminiModelInfo.get_api_base (GEMINI_API_BASE, else the bare
-    // host; the filter adds /v1beta) and main.py's key order: GOOGLE_API_KEY or
-    // GEMINI_API_KEY (get_api_key_from_env), then the older PALM_API_KEY.
-    Preset {
-        name: "gemini",
-        base: Some("https://generativelanguage.googleapis.com"),
-        base_env: &["GEMINI_API_BASE"],
-        key_env: &["GOOGLE_API_KEY", "GEMINI_API_KEY", "PALM_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // litellm/main.py (cohere_chat and embedding branches): COHERE_API_BASE, else
-    // https://api.cohere.com/v2/chat; key: COHERE_API_KEY, then CO_API_KEY. The
-    // filter serves /v2/chat and /v2/embed under the host, so a base naming an
-    // endpoint (`…/v2/chat`) is cut back to it (`upstream::Deployment::new`).
-    Preset {
-        name: "cohere",
-        base: Some("https://api.cohere.com"),
-        base_env: &["COHERE_API_BASE"],
-        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
-        key: KeyRule::Required,
-    },
-    Preset {
-        name: "cohere_chat",
-        base: Some("https://api.cohere.com"),
-        base_env: &["COHERE_API_BASE"],
-        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
-        key: KeyRule::Required,
-    },
-    // HuggingFaceChatConfig.get_complete_url: HF_API_BASE, HUGGINGFACE_API_BASE, else
-    // the Hugging Face router; main.py: HF_TOKEN, then HUGGINGFACE_API_KEY. A
-    // self-hosted TGI needs no key; the router does (`Compiler::huggingface_router`).
-    Preset {
-        name: "huggingface",
-        base: Some(HUGGINGFACE_ROUTER),
-        base_env: &["HF_API_BASE", "HUGGINGFACE_API_BASE"],
-        key_env: &["HF_TOKEN", "HUGGINGFACE_API_KEY"],
-        key: KeyRule::None,
-    },
-];
-
-/// The preset of a provider prefix.
-pub fn preset(name: &str) -> Option<&'static Preset> {
-    PRESETS.iter().find(|p| p.name == name)
-}
-
-/// Every provider prefix LiteLLM knows (its `LlmProviders` enum). A `model` whose first
-/// segment is not one of these is a bare model name that happens to contain a slash
-/// (`meta-llama/Llama-3-8B` on an OpenAI-compatible server).
-pub const LITELLM_PROVIDERS: &[&str] = &[
-    "openai",
-    "openai_like",
-    "jina_ai",
-    "xai",
-    "custom_openai",
-    "text-completion-openai",
-    "cohere",
-    "cohere_chat",
-    "clarifai",
-    "anthropic",
-    "anthropic_text",
-    "bytez",
-    "replicate",
-    "runwayml",
-    "huggingface",
-    "together_ai",
-    "openrouter",
-    "datarobot",
-    "vertex_ai",
-    "vertex_ai_beta",
-    "gemini",
-    "ai21",
-    "baseten",
-    "azure",
-    "azure_text",
-    "azure_ai",
-    "sagemaker",
-    "sagemaker_chat",
-    "bedrock",
-    "vllm",
-    "nlp_cloud",
-    "petals",
-    "oobabooga",
-    "ollama",
-    "ollama_chat",
-    "deepinfra",
-    "perplexity",
-    "mistral",
-    "milvus",
-    "groq",
-    "nvidia_nim",
-    "cerebras",
-    "ai21_chat",
-    "volcengine",
-    "codestral",
-    "text-completion-codestral",
-    "dashscope",
-    "moonshot",
-    "v0",
-    "morph",
-    "lambda_ai",
-    "deepseek",
-    "sambanova",
-    "maritalk",
-    "voyage",
-    "cloudflare",
-    "xinference",
-    "fireworks_ai",
-    "friendliai",
-    "featherless_ai",
-    "watsonx",
-    "watsonx_text",
-    "triton",
-    "predibase",
-    "databricks",
-    "empower",
-    "github",
-    "compactifai",
-    "docker_model_runner",
-    "custom",
-    "litellm_proxy",
-    "hosted_vllm",
-    "llamafile",
-    "lm_studio",
-    "galadriel",
-    "nebius",
-    "infinity",
-    "deepgram",
-    "elevenlabs",
-    "novita",
-    "aiohttp_openai",
-    "langfuse",
-    "humanloop",
-    "topaz",
-    "assemblyai",
-    "github_copilot",
-    "snowflake",
-    "gradient_ai",
-    "meta_llama",
-    "nscale",
-    "pg_vector",
-    "hyperbolic",
-    "recraft",
-    "fal_ai",
-    "heroku",
-    "aiml",
-    "cometapi",
-    "oci",
-    "auto_router",
-    "vercel_ai_gateway",
-    "dotprompt",
-    "wandb",
-    "ovhcloud",
-    "lemonade",
-    "chatgpt",
-    "gradient",
-    "aleph_alpha",
-    "palm",
-    "vertex_ai_anthropic",
-];
-
-/// The providers Switchyard serves, as the warning for an unsupported provider names
-/// them: each with the LiteLLM prefixes that reach it. Every prefix listed here is one
-/// `ProviderKind::from_litellm_prefix` knows, and every LiteLLM prefix it knows is
-/// listed here (tested).
-pub const SERVED_PROVIDERS: &[ServedProvider] = &[
-    ServedProvider {
-        name: "openai",
-        prefixes: &[
-            "openai",
-            "custom_openai",
-            "openai_like",
-            "text-completion-openai",
-        ],
-    },
-    ServedProvider {
-        name: "azure",
-        prefixes: &["azure", "azure_text"],
-    },
-    ServedProvider {
-        name: "anthropic",
-        prefixes: &["anthropic"],
-    },
-    ServedProvider {
-        name: "gemini",
-        prefixes: &["gemini"],
-    },
-    ServedProvider {
-        name: "vertex_ai",
-        prefixes: &["vertex_ai"],
-    },
-    ServedProvider {
-        name: "bedrock",
-        prefixes: &["bedrock"],
-    },
-    ServedProvider {
-        name: "ollama",
-        prefixes: &["ollama", "ollama_chat"],
-    },
-    ServedProvider {
-        name: "cohere",
-        prefixes: &["cohere", "cohere_chat"],
-    },
-    ServedProvider {
-        name: "huggingface",
-        prefixes: &["huggingface"],
-    },
-    ServedProvider {
-        name: "the OpenAI-compatible clouds and servers",
-        prefixes: &[
-            "mistral",
-            "groq",
-            "deepseek",
-            "together_ai",
-            "openrouter",
-            "xai",
-            "fireworks_ai",
-            "perplexity",
-            "cerebras",
-            "deepinfra",
-            "hosted_vllm",
-            "lm_studio",
-            "llamafile",
-        ],
-    },
-];
-
-/// One row of [`SERVED_PROVIDERS`].
-#[derive(Debug, Clone, Copy)]
-pub struct ServedProvider {
-    /// How messages name it.
-    pub name: &'static str,
-    /// The LiteLLM prefixes that reach it.
-    pub prefixes: &'static [&'static str],
+/// LiteLLM's client defaults for a provider prefix without a preset (`openai`,
+/// `text-completion-openai`, `anthropic`, `azure`, `azure_text`), if it has them.
+pub fn client_default(prefix: &str) -> Option<&'static ClientDefault> {
+    ProviderKind::from_litellm_prefix(prefix)
+        .and_then(|kind| kind.descriptor().client_default_for(prefix))
 }
 
 /// The served providers as a sentence: `openai, azure, … and the OpenAI-compatible
-/// clouds and servers`.
+/// clouds and servers` (the descriptors' groups, in [`SERVED_GROUPS`]' order).
 pub fn served_providers_sentence() -> String {
-    let names: Vec<&str> = SERVED_PROVIDERS.iter().map(|s| s.name).collect();
-    match names.split_last() {
+    match SERVED_GROUPS.split_last() {
         Some((last, [])) => last.to_string(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
         None => String::new(),
@@ -512,9 +121,11 @@ mod tests {
 
     #[test]
     fn served_providers_agree_with_the_filters_prefixes() {
-        let served: Vec<&str> = SERVED_PROVIDERS
+        // The served prefixes are the descriptors' (the contract crate tests that each
+        // is listed once and is a LiteLLM prefix).
+        let served: Vec<&str> = ProviderKind::ALL
             .iter()
-            .flat_map(|s| s.prefixes.iter().copied())
+            .flat_map(|k| k.descriptor().prefixes.iter().copied())
             .collect();
         for prefix in &served {
             assert!(
@@ -522,7 +133,7 @@ mod tests {
                 "{prefix} is listed as served but the filter does not know it"
             );
             assert!(
-                LITELLM_PROVIDERS.contains(prefix),
+                LITELLM_PREFIXES.contains(prefix),
                 "{prefix} is not a LiteLLM provider prefix"
             );
             assert_eq!(
@@ -531,20 +142,58 @@ mod tests {
                 "{prefix} is listed twice"
             );
         }
-        for prefix in LITELLM_PROVIDERS {
+        for prefix in LITELLM_PREFIXES {
             assert_eq!(
                 served.contains(prefix),
                 ProviderKind::from_litellm_prefix(prefix).is_some(),
-                "{prefix}: SERVED_PROVIDERS and ProviderKind::from_litellm_prefix disagree"
+                "{prefix}: the descriptors and ProviderKind::from_litellm_prefix disagree"
             );
         }
-        for preset in PRESETS {
-            assert!(
-                served.contains(&preset.name),
-                "preset {} is not served",
-                preset.name
-            );
-        }
+        // The prefixes with a preset, as the hand-kept table had them.
+        let with_preset: Vec<&str> = served
+            .iter()
+            .copied()
+            .filter(|p| preset(p).is_some())
+            .collect();
+        assert_eq!(
+            with_preset,
+            [
+                "mistral",
+                "groq",
+                "deepseek",
+                "together_ai",
+                "openrouter",
+                "xai",
+                "fireworks_ai",
+                "perplexity",
+                "cerebras",
+                "deepinfra",
+                "hosted_vllm",
+                "lm_studio",
+                "llamafile",
+                "ollama",
+                "ollama_chat",
+                "gemini",
+                "cohere",
+                "cohere_chat",
+                "huggingface",
+            ]
+        );
+        let with_client_default: Vec<&str> = served
+            .iter()
+            .copied()
+            .filter(|p| client_default(p).is_some())
+            .collect();
+        assert_eq!(
+            with_client_default,
+            [
+                "openai",
+                "text-completion-openai",
+                "azure",
+                "azure_text",
+                "anthropic"
+            ]
+        );
         assert_eq!(
             served_providers_sentence(),
             "openai, azure, anthropic, gemini, vertex_ai, bedrock, ollama, cohere, huggingface and the OpenAI-compatible clouds and servers"

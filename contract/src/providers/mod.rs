@@ -1,12 +1,21 @@
 //! The providers a deployment may be, as the config compiler writes them into the
-//! plugin config and the filter reads them: each provider's LiteLLM prefix, its name
-//! in headers, logs and spend rows, and LiteLLM's inference of a provider from a bare
-//! model name. What the filter does per provider (translation, parameter tables)
-//! stays in the filter; the provider rules the config compiler checks too are in
-//! this module's submodules.
+//! plugin config and the filter reads them: each provider's [`ProviderDescriptor`]
+//! (LiteLLM prefixes, its name in headers, logs and spend rows, presets and default
+//! bases, key variables), the prefixes LiteLLM knows, and LiteLLM's inference of a
+//! provider from a bare model name. What the filter does per provider (translation,
+//! parameter tables) stays in the filter's registry; the provider rules the config
+//! compiler checks too are in this module's submodules.
 
 pub mod bedrock;
+mod descriptor;
+mod litellm_prefixes;
 pub mod vertex;
+
+pub use descriptor::{
+    ClientDefault, KeyRule, KeyWithOwnBase, Preset, ProviderDescriptor, ANTHROPIC_API_BASE,
+    HUGGINGFACE_ROUTER, OPENAI_API_BASE, OPENAI_COMPATIBLE_GROUP, SERVED_GROUPS,
+};
+pub use litellm_prefixes::LITELLM_PREFIXES;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,64 +88,16 @@ impl ProviderKind {
     /// Maps a LiteLLM provider prefix (`openai`, `azure`, `anthropic`, …) to the
     /// provider, or `None` when Switchyard does not translate for it yet.
     pub fn from_litellm_prefix(prefix: &str) -> Option<ProviderKind> {
-        Some(match prefix {
-            "openai" | "custom_openai" | "openai_like" | "text-completion-openai" => {
-                ProviderKind::Openai
-            }
-            "azure" | "azure_text" => ProviderKind::Azure,
-            "anthropic" => ProviderKind::Anthropic,
-            "mistral" => ProviderKind::Mistral,
-            "groq" => ProviderKind::Groq,
-            "deepseek" => ProviderKind::Deepseek,
-            "together_ai" => ProviderKind::TogetherAi,
-            "openrouter" => ProviderKind::Openrouter,
-            "xai" => ProviderKind::Xai,
-            "fireworks_ai" => ProviderKind::FireworksAi,
-            "perplexity" => ProviderKind::Perplexity,
-            "cerebras" => ProviderKind::Cerebras,
-            "deepinfra" => ProviderKind::Deepinfra,
-            "hosted_vllm" => ProviderKind::HostedVllm,
-            "lm_studio" => ProviderKind::LmStudio,
-            "llamafile" => ProviderKind::Llamafile,
-            "ollama" => ProviderKind::Ollama,
-            "ollama_chat" => ProviderKind::OllamaChat,
-            "gemini" => ProviderKind::Gemini,
-            "cohere" | "cohere_chat" => ProviderKind::Cohere,
-            "huggingface" => ProviderKind::Huggingface,
-            "bedrock" => ProviderKind::Bedrock,
-            "vertex_ai" => ProviderKind::VertexAi,
-            _ => return None,
-        })
+        ProviderKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.descriptor().prefixes.contains(&prefix))
     }
 
     /// LiteLLM's name for the provider, used in logs, headers, spend rows and
     /// error messages.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Openai => "openai",
-            ProviderKind::Azure => "azure",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::Mistral => "mistral",
-            ProviderKind::Groq => "groq",
-            ProviderKind::Deepseek => "deepseek",
-            ProviderKind::TogetherAi => "together_ai",
-            ProviderKind::Openrouter => "openrouter",
-            ProviderKind::Xai => "xai",
-            ProviderKind::FireworksAi => "fireworks_ai",
-            ProviderKind::Perplexity => "perplexity",
-            ProviderKind::Cerebras => "cerebras",
-            ProviderKind::Deepinfra => "deepinfra",
-            ProviderKind::HostedVllm => "hosted_vllm",
-            ProviderKind::LmStudio => "lm_studio",
-            ProviderKind::Llamafile => "llamafile",
-            ProviderKind::Ollama => "ollama",
-            ProviderKind::OllamaChat => "ollama_chat",
-            ProviderKind::Gemini => "gemini",
-            ProviderKind::Cohere => "cohere",
-            ProviderKind::Huggingface | ProviderKind::HuggingfaceGenerate => "huggingface",
-            ProviderKind::Bedrock => "bedrock",
-            ProviderKind::VertexAi => "vertex_ai",
-        }
+        self.descriptor().name
     }
 
     /// Every provider, in declaration order.
@@ -169,33 +130,30 @@ impl ProviderKind {
 }
 
 /// The provider LiteLLM assigns to a bare model name (no `provider/` prefix), e.g.
-/// `gpt-4o` → `openai`, `claude-3-5-sonnet-20240620` → `anthropic`.
+/// `gpt-4o` → `openai`, `claude-3-5-sonnet-20240620` → `anthropic`: the provider
+/// whose [`ProviderDescriptor::bare_model_prefixes`] start the name.
 pub fn infer_provider(model: &str) -> Option<&'static str> {
-    const OPENAI_PREFIXES: &[&str] = &[
-        "gpt-",
-        "chatgpt-",
-        "o1",
-        "o3",
-        "o4",
-        "text-embedding-",
-        "text-davinci",
-        "davinci",
-        "babbage",
-        "text-moderation",
-        "omni-moderation",
-        "dall-e",
-        "whisper",
-        "tts-",
-        "ft:gpt-",
-        "codex-",
-    ];
-    if model.starts_with("claude") {
-        return Some("anthropic");
-    }
-    if OPENAI_PREFIXES.iter().any(|p| model.starts_with(p)) {
-        return Some("openai");
-    }
-    None
+    infer_by(model, |d| d.bare_model_prefixes)
+}
+
+/// The provider LiteLLM assigns to a bare model name when the entry has no
+/// `api_base` (`gemini-…` → `vertex_ai`, `command-…` → `cohere`, `mistral-…` →
+/// `mistral`): the provider whose
+/// [`ProviderDescriptor::bare_model_prefixes_without_api_base`] start the name.
+pub fn infer_provider_without_api_base(model: &str) -> Option<&'static str> {
+    infer_by(model, |d| d.bare_model_prefixes_without_api_base)
+}
+
+/// The name of the first provider one of whose `prefixes` starts `model`.
+fn infer_by(
+    model: &str,
+    prefixes: fn(&ProviderDescriptor) -> &'static [&'static str],
+) -> Option<&'static str> {
+    ProviderKind::ALL
+        .iter()
+        .map(|kind| kind.descriptor())
+        .find(|d| prefixes(d).iter().any(|p| model.starts_with(p)))
+        .map(|d| d.name)
 }
 
 #[cfg(test)]
@@ -213,6 +171,32 @@ mod tests {
             Some("anthropic")
         );
         assert_eq!(infer_provider("llama3"), None);
+        assert_eq!(
+            infer_provider("gemini-2.5-flash"),
+            None,
+            "needs no api_base"
+        );
+    }
+
+    #[test]
+    fn bare_names_without_an_api_base_get_litellms_providers() {
+        for (model, provider) in [
+            ("gemini-1.5-pro", "vertex_ai"),
+            ("chat-bison", "vertex_ai"),
+            ("text-bison@001", "vertex_ai"),
+            ("command-r-plus", "cohere"),
+            ("mistral-large-latest", "mistral"),
+            ("open-mistral-7b", "mistral"),
+            ("codestral-latest", "mistral"),
+        ] {
+            assert_eq!(
+                infer_provider_without_api_base(model),
+                Some(provider),
+                "{model}"
+            );
+        }
+        assert_eq!(infer_provider_without_api_base("gpt-4o"), None);
+        assert_eq!(infer_provider_without_api_base("llama3"), None);
     }
 
     #[test]
@@ -333,5 +317,91 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 24);
+    }
+
+    #[test]
+    fn descriptors_name_their_groups_and_prefixes_once() {
+        let mut seen = std::collections::HashSet::new();
+        for &kind in ProviderKind::ALL {
+            let d = kind.descriptor();
+            assert!(
+                SERVED_GROUPS.contains(&d.served_as),
+                "{kind:?}: {} is not in SERVED_GROUPS",
+                d.served_as
+            );
+            for prefix in d.prefixes {
+                assert!(seen.insert(*prefix), "{prefix} selects two providers");
+                assert!(
+                    LITELLM_PREFIXES.contains(prefix),
+                    "{prefix} is not a LiteLLM provider prefix"
+                );
+                assert_eq!(ProviderKind::from_litellm_prefix(prefix), Some(kind));
+            }
+            assert!(
+                d.preset.is_none() || d.client_default.is_none(),
+                "{kind:?}: a preset or client defaults, not both"
+            );
+            if let Some(client) = &d.client_default {
+                for prefix in client.prefixes {
+                    assert!(d.prefixes.contains(prefix), "{kind:?}: {prefix}");
+                }
+            }
+        }
+        for group in SERVED_GROUPS {
+            assert!(
+                ProviderKind::ALL
+                    .iter()
+                    .any(|k| k.descriptor().served_as == *group),
+                "{group} names no provider"
+            );
+        }
+        // Every LiteLLM prefix the gateway serves has a descriptor, and only those.
+        for prefix in LITELLM_PREFIXES {
+            assert_eq!(
+                seen.contains(prefix),
+                ProviderKind::from_litellm_prefix(prefix).is_some(),
+                "{prefix}"
+            );
+        }
+    }
+
+    /// The first cells of the rows of the Markdown table under `heading` in `doc`.
+    fn first_cells<'a>(doc: &'a str, heading: &str) -> Vec<&'a str> {
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with(heading))
+            .unwrap_or_else(|| panic!("docs/providers.md has no section {heading:?}"));
+        section
+            .lines()
+            .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+            .skip(1) // the header row
+            .filter_map(|l| l.split('|').nth(1))
+            .collect()
+    }
+
+    #[test]
+    fn docs_list_every_provider_prefix() {
+        let doc = include_str!("../../../docs/providers.md");
+        let mut missing = Vec::new();
+        for heading in ["Provider table", "Provider × feature matrix"] {
+            let cells = first_cells(doc, heading);
+            assert!(!cells.is_empty(), "{heading}: no rows");
+            for &kind in ProviderKind::ALL {
+                for prefix in kind.descriptor().prefixes {
+                    let listed = cells.iter().any(|cell| {
+                        cell.contains(&format!("`{prefix}/"))
+                            || cell.contains(&format!("`{prefix}`"))
+                    });
+                    if !listed {
+                        missing.push(format!("{heading}: `{prefix}/` ({kind:?})"));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/providers.md has no row for:\n{}",
+            missing.join("\n")
+        );
     }
 }

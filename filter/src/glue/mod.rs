@@ -8,6 +8,7 @@
 mod abi;
 mod deadlines;
 mod google;
+mod spend_reports;
 
 use std::rc::Rc;
 
@@ -16,7 +17,6 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::host::{Flow, Host, Level};
 use crate::plugin_config::{PluginConfig, SpendReporting};
-use crate::spend;
 use crate::stages::responder::ResponderExchange;
 use crate::stages::router::{Router, RouterExchange};
 use crate::stages::upstream::{Upstream, UpstreamExchange};
@@ -142,6 +142,9 @@ impl Host for WasmHost {
     fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
         abi::get_shared_data(key).ok().and_then(|(v, _)| v)
     }
+    fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
+        spend_reports::enqueue(report, now_ms);
+    }
     fn resume_response(&mut self) {
         if let Err(s) = abi::resume_response() {
             log_failure("resume response", s);
@@ -205,7 +208,8 @@ enum Stage {
 
 struct SwitchyardRoot {
     stage: Option<Stage>,
-    reporter: Option<Reporter>,
+    /// Router stage with spend reporting: this worker's reporter.
+    reporter: Option<spend_reports::Reporter>,
     /// Upstream stage with Vertex deployments: their Google access tokens.
     tokens: Option<google::TokenKeeper>,
     /// This root keeps the worker's per-attempt deadlines (`deadlines`).
@@ -233,43 +237,6 @@ impl SwitchyardRoot {
     }
 }
 
-/// Sends this worker's queued spend reports to the keyservice (router stage only):
-/// the policy is [`spend::queue::SpendReporter`]'s; here, the gauge and shutdown.
-struct Reporter {
-    /// Batching, retries and drops, through [`WasmHost`].
-    policy: spend::queue::SpendReporter,
-    /// The gauge [`PENDING_GAUGE`] (shared by every worker: each adds its own change).
-    pending_gauge: Option<u32>,
-    /// What this worker last added to the gauge.
-    published: i64,
-    /// Envoy is shutting the VM down (`on_done` said "not yet"): every queued report
-    /// goes out at once, and `proxy_done` follows the last answer.
-    draining: bool,
-}
-
-/// Envoy gauge (`wasmcustom.switchyard_spend_reports_pending`): spend reports queued
-/// in the workers and not yet taken by the keyservice. `switchyard up` waits for it to
-/// reach 0 (after draining the listener) before it stops Envoy.
-const PENDING_GAUGE: &str = "switchyard_spend_reports_pending";
-
-impl Reporter {
-    /// Brings the shared gauge up to this worker's queue length.
-    fn publish(&mut self) {
-        let Some(id) = self.pending_gauge else {
-            return;
-        };
-        let pending = self.policy.pending() as i64;
-        let delta = pending - self.published;
-        if delta != 0 && proxy_wasm::hostcalls::increment_metric(id, delta).is_ok() {
-            self.published = pending;
-        }
-    }
-}
-
-/// How often the queue is looked at (the reports per callout and callouts per tick
-/// are [`spend::queue`]'s).
-const REPORT_TICK_MS: u32 = 100;
-
 fn now_ms() -> u64 {
     abi::now_nanos().map(|n| n / 1_000_000).unwrap_or(0)
 }
@@ -295,36 +262,20 @@ impl Context for SwitchyardRoot {
             .flatten()
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
-        if !reporter.policy.on_answer(&mut WasmHost, token, status) {
-            return;
-        }
-        reporter.publish();
-        if reporter.draining && reporter.policy.is_idle() {
-            // Shutting down: what could be sent was answered (a report the keyservice
-            // failed is not retried now; it is lost with the VM).
-            let _ = proxy_wasm::hostcalls::done();
-        }
+        reporter.on_answer(&mut WasmHost, token, status);
     }
 
     /// The VM is going away (Envoy stops, or the plugin is replaced): send every
     /// queued report at once, backoffs ignored, and ask Envoy to wait for the answers
     /// (`proxy_done` follows the last one). Whether Envoy keeps its event loop running
     /// that long is Envoy's choice: `switchyard up` drains the listener and waits for
-    /// the queues to empty (the [`PENDING_GAUGE`]) before it stops Envoy.
+    /// the queues to empty (the pending-reports gauge, `spend_reports`) before it
+    /// stops Envoy.
     fn on_done(&mut self) -> bool {
         let Some(reporter) = self.reporter.as_mut() else {
             return true;
         };
-        reporter.draining = true;
-        let (queued, sent) = reporter.policy.drain(&mut WasmHost);
-        reporter.publish();
-        let _ = abi::log(
-            if queued > 0 { LOG_WARN } else { LOG_INFO },
-            &format!(
-                "switchyard: the VM stops with {queued} spend report(s) queued; {sent} last batch(es) sent"
-            ),
-        );
-        reporter.policy.is_idle()
+        reporter.on_done(&mut WasmHost)
     }
 }
 
@@ -393,20 +344,10 @@ impl RootContext for SwitchyardRoot {
                         },
                         None => None,
                     };
-                    if !self.set_tick(REPORT_TICK_MS) {
+                    if !self.set_tick(spend_reports::REPORT_TICK_MS) {
                         return false;
                     }
-                    let pending_gauge = proxy_wasm::hostcalls::define_metric(
-                        proxy_wasm::types::MetricType::Gauge,
-                        PENDING_GAUGE,
-                    )
-                    .ok();
-                    self.reporter = Some(Reporter {
-                        policy: spend::queue::SpendReporter::new(r.cluster, authorization),
-                        pending_gauge,
-                        published: 0,
-                        draining: false,
-                    });
+                    self.reporter = Some(spend_reports::Reporter::new(r.cluster, authorization));
                 }
                 true
             }
@@ -464,10 +405,7 @@ impl RootContext for SwitchyardRoot {
         let Some(reporter) = self.reporter.as_mut() else {
             return;
         };
-        reporter
-            .policy
-            .send_due(&mut WasmHost, now_ms(), spend::queue::BATCHES_PER_TICK);
-        reporter.publish();
+        reporter.on_tick(&mut WasmHost, now_ms());
     }
 }
 

@@ -4,11 +4,11 @@
 //! user, team, parallel-request lease and the request's **admission id** in request
 //! headers; the responder stage keeps them in filter state ([`KeyFacts`]). When an
 //! answer completes, the upstream stage builds a LiteLLM spend-log row ([`report`],
-//! the contract's [`SpendRecord`]) and queues it through its host
-//! (`Host::queue_spend_report`: by default on its worker, [`SpendQueue`], one per wasm
-//! VM); the router stage's root context sends the queue to the keyservice's
-//! `POST /spend/record` every 100 ms and retries failed reports with backoff
-//! ([`queue::SpendReporter`]).
+//! the contract's [`SpendRecord`]) and hands it to its host
+//! (`Host::queue_spend_report`), which keeps it in its worker's [`SpendQueue`] (the
+//! proxy-wasm glue: one per wasm VM); the router stage's root context sends the queue
+//! to the keyservice's `POST /spend/record` every 100 ms and retries failed reports
+//! with backoff ([`queue::SpendReporter`]).
 //!
 //! **Identity.** A row is keyed on the admission id ([`KeyFacts::spend_key`]), which
 //! the keyservice draws at random for every admission and which never reaches a
@@ -57,8 +57,8 @@ use crate::endpoint::{ClientApi, Endpoint};
 
 pub mod queue;
 
-// The worker's queue of reports and the policy that sends them (see `queue`).
-pub use queue::{batch, enqueue, SpendQueue, MAX_QUEUED, QUEUE};
+// A worker's queue of reports and the policy that sends them (see `queue`).
+pub use queue::{batch, PendingGauge, SpendQueue, SpendReporter, MAX_QUEUED};
 
 /// Filter state holding [`KeyFacts`].
 pub const KEY_PROPERTY: &str = "switchyard_key";

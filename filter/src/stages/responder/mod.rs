@@ -528,9 +528,8 @@ mod tests {
     fn local_answers_to_llm_calls_are_reported() {
         // A mock answered here is a spend-log row (no spend), keyed on the admission;
         // so is an error the router stage found.
-        let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-        take();
-        through_with(
+        let take = |host: &MockHost| host.take_spend_reports();
+        let host = through_with(
             r#"{"model":"a","mock_response":"hi","tags":["t1"],"metadata":{"env":"ci"}}"#,
             &[
                 (CLIENT_MOCK_HEADER, CLIENT_MOCK_ALLOWED),
@@ -539,8 +538,8 @@ mod tests {
                 (crate::spend::ADMISSION_HEADER, "lease-1"),
             ],
         );
-        let due = take();
-        let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        let due = take(&host);
+        let row: Value = serde_json::from_slice(due.last().unwrap()).unwrap();
         assert_eq!(row["request_id"], "lease-1");
         assert_eq!(row["metadata"]["client_request_id"], "rid-3");
         assert_eq!(row["status"], "success");
@@ -554,30 +553,29 @@ mod tests {
             serde_json::json!({"env": "ci"})
         );
 
-        through_with(
+        let host = through_with(
             r#"{"model":"nope"}"#,
             &[
                 ("x-switchyard-lease", "lease-2"),
                 (crate::spend::ADMISSION_HEADER, "lease-2"),
             ],
         );
-        let due = take();
-        let row: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+        let due = take(&host);
+        let row: Value = serde_json::from_slice(due.last().unwrap()).unwrap();
         assert_eq!(row["status"], "failure");
         assert_eq!(row["request_id"], "lease-2:local:failed");
 
         // /models is not an LLM call: no row.
-        through("GET", "/v1/models", "", None);
-        assert!(take().is_empty());
+        let host = through("GET", "/v1/models", "", None);
+        assert!(take(&host).is_empty());
     }
 
     #[test]
     fn the_end_of_a_request_frees_its_slot_once() {
-        let take = || crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-        take();
-        let releases = |due: Vec<(u64, Vec<u8>)>| -> Vec<Value> {
+        let take = |host: &MockHost| host.take_spend_reports();
+        let releases = |due: Vec<Vec<u8>>| -> Vec<Value> {
             due.iter()
-                .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
+                .map(|b| serde_json::from_slice::<Value>(b).unwrap())
                 .filter(|v| v.get("release_lease").is_some())
                 .collect()
         };
@@ -595,7 +593,7 @@ mod tests {
             .insert("response.code_details".into(), b"via_upstream".to_vec());
         ResponderExchange::default().on_log(&mut host);
         assert_eq!(
-            releases(take()),
+            releases(take(&host)),
             vec![serde_json::json!({"release_lease": "L1"})]
         );
         // Ended by an internal redirect: the replay goes on with the slot.
@@ -604,7 +602,7 @@ mod tests {
             b"internal_redirect".to_vec(),
         );
         ResponderExchange::default().on_log(&mut host);
-        assert!(releases(take()).is_empty());
+        assert!(releases(take(&host)).is_empty());
     }
 
     #[test]

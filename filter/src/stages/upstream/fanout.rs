@@ -486,11 +486,11 @@ mod tests {
         ex.on_response_body(up, host, n, true)
     }
 
-    fn spend_reports() -> Vec<Value> {
-        crate::spend::QUEUE
-            .with(|q| q.borrow_mut().due(u64::MAX, usize::MAX))
+    /// The spend reports `host` was given since the last look, parsed.
+    fn spend_reports(host: &MockHost) -> Vec<Value> {
+        host.take_spend_reports()
             .into_iter()
-            .map(|(_, body)| serde_json::from_slice(&body).unwrap())
+            .map(|body| serde_json::from_slice(&body).unwrap())
             .collect()
     }
 
@@ -563,7 +563,7 @@ mod tests {
             .parse()
             .unwrap();
         assert!((cost - 6.0 * 1e-6).abs() < 1e-15, "{cost}");
-        let report = spend_reports()
+        let report = spend_reports(&host)
             .into_iter()
             .rfind(|r| r["request_id"] == "adm-fan")
             .unwrap();
@@ -628,7 +628,7 @@ mod tests {
             message.contains("Too many requests") && message.contains("input[2] of 3"),
             "{message}"
         );
-        let report = spend_reports()
+        let report = spend_reports(&host)
             .into_iter()
             .rfind(|r| r["api_key"] == "kh-fan")
             .unwrap();

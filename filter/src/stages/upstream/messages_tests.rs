@@ -468,10 +468,10 @@ fn spend_is_recorded_as_anthropic_messages() {
         "application/json",
         br#"{"type":"message","usage":{"input_tokens":100,"output_tokens":50}}"#,
     );
-    let due = crate::spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
+    let due = host.take_spend_reports();
     let row: Value = due
         .iter()
-        .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
+        .filter_map(|body| serde_json::from_slice::<Value>(body).ok())
         .find(|v| v["api_key"] == "kh-messages")
         .expect("a spend report");
     assert_eq!(row["call_type"], "anthropic_messages");

@@ -674,8 +674,6 @@ fn an_answer_held_whole_and_cut_is_charged_by_its_size() {
     // Larger than Envoy's buffer (its 502), or cut by the provider: the bytes
     // received, or the content-length when larger, at 3 bytes a token.
     let up = Upstream::new(&cluster(&[config(ProviderKind::Openai, "m")]), &env).unwrap();
-    let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-    queued();
     let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
     host.properties.insert(
         KEY_PROPERTY.into(),
@@ -694,9 +692,9 @@ fn an_answer_held_whole_and_cut_is_charged_by_its_size() {
     host.response_body = vec![b'y'; 900];
     assert_eq!(ex.on_response_body(&up, &mut host, 900, false), Flow::Pause);
     ex.on_done(&up, &host);
-    let due = queued();
+    let due = host.take_spend_reports();
     assert_eq!(due.len(), 1);
-    let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+    let row: Value = serde_json::from_slice(&due[0]).unwrap();
     assert_eq!(row["completion_tokens"], 1000, "content-length 3000 / 3");
     assert_eq!(
         row["prompt_tokens"], 5,
@@ -879,8 +877,8 @@ fn azure_streams_lose_their_filter_annotations_and_keep_their_spend() {
         !out.contains("usage\":{"),
         "the client did not ask for usage: {out}"
     );
-    let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-    let report: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+    let due = host.take_spend_reports();
+    let report: Value = serde_json::from_slice(due.last().unwrap()).unwrap();
     assert_eq!(report["request_id"], "adm-azure");
     assert_eq!(
         (
@@ -918,17 +916,11 @@ fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
         ex.on_response_headers(&up, &mut host, false);
         let n = host.response_body.len();
         ex.on_response_body(&up, &mut host, n, true);
+        host.take_spend_reports()
     };
-    let before = spend::QUEUE.with(|q| q.borrow().len());
-    run(false);
-    assert_eq!(
-        spend::QUEUE.with(|q| q.borrow().len()),
-        before,
-        "no keys, no report"
-    );
-    run(true);
-    let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-    let last: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+    assert_eq!(run(false).len(), 0, "no keys, no report");
+    let due = run(true);
+    let last: Value = serde_json::from_slice(due.last().unwrap()).unwrap();
     assert_eq!(
         last["request_id"], "adm-ok",
         "keyed on the admission, never on the client's x-request-id"
@@ -968,8 +960,8 @@ fn answered_requests_queue_a_spend_report_when_keys_are_checked() {
     ex.on_response_headers(&up, &mut host, false);
     let n = host.response_body.len();
     ex.on_response_body(&up, &mut host, n, true);
-    let due = spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-    let failed: Value = serde_json::from_slice(&due.last().unwrap().1).unwrap();
+    let due = host.take_spend_reports();
+    let failed: Value = serde_json::from_slice(due.last().unwrap()).unwrap();
     assert_eq!(
         (failed["status"].as_str(), failed["spend"].as_f64()),
         (Some("failure"), Some(0.0))
@@ -991,8 +983,7 @@ fn an_attempt_that_ends_without_an_answer_is_reported() {
         admission: "l7".into(),
         ..Default::default()
     };
-    let queued = || spend::QUEUE.with(|q| q.borrow_mut().due(u64::MAX, usize::MAX));
-    queued();
+    let queued = |host: &MockHost| host.take_spend_reports();
     let mut host = request(
         "chat_completions",
         json!({"model": "x", "messages": [], "stream": true}),
@@ -1008,13 +999,13 @@ fn an_attempt_that_ends_without_an_answer_is_reported() {
     let n = host.response_body.len();
     ex.on_response_body(&up, &mut host, n, false);
     assert!(
-        queued().is_empty(),
+        queued(&host).is_empty(),
         "nothing is reported while the stream runs"
     );
     ex.on_done(&up, &host);
-    let due = queued();
+    let due = queued(&host);
     assert_eq!(due.len(), 1);
-    let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+    let row: Value = serde_json::from_slice(&due[0]).unwrap();
     // The answer had begun: charged what the provider produced, estimated
     // (issue 12 point 4). Prompt: the request's strings "model" "x" "messages"
     // "stream" = 20 bytes -> 7 tokens; output "Hi" -> 1 token.
@@ -1035,7 +1026,7 @@ fn an_attempt_that_ends_without_an_answer_is_reported() {
     );
     assert_eq!(row["request_id"], "l7:attempt-1:failed");
     ex.on_done(&up, &host);
-    assert!(queued().is_empty(), "reported once");
+    assert!(queued(&host).is_empty(), "reported once");
 
     // Before any answer (no response headers: a reset, a timeout): no spend.
     let mut host = request(
@@ -1045,8 +1036,8 @@ fn an_attempt_that_ends_without_an_answer_is_reported() {
     host.properties.insert(KEY_PROPERTY.into(), key.encode());
     let (ex, _) = send(&up, &mut host);
     ex.on_done(&up, &host);
-    let due = queued();
-    let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+    let due = queued(&host);
+    let row: Value = serde_json::from_slice(&due[0]).unwrap();
     assert_eq!(
         (row["status"].as_str(), row["spend"].as_f64()),
         (Some("failure"), Some(0.0))
@@ -1064,16 +1055,16 @@ fn an_attempt_that_ends_without_an_answer_is_reported() {
     let n = host.response_body.len();
     ex.on_response_body(&up, &mut host, n, true);
     ex.on_done(&up, &host);
-    let due = queued();
+    let due = queued(&host);
     assert_eq!(due.len(), 1);
-    let row: Value = serde_json::from_slice(&due[0].1).unwrap();
+    let row: Value = serde_json::from_slice(&due[0]).unwrap();
     assert_eq!(row["status"], "success");
 
     // Without keys nothing is reported, ever.
     let mut host = request("chat_completions", json!({"model": "x", "messages": []}));
     let (ex, _) = send(&up, &mut host);
     ex.on_done(&up, &host);
-    assert!(queued().is_empty());
+    assert!(queued(&host).is_empty());
 }
 
 #[test]
