@@ -2,7 +2,7 @@
 ``litellm_params``), through real Envoy with the built filter, measured from the
 client's side.
 
-The contract (``config/src/timeouts.rs``, ``docs/routing.md``):
+The contract (``config/src/plan/timeouts.rs``, ``docs/routing.md``):
 
 * ``timeout`` bounds each attempt's wait for its answer; where a group's deployments
   disagree the strictest applies to every attempt of the group (a fallback attempt

@@ -3,6 +3,15 @@
 //! `os.environ/` references), fallbacks, aliases and router settings. Run through
 //! `bench/micro` (or `cargo bench -p switchyard --bench compile`).
 
+// Test code: a failed unwrap is a failed run. The workspace's no-panic lints are for
+// shipped code (root Cargo.toml, STYLE.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../../filter/benches/support/alloc_count.rs"]
 mod alloc_count;
 

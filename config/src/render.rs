@@ -13,6 +13,13 @@
 //! Secrets never appear in the output: `os.environ/` values stay `{"env": NAME}` and
 //! the variable names are listed in `vm_config.environment_variables.host_env_keys`.
 
+// Envoy's JSON is built here by indexing the `serde_json::Value` objects this module
+// has just built with `json!` (`cluster["dns_lookup_family"] = …`): indexing an object
+// never panics (a missing key reads as null, and is inserted on write), and the shape
+// is the render tests' and `envoy --mode validate`'s to check. The workspace's other
+// no-panic lints hold here too.
+#![allow(clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -26,10 +33,9 @@ use switchyard_contract::plugin_config::{
     ENDPOINT_METADATA_NAMESPACE,
 };
 
-use crate::plan::{Plan, PlannedRoute, RoutingPolicy, UpstreamAddress};
+use crate::plan::timeouts::DEFAULT_TIMEOUT_SECS;
+use crate::plan::{total_attempts, Plan, PlannedRoute, RoutingPolicy, UpstreamAddress};
 
-/// Overall request timeout when the config sets none: LiteLLM's default of 600 s.
-pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
 /// Head-room over the filter's body limit given to Envoy's own buffers, so the filter
 /// (which answers in OpenAI JSON) normally sees an oversized body first (for when it
 /// does not, see [`payload_too_large_mapper`]).
@@ -283,7 +289,7 @@ const OVERPROVISIONING_FACTOR: u32 = 100_000;
 /// names it for the upstream stage. Returns the cluster and its plugin JSON.
 fn route_cluster(
     route: &PlannedRoute,
-    limits: &crate::timeouts::RouteTimeouts,
+    limits: &crate::plan::timeouts::RouteTimeouts,
     plan: &Plan,
     vm: &Value,
     opts: &RenderOptions,
@@ -479,14 +485,6 @@ fn circuit_breakers(route: &PlannedRoute, plan: &Plan) -> Value {
     }]})
 }
 
-/// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
-/// attempts and then each fallback group as many again; Envoy has one budget per
-/// request, so it is their sum.
-pub fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
-    let levels = u32::try_from(route.priorities.len().max(1)).unwrap_or(u32::MAX);
-    routing.num_retries.saturating_add(1).saturating_mul(levels)
-}
-
 /// The route's retry policy: LiteLLM's `num_retries` and `retry_policy` as Envoy
 /// retry conditions; a retry avoids the deployment that just failed
 /// (`previous_hosts`) and, after `num_retries + 1` attempts on a group, moves to the
@@ -647,10 +645,10 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
 
     let mut routes: Vec<Value> = Vec::new();
-    // Each group's route for streamed calls, after all the others (see `crate::timeouts`).
+    // Each group's route for streamed calls, after all the others (see `crate::plan::timeouts`).
     let mut stream_routes: Vec<Value> = Vec::new();
     for route in &plan.routes {
-        let limits = crate::timeouts::route_timeouts(
+        let limits = crate::plan::timeouts::route_timeouts(
             route,
             plan,
             total_attempts(route, &plan.routing),
@@ -897,7 +895,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     }
     let mut plugin_configs = vec![("router-plugin.json".to_string(), router_config.clone())];
     for route in &plan.routes {
-        let limits = crate::timeouts::route_timeouts(
+        let limits = crate::plan::timeouts::route_timeouts(
             route,
             plan,
             total_attempts(route, &plan.routing),

@@ -1,6 +1,15 @@
 //! End-to-end tests of `switchyard check` on the fixture configs: LiteLLM doc-shaped
 //! configs pass with the expected warnings, broken ones fail naming file, entry and field.
 
+// Test code: a failed unwrap is a failed run. The workspace's no-panic lints are for
+// shipped code (root Cargo.toml, STYLE.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -374,4 +383,30 @@ fn a_missing_cloud_key_names_file_entry_field_and_variables() {
         "{stdout}"
     );
     assert!(stdout.contains("3 deployments"), "{stdout}");
+}
+
+#[test]
+fn a_vertex_key_that_is_not_rsa_names_file_entry_and_field() {
+    // Well-formed key files whose private_key the filter could not sign with.
+    const EC_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgX1FEgWWvKbzbKM+E\nRaViyRa+q64jfmpgdijMgU/N2DihRANCAARWEBlF4WHejT5vcqRuTOv2SP0BAV1q\nwQ39epLBkg89hsKpc0tmWjlfCQtC8B4lb8B7n2wO/g4fDgLMfP4K9bAW\n-----END PRIVATE KEY-----\n";
+    const GARBAGE: &str = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n";
+    for private_key in [EC_KEY, GARBAGE] {
+        let key = serde_json::json!({
+            "type": "service_account",
+            "client_email": "gw@my-project.iam.gserviceaccount.com",
+            "private_key": private_key,
+        })
+        .to_string();
+        let (out, stdout, stderr) = check(
+            "errors/vertex_key_not_rsa.yaml",
+            &[("VERTEX_SA_JSON", &key)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let expected = "errors/vertex_key_not_rsa.yaml: model_list[0].litellm_params.vertex_credentials: the JSON in VERTEX_SA_JSON: private_key is not an RSA PKCS#8 key";
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in\n{stderr}"
+        );
+        assert_eq!(stdout, "", "no summary on failure");
+    }
 }

@@ -7,6 +7,15 @@
 //! with tools, tool results and an image, and a ~50 KB conversation), Anthropic
 //! answers and streams as the Messages API sends them, OpenAI chunk streams.
 
+// Test code: a failed unwrap is a failed run. The workspace's no-panic lints are for
+// shipped code (root Cargo.toml, STYLE.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "support/alloc_count.rs"]
 mod alloc_count;
 

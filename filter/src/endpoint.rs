@@ -97,8 +97,11 @@ pub enum Route<'a> {
     /// An LLM call; `path_model` is the model named in an Azure-style path, `api`
     /// the format the client speaks.
     Llm {
+        /// The kind of call (chat completions, embeddings, …).
         endpoint: Endpoint,
+        /// The model named in an Azure-style path (`/openai/deployments/<model>/…`).
         path_model: Option<&'a str>,
+        /// The API format the client speaks (OpenAI's or Anthropic's).
         api: ClientApi,
     },
     /// `GET /models`, `/v1/models`
@@ -111,7 +114,10 @@ pub enum Route<'a> {
     /// `/global/…`), served by the keyservice.
     Admin,
     /// A known path with the wrong method.
-    MethodNotAllowed { allowed: &'static str },
+    MethodNotAllowed {
+        /// The one method the path takes (`POST`, `GET`).
+        allowed: &'static str,
+    },
     /// Not a path the gateway serves.
     NotFound,
 }

@@ -165,8 +165,11 @@ pub mod tests {
     /// A local reply the filter sent.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct LocalReply {
+        /// The status the filter answered with.
         pub status: u16,
+        /// The reply's headers, in the order the filter set them.
         pub headers: Vec<(String, String)>,
+        /// The reply's body.
         pub body: Vec<u8>,
     }
 
@@ -187,10 +190,15 @@ pub mod tests {
     /// A callout the filter made ([`Host::dispatch_http_call`]).
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Callout {
+        /// The token the host handed back, for matching the answer to the call.
         pub token: u32,
+        /// The Envoy cluster the call went to.
         pub cluster: String,
+        /// The call's headers, pseudo-headers (`:method`, `:path`) included.
         pub headers: Vec<(String, String)>,
+        /// The call's body.
         pub body: Vec<u8>,
+        /// How long the filter let the call take.
         pub timeout_ms: u64,
     }
 
@@ -208,16 +216,23 @@ pub mod tests {
     /// Headers, bodies and a log, all in memory.
     #[derive(Debug, Default)]
     pub struct MockHost {
+        /// The request's headers as the filter sees (and changes) them.
         pub request_headers: Vec<(String, String)>,
+        /// The response's headers as the filter sees (and changes) them.
         pub response_headers: Vec<(String, String)>,
+        /// The request body buffered so far (the filter may replace it).
         pub request_body: Vec<u8>,
+        /// The response body buffered so far (the filter may replace it).
         pub response_body: Vec<u8>,
+        /// The local reply the filter sent, if it sent one.
         pub local_reply: Option<LocalReply>,
+        /// How often the filter cleared Envoy's route cache (after changing a header routes use).
         pub route_cache_cleared: usize,
         /// Properties by path joined with `.`.
         pub properties: std::collections::HashMap<String, Vec<u8>>,
         /// Every line logged (`log` takes `&self`, hence the cell).
         pub logs: std::cell::RefCell<Vec<(Level, String)>>,
+        /// The clock, in seconds since the epoch; a test sets and moves it.
         pub now: u64,
         /// Shared data by key.
         pub shared: std::collections::HashMap<String, Vec<u8>>,

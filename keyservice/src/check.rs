@@ -148,6 +148,7 @@ pub struct Policy {
 /// What the check is asked about.
 #[derive(Debug, Clone)]
 pub struct CheckInput<'a> {
+    /// The key the client sent, as the check received it.
     pub presented_key: &'a PresentedKey,
     /// The model the request asks for (`None` for routes without one, e.g. `/models`):
     /// behind the gateway, the model group its router stage resolved.
@@ -165,9 +166,13 @@ pub struct CheckInput<'a> {
 /// usage of each of [`limit_claims`]'s scopes (same order; missing = unused).
 #[derive(Debug, Clone, Default)]
 pub struct Subject<'a> {
+    /// The presented key's row, if the hash matched one.
     pub key: Option<&'a KeyRecord>,
+    /// The key's user, if it has one and the row exists.
     pub user: Option<&'a UserRecord>,
+    /// The key's team, if it has one and the row exists.
     pub team: Option<&'a TeamRecord>,
+    /// The current window's usage of each limit scope.
     pub usage: Vec<ScopeUsage>,
 }
 
@@ -180,7 +185,9 @@ pub struct Allowed {
     pub open: bool,
     /// Token hash of the presented key (for the spend report).
     pub key_hash: Option<String>,
+    /// The key's user, whose spend and limits the request counts against.
     pub user_id: Option<String>,
+    /// The key's team, whose spend and limits the request counts against.
     pub team_id: Option<String>,
     /// The model after the key's aliases.
     pub model: Option<String>,
@@ -239,7 +246,9 @@ impl Allowed {
 /// The check's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
+    /// Admitted, with what the spend report and the limiter need.
     Allow(Allowed),
+    /// Refused, with the error the client gets.
     Deny(ApiError),
 }
 

@@ -10,10 +10,13 @@ use switchyard_contract::error_body::openai_error_value;
 /// One error on its way to a client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// The HTTP status of the answer.
     pub status: u16,
+    /// The human-readable `message` (never a key or a token hash).
     pub message: String,
     /// The OpenAI/LiteLLM error `type` (`auth_error`, `budget_exceeded`, …).
     pub kind: String,
+    /// The request field at fault (`param`), when one is.
     pub param: Option<String>,
     /// Seconds for a `retry-after` header (429s).
     pub retry_after: Option<u64>,

@@ -25,6 +25,10 @@ pub fn generate_key() -> String {
 /// Fills `buf` from the operating system's random source.
 ///
 /// Panics only if the OS has no random source at all, which no supported platform lacks.
+#[allow(
+    clippy::expect_used,
+    reason = "keys and ids without randomness must not be made; no supported platform lacks the source"
+)]
 pub fn fill_random(buf: &mut [u8]) {
     getrandom::getrandom(buf).expect("the operating system's random source failed");
 }
@@ -54,7 +58,7 @@ pub fn hash_key(key: &str) -> String {
 /// `"sk-...<last 4 characters>"`, LiteLLM's `key_name`.
 pub fn key_name(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
-    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    let tail: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
     format!("sk-...{tail}")
 }
 
@@ -93,11 +97,11 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0xf));
     }
     s
 }

@@ -28,6 +28,7 @@ pub mod logging;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod store_error;
 pub mod time;
 pub mod tls;
 
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 /// A running server: its bound address and a handle to stop it.
 pub struct Server {
+    /// The address the server listens on (the port is the real one when 0 was asked).
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,

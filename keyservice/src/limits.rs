@@ -35,7 +35,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 use crate::time::{format_iso, MINUTE_MS, SECOND_MS};
 
 /// Length of a rate-limit window.
@@ -67,17 +67,24 @@ pub fn scope(kind: &str, id: &str) -> String {
 /// What a scope has used in the current window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScopeUsage {
+    /// Requests admitted in the current window.
     pub requests: i64,
+    /// Tokens reported for the current window.
     pub tokens: i64,
+    /// Requests holding a live lease (admitted and not yet released).
     pub in_flight: i64,
 }
 
 /// The limits one scope must stay within for a request to be admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitClaim {
+    /// Whose limits they are: `key:<hash>`, `user:<id>` or `team:<id>`.
     pub scope: String,
+    /// Requests per minute, when limited.
     pub rpm: Option<i64>,
+    /// Tokens per minute, when limited.
     pub tpm: Option<i64>,
+    /// Requests in flight at once, when limited.
     pub parallel: Option<i64>,
 }
 
@@ -91,8 +98,11 @@ impl LimitClaim {
 /// Which limit stopped a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
+    /// The requests-per-minute limit (`rpm_limit`).
     Requests,
+    /// The tokens-per-minute limit (`tpm_limit`).
     Tokens,
+    /// The in-flight limit (`max_parallel_requests`).
     Parallel,
 }
 
@@ -110,12 +120,19 @@ impl LimitKind {
 /// The outcome of taking the claims of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
-    /// Admitted; `lease` is the parallel-request lease to release when the request ends.
-    Granted { lease: Option<String> },
+    /// Admitted.
+    Granted {
+        /// The lease to release when the request ends (`None` when there were no
+        /// claims).
+        lease: Option<String>,
+    },
     /// Refused by the claim at `index` (nothing was taken).
     Limited {
+        /// Which claim (index into the claims given) refused the request.
         index: usize,
+        /// Which of the claim's limits it was.
         kind: LimitKind,
+        /// That limit's value, for the error message.
         limit: i64,
     },
 }

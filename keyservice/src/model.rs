@@ -12,104 +12,173 @@ use crate::time::{format_iso, py_float};
 /// One virtual key (`LiteLLM_VerificationToken`). `token` is `sha256(key)` hex.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KeyRecord {
+    /// `sha256(key)` in hex: the row's identity; the plaintext key is never stored.
     pub token: String,
+    /// The key's display name, `sk-...` and its last four characters.
     pub key_name: String,
+    /// A name the admin chose for the key (`/key/list` can filter on it).
     pub key_alias: Option<String>,
     /// Allowed model names; empty = all.
     pub models: Vec<String>,
     /// Requested model → model it is served by, for this key.
     pub aliases: Map<String, Value>,
+    /// The most the key may spend (USD) per budget period; `None` = no limit.
     pub max_budget: Option<f64>,
+    /// Spend (USD) past which LiteLLM would alert; stored and shown, not enforced.
     pub soft_budget: Option<f64>,
+    /// How often `spend` resets (`30s`, `1h`, `7d`, …); `None` = never.
     pub budget_duration: Option<String>,
+    /// When `spend` next resets (epoch ms), set from `budget_duration`.
     pub budget_reset_at: Option<i64>,
+    /// What the key has spent (USD) since its budget last reset.
     pub spend: f64,
+    /// Requests per minute the key may make.
     pub rpm_limit: Option<i64>,
+    /// Tokens (prompt and completion) per minute the key may use.
     pub tpm_limit: Option<i64>,
+    /// Requests of the key that may be in flight at once.
     pub max_parallel_requests: Option<i64>,
+    /// Free-form JSON the admin attached to the key, echoed back as given.
     pub metadata: Map<String, Value>,
+    /// The internal user the key belongs to; its budget and limits apply too.
     pub user_id: Option<String>,
+    /// The team the key belongs to; its budget, limits and models apply too.
     pub team_id: Option<String>,
+    /// A blocked key is refused by the check until unblocked.
     pub blocked: bool,
+    /// When the key stops working (epoch ms); `None` = never.
     pub expires: Option<i64>,
     /// LiteLLM fields stored and echoed but not enforced yet (`allowed_cache_controls`,
     /// `config`, `permissions`, `model_max_budget`, `tags`, …).
     pub extra: Map<String, Value>,
+    /// When the row was created (epoch ms).
     pub created_at: i64,
+    /// When the row was last changed (epoch ms).
     pub updated_at: i64,
+    /// Who created the key, as LiteLLM's `created_by` shows it.
     pub created_by: Option<String>,
+    /// Who changed the key last.
     pub updated_by: Option<String>,
 }
 
 /// One internal user (`LiteLLM_UserTable`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserRecord {
+    /// The user's id, given by the admin or generated (a UUID).
     pub user_id: String,
+    /// A display name for the user.
     pub user_alias: Option<String>,
+    /// The user's e-mail address, as given.
     pub user_email: Option<String>,
+    /// LiteLLM's role (`proxy_admin`, `internal_user`, …); stored and shown, not enforced.
     pub user_role: Option<String>,
+    /// The ids of the teams the user is a member of.
     pub teams: Vec<String>,
+    /// Models the user's keys may call; empty = all.
     pub models: Vec<String>,
+    /// The most the user may spend (USD) per budget period, over all their keys.
     pub max_budget: Option<f64>,
+    /// How often the user's `spend` resets; `None` = never.
     pub budget_duration: Option<String>,
+    /// When the user's `spend` next resets (epoch ms).
     pub budget_reset_at: Option<i64>,
+    /// What the user's keys have spent (USD) since the budget last reset.
     pub spend: f64,
+    /// Requests per minute over all the user's keys.
     pub rpm_limit: Option<i64>,
+    /// Tokens per minute over all the user's keys.
     pub tpm_limit: Option<i64>,
+    /// Requests of the user's keys that may be in flight at once.
     pub max_parallel_requests: Option<i64>,
+    /// Free-form JSON the admin attached to the user.
     pub metadata: Map<String, Value>,
+    /// When the row was created (epoch ms).
     pub created_at: i64,
+    /// When the row was last changed (epoch ms).
     pub updated_at: i64,
 }
 
 /// One team (`LiteLLM_TeamTable`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TeamRecord {
+    /// The team's id, given by the admin or generated (a UUID).
     pub team_id: String,
+    /// A display name for the team.
     pub team_alias: Option<String>,
+    /// Models the team's keys may call; empty = all.
     pub models: Vec<String>,
     /// `[{"role": "admin"|"user", "user_id": …, "user_email": …}]`
     pub members_with_roles: Value,
+    /// The most the team may spend (USD) per budget period, over all its keys.
     pub max_budget: Option<f64>,
+    /// How often the team's `spend` resets; `None` = never.
     pub budget_duration: Option<String>,
+    /// When the team's `spend` next resets (epoch ms).
     pub budget_reset_at: Option<i64>,
+    /// What the team's keys have spent (USD) since the budget last reset.
     pub spend: f64,
+    /// Requests per minute over all the team's keys.
     pub rpm_limit: Option<i64>,
+    /// Tokens per minute over all the team's keys.
     pub tpm_limit: Option<i64>,
+    /// Requests of the team's keys that may be in flight at once.
     pub max_parallel_requests: Option<i64>,
+    /// Free-form JSON the admin attached to the team.
     pub metadata: Map<String, Value>,
+    /// A blocked team's keys are refused by the check.
     pub blocked: bool,
+    /// When the row was created (epoch ms).
     pub created_at: i64,
+    /// When the row was last changed (epoch ms).
     pub updated_at: i64,
 }
 
 /// One request's spend log row (`LiteLLM_SpendLogs`'s core fields).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpendLogRow {
+    /// The gateway's id of the request; a repeated report with the same id adds nothing.
     pub request_id: String,
+    /// What kind of call it was (`acompletion`, `aembedding`, …), LiteLLM's names.
     pub call_type: String,
     /// The key's token hash (never the plaintext key).
     pub api_key: String,
+    /// What the request cost (USD).
     pub spend: f64,
+    /// Tokens of the prompt, as the provider reported them.
     pub prompt_tokens: i64,
+    /// Tokens of the answer, as the provider reported them.
     pub completion_tokens: i64,
+    /// Prompt and completion tokens together.
     pub total_tokens: i64,
+    /// When the request started (epoch ms).
     pub start_time: i64,
+    /// When the answer ended (epoch ms).
     pub end_time: i64,
+    /// When the first byte of the answer came (epoch ms), for streams.
     pub completion_start_time: Option<i64>,
+    /// The provider's model that answered (`gpt-4o`, `claude-…`).
     pub model: String,
+    /// The deployment that answered (LiteLLM's deployment id hash).
     pub model_id: String,
+    /// The model group the client asked for (`model_name` in the config).
     pub model_group: String,
+    /// The provider (`openai`, `anthropic`, `bedrock`, …).
     pub custom_llm_provider: String,
+    /// The upstream address the request went to.
     pub api_base: String,
     /// LiteLLM's `user` column.
     pub user: String,
+    /// The key's team at the time of the request.
     pub team_id: Option<String>,
+    /// The request's `user` field (the client's end user), empty when not given.
     pub end_user: String,
+    /// Metadata kept with the row, shown by `/spend/logs`.
     pub metadata: Value,
     /// `"True"` or `"False"`, as LiteLLM stores it.
     pub cache_hit: String,
+    /// LiteLLM's cache key; empty (Switchyard has no response cache).
     pub cache_key: String,
+    /// The request's tags, a JSON array.
     pub request_tags: Value,
     /// `"success"` or `"failure"`.
     pub status: String,
@@ -118,8 +187,11 @@ pub struct SpendLogRow {
 /// Which kind of record a budget belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
+    /// A virtual key's budget.
     Key,
+    /// An internal user's budget.
     User,
+    /// A team's budget.
     Team,
 }
 

@@ -214,7 +214,7 @@ pub fn parse_iso(s: &str) -> Result<i64, String> {
         || format!("Invalid date '{s}'. Use ISO-8601, e.g. 2024-05-01 or 2024-05-01T12:00:00Z.");
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+    if b.len() < 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return Err(err());
     }
     let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
@@ -232,7 +232,7 @@ pub fn parse_iso(s: &str) -> Result<i64, String> {
     if b.len() == 10 {
         return Ok(ms);
     }
-    if b[10] != b'T' && b[10] != b't' && b[10] != b' ' {
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
         return Err(err());
     }
     let rest = &s[11..];

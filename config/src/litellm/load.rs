@@ -6,15 +6,15 @@
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
+use super::includes;
 use super::python::py_repr;
 use super::{
     Config, ConfigError, EnvLookup, SourceMapping, Warning, TOP_LEVEL_KEYS, UNAPPLIED_SECTIONS,
 };
-use crate::includes;
 
 /// Reads, parses, validates and resolves `path`. The warnings are the config-level
 /// ones (unsupported settings); `plan::compile` adds the deployment-level ones.
-/// Files named by `include` are merged in first (see [`crate::includes`]).
+/// Files named by `include` are merged in first (see [`includes`]).
 pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<(Config, Vec<Warning>), ConfigError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path)
@@ -206,14 +206,18 @@ fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
+        // cur[j + 1] from prev[j] (diagonal), prev[j + 1] (up) and cur[j] (left).
+        let mut left = i + 1;
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(left);
+        for ((cb, diagonal), up) in b.iter().zip(&prev).zip(prev.iter().skip(1)) {
             let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            left = (diagonal + cost).min(up + 1).min(left + 1);
+            cur.push(left);
         }
         prev = cur;
     }
-    prev[b.len()]
+    prev.last().copied().unwrap_or_default()
 }
 
 fn is_merge_key(key: &Value) -> bool {

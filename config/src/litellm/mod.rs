@@ -33,6 +33,7 @@ use serde_yaml::Value;
 
 mod env;
 mod errors;
+pub mod includes;
 mod load;
 mod model_list;
 mod python;
@@ -100,17 +101,25 @@ const NOT_SUPPORTED: &str = "not applied by Switchyard yet; ignored";
 /// characters (LiteLLM's wildcard `model_name`s: `*`, `openai/*`, `fo::*:static::*`).
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
+    // `first*middle*…*last`; without a `*` the pattern is the name itself.
+    let Some((first, after_first)) = parts.split_first() else {
         return pattern == name;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
+    };
+    let Some((last, middle)) = after_first.split_last() else {
+        return pattern == name;
+    };
+    if name.len() < first.len() + last.len() {
         return false;
     }
-    let mut rest = &name[first.len()..name.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
+    let Some(mut rest) = name
+        .strip_prefix(first)
+        .and_then(|rest| rest.strip_suffix(last))
+    else {
+        return false;
+    };
+    for part in middle {
         match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
+            Some(i) => rest = rest.get(i + part.len()..).unwrap_or_default(),
             None => return false,
         }
     }
@@ -274,6 +283,10 @@ mod tests {
         assert!(wildcard_match("openai/*", "openai/gpt-4o"));
         assert!(!wildcard_match("openai/*", "anthropic/claude"));
         assert!(wildcard_match("fo::*:static::*", "fo::hi:static::there"));
+        assert!(!wildcard_match("a*a", "a"));
+        assert!(wildcard_match("a*b*c", "abc"));
+        assert!(!wildcard_match("a*b*c", "acb"));
+        assert!(wildcard_match("**", ""));
         assert!(!wildcard_match("a*b*c", "acb"));
         assert!(wildcard_match("exact", "exact"));
     }

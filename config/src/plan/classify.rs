@@ -13,9 +13,9 @@ use super::credentials::Connection;
 use super::deployment_id::litellm_deployment_id;
 use super::huggingface::HUGGINGFACE_ROUTER;
 use super::presets::{served_providers_sentence, LITELLM_PREFIXES};
+use super::vertex::VertexPlan;
 use super::Compiler;
 use crate::litellm::{ConfigError, LitellmParams, ModelEntry};
-use crate::vertex::VertexPlan;
 
 /// What became of one `model_list` entry.
 pub(super) enum Classified {
@@ -320,7 +320,7 @@ impl Compiler<'_> {
         }))
     }
 
-    /// A `vertex_ai/` deployment's address and service account (`crate::vertex`);
+    /// A `vertex_ai/` deployment's address and service account (`super::vertex`);
     /// `None` (warned) when its model is not served. It authenticates with the
     /// service account, so an `api_key` is warned about and dropped.
     fn vertex(
@@ -337,7 +337,7 @@ impl Compiler<'_> {
             );
             return Ok(None);
         }
-        let v = crate::vertex::plan(self.file, p, lp, connection.api_base.clone(), self.lookup)?;
+        let v = super::vertex::plan(self.file, p, lp, connection.api_base.clone(), self.lookup)?;
         for (path, message) in &v.warnings {
             self.warn(path, message);
         }

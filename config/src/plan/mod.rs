@@ -41,7 +41,7 @@
 //! `presets` (provider defaults and the served providers), `addresses` (`api_base`
 //! and Envoy names), `credentials` (keys and versions), `params` (headers, default
 //! parameters, unused fields), `pricing`, `deployment_id`, and the provider specifics
-//! in `bedrock`, `huggingface` and `crate::vertex`; `routing` groups the deployments
+//! in `bedrock`, `huggingface` and `vertex`; `routing` groups the deployments
 //! into routes with weights, fallbacks and aliases; `keys` decides whether virtual
 //! keys are on.
 
@@ -69,6 +69,8 @@ mod pricing;
 mod routing;
 #[cfg(test)]
 mod test_support;
+pub mod timeouts;
+pub mod vertex;
 
 pub use addresses::{parse_api_base, UpstreamAddress};
 pub use bedrock::{BEDROCK_BEARER_ENV, BEDROCK_ENDPOINT_ENV, BEDROCK_REGION};
@@ -79,7 +81,7 @@ pub use presets::{
     client_default, preset, served_providers_sentence, ClientDefault, KeyRule, KeyWithOwnBase,
     Preset, ANTHROPIC_API_BASE, LITELLM_PREFIXES, OPENAI_API_BASE, SERVED_GROUPS,
 };
-pub use routing::{PlannedPriority, PlannedRoute, RoutingPolicy};
+pub use routing::{total_attempts, PlannedPriority, PlannedRoute, RoutingPolicy};
 
 use classify::Classified;
 
@@ -246,11 +248,9 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         warnings: cx.warnings,
     };
     // Where a group's deployments disagree on timeouts: which value applies.
-    let timeout = plan
-        .timeout_secs
-        .unwrap_or(crate::render::DEFAULT_TIMEOUT_SECS);
-    let attempts = |route: &PlannedRoute| crate::render::total_attempts(route, &plan.routing);
-    let disagreements = crate::timeouts::disagreements(&plan, &attempts, timeout);
+    let timeout = plan.timeout_secs.unwrap_or(timeouts::DEFAULT_TIMEOUT_SECS);
+    let attempts = |route: &PlannedRoute| routing::total_attempts(route, &plan.routing);
+    let disagreements = timeouts::disagreements(&plan, &attempts, timeout);
     plan.warnings.extend(disagreements);
     Ok(plan)
 }

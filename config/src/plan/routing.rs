@@ -455,7 +455,10 @@ impl Compiler<'_> {
         if raw.iter().sum::<f64>() <= 0.0 {
             return Err(ConfigError::at(
                 self.file,
-                format!("model_list[{}].litellm_params.{field}", reals[0].index),
+                format!(
+                    "model_list[{}].litellm_params.{field}",
+                    reals.first().map(|real| real.index).unwrap_or_default()
+                ),
                 format!("every deployment of model group {group:?} has {field} 0; no deployment would get traffic"),
             ));
         }
@@ -499,6 +502,14 @@ fn normalize_weights(raw: &[f64]) -> Vec<u32> {
             }
         })
         .collect()
+}
+
+/// Attempts the route may make in all: LiteLLM gives the group `num_retries + 1`
+/// attempts and then each fallback group as many again; Envoy has one budget per
+/// request, so it is their sum.
+pub fn total_attempts(route: &PlannedRoute, routing: &RoutingPolicy) -> u32 {
+    let levels = u32::try_from(route.priorities.len().max(1)).unwrap_or(u32::MAX);
+    routing.num_retries.saturating_add(1).saturating_mul(levels)
 }
 
 #[cfg(test)]

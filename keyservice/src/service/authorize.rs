@@ -137,7 +137,7 @@ impl KeyService {
                 Ok(Decision::Allow(allowed))
             }
             Acquired::Limited { index, kind, limit } => Ok(Decision::Deny(rate_limited(
-                &allowed.claims[index].scope,
+                allowed.claims.get(index).map_or("", |claim| &claim.scope),
                 kind,
                 limit,
                 now,

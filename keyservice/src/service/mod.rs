@@ -28,7 +28,8 @@ use crate::model::{
     generate_response_json, key_json, spend_log_json, team_json, user_json, Entity, KeyRecord,
     SpendLogRow, TeamRecord, UserRecord,
 };
-use crate::store::{Backend, KeyFilter, SpendFilter, StoreError};
+use crate::store::{Backend, KeyFilter, SpendFilter};
+use crate::store_error::StoreError;
 use crate::time::{add_duration, format_date, next_reset_for, parse_duration, parse_iso, DAY_MS};
 
 /// Who LiteLLM records as the creator when the master key acts.

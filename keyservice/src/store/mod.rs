@@ -15,79 +15,51 @@
 pub mod schema;
 pub mod sql;
 
-use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::limits::{Limiter, MemoryLimiter};
 use crate::model::{Entity, KeyRecord, SpendLogRow, TeamRecord, UserRecord};
+use crate::store_error::StoreError;
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchyard-keys.db";
 
-/// A storage failure. Messages never carry stored values.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoreError {
-    /// A unique constraint refused the write (duplicate token, alias, id, …).
-    Conflict,
-    /// The database could not be reached (connection refused, pool timed out, …).
-    Unavailable(String),
-    /// Anything else.
-    Other(String),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Conflict => f.write_str("unique constraint violated"),
-            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
-            StoreError::Other(m) => write!(f, "database error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-            // Only the database's own message (no DETAIL, which may quote values).
-            sqlx::Error::Database(db) => StoreError::Other(db.message().to_string()),
-            _ => StoreError::Other(e.to_string()),
-        }
-    }
-}
-
 /// Which database a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
+    /// A SQLite file (one keyservice).
     Sqlite,
+    /// A PostgreSQL database (several keyservices may share it).
     Postgres,
 }
 
 /// Filters for `/key/list`.
 #[derive(Debug, Clone, Default)]
 pub struct KeyFilter {
+    /// Only the keys of this user.
     pub user_id: Option<String>,
+    /// Only the keys of this team.
     pub team_id: Option<String>,
+    /// Only the key with this alias.
     pub key_alias: Option<String>,
 }
 
 /// Filters for `/spend/logs` (all optional; times in epoch ms, `end` exclusive).
 #[derive(Debug, Clone, Default)]
 pub struct SpendFilter {
+    /// Only the rows of this key (its token hash).
     pub api_key: Option<String>,
+    /// Only the rows of this user.
     pub user: Option<String>,
+    /// Only the row of this request.
     pub request_id: Option<String>,
+    /// Only rows that started at or after this time.
     pub start: Option<i64>,
+    /// Only rows that started before this time.
     pub end: Option<i64>,
+    /// At most this many rows, the newest first.
     pub limit: i64,
 }
 
@@ -98,6 +70,7 @@ pub struct SpendOutcome {
     pub inserted: bool,
     /// The user and team the spend was added to.
     pub user_id: Option<String>,
+    /// The team the spend was added to, when the key has one.
     pub team_id: Option<String>,
 }
 
@@ -180,8 +153,11 @@ pub trait Store: Send + Sync {
 /// An opened database: the store and the rate-limit state that goes with it.
 #[derive(Clone)]
 pub struct Backend {
+    /// The keys, users, teams and spend.
     pub store: Arc<dyn Store>,
+    /// The rate-limit state: in memory for SQLite, in the database for PostgreSQL.
     pub limiter: Arc<dyn Limiter>,
+    /// Which database it is.
     pub kind: BackendKind,
 }
 

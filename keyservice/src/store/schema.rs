@@ -10,8 +10,11 @@
 
 /// One schema step: version, name, statements.
 pub struct Migration {
+    /// The schema version this step leads to; steps run in order, once each.
     pub version: i64,
+    /// What the step does, for the migrations table and the log.
     pub name: &'static str,
+    /// The SQL statements, run in one transaction.
     pub statements: &'static [&'static str],
 }
 

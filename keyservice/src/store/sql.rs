@@ -26,9 +26,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, PgPool, Row, SqlitePool};
 
 use super::schema::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use super::{BackendKind, KeyFilter, SpendFilter, SpendOutcome, Store, StoreError};
+use super::{BackendKind, KeyFilter, SpendFilter, SpendOutcome, Store};
 use crate::limits::{window_start, Acquired, LimitClaim, LimitKind, Limiter, ScopeUsage};
 use crate::model::{Entity, KeyRecord, SpendLogRow, TeamRecord, UserRecord};
+use crate::store_error::StoreError;
 
 /// A SQLite file (or `sqlite::memory:`) store.
 pub struct SqliteStore {

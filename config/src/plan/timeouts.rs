@@ -39,6 +39,9 @@ use std::collections::BTreeMap;
 
 use crate::plan::{Plan, PlannedDeployment, PlannedRoute};
 
+/// Overall request timeout when the config sets none: LiteLLM's default of 600 s.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
+
 /// How much longer Envoy's safety-net timeouts are than the limits they back up.
 pub const MARGIN_SECS: f64 = 1.0;
 

@@ -24,6 +24,10 @@
 //! - **Token endpoint**: the key's `token_uri` gets an Envoy cluster of its own
 //!   ([`token_cluster_name`]), which the filter calls for access tokens.
 
+use base64::Engine as _;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::RsaPrivateKey;
 use serde_yaml::Value;
 use switchyard_contract::google_auth::ServiceAccountKey as ServiceAccount;
 use switchyard_contract::plugin_config::{GoogleAuthConfig, Setting};
@@ -197,6 +201,7 @@ fn credentials(
     };
     let check = |text: &str, from: &str| {
         ServiceAccount::from_json(text)
+            .and_then(|account| check_rsa_private_key(&account.private_key).map(|()| account))
             .map_err(|e| ConfigError::at(file, &path, format!("{from}: {e}")))
     };
     // An environment variable: JSON stays there (read by the filter); a path is read.
@@ -287,6 +292,43 @@ fn credentials(
     }
 }
 
+/// Refuses a `private_key` the filter could not sign with: the PEM body must decode to
+/// an RSA private key, PKCS#8 (`PRIVATE KEY`, what Google's key files hold) or PKCS#1
+/// (`RSA PRIVATE KEY`). The contract crate checks the fields and the PEM framing
+/// ([`ServiceAccount::from_json`]); the key itself needs `rsa`, which only the filter
+/// and this crate link. The messages are the filter's (`google_auth::ServiceAccount`).
+fn check_rsa_private_key(pem: &str) -> Result<(), String> {
+    let mut label = None;
+    let mut body = String::new();
+    for line in pem.lines().map(str::trim) {
+        if let Some(l) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        {
+            label = Some(l);
+        } else if line.starts_with("-----END ") {
+            break;
+        } else if label.is_some() {
+            body.push_str(line);
+        }
+    }
+    let label = label.ok_or("private_key is not a PEM block")?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| format!("private_key is not valid PEM base64: {e}"))?;
+    match label {
+        "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_der(&der)
+            .map(drop)
+            .map_err(|e| format!("private_key is not an RSA PKCS#8 key: {e}")),
+        "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&der)
+            .map(drop)
+            .map_err(|e| format!("private_key is not an RSA PKCS#1 key: {e}")),
+        other => Err(format!(
+            "private_key is a {other:?} PEM block, not a private key"
+        )),
+    }
+}
+
 fn read_key_file(
     file: &str,
     path: &str,
@@ -309,7 +351,15 @@ mod tests {
     use crate::plan::{compile, Plan};
     use switchyard_contract::providers::ProviderKind;
 
-    const KEY: &str = include_str!("../../filter/src/testdata/google_test_key.pem");
+    const KEY: &str = include_str!("../../../filter/src/testdata/google_test_key.pem");
+
+    /// An EC (P-256) private key in PKCS#8 PEM: well framed, not RSA.
+    const EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgX1FEgWWvKbzbKM+E
+RaViyRa+q64jfmpgdijMgU/N2DihRANCAARWEBlF4WHejT5vcqRuTOv2SP0BAV1q
+wQ39epLBkg89hsKpc0tmWjlfCQtC8B4lb8B7n2wO/g4fDgLMfP4K9bAW
+-----END PRIVATE KEY-----
+";
 
     fn key_json(project: Option<&str>) -> String {
         let mut v = serde_json::json!({
@@ -482,6 +532,32 @@ mod tests {
             e.contains("cannot read the service account key file"),
             "{e}"
         );
+        // A PEM-framed key that is not RSA (an EC P-256 key), or not even base64.
+        for (private_key, expected) in [
+            (EC_KEY, "private_key is not an RSA PKCS#8 key"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nnot*base64\n-----END RSA PRIVATE KEY-----\n",
+                "private_key is not valid PEM base64",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                "private_key is not an RSA PKCS#1 key",
+            ),
+        ] {
+            let mut sa: serde_json::Value = serde_json::from_str(&key_json(Some("p"))).unwrap();
+            sa["private_key"] = private_key.into();
+            let e = compile_with(
+                &entry("      vertex_credentials: os.environ/SA_JSON\n"),
+                vec![("SA_JSON", sa.to_string())],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("config.yaml: model_list[0].litellm_params.vertex_credentials: the JSON in SA_JSON: ")
+                    && e.contains(expected),
+                "{e}"
+            );
+        }
         // No project anywhere.
         let e = compile_with(
             &entry("      vertex_credentials: os.environ/SA_JSON\n"),
