@@ -19,6 +19,7 @@ pub mod ollama;
 pub mod openai;
 pub mod openai_compat;
 pub mod provider;
+pub mod quirks;
 pub mod registry;
 pub mod vertex;
 

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::openai_compat::{Quirks, Rewritten};
+use super::quirks::{Quirks, Rewritten};
 use super::{ParamTable, ProviderKind, ProviderRequest, ResponseContext, StreamTranslate};
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
@@ -60,7 +60,7 @@ impl<'a> Attempt<'a> {
             api_version,
             drop_params: false,
             prompt_template: None,
-            quirks: super::openai_compat::quirks(ProviderKind::Openai),
+            quirks: Quirks::NONE,
             stream: false,
             include_usage: false,
         }
@@ -151,9 +151,10 @@ pub trait Provider: Sync + std::fmt::Debug {
     /// The parameters the provider takes for `endpoint` with `model`.
     fn param_table(&self, endpoint: Endpoint, model: &str) -> ParamTable;
 
-    /// The request and answer rewrites of a deployment serving `model`.
-    fn quirks(&self, model: &str) -> Quirks {
-        super::openai_compat::quirks_for(self.kind(), model)
+    /// The request and answer rewrites of a deployment serving `model` (none but
+    /// for the OpenAI-compatible clouds).
+    fn quirks(&self, _model: &str) -> Quirks {
+        Quirks::NONE
     }
 
     /// The format the provider answers in.

@@ -86,6 +86,17 @@ pub struct ContentFilterNormalizer {
     fallback: Identity,
 }
 
+impl crate::providers::openai::EventEdit for ContentFilterNormalizer {
+    fn normalize(&mut self, data: &str) -> crate::providers::openai::Edited {
+        use crate::providers::openai::Edited;
+        match self.event(data) {
+            Normalized::Keep => Edited::Keep,
+            Normalized::Drop => Edited::Drop,
+            Normalized::Replace(chunk) => Edited::Replace(chunk),
+        }
+    }
+}
+
 impl ContentFilterNormalizer {
     /// A normalizer for a chat stream that started at `created` (Unix seconds) for
     /// deployment model `model`.
@@ -363,9 +374,9 @@ mod tests {
         for client_asked_usage in [false, true] {
             let mut whole: Option<String> = None;
             for split in 0..=stream.len() {
-                let mut tap = crate::providers::openai::UsageTap::for_azure(
+                let mut tap = crate::providers::openai::UsageTap::with_edit(
                     !client_asked_usage,
-                    ContentFilterNormalizer::new(1, "dep"),
+                    Box::new(ContentFilterNormalizer::new(1, "dep")),
                 );
                 let mut out = Vec::new();
                 let (a, b) = stream.as_bytes().split_at(split);

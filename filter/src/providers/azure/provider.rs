@@ -71,9 +71,13 @@ impl Provider for Azure {
         ctx: ResponseContext,
     ) -> Box<dyn StreamTranslate> {
         // OpenAI SSE with Azure's content-filter annotations, normalized.
-        Box::new(openai::UsageTap::for_azure(
+        Box::new(openai::UsageTap::with_edit(
             !ctx.include_usage,
-            azure::ContentFilterNormalizer::for_endpoint(answer.endpoint, ctx.created, &ctx.model),
+            Box::new(azure::ContentFilterNormalizer::for_endpoint(
+                answer.endpoint,
+                ctx.created,
+                &ctx.model,
+            )),
         ))
     }
 }

@@ -67,6 +67,37 @@ pub fn translate_azure_request(
     })
 }
 
+/// What a provider speaking OpenAI's SSE with additions does to each event on the
+/// way back: Azure turns its content-filter annotations into chunks or drops them
+/// (`azure::ContentFilterNormalizer`), a cloud with an answer fix rewrites chunks and
+/// reports its own price (`openai_compat::AnswerFix`). Defined here so that
+/// [`UsageTap`] knows no provider but OpenAI.
+pub trait EventEdit {
+    /// The event as it came, before the usage-only check: kept, dropped, or replaced.
+    fn normalize(&mut self, _data: &str) -> Edited {
+        Edited::Keep
+    }
+    /// The event as it goes out, if it is rewritten.
+    fn fix_chunk(&self, _data: &str) -> Option<String> {
+        None
+    }
+    /// The provider's own price of the answer, from an event that names usage.
+    fn cost_of(&self, _data: &[u8]) -> Option<f64> {
+        None
+    }
+}
+
+/// An event's fate under an [`EventEdit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edited {
+    /// On as it is.
+    Keep,
+    /// Not sent.
+    Drop,
+    /// This event's data instead.
+    Replace(String),
+}
+
 /// Reads an OpenAI SSE stream for its usage chunk as it passes.
 ///
 /// Without `strip_usage` the bytes pass untouched. With it (the gateway asked for
@@ -77,13 +108,11 @@ pub struct UsageTap {
     decoder: SseDecoder,
     strip_usage: bool,
     usage: Option<Usage>,
-    /// A cloud's rewrite of its chunks (Mistral's thinking chunks, OpenRouter's
-    /// `reasoning`); events are then written out again one by one.
-    fix: Option<super::openai_compat::AnswerFix>,
+    /// The provider's edit of its events ([`EventEdit`]); events are then written
+    /// out again one by one.
+    edit: Option<Box<dyn EventEdit>>,
     /// The provider's price of the answer, from its usage chunk.
     cost: Option<f64>,
-    /// Azure: its content-filter annotations made into proper chunks or dropped.
-    content_filter: Option<super::azure::ContentFilterNormalizer>,
 }
 
 impl UsageTap {
@@ -93,25 +122,15 @@ impl UsageTap {
             decoder: SseDecoder::new(),
             strip_usage,
             usage: None,
-            fix: None,
+            edit: None,
             cost: None,
-            content_filter: None,
         }
     }
 
-    /// A tap for an Azure stream: its content-filter annotations are normalized
-    /// (`providers::azure`), so events are always written out again one by one.
-    pub fn for_azure(strip_usage: bool, normalizer: super::azure::ContentFilterNormalizer) -> Self {
+    /// A tap whose events the provider edits on the way ([`EventEdit`]).
+    pub fn with_edit(strip_usage: bool, edit: Box<dyn EventEdit>) -> Self {
         UsageTap {
-            content_filter: Some(normalizer),
-            ..UsageTap::new(strip_usage)
-        }
-    }
-
-    /// A tap that also rewrites the chunks of a cloud whose answers need it.
-    pub fn with_fix(strip_usage: bool, fix: super::openai_compat::AnswerFix) -> Self {
-        UsageTap {
-            fix: Some(fix),
+            edit: Some(edit),
             ..UsageTap::new(strip_usage)
         }
     }
@@ -136,7 +155,7 @@ fn is_usage_only(data: &str) -> bool {
 
 impl StreamTranslate for UsageTap {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let rewrite = self.strip_usage || self.fix.is_some() || self.content_filter.is_some();
+        let rewrite = self.strip_usage || self.edit.is_some();
         if !rewrite {
             out.extend_from_slice(chunk);
         }
@@ -147,23 +166,27 @@ impl StreamTranslate for UsageTap {
                 if let Some(u) = cost::usage_of(event.data.as_bytes()) {
                     self.usage = Some(u);
                 }
-                if let Some(c) = self.fix.and_then(|f| f.cost_of(event.data.as_bytes())) {
+                if let Some(c) = self
+                    .edit
+                    .as_ref()
+                    .and_then(|e| e.cost_of(event.data.as_bytes()))
+                {
                     self.cost = Some(c);
                 }
             }
             if !rewrite {
                 continue;
             }
-            let normalized = match self.content_filter.as_mut().map(|n| n.event(event.data)) {
-                Some(super::azure::Normalized::Drop) => continue,
-                Some(super::azure::Normalized::Replace(chunk)) => Some(chunk),
-                Some(super::azure::Normalized::Keep) | None => None,
+            let normalized = match self.edit.as_mut().map(|e| e.normalize(event.data)) {
+                Some(Edited::Drop) => continue,
+                Some(Edited::Replace(chunk)) => Some(chunk),
+                Some(Edited::Keep) | None => None,
             };
             let data = normalized.as_deref().unwrap_or(event.data);
             if self.strip_usage && is_usage_only(data) {
                 continue;
             }
-            let fixed = self.fix.and_then(|f| f.fix_chunk(data));
+            let fixed = self.edit.as_ref().and_then(|e| e.fix_chunk(data));
             let data = fixed.as_deref().unwrap_or(data);
             if let Some(name) = event.event {
                 out.extend_from_slice(b"event: ");
@@ -265,7 +288,7 @@ mod tests {
             .unwrap();
         let mut whole = None;
         for split in 0..=MAGISTRAL_STREAM.len() {
-            let mut tap = super::UsageTap::with_fix(false, fix);
+            let mut tap = super::UsageTap::with_edit(false, Box::new(fix));
             let mut out = Vec::new();
             let (a, b) = MAGISTRAL_STREAM.as_bytes().split_at(split);
             tap.push(a, &mut out);
@@ -292,7 +315,7 @@ mod tests {
             .answer_fix()
             .unwrap();
         let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2,\"cost\":0.5}}\n\ndata: [DONE]\n\n";
-        let mut tap = super::UsageTap::with_fix(true, fix);
+        let mut tap = super::UsageTap::with_edit(true, Box::new(fix));
         let mut out = Vec::new();
         tap.push(stream.as_bytes(), &mut out);
         assert_eq!(tap.provider_cost(), Some(0.5));

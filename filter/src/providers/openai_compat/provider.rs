@@ -9,6 +9,7 @@ use crate::providers::openai_compat::{self, Rewritten};
 use crate::providers::provider::{
     Answer, Attempt, OutgoingBody, Provider, ResponseFormat, Translated,
 };
+use crate::providers::quirks::Quirks;
 use crate::providers::{
     openai, ParamTable, ProviderKind, ProviderRequest, ResponseContext, StreamTranslate,
 };
@@ -96,6 +97,10 @@ impl Provider for OpenAiCompatible {
         self.kind
     }
 
+    fn quirks(&self, model: &str) -> Quirks {
+        openai_compat::quirks_for(self.kind, model)
+    }
+
     fn normalize_base(&self, path_prefix: &mut String) {
         if let Some(normalize) = self.normalize {
             normalize(path_prefix);
@@ -153,7 +158,7 @@ impl Provider for OpenAiCompatible {
     ) -> Box<dyn StreamTranslate> {
         match answer.quirks.answer_fix() {
             Some(fix) if answer.endpoint == Endpoint::ChatCompletions => Box::new(
-                openai::UsageTap::with_fix(!answer.client_include_usage, fix),
+                openai::UsageTap::with_edit(!answer.client_include_usage, Box::new(fix)),
             ),
             // Already OpenAI SSE: read for usage; the usage chunk is dropped when
             // the gateway asked for it and the client did not.

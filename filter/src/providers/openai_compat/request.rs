@@ -3,15 +3,7 @@
 
 use super::*;
 
-/// What a request's rewrite means for its answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rewritten {
-    /// The answer's `json_tool_call` arguments become its content ([`json_tool_answer`]).
-    pub json_tool: bool,
-    /// The client asked for a stream that was sent as a plain request: the answer is
-    /// replayed as a stream ([`fake_stream`]).
-    pub fake_stream: bool,
-}
+pub use crate::providers::quirks::Rewritten;
 
 /// The name of the tool a Groq `json_schema` request is forced to call.
 pub const JSON_TOOL: &str = "json_tool_call";

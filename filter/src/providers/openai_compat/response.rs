@@ -31,6 +31,16 @@ impl Quirks {
     }
 }
 
+impl crate::providers::openai::EventEdit for AnswerFix {
+    fn fix_chunk(&self, data: &str) -> Option<String> {
+        AnswerFix::fix_chunk(self, data)
+    }
+
+    fn cost_of(&self, data: &[u8]) -> Option<f64> {
+        AnswerFix::cost_of(self, data)
+    }
+}
+
 impl AnswerFix {
     /// Rewrites a whole chat answer (anything else comes back unchanged).
     pub fn fix_answer(&self, body: Vec<u8>) -> Vec<u8> {
