@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 
 use crate::endpoint::Endpoint;
 use crate::error::GatewayError;
-use crate::providers::openai_compat::{self};
 use crate::providers::provider::{strip_first_suffix, Answer, Attempt, Provider};
 use crate::providers::{
     cohere, ParamTable, ProviderKind, ProviderRequest, ResponseContext, StreamTranslate,
@@ -38,7 +37,8 @@ impl Provider for Cohere {
     }
 
     fn model_id(&self, model: &str) -> String {
-        openai_compat::provider_model(ProviderKind::Cohere, model)
+        // LiteLLM's `cohere_chat/v2/<model>` names the v2 route, not the model.
+        model.strip_prefix("v2/").unwrap_or(model).to_string()
     }
 
     fn param_table(&self, endpoint: Endpoint, _model: &str) -> ParamTable {

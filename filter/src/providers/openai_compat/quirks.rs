@@ -155,9 +155,6 @@ pub fn supported_params(
 pub fn provider_model(provider: ProviderKind, model: &str) -> String {
     if provider == ProviderKind::FireworksAi && !model.starts_with("accounts/") {
         format!("accounts/fireworks/models/{model}")
-    } else if provider == ProviderKind::Cohere && model.starts_with("v2/") {
-        // LiteLLM's `cohere_chat/v2/<model>` names the v2 route, not the model.
-        model.strip_prefix("v2/").unwrap_or(model).to_string()
     } else {
         model.to_string()
     }
