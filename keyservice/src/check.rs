@@ -429,166 +429,282 @@ fn allows_client_mock(key: &KeyRecord, team: Option<&TeamRecord>) -> bool {
     flag(&key.metadata) || team.is_some_and(|t| flag(&t.metadata))
 }
 
-/// The check itself. Pure: no clock, no I/O.
+/// The check itself. Pure: no clock, no I/O. The steps run in the order of the
+/// table in the module doc; the first that refuses decides the answer.
 pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> Decision {
-    let now = input.now;
     if policy.open {
-        let key_hash = match input.presented_key {
-            PresentedKey::Key(k) => Some(hash_key(k)),
-            _ => None,
-        };
-        return Decision::Allow(Allowed {
-            open: true,
-            key_hash,
+        return Decision::Allow(open_admission(input));
+    }
+    match admit(input, policy, subject) {
+        Ok(allowed) => Decision::Allow(allowed),
+        Err(denied) => Decision::Deny(denied),
+    }
+}
+
+/// The admission of an open gateway: everything passes, the key (if any) is only
+/// hashed for the spend report.
+fn open_admission(input: &CheckInput<'_>) -> Allowed {
+    let key_hash = match input.presented_key {
+        PresentedKey::Key(k) => Some(hash_key(k)),
+        _ => None,
+    };
+    Allowed {
+        open: true,
+        key_hash,
+        model: input.model.map(str::to_string),
+        ..Allowed::default()
+    }
+}
+
+/// The check of a closed gateway, step by step: the key, its owners, the models, the
+/// budgets, the limits.
+fn admit(
+    input: &CheckInput<'_>,
+    policy: &Policy,
+    subject: &Subject<'_>,
+) -> Result<Allowed, ApiError> {
+    let now = input.now;
+    let hash = presented_key_hash(input.presented_key)?;
+    if is_master_key(&hash, policy) {
+        return Ok(Allowed {
+            is_master: true,
+            key_hash: Some(hash),
             model: input.model.map(str::to_string),
             ..Allowed::default()
         });
     }
-    let presented = match input.presented_key {
-        PresentedKey::Missing => {
-            return Decision::Deny(ApiError::auth(
-                "Authentication Error, No api key passed in.",
-            ))
-        }
-        PresentedKey::Malformed => {
-            return Decision::Deny(ApiError::auth(
-                "Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
-            ))
-        }
-        PresentedKey::Key(k) => k,
-    };
-    let hash = hash_key(presented);
-    if let Some(master) = &policy.master_key_hash {
-        if hashes_equal(&hash, master) {
-            return Decision::Allow(Allowed {
-                is_master: true,
-                key_hash: Some(hash),
-                model: input.model.map(str::to_string),
-                ..Allowed::default()
-            });
-        }
+    let key = known_key(subject, &hash)?;
+    key_usable(key, now)?;
+    let owners = KeyOwners::of(key, subject);
+    owners.team_usable()?;
+    let route = ModelRoute::for_request(key, input);
+    models_allowed(key, &owners, &route, input.fallbacks)?;
+    let key_spend = budgets_left(key, &owners, now)?;
+    let claims = limit_claims(key, owners.user, owners.team);
+    let key_usage = limits_left(&claims, &subject.usage, now)?;
+    Ok(Allowed {
+        is_master: false,
+        open: false,
+        key_hash: Some(hash),
+        user_id: key.user_id.clone(),
+        team_id: key.team_id.clone(),
+        model: route.model,
+        alias_target: route.alias_target,
+        claims,
+        response_headers: key_response_headers(key, key_spend, &key_usage),
+        lease: None,
+        admission: None,
+        models: listed_models(&key.models),
+        client_mock: allows_client_mock(key, owners.team),
+    })
+}
+
+/// The presented key's hash; a missing or malformed key is refused.
+fn presented_key_hash(presented: &PresentedKey) -> Result<String, ApiError> {
+    match presented {
+        PresentedKey::Missing => Err(ApiError::auth(
+            "Authentication Error, No api key passed in.",
+        )),
+        PresentedKey::Malformed => Err(ApiError::auth(
+            "Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
+        )),
+        PresentedKey::Key(k) => Ok(hash_key(k)),
     }
-    let key = match subject.key {
-        Some(k) if hashes_equal(&k.token, &hash) => k,
-        _ => {
-            return Decision::Deny(ApiError::auth(
-                "Authentication Error, Invalid proxy server token passed. Unable to find the key in the key store.",
-            ))
-        }
-    };
+}
+
+/// True when the presented key (by its hash) is the master key.
+fn is_master_key(hash: &str, policy: &Policy) -> bool {
+    policy
+        .master_key_hash
+        .as_deref()
+        .is_some_and(|master| hashes_equal(hash, master))
+}
+
+/// The key's row, when the caller found one for the presented key's hash.
+fn known_key<'a>(subject: &Subject<'a>, hash: &str) -> Result<&'a KeyRecord, ApiError> {
+    match subject.key {
+        Some(k) if hashes_equal(&k.token, hash) => Ok(k),
+        _ => Err(ApiError::auth(
+            "Authentication Error, Invalid proxy server token passed. Unable to find the key in the key store.",
+        )),
+    }
+}
+
+/// The key's own state: blocked, then expired (expiring exactly now counts).
+fn key_usable(key: &KeyRecord, now: i64) -> Result<(), ApiError> {
     if key.blocked {
-        return Decision::Deny(ApiError::auth(
+        return Err(ApiError::auth(
             "Authentication Error, Key is blocked. Update via `/key/unblock` if you're admin.",
         ));
     }
-    if let Some(exp) = key.expires {
-        if exp <= now {
-            return Decision::Deny(ApiError::new(
-                401,
-                "expired_key",
-                format!(
-                    "Authentication Error - Expired Key. Key Expiry time {} and current time {}",
-                    format_iso(exp),
-                    format_iso(now)
-                ),
-            ));
+    match key.expires {
+        Some(exp) if exp <= now => Err(ApiError::new(
+            401,
+            "expired_key",
+            format!(
+                "Authentication Error - Expired Key. Key Expiry time {} and current time {}",
+                format_iso(exp),
+                format_iso(now)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The key's user and team among the looked-up records: they only count when they
+/// are the key's.
+struct KeyOwners<'a> {
+    user: Option<&'a UserRecord>,
+    team: Option<&'a TeamRecord>,
+}
+
+impl<'a> KeyOwners<'a> {
+    fn of(key: &KeyRecord, subject: &Subject<'a>) -> Self {
+        KeyOwners {
+            user: subject
+                .user
+                .filter(|u| key.user_id.as_deref() == Some(u.user_id.as_str())),
+            team: subject
+                .team
+                .filter(|t| key.team_id.as_deref() == Some(t.team_id.as_str())),
         }
     }
-    // The user and team only count when they are the key's.
-    let user = subject
-        .user
-        .filter(|u| key.user_id.as_deref() == Some(u.user_id.as_str()));
-    let team = subject
-        .team
-        .filter(|t| key.team_id.as_deref() == Some(t.team_id.as_str()));
-    if let Some(t) = team {
-        if t.blocked {
-            return Decision::Deny(ApiError::auth(format!(
+
+    /// A blocked team refuses its keys.
+    fn team_usable(&self) -> Result<(), ApiError> {
+        match self.team {
+            Some(t) if t.blocked => Err(ApiError::auth(format!(
                 "Authentication Error, Team={} is blocked. Update via `/team/unblock` if you're admin.",
                 t.team_id
-            )));
+            ))),
+            _ => Ok(()),
         }
     }
+}
 
-    // Models, after the key's aliases; then the groups of the request's own
-    // fallbacks, each as if asked for (LiteLLM skips a fallback the caller may not
-    // use; the gateway refuses the request instead, before anything is sent).
-    let alias_of = |m: &str| {
-        key.aliases
-            .get(m)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let aliased = |m: &str| alias_of(m).unwrap_or_else(|| m.to_string());
-    // LiteLLM applies a key's aliases to the model the client named. Behind the
-    // gateway that name comes apart from the group it resolved to; the alias's
-    // target is then checked here *and* routed by the gateway (`H_ALIAS_TARGET`),
-    // so a key limited to a cheap group is never served by the group it aliased.
-    let alias_target = match input.requested_model {
-        Some(requested) => alias_of(requested).filter(|t| t != requested),
-        None => None,
-    };
-    let model = match (&alias_target, input.requested_model) {
-        (Some(target), _) => Some(target.clone()),
-        (None, Some(_)) => input.model.map(str::to_string),
-        (None, None) => input.model.map(aliased),
-    };
-    if let Some(m) = model.as_deref() {
-        if let Some(denied) = model_denied(key, user, team, m, "model") {
-            return Decision::Deny(denied);
-        }
-    }
-    for fallback in input.fallbacks {
-        if let Some(denied) = model_denied(key, user, team, &aliased(fallback), "fallbacks") {
-            return Decision::Deny(denied);
-        }
-    }
+/// The model a request is checked as, after the key's `aliases`.
+struct ModelRoute {
+    /// The model checked (and reported).
+    model: Option<String>,
+    /// Set when an alias applied to the model the client named: where the gateway
+    /// must route the request.
+    alias_target: Option<String>,
+}
 
-    // Budgets: the key's, then its user's, then its team's.
+impl ModelRoute {
+    /// LiteLLM applies a key's aliases to the model the client named. Behind the
+    /// gateway that name comes apart from the group it resolved to; the alias's
+    /// target is then checked here *and* routed by the gateway (`H_ALIAS_TARGET`),
+    /// so a key limited to a cheap group is never served by the group it aliased.
+    fn for_request(key: &KeyRecord, input: &CheckInput<'_>) -> Self {
+        let alias_target = match input.requested_model {
+            Some(requested) => key_alias(key, requested).filter(|t| t != requested),
+            None => None,
+        };
+        let model = match (&alias_target, input.requested_model) {
+            (Some(target), _) => Some(target.clone()),
+            (None, Some(_)) => input.model.map(str::to_string),
+            (None, None) => input.model.map(|m| aliased(key, m)),
+        };
+        ModelRoute {
+            model,
+            alias_target,
+        }
+    }
+}
+
+/// The target of the key's alias for `model`, if it has one.
+fn key_alias(key: &KeyRecord, model: &str) -> Option<String> {
+    key.aliases
+        .get(model)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// `model` after the key's aliases.
+fn aliased(key: &KeyRecord, model: &str) -> String {
+    key_alias(key, model).unwrap_or_else(|| model.to_string())
+}
+
+/// Models, after the key's aliases; then the groups of the request's own fallbacks,
+/// each as if asked for (LiteLLM skips a fallback the caller may not use; the
+/// gateway refuses the request instead, before anything is sent).
+fn models_allowed(
+    key: &KeyRecord,
+    owners: &KeyOwners<'_>,
+    route: &ModelRoute,
+    fallbacks: &[String],
+) -> Result<(), ApiError> {
+    if let Some(m) = route.model.as_deref() {
+        if let Some(denied) = model_denied(key, owners.user, owners.team, m, "model") {
+            return Err(denied);
+        }
+    }
+    for fallback in fallbacks {
+        let m = aliased(key, fallback);
+        if let Some(denied) = model_denied(key, owners.user, owners.team, &m, "fallbacks") {
+            return Err(denied);
+        }
+    }
+    Ok(())
+}
+
+/// Budgets: the key's, then its user's, then its team's. Returns the key's spend
+/// that counts now (for `x-litellm-key-spend`).
+fn budgets_left(key: &KeyRecord, owners: &KeyOwners<'_>, now: i64) -> Result<f64, ApiError> {
     let key_spend = effective_spend(key.spend, key.budget_reset_at, now);
-    if let Some(max) = key.max_budget {
-        if key_spend >= max {
-            return Decision::Deny(budget_exceeded(None, key_spend, max));
-        }
-    }
-    if let Some(u) = user {
+    within_budget(key_spend, key.max_budget, || None)?;
+    if let Some(u) = owners.user {
         let spend = effective_spend(u.spend, u.budget_reset_at, now);
-        if let Some(max) = u.max_budget {
-            if spend >= max {
-                return Decision::Deny(budget_exceeded(
-                    Some(format!("User={}", u.user_id)),
-                    spend,
-                    max,
-                ));
-            }
-        }
+        within_budget(spend, u.max_budget, || Some(format!("User={}", u.user_id)))?;
     }
-    if let Some(t) = team {
+    if let Some(t) = owners.team {
         let spend = effective_spend(t.spend, t.budget_reset_at, now);
-        if let Some(max) = t.max_budget {
-            if spend >= max {
-                return Decision::Deny(budget_exceeded(
-                    Some(format!("Team={}", t.team_id)),
-                    spend,
-                    max,
-                ));
-            }
-        }
+        within_budget(spend, t.max_budget, || Some(format!("Team={}", t.team_id)))?;
     }
+    Ok(key_spend)
+}
 
-    // Rate limits.
-    let claims = limit_claims(key, user, team);
+/// One scope's budget: spend at or over `max_budget` is refused (`who` names the
+/// scope in the message; `None` for the key).
+fn within_budget(
+    spend: f64,
+    max_budget: Option<f64>,
+    who: impl FnOnce() -> Option<String>,
+) -> Result<(), ApiError> {
+    match max_budget {
+        Some(max) if spend >= max => Err(budget_exceeded(who(), spend, max)),
+        _ => Ok(()),
+    }
+}
+
+/// Rate limits, in the claims' order (key, user, team), judged from the usage
+/// snapshot. Returns the key scope's usage (for the `x-ratelimit-*` headers).
+fn limits_left(
+    claims: &[LimitClaim],
+    usage: &[ScopeUsage],
+    now: i64,
+) -> Result<ScopeUsage, ApiError> {
     let mut key_usage = ScopeUsage::default();
     for (i, claim) in claims.iter().enumerate() {
-        let usage = subject.usage.get(i).copied().unwrap_or_default();
+        let usage = usage.get(i).copied().unwrap_or_default();
         if claim.scope.starts_with("key:") {
             key_usage = usage;
         }
         if let Some((kind, limit)) = violated(claim, &usage) {
-            return Decision::Deny(rate_limited(&claim.scope, kind, limit, now));
+            return Err(rate_limited(&claim.scope, kind, limit, now));
         }
     }
+    Ok(key_usage)
+}
 
+/// The admitted client's response headers: the key's spend and, for its rpm and tpm
+/// limits, what is left in this window.
+fn key_response_headers(
+    key: &KeyRecord,
+    key_spend: f64,
+    key_usage: &ScopeUsage,
+) -> Vec<(&'static str, String)> {
     let mut headers = vec![(H_KEY_SPEND, spend_header(key_spend))];
     if let Some(rpm) = key.rpm_limit {
         headers.push((
@@ -604,21 +720,7 @@ pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> 
         ));
         headers.push((H_LIMIT_TOKENS, tpm.to_string()));
     }
-    Decision::Allow(Allowed {
-        is_master: false,
-        open: false,
-        key_hash: Some(hash),
-        user_id: key.user_id.clone(),
-        team_id: key.team_id.clone(),
-        model,
-        alias_target,
-        claims,
-        response_headers: headers,
-        lease: None,
-        admission: None,
-        models: listed_models(&key.models),
-        client_mock: allows_client_mock(key, team),
-    })
+    headers
 }
 
 /// A key's model list as the gateway lists it: `None` (all) when empty or when it

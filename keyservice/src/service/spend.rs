@@ -2,6 +2,7 @@
 //! `summarize=true` form) and `/global/spend`.
 
 use super::*;
+use crate::store::SpendOutcome;
 
 impl KeyService {
     // ---- spend ------------------------------------------------------------------------
@@ -36,83 +37,77 @@ impl KeyService {
     /// `{"release_lease": id}` in place of a row is the end of a request: its lease —
     /// its parallel-request slot and its continuation mark — is freed.
     pub async fn record_spend(&self, body: &[u8], now: i64) -> Result<Value, ApiError> {
+        if let Some(released) = self.release_lease_report(body).await? {
+            return Ok(released);
+        }
         // The contract's types, strictly (`switchyard_contract::spend`): a field this
         // keyservice does not know is refused, never dropped.
-        if let Ok(LeaseRelease { release_lease }) = serde_json::from_slice(body) {
-            if !release_lease.is_empty() {
-                self.backend
-                    .limiter
-                    .release(&release_lease)
-                    .await
-                    .map_err(store_err)?;
-                return Ok(json!({"status": "released"}));
-            }
-        }
         let req: SpendRecord = parse_body(body)?;
-        let request_id = Some(req.request_id.clone())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request("request_id is required").with_param("request_id")
-            })?;
-        let spend = req.spend;
-        check_money("spend", Some(spend))?;
-        let prompt = token_count("prompt_tokens", req.prompt_tokens)?;
-        let completion = token_count("completion_tokens", req.completion_tokens)?;
-        let total = match req.total_tokens {
-            Some(total) => token_count("total_tokens", total)?,
-            None => prompt.saturating_add(completion),
-        };
-        let end = time_value("endTime", &req.end_time)?.unwrap_or(now);
-        let start = time_value("startTime", &req.start_time)?.unwrap_or(end);
-        // Never store a plaintext key: a report may name the key either way.
-        let api_key = req
-            .api_key
-            .as_deref()
-            .map(token_for_admin_input)
-            .unwrap_or_default();
-        let cache_hit = if req.cache_hit.as_ref().is_some_and(CacheHit::is_hit) {
-            "True".to_string()
-        } else {
-            "False".to_string()
-        };
-        let row = SpendLogRow {
-            request_id: request_id.clone(),
-            call_type: req.call_type.clone(),
-            api_key: api_key.clone(),
-            spend,
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: total,
-            start_time: start,
-            end_time: end,
-            completion_start_time: time_value("completionStartTime", &req.completion_start_time)?,
-            model: req.model.clone(),
-            model_id: req.model_id.clone(),
-            model_group: req.model_group.clone(),
-            custom_llm_provider: req.custom_llm_provider.clone(),
-            api_base: req.api_base.clone(),
-            user: req.user.clone().unwrap_or_default(),
-            team_id: req.team_id.clone().filter(|t| !t.is_empty()),
-            end_user: req.end_user.clone().unwrap_or_default(),
-            // Bounded whoever reports (`switchyard_contract::spend`): a client's huge
-            // metadata or tag list never reaches the database.
-            metadata: req
-                .metadata
-                .clone()
-                .map_or_else(|| json!({}), spend_bounds::bound_row_metadata),
-            cache_hit,
-            cache_key: req.cache_key.clone().unwrap_or_default(),
-            request_tags: spend_bounds::bound_tags(&req.request_tags),
-            status: req.status.clone().unwrap_or_else(|| "success".to_string()),
-        };
+        let row = spend_log_row(&req, now)?;
+        let payers = self.spend_payers(&row, now).await?;
+        let outcome = self
+            .backend
+            .store
+            .record_spend(&row)
+            .await
+            .map_err(store_err)?;
+        if outcome.inserted {
+            self.add_to_tpm_windows(&payers, row.total_tokens, now)
+                .await?;
+        }
+        if let Some(lease) = req.lease_id.as_deref().filter(|l| !l.is_empty()) {
+            self.backend
+                .limiter
+                .release(lease)
+                .await
+                .map_err(store_err)?;
+        }
+        if outcome.inserted {
+            self.add_to_cached_spend(&row.api_key, &outcome, row.spend);
+        }
+        log::debug!(
+            "spend {}: model_group={:?} spend={} tokens={}",
+            if outcome.inserted {
+                "recorded"
+            } else {
+                "already recorded"
+            },
+            row.model_group,
+            row.spend,
+            row.total_tokens
+        );
+        Ok(json!({
+            "status": if outcome.inserted { "recorded" } else { "duplicate" },
+            "request_id": row.request_id,
+        }))
+    }
 
-        // Apply due budget resets first, so this spend lands in the new period.
-        let store = &self.backend.store;
-        let key = if api_key.is_empty() {
+    /// A `{"release_lease": id}` report: frees the lease and answers `released`.
+    /// `None` when the body is not one (it is then a spend row).
+    async fn release_lease_report(&self, body: &[u8]) -> Result<Option<Value>, ApiError> {
+        let Ok(LeaseRelease { release_lease }) = serde_json::from_slice(body) else {
+            return Ok(None);
+        };
+        if release_lease.is_empty() {
+            return Ok(None);
+        }
+        self.backend
+            .limiter
+            .release(&release_lease)
+            .await
+            .map_err(store_err)?;
+        Ok(Some(json!({"status": "released"})))
+    }
+
+    /// The key, user and team a spend row is charged to, with their due budget
+    /// resets applied first, so this spend lands in the new period. The user and team
+    /// are the row's, else the key's.
+    async fn spend_payers(&self, row: &SpendLogRow, now: i64) -> Result<SpendPayers, ApiError> {
+        let key = if row.api_key.is_empty() {
             None
         } else {
             // Cached reads (2 s): the reset checks below compare-and-set in the store.
-            match self.cached_key(&api_key).await.map_err(store_err)? {
+            match self.cached_key(&row.api_key).await.map_err(store_err)? {
                 Some(k) => Some(self.reset_key_if_due(k, now).await.map_err(store_err)?),
                 None => None,
             }
@@ -136,63 +131,44 @@ impl KeyService {
                 team = Some(self.reset_team_if_due(t, now).await.map_err(store_err)?);
             }
         }
+        Ok(SpendPayers { key, user, team })
+    }
 
-        let outcome = store.record_spend(&row).await.map_err(store_err)?;
-        if outcome.inserted && total > 0 {
-            let mut scopes = Vec::new();
-            if let Some(k) = key.as_ref().filter(|k| k.tpm_limit.is_some()) {
-                scopes.push(scope("key", &k.token));
-            }
-            if let Some(u) = user.as_ref().filter(|u| u.tpm_limit.is_some()) {
-                scopes.push(scope("user", &u.user_id));
-            }
-            if let Some(t) = team.as_ref().filter(|t| t.tpm_limit.is_some()) {
-                scopes.push(scope("team", &t.team_id));
-            }
-            if !scopes.is_empty() {
-                self.backend
-                    .limiter
-                    .add_tokens(&scopes, total, now)
-                    .await
-                    .map_err(store_err)?;
-            }
+    /// Adds a newly recorded row's tokens to the tpm windows of the payers that have
+    /// a tpm limit.
+    async fn add_to_tpm_windows(
+        &self,
+        payers: &SpendPayers,
+        total_tokens: i64,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if total_tokens <= 0 {
+            return Ok(());
         }
-        if let Some(lease) = req.lease_id.as_deref().filter(|l| !l.is_empty()) {
-            self.backend
-                .limiter
-                .release(lease)
-                .await
-                .map_err(store_err)?;
+        let scopes = payers.tpm_scopes();
+        if scopes.is_empty() {
+            return Ok(());
         }
-        // The cached records take the spend the store just added, in place: the next
-        // check sees it without a database read (invalidating here made every check
-        // after a report read the key again).
-        if outcome.inserted {
-            if !api_key.is_empty() {
-                self.keys.update(&api_key, |k| k.spend += spend);
-            }
-            if let Some(u) = &outcome.user_id {
-                self.users.update(u, |u| u.spend += spend);
-            }
-            if let Some(t) = &outcome.team_id {
-                self.teams.update(t, |t| t.spend += spend);
-            }
+        self.backend
+            .limiter
+            .add_tokens(&scopes, total_tokens, now)
+            .await
+            .map_err(store_err)
+    }
+
+    /// The cached records take the spend the store just added, in place: the next
+    /// check sees it without a database read (invalidating here made every check
+    /// after a report read the key again).
+    fn add_to_cached_spend(&self, api_key: &str, outcome: &SpendOutcome, spend: f64) {
+        if !api_key.is_empty() {
+            self.keys.update(api_key, |k| k.spend += spend);
         }
-        log::debug!(
-            "spend {}: model_group={:?} spend={} tokens={}",
-            if outcome.inserted {
-                "recorded"
-            } else {
-                "already recorded"
-            },
-            row.model_group,
-            spend,
-            total
-        );
-        Ok(json!({
-            "status": if outcome.inserted { "recorded" } else { "duplicate" },
-            "request_id": request_id,
-        }))
+        if let Some(u) = &outcome.user_id {
+            self.users.update(u, |u| u.spend += spend);
+        }
+        if let Some(t) = &outcome.team_id {
+            self.teams.update(t, |t| t.spend += spend);
+        }
     }
 
     /// `GET /spend/logs`: filters `api_key` (plaintext or hash), `user_id`,
@@ -285,4 +261,88 @@ pub(super) fn summarize_by_day(rows: &[SpendLogRow], start: i64, end: i64) -> Va
         }
     }
     Value::Array(out)
+}
+
+/// The key, user and team a spend row is charged to (those with a record).
+struct SpendPayers {
+    key: Option<KeyRecord>,
+    user: Option<UserRecord>,
+    team: Option<TeamRecord>,
+}
+
+impl SpendPayers {
+    /// The limit scopes whose tpm window counts the row's tokens: key, user, team.
+    fn tpm_scopes(&self) -> Vec<String> {
+        let mut scopes = Vec::new();
+        if let Some(k) = self.key.as_ref().filter(|k| k.tpm_limit.is_some()) {
+            scopes.push(scope("key", &k.token));
+        }
+        if let Some(u) = self.user.as_ref().filter(|u| u.tpm_limit.is_some()) {
+            scopes.push(scope("user", &u.user_id));
+        }
+        if let Some(t) = self.team.as_ref().filter(|t| t.tpm_limit.is_some()) {
+            scopes.push(scope("team", &t.team_id));
+        }
+        scopes
+    }
+}
+
+/// A spend report as the row to store, parsed and bounded: `request_id` required,
+/// money and token counts in range, times parsed (end defaults to now, start to the
+/// end), the key as its hash, metadata and tags bounded.
+fn spend_log_row(req: &SpendRecord, now: i64) -> Result<SpendLogRow, ApiError> {
+    let request_id = Some(req.request_id.clone())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("request_id is required").with_param("request_id"))?;
+    let spend = req.spend;
+    check_money("spend", Some(spend))?;
+    let prompt = token_count("prompt_tokens", req.prompt_tokens)?;
+    let completion = token_count("completion_tokens", req.completion_tokens)?;
+    let total = match req.total_tokens {
+        Some(total) => token_count("total_tokens", total)?,
+        None => prompt.saturating_add(completion),
+    };
+    let end = time_value("endTime", &req.end_time)?.unwrap_or(now);
+    let start = time_value("startTime", &req.start_time)?.unwrap_or(end);
+    // Never store a plaintext key: a report may name the key either way.
+    let api_key = req
+        .api_key
+        .as_deref()
+        .map(token_for_admin_input)
+        .unwrap_or_default();
+    let cache_hit = if req.cache_hit.as_ref().is_some_and(CacheHit::is_hit) {
+        "True".to_string()
+    } else {
+        "False".to_string()
+    };
+    Ok(SpendLogRow {
+        request_id,
+        call_type: req.call_type.clone(),
+        api_key,
+        spend,
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: total,
+        start_time: start,
+        end_time: end,
+        completion_start_time: time_value("completionStartTime", &req.completion_start_time)?,
+        model: req.model.clone(),
+        model_id: req.model_id.clone(),
+        model_group: req.model_group.clone(),
+        custom_llm_provider: req.custom_llm_provider.clone(),
+        api_base: req.api_base.clone(),
+        user: req.user.clone().unwrap_or_default(),
+        team_id: req.team_id.clone().filter(|t| !t.is_empty()),
+        end_user: req.end_user.clone().unwrap_or_default(),
+        // Bounded whoever reports (`switchyard_contract::spend`): a client's huge
+        // metadata or tag list never reaches the database.
+        metadata: req
+            .metadata
+            .clone()
+            .map_or_else(|| json!({}), spend_bounds::bound_row_metadata),
+        cache_hit,
+        cache_key: req.cache_key.clone().unwrap_or_default(),
+        request_tags: spend_bounds::bound_tags(&req.request_tags),
+        status: req.status.clone().unwrap_or_else(|| "success".to_string()),
+    })
 }
