@@ -13,9 +13,9 @@
 //! Secrets never appear in the output: `os.environ/` values stay `{"env": NAME}` and
 //! the variable names are listed in `vm_config.environment_variables.host_env_keys`.
 //!
-//! [`render`] assembles the bootstrap from its parts: [`listener`] (the HTTP
-//! connection manager and its filters), [`routes`], [`local_reply`] (Envoy's own
-//! errors as JSON) and [`clusters`].
+//! [`render`] assembles the bootstrap from its parts: `listener` (the HTTP
+//! connection manager and its filters), `routes`, `local_reply` (Envoy's own
+//! errors as JSON) and `clusters`.
 
 // Envoy's JSON is built here by indexing the `serde_json::Value` objects this module
 // has just built with `json!` (`cluster["dns_lookup_family"] = …`): indexing an object
@@ -43,7 +43,7 @@ pub use clusters::{cluster_concurrency, CIRCUIT_BREAKER_FLOOR, DEFAULT_DEPLOYMEN
 
 /// Head-room over the filter's body limit given to Envoy's own buffers, so the filter
 /// (which answers in OpenAI JSON) normally sees an oversized body first (for when it
-/// does not, see [`local_reply`]'s 413 mapper).
+/// does not, see `local_reply::payload_too_large_mapper`).
 const BUFFER_HEADROOM_BYTES: usize = 1 << 20;
 /// Least buffer Envoy gets, whatever the request limit: the upstream stage holds whole
 /// non-streamed answers (Anthropic) and provider error bodies to translate them, within
