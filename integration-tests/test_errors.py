@@ -525,7 +525,7 @@ def test_oversized_chunked_body_in_one_big_read_is_413_json(
     # Just under the limit arrives first and is buffered by the filter; the rest then
     # comes in one read larger than Envoy's own headroom (1 MiB over the default 10 MiB
     # limit). Envoy moves the read into the filter's buffer before the filter sees it,
-    # overflows, and answers 413 itself — in JSON too (render.rs maps every 413 to the
+    # overflows, and answers 413 itself — in JSON too (config/src/render/ maps every 413 to the
     # filter's body).
     gw = gateway_factory(f"""
 model_list:

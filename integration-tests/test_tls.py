@@ -90,7 +90,7 @@ def test_litellms_documented_mixed_fallback_chain_renders_and_validates(tmp_path
         env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
 
-    # The render is YAML (no YAML reader here): the unit tests in config/src/render.rs
+    # The render is YAML (no YAML reader here): the unit tests in config/src/render/
     # check the cluster's structure; this checks that it names what Envoy needs.
     assert "sni: api.openai.com" in envoy_yaml
     for port in (8001, 8002, 8003):

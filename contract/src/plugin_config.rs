@@ -76,7 +76,7 @@ pub struct RouterConfig {
 }
 
 /// The routes' retry policy as far as per-request fallbacks need it (LiteLLM's
-/// `num_retries` and `retry_policy`, see `switchyard::render::retry_policy`).
+/// `num_retries` and `retry_policy`, see `switchyard::render::routes::retry_policy`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRetries {

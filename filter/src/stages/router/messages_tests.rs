@@ -37,7 +37,7 @@ fn messages_route_as_chat_completions_with_the_api_in_the_facts() {
         (Endpoint::ChatCompletions, ClientApi::Messages)
     );
     assert_eq!(host.req(TIMEOUT_HEADER).as_deref(), Some("0"), "a stream");
-    // Envoy's own error replies take Anthropic's shape for it (config/src/render.rs).
+    // Envoy's own error replies take Anthropic's shape for it (config/src/render/).
     assert_eq!(
         host.properties.get(API_PROPERTY).map(Vec::as_slice),
         Some(&b"anthropic"[..])
