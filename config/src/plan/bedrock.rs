@@ -4,7 +4,7 @@
 
 use switchyard_contract::plugin_config::{AwsSigning, Setting};
 
-use super::addresses::UpstreamAddress;
+use super::upstream_address::UpstreamAddress;
 use super::{parse_api_base, Compiler};
 use crate::litellm::{env_ref, resolve_string, ConfigError, LitellmParams};
 

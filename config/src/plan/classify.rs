@@ -3,7 +3,7 @@
 //! warning), in named steps: the endpoints its mode serves, the provider and model id,
 //! the provider specifics, the connection, and what it sends.
 
-use switchyard_contract::plugin_config::{DeploymentConfig, PromptTemplate, Setting};
+use switchyard_contract::plugin_config::{DeploymentConfig, Setting};
 use switchyard_contract::providers::{
     infer_provider, infer_provider_without_api_base, ProviderKind,
 };
@@ -13,6 +13,7 @@ use super::credentials::Connection;
 use super::deployment_id::litellm_deployment_id;
 use super::huggingface::HUGGINGFACE_ROUTER;
 use super::presets::{served_providers_sentence, LITELLM_PREFIXES};
+use super::target::Target;
 use super::vertex::VertexPlan;
 use super::Compiler;
 use crate::litellm::{ConfigError, LitellmParams, ModelEntry};
@@ -92,21 +93,6 @@ enum ProviderChoice {
     Unsupported(String),
     /// `model: "*"`: any provider.
     AnyProvider,
-}
-
-/// The provider that serves a deployment and what it is asked for.
-pub(super) struct Target {
-    /// The wire format.
-    pub(super) kind: ProviderKind,
-    /// LiteLLM's provider name (the prefix, `custom_llm_provider`, or
-    /// `openai_compatible`).
-    pub(super) name: String,
-    /// The provider's model id.
-    pub(super) model_id: String,
-    /// A Hugging Face text-generation prompt template, when the entry sets one.
-    pub(super) template: Option<PromptTemplate>,
-    /// A Bedrock deployment's region.
-    pub(super) bedrock_region: Option<String>,
 }
 
 impl Compiler<'_> {

@@ -6,8 +6,8 @@
 use switchyard_contract::plugin_config::Setting;
 use switchyard_contract::providers::ProviderKind;
 
-use super::classify::Target;
 use super::presets::{client_default, preset, KeyWithOwnBase};
+use super::target::Target;
 use super::Compiler;
 use crate::litellm::{check_env_name, env_ref, py_str, ConfigError, LitellmParams};
 

@@ -67,12 +67,13 @@ mod params;
 mod presets;
 mod pricing;
 mod routing;
+mod target;
 #[cfg(test)]
 mod test_support;
 pub mod timeouts;
+mod upstream_address;
 pub mod vertex;
 
-pub use addresses::{parse_api_base, UpstreamAddress};
 pub use bedrock::{BEDROCK_BEARER_ENV, BEDROCK_ENDPOINT_ENV, BEDROCK_REGION};
 pub use deployment_id::litellm_deployment_id;
 pub use huggingface::HUGGINGFACE_ROUTER;
@@ -82,6 +83,7 @@ pub use presets::{
     Preset, ANTHROPIC_API_BASE, LITELLM_PREFIXES, OPENAI_API_BASE, SERVED_GROUPS,
 };
 pub use routing::{total_attempts, PlannedPriority, PlannedRoute, RoutingPolicy};
+pub use upstream_address::{parse_api_base, UpstreamAddress};
 
 use classify::Classified;
 

@@ -11,7 +11,7 @@ pub use switchyard_contract::providers::{
     OPENAI_API_BASE, SERVED_GROUPS,
 };
 
-use super::addresses::UpstreamAddress;
+use super::upstream_address::UpstreamAddress;
 use super::{parse_api_base, Compiler};
 use crate::litellm::ConfigError;
 
