@@ -535,9 +535,11 @@ def machine_line() -> str:
     envoy_ver = re.search(r"/(\d+\.\d+\.\d+)/", envoy)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
-    litellm = subprocess.run([str(BENCH_DIR / ".venv" / "bin" / "python"), "-c",
-                              "import importlib.metadata as m;print(m.version('litellm'))"],
-                             capture_output=True, text=True).stdout.strip()
+    # LiteLLM is optional (the peer target runs only when bench/run installed it).
+    venv_python = BENCH_DIR / ".venv" / "bin" / "python"
+    litellm = "" if not venv_python.exists() else subprocess.run(
+        [str(venv_python), "-c", "import importlib.metadata as m;print(m.version('litellm'))"],
+        capture_output=True, text=True).stdout.strip()
     return (f"{datetime.date.today().isoformat()} · {cpu} · {os.cpu_count()} CPUs · "
             f"{mem_gib:.0f} GiB · Linux {platform.release()} · Envoy "
             f"{envoy_ver.group(1) if envoy_ver else '?'} · LiteLLM {litellm or '?'} · "
