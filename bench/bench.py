@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -449,8 +449,16 @@ def targets(virtual_key: str | None) -> list[Target]:
     if virtual_key is None:
         out = [t for t in out if t.name != "sy-keys"]
     if os.environ.get("BENCH_COMPARE_WASM"):
-        out.insert(3, Target("sy-openai@b", "(c) Switchyard passthrough, BENCH_COMPARE_WASM",
-                             "sy-b", "/v1/chat/completions", req("bench-openai")))
+        # A/B: every target the `sy` Envoy serves again against the other build,
+        # right after its own row (`sy-openai@b`, `sy-openai-stream@b`, …).
+        with_b = []
+        for t in out:
+            with_b.append(t)
+            if t.service == "sy":
+                with_b.append(replace(
+                    t, name=f"{t.name}@b", label=f"{t.label}, BENCH_COMPARE_WASM",
+                    service="sy-b"))
+        out = with_b
     return out
 
 
@@ -721,7 +729,8 @@ def main() -> int:
         if use_litellm:
             stack.start_litellm()
         tlist = [t for t in targets(virtual_key)
-                 if (not wanted or t.name in wanted) and (t.name != "litellm" or use_litellm)]
+                 if (not wanted or t.name in wanted or t.name.removesuffix("@b") in wanted)
+                 and (t.name != "litellm" or use_litellm)]
         scripts = {t.name: write_lua(work, t) for t in tlist}
         for t in tlist:
             check_answer(stack, t)

@@ -26,6 +26,7 @@ pub mod host;
 pub mod litellm_fields;
 pub mod log_path;
 pub mod mock;
+pub mod observe;
 pub mod providers;
 pub mod request;
 pub mod sigv4;
