@@ -136,21 +136,34 @@ impl UsageTap {
     }
 }
 
-/// Whether an event's data may carry a usage object. With `include_usage` on,
-/// OpenAI sends `"usage":null` in every chunk: those are not worth a parse.
+/// Whether an event's data may carry a usage object (`"usage":` then an object).
+/// With `include_usage` on, OpenAI sends `"usage":null` in every chunk: those are not
+/// worth a parse. One pass over the data: this runs on every event of a stream.
 fn names_usage(data: &str) -> bool {
-    data.contains("\"usage\":{") || data.contains("\"usage\": {")
+    const KEY: &str = "\"usage\":";
+    let mut rest = data;
+    while let Some(at) = rest.find(KEY) {
+        let after = rest.get(at + KEY.len()..).unwrap_or_default();
+        if after
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
-/// An event's data is a usage-only chunk (no choices, a usage object).
+/// An event's data, which names a usage object ([`names_usage`]), is a usage-only
+/// chunk (no choices).
 fn is_usage_only(data: &str) -> bool {
-    names_usage(data)
-        && serde_json::from_str::<Value>(data).is_ok_and(|v| {
-            v.get("usage").is_some_and(Value::is_object)
-                && v.get("choices")
-                    .and_then(Value::as_array)
-                    .is_some_and(Vec::is_empty)
-        })
+    serde_json::from_str::<Value>(data).is_ok_and(|v| {
+        v.get("usage").is_some_and(Value::is_object)
+            && v.get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+    })
 }
 
 impl StreamTranslate for UsageTap {
@@ -162,7 +175,8 @@ impl StreamTranslate for UsageTap {
         self.decoder.push(chunk);
         while let Ok(Some(event)) = self.decoder.next_event() {
             // Only the rare event that names usage is parsed.
-            if names_usage(event.data) {
+            let usage_named = names_usage(event.data);
+            if usage_named {
                 if let Some(u) = cost::usage_of(event.data.as_bytes()) {
                     self.usage = Some(u);
                 }
@@ -183,7 +197,11 @@ impl StreamTranslate for UsageTap {
                 Some(Edited::Keep) | None => None,
             };
             let data = normalized.as_deref().unwrap_or(event.data);
-            if self.strip_usage && is_usage_only(data) {
+            let usage_named = match normalized {
+                Some(ref replaced) => names_usage(replaced),
+                None => usage_named,
+            };
+            if self.strip_usage && usage_named && is_usage_only(data) {
                 continue;
             }
             let fixed = self.edit.as_ref().and_then(|e| e.fix_chunk(data));
@@ -280,6 +298,26 @@ mod tests {
         "data: {\"id\":\"s\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n",
         "data: [DONE]\n\n",
     );
+
+    #[test]
+    fn an_event_names_usage_only_with_a_usage_object() {
+        for named in [
+            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#,
+            r#"{"choices":[], "usage": {"prompt_tokens":1}}"#,
+            "{\"usage\":\n  {\"prompt_tokens\":1}}",
+            r#"{"usage":null,"x":{"usage":{"a":1}}}"#,
+        ] {
+            assert!(super::names_usage(named), "{named}");
+        }
+        for unnamed in [
+            r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#,
+            r#"{"choices":[{"delta":{"content":"\"usage\":{"}}]}"#,
+            r#"{"usage":"#,
+            "",
+        ] {
+            assert!(!super::names_usage(unnamed), "{unnamed}");
+        }
+    }
 
     #[test]
     fn a_fixing_tap_rewrites_thinking_chunks_at_every_split() {
