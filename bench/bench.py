@@ -20,7 +20,7 @@ pinned to CPU 0; wrk and nginx to CPU 1.
 
 Usage: bench/run [--quick] [--update-readme] [--json FILE]   (environment: BENCH_DURATION
 seconds, BENCH_ROUNDS, BENCH_CONNS "1,16,64", BENCH_TARGETS "envoy,sy-openai,…",
-BENCH_COMPARE_WASM, SWITCHYARD_BIN, ENVOY_BIN).
+BENCH_COMPARE_WASM, BENCH_COMPARE_SWITCHYARD, SWITCHYARD_BIN, ENVOY_BIN).
 """
 
 from __future__ import annotations
@@ -265,13 +265,14 @@ model_list:
             config += "general_settings:\n  master_key: os.environ/BENCH_MASTER_KEY\n"
         return config
 
-    def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM) -> dict:
+    def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM,
+               switchyard: Path = SWITCHYARD) -> dict:
         out = self.work / name
         out.mkdir()
         cfg = out / "config.yaml"
         cfg.write_text(config)
         proc = subprocess.run(
-            [str(SWITCHYARD), "render", "--config", str(cfg), "--out", str(out),
+            [str(switchyard), "render", "--config", str(cfg), "--out", str(out),
              "--wasm", str(wasm), "--port", "0", "--admin-port", "0", *extra],
             capture_output=True, text=True, env={**os.environ, **self.secrets()})
         if proc.returncode != 0:
@@ -719,9 +720,12 @@ def main() -> int:
         stack.start_envoy("sy", sy)
         compare = os.environ.get("BENCH_COMPARE_WASM")
         if compare:
-            # A/B: another build of the filter, as target `sy-openai@b`.
+            # A/B: another build of the filter, as target `sy-openai@b`, rendered by
+            # BENCH_COMPARE_SWITCHYARD when given (that build's own config compiler, so
+            # a plugin config newer than the other filter reads does not break the A/B).
             stack.start_envoy("sy-b", stack.render(
-                "sy-b", stack.switchyard_config(keys=False), [], Path(compare)))
+                "sy-b", stack.switchyard_config(keys=False), [], Path(compare),
+                Path(os.environ.get("BENCH_COMPARE_SWITCHYARD") or SWITCHYARD)))
         plain = Stack.strip_filters(sy)
         stack.start_envoy("envoy", plain)
         for mode in ("pass", "buffer", "calls:50"):
