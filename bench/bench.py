@@ -18,8 +18,9 @@ the table reports the median of the rounds, so a noisy neighbour hurts every tar
 alike. Proxies (Envoy with one worker, the keyservice, LiteLLM with one worker) are
 pinned to CPU 0; wrk and nginx to CPU 1.
 
-Usage: bench/run [--quick] [--update-readme]   (environment: BENCH_DURATION seconds,
-BENCH_ROUNDS, BENCH_CONNS "1,16,64", BENCH_TARGETS "envoy,sy-openai,…").
+Usage: bench/run [--quick] [--update-readme] [--json FILE]   (environment: BENCH_DURATION
+seconds, BENCH_ROUNDS, BENCH_CONNS "1,16,64", BENCH_TARGETS "envoy,sy-openai,…",
+BENCH_COMPARE_WASM, BENCH_COMPARE_SWITCHYARD, SWITCHYARD_BIN, ENVOY_BIN).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 ENVOY = Path(os.environ.get("ENVOY_BIN") or ROOT / ".venv" / "bin" / "envoy")
 WASM = ROOT / "target" / "wasm32-wasip1" / "wasm" / "switchyard_filter.wasm"
-SWITCHYARD = ROOT / "target" / "release" / "switchyard"
+# The config compiler only renders here, so CI's benchmark tier (bench/ci) passes its
+# debug build rather than building a release one.
+SWITCHYARD = Path(os.environ.get("SWITCHYARD_BIN") or ROOT / "target" / "release" / "switchyard")
 KEYSERVICE = ROOT / "target" / "release" / "switchyard-keyservice"
 NOOP_WASM = ROOT / "target" / "noop" / "wasm32-wasip1" / "release" / "noop_filter.wasm"
 LITELLM = BENCH_DIR / ".venv" / "bin" / "litellm"
@@ -262,13 +265,14 @@ model_list:
             config += "general_settings:\n  master_key: os.environ/BENCH_MASTER_KEY\n"
         return config
 
-    def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM) -> dict:
+    def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM,
+               switchyard: Path = SWITCHYARD) -> dict:
         out = self.work / name
         out.mkdir()
         cfg = out / "config.yaml"
         cfg.write_text(config)
         proc = subprocess.run(
-            [str(SWITCHYARD), "render", "--config", str(cfg), "--out", str(out),
+            [str(switchyard), "render", "--config", str(cfg), "--out", str(out),
              "--wasm", str(wasm), "--port", "0", "--admin-port", "0", *extra],
             capture_output=True, text=True, env={**os.environ, **self.secrets()})
         if proc.returncode != 0:
@@ -686,6 +690,9 @@ def main() -> int:
     parser.add_argument("--update-readme", action="store_true",
                         help="write the table into bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the medians and CPU time per request as JSON "
+                             "(bench/ci reads it)")
     parser.add_argument("--profile", action="store_true",
                         help="instead of the table: perf CPU profiles of each proxy under load")
     args = parser.parse_args()
@@ -695,9 +702,11 @@ def main() -> int:
     conns = [int(c) for c in os.environ.get("BENCH_CONNS", "1,16,64").split(",")]
     wanted = set(filter(None, os.environ.get("BENCH_TARGETS", "").split(",")))
 
-    for path, hint in ((ENVOY, "scripts/test or ./switchyard installs it"),
-                       (WASM, "bench/run builds it"), (SWITCHYARD, "bench/run builds it"),
-                       (KEYSERVICE, "bench/run builds it")):
+    needed = [(ENVOY, "scripts/test or ./switchyard installs it"),
+              (WASM, "bench/run builds it"), (SWITCHYARD, "bench/run builds it")]
+    if not wanted or "sy-keys" in wanted:
+        needed.append((KEYSERVICE, "bench/run builds it"))
+    for path, hint in needed:
         if not path.exists():
             raise SystemExit(f"missing {path} ({hint})")
     use_litellm = LITELLM.exists() and (not wanted or "litellm" in wanted)
@@ -711,9 +720,12 @@ def main() -> int:
         stack.start_envoy("sy", sy)
         compare = os.environ.get("BENCH_COMPARE_WASM")
         if compare:
-            # A/B: another build of the filter, as target `sy-openai@b`.
+            # A/B: another build of the filter, as target `sy-openai@b`, rendered by
+            # BENCH_COMPARE_SWITCHYARD when given (that build's own config compiler, so
+            # a plugin config newer than the other filter reads does not break the A/B).
             stack.start_envoy("sy-b", stack.render(
-                "sy-b", stack.switchyard_config(keys=False), [], Path(compare)))
+                "sy-b", stack.switchyard_config(keys=False), [], Path(compare),
+                Path(os.environ.get("BENCH_COMPARE_SWITCHYARD") or SWITCHYARD)))
         plain = Stack.strip_filters(sy)
         stack.start_envoy("envoy", plain)
         for mode in ("pass", "buffer", "calls:50"):
@@ -786,6 +798,17 @@ def main() -> int:
                 used, reqs = cpu.get((t.name, name), [0.0, 0])
                 cells.append(f"{used / reqs * 1e6:.1f}" if reqs and used >= 0.05 else "")
             table += f"\n| {t.label} | " + " | ".join(cells) + " |"
+        if args.json:
+            args.json.write_text(json.dumps({
+                "targets": [{
+                    "name": t.name, "service": t.service,
+                    "rps": {str(c): statistics.median(r["rps"] for r in results[(t.name, c)])
+                            for c in conns if (t.name, c) in results},
+                    "errors": sum(r["errors"] for c in conns for r in results.get((t.name, c), [])),
+                    "cpu_us_per_request": {
+                        name: used / reqs * 1e6
+                        for (tn, name), (used, reqs) in cpu.items() if tn == t.name and reqs},
+                } for t in tlist]}, indent=1))
         text = f"Machine: {machine_line()}\n\n{table}"
         print()
         print(text)

@@ -68,3 +68,19 @@ stop_postgres() {
     rm -rf "$PG_DIR"
   fi
 }
+
+# What the load benchmark needs besides Envoy (Debian packages): wrk, nginx (the
+# mock upstream) and PyYAML for /usr/bin/python3, which runs bench/bench.py in CI's
+# benchmark tier (bench/ci) without LiteLLM's venv. Puts /usr/sbin (nginx) on PATH.
+ensure_bench_tools() {
+  local need=()
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  /usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]} (Debian packages)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+  fi
+  case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+}

@@ -17,7 +17,10 @@ use switchyard_filter::providers::openai::UsageTap;
 use switchyard_filter::providers::StreamTranslate;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let strip = std::env::args().nth(2).as_deref() != Some("pass");
     let mut events = Vec::new();
     events.push(r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}"#.to_string());
