@@ -47,19 +47,21 @@ pub mod access_log {
     pub const REQUESTED_MODEL: &str = "switchyard_requested_model";
     /// The deployment that answered (`model_info.id`).
     pub const MODEL_ID: &str = "switchyard_model_id";
-    /// Every name above, for the config compiler's access-log format.
-    pub const ALL: [&str; 12] = [
-        PROMPT_TOKENS,
-        COMPLETION_TOKENS,
-        TOTAL_TOKENS,
-        SPEND,
-        KEY_ALIAS,
-        USER,
-        TEAM,
-        END_USER,
-        TIME_TO_FIRST_TOKEN_MS,
-        CACHE_HIT,
-        REQUESTED_MODEL,
-        MODEL_ID,
+    /// The access log's JSON fields and the property each prints, for the config
+    /// compiler's access-log format (the call id is [`super::CALL_ID_PROPERTY`]).
+    pub const FIELDS: [(&str, &str); 13] = [
+        ("call_id", super::CALL_ID_PROPERTY),
+        ("prompt_tokens", PROMPT_TOKENS),
+        ("completion_tokens", COMPLETION_TOKENS),
+        ("total_tokens", TOTAL_TOKENS),
+        ("spend", SPEND),
+        ("key_alias", KEY_ALIAS),
+        ("user", USER),
+        ("team", TEAM),
+        ("end_user", END_USER),
+        ("ttft_ms", TIME_TO_FIRST_TOKEN_MS),
+        ("cache_hit", CACHE_HIT),
+        ("requested_model", REQUESTED_MODEL),
+        ("model_id", MODEL_ID),
     ];
 }

@@ -113,6 +113,11 @@ pub const CHECK_REQUEST_HEADERS: [&str; 4] = [
     ADMISSION_HEADER,
 ];
 
+/// Headers the upstream stage's error-fallback redirect carries to the replay,
+/// beyond the client's credentials (Envoy's `response_headers_to_copy`): the
+/// admission it continues and the call it continues.
+pub const REDIRECT_CARRIED_HEADERS: [&str; 2] = [ADMISSION_HEADER, CALL_ID_CARRIER_HEADER];
+
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording: Envoy lets exactly these through
 /// (`allowed_upstream_headers`), and a client can never set them (the router stage

@@ -8,10 +8,11 @@
 //! request.headers.get("x-litellm-call-id", str(uuid.uuid4()))`); Switchyard keys
 //! its attempt ledger and its logs on the id, so a client must not be able to name
 //! another request's. An error fallback's replay (an internal redirect) continues
-//! the call: the redirect carries the id ([`CALL_ID_CARRIER_HEADER`]) and the router
-//! stage takes it only on a replay path and only when this worker's ledger holds
-//! attempts of that call (the redirected attempt was left there before the replay
-//! began).
+//! the call: the redirect carries the id with a random token
+//! ([`CALL_ID_CARRIER_HEADER`]) and the router stage takes it only on a replay path
+//! and only when the last attempt of that call in this worker's ledger is the
+//! redirected one, holding that token (it was left there before the replay began).
+//! A client never sees the token, so it cannot continue a call, not even its own.
 
 use crate::host::Host;
 
@@ -57,10 +58,9 @@ pub fn is_call_id(text: &str) -> bool {
 }
 
 /// The call of a request: its id and when it came (Unix milliseconds). On a
-/// replay, the call its redirect carried ([`carrier`]), when the carried value
-/// names a call and this worker's ledger holds attempts of that call (no client
-/// can name a call in flight on the worker: it never saw the id of a call that has
-/// not ended). Else a fresh id, starting `now_ms`.
+/// replay, the call its redirect carried ([`carrier`]), when the last attempt of
+/// that call in this worker's ledger ended in the redirect whose token is carried.
+/// Else a fresh id, starting `now_ms`.
 pub fn for_request(
     host: &dyn Host,
     replay: bool,
@@ -68,14 +68,17 @@ pub fn for_request(
     now_ms: u64,
 ) -> (String, u64) {
     if replay {
-        let parsed = carried
-            .and_then(|c| c.split_once(' '))
-            .and_then(|(id, start)| {
-                let start: u64 = start.parse().ok()?;
-                (is_call_id(id) && start <= now_ms).then_some((id, start))
-            });
-        if let Some((id, start)) = parsed {
-            if !host.peek_attempts(id).is_empty() {
+        let parsed = carried.and_then(|c| {
+            let mut parts = c.split(' ');
+            let (id, start, token) = (parts.next()?, parts.next()?, parts.next()?);
+            let start: u64 = start.parse().ok()?;
+            (is_call_id(id) && start <= now_ms && !token.is_empty() && parts.next().is_none())
+                .then_some((id, start, token))
+        });
+        if let Some((id, start, token)) = parsed {
+            let attempts = host.peek_attempts(id);
+            let last_token = attempts.last().and_then(|a| a.redirect_token.as_deref());
+            if last_token == Some(token) {
                 return (id.to_string(), start);
             }
         }
@@ -84,9 +87,17 @@ pub fn for_request(
 }
 
 /// The value of [`CALL_ID_CARRIER_HEADER`] on an error fallback's redirect: the
-/// call id and its start, which [`for_request`] reads on the replay.
-pub fn carrier(call_id: &str, start_ms: u64) -> String {
-    format!("{call_id} {start_ms}")
+/// call id, its start and the redirect's token, which [`for_request`] reads on the
+/// replay.
+pub fn carrier(call_id: &str, start_ms: u64, token: &str) -> String {
+    format!("{call_id} {start_ms} {token}")
+}
+
+/// A fresh redirect token (128 random bits, hex).
+pub fn redirect_token(host: &dyn Host) -> String {
+    let mut bytes = [0u8; 16];
+    host.random_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// The call of the request at hand, as the router stage recorded it in filter
@@ -180,29 +191,39 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_keeps_only_a_call_its_worker_has_attempts_of() {
+    fn a_replay_continues_only_the_call_its_redirect_named() {
         let host = MockHost::default();
         let live = "0000000a-0000-4000-8000-000000000000";
-        host.leave_attempt(live, 1, AttemptRecord::default());
-        let carried = carrier(live, 900);
+        let redirected = AttemptRecord {
+            redirect_token: Some("tok".into()),
+            ..Default::default()
+        };
+        host.leave_attempt(live, 1, redirected);
+        let carried = carrier(live, 900, "tok");
         // The replay of a redirect this worker made: the call goes on, from its start.
         assert_eq!(
             for_request(&host, true, Some(&carried), 1_000),
             (live.to_string(), 900)
         );
-        // A client's own carrier on a first pass, even naming a live call: fresh.
+        // The carrier on a first pass, even naming the live call: a fresh call.
         let (fresh, start) = for_request(&host, false, Some(&carried), 1_000);
         assert_ne!(fresh, live);
         assert!(is_call_id(&fresh));
         assert_eq!(start, 1_000);
-        // A forged replay naming a call no attempt was left for, a start in the
-        // future, garbage, a huge value, or nothing.
-        let chosen = carrier("12345678-1234-4234-8234-123456789012", 900);
-        let future = carrier(live, 5_000);
+        // Forged replays: a call no redirect named, a start in the future, a guessed
+        // or missing token, extra parts, garbage, a huge value, nothing.
+        let chosen = carrier("12345678-1234-4234-8234-123456789012", 900, "tok");
+        let future = carrier(live, 5_000, "tok");
+        let guessed = carrier(live, 900, "guess");
+        let no_token = format!("{live} 900");
+        let extra = format!("{carried} more");
         let huge = "a".repeat(1 << 20);
         for forged in [
             Some(chosen.as_str()),
             Some(&future),
+            Some(&guessed),
+            Some(&no_token),
+            Some(&extra),
             Some("x\ny"),
             Some(&huge),
             Some(live),
@@ -214,6 +235,9 @@ mod tests {
             assert_ne!(id, "12345678-1234-4234-8234-123456789012");
             assert_eq!(start, 1_000);
         }
+        // Once an attempt of the replay is left, the token is spent.
+        host.leave_attempt(live, 2, AttemptRecord::default());
+        assert_ne!(for_request(&host, true, Some(&carried), 1_000).0, live);
     }
 
     #[test]

@@ -82,6 +82,8 @@ impl RouterExchange {
         if self.call.call_id.is_empty() {
             return;
         }
+        // A redirect Envoy did not follow never shows the call's carrier.
+        host.set_response_header(call::CALL_ID_CARRIER_HEADER, None);
         let attempts = host.peek_attempts(&self.call.call_id);
         let [duration, overhead] = call::timing_headers(
             self.call.start_ms,

@@ -40,6 +40,7 @@ impl UpstreamExchange {
             usage,
             spend,
             error,
+            redirect_token: self.redirect_token.clone(),
         }
     }
 

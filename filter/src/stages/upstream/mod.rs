@@ -243,6 +243,8 @@ pub struct UpstreamExchange {
     error_message: Option<String>,
     /// Whether this attempt's final record is in the ledger.
     left: std::cell::Cell<bool>,
+    /// The token of the error-fallback redirect this attempt answered with.
+    redirect_token: Option<String>,
 }
 
 impl Default for UpstreamExchange {
@@ -285,6 +287,7 @@ impl Default for UpstreamExchange {
             first_token_ms: None,
             error_message: None,
             left: std::cell::Cell::new(false),
+            redirect_token: None,
         }
     }
 }

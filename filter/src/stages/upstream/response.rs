@@ -330,6 +330,8 @@ impl UpstreamExchange {
         if let Some(location) = self.error_fallback_location(up, status, &body) {
             // The replay continues the call: this attempt's record is left now,
             // before the replay begins, and the redirect carries the call.
+            let token = crate::observe::call::redirect_token(host);
+            self.redirect_token = Some(token.clone());
             self.leave_final_record(dep, host, cost::Usage::default(), 0.0, true);
             if let Some(facts) = self.facts.as_ref().filter(|f| !f.call_id.is_empty()) {
                 host.set_response_header(
@@ -337,6 +339,7 @@ impl UpstreamExchange {
                     Some(&crate::observe::call::carrier(
                         &facts.call_id,
                         facts.call_start_ms,
+                        &token,
                     )),
                 );
             }
