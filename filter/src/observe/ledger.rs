@@ -8,7 +8,9 @@
 //! first, when more is known: a stream's headers, then its end), and taken once by
 //! the router stage when the request is logged. Entries never taken (a request
 //! whose end this VM never saw) are evicted oldest first past [`MAX_LEDGER_ENTRIES`],
-//! and counted.
+//! and counted. A record left after its request was taken (Envoy logs a request
+//! whose client left before it ends the attempt still going) is dropped and counted:
+//! the ledger remembers the last [`MAX_ENDED_CALLS`] calls taken.
 
 use std::collections::VecDeque;
 
@@ -18,6 +20,9 @@ use super::record::AttemptRecord;
 /// Requests in flight on one worker leave a few each; a full ledger means records
 /// were left for requests whose end never came.
 pub const MAX_LEDGER_ENTRIES: usize = 2048;
+
+/// How many ended calls the ledger remembers, to drop records left too late.
+pub const MAX_ENDED_CALLS: usize = 256;
 
 /// One attempt waiting for its request's end.
 #[derive(Debug, Clone)]
@@ -35,6 +40,9 @@ pub struct AttemptLedger {
     entries: VecDeque<Entry>,
     cap: usize,
     evicted: u64,
+    /// The calls taken last, newest at the back.
+    ended: VecDeque<String>,
+    late: u64,
 }
 
 impl Default for AttemptLedger {
@@ -50,6 +58,8 @@ impl AttemptLedger {
             entries: VecDeque::new(),
             cap: cap.max(1),
             evicted: 0,
+            ended: VecDeque::new(),
+            late: 0,
         }
     }
 
@@ -57,6 +67,10 @@ impl AttemptLedger {
     /// `attempt` of request `call_id`. An empty call id is no request's: ignored.
     pub fn leave(&mut self, call_id: &str, attempt: u64, record: AttemptRecord) {
         if call_id.is_empty() {
+            return;
+        }
+        if self.ended.iter().any(|c| c == call_id) {
+            self.late = self.late.saturating_add(1);
             return;
         }
         if let Some(entry) = self
@@ -82,6 +96,12 @@ impl AttemptLedger {
     pub fn take(&mut self, call_id: &str) -> Vec<AttemptRecord> {
         if call_id.is_empty() {
             return Vec::new();
+        }
+        if !self.ended.iter().any(|c| c == call_id) {
+            self.ended.push_back(call_id.to_string());
+            if self.ended.len() > MAX_ENDED_CALLS {
+                self.ended.pop_front();
+            }
         }
         let mut taken = Vec::new();
         self.entries.retain(|e| {
@@ -120,6 +140,11 @@ impl AttemptLedger {
     /// Records evicted unread since the ledger was made.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Records left after their request had ended (dropped).
+    pub fn late(&self) -> u64 {
+        self.late
     }
 }
 
@@ -191,6 +216,23 @@ mod tests {
         }
         assert_eq!(ledger.len(), MAX_LEDGER_ENTRIES);
         assert_eq!(ledger.evicted(), MAX_LEDGER_ENTRIES as u64);
+    }
+
+    #[test]
+    fn a_record_left_after_its_request_ended_is_dropped_and_counted() {
+        let mut ledger = AttemptLedger::default();
+        ledger.leave("call-a", 1, attempt("d1", 200));
+        assert_eq!(ledger.take("call-a").len(), 1);
+        // The client left mid-stream: the attempt ends after the request was logged.
+        ledger.leave("call-a", 1, attempt("d1", 200));
+        assert!(ledger.is_empty());
+        assert_eq!(ledger.late(), 1);
+        // The memory of ended calls is bounded too.
+        for i in 0..(MAX_ENDED_CALLS * 2) {
+            ledger.take(&format!("ended-{i}"));
+        }
+        ledger.leave("call-a", 2, attempt("d1", 200));
+        assert_eq!(ledger.len(), 1);
     }
 
     #[test]
