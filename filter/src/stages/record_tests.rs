@@ -569,3 +569,105 @@ fn a_client_cannot_choose_or_reuse_the_call_id() {
         first.ledger = std::mem::take(&mut host.ledger);
     }
 }
+
+#[test]
+fn a_body_over_the_limit_is_a_413_record() {
+    let r = router(false);
+    let big = json!({"model": "g", "messages": [], "pad": "x".repeat(20_000)});
+    let (mut host, mut ex) = arrive(&r, "/v1/chat/completions", &[], &big);
+    assert_eq!(host.local_reply.as_ref().map(|l| l.status), Some(413));
+    let record = end(&r, &mut host, &mut ex, 413, "direct_response").unwrap();
+    assert_eq!(record.status, 413);
+    assert!(record.error.is_some());
+    assert_eq!(record.requested_model, "", "the body was never read");
+}
+
+#[test]
+fn a_client_gone_mid_stream_ends_in_one_record_with_the_attempt_so_far() {
+    let r = router(false);
+    let up = upstream("g", false);
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "messages": [], "stream": true}),
+    );
+    let mut attempt_ex = UpstreamExchange::default();
+    attempt_ex.on_request_headers(&up, &mut host, false);
+    let size = host.request_body.len();
+    attempt_ex.on_request_body(&up, &mut host, size, true);
+    host.now += 1;
+    host.response_headers = vec![(":status".into(), "200".into())];
+    attempt_ex.on_response_headers(&up, &mut host, false);
+    let chunk = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    host.response_body = chunk.to_vec();
+    attempt_ex.on_response_body(&up, &mut host, chunk.len(), false);
+    ex.on_response_headers(&mut host);
+    // The client leaves: Envoy logs the request before it ends the attempt.
+    host.properties
+        .insert("response.code".into(), 200i64.to_le_bytes().to_vec());
+    host.properties.insert(
+        "response.code_details".into(),
+        b"downstream_remote_disconnect".to_vec(),
+    );
+    let record = ex.on_log(&r, &mut host).expect("a record");
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(record.attempts[0].status, 200);
+    assert_eq!(record.attempts[0].model_id, "g-dep");
+    // The attempt's own end comes later: dropped, never a second record.
+    attempt_ex.on_done(&up, &host);
+    assert!(host.ledger.borrow().is_empty());
+    assert_eq!(host.ledger.borrow().late(), 1);
+    assert_eq!(r.observers().seen.borrow().len(), 1);
+}
+
+#[test]
+fn a_requests_own_fallbacks_are_one_record_with_every_attempt() {
+    let r = router(false);
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "messages": [], "fallbacks": ["big"], "num_retries": 1}),
+    );
+    let call_id = ex.call_id().to_string();
+    let body = host.request_body.clone();
+    let overloaded: &[u8] = br#"{"error":{"message":"overloaded"}}"#;
+    // Two attempts on `g` (one retry), the second's error is final: on to `big`.
+    attempt(&upstream("g", false), &mut host, 503, &[overloaded], 1);
+    attempt(&upstream("g", false), &mut host, 503, &[overloaded], 1);
+    assert_eq!(host.resp(":status").as_deref(), Some("307"));
+    let carried = host.resp(CALL_ID_CARRIER_HEADER).unwrap();
+    assert_eq!(end(&r, &mut host, &mut ex, 307, "internal_redirect"), None);
+    let location = host.resp("location").unwrap();
+    let path = location
+        .strip_prefix("http://switchyard.internal")
+        .unwrap()
+        .to_string();
+    let mut replay = MockHost::with_request(
+        &[
+            (":method", "POST"),
+            (":path", &path),
+            (CALL_ID_CARRIER_HEADER, &carried),
+        ],
+        &body,
+    );
+    replay.now = host.now;
+    replay.random_draws.set(host.random_draws.get());
+    replay.ledger = std::mem::take(&mut host.ledger);
+    let mut ex2 = RouterExchange::default();
+    ex2.on_request_headers(&r, &mut replay, false);
+    ex2.on_request_body(&r, &mut replay, body.len(), true);
+    assert_eq!(ex2.call_id(), call_id);
+    attempt(&upstream("big", false), &mut replay, 200, &[ANSWER], 1);
+    let record = end(&r, &mut replay, &mut ex2, 200, "via_upstream").unwrap();
+    assert_eq!(
+        record
+            .attempts
+            .iter()
+            .map(|a| (a.model_group.as_str(), a.status))
+            .collect::<Vec<_>>(),
+        [("g", 503), ("g", 503), ("big", 200)]
+    );
+    assert_eq!(r.observers().seen.borrow().len(), 1);
+}
