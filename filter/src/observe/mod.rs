@@ -26,16 +26,17 @@ use crate::host::Host;
 /// user, an error message): a hostile client's megabyte never reaches a label.
 pub const MAX_LABEL_BYTES: usize = 256;
 
-/// `text` cut to at most [`MAX_LABEL_BYTES`] bytes, at a character boundary.
+/// `text` without control characters (a newline would forge a log line or split
+/// a label), cut to at most [`MAX_LABEL_BYTES`] bytes at a character boundary.
 pub fn bounded(text: &str) -> String {
-    if text.len() <= MAX_LABEL_BYTES {
-        return text.to_string();
+    let mut out = String::with_capacity(text.len().min(MAX_LABEL_BYTES));
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_LABEL_BYTES {
+            break;
+        }
+        out.push(c);
     }
-    let mut end = MAX_LABEL_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default().to_string()
+    out
 }
 
 /// The observers a finished request is handed to, built once at configure time from
@@ -74,5 +75,6 @@ mod tests {
         assert!(cut.len() <= MAX_LABEL_BYTES);
         assert!(cut.chars().all(|c| c == 'é'));
         assert_eq!(bounded(&"x".repeat(1 << 20)).len(), MAX_LABEL_BYTES);
+        assert_eq!(bounded("a\nb\r\u{0}c\u{7f}"), "abc");
     }
 }

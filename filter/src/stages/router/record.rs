@@ -30,6 +30,8 @@ pub(super) struct CallFacts {
     pub(super) call_type: &'static str,
     /// The error this stage answered with, bounded.
     pub(super) error: Option<String>,
+    /// The access log's fields are set (at the answer's end).
+    pub(super) logged: bool,
 }
 
 /// Envoy's `response.code`: an integer attribute, which proxy-wasm hands over as
@@ -105,6 +107,7 @@ impl RouterExchange {
         let attempts = host.peek_attempts(&self.call.call_id);
         let key = key_labels(host);
         set_access_log_fields(host, &self.call, &key, &attempts);
+        self.call.logged = true;
     }
 
     /// Envoy logs the request: unless it ended by an internal redirect (its replay
@@ -124,7 +127,10 @@ impl RouterExchange {
             .unwrap_or(0);
         let attempts = host.take_attempts(&self.call.call_id);
         let key = key_labels(host);
-        set_access_log_fields(host, &self.call, &key, &attempts);
+        if !self.call.logged {
+            // The answer never ended here (the client left, Envoy reset it).
+            set_access_log_fields(host, &self.call, &key, &attempts);
+        }
         let failed = !(200..300).contains(&status);
         let error = if failed {
             self.call
