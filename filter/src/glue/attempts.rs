@@ -20,9 +20,21 @@ fn with_ledger<T>(f: impl FnOnce(&mut AttemptLedger) -> T) -> Option<T> {
     LEDGER.with(|ledger| ledger.try_borrow_mut().ok().map(|mut l| f(&mut l)))
 }
 
-/// `Host::leave_attempt`.
+/// `Host::leave_attempt`. Records evicted unread mean requests whose end this
+/// worker never saw: logged at the 1st, 2nd, 4th, 8th … eviction.
 pub fn leave(call_id: &str, attempt: u64, record: AttemptRecord) {
-    with_ledger(|l| l.leave(call_id, attempt, record));
+    let evicted = with_ledger(|l| {
+        let before = l.evicted();
+        l.leave(call_id, attempt, record);
+        (l.evicted() > before).then(|| l.evicted())
+    })
+    .flatten();
+    if let Some(total) = evicted.filter(|n| n.is_power_of_two()) {
+        let _ = super::abi::log(
+            super::LOG_WARN,
+            &format!("switchyard: attempt ledger full: {total} attempt records evicted unread on this worker"),
+        );
+    }
 }
 
 /// `Host::take_attempts`.
