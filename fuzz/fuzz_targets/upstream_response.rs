@@ -85,6 +85,8 @@ fuzz_target!(|data: &[u8]| {
         team_id: String::new(),
         lease: "lease-1".into(),
         admission: "adm-1".into(),
+        key_alias: "alias".into(),
+        team_alias: String::new(),
     };
     let body = serde_json::to_vec(&request).expect("request JSON");
     let (mut host, ex) =
