@@ -14,8 +14,11 @@
 //! Nothing here touches proxy-wasm: the stages and the glue reach Envoy through
 //! `crate::host::Host`.
 
+pub mod callbacks;
+pub mod details;
 pub mod record;
 
+pub use details::RequestDetails;
 pub use record::{AttemptRecord, KeyLabels, RequestRecord};
 
 use crate::host::Host;
@@ -24,15 +27,22 @@ use crate::host::Host;
 /// the plugin config. Each observer (metrics, callbacks) is a field here and one line
 /// in [`Observers::finish`].
 #[derive(Debug, Default)]
-pub struct Observers {}
+pub struct Observers {
+    /// The logging callbacks (Langfuse, OpenTelemetry, the generic webhook).
+    pub callbacks: callbacks::Callbacks,
+}
 
 impl Observers {
     /// The observers the router stage's config asks for.
-    pub fn from_config(_config: &crate::plugin_config::RouterConfig) -> Observers {
-        Observers {}
+    pub fn from_config(config: &crate::plugin_config::RouterConfig) -> Observers {
+        Observers {
+            callbacks: callbacks::Callbacks::from_config(config.callbacks.as_ref()),
+        }
     }
 
     /// Hands a finished request to every observer. Never fails and never blocks the
     /// request: an observer only counts or queues.
-    pub fn finish(&self, _host: &mut dyn Host, _record: &RequestRecord) {}
+    pub fn finish(&self, host: &mut dyn Host, record: &RequestRecord) {
+        self.callbacks.finish(host, record);
+    }
 }
