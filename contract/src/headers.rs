@@ -55,6 +55,26 @@ pub const KEY_MODELS_HEADER: &str = "x-switchyard-key-models";
 pub const CLIENT_MOCK_HEADER: &str = "x-switchyard-client-mock";
 /// The value of [`CLIENT_MOCK_HEADER`].
 pub const CLIENT_MOCK_ALLOWED: &str = "allowed";
+/// Written by the keyservice (through ext_authz): the key's alias (`key_alias`), when
+/// it has one; read by the responder stage for the request's record (metrics,
+/// callbacks, access log). Never a key.
+pub const KEY_ALIAS_HEADER: &str = "x-switchyard-key-alias";
+/// Written by the keyservice (through ext_authz): the alias of the key's team, when
+/// it has one; read by the responder stage for the request's record.
+pub const TEAM_ALIAS_HEADER: &str = "x-switchyard-team-alias";
+/// Written by the upstream stage on the internal redirect of an error fallback: the
+/// request's call id, which Envoy copies onto the replay
+/// (`response_headers_to_copy`); read by the router stage on the replay only, and
+/// trusted only for a call its worker has attempts of. A client's own is removed.
+pub const CALL_ID_CARRIER_HEADER: &str = "x-switchyard-call-id";
+/// Response header: the request's call id (LiteLLM's name), on every answer.
+pub const CALL_ID_RESPONSE_HEADER: &str = "x-litellm-call-id";
+/// Response header: milliseconds from the request's start to its response headers,
+/// printed as LiteLLM prints it (a Python float).
+pub const RESPONSE_DURATION_HEADER: &str = "x-litellm-response-duration-ms";
+/// Response header: the gateway's own part of the response duration (the duration
+/// minus the time spent waiting for providers), in milliseconds.
+pub const OVERHEAD_DURATION_HEADER: &str = "x-litellm-overhead-duration-ms";
 /// Written by the keyservice on its own check answer: the model after the key's
 /// aliases. Not among [`KEY_HEADERS`], so Envoy never passes it upstream.
 pub const MODEL_HEADER: &str = "x-switchyard-model";
@@ -93,11 +113,16 @@ pub const CHECK_REQUEST_HEADERS: [&str; 4] = [
     ADMISSION_HEADER,
 ];
 
+/// Headers the upstream stage's error-fallback redirect carries to the replay,
+/// beyond the client's credentials (Envoy's `response_headers_to_copy`): the
+/// admission it continues and the call it continues.
+pub const REDIRECT_CARRIED_HEADERS: [&str; 2] = [ADMISSION_HEADER, CALL_ID_CARRIER_HEADER];
+
 /// Headers the keyservice adds to an admitted request (through ext_authz), for the
 /// responder stage and spend recording: Envoy lets exactly these through
 /// (`allowed_upstream_headers`), and a client can never set them (the router stage
 /// removes them).
-pub const KEY_HEADERS: [&str; 8] = [
+pub const KEY_HEADERS: [&str; 10] = [
     ALIAS_TARGET_HEADER,
     KEY_HASH_HEADER,
     USER_ID_HEADER,
@@ -106,6 +131,8 @@ pub const KEY_HEADERS: [&str; 8] = [
     KEY_MODELS_HEADER,
     CLIENT_MOCK_HEADER,
     ADMISSION_HEADER,
+    KEY_ALIAS_HEADER,
+    TEAM_ALIAS_HEADER,
 ];
 
 #[cfg(test)]
@@ -123,6 +150,10 @@ mod tests {
             RETRIES_HEADER,
             TIMEOUT_HEADER,
             PER_TRY_TIMEOUT_HEADER,
+            CALL_ID_CARRIER_HEADER,
+            CALL_ID_RESPONSE_HEADER,
+            RESPONSE_DURATION_HEADER,
+            OVERHEAD_DURATION_HEADER,
         ]
         .into_iter()
         .chain(KEY_HEADERS)

@@ -31,6 +31,7 @@ use switchyard_filter::cost;
 use switchyard_filter::endpoint::{ClientApi, Endpoint};
 use switchyard_filter::host::tests::MockHost;
 use switchyard_filter::host::{decode_header_pairs, Host, Level};
+use switchyard_filter::observe::AttemptRecord;
 use switchyard_filter::plugin_config::{
     DeploymentConfig, GroupConfig, Pricing, RouterConfig, Setting, UpstreamConfig,
     ENDPOINT_METADATA_KEY, ENDPOINT_METADATA_NAMESPACE,
@@ -477,6 +478,8 @@ fn attempt(body: &[u8], model: &str, picked: &str, status: &str, answer: &[u8]) 
         wildcard: None,
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -698,6 +701,20 @@ impl Host for Metered<'_> {
         self.call("queue_callback_event", || {
             self.inner.queue_callback_event(callback, event, now_ms)
         })
+    }
+    fn random_bytes(&self, buf: &mut [u8]) {
+        self.call("random_bytes", || self.inner.random_bytes(buf))
+    }
+    fn leave_attempt(&self, call_id: &str, attempt: u64, record: AttemptRecord) {
+        self.call("leave_attempt", || {
+            self.inner.leave_attempt(call_id, attempt, record)
+        })
+    }
+    fn take_attempts(&self, call_id: &str) -> Vec<AttemptRecord> {
+        self.call("take_attempts", || self.inner.take_attempts(call_id))
+    }
+    fn peek_attempts(&self, call_id: &str) -> Vec<AttemptRecord> {
+        self.call("peek_attempts", || self.inner.peek_attempts(call_id))
     }
 }
 
@@ -1008,6 +1025,8 @@ fn main() {
         wildcard: None,
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     }
     .encode();
     suite.case(

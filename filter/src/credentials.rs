@@ -86,6 +86,7 @@ pub fn strip_from_unfollowed_redirect(host: &mut dyn Host) {
             host.set_response_header(name, None);
         }
         host.set_response_header(crate::spend::ADMISSION_HEADER, None);
+        host.set_response_header(crate::observe::call::CALL_ID_CARRIER_HEADER, None);
     }
 }
 

@@ -6,6 +6,8 @@
 //! from the caller's side: a failed hostcall is logged by the implementation and
 //! reads as "absent", never as a panic.
 
+use crate::observe::record::AttemptRecord;
+
 /// Whether Envoy should pass the current headers or body on now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -85,6 +87,17 @@ pub trait Host {
     /// proxy-wasm glue: an `outbox::Outbox` per callback, ticked from the router
     /// stage's root context); never blocks, never fails the request.
     fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64);
+    /// Fills `buf` with random bytes from the host's source (the proxy-wasm glue:
+    /// WASI's `random_get`). Call ids are drawn from it.
+    fn random_bytes(&self, buf: &mut [u8]);
+    /// Leaves the record of one upstream attempt (`attempt`: the attempt's own id;
+    /// a second record under the same id replaces the first) for the end of request
+    /// `call_id`, in this worker's attempt ledger ([`crate::observe::ledger`]).
+    fn leave_attempt(&self, call_id: &str, attempt: u64, record: AttemptRecord);
+    /// Takes every attempt record of request `call_id` from this worker's ledger.
+    fn take_attempts(&self, call_id: &str) -> Vec<AttemptRecord>;
+    /// The attempt records of request `call_id` so far, left in the ledger.
+    fn peek_attempts(&self, call_id: &str) -> Vec<AttemptRecord>;
     /// Resumes a response whose body callback paused (returned [`Flow::Pause`] at its
     /// end), from a later callback of the same stream (a callout's answer).
     fn resume_response(&mut self) {}
@@ -256,6 +269,11 @@ pub mod tests {
         /// Callback events queued ([`Host::queue_callback_event`]) and not yet taken
         /// ([`MockHost::take_callback_events`]): `(callback, event, now_ms)`.
         pub callback_events: std::cell::RefCell<Vec<(usize, Vec<u8>, u64)>>,
+        /// The randomness drawn so far: [`Host::random_bytes`] fills from a counter,
+        /// so that tests are reproducible and every draw differs.
+        pub random_draws: std::cell::Cell<u64>,
+        /// This "worker"'s attempt ledger ([`Host::leave_attempt`]).
+        pub ledger: std::cell::RefCell<crate::observe::ledger::AttemptLedger>,
     }
 
     fn get(map: &[(String, String)], name: &str) -> Option<String> {
@@ -381,6 +399,28 @@ pub mod tests {
         }
         fn resume_response(&mut self) {
             self.responses_resumed += 1;
+        }
+        fn random_bytes(&self, buf: &mut [u8]) {
+            for chunk in buf.chunks_mut(8) {
+                let n = self.random_draws.get() + 1;
+                self.random_draws.set(n);
+                // SplitMix64 of the counter: distinct, reproducible, well spread.
+                let mut z = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                let bytes = z.to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+        }
+        fn leave_attempt(&self, call_id: &str, attempt: u64, record: AttemptRecord) {
+            self.ledger.borrow_mut().leave(call_id, attempt, record);
+        }
+        fn take_attempts(&self, call_id: &str) -> Vec<AttemptRecord> {
+            self.ledger.borrow_mut().take(call_id)
+        }
+        fn peek_attempts(&self, call_id: &str) -> Vec<AttemptRecord> {
+            self.ledger.borrow().peek(call_id)
         }
         fn dispatch_http_call(
             &mut self,

@@ -57,6 +57,13 @@ pub const H_KEY_HASH: &str = headers::KEY_HASH_HEADER;
 pub const H_USER_ID: &str = headers::USER_ID_HEADER;
 /// Upstream header for the spend report: the key's team.
 pub const H_TEAM_ID: &str = headers::TEAM_ID_HEADER;
+/// Upstream header for the request's record (metrics, callbacks, access log): the
+/// key's alias.
+pub const H_KEY_ALIAS: &str = headers::KEY_ALIAS_HEADER;
+/// Upstream header for the request's record: the alias of the key's team.
+pub const H_TEAM_ALIAS: &str = headers::TEAM_ALIAS_HEADER;
+/// The longest alias passed on in [`H_KEY_ALIAS`] / [`H_TEAM_ALIAS`].
+pub const MAX_ALIAS_HEADER_BYTES: usize = 256;
 /// Upstream header: the model after the key's aliases.
 pub const H_MODEL: &str = headers::MODEL_HEADER;
 /// Upstream header: the model a key's `aliases` sent the request to, when one
@@ -206,6 +213,25 @@ pub struct Allowed {
     pub models: Option<Vec<String>>,
     /// The key or its team allows clients' own `mock_response`.
     pub client_mock: bool,
+    /// The key's alias (`key_alias`), for the request's record.
+    pub key_alias: Option<String>,
+    /// The alias of the key's team, for the request's record.
+    pub team_alias: Option<String>,
+}
+
+/// An alias as a header value: control characters (a newline would split the
+/// gateway's filter state) dropped, at most [`MAX_ALIAS_HEADER_BYTES`] bytes, cut at
+/// a character boundary; `None` when nothing is left.
+pub fn alias_header_value(alias: &str) -> Option<String> {
+    let mut out = String::with_capacity(alias.len().min(MAX_ALIAS_HEADER_BYTES));
+    for c in alias.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_ALIAS_HEADER_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
 }
 
 impl Allowed {
@@ -238,6 +264,12 @@ impl Allowed {
         }
         if self.client_mock {
             h.push((H_CLIENT_MOCK, headers::CLIENT_MOCK_ALLOWED.to_string()));
+        }
+        if let Some(a) = self.key_alias.as_deref().and_then(alias_header_value) {
+            h.push((H_KEY_ALIAS, a));
+        }
+        if let Some(a) = self.team_alias.as_deref().and_then(alias_header_value) {
+            h.push((H_TEAM_ALIAS, a));
         }
         h
     }
@@ -496,6 +528,8 @@ fn admit(
         admission: None,
         models: listed_models(&key.models),
         client_mock: allows_client_mock(key, owners.team),
+        key_alias: key.key_alias.clone(),
+        team_alias: owners.team.and_then(|t| t.team_alias.clone()),
     })
 }
 
@@ -753,6 +787,8 @@ mod tests {
             admission: Some("adm".into()),
             models: Some(vec!["g".into()]),
             client_mock: true,
+            key_alias: Some("ka".into()),
+            team_alias: Some("ta".into()),
             ..Default::default()
         };
         let written: Vec<&str> = allowed
@@ -1485,6 +1521,22 @@ mod tests {
         assert!(h.contains(&(H_USER_ID, "u1".into())));
         assert!(h.contains(&(H_TEAM_ID, "t1".into())));
         assert!(a.claims.is_empty());
+    }
+
+    #[test]
+    fn aliases_go_to_the_gateway_as_safe_header_values() {
+        let rec = KeyRecord {
+            key_alias: Some("prod\r\nx-switchyard-lease: forged".into()),
+            ..key()
+        };
+        let a = allowed(run(k(KEY), Some("m"), &with_key(&rec)));
+        let h = a.request_headers();
+        assert!(h.contains(&(H_KEY_ALIAS, "prodx-switchyard-lease: forged".into())));
+        assert!(!h.iter().any(|(name, _)| *name == H_TEAM_ALIAS));
+        assert_eq!(alias_header_value("  "), None);
+        assert_eq!(alias_header_value("\n"), None);
+        let long = alias_header_value(&"é".repeat(1000)).unwrap();
+        assert!(long.len() <= MAX_ALIAS_HEADER_BYTES && long.chars().all(|c| c == 'é'));
     }
 
     #[test]

@@ -64,8 +64,13 @@ pub(super) fn http_connection_manager(
 /// (`switchyard_filter::log_path`): no query, no key segment. LiteLLM's API
 /// takes keys there (`/key/info?key=sk-…`, `/key/sk-…/regenerate`). A request
 /// the router stage never saw (refused by Envoy's codec) logs `-`.
-fn access_log() -> Value {
-    json!({
+///
+/// The request's record adds its fields (call id, tokens, spend, key alias, user,
+/// team, time to first token, cache hit, requested model, model id), which the
+/// router stage sets as filter state (`switchyard_contract::filter_state::
+/// access_log::FIELDS`; schema in docs/observability.md).
+pub(super) fn access_log() -> Value {
+    let mut log = json!({
         "name": "envoy.access_loggers.stdout",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
@@ -85,7 +90,12 @@ fn access_log() -> Value {
                 "request_id": "%REQ(X-REQUEST-ID)%",
             }},
         },
-    })
+    });
+    for (field, property) in switchyard_contract::filter_state::access_log::FIELDS {
+        log["typed_config"]["log_format"]["json_format"][field] =
+            Value::String(format!("%FILTER_STATE(wasm.{property}:PLAIN)%"));
+    }
+    log
 }
 
 /// The listener's HTTP filters: the router stage; with virtual keys, ext_authz and

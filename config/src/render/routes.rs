@@ -3,9 +3,7 @@
 //! policy.
 
 use serde_json::{json, Value};
-use switchyard_contract::headers::{
-    ADMISSION_HEADER, CLIENT_CREDENTIAL_HEADERS, GROUP_HEADER, STREAM_HEADER,
-};
+use switchyard_contract::headers::{CLIENT_CREDENTIAL_HEADERS, GROUP_HEADER, STREAM_HEADER};
 
 use super::{secs, KEYSERVICE_CLUSTER, READINESS_PATH_REGEX};
 use crate::plan::{total_attempts, Plan, PlannedRoute, RoutingPolicy};
@@ -84,13 +82,18 @@ fn internal_redirect_policy(plan: &Plan) -> Value {
         .map(|f| f.context_window.len() + f.content_policy.len())
         .max()
         .unwrap_or(0);
-    let replay_headers = [CLIENT_CREDENTIAL_HEADERS.as_slice(), &[ADMISSION_HEADER]].concat();
+    let replay_headers = [
+        CLIENT_CREDENTIAL_HEADERS.as_slice(),
+        &switchyard_contract::headers::REDIRECT_CARRIED_HEADERS,
+    ]
+    .concat();
     json!({
         "max_internal_redirects": longest + switchyard_contract::routing::MAX_REQUEST_FALLBACKS,
         "redirect_response_codes": [307],
         // The replay presents the client's credentials (which the redirect
         // carries), never the provider's the attempt left in the request, and
-        // the admission id it continues (one request: one count, one slot).
+        // the admission id it continues (one request: one count, one slot), and
+        // the call it continues (one call id, one record).
         "response_headers_to_copy": replay_headers,
     })
 }

@@ -437,7 +437,14 @@ fn error_fallbacks_enable_internal_redirects() {
         // A replay presents the caller's credentials only (`credentials`).
         assert_eq!(
             r["route"]["internal_redirect_policy"]["response_headers_to_copy"],
-            serde_json::json!([CLIENT_CREDENTIAL_HEADERS.as_slice(), &[ADMISSION_HEADER]].concat())
+            serde_json::json!([
+                CLIENT_CREDENTIAL_HEADERS.as_slice(),
+                &[
+                    ADMISSION_HEADER,
+                    switchyard_contract::headers::CALL_ID_CARRIER_HEADER
+                ]
+            ]
+            .concat())
         );
     }
     // The `big` cluster clears `small`'s extra header too (a fallback replays the
@@ -639,4 +646,25 @@ fn callback_collectors_get_clusters_and_their_secrets_stay_in_the_environment() 
     for secret in ["pk-lf-public", "sk-lf-secret", "otel-secret"] {
         assert!(!everything.contains(secret), "{secret} written out");
     }
+}
+
+/// The access log prints every field of the request's record the router stage
+/// sets, each from the filter-state property the contract names.
+#[test]
+fn access_log_prints_the_records_fields() {
+    let log = super::listener::access_log();
+    let format = &log["typed_config"]["log_format"]["json_format"];
+    for (field, property) in switchyard_contract::filter_state::access_log::FIELDS {
+        assert_eq!(
+            format[field],
+            serde_json::json!(format!("%FILTER_STATE(wasm.{property}:PLAIN)%")),
+            "{field}"
+        );
+    }
+    assert_eq!(
+        format["call_id"],
+        serde_json::json!("%FILTER_STATE(wasm.switchyard_call_id:PLAIN)%")
+    );
+    // The fields that were there stay.
+    assert_eq!(format["status"], serde_json::json!("%RESPONSE_CODE%"));
 }

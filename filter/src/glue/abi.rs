@@ -34,6 +34,21 @@ const EMPTY: u32 = 7;
 /// The plugin's `configuration`.
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+extern "C" {
+    /// WASI's source of randomness (`random_get(buf, buf_len) -> errno`).
+    fn random_get(buf: *mut u8, buf_len: usize) -> u16;
+}
+
+/// Fills `buf` from WASI's `random_get`; `Err(errno)` when the host refuses.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), u16> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    match unsafe { random_get(buf.as_mut_ptr(), buf.len()) } {
+        0 => Ok(()),
+        errno => Err(errno),
+    }
+}
+
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;

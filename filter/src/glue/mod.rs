@@ -6,6 +6,7 @@
 //! [`Host`] over the raw ABI in [`abi`]. A panic hook logs any panic before the trap.
 
 mod abi;
+mod attempts;
 mod callback_reports;
 mod deadlines;
 mod google;
@@ -148,6 +149,25 @@ impl Host for WasmHost {
     }
     fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64) {
         callback_reports::enqueue(callback, event, now_ms);
+    }
+    fn random_bytes(&self, buf: &mut [u8]) {
+        if let Err(errno) = abi::random_bytes(buf) {
+            let _ = abi::log(
+                LOG_ERROR,
+                &format!(
+                    "switchyard: WASI random_get failed (errno {errno}): a call id is not random"
+                ),
+            );
+        }
+    }
+    fn leave_attempt(&self, call_id: &str, attempt: u64, record: crate::observe::AttemptRecord) {
+        attempts::leave(call_id, attempt, record);
+    }
+    fn take_attempts(&self, call_id: &str) -> Vec<crate::observe::AttemptRecord> {
+        attempts::take(call_id)
+    }
+    fn peek_attempts(&self, call_id: &str) -> Vec<crate::observe::AttemptRecord> {
+        attempts::peek(call_id)
     }
     fn resume_response(&mut self) {
         if let Err(s) = abi::resume_response() {
@@ -488,11 +508,24 @@ impl HttpContext for RouterHttp {
                 .on_request_body(&self.router, &mut WasmHost, size, end_of_stream),
         )
     }
-    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         if self.router.defers_answers() {
             crate::credentials::strip_from_unfollowed_redirect(&mut WasmHost);
         }
+        self.exchange.on_response_headers(&mut WasmHost);
+        if end_of_stream {
+            self.exchange.on_response_end(&mut WasmHost);
+        }
         Action::Continue
+    }
+    fn on_http_response_body(&mut self, _size: usize, end_of_stream: bool) -> Action {
+        if end_of_stream {
+            self.exchange.on_response_end(&mut WasmHost);
+        }
+        Action::Continue
+    }
+    fn on_log(&mut self) {
+        self.exchange.on_log(&self.router, &mut WasmHost);
     }
 }
 

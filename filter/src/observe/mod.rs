@@ -14,14 +14,32 @@
 //! Nothing here touches proxy-wasm: the stages and the glue reach Envoy through
 //! `crate::host::Host`.
 
+pub mod call;
 pub mod callbacks;
 pub mod details;
+pub mod ledger;
 pub mod record;
 
 pub use details::RequestDetails;
 pub use record::{AttemptRecord, KeyLabels, RequestRecord};
 
 use crate::host::Host;
+
+/// The longest client-chosen text a record keeps (the requested model, the end
+/// user, an error message): a hostile client's megabyte never reaches a label.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// `text` cut to at most [`MAX_LABEL_BYTES`] bytes, at a character boundary.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_LABEL_BYTES {
+        return text.to_string();
+    }
+    let mut end = MAX_LABEL_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default().to_string()
+}
 
 /// The observers a finished request is handed to, built once at configure time from
 /// the plugin config. Each observer (metrics, callbacks) is a field here and one line
@@ -30,6 +48,9 @@ use crate::host::Host;
 pub struct Observers {
     /// The logging callbacks (Langfuse, OpenTelemetry, the generic webhook).
     pub callbacks: callbacks::Callbacks,
+    /// Test hook: every record [`Observers::finish`] received, in order.
+    #[cfg(test)]
+    pub seen: std::cell::RefCell<Vec<RequestRecord>>,
 }
 
 impl Observers {
@@ -37,6 +58,8 @@ impl Observers {
     pub fn from_config(config: &crate::plugin_config::RouterConfig) -> Observers {
         Observers {
             callbacks: callbacks::Callbacks::from_config(config.callbacks.as_ref()),
+            #[cfg(test)]
+            seen: Default::default(),
         }
     }
 
@@ -44,5 +67,22 @@ impl Observers {
     /// request: an observer only counts or queues.
     pub fn finish(&self, host: &mut dyn Host, record: &RequestRecord) {
         self.callbacks.finish(host, record);
+        #[cfg(test)]
+        self.seen.borrow_mut().push(record.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_cuts_long_text_at_a_character_boundary() {
+        assert_eq!(bounded("gpt-4o"), "gpt-4o");
+        let long = "é".repeat(MAX_LABEL_BYTES);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_LABEL_BYTES);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(bounded(&"x".repeat(1 << 20)).len(), MAX_LABEL_BYTES);
     }
 }

@@ -53,6 +53,10 @@ pub struct AttemptRecord {
     pub spend: f64,
     /// The provider's error message, for a failed attempt.
     pub error: Option<String>,
+    /// For an attempt that ended in an error fallback's internal redirect: the
+    /// random token the redirect carries, which lets the replay continue this call
+    /// (`observe::call`). Never shown to a client; not a label.
+    pub redirect_token: Option<String>,
 }
 
 impl AttemptRecord {

@@ -88,14 +88,24 @@ pub struct KeyFacts {
     pub lease: String,
     /// The admission id (spend rows are keyed on it).
     pub admission: String,
+    /// The key's alias (`key_alias`), when it has one.
+    pub key_alias: String,
+    /// The alias of the key's team, when it has one.
+    pub team_alias: String,
 }
 
 impl KeyFacts {
-    /// Five lines; the values are header values, which hold no newline.
+    /// Seven lines; the values are header values, which hold no newline.
     pub fn encode(&self) -> Vec<u8> {
         format!(
-            "{}\n{}\n{}\n{}\n{}",
-            self.key_hash, self.user_id, self.team_id, self.lease, self.admission
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.key_hash,
+            self.user_id,
+            self.team_id,
+            self.lease,
+            self.admission,
+            self.key_alias,
+            self.team_alias
         )
         .into_bytes()
     }
@@ -110,6 +120,8 @@ impl KeyFacts {
             team_id: l.next()?.to_string(),
             lease: l.next()?.to_string(),
             admission: l.next()?.to_string(),
+            key_alias: l.next().unwrap_or_default().to_string(),
+            team_alias: l.next().unwrap_or_default().to_string(),
         })
     }
 
@@ -439,8 +451,13 @@ mod tests {
             team_id: "t".into(),
             lease: "l1".into(),
             admission: "a1".into(),
+            key_alias: "ka".into(),
+            team_alias: "".into(),
         };
         assert_eq!(KeyFacts::decode(&k.encode()), Some(k));
+        // Facts of the five-line form (before aliases) still read, aliases empty.
+        let old = KeyFacts::decode(b"abc\nu\nt\nl1\na1").unwrap();
+        assert_eq!((old.admission.as_str(), old.key_alias.as_str()), ("a1", ""));
         assert_eq!(KeyFacts::decode(b"only\ntwo"), None);
     }
 
@@ -503,6 +520,7 @@ mod tests {
             team_id: "".into(),
             lease: "l".into(),
             admission: "adm".into(),
+            ..Default::default()
         };
         let body = report(
             &key,
@@ -673,6 +691,7 @@ mod tests {
             team_id: "t".into(),
             lease: "l".into(),
             admission: "adm".into(),
+            ..Default::default()
         };
         let mut marks = Map::new();
         marks.insert("switchyard_partial".into(), json!(true));

@@ -13,3 +13,7 @@
 pub mod responder;
 pub mod router;
 pub mod upstream;
+
+// One record per request, across the stages.
+#[cfg(test)]
+mod record_tests;

@@ -101,6 +101,12 @@ impl ResponderExchange {
             team_id: header(switchyard_contract::headers::TEAM_ID_HEADER),
             lease: header(switchyard_contract::headers::LEASE_HEADER),
             admission: header(spend::ADMISSION_HEADER),
+            key_alias: crate::observe::bounded(&header(
+                switchyard_contract::headers::KEY_ALIAS_HEADER,
+            )),
+            team_alias: crate::observe::bounded(&header(
+                switchyard_contract::headers::TEAM_ALIAS_HEADER,
+            )),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
         if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
@@ -160,7 +166,12 @@ impl ResponderExchange {
                     err.to_body()
                 };
                 report_local_answer(host, &request_headers, &facts, err.status, &body);
-                host.send_local_reply(err.status, &[("content-type", "application/json")], &body);
+                let call = crate::observe::call::answer_headers(host);
+                let headers: Vec<(&str, &str)> =
+                    std::iter::once(("content-type", "application/json"))
+                        .chain(call.iter().map(|(k, v)| (*k, v.as_str())))
+                        .collect();
+                host.send_local_reply(err.status, &headers, &body);
                 Flow::Pause
             }
         }
@@ -197,10 +208,12 @@ fn send_deferred(
             body = narrow_models(&body, allowed);
         }
     }
+    let call = crate::observe::call::answer_headers(host);
     let headers: Vec<(&str, &str)> = headers
         .iter()
         .filter(|(k, _)| k != MODELS_LIST_MARKER)
         .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(call.iter().map(|(k, v)| (*k, v.as_str())))
         .collect();
     report_local_answer(host, request_headers, facts, status, &body);
     host.send_local_reply(status, &headers, &body);

@@ -20,6 +20,11 @@ pub struct RouteFacts {
     pub error_fallback: Option<ErrorFallbackStep>,
     /// The request's own `fallbacks`, when it has any (see `per_request`).
     pub request_fallbacks: Option<RequestFallbacks>,
+    /// The request's call id (`observe::call`): the upstream stage leaves each
+    /// attempt's record under it, and an error fallback's redirect carries it.
+    pub call_id: String,
+    /// When the request came (Unix ms), carried with the call id.
+    pub call_start_ms: u64,
 }
 
 /// What the upstream stage needs to move a request along its own `fallbacks`.
@@ -139,10 +144,11 @@ pub(super) fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl RouteFacts {
-    /// Seven lines: endpoint (`messages` or `count_tokens` for the Anthropic APIs),
+    /// Eight lines: endpoint (`messages` or `count_tokens` for the Anthropic APIs),
     /// model, `-` or `+wildcard`, then origin, kind and step of an error fallback
-    /// (empty when none), then the request's own fallbacks (empty when none). Model
-    /// and group names never hold newlines.
+    /// (empty when none), then the request's own fallbacks (empty when none), then
+    /// the call id and its start (`id start`). Model and group names never hold
+    /// newlines.
     pub fn encode(&self) -> Vec<u8> {
         let wildcard = match &self.wildcard {
             Some(w) => format!("+{w}"),
@@ -163,8 +169,8 @@ impl RouteFacts {
             .map(RequestFallbacks::encode)
             .unwrap_or_default();
         format!(
-            "{endpoint}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}\n{request_fallbacks}",
-            self.model
+            "{endpoint}\n{}\n{wildcard}\n{origin}\n{kind}\n{step}\n{request_fallbacks}\n{} {}",
+            self.model, self.call_id, self.call_start_ms
         )
         .into_bytes()
     }
@@ -198,6 +204,11 @@ impl RouteFacts {
             "" => None,
             line => Some(RequestFallbacks::decode(line)?),
         };
+        let (call_id, call_start_ms) = lines
+            .next()
+            .and_then(|line| line.split_once(' '))
+            .map(|(id, start)| (id.to_string(), start.parse().unwrap_or(0)))
+            .unwrap_or_default();
         Some(RouteFacts {
             endpoint,
             api,
@@ -205,6 +216,8 @@ impl RouteFacts {
             wildcard,
             error_fallback,
             request_fallbacks,
+            call_id,
+            call_start_ms,
         })
     }
 }

@@ -32,6 +32,9 @@ pub(super) struct RequestHead<'a> {
     pub(super) metadata: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(super) litellm_metadata: Option<&'a RawValue>,
+    /// The end user (OpenAI's `user`), for the request's record when a string.
+    #[serde(borrow, default)]
+    pub(super) user: Option<&'a RawValue>,
     /// LiteLLM's request tags (for spend reports of answers given here).
     #[serde(borrow, default)]
     pub(super) tags: Option<&'a RawValue>,

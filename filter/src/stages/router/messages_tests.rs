@@ -66,6 +66,8 @@ fn messages_route_as_chat_completions_with_the_api_in_the_facts() {
             wildcard: Some("x".into()),
             error_fallback: None,
             request_fallbacks: None,
+            call_id: String::new(),
+            call_start_ms: 0,
         };
         assert_eq!(RouteFacts::decode(&f.encode()), Some(f));
     }

@@ -29,9 +29,10 @@ pub use switchyard_contract::headers::{
     ALIAS_TARGET_HEADER, FALLBACK_GROUPS_HEADER, GROUP_HEADER, PER_TRY_TIMEOUT_HEADER,
     REQUESTED_MODEL_HEADER, RETRIES_HEADER, STREAM_HEADER, TIMEOUT_HEADER,
 };
-/// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
-/// too, except on an error fallback's replay, which the redirect gave it.)
-pub const INTERNAL_HEADERS: [&str; 15] = [
+/// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] and
+/// [`crate::observe::call::CALL_ID_CARRIER_HEADER`] are read on an error fallback's
+/// replay, which the redirect gave them, before they are removed.)
+pub const INTERNAL_HEADERS: [&str; 18] = [
     GROUP_HEADER,
     REQUESTED_MODEL_HEADER,
     ALIAS_TARGET_HEADER,
@@ -47,7 +48,11 @@ pub const INTERNAL_HEADERS: [&str; 15] = [
     switchyard_contract::headers::LEASE_HEADER,
     switchyard_contract::headers::KEY_MODELS_HEADER,
     switchyard_contract::headers::CLIENT_MOCK_HEADER,
+    switchyard_contract::headers::KEY_ALIAS_HEADER,
+    switchyard_contract::headers::TEAM_ALIAS_HEADER,
     crate::spend::ADMISSION_HEADER,
+    // Set by the upstream stage on an error fallback's redirect, for the replay.
+    crate::observe::call::CALL_ID_CARRIER_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -140,6 +145,8 @@ pub struct Router {
     forced: Option<usize>,
     /// The routes' retry policy (per-request fallbacks).
     retries: crate::plugin_config::GroupRetries,
+    /// Who each finished request's record goes to (metrics, callbacks).
+    observers: crate::observe::Observers,
 }
 
 impl Router {
@@ -192,6 +199,7 @@ impl Router {
             defer_answers: config.defer_answers,
             forced: None,
             retries: config.retries.clone(),
+            observers: crate::observe::Observers::from_config(config),
         };
         if let Some(name) = &config.forced_group {
             router.forced = Some(
@@ -276,6 +284,11 @@ impl Router {
     pub fn models_body(&self) -> &[u8] {
         &self.models_body
     }
+
+    /// The observers finished requests are handed to.
+    pub fn observers(&self) -> &crate::observe::Observers {
+        &self.observers
+    }
 }
 
 /// Where one request is in the router stage.
@@ -288,6 +301,9 @@ pub struct RouterExchange {
     /// Set when Envoy replays the request as an error fallback.
     error_fallback: Option<ErrorFallbackStep>,
     request_id: Option<String>,
+    /// What the request's record needs (`observe`): the call, what the client
+    /// asked for, how it ended here.
+    call: CallFacts,
 }
 
 /// Routes a request again, to `model`: the responder stage's answer to a key's
@@ -318,10 +334,14 @@ pub fn reroute(
     // error) was for the model the alias replaced.
     host.set_property(&[REPLY_PROPERTY], b"");
     host.set_property(&[CLIENT_MOCK_PROPERTY], b"");
-    let exchange = RouterExchange {
+    let mut exchange = RouterExchange {
         api,
         ..RouterExchange::default()
     };
+    if let Some((id, start)) = crate::observe::call::current(host) {
+        exchange.call.call_id = id;
+        exchange.call.start_ms = start;
+    }
     exchange.route(router, host, endpoint, path_model, Some(model), size)
 }
 
@@ -341,6 +361,11 @@ impl RouterExchange {
         let replay = header_in(&headers, ":path")
             .and_then(parse_fallback_path)
             .is_some();
+        self.start_call(
+            host,
+            replay,
+            header_in(&headers, crate::observe::call::CALL_ID_CARRIER_HEADER),
+        );
         for (name, _) in &headers {
             if is_internal_header(name)
                 && !(replay && name.eq_ignore_ascii_case(crate::spend::ADMISSION_HEADER))
@@ -408,6 +433,7 @@ impl RouterExchange {
                 } else {
                     err.to_body()
                 };
+                self.call.error = Some(crate::observe::bounded(&err.message));
                 return answer_locally(
                     router,
                     host,
@@ -420,11 +446,10 @@ impl RouterExchange {
             // key itself); without keys it does not exist.
             Route::Admin if router.defer_answers => return Flow::Continue,
             Route::Admin | Route::NotFound => {
-                return reply_error(
+                return self.reply_error(
                     router,
                     host,
                     &GatewayError::new(404, format!("No route for {method} {path}")),
-                    api,
                 )
             }
             Route::Llm {
@@ -433,21 +458,19 @@ impl RouterExchange {
                 api: _,
             } => {
                 if end_of_stream {
-                    return reply_error(
+                    return self.reply_error(
                         router,
                         host,
                         &GatewayError::bad_request("Request body is required"),
-                        api,
                     );
                 }
                 let declared = header_in(&headers, "content-length")
                     .and_then(|v| v.trim().parse::<usize>().ok());
                 if declared.is_some_and(|n| n > router.max_body) {
-                    return reply_error(
+                    return self.reply_error(
                         router,
                         host,
                         &GatewayError::payload_too_large(router.max_body),
-                        api,
                     );
                 }
                 self.pending = Some((endpoint, path_model.map(str::to_string)));
@@ -469,11 +492,10 @@ impl RouterExchange {
             return Flow::Continue;
         };
         if size > router.max_body {
-            return reply_error(
+            return self.reply_error(
                 router,
                 host,
                 &GatewayError::payload_too_large(router.max_body),
-                self.api,
             );
         }
         if !end_of_stream {
@@ -482,14 +504,14 @@ impl RouterExchange {
         }
         match self.route(router, host, endpoint, path_model.as_deref(), None, size) {
             Ok(flow) => flow,
-            Err(err) => reply_error(router, host, &err, self.api),
+            Err(err) => self.reply_error(router, host, &err),
         }
     }
 
     /// Routes the request whose whole body is buffered: to `model_override` when
     /// given (a key's alias, [`reroute`]), else to the body's (or the path's) model.
     fn route(
-        &self,
+        &mut self,
         router: &Router,
         host: &mut dyn Host,
         endpoint: Endpoint,
@@ -500,6 +522,32 @@ impl RouterExchange {
         let body = host.request_body(size).unwrap_or_default();
         let head: RequestHead<'_> =
             serde_json::from_slice(&body).map_err(|e| body_error(&body, &e))?;
+        self.call.stream = head.stream.unwrap_or(false);
+        self.call.end_user = head
+            .user
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+            .map(|user| crate::observe::bounded(&user))
+            .unwrap_or_default();
+        self.call.call_type = crate::spend::call_type(self.api, endpoint);
+        let callbacks = &router.observers().callbacks;
+        if !callbacks.is_empty() {
+            // Only with callbacks: the body's metadata, parameters and (message
+            // logging on) messages, bounded, for the callbacks' events.
+            self.call.details =
+                serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .map(|value| {
+                        Box::new(crate::observe::RequestDetails::from_request(
+                            &value,
+                            callbacks.message_logging(),
+                        ))
+                    });
+        }
+        if let Some(model) = model_override.or(head.model.as_deref()).or(path_model) {
+            if model_override.is_none() {
+                self.call.requested_model = crate::observe::bounded(model);
+            }
+        }
         per_request::refuse_mock_testing(&head)?;
         per_request::check_metadata(&head)?;
         if router.defer_answers && (head.metadata.is_some() || head.tags.is_some()) {
@@ -571,6 +619,8 @@ impl RouterExchange {
             wildcard: resolved.wildcard.map(str::to_string),
             error_fallback: self.error_fallback.clone(),
             request_fallbacks,
+            call_id: self.call.call_id.clone(),
+            call_start_ms: self.call.start_ms,
         };
         host.set_property(&[ROUTE_PROPERTY], &facts.encode());
         if self.api.is_anthropic() {
@@ -810,6 +860,9 @@ pub use facts::*;
 // The parts of a request body the stage reads.
 mod head;
 use head::{body_error, RequestHead};
+// The request's record: call id, answer headers, access log, observers.
+mod record;
+use record::CallFacts;
 // Answers kept for the responder stage, and local replies.
 mod reply;
 use reply::{answer_locally, reply_error, reply_json};

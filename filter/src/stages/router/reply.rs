@@ -69,13 +69,21 @@ pub(super) fn answer_locally(
         host.set_property(&[REPLY_PROPERTY], &encode_reply(status, headers, body));
         Flow::Continue
     } else {
-        host.send_local_reply(status, headers, body);
+        send_local_reply(host, status, headers, body);
         Flow::Pause
     }
 }
 
+/// A local reply, with the call's `x-litellm-*` headers.
+fn send_local_reply(host: &mut dyn Host, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    let call = crate::observe::call::answer_headers(host);
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    all.extend(call.iter().map(|(k, v)| (*k, v.as_str())));
+    host.send_local_reply(status, &all, body);
+}
+
 pub(super) fn reply_json(host: &mut dyn Host, status: u16, body: &[u8]) {
-    host.send_local_reply(status, &[("content-type", "application/json")], body);
+    send_local_reply(host, status, &[("content-type", "application/json")], body);
 }
 
 pub(super) fn reply_error(

@@ -201,9 +201,16 @@ fn routes_and_hands_facts_to_the_upstream_stage() {
             model: "gpt-4".into(),
             wildcard: None,
             error_fallback: None,
-            request_fallbacks: None
+            request_fallbacks: None,
+            // The call drawn for the request, as recorded for the access log.
+            call_id: String::from_utf8(
+                host.properties[crate::observe::call::CALL_ID_PROPERTY].clone()
+            )
+            .unwrap(),
+            call_start_ms: 1_700_000_000_000,
         }
     );
+    assert!(crate::observe::call::is_call_id(&facts(&host).call_id));
     assert_eq!(host.route_cache_cleared, 1);
     assert_eq!(
         host.properties.get(GROUP_PROPERTY).map(Vec::as_slice),
@@ -225,6 +232,8 @@ fn facts_round_trip() {
             wildcard: None,
             error_fallback: None,
             request_fallbacks: None,
+            call_id: String::new(),
+            call_start_ms: 0,
         },
         RouteFacts {
             endpoint: Endpoint::Completions,
@@ -233,6 +242,8 @@ fn facts_round_trip() {
             wildcard: Some("x".into()),
             error_fallback: None,
             request_fallbacks: None,
+            call_id: "0000000a-0000-4000-8000-000000000000".into(),
+            call_start_ms: 1_700_000_000_123,
         },
         RouteFacts {
             endpoint: Endpoint::ChatCompletions,
@@ -241,6 +252,8 @@ fn facts_round_trip() {
             wildcard: Some(String::new()),
             error_fallback: None,
             request_fallbacks: None,
+            call_id: String::new(),
+            call_start_ms: 0,
         },
         RouteFacts {
             endpoint: Endpoint::ChatCompletions,
@@ -263,6 +276,8 @@ fn facts_round_trip() {
                     statuses: vec![401, 400],
                 },
             }),
+            call_id: String::new(),
+            call_start_ms: 0,
         },
     ] {
         assert_eq!(RouteFacts::decode(&f.encode()), Some(f));

@@ -444,6 +444,8 @@ mod tests {
             wildcard: None,
             error_fallback: None,
             request_fallbacks: None,
+            call_id: String::new(),
+            call_start_ms: 0,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());

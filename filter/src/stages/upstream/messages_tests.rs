@@ -29,6 +29,8 @@ fn anthropic_request(api: ClientApi, body: Value) -> MockHost {
         wildcard: None,
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());

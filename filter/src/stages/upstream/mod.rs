@@ -232,6 +232,19 @@ pub struct UpstreamExchange {
     /// at hand, and the length of the buffer as last written (see `timeouts`).
     stream_held: usize,
     stream_written: usize,
+    /// This attempt's id in the worker's attempt ledger (`observe::ledger`).
+    attempt_id: u64,
+    /// The provider's HTTP status, once its response headers came.
+    status: u16,
+    /// When the answer's first byte came (a stream's first chunk; a whole answer's
+    /// end), Unix ms.
+    first_token_ms: Option<u64>,
+    /// The error this attempt ended with, for its record.
+    error_message: Option<String>,
+    /// Whether this attempt's final record is in the ledger.
+    left: std::cell::Cell<bool>,
+    /// The token of the error-fallback redirect this attempt answered with.
+    redirect_token: Option<String>,
 }
 
 impl Default for UpstreamExchange {
@@ -269,6 +282,12 @@ impl Default for UpstreamExchange {
             labels: SpendLabels::default(),
             stream_held: 0,
             stream_written: 0,
+            attempt_id: 0,
+            status: 0,
+            first_token_ms: None,
+            error_message: None,
+            left: std::cell::Cell::new(false),
+            redirect_token: None,
         }
     }
 }
@@ -320,6 +339,9 @@ impl UpstreamExchange {
             .property(&[ROUTE_PROPERTY])
             .and_then(|raw| RouteFacts::decode(&raw));
         self.api = self.facts.as_ref().map_or(ClientApi::OpenAi, |f| f.api);
+        let mut id = [0u8; 8];
+        host.random_bytes(&mut id);
+        self.attempt_id = u64::from_le_bytes(id);
         self.debug = up.debug;
         self.key = if up.keys {
             host.property(&[KEY_PROPERTY])
@@ -445,7 +467,9 @@ impl UpstreamExchange {
                 self.log_status(dep, host, 0);
             }
         }
-        if self.reported.get() {
+        // With keys off nothing is reported: once the attempt's record is left,
+        // there is nothing more to do.
+        if self.reported.get() || (self.key.is_none() && self.left.get()) {
             return;
         }
         if let Some(dep) = self.deployment(up) {
@@ -473,6 +497,8 @@ mod response;
 use response::set_error;
 // The spend report of one attempt.
 mod spend_report;
+// The record of one attempt, left for the request's end.
+mod attempt_record;
 use spend_report::report_cost;
 // Provider errors that move on to a fallback group.
 mod error_fallback;

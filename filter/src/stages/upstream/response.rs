@@ -22,6 +22,9 @@ impl UpstreamExchange {
             return Flow::Continue;
         };
         self.log_status(dep, host, status);
+        self.status = status;
+        // Until the answer ends: the attempt so far, for the answer's timing headers.
+        self.leave_provisional_record(dep, host);
         host.set_response_header("x-litellm-model-id", Some(&dep.deployment_id));
         host.set_response_header("x-litellm-model-group", Some(&dep.group));
         host.set_response_header("x-litellm-model-api-base", Some(&dep.api_base));
@@ -43,6 +46,7 @@ impl UpstreamExchange {
             if end_of_stream {
                 // No body to map: answer with the error for the status alone.
                 let err = provider_error(dep, host, status, b"");
+                self.error_message = Some(crate::observe::bounded(&err.message));
                 self.response = ResponseMode::Passthrough;
                 reply_error(host, &err, self.api);
                 return Flow::Pause;
@@ -159,6 +163,7 @@ impl UpstreamExchange {
     /// A held answer is whole: priced, reported, passed on untouched.
     fn held_answer_complete(&mut self, dep: &Deployment, host: &mut dyn Host, size: usize) -> Flow {
         let body = host.response_body(size).unwrap_or_default();
+        self.first_token_ms = Some(host.now_unix_millis());
         self.usage = if self.native {
             anthropic_client::native_usage(&body)
         } else {
@@ -194,6 +199,9 @@ impl UpstreamExchange {
         let mut out = Vec::with_capacity(held.len() + chunk.len() * 2);
         out.extend_from_slice(held);
         translator.push(chunk, &mut out);
+        if self.first_token_ms.is_none() && out.len() > held.len() {
+            self.first_token_ms = Some(host.now_unix_millis());
+        }
         if let Some(counter) = self.output.as_mut() {
             counter.push(out.get(held.len()..).unwrap_or_default());
         }
@@ -227,6 +235,7 @@ impl UpstreamExchange {
         endpoint: Endpoint,
     ) -> Flow {
         let body = host.response_body(size).unwrap_or_default();
+        self.first_token_ms = Some(host.now_unix_millis());
         let ctx = ResponseContext {
             created: self.start_ms / 1000,
             model: self.model.clone(),
@@ -288,6 +297,7 @@ impl UpstreamExchange {
                     }
                     Err(err) => {
                         host.set_response_header("x-litellm-response-cost", None);
+                        self.error_message = Some(crate::observe::bounded(&err.message));
                         set_error(host, size, &err, self.api);
                     }
                 }
@@ -297,6 +307,7 @@ impl UpstreamExchange {
                     Level::Warn,
                     &format!("switchyard upstream {}: {err}", dep.deployment_id),
                 );
+                self.error_message = Some(crate::observe::bounded(&err.message));
                 set_error(host, size, &err, self.api);
             }
         }
@@ -314,7 +325,24 @@ impl UpstreamExchange {
         status: u16,
     ) -> Flow {
         let body = host.response_body(size).unwrap_or_default();
+        let err = provider_error(dep, host, status, &body);
+        self.error_message = Some(crate::observe::bounded(&err.message));
         if let Some(location) = self.error_fallback_location(up, status, &body) {
+            // The replay continues the call: this attempt's record is left now,
+            // before the replay begins, and the redirect carries the call.
+            let token = crate::observe::call::redirect_token(host);
+            self.redirect_token = Some(token.clone());
+            self.leave_final_record(dep, host, cost::Usage::default(), 0.0, true);
+            if let Some(facts) = self.facts.as_ref().filter(|f| !f.call_id.is_empty()) {
+                host.set_response_header(
+                    crate::observe::call::CALL_ID_CARRIER_HEADER,
+                    Some(&crate::observe::call::carrier(
+                        &facts.call_id,
+                        facts.call_start_ms,
+                        &token,
+                    )),
+                );
+            }
             // Envoy follows this internally (internal_redirect_policy) and
             // replays the request through the router stage.
             host.set_response_header(":status", Some("307"));
@@ -338,7 +366,6 @@ impl UpstreamExchange {
             host.set_response_header("content-type", Some("application/json"));
             host.replace_response_body(size, &anthropic_client::native_error_body(status, &body));
         } else {
-            let err = provider_error(dep, host, status, &body);
             set_error(host, size, &err, self.api);
         }
         self.record_failure(dep, host);

@@ -102,11 +102,12 @@ impl UpstreamExchange {
         unpriced: bool,
         mut marks: Map<String, Value>,
     ) {
+        let failed = status != "success";
+        self.leave_final_record(dep, host, usage, spend, failed);
         let (Some(key), Some(facts)) = (&self.key, &self.facts) else {
             return;
         };
         self.reported.set(true);
-        let failed = status != "success";
         if unpriced {
             // No silent $0: served under a budget without a price (`check` warned).
             host.log(

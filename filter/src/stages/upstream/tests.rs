@@ -71,6 +71,8 @@ pub(super) fn request(path_endpoint: &str, body: Value) -> MockHost {
         wildcard: None,
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -361,6 +363,8 @@ fn context_window_error_redirects_to_the_next_fallback() {
             step: 0,
         }),
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -417,6 +421,8 @@ fn request_fallbacks_move_on_once_the_error_is_final() {
                 step,
             }),
             request_fallbacks: Some(fallbacks),
+            call_id: String::new(),
+            call_start_ms: 0,
         };
         host.properties
             .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -481,6 +487,8 @@ fn request_fallbacks_move_on_once_the_error_is_final() {
             step: 0,
         }),
         request_fallbacks: Some(chain(true)),
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -587,6 +595,8 @@ fn wildcard_model_is_substituted() {
         wildcard: Some("gpt-4o-mini".into()),
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
@@ -605,6 +615,8 @@ fn cost_of_answer(up: &Upstream, model: &str, wildcard: Option<&str>, body: &[u8
         wildcard: wildcard.map(str::to_string),
         error_fallback: None,
         request_fallbacks: None,
+        call_id: String::new(),
+        call_start_ms: 0,
     };
     host.properties
         .insert(ROUTE_PROPERTY.into(), facts.encode());
