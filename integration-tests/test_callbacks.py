@@ -251,7 +251,7 @@ def test_langfuse_gets_one_trace_and_one_generation_per_request(gateway_factory,
         with open_stream("POST", gw.url("/v1/chat/completions"),
                          dict(CHAT, stream=True, stream_options={"include_usage": True})) as resp:
             list(iter_sse(resp))
-        openai_mock.fail_next(10, 400)
+        openai_mock.fail_next(1, 400)
         status, _, _ = request_json("POST", gw.url("/v1/chat/completions"), CHAT)
         assert status == 400
         wait_for(lambda: len(lf.events_of("generation-create")) >= 3, timeout=15, what="three generations")
@@ -280,7 +280,7 @@ def test_success_only_callbacks_skip_failures(gateway_factory, openai_mock) -> N
     with LangfuseMock(PUBLIC, SECRET) as lf:
         gw = gateway_factory(config(openai_mock, "  success_callback: [langfuse]\n"),
                              env=langfuse_env(lf.root_url))
-        openai_mock.fail_next(10, 400)
+        openai_mock.fail_next(1, 400)
         assert request_json("POST", gw.url("/v1/chat/completions"), CHAT)[0] == 400
         assert request_json("POST", gw.url("/v1/chat/completions"), CHAT)[0] == 200
         wait_for(lambda: lf.events_of("generation-create"), timeout=15, what="a generation")

@@ -47,9 +47,10 @@ pub fn success_record() -> RequestRecord {
                 cache_creation_tokens: 0,
             }),
             spend: 0.00042,
-            error: None,
+            // No error; later fields (added by other observers' branches) default.
+            ..Default::default()
         }],
-        details: None,
+        ..Default::default()
     }
 }
 
