@@ -26,11 +26,6 @@ from mocks.base import JsonResponse, MockProvider, RecordedRequest
 from mocks.langfuse import INGESTION_PATH, LangfuseMock, validate_event
 from mocks.otlp import OtlpMock, span_attributes, validate_export
 
-#: The router stage hands each finished request to the observers only once the
-#: request record (branch p14-record: RequestRecord built in the router's on_log and
-#: passed to ``Observers::finish``) is merged; until then no event is sent.
-needs_record = lambda f: f  # trial: p14-record merged
-
 PUBLIC, SECRET = "pk-lf-test", "sk-lf-test"
 CHAT = {"model": "gpt", "messages": [{"role": "user", "content": "tell me a secret"}]}
 
@@ -238,7 +233,6 @@ def test_a_callback_without_its_credentials_does_not_start(start_failure, openai
 # What each collector receives (once the request record reaches the observers).
 # ----------------------------------------------------------------------------------
 
-@needs_record
 def test_langfuse_gets_one_trace_and_one_generation_per_request(gateway_factory, openai_mock) -> None:
     with LangfuseMock(PUBLIC, SECRET) as lf:
         gw = gateway_factory(config(openai_mock, "  success_callback: [langfuse]\n"
@@ -275,7 +269,6 @@ def test_langfuse_gets_one_trace_and_one_generation_per_request(gateway_factory,
         assert request.header("authorization") == "Basic " + base64.b64encode(f"{PUBLIC}:{SECRET}".encode()).decode()
 
 
-@needs_record
 def test_success_only_callbacks_skip_failures(gateway_factory, openai_mock) -> None:
     with LangfuseMock(PUBLIC, SECRET) as lf:
         gw = gateway_factory(config(openai_mock, "  success_callback: [langfuse]\n"),
@@ -287,7 +280,6 @@ def test_success_only_callbacks_skip_failures(gateway_factory, openai_mock) -> N
         assert [g["level"] for g in lf.events_of("generation-create")] == ["DEFAULT"]
 
 
-@needs_record
 def test_otel_spans_carry_the_genai_attributes(gateway_factory, openai_mock) -> None:
     with OtlpMock(required_headers={"x-collector-key": "otel-secret"}) as otlp:
         gw = gateway_factory(config(openai_mock, "  callbacks: [otel]\n"),
@@ -309,7 +301,6 @@ def test_otel_spans_carry_the_genai_attributes(gateway_factory, openai_mock) -> 
         assert "otel-secret" not in gw.envoy_yaml.read_text()
 
 
-@needs_record
 def test_langfuse_otel_posts_spans_to_langfuse(gateway_factory, openai_mock) -> None:
     with LangfuseMock(PUBLIC, SECRET) as lf:
         gw = gateway_factory(config(openai_mock, "  callbacks: [langfuse_otel]\n"),
@@ -320,7 +311,6 @@ def test_langfuse_otel_posts_spans_to_langfuse(gateway_factory, openai_mock) -> 
         assert lf.requests[-1].header("x-langfuse-ingestion-version") == "4"
 
 
-@needs_record
 def test_generic_api_posts_litellms_logging_payload(gateway_factory, openai_mock) -> None:
     with WebhookMock() as hook:
         gw = gateway_factory(config(openai_mock, "  callbacks: [generic_api]\n"),
@@ -336,7 +326,6 @@ def test_generic_api_posts_litellms_logging_payload(gateway_factory, openai_mock
         assert p["startTime"] <= p["endTime"]
 
 
-@needs_record
 def test_no_content_with_turn_off_message_logging(gateway_factory, openai_mock) -> None:
     with LangfuseMock(PUBLIC, SECRET) as lf, WebhookMock() as hook:
         gw = gateway_factory(config(openai_mock, "  callbacks: [langfuse, generic_api]\n"
@@ -351,7 +340,6 @@ def test_no_content_with_turn_off_message_logging(gateway_factory, openai_mock) 
         assert "Hello from" not in everything
 
 
-@needs_record
 def test_callbacks_work_with_virtual_keys(tmp_path, openai_mock) -> None:
     master = "sk-master-callbacks"
     with LangfuseMock(PUBLIC, SECRET) as lf:
