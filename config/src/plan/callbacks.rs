@@ -18,6 +18,10 @@
 //! * `generic_api`: `GENERIC_LOGGER_ENDPOINT` (required), `GENERIC_LOGGER_HEADERS`
 //!   (`integrations/generic_api/generic_api_callback.py`).
 //!
+//! A callback whose required variable is not set is warned and not sent (LiteLLM
+//! starts without it too); a value that cannot work (a URL that is not http(s), a
+//! header list LiteLLM could not split) is an error naming the key and the variable.
+//!
 //! Collector URLs are read when the config is compiled (each gets an Envoy cluster);
 //! credentials and header lists stay in the environment (`{"env": NAME}` in the
 //! plugin config, the variable in Envoy's `host_env_keys`), never written out.
@@ -171,23 +175,20 @@ struct Target {
     env_keys: Vec<String>,
 }
 
-/// Langfuse's keys, both required.
+/// Langfuse's keys, both required: `None` (warned) when one is not set.
 fn langfuse_keys(
-    file: &str,
     path: &str,
     name: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<BasicAuth, ConfigError> {
+    warnings: &mut Vec<String>,
+) -> Option<BasicAuth> {
     for variable in ["LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"] {
         if first_set(lookup, &[variable]).is_none() {
-            return Err(ConfigError::at(
-                file,
-                path,
-                format!("{name} needs {variable} in the environment (or environment_variables)"),
-            ));
+            warnings.push(not_sent(path, name, variable));
+            return None;
         }
     }
-    Ok(BasicAuth {
+    Some(BasicAuth {
         user: Setting::Env {
             env: "LANGFUSE_PUBLIC_KEY".into(),
         },
@@ -195,6 +196,12 @@ fn langfuse_keys(
             env: "LANGFUSE_SECRET_KEY".into(),
         },
     })
+}
+
+/// The warning for a callback whose required variable is not set: LiteLLM starts
+/// without it too (and fails each call's logging); Switchyard sends nothing.
+fn not_sent(path: &str, name: &str, variable: &str) -> String {
+    format!("{path}: {name} needs {variable} in the environment (or environment_variables); not set, so nothing is sent to it")
 }
 
 /// A header list variable, checked now (its value is read again by the filter).
@@ -227,7 +234,9 @@ fn plan_one(
     let name = kind.as_str();
     match kind {
         CallbackKind::Langfuse => {
-            let basic_auth = langfuse_keys(file, path, name, lookup)?;
+            let Some(basic_auth) = langfuse_keys(path, name, lookup, warnings) else {
+                return Ok(None);
+            };
             let host = first_set(lookup, &["LANGFUSE_HOST"])
                 .map_or(LANGFUSE_DEFAULT_HOST.to_string(), |(_, h)| with_scheme(&h));
             let address = collector(file, path, "LANGFUSE_HOST", &host)?;
@@ -240,7 +249,9 @@ fn plan_one(
             }))
         }
         CallbackKind::LangfuseOtel => {
-            let basic_auth = langfuse_keys(file, path, name, lookup)?;
+            let Some(basic_auth) = langfuse_keys(path, name, lookup, warnings) else {
+                return Ok(None);
+            };
             let (variable, host) = first_set(lookup, &["LANGFUSE_OTEL_HOST", "LANGFUSE_HOST"])
                 .map_or(
                     ("LANGFUSE_HOST", LANGFUSE_OTEL_DEFAULT_HOST.to_string()),
@@ -267,21 +278,21 @@ fn plan_one(
                     return Ok(None);
                 }
                 other => {
-                    return Err(ConfigError::at(
-                        file,
-                        path,
-                        format!("otel: exporter {other:?} is not supported; Switchyard sends OTLP/HTTP (OTEL_EXPORTER=otlp_http, http/protobuf or http/json)"),
-                    ))
+                    warnings.push(format!(
+                        "{path}: otel exporter {other:?} is not supported (Switchyard sends OTLP/HTTP: OTEL_EXPORTER=otlp_http, http/protobuf or http/json); nothing is sent"
+                    ));
+                    return Ok(None);
                 }
             }
             let Some((variable, endpoint)) =
                 first_set(lookup, &["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_ENDPOINT"])
             else {
-                return Err(ConfigError::at(
-                    file,
+                warnings.push(not_sent(
                     path,
-                    "otel needs OTEL_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) in the environment",
+                    name,
+                    "OTEL_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT)",
                 ));
+                return Ok(None);
             };
             let address = collector(file, path, variable, &endpoint)?;
             let prefix = address.path_prefix.clone();
@@ -310,11 +321,8 @@ fn plan_one(
         }
         CallbackKind::GenericApi => {
             let Some((variable, endpoint)) = first_set(lookup, &["GENERIC_LOGGER_ENDPOINT"]) else {
-                return Err(ConfigError::at(
-                    file,
-                    path,
-                    "generic_api needs GENERIC_LOGGER_ENDPOINT in the environment",
-                ));
+                warnings.push(not_sent(path, name, "GENERIC_LOGGER_ENDPOINT"));
+                return Ok(None);
             };
             let address = collector(file, path, variable, &endpoint)?;
             let headers = header_list(file, path, lookup, &["GENERIC_LOGGER_HEADERS"])?;
@@ -490,16 +498,15 @@ mod tests {
             None
         );
         assert!(warnings[0].contains("console"), "{warnings:?}");
-        // gRPC is not what the filter speaks.
-        let err = plan(
-            "model_list: []\nlitellm_settings:\n  callbacks: [otel]\n",
-            &[
-                ("OTEL_EXPORTER", "otlp_grpc"),
-                ("OTEL_ENDPOINT", "http://c:4317"),
-            ],
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("otlp_grpc"), "{err}");
+        // gRPC is not what the filter speaks: warned, nothing sent.
+        let grpc = |n: &str| match n {
+            "OTEL_EXPORTER" => Some("otlp_grpc".to_string()),
+            "OTEL_ENDPOINT" => Some("http://c:4317".to_string()),
+            _ => None,
+        };
+        let mut warnings = Vec::new();
+        assert_eq!(plan_callbacks(&config, &grpc, &mut warnings).unwrap(), None);
+        assert!(warnings[0].contains("otlp_grpc"), "{warnings:?}");
         // A header list LiteLLM could not split.
         let err = plan(
             "model_list: []\nlitellm_settings:\n  callbacks: [otel]\n",
@@ -542,17 +549,33 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_the_key_and_the_variable() {
-        let err = plan(
-            "model_list: []\nlitellm_settings:\n  failure_callback: [langfuse]\n",
-            &[KEYS[0]],
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("litellm_settings.failure_callback")
-                && text.contains("LANGFUSE_SECRET_KEY"),
-            "{text}"
+        // A missing variable: warned (LiteLLM starts without it too), nothing sent.
+        let (config, _) =
+            parse("model_list: []\nlitellm_settings:\n  failure_callback: [langfuse]\n").unwrap();
+        let mut warnings = Vec::new();
+        let only_public = |n: &str| (n == "LANGFUSE_PUBLIC_KEY").then(|| "pk".to_string());
+        assert_eq!(
+            plan_callbacks(&config, &only_public, &mut warnings).unwrap(),
+            None
         );
+        assert!(
+            warnings[0].starts_with(
+                "litellm_settings.failure_callback: langfuse needs LANGFUSE_SECRET_KEY"
+            ),
+            "{warnings:?}"
+        );
+        for (yaml, variable) in [
+            ("callbacks: [otel]", "OTEL_ENDPOINT"),
+            ("callbacks: [generic_api]", "GENERIC_LOGGER_ENDPOINT"),
+            ("callbacks: [langfuse_otel]", "LANGFUSE_PUBLIC_KEY"),
+        ] {
+            let (config, _) =
+                parse(&format!("model_list: []\nlitellm_settings:\n  {yaml}\n")).unwrap();
+            let otel = |n: &str| (n == "OTEL_EXPORTER").then(|| "otlp_http".to_string());
+            let mut warnings = Vec::new();
+            assert_eq!(plan_callbacks(&config, &otel, &mut warnings).unwrap(), None);
+            assert!(warnings[0].contains(variable), "{warnings:?}");
+        }
         // Wrong types are refused when the file is loaded, naming the key and item.
         for (yaml, path) in [
             (
