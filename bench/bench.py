@@ -6,6 +6,8 @@ Targets (each a wrk load against one URL and body):
   (b) envoy         plain Envoy: Switchyard's own rendered listener and cluster with the
                     filters taken out — the ceiling
   (c) sy-openai     Switchyard, OpenAI-compatible passthrough
+      sy-cb-dead, sy-cb-slow: the same with `langfuse` and `otel` callbacks whose
+                    collector is dead (connections refused) or never answers
   (d) sy-anthropic  Switchyard translating to Anthropic Messages
   (e) sy-keys       Switchyard with virtual keys on (ext_authz to the keyservice, spend
                     reports), OpenAI-compatible passthrough
@@ -66,6 +68,8 @@ CPU_COLUMNS = {"envoy": "plain Envoy", "wasm-pass": "Envoy + no-op wasm",
                "wasm-buffer": "Envoy + buffering no-op", "wasm-calls:50": "Envoy + no-op, 50 lookups",
                "sy": "switchyard Envoy",
                "sy-b": "switchyard Envoy (B)", "sy-keys": "switchyard Envoy (keys)",
+               "sy-cb-dead": "switchyard Envoy (callbacks, dead)",
+               "sy-cb-slow": "switchyard Envoy (callbacks, slow)",
                "keyservice": "keyservice", "litellm": "LiteLLM", "mock": "nginx"}
 
 PROXY_CPU = "0"
@@ -187,6 +191,8 @@ class Stack:
         self.work = work
         self.services: dict[str, Service] = {}
         self.ports: dict[str, int] = {}
+        #: Listening sockets that never accept: collectors that never answer.
+        self.black_holes: list[socket.socket] = []
 
     def spawn(self, name: str, argv: list[str], env: dict | None = None,
               stdout=None) -> Service:
@@ -202,6 +208,28 @@ class Stack:
     def stop(self) -> None:
         for svc in reversed(list(self.services.values())):
             svc.stop()
+        for hole in self.black_holes:
+            hole.close()
+
+    # --- logging-callback collectors that do not work ------------------------------------
+    def collector(self, kind: str) -> str:
+        """The URL of a collector that is `dead` (nothing listens: connections are
+        refused) or `slow` (it accepts connections into its backlog and never answers:
+        every callout waits for its timeout)."""
+        if kind == "dead":
+            return f"http://127.0.0.1:{free_port()}"
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(4096)
+        self.black_holes.append(hole)
+        return f"http://127.0.0.1:{hole.getsockname()[1]}"
+
+    @staticmethod
+    def callback_env(collector: str) -> dict:
+        """LiteLLM's variables for `langfuse` and `otel` callbacks to `collector`."""
+        return {"LANGFUSE_PUBLIC_KEY": "pk-lf-bench", "LANGFUSE_SECRET_KEY": "sk-lf-bench",
+                "LANGFUSE_HOST": collector, "OTEL_EXPORTER": "otlp_http",
+                "OTEL_ENDPOINT": collector}
 
     # --- the mock upstream -------------------------------------------------------------
     def start_mock(self) -> None:
@@ -247,7 +275,7 @@ http {{
         self.ports["mock"] = port
 
     # --- Switchyard and plain Envoy ----------------------------------------------------
-    def switchyard_config(self, keys: bool) -> str:
+    def switchyard_config(self, keys: bool, callbacks: bool = False) -> str:
         mock = self.ports["mock"]
         base = f"http://127.0.0.1:{mock}"
         config = f"""
@@ -263,10 +291,12 @@ model_list:
 """
         if keys:
             config += "general_settings:\n  master_key: os.environ/BENCH_MASTER_KEY\n"
+        if callbacks:
+            config += "litellm_settings:\n  callbacks: [langfuse, otel]\n"
         return config
 
     def render(self, name: str, config: str, extra: list[str], wasm: Path = WASM,
-               switchyard: Path = SWITCHYARD) -> dict:
+               switchyard: Path = SWITCHYARD, env: dict | None = None) -> dict:
         out = self.work / name
         out.mkdir()
         cfg = out / "config.yaml"
@@ -274,7 +304,7 @@ model_list:
         proc = subprocess.run(
             [str(switchyard), "render", "--config", str(cfg), "--out", str(out),
              "--wasm", str(wasm), "--port", "0", "--admin-port", "0", *extra],
-            capture_output=True, text=True, env={**os.environ, **self.secrets()})
+            capture_output=True, text=True, env={**os.environ, **self.secrets(), **(env or {})})
         if proc.returncode != 0:
             raise SystemExit(f"switchyard render failed:\n{proc.stderr}")
         return yaml.safe_load((out / "envoy.yaml").read_text())
@@ -283,14 +313,14 @@ model_list:
         return {"BENCH_PROVIDER_KEY": PROVIDER_KEY, "BENCH_MASTER_KEY": MASTER_KEY,
                 "SWITCHYARD_MASTER_KEY": MASTER_KEY}
 
-    def start_envoy(self, name: str, bootstrap: dict) -> None:
+    def start_envoy(self, name: str, bootstrap: dict, env: dict | None = None) -> None:
         path = self.work / f"{name}.envoy.yaml"
         path.write_text(yaml.safe_dump(bootstrap, sort_keys=False))
         admin_file = self.work / f"{name}.admin"
         argv = [str(ENVOY), "-c", str(path), "--disable-hot-restart", "--concurrency", "1",
                 "--admin-address-path", str(admin_file), "--log-level", "warn"]
         # Access logs go to stdout: /dev/null, for every Envoy alike.
-        svc = self.spawn(name, pinned(PROXY_CPU, argv), env=self.secrets(),
+        svc = self.spawn(name, pinned(PROXY_CPU, argv), env={**self.secrets(), **(env or {})},
                          stdout=subprocess.DEVNULL)
         wait_until(f"Envoy {name}", admin_file.exists, 30, svc.proc, svc.log)
         admin = admin_file.read_text().strip()
@@ -434,6 +464,10 @@ def targets(virtual_key: str | None) -> list[Target]:
                "/v1/chat/completions", req("gpt-bench")),
         Target("sy-openai", "(c) Switchyard, OpenAI passthrough", "sy",
                "/v1/chat/completions", req("bench-openai")),
+        Target("sy-cb-dead", "(c) Switchyard, OpenAI passthrough, callbacks to a dead collector",
+               "sy-cb-dead", "/v1/chat/completions", req("bench-openai")),
+        Target("sy-cb-slow", "(c) Switchyard, OpenAI passthrough, callbacks to a collector that never answers",
+               "sy-cb-slow", "/v1/chat/completions", req("bench-openai")),
         Target("sy-anthropic", "(d) Switchyard → Anthropic", "sy",
                "/v1/chat/completions", req("bench-claude")),
         Target("sy-keys", "(e) Switchyard + virtual keys", "sy-keys", "/v1/chat/completions",
@@ -731,6 +765,14 @@ def main() -> int:
         for mode in ("pass", "buffer", "calls:50"):
             if not wanted or f"wasm-{mode}" in wanted:
                 stack.start_envoy(f"wasm-{mode}", Stack.with_noop_filters(sy, plain, mode))
+        for kind in ("dead", "slow"):
+            # langfuse + otel callbacks whose collector is dead or never answers.
+            name = f"sy-cb-{kind}"
+            if not wanted or name in wanted:
+                env = Stack.callback_env(stack.collector(kind))
+                stack.start_envoy(name, stack.render(
+                    name, stack.switchyard_config(keys=False, callbacks=True), [], env=env),
+                    env=env)
         virtual_key = None
         if not wanted or "sy-keys" in wanted:
             stack.start_keyservice()
@@ -781,6 +823,8 @@ def main() -> int:
                             ("wasm-buffer", "Envoy + buffering no-op wasm"),
                             ("sy", "switchyard Envoy"), ("sy-b", "switchyard Envoy, BENCH_COMPARE_WASM"),
                             ("sy-keys", "switchyard Envoy, keys on"),
+                            ("sy-cb-dead", "switchyard Envoy, callbacks to a dead collector"),
+                            ("sy-cb-slow", "switchyard Envoy, callbacks to a collector that never answers"),
                             ("keyservice", "keyservice"), ("litellm", "LiteLLM proxy")):
             if name in stack.services:
                 rss[label] = stack.services[name].peak_rss_kib()

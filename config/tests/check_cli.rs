@@ -58,7 +58,7 @@ fn quickstart_doc_config_passes_with_warnings() {
     assert!(out.status.success(), "{stderr}");
     let w = warnings(&stderr);
     for expected in [
-        "litellm_settings.success_callback: logging callbacks are not applied by Switchyard yet",
+        "litellm_settings.success_callback: langfuse needs LANGFUSE_PUBLIC_KEY in the environment",
         "general_settings.alerting: not applied by Switchyard yet; ignored",
         "model_list[7].litellm_params.model: model: '*' (any provider) is not supported yet",
         "model_list[4].litellm_params.api_key: the key is written in the config file",

@@ -73,6 +73,131 @@ pub struct RouterConfig {
     /// only once Envoy will not retry the error on this one.
     #[serde(default, skip_serializing_if = "GroupRetries::is_default")]
     pub retries: GroupRetries,
+    /// The logging callbacks (`litellm_settings.success_callback`, `failure_callback`,
+    /// `callbacks`) every finished request is sent to, off the request path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callbacks: Option<CallbacksConfig>,
+}
+
+/// The logging callbacks of the router stage: where each finished request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// One per configured callback, in config order.
+    pub sinks: Vec<CallbackSink>,
+    /// Message content (request messages, answer text) goes to the callbacks:
+    /// LiteLLM's `turn_off_message_logging` is not true.
+    pub message_logging: bool,
+}
+
+/// The callbacks Switchyard implements, under LiteLLM's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKind {
+    /// `langfuse`: a trace and a generation per request, Langfuse's batch ingestion
+    /// API (`POST /api/public/ingestion`).
+    Langfuse,
+    /// `langfuse_otel`: OTLP/HTTP JSON spans to Langfuse's OTLP endpoint
+    /// (`/api/public/otel/v1/traces`).
+    LangfuseOtel,
+    /// `otel`: OTLP/HTTP JSON spans with the GenAI semantic conventions.
+    Otel,
+    /// `generic_api`: LiteLLM's generic logger, a JSON array of logging payloads.
+    GenericApi,
+}
+
+impl CallbackKind {
+    /// LiteLLM's name of the callback.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackKind::Langfuse => "langfuse",
+            CallbackKind::LangfuseOtel => "langfuse_otel",
+            CallbackKind::Otel => "otel",
+            CallbackKind::GenericApi => "generic_api",
+        }
+    }
+
+    /// Every callback Switchyard implements.
+    pub const ALL: [CallbackKind; 4] = [
+        CallbackKind::Langfuse,
+        CallbackKind::LangfuseOtel,
+        CallbackKind::Otel,
+        CallbackKind::GenericApi,
+    ];
+
+    /// The callback LiteLLM calls `name`, if Switchyard implements it.
+    pub fn parse(name: &str) -> Option<CallbackKind> {
+        CallbackKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One callback: what it sends, when, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackSink {
+    /// Which callback.
+    pub kind: CallbackKind,
+    /// Called for requests that succeeded (`success_callback` or `callbacks`).
+    pub on_success: bool,
+    /// Called for requests that failed (`failure_callback` or `callbacks`).
+    pub on_failure: bool,
+    /// The collector's Envoy cluster.
+    pub cluster: String,
+    /// The callout's `:authority` (the collector's host, and port when not the
+    /// scheme's).
+    pub authority: String,
+    /// The callout's `:path`.
+    pub path: String,
+    /// HTTP basic credentials (Langfuse: public key, secret key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    /// Extra headers in LiteLLM's `key1=value1,key2=value2` form (`OTEL_HEADERS`,
+    /// `GENERIC_LOGGER_HEADERS`): usually from the environment, as they may hold
+    /// credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Setting>,
+}
+
+/// HTTP basic credentials, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user (Langfuse's public key).
+    pub user: Setting,
+    /// The password (Langfuse's secret key).
+    pub password: Setting,
+}
+
+/// Parses LiteLLM's `key1=value1,key2=value2` header list (`OTEL_HEADERS`,
+/// `GENERIC_LOGGER_HEADERS`; LiteLLM's `OpenTelemetry._get_headers_dictionary` and
+/// `GenericAPILogger._get_headers`): pairs split at the first `=`, names and values
+/// trimmed. An item without `=` or with an empty name is an error naming it.
+pub fn parse_header_list(raw: &str) -> Result<Vec<(String, String)>, String> {
+    raw.split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("header item {:?} has no '='", item.trim()))?;
+            let name = name.trim();
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid {
+                return Err(format!(
+                    "header name {name:?} is not a valid HTTP header name"
+                ));
+            }
+            let value = value.trim();
+            if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                return Err(format!(
+                    "the value of header {name:?} has control characters"
+                ));
+            }
+            Ok((name.to_ascii_lowercase(), value.to_string()))
+        })
+        .collect()
 }
 
 /// The routes' retry policy as far as per-request fallbacks need it (LiteLLM's
@@ -437,6 +562,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn callback_kinds_are_litellms_names() {
+        for kind in CallbackKind::ALL {
+            assert_eq!(CallbackKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(CallbackKind::parse("datadog"), None);
+        let unknown = r#"{"sinks":[],"message_logging":true,"extra":1}"#;
+        assert!(serde_json::from_str::<CallbacksConfig>(unknown).is_err());
+    }
+
+    #[test]
+    fn header_lists_parse_as_litellm_splits_them() {
+        assert_eq!(
+            parse_header_list("Authorization=Bearer a=b, x-team = t1 ,,").unwrap(),
+            [
+                ("authorization".to_string(), "Bearer a=b".to_string()),
+                ("x-team".to_string(), "t1".to_string())
+            ]
+        );
+        assert_eq!(parse_header_list("").unwrap(), []);
+        for bad in [
+            "novalue",
+            "=v",
+            "bad name=v",
+            ":path=/x",
+            "x=a\nb",
+            "x=\u{7f}",
+        ] {
+            assert!(parse_header_list(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn round_trip_both_stages() {
         let router = PluginConfig::Router(RouterConfig {
             groups: vec![GroupConfig {
@@ -453,8 +612,33 @@ mod tests {
             spend_reporting: None,
             forced_group: None,
             retries: Default::default(),
+            callbacks: Some(CallbacksConfig {
+                sinks: vec![CallbackSink {
+                    kind: CallbackKind::Langfuse,
+                    on_success: true,
+                    on_failure: false,
+                    cluster: "callback_langfuse".into(),
+                    authority: "cloud.langfuse.com".into(),
+                    path: "/api/public/ingestion".into(),
+                    basic_auth: Some(BasicAuth {
+                        user: Setting::Env {
+                            env: "LANGFUSE_PUBLIC_KEY".into(),
+                        },
+                        password: Setting::Env {
+                            env: "LANGFUSE_SECRET_KEY".into(),
+                        },
+                    }),
+                    headers: None,
+                }],
+                message_logging: true,
+            }),
         });
         let text = serde_json::to_string(&router).unwrap();
+        assert!(text.contains(r#""kind":"langfuse""#), "{text}");
+        assert!(
+            text.contains(r#""user":{"env":"LANGFUSE_PUBLIC_KEY"}"#),
+            "{text}"
+        );
         assert!(text.contains("\"stage\":\"router\""));
         assert_eq!(serde_json::from_str::<PluginConfig>(&text).unwrap(), router);
 

@@ -586,6 +586,7 @@ fn router() -> Router {
         defer_answers: false,
         spend_reporting: None,
         forced_group: None,
+        callbacks: None,
         retries: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
@@ -694,6 +695,11 @@ impl Host for Metered<'_> {
     fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
         self.call("queue_spend_report", || {
             self.inner.queue_spend_report(report, now_ms)
+        })
+    }
+    fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64) {
+        self.call("queue_callback_event", || {
+            self.inner.queue_callback_event(callback, event, now_ms)
         })
     }
     fn random_bytes(&self, buf: &mut [u8]) {

@@ -80,6 +80,13 @@ pub trait Host {
     /// proxy-wasm glue: a sans-IO queue and reporter in `spend::queue`, ticked from
     /// the router stage's root context); the stage is done with it.
     fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64);
+    /// Queues an event (one batch item, see `observe::callbacks::envelope`) for the
+    /// logging callback at `callback` (its index in the router stage's
+    /// `callbacks.sinks`), at `now_ms`. The host keeps it in its worker's bounded
+    /// queue for that callback and sends it later, batched, with bounded retries (the
+    /// proxy-wasm glue: an `outbox::Outbox` per callback, ticked from the router
+    /// stage's root context); never blocks, never fails the request.
+    fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64);
     /// Fills `buf` with random bytes from the host's source (the proxy-wasm glue:
     /// WASI's `random_get`). Call ids are drawn from it.
     fn random_bytes(&self, buf: &mut [u8]);
@@ -259,6 +266,9 @@ pub mod tests {
         /// ([`MockHost::take_spend_reports`]), oldest first (`queue_spend_report`
         /// takes `&self`, hence the cell).
         pub spend_reports: std::cell::RefCell<Vec<Vec<u8>>>,
+        /// Callback events queued ([`Host::queue_callback_event`]) and not yet taken
+        /// ([`MockHost::take_callback_events`]): `(callback, event, now_ms)`.
+        pub callback_events: std::cell::RefCell<Vec<(usize, Vec<u8>, u64)>>,
         /// The randomness drawn so far: [`Host::random_bytes`] fills from a counter,
         /// so that tests are reproducible and every draw differs.
         pub random_draws: std::cell::Cell<u64>,
@@ -308,6 +318,10 @@ pub mod tests {
         /// A response header, for assertions.
         pub fn resp(&self, name: &str) -> Option<String> {
             get(&self.response_headers, name)
+        }
+        /// The callback events queued since the last call, oldest first.
+        pub fn take_callback_events(&self) -> Vec<(usize, Vec<u8>, u64)> {
+            std::mem::take(&mut *self.callback_events.borrow_mut())
         }
         /// The spend reports queued since the last call, oldest first.
         pub fn take_spend_reports(&self) -> Vec<Vec<u8>> {
@@ -377,6 +391,11 @@ pub mod tests {
         }
         fn queue_spend_report(&self, report: Vec<u8>, _now_ms: u64) {
             self.spend_reports.borrow_mut().push(report);
+        }
+        fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64) {
+            self.callback_events
+                .borrow_mut()
+                .push((callback, event, now_ms));
         }
         fn resume_response(&mut self) {
             self.responses_resumed += 1;

@@ -27,6 +27,7 @@ pub mod litellm_fields;
 pub mod log_path;
 pub mod mock;
 pub mod observe;
+pub mod outbox;
 pub mod providers;
 pub mod request;
 pub mod sigv4;

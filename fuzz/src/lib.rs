@@ -280,6 +280,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         defer_answers,
         spend_reporting: None,
         forced_group: None,
+        callbacks: None,
         retries: Default::default(),
     }
 }

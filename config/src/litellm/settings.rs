@@ -6,6 +6,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
+use switchyard_contract::plugin_config::CallbackKind;
+
 use super::env::check_env_name;
 use super::{
     litellm_flag, null_as_default, wildcard_match, ConfigError, ModelEntry, Warning, NOT_SUPPORTED,
@@ -67,19 +69,21 @@ pub struct LitellmSettings {
     /// Not applied (warned), so its `os.environ/` values are not resolved either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_params: Option<Value>,
-    /// `success_callback`: logging integrations called on success (`["langfuse"]`).
-    /// Not applied (warned); a list or a string.
+    /// `success_callback`: logging integrations called on success (`["langfuse"]`):
+    /// a list of names or one name. Switchyard applies `langfuse`, `langfuse_otel`,
+    /// `otel` and `generic_api` (`plan::callbacks`) and warns about the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_callback: Option<Value>,
-    /// `failure_callback`: logging integrations called on failure. Not applied (warned).
+    /// `failure_callback`: logging integrations called on failure (as
+    /// `success_callback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_callback: Option<Value>,
     /// `callbacks`: integrations called on both (`["otel"]`), or a Python object path
-    /// (`custom_callbacks.proxy_handler_instance`). Not applied (warned).
+    /// (`custom_callbacks.proxy_handler_instance`, not applied: warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callbacks: Option<Value>,
-    /// `turn_off_message_logging`: keep message content out of logging integrations.
-    /// Not applied (warned).
+    /// `turn_off_message_logging`: keep message content (request messages, answer
+    /// text) out of the logging callbacks. A flag in any of LiteLLM's forms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_off_message_logging: Option<Value>,
     /// `model_group_settings`: per-group proxy behaviour; only
@@ -282,7 +286,93 @@ pub struct GeneralSettings {
     pub other: IndexMap<String, Value>,
 }
 
+/// The keys of `litellm_settings` that name logging callbacks.
+pub const CALLBACK_KEYS: [&str; 3] = ["success_callback", "failure_callback", "callbacks"];
+
+/// A callback list as LiteLLM takes it: a list of names, or one name (a string).
+fn callback_names(file: &str, key: &str, value: &Value) -> Result<Vec<String>, ConfigError> {
+    let path = format!("litellm_settings.{key}");
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(name) => Ok(vec![name.trim().to_string()]),
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(name) => Ok(name.trim().to_string()),
+                _ => Err(ConfigError::at(
+                    file,
+                    format!("{path}[{i}]"),
+                    "expected a callback name (a string, e.g. langfuse)",
+                )),
+            })
+            .collect(),
+        _ => Err(ConfigError::at(
+            file,
+            path,
+            "expected a list of callback names (e.g. [langfuse, otel]) or one name",
+        )),
+    }
+}
+
 impl LitellmSettings {
+    /// The names in `success_callback`, `failure_callback` and `callbacks`, by key
+    /// (empty when the key is absent). A value of the wrong type is an error naming
+    /// the key (and the item).
+    pub fn callback_lists(
+        &self,
+        file: &str,
+    ) -> Result<Vec<(&'static str, Vec<String>)>, ConfigError> {
+        let values = [
+            &self.success_callback,
+            &self.failure_callback,
+            &self.callbacks,
+        ];
+        CALLBACK_KEYS
+            .iter()
+            .zip(values)
+            .map(|(key, value)| {
+                let names = match value {
+                    Some(v) => callback_names(file, key, v)?,
+                    None => Vec::new(),
+                };
+                Ok((*key, names))
+            })
+            .collect()
+    }
+
+    /// Whether message content goes to the logging callbacks:
+    /// `turn_off_message_logging` is not true (LiteLLM's default: it goes). The flag
+    /// takes LiteLLM's forms (`true`, `"True"`, `yes`, `1`, …); anything else is an
+    /// error naming it.
+    pub fn message_logging(&self, file: &str) -> Result<bool, ConfigError> {
+        let off = match &self.turn_off_message_logging {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) if n.as_i64() == Some(1) => true,
+            Some(Value::Number(n)) if n.as_i64() == Some(0) => false,
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "1" | "on" | "t" | "true" | "y" | "yes" => true,
+                "0" | "off" | "f" | "false" | "n" | "no" => false,
+                _ => {
+                    return Err(ConfigError::at(
+                        file,
+                        "litellm_settings.turn_off_message_logging",
+                        format!("expected a flag (true/false, yes/no, on/off, 1/0), got {s:?}"),
+                    ))
+                }
+            },
+            Some(_) => {
+                return Err(ConfigError::at(
+                    file,
+                    "litellm_settings.turn_off_message_logging",
+                    "expected a flag (true/false, yes/no, on/off, 1/0)",
+                ))
+            }
+        };
+        Ok(!off)
+    }
+
     pub(super) fn validate(
         &self,
         file: &str,
@@ -301,18 +391,24 @@ impl LitellmSettings {
         let mut warn = |key: &str, message: &str| {
             warnings.push(Warning::new(format!("{p}.{key}"), message));
         };
-        for (key, set) in [
-            ("success_callback", self.success_callback.is_some()),
-            ("failure_callback", self.failure_callback.is_some()),
-            ("callbacks", self.callbacks.is_some()),
-        ] {
-            if set {
+        for (key, names) in self.callback_lists(file)? {
+            let ignored: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                .filter(|name| CallbackKind::parse(name).is_none())
+                .collect();
+            if !ignored.is_empty() {
                 warn(
                     key,
-                    "logging callbacks are not applied by Switchyard yet; ignored (use Envoy's access log and stats)",
+                    &format!(
+                        "logging callback(s) {} are not applied by Switchyard (it implements {}); ignored",
+                        ignored.join(", "),
+                        CallbackKind::ALL.map(CallbackKind::as_str).join(", ")
+                    ),
                 );
             }
         }
+        self.message_logging(file)?;
         // `cache: false` asks for nothing; `true` and the older map form turn it on.
         let cache_on = self
             .cache
@@ -340,13 +436,7 @@ impl LitellmSettings {
                 );
             }
         }
-        for (key, set) in [
-            (
-                "turn_off_message_logging",
-                self.turn_off_message_logging.is_some(),
-            ),
-            ("json_logs", self.json_logs.is_some()),
-        ] {
+        for (key, set) in [("json_logs", self.json_logs.is_some())] {
             if set {
                 warn(
                     key,
@@ -545,7 +635,8 @@ mod tests {
             "{text:?}"
         );
         assert!(warned(&warnings, "general_settings.some_new_setting"));
-        assert!(warned(&warnings, "litellm_settings.success_callback"));
+        // Switchyard sends Langfuse callbacks: nothing to warn about.
+        assert!(!warned(&warnings, "litellm_settings.success_callback"));
         assert!(!warned(&warnings, "litellm_settings.drop_params"));
     }
 
@@ -576,14 +667,13 @@ mod tests {
         // call_hooks.md: `callbacks` as a Python object path (a string); logging.md:
         // lists; LiteLLM reads `max_budget` with float(), so "100" is a budget too.
         let (_, warnings) = parse(
-            "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n  success_callback: [\"langfuse\"]\n  failure_callback: sentry\n  turn_off_message_logging: True\n  max_budget: \"100\"\n  budget_duration: 30d\n  json_logs: true\ngeneral_settings:\n  alerting: slack\n  proxy_batch_write_at: \"60\"\n  disable_spend_logs: True\n  health_check_interval: 300\nrouter_settings:\n  redis_port: 1992\n  enable_pre_call_checks: true\n",
+            "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n  success_callback: [\"langfuse\", datadog]\n  failure_callback: sentry\n  turn_off_message_logging: True\n  max_budget: \"100\"\n  budget_duration: 30d\n  json_logs: true\ngeneral_settings:\n  alerting: slack\n  proxy_batch_write_at: \"60\"\n  disable_spend_logs: True\n  health_check_interval: 300\nrouter_settings:\n  redis_port: 1992\n  enable_pre_call_checks: true\n",
         )
         .unwrap();
         for path in [
             "litellm_settings.callbacks",
             "litellm_settings.success_callback",
             "litellm_settings.failure_callback",
-            "litellm_settings.turn_off_message_logging",
             "litellm_settings.max_budget",
             "litellm_settings.budget_duration",
             "litellm_settings.json_logs",

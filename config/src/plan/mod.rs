@@ -58,6 +58,7 @@ use crate::prices::PriceTable;
 
 mod addresses;
 mod bedrock;
+pub mod callbacks;
 mod classify;
 mod credentials;
 mod deployment_id;
@@ -113,6 +114,9 @@ pub struct Plan {
     /// The Envoy clusters of the Google token endpoints the Vertex deployments'
     /// service accounts name (`token_uri`): cluster name → address.
     pub token_clusters: BTreeMap<String, UpstreamAddress>,
+    /// The Envoy clusters of the logging callbacks' collectors (`plan::callbacks`):
+    /// cluster name → address.
+    pub callback_clusters: BTreeMap<String, UpstreamAddress>,
     /// Seconds per call: `router_settings.timeout`, else `litellm_settings.request_timeout`.
     pub timeout_secs: Option<f64>,
     /// Seconds per streamed call: `router_settings.stream_timeout`.
@@ -194,6 +198,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         );
     }
 
+    let callbacks = callbacks::plan_callbacks(config, &lookup, &mut cx.warnings)?;
     let keys = cx.keys_plan();
     if keys.is_some() {
         pricing::unpriced_warnings(config, &served.deployments, &mut cx.warnings);
@@ -226,6 +231,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 rate_limited: routing.retry_rate_limited,
                 statuses: routing.retry_statuses.clone(),
             },
+            callbacks: callbacks.as_ref().map(|c| c.config.clone()),
         },
         deployments: served.deployments,
         routes,
@@ -236,9 +242,12 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             let mut env_keys = cx.host_env_keys;
             env_keys.extend(keys.as_ref().and_then(|k| k.master_key_env.clone()));
             env_keys.extend(keys.as_ref().and_then(|k| k.reporter_key_env.clone()));
+            // The callbacks' credentials and header lists.
+            env_keys.extend(callbacks.iter().flat_map(|c| c.env_keys.iter().cloned()));
             env_keys
         },
         token_clusters: cx.token_clusters,
+        callback_clusters: callbacks.map(|c| c.clusters).unwrap_or_default(),
         timeout_secs: config
             .router_settings
             .timeout

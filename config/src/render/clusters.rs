@@ -68,7 +68,8 @@ pub(super) fn keyservice_cluster(addr: &str, opts: &RenderOptions) -> Result<Val
 
 /// A cluster for calls the filter makes itself (HTTP/1.1, TLS with SNI for https):
 /// a Google token endpoint (Vertex AI service accounts: the root context asks it for
-/// access tokens), or one deployment alone ([`direct_cluster_name`]).
+/// access tokens), a logging callback's collector, or one deployment alone
+/// ([`direct_cluster_name`]).
 fn token_cluster(name: &str, address: &UpstreamAddress, opts: &RenderOptions) -> Value {
     let host = address.host.trim_start_matches('[').trim_end_matches(']');
     let mut cluster = json!({
@@ -96,11 +97,12 @@ fn direct_cluster_name(dep: &PlannedDeployment) -> Option<String> {
         .then(|| format!("direct_{}", dep.name))
 }
 
-/// The clusters for calls the filter makes itself: the token endpoints, then one per
-/// deployment the filter may call alone ([`direct_cluster_name`]).
+/// The clusters for calls the filter makes itself: the token endpoints, the logging
+/// callbacks' collectors (TLS with SNI for https, like a token endpoint), then one
+/// per deployment the filter may call alone ([`direct_cluster_name`]).
 pub(super) fn filter_call_clusters(plan: &Plan, opts: &RenderOptions) -> Vec<Value> {
     let mut clusters = Vec::new();
-    for (name, address) in &plan.token_clusters {
+    for (name, address) in plan.token_clusters.iter().chain(&plan.callback_clusters) {
         clusters.push(token_cluster(name, address, opts));
     }
     for dep in &plan.deployments {

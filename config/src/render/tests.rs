@@ -588,6 +588,66 @@ fn small_request_limit_does_not_shrink_response_buffers() {
     assert!(message.contains(&MIN_RESPONSE_BUFFER_BYTES.to_string()) && !message.contains('%'));
 }
 
+/// Each logging callback's collector gets a cluster of its own (TLS with SNI for
+/// https), the router's plugin config says where to send and which variables hold
+/// the credentials, and the secrets themselves are written nowhere.
+#[test]
+fn callback_collectors_get_clusters_and_their_secrets_stay_in_the_environment() {
+    let env = |name: &str| match name {
+        "LANGFUSE_PUBLIC_KEY" => Some("pk-lf-public".to_string()),
+        "LANGFUSE_SECRET_KEY" => Some("sk-lf-secret".to_string()),
+        "LANGFUSE_HOST" => Some("https://langfuse.example:8443".to_string()),
+        "OTEL_EXPORTER" => Some("otlp_http".to_string()),
+        "OTEL_ENDPOINT" => Some("http://127.0.0.1:4318".to_string()),
+        "OTEL_HEADERS" => Some("x-api-key=otel-secret".to_string()),
+        _ => None,
+    };
+    let text = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o, api_key: k}\nlitellm_settings:\n  success_callback: [langfuse]\n  callbacks: [otel]\n";
+    let (config, warnings) = parse_str(text, "config.yaml", &env).unwrap();
+    assert!(
+        warnings.iter().all(|w| !w.path.contains("callback")),
+        "{warnings:?}"
+    );
+    let plan = crate::plan::compile(&config, &env).unwrap();
+    let rendered = render(&plan, &RenderOptions::for_tests()).unwrap();
+    let clusters = rendered.bootstrap["static_resources"]["clusters"]
+        .as_array()
+        .unwrap();
+    let cluster = |name: &str| clusters.iter().find(|c| c["name"] == name).unwrap();
+    let langfuse = cluster("callback_langfuse");
+    assert_eq!(
+        langfuse["transport_socket"]["typed_config"]["sni"],
+        "langfuse.example"
+    );
+    let address = &langfuse["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        ["address"]["socket_address"];
+    assert_eq!(address["port_value"], 8443);
+    let otel = cluster("callback_otel");
+    assert!(otel.get("transport_socket").is_none());
+    assert_eq!(otel["type"], "STATIC");
+
+    let (_, router_json) = &rendered.plugin_configs[0];
+    let router: Value = serde_json::from_str(router_json).unwrap();
+    let sinks = &router["callbacks"]["sinks"];
+    assert_eq!(sinks[0]["kind"], "langfuse");
+    assert_eq!(sinks[0]["authority"], "langfuse.example:8443");
+    assert_eq!(
+        sinks[0]["basic_auth"]["password"],
+        json!({"env": "LANGFUSE_SECRET_KEY"})
+    );
+    assert_eq!(sinks[1]["kind"], "otel");
+    assert_eq!(sinks[1]["headers"], json!({"env": "OTEL_HEADERS"}));
+    assert_eq!(router["callbacks"]["message_logging"], true);
+    let keys = &rendered.bootstrap.to_string();
+    for key in ["LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "OTEL_HEADERS"] {
+        assert!(keys.contains(key), "{key} in host_env_keys");
+    }
+    let everything = format!("{}{router_json}", rendered.bootstrap);
+    for secret in ["pk-lf-public", "sk-lf-secret", "otel-secret"] {
+        assert!(!everything.contains(secret), "{secret} written out");
+    }
+}
+
 /// The access log prints every field of the request's record the router stage
 /// sets, each from the filter-state property the contract names.
 #[test]

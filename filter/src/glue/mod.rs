@@ -7,6 +7,7 @@
 
 mod abi;
 mod attempts;
+mod callback_reports;
 mod deadlines;
 mod google;
 mod spend_reports;
@@ -17,7 +18,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::host::{Flow, Host, Level};
-use crate::plugin_config::{PluginConfig, SpendReporting};
+use crate::plugin_config::{CallbacksConfig, PluginConfig, SpendReporting};
 use crate::stages::responder::ResponderExchange;
 use crate::stages::router::{Router, RouterExchange};
 use crate::stages::upstream::{Upstream, UpstreamExchange};
@@ -34,7 +35,7 @@ proxy_wasm::main! {{
         let _ = abi::log(LOG_CRITICAL, &format!("switchyard filter panicked: {info}"));
     }));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(SwitchyardRoot { stage: None, reporter: None, tokens: None, keeps_deadlines: false, tick_ms: 0 })
+        Box::new(SwitchyardRoot { stage: None, reporter: None, callbacks: None, tokens: None, keeps_deadlines: false, tick_ms: 0, stopping: false })
     });
 }}
 
@@ -146,6 +147,9 @@ impl Host for WasmHost {
     fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
         spend_reports::enqueue(report, now_ms);
     }
+    fn queue_callback_event(&self, callback: usize, event: Vec<u8>, now_ms: u64) {
+        callback_reports::enqueue(callback, event, now_ms);
+    }
     fn random_bytes(&self, buf: &mut [u8]) {
         if let Err(errno) = abi::random_bytes(buf) {
             let _ = abi::log(
@@ -230,12 +234,16 @@ struct SwitchyardRoot {
     stage: Option<Stage>,
     /// Router stage with spend reporting: this worker's reporter.
     reporter: Option<spend_reports::Reporter>,
+    /// Router stage with logging callbacks: this worker's senders.
+    callbacks: Option<callback_reports::Senders>,
     /// Upstream stage with Vertex deployments: their Google access tokens.
     tokens: Option<google::TokenKeeper>,
     /// This root keeps the worker's per-attempt deadlines (`deadlines`).
     keeps_deadlines: bool,
     /// The tick period set last (0: none).
     tick_ms: u32,
+    /// The VM is going away (`on_done` came): `proxy_done` follows the last answer.
+    stopping: bool,
 }
 
 impl SwitchyardRoot {
@@ -274,15 +282,29 @@ impl Context for SwitchyardRoot {
                 return;
             }
         }
-        let Some(reporter) = self.reporter.as_mut() else {
+        if self.reporter.is_none() && self.callbacks.is_none() {
             return;
-        };
+        }
         let status = abi::get_header(abi::HTTP_CALL_RESPONSE_HEADERS, ":status")
             .ok()
             .flatten()
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(0);
-        reporter.on_answer(&mut WasmHost, token, status);
+        let answered = match self.reporter.as_mut() {
+            Some(reporter) => reporter.on_answer(&mut WasmHost, token, status),
+            None => false,
+        };
+        if !answered {
+            if let Some(senders) = self.callbacks.as_mut() {
+                senders.on_answer(&mut WasmHost, token, status);
+            }
+        }
+        // Stopping, and the last answer of the last flush is in: the VM may go.
+        let reports_done = self.reporter.as_ref().is_none_or(|r| r.is_drained());
+        let callbacks_done = self.callbacks.as_ref().is_none_or(|c| c.is_idle());
+        if self.stopping && reports_done && callbacks_done {
+            let _ = proxy_wasm::hostcalls::done();
+        }
     }
 
     /// The VM is going away (Envoy stops, or the plugin is replaced): send every
@@ -292,16 +314,26 @@ impl Context for SwitchyardRoot {
     /// the queues to empty (the pending-reports gauge, `spend_reports`) before it
     /// stops Envoy.
     fn on_done(&mut self) -> bool {
-        let Some(reporter) = self.reporter.as_mut() else {
-            return true;
+        self.stopping = true;
+        let reports_idle = match self.reporter.as_mut() {
+            Some(reporter) => reporter.on_done(&mut WasmHost),
+            None => true,
         };
-        reporter.on_done(&mut WasmHost)
+        let callbacks_idle = match self.callbacks.as_mut() {
+            Some(senders) => senders.on_done(&mut WasmHost),
+            None => true,
+        };
+        reports_idle && callbacks_idle
     }
 }
 
+/// What the router stage's root context sends off the request path: spend reports
+/// and the logging callbacks' events.
+type Reporting = (Option<SpendReporting>, Option<CallbacksConfig>);
+
 /// The stage a plugin configuration asks for, and (router stage) where spend
-/// reports go.
-fn configure(raw: &[u8]) -> Result<(Stage, Option<SpendReporting>), String> {
+/// reports and callback events go.
+fn configure(raw: &[u8]) -> Result<(Stage, Reporting), String> {
     let config: PluginConfig = serde_json::from_slice(raw)
         .map_err(|e| format!("plugin configuration is not valid: {e}"))?;
     let env = |name: &str| std::env::var(name).ok();
@@ -309,12 +341,15 @@ fn configure(raw: &[u8]) -> Result<(Stage, Option<SpendReporting>), String> {
         PluginConfig::Router(c) => Router::new(&c).map(|r| {
             let router = Rc::new(r);
             ROUTER_TABLES.with(|t| *t.borrow_mut() = Some(Rc::clone(&router)));
-            (Stage::Router(router), c.spend_reporting.clone())
+            (
+                Stage::Router(router),
+                (c.spend_reporting.clone(), c.callbacks.clone()),
+            )
         }),
         PluginConfig::Upstream(c) => {
-            Upstream::new(&c, &env).map(|u| (Stage::Upstream(Rc::new(u)), None))
+            Upstream::new(&c, &env).map(|u| (Stage::Upstream(Rc::new(u)), (None, None)))
         }
-        PluginConfig::Responder(_) => Ok((Stage::Responder, None)),
+        PluginConfig::Responder(_) => Ok((Stage::Responder, (None, None))),
     }
 }
 
@@ -332,7 +367,7 @@ impl RootContext for SwitchyardRoot {
             }
         };
         match configure(&raw) {
-            Ok((stage, reporting)) => {
+            Ok((stage, (reporting, callbacks))) => {
                 if let Stage::Upstream(u) = &stage {
                     let accounts = u.google_accounts();
                     if !accounts.is_empty() {
@@ -368,6 +403,21 @@ impl RootContext for SwitchyardRoot {
                         return false;
                     }
                     self.reporter = Some(spend_reports::Reporter::new(r.cluster, authorization));
+                }
+                if let Some(c) = callbacks.filter(|c| !c.sinks.is_empty()) {
+                    match callback_reports::Senders::new(&c) {
+                        Ok(senders) => self.callbacks = Some(senders),
+                        Err(e) => {
+                            let _ = abi::log(
+                                LOG_CRITICAL,
+                                &format!("switchyard: configuration rejected: {e}"),
+                            );
+                            return false;
+                        }
+                    }
+                    if !self.set_tick(spend_reports::REPORT_TICK_MS) {
+                        return false;
+                    }
                 }
                 true
             }
@@ -422,10 +472,12 @@ impl RootContext for SwitchyardRoot {
             };
             self.set_tick(period);
         }
-        let Some(reporter) = self.reporter.as_mut() else {
-            return;
-        };
-        reporter.on_tick(&mut WasmHost, now_ms());
+        if let Some(reporter) = self.reporter.as_mut() {
+            reporter.on_tick(&mut WasmHost, now_ms());
+        }
+        if let Some(senders) = self.callbacks.as_mut() {
+            senders.on_tick(&mut WasmHost, now_ms());
+        }
     }
 }
 

@@ -81,23 +81,29 @@ impl Reporter {
 
     /// The keyservice answered callout `token` with `status` (0: no answer). `false`
     /// when the callout is not one of this reporter's. Once the VM is stopping and
-    /// the last callout is answered, tells Envoy it may go (`proxy_done`); a report
-    /// the keyservice failed is not retried then, it is lost with the VM.
+    /// the last callout is answered ([`Reporter::is_drained`]), the root context
+    /// tells Envoy it may go (`proxy_done`, when the callbacks' callouts are answered
+    /// too); a report the keyservice failed is not retried then, it is lost with the
+    /// VM.
     pub fn on_answer(&mut self, host: &mut dyn Host, token: u32, status: u16) -> bool {
         let policy = &mut self.policy;
         if !with_queue(|queue| policy.on_answer(queue, host, token, status)).unwrap_or(false) {
             return false;
         }
         self.publish();
-        if self.policy.is_drained() {
-            let _ = proxy_wasm::hostcalls::done();
-        }
         true
+    }
+
+    /// Whether the VM is stopping and the last callout of the last flush is
+    /// answered.
+    pub fn is_drained(&self) -> bool {
+        self.policy.is_drained()
     }
 
     /// The VM is going away: sends every queued report at once (see
     /// [`SpendReporter::drain`]). `true` when nothing waits for an answer, so the VM
-    /// may go now; else `proxy_done` follows the last answer ([`Reporter::on_answer`]).
+    /// may go now; else `proxy_done` follows the last answer (the root context's
+    /// `on_http_call_response`).
     pub fn on_done(&mut self, host: &mut dyn Host) -> bool {
         let policy = &mut self.policy;
         with_queue(|queue| policy.drain(queue, host));

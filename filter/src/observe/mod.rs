@@ -15,9 +15,12 @@
 //! `crate::host::Host`.
 
 pub mod call;
+pub mod callbacks;
+pub mod details;
 pub mod ledger;
 pub mod record;
 
+pub use details::RequestDetails;
 pub use record::{AttemptRecord, KeyLabels, RequestRecord};
 
 use crate::host::Host;
@@ -44,6 +47,8 @@ pub fn bounded(text: &str) -> String {
 /// in [`Observers::finish`].
 #[derive(Debug, Default)]
 pub struct Observers {
+    /// The logging callbacks (Langfuse, OpenTelemetry, the generic webhook).
+    pub callbacks: callbacks::Callbacks,
     /// Test hook: every record [`Observers::finish`] received, in order.
     #[cfg(test)]
     pub seen: std::cell::RefCell<Vec<RequestRecord>>,
@@ -51,15 +56,20 @@ pub struct Observers {
 
 impl Observers {
     /// The observers the router stage's config asks for.
-    pub fn from_config(_config: &crate::plugin_config::RouterConfig) -> Observers {
-        Observers::default()
+    pub fn from_config(config: &crate::plugin_config::RouterConfig) -> Observers {
+        Observers {
+            callbacks: callbacks::Callbacks::from_config(config.callbacks.as_ref()),
+            #[cfg(test)]
+            seen: Default::default(),
+        }
     }
 
     /// Hands a finished request to every observer. Never fails and never blocks the
     /// request: an observer only counts or queues.
-    pub fn finish(&self, _host: &mut dyn Host, _record: &RequestRecord) {
+    pub fn finish(&self, host: &mut dyn Host, record: &RequestRecord) {
+        self.callbacks.finish(host, record);
         #[cfg(test)]
-        self.seen.borrow_mut().push(_record.clone());
+        self.seen.borrow_mut().push(record.clone());
     }
 }
 

@@ -95,6 +95,9 @@ pub struct RequestRecord {
     /// The request's attempts, in order (none for a request answered by the
     /// gateway itself).
     pub attempts: Vec<AttemptRecord>,
+    /// What the logging callbacks say beyond the facts above (the client's metadata,
+    /// parameters, message content), when callbacks are configured.
+    pub details: Option<Box<super::details::RequestDetails>>,
 }
 
 impl RequestRecord {

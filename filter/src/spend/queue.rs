@@ -1,6 +1,7 @@
 //! A worker's spend reports on their way to the keyservice, sans-IO: the queue
-//! ([`SpendQueue`]) with per-report backoff and a bound ([`MAX_QUEUED`], the oldest
-//! dropped), the policy that empties it ([`SpendReporter`]): batches of
+//! ([`SpendQueue`], the shared [`crate::outbox::Outbox`]) with per-report backoff and
+//! a bound ([`MAX_QUEUED`], the oldest dropped), the policy that empties it
+//! ([`SpendReporter`], the shared [`crate::outbox::OutboxSender`]): batches of
 //! [`REPORTS_PER_BATCH`] as one `POST /spend/record`, at most [`BATCHES_PER_TICK`]
 //! callouts a tick, every report's fate by the keyservice's answer (taken, dropped as
 //! malformed, retried), a last flush when the worker stops; and the share of the
@@ -12,14 +13,11 @@
 //! reporter on every tick and callout answer. The reporter reaches Envoy only through
 //! [`Host`] (a callout, a log line, the clock).
 
-use std::collections::{HashMap, VecDeque};
-
-use crate::host::{Host, Level};
+use crate::host::Host;
+use crate::outbox::{Delivery, Outbox, OutboxSender, Verdict};
 
 /// Reports kept at most per worker while the keyservice does not take them.
-pub const MAX_QUEUED: usize = 10_000;
-/// Longest wait between two tries of one report.
-const MAX_BACKOFF_MS: u64 = 30_000;
+pub const MAX_QUEUED: usize = crate::outbox::DEFAULT_MAX_QUEUED;
 /// How many reports go out in one callout.
 pub const REPORTS_PER_BATCH: usize = 64;
 /// How many callouts one tick may start: a backlog drains at up to
@@ -30,138 +28,80 @@ pub const REPORT_TIMEOUT_MS: u64 = 5_000;
 /// The keyservice's path for spend reports.
 pub const SPEND_RECORD_PATH: &str = "/spend/record";
 
-struct Pending {
-    id: u64,
-    body: Vec<u8>,
-    tries: u32,
-    next_try_ms: u64,
-    in_flight: bool,
-}
-
-/// Reports waiting for the keyservice, with per-report backoff. Time is passed in.
-#[derive(Default)]
-pub struct SpendQueue {
-    pending: VecDeque<Pending>,
-    next_id: u64,
-    dropped: u64,
-}
-
-impl SpendQueue {
-    /// Queues a report; over [`MAX_QUEUED`] the oldest is dropped (and counted).
-    pub fn push(&mut self, body: Vec<u8>, now_ms: u64) {
-        if self.pending.len() >= MAX_QUEUED {
-            self.pending.pop_front();
-            self.dropped += 1;
-        }
-        self.next_id += 1;
-        self.pending.push_back(Pending {
-            id: self.next_id,
-            body,
-            tries: 0,
-            next_try_ms: now_ms,
-            in_flight: false,
-        });
-    }
-
-    /// Reports due now (marked in flight): `(id, body)`.
-    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
-        self.pending
-            .iter_mut()
-            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
-            .take(max)
-            .map(|p| {
-                p.in_flight = true;
-                p.tries += 1;
-                (p.id, p.body.clone())
-            })
-            .collect()
-    }
-
-    /// The keyservice took report `id`.
-    pub fn ack(&mut self, id: u64) {
-        self.pending.retain(|p| p.id != id);
-    }
-
-    /// Report `id` failed: try again after a backoff that doubles with every try
-    /// (2 s after the first, then 4 s, 8 s, 16 s, and 30 s from the fifth on).
-    pub fn fail(&mut self, id: u64, now_ms: u64) {
-        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
-            p.in_flight = false;
-            let backoff = 1000u64
-                .saturating_mul(1 << p.tries.min(5))
-                .min(MAX_BACKOFF_MS);
-            p.next_try_ms = now_ms + backoff;
-        }
-    }
-
-    /// Reports waiting (in flight included).
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// Reports dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-}
+/// Reports waiting for the keyservice, with per-report backoff, never given up
+/// (the shared [`Outbox`] with its default bound, [`MAX_QUEUED`]).
+pub type SpendQueue = Outbox;
 
 /// Reports due together, as one `/spend/record` body (a JSON array of the report
 /// objects) and the ids it carries.
 pub fn batch(due: Vec<(u64, Vec<u8>)>) -> (Vec<u64>, Vec<u8>) {
-    let mut ids = Vec::with_capacity(due.len());
-    let mut body = Vec::with_capacity(due.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (i, (id, report)) in due.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(&report);
-        ids.push(id);
+    crate::outbox::batch(due, "[", "]")
+}
+
+/// The keyservice's verdict on a batch: taken (2xx: each row recorded, a duplicate,
+/// or refused in its place), refused as malformed (400, 422: never taken), or tried
+/// again (anything else, no answer included).
+fn spend_verdict(status: u16) -> Verdict {
+    match status {
+        200..=299 => Verdict::Taken,
+        400 | 422 => Verdict::Refused,
+        _ => Verdict::Retry,
     }
-    body.push(b']');
-    (ids, body)
+}
+
+/// Logged when the keyservice refuses the reporting credential (401, 403); the
+/// reports are kept and retried: the keyservice may get the right credential.
+fn credential_refused(reports: usize, status: u16) -> String {
+    format!(
+        "switchyard: the keyservice refused {reports} spend report(s) ({status}): Envoy's reporting credential (SWITCHYARD_REPORTER_KEY, or the master key) is not the keyservice's"
+    )
 }
 
 /// Sends a worker's queued reports to the keyservice and settles each by the answer
 /// (in the proxy-wasm glue: the router stage's root context). The queue is the
-/// host's, passed in on every call.
+/// host's, passed in on every call. The shared [`OutboxSender`] with the
+/// keyservice's [`Delivery`].
 #[derive(Debug)]
 pub struct SpendReporter {
-    /// The keyservice's Envoy cluster.
-    cluster: String,
-    /// The `authorization` header value (the reporting credential), if any.
-    authorization: Option<String>,
-    /// Callout token → the report ids it carries.
-    in_flight: HashMap<u32, Vec<u64>>,
-    /// The worker is stopping ([`SpendReporter::drain`]): no more ticks.
-    draining: bool,
+    sender: OutboxSender,
 }
 
 impl SpendReporter {
     /// A reporter to `cluster`, presenting `authorization`.
     pub fn new(cluster: impl Into<String>, authorization: Option<String>) -> SpendReporter {
+        let mut headers = vec![
+            (":method".to_string(), "POST".to_string()),
+            (":path".to_string(), SPEND_RECORD_PATH.to_string()),
+            (":authority".to_string(), "keyservice".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        if let Some(auth) = authorization {
+            headers.push(("authorization".to_string(), auth));
+        }
         SpendReporter {
-            cluster: cluster.into(),
-            authorization,
-            in_flight: HashMap::new(),
-            draining: false,
+            sender: OutboxSender::new(Delivery {
+                noun: "spend report".to_string(),
+                cluster: cluster.into(),
+                headers,
+                open: "[".to_string(),
+                close: "]".to_string(),
+                per_batch: REPORTS_PER_BATCH,
+                timeout_ms: REPORT_TIMEOUT_MS,
+                verdict: spend_verdict,
+                credential_refused: Some(credential_refused),
+            }),
         }
     }
 
     /// Whether no callout waits for its answer.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_empty()
+        self.sender.is_idle()
     }
 
     /// Whether the worker is stopping ([`SpendReporter::drain`]) and every callout of
     /// the last flush has been answered: the worker may go.
     pub fn is_drained(&self) -> bool {
-        self.draining && self.is_idle()
+        self.sender.is_drained()
     }
 
     /// Sends up to `batches` batches of the reports of `queue` due at `now` (one
@@ -174,36 +114,7 @@ impl SpendReporter {
         now: u64,
         batches: usize,
     ) -> usize {
-        let mut sent = 0;
-        while sent < batches {
-            let due = queue.due(now, REPORTS_PER_BATCH);
-            if due.is_empty() {
-                break;
-            }
-            // One callout: the due reports as one JSON array.
-            let (ids, body) = batch(due);
-            let mut headers = vec![
-                (":method", "POST"),
-                (":path", SPEND_RECORD_PATH),
-                (":authority", "keyservice"),
-                ("content-type", "application/json"),
-            ];
-            if let Some(auth) = &self.authorization {
-                headers.push(("authorization", auth.as_str()));
-            }
-            match host.dispatch_http_call(&self.cluster, &headers, &body, REPORT_TIMEOUT_MS) {
-                Ok(token) => {
-                    self.in_flight.insert(token, ids);
-                    sent += 1;
-                }
-                Err(_) => {
-                    let now = host.now_unix_millis();
-                    ids.iter().for_each(|id| queue.fail(*id, now));
-                    break;
-                }
-            }
-        }
-        sent
+        self.sender.send_due(queue, host, now, batches)
     }
 
     /// The keyservice answered callout `token` with `status` (0: no answer, e.g. a
@@ -219,37 +130,7 @@ impl SpendReporter {
         token: u32,
         status: u16,
     ) -> bool {
-        let Some(ids) = self.in_flight.remove(&token) else {
-            return false;
-        };
-        match status {
-            200..=299 => ids.iter().for_each(|id| queue.ack(*id)),
-            400 | 422 => {
-                host.log(
-                    Level::Error,
-                    &format!(
-                        "switchyard: spend report batch refused ({status}); {} dropped",
-                        ids.len()
-                    ),
-                );
-                ids.iter().for_each(|id| queue.ack(*id));
-            }
-            _ => {
-                if matches!(status, 401 | 403) {
-                    // Kept and retried: the keyservice may get the right credential.
-                    host.log(
-                        Level::Error,
-                        &format!(
-                            "switchyard: the keyservice refused {} spend report(s) ({status}): Envoy's reporting credential (SWITCHYARD_REPORTER_KEY, or the master key) is not the keyservice's",
-                            ids.len()
-                        ),
-                    );
-                }
-                let now = host.now_unix_millis();
-                ids.iter().for_each(|id| queue.fail(*id, now));
-            }
-        }
-        true
+        self.sender.on_answer(queue, host, token, status)
     }
 
     /// The worker is going away: sends every report of `queue` at once, backoffs and
@@ -257,16 +138,7 @@ impl SpendReporter {
     /// queued). From now on [`SpendReporter::is_drained`] says when the last answer
     /// is in. Returns how many reports were queued and how many callouts went out.
     pub fn drain(&mut self, queue: &mut SpendQueue, host: &mut dyn Host) -> (usize, usize) {
-        self.draining = true;
-        let queued = queue.len();
-        let sent = self.send_due(queue, host, u64::MAX, usize::MAX);
-        host.log(
-            if queued > 0 { Level::Warn } else { Level::Info },
-            &format!(
-                "switchyard: the VM stops with {queued} spend report(s) queued; {sent} last batch(es) sent"
-            ),
-        );
-        (queued, sent)
+        self.sender.drain(queue, host)
     }
 }
 
@@ -301,6 +173,7 @@ impl PendingGauge {
 mod tests {
     use super::*;
     use crate::host::tests::MockHost;
+    use crate::host::Level;
 
     /// A queue holding `n` reports `{"request_id":"r<i>"}`, queued at 0.
     fn queue_of(n: usize) -> SpendQueue {

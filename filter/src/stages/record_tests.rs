@@ -53,6 +53,7 @@ fn router(defer_answers: bool) -> Router {
         defer_answers,
         spend_reporting: None,
         forced_group: None,
+        callbacks: None,
         retries: Default::default(),
     })
     .unwrap()
@@ -670,4 +671,134 @@ fn a_requests_own_fallbacks_are_one_record_with_every_attempt() {
         [("g", 503), ("g", 503), ("big", 200)]
     );
     assert_eq!(r.observers().seen.borrow().len(), 1);
+}
+
+/// A router with the logging callbacks `langfuse` (successes) and `generic_api`
+/// (both), message logging as given.
+fn router_with_callbacks(message_logging: bool) -> Router {
+    use crate::plugin_config::{CallbackKind, CallbackSink, CallbacksConfig};
+    let sink = |kind: CallbackKind, on_failure: bool| CallbackSink {
+        kind,
+        on_success: true,
+        on_failure,
+        cluster: format!("callback_{}", kind.as_str()),
+        authority: "collector".into(),
+        path: "/".into(),
+        basic_auth: None,
+        headers: None,
+    };
+    Router::new(&RouterConfig {
+        groups: vec![GroupConfig {
+            name: "g".into(),
+            route_key: "g".into(),
+            mock_response: None,
+            endpoints: vec![],
+        }],
+        aliases: Default::default(),
+        hidden_aliases: Default::default(),
+        max_request_body_bytes: 1 << 20,
+        error_fallbacks: Default::default(),
+        defer_answers: false,
+        spend_reporting: None,
+        forced_group: None,
+        callbacks: Some(CallbacksConfig {
+            sinks: vec![
+                sink(CallbackKind::Langfuse, false),
+                sink(CallbackKind::GenericApi, true),
+            ],
+            message_logging,
+        }),
+        retries: Default::default(),
+    })
+    .unwrap()
+}
+
+#[test]
+fn with_callbacks_the_record_carries_the_bounded_details_and_each_callback_gets_its_event() {
+    let r = router_with_callbacks(false);
+    let up = upstream("g", false);
+    let huge = "x".repeat(100_000);
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "temperature": 0.3,
+                "messages": [{"role": "user", "content": "private"}],
+                "metadata": {"trace_name": huge, "trace_id": "../../other", "session_id": "s",
+                             "tags": (0..1000).map(|i| i.to_string()).collect::<Vec<_>>()}}),
+    );
+    attempt(&up, &mut host, 200, &[ANSWER], 1);
+    let record = end(&r, &mut host, &mut ex, 200, "via_upstream").expect("a record");
+    let details = record.details.as_deref().expect("details with callbacks");
+    assert_eq!(details.metadata.trace_name.as_ref().unwrap().len(), 200);
+    assert_eq!(
+        details.metadata.trace_id, None,
+        "not a plain id: the call id names the trace"
+    );
+    assert_eq!(details.metadata.tags.len(), 32);
+    assert_eq!(details.input, None, "message logging off");
+    let events = host.take_callback_events();
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [0, 1]);
+    let langfuse: serde_json::Value =
+        serde_json::from_slice(&[b"[".as_slice(), &events[0].1, b"]"].concat()).unwrap();
+    assert_eq!(langfuse[0]["body"]["id"], record.call_id.as_str());
+    assert_eq!(
+        langfuse[1]["body"]["modelParameters"],
+        json!({"temperature": 0.3})
+    );
+    assert!(!String::from_utf8_lossy(&events[1].1).contains("private"));
+
+    // A failure goes to the callbacks that want failures only.
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "messages": []}),
+    );
+    attempt(
+        &up,
+        &mut host,
+        500,
+        &[br#"{"error":{"message":"boom"}}"#],
+        1,
+    );
+    end(&r, &mut host, &mut ex, 500, "via_upstream").expect("a record");
+    assert_eq!(
+        host.take_callback_events()
+            .iter()
+            .map(|e| e.0)
+            .collect::<Vec<_>>(),
+        [1]
+    );
+
+    // Message logging on: the messages go with the record.
+    let r = router_with_callbacks(true);
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "messages": [{"role": "user", "content": "shared"}]}),
+    );
+    attempt(&up, &mut host, 200, &[ANSWER], 1);
+    let record = end(&r, &mut host, &mut ex, 200, "via_upstream").expect("a record");
+    assert_eq!(
+        record.details.unwrap().input,
+        Some(json!([{"role": "user", "content": "shared"}]))
+    );
+}
+
+#[test]
+fn without_callbacks_nothing_is_collected_or_queued() {
+    let r = router(false);
+    let up = upstream("g", false);
+    let (mut host, mut ex) = arrive(
+        &r,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "g", "messages": [], "metadata": {"trace_name": "t"}}),
+    );
+    attempt(&up, &mut host, 200, &[ANSWER], 1);
+    let record = end(&r, &mut host, &mut ex, 200, "via_upstream").expect("a record");
+    assert_eq!(record.details, None);
+    assert!(host.take_callback_events().is_empty());
 }

@@ -302,6 +302,7 @@ mod tests {
             defer_answers: true,
             spend_reporting: None,
             forced_group: None,
+            callbacks: None,
             retries: Default::default(),
         })
         .unwrap()

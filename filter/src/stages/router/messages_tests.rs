@@ -92,6 +92,7 @@ fn gateway_errors_take_anthropics_shape() {
         defer_answers: false,
         spend_reporting: None,
         forced_group: None,
+        callbacks: None,
         retries: Default::default(),
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),

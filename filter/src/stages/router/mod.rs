@@ -529,6 +529,20 @@ impl RouterExchange {
             .map(|user| crate::observe::bounded(&user))
             .unwrap_or_default();
         self.call.call_type = crate::spend::call_type(self.api, endpoint);
+        let callbacks = &router.observers().callbacks;
+        if !callbacks.is_empty() {
+            // Only with callbacks: the body's metadata, parameters and (message
+            // logging on) messages, bounded, for the callbacks' events.
+            self.call.details =
+                serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .map(|value| {
+                        Box::new(crate::observe::RequestDetails::from_request(
+                            &value,
+                            callbacks.message_logging(),
+                        ))
+                    });
+        }
         if let Some(model) = model_override.or(head.model.as_deref()).or(path_model) {
             if model_override.is_none() {
                 self.call.requested_model = crate::observe::bounded(model);

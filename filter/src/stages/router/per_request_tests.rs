@@ -39,6 +39,7 @@ fn router(defer_answers: bool) -> Router {
         defer_answers,
         spend_reporting: None,
         forced_group: None,
+        callbacks: None,
         retries: GroupRetries::default(),
     })
     .unwrap()

@@ -32,6 +32,9 @@ pub(super) struct CallFacts {
     pub(super) error: Option<String>,
     /// The access log's fields are set (at the answer's end).
     pub(super) logged: bool,
+    /// What the logging callbacks carry beyond the facts above (the client's
+    /// metadata, parameters, messages), when callbacks are configured.
+    pub(super) details: Option<Box<crate::observe::RequestDetails>>,
 }
 
 /// Envoy's `response.code`: an integer attribute, which proxy-wasm hands over as
@@ -155,6 +158,7 @@ impl RouterExchange {
             key,
             end_user: self.call.end_user.clone(),
             attempts,
+            details: self.call.details.take(),
         };
         router.observers().finish(host, &record);
         Some(record)
