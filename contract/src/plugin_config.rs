@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::metrics::MetricsConfig;
 use crate::providers::ProviderKind;
 
 /// The `configuration` of one filter instance.
@@ -73,6 +74,10 @@ pub struct RouterConfig {
     /// only once Envoy will not retry the error on this one.
     #[serde(default, skip_serializing_if = "GroupRetries::is_default")]
     pub retries: GroupRetries,
+    /// What `GET /metrics` exports and who may read it
+    /// (`litellm_settings.prometheus_metrics_config`, …).
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
 }
 
 /// The routes' retry policy as far as per-request fallbacks need it (LiteLLM's
@@ -453,6 +458,7 @@ mod tests {
             spend_reporting: None,
             forced_group: None,
             retries: Default::default(),
+            metrics: Default::default(),
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains("\"stage\":\"router\""));

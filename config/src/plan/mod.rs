@@ -226,6 +226,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 rate_limited: routing.retry_rate_limited,
                 statuses: routing.retry_statuses.clone(),
             },
+            // `litellm_settings`' metrics settings; render adds the admin cluster.
+            metrics: metrics_config,
         },
         deployments: served.deployments,
         routes,

@@ -14,6 +14,7 @@
 //! Nothing here touches proxy-wasm: the stages and the glue reach Envoy through
 //! `crate::host::Host`.
 
+pub mod metrics;
 pub mod record;
 
 pub use record::{AttemptRecord, KeyLabels, RequestRecord};
@@ -23,16 +24,23 @@ use crate::host::Host;
 /// The observers a finished request is handed to, built once at configure time from
 /// the plugin config. Each observer (metrics, callbacks) is a field here and one line
 /// in [`Observers::finish`].
-#[derive(Debug, Default)]
-pub struct Observers {}
+#[derive(Debug)]
+pub struct Observers {
+    /// LiteLLM's Prometheus metrics (`GET /metrics`).
+    pub metrics: metrics::Metrics,
+}
 
 impl Observers {
     /// The observers the router stage's config asks for.
-    pub fn from_config(_config: &crate::plugin_config::RouterConfig) -> Observers {
-        Observers {}
+    pub fn from_config(config: &crate::plugin_config::RouterConfig) -> Observers {
+        Observers {
+            metrics: metrics::Metrics::from_config(config),
+        }
     }
 
     /// Hands a finished request to every observer. Never fails and never blocks the
     /// request: an observer only counts or queues.
-    pub fn finish(&self, _host: &mut dyn Host, _record: &RequestRecord) {}
+    pub fn finish(&self, host: &mut dyn Host, record: &RequestRecord) {
+        self.metrics.observe(host, record);
+    }
 }

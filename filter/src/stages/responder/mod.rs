@@ -290,6 +290,7 @@ mod tests {
             spend_reporting: None,
             forced_group: None,
             retries: Default::default(),
+            metrics: Default::default(),
         })
         .unwrap()
     }
