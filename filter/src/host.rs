@@ -294,8 +294,9 @@ pub mod tests {
         /// workers of one Envoy.
         pub process: std::rc::Rc<MockProcess>,
         /// This worker VM's metric ids: id `n` (from [`MOCK_METRIC_ID_BASE`]) is the
-        /// process stat at `metric_ids[n - base]`.
-        pub metric_ids: std::cell::RefCell<Vec<usize>>,
+        /// process stat at `metric_ids[n - base]`. Shared by the requests of one
+        /// worker ([`MockHost::on_worker_of`]).
+        pub metric_ids: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
         /// Spend reports queued ([`Host::queue_spend_report`]) and not yet taken
         /// ([`MockHost::take_spend_reports`]), oldest first (`queue_spend_report`
         /// takes `&self`, hence the cell).
@@ -382,6 +383,13 @@ pub mod tests {
                 now: other.now,
                 ..Default::default()
             }
+        }
+        /// This request on the worker VM `other` is on (same process, same metric
+        /// ids), as the next request a stage sees there.
+        pub fn on_worker_of(mut self, other: &MockHost) -> Self {
+            self.process = std::rc::Rc::clone(&other.process);
+            self.metric_ids = std::rc::Rc::clone(&other.metric_ids);
+            self
         }
         /// The request body as JSON.
         pub fn request_json(&self) -> serde_json::Value {

@@ -337,6 +337,8 @@ fn configure(raw: &[u8]) -> Result<(Stage, Option<SpendReporting>), String> {
     let env = |name: &str| std::env::var(name).ok();
     match config {
         PluginConfig::Router(c) => Router::new(&c).map(|r| {
+            // The metrics catalog exists before this worker serves a request.
+            r.observers().metrics.prepare(&WasmHost);
             let router = Rc::new(r);
             ROUTER_TABLES.with(|t| *t.borrow_mut() = Some(Rc::clone(&router)));
             (Stage::Router(router), c.spend_reporting.clone())
@@ -471,7 +473,19 @@ struct RouterHttp {
     exchange: RouterExchange,
 }
 
-impl Context for RouterHttp {}
+impl Context for RouterHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(&self.router, &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for RouterHttp {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
@@ -585,11 +599,26 @@ struct ResponderHttp {
     exchange: ResponderExchange,
 }
 
-impl Context for ResponderHttp {}
+impl Context for ResponderHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(self.router.as_deref(), &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
-        action(self.exchange.on_request_headers(&mut WasmHost))
+        action(
+            self.exchange
+                .on_request_headers(self.router.as_deref(), &mut WasmHost),
+        )
     }
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {

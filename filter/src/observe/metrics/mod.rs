@@ -20,6 +20,7 @@
 
 pub mod catalog;
 pub mod render;
+pub mod scrape;
 #[cfg(test)]
 mod tests;
 
