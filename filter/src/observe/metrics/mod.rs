@@ -24,8 +24,8 @@ pub mod scrape;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use switchyard_contract::metrics::{
     self as m, label, Family, MetricKind, MetricsConfig, FAMILIES, LATENCY_BUCKETS,
@@ -53,7 +53,9 @@ pub struct Metrics {
     /// Wildcard groups (`openai/*`): prefix, suffix, the group's name (the label a
     /// model they match is recorded under).
     patterns: Vec<(String, String, String)>,
-    recorder: RefCell<Recorder>,
+    /// A mutex only so that a `Router` is `Sync` (the fuzz targets keep one in a
+    /// static); a worker's VM is single-threaded, so it is never contended.
+    recorder: Mutex<Recorder>,
 }
 
 /// What one request's labels take their values from.
@@ -150,7 +152,7 @@ impl Metrics {
             labels: FAMILIES.iter().map(|f| metrics.labels_of(f)).collect(),
             exact_models,
             patterns,
-            recorder: RefCell::new(Recorder::default()),
+            recorder: Mutex::new(Recorder::default()),
         }
     }
 
@@ -195,7 +197,9 @@ impl Metrics {
 
     /// Every exported family and series, as Prometheus text.
     pub fn render(&self, host: &dyn Host) -> String {
-        let mut recorder = self.recorder.borrow_mut();
+        let Ok(mut recorder) = self.recorder.lock() else {
+            return String::new();
+        };
         render::render(host, &mut recorder, &|f| self.enabled(f))
     }
 
@@ -208,7 +212,7 @@ impl Metrics {
         if record.status == 401 && record.attempts.is_empty() {
             return;
         }
-        let Ok(mut recorder) = self.recorder.try_borrow_mut() else {
+        let Ok(mut recorder) = self.recorder.lock() else {
             return;
         };
         let r = &mut *recorder;
