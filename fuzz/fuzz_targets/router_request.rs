@@ -135,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
             host.request_headers
                 .push((KEY_MODELS_HEADER.into(), "gpt-4o, claude".into()));
         }
-        ResponderExchange::default().on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(Some(router), &mut host);
         let reply = host
             .local_reply
             .as_ref()
