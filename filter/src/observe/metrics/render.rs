@@ -78,14 +78,18 @@ fn escape_help(help: &str) -> String {
     help.replace('\\', r"\\").replace('\n', r"\n")
 }
 
+/// `{name="value",…}` with the names sorted, `le` among them (prometheus_client's
+/// `sample_line` sorts a sample's labels); empty without labels.
 fn label_text(labels: &[(String, String)], le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels
+    let mut pairs: Vec<(&str, String)> = labels
         .iter()
-        .map(|(n, v)| format!("{n}=\"{}\"", escape_label_value(v)))
+        .map(|(n, v)| (n.as_str(), escape_label_value(v)))
         .collect();
     if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
+        pairs.push(("le", le.to_string()));
     }
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let parts: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}=\"{v}\"")).collect();
     if parts.is_empty() {
         String::new()
     } else {

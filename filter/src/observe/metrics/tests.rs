@@ -239,13 +239,22 @@ fn histogram_buckets_are_cumulative_with_count_and_sum_in_seconds() {
         sample(&text, "litellm_request_total_latency_metric_sum", &[]),
         700.304
     );
-    // Buckets in order, `le` last, then _count, then _sum.
+    // Buckets in order (labels sorted by name, `le` among them), then _count, then _sum.
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("litellm_request_total_latency_metric"))
         .collect();
     assert_eq!(lines.len(), m::LATENCY_BUCKETS.len() + 3);
-    assert!(lines[0].ends_with(",le=\"0.005\"} 1.0"), "{}", lines[0]);
+    assert!(
+        lines[0].contains(",hashed_api_key=\"88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b\",le=\"0.005\",model=\"openai/gpt-4o\","),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].starts_with("litellm_request_total_latency_metric_bucket{api_key_alias=\"ci\","),
+        "{}",
+        lines[0]
+    );
     assert!(lines[17].contains("le=\"+Inf\""));
     assert!(lines[18].starts_with("litellm_request_total_latency_metric_count{"));
     assert!(lines[19].starts_with("litellm_request_total_latency_metric_sum{"));
