@@ -577,3 +577,56 @@ mod tests {
         assert!(msg.contains("status_code") && msg.contains(SPEND), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// `docs/observability.md`'s metrics table lists every family, with its type and
+    /// its default labels, and nothing else.
+    #[test]
+    fn the_observability_docs_table_is_the_family_table() {
+        let docs = include_str!("../../docs/observability.md");
+        let section = docs
+            .split("## Metrics")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        let rows: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("| `litellm_"))
+            .collect();
+        assert_eq!(rows.len(), FAMILIES.len(), "{rows:#?}");
+        for family in FAMILIES {
+            let row = rows
+                .iter()
+                .find(|r| r.starts_with(&format!("| `{}`", family.name)))
+                .unwrap_or_else(|| panic!("{} has no row", family.name));
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(cells[1], family.kind.as_str(), "{}", family.name);
+            if family.kind == MetricKind::Counter {
+                assert!(cells[0].contains("(`_total`)"), "{}", family.name);
+            }
+            // The labels cell names each default label (or says "as …").
+            let labels = cells[3];
+            if !labels.starts_with("as ") {
+                for label in family.default_labels() {
+                    assert!(labels.contains(label), "{}: {label}", family.name);
+                }
+                for opt_in in family.labels.iter().filter(|l| l.client_controlled) {
+                    assert!(
+                        labels.contains('*') && labels.contains(opt_in.name),
+                        "{}: {}",
+                        family.name,
+                        opt_in.name
+                    );
+                }
+            }
+        }
+        assert!(
+            docs.contains(&format!("at\nmost {} series", MAX_SERIES_PER_FAMILY + 1))
+                || docs.contains(&format!("at most {} series", MAX_SERIES_PER_FAMILY + 1))
+        );
+        assert!(docs.contains(&MAX_SERIES_PER_FAMILY.to_string()));
+    }
+}

@@ -205,7 +205,10 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn observe(&self, host: &dyn Host, record: &RequestRecord) {
-        if !matches!(classify("POST", &record.route), Route::Llm { .. }) {
+        // An LLM call: by its route, or by the call type only LLM calls have.
+        let llm_call = matches!(classify("POST", &record.route), Route::Llm { .. })
+            || !record.call_type.is_empty();
+        if !llm_call {
             return;
         }
         // An invalid key counts nowhere (LiteLLM's `_should_skip_metrics_for_invalid_key`).

@@ -438,6 +438,7 @@ fn failures_fallbacks_and_invalid_keys() {
     // Not an LLM call: counted nowhere.
     let mut models = success("gpt-4o", "u");
     models.route = "/v1/models".into();
+    models.call_type.clear();
     metrics.observe(&host, &models);
 
     let text = metrics.render(&host);
