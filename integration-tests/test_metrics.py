@@ -203,6 +203,19 @@ def test_with_keys_metrics_need_a_valid_key(keyed):
     assert status == 405
 
 
+def test_scrapes_take_none_of_a_keys_limits(keyed, mock):
+    # LiteLLM's rate limiter runs for LLM calls only: a Prometheus scraping with a
+    # key limited to 1 request per minute never uses that request up.
+    gw = keyed.gw
+    key = generate(gw, {"rpm_limit": 1, "key_alias": "limited-scraper"})
+    for _ in range(3):
+        status, headers, text = scrape(gw, key)
+        assert status == 200, text
+        assert not any(h.startswith("x-ratelimit") for h in headers), headers
+    assert chat(gw, "gpt-b", key) == 200
+    assert chat(gw, "gpt-b", key) == 429
+
+
 def test_envoys_stats_come_with_ours(keyed):
     status, _, text = scrape(keyed.gw, MASTER)
     assert status == 200, text
