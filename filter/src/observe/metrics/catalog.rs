@@ -51,22 +51,10 @@ impl Series {
     /// The series' hash: FNV-1a over the family name and each label, each value
     /// preceded by its length.
     pub fn hash(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for b in bytes {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        eat(self.family.as_bytes());
-        for (name, value) in &self.labels {
-            eat(&[0xff]);
-            eat(name.as_bytes());
-            eat(&[0xfe]);
-            eat(&(value.len() as u64).to_le_bytes());
-            eat(value.as_bytes());
-        }
-        h
+        hash_labels(
+            self.family,
+            self.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        )
     }
 
     fn is_overflow(&self) -> bool {
@@ -79,6 +67,27 @@ impl Series {
         line.push(b'\n');
         Some(line)
     }
+}
+
+/// The hash of a series from borrowed labels (see [`Series::hash`]): a series is
+/// recognised without building its labels.
+pub fn hash_labels<'l>(family: &str, labels: impl Iterator<Item = (&'l str, &'l str)>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(family.as_bytes());
+    for (name, value) in labels {
+        eat(&[0xff]);
+        eat(name.as_bytes());
+        eat(&[0xfe]);
+        eat(&(value.len() as u64).to_le_bytes());
+        eat(value.as_bytes());
+    }
+    h
 }
 
 /// The Envoy stat names of one series: one name for a counter or a gauge; the
@@ -177,6 +186,9 @@ impl FamilyView {
 pub struct Recorder {
     families: HashMap<&'static str, FamilyView>,
     ids: HashMap<String, u32>,
+    /// Per label set seen (its hash): the ids of the stats it is counted in (its own
+    /// series', or the overflow series').
+    counted_in: HashMap<u64, std::sync::Arc<[u32]>>,
 }
 
 impl Recorder {
@@ -188,6 +200,33 @@ impl Recorder {
         let id = host.define_metric(kind, name)?;
         self.ids.insert(name.to_string(), id);
         Some(id)
+    }
+
+    /// The ids of the stats (in [`stat_names`]'s order) that `labels` of `family` are
+    /// counted in: its series' once it is in the catalog, else the family's overflow
+    /// series'. The catalog is read only for a label set this worker has not seen.
+    pub fn stat_ids(
+        &mut self,
+        host: &dyn Host,
+        family: &'static Family,
+        labels: &[(&str, &str)],
+    ) -> Option<std::sync::Arc<[u32]>> {
+        let key = hash_labels(family.name, labels.iter().copied());
+        if let Some(ids) = self.counted_in.get(&key) {
+            return Some(std::sync::Arc::clone(ids));
+        }
+        let owned = labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let hash = self.series(host, family, owned)?;
+        let ids: Option<Vec<u32>> = stat_names(family.kind, hash)
+            .iter()
+            .map(|(kind, name)| self.stat_id(host, *kind, name))
+            .collect();
+        let ids: std::sync::Arc<[u32]> = ids?.into();
+        self.counted_in.insert(key, std::sync::Arc::clone(&ids));
+        Some(ids)
     }
 
     /// The hash of the series to count `labels` of `family` in: the series itself

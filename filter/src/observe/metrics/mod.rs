@@ -34,7 +34,7 @@ use switchyard_contract::metrics::{
 
 use super::record::{AttemptRecord, RequestRecord};
 use crate::endpoint::{classify, Route};
-use crate::host::{Host, StatKind};
+use crate::host::Host;
 use crate::plugin_config::RouterConfig;
 use catalog::Recorder;
 
@@ -70,22 +70,22 @@ struct Values<'r> {
 }
 
 impl Values<'_> {
-    fn get(&self, name: &str) -> String {
+    fn get(&self, name: &str) -> &str {
         let a = self.attempt;
         let key = &self.record.key;
-        let from_attempt = |f: fn(&AttemptRecord) -> &String| a.map(f).cloned().unwrap_or_default();
+        let from_attempt = |f: fn(&AttemptRecord) -> &String| a.map_or("", |a| f(a).as_str());
         match name {
-            label::END_USER => self.record.end_user.clone(),
-            label::HASHED_API_KEY => key.hashed_api_key.clone(),
-            label::API_KEY_ALIAS => key.api_key_alias.clone(),
-            label::TEAM => key.team.clone(),
-            label::TEAM_ALIAS => key.team_alias.clone(),
-            label::USER => key.user.clone(),
-            label::REQUESTED_MODEL => self.requested_model.clone(),
-            label::STATUS_CODE => self.status_code.clone(),
-            label::EXCEPTION_STATUS => self.exception_status.clone(),
-            label::EXCEPTION_CLASS => self.exception_class.clone(),
-            label::FALLBACK_MODEL => self.fallback_model.clone(),
+            label::END_USER => &self.record.end_user,
+            label::HASHED_API_KEY => &key.hashed_api_key,
+            label::API_KEY_ALIAS => &key.api_key_alias,
+            label::TEAM => &key.team,
+            label::TEAM_ALIAS => &key.team_alias,
+            label::USER => &key.user,
+            label::REQUESTED_MODEL => &self.requested_model,
+            label::STATUS_CODE => &self.status_code,
+            label::EXCEPTION_STATUS => &self.exception_status,
+            label::EXCEPTION_CLASS => &self.exception_class,
+            label::FALLBACK_MODEL => &self.fallback_model,
             label::MODEL | label::LITELLM_MODEL_NAME => from_attempt(|a| &a.model),
             label::MODEL_ID => from_attempt(|a| &a.model_id),
             label::API_PROVIDER => from_attempt(|a| &a.api_provider),
@@ -93,7 +93,7 @@ impl Values<'_> {
             label::MODEL_GROUP => from_attempt(|a| &a.model_group),
             // The request record does not carry the client's address or user agent
             // (client-controlled, off by default).
-            _ => String::new(),
+            _ => "",
         }
     }
 }
@@ -420,35 +420,19 @@ impl Metrics {
         self.add(host, r, family, &values, 1);
     }
 
-    fn labelled(
-        &self,
-        family: &str,
-        values: &Values<'_>,
-    ) -> Option<(&'static Family, Vec<(String, String)>)> {
-        let family = m::family_named(family)?;
-        let names = self.labels_for(family)?;
-        Some((
-            family,
-            names
-                .iter()
-                .map(|n| (n.to_string(), values.get(n)))
-                .collect(),
-        ))
-    }
-
+    /// The family's stat ids for these values' labels, and the family's kind.
     fn stat(
         &self,
         host: &dyn Host,
         r: &mut Recorder,
         family: &str,
         values: &Values<'_>,
-    ) -> Option<(StatKind, Vec<u32>)> {
-        let (family, labels) = self.labelled(family, values)?;
-        let hash = r.series(host, family, labels)?;
-        let names = catalog::stat_names(family.kind, hash);
-        let kind = names.first().map(|(k, _)| *k)?;
-        let ids: Option<Vec<u32>> = names.iter().map(|(k, n)| r.stat_id(host, *k, n)).collect();
-        Some((kind, ids?))
+    ) -> Option<(MetricKind, std::sync::Arc<[u32]>)> {
+        let family = m::family_named(family)?;
+        let names = self.labels_for(family)?;
+        let labels: Vec<(&str, &str)> = names.iter().map(|n| (*n, values.get(n))).collect();
+        let ids = r.stat_ids(host, family, &labels)?;
+        Some((family.kind, ids))
     }
 
     fn add(
@@ -459,7 +443,7 @@ impl Metrics {
         values: &Values<'_>,
         amount: u64,
     ) {
-        if let Some((StatKind::Counter, ids)) = self.stat(host, r, family, values) {
+        if let Some((MetricKind::Counter, ids)) = self.stat(host, r, family, values) {
             if let Some(id) = ids.first() {
                 host.increment_metric(*id, i64::try_from(amount).unwrap_or(i64::MAX));
             }
@@ -474,7 +458,7 @@ impl Metrics {
         values: &Values<'_>,
         value: u64,
     ) {
-        if let Some((StatKind::Gauge, ids)) = self.stat(host, r, family, values) {
+        if let Some((MetricKind::Gauge, ids)) = self.stat(host, r, family, values) {
             if let Some(id) = ids.first() {
                 host.record_metric(*id, value);
             }
@@ -489,10 +473,7 @@ impl Metrics {
         values: &Values<'_>,
         ms: u64,
     ) {
-        if m::family_named(family).map(|f| f.kind) != Some(MetricKind::Histogram) {
-            return;
-        }
-        let Some((_, ids)) = self.stat(host, r, family, values) else {
+        let Some((MetricKind::Histogram, ids)) = self.stat(host, r, family, values) else {
             return;
         };
         let seconds = ms as f64 / 1000.0;
