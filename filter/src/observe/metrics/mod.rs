@@ -318,6 +318,18 @@ impl Metrics {
                     attempt,
                 );
             }
+        } else {
+            // Answered by the gateway itself (a mock group): a request all the same.
+            let values = Values {
+                record,
+                attempt: None,
+                requested_model: self.bounded_requested_model(&record.requested_model),
+                status_code: "200".into(),
+                exception_status: String::new(),
+                exception_class: String::new(),
+                fallback_model: String::new(),
+            };
+            self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
         }
         // Each fallback group whose every attempt failed (LiteLLM's
         // `log_failure_fallback_event`, once per failed fallback).

@@ -435,6 +435,10 @@ fn failures_fallbacks_and_invalid_keys() {
     refused.status = 401;
     refused.attempts.clear();
     metrics.observe(&host, &refused);
+    // A mock group's answer (no attempt): a request, no deployment.
+    let mut mocked = success("gpt-4o", "u");
+    mocked.attempts.clear();
+    metrics.observe(&host, &mocked);
     // Not an LLM call: counted nowhere.
     let mut models = success("gpt-4o", "u");
     models.route = "/v1/models".into();
@@ -458,8 +462,20 @@ fn failures_fallbacks_and_invalid_keys() {
     );
     assert_eq!(sample(&text, failed_name, &[]), 1.0);
     let total = "litellm_proxy_total_requests_metric_total";
-    assert_eq!(sample(&text, total, &[]), 2.0);
+    assert_eq!(sample(&text, total, &[]), 3.0);
     assert_eq!(sample(&text, total, &[("status_code", "429")]), 1.0);
+    assert_eq!(
+        sample(
+            &text,
+            total,
+            &[
+                ("status_code", "200"),
+                ("requested_model", "gpt-4o"),
+                ("model_id", "")
+            ]
+        ),
+        1.0
+    );
     assert_eq!(
         sample(
             &text,
