@@ -40,6 +40,16 @@ build_cli() {
   (cd "$root" && cargo build -q -p switchyard -p switchyard-keyservice) >&2
 }
 
+# Debian's Prometheus, which test_metrics.py starts on a free port to scrape the
+# gateway's /metrics (the test starts and stops it itself).
+ensure_prometheus() {
+  if ! command -v prometheus >/dev/null 2>&1; then
+    say "installing Prometheus (Debian package)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
+  fi
+}
+
 # A throwaway PostgreSQL (Debian package) on a free 127.0.0.1 port, for the
 # keyservice's PostgreSQL tests. Exports SWITCHYARD_TEST_POSTGRES_URL; stop_postgres
 # stops it (scripts/test traps it).

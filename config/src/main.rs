@@ -158,8 +158,11 @@ struct Listen {
     /// stays on this machine unless told).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Envoy admin port on 127.0.0.1 (0 picks a free port).
-    #[arg(long, default_value_t = 0)]
+    /// Envoy admin port on 127.0.0.1 (0 picks a free port: `up` picks it when it
+    /// renders, so that `GET /metrics` can append Envoy's stats; `render` leaves it
+    /// to Envoy, and `/metrics` then serves the gateway's metrics alone). Given twice,
+    /// the last wins.
+    #[arg(long, default_value_t = 0, overrides_with = "admin_port")]
     admin_port: u16,
     /// The filter's .wasm (default: SWITCHYARD_WASM, else the build output).
     #[arg(long, value_name = "PATH")]
@@ -351,6 +354,11 @@ fn up_command(
     std::fs::create_dir_all(workdir)
         .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let mut opts = listen.options()?;
+    if opts.admin_port == 0 {
+        // Known at render time, for the admin cluster `/metrics` reads Envoy's stats
+        // through.
+        opts.admin_port = up::free_loopback_port()?;
+    }
     let mut keyservice = match (&plan.keys, &reporter_key) {
         (Some(keys), Some(reporter_key)) => {
             Some(up::start_keyservice(keys, workdir, reporter_key)?)

@@ -153,6 +153,16 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// A loopback port free now, for Envoy's admin (`up` renders it into the admin
+/// address and the admin cluster). Another process could take it before Envoy
+/// binds it; Envoy then fails to start, saying so, and `up` reports it.
+pub fn free_loopback_port() -> Result<u16, String> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port for Envoy's admin: {e}"))
+}
+
 /// Reads the admin port Envoy wrote to `--admin-address-path`.
 fn admin_port(path: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(path).ok()?;

@@ -17,6 +17,7 @@ pub mod filter_state;
 pub mod google_auth;
 pub mod headers;
 pub mod litellm_fields;
+pub mod metrics;
 pub mod plugin_config;
 pub mod prices;
 pub mod providers;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::metrics::MetricsConfig;
 use crate::providers::ProviderKind;
 
 /// The `configuration` of one filter instance.
@@ -77,6 +78,10 @@ pub struct RouterConfig {
     /// `callbacks`) every finished request is sent to, off the request path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callbacks: Option<CallbacksConfig>,
+    /// What `GET /metrics` exports and who may read it
+    /// (`litellm_settings.prometheus_metrics_config`, …).
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
 }
 
 /// The logging callbacks of the router stage: where each finished request is sent.
@@ -632,6 +637,7 @@ mod tests {
                 }],
                 message_logging: true,
             }),
+            metrics: Default::default(),
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains(r#""kind":"langfuse""#), "{text}");

@@ -588,6 +588,7 @@ fn router() -> Router {
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }
@@ -921,6 +922,55 @@ fn main() {
                 );
             }
         }
+    }
+
+    // ----- the metrics observer per request ------------------------------------------
+    suite.section(
+        "metrics observer: `Observers::finish` of one successful LLM call, its series already known (MockHost stats)",
+    );
+    {
+        use switchyard_filter::observe::{AttemptRecord, RequestRecord};
+        let r = std::rc::Rc::new(router());
+        let worker = MockHost::default();
+        r.observers().metrics.prepare(&worker);
+        let record = RequestRecord {
+            route: "/v1/chat/completions".into(),
+            call_type: "acompletion".into(),
+            requested_model: "gpt-4o".into(),
+            status: 200,
+            start_ms: 1_000,
+            end_ms: 1_450,
+            attempts: vec![AttemptRecord {
+                model_id: "gpt-4o-1".into(),
+                model: "openai/gpt-4o".into(),
+                model_group: "gpt-4o".into(),
+                api_provider: "openai".into(),
+                api_base: "https://api.openai.com/v1".into(),
+                status: 200,
+                start_ms: 1_010,
+                end_ms: 1_440,
+                usage: Some(cost::Usage {
+                    prompt_tokens: 12,
+                    completion_tokens: 30,
+                    ..Default::default()
+                }),
+                spend: 0.000_33,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // First sight: the series enter the catalog (not measured).
+        let mut first = MockHost::default().on_worker_of(&worker);
+        r.observers().finish(&mut first, &record);
+        suite.batched(
+            "metrics_observe_known",
+            "count a success (9 families, 5 histograms) whose series the worker knows",
+            move || MockHost::default().on_worker_of(&worker),
+            move |mut host| {
+                r.observers().finish(&mut host, &record);
+                host
+            },
+        );
     }
 
     // ----- the router stage per request ----------------------------------------------

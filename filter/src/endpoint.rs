@@ -110,6 +110,8 @@ pub enum Route<'a> {
     Liveliness,
     /// `GET /health/readiness`
     Readiness,
+    /// `GET /metrics` (LiteLLM's Prometheus endpoint; not under `/v1`).
+    Metrics,
     /// LiteLLM's key-management API (`/key/…`, `/user/…`, `/team/…`, `/spend/…`,
     /// `/global/…`), served by the keyservice.
     Admin,
@@ -128,6 +130,9 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
     let path = path.trim_end_matches('/');
     let unprefixed = path.strip_prefix("/v1").unwrap_or(path);
 
+    if path == "/metrics" {
+        return only(method, "GET", Route::Metrics);
+    }
     match unprefixed {
         "/models" => return only(method, "GET", Route::Models),
         "/health/liveliness" | "/health/liveness" => return only(method, "GET", Route::Liveliness),

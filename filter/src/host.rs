@@ -30,6 +30,25 @@ pub enum Level {
     Error,
 }
 
+/// Why a shared-data write ([`Host::set_shared_data`]) did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedWriteError {
+    /// The value changed since it was read (its CAS version no longer matches):
+    /// read it again and retry.
+    CasMismatch,
+    /// The host refused the write for another reason.
+    Failed,
+}
+
+/// The kind of one Envoy stat the filter defines ([`Host::define_metric`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatKind {
+    /// Only ever incremented.
+    Counter,
+    /// Set to a value.
+    Gauge,
+}
+
 /// Access to the current HTTP stream.
 pub trait Host {
     /// A request header (`:path`, `:method`, … included).
@@ -72,6 +91,34 @@ pub trait Host {
     /// A value of the VM's shared data (shared by every worker of the Envoy
     /// process), e.g. a Google access token (`google_auth`); `None` when absent.
     fn shared_data(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// A value of the VM's shared data with its CAS version, for a later
+    /// [`Host::set_shared_data`]; `None` when absent.
+    fn shared_data_versioned(&self, _key: &str) -> Option<(Vec<u8>, u32)> {
+        None
+    }
+    /// Writes a value of the VM's shared data: with `cas`, only if the value is
+    /// still that version; with `None`, whatever is there.
+    fn set_shared_data(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _cas: Option<u32>,
+    ) -> Result<(), SharedWriteError> {
+        Err(SharedWriteError::Failed)
+    }
+    /// Defines (or finds) the Envoy stat `name`, process-wide: every worker's VM that
+    /// defines the same name reaches the same stat. Returns this VM's id for it.
+    fn define_metric(&self, _kind: StatKind, _name: &str) -> Option<u32> {
+        None
+    }
+    /// Adds `delta` to a stat ([`Host::define_metric`]'s id).
+    fn increment_metric(&self, _id: u32, _delta: i64) {}
+    /// Sets a gauge.
+    fn record_metric(&self, _id: u32, _value: u64) {}
+    /// A stat's current value (process-wide).
+    fn get_metric(&self, _id: u32) -> Option<u64> {
         None
     }
     /// Queues a spend report (or a lease release), one JSON object, for the
@@ -262,6 +309,14 @@ pub mod tests {
         pub refuse_cluster: Option<String>,
         /// How often a paused response was resumed.
         pub responses_resumed: usize,
+        /// The Envoy process this host's worker belongs to: its stats and its shared
+        /// data with CAS. Hosts that share one ([`MockHost::worker_of`]) are
+        /// workers of one Envoy.
+        pub process: std::rc::Rc<MockProcess>,
+        /// This worker VM's metric ids: id `n` (from [`MOCK_METRIC_ID_BASE`]) is the
+        /// process stat at `metric_ids[n - base]`. Shared by the requests of one
+        /// worker ([`MockHost::on_worker_of`]).
+        pub metric_ids: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
         /// Spend reports queued ([`Host::queue_spend_report`]) and not yet taken
         /// ([`MockHost::take_spend_reports`]), oldest first (`queue_spend_report`
         /// takes `&self`, hence the cell).
@@ -274,6 +329,47 @@ pub mod tests {
         pub random_draws: std::cell::Cell<u64>,
         /// This "worker"'s attempt ledger ([`Host::leave_attempt`]).
         pub ledger: std::cell::RefCell<crate::observe::ledger::AttemptLedger>,
+    }
+
+    /// The first metric id a [`MockHost`] hands out: ids are per worker VM (as in
+    /// Envoy), and differ from the process's stat indexes so that a mixed-up id shows.
+    pub const MOCK_METRIC_ID_BASE: u32 = 100;
+
+    /// What the workers of one Envoy process share: its stats (by name, with kind
+    /// and value) and the VM's shared data (value and CAS version).
+    #[derive(Debug, Default)]
+    pub struct MockProcess {
+        /// Every stat defined, in definition order.
+        pub stats: std::cell::RefCell<Vec<(String, StatKind, u64)>>,
+        /// Shared data: value and CAS version.
+        pub shared: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
+        /// The last CAS version handed out.
+        pub last_cas: std::cell::Cell<u32>,
+        /// Writes another worker makes just before this process's next write with a
+        /// CAS to the same key (a race a test stages): applied first, so that write
+        /// then sees a changed version.
+        pub racing_writes: std::cell::RefCell<Vec<(String, Vec<u8>)>>,
+        /// How many writes failed for a CAS mismatch.
+        pub cas_mismatches: std::cell::Cell<u32>,
+    }
+
+    impl MockProcess {
+        /// A stat's value by name.
+        pub fn stat(&self, name: &str) -> Option<u64> {
+            self.stats
+                .borrow()
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, _, v)| *v)
+        }
+
+        fn write(&self, key: &str, value: &[u8]) {
+            let cas = self.last_cas.get() + 1;
+            self.last_cas.set(cas);
+            self.shared
+                .borrow_mut()
+                .insert(key.to_string(), (value.to_vec(), cas));
+        }
     }
 
     fn get(map: &[(String, String)], name: &str) -> Option<String> {
@@ -306,6 +402,22 @@ pub mod tests {
                 now: 1_700_000_000,
                 ..Default::default()
             }
+        }
+        /// Another worker of this host's Envoy process: same stats and shared data,
+        /// its own VM (metric ids) and its own stream.
+        pub fn worker_of(other: &MockHost) -> Self {
+            MockHost {
+                process: std::rc::Rc::clone(&other.process),
+                now: other.now,
+                ..Default::default()
+            }
+        }
+        /// This request on the worker VM `other` is on (same process, same metric
+        /// ids), as the next request a stage sees there.
+        pub fn on_worker_of(mut self, other: &MockHost) -> Self {
+            self.process = std::rc::Rc::clone(&other.process);
+            self.metric_ids = std::rc::Rc::clone(&other.metric_ids);
+            self
         }
         /// The request body as JSON.
         pub fn request_json(&self) -> serde_json::Value {
@@ -387,7 +499,81 @@ pub mod tests {
             self.now
         }
         fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
-            self.shared.get(key).cloned()
+            self.shared
+                .get(key)
+                .cloned()
+                .or_else(|| self.shared_data_versioned(key).map(|(v, _)| v))
+        }
+        fn shared_data_versioned(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.process.shared.borrow().get(key).cloned()
+        }
+        fn set_shared_data(
+            &self,
+            key: &str,
+            value: &[u8],
+            cas: Option<u32>,
+        ) -> Result<(), SharedWriteError> {
+            if cas.is_some() {
+                let mut racing = self.process.racing_writes.borrow_mut();
+                let (now, later): (Vec<_>, Vec<_>) = racing.drain(..).partition(|(k, _)| k == key);
+                *racing = later;
+                drop(racing);
+                for (k, v) in now {
+                    self.process.write(&k, &v);
+                }
+            }
+            // Envoy's SharedData::set: a CAS is checked only against an existing value.
+            let current = self.process.shared.borrow().get(key).map(|(_, c)| *c);
+            if let (Some(cas), Some(current)) = (cas, current) {
+                if cas != 0 && cas != current {
+                    self.process
+                        .cas_mismatches
+                        .set(self.process.cas_mismatches.get() + 1);
+                    return Err(SharedWriteError::CasMismatch);
+                }
+            }
+            self.process.write(key, value);
+            Ok(())
+        }
+        fn define_metric(&self, kind: StatKind, name: &str) -> Option<u32> {
+            let mut stats = self.process.stats.borrow_mut();
+            let index = match stats.iter().position(|(n, _, _)| n == name) {
+                Some(i) => i,
+                None => {
+                    stats.push((name.to_string(), kind, 0));
+                    stats.len() - 1
+                }
+            };
+            let mut ids = self.metric_ids.borrow_mut();
+            let local = match ids.iter().position(|i| *i == index) {
+                Some(l) => l,
+                None => {
+                    ids.push(index);
+                    ids.len() - 1
+                }
+            };
+            Some(MOCK_METRIC_ID_BASE + u32::try_from(local).unwrap())
+        }
+        fn increment_metric(&self, id: u32, delta: i64) {
+            let index = self.metric_ids.borrow()[(id - MOCK_METRIC_ID_BASE) as usize];
+            let mut stats = self.process.stats.borrow_mut();
+            let stat = &mut stats[index];
+            assert_eq!(stat.1, StatKind::Counter, "increment of a gauge {}", stat.0);
+            stat.2 = stat.2.checked_add_signed(delta).unwrap();
+        }
+        fn record_metric(&self, id: u32, value: u64) {
+            let index = self.metric_ids.borrow()[(id - MOCK_METRIC_ID_BASE) as usize];
+            let mut stats = self.process.stats.borrow_mut();
+            let stat = &mut stats[index];
+            assert_eq!(stat.1, StatKind::Gauge, "record of a counter {}", stat.0);
+            stat.2 = value;
+        }
+        fn get_metric(&self, id: u32) -> Option<u64> {
+            let index = *self
+                .metric_ids
+                .borrow()
+                .get(id.checked_sub(MOCK_METRIC_ID_BASE)? as usize)?;
+            Some(self.process.stats.borrow()[index].2)
         }
         fn queue_spend_report(&self, report: Vec<u8>, _now_ms: u64) {
             self.spend_reports.borrow_mut().push(report);

@@ -101,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
         host.request_headers
             .push((ALIAS_TARGET_HEADER.into(), "claude".into()));
         let mut responder = ResponderExchange::default();
-        if responder.on_request_headers(&mut host) == Flow::Pause && host.local_reply.is_none() {
+        if responder.on_request_headers(Some(router), &mut host) == Flow::Pause && host.local_reply.is_none() {
             let size = host.request_body.len();
             responder.on_request_body(Some(router), &mut host, size, true);
         }
@@ -135,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
             host.request_headers
                 .push((KEY_MODELS_HEADER.into(), "gpt-4o, claude".into()));
         }
-        ResponderExchange::default().on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(Some(router), &mut host);
         let reply = host
             .local_reply
             .as_ref()

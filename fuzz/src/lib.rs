@@ -282,6 +282,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
     }
 }
 

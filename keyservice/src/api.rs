@@ -66,6 +66,12 @@ impl ApiError {
 
 /// Whether the checked request is for an Anthropic-format route: ext_authz asks
 /// about `/check{original path}`.
+/// `/check/metrics` (with trailing slashes): the check of a `GET /metrics`.
+fn metrics_route(path: &str) -> bool {
+    path.strip_prefix("/check")
+        .is_some_and(|p| p.trim_end_matches('/') == "/metrics")
+}
+
 fn anthropic_route(path: &str) -> bool {
     let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
     path.ends_with("/messages") || path.ends_with("/messages/count_tokens")
@@ -310,8 +316,11 @@ async fn check_route(
         .get(crate::check::H_ADMISSION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    match svc
-        .authorize(
+    // `GET /metrics` reads the gateway's state: any valid key, no limit taken.
+    let decided = if metrics_route(uri.path()) {
+        svc.authorize_read(&presented, now_ms()).await
+    } else {
+        svc.authorize(
             &presented,
             model.as_deref(),
             requested,
@@ -320,7 +329,8 @@ async fn check_route(
             now_ms(),
         )
         .await
-    {
+    };
+    match decided {
         Err(e) => {
             log::error!("check failed closed: {e}");
             refuse(ApiError::db_unavailable())
@@ -356,6 +366,28 @@ async fn check_route(
                 HeaderValue::from_static("application/json"),
             );
             resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_route;
+
+    #[test]
+    fn only_the_check_of_get_metrics_is_a_metrics_read() {
+        for path in ["/check/metrics", "/check/metrics/", "/check/metrics//"] {
+            assert!(metrics_route(path), "{path}");
+        }
+        for path in [
+            "/check/v1/metrics",
+            "/check/metricsx",
+            "/check/metrics/x",
+            "/check/v1/chat/completions",
+            "/metrics",
+            "/check",
+        ] {
+            assert!(!metrics_route(path), "{path}");
         }
     }
 }

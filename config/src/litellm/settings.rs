@@ -5,6 +5,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
+use switchyard_contract::metrics::{MetricsConfig, MetricsGroup};
 
 use switchyard_contract::plugin_config::CallbackKind;
 
@@ -103,6 +104,19 @@ pub struct LitellmSettings {
     /// `json_logs`: LiteLLM logs as JSON. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_logs: Option<Value>,
+    /// `prometheus_metrics_config`: which `/metrics` families are exported, with
+    /// which labels (LiteLLM's groups of `metrics` and `include_labels`); read by
+    /// [`LitellmSettings::metrics_config`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_metrics_config: Option<Value>,
+    /// `require_auth_for_metrics_endpoint`: `GET /metrics` needs a key (LiteLLM's
+    /// default, with virtual keys); `false` opens it.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub require_auth_for_metrics_endpoint: Option<bool>,
     /// Every other key (LiteLLM has hundreds), reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
@@ -373,12 +387,52 @@ impl LitellmSettings {
         Ok(!off)
     }
 
+    /// The router stage's `metrics` section from `prometheus_metrics_config` and
+    /// `require_auth_for_metrics_endpoint`, checked against the families Switchyard
+    /// exports (LiteLLM's `PrometheusLogger._validate_all_configurations`: an unknown
+    /// metric or label is an error). The admin cluster is render's to add.
+    pub fn metrics_config(&self, file: &str) -> Result<MetricsConfig, ConfigError> {
+        let p = "litellm_settings.prometheus_metrics_config";
+        let mut groups = Vec::new();
+        if let Some(raw) = &self.prometheus_metrics_config {
+            let Value::Sequence(items) = raw else {
+                return Err(ConfigError::at(
+                    file,
+                    p,
+                    "expected a list of groups ({group, metrics: [...], include_labels: [...]})",
+                ));
+            };
+            for (i, item) in items.iter().enumerate() {
+                let group: MetricsGroup =
+                    serde_yaml::from_value(item.clone()).map_err(|e| {
+                        ConfigError::at(
+                            file,
+                            format!("{p}[{i}]"),
+                            format!("expected {{group: NAME, metrics: [METRIC, ...], include_labels: [LABEL, ...]}}: {e}"),
+                        )
+                    })?;
+                groups.push(group);
+            }
+        }
+        let config = MetricsConfig {
+            groups,
+            require_auth: self.require_auth_for_metrics_endpoint.unwrap_or(true),
+            admin_cluster: None,
+        };
+        config.validate().map_err(|(i, message)| {
+            let (field, message) = message.split_once(": ").unwrap_or(("metrics", &message));
+            ConfigError::at(file, format!("{p}[{i}].{field}"), message.to_string())
+        })?;
+        Ok(config)
+    }
+
     pub(super) fn validate(
         &self,
         file: &str,
         warnings: &mut Vec<Warning>,
     ) -> Result<(), ConfigError> {
         let p = "litellm_settings";
+        self.metrics_config(file)?;
         if let Some(t) = self.request_timeout {
             if !(t.is_finite() && t > 0.0) {
                 return Err(ConfigError::at(
@@ -731,6 +785,61 @@ mod tests {
             e.contains(
                 "router_settings.model_group_alias.gpt-4: \"gpt-4-turbo\" is not a model_name"
             ),
+            "{e}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod metrics_settings_tests {
+    use crate::litellm::parse_str;
+
+    fn error_of(settings: &str) -> String {
+        let text = format!("model_list:\n  - model_name: a\n    litellm_params: {{model: openai/x, api_base: http://127.0.0.1:1}}\nlitellm_settings:\n{settings}");
+        parse_str(&text, "config.yaml", &|_| None)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn prometheus_metrics_config_is_read_strictly_with_the_path_of_each_error() {
+        let ok = "model_list: []\nlitellm_settings:\n  require_auth_for_metrics_endpoint: \"False\"\n  prometheus_metrics_config:\n    - group: usage\n      metrics: [litellm_proxy_total_requests_metric]\n      include_labels: [end_user, requested_model]\n";
+        let (config, warnings) = parse_str(ok, "config.yaml", &|_| None).unwrap();
+        let metrics = config
+            .litellm_settings
+            .metrics_config("config.yaml")
+            .unwrap();
+        assert!(!metrics.require_auth);
+        assert_eq!(
+            metrics.groups[0].include_labels.as_ref().unwrap(),
+            &["end_user", "requested_model"]
+        );
+        assert!(
+            !warnings
+                .iter()
+                .any(|w| w.to_string().contains("prometheus")),
+            "{warnings:?}"
+        );
+
+        let e = error_of(
+            "  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_nope]\n",
+        );
+        assert!(e.contains("config.yaml: litellm_settings.prometheus_metrics_config[0].metrics: \"litellm_nope\""), "{e}");
+        let e = error_of("  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_spend_metric]\n    - group: b\n      metrics: [litellm_spend_metric]\n      include_labels: [status_code]\n");
+        assert!(
+            e.contains("prometheus_metrics_config[1].include_labels: \"status_code\""),
+            "{e}"
+        );
+        let e = error_of(
+            "  prometheus_metrics_config:\n    - group: a\n      metric: [litellm_spend_metric]\n",
+        );
+        assert!(
+            e.contains("prometheus_metrics_config[0]: expected {group"),
+            "{e}"
+        );
+        let e = error_of("  prometheus_metrics_config: litellm_spend_metric\n");
+        assert!(
+            e.contains("litellm_settings.prometheus_metrics_config: expected a list"),
             "{e}"
         );
     }

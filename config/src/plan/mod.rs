@@ -210,6 +210,7 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         .map(|mb| (mb * 1024.0 * 1024.0) as usize)
         .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES);
 
+    let metrics_config = config.litellm_settings.metrics_config(&config.file_name)?;
     let mut plan = Plan {
         router: RouterConfig {
             groups: served.router_groups,
@@ -232,6 +233,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 statuses: routing.retry_statuses.clone(),
             },
             callbacks: callbacks.as_ref().map(|c| c.config.clone()),
+            // `litellm_settings`' metrics settings; render adds the admin cluster.
+            metrics: metrics_config,
         },
         deployments: served.deployments,
         routes,

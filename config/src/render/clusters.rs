@@ -20,6 +20,21 @@ use crate::plan::{Plan, PlannedDeployment, PlannedRoute, RoutingPolicy, Upstream
 /// keys (ext_authz) and the reporting credential (spend reports) never cross a network
 /// in cleartext and a keyservice that cannot prove its name gets nothing: every
 /// request fails closed (ext_authz's 503).
+/// Envoy's own admin endpoint as a cluster, for the router stage's `GET /metrics`,
+/// which appends Envoy's `/stats/prometheus` to its own metrics; none when the admin
+/// port is left to Envoy (0: the port is not known when rendering).
+fn admin_cluster(opts: &RenderOptions) -> Option<Value> {
+    if opts.admin_port == 0 {
+        return None;
+    }
+    Some(json!({
+        "name": super::ADMIN_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": super::ADMIN_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": super::ADMIN_ADDRESS, "port_value": opts.admin_port}}}}]}]},
+    }))
+}
+
 pub(super) fn keyservice_cluster(addr: &str, opts: &RenderOptions) -> Result<Value, String> {
     let (tls, rest) = if let Some(rest) = addr.strip_prefix("https://") {
         (true, rest)
@@ -102,6 +117,9 @@ fn direct_cluster_name(dep: &PlannedDeployment) -> Option<String> {
 /// per deployment the filter may call alone ([`direct_cluster_name`]).
 pub(super) fn filter_call_clusters(plan: &Plan, opts: &RenderOptions) -> Vec<Value> {
     let mut clusters = Vec::new();
+    if let Some(admin) = admin_cluster(opts) {
+        clusters.push(admin);
+    }
     for (name, address) in plan.token_clusters.iter().chain(&plan.callback_clusters) {
         clusters.push(token_cluster(name, address, opts));
     }

@@ -99,6 +99,13 @@ const READINESS_PATH_REGEX: &str = r"^(/v1)?/health/readiness/?(\?.*)?$";
 
 /// The keyservice's Envoy cluster.
 pub const KEYSERVICE_CLUSTER: &str = "switchyard_keyservice";
+/// Envoy's own admin endpoint as a cluster (`GET /metrics` appends its stats).
+pub const ADMIN_CLUSTER: &str = "switchyard_admin";
+/// The address Envoy's admin listens on.
+const ADMIN_ADDRESS: &str = "127.0.0.1";
+/// `GET /metrics` (with a trailing slash or a query too), as the router stage
+/// classifies it.
+const METRICS_PATH_REGEX: &str = r"^/metrics/*([?#].*)?$";
 /// The environment variable through which `switchyard up` hands the master key to
 /// the keyservice it starts (never argv, never a file).
 pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
@@ -177,7 +184,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     let buffer_limit = buffer_limit(plan);
     let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
     let routes = routes::routes(plan, timeout);
-    let router_config = plugin_json(&PluginConfig::Router(router_config(plan)))?;
+    let router_config = plugin_json(&PluginConfig::Router(router_config(plan, opts)))?;
     let keyservice = keyservice(plan, opts)?;
     let http_filters = listener::http_filters(plan, &router_config, &vm)?;
     let hcm = listener::http_connection_manager(
@@ -240,9 +247,12 @@ fn route_limits(route: &PlannedRoute, plan: &Plan, timeout: f64) -> RouteTimeout
 }
 
 /// The router stage's plugin config: the plan's, plus where to report spend when the
-/// config enables virtual keys.
-fn router_config(plan: &Plan) -> RouterConfig {
+/// config enables virtual keys, and Envoy's admin cluster when its port is known.
+fn router_config(plan: &Plan, opts: &RenderOptions) -> RouterConfig {
     let mut router = plan.router.clone();
+    if opts.admin_port != 0 {
+        router.metrics.admin_cluster = Some(ADMIN_CLUSTER.to_string());
+    }
     if plan.keys.is_some() {
         router.spend_reporting = Some(SpendReporting {
             cluster: KEYSERVICE_CLUSTER.to_string(),
@@ -277,7 +287,7 @@ fn keyservice(plan: &Plan, opts: &RenderOptions) -> Result<Option<Value>, String
 /// The bootstrap itself: the admin port, the listener running `hcm`, the clusters.
 fn bootstrap(opts: &RenderOptions, buffer_limit: usize, hcm: Value, clusters: Vec<Value>) -> Value {
     json!({
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": opts.admin_port}}},
+        "admin": {"address": {"socket_address": {"address": ADMIN_ADDRESS, "port_value": opts.admin_port}}},
         "static_resources": {
             "listeners": [{
                 "name": "switchyard",

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use switchyard_contract::headers::{CLIENT_CREDENTIAL_HEADERS, GROUP_HEADER, STREAM_HEADER};
 
-use super::{secs, KEYSERVICE_CLUSTER, READINESS_PATH_REGEX};
+use super::{secs, KEYSERVICE_CLUSTER, METRICS_PATH_REGEX, READINESS_PATH_REGEX};
 use crate::plan::{total_attempts, Plan, PlannedRoute, RoutingPolicy};
 
 /// The virtual host's routes, in Envoy's order: each model group's route for
@@ -23,6 +23,7 @@ pub(super) fn routes(plan: &Plan, timeout: f64) -> Vec<Value> {
     routes.append(&mut stream_routes);
     if plan.keys.is_some() {
         routes.extend(keyservice_routes());
+        routes.push(metrics_route(plan));
     }
     routes.push(unrouted_route());
     routes
@@ -142,6 +143,26 @@ fn keyservice_routes() -> Vec<Value> {
         }},
     }));
     routes
+}
+
+/// `GET /metrics`, answered by the filter (the router stage, or with the key checked
+/// the responder stage): a route of its own so that
+/// `require_auth_for_metrics_endpoint: false` can turn ext_authz off for it. Its
+/// 404 is only reached by a method the filter refused already.
+fn metrics_route(plan: &Plan) -> Value {
+    let mut route = json!({
+        "name": "metrics",
+        "match": {"safe_regex": {"regex": METRICS_PATH_REGEX}},
+        "direct_response": {"status": 404, "body": {"inline_string":
+            r#"{"error":{"message":"GET /metrics is answered by the switchyard filter","type":"not_found_error","param":null,"code":"404"}}"#}},
+    });
+    if !plan.router.metrics.require_auth {
+        route["typed_per_filter_config"] = json!({"envoy.filters.http.ext_authz": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
+            "disabled": true,
+        }});
+    }
+    route
 }
 
 /// Requests the router stage picked no model group for: an OpenAI-shaped 404.

@@ -668,3 +668,96 @@ fn access_log_prints_the_records_fields() {
     // The fields that were there stay.
     assert_eq!(format["status"], serde_json::json!("%RESPONSE_CODE%"));
 }
+
+/// `GET /metrics`: with the admin port known, an admin cluster the router stage
+/// reads Envoy's stats through; with keys, a route of its own whose ext_authz is off
+/// only when `require_auth_for_metrics_endpoint: false`.
+#[test]
+fn metrics_get_an_admin_cluster_and_a_route_that_can_skip_the_key_check() {
+    let env = |_: &str| None;
+    let render_with = |settings: &str, admin_port: u16| -> (Value, RouterConfig) {
+        let text = format!("model_list:\n  - model_name: a\n    litellm_params: {{model: openai/x, api_base: http://127.0.0.1:1}}\ngeneral_settings:\n  database_url: sqlite://k.db\n{settings}");
+        let (config, _) = parse_str(&text, "config.yaml", &env).unwrap();
+        let plan = crate::plan::compile(&config, &env).unwrap();
+        let opts = RenderOptions {
+            keyservice: Some("127.0.0.1:7".into()),
+            admin_port,
+            ..RenderOptions::for_tests()
+        };
+        let rendered = render(&plan, &opts).unwrap();
+        let router: PluginConfig = serde_json::from_str(&rendered.plugin_configs[0].1).unwrap();
+        let PluginConfig::Router(router) = router else {
+            panic!("not the router's")
+        };
+        (rendered.bootstrap, router)
+    };
+    let metrics_route = |boot: &Value| -> Value {
+        boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+            ["route_config"]["virtual_hosts"][0]["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "metrics")
+            .cloned()
+            .unwrap()
+    };
+    let (boot, router) = render_with("", 9911);
+    assert_eq!(router.metrics.admin_cluster.as_deref(), Some(ADMIN_CLUSTER));
+    assert!(router.metrics.require_auth);
+    let admin = boot["static_resources"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == ADMIN_CLUSTER)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        admin["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"]["port_value"],
+        9911
+    );
+    assert_eq!(
+        boot["admin"]["address"]["socket_address"]["port_value"],
+        9911
+    );
+    assert!(metrics_route(&boot)
+        .get("typed_per_filter_config")
+        .is_none());
+    let regex = regex_lite_match(METRICS_PATH_REGEX);
+    for path in ["/metrics", "/metrics/", "/metrics?x=1"] {
+        assert!(regex(path), "{path}");
+    }
+    for path in ["/metricsx", "/v1/metrics", "/metrics/x"] {
+        assert!(!regex(path), "{path}");
+    }
+
+    let (boot, router) = render_with(
+        "litellm_settings:\n  require_auth_for_metrics_endpoint: false\n",
+        0,
+    );
+    assert!(!router.metrics.require_auth);
+    // Admin port left to Envoy: no admin cluster, `/metrics` serves ours alone.
+    assert_eq!(router.metrics.admin_cluster, None);
+    assert!(!boot["static_resources"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == ADMIN_CLUSTER));
+    assert_eq!(
+        metrics_route(&boot)["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["disabled"],
+        true
+    );
+}
+
+/// A tiny matcher for [`METRICS_PATH_REGEX`]'s shape (`^/metrics/*([?#].*)?$`), so
+/// the test needs no regex crate.
+fn regex_lite_match(regex: &str) -> impl Fn(&str) -> bool {
+    assert_eq!(regex, r"^/metrics/*([?#].*)?$");
+    |path: &str| {
+        let Some(rest) = path.strip_prefix("/metrics") else {
+            return false;
+        };
+        let rest = rest.trim_start_matches('/');
+        rest.is_empty() || rest.starts_with('?') || rest.starts_with('#')
+    }
+}

@@ -69,6 +69,15 @@ extern "C" {
         cas: u32,
     ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
     fn proxy_close_stream(stream_type: u32) -> u32;
     fn proxy_register_shared_queue(
@@ -360,6 +369,41 @@ pub fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), 
             cas.unwrap_or(0),
         )
     })
+}
+
+/// CAS mismatch (`proxy_wasm::types::Status::CasMismatch`).
+pub const CAS_MISMATCH: u32 = 8;
+/// `proxy_wasm::types::MetricType::Counter`.
+pub const METRIC_COUNTER: u32 = 0;
+/// `proxy_wasm::types::MetricType::Gauge`.
+pub const METRIC_GAUGE: u32 = 1;
+
+/// Defines (or finds) a stat of this plugin, returning this VM's id for it.
+pub fn define_metric(metric_type: u32, name: &str) -> Result<u32, Status> {
+    let mut id = 0u32;
+    // SAFETY: pointer and length describe a live &str; `id` is a valid out-pointer.
+    check(unsafe { proxy_define_metric(metric_type, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Adds `offset` to a stat.
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), Status> {
+    // SAFETY: plain values.
+    check(unsafe { proxy_increment_metric(id, offset) })
+}
+
+/// Sets a gauge.
+pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
+    // SAFETY: plain values.
+    check(unsafe { proxy_record_metric(id, value) })
+}
+
+/// A stat's value.
+pub fn get_metric(id: u32) -> Result<u64, Status> {
+    let mut value = 0u64;
+    // SAFETY: `value` is a valid out-pointer.
+    check(unsafe { proxy_get_metric(id, &mut value) })?;
+    Ok(value)
 }
 
 /// Makes `context_id` (an HTTP context) the one later hostcalls act on.

@@ -144,6 +144,56 @@ impl Host for WasmHost {
     fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
         abi::get_shared_data(key).ok().and_then(|(v, _)| v)
     }
+    fn shared_data_versioned(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match abi::get_shared_data(key) {
+            // An empty value comes back as no bytes with a version.
+            Ok((value, Some(cas))) => Some((value.unwrap_or_default(), cas)),
+            Ok((_, None)) => None,
+            Err(s) => {
+                log_failure("get shared data", s);
+                None
+            }
+        }
+    }
+    fn set_shared_data(
+        &self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), crate::host::SharedWriteError> {
+        abi::set_shared_data(key, value, cas).map_err(|s| {
+            if s.0 == abi::CAS_MISMATCH {
+                crate::host::SharedWriteError::CasMismatch
+            } else {
+                log_failure("set shared data", s);
+                crate::host::SharedWriteError::Failed
+            }
+        })
+    }
+    fn define_metric(&self, kind: crate::host::StatKind, name: &str) -> Option<u32> {
+        let metric_type = match kind {
+            crate::host::StatKind::Counter => abi::METRIC_COUNTER,
+            crate::host::StatKind::Gauge => abi::METRIC_GAUGE,
+        };
+        abi::define_metric(metric_type, name)
+            .map_err(|s| log_failure("define metric", s))
+            .ok()
+    }
+    fn increment_metric(&self, id: u32, delta: i64) {
+        if let Err(s) = abi::increment_metric(id, delta) {
+            log_failure("increment metric", s);
+        }
+    }
+    fn record_metric(&self, id: u32, value: u64) {
+        if let Err(s) = abi::record_metric(id, value) {
+            log_failure("record metric", s);
+        }
+    }
+    fn get_metric(&self, id: u32) -> Option<u64> {
+        abi::get_metric(id)
+            .map_err(|s| log_failure("get metric", s))
+            .ok()
+    }
     fn queue_spend_report(&self, report: Vec<u8>, now_ms: u64) {
         spend_reports::enqueue(report, now_ms);
     }
@@ -339,6 +389,8 @@ fn configure(raw: &[u8]) -> Result<(Stage, Reporting), String> {
     let env = |name: &str| std::env::var(name).ok();
     match config {
         PluginConfig::Router(c) => Router::new(&c).map(|r| {
+            // The metrics catalog exists before this worker serves a request.
+            r.observers().metrics.prepare(&WasmHost);
             let router = Rc::new(r);
             ROUTER_TABLES.with(|t| *t.borrow_mut() = Some(Rc::clone(&router)));
             (
@@ -493,7 +545,19 @@ struct RouterHttp {
     exchange: RouterExchange,
 }
 
-impl Context for RouterHttp {}
+impl Context for RouterHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(&self.router, &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for RouterHttp {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
@@ -620,11 +684,26 @@ struct ResponderHttp {
     exchange: ResponderExchange,
 }
 
-impl Context for ResponderHttp {}
+impl Context for ResponderHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(self.router.as_deref(), &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
-        action(self.exchange.on_request_headers(&mut WasmHost))
+        action(
+            self.exchange
+                .on_request_headers(self.router.as_deref(), &mut WasmHost),
+        )
     }
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {

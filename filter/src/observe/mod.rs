@@ -18,6 +18,7 @@ pub mod call;
 pub mod callbacks;
 pub mod details;
 pub mod ledger;
+pub mod metrics;
 pub mod record;
 
 pub use details::RequestDetails;
@@ -45,8 +46,10 @@ pub fn bounded(text: &str) -> String {
 /// The observers a finished request is handed to, built once at configure time from
 /// the plugin config. Each observer (metrics, callbacks) is a field here and one line
 /// in [`Observers::finish`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Observers {
+    /// LiteLLM's Prometheus metrics (`GET /metrics`).
+    pub metrics: metrics::Metrics,
     /// The logging callbacks (Langfuse, OpenTelemetry, the generic webhook).
     pub callbacks: callbacks::Callbacks,
     /// Test hook: every record [`Observers::finish`] received, in order.
@@ -58,6 +61,7 @@ impl Observers {
     /// The observers the router stage's config asks for.
     pub fn from_config(config: &crate::plugin_config::RouterConfig) -> Observers {
         Observers {
+            metrics: metrics::Metrics::from_config(config),
             callbacks: callbacks::Callbacks::from_config(config.callbacks.as_ref()),
             #[cfg(test)]
             seen: Default::default(),
@@ -67,6 +71,7 @@ impl Observers {
     /// Hands a finished request to every observer. Never fails and never blocks the
     /// request: an observer only counts or queues.
     pub fn finish(&self, host: &mut dyn Host, record: &RequestRecord) {
+        self.metrics.observe(host, record);
         self.callbacks.finish(host, record);
         #[cfg(test)]
         self.seen.borrow_mut().push(record.clone());

@@ -54,6 +54,7 @@ fn router(defer_answers: bool) -> Router {
         spend_reporting: None,
         forced_group: None,
         callbacks: None,
+        metrics: Default::default(),
         retries: Default::default(),
     })
     .unwrap()
@@ -509,7 +510,7 @@ fn a_key_check_refusal_and_a_deferred_answer_end_in_a_record() {
         host.set_request_header(name, Some(value));
     }
     let mut responder = crate::stages::responder::ResponderExchange::default();
-    responder.on_request_headers(&mut host);
+    responder.on_request_headers(Some(&r), &mut host);
     let reply = host.local_reply.clone().expect("the deferred mock answer");
     assert_eq!(reply.header(CALL_ID_RESPONSE_HEADER), Some(ex.call_id()));
     let record = end(&r, &mut host, &mut ex, 200, "direct_response").unwrap();
@@ -701,6 +702,7 @@ fn router_with_callbacks(message_logging: bool) -> Router {
         defer_answers: false,
         spend_reporting: None,
         forced_group: None,
+        metrics: Default::default(),
         callbacks: Some(CallbacksConfig {
             sinks: vec![
                 sink(CallbackKind::Langfuse, false),
@@ -748,13 +750,16 @@ fn with_callbacks_the_record_carries_the_bounded_details_and_each_callback_gets_
     );
     assert!(!String::from_utf8_lossy(&events[1].1).contains("private"));
 
-    // A failure goes to the callbacks that want failures only.
-    let (mut host, mut ex) = arrive(
+    // A failure goes to the callbacks that want failures only (the next request on
+    // the same worker: the router's metrics know that worker's stat ids).
+    let first = host;
+    let (host, mut ex) = arrive(
         &r,
         "/v1/chat/completions",
         &[],
         &json!({"model": "g", "messages": []}),
     );
+    let mut host = host.on_worker_of(&first);
     attempt(
         &up,
         &mut host,

@@ -33,6 +33,7 @@ impl KeyService {
                 fallbacks,
                 continuing,
                 now,
+                true,
             )
             .await?;
         Ok(match decision {
@@ -49,6 +50,21 @@ impl KeyService {
         })
     }
 
+    /// Decides a request that only reads the gateway's state (`GET /metrics`): the key
+    /// is checked as for any request (known, usable, within its budgets), but no rate
+    /// or parallel limit is taken or judged, and no admission id given: LiteLLM's
+    /// limiter runs for LLM calls only, so a Prometheus scraping with a limited key
+    /// never eats its requests per minute.
+    pub async fn authorize_read(
+        &self,
+        presented: &PresentedKey,
+        now: i64,
+    ) -> Result<Decision, StoreError> {
+        self.authorize_limits(presented, None, None, &[], None, now, false)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn authorize_limits(
         &self,
         presented: &PresentedKey,
@@ -57,6 +73,7 @@ impl KeyService {
         fallbacks: &[String],
         continuing: Option<&str>,
         now: i64,
+        takes_limits: bool,
     ) -> Result<Decision, StoreError> {
         let input = CheckInput {
             presented_key: presented,
@@ -99,7 +116,7 @@ impl KeyService {
             usage: Vec::new(),
         };
         let mut continues = None;
-        if let Some(k) = &key {
+        if let Some(k) = key.as_ref().filter(|_| takes_limits) {
             let claims = limit_claims(k, user.as_ref(), team.as_ref());
             if !claims.is_empty() {
                 let scopes: Vec<String> = claims.iter().map(|c| c.scope.clone()).collect();
@@ -119,6 +136,14 @@ impl KeyService {
         let Decision::Allow(mut allowed) = decision else {
             return Ok(decision);
         };
+        if !takes_limits {
+            // Nothing taken, and no limit headers that would read as if it were.
+            allowed.claims.clear();
+            allowed
+                .response_headers
+                .retain(|(name, _)| !name.starts_with("x-ratelimit"));
+            return Ok(Decision::Allow(allowed));
+        }
         if allowed.claims.is_empty() {
             return Ok(Decision::Allow(allowed));
         }

@@ -55,6 +55,8 @@ pub struct ResponderExchange {
     /// Set when the keyservice named a key alias's target ([`ALIAS_TARGET_HEADER`]):
     /// the request is routed again, once its body is here.
     alias_target: Option<String>,
+    /// A `GET /metrics` answer (the key checked) waiting for Envoy's admin.
+    scrape: crate::observe::metrics::scrape::Scrape,
 }
 
 impl ResponderExchange {
@@ -84,8 +86,9 @@ impl ResponderExchange {
         }
     }
 
-    /// Request headers (the key has been checked): send a deferred answer, if any.
-    pub fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+    /// Request headers (the key has been checked): answer `GET /metrics` (with the
+    /// router stage's tables, `router`), or send a deferred answer, if any.
+    pub fn on_request_headers(&mut self, router: Option<&Router>, host: &mut dyn Host) -> Flow {
         // Who the keyservice admitted, for the spend report (the headers themselves
         // never reach a provider: the upstream stage removes them).
         // One hostcall for every header, instead of one per header read.
@@ -109,6 +112,13 @@ impl ResponderExchange {
             )),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
+        let method = header_in(&request_headers, ":method").unwrap_or_default();
+        let path = header_in(&request_headers, ":path").unwrap_or_default();
+        if classify(method, path) == Route::Metrics {
+            if let Some(router) = router {
+                return router.scrape_metrics(&mut self.scrape, host);
+            }
+        }
         if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
             // One of the key's aliases applied: the key was checked for `target`, so
             // the request goes there (routed again from its body, see `reroute`).
@@ -119,6 +129,20 @@ impl ResponderExchange {
             }
         }
         send_deferred(host, &request_headers, &facts)
+    }
+
+    /// The answer to a callout this request made (Envoy's admin stats for
+    /// `/metrics`).
+    pub fn on_http_call_response(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        if let Some(router) = router {
+            router.on_scrape_answer(&mut self.scrape, host, token, answer);
+        }
     }
 
     /// Request body: route a key alias's request to its target (the whole body is
@@ -304,6 +328,7 @@ mod tests {
             forced_group: None,
             callbacks: None,
             retries: Default::default(),
+            metrics: Default::default(),
         })
         .unwrap()
     }
@@ -327,7 +352,7 @@ mod tests {
             host.request_headers
                 .push((KEY_MODELS_HEADER.into(), models.into()));
         }
-        ResponderExchange::default().on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(None, &mut host);
         host
     }
 
@@ -390,7 +415,7 @@ mod tests {
             Flow::Continue
         );
         assert_eq!(
-            ResponderExchange::default().on_request_headers(&mut host),
+            ResponderExchange::default().on_request_headers(None, &mut host),
             Flow::Continue
         );
         assert!(host.local_reply.is_none());
@@ -406,7 +431,7 @@ mod tests {
             Flow::Continue
         );
         assert_eq!(
-            ResponderExchange::default().on_request_headers(&mut host),
+            ResponderExchange::default().on_request_headers(None, &mut host),
             Flow::Continue
         );
         assert!(host.local_reply.is_none());
@@ -436,7 +461,7 @@ mod tests {
         host.request_headers
             .push((ALIAS_TARGET_HEADER.into(), target.into()));
         let mut responder = ResponderExchange::default();
-        let headers = responder.on_request_headers(&mut host);
+        let headers = responder.on_request_headers(None, &mut host);
         let body_flow = responder.on_request_body(Some(&r), &mut host, body.len(), true);
         (host, headers, body_flow)
     }
@@ -507,7 +532,7 @@ mod tests {
         for (k, v) in added {
             host.request_headers.push((k.to_string(), v.to_string()));
         }
-        ResponderExchange::default().on_request_headers(&mut host);
+        ResponderExchange::default().on_request_headers(None, &mut host);
         host
     }
 

@@ -94,6 +94,7 @@ fn gateway_errors_take_anthropics_shape() {
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),
             route_key: "a".into(),

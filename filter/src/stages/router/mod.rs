@@ -145,14 +145,44 @@ pub struct Router {
     forced: Option<usize>,
     /// The routes' retry policy (per-request fallbacks).
     retries: crate::plugin_config::GroupRetries,
-    /// Who each finished request's record goes to (metrics, callbacks).
+    /// What a finished request is handed to (the metrics observer, …).
     observers: crate::observe::Observers,
+    /// `GET /metrics` waits for the key check (`require_auth_for_metrics_endpoint`,
+    /// with virtual keys).
+    metrics_after_key_check: bool,
+    /// The Envoy cluster of Envoy's admin, whose stats `/metrics` appends.
+    admin_cluster: Option<String>,
 }
 
 impl Router {
     /// Whether keys are checked (every local answer waits for ext_authz).
     pub fn defers_answers(&self) -> bool {
         self.defer_answers
+    }
+
+    /// The observers finished requests are handed to.
+    pub fn observers(&self) -> &crate::observe::Observers {
+        &self.observers
+    }
+
+    /// Starts the answer to `GET /metrics` (see `observe::metrics::scrape`).
+    pub fn scrape_metrics(
+        &self,
+        scrape: &mut crate::observe::metrics::scrape::Scrape,
+        host: &mut dyn Host,
+    ) -> Flow {
+        scrape.start(&self.observers.metrics, self.admin_cluster.as_deref(), host)
+    }
+
+    /// A callout's answer for a `/metrics` request's scrape; `true` when it was one.
+    pub fn on_scrape_answer(
+        &self,
+        scrape: &mut crate::observe::metrics::scrape::Scrape,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) -> bool {
+        scrape.on_call_response(&self.observers.metrics, host, token, answer)
     }
 
     /// Prepares the lookup tables and canned answers. Fails on an alias that names no
@@ -200,6 +230,8 @@ impl Router {
             forced: None,
             retries: config.retries.clone(),
             observers: crate::observe::Observers::from_config(config),
+            metrics_after_key_check: config.defer_answers && config.metrics.require_auth,
+            admin_cluster: config.metrics.admin_cluster.clone(),
         };
         if let Some(name) = &config.forced_group {
             router.forced = Some(
@@ -284,11 +316,6 @@ impl Router {
     pub fn models_body(&self) -> &[u8] {
         &self.models_body
     }
-
-    /// The observers finished requests are handed to.
-    pub fn observers(&self) -> &crate::observe::Observers {
-        &self.observers
-    }
 }
 
 /// Where one request is in the router stage.
@@ -304,6 +331,8 @@ pub struct RouterExchange {
     /// What the request's record needs (`observe`): the call, what the client
     /// asked for, how it ended here.
     call: CallFacts,
+    /// A `GET /metrics` answer waiting for Envoy's admin.
+    scrape: crate::observe::metrics::scrape::Scrape,
 }
 
 /// Routes a request again, to `model`: the responder stage's answer to a key's
@@ -413,6 +442,11 @@ impl RouterExchange {
                     router.models_body(),
                 )
             }
+            // LiteLLM's `/metrics` needs a key unless `require_auth_for_metrics_endpoint`
+            // is false: then (or without keys) it is answered here, else by the
+            // responder stage once ext_authz checked the key.
+            Route::Metrics if router.metrics_after_key_check => return Flow::Continue,
+            Route::Metrics => return router.scrape_metrics(&mut self.scrape, host),
             // Health answers never wait for a key (LiteLLM's are unauthenticated).
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
             // With virtual keys the keyservice answers: it knows whether its database
@@ -478,6 +512,18 @@ impl RouterExchange {
             }
         }
         Flow::Pause
+    }
+
+    /// The answer to a callout this request made (Envoy's admin stats for
+    /// `/metrics`).
+    pub fn on_http_call_response(
+        &mut self,
+        router: &Router,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        router.on_scrape_answer(&mut self.scrape, host, token, answer);
     }
 
     /// Request body: wait for all of it, then route.
@@ -873,3 +919,6 @@ pub use reply::{
 
 #[cfg(test)]
 mod tests;
+// `GET /metrics` through the listener's stages.
+#[cfg(test)]
+mod metrics_tests;

@@ -41,6 +41,7 @@ fn router(defer_answers: bool) -> Router {
         forced_group: None,
         callbacks: None,
         retries: GroupRetries::default(),
+        metrics: Default::default(),
     })
     .unwrap()
 }

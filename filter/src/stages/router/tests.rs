@@ -22,6 +22,7 @@ pub(super) fn router() -> Router {
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
         groups: vec![
             group("gpt-4o"),
             group("openai/*"),
@@ -138,6 +139,7 @@ fn a_forced_group_serves_every_model() {
         max_request_body_bytes: 1000,
         error_fallbacks: Default::default(),
         retries: Default::default(),
+        metrics: Default::default(),
     };
     let r = Router::new(&config("ollama/llama3")).unwrap();
     for model in [
@@ -174,6 +176,7 @@ fn unknown_alias_target_is_a_config_error() {
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
         groups: vec![group("a")],
         aliases: [("x".to_string(), "nope".to_string())].into(),
         hidden_aliases: Default::default(),
@@ -558,6 +561,7 @@ fn bad_inputs_get_openai_errors() {
         forced_group: None,
         callbacks: None,
         retries: Default::default(),
+        metrics: Default::default(),
         groups: vec![group("a")],
         aliases: Default::default(),
         hidden_aliases: Default::default(),

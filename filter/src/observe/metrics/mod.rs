@@ -1,0 +1,506 @@
+//! The metrics observer: LiteLLM's Prometheus metrics, counted from each
+//! [`RequestRecord`] and rendered at `GET /metrics`.
+//!
+//! Which families exist, their help and labels: `switchyard_contract::metrics`
+//! (one table). When each moves follows LiteLLM 1.102.4's
+//! `litellm/integrations/prometheus.py` (`PrometheusLogger`):
+//!
+//! * a successful LLM call (`async_log_success_event`): the total requests (status
+//!   `200`), tokens, spend, the request's total latency, the final attempt's API
+//!   latency and (streams) time to first token, the overhead; per attempt the
+//!   deployment counters (`set_llm_deployment_success_metrics`: success + total,
+//!   state 0; `set_llm_deployment_failure_metrics`: failure + total, state 1);
+//! * a failed one (`async_post_call_failure_hook`): failed and total requests with
+//!   the client's status, and the deployment counters of its attempts;
+//! * fallbacks (`log_success_fallback_event`, `log_failure_fallback_event`): a
+//!   success on a fallback group, and each fallback group that failed;
+//! * an invalid key's refusal (401) counts nowhere (`_should_skip_metrics_for_invalid_key`).
+//!
+//! Storage and rendering: [`catalog`] and [`render`].
+
+pub mod catalog;
+pub mod render;
+pub mod scrape;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use switchyard_contract::metrics::{
+    self as m, label, Family, MetricKind, MetricsConfig, FAMILIES, LATENCY_BUCKETS,
+    UNRECOGNIZED_REQUESTED_MODEL,
+};
+
+use super::record::{AttemptRecord, RequestRecord};
+use crate::endpoint::{classify, Route};
+use crate::host::Host;
+use crate::plugin_config::RouterConfig;
+use catalog::Recorder;
+
+/// LiteLLM's `deployment_state` values.
+const HEALTHY: u64 = 0;
+const PARTIAL_OUTAGE: u64 = 1;
+
+/// The metrics observer of one worker: the config's label sets, the configured
+/// model names (for `requested_model`), and the worker's [`Recorder`].
+#[derive(Debug)]
+pub struct Metrics {
+    /// Per [`FAMILIES`] entry: its labels, or `None` when the config turns it off.
+    labels: Vec<Option<Vec<&'static str>>>,
+    /// Configured group names and aliases: a `requested_model` kept as is.
+    exact_models: HashSet<String>,
+    /// Wildcard groups (`openai/*`): prefix, suffix, the group's name (the label a
+    /// model they match is recorded under).
+    patterns: Vec<(String, String, String)>,
+    /// A mutex only so that a `Router` is `Sync` (the fuzz targets keep one in a
+    /// static); a worker's VM is single-threaded, so it is never contended.
+    recorder: Mutex<Recorder>,
+}
+
+/// What one request's labels take their values from.
+struct Values<'r> {
+    record: &'r RequestRecord,
+    attempt: Option<&'r AttemptRecord>,
+    requested_model: String,
+    status_code: String,
+    exception_status: String,
+    exception_class: String,
+    fallback_model: String,
+}
+
+impl Values<'_> {
+    fn get(&self, name: &str) -> &str {
+        let a = self.attempt;
+        let key = &self.record.key;
+        let from_attempt = |f: fn(&AttemptRecord) -> &String| a.map_or("", |a| f(a).as_str());
+        match name {
+            label::END_USER => &self.record.end_user,
+            label::HASHED_API_KEY => &key.hashed_api_key,
+            label::API_KEY_ALIAS => &key.api_key_alias,
+            label::TEAM => &key.team,
+            label::TEAM_ALIAS => &key.team_alias,
+            label::USER => &key.user,
+            label::REQUESTED_MODEL => &self.requested_model,
+            label::STATUS_CODE => &self.status_code,
+            label::EXCEPTION_STATUS => &self.exception_status,
+            label::EXCEPTION_CLASS => &self.exception_class,
+            label::FALLBACK_MODEL => &self.fallback_model,
+            label::MODEL | label::LITELLM_MODEL_NAME => from_attempt(|a| &a.model),
+            label::MODEL_ID => from_attempt(|a| &a.model_id),
+            label::API_PROVIDER => from_attempt(|a| &a.api_provider),
+            label::API_BASE => from_attempt(|a| &a.api_base),
+            label::MODEL_GROUP => from_attempt(|a| &a.model_group),
+            // The request record does not carry the client's address or user agent
+            // (client-controlled, off by default).
+            _ => "",
+        }
+    }
+}
+
+/// LiteLLM's exception class for an error status, prefixed with the provider as
+/// `_get_exception_class_name` does (`Openai.RateLimitError`).
+pub fn exception_class(status: u16, provider: &str) -> String {
+    let class = match status {
+        0 => "APIConnectionError",
+        400 => "BadRequestError",
+        401 => "AuthenticationError",
+        403 => "PermissionDeniedError",
+        404 => "NotFoundError",
+        408 | 504 => "Timeout",
+        422 => "UnprocessableEntityError",
+        429 => "RateLimitError",
+        500 => "InternalServerError",
+        503 => "ServiceUnavailableError",
+        _ => "APIError",
+    };
+    let mut chars = provider.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.{class}", first.to_uppercase(), chars.as_str()),
+        None => class.to_string(),
+    }
+}
+
+fn exception_status(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        status.to_string()
+    }
+}
+
+impl Metrics {
+    /// The observer the router stage's config asks for.
+    pub fn from_config(config: &RouterConfig) -> Metrics {
+        Metrics::new(&config.metrics, config)
+    }
+
+    fn new(metrics: &MetricsConfig, config: &RouterConfig) -> Metrics {
+        let mut exact_models: HashSet<String> = config.aliases.keys().cloned().collect();
+        let mut patterns = Vec::new();
+        for group in &config.groups {
+            match group.name.split_once('*') {
+                Some((prefix, suffix)) => {
+                    patterns.push((prefix.to_string(), suffix.to_string(), group.name.clone()))
+                }
+                None => {
+                    exact_models.insert(group.name.clone());
+                }
+            }
+        }
+        Metrics {
+            labels: FAMILIES.iter().map(|f| metrics.labels_of(f)).collect(),
+            exact_models,
+            patterns,
+            recorder: Mutex::new(Recorder::default()),
+        }
+    }
+
+    /// Whether `family` is exported under this config.
+    pub fn enabled(&self, family: &Family) -> bool {
+        self.labels_for(family).is_some()
+    }
+
+    fn labels_for(&self, family: &Family) -> Option<&Vec<&'static str>> {
+        FAMILIES
+            .iter()
+            .position(|f| f.name == family.name)
+            .and_then(|i| self.labels.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    /// `requested_model` as labelled: a configured name (or alias) as is, a model a
+    /// wildcard group matched as that group's name, anything else
+    /// [`UNRECOGNIZED_REQUESTED_MODEL`] (LiteLLM's `_bounded_requested_model_label`).
+    pub fn bounded_requested_model(&self, model: &str) -> String {
+        if model.is_empty() {
+            return String::new();
+        }
+        if self.exact_models.contains(model) {
+            return model.to_string();
+        }
+        self.patterns
+            .iter()
+            .find(|(p, s, _)| {
+                model.len() >= p.len() + s.len()
+                    && model.starts_with(p.as_str())
+                    && model.ends_with(s.as_str())
+            })
+            .map(|(_, _, name)| name.clone())
+            .unwrap_or_else(|| UNRECOGNIZED_REQUESTED_MODEL.to_string())
+    }
+
+    /// Creates the shared catalog if no worker has (configure time).
+    pub fn prepare(&self, host: &dyn Host) {
+        catalog::prepare(host);
+    }
+
+    /// Every exported family and series, as Prometheus text.
+    pub fn render(&self, host: &dyn Host) -> String {
+        let Ok(mut recorder) = self.recorder.lock() else {
+            return String::new();
+        };
+        render::render(host, &mut recorder, &|f| self.enabled(f))
+    }
+
+    /// Counts one finished request.
+    pub fn observe(&self, host: &dyn Host, record: &RequestRecord) {
+        // An LLM call: by its route, or by the call type only LLM calls have.
+        let llm_call = matches!(classify("POST", &record.route), Route::Llm { .. })
+            || !record.call_type.is_empty();
+        if !llm_call {
+            return;
+        }
+        // An invalid key counts nowhere (LiteLLM's `_should_skip_metrics_for_invalid_key`).
+        if record.status == 401 && record.attempts.is_empty() {
+            return;
+        }
+        let Ok(mut recorder) = self.recorder.lock() else {
+            return;
+        };
+        let r = &mut *recorder;
+        let last = record.final_attempt();
+        let first_group = record
+            .attempts
+            .first()
+            .map(|a| a.model_group.clone())
+            .unwrap_or_default();
+
+        for attempt in &record.attempts {
+            self.deployment(host, r, record, attempt);
+        }
+
+        if record.failed() {
+            let status = record.status;
+            let provider = last.map(|a| a.api_provider.as_str()).unwrap_or_default();
+            let values = Values {
+                record,
+                attempt: last,
+                requested_model: self.bounded_requested_model(&record.requested_model),
+                status_code: status.to_string(),
+                exception_status: exception_status(status),
+                exception_class: exception_class(status, provider),
+                fallback_model: String::new(),
+            };
+            self.add(host, r, m::PROXY_FAILED_REQUESTS, &values, 1);
+            self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
+        } else if let Some(attempt) = last {
+            // LiteLLM labels a success with the model group that served it.
+            let values = Values {
+                record,
+                attempt: Some(attempt),
+                requested_model: attempt.model_group.clone(),
+                status_code: "200".into(),
+                exception_status: String::new(),
+                exception_class: String::new(),
+                fallback_model: String::new(),
+            };
+            self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
+            if let Some(usage) = &attempt.usage {
+                let input = usage.prompt_tokens;
+                let output = usage.completion_tokens;
+                self.add(host, r, m::INPUT_TOKENS, &values, input);
+                self.add(host, r, m::OUTPUT_TOKENS, &values, output);
+                self.add(
+                    host,
+                    r,
+                    m::TOTAL_TOKENS,
+                    &values,
+                    input.saturating_add(output),
+                );
+            }
+            let spend = attempt.spend;
+            let nanos = if spend.is_finite() && spend > 0.0 {
+                (spend * render::NANOS_PER_USD).round() as u64
+            } else {
+                0
+            };
+            self.add(host, r, m::SPEND, &values, nanos);
+            let total_ms = record.end_ms.saturating_sub(record.start_ms);
+            self.observe_ms(host, r, m::REQUEST_TOTAL_LATENCY, &values, total_ms);
+            self.observe_ms(
+                host,
+                r,
+                m::LLM_API_LATENCY,
+                &values,
+                attempt.end_ms.saturating_sub(attempt.start_ms),
+            );
+            if record.stream {
+                if let Some(first) = attempt.first_token_ms {
+                    self.observe_ms(
+                        host,
+                        r,
+                        m::TIME_TO_FIRST_TOKEN,
+                        &values,
+                        first.saturating_sub(attempt.start_ms),
+                    );
+                }
+            }
+            let upstream_ms: u64 = record
+                .attempts
+                .iter()
+                .map(|a| a.end_ms.saturating_sub(a.start_ms))
+                .sum();
+            self.observe_ms(
+                host,
+                r,
+                m::OVERHEAD_LATENCY,
+                &values,
+                total_ms.saturating_sub(upstream_ms),
+            );
+            if attempt.fallback_index > 0 {
+                self.fallback(
+                    host,
+                    r,
+                    record,
+                    m::SUCCESSFUL_FALLBACKS,
+                    &first_group,
+                    attempt,
+                );
+            }
+        } else {
+            // Answered by the gateway itself (a mock group): a request all the same.
+            let values = Values {
+                record,
+                attempt: None,
+                requested_model: self.bounded_requested_model(&record.requested_model),
+                status_code: "200".into(),
+                exception_status: String::new(),
+                exception_class: String::new(),
+                fallback_model: String::new(),
+            };
+            self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
+        }
+        // Each fallback group whose every attempt failed (LiteLLM's
+        // `log_failure_fallback_event`, once per failed fallback).
+        let mut failed_steps: Vec<u32> = Vec::new();
+        for attempt in record.attempts.iter().filter(|a| a.fallback_index > 0) {
+            let step = attempt.fallback_index;
+            let step_succeeded = record
+                .attempts
+                .iter()
+                .any(|a| a.fallback_index == step && a.succeeded());
+            if !step_succeeded && !failed_steps.contains(&step) {
+                failed_steps.push(step);
+                let last_of_step = record
+                    .attempts
+                    .iter()
+                    .rev()
+                    .find(|a| a.fallback_index == step)
+                    .unwrap_or(attempt);
+                self.fallback(
+                    host,
+                    r,
+                    record,
+                    m::FAILED_FALLBACKS,
+                    &first_group,
+                    last_of_step,
+                );
+            }
+        }
+    }
+
+    /// The deployment counters and state of one attempt.
+    fn deployment(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        record: &RequestRecord,
+        attempt: &AttemptRecord,
+    ) {
+        let ok = attempt.succeeded();
+        let values = Values {
+            record,
+            attempt: Some(attempt),
+            requested_model: attempt.model_group.clone(),
+            status_code: String::new(),
+            exception_status: if ok {
+                String::new()
+            } else {
+                exception_status(attempt.status)
+            },
+            exception_class: if ok {
+                String::new()
+            } else {
+                exception_class(attempt.status, &attempt.api_provider)
+            },
+            fallback_model: String::new(),
+        };
+        if ok {
+            self.add(host, r, m::DEPLOYMENT_SUCCESS, &values, 1);
+        } else {
+            self.add(host, r, m::DEPLOYMENT_FAILURE, &values, 1);
+        }
+        self.add(host, r, m::DEPLOYMENT_TOTAL, &values, 1);
+        self.set(
+            host,
+            r,
+            m::DEPLOYMENT_STATE,
+            &values,
+            if ok { HEALTHY } else { PARTIAL_OUTAGE },
+        );
+    }
+
+    /// A fallback event: from the group asked for to `attempt`'s group, with the
+    /// original group's error.
+    fn fallback(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        record: &RequestRecord,
+        family: &str,
+        original_group: &str,
+        attempt: &AttemptRecord,
+    ) {
+        let original_error = record
+            .attempts
+            .iter()
+            .rfind(|a| a.fallback_index == 0 && !a.succeeded());
+        let status = original_error.map(|a| a.status).unwrap_or(0);
+        let provider = original_error
+            .map(|a| a.api_provider.as_str())
+            .unwrap_or_default();
+        let values = Values {
+            record,
+            attempt: None,
+            requested_model: original_group.to_string(),
+            status_code: String::new(),
+            exception_status: exception_status(status),
+            exception_class: exception_class(status, provider),
+            fallback_model: attempt.model_group.clone(),
+        };
+        self.add(host, r, family, &values, 1);
+    }
+
+    /// The family's stat ids for these values' labels, and the family's kind.
+    fn stat(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        family: &str,
+        values: &Values<'_>,
+    ) -> Option<(MetricKind, std::sync::Arc<[u32]>)> {
+        let family = m::family_named(family)?;
+        let names = self.labels_for(family)?;
+        let labels: Vec<(&str, &str)> = names.iter().map(|n| (*n, values.get(n))).collect();
+        let ids = r.stat_ids(host, family, &labels)?;
+        Some((family.kind, ids))
+    }
+
+    fn add(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        family: &str,
+        values: &Values<'_>,
+        amount: u64,
+    ) {
+        if let Some((MetricKind::Counter, ids)) = self.stat(host, r, family, values) {
+            if let Some(id) = ids.first() {
+                host.increment_metric(*id, i64::try_from(amount).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    fn set(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        family: &str,
+        values: &Values<'_>,
+        value: u64,
+    ) {
+        if let Some((MetricKind::Gauge, ids)) = self.stat(host, r, family, values) {
+            if let Some(id) = ids.first() {
+                host.record_metric(*id, value);
+            }
+        }
+    }
+
+    fn observe_ms(
+        &self,
+        host: &dyn Host,
+        r: &mut Recorder,
+        family: &str,
+        values: &Values<'_>,
+        ms: u64,
+    ) {
+        let Some((MetricKind::Histogram, ids)) = self.stat(host, r, family, values) else {
+            return;
+        };
+        let seconds = ms as f64 / 1000.0;
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        if let Some(id) = ids.get(bucket) {
+            host.increment_metric(*id, 1);
+        }
+        if let Some(sum) = ids.get(LATENCY_BUCKETS.len() + 1) {
+            host.increment_metric(
+                *sum,
+                i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX),
+            );
+        }
+    }
+}

@@ -1,0 +1,408 @@
+"""`GET /metrics` through the real gateway: LiteLLM's Prometheus families and labels,
+Envoy's own stats appended, LiteLLM's auth for the endpoint, and a real Prometheus
+scraping it (Debian's `prometheus` package: `source scripts/setup.sh;
+ensure_prometheus`).
+
+Covers: the auth matrix (virtual keys: no key 401, an unknown key 401, the master
+key and a generated key 200; `require_auth_for_metrics_endpoint: false`: 200 without
+a key; keys off: 200); the text parses strictly as Prometheus text format 0.0.4 (our
+own checker, then `prometheus_client.parser`); Envoy's `envoy_*` stats are there and
+the filter's internal `switchyard_series_*` stats are not; no key appears in it.
+
+The exact counts of a known sequence of requests (and the PromQL query over them)
+need the per-request record assembly (issue 14, branch p14-record): those tests are
+skipped until it is merged (see ``AFTER_RECORD_ASSEMBLY``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import harness
+from harness import poll
+from mocks import OPENAI_KEY, OpenAIMock
+
+MASTER = "sk-master-metrics-0123456789"
+#: Every plaintext key this module made: none may appear in /metrics.
+SECRETS: list[str] = [MASTER]
+
+#: The reason the exact-count tests wait: the router stage does not yet hand each
+#: finished request to `Observers::finish` on main (issue 14, branch p14-record).
+AFTER_RECORD_ASSEMBLY = (
+    "needs the per-request RequestRecord assembly (router on_log -> Observers::finish, "
+    "branch p14-record); remove this skip once it is merged"
+)
+
+#: Families every scrape lists (HELP and TYPE, even before any request), as exposed.
+FAMILIES = [
+    "litellm_proxy_total_requests_metric_total",
+    "litellm_proxy_failed_requests_metric_total",
+    "litellm_input_tokens_metric_total",
+    "litellm_output_tokens_metric_total",
+    "litellm_total_tokens_metric_total",
+    "litellm_spend_metric_total",
+    "litellm_request_total_latency_metric",
+    "litellm_llm_api_latency_metric",
+    "litellm_llm_api_time_to_first_token_metric",
+    "litellm_overhead_latency_metric",
+    "litellm_deployment_state",
+    "litellm_deployment_success_responses_total",
+    "litellm_deployment_failure_responses_total",
+    "litellm_deployment_total_requests_total",
+    "litellm_deployment_successful_fallbacks_total",
+    "litellm_deployment_failed_fallbacks_total",
+]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config(mock: OpenAIMock, keys: bool, settings: str = "") -> str:
+    general = "general_settings:\n  master_key: os.environ/TEST_MASTER\n" if keys else ""
+    return f"""
+model_list:
+  - model_name: gpt-a
+    litellm_params: {{model: openai/a, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY, input_cost_per_token: 0.001, output_cost_per_token: 0.002}}
+  - model_name: gpt-b
+    litellm_params: {{model: openai/b, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+router_settings:
+  fallbacks: [{{"gpt-a": ["gpt-b"]}}]
+{general}{settings}"""
+
+
+ENV = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_MASTER": MASTER}
+
+
+class KeyedGateway:
+    """A keyservice and a gateway asking it, rendered with a known admin port (so
+    that `/metrics` appends Envoy's stats)."""
+
+    def __init__(self, work: Path, config_text: str, concurrency: int = 1) -> None:
+        harness.require_keyservice()
+        self.ks = harness.Keyservice(work, master=MASTER).start()
+        self.gw = harness.Gateway(
+            config_text, ENV, workdir=work / "gw", concurrency=concurrency,
+            extra_render_args=["--keyservice", f"127.0.0.1:{self.ks.port}",
+                               "--admin-port", str(free_port())])
+
+    def __enter__(self) -> "KeyedGateway":
+        try:
+            self.gw.start()
+        except BaseException:
+            self.ks.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.gw.stop()
+        self.ks.stop()
+
+
+def scrape(gw, key: str | None = None, path: str = "/metrics"):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return harness.request_json("GET", gw.url(path), headers=headers)
+
+
+def generate(gw, body: dict) -> str:
+    status, _, made = harness.request_json(
+        "POST", gw.url("/key/generate"), body, headers={"Authorization": f"Bearer {MASTER}"})
+    assert status == 200, made
+    SECRETS.extend([made["key"]])
+    return made["key"]
+
+
+SAMPLE = re.compile(
+    r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
+    r'(?P<labels>\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*,?)?\})?'
+    r' (?P<value>[-+]?(?:[0-9.]+(?:e[-+]?[0-9]+)?|Inf|NaN))(?: -?[0-9]+)?$')
+
+
+def strict_parse(text: str) -> dict[str, dict[str, float]]:
+    """Text format 0.0.4, checked line by line: `# HELP`/`# TYPE` before a family's
+    samples, each family's TYPE once, every sample well formed and unique. Returns
+    {sample name: {label text: value}}."""
+    assert text.endswith("\n"), "the last line ends with a newline"
+    types: dict[str, str] = {}
+    samples: dict[str, dict[str, float]] = {}
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert name not in types, f"line {n}: a second TYPE for {name}"
+            assert kind in {"counter", "gauge", "histogram", "summary", "untyped"}, line
+            types[name] = kind
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"line {n} is not a sample: {line!r}"
+        name = m["name"]
+        family = next((f for f in (name, re.sub(r"_(bucket|count|sum)$", "", name)) if f in types), None)
+        assert family is not None, f"line {n}: {name} has no TYPE before it"
+        series = samples.setdefault(name, {})
+        labels = m["labels"] or ""
+        assert labels not in series, f"line {n}: {name}{labels} twice"
+        series[labels] = float(m["value"].replace("Inf", "inf"))
+    return samples
+
+
+def check_exposition(text: str) -> dict[str, dict[str, float]]:
+    samples = strict_parse(text)
+    # prometheus_client's own parser reads it too.
+    names = {f.name for f in text_string_to_metric_families(text)}
+    for family in FAMILIES:
+        assert f"# TYPE {family} " in text, family
+    assert "litellm_spend_metric" in names, names
+    assert "switchyard_series_" not in text, "an internal stat leaked into /metrics"
+    for secret in SECRETS:
+        assert secret not in text, "a key appears in /metrics"
+    return samples
+
+
+@pytest.fixture(scope="module")
+def mock():
+    with OpenAIMock(api_key=OPENAI_KEY) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def keyed(mock, tmp_path_factory):
+    with KeyedGateway(tmp_path_factory.mktemp("metrics-keys"), config(mock, keys=True)) as k:
+        yield k
+
+
+def test_with_keys_metrics_need_a_valid_key(keyed):
+    gw = keyed.gw
+    status, _, body = scrape(gw)
+    assert status == 401, body
+    status, _, body = scrape(gw, "sk-not-a-real-key")
+    assert status == 401, body
+    key = generate(gw, {"models": ["gpt-b"], "key_alias": "scraper"})
+    for who in (MASTER, key):
+        for path in ("/metrics", "/metrics/"):
+            status, headers, text = scrape(gw, who, path)
+            assert status == 200, (path, text)
+            assert headers["content-type"] == CONTENT_TYPE
+            check_exposition(text)
+    # A key limited to other models may read it too (LiteLLM: any valid key).
+    status, _, _ = harness.request_json("POST", gw.url("/metrics"), headers={"Authorization": f"Bearer {key}"})
+    assert status == 405
+
+
+def test_scrapes_take_none_of_a_keys_limits(keyed, mock):
+    # LiteLLM's rate limiter runs for LLM calls only: a Prometheus scraping with a
+    # key limited to 1 request per minute never uses that request up.
+    gw = keyed.gw
+    key = generate(gw, {"rpm_limit": 1, "key_alias": "limited-scraper"})
+    for _ in range(3):
+        status, headers, text = scrape(gw, key)
+        assert status == 200, text
+        assert not any(h.startswith("x-ratelimit") for h in headers), headers
+    assert chat(gw, "gpt-b", key) == 200
+    assert chat(gw, "gpt-b", key) == 429
+
+
+def test_envoys_stats_come_with_ours(keyed):
+    status, _, text = scrape(keyed.gw, MASTER)
+    assert status == 200, text
+    samples = check_exposition(text)
+    envoy = [name for name in samples if name.startswith("envoy_")]
+    assert "envoy_server_live" in samples, sorted(samples)[:20]
+    assert len(envoy) > 20, envoy
+    # Ours first, then Envoy's.
+    assert text.index("# HELP litellm_proxy_total_requests_metric_total") < text.index("envoy_server_live")
+
+
+def test_metrics_can_be_opened_without_a_key(mock, tmp_path):
+    settings = "litellm_settings:\n  require_auth_for_metrics_endpoint: false\n"
+    with KeyedGateway(tmp_path, config(mock, keys=True, settings=settings)) as k:
+        status, _, text = scrape(k.gw)
+        assert status == 200, text
+        check_exposition(text)
+        # Only /metrics: an LLM call still needs a key.
+        status, _, body = harness.request_json(
+            "POST", k.gw.url("/v1/chat/completions"),
+            {"model": "gpt-a", "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 401, body
+
+
+def test_without_keys_metrics_are_open(mock, tmp_path):
+    # Rendered with the admin port left to Envoy: our families alone.
+    with harness.Gateway(config(mock, keys=False), ENV, workdir=tmp_path) as gw:
+        status, headers, text = scrape(gw)
+        assert status == 200, text
+        assert headers["content-type"] == CONTENT_TYPE
+        check_exposition(text)
+        assert "envoy_" not in text
+
+
+def test_prometheus_metrics_config_is_applied(mock, tmp_path):
+    settings = """litellm_settings:
+  prometheus_metrics_config:
+    - group: usage
+      metrics: [litellm_proxy_total_requests_metric, litellm_spend_metric]
+      include_labels: [requested_model, end_user]
+"""
+    with harness.Gateway(config(mock, keys=False, settings=settings), ENV, workdir=tmp_path) as gw:
+        status, _, text = scrape(gw)
+        assert status == 200, text
+        families = {f.name for f in text_string_to_metric_families(text)}
+        assert families == {"litellm_proxy_total_requests_metric", "litellm_spend_metric"}, families
+
+
+# --- after the record assembly is merged ------------------------------------------------
+
+def chat(gw, model: str, key: str, stream: bool = False, user: str | None = None):
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if user:
+        body["user"] = user
+    headers = {"Authorization": f"Bearer {key}"}
+    if stream:
+        with harness.open_stream("POST", gw.url("/v1/chat/completions"), body, headers=headers) as resp:
+            assert resp.status == 200
+            resp.read()
+        return 200
+    status, _, answer = harness.request_json("POST", gw.url("/v1/chat/completions"), body, headers=headers)
+    return status
+
+
+def value(samples: dict[str, dict[str, float]], name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include every `labels` pair."""
+    total = 0.0
+    for text, v in samples.get(name, {}).items():
+        if all(f'{k}="{val}"' in text for k, val in labels.items()):
+            total += v
+    return total
+
+
+@pytest.fixture(scope="module")
+def sequence(mock, tmp_path_factory):
+    """Two Envoy workers; two keys; a success, a provider error the client gets, a
+    stream, and a fallback (gpt-a fails with 500, gpt-b serves it)."""
+    work = tmp_path_factory.mktemp("metrics-sequence")
+    with KeyedGateway(work, config(mock, keys=True), concurrency=2) as k:
+        gw = k.gw
+        alice = generate(gw, {"key_alias": "alice"})
+        bob = generate(gw, {"key_alias": "bob"})
+        mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}
+        try:
+            for _ in range(3):
+                assert chat(gw, "gpt-b", alice) == 200
+            mock.fail_next(n=None, status=400)
+            assert chat(gw, "gpt-b", bob) == 400
+            mock.clear_faults()
+            assert chat(gw, "gpt-b", bob, stream=True) == 200
+            # Every attempt on gpt-a fails: the fallback group serves it.
+            mock.fail_next(n=3, status=500)
+            assert chat(gw, "gpt-a", alice) == 200
+            mock.clear_faults()
+        finally:
+            mock.usage = None
+        yield k, alice, bob
+
+
+@pytest.mark.skip(reason=AFTER_RECORD_ASSEMBLY)
+def test_a_known_sequence_gives_exact_counts_across_two_workers(sequence):
+    k, _, _ = sequence
+    # The counts are final once every request was logged: poll for them.
+    def counted():
+        status, _, text = scrape(k.gw, MASTER)
+        assert status == 200, text
+        return check_exposition(text)
+    samples = poll(counted, lambda s: value(s, "litellm_proxy_total_requests_metric_total") >= 6)
+    total = "litellm_proxy_total_requests_metric_total"
+    assert value(samples, total) == 6
+    assert value(samples, total, api_key_alias="alice", status_code="200") == 4
+    assert value(samples, total, api_key_alias="bob", status_code="200") == 1
+    assert value(samples, total, api_key_alias="bob", status_code="400") == 1
+    failed = "litellm_proxy_failed_requests_metric_total"
+    assert value(samples, failed) == 1
+    assert value(samples, failed, exception_status="400", requested_model="gpt-b") == 1
+    assert value(samples, "litellm_input_tokens_metric_total") == 50
+    assert value(samples, "litellm_output_tokens_metric_total") == 25
+    assert value(samples, "litellm_total_tokens_metric_total", api_key_alias="alice") == 60
+    assert value(samples, "litellm_spend_metric_total", api_key_alias="alice", requested_model="gpt-a") == 0
+    assert value(samples, "litellm_deployment_failure_responses_total", requested_model="gpt-a", exception_status="500") >= 1
+    assert value(samples, "litellm_deployment_successful_fallbacks_total", requested_model="gpt-a", fallback_model="gpt-b") == 1
+    assert value(samples, "litellm_llm_api_time_to_first_token_metric_count") == 1
+    assert value(samples, "litellm_request_total_latency_metric_count") == 5
+
+
+@contextmanager
+def prometheus(tmp_path: Path, gw, key: str):
+    """Debian's Prometheus on a free port, scraping the gateway's `/metrics` every
+    second with `key` as its bearer token (as LiteLLM's prometheus.yml does); yields a
+    PromQL query function (its result list, or None while it cannot answer)."""
+    binary = shutil.which("prometheus")
+    assert binary, "Debian's prometheus is missing: source scripts/setup.sh; ensure_prometheus"
+    port = free_port()
+    target = urllib.parse.urlsplit(gw.base_url).netloc
+    (tmp_path / "prometheus.yml").write_text(f"""
+global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+scrape_configs:
+  - job_name: switchyard
+    metrics_path: /metrics
+    authorization: {{credentials: {key}}}
+    static_configs: [{{targets: ["{target}"]}}]
+""")
+    log = open(tmp_path / "prometheus.log", "w")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def query(q: str):
+        url = f"http://127.0.0.1:{port}/api/v1/query?query={urllib.parse.quote(q)}"
+        try:
+            status, _, body = harness.request_json("GET", url)
+        except OSError:
+            return None
+        return body["data"]["result"] if status == 200 and isinstance(body, dict) else None
+
+    try:
+        up = poll(lambda: query('up{job="switchyard"}'),
+                  lambda r: bool(r) and r[0]["value"][1] == "1", timeout=30)
+        assert up and up[0]["value"][1] == "1", (up, (tmp_path / "prometheus.log").read_text()[-2000:])
+        yield query
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_a_real_prometheus_scrapes_the_gateway_with_a_key(keyed, tmp_path):
+    key = generate(keyed.gw, {"key_alias": "prometheus"})
+    with prometheus(tmp_path, keyed.gw, key) as query:
+        live = poll(lambda: query("envoy_server_live"), lambda r: bool(r), timeout=10)
+        assert live and live[0]["value"][1] == "1", live
+        # No internal series reached it.
+        internal = query('{__name__=~".*switchyard_series_.*"}')
+        assert internal == [], internal
+
+
+@pytest.mark.skip(reason=AFTER_RECORD_ASSEMBLY)
+def test_promql_over_a_known_sequence(sequence, tmp_path):
+    k, alice, _ = sequence
+    with prometheus(tmp_path, k.gw, alice) as query:
+        total = poll(lambda: query("sum(litellm_proxy_total_requests_metric_total)"),
+                     lambda r: bool(r) and float(r[0]["value"][1]) >= 6, timeout=30)
+        assert total and float(total[0]["value"][1]) == 6, total
+        tokens = query('sum(litellm_total_tokens_metric_total{api_key_alias="alice"})')
+        assert tokens and float(tokens[0]["value"][1]) == 60, tokens
