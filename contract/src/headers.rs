@@ -55,6 +55,19 @@ pub const KEY_MODELS_HEADER: &str = "x-switchyard-key-models";
 pub const CLIENT_MOCK_HEADER: &str = "x-switchyard-client-mock";
 /// The value of [`CLIENT_MOCK_HEADER`].
 pub const CLIENT_MOCK_ALLOWED: &str = "allowed";
+/// Written by the keyservice (through ext_authz) when the request presented the
+/// master key, with the value [`KEY_ADMIN_MASTER`]; read by the responder stage,
+/// which answers `/health` only to the proxy admin. A client's own header of this
+/// name is removed by the router stage before the key check.
+pub const KEY_ADMIN_HEADER: &str = "x-switchyard-key-admin";
+/// The value of [`KEY_ADMIN_HEADER`].
+pub const KEY_ADMIN_MASTER: &str = "master";
+/// Written by the filter on its own health probes (`GET /health`: one
+/// `dispatch_http_call` per deployment to the deployment's probe cluster): the
+/// deployment id the upstream stage must translate for. Honoured only on a request
+/// that did not come through the router stage (no route facts); the router stage
+/// removes a client's own header of this name.
+pub const HEALTH_PROBE_HEADER: &str = "x-switchyard-health-probe";
 /// Written by the keyservice on its own check answer: the model after the key's
 /// aliases. Not among [`KEY_HEADERS`], so Envoy never passes it upstream.
 pub const MODEL_HEADER: &str = "x-switchyard-model";
@@ -97,7 +110,7 @@ pub const CHECK_REQUEST_HEADERS: [&str; 4] = [
 /// responder stage and spend recording: Envoy lets exactly these through
 /// (`allowed_upstream_headers`), and a client can never set them (the router stage
 /// removes them).
-pub const KEY_HEADERS: [&str; 8] = [
+pub const KEY_HEADERS: [&str; 9] = [
     ALIAS_TARGET_HEADER,
     KEY_HASH_HEADER,
     USER_ID_HEADER,
@@ -106,6 +119,7 @@ pub const KEY_HEADERS: [&str; 8] = [
     KEY_MODELS_HEADER,
     CLIENT_MOCK_HEADER,
     ADMISSION_HEADER,
+    KEY_ADMIN_HEADER,
 ];
 
 #[cfg(test)]
@@ -123,6 +137,7 @@ mod tests {
             RETRIES_HEADER,
             TIMEOUT_HEADER,
             PER_TRY_TIMEOUT_HEADER,
+            HEALTH_PROBE_HEADER,
         ]
         .into_iter()
         .chain(KEY_HEADERS)

@@ -584,6 +584,7 @@ fn router() -> Router {
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }

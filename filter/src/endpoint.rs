@@ -110,6 +110,12 @@ pub enum Route<'a> {
     Liveliness,
     /// `GET /health/readiness`
     Readiness,
+    /// `GET /health`: probes every deployment (proxy admin only).
+    Health,
+    /// `GET /model/info` (and `/v1/model/info`): every deployment, secrets removed.
+    ModelInfo,
+    /// `GET /model_group/info`: every model group.
+    ModelGroupInfo,
     /// LiteLLM's key-management API (`/key/…`, `/user/…`, `/team/…`, `/spend/…`,
     /// `/global/…`), served by the keyservice.
     Admin,
@@ -132,6 +138,9 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
         "/models" => return only(method, "GET", Route::Models),
         "/health/liveliness" | "/health/liveness" => return only(method, "GET", Route::Liveliness),
         "/health/readiness" => return only(method, "GET", Route::Readiness),
+        "/health" => return only(method, "GET", Route::Health),
+        "/model/info" => return only(method, "GET", Route::ModelInfo),
+        "/model_group/info" => return only(method, "GET", Route::ModelGroupInfo),
         _ => {}
     }
 

@@ -281,6 +281,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
     }
 }
 

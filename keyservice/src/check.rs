@@ -81,6 +81,9 @@ pub const H_KEY_MODELS: &str = headers::KEY_MODELS_HEADER;
 /// Upstream header: the key or its team allows clients' own `mock_response`
 /// (the gateway's responder stage then answers it).
 pub const H_CLIENT_MOCK: &str = headers::CLIENT_MOCK_HEADER;
+/// Upstream header: the master key was presented (the responder stage answers
+/// `/health` only then).
+pub const H_KEY_ADMIN: &str = headers::KEY_ADMIN_HEADER;
 /// Request header from the gateway's router stage: the model groups of the
 /// request's own `fallbacks`, comma-separated; each must be allowed like the model.
 pub const H_FALLBACK_GROUPS: &str = headers::FALLBACK_GROUPS_HEADER;
@@ -238,6 +241,9 @@ impl Allowed {
         }
         if self.client_mock {
             h.push((H_CLIENT_MOCK, headers::CLIENT_MOCK_ALLOWED.to_string()));
+        }
+        if self.is_master {
+            h.push((H_KEY_ADMIN, headers::KEY_ADMIN_MASTER.to_string()));
         }
         h
     }
@@ -753,6 +759,7 @@ mod tests {
             admission: Some("adm".into()),
             models: Some(vec!["g".into()]),
             client_mock: true,
+            is_master: true,
             ..Default::default()
         };
         let written: Vec<&str> = allowed

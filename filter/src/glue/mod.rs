@@ -421,7 +421,19 @@ struct RouterHttp {
     exchange: RouterExchange,
 }
 
-impl Context for RouterHttp {}
+impl Context for RouterHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(&self.router, &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for RouterHttp {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
@@ -535,10 +547,28 @@ struct ResponderHttp {
     exchange: ResponderExchange,
 }
 
-impl Context for ResponderHttp {}
+impl Context for ResponderHttp {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let answer = call_answer(body_size);
+        self.exchange
+            .on_http_call_response(self.router.as_deref(), &mut WasmHost, token, &answer);
+    }
+}
 
 impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+        if let Some(flow) = self
+            .exchange
+            .on_health_request(self.router.as_deref(), &mut WasmHost)
+        {
+            return action(flow);
+        }
         action(self.exchange.on_request_headers(&mut WasmHost))
     }
 

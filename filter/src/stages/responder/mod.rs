@@ -21,6 +21,7 @@ use crate::endpoint::{classify, Route};
 use crate::error::GatewayError;
 use crate::host::{header_in, Flow, Host};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
+use crate::stages::router::health;
 use crate::stages::router::{
     decode_reply, parse_fallback_path, reroute, DeferredReply, Router, ALIAS_TARGET_HEADER,
     CLIENT_MOCK_PROPERTY, GROUP_HEADER, LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
@@ -55,9 +56,61 @@ pub struct ResponderExchange {
     /// Set when the keyservice named a key alias's target ([`ALIAS_TARGET_HEADER`]):
     /// the request is routed again, once its body is here.
     alias_target: Option<String>,
+    /// `/health`: the probes in flight.
+    health: Option<health::HealthRun>,
 }
 
 impl ResponderExchange {
+    /// `GET /health` once the key is checked: probes every deployment when the key
+    /// is the master key (the keyservice says so), else 403. `None` for every other
+    /// request.
+    pub fn on_health_request(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+    ) -> Option<Flow> {
+        let request_headers = host.request_headers();
+        let method = header_in(&request_headers, ":method").unwrap_or_default();
+        let path = header_in(&request_headers, ":path").unwrap_or_default();
+        if classify(method, path) != Route::Health {
+            return None;
+        }
+        if header_in(&request_headers, health::KEY_ADMIN_HEADER) != Some(health::KEY_ADMIN_MASTER) {
+            let err = health::admin_only_error();
+            host.send_local_reply(
+                err.status,
+                &[("content-type", "application/json")],
+                &err.to_body(),
+            );
+            return Some(Flow::Pause);
+        }
+        let Some(router) = router else {
+            let err =
+                GatewayError::internal("/health needs the router stage in this Envoy's wasm VM");
+            host.send_local_reply(
+                err.status,
+                &[("content-type", "application/json")],
+                &err.to_body(),
+            );
+            return Some(Flow::Pause);
+        };
+        self.health = health::start_health(router.info(), host);
+        Some(Flow::Pause)
+    }
+
+    /// A callout of this request answered: a `/health` probe.
+    pub fn on_http_call_response(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        if let (Some(run), Some(router)) = (self.health.take(), router) {
+            self.health = health::health_answer(run, router.info(), host, token, answer);
+        }
+    }
+
     /// The downstream request is over (Envoy logs it), however it ended: frees its
     /// parallel-request slot ([`spend::lease_at_end`]), once per request — not when
     /// it ended by an internal redirect, whose replay goes on with the admission.
@@ -197,9 +250,14 @@ fn send_deferred(
             body = narrow_models(&body, allowed);
         }
     }
+    if let Some((_, field)) = headers.iter().find(|(k, _)| k == health::NARROW_MARKER) {
+        if let Some(allowed) = header_in(request_headers, KEY_MODELS_HEADER) {
+            body = health::narrow_data(&body, field, allowed);
+        }
+    }
     let headers: Vec<(&str, &str)> = headers
         .iter()
-        .filter(|(k, _)| k != MODELS_LIST_MARKER)
+        .filter(|(k, _)| k != MODELS_LIST_MARKER && k != health::NARROW_MARKER)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     report_local_answer(host, request_headers, facts, status, &body);
@@ -290,6 +348,7 @@ mod tests {
             spend_reporting: None,
             forced_group: None,
             retries: Default::default(),
+            info: Default::default(),
         })
         .unwrap()
     }

@@ -91,6 +91,7 @@ fn gateway_errors_take_anthropics_shape() {
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),
             route_key: "a".into(),

@@ -31,7 +31,7 @@ pub use switchyard_contract::headers::{
 };
 /// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] is one
 /// too, except on an error fallback's replay, which the redirect gave it.)
-pub const INTERNAL_HEADERS: [&str; 15] = [
+pub const INTERNAL_HEADERS: [&str; 17] = [
     GROUP_HEADER,
     REQUESTED_MODEL_HEADER,
     ALIAS_TARGET_HEADER,
@@ -48,6 +48,8 @@ pub const INTERNAL_HEADERS: [&str; 15] = [
     switchyard_contract::headers::KEY_MODELS_HEADER,
     switchyard_contract::headers::CLIENT_MOCK_HEADER,
     crate::spend::ADMISSION_HEADER,
+    switchyard_contract::headers::KEY_ADMIN_HEADER,
+    switchyard_contract::headers::HEALTH_PROBE_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -140,6 +142,10 @@ pub struct Router {
     forced: Option<usize>,
     /// The routes' retry policy (per-request fallbacks).
     retries: crate::plugin_config::GroupRetries,
+    /// `/health`'s probes and the canned `/model/info` and `/model_group/info`.
+    info: crate::plugin_config::ModelInfoConfig,
+    model_info_body: Vec<u8>,
+    model_group_info_body: Vec<u8>,
 }
 
 impl Router {
@@ -192,7 +198,11 @@ impl Router {
             defer_answers: config.defer_answers,
             forced: None,
             retries: config.retries.clone(),
+            info: config.info.clone(),
+            model_info_body: Vec::new(),
+            model_group_info_body: Vec::new(),
         };
+        (router.model_info_body, router.model_group_info_body) = health::info_bodies(&config.info)?;
         if let Some(name) = &config.forced_group {
             router.forced = Some(
                 router
@@ -276,6 +286,11 @@ impl Router {
     pub fn models_body(&self) -> &[u8] {
         &self.models_body
     }
+
+    /// What `/health` probes, and the info answers' sources.
+    pub fn info(&self) -> &crate::plugin_config::ModelInfoConfig {
+        &self.info
+    }
 }
 
 /// Where one request is in the router stage.
@@ -288,6 +303,8 @@ pub struct RouterExchange {
     /// Set when Envoy replays the request as an error fallback.
     error_fallback: Option<ErrorFallbackStep>,
     request_id: Option<String>,
+    /// `/health` (keys off): the probes in flight.
+    health: Option<health::HealthRun>,
 }
 
 /// Routes a request again, to `model`: the responder stage's answer to a key's
@@ -387,6 +404,24 @@ impl RouterExchange {
                     ],
                     router.models_body(),
                 )
+            }
+            Route::ModelInfo => {
+                return health::info_answer(router, host, &router.model_info_body, "model_name")
+            }
+            Route::ModelGroupInfo => {
+                return health::info_answer(
+                    router,
+                    host,
+                    &router.model_group_info_body,
+                    "model_group",
+                )
+            }
+            // With keys, the responder stage probes, once the key is known to be
+            // the master key.
+            Route::Health if router.defer_answers => return Flow::Continue,
+            Route::Health => {
+                self.health = health::start_health(&router.info, host);
+                return Flow::Pause;
             }
             // Health answers never wait for a key (LiteLLM's are unauthenticated).
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
@@ -682,6 +717,19 @@ impl RouterExchange {
 }
 
 impl RouterExchange {
+    /// A callout of this request answered: a `/health` probe (keys off).
+    pub fn on_http_call_response(
+        &mut self,
+        router: &Router,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        if let Some(run) = self.health.take() {
+            self.health = health::health_answer(run, &router.info, host, token, answer);
+        }
+    }
+
     /// A mock group's answer to an Anthropic-format client: the OpenAI mock answer
     /// through the same translation real answers take (`crate::client::anthropic`).
     fn mock_messages(
@@ -804,6 +852,8 @@ fn set_envoy_controls(
     Ok(request_fallbacks)
 }
 
+// LiteLLM's `/health`, `/model/info` and `/model_group/info`.
+pub mod health;
 // What the stage hands on to the upstream stage (filter state, fallback paths).
 mod facts;
 pub use facts::*;

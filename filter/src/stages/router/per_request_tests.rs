@@ -40,6 +40,7 @@ fn router(defer_answers: bool) -> Router {
         spend_reporting: None,
         forced_group: None,
         retries: GroupRetries::default(),
+        info: Default::default(),
     })
     .unwrap()
 }

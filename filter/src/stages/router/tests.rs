@@ -21,6 +21,7 @@ pub(super) fn router() -> Router {
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
         groups: vec![
             group("gpt-4o"),
             group("openai/*"),
@@ -136,6 +137,7 @@ fn a_forced_group_serves_every_model() {
         max_request_body_bytes: 1000,
         error_fallbacks: Default::default(),
         retries: Default::default(),
+        info: Default::default(),
     };
     let r = Router::new(&config("ollama/llama3")).unwrap();
     for model in [
@@ -171,6 +173,7 @@ fn unknown_alias_target_is_a_config_error() {
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
         groups: vec![group("a")],
         aliases: [("x".to_string(), "nope".to_string())].into(),
         hidden_aliases: Default::default(),
@@ -539,6 +542,7 @@ fn bad_inputs_get_openai_errors() {
         spend_reporting: None,
         forced_group: None,
         retries: Default::default(),
+        info: Default::default(),
         groups: vec![group("a")],
         aliases: Default::default(),
         hidden_aliases: Default::default(),
