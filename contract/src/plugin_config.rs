@@ -96,10 +96,6 @@ pub struct ModelInfoConfig {
     /// What `GET /health` checks: one probe per deployment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<HealthProbe>,
-    /// Milliseconds a probe may take before its deployment counts as unhealthy
-    /// (LiteLLM's `health_check_timeout`, default 60 s).
-    #[serde(default)]
-    pub probe_timeout_ms: u64,
 }
 
 impl ModelInfoConfig {

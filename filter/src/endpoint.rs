@@ -247,6 +247,20 @@ mod tests {
     }
 
     #[test]
+    fn health_and_info_paths() {
+        assert_eq!(classify("GET", "/health"), Route::Health);
+        assert_eq!(classify("GET", "/health?model=a"), Route::Health);
+        assert_eq!(classify("GET", "/health/liveliness"), Route::Liveliness);
+        assert_eq!(classify("GET", "/model/info"), Route::ModelInfo);
+        assert_eq!(classify("GET", "/v1/model/info"), Route::ModelInfo);
+        assert_eq!(classify("GET", "/model_group/info"), Route::ModelGroupInfo);
+        assert_eq!(
+            classify("POST", "/health"),
+            Route::MethodNotAllowed { allowed: "GET" }
+        );
+    }
+
+    #[test]
     fn azure_style_paths() {
         assert_eq!(
             classify(
