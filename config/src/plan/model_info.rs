@@ -299,6 +299,11 @@ pub fn build(
     for s in &shown {
         let params = public_params(s.entry);
         info.deployments.push(model_info_entry(s, &params));
+        if s.entry.model_name.contains('*') {
+            // A wildcard deployment serves whatever model matches: no model to
+            // probe (LiteLLM's `ahealth_check_wildcard_models` picks one it knows).
+            continue;
+        }
         info.probes.push(HealthProbe {
             deployment_id: s.id.clone(),
             cluster: s.cluster.clone(),

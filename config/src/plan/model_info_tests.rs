@@ -214,3 +214,21 @@ fn sensitive_keys_and_urls() {
         Value::String("*".repeat(16))
     );
 }
+
+#[test]
+fn wildcard_deployments_are_shown_but_not_probed() {
+    let plan = compile_text(
+        "model_list:\n  - model_name: openai/*\n    litellm_params: {model: openai/*, api_key: k}\n  - model_name: g\n    litellm_params: {model: openai/gpt-4o, api_key: k}\n",
+    )
+    .unwrap();
+    let info = &plan.router.info;
+    assert_eq!(info.deployments.len(), 2);
+    let probed: Vec<&str> = info.probes.iter().map(|p| p.model.as_str()).collect();
+    assert_eq!(probed, ["g"]);
+    let groups: Vec<&str> = info
+        .groups
+        .iter()
+        .map(|g| g["model_group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["g"], "LiteLLM leaves wildcard routes out");
+}

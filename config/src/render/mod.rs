@@ -200,10 +200,16 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
         ));
     }
     // `/health`'s probe clusters: each reaches one deployment alone, through the
-    // upstream stage (its plugin JSON is its group's route cluster's, narrowed to it).
+    // upstream stage (its plugin JSON is its group's route cluster's, narrowed to it),
+    // in a VM of its own: Envoy runs a callout's upstream filters inside the
+    // `dispatch_http_call` that sends it, and the SDK of the VM that dispatches
+    // cannot create a stream context then (docs/envoy.md).
+    let mut probe_vm = vm.clone();
+    probe_vm["vm_id"] = json!(PROBE_VM_ID);
     for route in probe_routes(plan) {
         let limits = route_limits(&route, plan, timeout);
-        let (cluster, _) = clusters::route_cluster(&route, &limits, plan, &vm, opts, buffer_limit)?;
+        let (cluster, _) =
+            clusters::route_cluster(&route, &limits, plan, &probe_vm, opts, buffer_limit)?;
         clusters.push(cluster);
     }
 
@@ -235,6 +241,9 @@ fn buffer_limit(plan: &Plan) -> usize {
         .saturating_add(BUFFER_HEADROOM_BYTES)
         .max(MIN_RESPONSE_BUFFER_BYTES)
 }
+
+/// The wasm VM of the probe clusters' upstream stage (not the listener's).
+pub const PROBE_VM_ID: &str = "switchyard_probes";
 
 /// One route per deployment, whose cluster reaches that deployment alone: where
 /// `GET /health` sends its probe (`plan::model_info::probe_cluster_name`). A route
