@@ -167,13 +167,21 @@ pub fn public_params(entry: &ModelEntry) -> Value {
     scrub(&Value::Object(params))
 }
 
-/// The `/health` endpoint entry of a deployment (`_clean_endpoint_data` with
-/// details on, and `model_id`).
-fn health_endpoint(params: &Value, id: &str) -> Value {
+/// `MINIMAL_DISPLAY_PARAMS`: what an endpoint shows with `health_check_details: false`.
+const MINIMAL_DISPLAY_PARAMS: [&str; 2] = ["model", "mode_error"];
+
+/// The `/health` endpoint entry of a deployment (`_clean_endpoint_data`, and
+/// `model_id`).
+fn health_endpoint(params: &Value, id: &str, details: bool) -> Value {
+    let displayed: &[&str] = if details {
+        &HEALTH_DISPLAY_PARAMS
+    } else {
+        &MINIMAL_DISPLAY_PARAMS
+    };
     let mut shown = Map::new();
     if let Some(map) = params.as_object() {
         for (k, v) in map {
-            if HEALTH_DISPLAY_PARAMS.contains(&k.as_str()) {
+            if displayed.contains(&k.as_str()) {
                 shown.insert(k.clone(), v.clone());
             }
         }
@@ -255,6 +263,7 @@ pub fn build(
 ) -> Result<ModelInfoConfig, ConfigError> {
     let file = config.file_name.as_str();
     let default_secs = default_timeout_secs(lookup, file)?;
+    let details = config.general_settings.health_check_details != Some(false);
     let mut shown: Vec<Shown<'_>> = Vec::new();
     for (index, entry) in config.model_list.iter().enumerate() {
         let planned: Vec<&PlannedDeployment> = deployments
@@ -315,7 +324,7 @@ pub fn build(
                 .clone()
                 .unwrap_or_else(|| "chat".into()),
             timeout_ms: probe_timeout_ms(s.entry, s.index, default_secs, file)?,
-            endpoint: health_endpoint(&params, &s.id),
+            endpoint: health_endpoint(&params, &s.id, details),
         });
     }
     let mut groups: Vec<&str> = Vec::new();

@@ -232,3 +232,20 @@ fn wildcard_deployments_are_shown_but_not_probed() {
         .collect();
     assert_eq!(groups, ["g"], "LiteLLM leaves wildcard routes out");
 }
+
+#[test]
+fn health_check_details_off_shows_only_the_model() {
+    let plan = compile_text(
+        "model_list:\n  - model_name: g\n    litellm_params: {model: openai/gpt-4o, api_key: k, api_base: 'https://h.example/v1', rpm: 3}\n    model_info: {id: g1}\ngeneral_settings:\n  health_check_details: false\n",
+    )
+    .unwrap();
+    assert_eq!(
+        plan.router.info.probes[0].endpoint,
+        serde_json::json!({"model": "openai/gpt-4o", "model_id": "g1"})
+    );
+    let err = compile_text("model_list: []\ngeneral_settings:\n  health_check_details: maybe\n")
+        .unwrap_err()
+        .to_string();
+    // (`litellm_flag`'s message names `drop_params` whatever the key; the line is right.)
+    assert!(err.contains("config.yaml:3") && err.contains("'maybe'"), "{err}");
+}
