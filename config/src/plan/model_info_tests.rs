@@ -247,5 +247,8 @@ fn health_check_details_off_shows_only_the_model() {
         .unwrap_err()
         .to_string();
     // (`litellm_flag`'s message names `drop_params` whatever the key; the line is right.)
-    assert!(err.contains("config.yaml:3") && err.contains("'maybe'"), "{err}");
+    assert!(
+        err.contains("config.yaml:3") && err.contains("'maybe'"),
+        "{err}"
+    );
 }

@@ -563,13 +563,10 @@ impl Context for ResponderHttp {
 
 impl HttpContext for ResponderHttp {
     fn on_http_request_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
-        if let Some(flow) = self
-            .exchange
-            .on_health_request(self.router.as_deref(), &mut WasmHost)
-        {
-            return action(flow);
-        }
-        action(self.exchange.on_request_headers(&mut WasmHost))
+        action(
+            self.exchange
+                .on_request_headers_with(self.router.as_deref(), &mut WasmHost),
+        )
     }
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {

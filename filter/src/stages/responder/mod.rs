@@ -64,19 +64,29 @@ impl ResponderExchange {
     /// `GET /health` once the key is checked: probes every deployment when the key
     /// is the master key (the keyservice says so), else 403. `None` for every other
     /// request.
-    pub fn on_health_request(
+    fn health_request(
         &mut self,
         router: Option<&Router>,
         host: &mut dyn Host,
+        request_headers: &[(String, String)],
     ) -> Option<Flow> {
-        let request_headers = host.request_headers();
-        let method = header_in(&request_headers, ":method").unwrap_or_default();
-        let path = header_in(&request_headers, ":path").unwrap_or_default();
+        let method = header_in(request_headers, ":method").unwrap_or_default();
+        let path = header_in(request_headers, ":path").unwrap_or_default();
         if classify(method, path) != Route::Health {
             return None;
         }
-        if header_in(&request_headers, health::KEY_ADMIN_HEADER) != Some(health::KEY_ADMIN_MASTER) {
-            let err = health::admin_only_error();
+        let refusal = if header_in(request_headers, health::KEY_ADMIN_HEADER)
+            != Some(health::KEY_ADMIN_MASTER)
+        {
+            Some(health::admin_only_error())
+        } else if router.is_none() {
+            Some(GatewayError::internal(
+                "/health needs the router stage in this Envoy's wasm VM",
+            ))
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
             host.send_local_reply(
                 err.status,
                 &[("content-type", "application/json")],
@@ -84,17 +94,9 @@ impl ResponderExchange {
             );
             return Some(Flow::Pause);
         }
-        let Some(router) = router else {
-            let err =
-                GatewayError::internal("/health needs the router stage in this Envoy's wasm VM");
-            host.send_local_reply(
-                err.status,
-                &[("content-type", "application/json")],
-                &err.to_body(),
-            );
-            return Some(Flow::Pause);
-        };
-        self.health = health::start_health(router.info(), host);
+        if let Some(router) = router {
+            self.health = health::start_health(router.info(), host);
+        }
         Some(Flow::Pause)
     }
 
@@ -139,6 +141,16 @@ impl ResponderExchange {
 
     /// Request headers (the key has been checked): send a deferred answer, if any.
     pub fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+        self.on_request_headers_with(None, host)
+    }
+
+    /// [`Self::on_request_headers`], with the router stage's tables of this VM
+    /// (`GET /health` probes the deployments they list).
+    pub fn on_request_headers_with(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+    ) -> Flow {
         // Who the keyservice admitted, for the spend report (the headers themselves
         // never reach a provider: the upstream stage removes them).
         // One hostcall for every header, instead of one per header read.
@@ -156,6 +168,9 @@ impl ResponderExchange {
             admission: header(spend::ADMISSION_HEADER),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
+        if let Some(flow) = self.health_request(router, host, &request_headers) {
+            return flow;
+        }
         if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
             // One of the key's aliases applied: the key was checked for `target`, so
             // the request goes there (routed again from its body, see `reroute`).

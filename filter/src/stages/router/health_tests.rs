@@ -205,8 +205,8 @@ fn with_keys_health_is_for_the_master_key_only() {
         }
         let mut responder = ResponderExchange::default();
         assert_eq!(
-            responder.on_health_request(Some(&r), &mut host),
-            Some(Flow::Pause)
+            responder.on_request_headers_with(Some(&r), &mut host),
+            Flow::Pause
         );
         if expected == 403 {
             let reply = host.local_reply.as_ref().unwrap();
@@ -224,12 +224,10 @@ fn with_keys_health_is_for_the_master_key_only() {
             4
         );
     }
-    // Every other request passes on.
-    let mut host = get("/v1/models", &[]);
-    assert_eq!(
-        ResponderExchange::default().on_health_request(Some(&r), &mut host),
-        None
-    );
+    // Without the router stage's tables in the VM: an error, never a probe.
+    let mut host = get("/health", &[(KEY_ADMIN_HEADER, KEY_ADMIN_MASTER)]);
+    ResponderExchange::default().on_request_headers_with(None, &mut host);
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 500);
 }
 
 /// A client's own admin or probe header never survives the router stage.
@@ -246,8 +244,7 @@ fn clients_cannot_forge_the_admin_or_probe_headers() {
     RouterExchange::default().on_request_headers(&r, &mut host, true);
     assert_eq!(host.req(KEY_ADMIN_HEADER), None);
     assert_eq!(host.req(HEALTH_PROBE_HEADER), None);
-    let mut responder = ResponderExchange::default();
-    responder.on_health_request(Some(&r), &mut host);
+    ResponderExchange::default().on_request_headers_with(Some(&r), &mut host);
     assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
 }
 
@@ -303,9 +300,7 @@ fn model_info_is_narrowed_to_the_keys_models() {
                 host.request_headers
                     .push((KEY_MODELS_HEADER.into(), m.into()));
             }
-            let mut responder = ResponderExchange::default();
-            assert_eq!(responder.on_health_request(Some(&r), &mut host), None);
-            responder.on_request_headers(&mut host);
+            ResponderExchange::default().on_request_headers_with(Some(&r), &mut host);
             let reply = host.local_reply.as_ref().unwrap();
             assert_eq!(ids_of(reply, field), expected, "{path} {models:?}");
             assert!(
