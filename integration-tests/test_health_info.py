@@ -158,6 +158,17 @@ def test_health_lists_a_stopped_deployment_unhealthy(open_gateway, mocks):
     assert native.headers["x-api-key"] == ANTHROPIC_KEY
 
 
+def test_health_of_one_model_or_deployment(open_gateway):
+    status, _, body = harness.request_json("GET", open_gateway.url("/health?model=gpt"), timeout=30)
+    assert status == 200, body
+    assert body["healthy_count"] == 1 and body["unhealthy_count"] == 1, body
+    # Only unhealthy deployments: 503, LiteLLM's status for a targeted call.
+    status, _, body = harness.request_json("GET", open_gateway.url("/health?model_id=gpt-down"), timeout=30)
+    assert status == 503, body
+    assert [e["model_id"] for e in body["unhealthy_endpoints"]] == ["gpt-down"], body
+    assert body["healthy_endpoints"] == []
+
+
 def test_info_endpoints_have_litellms_shapes(open_gateway):
     status, _, info = harness.request_json("GET", open_gateway.url("/v1/model/info"))
     assert status == 200, info

@@ -95,7 +95,7 @@ impl ResponderExchange {
             return Some(Flow::Pause);
         }
         if let Some(router) = router {
-            self.health = health::start_health(router.info(), host);
+            self.health = health::start_health(router.info(), path, host);
         }
         Some(Flow::Pause)
     }

@@ -102,6 +102,76 @@ pub fn probe_request(probe: &HealthProbe) -> (&'static str, Vec<u8>) {
     ("/v1/chat/completions", body.to_string().into_bytes())
 }
 
+/// `GET /health?model=…` or `?model_id=…`: the deployments one call checks
+/// (LiteLLM's `_narrow_to_target` in `proxy/health_check.py`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// `model`: a model group, else a deployment's `litellm_params.model`.
+    pub model: Option<String>,
+    /// `model_id`: one deployment (an id matching none keeps them all, as LiteLLM).
+    pub model_id: Option<String>,
+}
+
+impl Target {
+    /// The target a `:path`'s query names (`+` and `%XX` decoded; the last of a
+    /// repeated parameter wins; values over 512 bytes are ignored).
+    pub fn from_path(path: &str) -> Target {
+        let mut target = Target::default();
+        let Some((_, query)) = path.split_once('?') else {
+            return target;
+        };
+        let query = query.split('#').next().unwrap_or_default();
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some(value) = super::percent_decode(&value.replace('+', " ")) else {
+                continue;
+            };
+            if value.is_empty() || value.len() > 512 {
+                continue;
+            }
+            match name {
+                "model" => target.model = Some(value),
+                "model_id" => target.model_id = Some(value),
+                _ => {}
+            }
+        }
+        target
+    }
+
+    /// Whether the call asked about one model or deployment (then a call with no
+    /// healthy endpoint answers 503, LiteLLM's `_post_process`).
+    pub fn is_targeted(&self) -> bool {
+        self.model.is_some() || self.model_id.is_some()
+    }
+
+    /// The probes this call checks, by index.
+    pub fn select(&self, probes: &[HealthProbe]) -> Vec<usize> {
+        let all = || (0..probes.len()).collect::<Vec<usize>>();
+        if let Some(id) = &self.model_id {
+            let by_id: Vec<usize> = (0..probes.len())
+                .filter(|&i| probes.get(i).is_some_and(|p| &p.deployment_id == id))
+                .collect();
+            return if by_id.is_empty() { all() } else { by_id };
+        }
+        let Some(model) = &self.model else {
+            return all();
+        };
+        let by_group: Vec<usize> = (0..probes.len())
+            .filter(|&i| probes.get(i).is_some_and(|p| &p.model == model))
+            .collect();
+        if !by_group.is_empty() {
+            return by_group;
+        }
+        (0..probes.len())
+            .filter(|&i| {
+                probes.get(i).is_some_and(|p| {
+                    p.endpoint.get("model").and_then(Value::as_str) == Some(model.as_str())
+                })
+            })
+            .collect()
+    }
+}
+
 /// What one probe found: `Ok` healthy, `Err` the error shown.
 pub type Outcome = Result<(), String>;
 
@@ -135,23 +205,30 @@ pub fn outcome(answer: &CallAnswer, probe: &HealthProbe) -> Outcome {
 /// One `/health` call in flight: the probes sent, and what each found.
 #[derive(Debug, Default)]
 pub struct HealthRun {
-    /// Callout token → probe index, for the probes not answered yet.
+    /// Callout token → index into `checked`, for the probes not answered yet.
     pending: Vec<(u32, usize)>,
-    /// One per probe, in probe order.
-    outcomes: Vec<Option<Outcome>>,
+    /// The probes checked (their index), in probe order, with what each found.
+    checked: Vec<(usize, Option<Outcome>)>,
+    /// The call named a model or deployment.
+    targeted: bool,
 }
 
 impl HealthRun {
     /// Sends every probe. A deployment answered by the gateway itself (no
     /// cluster) is healthy at once; a callout Envoy refuses is unhealthy at once.
-    pub fn start(info: &ModelInfoConfig, host: &mut dyn Host) -> HealthRun {
+    pub fn start(info: &ModelInfoConfig, target: &Target, host: &mut dyn Host) -> HealthRun {
+        let selected = target.select(&info.probes);
         let mut run = HealthRun {
             pending: Vec::new(),
-            outcomes: Vec::with_capacity(info.probes.len()),
+            checked: Vec::with_capacity(selected.len()),
+            targeted: target.is_targeted(),
         };
-        for (i, probe) in info.probes.iter().enumerate() {
+        for index in selected {
+            let Some(probe) = info.probes.get(index) else {
+                continue;
+            };
             let Some(cluster) = &probe.cluster else {
-                run.outcomes.push(Some(Ok(())));
+                run.checked.push((index, Some(Ok(()))));
                 continue;
             };
             let (path, body) = probe_request(probe);
@@ -164,12 +241,13 @@ impl HealthRun {
             ];
             match host.dispatch_http_call(cluster, &headers, &body, probe.timeout_ms) {
                 Ok(token) => {
-                    run.pending.push((token, i));
-                    run.outcomes.push(None);
+                    run.pending.push((token, run.checked.len()));
+                    run.checked.push((index, None));
                 }
-                Err(reason) => run
-                    .outcomes
-                    .push(Some(Err(format!("the probe could not be sent: {reason}")))),
+                Err(reason) => run.checked.push((
+                    index,
+                    Some(Err(format!("the probe could not be sent: {reason}"))),
+                )),
             }
         }
         run
@@ -185,11 +263,27 @@ impl HealthRun {
         let Some(at) = self.pending.iter().position(|(t, _)| *t == token) else {
             return false;
         };
-        let (_, index) = self.pending.swap_remove(at);
-        if let (Some(slot), Some(probe)) = (self.outcomes.get_mut(index), probes.get(index)) {
-            *slot = Some(outcome(answer, probe));
+        let (_, at) = self.pending.swap_remove(at);
+        if let Some((index, slot)) = self.checked.get_mut(at) {
+            if let Some(probe) = probes.get(*index) {
+                *slot = Some(outcome(answer, probe));
+            }
         }
         true
+    }
+
+    /// The answer's status: 503 when the call named a model and none of its
+    /// deployments is healthy, else 200.
+    pub fn status(&self) -> u16 {
+        let healthy = self
+            .checked
+            .iter()
+            .any(|(_, found)| matches!(found, Some(Ok(()))));
+        if self.targeted && !healthy {
+            503
+        } else {
+            200
+        }
     }
 
     /// LiteLLM's `/health` body: each endpoint as `render` displays it, plus
@@ -197,7 +291,10 @@ impl HealthRun {
     pub fn body(&self, probes: &[HealthProbe]) -> Vec<u8> {
         let mut healthy = Vec::new();
         let mut unhealthy = Vec::new();
-        for (probe, found) in probes.iter().zip(&self.outcomes) {
+        for (index, found) in &self.checked {
+            let Some(probe) = probes.get(*index) else {
+                continue;
+            };
             let mut endpoint = probe.endpoint.clone();
             match found {
                 Some(Ok(())) => healthy.push(endpoint),
@@ -228,8 +325,8 @@ impl HealthRun {
 /// Starts `/health` for this request; answers at once when nothing is pending
 /// (no deployment needs a call). The request stays paused until
 /// [`health_answer`] sends the last answer.
-pub fn start_health(info: &ModelInfoConfig, host: &mut dyn Host) -> Option<HealthRun> {
-    let run = HealthRun::start(info, host);
+pub fn start_health(info: &ModelInfoConfig, path: &str, host: &mut dyn Host) -> Option<HealthRun> {
+    let run = HealthRun::start(info, &Target::from_path(path), host);
     if run.is_done() {
         send_health(&run, info, host);
         return None;
@@ -256,7 +353,7 @@ pub fn health_answer(
 
 fn send_health(run: &HealthRun, info: &ModelInfoConfig, host: &mut dyn Host) {
     host.send_local_reply(
-        200,
+        run.status(),
         &[("content-type", "application/json")],
         &run.body(&info.probes),
     );

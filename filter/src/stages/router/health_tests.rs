@@ -310,3 +310,73 @@ fn model_info_is_narrowed_to_the_keys_models() {
         }
     }
 }
+
+#[test]
+fn targets_come_from_the_query() {
+    assert_eq!(Target::from_path("/health"), Target::default());
+    assert_eq!(
+        Target::from_path("/health?model=gpt%2D4o+mini&x=1"),
+        Target {
+            model: Some("gpt-4o mini".into()),
+            model_id: None
+        }
+    );
+    assert_eq!(
+        Target::from_path("/health?model_id=a&model_id=b#frag")
+            .model_id
+            .as_deref(),
+        Some("b"),
+        "the last one wins"
+    );
+    // Bad escapes, empty and huge values are ignored, not errors.
+    let huge = format!("/health?model={}", "m".repeat(10_000));
+    for path in [
+        "/health?model=%zz",
+        "/health?model=",
+        "/health?model",
+        huge.as_str(),
+    ] {
+        assert_eq!(Target::from_path(path), Target::default(), "{path}");
+    }
+}
+
+#[test]
+fn a_target_narrows_the_probes_like_litellm() {
+    let probes = info().probes;
+    let select = |path: &str| Target::from_path(path).select(&probes);
+    assert_eq!(select("/health"), [0, 1, 2, 3]);
+    assert_eq!(select("/health?model=a"), [0, 1], "by group");
+    assert_eq!(
+        select("/health?model=openai/e1"),
+        [2],
+        "by litellm_params.model"
+    );
+    assert_eq!(select("/health?model=nope"), Vec::<usize>::new());
+    assert_eq!(select("/health?model_id=a2"), [1]);
+    assert_eq!(
+        select("/health?model_id=nope"),
+        [0, 1, 2, 3],
+        "LiteLLM keeps all"
+    );
+}
+
+#[test]
+fn a_targeted_call_without_a_healthy_endpoint_is_a_503() {
+    let r = router(false);
+    let mut host = get("/health?model=a", &[]);
+    let mut ex = RouterExchange::default();
+    ex.on_request_headers(&r, &mut host, true);
+    assert_eq!(host.calls.len(), 2, "only group a's deployments");
+    for token in [1, 2] {
+        ex.on_http_call_response(&r, &mut host, token, &answer(500, "{}"));
+    }
+    let reply = host.local_reply.as_ref().unwrap();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["unhealthy_count"], 2);
+    assert_eq!(reply.json()["healthy_count"], 0);
+    // An unknown model: nothing to check, answered at once.
+    let mut host = get("/health?model=nope", &[]);
+    RouterExchange::default().on_request_headers(&r, &mut host, true);
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 503);
+    assert!(host.calls.is_empty());
+}

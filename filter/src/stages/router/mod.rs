@@ -420,7 +420,7 @@ impl RouterExchange {
             // the master key.
             Route::Health if router.defer_answers => return Flow::Continue,
             Route::Health => {
-                self.health = health::start_health(&router.info, host);
+                self.health = health::start_health(&router.info, &path, host);
                 return Flow::Pause;
             }
             // Health answers never wait for a key (LiteLLM's are unauthenticated).
