@@ -43,14 +43,66 @@ pub fn info_bodies(info: &ModelInfoConfig) -> Result<(Vec<u8>, Vec<u8>), String>
     Ok((model_info, group_info))
 }
 
+/// The query parameter of each info endpoint that asks for one entry, and the JSON
+/// pointer (in a `data` entry) it is compared with: LiteLLM's `model_info_v1`
+/// `litellm_model_id`, `model_group_info` `model_group`.
+fn entry_selector(field: &str) -> (&'static str, &'static str) {
+    if field == "model_group" {
+        ("model_group", "/model_group")
+    } else {
+        ("litellm_model_id", "/model_info/id")
+    }
+}
+
+/// The value of query parameter `name` in `path` (`+` and `%XX` decoded).
+fn query_value(path: &str, name: &str) -> Option<String> {
+    let query = path.split_once('?')?.1.split('#').next()?;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == name)
+        .filter_map(|(_, v)| super::percent_decode(&v.replace('+', " ")))
+        .rfind(|v| !v.is_empty())
+}
+
+/// Keeps only the `data` entries whose value at `pointer` is `value`.
+fn select_entries(body: &[u8], pointer: &str, value: &str) -> Option<Vec<u8>> {
+    let mut list = serde_json::from_slice::<Value>(body).ok()?;
+    let data = list.get_mut("data").and_then(Value::as_array_mut)?;
+    data.retain(|e| e.pointer(pointer).and_then(Value::as_str) == Some(value));
+    serde_json::to_vec(&list).ok()
+}
+
 /// Sends (or, with keys, keeps for the responder stage) a canned info answer whose
-/// entries name their model group in `field`.
+/// entries name their model group in `field`; `?litellm_model_id=` (`/model/info`)
+/// or `?model_group=` (`/model_group/info`) keeps one entry. An unknown
+/// `litellm_model_id` is a 400, as in LiteLLM.
 pub(super) fn info_answer(
     router: &super::Router,
     host: &mut dyn Host,
+    path: &str,
     body: &[u8],
     field: &str,
 ) -> crate::host::Flow {
+    let (param, pointer) = entry_selector(field);
+    let selected = query_value(path, param).map(|value| {
+        let body = select_entries(body, pointer, &value).unwrap_or_default();
+        (value, body)
+    });
+    if let Some((value, selected)) = &selected {
+        let empty = serde_json::from_slice::<Value>(selected)
+            .ok()
+            .and_then(|v| v.get("data").and_then(Value::as_array).map(Vec::is_empty))
+            .unwrap_or(true);
+        if empty && param == "litellm_model_id" {
+            let err = crate::error::GatewayError::bad_request(format!(
+                "Model id = {value} not found on litellm proxy"
+            ))
+            .with_param(param);
+            return super::reply_error(router, host, &err, crate::endpoint::ClientApi::OpenAi);
+        }
+    }
+    let body = selected.as_ref().map_or(body, |(_, b)| b.as_slice());
     let mut headers = vec![("content-type", "application/json")];
     if router.defers_answers() {
         headers.push((NARROW_MARKER, field));

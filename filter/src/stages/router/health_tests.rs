@@ -380,3 +380,35 @@ fn a_targeted_call_without_a_healthy_endpoint_is_a_503() {
     assert_eq!(host.local_reply.as_ref().unwrap().status, 503);
     assert!(host.calls.is_empty());
 }
+
+#[test]
+fn one_deployment_or_one_group_by_query() {
+    let r = router(false);
+    let mut host = get("/model/info?litellm_model_id=b1", &[]);
+    RouterExchange::default().on_request_headers(&r, &mut host, true);
+    assert_eq!(
+        ids_of(host.local_reply.as_ref().unwrap(), "model_name"),
+        ["b"]
+    );
+    let mut host = get("/model/info?litellm_model_id=nope", &[]);
+    RouterExchange::default().on_request_headers(&r, &mut host, true);
+    let reply = host.local_reply.as_ref().unwrap();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "Model id = nope not found on litellm proxy"
+    );
+    let mut host = get("/model_group/info?model_group=a", &[]);
+    RouterExchange::default().on_request_headers(&r, &mut host, true);
+    assert_eq!(
+        ids_of(host.local_reply.as_ref().unwrap(), "model_group"),
+        ["a"]
+    );
+    let mut host = get("/model_group/info?model_group=%zz", &[]);
+    RouterExchange::default().on_request_headers(&r, &mut host, true);
+    assert_eq!(
+        ids_of(host.local_reply.as_ref().unwrap(), "model_group"),
+        ["a", "b"],
+        "an undecodable value selects nothing"
+    );
+}

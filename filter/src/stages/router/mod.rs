@@ -406,12 +406,19 @@ impl RouterExchange {
                 )
             }
             Route::ModelInfo => {
-                return health::info_answer(router, host, &router.model_info_body, "model_name")
+                return health::info_answer(
+                    router,
+                    host,
+                    &path,
+                    &router.model_info_body,
+                    "model_name",
+                )
             }
             Route::ModelGroupInfo => {
                 return health::info_answer(
                     router,
                     host,
+                    &path,
                     &router.model_group_info_body,
                     "model_group",
                 )
