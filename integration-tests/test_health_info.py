@@ -12,11 +12,11 @@ holds a secret of the config.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 import harness
-from conftest import _require_gateway_prerequisites
 from mocks import ANTHROPIC_KEY, OPENAI_KEY, AnthropicMock, OpenAIMock
 
 MASTER = "sk-master-health-0123456789"
@@ -77,6 +77,17 @@ model_list:
     if keys:
         text += "general_settings:\n  master_key: os.environ/TEST_MASTER\n"
     return text
+
+
+def _require_gateway_prerequisites() -> None:
+    """Skip (or, with SWITCHYARD_REQUIRE_GATEWAY=1, fail) without Envoy and the builds,
+    as the ``gateway_factory`` fixture does."""
+    missing = harness.missing_prerequisites()
+    if missing:
+        message = "gateway prerequisites missing: " + "; ".join(missing)
+        if os.environ.get("SWITCHYARD_REQUIRE_GATEWAY") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 ENV = {"TEST_OPENAI_KEY": OPENAI_KEY, "TEST_ANTHROPIC_KEY": ANTHROPIC_KEY, "TEST_MASTER": MASTER}
