@@ -75,6 +75,19 @@ pub const RESPONSE_DURATION_HEADER: &str = "x-litellm-response-duration-ms";
 /// Response header: the gateway's own part of the response duration (the duration
 /// minus the time spent waiting for providers), in milliseconds.
 pub const OVERHEAD_DURATION_HEADER: &str = "x-litellm-overhead-duration-ms";
+/// Written by the keyservice (through ext_authz) when the request presented the
+/// master key, with the value [`KEY_ADMIN_MASTER`]; read by the responder stage,
+/// which answers `/health` only to the proxy admin. A client's own header of this
+/// name is removed by the router stage before the key check.
+pub const KEY_ADMIN_HEADER: &str = "x-switchyard-key-admin";
+/// The value of [`KEY_ADMIN_HEADER`].
+pub const KEY_ADMIN_MASTER: &str = "master";
+/// Written by the filter on its own health probes (`GET /health`: one
+/// `dispatch_http_call` per deployment to the deployment's probe cluster): the
+/// deployment id the upstream stage must translate for. Honoured only on a request
+/// that did not come through the router stage (no route facts); the router stage
+/// removes a client's own header of this name.
+pub const HEALTH_PROBE_HEADER: &str = "x-switchyard-health-probe";
 /// Written by the keyservice on its own check answer: the model after the key's
 /// aliases. Not among [`KEY_HEADERS`], so Envoy never passes it upstream.
 pub const MODEL_HEADER: &str = "x-switchyard-model";
@@ -122,7 +135,7 @@ pub const REDIRECT_CARRIED_HEADERS: [&str; 2] = [ADMISSION_HEADER, CALL_ID_CARRI
 /// responder stage and spend recording: Envoy lets exactly these through
 /// (`allowed_upstream_headers`), and a client can never set them (the router stage
 /// removes them).
-pub const KEY_HEADERS: [&str; 10] = [
+pub const KEY_HEADERS: [&str; 11] = [
     ALIAS_TARGET_HEADER,
     KEY_HASH_HEADER,
     USER_ID_HEADER,
@@ -133,6 +146,7 @@ pub const KEY_HEADERS: [&str; 10] = [
     ADMISSION_HEADER,
     KEY_ALIAS_HEADER,
     TEAM_ALIAS_HEADER,
+    KEY_ADMIN_HEADER,
 ];
 
 #[cfg(test)]
@@ -154,6 +168,7 @@ mod tests {
             CALL_ID_RESPONSE_HEADER,
             RESPONSE_DURATION_HEADER,
             OVERHEAD_DURATION_HEADER,
+            HEALTH_PROBE_HEADER,
         ]
         .into_iter()
         .chain(KEY_HEADERS)

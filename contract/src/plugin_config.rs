@@ -82,6 +82,10 @@ pub struct RouterConfig {
     /// (`litellm_settings.prometheus_metrics_config`, …).
     #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// `/model/info`, `/model_group/info` and `/health`, precomputed by
+    /// `switchyard render` (secrets removed).
+    #[serde(default, skip_serializing_if = "ModelInfoConfig::is_empty")]
+    pub info: ModelInfoConfig,
 }
 
 /// The logging callbacks of the router stage: where each finished request is sent.
@@ -203,6 +207,59 @@ pub fn parse_header_list(raw: &str) -> Result<Vec<(String, String)>, String> {
             Ok((name.to_ascii_lowercase(), value.to_string()))
         })
         .collect()
+}
+
+/// What the router stage answers on LiteLLM's info and health endpoints, built once
+/// at configure time. Every JSON value here is already free of secrets (LiteLLM's
+/// `remove_sensitive_info_from_deployment`, see `switchyard::plan::model_info`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfoConfig {
+    /// `GET /model/info`'s `data`: one object per deployment (`model_name`,
+    /// `litellm_params`, `model_info`), in `model_list` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<Value>,
+    /// `GET /model_group/info`'s `data`: one object per model group (`model_group`,
+    /// `providers`, …), in config order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Value>,
+    /// What `GET /health` checks: one probe per deployment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<HealthProbe>,
+}
+
+impl ModelInfoConfig {
+    /// Nothing configured (an empty `model_list`).
+    pub fn is_empty(&self) -> bool {
+        self.deployments.is_empty() && self.groups.is_empty() && self.probes.is_empty()
+    }
+}
+
+/// One deployment `GET /health` checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbe {
+    /// The deployment's id (`model_info.id`), sent in
+    /// [`crate::headers::HEALTH_PROBE_HEADER`].
+    pub deployment_id: String,
+    /// The Envoy cluster that reaches this deployment alone, through the upstream
+    /// stage; absent for a deployment answered by the gateway itself (a
+    /// `mock_response` deployment), which is healthy without a call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The model group, sent as the probe's `model`.
+    pub model: String,
+    /// Milliseconds the probe may take before the deployment counts as unhealthy
+    /// (LiteLLM's `model_info.health_check_timeout`, else
+    /// `HEALTH_CHECK_TIMEOUT_SECONDS`, else 60 s).
+    pub timeout_ms: u64,
+    /// `model_info.mode`: `embedding` probes `/v1/embeddings`, `completion`
+    /// `/v1/completions`, anything else `/v1/chat/completions` (LiteLLM's
+    /// `ahealth_check` mode handlers).
+    pub mode: String,
+    /// The entry of `healthy_endpoints` / `unhealthy_endpoints` (LiteLLM's
+    /// `_clean_endpoint_data`: the displayed `litellm_params` and `model_id`).
+    pub endpoint: Value,
 }
 
 /// The routes' retry policy as far as per-request fallbacks need it (LiteLLM's
@@ -638,6 +695,7 @@ mod tests {
                 message_logging: true,
             }),
             metrics: Default::default(),
+            info: Default::default(),
         });
         let text = serde_json::to_string(&router).unwrap();
         assert!(text.contains(r#""kind":"langfuse""#), "{text}");

@@ -589,6 +589,7 @@ fn router() -> Router {
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
     })
     .unwrap_or_else(|e| panic!("bench router: {e}"))
 }

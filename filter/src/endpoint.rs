@@ -112,6 +112,12 @@ pub enum Route<'a> {
     Readiness,
     /// `GET /metrics` (LiteLLM's Prometheus endpoint; not under `/v1`).
     Metrics,
+    /// `GET /health`: probes every deployment (proxy admin only).
+    Health,
+    /// `GET /model/info` (and `/v1/model/info`): every deployment, secrets removed.
+    ModelInfo,
+    /// `GET /model_group/info`: every model group.
+    ModelGroupInfo,
     /// LiteLLM's key-management API (`/key/…`, `/user/…`, `/team/…`, `/spend/…`,
     /// `/global/…`), served by the keyservice.
     Admin,
@@ -137,6 +143,9 @@ pub fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
         "/models" => return only(method, "GET", Route::Models),
         "/health/liveliness" | "/health/liveness" => return only(method, "GET", Route::Liveliness),
         "/health/readiness" => return only(method, "GET", Route::Readiness),
+        "/health" => return only(method, "GET", Route::Health),
+        "/model/info" => return only(method, "GET", Route::ModelInfo),
+        "/model_group/info" => return only(method, "GET", Route::ModelGroupInfo),
         _ => {}
     }
 
@@ -240,6 +249,20 @@ mod tests {
         );
         assert_eq!(classify("GET", "/models"), Route::Models);
         assert_eq!(classify("GET", "/v1/models"), Route::Models);
+    }
+
+    #[test]
+    fn health_and_info_paths() {
+        assert_eq!(classify("GET", "/health"), Route::Health);
+        assert_eq!(classify("GET", "/health?model=a"), Route::Health);
+        assert_eq!(classify("GET", "/health/liveliness"), Route::Liveliness);
+        assert_eq!(classify("GET", "/model/info"), Route::ModelInfo);
+        assert_eq!(classify("GET", "/v1/model/info"), Route::ModelInfo);
+        assert_eq!(classify("GET", "/model_group/info"), Route::ModelGroupInfo);
+        assert_eq!(
+            classify("POST", "/health"),
+            Route::MethodNotAllowed { allowed: "GET" }
+        );
     }
 
     #[test]

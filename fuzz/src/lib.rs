@@ -283,6 +283,7 @@ pub fn router_config(defer_answers: bool, max_request_body_bytes: usize) -> Rout
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
     }
 }
 

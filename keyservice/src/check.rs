@@ -88,6 +88,9 @@ pub const H_KEY_MODELS: &str = headers::KEY_MODELS_HEADER;
 /// Upstream header: the key or its team allows clients' own `mock_response`
 /// (the gateway's responder stage then answers it).
 pub const H_CLIENT_MOCK: &str = headers::CLIENT_MOCK_HEADER;
+/// Upstream header: the master key was presented (the responder stage answers
+/// `/health` only then).
+pub const H_KEY_ADMIN: &str = headers::KEY_ADMIN_HEADER;
 /// Request header from the gateway's router stage: the model groups of the
 /// request's own `fallbacks`, comma-separated; each must be allowed like the model.
 pub const H_FALLBACK_GROUPS: &str = headers::FALLBACK_GROUPS_HEADER;
@@ -270,6 +273,9 @@ impl Allowed {
         }
         if let Some(a) = self.team_alias.as_deref().and_then(alias_header_value) {
             h.push((H_TEAM_ALIAS, a));
+        }
+        if self.is_master {
+            h.push((H_KEY_ADMIN, headers::KEY_ADMIN_MASTER.to_string()));
         }
         h
     }
@@ -789,6 +795,7 @@ mod tests {
             client_mock: true,
             key_alias: Some("ka".into()),
             team_alias: Some("ta".into()),
+            is_master: true,
             ..Default::default()
         };
         let written: Vec<&str> = allowed

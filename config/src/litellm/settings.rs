@@ -295,6 +295,14 @@ pub struct GeneralSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub forward_client_headers_to_llm_api: Option<bool>,
+    /// `health_check_details`: `false` shows only `model` (and `model_id`) of each
+    /// `/health` endpoint (LiteLLM's `MINIMAL_DISPLAY_PARAMS`). Default on.
+    #[serde(
+        default,
+        deserialize_with = "litellm_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub health_check_details: Option<bool>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,

@@ -64,6 +64,7 @@ mod credentials;
 mod deployment_id;
 mod huggingface;
 mod keys;
+pub mod model_info;
 mod params;
 mod presets;
 mod pricing;
@@ -235,6 +236,8 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
             callbacks: callbacks.as_ref().map(|c| c.config.clone()),
             // `litellm_settings`' metrics settings; render adds the admin cluster.
             metrics: metrics_config,
+            // `/model/info`, `/model_group/info` and `/health` (below).
+            info: Default::default(),
         },
         deployments: served.deployments,
         routes,
@@ -261,6 +264,15 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         debug_requests: config.litellm_settings.set_verbose == Some(true),
         warnings: cx.warnings,
     };
+    let mock_groups: Vec<String> = plan
+        .router
+        .groups
+        .iter()
+        .filter(|g| g.mock_response.is_some())
+        .map(|g| g.name.clone())
+        .collect();
+    let mock_groups: Vec<&str> = mock_groups.iter().map(String::as_str).collect();
+    plan.router.info = model_info::build(config, &plan.deployments, &mock_groups, &lookup)?;
     // Where a group's deployments disagree on timeouts: which value applies.
     let timeout = plan.timeout_secs.unwrap_or(timeouts::DEFAULT_TIMEOUT_SECS);
     let attempts = |route: &PlannedRoute| routing::total_attempts(route, &plan.routing);

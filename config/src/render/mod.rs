@@ -206,6 +206,19 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             configuration,
         ));
     }
+    // `/health`'s probe clusters: each reaches one deployment alone, through the
+    // upstream stage (its plugin JSON is its group's route cluster's, narrowed to it),
+    // in a VM of its own: Envoy runs a callout's upstream filters inside the
+    // `dispatch_http_call` that sends it, and the SDK of the VM that dispatches
+    // cannot create a stream context then (docs/envoy.md).
+    let mut probe_vm = vm.clone();
+    probe_vm["vm_id"] = json!(PROBE_VM_ID);
+    for route in probe_routes(plan) {
+        let limits = route_limits(&route, plan, timeout);
+        let (cluster, _) =
+            clusters::route_cluster(&route, &limits, plan, &probe_vm, opts, buffer_limit)?;
+        clusters.push(cluster);
+    }
 
     Ok(Rendered {
         bootstrap: bootstrap(opts, buffer_limit, hcm, clusters),
@@ -234,6 +247,29 @@ fn buffer_limit(plan: &Plan) -> usize {
         .max_request_body_bytes
         .saturating_add(BUFFER_HEADROOM_BYTES)
         .max(MIN_RESPONSE_BUFFER_BYTES)
+}
+
+/// The wasm VM of the probe clusters' upstream stage (not the listener's).
+pub const PROBE_VM_ID: &str = "switchyard_probes";
+
+/// One route per deployment, whose cluster reaches that deployment alone: where
+/// `GET /health` sends its probe (`plan::model_info::probe_cluster_name`). A route
+/// cluster cannot serve: its load balancer picks the address, and the upstream
+/// stage cannot move a request to another deployment's.
+fn probe_routes(plan: &Plan) -> Vec<PlannedRoute> {
+    plan.deployments
+        .iter()
+        .enumerate()
+        .map(|(index, dep)| PlannedRoute {
+            route_key: dep.upstream.group.clone(),
+            group: dep.upstream.group.clone(),
+            cluster_name: crate::plan::model_info::probe_cluster_name(dep),
+            priorities: vec![crate::plan::PlannedPriority {
+                group: dep.upstream.group.clone(),
+                members: vec![(index, 1)],
+            }],
+        })
+        .collect()
 }
 
 /// One route's timeouts, for its routes and its cluster alike.

@@ -225,8 +225,13 @@ fn a_group_and_its_fallbacks_share_one_route_cluster() {
     let boot = render_text(
         "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: http://127.0.0.1:1, weight: 1}\n  - model_name: a\n    litellm_params: {model: azure/y, api_base: https://r.openai.azure.com, weight: 3}\n  - model_name: b\n    litellm_params: {model: anthropic/z, api_base: http://10.0.0.1:2}\nrouter_settings:\n  num_retries: 1\n  timeout: 60\n  allowed_fails: 2\n  cooldown_time: 7\n  routing_strategy: least-busy\n  fallbacks: [{a: [b]}]\n",
     );
-    let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
+    let all = boot["static_resources"]["clusters"].as_array().unwrap();
+    // Beside them, one `/health` probe cluster per deployment.
+    let (probes, clusters): (Vec<&Value>, Vec<&Value>) = all
+        .iter()
+        .partition(|c| c["name"].as_str().unwrap().starts_with("health_"));
     assert_eq!(clusters.len(), 2, "one route cluster per group");
+    assert_eq!(probes.len(), 3, "one probe cluster per deployment");
     let a = &clusters[0];
     assert_eq!(a["type"], "STRICT_DNS");
     assert_eq!(a["lb_policy"], "LEAST_REQUEST");

@@ -55,6 +55,7 @@ fn router(defer_answers: bool) -> Router {
         forced_group: None,
         callbacks: None,
         metrics: Default::default(),
+        info: Default::default(),
         retries: Default::default(),
     })
     .unwrap()
@@ -703,6 +704,7 @@ fn router_with_callbacks(message_logging: bool) -> Router {
         spend_reporting: None,
         forced_group: None,
         metrics: Default::default(),
+        info: Default::default(),
         callbacks: Some(CallbacksConfig {
             sinks: vec![
                 sink(CallbackKind::Langfuse, false),

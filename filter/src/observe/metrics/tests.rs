@@ -27,6 +27,7 @@ fn router_config(metrics: MetricsConfig) -> RouterConfig {
         retries: Default::default(),
         callbacks: None,
         metrics,
+        info: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ use crate::endpoint::{classify, Route};
 use crate::error::GatewayError;
 use crate::host::{header_in, Flow, Host};
 use crate::spend::{self, Answered, KeyFacts, SpendLabels, KEY_PROPERTY};
+use crate::stages::router::health;
 use crate::stages::router::{
     decode_reply, parse_fallback_path, reroute, DeferredReply, Router, ALIAS_TARGET_HEADER,
     CLIENT_MOCK_PROPERTY, GROUP_HEADER, LABELS_PROPERTY, MODELS_LIST_MARKER, REPLY_PROPERTY,
@@ -57,9 +58,67 @@ pub struct ResponderExchange {
     alias_target: Option<String>,
     /// A `GET /metrics` answer (the key checked) waiting for Envoy's admin.
     scrape: crate::observe::metrics::scrape::Scrape,
+    /// `/health`: the probes in flight.
+    health: Option<health::HealthRun>,
 }
 
 impl ResponderExchange {
+    /// `GET /health` once the key is checked: probes every deployment when the key
+    /// is the master key (the keyservice says so), else 403. `None` for every other
+    /// request.
+    fn health_request(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+        request_headers: &[(String, String)],
+    ) -> Option<Flow> {
+        let method = header_in(request_headers, ":method").unwrap_or_default();
+        let path = header_in(request_headers, ":path").unwrap_or_default();
+        if classify(method, path) != Route::Health {
+            return None;
+        }
+        let refusal = if header_in(request_headers, health::KEY_ADMIN_HEADER)
+            != Some(health::KEY_ADMIN_MASTER)
+        {
+            Some(health::admin_only_error())
+        } else if router.is_none() {
+            Some(GatewayError::internal(
+                "/health needs the router stage in this Envoy's wasm VM",
+            ))
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            host.send_local_reply(
+                err.status,
+                &[("content-type", "application/json")],
+                &err.to_body(),
+            );
+            return Some(Flow::Pause);
+        }
+        if let Some(router) = router {
+            self.health = health::start_health(router.info(), path, host);
+        }
+        Some(Flow::Pause)
+    }
+
+    /// A callout of this request answered: a `/health` probe, or Envoy's admin stats
+    /// for `/metrics`.
+    pub fn on_http_call_response(
+        &mut self,
+        router: Option<&Router>,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        let Some(router) = router else { return };
+        if let Some(run) = self.health.take() {
+            self.health = health::health_answer(run, router.info(), host, token, answer);
+            return;
+        }
+        router.on_scrape_answer(&mut self.scrape, host, token, answer);
+    }
+
     /// The downstream request is over (Envoy logs it), however it ended: frees its
     /// parallel-request slot ([`spend::lease_at_end`]), once per request — not when
     /// it ended by an internal redirect, whose replay goes on with the admission.
@@ -119,6 +178,9 @@ impl ResponderExchange {
                 return router.scrape_metrics(&mut self.scrape, host);
             }
         }
+        if let Some(flow) = self.health_request(router, host, &request_headers) {
+            return flow;
+        }
         if let Some(target) = header_in(&request_headers, ALIAS_TARGET_HEADER) {
             // One of the key's aliases applied: the key was checked for `target`, so
             // the request goes there (routed again from its body, see `reroute`).
@@ -129,20 +191,6 @@ impl ResponderExchange {
             }
         }
         send_deferred(host, &request_headers, &facts)
-    }
-
-    /// The answer to a callout this request made (Envoy's admin stats for
-    /// `/metrics`).
-    pub fn on_http_call_response(
-        &mut self,
-        router: Option<&Router>,
-        host: &mut dyn Host,
-        token: u32,
-        answer: &crate::host::CallAnswer,
-    ) {
-        if let Some(router) = router {
-            router.on_scrape_answer(&mut self.scrape, host, token, answer);
-        }
     }
 
     /// Request body: route a key alias's request to its target (the whole body is
@@ -233,9 +281,14 @@ fn send_deferred(
         }
     }
     let call = crate::observe::call::answer_headers(host);
+    if let Some((_, field)) = headers.iter().find(|(k, _)| k == health::NARROW_MARKER) {
+        if let Some(allowed) = header_in(request_headers, KEY_MODELS_HEADER) {
+            body = health::narrow_data(&body, field, allowed);
+        }
+    }
     let headers: Vec<(&str, &str)> = headers
         .iter()
-        .filter(|(k, _)| k != MODELS_LIST_MARKER)
+        .filter(|(k, _)| k != MODELS_LIST_MARKER && k != health::NARROW_MARKER)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(call.iter().map(|(k, v)| (*k, v.as_str())))
         .collect();
@@ -329,6 +382,7 @@ mod tests {
             callbacks: None,
             retries: Default::default(),
             metrics: Default::default(),
+            info: Default::default(),
         })
         .unwrap()
     }

@@ -95,6 +95,7 @@ fn gateway_errors_take_anthropics_shape() {
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
         groups: vec![crate::plugin_config::GroupConfig {
             name: "a".into(),
             route_key: "a".into(),

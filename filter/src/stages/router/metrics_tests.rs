@@ -26,6 +26,7 @@ fn router(defer_answers: bool, require_auth: bool, admin: bool) -> Router {
         forced_group: None,
         retries: Default::default(),
         callbacks: None,
+        info: Default::default(),
         metrics: MetricsConfig {
             require_auth,
             admin_cluster: admin.then(|| ADMIN.to_string()),

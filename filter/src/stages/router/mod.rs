@@ -32,7 +32,7 @@ pub use switchyard_contract::headers::{
 /// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] and
 /// [`crate::observe::call::CALL_ID_CARRIER_HEADER`] are read on an error fallback's
 /// replay, which the redirect gave them, before they are removed.)
-pub const INTERNAL_HEADERS: [&str; 18] = [
+pub const INTERNAL_HEADERS: [&str; 20] = [
     GROUP_HEADER,
     REQUESTED_MODEL_HEADER,
     ALIAS_TARGET_HEADER,
@@ -53,6 +53,8 @@ pub const INTERNAL_HEADERS: [&str; 18] = [
     crate::spend::ADMISSION_HEADER,
     // Set by the upstream stage on an error fallback's redirect, for the replay.
     crate::observe::call::CALL_ID_CARRIER_HEADER,
+    switchyard_contract::headers::KEY_ADMIN_HEADER,
+    switchyard_contract::headers::HEALTH_PROBE_HEADER,
 ];
 /// The filter-state property carrying [`RouteFacts`] to the upstream stage.
 ///
@@ -152,6 +154,10 @@ pub struct Router {
     metrics_after_key_check: bool,
     /// The Envoy cluster of Envoy's admin, whose stats `/metrics` appends.
     admin_cluster: Option<String>,
+    /// `/health`'s probes and the canned `/model/info` and `/model_group/info`.
+    info: crate::plugin_config::ModelInfoConfig,
+    model_info_body: Vec<u8>,
+    model_group_info_body: Vec<u8>,
 }
 
 impl Router {
@@ -232,7 +238,11 @@ impl Router {
             observers: crate::observe::Observers::from_config(config),
             metrics_after_key_check: config.defer_answers && config.metrics.require_auth,
             admin_cluster: config.metrics.admin_cluster.clone(),
+            info: config.info.clone(),
+            model_info_body: Vec::new(),
+            model_group_info_body: Vec::new(),
         };
+        (router.model_info_body, router.model_group_info_body) = health::info_bodies(&config.info)?;
         if let Some(name) = &config.forced_group {
             router.forced = Some(
                 router
@@ -316,6 +326,11 @@ impl Router {
     pub fn models_body(&self) -> &[u8] {
         &self.models_body
     }
+
+    /// What `/health` probes, and the info answers' sources.
+    pub fn info(&self) -> &crate::plugin_config::ModelInfoConfig {
+        &self.info
+    }
 }
 
 /// Where one request is in the router stage.
@@ -333,6 +348,8 @@ pub struct RouterExchange {
     call: CallFacts,
     /// A `GET /metrics` answer waiting for Envoy's admin.
     scrape: crate::observe::metrics::scrape::Scrape,
+    /// `/health` (keys off): the probes in flight.
+    health: Option<health::HealthRun>,
 }
 
 /// Routes a request again, to `model`: the responder stage's answer to a key's
@@ -447,6 +464,31 @@ impl RouterExchange {
             // responder stage once ext_authz checked the key.
             Route::Metrics if router.metrics_after_key_check => return Flow::Continue,
             Route::Metrics => return router.scrape_metrics(&mut self.scrape, host),
+            Route::ModelInfo => {
+                return health::info_answer(
+                    router,
+                    host,
+                    &path,
+                    &router.model_info_body,
+                    "model_name",
+                )
+            }
+            Route::ModelGroupInfo => {
+                return health::info_answer(
+                    router,
+                    host,
+                    &path,
+                    &router.model_group_info_body,
+                    "model_group",
+                )
+            }
+            // With keys, the responder stage probes, once the key is known to be
+            // the master key.
+            Route::Health if router.defer_answers => return Flow::Continue,
+            Route::Health => {
+                self.health = health::start_health(&router.info, &path, host);
+                return Flow::Pause;
+            }
             // Health answers never wait for a key (LiteLLM's are unauthenticated).
             Route::Liveliness => reply_json(host, 200, b"\"I'm alive!\""),
             // With virtual keys the keyservice answers: it knows whether its database
@@ -512,18 +554,6 @@ impl RouterExchange {
             }
         }
         Flow::Pause
-    }
-
-    /// The answer to a callout this request made (Envoy's admin stats for
-    /// `/metrics`).
-    pub fn on_http_call_response(
-        &mut self,
-        router: &Router,
-        host: &mut dyn Host,
-        token: u32,
-        answer: &crate::host::CallAnswer,
-    ) {
-        router.on_scrape_answer(&mut self.scrape, host, token, answer);
     }
 
     /// Request body: wait for all of it, then route.
@@ -778,6 +808,22 @@ impl RouterExchange {
 }
 
 impl RouterExchange {
+    /// A callout of this request answered: a `/health` probe (keys off), or Envoy's
+    /// admin stats for `/metrics`.
+    pub fn on_http_call_response(
+        &mut self,
+        router: &Router,
+        host: &mut dyn Host,
+        token: u32,
+        answer: &crate::host::CallAnswer,
+    ) {
+        if let Some(run) = self.health.take() {
+            self.health = health::health_answer(run, &router.info, host, token, answer);
+            return;
+        }
+        router.on_scrape_answer(&mut self.scrape, host, token, answer);
+    }
+
     /// A mock group's answer to an Anthropic-format client: the OpenAI mock answer
     /// through the same translation real answers take (`crate::client::anthropic`).
     fn mock_messages(
@@ -900,6 +946,8 @@ fn set_envoy_controls(
     Ok(request_fallbacks)
 }
 
+// LiteLLM's `/health`, `/model/info` and `/model_group/info`.
+pub mod health;
 // What the stage hands on to the upstream stage (filter state, fallback paths).
 mod facts;
 pub use facts::*;

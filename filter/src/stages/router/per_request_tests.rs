@@ -42,6 +42,7 @@ fn router(defer_answers: bool) -> Router {
         callbacks: None,
         retries: GroupRetries::default(),
         metrics: Default::default(),
+        info: Default::default(),
     })
     .unwrap()
 }

@@ -23,6 +23,7 @@ pub(super) fn router() -> Router {
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
         groups: vec![
             group("gpt-4o"),
             group("openai/*"),
@@ -140,6 +141,7 @@ fn a_forced_group_serves_every_model() {
         error_fallbacks: Default::default(),
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
     };
     let r = Router::new(&config("ollama/llama3")).unwrap();
     for model in [
@@ -177,6 +179,7 @@ fn unknown_alias_target_is_a_config_error() {
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
         groups: vec![group("a")],
         aliases: [("x".to_string(), "nope".to_string())].into(),
         hidden_aliases: Default::default(),
@@ -562,6 +565,7 @@ fn bad_inputs_get_openai_errors() {
         callbacks: None,
         retries: Default::default(),
         metrics: Default::default(),
+        info: Default::default(),
         groups: vec![group("a")],
         aliases: Default::default(),
         hidden_aliases: Default::default(),

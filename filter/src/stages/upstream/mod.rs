@@ -40,6 +40,8 @@ use crate::stages::router::{RouteFacts, FALLBACK_PATH_PREFIX, ROUTE_PROPERTY};
 
 // A request answered by calls of the stage's own (Bedrock Titan list embeddings).
 mod fanout;
+// `/health`'s probes: the deployment they pin.
+mod probe;
 
 /// The Envoy attribute holding the picked endpoint's deployment id.
 const HOST_DEPLOYMENT_PROPERTY: [&str; 5] = [
@@ -135,8 +137,11 @@ impl Upstream {
     }
 
     /// The deployment of the endpoint Envoy picked: the only one, or the one its
-    /// metadata names.
-    fn pick(&self, host: &dyn Host) -> Result<usize, GatewayError> {
+    /// metadata names; for a health probe, the one it names (`probe::pin`).
+    fn pick(&self, host: &dyn Host, probe: Option<&str>) -> Result<usize, GatewayError> {
+        if let Some(id) = probe {
+            return probe::pin(self, host, id);
+        }
         if self.deployments.len() == 1 {
             return Ok(0);
         }
@@ -353,6 +358,13 @@ impl UpstreamExchange {
         // reach this attempt's provider are removed (the map is shared by retries,
         // so an earlier attempt's credentials are among them).
         let headers = host.request_headers();
+        // A health probe of the filter's own: no route facts (it never passed the
+        // router stage, which strips a client's probe header anyway).
+        let probe = probe::probe_of(self.facts.is_none(), &headers, &up.group);
+        if let Some((_, facts)) = &probe {
+            self.facts = Some(facts.clone());
+            self.key = None;
+        }
         self.request_id = header_in(&headers, "x-request-id")
             .unwrap_or_default()
             .to_string();
@@ -382,7 +394,7 @@ impl UpstreamExchange {
             reply_error(host, &err, self.api);
             return Flow::Pause;
         }
-        self.deployment = match up.pick(host) {
+        self.deployment = match up.pick(host, probe.as_ref().map(|(id, _)| id.as_str())) {
             Ok(i) => i,
             Err(err) => {
                 reply_error(host, &err, self.api);
