@@ -9,9 +9,9 @@ a key; keys off: 200); the text parses strictly as Prometheus text format 0.0.4 
 own checker, then `prometheus_client.parser`); Envoy's `envoy_*` stats are there and
 the filter's internal `switchyard_series_*` stats are not; no key appears in it.
 
-The exact counts of a known sequence of requests (and the PromQL query over them)
-need the per-request record assembly (issue 14, branch p14-record): those tests are
-skipped until it is merged (see ``AFTER_RECORD_ASSEMBLY``).
+A known sequence of requests (success, provider error, stream, fallback, two virtual
+keys, two Envoy workers) gives exact counter and token values on `/metrics`, and the
+same through a real Prometheus's PromQL.
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ MASTER = "sk-master-metrics-0123456789"
 #: Every plaintext key this module made: none may appear in /metrics.
 SECRETS: list[str] = [MASTER]
 
-#: The reason the exact-count tests wait: the router stage does not yet hand each
-#: finished request to `Observers::finish` on main (issue 14, branch p14-record).
-AFTER_RECORD_ASSEMBLY = (
-    "needs the per-request RequestRecord assembly (router on_log -> Observers::finish, "
-    "branch p14-record); remove this skip once it is merged"
-)
 
 #: Families every scrape lists (HELP and TYPE, even before any request), as exposed.
 FAMILIES = [
@@ -318,7 +312,6 @@ def sequence(mock, tmp_path_factory):
         yield k, alice, bob
 
 
-@pytest.mark.skip(reason=AFTER_RECORD_ASSEMBLY)
 def test_a_known_sequence_gives_exact_counts_across_two_workers(sequence):
     k, _, _ = sequence
     # The counts are final once every request was logged: poll for them.
@@ -397,7 +390,6 @@ def test_a_real_prometheus_scrapes_the_gateway_with_a_key(keyed, tmp_path):
         assert internal == [], internal
 
 
-@pytest.mark.skip(reason=AFTER_RECORD_ASSEMBLY)
 def test_promql_over_a_known_sequence(sequence, tmp_path):
     k, alice, _ = sequence
     with prometheus(tmp_path, k.gw, alice) as query:
