@@ -16,6 +16,7 @@ same through a real Prometheus's PromQL.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -308,7 +309,7 @@ def sequence(mock, tmp_path_factory):
             assert chat(gw, "gpt-a", alice) == 200
             mock.clear_faults()
         finally:
-            mock.usage = None
+            mock.usage = {}
         yield k, alice, bob
 
 
@@ -398,3 +399,72 @@ def test_promql_over_a_known_sequence(sequence, tmp_path):
         assert total and float(total[0]["value"][1]) == 6, total
         tokens = query('sum(litellm_total_tokens_metric_total{api_key_alias="alice"})')
         assert tokens and float(tokens[0]["value"][1]) == 60, tokens
+
+
+# --- the Grafana dashboard kept in docs/ ------------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana-dashboard.json"
+#: A metric name in a PromQL expression (ours and Envoy's).
+METRIC_TOKEN = re.compile(r"\b((?:litellm|envoy)_[a-z0-9_]+)\b")
+#: The label names a `by (...)` groups on.
+BY_CLAUSE = re.compile(r"\bby\s*\(([^)]*)\)")
+
+
+def dashboard_queries() -> list[str]:
+    board = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    assert exprs, "the dashboard has no queries"
+    return exprs
+
+
+def test_the_grafana_dashboard_queries_what_the_gateway_exports(keyed):
+    """Every metric a panel of docs/grafana-dashboard.json queries is one the gateway
+    serves at /metrics (ours, declared with the type its suffix needs — `_total` for
+    a counter, `_bucket`/`_sum`/`_count` for a histogram — or Envoy's own), and every
+    label a panel groups by is one that metric's samples carry."""
+    gw = keyed.gw
+    # gpt-b: the module's other tests leave gpt-a failing (the mock's fault setting).
+    status, _, answer = harness.request_json(
+        "POST", gw.url("/v1/chat/completions"),
+        {"model": "gpt-b", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {MASTER}"})
+    assert status == 200, answer
+    assert chat(gw, "gpt-b", MASTER, stream=True) == 200
+    text = poll(lambda: scrape(gw, MASTER)[2],
+                lambda t: 'litellm_proxy_total_requests_metric_total{' in t, timeout=10)
+    declared = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    sample_labels: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ", line)
+        if m and not line.startswith("#"):
+            names = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(2) or ""))
+            sample_labels.setdefault(m.group(1), set()).update(names)
+
+    def family_of(token: str) -> str | None:
+        # A counter's TYPE line names its `_total` form (prometheus_client's text
+        # format 0.0.4, as LiteLLM's /metrics); a gauge and Envoy's stats their name.
+        kind = declared.get(token)
+        if kind == "counter":
+            return token if token.endswith("_total") or token.startswith("envoy_") else None
+        if kind == "gauge":
+            return token
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = token[: -len(suffix)]
+            if token.endswith(suffix) and declared.get(base) == "histogram":
+                return base
+        return None
+
+    checked = 0
+    for expr in dashboard_queries():
+        tokens = METRIC_TOKEN.findall(BY_CLAUSE.sub("", expr))
+        assert tokens, f"a panel queries no metric: {expr}"
+        for token in tokens:
+            assert family_of(token), f"{token} (in {expr!r}) is not exported as its suffix says"
+            checked += 1
+        grouped = {label.strip() for clause in BY_CLAUSE.findall(expr)
+                   for label in clause.split(",") if label.strip() and label.strip() != "le"}
+        seen = set().union(*(sample_labels.get(t, set()) for t in tokens))
+        if seen:  # a family with samples: its labels are known
+            missing = grouped - seen
+            assert not missing, f"{expr!r} groups by {missing}, which {tokens} do not carry"
+    assert checked >= 20, checked
