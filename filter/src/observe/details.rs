@@ -168,6 +168,15 @@ impl RequestDetails {
         output.push_str(cut(text, room));
     }
 
+    /// The model parameters the request set, as a JSON object (what the callbacks
+    /// report as `modelParameters` / `model_parameters`).
+    pub fn parameters_object(&self) -> serde_json::Map<String, Value> {
+        self.model_parameters
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    }
+
     /// A model parameter, when the request set it.
     pub fn parameter(&self, name: &str) -> Option<&Value> {
         self.model_parameters

@@ -39,14 +39,7 @@ pub fn payload(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
         "team_id": opt(&record.key.team),
         "team_alias": opt(&record.key.team_alias),
     });
-    let parameters: Map<String, Value> = details
-        .map(|d| {
-            d.model_parameters
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let parameters: Map<String, Value> = details.map(|d| d.parameters_object()).unwrap_or_default();
     let content = details.filter(|_| message_logging);
     let response = content
         .filter(|_| !failed)

@@ -126,14 +126,7 @@ pub fn events(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
         .and_then(|a| a.usage.as_ref())
         .map_or(0, |u| u.cache_creation_tokens);
     let input_tokens = prompt.saturating_sub(cache_read);
-    let parameters: Map<String, Value> = details
-        .map(|d| {
-            d.model_parameters
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let parameters: Map<String, Value> = details.map(|d| d.parameters_object()).unwrap_or_default();
     let mut generation = Map::new();
     generation.insert("id".into(), json!(record.call_id));
     generation.insert("traceId".into(), json!(trace_id));
