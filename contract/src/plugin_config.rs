@@ -22,6 +22,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::metrics::MetricsConfig;
 use crate::providers::ProviderKind;
 
+/// The wasm VM id of the health-probe clusters' upstream stage (`GET /health`), which
+/// `switchyard render` gives them and the filter reads (`plugin_vm_id`): a VM of its
+/// own, apart from the listener's, which fetches what its probes need (a Google
+/// token) only when a probe waits for it.
+pub const PROBE_VM_ID: &str = "switchyard_probes";
+
 /// The `configuration` of one filter instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]

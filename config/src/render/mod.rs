@@ -250,7 +250,7 @@ fn buffer_limit(plan: &Plan) -> usize {
 }
 
 /// The wasm VM of the probe clusters' upstream stage (not the listener's).
-pub const PROBE_VM_ID: &str = "switchyard_probes";
+pub use switchyard_contract::plugin_config::PROBE_VM_ID;
 
 /// One route per deployment, whose cluster reaches that deployment alone: where
 /// `GET /health` sends its probe (`plan::model_info::probe_cluster_name`). A route

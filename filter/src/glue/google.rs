@@ -109,14 +109,19 @@ pub struct TokenKeeper {
     accounts: Vec<Arc<GoogleAuth>>,
     /// Callout token → index into `accounts`.
     in_flight: HashMap<u32, usize>,
+    /// Fetch a missing token before any request needs it (the serving VM, so that the
+    /// first request does not wait); else only once a request waits (the health-probe
+    /// VM, whose probes are rare: no token fetched at every start for nothing).
+    eager: bool,
 }
 
 impl TokenKeeper {
-    /// Keeps the tokens of `accounts`.
-    pub fn new(accounts: Vec<Arc<GoogleAuth>>) -> TokenKeeper {
+    /// Keeps the tokens of `accounts`, fetching ahead of need when `eager`.
+    pub fn new(accounts: Vec<Arc<GoogleAuth>>, eager: bool) -> TokenKeeper {
         TokenKeeper {
             accounts,
             in_flight: HashMap::new(),
+            eager,
         }
     }
 
@@ -124,6 +129,7 @@ impl TokenKeeper {
     /// Returns the tick period the keeper wants next (milliseconds).
     pub fn on_tick(&mut self) -> u32 {
         let now = now_secs();
+        let waiting = WAITERS.with(|w| !w.borrow().is_empty());
         for i in 0..self.accounts.len() {
             let Some(auth) = self.accounts.get(i).cloned() else {
                 continue;
@@ -139,7 +145,7 @@ impl TokenKeeper {
                 }
             };
             let record = TokenRecord::decode(raw.as_deref());
-            if record.needs_fetch(now) {
+            if record.needs_fetch(now) && (self.eager || waiting) {
                 let claimed = record.claimed(now);
                 // Only the worker whose write lands fetches.
                 if abi::set_shared_data(&auth.key, &claimed.encode(), cas).is_ok() {
@@ -149,8 +155,7 @@ impl TokenKeeper {
             }
             release(&auth.key, &record.state(now));
         }
-        let waiting = WAITERS.with(|w| !w.borrow().is_empty());
-        if waiting {
+        if WAITERS.with(|w| !w.borrow().is_empty()) {
             FAST_TICK_MS
         } else {
             SLOW_TICK_MS

@@ -426,7 +426,12 @@ impl RootContext for SwitchyardRoot {
                         if !self.set_tick(google::SLOW_TICK_MS) {
                             return false;
                         }
-                        self.tokens = Some(google::TokenKeeper::new(accounts));
+                        // The health-probe VM fetches a token only for a probe.
+                        let probe_vm = matches!(
+                            abi::get_property(&["plugin_vm_id"]),
+                            Ok(Some(id)) if id == crate::plugin_config::PROBE_VM_ID.as_bytes()
+                        );
+                        self.tokens = Some(google::TokenKeeper::new(accounts, !probe_vm));
                     }
                     if u.watches_streams() && deadlines::take_ownership() {
                         self.keeps_deadlines = true;
