@@ -422,6 +422,11 @@ impl LitellmSettings {
                 groups.push(group);
             }
         }
+        // Metrics LiteLLM defines that Switchyard does not export are left out (and
+        // warned by `validate`); a group left with none exports nothing.
+        for group in &mut groups {
+            group.metrics.retain(|m| !Self::litellm_only_metric(m));
+        }
         let config = MetricsConfig {
             groups,
             require_auth: self.require_auth_for_metrics_endpoint.unwrap_or(true),
@@ -434,6 +439,37 @@ impl LitellmSettings {
         Ok(config)
     }
 
+    /// A metric LiteLLM defines that Switchyard does not export (yet).
+    fn litellm_only_metric(name: &str) -> bool {
+        switchyard_contract::metrics::LITELLM_DEFINED_METRICS.contains(&name)
+            && !switchyard_contract::metrics::FAMILIES
+                .iter()
+                .any(|f| f.name == name)
+    }
+
+    /// The metrics `prometheus_metrics_config` names that LiteLLM defines and
+    /// Switchyard does not export, with where each is named.
+    fn unexported_metrics(&self) -> Vec<(String, String)> {
+        let Some(Value::Sequence(items)) = &self.prometheus_metrics_config else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(Value::Sequence(metrics)) = item.get("metrics") else {
+                continue;
+            };
+            for m in metrics.iter().filter_map(Value::as_str) {
+                if Self::litellm_only_metric(m) {
+                    out.push((
+                        format!("prometheus_metrics_config[{i}].metrics"),
+                        m.to_string(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     pub(super) fn validate(
         &self,
         file: &str,
@@ -441,6 +477,12 @@ impl LitellmSettings {
     ) -> Result<(), ConfigError> {
         let p = "litellm_settings";
         self.metrics_config(file)?;
+        for (at, metric) in self.unexported_metrics() {
+            warnings.push(Warning::new(
+                format!("{p}.{at}"),
+                format!("{metric} is a LiteLLM metric Switchyard does not export yet; left out"),
+            ));
+        }
         if let Some(t) = self.request_timeout {
             if !(t.is_finite() && t > 0.0) {
                 return Err(ConfigError::at(
@@ -807,6 +849,29 @@ mod metrics_settings_tests {
         parse_str(&text, "config.yaml", &|_| None)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_litellm_metric_switchyard_does_not_export_is_warned_and_left_out() {
+        // LiteLLM's own documentation config names a budget gauge: it must keep working.
+        let text = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_team_budget_metric, litellm_spend_metric]\n      include_labels: [team]\n";
+        let (config, warnings) = parse_str(text, "config.yaml", &|_| None).unwrap();
+        let metrics = config
+            .litellm_settings
+            .metrics_config("config.yaml")
+            .unwrap();
+        assert_eq!(metrics.groups[0].metrics, ["litellm_spend_metric"]);
+        assert!(
+            warnings.iter().any(|w| {
+                let w = w.to_string();
+                w.contains("prometheus_metrics_config[0].metrics")
+                    && w.contains("litellm_remaining_team_budget_metric")
+            }),
+            "{warnings:?}"
+        );
+        // A name LiteLLM does not know either is still an error, as in LiteLLM.
+        let e = error_of("  prometheus_metrics_config:\n    - group: g\n      metrics: [litellm_made_up_metric]\n");
+        assert!(e.contains("litellm_made_up_metric"), "{e}");
     }
 
     #[test]
