@@ -780,6 +780,12 @@ router_settings:
     status, headers, body = chat(gw, "lonely", "first")
     assert_openai_error(status, headers, body, {500})
     assert openai_mock.request_count == 1
+    # Envoy ejects on its main thread after the worker reports the failure: wait until
+    # the ejection is in place (its own counter), as a second client would find it.
+    harness.wait_for(
+        lambda: gw.stats("cluster.route_0_lonely.outlier_detection.ejections_active").get(
+            "cluster.route_0_lonely.outlier_detection.ejections_active") == 1,
+        timeout=5, what="Envoy's ejection of the failed deployment")
     status, headers, body = chat(gw, "lonely", "second")
     err = assert_openai_error(status, headers, body, {429, 503})
     assert re.search(r"available|cool", err["message"], re.I), err

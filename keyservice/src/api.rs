@@ -119,9 +119,36 @@ pub fn router(service: Arc<KeyService>) -> Router {
         .route("/health/liveness", get(alive))
         .route("/health/readiness", get(readiness))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(read_whole_body))
         .with_state(service)
+}
+
+/// The largest request body the keyservice reads (a spend-report batch is the largest
+/// there is).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Reads every request's body before any route answers. An answer given while part of
+/// the body is still unread (an unknown route, a refused admin call) makes hyper close
+/// the connection after it; Envoy, which pools connections to the keyservice, can send
+/// the next request on that connection before it sees the close, and that request fails
+/// with a 502 ("reset before headers … connection termination") — an unrelated client's
+/// request, seen under load. With the body read first, the connection stays usable.
+async fn read_whole_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::new(
+            413,
+            "invalid_request_error",
+            format!("Request body larger than {MAX_BODY_BYTES} bytes, or cut short."),
+        )
+        .into_response(),
+    }
 }
 
 async fn log_request(req: Request, next: Next) -> Response {

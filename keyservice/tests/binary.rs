@@ -279,3 +279,68 @@ fn refuses_an_unknown_database_url() {
         "the password must not be printed: {err}"
     );
 }
+
+/// Writes one HTTP/1.1 request on `stream` and reads its answer (status line and
+/// body, by Content-Length); `None` when the server closed the connection instead.
+fn exchange(stream: &mut std::net::TcpStream, request: &[u8]) -> Option<u16> {
+    use std::io::Write;
+    stream.write_all(request).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line).ok()? == 0 {
+        return None;
+    }
+    let status = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(status)
+}
+
+/// An answer given before the request's body was read (an unknown route, a refused
+/// admin call) must not close the connection under Envoy: Envoy reuses it for the
+/// next request, and a close racing that reuse is a 502 to an unrelated client
+/// ("reset before headers. reset reason: connection termination", seen under load).
+/// The keyservice reads every body first, so the same connection answers again.
+#[test]
+fn an_early_answer_keeps_the_connection_open_for_the_next_request() {
+    let dir = TempDir::new();
+    let p = start(&dir, &[], Some(MASTER));
+    let body = "x".repeat(256 * 1024);
+    let mut stream = std::net::TcpStream::connect(p.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for (path, auth, expected) in [
+        ("/no/such/route", "", 404u16),
+        ("/key/../spend/record", "", 404),
+        ("/key/generate", "authorization: Bearer sk-wrong\r\n", 401),
+    ] {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: ks\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let status = exchange(&mut stream, request.as_bytes());
+        assert_eq!(status, Some(expected), "POST {path}");
+        let again = exchange(
+            &mut stream,
+            b"GET /health/liveliness HTTP/1.1\r\nhost: ks\r\n\r\n",
+        );
+        assert_eq!(
+            again,
+            Some(200),
+            "after POST {path} answered {expected}, the connection no longer answers"
+        );
+    }
+    stop(p);
+}
