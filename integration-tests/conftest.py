@@ -142,9 +142,27 @@ _STACKS: dict[str, conformance.ProviderStack] = {}
 _LAST_STACK_USER: list[pytest.Item] = []
 
 
+#: Modules whose tests share no module- or session-scoped fixture and are many and
+#: slow: under pytest-xdist their tests are spread over this many groups.
+_SPREAD_MODULES = {"test_journey_docs.py": 4}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     users = [item for item in items if "provider_stacks" in getattr(item, "fixturenames", ())]
     _LAST_STACK_USER[:] = users[-1:]
+    # scripts/test runs this tier with pytest-xdist (`-n auto --dist loadgroup`): one
+    # group per module, so a module's gateways (module-scoped fixtures) start once, on
+    # one worker; a long module of independent tests is split so it is not the tail.
+    counters: dict[str, int] = {}
+    for item in items:
+        module = item.path.name
+        group = str(item.path)
+        spread = _SPREAD_MODULES.get(module)
+        if spread:
+            index = counters.get(group, 0)
+            counters[group] = index + 1
+            group = f"{group}#{index % spread}"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _stop_stacks() -> None:
