@@ -1,8 +1,8 @@
 //! A wasm micro-benchmark of the logging callbacks' per-request work in the filter
 //! (everything but the hostcalls): the router stage's second parse of the request body
 //! into [`RequestDetails`] (message logging on), the `langfuse` and `otel` encodings
-//! of the request's record, and the queue's share (push, due, batch, ack, in batches
-//! of `EVENTS_PER_BATCH`). `bench/bench.py`'s `sy-cb-ok` target is the same request
+//! of the request's record, and the queue's share (push, take_batch, ack_all, in
+//! batches of `EVENTS_PER_BATCH`). `bench/bench.py`'s `sy-cb-ok` target is the same request
 //! in Envoy.
 //!
 //! Runs one part or all of it N times (`details`, `langfuse`, `otel`, `queue`, `all`),
@@ -14,9 +14,9 @@
 //! ```
 use switchyard_contract::plugin_config::CallbackKind;
 use switchyard_filter::cost::Usage;
-use switchyard_filter::observe::callbacks::{encode, envelope, EVENTS_PER_BATCH};
+use switchyard_filter::observe::callbacks::{encode, envelope, EVENTS_PER_BATCH, MAX_BATCH_BYTES};
 use switchyard_filter::observe::{AttemptRecord, KeyLabels, RequestDetails, RequestRecord};
-use switchyard_filter::outbox::{batch, Outbox};
+use switchyard_filter::outbox::Outbox;
 
 /// bench/payloads.py's `chat_request("bench-openai")`, as the client sends it.
 const BODY: &[u8] = br#"{"model": "bench-openai", "messages": [{"role": "system", "content": "You are a concise assistant."}, {"role": "user", "content": "In one sentence: why run an LLM gateway inside Envoy?"}], "max_tokens": 64, "temperature": 0.2}"#;
@@ -87,14 +87,13 @@ fn main() {
                 }
             }
         }
-        if part == "queue" || part == "all" {
-            if (i + 1) % EVENTS_PER_BATCH == 0 {
-                for (q, kind) in queues.iter_mut().zip(kinds) {
-                    let (open, close) = envelope(kind);
-                    let (ids, body) = batch(q.due(i as u64, EVENTS_PER_BATCH), open, close);
-                    total += body.len();
-                    ids.iter().for_each(|id| q.ack(*id));
-                }
+        if (part == "queue" || part == "all") && (i + 1) % EVENTS_PER_BATCH == 0 {
+            for (q, kind) in queues.iter_mut().zip(kinds) {
+                let (open, close) = envelope(kind);
+                let (ids, body) =
+                    q.take_batch(i as u64, EVENTS_PER_BATCH, MAX_BATCH_BYTES, open, close);
+                total += body.len();
+                q.ack_all(&ids);
             }
         }
     }
