@@ -6,8 +6,9 @@ Targets (each a wrk load against one URL and body):
   (b) envoy         plain Envoy: Switchyard's own rendered listener and cluster with the
                     filters taken out — the ceiling
   (c) sy-openai     Switchyard, OpenAI-compatible passthrough
-      sy-cb-dead, sy-cb-slow: the same with `langfuse` and `otel` callbacks whose
-                    collector is dead (connections refused) or never answers
+      sy-cb-ok, sy-cb-dead, sy-cb-slow: the same with `langfuse` and `otel` callbacks
+                    whose collector is healthy and fast (bench/collector.py, which
+                    counts what arrives), dead (connections refused) or never answers
   (d) sy-anthropic  Switchyard translating to Anthropic Messages
   (e) sy-keys       Switchyard with virtual keys on (ext_authz to the keyservice, spend
                     reports), OpenAI-compatible passthrough
@@ -68,9 +69,17 @@ CPU_COLUMNS = {"envoy": "plain Envoy", "wasm-pass": "Envoy + no-op wasm",
                "wasm-buffer": "Envoy + buffering no-op", "wasm-calls:50": "Envoy + no-op, 50 lookups",
                "sy": "switchyard Envoy",
                "sy-b": "switchyard Envoy (B)", "sy-keys": "switchyard Envoy (keys)",
+               "sy-cb-ok": "switchyard Envoy (callbacks, ok)",
                "sy-cb-dead": "switchyard Envoy (callbacks, dead)",
                "sy-cb-slow": "switchyard Envoy (callbacks, slow)",
-               "keyservice": "keyservice", "litellm": "LiteLLM", "mock": "nginx"}
+               "sy-cb-ok-b": "switchyard Envoy (callbacks, ok, B)",
+               "sy-cb-dead-b": "switchyard Envoy (callbacks, dead, B)",
+               "sy-cb-slow-b": "switchyard Envoy (callbacks, slow, B)",
+               "keyservice": "keyservice", "litellm": "LiteLLM", "mock": "nginx",
+               "collector": "collector"}
+
+#: The callback targets, compared with each other and with `sy-openai` (no callbacks).
+CALLBACK_TARGETS = ("sy-cb-ok", "sy-cb-dead", "sy-cb-slow")
 
 PROXY_CPU = "0"
 LOAD_CPU = "1"
@@ -212,10 +221,19 @@ class Stack:
             hole.close()
 
     # --- logging-callback collectors that do not work ------------------------------------
-    def collector(self, kind: str) -> str:
-        """The URL of a collector that is `dead` (nothing listens: connections are
-        refused) or `slow` (it accepts connections into its backlog and never answers:
-        every callout waits for its timeout)."""
+    def collector(self, kind: str, name: str = "collector") -> str:
+        """The URL of a collector that is `ok` (bench/collector.py: answers at once, as
+        Langfuse and an OTLP collector do, and counts the events), `dead` (nothing
+        listens: connections are refused) or `slow` (it accepts connections into its
+        backlog and never answers: every callout waits for its timeout)."""
+        if kind == "ok":
+            svc = self.spawn(name, pinned(LOAD_CPU, [
+                sys.executable, str(BENCH_DIR / "collector.py")]), stdout=subprocess.PIPE)
+            line = svc.proc.stdout.readline().decode()
+            if not line.startswith("listening on "):
+                raise SystemExit(f"collector did not start: {line!r}\n{svc.log.read_text()[-2000:]}")
+            self.ports[name] = int(line.rsplit(" ", 1)[1])
+            return f"http://127.0.0.1:{self.ports[name]}"
         if kind == "dead":
             return f"http://127.0.0.1:{free_port()}"
         hole = socket.socket()
@@ -325,6 +343,7 @@ model_list:
         wait_until(f"Envoy {name}", admin_file.exists, 30, svc.proc, svc.log)
         admin = admin_file.read_text().strip()
         admin_port = int(admin.rsplit(":", 1)[1])
+        self.ports[f"{name}-admin"] = admin_port
 
         def ready() -> bool:
             status, body = call("GET", admin_port, "/listeners?format=json")
@@ -464,6 +483,8 @@ def targets(virtual_key: str | None) -> list[Target]:
                "/v1/chat/completions", req("gpt-bench")),
         Target("sy-openai", "(c) Switchyard, OpenAI passthrough", "sy",
                "/v1/chat/completions", req("bench-openai")),
+        Target("sy-cb-ok", "(c) Switchyard, OpenAI passthrough, callbacks to a healthy collector",
+               "sy-cb-ok", "/v1/chat/completions", req("bench-openai")),
         Target("sy-cb-dead", "(c) Switchyard, OpenAI passthrough, callbacks to a dead collector",
                "sy-cb-dead", "/v1/chat/completions", req("bench-openai")),
         Target("sy-cb-slow", "(c) Switchyard, OpenAI passthrough, callbacks to a collector that never answers",
@@ -496,6 +517,10 @@ def targets(virtual_key: str | None) -> list[Target]:
                 with_b.append(replace(
                     t, name=f"{t.name}@b", label=f"{t.label}, BENCH_COMPARE_WASM",
                     service="sy-b"))
+            elif t.name in CALLBACK_TARGETS and os.environ.get("BENCH_COMPARE_CALLBACKS"):
+                with_b.append(replace(
+                    t, name=f"{t.name}@b", label=f"{t.label}, BENCH_COMPARE_WASM",
+                    service=f"{t.service}-b"))
         out = with_b
     return out
 
@@ -561,6 +586,94 @@ def run_wrk(url: str, script: Path, conns: int, seconds: float) -> dict:
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
     return result
+
+
+def admin_stats(stack: Stack, name: str) -> dict[str, int]:
+    """Envoy `name`'s counters and gauges (admin `/stats`)."""
+    status, body = call("GET", stack.ports[f"{name}-admin"], "/stats")
+    if status != 200:
+        raise SystemExit(f"Envoy {name} /stats: HTTP {status}")
+    out = {}
+    for line in body.decode().splitlines():
+        key, _, value = line.partition(": ")
+        if value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
+def collector_check(stack: Stack, envoy: str = "sy-cb-ok", collector: str = "collector",
+                    settle_s: float = 20.0) -> dict:
+    """Whether every request the healthy-collector Envoy (`sy-cb-ok`) logged reached
+    the collector, once per callback: the collector's distinct Langfuse generations
+    and OTLP spans against the Envoy's `downstream_rq_total` (each logged request
+    makes one event per callback, a failure too), and the callbacks' loss counters
+    (`litellm_callback_logging_failures_metric_*`) at 0. Waits up to `settle_s` for
+    the last batches (the queues tick every 100 ms)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        stats = admin_stats(stack, envoy)
+        requests = sum(v for k, v in stats.items()
+                       if k.startswith("http.") and k.endswith(".downstream_rq_total")
+                       and not k.startswith("http.admin."))
+        lost = {k.rsplit("_", 1)[1]: v for k, v in stats.items()
+                if "litellm_callback_logging_failures_metric_" in k}
+        got = json.loads(call("GET", stack.ports[collector], "/count")[1])
+        ok = (got["langfuse_ids"] == requests and got["otlp_ids"] == requests
+              and not any(lost.values()))
+        if ok or time.monotonic() > deadline:
+            return {"envoy": envoy, "ok": ok, "requests": requests, "langfuse": got["langfuse_ids"],
+                    "otlp": got["otlp_ids"], "callouts": got["callouts"],
+                    "unreadable": got["unreadable"], "lost": lost}
+        time.sleep(0.5)
+
+
+def callbacks_report(results: dict, cpu: dict, conns: list[int], tlist: list[Target],
+                     delivered: dict | None) -> str:
+    """The callback targets side by side (healthy, dead and never-answering collector,
+    and `sy-openai` without callbacks), with their ratios: what callbacks cost, and
+    whether a broken collector slows requests."""
+    names = [t.name for t in tlist
+             if t.name.removesuffix("@b") in ("sy-openai", *CALLBACK_TARGETS)]
+    if not any(n in CALLBACK_TARGETS for n in names):
+        return ""
+    service = {t.name: t.service for t in tlist}
+    lines = ["Logging callbacks (`langfuse` + `otel`) — does the collector's state touch "
+             "requests? (medians of the rounds; Envoy CPU µs/request over all of them)", "",
+             "| target | conns | req/s | p50 ms | p99 ms | non-2xx + socket errors | Envoy CPU µs/req |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    med: dict = {}
+    for n in names:
+        used, reqs = cpu.get((n, service[n]), [0.0, 0])
+        us = used / reqs * 1e6 if reqs else float("nan")
+        for c in conns:
+            runs = results.get((n, c))
+            if not runs:
+                continue
+            med[(n, c)] = m = {"rps": statistics.median(r["rps"] for r in runs),
+                               "p50": statistics.median(r["p50"] for r in runs),
+                               "p99": statistics.median(r["p99"] for r in runs),
+                               "errors": sum(r["errors"] for r in runs), "cpu": us}
+            lines.append(f"| {n} | {c} | {m['rps']:,.0f} | {fmt_ms(m['p50'])} | "
+                         f"{fmt_ms(m['p99'])} | {m['errors']} | {us:.1f} |")
+    lines += ["", "| ratio | conns | req/s | p50 | p99 | Envoy CPU µs/req |",
+              "|---|---:|---:|---:|---:|---:|"]
+    pairs = [("sy-cb-dead", "sy-cb-ok"), ("sy-cb-slow", "sy-cb-ok"), ("sy-cb-ok", "sy-openai")]
+    pairs += [(n.removesuffix("@b"), n) for n in names if n.endswith("@b")]
+    for a, b in pairs:
+        for c in conns:
+            if (a, c) in med and (b, c) in med:
+                x, y = med[(a, c)], med[(b, c)]
+                lines.append(f"| {a} / {b} | {c} | {x['rps'] / y['rps']:.2f} | "
+                             f"{x['p50'] / y['p50']:.2f} | {x['p99'] / y['p99']:.2f} | "
+                             f"{x['cpu'] / y['cpu']:.2f} |")
+    for d in (delivered, (delivered or {}).get("b")):
+        if d is None:
+            continue
+        lines += ["", f"Healthy collector of {d['envoy']}: {d['langfuse']} Langfuse generations "
+                  f"and {d['otlp']} OTLP spans (distinct ids) for {d['requests']} requests the "
+                  f"Envoy logged, in {d['callouts']} callouts; losses counted {d['lost']} — "
+                  + ("every report arrived" if d["ok"] else "**reports missing**")]
+    return "\n".join(lines)
 
 
 def machine_line() -> str:
@@ -765,14 +878,22 @@ def main() -> int:
         for mode in ("pass", "buffer", "calls:50"):
             if not wanted or f"wasm-{mode}" in wanted:
                 stack.start_envoy(f"wasm-{mode}", Stack.with_noop_filters(sy, plain, mode))
-        for kind in ("dead", "slow"):
-            # langfuse + otel callbacks whose collector is dead or never answers.
+        for kind in ("ok", "dead", "slow"):
+            # langfuse + otel callbacks whose collector is healthy, dead or never answers.
             name = f"sy-cb-{kind}"
             if not wanted or name in wanted:
                 env = Stack.callback_env(stack.collector(kind))
                 stack.start_envoy(name, stack.render(
                     name, stack.switchyard_config(keys=False, callbacks=True), [], env=env),
                     env=env)
+                if compare and os.environ.get("BENCH_COMPARE_CALLBACKS"):
+                    # The same callbacks on the other build (`sy-cb-ok@b`, …), to a
+                    # collector of the same kind (its own, so each is counted).
+                    env = Stack.callback_env(stack.collector(kind, "collector-b"))
+                    stack.start_envoy(f"{name}-b", stack.render(
+                        f"{name}-b", stack.switchyard_config(keys=False, callbacks=True), [],
+                        Path(compare), Path(os.environ.get("BENCH_COMPARE_SWITCHYARD") or SWITCHYARD),
+                        env=env), env=env)
         virtual_key = None
         if not wanted or "sy-keys" in wanted:
             stack.start_keyservice()
@@ -816,13 +937,20 @@ def main() -> int:
                           f"errors {r['errors']}", flush=True)
         for t in tlist:
             check_answer(stack, t)  # still answering right after the load
+        delivered = collector_check(stack) if "sy-cb-ok" in stack.services else None
+        if delivered is not None and "sy-cb-ok-b" in stack.services:
+            delivered_b = collector_check(stack, "sy-cb-ok-b", "collector-b")
+            delivered["b"] = delivered_b
+            delivered["ok"] = delivered["ok"] and delivered_b["ok"]
 
         rss = {}
         for name, label in (("mock", "mock (nginx)"), ("envoy", "plain Envoy"),
+                            ("collector", "callback collector (Python)"),
                             ("wasm-pass", "Envoy + no-op wasm"),
                             ("wasm-buffer", "Envoy + buffering no-op wasm"),
                             ("sy", "switchyard Envoy"), ("sy-b", "switchyard Envoy, BENCH_COMPARE_WASM"),
                             ("sy-keys", "switchyard Envoy, keys on"),
+                            ("sy-cb-ok", "switchyard Envoy, callbacks to a healthy collector"),
                             ("sy-cb-dead", "switchyard Envoy, callbacks to a dead collector"),
                             ("sy-cb-slow", "switchyard Envoy, callbacks to a collector that never answers"),
                             ("keyservice", "keyservice"), ("litellm", "LiteLLM proxy")):
@@ -832,16 +960,22 @@ def main() -> int:
                     f"medians of the rounds; wrk -t1; proxies pinned to CPU {PROXY_CPU} "
                     f"(Envoy --concurrency 1, LiteLLM 1 worker), wrk and nginx to CPU {LOAD_CPU}")
         table, checks = report(results, conns, tlist, rss, settings)
+        # The columns of processes that ran (plain Envoy's always: bench/ci looks for it).
+        columns = {name: label for name, label in CPU_COLUMNS.items()
+                   if name == "envoy" or name in stack.services}
         table += ("\n\nCPU time per request (µs, all connection counts and rounds; "
                   "from /proc, each process's user + system time during the target's runs):\n\n"
-                  "| target | " + " | ".join(CPU_COLUMNS.values()) + " |\n|---|"
-                  + "---:|" * len(CPU_COLUMNS))
+                  "| target | " + " | ".join(columns.values()) + " |\n|---|"
+                  + "---:|" * len(columns))
         for t in tlist:
             cells = []
-            for name in CPU_COLUMNS:
+            for name in columns:
                 used, reqs = cpu.get((t.name, name), [0.0, 0])
                 cells.append(f"{used / reqs * 1e6:.1f}" if reqs and used >= 0.05 else "")
             table += f"\n| {t.label} | " + " | ".join(cells) + " |"
+        cb_table = callbacks_report(results, cpu, conns, tlist, delivered)
+        if cb_table:
+            table += "\n\n" + cb_table
         if args.json:
             args.json.write_text(json.dumps({
                 "targets": [{
@@ -849,16 +983,24 @@ def main() -> int:
                     "rps": {str(c): statistics.median(r["rps"] for r in results[(t.name, c)])
                             for c in conns if (t.name, c) in results},
                     "errors": sum(r["errors"] for c in conns for r in results.get((t.name, c), [])),
+                    "p50_us": {str(c): statistics.median(r["p50"] for r in results[(t.name, c)])
+                               for c in conns if (t.name, c) in results},
+                    "p99_us": {str(c): statistics.median(r["p99"] for r in results[(t.name, c)])
+                               for c in conns if (t.name, c) in results},
                     "cpu_us_per_request": {
                         name: used / reqs * 1e6
                         for (tn, name), (used, reqs) in cpu.items() if tn == t.name and reqs},
-                } for t in tlist]}, indent=1))
+                } for t in tlist], "collector": delivered}, indent=1))
         text = f"Machine: {machine_line()}\n\n{table}"
         print()
         print(text)
         if args.update_readme:
             update_readme(text)
         errors = sum(r["errors"] for runs in results.values() for r in runs)
+        if delivered is not None and not delivered["ok"]:
+            print(f"\nthe healthy collector did not get every request's report: {delivered}",
+                  file=sys.stderr)
+            return 1
         if errors:
             print(f"\n{errors} requests failed during the load (see the errors column)",
                   file=sys.stderr)

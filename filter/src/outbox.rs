@@ -1,8 +1,11 @@
 //! Reports a worker sends off the request path, sans-IO: the bounded queue
 //! ([`Outbox`]: per-item backoff, the oldest dropped past its bound, an optional
 //! bound on tries) and the policy that empties it ([`OutboxSender`]: items due
-//! together as one callout, at most a budget of callouts a tick, each item's fate by
-//! the collector's answer, a last flush when the worker stops).
+//! together as one callout, written straight from the queue into the callout's body,
+//! at most a budget of callouts a tick, optionally a linger that lets a batch fill
+//! and caps on a batch's bytes and on callouts in flight, each item's fate by the
+//! collector's answer, settled for the whole batch in one pass over the queue, a last
+//! flush when the worker stops).
 //!
 //! One implementation for every such destination: the keyservice's spend reports
 //! (`spend::queue`) and the logging callbacks' collectors (`observe::callbacks`).
@@ -79,6 +82,103 @@ impl Outbox {
         });
     }
 
+    /// Whether a batch should go now: `per_batch` items are due, or the oldest due
+    /// item has been due for `linger_ms` (so a batch fills before it goes, and no
+    /// item waits longer than the linger for company).
+    pub fn ready(&self, now_ms: u64, per_batch: usize, linger_ms: u64) -> bool {
+        let mut count = 0;
+        let mut oldest = u64::MAX;
+        for p in self
+            .pending
+            .iter()
+            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
+        {
+            count += 1;
+            oldest = oldest.min(p.next_try_ms);
+            if count >= per_batch {
+                return true;
+            }
+        }
+        count > 0 && oldest.saturating_add(linger_ms) <= now_ms
+    }
+
+    /// The items due now as one batch body, marked in flight: `open`, up to `max`
+    /// items separated by commas, `close`, the items written straight from the
+    /// queue. An item that would take the body past `max_bytes` ends the batch
+    /// (the first always goes, whatever its size). Returns the ids (in queue order,
+    /// ascending) and the body; no ids when nothing is due.
+    pub fn take_batch(
+        &mut self,
+        now_ms: u64,
+        max: usize,
+        max_bytes: usize,
+        open: &str,
+        close: &str,
+    ) -> (Vec<u64>, Vec<u8>) {
+        let mut ids = Vec::new();
+        let mut body = Vec::new();
+        for p in self
+            .pending
+            .iter_mut()
+            .filter(|p| !p.in_flight && p.next_try_ms <= now_ms)
+        {
+            if ids.len() >= max {
+                break;
+            }
+            if ids.is_empty() {
+                body.reserve(open.len() + p.body.len() + close.len());
+                body.extend_from_slice(open.as_bytes());
+            } else {
+                if body.len() + 1 + p.body.len() + close.len() > max_bytes {
+                    break;
+                }
+                body.push(b',');
+            }
+            body.extend_from_slice(&p.body);
+            p.in_flight = true;
+            p.tries += 1;
+            ids.push(p.id);
+        }
+        if !ids.is_empty() {
+            body.extend_from_slice(close.as_bytes());
+        }
+        (ids, body)
+    }
+
+    /// The collector took the items `ids` (ascending, as [`Outbox::take_batch`]
+    /// returns them): forgotten, in one pass.
+    pub fn ack_all(&mut self, ids: &[u64]) {
+        self.pending.retain(|p| ids.binary_search(&p.id).is_err());
+    }
+
+    /// The items `ids` (ascending) are refused for good: forgotten and counted as
+    /// given up, in one pass.
+    pub fn refuse_all(&mut self, ids: &[u64]) {
+        let before = self.pending.len();
+        self.pending.retain(|p| ids.binary_search(&p.id).is_err());
+        self.given_up += (before - self.pending.len()) as u64;
+    }
+
+    /// The items `ids` (ascending) failed: each is tried again after its backoff or
+    /// given up, as [`Outbox::fail`] does, in one pass.
+    pub fn fail_all(&mut self, ids: &[u64], now_ms: u64) {
+        let max_tries = self.max_tries;
+        let mut given_up = 0u64;
+        self.pending.retain_mut(|p| {
+            if ids.binary_search(&p.id).is_err() {
+                return true;
+            }
+            if max_tries.is_some_and(|max| p.tries >= max) {
+                given_up += 1;
+                return false;
+            }
+            p.in_flight = false;
+            p.next_try_ms = now_ms.saturating_add(backoff_ms(p.tries));
+            true
+        });
+        self.given_up += given_up;
+    }
+
     /// Items due now (marked in flight): `(id, body)`.
     pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(u64, Vec<u8>)> {
         self.pending
@@ -126,10 +226,7 @@ impl Outbox {
         }
         if let Some(p) = self.pending.get_mut(at) {
             p.in_flight = false;
-            let backoff = 1000u64
-                .saturating_mul(1 << p.tries.min(5))
-                .min(MAX_BACKOFF_MS);
-            p.next_try_ms = now_ms.saturating_add(backoff);
+            p.next_try_ms = now_ms.saturating_add(backoff_ms(p.tries));
         }
     }
 
@@ -157,6 +254,14 @@ impl Outbox {
     pub fn lost(&self) -> u64 {
         self.dropped.saturating_add(self.given_up)
     }
+}
+
+/// The wait before an item's next try after its `tries`-th: 2 s after the first,
+/// then 4 s, 8 s, 16 s, and [`MAX_BACKOFF_MS`] from the fifth on.
+fn backoff_ms(tries: u32) -> u64 {
+    1000u64
+        .saturating_mul(1 << tries.min(5))
+        .min(MAX_BACKOFF_MS)
 }
 
 /// Items due together as one body: `open`, the items separated by commas, `close`
@@ -220,6 +325,12 @@ pub struct Delivery {
 #[derive(Debug)]
 pub struct OutboxSender {
     delivery: Delivery,
+    /// How long due items wait for a batch to fill (0: a batch goes at once).
+    linger_ms: u64,
+    /// Bytes a batch body takes at most (its first item goes whatever its size).
+    max_batch_bytes: usize,
+    /// Callouts waiting for their answer at most; past it, items wait in the queue.
+    max_in_flight: usize,
     /// Callout token → the item ids it carries.
     in_flight: HashMap<u32, Vec<u64>>,
     /// The worker is stopping ([`OutboxSender::drain`]): no more ticks.
@@ -227,10 +338,28 @@ pub struct OutboxSender {
 }
 
 impl OutboxSender {
-    /// A sender for `delivery`.
+    /// A sender for `delivery`: due items go at once, batches of any size, no cap on
+    /// callouts in flight but the per-tick budget.
     pub fn new(delivery: Delivery) -> OutboxSender {
+        OutboxSender::batching(delivery, 0, usize::MAX, usize::MAX)
+    }
+
+    /// A sender for `delivery` that lets due items wait up to `linger_ms` for a
+    /// full batch ([`Outbox::ready`]), sends batches of at most `max_batch_bytes`
+    /// (their first item goes whatever its size), and keeps at most `max_in_flight`
+    /// callouts waiting for their answer (at least 1). The last flush ignores the
+    /// linger and the cap.
+    pub fn batching(
+        delivery: Delivery,
+        linger_ms: u64,
+        max_batch_bytes: usize,
+        max_in_flight: usize,
+    ) -> OutboxSender {
         OutboxSender {
             delivery,
+            linger_ms,
+            max_batch_bytes,
+            max_in_flight: max_in_flight.max(1),
             in_flight: HashMap::new(),
             draining: false,
         }
@@ -258,12 +387,26 @@ impl OutboxSender {
         batches: usize,
     ) -> usize {
         let mut sent = 0;
+        let per_batch = self.delivery.per_batch.max(1);
         while sent < batches {
-            let due = queue.due(now, self.delivery.per_batch.max(1));
-            if due.is_empty() {
+            if !self.draining {
+                if self.in_flight.len() >= self.max_in_flight {
+                    break;
+                }
+                if self.linger_ms > 0 && !queue.ready(now, per_batch, self.linger_ms) {
+                    break;
+                }
+            }
+            let (ids, body) = queue.take_batch(
+                now,
+                per_batch,
+                self.max_batch_bytes,
+                &self.delivery.open,
+                &self.delivery.close,
+            );
+            if ids.is_empty() {
                 break;
             }
-            let (ids, body) = batch(due, &self.delivery.open, &self.delivery.close);
             let headers: Vec<(&str, &str)> = self
                 .delivery
                 .headers
@@ -278,7 +421,7 @@ impl OutboxSender {
                 }
                 Err(_) => {
                     let now = host.now_unix_millis();
-                    ids.iter().for_each(|id| queue.fail(*id, now));
+                    queue.fail_all(&ids, now);
                     break;
                 }
             }
@@ -301,7 +444,7 @@ impl OutboxSender {
             return false;
         };
         match (self.delivery.verdict)(status) {
-            Verdict::Taken => ids.iter().for_each(|id| queue.ack(*id)),
+            Verdict::Taken => queue.ack_all(&ids),
             Verdict::Refused => {
                 host.log(
                     Level::Error,
@@ -311,14 +454,14 @@ impl OutboxSender {
                         ids.len()
                     ),
                 );
-                ids.iter().for_each(|id| queue.refuse(*id));
+                queue.refuse_all(&ids);
             }
             Verdict::Retry => {
                 if let (401 | 403, Some(line)) = (status, self.delivery.credential_refused) {
                     host.log(Level::Error, &line(ids.len(), status));
                 }
                 let now = host.now_unix_millis();
-                ids.iter().for_each(|id| queue.fail(*id, now));
+                queue.fail_all(&ids, now);
             }
         }
         true
@@ -376,6 +519,83 @@ mod tests {
         assert_eq!(ids, [1, 4]);
         assert_eq!(body, br#"{"b":[{},[1]]}"#);
         assert_eq!(batch(vec![], "<", ">").1, b"<>");
+    }
+
+    #[test]
+    fn a_batch_is_written_from_the_queue_within_its_bytes_and_settled_in_one_pass() {
+        let mut q = Outbox::new(10, Some(2));
+        for i in 0..5 {
+            q.push(format!("[{i}]").into_bytes(), 0);
+        }
+        // `{"b":[` + `[0],[1]` + `]}` is 15 bytes; a third item would make 19.
+        let (ids, body) = q.take_batch(0, 10, 18, "{\"b\":[", "]}");
+        assert_eq!(
+            (ids.as_slice(), body.as_slice()),
+            (&[1, 2][..], &br#"{"b":[[0],[1]]}"#[..])
+        );
+        // The first item goes whatever its size; nothing due, nothing taken.
+        let (ids, body) = q.take_batch(0, 10, 1, "[", "]");
+        assert_eq!((ids.as_slice(), body.as_slice()), (&[3][..], &b"[[2]]"[..]));
+        let (ids, body) = q.take_batch(0, 1, usize::MAX, "[", "]");
+        assert_eq!((ids, body), (vec![4], b"[[3]]".to_vec()));
+        // Settled in one pass each: taken, refused, failed (then given up).
+        q.ack_all(&[1, 2]);
+        q.refuse_all(&[3]);
+        q.fail_all(&[4], 0);
+        assert_eq!((q.len(), q.given_up()), (2, 1));
+        assert!(
+            q.take_batch(1_999, 10, usize::MAX, "[", "]").0 == [5],
+            "4 backs off 2 s"
+        );
+        let (ids, _) = q.take_batch(2_000, 10, usize::MAX, "[", "]");
+        assert_eq!(ids, [4]);
+        q.fail_all(&[4, 5], 2_000);
+        assert_eq!(
+            (q.len(), q.given_up()),
+            (1, 2),
+            "4 had its two tries; 5 waits"
+        );
+    }
+
+    #[test]
+    fn a_batch_lingers_until_it_is_full_or_its_oldest_item_waited() {
+        let mut q = Outbox::new(100, None);
+        q.push(b"1".to_vec(), 1_000);
+        assert!(!q.ready(1_000, 3, 500));
+        assert!(!q.ready(1_499, 3, 500));
+        assert!(q.ready(1_500, 3, 500), "the oldest waited its linger");
+        q.push(b"2".to_vec(), 1_100);
+        q.push(b"3".to_vec(), 1_200);
+        assert!(q.ready(1_200, 3, 500), "a full batch goes at once");
+        assert!(
+            !Outbox::new(1, None).ready(u64::MAX, 1, 0),
+            "nothing queued"
+        );
+
+        let mut host = MockHost::default();
+        let mut sender = OutboxSender::batching(delivery(), 500, usize::MAX, 1);
+        let mut q = Outbox::new(100, None);
+        q.push(b"1".to_vec(), 0);
+        assert_eq!(sender.send_due(&mut q, &mut host, 499, 4), 0, "lingers");
+        assert_eq!(sender.send_due(&mut q, &mut host, 500, 4), 1);
+        for i in 0..4 {
+            q.push(vec![b'0' + i], 600);
+        }
+        assert_eq!(
+            sender.send_due(&mut q, &mut host, 600, 4),
+            0,
+            "one callout in flight at most"
+        );
+        assert!(sender.on_answer(&mut q, &mut host, 1, 200));
+        assert_eq!(
+            sender.send_due(&mut q, &mut host, 600, 4),
+            1,
+            "a full batch"
+        );
+        assert_eq!(q.len(), 4);
+        // The last flush ignores the linger and the cap.
+        assert_eq!(sender.drain(&mut q, &mut host), (4, 1));
+        assert_eq!(host.calls.len(), 3);
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Senders {
             )
             .ok();
             senders.push(Sender {
-                policy: OutboxSender::new(delivery),
+                policy: callbacks::sender(delivery),
                 counter_id,
                 counted: 0,
             });

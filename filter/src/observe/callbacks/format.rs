@@ -33,9 +33,19 @@ pub fn iso8601(unix_ms: u64) -> String {
     )
 }
 
-/// Lower-case hex of `bytes`.
+/// Lower-case hex of `bytes` (a table, not a `format!` per byte: the ids are made
+/// for every request).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
+    out
 }
 
 /// The OpenTelemetry trace id (32 lower-case hex digits) of a call: the call id's
@@ -56,7 +66,10 @@ pub fn trace_id(call_id: &str) -> String {
 /// The OpenTelemetry span id (16 lower-case hex digits) of a call's span: 8 bytes of
 /// the SHA-256 of its call id, the lowest bit set so it is never all zeros.
 pub fn span_id(call_id: &str) -> String {
-    let digest = Sha256::digest(format!("span:{call_id}").as_bytes());
+    let digest = Sha256::new()
+        .chain_update(b"span:")
+        .chain_update(call_id.as_bytes())
+        .finalize();
     let mut id = [0u8; 8];
     id.copy_from_slice(digest.get(16..24).unwrap_or(&[0; 8]));
     id[7] |= 1;

@@ -20,7 +20,8 @@
 //!   error as `statusMessage` on a failure, `DEFAULT` otherwise; LiteLLM's
 //!   key and routing metadata.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::format::iso8601;
 use super::Facts;
@@ -29,44 +30,170 @@ use crate::observe::record::RequestRecord;
 /// A batch of events: `{"batch":[…]}`.
 pub const ENVELOPE: (&str, &str) = ("{\"batch\":[", "]}");
 
-/// Puts `value` under `key` unless it is `None`.
-fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(value) = value {
-        map.insert(key.to_string(), value);
-    }
+/// Skips a field that is `None`.
+fn none<T>(value: &Option<T>) -> bool {
+    value.is_none()
+}
+
+/// Skips a count that is 0.
+fn zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// Skips an empty string.
+fn empty(value: &&str) -> bool {
+    value.is_empty()
+}
+
+/// An ingestion event: `{"id", "timestamp", "type", "body"}`.
+#[derive(Serialize)]
+struct Event<'a, B> {
+    id: String,
+    timestamp: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    body: B,
+}
+
+/// The answer as Langfuse shows it: `{"role": "assistant", "content": …}`.
+#[derive(Serialize)]
+struct Answer<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+/// Langfuse's `TraceBody`, the fields LiteLLM sets.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Trace<'a> {
+    id: &'a str,
+    timestamp: String,
+    name: &'a str,
+    #[serde(skip_serializing_if = "none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "none")]
+    session_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "none")]
+    input: Option<&'a Value>,
+    #[serde(skip_serializing_if = "none")]
+    output: Option<Answer<'a>>,
+    tags: &'a [String],
+}
+
+/// Langfuse's `IngestionUsage` in tokens.
+#[derive(Serialize)]
+struct TokenUsage {
+    input: u64,
+    output: u64,
+    total: u64,
+    unit: &'static str,
+}
+
+/// LiteLLM's `usageDetails`.
+#[derive(Serialize)]
+struct UsageDetails {
+    input: u64,
+    output: u64,
+    total: u64,
+    #[serde(skip_serializing_if = "zero")]
+    cache_read_input_tokens: u64,
+    #[serde(skip_serializing_if = "zero")]
+    cache_creation_input_tokens: u64,
+}
+
+/// `costDetails`.
+#[derive(Serialize)]
+struct CostDetails {
+    total: f64,
 }
 
 /// LiteLLM's generation metadata: the key's facts (`user_api_key_*`), where the
 /// answer came from and what it cost (`StandardLoggingMetadata` and the Langfuse
-/// logger's enrichments).
-fn metadata(facts: &Facts) -> Value {
-    let r = facts.record;
-    let mut m = Map::new();
-    let mut text = |key: &str, value: &str| {
-        if !value.is_empty() {
-            m.insert(key.to_string(), Value::String(value.to_string()));
-        }
-    };
-    text("user_api_key_hash", &r.key.hashed_api_key);
-    text("user_api_key_alias", &r.key.api_key_alias);
-    text("user_api_key_team_id", &r.key.team);
-    text("user_api_key_team_alias", &r.key.team_alias);
-    text("user_api_key_user_id", &r.key.user);
-    text("user_api_key_end_user_id", &r.end_user);
-    text("litellm_call_id", &r.call_id);
-    text("requested_model", &r.requested_model);
-    if let Some(a) = facts.attempt {
-        text("model_id", &a.model_id);
-        text("model_group", &a.model_group);
-        text("api_base", &a.api_base);
-    }
-    m.insert("status_code".into(), json!(r.status));
-    m.insert("litellm_response_cost".into(), json!(facts.spend()));
-    m.insert("cache_hit".into(), json!(false));
-    Value::Object(m)
+/// logger's enrichments). Empty strings are left out.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_hash: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_alias: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_team_id: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_team_alias: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_user_id: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    user_api_key_end_user_id: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    litellm_call_id: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    requested_model: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    model_id: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    model_group: &'a str,
+    #[serde(skip_serializing_if = "empty")]
+    api_base: &'a str,
+    status_code: u16,
+    litellm_response_cost: f64,
+    cache_hit: bool,
 }
 
-/// The two events of one request, comma-separated (a batch item).
+impl<'a> Metadata<'a> {
+    fn of(facts: &Facts<'a>) -> Metadata<'a> {
+        let r = facts.record;
+        let a = facts.attempt;
+        Metadata {
+            user_api_key_hash: &r.key.hashed_api_key,
+            user_api_key_alias: &r.key.api_key_alias,
+            user_api_key_team_id: &r.key.team,
+            user_api_key_team_alias: &r.key.team_alias,
+            user_api_key_user_id: &r.key.user,
+            user_api_key_end_user_id: &r.end_user,
+            litellm_call_id: &r.call_id,
+            requested_model: &r.requested_model,
+            model_id: a.map_or("", |a| a.model_id.as_str()),
+            model_group: a.map_or("", |a| a.model_group.as_str()),
+            api_base: a.map_or("", |a| a.api_base.as_str()),
+            status_code: r.status,
+            litellm_response_cost: facts.spend(),
+            cache_hit: false,
+        }
+    }
+}
+
+/// Langfuse's `CreateGenerationBody`, the fields LiteLLM sets.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Generation<'a> {
+    id: &'a str,
+    trace_id: &'a str,
+    name: &'a str,
+    start_time: String,
+    end_time: String,
+    #[serde(skip_serializing_if = "none")]
+    completion_start_time: Option<String>,
+    model: &'a str,
+    model_parameters: Map<String, Value>,
+    #[serde(skip_serializing_if = "none")]
+    input: Option<&'a Value>,
+    #[serde(skip_serializing_if = "none")]
+    output: Option<Answer<'a>>,
+    #[serde(skip_serializing_if = "none")]
+    usage: Option<TokenUsage>,
+    #[serde(skip_serializing_if = "none")]
+    usage_details: Option<UsageDetails>,
+    #[serde(skip_serializing_if = "none")]
+    cost_details: Option<CostDetails>,
+    metadata: Metadata<'a>,
+    level: &'static str,
+    #[serde(skip_serializing_if = "none")]
+    status_message: Option<String>,
+}
+
+/// The two events of one request, comma-separated (a batch item). Serialized from
+/// typed structs, not built as a `serde_json::Value` tree first: one per request,
+/// and the tree's maps cost more than the encoding itself.
 pub fn events(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     let facts = Facts::of(record);
     let details = facts.details();
@@ -74,119 +201,101 @@ pub fn events(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     let failed = record.failed();
     let default_name = format!("litellm-{}", record.call_type);
     let trace_id = meta
-        .and_then(|m| m.trace_id.clone())
-        .unwrap_or_else(|| record.call_id.clone());
+        .and_then(|m| m.trace_id.as_deref())
+        .unwrap_or(&record.call_id);
     let input = details
         .filter(|_| message_logging)
-        .and_then(|d| d.input.clone());
-    let output = details
-        .filter(|_| message_logging && !failed)
-        .and_then(|d| d.output.clone())
-        .map(|text| json!({"role": "assistant", "content": text}));
-
-    let mut trace = Map::new();
-    trace.insert("id".into(), json!(trace_id));
-    trace.insert("timestamp".into(), json!(iso8601(record.start_ms)));
-    trace.insert(
-        "name".into(),
-        json!(meta
-            .and_then(|m| m.trace_name.clone())
-            .unwrap_or_else(|| default_name.clone())),
-    );
+        .and_then(|d| d.input.as_ref());
+    let output = || {
+        details
+            .filter(|_| message_logging && !failed)
+            .and_then(|d| d.output.as_deref())
+            .map(|text| Answer {
+                role: "assistant",
+                content: text,
+            })
+    };
     let user = meta
-        .and_then(|m| m.trace_user_id.clone())
-        .or_else(|| (!record.end_user.is_empty()).then(|| record.end_user.clone()));
-    put(&mut trace, "userId", user.map(Value::String));
-    put(
-        &mut trace,
-        "sessionId",
-        meta.and_then(|m| m.session_id.clone()).map(Value::String),
-    );
-    put(&mut trace, "input", input.clone());
-    put(&mut trace, "output", output.clone());
-    trace.insert(
-        "tags".into(),
-        json!(meta.map(|m| m.tags.clone()).unwrap_or_default()),
-    );
+        .and_then(|m| m.trace_user_id.as_deref())
+        .or_else(|| (!record.end_user.is_empty()).then_some(record.end_user.as_str()));
+    let trace = Trace {
+        id: trace_id,
+        timestamp: iso8601(record.start_ms),
+        name: meta
+            .and_then(|m| m.trace_name.as_deref())
+            .unwrap_or(&default_name),
+        user_id: user,
+        session_id: meta.and_then(|m| m.session_id.as_deref()),
+        input,
+        output: output(),
+        tags: meta.map_or(&[][..], |m| m.tags.as_slice()),
+    };
 
+    let alias_name = (!record.key.api_key_alias.is_empty())
+        .then(|| format!("litellm:{}", record.key.api_key_alias));
     let generation_name = meta
-        .and_then(|m| m.generation_name.clone())
-        .or_else(|| {
-            (!record.key.api_key_alias.is_empty())
-                .then(|| format!("litellm:{}", record.key.api_key_alias))
-        })
-        .unwrap_or(default_name);
+        .and_then(|m| m.generation_name.as_deref())
+        .or(alias_name.as_deref())
+        .unwrap_or(&default_name);
     let (prompt, completion, total) = facts.tokens();
-    let cache_read = facts
-        .attempt
-        .and_then(|a| a.usage.as_ref())
-        .map_or(0, |u| u.cache_read_tokens);
-    let cache_creation = facts
-        .attempt
-        .and_then(|a| a.usage.as_ref())
-        .map_or(0, |u| u.cache_creation_tokens);
+    let usage = facts.attempt.and_then(|a| a.usage.as_ref());
+    let cache_read = usage.map_or(0, |u| u.cache_read_tokens);
+    let cache_creation = usage.map_or(0, |u| u.cache_creation_tokens);
     let input_tokens = prompt.saturating_sub(cache_read);
-    let parameters: Map<String, Value> = details.map(|d| d.parameters_object()).unwrap_or_default();
-    let mut generation = Map::new();
-    generation.insert("id".into(), json!(record.call_id));
-    generation.insert("traceId".into(), json!(trace_id));
-    generation.insert("name".into(), json!(generation_name));
-    generation.insert("startTime".into(), json!(iso8601(record.start_ms)));
-    generation.insert("endTime".into(), json!(iso8601(record.end_ms)));
-    put(
-        &mut generation,
-        "completionStartTime",
-        facts
-            .attempt
-            .and_then(|a| a.first_token_ms)
-            .map(|ms| json!(iso8601(ms))),
-    );
-    generation.insert("model".into(), json!(facts.model()));
-    generation.insert("modelParameters".into(), Value::Object(parameters));
-    put(&mut generation, "input", input);
-    put(&mut generation, "output", output);
-    if facts.attempt.and_then(|a| a.usage.as_ref()).is_some() {
-        generation.insert(
-            "usage".into(),
-            json!({"input": input_tokens, "output": completion, "total": total, "unit": "TOKENS"}),
-        );
-        let mut details = Map::new();
-        details.insert("input".into(), json!(input_tokens));
-        details.insert("output".into(), json!(completion));
-        details.insert("total".into(), json!(total));
-        if cache_read > 0 {
-            details.insert("cache_read_input_tokens".into(), json!(cache_read));
-        }
-        if cache_creation > 0 {
-            details.insert("cache_creation_input_tokens".into(), json!(cache_creation));
-        }
-        generation.insert("usageDetails".into(), Value::Object(details));
-        generation.insert("costDetails".into(), json!({"total": facts.spend()}));
-    }
-    generation.insert("metadata".into(), metadata(&facts));
-    if failed {
-        generation.insert("level".into(), json!("ERROR"));
-        generation.insert("statusMessage".into(), json!(facts.error_message()));
-    } else {
-        generation.insert("level".into(), json!("DEFAULT"));
-    }
+    let generation = Generation {
+        id: &record.call_id,
+        trace_id,
+        name: generation_name,
+        start_time: iso8601(record.start_ms),
+        end_time: iso8601(record.end_ms),
+        completion_start_time: facts.attempt.and_then(|a| a.first_token_ms).map(iso8601),
+        model: facts.model(),
+        model_parameters: details.map(|d| d.parameters_object()).unwrap_or_default(),
+        input,
+        output: output(),
+        usage: usage.map(|_| TokenUsage {
+            input: input_tokens,
+            output: completion,
+            total,
+            unit: "TOKENS",
+        }),
+        usage_details: usage.map(|_| UsageDetails {
+            input: input_tokens,
+            output: completion,
+            total,
+            cache_read_input_tokens: cache_read,
+            cache_creation_input_tokens: cache_creation,
+        }),
+        cost_details: usage.map(|_| CostDetails {
+            total: facts.spend(),
+        }),
+        metadata: Metadata::of(&facts),
+        level: if failed { "ERROR" } else { "DEFAULT" },
+        status_message: failed.then(|| facts.error_message()),
+    };
 
     let timestamp = iso8601(record.end_ms);
-    let trace_event = json!({
-        "id": format!("{}-trace", record.call_id),
-        "timestamp": timestamp,
-        "type": "trace-create",
-        "body": trace,
-    });
-    let generation_event = json!({
-        "id": format!("{}-generation", record.call_id),
-        "timestamp": timestamp,
-        "type": "generation-create",
-        "body": generation,
-    });
-    let mut out = trace_event.to_string().into_bytes();
+    let trace_event = Event {
+        id: format!("{}-trace", record.call_id),
+        timestamp: &timestamp,
+        kind: "trace-create",
+        body: trace,
+    };
+    let generation_event = Event {
+        id: format!("{}-generation", record.call_id),
+        timestamp: &timestamp,
+        kind: "generation-create",
+        body: generation,
+    };
+    // Structs of strings, numbers and JSON values: serializing them cannot fail.
+    let mut out = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut out, &trace_event).is_err() {
+        return Vec::new();
+    }
     out.push(b',');
-    out.extend_from_slice(generation_event.to_string().as_bytes());
+    if serde_json::to_writer(&mut out, &generation_event).is_err() {
+        return Vec::new();
+    }
     out
 }
 
@@ -195,6 +304,7 @@ mod tests {
     use super::super::test_records::{detailed_record, failed_record, success_record, CALL_ID};
     use super::*;
     use crate::outbox::batch;
+    use serde_json::json;
 
     fn parse(record: &RequestRecord, message_logging: bool) -> Value {
         let (_, body) = batch(

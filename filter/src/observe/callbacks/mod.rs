@@ -28,17 +28,28 @@ use switchyard_contract::plugin_config::{
 
 use super::record::{AttemptRecord, RequestRecord};
 use crate::host::Host;
-use crate::outbox::{Delivery, Verdict};
+use crate::outbox::{Delivery, OutboxSender, Verdict};
 
 /// Events kept at most per callback and worker while its collector does not take
 /// them (each up to about twice [`super::details::MAX_CONTENT_BYTES`] of content).
 pub const MAX_QUEUED_EVENTS: usize = 1_000;
 /// Tries an event gets before it is given up (and counted).
 pub const MAX_TRIES: u32 = 5;
-/// Events per callout.
-pub const EVENTS_PER_BATCH: usize = 32;
+/// Events per callout at most.
+pub const EVENTS_PER_BATCH: usize = 128;
+/// Bytes of events per callout at most (an event bigger than this goes alone), well
+/// under Langfuse's 3.5 MB batch limit.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// How long due events wait for a full batch: one callout a second per callback
+/// at most below [`EVENTS_PER_BATCH`] requests a second (LiteLLM's Langfuse logger
+/// flushes every second too). A callout costs the worker far more than an event.
+pub const LINGER_MS: u64 = 1_000;
 /// Callouts one tick may start, per callback.
 pub const BATCHES_PER_TICK: usize = 4;
+/// Callouts per callback and worker waiting for their answer at most: a collector
+/// that never answers holds this many, and events wait (the oldest dropped past
+/// [`MAX_QUEUED_EVENTS`], counted) instead of opening ever more connections.
+pub const MAX_IN_FLIGHT: usize = 4;
 /// How long one callout may take.
 pub const CALLOUT_TIMEOUT_MS: u64 = 5_000;
 
@@ -200,6 +211,13 @@ pub fn delivery(
     })
 }
 
+/// The sender of one callback's events: batches of up to [`EVENTS_PER_BATCH`]
+/// events and [`MAX_BATCH_BYTES`], lingering up to [`LINGER_MS`] to fill, at most
+/// [`MAX_IN_FLIGHT`] callouts waiting.
+pub fn sender(delivery: Delivery) -> OutboxSender {
+    OutboxSender::batching(delivery, LINGER_MS, MAX_BATCH_BYTES, MAX_IN_FLIGHT)
+}
+
 /// What the encoders share about a request.
 pub(crate) struct Facts<'r> {
     pub record: &'r RequestRecord,
@@ -288,7 +306,7 @@ mod tests {
     use super::*;
     use crate::host::tests::MockHost;
     use crate::host::Level;
-    use crate::outbox::{Outbox, OutboxSender};
+    use crate::outbox::Outbox;
     use switchyard_contract::plugin_config::{BasicAuth, Setting};
 
     fn sink(kind: CallbackKind, on_success: bool, on_failure: bool) -> CallbackSink {
@@ -405,7 +423,7 @@ mod tests {
     #[test]
     fn a_dead_collector_costs_bounded_tries_and_every_loss_is_counted() {
         let s = sink(CallbackKind::Otel, true, true);
-        let mut sender = OutboxSender::new(delivery(&s, &|_| None).unwrap());
+        let mut sender = sender(delivery(&s, &|_| None).unwrap());
         let mut queue = Outbox::new(MAX_QUEUED_EVENTS, Some(MAX_TRIES));
         for _ in 0..MAX_QUEUED_EVENTS + 7 {
             queue.push(encode(CallbackKind::Otel, &success_record(), false), 0);

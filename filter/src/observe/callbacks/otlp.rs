@@ -12,7 +12,12 @@
 //! the span `litellm_request`, status OK or ERROR, service name `litellm`; the ids
 //! are derived from the call id (`format::trace_id`, `format::span_id`), never from
 //! a client's value.
+//!
+//! The span is serialized from typed structs ([`Span`], [`KeyValue`], [`AnyValue`]),
+//! not built as a `serde_json::Value` tree first: one per request, and the tree's
+//! maps cost more than the encoding itself.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::format::{span_id, trace_id};
@@ -34,24 +39,73 @@ const STATUS_OK: u8 = 1;
 /// OTLP's `STATUS_CODE_ERROR`.
 const STATUS_ERROR: u8 = 2;
 
-fn string(key: &str, value: &str) -> Value {
-    json!({"key": key, "value": {"stringValue": value}})
+/// OTLP's `AnyValue`, as its JSON encoding has it (`{"stringValue": …}`; 64-bit
+/// integers as decimal strings).
+#[derive(Serialize)]
+enum AnyValue {
+    #[serde(rename = "stringValue")]
+    Str(String),
+    #[serde(rename = "intValue")]
+    Int(String),
+    #[serde(rename = "boolValue")]
+    Bool(bool),
+    #[serde(rename = "doubleValue")]
+    Double(f64),
 }
 
-fn int(key: &str, value: u64) -> Value {
-    json!({"key": key, "value": {"intValue": value.to_string()}})
+/// OTLP's `KeyValue`: one attribute.
+#[derive(Serialize)]
+struct KeyValue {
+    key: &'static str,
+    value: AnyValue,
+}
+
+/// OTLP's `Status`.
+#[derive(Serialize)]
+struct Status {
+    code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// OTLP's `Span`, the fields LiteLLM sets.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Span {
+    trace_id: String,
+    span_id: String,
+    name: &'static str,
+    kind: u8,
+    start_time_unix_nano: String,
+    end_time_unix_nano: String,
+    attributes: Vec<KeyValue>,
+    status: Status,
+}
+
+fn string(key: &'static str, value: &str) -> KeyValue {
+    KeyValue {
+        key,
+        value: AnyValue::Str(value.to_string()),
+    }
+}
+
+fn int(key: &'static str, value: u64) -> KeyValue {
+    KeyValue {
+        key,
+        value: AnyValue::Int(value.to_string()),
+    }
 }
 
 /// A JSON number or bool as the matching `AnyValue`; other values as their text.
-fn any(key: &str, value: &Value) -> Value {
-    let v = match value {
-        Value::Bool(b) => json!({"boolValue": b}),
-        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"intValue": n.to_string()}),
-        Value::Number(n) => json!({"doubleValue": n.as_f64().unwrap_or(0.0)}),
-        Value::String(s) => json!({"stringValue": s}),
-        other => json!({"stringValue": other.to_string()}),
+fn any(key: &'static str, value: &Value) -> KeyValue {
+    let value = match value {
+        Value::Bool(b) => AnyValue::Bool(*b),
+        Value::Number(n) if n.is_i64() || n.is_u64() => AnyValue::Int(n.to_string()),
+        Value::Number(n) => AnyValue::Double(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => AnyValue::Str(s.clone()),
+        other => AnyValue::Str(other.to_string()),
     };
-    json!({"key": key, "value": v})
+    KeyValue { key, value }
 }
 
 /// Unix milliseconds as OTLP's unix-nanosecond string.
@@ -70,7 +124,10 @@ pub fn span(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
         string("gen_ai.response.model", facts.model()),
         string("litellm.call_id", &record.call_id),
         string("litellm.call_type", &record.call_type),
-        json!({"key": "gen_ai.request.stream", "value": {"boolValue": record.stream}}),
+        KeyValue {
+            key: "gen_ai.request.stream",
+            value: AnyValue::Bool(record.stream),
+        },
         int("http.response.status_code", u64::from(record.status)),
     ];
     if let Some(provider) = facts.provider() {
@@ -88,8 +145,10 @@ pub fn span(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
         if !a.model_id.is_empty() {
             attributes.push(string("litellm.model_id", &a.model_id));
         }
-        attributes
-            .push(json!({"key": "gen_ai.cost.total_cost", "value": {"doubleValue": a.spend}}));
+        attributes.push(KeyValue {
+            key: "gen_ai.cost.total_cost",
+            value: AnyValue::Double(a.spend),
+        });
     }
     if let Some(d) = facts.details() {
         for (name, attribute) in [
@@ -126,22 +185,28 @@ pub fn span(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     }
     let status = if failed {
         attributes.push(string("error.type", &record.status.to_string()));
-        json!({"code": STATUS_ERROR, "message": facts.error_message()})
+        Status {
+            code: STATUS_ERROR,
+            message: Some(facts.error_message()),
+        }
     } else {
-        json!({"code": STATUS_OK})
+        Status {
+            code: STATUS_OK,
+            message: None,
+        }
     };
-    json!({
-        "traceId": trace_id(&record.call_id),
-        "spanId": span_id(&record.call_id),
-        "name": SPAN_NAME,
-        "kind": KIND_CLIENT,
-        "startTimeUnixNano": nanos(record.start_ms),
-        "endTimeUnixNano": nanos(record.end_ms),
-        "attributes": attributes,
-        "status": status,
-    })
-    .to_string()
-    .into_bytes()
+    let span = Span {
+        trace_id: trace_id(&record.call_id),
+        span_id: span_id(&record.call_id),
+        name: SPAN_NAME,
+        kind: KIND_CLIENT,
+        start_time_unix_nano: nanos(record.start_ms),
+        end_time_unix_nano: nanos(record.end_ms),
+        attributes,
+        status,
+    };
+    // Structs of strings and numbers: serializing them cannot fail.
+    serde_json::to_vec(&span).unwrap_or_default()
 }
 
 #[cfg(test)]
