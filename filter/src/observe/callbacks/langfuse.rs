@@ -81,8 +81,9 @@ pub fn events(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
         .and_then(|d| d.input.clone());
     let output = details
         .filter(|_| message_logging && !failed)
-        .and_then(|d| d.output.clone())
-        .map(|text| json!({"role": "assistant", "content": text}));
+        .and_then(|d| d.output.as_ref())
+        .filter(|output| !output.is_empty())
+        .map(|output| output.openai_message());
 
     let mut trace = Map::new();
     trace.insert("id".into(), json!(trace_id));
@@ -278,6 +279,30 @@ mod tests {
         for event in off["batch"].as_array().unwrap() {
             assert!(event["body"].get("input").is_none() && event["body"].get("output").is_none());
         }
+    }
+
+    #[test]
+    fn the_output_is_the_assistant_message_with_its_tool_calls() {
+        let mut record = detailed_record();
+        let mut output = crate::observe::AnswerOutput::default();
+        output.tool_call(0, Some("call_1"), Some("get_weather"));
+        output.push_arguments(0, "{\"city\":\"Paris\"}");
+        output.finish("tool_calls");
+        record.details.as_mut().unwrap().output = Some(output);
+        let v = parse(&record, true);
+        let expected = json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]});
+        assert_eq!(v["batch"][0]["body"]["output"], expected, "the trace's");
+        assert_eq!(
+            v["batch"][1]["body"]["output"], expected,
+            "the generation's"
+        );
+        // A failure carries no output.
+        let mut failed = record.clone();
+        failed.status = 500;
+        let v = parse(&failed, true);
+        assert!(v["batch"][1]["body"].get("output").is_none());
     }
 
     #[test]
