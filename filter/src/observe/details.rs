@@ -5,10 +5,10 @@
 //! text). Every part is bounded: it comes from the client or the provider.
 //!
 //! The router stage builds it from the parsed request body
-//! ([`RequestDetails::from_request`]) when callbacks are configured, and the answer's
-//! text is appended as it passes ([`RequestDetails::push_output`]), whole answers and
-//! streams alike, up to [`MAX_CONTENT_BYTES`]. Without callbacks there is none: the
-//! default costs nothing.
+//! ([`RequestDetails::from_request`]) when callbacks are configured, and the answer
+//! ([`AnswerOutput`]: text, tool calls, finish reason) is filled in as it passes the
+//! router stage (`super::answer`), whole answers and streams alike, up to
+//! [`MAX_CONTENT_BYTES`]. Without callbacks there is none: the default costs nothing.
 
 use serde_json::{Map, Value};
 
