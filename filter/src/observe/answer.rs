@@ -19,6 +19,9 @@
 //! (platform.openai.com/docs/api-reference/chat/object) and Anthropic's Messages
 //! API (docs.anthropic.com/en/api/messages, "Streaming messages").
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::details::{AnswerOutput, MAX_CONTENT_BYTES};
@@ -148,13 +151,64 @@ fn stream_line(format: AnswerFormat, line: &[u8], out: &mut AnswerOutput) {
     if data.is_empty() || data == b"[DONE]" {
         return;
     }
-    let Ok(event) = serde_json::from_slice::<Value>(data) else {
-        return;
-    };
     match format {
-        AnswerFormat::OpenAi => openai_chunk(&event, out),
-        AnswerFormat::Anthropic => anthropic_event(&event, out),
+        AnswerFormat::OpenAi => {
+            // Typed, borrowing, every other field skipped: the hot path of a stream.
+            if let Ok(chunk) = serde_json::from_slice::<OpenAiChunk<'_>>(data) {
+                openai_chunk(chunk, out);
+            }
+        }
+        AnswerFormat::Anthropic => {
+            if let Ok(event) = serde_json::from_slice::<Value>(data) {
+                anthropic_event(&event, out);
+            }
+        }
     }
+}
+
+/// What is read of an OpenAI chat completion chunk (or text completion chunk).
+#[derive(Deserialize)]
+struct OpenAiChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<ChunkChoice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default)]
+    index: u64,
+    #[serde(default, borrow)]
+    delta: Option<ChunkDelta<'a>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChunkDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<ToolCallDelta<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    #[serde(default)]
+    index: u64,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 /// The first choice (`index` 0) of an OpenAI object.
@@ -170,23 +224,35 @@ fn str_of<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
 }
 
 /// An OpenAI chat completion chunk's (or text completion chunk's) first choice.
-fn openai_chunk(chunk: &Value, out: &mut AnswerOutput) {
-    let Some(choice) = first_choice(chunk) else {
+fn openai_chunk(chunk: OpenAiChunk<'_>, out: &mut AnswerOutput) {
+    let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) else {
         return;
     };
-    if let Some(delta) = choice.get("delta") {
-        openai_message(delta, out, true);
-    } else if let Some(text) = str_of(choice, "text") {
-        out.push_text(text);
+    if let Some(delta) = choice.delta {
+        if let Some(text) = delta.content {
+            out.push_text(&text);
+        }
+        for call in delta.tool_calls.unwrap_or_default() {
+            let function = call.function.as_ref();
+            out.tool_call(
+                call.index,
+                call.id.as_deref(),
+                function.and_then(|f| f.name.as_deref()),
+            );
+            if let Some(arguments) = function.and_then(|f| f.arguments.as_deref()) {
+                out.push_arguments(call.index, arguments);
+            }
+        }
+    } else if let Some(text) = choice.text {
+        out.push_text(&text);
     }
-    if let Some(reason) = str_of(choice, "finish_reason") {
-        out.finish(reason);
+    if let Some(reason) = choice.finish_reason {
+        out.finish(&reason);
     }
 }
 
-/// An OpenAI message or delta: its `content` and `tool_calls`. In a delta, a tool
-/// call is named by its `index`; in a message, by its position.
-fn openai_message(message: &Value, out: &mut AnswerOutput, delta: bool) {
+/// An OpenAI message: its `content` and `tool_calls` (each named by its position).
+fn openai_message(message: &Value, out: &mut AnswerOutput) {
     if let Some(text) = str_of(message, "content") {
         out.push_text(text);
     }
@@ -194,11 +260,7 @@ fn openai_message(message: &Value, out: &mut AnswerOutput, delta: bool) {
         return;
     };
     for (position, call) in calls.iter().enumerate() {
-        let index = if delta {
-            call.get("index").and_then(Value::as_u64).unwrap_or(0)
-        } else {
-            position as u64
-        };
+        let index = position as u64;
         let function = call.get("function");
         out.tool_call(
             index,
@@ -277,7 +339,7 @@ fn whole_answer(format: AnswerFormat, answer: &Value, out: &mut AnswerOutput) {
                 return;
             };
             if let Some(message) = choice.get("message") {
-                openai_message(message, out, false);
+                openai_message(message, out);
             } else if let Some(text) = str_of(choice, "text") {
                 out.push_text(text);
             }
