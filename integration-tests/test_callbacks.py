@@ -21,7 +21,7 @@ import pytest
 
 import harness
 from harness import open_stream, iter_sse, request_json, wait_for
-from mocks import OPENAI_KEY
+from mocks import ANTHROPIC_KEY, OPENAI_KEY
 from mocks.base import JsonResponse, MockProvider, RecordedRequest
 from mocks.langfuse import INGESTION_PATH, LangfuseMock, validate_event
 from mocks.otlp import OtlpMock, span_attributes, validate_export
@@ -341,6 +341,149 @@ def test_no_content_with_turn_off_message_logging(gateway_factory, openai_mock) 
         everything = json.dumps(lf.events) + json.dumps(hook.payloads)
         assert "tell me a secret" not in everything
         assert "Hello from" not in everything
+
+
+# ----------------------------------------------------------------------------------
+# The answer's content: what the client got, whole or streamed, in each format.
+# ----------------------------------------------------------------------------------
+
+def content_gateway(gateway_factory, openai_mock, anthropic_mock, lf, otlp, hook):
+    """A gateway with an OpenAI group ``gpt`` and an Anthropic group ``claude`` whose
+    successes go to Langfuse, OTLP and the webhook, message logging on."""
+    text = f"""
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: {openai_mock.base_url}
+      api_key: os.environ/OPENAI_API_KEY
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {anthropic_mock.root_url}
+      api_key: os.environ/ANTHROPIC_API_KEY
+litellm_settings:
+  success_callback: [langfuse, generic_api, otel]
+"""
+    env = dict(langfuse_env(lf.root_url), ANTHROPIC_API_KEY=ANTHROPIC_KEY,
+               OTEL_EXPORTER="otlp_http", OTEL_ENDPOINT=otlp.root_url,
+               GENERIC_LOGGER_ENDPOINT=hook.root_url + "/hook",
+               GENERIC_LOGGER_HEADERS="x-api-key=hook-key")
+    return gateway_factory(text, env=env)
+
+
+def collected(lf, otlp, hook, n: int) -> list[tuple[Any, Any, Any]]:
+    """The answers the three collectors got for the first ``n`` requests, in order:
+    (Langfuse generation output, OTLP ``gen_ai.output.messages``, webhook ``response``),
+    matched by call id."""
+    wait_for(lambda: len(lf.events_of("generation-create")) >= n and len(otlp.spans) >= n
+             and len(hook.payloads) >= n, timeout=20, what=f"{n} events at each collector")
+    assert lf.invalid == [] and otlp.rejections == []
+    spans = {span_attributes(s)["litellm.call_id"]: span_attributes(s) for s in otlp.spans}
+    hooks = {p["litellm_call_id"]: p for p in hook.payloads}
+    out = []
+    for g in lf.events_of("generation-create")[:n]:
+        messages = spans[g["id"]].get("gen_ai.output.messages")
+        out.append((g.get("output"), json.loads(messages) if messages else None,
+                    hooks[g["id"]]["response"]))
+    return out
+
+
+def test_the_collectors_get_exactly_the_answer_whole_and_streamed(
+        gateway_factory, openai_mock, anthropic_mock) -> None:
+    with LangfuseMock(PUBLIC, SECRET) as lf, OtlpMock() as otlp, WebhookMock() as hook:
+        gw = content_gateway(gateway_factory, openai_mock, anthropic_mock, lf, otlp, hook)
+        openai_mock.reply_text = "The capital of France is Paris, \"naturally\" — é."
+        status, _, body = request_json("POST", gw.url("/v1/chat/completions"), CHAT)
+        assert status == 200
+        whole = body["choices"][0]["message"]["content"]
+        openai_mock.reply_text = "Streamed: one, two, three, four, five, six."
+        openai_mock.split_events = True  # every event cut across writes
+        with open_stream("POST", gw.url("/v1/chat/completions"), dict(CHAT, stream=True)) as resp:
+            deltas = [json.loads(e.data) for e in iter_sse(resp) if e.data != "[DONE]"]
+        openai_mock.split_events = False
+        streamed = "".join(d["choices"][0]["delta"].get("content") or ""
+                           for d in deltas if d["choices"])
+        assert len(deltas) > 4 and streamed == openai_mock.reply_text
+        got = collected(lf, otlp, hook, 2)
+        for (output, messages, response), text in zip(got, [whole, streamed]):
+            assert output == {"role": "assistant", "content": text}
+            assert messages == [{"role": "assistant", "finish_reason": "stop",
+                                 "parts": [{"type": "text", "content": text}]}]
+            assert response["choices"][0]["message"] == {"role": "assistant", "content": text}
+            assert response["choices"][0]["finish_reason"] == "stop"
+
+
+def test_the_collectors_get_the_tool_calls(gateway_factory, openai_mock, anthropic_mock) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    with LangfuseMock(PUBLIC, SECRET) as lf, OtlpMock() as otlp, WebhookMock() as hook:
+        gw = content_gateway(gateway_factory, openai_mock, anthropic_mock, lf, otlp, hook)
+        openai_mock.tool_args = {"city": "Paris"}
+        status, _, body = request_json("POST", gw.url("/v1/chat/completions"), dict(CHAT, tools=tools))
+        assert status == 200
+        call = body["choices"][0]["message"]["tool_calls"][0]
+        with open_stream("POST", gw.url("/v1/chat/completions"),
+                         dict(CHAT, tools=tools, stream=True)) as resp:
+            list(iter_sse(resp))
+        for output, messages, response in collected(lf, otlp, hook, 2):
+            (got,) = output["tool_calls"]
+            assert got["function"] == {"name": "get_weather", "arguments": call["function"]["arguments"]}
+            assert got["id"].startswith("call_")
+            assert output["content"] is None
+            assert response["choices"][0]["message"] == output
+            assert response["choices"][0]["finish_reason"] == "tool_calls"
+            (part,) = messages[0]["parts"]
+            assert part == {"type": "tool_call", "id": got["id"], "name": "get_weather",
+                            "arguments": {"city": "Paris"}}
+            assert messages[0]["finish_reason"] == "tool_call"
+
+
+@pytest.mark.parametrize("model", ["claude", "gpt"])
+def test_the_collectors_get_the_anthropic_answer_on_v1_messages(
+        gateway_factory, openai_mock, anthropic_mock, model) -> None:
+    # `claude` answers natively; `gpt`'s OpenAI answer is translated to Anthropic's
+    # shape by the upstream stage: the collectors get what the client got either way.
+    with LangfuseMock(PUBLIC, SECRET) as lf, OtlpMock() as otlp, WebhookMock() as hook:
+        gw = content_gateway(gateway_factory, openai_mock, anthropic_mock, lf, otlp, hook)
+        for mock in (openai_mock, anthropic_mock):
+            mock.reply_text = "Bonjour: a, b, c, d, e, f, g."
+        ask = {"model": model, "max_tokens": 100,
+               "messages": [{"role": "user", "content": "say hello"}]}
+        headers = {"x-api-key": "anything", "anthropic-version": "2023-06-01"}
+        status, _, body = request_json("POST", gw.url("/v1/messages"), ask, headers=headers)
+        assert status == 200, body
+        whole = "".join(b["text"] for b in body["content"] if b["type"] == "text")
+        with open_stream("POST", gw.url("/v1/messages"), dict(ask, stream=True),
+                         headers=headers) as resp:
+            events = [json.loads(e.data) for e in iter_sse(resp)]
+        streamed = "".join(e["delta"].get("text", "") for e in events
+                           if e["type"] == "content_block_delta")
+        assert whole == streamed == "Bonjour: a, b, c, d, e, f, g."
+        for output, messages, response in collected(lf, otlp, hook, 2):
+            assert output == {"role": "assistant", "content": whole}
+            assert messages[0]["parts"] == [{"type": "text", "content": whole}]
+            assert messages[0]["finish_reason"] == "stop"
+            assert response["choices"][0]["message"]["content"] == whole
+
+
+def test_no_content_with_turn_off_message_logging_streamed_or_not(
+        gateway_factory, openai_mock, anthropic_mock) -> None:
+    with LangfuseMock(PUBLIC, SECRET) as lf, OtlpMock() as otlp, WebhookMock() as hook:
+        text = config(openai_mock, "  callbacks: [langfuse, generic_api, otel]\n"
+                                   "  turn_off_message_logging: true\n")
+        gw = gateway_factory(text, env=dict(langfuse_env(lf.root_url),
+                                            OTEL_EXPORTER="otlp_http", OTEL_ENDPOINT=otlp.root_url,
+                                            GENERIC_LOGGER_ENDPOINT=hook.root_url + "/hook",
+                                            GENERIC_LOGGER_HEADERS="x-api-key=hook-key"))
+        openai_mock.reply_text = "a private answer"
+        assert request_json("POST", gw.url("/v1/chat/completions"), CHAT)[0] == 200
+        with open_stream("POST", gw.url("/v1/chat/completions"), dict(CHAT, stream=True)) as resp:
+            assert "private" in "".join(e.data for e in iter_sse(resp))
+        got = collected(lf, otlp, hook, 2)
+        assert got == [(None, None, None)] * 2
+        everything = json.dumps(lf.events) + json.dumps(otlp.spans) + json.dumps(hook.payloads)
+        assert "private" not in everything and "tell me a secret" not in everything
 
 
 def test_callbacks_work_with_virtual_keys(tmp_path, openai_mock) -> None:

@@ -227,17 +227,38 @@ fn stop_now_requested() -> bool {
 
 /// How long a graceful stop waits for the requests in flight to finish.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long it then waits for the workers' spend reports to reach the keyservice.
+/// How long it then waits for the workers' spend reports to reach the keyservice
+/// and their callback events their collectors.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 /// The connection manager's stat of requests in flight (its `stat_prefix` is
 /// `switchyard`).
 const ACTIVE_REQUESTS_STAT: &str = "http.switchyard.downstream_rq_active";
 /// The filter's gauge of spend reports not yet taken by the keyservice.
 const PENDING_REPORTS_STAT: &str = "wasmcustom.switchyard_spend_reports_pending";
+/// The filter's gauge of logging-callback events not yet taken by their collectors.
+const PENDING_CALLBACKS_STAT: &str = "wasmcustom.switchyard_callback_events_pending";
 
-/// Reads Envoy's `(requests in flight, spend reports pending)` from its admin API
-/// (a stat Envoy has not created yet counts 0).
-fn drain_stats(admin: u16) -> Option<(u64, i64)> {
+/// What a graceful stop waits for, read from Envoy's admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DrainStats {
+    /// Requests in flight.
+    active: u64,
+    /// Spend reports not yet taken by the keyservice.
+    reports: i64,
+    /// Callback events not yet taken by their collectors (nor given up).
+    callbacks: i64,
+}
+
+impl DrainStats {
+    /// Whether anything queued is still to be sent.
+    fn pending(&self) -> bool {
+        self.reports > 0 || self.callbacks > 0
+    }
+}
+
+/// Reads Envoy's stats a graceful stop waits for from its admin API (a stat Envoy
+/// has not created yet counts 0).
+fn drain_stats(admin: u16) -> Option<DrainStats> {
     let (status, body) = http_get(admin, "/stats?filter=switchyard").ok()?;
     if status != 200 {
         return None;
@@ -248,14 +269,18 @@ fn drain_stats(admin: u16) -> Option<(u64, i64)> {
             (k.trim() == name).then(|| v.trim().parse().ok())?
         })
     };
-    let active = stat(ACTIVE_REQUESTS_STAT).unwrap_or(0).max(0) as u64;
-    Some((active, stat(PENDING_REPORTS_STAT).unwrap_or(0)))
+    Some(DrainStats {
+        active: stat(ACTIVE_REQUESTS_STAT).unwrap_or(0).max(0) as u64,
+        reports: stat(PENDING_REPORTS_STAT).unwrap_or(0),
+        callbacks: stat(PENDING_CALLBACKS_STAT).unwrap_or(0),
+    })
 }
 
-/// Stops Envoy without losing spend: the listener stops taking connections
-/// (`POST /drain_listeners`), the requests in flight finish (up to [`DRAIN_TIMEOUT`]),
-/// every worker's queued spend reports reach the keyservice (up to
-/// [`FLUSH_TIMEOUT`]), then Envoy gets SIGTERM. A second Ctrl-C skips the waits.
+/// Stops Envoy without losing spend or callback events: the listener stops taking
+/// connections (`POST /drain_listeners`), the requests in flight finish (up to
+/// [`DRAIN_TIMEOUT`]), every worker's queued spend reports reach the keyservice and
+/// its callback events their collectors (up to [`FLUSH_TIMEOUT`]), then Envoy gets
+/// SIGTERM (which would not wait for them: docs/envoy-facts.md). A second Ctrl-C skips the waits.
 /// The keyservice must still be running: the caller stops it after this.
 pub fn drain_and_stop(running: &mut Running) {
     let admin = running.admin_port;
@@ -277,8 +302,8 @@ pub fn drain_and_stop(running: &mut Running) {
         // Requests in flight.
         while started.elapsed() < DRAIN_TIMEOUT && !stop_now_requested() {
             match drain_stats(admin) {
-                Some((0, _)) | None => break,
-                Some((n, _)) => {
+                Some(DrainStats { active: 0, .. }) | None => break,
+                Some(DrainStats { active: n, .. }) => {
                     if !said && started.elapsed() > Duration::from_secs(1) {
                         eprintln!(
                             "waiting for {n} request(s) in flight (Ctrl-C again to stop now)…"
@@ -292,13 +317,14 @@ pub fn drain_and_stop(running: &mut Running) {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Their spend reports: a finished request's report is queued at once and
-        // counted on the worker's next tick (100 ms), so the gauge is read after two.
+        // Their spend reports and callback events: a finished request's are queued
+        // at once and counted on the worker's next tick (100 ms), so the gauges are
+        // read after two.
         std::thread::sleep(Duration::from_millis(250));
         let flush_started = Instant::now();
         while flush_started.elapsed() < FLUSH_TIMEOUT && !stop_now_requested() {
             match drain_stats(admin) {
-                Some((_, pending)) if pending > 0 => {}
+                Some(stats) if stats.pending() => {}
                 _ => break,
             }
             if let Ok(Some(_)) = running.child.try_wait() {
@@ -306,10 +332,11 @@ pub fn drain_and_stop(running: &mut Running) {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        if let Some((active, pending)) = drain_stats(admin) {
-            if active > 0 || pending > 0 {
+        if let Some(stats) = drain_stats(admin) {
+            if stats.active > 0 || stats.pending() {
                 eprintln!(
-                    "stopping with {active} request(s) still in flight and {pending} spend report(s) not recorded"
+                    "stopping with {} request(s) still in flight, {} spend report(s) not recorded and {} callback event(s) not sent",
+                    stats.active, stats.reports.max(0), stats.callbacks.max(0)
                 );
             }
         }

@@ -15,11 +15,18 @@ use crate::host::Host;
 use crate::observe::callbacks::{self, BATCHES_PER_TICK, MAX_QUEUED_EVENTS, MAX_TRIES};
 use crate::outbox::{Outbox, OutboxSender};
 use crate::plugin_config::CallbacksConfig;
+use crate::spend::queue::PendingGauge;
 
 /// Envoy counter per callback (`wasmcustom.litellm_callback_logging_failures_metric_<callback>`):
 /// events lost (dropped past the queue's bound, refused by the collector, or given
 /// up after their tries), LiteLLM's `litellm_callback_logging_failures_metric`.
 const FAILURES_COUNTER: &str = "litellm_callback_logging_failures_metric";
+
+/// Envoy gauge (`wasmcustom.switchyard_callback_events_pending`): callback events
+/// queued in the workers (in flight included) and not yet taken by their collectors
+/// or given up. `switchyard up` waits for it to reach 0 (after draining the
+/// listener) before it stops Envoy, as for spend reports.
+const PENDING_GAUGE: &str = "switchyard_callback_events_pending";
 
 thread_local! {
     /// This worker's queues, one per configured callback, in config order.
@@ -54,6 +61,10 @@ struct Sender {
 /// only), and counts the losses.
 pub struct Senders {
     senders: Vec<Sender>,
+    /// [`PENDING_GAUGE`]'s id, when Envoy defined it.
+    gauge_id: Option<u32>,
+    /// This worker's share of the gauge.
+    gauge: PendingGauge,
 }
 
 impl Senders {
@@ -85,7 +96,34 @@ impl Senders {
                     .collect();
             }
         });
-        Ok(Senders { senders })
+        let gauge_id = proxy_wasm::hostcalls::define_metric(
+            proxy_wasm::types::MetricType::Gauge,
+            PENDING_GAUGE,
+        )
+        .ok();
+        Ok(Senders {
+            senders,
+            gauge_id,
+            gauge: PendingGauge::default(),
+        })
+    }
+
+    /// Brings the shared gauge up to this worker's queued events, every callback's.
+    fn publish(&mut self) {
+        let Some(id) = self.gauge_id else {
+            return;
+        };
+        let Some(pending) = QUEUES.with(|queues| {
+            queues
+                .try_borrow()
+                .ok()
+                .map(|queues| queues.iter().map(Outbox::len).sum::<usize>())
+        }) else {
+            return;
+        };
+        self.gauge.publish(pending, |delta| {
+            proxy_wasm::hostcalls::increment_metric(id, delta).is_ok()
+        });
     }
 
     /// The tick: sends each callback's events due now, within the per-tick budget.
@@ -97,21 +135,27 @@ impl Senders {
             });
             sender.count(index);
         }
+        self.publish();
     }
 
     /// A collector answered callout `token` with `status` (0: no answer). `false`
     /// when the callout is none of these senders'.
     pub fn on_answer(&mut self, host: &mut dyn Host, token: u32, status: u16) -> bool {
+        let mut settled = false;
         for (index, sender) in self.senders.iter_mut().enumerate() {
             let policy = &mut sender.policy;
             if with_queue(index, |queue| policy.on_answer(queue, host, token, status))
                 .unwrap_or(false)
             {
                 sender.count(index);
-                return true;
+                settled = true;
+                break;
             }
         }
-        false
+        if settled {
+            self.publish();
+        }
+        settled
     }
 
     /// The VM is going away: sends every queued event at once. `true` when nothing
@@ -121,6 +165,7 @@ impl Senders {
             let policy = &mut sender.policy;
             with_queue(index, |queue| policy.drain(queue, host));
         }
+        self.publish();
         self.is_idle()
     }
 

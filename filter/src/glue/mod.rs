@@ -587,7 +587,9 @@ impl HttpContext for RouterHttp {
         }
         Action::Continue
     }
-    fn on_http_response_body(&mut self, _size: usize, end_of_stream: bool) -> Action {
+    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        self.exchange
+            .on_response_body(&mut WasmHost, size, end_of_stream);
         if end_of_stream {
             self.exchange.on_response_end(&mut WasmHost);
         }

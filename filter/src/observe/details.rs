@@ -5,10 +5,10 @@
 //! text). Every part is bounded: it comes from the client or the provider.
 //!
 //! The router stage builds it from the parsed request body
-//! ([`RequestDetails::from_request`]) when callbacks are configured, and the answer's
-//! text is appended as it passes ([`RequestDetails::push_output`]), whole answers and
-//! streams alike, up to [`MAX_CONTENT_BYTES`]. Without callbacks there is none: the
-//! default costs nothing.
+//! ([`RequestDetails::from_request`]) when callbacks are configured, and the answer
+//! ([`AnswerOutput`]: text, tool calls, finish reason) is filled in as it passes the
+//! router stage (`super::answer`), whole answers and streams alike, up to
+//! [`MAX_CONTENT_BYTES`]. Without callbacks there is none: the default costs nothing.
 
 use serde_json::{Map, Value};
 
@@ -63,8 +63,159 @@ pub struct RequestDetails {
     /// is on: the JSON value itself when its text fits [`MAX_CONTENT_BYTES`], else its
     /// text cut to fit.
     pub input: Option<Value>,
-    /// The answer's text, when message logging is on, up to [`MAX_CONTENT_BYTES`].
-    pub output: Option<String>,
+    /// The answer (its text and tool calls), when message logging is on, up to
+    /// [`MAX_CONTENT_BYTES`] in all.
+    pub output: Option<AnswerOutput>,
+}
+
+/// Most tool calls kept of one answer.
+pub const MAX_TOOL_CALLS: usize = 64;
+
+/// The assistant message of an answer, as the client got it: whole, or accumulated
+/// from a stream's deltas (`observe::answer`). Its text, tool calls' ids, names and
+/// arguments together stay within [`MAX_CONTENT_BYTES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerOutput {
+    /// The message's text (OpenAI's `content`, Anthropic's text blocks).
+    pub text: String,
+    /// The tool calls, in the order they came.
+    pub tool_calls: Vec<ToolCallOutput>,
+    /// Why the answer ended, as its format says it (`stop`, `tool_calls`,
+    /// `end_turn`, …), bounded.
+    pub finish_reason: Option<String>,
+    /// Bytes kept so far (text, ids, names, arguments).
+    used: usize,
+}
+
+/// One tool call of an answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCallOutput {
+    /// Which call a stream's delta continues: OpenAI's `tool_calls[].index`,
+    /// Anthropic's content block index.
+    pub index: u64,
+    /// The call's id.
+    pub id: String,
+    /// The function's name.
+    pub name: String,
+    /// The arguments' JSON text, as the model wrote it.
+    pub arguments: String,
+}
+
+impl AnswerOutput {
+    /// An answer of `text` alone (tests, whole answers).
+    pub fn from_text(text: &str) -> AnswerOutput {
+        let mut out = AnswerOutput::default();
+        out.push_text(text);
+        out
+    }
+
+    /// Whether no more content fits.
+    pub fn is_full(&self) -> bool {
+        self.used >= MAX_CONTENT_BYTES
+    }
+
+    /// Whether nothing was collected (no text, no tool call).
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.tool_calls.is_empty()
+    }
+
+    /// What of `text` still fits, counted as kept.
+    fn take<'t>(&mut self, text: &'t str) -> &'t str {
+        let kept = cut(text, MAX_CONTENT_BYTES.saturating_sub(self.used));
+        self.used = self.used.saturating_add(kept.len());
+        kept
+    }
+
+    /// Appends answer text.
+    pub fn push_text(&mut self, text: &str) {
+        let kept = self.take(text);
+        self.text.push_str(kept);
+    }
+
+    /// The tool call `index`, started (with `id` and `name` when given) if it is new
+    /// and fits; id and name fill in when a later delta brings them.
+    pub fn tool_call(&mut self, index: u64, id: Option<&str>, name: Option<&str>) {
+        let position = match self.tool_calls.iter().position(|c| c.index == index) {
+            Some(p) => p,
+            None => {
+                if self.tool_calls.len() >= MAX_TOOL_CALLS || self.is_full() {
+                    return;
+                }
+                self.tool_calls.push(ToolCallOutput {
+                    index,
+                    ..Default::default()
+                });
+                self.tool_calls.len() - 1
+            }
+        };
+        let id = id.map(|id| self.take(id).to_string());
+        let name = name.map(|name| self.take(name).to_string());
+        let Some(call) = self.tool_calls.get_mut(position) else {
+            return;
+        };
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            call.id = id;
+        }
+        if let Some(name) = name {
+            call.name.push_str(&name);
+        }
+    }
+
+    /// Appends to tool call `index`'s arguments (started if new).
+    pub fn push_arguments(&mut self, index: u64, arguments: &str) {
+        if !self.tool_calls.iter().any(|c| c.index == index) {
+            self.tool_call(index, None, None);
+        }
+        let kept = self.take(arguments).to_string();
+        if let Some(call) = self.tool_calls.iter_mut().find(|c| c.index == index) {
+            call.arguments.push_str(&kept);
+        }
+    }
+
+    /// Sets why the answer ended.
+    pub fn finish(&mut self, reason: &str) {
+        self.finish_reason = Some(reason.chars().take(MAX_METADATA_CHARS).collect());
+    }
+
+    /// The finish reason as the GenAI semantic conventions name it
+    /// (`gen-ai-output-messages.json`'s `FinishReason`: `stop`, `length`,
+    /// `content_filter`, `tool_call`, `error`); `stop` when the answer said none.
+    pub fn semconv_finish_reason(&self) -> &str {
+        match self.finish_reason.as_deref() {
+            None | Some("stop" | "end_turn" | "stop_sequence") => "stop",
+            Some("length" | "max_tokens") => "length",
+            Some("tool_calls" | "function_call" | "tool_use") => "tool_call",
+            Some("content_filter" | "refusal") => "content_filter",
+            Some(other) => other,
+        }
+    }
+
+    /// The message as OpenAI's chat completion carries it (`choices[0].message`):
+    /// `role`, `content` (`null` without text), and `tool_calls` when there are any.
+    pub fn openai_message(&self) -> Value {
+        let mut message = Map::new();
+        message.insert("role".into(), Value::from("assistant"));
+        message.insert(
+            "content".into(),
+            if self.text.is_empty() && !self.tool_calls.is_empty() {
+                Value::Null
+            } else {
+                Value::from(self.text.clone())
+            },
+        );
+        if !self.tool_calls.is_empty() {
+            let calls = self
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    serde_json::json!({"id": c.id, "type": "function",
+                                       "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect();
+            message.insert("tool_calls".into(), Value::Array(calls));
+        }
+        Value::Object(message)
+    }
 }
 
 /// A client's string, kept when it is one and cut to [`MAX_METADATA_CHARS`]
@@ -154,18 +305,21 @@ impl RequestDetails {
             metadata,
             model_parameters,
             input,
-            output: message_logging.then(String::new),
+            output: message_logging.then(AnswerOutput::default),
         }
     }
 
     /// Appends answer text (a whole answer, or a stream's chunk), up to
     /// [`MAX_CONTENT_BYTES`] in all; nothing when message logging is off.
     pub fn push_output(&mut self, text: &str) {
-        let Some(output) = self.output.as_mut() else {
-            return;
-        };
-        let room = MAX_CONTENT_BYTES.saturating_sub(output.len());
-        output.push_str(cut(text, room));
+        if let Some(output) = self.output.as_mut() {
+            output.push_text(text);
+        }
+    }
+
+    /// Whether the answer is to be collected (message logging is on).
+    pub fn wants_output(&self) -> bool {
+        self.output.is_some()
     }
 
     /// The model parameters the request set, as a JSON object (what the callbacks
@@ -227,7 +381,7 @@ mod tests {
         assert_eq!(d.parameter("max_tokens"), Some(&json!(5)));
         assert_eq!(d.parameter("stop"), None, "not a scalar parameter");
         assert_eq!(d.input, Some(json!([{"role": "user", "content": "hi"}])));
-        assert_eq!(d.output.as_deref(), Some(""));
+        assert_eq!(d.output, Some(AnswerOutput::default()));
     }
 
     #[test]
@@ -286,7 +440,55 @@ mod tests {
             d.push_output(&long);
         }
         let output = d.output.unwrap();
-        assert!(output.len() <= MAX_CONTENT_BYTES && output.len() > MAX_CONTENT_BYTES - 2);
-        assert!(output.chars().all(|c| c == 'é'));
+        assert!(output.is_full());
+        let text = output.text;
+        assert!(text.len() <= MAX_CONTENT_BYTES && text.len() > MAX_CONTENT_BYTES - 2);
+        assert!(text.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn tool_calls_share_the_bound_and_fill_in_by_index() {
+        let mut out = AnswerOutput::default();
+        out.push_text("Let me look.");
+        out.tool_call(0, Some("call_1"), Some("get_"));
+        out.tool_call(0, None, Some("weather"));
+        out.push_arguments(0, "{\"city\":");
+        out.push_arguments(0, "\"Paris\"}");
+        out.push_arguments(3, "{}");
+        out.finish("tool_calls");
+        assert_eq!(out.tool_calls.len(), 2);
+        let first = &out.tool_calls[0];
+        assert_eq!(
+            (
+                first.id.as_str(),
+                first.name.as_str(),
+                first.arguments.as_str()
+            ),
+            ("call_1", "get_weather", "{\"city\":\"Paris\"}")
+        );
+        assert_eq!(out.semconv_finish_reason(), "tool_call");
+        assert_eq!(
+            out.openai_message()["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        // Arguments count against the same bound as the text.
+        let huge = "a".repeat(MAX_CONTENT_BYTES);
+        out.push_arguments(0, &huge);
+        assert!(out.is_full());
+        let kept: usize = out.text.len()
+            + out
+                .tool_calls
+                .iter()
+                .map(|c| c.id.len() + c.name.len() + c.arguments.len())
+                .sum::<usize>();
+        assert_eq!(kept, MAX_CONTENT_BYTES);
+        // Past the bound no new call starts.
+        out.tool_call(9, Some("x"), Some("y"));
+        assert_eq!(out.tool_calls.len(), 2);
+        // Only text and no calls: content is the text.
+        assert_eq!(
+            AnswerOutput::from_text("hi").openai_message(),
+            serde_json::json!({"role": "assistant", "content": "hi"})
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! Nothing here touches proxy-wasm: the stages and the glue reach Envoy through
 //! `crate::host::Host`.
 
+pub mod answer;
 pub mod call;
 pub mod callbacks;
 pub mod details;
@@ -21,7 +22,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod record;
 
-pub use details::RequestDetails;
+pub use details::{AnswerOutput, RequestDetails};
 pub use record::{AttemptRecord, KeyLabels, RequestRecord};
 
 use crate::host::Host;

@@ -43,8 +43,13 @@ pub fn payload(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     let content = details.filter(|_| message_logging);
     let response = content
         .filter(|_| !failed)
-        .and_then(|d| d.output.clone())
-        .map(|text| json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}));
+        .and_then(|d| d.output.as_ref())
+        .filter(|output| !output.is_empty())
+        .map(|output| {
+            json!({"object": "chat.completion", "model": facts.model(),
+                   "choices": [{"index": 0, "finish_reason": output.finish_reason,
+                                "message": output.openai_message()}]})
+        });
     let completion_start = facts
         .attempt
         .and_then(|a| a.first_token_ms)
@@ -142,7 +147,12 @@ mod tests {
     fn content_only_with_message_logging() {
         let on = parse(&detailed_record(), true);
         assert_eq!(on["messages"], json!([{"role": "user", "content": "hi"}]));
-        assert_eq!(on["response"]["choices"][0]["message"]["content"], "Hello!");
+        assert_eq!(
+            on["response"],
+            json!({"object": "chat.completion", "model": "gpt-4o",
+                   "choices": [{"index": 0, "finish_reason": null,
+                                "message": {"role": "assistant", "content": "Hello!"}}]})
+        );
         assert_eq!(on["request_tags"], json!(["prod", "v2"]));
         assert_eq!(
             on["model_parameters"],

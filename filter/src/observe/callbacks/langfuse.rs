@@ -55,13 +55,6 @@ struct Event<'a, B> {
     body: B,
 }
 
-/// The answer as Langfuse shows it: `{"role": "assistant", "content": …}`.
-#[derive(Serialize)]
-struct Answer<'a> {
-    role: &'static str,
-    content: &'a str,
-}
-
 /// Langfuse's `TraceBody`, the fields LiteLLM sets.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,7 +69,7 @@ struct Trace<'a> {
     #[serde(skip_serializing_if = "none")]
     input: Option<&'a Value>,
     #[serde(skip_serializing_if = "none")]
-    output: Option<Answer<'a>>,
+    output: Option<Value>,
     tags: &'a [String],
 }
 
@@ -178,7 +171,7 @@ struct Generation<'a> {
     #[serde(skip_serializing_if = "none")]
     input: Option<&'a Value>,
     #[serde(skip_serializing_if = "none")]
-    output: Option<Answer<'a>>,
+    output: Option<Value>,
     #[serde(skip_serializing_if = "none")]
     usage: Option<TokenUsage>,
     #[serde(skip_serializing_if = "none")]
@@ -206,14 +199,14 @@ pub fn events(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     let input = details
         .filter(|_| message_logging)
         .and_then(|d| d.input.as_ref());
+    // The assistant message as LiteLLM logs it (`message.json()`), only with message
+    // logging and never for a failure.
     let output = || {
         details
             .filter(|_| message_logging && !failed)
-            .and_then(|d| d.output.as_deref())
-            .map(|text| Answer {
-                role: "assistant",
-                content: text,
-            })
+            .and_then(|d| d.output.as_ref())
+            .filter(|output| !output.is_empty())
+            .map(|output| output.openai_message())
     };
     let user = meta
         .and_then(|m| m.trace_user_id.as_deref())
@@ -388,6 +381,30 @@ mod tests {
         for event in off["batch"].as_array().unwrap() {
             assert!(event["body"].get("input").is_none() && event["body"].get("output").is_none());
         }
+    }
+
+    #[test]
+    fn the_output_is_the_assistant_message_with_its_tool_calls() {
+        let mut record = detailed_record();
+        let mut output = crate::observe::AnswerOutput::default();
+        output.tool_call(0, Some("call_1"), Some("get_weather"));
+        output.push_arguments(0, "{\"city\":\"Paris\"}");
+        output.finish("tool_calls");
+        record.details.as_mut().unwrap().output = Some(output);
+        let v = parse(&record, true);
+        let expected = json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]});
+        assert_eq!(v["batch"][0]["body"]["output"], expected, "the trace's");
+        assert_eq!(
+            v["batch"][1]["body"]["output"], expected,
+            "the generation's"
+        );
+        // A failure carries no output.
+        let mut failed = record.clone();
+        failed.status = 500;
+        let v = parse(&failed, true);
+        assert!(v["batch"][1]["body"].get("output").is_none());
     }
 
     #[test]

@@ -113,6 +113,27 @@ fn nanos(ms: u64) -> String {
     ms.saturating_mul(1_000_000).to_string()
 }
 
+/// The answer as the GenAI conventions' `gen_ai.output.messages`
+/// (`gen-ai-output-messages.json`): one assistant message whose parts are its text
+/// (`TextPart`) and its tool calls (`ToolCallRequestPart`, the arguments as JSON
+/// when they parse, else their text), with its `finish_reason`.
+fn output_messages(output: &crate::observe::AnswerOutput) -> Value {
+    let mut parts = Vec::with_capacity(1 + output.tool_calls.len());
+    if !output.text.is_empty() {
+        parts.push(json!({"type": "text", "content": output.text}));
+    }
+    for call in &output.tool_calls {
+        let arguments = serde_json::from_str::<Value>(&call.arguments)
+            .unwrap_or_else(|_| Value::String(call.arguments.clone()));
+        parts.push(
+            json!({"type": "tool_call", "id": call.id, "name": call.name,
+                          "arguments": arguments}),
+        );
+    }
+    json!([{"role": "assistant", "parts": parts,
+            "finish_reason": output.semconv_finish_reason()}])
+}
+
 /// One request's span (a batch item).
 pub fn span(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
     let facts = Facts::of(record);
@@ -167,10 +188,11 @@ pub fn span(record: &RequestRecord, message_logging: bool) -> Vec<u8> {
             if let Some(input) = &d.input {
                 attributes.push(string("gen_ai.input.messages", &input.to_string()));
             }
-            if let Some(output) = d.output.as_ref().filter(|_| !failed) {
-                let messages =
-                    json!([{"role": "assistant", "parts": [{"type": "text", "content": output}]}]);
-                attributes.push(string("gen_ai.output.messages", &messages.to_string()));
+            if let Some(output) = d.output.as_ref().filter(|o| !failed && !o.is_empty()) {
+                attributes.push(string(
+                    "gen_ai.output.messages",
+                    &output_messages(output).to_string(),
+                ));
             }
         }
     }
@@ -307,16 +329,42 @@ mod tests {
             serde_json::from_str::<Value>(input).unwrap(),
             json!([{"role": "user", "content": "hi"}])
         );
-        assert!(
-            attribute(span, "gen_ai.output.messages").unwrap()["stringValue"]
-                .as_str()
-                .unwrap()
-                .contains("Hello!")
+        let output = attribute(span, "gen_ai.output.messages").unwrap()["stringValue"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(output).unwrap(),
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "Hello!"}],
+                    "finish_reason": "stop"}])
         );
         let off = parse(&[detailed_record()], false);
         let span = &off["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
         assert_eq!(attribute(span, "gen_ai.input.messages"), None);
         assert_eq!(attribute(span, "gen_ai.output.messages"), None);
+    }
+
+    #[test]
+    fn tool_calls_are_tool_call_parts() {
+        let mut record = detailed_record();
+        let mut output = crate::observe::AnswerOutput::default();
+        output.tool_call(0, Some("call_1"), Some("get_weather"));
+        output.push_arguments(0, "{\"city\":\"Paris\"}");
+        output.tool_call(1, Some("call_2"), Some("broken"));
+        output.push_arguments(1, "{\"cut");
+        output.finish("tool_calls");
+        record.details.as_mut().unwrap().output = Some(output);
+        let v = parse(&[record], true);
+        let span = &v["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+        let text = attribute(span, "gen_ai.output.messages").unwrap()["stringValue"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            json!([{"role": "assistant", "finish_reason": "tool_call", "parts": [
+                {"type": "tool_call", "id": "call_1", "name": "get_weather",
+                 "arguments": {"city": "Paris"}},
+                {"type": "tool_call", "id": "call_2", "name": "broken", "arguments": "{\"cut"}]}])
+        );
     }
 
     #[test]

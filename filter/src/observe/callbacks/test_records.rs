@@ -71,7 +71,7 @@ pub fn detailed_record() -> RequestRecord {
             ("max_tokens", serde_json::json!(64)),
         ],
         input: Some(serde_json::json!([{"role": "user", "content": "hi"}])),
-        output: Some("Hello!".into()),
+        output: Some(crate::observe::AnswerOutput::from_text("Hello!")),
     }));
     record
 }

@@ -350,6 +350,8 @@ pub struct RouterExchange {
     scrape: crate::observe::metrics::scrape::Scrape,
     /// `/health` (keys off): the probes in flight.
     health: Option<health::HealthRun>,
+    /// The answer's content being read for the callbacks (message logging on).
+    answer: Option<Box<crate::observe::answer::AnswerCollector>>,
 }
 
 /// Routes a request again, to `model`: the responder stage's answer to a key's
@@ -957,6 +959,8 @@ use head::{body_error, RequestHead};
 // The request's record: call id, answer headers, access log, observers.
 mod record;
 use record::CallFacts;
+
+mod answer;
 // Answers kept for the responder stage, and local replies.
 mod reply;
 use reply::{answer_locally, reply_error, reply_json};

@@ -128,6 +128,7 @@ impl RouterExchange {
             .property(&["response", "code"])
             .and_then(|raw| response_code(&raw))
             .unwrap_or(0);
+        self.finish_answer();
         let attempts = host.take_attempts(&self.call.call_id);
         let key = key_labels(host);
         if !self.call.logged {
