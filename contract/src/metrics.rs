@@ -607,6 +607,45 @@ const LITELLM_FALLBACK_LABELS: &[&str] = &[
     "model_id",
 ];
 
+/// Every label name LiteLLM 1.102.4 defines (`UserAPIKeyLabelNames` in
+/// `litellm/types/integrations/prometheus.py`): an `include_labels` entry outside
+/// this list is a typo, not a LiteLLM label.
+pub const LITELLM_LABEL_NAMES: &[&str] = &[
+    "end_user",
+    "user",
+    "user_email",
+    "user_alias",
+    "hashed_api_key",
+    "api_key_alias",
+    "team",
+    "team_alias",
+    "requested_model",
+    "model",
+    "litellm_model_name",
+    "tag",
+    "model_id",
+    "api_base",
+    "api_provider",
+    "exception_status",
+    "exception_class",
+    "rate_limit_category",
+    "rate_limit_type",
+    "status_code",
+    "fallback_model",
+    "route",
+    "model_group",
+    "client_ip",
+    "user_agent",
+    "callback_name",
+    "stream",
+    "org_id",
+    "org_alias",
+    "mcp_tool_name",
+    "mcp_server_name",
+    "service_tier",
+    "input_sequence_length",
+];
+
 /// LiteLLM's labels of the metric `name` ([`LITELLM_LABELS`]); empty for a metric
 /// the table does not list.
 pub fn litellm_labels(name: &str) -> &'static [&'static str] {
@@ -732,10 +771,14 @@ impl MetricsConfig {
     }
 
     /// Checks every group against [`FAMILIES`] and LiteLLM's labels
-    /// ([`LITELLM_LABELS`]), as LiteLLM's `_validate_all_configurations` does:
-    /// `Err((group index, message))` for an unknown metric or a label LiteLLM does
-    /// not allow for one of the group's metrics. A label LiteLLM allows and
-    /// Switchyard has no value for is left out: `Ok` lists each as a warning
+    /// ([`LITELLM_LABELS`]): `Err((group index, message))` for an unknown metric
+    /// or a label name LiteLLM does not define at all ([`LITELLM_LABEL_NAMES`]).
+    /// A label LiteLLM allows for the metric and Switchyard has no value for is left
+    /// out, and so is a LiteLLM label that LiteLLM's `_validate_all_configurations`
+    /// would refuse for that metric: LiteLLM's own documentation
+    /// (`docs/proxy/prometheus.md`, "Configuring Metrics and Labels") gives
+    /// `hashed_api_key` and `model` to `litellm_remaining_team_budget_metric`, and
+    /// such a config must keep starting. `Ok` lists each left-out label as a warning
     /// (group index, message).
     pub fn validate(&self) -> Result<Vec<(usize, String)>, (usize, String)> {
         let mut warnings = Vec::new();
@@ -763,11 +806,19 @@ impl MetricsConfig {
                                 "include_labels: {label:?} of {metric} has no value in Switchyard; left out"
                             ),
                         ));
+                    } else if LITELLM_LABEL_NAMES.contains(&label.as_str()) {
+                        warnings.push((
+                            i,
+                            format!(
+                                "include_labels: {label:?} is not a label of {metric} (LiteLLM's labels for it: {}; LiteLLM 1.102.4 refuses it); left out",
+                                litellm.join(", ")
+                            ),
+                        ));
                     } else {
                         return Err((
                             i,
                             format!(
-                                "include_labels: {label:?} is not a label of {metric} (LiteLLM's labels for it: {})",
+                                "include_labels: {label:?} is not a LiteLLM label (LiteLLM's labels for {metric}: {})",
                                 litellm.join(", ")
                             ),
                         ));
@@ -850,16 +901,17 @@ mod tests {
             groups: vec![MetricsGroup {
                 group: "a".into(),
                 metrics: vec![SPEND.into()],
-                include_labels: Some(vec!["status_code".into()]),
+                include_labels: Some(vec!["status".into()]),
             }],
             ..MetricsConfig::default()
         };
         let (_, msg) = bad_label.validate().unwrap_err();
-        assert!(msg.contains("status_code") && msg.contains(SPEND), "{msg}");
+        assert!(msg.contains("\"status\"") && msg.contains(SPEND), "{msg}");
     }
 
     /// A label LiteLLM allows for the metric and Switchyard has no value for is a
-    /// warning and left out; one LiteLLM does not allow for that metric is an error.
+    /// warning and left out, as is a LiteLLM label LiteLLM refuses for that metric;
+    /// a name LiteLLM does not define is an error.
     #[test]
     fn a_litellm_label_without_a_value_is_warned_and_left_out() {
         let config = MetricsConfig {
@@ -895,19 +947,37 @@ mod tests {
                 .unwrap(),
             Vec::<&str>::new()
         );
-        // `route` is LiteLLM's for the request counters, not for a budget gauge.
+        // `hashed_api_key` is LiteLLM's, but not for a team budget gauge: LiteLLM's
+        // own docs give it one, so it is left out with a warning.
+        let docs = MetricsConfig {
+            groups: vec![MetricsGroup {
+                group: "budget_tracking".into(),
+                metrics: vec![REMAINING_TEAM_BUDGET.into()],
+                include_labels: Some(vec!["team".into(), "hashed_api_key".into()]),
+            }],
+            ..MetricsConfig::default()
+        };
+        let warnings = docs.validate().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].1.contains("refuses it"), "{warnings:?}");
+        assert_eq!(
+            docs.labels_of(family_named(REMAINING_TEAM_BUDGET).unwrap())
+                .unwrap(),
+            vec!["team"]
+        );
+        // A name LiteLLM does not define at all is an error.
         let wrong = MetricsConfig {
             groups: vec![MetricsGroup {
                 group: "budget".into(),
                 metrics: vec![REMAINING_TEAM_BUDGET.into()],
-                include_labels: Some(vec!["route".into()]),
+                include_labels: Some(vec!["team_name".into()]),
             }],
             ..MetricsConfig::default()
         };
         let (i, msg) = wrong.validate().unwrap_err();
         assert_eq!(i, 0);
         assert!(
-            msg.contains("\"route\"") && msg.contains(REMAINING_TEAM_BUDGET),
+            msg.contains("\"team_name\"") && msg.contains(REMAINING_TEAM_BUDGET),
             "{msg}"
         );
     }

@@ -924,10 +924,22 @@ mod metrics_settings_tests {
                 "{label}: {warnings:?}"
             );
         }
-        let e = error_of("  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_api_key_budget_metric]\n      include_labels: [route]\n");
+        // LiteLLM's documented config gives a team gauge key labels LiteLLM itself
+        // refuses for it: left out with a warning, so the config still starts.
+        let docs = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: budget_tracking\n      metrics: [litellm_remaining_team_budget_metric]\n      include_labels: [team, team_alias, hashed_api_key, model]\n";
+        let (_, warnings) = parse_str(docs, "config.yaml", &|_| None).unwrap();
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.to_string().contains("LiteLLM 1.102.4 refuses it"))
+                .count(),
+            2,
+            "{warnings:?}"
+        );
+        let e = error_of("  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_api_key_budget_metric]\n      include_labels: [key_alias]\n");
         assert!(
             e.starts_with("config.yaml")
-                && e.contains("litellm_settings.prometheus_metrics_config[0].include_labels: \"route\" is not a label of litellm_remaining_api_key_budget_metric"),
+                && e.contains("litellm_settings.prometheus_metrics_config[0].include_labels: \"key_alias\" is not a LiteLLM label (LiteLLM's labels for litellm_remaining_api_key_budget_metric: hashed_api_key, api_key_alias)"),
             "{e}"
         );
     }
@@ -956,9 +968,9 @@ mod metrics_settings_tests {
             "  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_nope]\n",
         );
         assert!(e.contains("config.yaml: litellm_settings.prometheus_metrics_config[0].metrics: \"litellm_nope\""), "{e}");
-        let e = error_of("  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_spend_metric]\n    - group: b\n      metrics: [litellm_spend_metric]\n      include_labels: [status_code]\n");
+        let e = error_of("  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_spend_metric]\n    - group: b\n      metrics: [litellm_spend_metric]\n      include_labels: [status]\n");
         assert!(
-            e.contains("prometheus_metrics_config[1].include_labels: \"status_code\""),
+            e.contains("prometheus_metrics_config[1].include_labels: \"status\""),
             "{e}"
         );
         let e = error_of(
