@@ -55,6 +55,10 @@ FAMILIES = [
     "litellm_deployment_total_requests_total",
     "litellm_deployment_successful_fallbacks_total",
     "litellm_deployment_failed_fallbacks_total",
+    "litellm_remaining_team_budget_metric",
+    "litellm_team_max_budget_metric",
+    "litellm_remaining_api_key_budget_metric",
+    "litellm_api_key_max_budget_metric",
 ]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -468,3 +472,176 @@ def test_the_grafana_dashboard_queries_what_the_gateway_exports(keyed):
             missing = grouped - seen
             assert not missing, f"{expr!r} groups by {missing}, which {tokens} do not carry"
     assert checked >= 20, checked
+
+
+# --- budget gauges ----------------------------------------------------------------------
+
+#: What a client might send to fake a budget: the keyservice's own header names.
+FORGED_BUDGET_HEADERS = {
+    "x-switchyard-key-spend": "0",
+    "x-switchyard-key-max-budget": "1000000",
+    "x-switchyard-team-spend": "0",
+    "x-switchyard-team-max-budget": "1000000",
+}
+
+
+def admin(gw, method: str, path: str, body: dict | None = None):
+    return harness.request_json(method, gw.url(path), body,
+                                headers={"Authorization": f"Bearer {MASTER}"})
+
+
+def test_budget_gauges_follow_the_keys_and_teams_spend_and_a_client_cannot_forge_them(keyed, mock):
+    """LiteLLM's `_set_key_budget_metrics` / `_set_team_budget_metrics`: after each
+    successful call, remaining = max_budget - (spend at admission + the call's cost);
+    a team without max_budget is +Inf and has no max-budget series. A client sending
+    the keyservice's budget headers itself changes nothing."""
+    gw = keyed.gw
+    status, _, team = admin(gw, "POST", "/team/new",
+                            {"team_alias": "Budget Team", "max_budget": 50})
+    assert status == 200, team
+    team_id = team["team_id"]
+    status, _, open_team = admin(gw, "POST", "/team/new", {"team_alias": "Open Team"})
+    assert status == 200, open_team
+    carol = generate(gw, {"key_alias": "carol", "max_budget": 10, "team_id": team_id})
+    dave = generate(gw, {"key_alias": "dave", "team_id": open_team["team_id"]})
+    # gpt-a costs 10 * 0.001 + 5 * 0.002 = 0.02 USD a call.
+    mock.usage = {"prompt_tokens": 10, "completion_tokens": 5}
+    try:
+        def call(key: str, headers: dict[str, str] | None = None) -> None:
+            body = {"model": "gpt-a", "messages": [{"role": "user", "content": "hi"}]}
+            status, _, answer = harness.request_json(
+                "POST", gw.url("/v1/chat/completions"), body,
+                headers={"Authorization": f"Bearer {key}", **(headers or {})})
+            assert status == 200, answer
+
+        def spend_of(key: str) -> float:
+            return admin(gw, "GET", f"/key/info?key={key}")[2]["info"]["spend"]
+
+        call(carol)
+        # Wait for the first call's spend to reach the keyservice, so the second
+        # call is admitted with spend 0.02.
+        assert poll(lambda: spend_of(carol), lambda s: s > 0) == pytest.approx(0.02)
+        call(carol, FORGED_BUDGET_HEADERS)
+        call(dave, FORGED_BUDGET_HEADERS)
+        assert not any(h.lower() in FORGED_BUDGET_HEADERS for h in mock.last_request.headers)
+
+        def gauges():
+            status, _, text = scrape(gw, MASTER)
+            assert status == 200, text
+            return check_exposition(text)
+        remaining_key = "litellm_remaining_api_key_budget_metric"
+        samples = poll(gauges, lambda s: value(s, remaining_key, api_key_alias="carol")
+                       == pytest.approx(10 - 0.04))
+    finally:
+        mock.usage = {}
+    assert value(samples, remaining_key, api_key_alias="carol") == pytest.approx(9.96)
+    assert value(samples, "litellm_api_key_max_budget_metric", api_key_alias="carol") == 10
+    # Carol's team: 50 - (0.02 + 0.02) after her second call.
+    assert value(samples, "litellm_remaining_team_budget_metric",
+                 team=team_id, team_alias="Budget Team") == pytest.approx(49.96)
+    assert value(samples, "litellm_team_max_budget_metric", team=team_id) == 50
+    # Dave: no key budget, a team without one: +Inf, and no max-budget series.
+    assert value(samples, remaining_key, api_key_alias="dave") == float("inf")
+    assert value(samples, "litellm_remaining_team_budget_metric",
+                 team=open_team["team_id"]) == float("inf")
+    assert not any("dave" in labels for labels in samples.get("litellm_api_key_max_budget_metric", {}))
+    assert not any(open_team["team_id"] in labels
+                   for labels in samples.get("litellm_team_max_budget_metric", {}))
+    # One series per key and per team, labelled by the scope alone.
+    carol_series = [l for l in samples[remaining_key] if 'api_key_alias="carol"' in l]
+    assert len(carol_series) == 1 and carol_series[0].count("=") == 2, carol_series
+
+
+# --- cooldowns ----------------------------------------------------------------------------
+
+def post_chat(gw, model: str, headers: dict[str, str] | None = None) -> int:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    status, _, _ = harness.request_json(
+        "POST", gw.url("/v1/chat/completions"), body,
+        headers={"Authorization": "Bearer sk-any", **(headers or {})})
+    return status
+
+
+def envoy_stat_sum(gw, suffix: str) -> int:
+    status, text = harness._http_get(f"{gw.admin_url}/stats?filter={suffix}")
+    assert status == 200, text
+    return sum(int(line.rsplit(": ", 1)[1]) for line in text.splitlines()
+               if line.split(": ", 1)[0].endswith(suffix))
+
+
+def test_a_deployment_cooled_down_by_envoy_is_counted_once(mock, tmp_path):
+    """`allowed_fails` consecutive 500s from one deployment: Envoy ejects it (its
+    own per-cluster `ejections_enforced_total` says 1), and /metrics counts one
+    `litellm_deployment_cooled_down` for that deployment, with state 2."""
+    allowed_fails = 2
+    with OpenAIMock(api_key=OPENAI_KEY) as down:
+        text = f"""
+model_list:
+  - model_name: cool
+    litellm_params: {{model: openai/a, api_base: "{down.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+    model_info: {{id: dep-down}}
+  - model_name: cool
+    litellm_params: {{model: openai/b, api_base: "{mock.base_url}", api_key: os.environ/TEST_OPENAI_KEY}}
+    model_info: {{id: dep-up}}
+router_settings:
+  num_retries: 0
+  allowed_fails: {allowed_fails}
+  cooldown_time: 60
+"""
+        down.fail_next(None, 500)  # type: ignore[arg-type]
+        with harness.Gateway(text, ENV, workdir=tmp_path,
+                             extra_render_args=["--admin-port", str(free_port())]) as gw:
+            for _ in range(60):
+                assert post_chat(gw, "cool") in (200, 500)
+                if down.request_count >= allowed_fails:
+                    break
+            assert down.request_count == allowed_fails
+            # Envoy ejected it: later requests all go to dep-up.
+            for _ in range(5):
+                assert post_chat(gw, "cool") == 200
+            assert down.request_count == allowed_fails
+            assert envoy_stat_sum(gw, "outlier_detection.ejections_enforced_total") == 1
+
+            cooled = "litellm_deployment_cooled_down_total"
+            def counted():
+                status, _, body = scrape(gw)
+                assert status == 200, body
+                return check_exposition(body)
+            samples = poll(counted, lambda s: value(s, cooled) >= 1)
+            assert value(samples, cooled) == 1
+            assert value(samples, cooled, model_id="dep-down", litellm_model_name="cool",
+                         api_provider="openai", exception_status="500") == 1
+            assert value(samples, "litellm_deployment_state", model_id="dep-down",
+                         litellm_model_name="cool") == 2
+            assert value(samples, "litellm_deployment_failure_responses_total",
+                         model_id="dep-down") == allowed_fails
+
+
+# --- client_ip and user_agent -------------------------------------------------------------
+
+def test_client_ip_and_user_agent_are_labels_when_included(mock, tmp_path):
+    settings = """litellm_settings:
+  prometheus_metrics_config:
+    - group: clients
+      metrics: [litellm_proxy_total_requests_metric, litellm_deployment_total_requests]
+      include_labels: [requested_model, client_ip, user_agent]
+"""
+    with harness.Gateway(config(mock, keys=False, settings=settings), ENV, workdir=tmp_path) as gw:
+        assert post_chat(gw, "gpt-b", {"User-Agent": "switchyard-test/1.0"}) == 200
+        assert post_chat(gw, "gpt-b", {"User-Agent": "other-agent",
+                                       "X-Forwarded-For": "203.0.113.9"}) == 200
+        total = "litellm_proxy_total_requests_metric_total"
+        def counted():
+            status, _, body = scrape(gw)
+            assert status == 200, body
+            return strict_parse(body)
+        samples = poll(counted, lambda s: value(s, total) >= 2)
+        assert value(samples, total, client_ip="127.0.0.1", user_agent="switchyard-test/1.0",
+                     requested_model="gpt-b") == 1
+        assert value(samples, "litellm_deployment_total_requests_total", client_ip="127.0.0.1",
+                     user_agent="switchyard-test/1.0") == 1
+        # client_ip is Envoy's downstream remote address. As rendered, the connection
+        # manager does not set `use_remote_address`, so Envoy takes the last
+        # `x-forwarded-for` address as the remote address (LiteLLM's default reads
+        # the TCP peer): the label follows Envoy.
+        assert value(samples, total, client_ip="203.0.113.9", user_agent="other-agent") == 1

@@ -62,6 +62,21 @@ pub const KEY_ALIAS_HEADER: &str = "x-switchyard-key-alias";
 /// Written by the keyservice (through ext_authz): the alias of the key's team, when
 /// it has one; read by the responder stage for the request's record.
 pub const TEAM_ALIAS_HEADER: &str = "x-switchyard-team-alias";
+/// Written by the keyservice (through ext_authz) for a virtual key: the key's spend
+/// when it was admitted (USD, reset-aware), as a decimal number; read by the
+/// responder stage for the budget gauges (`litellm_remaining_api_key_budget_metric`,
+/// LiteLLM's `user_api_key_spend`). A client's own is removed by the router stage.
+pub const KEY_SPEND_HEADER: &str = "x-switchyard-key-spend";
+/// Written by the keyservice (through ext_authz) when the key has a `max_budget`
+/// (USD); absent: no budget. Read as [`KEY_SPEND_HEADER`] is.
+pub const KEY_MAX_BUDGET_HEADER: &str = "x-switchyard-key-max-budget";
+/// Written by the keyservice (through ext_authz) for a key with a team: the team's
+/// spend when the request was admitted (USD, reset-aware); read by the responder
+/// stage for `litellm_remaining_team_budget_metric`.
+pub const TEAM_SPEND_HEADER: &str = "x-switchyard-team-spend";
+/// Written by the keyservice (through ext_authz) when the key's team has a
+/// `max_budget` (USD); absent: no budget. Read as [`TEAM_SPEND_HEADER`] is.
+pub const TEAM_MAX_BUDGET_HEADER: &str = "x-switchyard-team-max-budget";
 /// Written by the upstream stage on the internal redirect of an error fallback: the
 /// request's call id, which Envoy copies onto the replay
 /// (`response_headers_to_copy`); read by the router stage on the replay only, and
@@ -135,7 +150,7 @@ pub const REDIRECT_CARRIED_HEADERS: [&str; 2] = [ADMISSION_HEADER, CALL_ID_CARRI
 /// responder stage and spend recording: Envoy lets exactly these through
 /// (`allowed_upstream_headers`), and a client can never set them (the router stage
 /// removes them).
-pub const KEY_HEADERS: [&str; 11] = [
+pub const KEY_HEADERS: [&str; 15] = [
     ALIAS_TARGET_HEADER,
     KEY_HASH_HEADER,
     USER_ID_HEADER,
@@ -147,6 +162,10 @@ pub const KEY_HEADERS: [&str; 11] = [
     KEY_ALIAS_HEADER,
     TEAM_ALIAS_HEADER,
     KEY_ADMIN_HEADER,
+    KEY_SPEND_HEADER,
+    KEY_MAX_BUDGET_HEADER,
+    TEAM_SPEND_HEADER,
+    TEAM_MAX_BUDGET_HEADER,
 ];
 
 #[cfg(test)]

@@ -292,12 +292,24 @@ const FALLBACK_LABELS: &[LabelSpec] = &[
     op(MODEL_ID),
 ];
 
+const COOLED_DOWN_LABELS: &[LabelSpec] = &[
+    op(LITELLM_MODEL_NAME),
+    op(MODEL_ID),
+    op(API_BASE),
+    op(API_PROVIDER),
+    op(EXCEPTION_STATUS),
+];
+
 const DEPLOYMENT_STATE_LABELS: &[LabelSpec] = &[
     op(LITELLM_MODEL_NAME),
     op(MODEL_ID),
     op(API_BASE),
     op(API_PROVIDER),
 ];
+
+const KEY_BUDGET_LABELS: &[LabelSpec] = &[KEY_LABELS[0], KEY_LABELS[1]];
+
+const TEAM_BUDGET_LABELS: &[LabelSpec] = &[KEY_LABELS[2], KEY_LABELS[3]];
 
 /// `litellm_proxy_total_requests_metric`.
 pub const PROXY_TOTAL_REQUESTS: &str = "litellm_proxy_total_requests_metric";
@@ -331,6 +343,16 @@ pub const SUCCESSFUL_FALLBACKS: &str = "litellm_deployment_successful_fallbacks"
 pub const FAILED_FALLBACKS: &str = "litellm_deployment_failed_fallbacks";
 /// `litellm_deployment_state`.
 pub const DEPLOYMENT_STATE: &str = "litellm_deployment_state";
+/// `litellm_deployment_cooled_down`.
+pub const DEPLOYMENT_COOLED_DOWN: &str = "litellm_deployment_cooled_down";
+/// `litellm_remaining_api_key_budget_metric`.
+pub const REMAINING_API_KEY_BUDGET: &str = "litellm_remaining_api_key_budget_metric";
+/// `litellm_api_key_max_budget_metric`.
+pub const API_KEY_MAX_BUDGET: &str = "litellm_api_key_max_budget_metric";
+/// `litellm_remaining_team_budget_metric`.
+pub const REMAINING_TEAM_BUDGET: &str = "litellm_remaining_team_budget_metric";
+/// `litellm_team_max_budget_metric`.
+pub const TEAM_MAX_BUDGET: &str = "litellm_team_max_budget_metric";
 
 const fn family(
     name: &'static str,
@@ -362,13 +384,276 @@ pub const FAMILIES: &[Family] = &[
     family(DEPLOYMENT_SUCCESS, MetricKind::Counter, "LLM Deployment Analytics - Total number of successful LLM API calls via litellm", DEPLOYMENT_LABELS),
     family(DEPLOYMENT_FAILURE, MetricKind::Counter, "LLM Deployment Analytics - Total number of failed LLM API calls for a specific LLM deploymeny. exception_status is the status of the exception from the llm api", DEPLOYMENT_FAILURE_LABELS),
     family(DEPLOYMENT_TOTAL, MetricKind::Counter, "LLM Deployment Analytics - Total number of LLM API calls via litellm - success + failure", DEPLOYMENT_LABELS),
+    family(DEPLOYMENT_COOLED_DOWN, MetricKind::Counter, "LLM Deployment Analytics - Number of times a deployment has been cooled down by LiteLLM load balancing logic. exception_status is the status of the exception that caused the deployment to be cooled down", COOLED_DOWN_LABELS),
     family(SUCCESSFUL_FALLBACKS, MetricKind::Counter, "LLM Deployment Analytics - Number of successful fallback requests from primary model -> fallback model", FALLBACK_LABELS),
     family(FAILED_FALLBACKS, MetricKind::Counter, "LLM Deployment Analytics - Number of failed fallback requests from primary model -> fallback model", FALLBACK_LABELS),
+    family(REMAINING_TEAM_BUDGET, MetricKind::Gauge, "Remaining budget for team", TEAM_BUDGET_LABELS),
+    family(TEAM_MAX_BUDGET, MetricKind::Gauge, "Maximum budget set for team", TEAM_BUDGET_LABELS),
+    family(REMAINING_API_KEY_BUDGET, MetricKind::Gauge, "Remaining budget for api key", KEY_BUDGET_LABELS),
+    family(API_KEY_MAX_BUDGET, MetricKind::Gauge, "Maximum budget set for api key", KEY_BUDGET_LABELS),
 ];
 
 /// The family named `name`, if the gateway exports it.
 pub fn family_named(name: &str) -> Option<&'static Family> {
     FAMILIES.iter().find(|f| f.name == name)
+}
+
+/// LiteLLM 1.102.4's labels per metric, for every family Switchyard exports:
+/// `PrometheusMetricLabels` in `litellm/types/integrations/prometheus.py`, as
+/// `PrometheusMetricLabels.get_labels(metric)` returns them under LiteLLM's default
+/// settings (with `org_id` and `org_alias`, which it appends to the metrics of
+/// `_org_label_metrics`; without the labels only a non-default `litellm.*` flag
+/// adds: `stream`, the rate-limit labels, `input_sequence_length`,
+/// `prometheus_deployment_and_latency_caller_identity`'s `user_email`). LiteLLM
+/// accepts exactly these in a metric's `include_labels`; those a [`Family`] does not
+/// list have no value in Switchyard.
+pub const LITELLM_LABELS: &[(&str, &[&str])] = &[
+    (
+        PROXY_TOTAL_REQUESTS,
+        &[
+            "end_user",
+            "hashed_api_key",
+            "api_key_alias",
+            "requested_model",
+            "team",
+            "team_alias",
+            "user",
+            "status_code",
+            "user_email",
+            "route",
+            "client_ip",
+            "user_agent",
+            "model_id",
+            "api_provider",
+            "org_id",
+            "org_alias",
+        ],
+    ),
+    (
+        PROXY_FAILED_REQUESTS,
+        &[
+            "end_user",
+            "hashed_api_key",
+            "api_key_alias",
+            "requested_model",
+            "team",
+            "team_alias",
+            "user",
+            "user_email",
+            "exception_status",
+            "exception_class",
+            "route",
+            "client_ip",
+            "user_agent",
+            "model_id",
+            "api_provider",
+            "org_id",
+            "org_alias",
+        ],
+    ),
+    (INPUT_TOKENS, LITELLM_TOKEN_LABELS),
+    (OUTPUT_TOKENS, LITELLM_TOKEN_LABELS),
+    (TOTAL_TOKENS, LITELLM_TOKEN_LABELS),
+    (
+        SPEND,
+        &[
+            "end_user",
+            "hashed_api_key",
+            "api_key_alias",
+            "model",
+            "team",
+            "team_alias",
+            "user",
+            "user_email",
+            "client_ip",
+            "user_agent",
+            "requested_model",
+            "model_id",
+            "api_provider",
+            "service_tier",
+            "org_id",
+            "org_alias",
+        ],
+    ),
+    (
+        REQUEST_TOTAL_LATENCY,
+        &[
+            "end_user",
+            "hashed_api_key",
+            "api_key_alias",
+            "requested_model",
+            "team",
+            "team_alias",
+            "user",
+            "model",
+            "model_id",
+            "api_provider",
+            "service_tier",
+            "org_id",
+            "org_alias",
+        ],
+    ),
+    (LLM_API_LATENCY, LITELLM_API_LATENCY_LABELS),
+    (TIME_TO_FIRST_TOKEN, LITELLM_API_LATENCY_LABELS),
+    (
+        OVERHEAD_LATENCY,
+        &[
+            "model_group",
+            "api_provider",
+            "api_base",
+            "litellm_model_name",
+            "hashed_api_key",
+            "api_key_alias",
+            "model_id",
+        ],
+    ),
+    (
+        DEPLOYMENT_STATE,
+        &["litellm_model_name", "model_id", "api_base", "api_provider"],
+    ),
+    (DEPLOYMENT_SUCCESS, LITELLM_DEPLOYMENT_LABELS),
+    (
+        DEPLOYMENT_FAILURE,
+        &[
+            "requested_model",
+            "litellm_model_name",
+            "model_id",
+            "api_base",
+            "api_provider",
+            "exception_status",
+            "exception_class",
+            "hashed_api_key",
+            "api_key_alias",
+            "team",
+            "team_alias",
+            "client_ip",
+            "user_agent",
+        ],
+    ),
+    (DEPLOYMENT_TOTAL, LITELLM_DEPLOYMENT_LABELS),
+    (
+        DEPLOYMENT_COOLED_DOWN,
+        &[
+            "litellm_model_name",
+            "model_id",
+            "api_base",
+            "api_provider",
+            "exception_status",
+        ],
+    ),
+    (SUCCESSFUL_FALLBACKS, LITELLM_FALLBACK_LABELS),
+    (FAILED_FALLBACKS, LITELLM_FALLBACK_LABELS),
+    (REMAINING_TEAM_BUDGET, &["team", "team_alias"]),
+    (TEAM_MAX_BUDGET, &["team", "team_alias"]),
+    (
+        REMAINING_API_KEY_BUDGET,
+        &["hashed_api_key", "api_key_alias"],
+    ),
+    (API_KEY_MAX_BUDGET, &["hashed_api_key", "api_key_alias"]),
+];
+
+const LITELLM_TOKEN_LABELS: &[&str] = &[
+    "end_user",
+    "hashed_api_key",
+    "api_key_alias",
+    "model",
+    "team",
+    "team_alias",
+    "user",
+    "user_email",
+    "requested_model",
+    "model_id",
+    "api_provider",
+    "org_id",
+    "org_alias",
+];
+const LITELLM_API_LATENCY_LABELS: &[&str] = &[
+    "model",
+    "hashed_api_key",
+    "api_key_alias",
+    "team",
+    "team_alias",
+    "requested_model",
+    "end_user",
+    "user",
+    "model_id",
+    "api_provider",
+    "service_tier",
+    "org_id",
+    "org_alias",
+];
+const LITELLM_DEPLOYMENT_LABELS: &[&str] = &[
+    "requested_model",
+    "litellm_model_name",
+    "model_id",
+    "api_base",
+    "api_provider",
+    "hashed_api_key",
+    "api_key_alias",
+    "team",
+    "team_alias",
+    "client_ip",
+    "user_agent",
+];
+const LITELLM_FALLBACK_LABELS: &[&str] = &[
+    "requested_model",
+    "fallback_model",
+    "hashed_api_key",
+    "api_key_alias",
+    "team",
+    "team_alias",
+    "exception_status",
+    "exception_class",
+    "model_id",
+];
+
+/// Every label name LiteLLM 1.102.4 defines (`UserAPIKeyLabelNames` in
+/// `litellm/types/integrations/prometheus.py`): an `include_labels` entry outside
+/// this list is a typo, not a LiteLLM label.
+pub const LITELLM_LABEL_NAMES: &[&str] = &[
+    "end_user",
+    "user",
+    "user_email",
+    "user_alias",
+    "hashed_api_key",
+    "api_key_alias",
+    "team",
+    "team_alias",
+    "requested_model",
+    "model",
+    "litellm_model_name",
+    "tag",
+    "model_id",
+    "api_base",
+    "api_provider",
+    "exception_status",
+    "exception_class",
+    "rate_limit_category",
+    "rate_limit_type",
+    "status_code",
+    "fallback_model",
+    "route",
+    "model_group",
+    "client_ip",
+    "user_agent",
+    "callback_name",
+    "stream",
+    "org_id",
+    "org_alias",
+    "mcp_tool_name",
+    "mcp_server_name",
+    "service_tier",
+    "input_sequence_length",
+];
+
+/// LiteLLM's labels of the metric `name` ([`LITELLM_LABELS`]); empty for a metric
+/// the table does not list.
+pub fn litellm_labels(name: &str) -> &'static [&'static str] {
+    LITELLM_LABELS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, labels)| *labels)
+        .unwrap_or(&[])
 }
 
 /// One group of LiteLLM's `litellm_settings.prometheus_metrics_config`: these
@@ -403,6 +688,25 @@ pub struct MetricsConfig {
     /// `/stats/prometheus` is appended to `/metrics`; none: ours alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_cluster: Option<String>,
+    /// `router_settings.allowed_fails` (LiteLLM's default 3): consecutive failures
+    /// of a deployment that cool it down (Envoy's outlier detection ejects it after
+    /// as many); `litellm_deployment_cooled_down` counts each time it happens.
+    #[serde(
+        default = "default_allowed_fails",
+        skip_serializing_if = "is_default_allowed_fails"
+    )]
+    pub allowed_fails: u32,
+}
+
+/// LiteLLM's default `allowed_fails`.
+pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
+
+fn default_allowed_fails() -> u32 {
+    DEFAULT_ALLOWED_FAILS
+}
+
+fn is_default_allowed_fails(n: &u32) -> bool {
+    *n == DEFAULT_ALLOWED_FAILS
 }
 
 fn yes() -> bool {
@@ -415,6 +719,7 @@ impl Default for MetricsConfig {
             groups: Vec::new(),
             require_auth: true,
             admin_cluster: None,
+            allowed_fails: DEFAULT_ALLOWED_FAILS,
         }
     }
 }
@@ -465,9 +770,18 @@ impl MetricsConfig {
         )
     }
 
-    /// Checks every group against [`FAMILIES`]: `Err((group index, message))` for an
-    /// unknown metric or a label its metrics do not have.
-    pub fn validate(&self) -> Result<(), (usize, String)> {
+    /// Checks every group against [`FAMILIES`] and LiteLLM's labels
+    /// ([`LITELLM_LABELS`]): `Err((group index, message))` for an unknown metric
+    /// or a label name LiteLLM does not define at all ([`LITELLM_LABEL_NAMES`]).
+    /// A label LiteLLM allows for the metric and Switchyard has no value for is left
+    /// out, and so is a LiteLLM label that LiteLLM's `_validate_all_configurations`
+    /// would refuse for that metric: LiteLLM's own documentation
+    /// (`docs/proxy/prometheus.md`, "Configuring Metrics and Labels") gives
+    /// `hashed_api_key` and `model` to `litellm_remaining_team_budget_metric`, and
+    /// such a config must keep starting. `Ok` lists each left-out label as a warning
+    /// (group index, message).
+    pub fn validate(&self) -> Result<Vec<(usize, String)>, (usize, String)> {
+        let mut warnings = Vec::new();
         for (i, group) in self.groups.iter().enumerate() {
             for metric in &group.metrics {
                 let Some(family) = family_named(metric) else {
@@ -481,20 +795,38 @@ impl MetricsConfig {
                     ));
                 };
                 for label in group.include_labels.iter().flatten() {
-                    if !family.labels.iter().any(|l| l.name == label) {
-                        let known: Vec<&str> = family.labels.iter().map(|l| l.name).collect();
+                    if family.labels.iter().any(|l| l.name == label) {
+                        continue;
+                    }
+                    let litellm = litellm_labels(metric);
+                    if litellm.contains(&label.as_str()) {
+                        warnings.push((
+                            i,
+                            format!(
+                                "include_labels: {label:?} of {metric} has no value in Switchyard; left out"
+                            ),
+                        ));
+                    } else if LITELLM_LABEL_NAMES.contains(&label.as_str()) {
+                        warnings.push((
+                            i,
+                            format!(
+                                "include_labels: {label:?} is not a label of {metric} (LiteLLM's labels for it: {}; LiteLLM 1.102.4 refuses it); left out",
+                                litellm.join(", ")
+                            ),
+                        ));
+                    } else {
                         return Err((
                             i,
                             format!(
-                                "include_labels: {label:?} is not a label of {metric} (its labels: {})",
-                                known.join(", ")
+                                "include_labels: {label:?} is not a LiteLLM label (LiteLLM's labels for {metric}: {})",
+                                litellm.join(", ")
                             ),
                         ));
                     }
                 }
             }
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -536,7 +868,7 @@ mod tests {
             }],
             ..MetricsConfig::default()
         };
-        config.validate().unwrap();
+        assert_eq!(config.validate().unwrap(), vec![]);
         assert_eq!(
             config.labels_of(total).unwrap(),
             vec!["end_user", "requested_model"]
@@ -569,12 +901,106 @@ mod tests {
             groups: vec![MetricsGroup {
                 group: "a".into(),
                 metrics: vec![SPEND.into()],
-                include_labels: Some(vec!["status_code".into()]),
+                include_labels: Some(vec!["status".into()]),
             }],
             ..MetricsConfig::default()
         };
         let (_, msg) = bad_label.validate().unwrap_err();
-        assert!(msg.contains("status_code") && msg.contains(SPEND), "{msg}");
+        assert!(msg.contains("\"status\"") && msg.contains(SPEND), "{msg}");
+    }
+
+    /// A label LiteLLM allows for the metric and Switchyard has no value for is a
+    /// warning and left out, as is a LiteLLM label LiteLLM refuses for that metric;
+    /// a name LiteLLM does not define is an error.
+    #[test]
+    fn a_litellm_label_without_a_value_is_warned_and_left_out() {
+        let config = MetricsConfig {
+            groups: vec![
+                MetricsGroup {
+                    group: "a".into(),
+                    metrics: vec![SPEND.into()],
+                    include_labels: Some(vec!["user_email".into(), "team".into()]),
+                },
+                MetricsGroup {
+                    group: "b".into(),
+                    metrics: vec![PROXY_TOTAL_REQUESTS.into()],
+                    include_labels: Some(vec!["route".into(), "org_id".into()]),
+                },
+            ],
+            ..MetricsConfig::default()
+        };
+        let warnings = config.validate().unwrap();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert_eq!(warnings[0].0, 0);
+        assert!(
+            warnings[0].1.contains("\"user_email\"") && warnings[0].1.contains("left out"),
+            "{warnings:?}"
+        );
+        assert_eq!((warnings[1].0, warnings[2].0), (1, 1));
+        assert_eq!(
+            config.labels_of(family_named(SPEND).unwrap()).unwrap(),
+            vec!["team"]
+        );
+        assert_eq!(
+            config
+                .labels_of(family_named(PROXY_TOTAL_REQUESTS).unwrap())
+                .unwrap(),
+            Vec::<&str>::new()
+        );
+        // `hashed_api_key` is LiteLLM's, but not for a team budget gauge: LiteLLM's
+        // own docs give it one, so it is left out with a warning.
+        let docs = MetricsConfig {
+            groups: vec![MetricsGroup {
+                group: "budget_tracking".into(),
+                metrics: vec![REMAINING_TEAM_BUDGET.into()],
+                include_labels: Some(vec!["team".into(), "hashed_api_key".into()]),
+            }],
+            ..MetricsConfig::default()
+        };
+        let warnings = docs.validate().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].1.contains("refuses it"), "{warnings:?}");
+        assert_eq!(
+            docs.labels_of(family_named(REMAINING_TEAM_BUDGET).unwrap())
+                .unwrap(),
+            vec!["team"]
+        );
+        // A name LiteLLM does not define at all is an error.
+        let wrong = MetricsConfig {
+            groups: vec![MetricsGroup {
+                group: "budget".into(),
+                metrics: vec![REMAINING_TEAM_BUDGET.into()],
+                include_labels: Some(vec!["team_name".into()]),
+            }],
+            ..MetricsConfig::default()
+        };
+        let (i, msg) = wrong.validate().unwrap_err();
+        assert_eq!(i, 0);
+        assert!(
+            msg.contains("\"team_name\"") && msg.contains(REMAINING_TEAM_BUDGET),
+            "{msg}"
+        );
+    }
+
+    /// Every label Switchyard exports for a family is one LiteLLM has for that
+    /// metric, and every family has LiteLLM's list.
+    #[test]
+    fn switchyards_labels_are_a_subset_of_litellms() {
+        for family in FAMILIES {
+            let litellm = litellm_labels(family.name);
+            assert!(!litellm.is_empty(), "{} has no LiteLLM labels", family.name);
+            for label in family.labels {
+                assert!(
+                    litellm.contains(&label.name),
+                    "{}: {}",
+                    family.name,
+                    label.name
+                );
+            }
+        }
+        for (name, _) in LITELLM_LABELS {
+            assert!(family_named(name).is_some(), "{name}");
+        }
     }
 }
 

@@ -94,6 +94,14 @@ pub const H_KEY_ADMIN: &str = headers::KEY_ADMIN_HEADER;
 /// Request header from the gateway's router stage: the model groups of the
 /// request's own `fallbacks`, comma-separated; each must be allowed like the model.
 pub const H_FALLBACK_GROUPS: &str = headers::FALLBACK_GROUPS_HEADER;
+/// Upstream header: the key's spend at admission (budget gauges).
+pub const H_KEY_SPEND_AT_ADMISSION: &str = headers::KEY_SPEND_HEADER;
+/// Upstream header: the key's `max_budget`, when it has one.
+pub const H_KEY_MAX_BUDGET: &str = headers::KEY_MAX_BUDGET_HEADER;
+/// Upstream header: the key's team's spend at admission.
+pub const H_TEAM_SPEND: &str = headers::TEAM_SPEND_HEADER;
+/// Upstream header: the key's team's `max_budget`, when it has one.
+pub const H_TEAM_MAX_BUDGET: &str = headers::TEAM_MAX_BUDGET_HEADER;
 /// The key (or team) metadata flag that allows clients' own `mock_response`
 /// (LiteLLM's `_ALLOW_CLIENT_MOCK_RESPONSE_METADATA_KEY`,
 /// litellm/proxy/litellm_pre_call_utils.py): only a JSON `true` counts.
@@ -220,6 +228,40 @@ pub struct Allowed {
     pub key_alias: Option<String>,
     /// The alias of the key's team, for the request's record.
     pub team_alias: Option<String>,
+    /// The key's budget at admission, for the gateway's budget gauges (a virtual
+    /// key only: not the master key, not an open gateway).
+    pub key_budget: Option<BudgetAtAdmission>,
+    /// The key's team's budget at admission, when the key has a team.
+    pub team_budget: Option<BudgetAtAdmission>,
+}
+
+/// A scope's spend and budget when a request was admitted: what LiteLLM's
+/// Prometheus logger reads from the request's metadata (`user_api_key_spend`,
+/// `user_api_key_max_budget`, `user_api_key_team_spend`,
+/// `user_api_key_team_max_budget`) for the remaining-budget gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BudgetAtAdmission {
+    /// Spend so far (0 once the budget's reset time has passed).
+    pub spend: f64,
+    /// `max_budget`; `None`: no budget.
+    pub max_budget: Option<f64>,
+}
+
+impl BudgetAtAdmission {
+    /// The two headers of this budget (spend, and max budget when there is one).
+    fn push_headers(
+        &self,
+        spend_header: &'static str,
+        max_header: &'static str,
+        h: &mut Vec<(&'static str, String)>,
+    ) {
+        if self.spend.is_finite() {
+            h.push((spend_header, self.spend.to_string()));
+            if let Some(max) = self.max_budget.filter(|m| m.is_finite()) {
+                h.push((max_header, max.to_string()));
+            }
+        }
+    }
 }
 
 /// An alias as a header value: control characters (a newline would split the
@@ -277,6 +319,12 @@ impl Allowed {
         if self.is_master {
             h.push((H_KEY_ADMIN, headers::KEY_ADMIN_MASTER.to_string()));
         }
+        if let Some(b) = &self.key_budget {
+            b.push_headers(H_KEY_SPEND_AT_ADMISSION, H_KEY_MAX_BUDGET, &mut h);
+        }
+        if let Some(b) = &self.team_budget {
+            b.push_headers(H_TEAM_SPEND, H_TEAM_MAX_BUDGET, &mut h);
+        }
         h
     }
 }
@@ -284,8 +332,9 @@ impl Allowed {
 /// The check's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Admitted, with what the spend report and the limiter need.
-    Allow(Allowed),
+    /// Admitted, with what the spend report and the limiter need (boxed: an
+    /// admission carries far more than a refusal).
+    Allow(Box<Allowed>),
     /// Refused, with the error the client gets.
     Deny(ApiError),
 }
@@ -471,10 +520,10 @@ fn allows_client_mock(key: &KeyRecord, team: Option<&TeamRecord>) -> bool {
 /// table in the module doc; the first that refuses decides the answer.
 pub fn check(input: &CheckInput<'_>, policy: &Policy, subject: &Subject<'_>) -> Decision {
     if policy.open {
-        return Decision::Allow(open_admission(input));
+        return Decision::Allow(Box::new(open_admission(input)));
     }
     match admit(input, policy, subject) {
-        Ok(allowed) => Decision::Allow(allowed),
+        Ok(allowed) => Decision::Allow(Box::new(allowed)),
         Err(denied) => Decision::Deny(denied),
     }
 }
@@ -536,6 +585,14 @@ fn admit(
         client_mock: allows_client_mock(key, owners.team),
         key_alias: key.key_alias.clone(),
         team_alias: owners.team.and_then(|t| t.team_alias.clone()),
+        key_budget: Some(BudgetAtAdmission {
+            spend: key_spend,
+            max_budget: key.max_budget,
+        }),
+        team_budget: owners.team.map(|t| BudgetAtAdmission {
+            spend: effective_spend(t.spend, t.budget_reset_at, now),
+            max_budget: t.max_budget,
+        }),
     })
 }
 
@@ -796,6 +853,14 @@ mod tests {
             key_alias: Some("ka".into()),
             team_alias: Some("ta".into()),
             is_master: true,
+            key_budget: Some(BudgetAtAdmission {
+                spend: 1.5,
+                max_budget: Some(10.0),
+            }),
+            team_budget: Some(BudgetAtAdmission {
+                spend: 2.0,
+                max_budget: Some(20.0),
+            }),
             ..Default::default()
         };
         let written: Vec<&str> = allowed
@@ -875,7 +940,7 @@ mod tests {
 
     fn allowed(d: Decision) -> Allowed {
         match d {
-            Decision::Allow(a) => a,
+            Decision::Allow(a) => *a,
             Decision::Deny(e) => panic!("expected admission, got {e:?}"),
         }
     }
@@ -1403,6 +1468,56 @@ mod tests {
             denied(&run(k(KEY), None, &with_key(&rec))).kind,
             "budget_exceeded"
         );
+    }
+
+    /// The budget headers the gateway's budget gauges read: the key's and its team's
+    /// spend at admission (reset-aware) and max budget; none for the master key.
+    #[test]
+    fn an_admission_passes_on_the_key_and_team_budgets() {
+        let rec = KeyRecord {
+            team_id: Some("t1".into()),
+            spend: 1.25,
+            max_budget: Some(10.0),
+            ..key()
+        };
+        let team = TeamRecord {
+            team_id: "t1".into(),
+            spend: 7.5,
+            max_budget: None,
+            budget_reset_at: Some(now() + 60),
+            ..TeamRecord::default()
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        let h = allowed(run(k(KEY), None, &s)).request_headers();
+        let get = |name: &str| h.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        assert_eq!(get(H_KEY_SPEND_AT_ADMISSION).as_deref(), Some("1.25"));
+        assert_eq!(get(H_KEY_MAX_BUDGET).as_deref(), Some("10"));
+        assert_eq!(get(H_TEAM_SPEND).as_deref(), Some("7.5"));
+        assert_eq!(get(H_TEAM_MAX_BUDGET), None);
+        // A team whose budget period ended counts 0.
+        let team = TeamRecord {
+            budget_reset_at: Some(now()),
+            max_budget: Some(8.0),
+            ..team
+        };
+        let s = Subject {
+            key: Some(&rec),
+            team: Some(&team),
+            ..Subject::default()
+        };
+        let h = allowed(run(k(KEY), None, &s)).request_headers();
+        let get = |name: &str| h.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        assert_eq!(get(H_TEAM_SPEND).as_deref(), Some("0"));
+        assert_eq!(get(H_TEAM_MAX_BUDGET).as_deref(), Some("8"));
+        // The master key has no budget.
+        let h = allowed(run(k(MASTER), None, &Subject::default())).request_headers();
+        assert!(h
+            .iter()
+            .all(|(n, _)| *n != H_KEY_SPEND_AT_ADMISSION && *n != H_TEAM_SPEND));
     }
 
     #[test]

@@ -400,6 +400,15 @@ impl LitellmSettings {
     /// exports (LiteLLM's `PrometheusLogger._validate_all_configurations`: an unknown
     /// metric or label is an error). The admin cluster is render's to add.
     pub fn metrics_config(&self, file: &str) -> Result<MetricsConfig, ConfigError> {
+        self.checked_metrics_config(file).map(|(config, _)| config)
+    }
+
+    /// [`Self::metrics_config`], with a warning (path, message) for each label
+    /// LiteLLM allows in a group's `include_labels` that Switchyard has no value for.
+    fn checked_metrics_config(
+        &self,
+        file: &str,
+    ) -> Result<(MetricsConfig, Vec<(String, String)>), ConfigError> {
         let p = "litellm_settings.prometheus_metrics_config";
         let mut groups = Vec::new();
         if let Some(raw) = &self.prometheus_metrics_config {
@@ -431,12 +440,23 @@ impl LitellmSettings {
             groups,
             require_auth: self.require_auth_for_metrics_endpoint.unwrap_or(true),
             admin_cluster: None,
+            // The plan sets the routing policy's (`router_settings` wins).
+            allowed_fails: switchyard_contract::metrics::DEFAULT_ALLOWED_FAILS,
         };
-        config.validate().map_err(|(i, message)| {
-            let (field, message) = message.split_once(": ").unwrap_or(("metrics", &message));
-            ConfigError::at(file, format!("{p}[{i}].{field}"), message.to_string())
-        })?;
-        Ok(config)
+        let at = |i: usize, message: &str| {
+            let (field, message) = message.split_once(": ").unwrap_or(("metrics", message));
+            (format!("{p}[{i}].{field}"), message.to_string())
+        };
+        let warnings = config
+            .validate()
+            .map_err(|(i, message)| {
+                let (path, message) = at(i, &message);
+                ConfigError::at(file, path, message)
+            })?
+            .iter()
+            .map(|(i, message)| at(*i, message))
+            .collect();
+        Ok((config, warnings))
     }
 
     /// A metric LiteLLM defines that Switchyard does not export (yet).
@@ -476,7 +496,10 @@ impl LitellmSettings {
         warnings: &mut Vec<Warning>,
     ) -> Result<(), ConfigError> {
         let p = "litellm_settings";
-        self.metrics_config(file)?;
+        let (_, label_warnings) = self.checked_metrics_config(file)?;
+        for (path, message) in label_warnings {
+            warnings.push(Warning::new(path, message));
+        }
         for (at, metric) in self.unexported_metrics() {
             warnings.push(Warning::new(
                 format!("{p}.{at}"),
@@ -853,8 +876,8 @@ mod metrics_settings_tests {
 
     #[test]
     fn a_litellm_metric_switchyard_does_not_export_is_warned_and_left_out() {
-        // LiteLLM's own documentation config names a budget gauge: it must keep working.
-        let text = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_team_budget_metric, litellm_spend_metric]\n      include_labels: [team]\n";
+        // A LiteLLM config may name a gauge Switchyard has no value for: it must keep working.
+        let text = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_user_budget_metric, litellm_spend_metric]\n      include_labels: [user]\n";
         let (config, warnings) = parse_str(text, "config.yaml", &|_| None).unwrap();
         let metrics = config
             .litellm_settings
@@ -865,13 +888,60 @@ mod metrics_settings_tests {
             warnings.iter().any(|w| {
                 let w = w.to_string();
                 w.contains("prometheus_metrics_config[0].metrics")
-                    && w.contains("litellm_remaining_team_budget_metric")
+                    && w.contains("litellm_remaining_user_budget_metric")
             }),
             "{warnings:?}"
         );
         // A name LiteLLM does not know either is still an error, as in LiteLLM.
         let e = error_of("  prometheus_metrics_config:\n    - group: g\n      metrics: [litellm_made_up_metric]\n");
         assert!(e.contains("litellm_made_up_metric"), "{e}");
+    }
+
+    /// LiteLLM's per-metric label lists (`PrometheusMetricLabels.get_labels`): a
+    /// label LiteLLM accepts for the metric and Switchyard has no value for is warned
+    /// and left out; one LiteLLM rejects for that metric is an error naming the file,
+    /// the entry and the field.
+    #[test]
+    fn include_labels_follow_litellms_per_metric_lists() {
+        let text = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: usage\n      metrics: [litellm_proxy_total_requests_metric]\n      include_labels: [requested_model, user_email, route]\n";
+        let (config, warnings) = parse_str(text, "config.yaml", &|_| None).unwrap();
+        let metrics = config
+            .litellm_settings
+            .metrics_config("config.yaml")
+            .unwrap();
+        let total =
+            switchyard_contract::metrics::family_named("litellm_proxy_total_requests_metric")
+                .unwrap();
+        assert_eq!(metrics.labels_of(total).unwrap(), ["requested_model"]);
+        for label in ["user_email", "route"] {
+            assert!(
+                warnings.iter().any(|w| {
+                    let w = w.to_string();
+                    w.contains("litellm_settings.prometheus_metrics_config[0].include_labels")
+                        && w.contains(&format!("{label:?}"))
+                        && w.contains("no value in Switchyard")
+                }),
+                "{label}: {warnings:?}"
+            );
+        }
+        // LiteLLM's documented config gives a team gauge key labels LiteLLM itself
+        // refuses for it: left out with a warning, so the config still starts.
+        let docs = "model_list: []\nlitellm_settings:\n  prometheus_metrics_config:\n    - group: budget_tracking\n      metrics: [litellm_remaining_team_budget_metric]\n      include_labels: [team, team_alias, hashed_api_key, model]\n";
+        let (_, warnings) = parse_str(docs, "config.yaml", &|_| None).unwrap();
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.to_string().contains("LiteLLM 1.102.4 refuses it"))
+                .count(),
+            2,
+            "{warnings:?}"
+        );
+        let e = error_of("  prometheus_metrics_config:\n    - group: budget\n      metrics: [litellm_remaining_api_key_budget_metric]\n      include_labels: [key_alias]\n");
+        assert!(
+            e.starts_with("config.yaml")
+                && e.contains("litellm_settings.prometheus_metrics_config[0].include_labels: \"key_alias\" is not a LiteLLM label (LiteLLM's labels for litellm_remaining_api_key_budget_metric: hashed_api_key, api_key_alias)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -898,9 +968,9 @@ mod metrics_settings_tests {
             "  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_nope]\n",
         );
         assert!(e.contains("config.yaml: litellm_settings.prometheus_metrics_config[0].metrics: \"litellm_nope\""), "{e}");
-        let e = error_of("  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_spend_metric]\n    - group: b\n      metrics: [litellm_spend_metric]\n      include_labels: [status_code]\n");
+        let e = error_of("  prometheus_metrics_config:\n    - group: a\n      metrics: [litellm_spend_metric]\n    - group: b\n      metrics: [litellm_spend_metric]\n      include_labels: [status]\n");
         assert!(
-            e.contains("prometheus_metrics_config[1].include_labels: \"status_code\""),
+            e.contains("prometheus_metrics_config[1].include_labels: \"status\""),
             "{e}"
         );
         let e = error_of(

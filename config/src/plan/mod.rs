@@ -211,7 +211,9 @@ pub fn compile(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<
         .map(|mb| (mb * 1024.0 * 1024.0) as usize)
         .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES);
 
-    let metrics_config = config.litellm_settings.metrics_config(&config.file_name)?;
+    let mut metrics_config = config.litellm_settings.metrics_config(&config.file_name)?;
+    // The cooldown counter mirrors the outlier detection render writes (same threshold).
+    metrics_config.allowed_fails = routing.allowed_fails.max(1);
     let mut plan = Plan {
         router: RouterConfig {
             groups: served.router_groups,

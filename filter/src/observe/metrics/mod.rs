@@ -12,13 +12,29 @@
 //!   state 0; `set_llm_deployment_failure_metrics`: failure + total, state 1);
 //! * a failed one (`async_post_call_failure_hook`): failed and total requests with
 //!   the client's status, and the deployment counters of its attempts;
+//! * a deployment cooled down (`router_cooldown_event_callback` in
+//!   `litellm/router_utils/cooldown_callbacks.py`): `litellm_deployment_cooled_down`
+//!   with the status that tripped it, and its state 2 (complete outage); when, by
+//!   Envoy's rule: [`cooldown`]. As LiteLLM's callback does, both label
+//!   `litellm_model_name` with the deployment's `model_name` (its group), not its
+//!   `litellm_params.model`;
 //! * fallbacks (`log_success_fallback_event`, `log_failure_fallback_event`): a
 //!   success on a fallback group, and each fallback group that failed;
-//! * an invalid key's refusal (401) counts nowhere (`_should_skip_metrics_for_invalid_key`).
+//! * an invalid key's refusal (401) counts nowhere (`_should_skip_metrics_for_invalid_key`);
+//! * after a successful call, the budget gauges of its key and its key's team
+//!   (`_increment_remaining_budget_metrics` → `_set_key_budget_metrics`,
+//!   `_set_team_budget_metrics`): remaining = max budget − (spend at admission + the
+//!   call's cost), `+Inf` without a max budget (`_safe_get_remaining_budget`); the
+//!   max-budget gauge only when there is one. The spend and max budget come from the
+//!   keyservice at admission ([`super::record::AdmissionBudgets`]).
+//!
+//! A gauge's Envoy stat holds the bits of an `f64` (a gauge is only ever set, never
+//! added to), so it can be negative, fractional or `+Inf`.
 //!
 //! Storage and rendering: [`catalog`] and [`render`].
 
 pub mod catalog;
+pub mod cooldown;
 pub mod render;
 pub mod scrape;
 #[cfg(test)]
@@ -39,8 +55,9 @@ use crate::plugin_config::RouterConfig;
 use catalog::Recorder;
 
 /// LiteLLM's `deployment_state` values.
-const HEALTHY: u64 = 0;
-const PARTIAL_OUTAGE: u64 = 1;
+const HEALTHY: f64 = 0.0;
+const PARTIAL_OUTAGE: f64 = 1.0;
+const COMPLETE_OUTAGE: f64 = 2.0;
 
 /// The metrics observer of one worker: the config's label sets, the configured
 /// model names (for `requested_model`), and the worker's [`Recorder`].
@@ -48,6 +65,8 @@ const PARTIAL_OUTAGE: u64 = 1;
 pub struct Metrics {
     /// Per [`FAMILIES`] entry: its labels, or `None` when the config turns it off.
     labels: Vec<Option<Vec<&'static str>>>,
+    /// Consecutive failures that cool a deployment down (`allowed_fails`).
+    allowed_fails: u32,
     /// Configured group names and aliases: a `requested_model` kept as is.
     exact_models: HashSet<String>,
     /// Wildcard groups (`openai/*`): prefix, suffix, the group's name (the label a
@@ -91,8 +110,9 @@ impl Values<'_> {
             label::API_PROVIDER => from_attempt(|a| &a.api_provider),
             label::API_BASE => from_attempt(|a| &a.api_base),
             label::MODEL_GROUP => from_attempt(|a| &a.model_group),
-            // The request record does not carry the client's address or user agent
-            // (client-controlled, off by default).
+            // Client-controlled, off unless `prometheus_metrics_config` names them.
+            label::CLIENT_IP => &self.record.client_ip,
+            label::USER_AGENT => &self.record.user_agent,
             _ => "",
         }
     }
@@ -150,6 +170,7 @@ impl Metrics {
         }
         Metrics {
             labels: FAMILIES.iter().map(|f| metrics.labels_of(f)).collect(),
+            allowed_fails: metrics.allowed_fails,
             exact_models,
             patterns,
             recorder: Mutex::new(Recorder::default()),
@@ -318,6 +339,13 @@ impl Metrics {
                     attempt,
                 );
             }
+            let cost: f64 = record
+                .attempts
+                .iter()
+                .map(|a| a.spend)
+                .filter(|s| s.is_finite())
+                .sum();
+            self.budgets(host, r, &values, cost);
         } else {
             // Answered by the gateway itself (a mock group): a request all the same.
             let values = Values {
@@ -356,6 +384,35 @@ impl Metrics {
                     &first_group,
                     last_of_step,
                 );
+            }
+        }
+    }
+
+    /// The key's and its team's budget gauges after a successful call that cost
+    /// `cost` (LiteLLM's `_set_key_budget_metrics`, `_set_team_budget_metrics`): only
+    /// for a key the keyservice gave a budget for, and a team the key has.
+    fn budgets(&self, host: &dyn Host, r: &mut Recorder, values: &Values<'_>, cost: f64) {
+        let record = values.record;
+        let scopes = [
+            (
+                record
+                    .budgets
+                    .key
+                    .filter(|_| !record.key.hashed_api_key.is_empty()),
+                m::REMAINING_API_KEY_BUDGET,
+                m::API_KEY_MAX_BUDGET,
+            ),
+            (
+                record.budgets.team.filter(|_| !record.key.team.is_empty()),
+                m::REMAINING_TEAM_BUDGET,
+                m::TEAM_MAX_BUDGET,
+            ),
+        ];
+        for (budget, remaining, max) in scopes {
+            let Some(budget) = budget else { continue };
+            self.set(host, r, remaining, values, budget.remaining_after(cost));
+            if let Some(max_budget) = budget.max_budget {
+                self.set(host, r, max, values, max_budget);
             }
         }
     }
@@ -399,6 +456,24 @@ impl Metrics {
             &values,
             if ok { HEALTHY } else { PARTIAL_OUTAGE },
         );
+        let watched = m::family_named(m::DEPLOYMENT_COOLED_DOWN).is_some_and(|f| self.enabled(f))
+            || m::family_named(m::DEPLOYMENT_STATE).is_some_and(|f| self.enabled(f));
+        if watched
+            && cooldown::count_attempt(host, &attempt.model_id, attempt.status, self.allowed_fails)
+        {
+            // LiteLLM's cooldown callback labels the deployment by its group name.
+            let as_litellm = AttemptRecord {
+                model: attempt.model_group.clone(),
+                ..attempt.clone()
+            };
+            // The failure's exception_status: the status that tripped it.
+            let values = Values {
+                attempt: Some(&as_litellm),
+                ..values
+            };
+            self.add(host, r, m::DEPLOYMENT_COOLED_DOWN, &values, 1);
+            self.set(host, r, m::DEPLOYMENT_STATE, &values, COMPLETE_OUTAGE);
+        }
     }
 
     /// A fallback event: from the group asked for to `attempt`'s group, with the
@@ -468,11 +543,11 @@ impl Metrics {
         r: &mut Recorder,
         family: &str,
         values: &Values<'_>,
-        value: u64,
+        value: f64,
     ) {
         if let Some((MetricKind::Gauge, ids)) = self.stat(host, r, family, values) {
             if let Some(id) = ids.first() {
-                host.record_metric(*id, value);
+                host.record_metric(*id, value.to_bits());
             }
         }
     }

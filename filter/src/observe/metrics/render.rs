@@ -146,7 +146,8 @@ pub fn render(
                     );
                 }
                 MetricKind::Gauge => {
-                    let value = values.first().copied().unwrap_or(0) as f64;
+                    // A gauge's stat holds an f64's bits (`Metrics::set`).
+                    let value = f64::from_bits(values.first().copied().unwrap_or(0));
                     let _ = writeln!(
                         out,
                         "{exposed}{} {}",

@@ -583,3 +583,195 @@ fn envoys_stats_lose_only_the_internal_series() {
         "# TYPE envoy_cluster_upstream_rq counter\nenvoy_cluster_upstream_rq{envoy_cluster_name=\"x\"} 3\n"
     );
 }
+
+#[test]
+fn a_success_sets_the_key_and_team_budget_gauges_from_the_admission() {
+    use crate::observe::record::{AdmissionBudgets, Budget};
+    let host = MockHost::default();
+    let metrics = metrics();
+    metrics.prepare(&host);
+    // Key: 10 USD budget, 1.5 spent before; team: no budget, 7 spent.
+    let mut record = success("gpt-4o", "u1");
+    record.key.team_alias = "Team One".into();
+    record.budgets = AdmissionBudgets {
+        key: Some(Budget {
+            spend: 1.5,
+            max_budget: Some(10.0),
+        }),
+        team: Some(Budget {
+            spend: 7.0,
+            max_budget: None,
+        }),
+    };
+    metrics.observe(&host, &record);
+    let text = metrics.render(&host);
+    let key = [
+        ("hashed_api_key", record.key.hashed_api_key.as_str()),
+        ("api_key_alias", "ci"),
+    ];
+    // remaining = 10 - (1.5 + 0.000125), as LiteLLM computes it.
+    assert_eq!(
+        sample(&text, "litellm_remaining_api_key_budget_metric", &key),
+        10.0 - (1.5 + 0.000_125)
+    );
+    assert_eq!(
+        sample(&text, "litellm_api_key_max_budget_metric", &key),
+        10.0
+    );
+    let team = [("team", "team-1"), ("team_alias", "Team One")];
+    assert!(text.contains(
+        "litellm_remaining_team_budget_metric{team=\"team-1\",team_alias=\"Team One\"} +Inf\n"
+    ));
+    // No max budget: no max-budget series (LiteLLM sets it only when there is one).
+    assert_eq!(series_of(&host, m::TEAM_MAX_BUDGET).len(), 0, "{text}");
+    // The gauge labels are only the scope's own.
+    for line in text.lines().filter(|l| l.starts_with("litellm_remaining_")) {
+        assert!(!line.contains("model"), "{line}");
+    }
+    assert_eq!(
+        sample(&text, "litellm_remaining_team_budget_metric", &team),
+        f64::INFINITY
+    );
+
+    // A second call overspends: the gauge goes negative, and is the same series.
+    let mut second = record.clone();
+    second.budgets.key = Some(Budget {
+        spend: 10.5,
+        max_budget: Some(10.0),
+    });
+    metrics.observe(&host, &second);
+    let text = metrics.render(&host);
+    assert_eq!(
+        sample(&text, "litellm_remaining_api_key_budget_metric", &key),
+        10.0 - (10.5 + 0.000_125)
+    );
+    assert_eq!(series_of(&host, m::REMAINING_API_KEY_BUDGET).len(), 1);
+
+    // A failed call sets no budget gauge (LiteLLM sets them on success only), and
+    // a record without budgets (keys off, the master key) sets none either.
+    let host = MockHost::default();
+    let metrics = self::metrics();
+    metrics.prepare(&host);
+    let mut failed = record.clone();
+    failed.status = 500;
+    failed.attempts = vec![attempt("gpt-4o", 500)];
+    metrics.observe(&host, &failed);
+    let mut open = success("gpt-4o", "u1");
+    open.budgets = AdmissionBudgets::default();
+    metrics.observe(&host, &open);
+    for family in [
+        m::REMAINING_API_KEY_BUDGET,
+        m::API_KEY_MAX_BUDGET,
+        m::REMAINING_TEAM_BUDGET,
+        m::TEAM_MAX_BUDGET,
+    ] {
+        assert_eq!(series_of(&host, family).len(), 0, "{family}");
+    }
+}
+
+#[test]
+fn client_ip_and_user_agent_are_labels_only_when_included() {
+    let mut record = success("gpt-4o", "u1");
+    record.client_ip = "10.1.2.3".into();
+    record.user_agent = "OpenAI/Python 1.50.0".into();
+    // Default: neither label.
+    let host = MockHost::default();
+    let metrics = metrics();
+    metrics.observe(&host, &record);
+    let text = metrics.render(&host);
+    assert!(
+        !text.contains("client_ip=") && !text.contains("user_agent="),
+        "{text}"
+    );
+    // Named in include_labels: both, with the record's values.
+    let config = MetricsConfig {
+        groups: vec![MetricsGroup {
+            group: "clients".into(),
+            metrics: vec![m::PROXY_TOTAL_REQUESTS.into(), m::DEPLOYMENT_TOTAL.into()],
+            include_labels: Some(vec!["client_ip".into(), "user_agent".into()]),
+        }],
+        ..MetricsConfig::default()
+    };
+    let host = MockHost::default();
+    let metrics = Metrics::from_config(&router_config(config));
+    metrics.observe(&host, &record);
+    let text = metrics.render(&host);
+    let having = [
+        ("client_ip", "10.1.2.3"),
+        ("user_agent", "OpenAI/Python 1.50.0"),
+    ];
+    assert_eq!(
+        sample(&text, "litellm_proxy_total_requests_metric_total", &having),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "litellm_deployment_total_requests_total", &having),
+        1.0,
+        "{text}"
+    );
+}
+
+#[test]
+fn allowed_fails_consecutive_failures_count_one_cooldown_and_a_complete_outage() {
+    let host = MockHost::default();
+    let config = MetricsConfig {
+        allowed_fails: 2,
+        ..MetricsConfig::default()
+    };
+    let metrics = Metrics::from_config(&router_config(config));
+    metrics.prepare(&host);
+    let mut failed = success("gpt-4o", "u1");
+    failed.status = 500;
+    failed.attempts = vec![attempt("gpt-4o", 500)];
+    metrics.observe(&host, &failed);
+    let text = metrics.render(&host);
+    assert_eq!(
+        sample(&text, "litellm_deployment_cooled_down_total", &[]),
+        0.0,
+        "{text}"
+    );
+    metrics.observe(&host, &failed);
+    let text = metrics.render(&host);
+    // LiteLLM's cooldown callback: labelled with the group as litellm_model_name.
+    assert_eq!(
+        sample(
+            &text,
+            "litellm_deployment_cooled_down_total",
+            &[
+                ("litellm_model_name", "gpt-4o"),
+                ("model_id", "gpt-4o-id"),
+                ("api_provider", "openai"),
+                ("exception_status", "500")
+            ]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "litellm_deployment_state",
+            &[("litellm_model_name", "gpt-4o"), ("model_id", "gpt-4o-id")]
+        ),
+        2.0,
+        "{text}"
+    );
+    // The attempt's own state series (litellm_params.model) says partial outage.
+    assert_eq!(
+        sample(
+            &text,
+            "litellm_deployment_state",
+            &[("litellm_model_name", "openai/gpt-4o")]
+        ),
+        1.0
+    );
+    // A success resets the count: one more failure does not cool it down again.
+    metrics.observe(&host, &success("gpt-4o", "u1"));
+    metrics.observe(&host, &failed);
+    let text = metrics.render(&host);
+    assert_eq!(
+        sample(&text, "litellm_deployment_cooled_down_total", &[]),
+        1.0
+    );
+}

@@ -171,6 +171,28 @@ impl ResponderExchange {
             )),
         };
         host.set_property(&[KEY_PROPERTY], &facts.encode());
+        let budgets = crate::observe::record::AdmissionBudgets::from_headers(
+            header_in(
+                &request_headers,
+                switchyard_contract::headers::KEY_SPEND_HEADER,
+            ),
+            header_in(
+                &request_headers,
+                switchyard_contract::headers::KEY_MAX_BUDGET_HEADER,
+            ),
+            header_in(
+                &request_headers,
+                switchyard_contract::headers::TEAM_SPEND_HEADER,
+            ),
+            header_in(
+                &request_headers,
+                switchyard_contract::headers::TEAM_MAX_BUDGET_HEADER,
+            ),
+        );
+        host.set_property(
+            &[crate::observe::record::BUDGETS_PROPERTY],
+            &budgets.encode(),
+        );
         let method = header_in(&request_headers, ":method").unwrap_or_default();
         let path = header_in(&request_headers, ":path").unwrap_or_default();
         if classify(method, path) == Route::Metrics {

@@ -32,7 +32,7 @@ pub use switchyard_contract::headers::{
 /// Headers never trusted from a client. ([`crate::spend::ADMISSION_HEADER`] and
 /// [`crate::observe::call::CALL_ID_CARRIER_HEADER`] are read on an error fallback's
 /// replay, which the redirect gave them, before they are removed.)
-pub const INTERNAL_HEADERS: [&str; 20] = [
+pub const INTERNAL_HEADERS: [&str; 24] = [
     GROUP_HEADER,
     REQUESTED_MODEL_HEADER,
     ALIAS_TARGET_HEADER,
@@ -50,6 +50,10 @@ pub const INTERNAL_HEADERS: [&str; 20] = [
     switchyard_contract::headers::CLIENT_MOCK_HEADER,
     switchyard_contract::headers::KEY_ALIAS_HEADER,
     switchyard_contract::headers::TEAM_ALIAS_HEADER,
+    switchyard_contract::headers::KEY_SPEND_HEADER,
+    switchyard_contract::headers::KEY_MAX_BUDGET_HEADER,
+    switchyard_contract::headers::TEAM_SPEND_HEADER,
+    switchyard_contract::headers::TEAM_MAX_BUDGET_HEADER,
     crate::spend::ADMISSION_HEADER,
     // Set by the upstream stage on an error fallback's redirect, for the replay.
     crate::observe::call::CALL_ID_CARRIER_HEADER,
@@ -414,6 +418,9 @@ impl RouterExchange {
             replay,
             header_in(&headers, crate::observe::call::CALL_ID_CARRIER_HEADER),
         );
+        self.call.user_agent = header_in(&headers, "user-agent")
+            .map(crate::observe::bounded)
+            .unwrap_or_default();
         for (name, _) in &headers {
             if is_internal_header(name)
                 && !(replay && name.eq_ignore_ascii_case(crate::spend::ADMISSION_HEADER))

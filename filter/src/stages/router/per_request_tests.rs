@@ -349,6 +349,35 @@ fn clients_cannot_send_the_internal_headers_themselves() {
 }
 
 #[test]
+fn every_header_the_keyservice_writes_is_removed_from_a_clients_request() {
+    use switchyard_contract::headers as h;
+    for name in h::KEY_HEADERS {
+        assert!(
+            is_internal_header(name),
+            "{name} is not removed from a client"
+        );
+    }
+    // A client's forged budget never reaches the responder (which sets the gauges'
+    // inputs from these headers).
+    let budget = [
+        h::KEY_SPEND_HEADER,
+        h::KEY_MAX_BUDGET_HEADER,
+        h::TEAM_SPEND_HEADER,
+        h::TEAM_MAX_BUDGET_HEADER,
+    ];
+    let forged: Vec<(&str, &str)> = budget.iter().map(|name| (*name, "1000000")).collect();
+    let host = run_on(
+        &router(true),
+        "/v1/chat/completions",
+        &forged,
+        json!({"model": "a", "messages": []}),
+    );
+    for name in budget {
+        assert_eq!(host.req(name), None, "{name}");
+    }
+}
+
+#[test]
 fn a_clients_admission_id_is_removed_but_a_replays_is_kept() {
     // The admission id keys the spend rows and continues an admission on a replay:
     // a client's own never reaches the key check on an ordinary request…

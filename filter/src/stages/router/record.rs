@@ -26,6 +26,8 @@ pub(super) struct CallFacts {
     pub(super) stream: bool,
     /// The body's `user`, bounded.
     pub(super) end_user: String,
+    /// The client's `user-agent` header, bounded.
+    pub(super) user_agent: String,
     /// LiteLLM's call type, for an LLM call.
     pub(super) call_type: &'static str,
     /// The error this stage answered with, bounded.
@@ -157,7 +159,15 @@ impl RouterExchange {
             start_ms: self.call.start_ms,
             end_ms: host.now_unix_millis(),
             key,
+            budgets: host
+                .property(&[crate::observe::record::BUDGETS_PROPERTY])
+                .map(|raw| crate::observe::record::AdmissionBudgets::decode(&raw))
+                .unwrap_or_default(),
             end_user: self.call.end_user.clone(),
+            client_ip: text_property(host, &["source", "address"])
+                .map(|a| crate::observe::bounded(crate::observe::record::address_without_port(&a)))
+                .unwrap_or_default(),
+            user_agent: self.call.user_agent.clone(),
             attempts,
             details: self.call.details.take(),
         };
