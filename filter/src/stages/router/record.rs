@@ -32,6 +32,9 @@ pub(super) struct CallFacts {
     pub(super) error: Option<String>,
     /// The access log's fields are set (at the answer's end).
     pub(super) logged: bool,
+    /// Who the request was admitted for, as read for the access log's fields (read
+    /// once: the record reuses it).
+    pub(super) key: Option<KeyLabels>,
     /// What the logging callbacks carry beyond the facts above (the client's
     /// metadata, parameters, messages), when callbacks are configured.
     pub(super) details: Option<Box<crate::observe::RequestDetails>>,
@@ -110,6 +113,7 @@ impl RouterExchange {
         let attempts = host.peek_attempts(&self.call.call_id);
         let key = key_labels(host);
         set_access_log_fields(host, &self.call, &key, &attempts);
+        self.call.key = Some(key);
         self.call.logged = true;
     }
 
@@ -129,7 +133,7 @@ impl RouterExchange {
             .and_then(|raw| response_code(&raw))
             .unwrap_or(0);
         let attempts = host.take_attempts(&self.call.call_id);
-        let key = key_labels(host);
+        let key = self.call.key.take().unwrap_or_else(|| key_labels(host));
         if !self.call.logged {
             // The answer never ended here (the client left, Envoy reset it).
             set_access_log_fields(host, &self.call, &key, &attempts);
