@@ -18,6 +18,8 @@ use switchyard_contract::filter_state::access_log as log_field;
 pub(super) struct CallFacts {
     /// The call id (`observe::call`).
     pub(super) call_id: String,
+    /// The redacted path, as the access log prints it (`log_path`).
+    pub(super) route: String,
     /// When the request came (the first pass's start, on a replay), Unix ms.
     pub(super) start_ms: u64,
     /// The model the client asked for, bounded.
@@ -151,7 +153,7 @@ impl RouterExchange {
         };
         let record = RequestRecord {
             call_id: self.call.call_id.clone(),
-            route: text_property(host, &[crate::log_path::LOG_PATH_PROPERTY]).unwrap_or_default(),
+            route: std::mem::take(&mut self.call.route),
             call_type: self.call.call_type.to_string(),
             requested_model: self.call.requested_model.clone(),
             stream: self.call.stream,
