@@ -529,7 +529,9 @@ impl Metrics {
         amount: u64,
     ) {
         if let Some((MetricKind::Counter, ids)) = self.stat(host, r, family, values) {
-            if let Some(id) = ids.first() {
+            // The series is in the catalog now (it renders as 0); adding 0 would be a
+            // hostcall that changes nothing.
+            if let Some(id) = ids.first().filter(|_| amount > 0) {
                 host.increment_metric(*id, i64::try_from(amount).unwrap_or(i64::MAX));
             }
         }
@@ -569,7 +571,8 @@ impl Metrics {
         if let Some(id) = ids.get(bucket) {
             host.increment_metric(*id, 1);
         }
-        if let Some(sum) = ids.get(LATENCY_BUCKETS.len() + 1) {
+        // A sub-millisecond observation adds 0 to the sum: no hostcall.
+        if let Some(sum) = ids.get(LATENCY_BUCKETS.len() + 1).filter(|_| ms > 0) {
             host.increment_metric(
                 *sum,
                 i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX),
