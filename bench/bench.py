@@ -23,7 +23,10 @@ pinned to CPU 0; wrk and nginx to CPU 1.
 
 Usage: bench/run [--quick] [--update-readme] [--json FILE]   (environment: BENCH_DURATION
 seconds, BENCH_ROUNDS, BENCH_CONNS "1,16,64", BENCH_TARGETS "envoy,sy-openai,…",
-BENCH_COMPARE_WASM, BENCH_COMPARE_SWITCHYARD, SWITCHYARD_BIN, ENVOY_BIN).
+BENCH_COMPARE_WASM, BENCH_COMPARE_SWITCHYARD, SWITCHYARD_BIN, ENVOY_BIN, and
+BENCH_VARIANTS "name=FILE.wasm;…": more builds of the filter, each an Envoy rendered by
+this tree's switchyard, each `sy` target run again on it as `<target>@name` right after
+its own row; their CPU time per request is in the --json output).
 """
 
 from __future__ import annotations
@@ -522,6 +525,26 @@ def targets(virtual_key: str | None) -> list[Target]:
                     t, name=f"{t.name}@b", label=f"{t.label}, BENCH_COMPARE_WASM",
                     service=f"{t.service}-b"))
         out = with_b
+    if variants():
+        with_v = []
+        for t in out:
+            with_v.append(t)
+            if t.service == "sy":
+                for vn, _ in variants():
+                    with_v.append(replace(t, name=f"{t.name}@{vn}", label=f"{t.label} @{vn}",
+                                          service=f"sy-{vn}"))
+        out = with_v
+    return out
+
+
+def variants() -> list[tuple[str, str]]:
+    """BENCH_VARIANTS, `name=FILE.wasm;…`: (name, file) of each other build to run."""
+    out = []
+    for item in filter(None, os.environ.get("BENCH_VARIANTS", "").split(";")):
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"BENCH_VARIANTS: {item!r} is not name=FILE.wasm")
+        out.append((name, path))
     return out
 
 
@@ -873,6 +896,10 @@ def main() -> int:
             stack.start_envoy("sy-b", stack.render(
                 "sy-b", stack.switchyard_config(keys=False), [], Path(compare),
                 Path(os.environ.get("BENCH_COMPARE_SWITCHYARD") or SWITCHYARD)))
+        for vn, vp in variants():
+            # BENCH_VARIANTS: more builds of the filter (`sy-openai@name`, …).
+            stack.start_envoy(f"sy-{vn}", stack.render(
+                f"sy-{vn}", stack.switchyard_config(keys=False), [], Path(vp)))
         plain = Stack.strip_filters(sy)
         stack.start_envoy("envoy", plain)
         for mode in ("pass", "buffer", "calls:50"):
@@ -904,7 +931,7 @@ def main() -> int:
         if use_litellm:
             stack.start_litellm()
         tlist = [t for t in targets(virtual_key)
-                 if (not wanted or t.name in wanted or t.name.removesuffix("@b") in wanted)
+                 if (not wanted or t.name in wanted or t.name.split("@")[0] in wanted)
                  and (t.name != "litellm" or use_litellm)]
         scripts = {t.name: write_lua(work, t) for t in tlist}
         for t in tlist:

@@ -293,6 +293,8 @@ pub mod tests {
         pub response_body: Vec<u8>,
         /// The local reply the filter sent, if it sent one.
         pub local_reply: Option<LocalReply>,
+        /// How many stat updates (`increment_metric`, `record_metric`) were made.
+        pub metric_updates: std::cell::Cell<usize>,
         /// How often the filter cleared Envoy's route cache (after changing a header routes use).
         pub route_cache_cleared: usize,
         /// Properties by path joined with `.`.
@@ -555,6 +557,7 @@ pub mod tests {
             Some(MOCK_METRIC_ID_BASE + u32::try_from(local).unwrap())
         }
         fn increment_metric(&self, id: u32, delta: i64) {
+            self.metric_updates.set(self.metric_updates.get() + 1);
             let index = self.metric_ids.borrow()[(id - MOCK_METRIC_ID_BASE) as usize];
             let mut stats = self.process.stats.borrow_mut();
             let stat = &mut stats[index];
@@ -562,6 +565,7 @@ pub mod tests {
             stat.2 = stat.2.checked_add_signed(delta).unwrap();
         }
         fn record_metric(&self, id: u32, value: u64) {
+            self.metric_updates.set(self.metric_updates.get() + 1);
             let index = self.metric_ids.borrow()[(id - MOCK_METRIC_ID_BASE) as usize];
             let mut stats = self.process.stats.borrow_mut();
             let stat = &mut stats[index];

@@ -202,6 +202,12 @@ impl Recorder {
         Some(id)
     }
 
+    /// The ids of the stats a label set whose [`hash_labels`] is `key` is counted in,
+    /// if this worker has counted it before.
+    pub fn counted(&self, key: u64) -> Option<std::sync::Arc<[u32]>> {
+        self.counted_in.get(&key).cloned()
+    }
+
     /// The ids of the stats (in [`stat_names`]'s order) that `labels` of `family` are
     /// counted in: its series' once it is in the catalog, else the family's overflow
     /// series'. The catalog is read only for a label set this worker has not seen.

@@ -40,6 +40,7 @@ pub mod scrape;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -67,6 +68,9 @@ pub struct Metrics {
     labels: Vec<Option<Vec<&'static str>>>,
     /// Consecutive failures that cool a deployment down (`allowed_fails`).
     allowed_fails: u32,
+    /// Per [`FAMILIES`] entry: where each of its labels takes its value from,
+    /// resolved from the label names once (configure time), not per request.
+    slots: Vec<Vec<(&'static str, Slot)>>,
     /// Configured group names and aliases: a `requested_model` kept as is.
     exact_models: HashSet<String>,
     /// Wildcard groups (`openai/*`): prefix, suffix, the group's name (the label a
@@ -77,43 +81,98 @@ pub struct Metrics {
     recorder: Mutex<Recorder>,
 }
 
-/// What one request's labels take their values from.
+/// What one request's labels take their values from (borrowed from the record
+/// where it has them: counting a request allocates no label text).
 struct Values<'r> {
     record: &'r RequestRecord,
     attempt: Option<&'r AttemptRecord>,
-    requested_model: String,
-    status_code: String,
-    exception_status: String,
-    exception_class: String,
-    fallback_model: String,
+    requested_model: Cow<'r, str>,
+    status_code: Cow<'r, str>,
+    exception_status: Cow<'r, str>,
+    exception_class: Cow<'r, str>,
+    fallback_model: &'r str,
+}
+
+/// Where a label takes its value from: a label name resolved once, at configure
+/// time, so that counting a request compares no label names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    EndUser,
+    HashedApiKey,
+    ApiKeyAlias,
+    Team,
+    TeamAlias,
+    User,
+    RequestedModel,
+    StatusCode,
+    ExceptionStatus,
+    ExceptionClass,
+    FallbackModel,
+    Model,
+    ModelId,
+    ApiProvider,
+    ApiBase,
+    ModelGroup,
+    /// The client's address (client-controlled, off by default).
+    ClientIp,
+    /// The client's `user-agent` (client-controlled, off by default).
+    UserAgent,
+    /// A label Switchyard has no value for.
+    Empty,
+}
+
+impl Slot {
+    fn of(name: &str) -> Slot {
+        match name {
+            label::END_USER => Slot::EndUser,
+            label::HASHED_API_KEY => Slot::HashedApiKey,
+            label::API_KEY_ALIAS => Slot::ApiKeyAlias,
+            label::TEAM => Slot::Team,
+            label::TEAM_ALIAS => Slot::TeamAlias,
+            label::USER => Slot::User,
+            label::REQUESTED_MODEL => Slot::RequestedModel,
+            label::STATUS_CODE => Slot::StatusCode,
+            label::EXCEPTION_STATUS => Slot::ExceptionStatus,
+            label::EXCEPTION_CLASS => Slot::ExceptionClass,
+            label::FALLBACK_MODEL => Slot::FallbackModel,
+            label::MODEL | label::LITELLM_MODEL_NAME => Slot::Model,
+            label::MODEL_ID => Slot::ModelId,
+            label::API_PROVIDER => Slot::ApiProvider,
+            label::API_BASE => Slot::ApiBase,
+            label::MODEL_GROUP => Slot::ModelGroup,
+            label::CLIENT_IP => Slot::ClientIp,
+            label::USER_AGENT => Slot::UserAgent,
+            _ => Slot::Empty,
+        }
+    }
 }
 
 impl Values<'_> {
-    fn get(&self, name: &str) -> &str {
+    fn get(&self, slot: Slot) -> &str {
         let a = self.attempt;
         let key = &self.record.key;
         let from_attempt = |f: fn(&AttemptRecord) -> &String| a.map_or("", |a| f(a).as_str());
-        match name {
-            label::END_USER => &self.record.end_user,
-            label::HASHED_API_KEY => &key.hashed_api_key,
-            label::API_KEY_ALIAS => &key.api_key_alias,
-            label::TEAM => &key.team,
-            label::TEAM_ALIAS => &key.team_alias,
-            label::USER => &key.user,
-            label::REQUESTED_MODEL => &self.requested_model,
-            label::STATUS_CODE => &self.status_code,
-            label::EXCEPTION_STATUS => &self.exception_status,
-            label::EXCEPTION_CLASS => &self.exception_class,
-            label::FALLBACK_MODEL => &self.fallback_model,
-            label::MODEL | label::LITELLM_MODEL_NAME => from_attempt(|a| &a.model),
-            label::MODEL_ID => from_attempt(|a| &a.model_id),
-            label::API_PROVIDER => from_attempt(|a| &a.api_provider),
-            label::API_BASE => from_attempt(|a| &a.api_base),
-            label::MODEL_GROUP => from_attempt(|a| &a.model_group),
+        match slot {
+            Slot::EndUser => &self.record.end_user,
+            Slot::HashedApiKey => &key.hashed_api_key,
+            Slot::ApiKeyAlias => &key.api_key_alias,
+            Slot::Team => &key.team,
+            Slot::TeamAlias => &key.team_alias,
+            Slot::User => &key.user,
+            Slot::RequestedModel => &self.requested_model,
+            Slot::StatusCode => &self.status_code,
+            Slot::ExceptionStatus => &self.exception_status,
+            Slot::ExceptionClass => &self.exception_class,
+            Slot::FallbackModel => self.fallback_model,
+            Slot::Model => from_attempt(|a| &a.model),
+            Slot::ModelId => from_attempt(|a| &a.model_id),
+            Slot::ApiProvider => from_attempt(|a| &a.api_provider),
+            Slot::ApiBase => from_attempt(|a| &a.api_base),
+            Slot::ModelGroup => from_attempt(|a| &a.model_group),
             // Client-controlled, off unless `prometheus_metrics_config` names them.
-            label::CLIENT_IP => &self.record.client_ip,
-            label::USER_AGENT => &self.record.user_agent,
-            _ => "",
+            Slot::ClientIp => &self.record.client_ip,
+            Slot::UserAgent => &self.record.user_agent,
+            Slot::Empty => "",
         }
     }
 }
@@ -149,6 +208,9 @@ fn exception_status(status: u16) -> String {
     }
 }
 
+/// The empty label value.
+const NONE: Cow<'static, str> = Cow::Borrowed("");
+
 impl Metrics {
     /// The observer the router stage's config asks for.
     pub fn from_config(config: &RouterConfig) -> Metrics {
@@ -168,8 +230,15 @@ impl Metrics {
                 }
             }
         }
+        let labels: Vec<Option<Vec<&'static str>>> =
+            FAMILIES.iter().map(|f| metrics.labels_of(f)).collect();
+        let slots = labels
+            .iter()
+            .map(|names| names.iter().flatten().map(|n| (*n, Slot::of(n))).collect())
+            .collect();
         Metrics {
-            labels: FAMILIES.iter().map(|f| metrics.labels_of(f)).collect(),
+            labels,
+            slots,
             allowed_fails: metrics.allowed_fails,
             exact_models,
             patterns,
@@ -244,7 +313,7 @@ impl Metrics {
         let first_group = record
             .attempts
             .first()
-            .map(|a| a.model_group.clone())
+            .map(|a| a.model_group.as_str())
             .unwrap_or_default();
 
         for attempt in &record.attempts {
@@ -257,11 +326,11 @@ impl Metrics {
             let values = Values {
                 record,
                 attempt: last,
-                requested_model: self.bounded_requested_model(&record.requested_model),
-                status_code: status.to_string(),
-                exception_status: exception_status(status),
-                exception_class: exception_class(status, provider),
-                fallback_model: String::new(),
+                requested_model: self.bounded_requested_model(&record.requested_model).into(),
+                status_code: status.to_string().into(),
+                exception_status: exception_status(status).into(),
+                exception_class: exception_class(status, provider).into(),
+                fallback_model: "",
             };
             self.add(host, r, m::PROXY_FAILED_REQUESTS, &values, 1);
             self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
@@ -270,11 +339,11 @@ impl Metrics {
             let values = Values {
                 record,
                 attempt: Some(attempt),
-                requested_model: attempt.model_group.clone(),
-                status_code: "200".into(),
-                exception_status: String::new(),
-                exception_class: String::new(),
-                fallback_model: String::new(),
+                requested_model: Cow::Borrowed(&attempt.model_group),
+                status_code: Cow::Borrowed("200"),
+                exception_status: NONE,
+                exception_class: NONE,
+                fallback_model: "",
             };
             self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
             if let Some(usage) = &attempt.usage {
@@ -335,7 +404,7 @@ impl Metrics {
                     r,
                     record,
                     m::SUCCESSFUL_FALLBACKS,
-                    &first_group,
+                    first_group,
                     attempt,
                 );
             }
@@ -351,11 +420,11 @@ impl Metrics {
             let values = Values {
                 record,
                 attempt: None,
-                requested_model: self.bounded_requested_model(&record.requested_model),
-                status_code: "200".into(),
-                exception_status: String::new(),
-                exception_class: String::new(),
-                fallback_model: String::new(),
+                requested_model: self.bounded_requested_model(&record.requested_model).into(),
+                status_code: Cow::Borrowed("200"),
+                exception_status: NONE,
+                exception_class: NONE,
+                fallback_model: "",
             };
             self.add(host, r, m::PROXY_TOTAL_REQUESTS, &values, 1);
         }
@@ -381,7 +450,7 @@ impl Metrics {
                     r,
                     record,
                     m::FAILED_FALLBACKS,
-                    &first_group,
+                    first_group,
                     last_of_step,
                 );
             }
@@ -429,19 +498,19 @@ impl Metrics {
         let values = Values {
             record,
             attempt: Some(attempt),
-            requested_model: attempt.model_group.clone(),
-            status_code: String::new(),
+            requested_model: Cow::Borrowed(&attempt.model_group),
+            status_code: NONE,
             exception_status: if ok {
-                String::new()
+                NONE
             } else {
-                exception_status(attempt.status)
+                exception_status(attempt.status).into()
             },
             exception_class: if ok {
-                String::new()
+                NONE
             } else {
-                exception_class(attempt.status, &attempt.api_provider)
+                exception_class(attempt.status, &attempt.api_provider).into()
             },
-            fallback_model: String::new(),
+            fallback_model: "",
         };
         if ok {
             self.add(host, r, m::DEPLOYMENT_SUCCESS, &values, 1);
@@ -498,11 +567,11 @@ impl Metrics {
         let values = Values {
             record,
             attempt: None,
-            requested_model: original_group.to_string(),
-            status_code: String::new(),
-            exception_status: exception_status(status),
-            exception_class: exception_class(status, provider),
-            fallback_model: attempt.model_group.clone(),
+            requested_model: Cow::Borrowed(original_group),
+            status_code: NONE,
+            exception_status: exception_status(status).into(),
+            exception_class: exception_class(status, provider).into(),
+            fallback_model: &attempt.model_group,
         };
         self.add(host, r, family, &values, 1);
     }
@@ -515,9 +584,20 @@ impl Metrics {
         family: &str,
         values: &Values<'_>,
     ) -> Option<(MetricKind, std::sync::Arc<[u32]>)> {
-        let family = m::family_named(family)?;
-        let names = self.labels_for(family)?;
-        let labels: Vec<(&str, &str)> = names.iter().map(|n| (*n, values.get(n))).collect();
+        let index = FAMILIES.iter().position(|f| f.name == family)?;
+        let family = FAMILIES.get(index)?;
+        let slots = self.slots.get(index)?;
+        self.labels.get(index)?.as_ref()?;
+        // A label set this worker has counted before is found by its hash alone,
+        // without building its labels.
+        let key = catalog::hash_labels(
+            family.name,
+            slots.iter().map(|(n, slot)| (*n, values.get(*slot))),
+        );
+        if let Some(ids) = r.counted(key) {
+            return Some((family.kind, ids));
+        }
+        let labels: Vec<(&str, &str)> = slots.iter().map(|(n, s)| (*n, values.get(*s))).collect();
         let ids = r.stat_ids(host, family, &labels)?;
         Some((family.kind, ids))
     }
@@ -531,7 +611,9 @@ impl Metrics {
         amount: u64,
     ) {
         if let Some((MetricKind::Counter, ids)) = self.stat(host, r, family, values) {
-            if let Some(id) = ids.first() {
+            // The series is in the catalog now (it renders as 0); adding 0 would be a
+            // hostcall that changes nothing.
+            if let Some(id) = ids.first().filter(|_| amount > 0) {
                 host.increment_metric(*id, i64::try_from(amount).unwrap_or(i64::MAX));
             }
         }
@@ -571,7 +653,8 @@ impl Metrics {
         if let Some(id) = ids.get(bucket) {
             host.increment_metric(*id, 1);
         }
-        if let Some(sum) = ids.get(LATENCY_BUCKETS.len() + 1) {
+        // A sub-millisecond observation adds 0 to the sum: no hostcall.
+        if let Some(sum) = ids.get(LATENCY_BUCKETS.len() + 1).filter(|_| ms > 0) {
             host.increment_metric(
                 *sum,
                 i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX),

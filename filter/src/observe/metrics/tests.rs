@@ -775,3 +775,46 @@ fn allowed_fails_consecutive_failures_count_one_cooldown_and_a_complete_outage()
         1.0
     );
 }
+
+#[test]
+fn a_number_that_adds_nothing_makes_no_stat_update_and_still_renders() {
+    let host = MockHost::default();
+    let metrics = metrics();
+    metrics.prepare(&host);
+    // No price, no tokens, every latency under a millisecond.
+    let mut record = success("gpt-4o", "u-1");
+    record.end_ms = record.start_ms;
+    for a in &mut record.attempts {
+        a.start_ms = record.start_ms;
+        a.end_ms = record.start_ms;
+        a.spend = 0.0;
+        a.usage = Some(Usage::default());
+    }
+    metrics.observe(&host, &record);
+    // Deployment success, total and state; total requests; one bucket of each of the
+    // three latency histograms. Not: spend, the three token counters, the sums.
+    assert_eq!(host.metric_updates.get(), 7);
+    let text = metrics.render(&host);
+    let having = [("requested_model", "gpt-4o")];
+    assert_eq!(
+        sample(&text, "litellm_proxy_total_requests_metric_total", &having),
+        1.0
+    );
+    assert_eq!(sample(&text, "litellm_spend_metric_total", &having), 0.0);
+    assert_eq!(
+        sample(&text, "litellm_input_tokens_metric_total", &having),
+        0.0
+    );
+    assert!(
+        text.contains("litellm_spend_metric_total{"),
+        "a series that only ever added 0 is still rendered:\n{text}"
+    );
+    assert_eq!(
+        sample(&text, "litellm_request_total_latency_metric_count", &having),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "litellm_request_total_latency_metric_sum", &having),
+        0.0
+    );
+}

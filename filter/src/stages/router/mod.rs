@@ -446,10 +446,10 @@ impl RouterExchange {
             path = original;
         }
         // The access log prints this, never the path itself: a path may hold a key.
-        host.set_property(
-            &[crate::log_path::LOG_PATH_PROPERTY],
-            crate::log_path::redact(&path).as_bytes(),
-        );
+        // The record keeps it too (no read back when the request ends).
+        let log_path = crate::log_path::redact(&path);
+        host.set_property(&[crate::log_path::LOG_PATH_PROPERTY], log_path.as_bytes());
+        self.call.route = log_path;
         // Errors on the Anthropic paths take Anthropic's shape, wrong method included.
         if let Route::Llm { api, .. } = classify("POST", &path) {
             self.api = api;

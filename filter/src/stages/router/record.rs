@@ -18,6 +18,8 @@ use switchyard_contract::filter_state::access_log as log_field;
 pub(super) struct CallFacts {
     /// The call id (`observe::call`).
     pub(super) call_id: String,
+    /// The redacted path, as the access log prints it (`log_path`).
+    pub(super) route: String,
     /// When the request came (the first pass's start, on a replay), Unix ms.
     pub(super) start_ms: u64,
     /// The model the client asked for, bounded.
@@ -34,6 +36,9 @@ pub(super) struct CallFacts {
     pub(super) error: Option<String>,
     /// The access log's fields are set (at the answer's end).
     pub(super) logged: bool,
+    /// Who the request was admitted for, as read for the access log's fields (read
+    /// once: the record reuses it).
+    pub(super) key: Option<KeyLabels>,
     /// What the logging callbacks carry beyond the facts above (the client's
     /// metadata, parameters, messages), when callbacks are configured.
     pub(super) details: Option<Box<crate::observe::RequestDetails>>,
@@ -112,6 +117,7 @@ impl RouterExchange {
         let attempts = host.peek_attempts(&self.call.call_id);
         let key = key_labels(host);
         set_access_log_fields(host, &self.call, &key, &attempts);
+        self.call.key = Some(key);
         self.call.logged = true;
     }
 
@@ -132,7 +138,7 @@ impl RouterExchange {
             .unwrap_or(0);
         self.finish_answer();
         let attempts = host.take_attempts(&self.call.call_id);
-        let key = key_labels(host);
+        let key = self.call.key.take().unwrap_or_else(|| key_labels(host));
         if !self.call.logged {
             // The answer never ended here (the client left, Envoy reset it).
             set_access_log_fields(host, &self.call, &key, &attempts);
@@ -150,7 +156,7 @@ impl RouterExchange {
         };
         let record = RequestRecord {
             call_id: self.call.call_id.clone(),
-            route: text_property(host, &[crate::log_path::LOG_PATH_PROPERTY]).unwrap_or_default(),
+            route: std::mem::take(&mut self.call.route),
             call_type: self.call.call_type.to_string(),
             requested_model: self.call.requested_model.clone(),
             stream: self.call.stream,
