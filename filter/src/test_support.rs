@@ -1,12 +1,44 @@
 //! Test helpers shared by the provider unit tests (compiled for tests only):
 //! feed a whole stream to a [`StreamTranslate`] at once, at every split point and
 //! byte by byte, and check the output does not depend on how the bytes arrived;
-//! read the written SSE `data:` events back as JSON.
+//! read the written SSE `data:` events back as JSON; build a router stage's config.
 
 use serde_json::{json, Value};
 
 use crate::cost::Usage;
+use crate::plugin_config::{GroupConfig, RouterConfig};
 use crate::providers::StreamTranslate;
+
+/// A model group `name` with no endpoint and no mock answer (its route key is its
+/// name).
+pub fn group(name: &str) -> GroupConfig {
+    GroupConfig {
+        name: name.into(),
+        route_key: name.into(),
+        mock_response: None,
+        endpoints: vec![],
+    }
+}
+
+/// A router stage's config serving `groups` and nothing else: no alias, a 1 MiB body
+/// limit, no keys, metrics as configured by default, no callbacks. Tests change the
+/// fields they are about with `RouterConfig { field, ..router_config(groups) }`.
+pub fn router_config(groups: Vec<GroupConfig>) -> RouterConfig {
+    RouterConfig {
+        groups,
+        aliases: Default::default(),
+        hidden_aliases: Default::default(),
+        max_request_body_bytes: 1 << 20,
+        error_fallbacks: Default::default(),
+        defer_answers: false,
+        spend_reporting: None,
+        forced_group: None,
+        metrics: Default::default(),
+        info: Default::default(),
+        callbacks: None,
+        retries: Default::default(),
+    }
+}
 
 /// Feeds `chunks` in order, then finishes; returns the output and the usage.
 pub fn run_stream<T: StreamTranslate>(

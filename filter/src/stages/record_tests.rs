@@ -690,21 +690,6 @@ fn router_with_callbacks(message_logging: bool) -> Router {
         headers: None,
     };
     Router::new(&RouterConfig {
-        groups: vec![GroupConfig {
-            name: "g".into(),
-            route_key: "g".into(),
-            mock_response: None,
-            endpoints: vec![],
-        }],
-        aliases: Default::default(),
-        hidden_aliases: Default::default(),
-        max_request_body_bytes: 1 << 20,
-        error_fallbacks: Default::default(),
-        defer_answers: false,
-        spend_reporting: None,
-        forced_group: None,
-        metrics: Default::default(),
-        info: Default::default(),
         callbacks: Some(CallbacksConfig {
             sinks: vec![
                 sink(CallbackKind::Langfuse, false),
@@ -712,7 +697,7 @@ fn router_with_callbacks(message_logging: bool) -> Router {
             ],
             message_logging,
         }),
-        retries: Default::default(),
+        ..crate::test_support::router_config(vec![crate::test_support::group("g")])
     })
     .unwrap()
 }

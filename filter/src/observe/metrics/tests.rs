@@ -1,7 +1,7 @@
 use switchyard_contract::metrics::{
     self as m, MetricsConfig, MetricsGroup, FAMILIES, MAX_SERIES_PER_FAMILY, OVERFLOW_LABEL_VALUE,
 };
-use switchyard_contract::plugin_config::{GroupConfig, RouterConfig};
+use switchyard_contract::plugin_config::RouterConfig;
 
 use super::catalog::{self, catalog_key, Series};
 use super::render::{escape_label_value, go_float};
@@ -9,25 +9,17 @@ use super::*;
 use crate::cost::Usage;
 use crate::host::tests::MockHost;
 use crate::observe::record::KeyLabels;
-
-fn group(name: &str) -> GroupConfig {
-    serde_json::from_value(serde_json::json!({"name": name, "route_key": name})).unwrap()
-}
+use crate::test_support::group;
 
 fn router_config(metrics: MetricsConfig) -> RouterConfig {
     RouterConfig {
-        groups: vec![group("gpt-4o"), group("claude"), group("openai/*")],
         aliases: [("gpt-4".to_string(), "gpt-4o".to_string())].into(),
-        hidden_aliases: Default::default(),
-        max_request_body_bytes: 1 << 20,
-        error_fallbacks: Default::default(),
-        defer_answers: false,
-        spend_reporting: None,
-        forced_group: None,
-        retries: Default::default(),
-        callbacks: None,
         metrics,
-        info: Default::default(),
+        ..crate::test_support::router_config(vec![
+            group("gpt-4o"),
+            group("claude"),
+            group("openai/*"),
+        ])
     }
 }
 

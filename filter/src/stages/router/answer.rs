@@ -51,27 +51,13 @@ mod tests {
 
     use super::*;
     use crate::host::tests::MockHost;
-    use crate::plugin_config::{CallbackKind, CallbackSink, CallbacksConfig, GroupConfig};
+    use crate::plugin_config::{CallbackKind, CallbackSink, CallbacksConfig};
+    use crate::test_support::{group, router_config};
 
     /// A router of group `g` with the `generic_api` callback, message logging as
     /// given.
     fn router(message_logging: bool) -> Router {
         Router::new(&RouterConfig {
-            groups: vec![GroupConfig {
-                name: "g".into(),
-                route_key: "g".into(),
-                mock_response: None,
-                endpoints: vec![],
-            }],
-            aliases: Default::default(),
-            hidden_aliases: Default::default(),
-            max_request_body_bytes: 1 << 20,
-            error_fallbacks: Default::default(),
-            defer_answers: false,
-            spend_reporting: None,
-            forced_group: None,
-            metrics: Default::default(),
-            info: Default::default(),
             callbacks: Some(CallbacksConfig {
                 sinks: vec![CallbackSink {
                     kind: CallbackKind::GenericApi,
@@ -85,7 +71,7 @@ mod tests {
                 }],
                 message_logging,
             }),
-            retries: Default::default(),
+            ..router_config(vec![group("g")])
         })
         .unwrap()
     }
