@@ -438,9 +438,16 @@ def test_no_key_or_hash_in_any_log(setup):
     """Runs last: every gateway and keyservice log of this module, searched for every
     key and hash it made (and the master key)."""
     gw, ks, _ = setup
-    # Stopped first: Envoy writes its access log in batches (up to 10 s late) and
-    # flushes it when it exits. The key-management API takes keys in query strings
-    # (`/key/info?key=`, `/spend/logs?api_key=`), which the access log must not keep.
+    # The key-management API takes keys in query strings (`/key/info?key=`,
+    # `/spend/logs?api_key=`), which the access log must not keep. Envoy writes its
+    # access log in batches (up to 10 s late) and flushes the rest when it exits; a
+    # loaded CI machine once took longer than the stop's grace to exit, and the lines
+    # were lost to the SIGKILL. So wait for the lines first, then stop.
+    deadline = time.monotonic() + 20
+    while not ("/key/info" in gw.log_text() and "/spend/logs" in gw.log_text()):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     gw.stop()
     ks.stop()
     logs = {"envoy": gw.log_text(), "keyservice": (ks.workdir / "keyservice.log").read_text()}
