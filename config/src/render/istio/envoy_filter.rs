@@ -43,6 +43,8 @@ const HCM_TYPE_URL: &str =
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 /// Envoy's router filter.
 pub const ROUTER_FILTER: &str = "envoy.filters.http.router";
+/// The key of a cluster's upstream HTTP options (and its filters).
+pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 /// The cluster name Istio writes into a remote wasm source the agent fetches itself.
 const UNUSED_CLUSTER: &str = "_";
 
@@ -96,12 +98,13 @@ pub(crate) fn envoy_filter(parts: Parts, opts: &IstioOptions) -> Result<Value, S
         }));
     }
     for mut cluster in parts.clusters {
-        let protocol = &mut cluster["typed_extension_protocol_options"]
-            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
-        if let Some(filters) = protocol
-            .get_mut("http_filters")
-            .and_then(Value::as_array_mut)
-        {
+        // `get_mut`, not indexing: a cluster without protocol options must stay so.
+        let filters = cluster
+            .get_mut("typed_extension_protocol_options")
+            .and_then(|o| o.get_mut(HTTP_PROTOCOL_OPTIONS))
+            .and_then(|o| o.get_mut("http_filters"))
+            .and_then(Value::as_array_mut);
+        if let Some(filters) = filters {
             let taken = std::mem::take(filters);
             for filter in taken {
                 filters.push(discovered(filter, &code, &mut extension_configs)?);

@@ -36,6 +36,7 @@
 // objects just built, as in the parent module (see its note).
 #![allow(clippy::indexing_slicing)]
 
+pub mod assemble;
 pub mod envoy_filter;
 pub mod providers;
 pub mod workloads;
@@ -44,6 +45,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use switchyard_contract::plugin_config::Setting;
+use switchyard_contract::providers::{KeyRule, Preset};
 
 use super::{RenderOptions, DEFAULT_CA_FILE};
 use crate::plan::Plan;
@@ -165,8 +167,19 @@ fn refuse_written_secrets(plan: &Plan, secret_name: &str) -> Result<(), String> 
         );
         let written = |s: Option<&Setting>| matches!(s, Some(Setting::Literal(_)));
         let up = &dep.upstream;
+        // A local server's placeholder key (LiteLLM's "fake-api-key") is no secret.
+        let placeholder = match (&up.api_key, up.provider.descriptor().preset) {
+            (
+                Some(Setting::Literal(key)),
+                Some(Preset {
+                    key: KeyRule::Placeholder(default),
+                    ..
+                }),
+            ) => key == default,
+            _ => false,
+        };
         let mut fields: Vec<&str> = Vec::new();
-        if written(up.api_key.as_ref()) {
+        if written(up.api_key.as_ref()) && !placeholder {
             fields.push("litellm_params.api_key");
         }
         if let Some(aws) = &up.aws {
