@@ -2,7 +2,7 @@
 //! no Istio control plane run here):
 //!
 //! - no value of the render's environment appears in the manifests, and a secret
-//!   written in config.yaml is refused;
+//!   written in config.yaml is refused (the config: `tests/istio/config.yaml`);
 //! - every Kubernetes object deserializes into its `k8s-openapi` type and serializes
 //!   back to the same JSON (serde ignores unknown fields: the round trip catches them,
 //!   misspelled ones and wrong types);
@@ -39,9 +39,11 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The test config (in a folder of its own: `tests/fixtures/` holds LiteLLM's
+/// documentation configs, which `litellm::load`'s tests count).
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("tests/istio")
         .join(name)
 }
 
@@ -104,7 +106,7 @@ fn documents(text: &str) -> Vec<Value> {
 
 /// The objects rendered from the fixture config with [`SECRETS`] set.
 fn fixture_objects() -> Vec<Value> {
-    let (ok, stderr, text) = render(&fixture("istio.yaml"), SECRETS, &[]);
+    let (ok, stderr, text) = render(&fixture("config.yaml"), SECRETS, &[]);
     assert!(ok, "{stderr}");
     documents(&text)
 }
@@ -159,7 +161,7 @@ fn renders_every_kind_the_mesh_needs() {
 
 #[test]
 fn no_value_of_the_environment_appears_in_the_manifests() {
-    let (ok, stderr, text) = render(&fixture("istio.yaml"), SECRETS, &[]);
+    let (ok, stderr, text) = render(&fixture("config.yaml"), SECRETS, &[]);
     assert!(ok, "{stderr}");
     for (name, value) in SECRETS {
         assert!(
@@ -250,7 +252,7 @@ fn a_secret_written_in_the_config_is_refused() {
 #[test]
 fn flags_choose_the_images_secret_and_namespace() {
     let (ok, stderr, text) = render(
-        &fixture("istio.yaml"),
+        &fixture("config.yaml"),
         SECRETS,
         &[
             "--wasm-image",
@@ -428,11 +430,22 @@ fn strict(schema: &mut Value) {
     }
 }
 
+/// The vendored CRDs' schemas, each compiled into a validator the first time an
+/// object of its kind is checked (compiling all of them takes seconds).
+struct Validators {
+    schemas: BTreeMap<(String, String), Value>,
+    compiled: BTreeMap<(String, String), jsonschema::Validator>,
+}
+
+fn istio_validators() -> Validators {
+    Validators {
+        schemas: istio_schemas(),
+        compiled: BTreeMap::new(),
+    }
+}
+
 /// `object` against the schema of its kind; an error for a kind with no schema.
-fn validate_istio(
-    schemas: &BTreeMap<(String, String), Value>,
-    object: &Value,
-) -> Result<(), String> {
+fn validate_istio(validators: &mut Validators, object: &Value) -> Result<(), String> {
     let key = (
         object["apiVersion"]
             .as_str()
@@ -440,10 +453,16 @@ fn validate_istio(
             .to_string(),
         object["kind"].as_str().unwrap_or_default().to_string(),
     );
-    let schema = schemas
-        .get(&key)
-        .ok_or_else(|| format!("no CRD schema for {key:?}"))?;
-    let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
+    if !validators.compiled.contains_key(&key) {
+        let schema = validators
+            .schemas
+            .get(&key)
+            .ok_or_else(|| format!("no CRD schema for {key:?}"))?;
+        let validator = jsonschema::validator_for(schema)
+            .unwrap_or_else(|e| panic!("{key:?}: the schema does not compile: {e}"));
+        validators.compiled.insert(key.clone(), validator);
+    }
+    let validator = &validators.compiled[&key];
     let errors: Vec<String> = validator
         .iter_errors(object)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -457,12 +476,26 @@ fn validate_istio(
 
 #[test]
 fn every_istio_object_validates_against_istios_crd_schemas() {
-    let schemas = istio_schemas();
-    assert!(schemas.contains_key(&("networking.istio.io/v1alpha3".into(), "EnvoyFilter".into())));
+    let mut schemas = istio_validators();
+    for kind in [
+        "EnvoyFilter",
+        "Gateway",
+        "VirtualService",
+        "ServiceEntry",
+        "DestinationRule",
+    ] {
+        let version = if kind == "EnvoyFilter" {
+            "v1alpha3"
+        } else {
+            "v1"
+        };
+        let key = (format!("networking.istio.io/{version}"), kind.to_string());
+        assert!(schemas.schemas.contains_key(&key), "{key:?}");
+    }
     for objects in [fixture_objects(), example_objects()] {
         let mut checked = 0;
         for object in objects.iter().filter(|o| is_istio(o)) {
-            validate_istio(&schemas, object).unwrap_or_else(|e| {
+            validate_istio(&mut schemas, object).unwrap_or_else(|e| {
                 panic!("{} {}: {e}", object["kind"], object["metadata"]["name"])
             });
             checked += 1;
@@ -473,14 +506,14 @@ fn every_istio_object_validates_against_istios_crd_schemas() {
 
 #[test]
 fn the_schemas_refuse_broken_istio_objects() {
-    let schemas = istio_schemas();
+    let mut schemas = istio_validators();
     let objects = fixture_objects();
     let find = |kind: &str| objects.iter().find(|o| o["kind"] == kind).unwrap().clone();
     let envoy_filter = find("EnvoyFilter");
     let service_entry = find("ServiceEntry");
     let destination_rule = find("DestinationRule");
     let gateway = find("Gateway");
-    validate_istio(&schemas, &envoy_filter).unwrap();
+    validate_istio(&mut schemas, &envoy_filter).unwrap();
 
     let broken = |mut object: Value, edit: &dyn Fn(&mut Value)| {
         edit(&mut object);
@@ -534,7 +567,7 @@ fn the_schemas_refuse_broken_istio_objects() {
         ),
     ] {
         assert!(
-            validate_istio(&schemas, &object).is_err(),
+            validate_istio(&mut schemas, &object).is_err(),
             "accepted {what}"
         );
     }
