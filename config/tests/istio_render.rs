@@ -118,6 +118,27 @@ fn example_objects() -> Vec<Value> {
     documents(&text)
 }
 
+/// The objects rendered from `envoy/providers.config.yaml` (one deployment per kind
+/// of provider, no keys).
+fn providers_objects() -> Vec<Value> {
+    let (ok, stderr, text) = render(
+        &root().join("envoy/providers.config.yaml"),
+        &[
+            ("OPENAI_API_KEY", "k1"),
+            ("AZURE_API_KEY", "k2"),
+            ("ANTHROPIC_API_KEY", "k3"),
+        ],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    documents(&text)
+}
+
+/// Every config the checks run on.
+fn all_objects() -> [Vec<Value>; 3] {
+    [fixture_objects(), example_objects(), providers_objects()]
+}
+
 fn kinds(objects: &[Value]) -> Vec<String> {
     objects
         .iter()
@@ -332,7 +353,7 @@ fn is_istio(object: &Value) -> bool {
 
 #[test]
 fn every_kubernetes_object_round_trips_through_k8s_openapi() {
-    for objects in [fixture_objects(), example_objects()] {
+    for objects in all_objects() {
         let mut checked = 0;
         for object in objects.iter().filter(|o| !is_istio(o)) {
             k8s_round_trip(object).unwrap_or_else(|e| {
@@ -492,7 +513,7 @@ fn every_istio_object_validates_against_istios_crd_schemas() {
         let key = (format!("networking.istio.io/{version}"), kind.to_string());
         assert!(schemas.schemas.contains_key(&key), "{key:?}");
     }
-    for objects in [fixture_objects(), example_objects()] {
+    for objects in all_objects() {
         let mut checked = 0;
         for object in objects.iter().filter(|o| is_istio(o)) {
             validate_istio(&mut schemas, object).unwrap_or_else(|e| {
@@ -644,7 +665,7 @@ fn envoy_validate(objects: &[Value], unset: Option<&str>) -> Result<(), String> 
 #[test]
 #[ignore = "needs Envoy and the built filter: scripts/validate-envoy runs it"]
 fn the_envoy_filter_applied_to_istios_gateway_passes_envoy_validate() {
-    for objects in [fixture_objects(), example_objects()] {
+    for objects in all_objects() {
         envoy_validate(&objects, None).unwrap();
     }
 }

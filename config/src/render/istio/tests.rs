@@ -226,3 +226,50 @@ fn dns_labels_are_kubernetes_names() {
     assert_eq!(dns_label(&"a".repeat(80)).len(), 63);
     assert_eq!(dns_label("-x-"), "x");
 }
+
+#[test]
+fn provider_hosts_get_a_service_entry_and_https_ones_tls_origination() {
+    let plan = plan(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY}\n  - model_name: b\n    litellm_params: {model: hosted_vllm/x, api_base: 'http://vllm.models.svc:8000/v1', input_cost_per_token: 0, output_cost_per_token: 0}\n  - model_name: c\n    litellm_params: {model: hosted_vllm/y, api_base: 'http://127.0.0.1:8000/v1'}\n",
+    );
+    let objects = providers::provider_objects(&plan, &IstioOptions::default());
+    let summary: Vec<(String, String, Value)> = objects
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap().to_string(),
+                o["metadata"]["name"].as_str().unwrap().to_string(),
+                o["spec"]["ports"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "ServiceEntry".to_string(),
+                "switchyard-api-openai-com-443".to_string(),
+                json!([
+                    {"number": 443, "name": "https-443", "protocol": "HTTPS"},
+                    {"number": 80, "name": "http-80", "protocol": "HTTP", "targetPort": 443},
+                ])
+            ),
+            (
+                "DestinationRule".to_string(),
+                "switchyard-api-openai-com-443".to_string(),
+                Value::Null
+            ),
+            (
+                "ServiceEntry".to_string(),
+                "switchyard-vllm-models-svc-8000".to_string(),
+                json!([{"number": 8000, "name": "http-8000", "protocol": "HTTP"}])
+            ),
+        ]
+    );
+    let rule = &objects[1]["spec"];
+    assert_eq!(rule["host"], "api.openai.com");
+    assert_eq!(
+        rule["trafficPolicy"]["portLevelSettings"][0],
+        json!({"port": {"number": 80}, "tls": {"mode": "SIMPLE", "sni": "api.openai.com"}})
+    );
+}
