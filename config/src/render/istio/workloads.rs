@@ -187,9 +187,9 @@ pub fn keyservice(keys: &KeysPlan, opts: &IstioOptions) -> Keyservice {
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {
-                    "labels": labels,
-                    // Envoy's keyservice cluster speaks plain HTTP to it (docs/deploy-istio.md).
-                    "annotations": {"sidecar.istio.io/inject": "false"},
+                    // No sidecar: Envoy's keyservice cluster speaks plain HTTP to it
+                    // (docs/deploy-istio.md).
+                    "labels": {"app": KEYSERVICE_NAME, "sidecar.istio.io/inject": "false"},
                 },
                 "spec": pod_spec,
             },
