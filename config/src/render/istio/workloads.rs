@@ -18,6 +18,8 @@ pub const GATEWAY_NAME: &str = "switchyard-gateway";
 pub const ISTIO_GATEWAY_NAME: &str = "switchyard";
 /// The label that selects the gateway's pods (Istio's convention for gateways).
 const GATEWAY_LABEL: &str = "istio";
+/// The keyservice's command in `--image` (on its `PATH`).
+const KEYSERVICE_BINARY: &str = "switchyard-keyservice";
 /// Where a keyservice without a database keeps its SQLite file.
 const KEYSERVICE_DATA_DIR: &str = "/var/lib/switchyard";
 /// The keyservice's readiness path (whether its database answers).
@@ -159,7 +161,7 @@ pub fn keyservice(keys: &KeysPlan, opts: &IstioOptions) -> Keyservice {
     let mut container = json!({
         "name": "keyservice",
         "image": opts.image,
-        "command": ["switchyard-keyservice"],
+        "command": [KEYSERVICE_BINARY],
         "args": args,
         "env": secret_keys.iter().map(|k| secret_env(k, opts)).collect::<Vec<_>>(),
         "ports": [{"name": "http", "containerPort": KEYSERVICE_PORT, "protocol": "TCP"}],
