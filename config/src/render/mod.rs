@@ -16,7 +16,7 @@
 //! [`render`] assembles the bootstrap from its parts: `listener` (the HTTP
 //! connection manager and its filters), `routes`, `local_reply` (Envoy's own
 //! errors as JSON) and `clusters`. [`istio`] (`render --target istio`) carries the
-//! same parts ([`parts`]) into Kubernetes and Istio objects.
+//! same parts (`parts`) into Kubernetes and Istio objects.
 
 // Envoy's JSON is built here by indexing the `serde_json::Value` objects this module
 // has just built with `json!` (`cluster["dns_lookup_family"] = …`): indexing an object

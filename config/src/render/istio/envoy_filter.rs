@@ -1,4 +1,4 @@
-//! The `EnvoyFilter` that carries the envoy target's configuration ([`Parts`]) into
+//! The `EnvoyFilter` that carries the envoy target's configuration (`render::Parts`) into
 //! the gateway's Envoy, patch by patch, as Istio applies them (istio/istio
 //! `pilot/pkg/networking/core/envoyfilter/`):
 //!

@@ -2,7 +2,7 @@
 //! mesh whose Envoy runs the filter.
 //!
 //! The Envoy configuration is the envoy target's, built by the same builders
-//! ([`super::parts`]): this module only carries it into Istio's objects.
+//! (`render::parts`): this module only carries it into Istio's objects.
 //!
 //! - **Where the filter runs**: a gateway Deployment of its own
 //!   (`switchyard-gateway`, Istio's gateway injection: `image: auto`,
