@@ -4,7 +4,7 @@
 //! - `switchyard check --config FILE`: load, validate and compile; print warnings and a
 //!   summary. Exit 1 on an error.
 //! - `switchyard render --config FILE --out DIR`: write the Envoy bootstrap and the
-//!   filter's plugin configs.
+//!   filter's plugin configs; with `--target istio`, Kubernetes and Istio objects.
 //! - `switchyard up --config FILE`: render, start Envoy, wait until ready, run until
 //!   Ctrl-C. It takes LiteLLM's proxy flags too (`--num_workers`, `--debug`,
 //!   `--model` without a config, `--test`, …: see `litellm_cli`), and
@@ -49,8 +49,14 @@ enum Command {
         /// Output directory.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// What to write: `envoy` (an Envoy bootstrap and the plugin configs) or
+        /// `istio` (DIR/istio.yaml: Kubernetes and Istio objects, docs/deploy-istio.md).
+        #[arg(long, value_enum, default_value_t = Target::Envoy)]
+        target: Target,
         #[command(flatten)]
         listen: Listen,
+        #[command(flatten)]
+        istio: IstioFlags,
     },
     /// Run the gateway: render, start Envoy, wait until ready; Ctrl-C stops it.
     ///
@@ -148,6 +154,63 @@ impl LitellmFlags {
     }
 }
 
+/// What `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// An Envoy bootstrap (envoy.yaml) and the filter's plugin configs.
+    Envoy,
+    /// Kubernetes and Istio objects (istio.yaml).
+    Istio,
+}
+
+/// `render --target istio`'s images, Secret and namespace (defaults in
+/// `render::istio`).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "--target istio")]
+struct IstioFlags {
+    /// The OCI image holding the filter's .wasm, pulled by istio-agent (default:
+    /// ghcr.io/switchyard-gateway/switchyard-wasm:latest).
+    #[arg(long, value_name = "IMAGE")]
+    wasm_image: Option<String>,
+    /// The image that runs switchyard-keyservice (default:
+    /// ghcr.io/switchyard-gateway/switchyard:latest).
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// The Secret every secret variable is read from (default: switchyard-secrets).
+    #[arg(long, value_name = "NAME")]
+    secret_name: Option<String>,
+    /// The namespace of every object (default: switchyard).
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+}
+
+impl IstioFlags {
+    /// The flags given, by name (they only apply to `--target istio`).
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("--wasm-image", self.wasm_image.is_some()),
+            ("--image", self.image.is_some()),
+            ("--secret-name", self.secret_name.is_some()),
+            ("--namespace", self.namespace.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+
+    fn options(&self, listen: &Listen) -> render::istio::IstioOptions {
+        let defaults = render::istio::IstioOptions::default();
+        render::istio::IstioOptions {
+            namespace: self.namespace.clone().unwrap_or(defaults.namespace),
+            wasm_image: self.wasm_image.clone().unwrap_or(defaults.wasm_image),
+            image: self.image.clone().unwrap_or(defaults.image),
+            secret_name: self.secret_name.clone().unwrap_or(defaults.secret_name),
+            port: listen.port,
+            ca_file: listen.ca_file.clone(),
+        }
+    }
+}
+
 /// Where the gateway listens and which filter it loads.
 #[derive(Debug, clap::Args)]
 struct Listen {
@@ -206,8 +269,20 @@ fn main() -> ExitCode {
         Command::Render {
             config,
             out,
+            target: Target::Istio,
             listen,
-        } => report(render_command(&config, &out, &listen).map(|_| ())),
+            istio,
+        } => report(render_istio_command(&config, &out, &listen, &istio)),
+        Command::Render {
+            config,
+            out,
+            target: Target::Envoy,
+            listen,
+            istio,
+        } => report(match istio.given().first() {
+            Some(flag) => Err(format!("{flag} is for --target istio")),
+            None => render_command(&config, &out, &listen).map(|_| ()),
+        }),
         Command::Up {
             config,
             listen,
@@ -249,6 +324,55 @@ fn render_command(
     let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
     let bootstrap = render_plan(&plan, out, &listen.options()?)?;
     Ok((plan, bootstrap))
+}
+
+/// `render --target istio`: writes `out/istio.yaml` and says which keys the Secret
+/// must hold.
+fn render_istio_command(
+    config: &Path,
+    out: &Path,
+    listen: &Listen,
+    flags: &IstioFlags,
+) -> Result<(), String> {
+    for (flag, given) in [
+        ("--wasm", listen.wasm.is_some()),
+        ("--keyservice", listen.keyservice.is_some()),
+        ("--keyservice-ca", listen.keyservice_ca.is_some()),
+        ("--admin-port", listen.admin_port != 0),
+    ] {
+        if given {
+            return Err(format!(
+                "{flag} is for --target envoy: with --target istio the filter comes from --wasm-image, the keyservice and Envoy's admin port are the mesh's (docs/deploy-istio.md)"
+            ));
+        }
+    }
+    let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
+    let opts = flags.options(listen);
+    let rendered = render::istio::render(&plan, &opts)?;
+    let path = render::istio::write(&rendered, out)?;
+    eprintln!(
+        "wrote {} ({} objects)",
+        path.display(),
+        rendered.objects.len()
+    );
+    if rendered.secret_keys.is_empty() {
+        eprintln!("no Secret is needed (the config reads no environment variables)");
+    } else {
+        let literals: Vec<String> = rendered
+            .secret_keys
+            .iter()
+            .map(|k| format!("--from-literal={k}=…"))
+            .collect();
+        eprintln!(
+            "the Secret {} must hold: {} (e.g. kubectl create secret generic {} -n {} {})",
+            opts.secret_name,
+            rendered.secret_keys.join(" "),
+            opts.secret_name,
+            opts.namespace,
+            literals.join(" ")
+        );
+    }
+    Ok(())
 }
 
 fn render_plan(

@@ -131,6 +131,9 @@ pub(super) fn filter_call_clusters(plan: &Plan, opts: &RenderOptions) -> Vec<Val
     clusters
 }
 
+/// The upstream stage's HTTP filter name in a route cluster's upstream filter chain.
+pub(crate) const UPSTREAM_STAGE_FILTER: &str = "switchyard.upstream";
+
 /// Envoy's priority load split: with this factor a priority keeps all traffic while
 /// any of its deployments is healthy, as LiteLLM only falls back when the whole group
 /// failed or cooled down.
@@ -319,7 +322,7 @@ fn protocol_options(
     let mut protocol = json!({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
         "http_filters": [
-            {"name": "switchyard.upstream", "typed_config": wasm_filter(&route.cluster_name, configuration, vm)},
+            {"name": UPSTREAM_STAGE_FILTER, "typed_config": wasm_filter(&route.cluster_name, configuration, vm)},
             {"name": "envoy.filters.http.upstream_codec",
              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}},
         ],

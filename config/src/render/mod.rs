@@ -15,7 +15,8 @@
 //!
 //! [`render`] assembles the bootstrap from its parts: `listener` (the HTTP
 //! connection manager and its filters), `routes`, `local_reply` (Envoy's own
-//! errors as JSON) and `clusters`.
+//! errors as JSON) and `clusters`. [`istio`] (`render --target istio`) carries the
+//! same parts (`parts`) into Kubernetes and Istio objects.
 
 // Envoy's JSON is built here by indexing the `serde_json::Value` objects this module
 // has just built with `json!` (`cluster["dns_lookup_family"] = …`): indexing an object
@@ -24,10 +25,11 @@
 // no-panic lints hold here too.
 #![allow(clippy::indexing_slicing)]
 
-mod clusters;
+pub(crate) mod clusters;
+pub mod istio;
 mod listener;
 mod local_reply;
-mod routes;
+pub(crate) mod routes;
 #[cfg(test)]
 mod tests;
 
@@ -178,8 +180,28 @@ fn tls_socket(host: &str, opts: &RenderOptions) -> Value {
     json!({"name": "envoy.transport_sockets.tls", "typed_config": tls_context})
 }
 
-/// Renders the bootstrap and plugin configs for `plan`.
-pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
+/// The pieces of Envoy configuration a plan renders to, before they are put into a
+/// bootstrap ([`render`]) or into Istio's patches (`istio`): both targets call the
+/// same builders through [`parts`], so that they cannot drift.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    /// Envoy's per-connection buffer limit for the listener (and route clusters).
+    pub buffer_limit: usize,
+    /// The virtual host's routes, in Envoy's order.
+    pub routes: Vec<Value>,
+    /// `local_reply_config` mappers: Envoy's own errors as OpenAI-shaped JSON.
+    pub local_reply_mappers: Vec<Value>,
+    /// The listener's HTTP filters, Envoy's router last.
+    pub http_filters: Vec<Value>,
+    /// Every cluster: the keyservice's, the filter's own callouts', the route
+    /// clusters and the `/health` probe clusters.
+    pub clusters: Vec<Value>,
+    /// `(file name, JSON)` for each plugin configuration.
+    pub plugin_configs: Vec<(String, String)>,
+}
+
+/// Builds the [`Parts`] of `plan`'s Envoy configuration.
+pub(crate) fn parts(plan: &Plan, opts: &RenderOptions) -> Result<Parts, String> {
     let vm = vm_config(plan, opts);
     let buffer_limit = buffer_limit(plan);
     let timeout = plan.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
@@ -187,11 +209,6 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
     let router_config = plugin_json(&PluginConfig::Router(router_config(plan, opts)))?;
     let keyservice = keyservice(plan, opts)?;
     let http_filters = listener::http_filters(plan, &router_config, &vm)?;
-    let hcm = listener::http_connection_manager(
-        routes,
-        local_reply::mappers(plan, buffer_limit),
-        http_filters,
-    );
 
     let mut clusters: Vec<Value> = keyservice.into_iter().collect();
     clusters.extend(clusters::filter_call_clusters(plan, opts));
@@ -219,7 +236,27 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
             clusters::route_cluster(&route, &limits, plan, &probe_vm, opts, buffer_limit)?;
         clusters.push(cluster);
     }
+    Ok(Parts {
+        buffer_limit,
+        routes,
+        local_reply_mappers: local_reply::mappers(plan, buffer_limit),
+        http_filters,
+        clusters,
+        plugin_configs,
+    })
+}
 
+/// Renders the bootstrap and plugin configs for `plan`.
+pub fn render(plan: &Plan, opts: &RenderOptions) -> Result<Rendered, String> {
+    let Parts {
+        buffer_limit,
+        routes,
+        local_reply_mappers,
+        http_filters,
+        clusters,
+        plugin_configs,
+    } = parts(plan, opts)?;
+    let hcm = listener::http_connection_manager(routes, local_reply_mappers, http_filters);
     Ok(Rendered {
         bootstrap: bootstrap(opts, buffer_limit, hcm, clusters),
         plugin_configs,

@@ -165,13 +165,16 @@ fn metrics_route(plan: &Plan) -> Value {
     route
 }
 
+/// The unrouted 404's body.
+pub(crate) const UNROUTED_BODY: &str = r#"{"error":{"message":"No route: the switchyard router filter did not pick a model group for this request","type":"not_found_error","param":null,"code":"404"}}"#;
+
 /// Requests the router stage picked no model group for: an OpenAI-shaped 404.
 fn unrouted_route() -> Value {
     json!({
         "name": "unrouted",
         "match": {"prefix": "/"},
         "direct_response": {"status": 404, "body": {"inline_string":
-            r#"{"error":{"message":"No route: the switchyard router filter did not pick a model group for this request","type":"not_found_error","param":null,"code":"404"}}"#}},
+            UNROUTED_BODY}},
         "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
     })
 }
