@@ -12,7 +12,7 @@
 //!   `litellm --config FILE`.
 
 use switchyard::litellm_cli::{self, ModelFlags};
-use switchyard::{litellm, plan, render, up};
+use switchyard::{crd, litellm, plan, render, up};
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -51,6 +51,13 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         listen: Listen,
+    },
+    /// Write the Kubernetes CustomResourceDefinitions (ModelGroup, RouterSettings,
+    /// VirtualKey), generated from the config model's types, into DIR.
+    Crds {
+        /// Output directory (deploy/kubernetes/crds in the repository).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Run the gateway: render, start Envoy, wait until ready; Ctrl-C stops it.
     ///
@@ -208,6 +215,11 @@ fn main() -> ExitCode {
             out,
             listen,
         } => report(render_command(&config, &out, &listen).map(|_| ())),
+        Command::Crds { out } => report(crd::write_crds(&out).map(|written| {
+            for path in written {
+                eprintln!("wrote {}", path.display());
+            }
+        })),
         Command::Up {
             config,
             listen,

@@ -1,0 +1,1 @@
+//! Custom resources to the config model.
