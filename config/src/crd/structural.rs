@@ -90,8 +90,7 @@ fn needs_preserve(object: &Map<String, Value>) -> bool {
                     .any(|b| b.as_object().is_some_and(Map::is_empty))
             })
     });
-    (!typed && !object.contains_key("properties"))
-        || (junctor && !typed)
+    (!typed && (junctor || !object.contains_key("properties")))
         || hoisted_non_object
         || object.get("type").is_some_and(Value::is_array)
 }
