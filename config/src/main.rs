@@ -44,8 +44,18 @@ enum Command {
     /// Write the Envoy bootstrap (DIR/envoy.yaml) and the filter's plugin configs.
     Render {
         /// The LiteLLM-style config file.
-        #[arg(long, short = 'c', value_name = "FILE")]
-        config: PathBuf,
+        #[arg(
+            long,
+            short = 'c',
+            value_name = "FILE",
+            required_unless_present = "from_crd"
+        )]
+        config: Option<PathBuf>,
+        /// Switchyard's Kubernetes resources instead of a config file (ModelGroup,
+        /// RouterSettings; YAML files or directories of them, multi-document; other
+        /// kinds are skipped): offline GitOps. See docs/deploy-kubernetes.md.
+        #[arg(long = "from-crd", value_name = "FILE_OR_DIR", num_args = 1.., conflicts_with = "config")]
+        from_crd: Vec<PathBuf>,
         /// Output directory.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -212,9 +222,13 @@ fn main() -> ExitCode {
         Command::Check { config, plan } => check(&config, plan),
         Command::Render {
             config,
+            from_crd,
             out,
             listen,
-        } => report(render_command(&config, &out, &listen).map(|_| ())),
+        } => report(match config {
+            Some(config) => render_command(&config, &out, &listen).map(|_| ()),
+            None => render_from_crd(&from_crd, &out, &listen),
+        }),
         Command::Crds { out } => report(crd::write_crds(&out).map(|written| {
             for path in written {
                 eprintln!("wrote {}", path.display());
@@ -261,6 +275,34 @@ fn render_command(
     let (_, plan) = load_and_compile(config).ok_or("the config has errors (above)")?;
     let bootstrap = render_plan(&plan, out, &listen.options()?)?;
     Ok((plan, bootstrap))
+}
+
+/// `render --from-crd`: the resources under `paths`, compiled as a config.yaml would
+/// be, rendered into `out`; prints which Secret each variable of Envoy's comes from.
+fn render_from_crd(paths: &[PathBuf], out: &Path, listen: &Listen) -> Result<(), String> {
+    let (resources, loaded) = crd::convert::load(paths, &process_env)?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let plan = plan::compile(&loaded.config, &process_env)
+        .map_err(|e| loaded.origins.error(&e).to_string())?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {}", loaded.origins.warning_line(warning));
+    }
+    render_plan(&plan, out, &listen.options()?)?;
+    for secret in &loaded.secrets {
+        eprintln!(
+            "{} comes from Secret {} key {} (set it in Envoy's environment, e.g. a secretKeyRef)",
+            secret.env, secret.secret, secret.key
+        );
+    }
+    if !resources.virtual_keys.is_empty() {
+        eprintln!(
+            "note: {} VirtualKey resource(s) skipped: keys are not part of Envoy's config (the operator applies them to the keyservice)",
+            resources.virtual_keys.len()
+        );
+    }
+    Ok(())
 }
 
 fn render_plan(
