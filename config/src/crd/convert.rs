@@ -52,7 +52,7 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrdError {
     /// The resource, when the error is about one (else the file alone, in `file`).
-    pub origin: Option<Origin>,
+    pub origin: Option<Box<Origin>>,
     /// The file, for an error before any resource was read (YAML syntax).
     pub file: String,
     /// The field (`spec.deployments[1].litellm_params.model`); may be empty.
@@ -64,7 +64,7 @@ pub struct CrdError {
 impl CrdError {
     fn at(origin: &Origin, field: impl Into<String>, message: impl Into<String>) -> CrdError {
         CrdError {
-            origin: Some(origin.clone()),
+            origin: Some(Box::new(origin.clone())),
             file: origin.file.clone(),
             field: field.into(),
             message: message.into(),
