@@ -43,7 +43,8 @@ enum Command {
     },
     /// Write the Envoy bootstrap (DIR/envoy.yaml) and the filter's plugin configs.
     Render {
-        /// The LiteLLM-style config file.
+        /// The LiteLLM-style config file (with --from-crd: the base the resources
+        /// are added to).
         #[arg(
             long,
             short = 'c',
@@ -51,10 +52,11 @@ enum Command {
             required_unless_present = "from_crd"
         )]
         config: Option<PathBuf>,
-        /// Switchyard's Kubernetes resources instead of a config file (ModelGroup,
-        /// RouterSettings; YAML files or directories of them, multi-document; other
-        /// kinds are skipped): offline GitOps. See docs/deploy-kubernetes.md.
-        #[arg(long = "from-crd", value_name = "FILE_OR_DIR", num_args = 1.., conflicts_with = "config")]
+        /// Switchyard's Kubernetes resources (ModelGroup, RouterSettings; YAML files or
+        /// directories of them, multi-document; other kinds are skipped): offline
+        /// GitOps; with --config, added to that config.yaml (its general_settings,
+        /// its own models first). See docs/deploy-kubernetes.md.
+        #[arg(long = "from-crd", value_name = "FILE_OR_DIR", num_args = 1..)]
         from_crd: Vec<PathBuf>,
         /// Output directory.
         #[arg(long, value_name = "DIR")]
@@ -226,8 +228,10 @@ fn main() -> ExitCode {
             out,
             listen,
         } => report(match config {
-            Some(config) => render_command(&config, &out, &listen).map(|_| ()),
-            None => render_from_crd(&from_crd, &out, &listen),
+            Some(config) if from_crd.is_empty() => {
+                render_command(&config, &out, &listen).map(|_| ())
+            }
+            base => render_from_crd(&from_crd, base.as_deref(), &out, &listen),
         }),
         Command::Crds { out } => report(crd::write_crds(&out).map(|written| {
             for path in written {
@@ -277,10 +281,15 @@ fn render_command(
     Ok((plan, bootstrap))
 }
 
-/// `render --from-crd`: the resources under `paths`, compiled as a config.yaml would
+/// `render --from-crd` (with `--config`: added to that base): the resources under `paths`, compiled as a config.yaml would
 /// be, rendered into `out`; prints which Secret each variable of Envoy's comes from.
-fn render_from_crd(paths: &[PathBuf], out: &Path, listen: &Listen) -> Result<(), String> {
-    let (resources, loaded) = crd::convert::load(paths, &process_env)?;
+fn render_from_crd(
+    paths: &[PathBuf],
+    base: Option<&Path>,
+    out: &Path,
+    listen: &Listen,
+) -> Result<(), String> {
+    let (resources, loaded) = crd::convert::load(paths, base, &process_env)?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }

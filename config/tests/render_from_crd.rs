@@ -179,3 +179,90 @@ fn errors_name_the_file_the_resource_and_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn a_base_config_gives_the_settings_and_its_own_models_come_first() {
+    let examples = repo().join("deploy/kubernetes/examples");
+    let dir = temp("base");
+    let base_text = "general_settings:\n  master_key: sk-base-master\nmodel_list:\n  - model_name: base-mock\n    litellm_params: {model: openai/base, mock_response: from the base}\n";
+    let base = dir.join("base.yaml");
+    std::fs::write(&base, base_text).unwrap();
+    // The equivalent single config.yaml: the base's entries, then the resources'.
+    let mut combined: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(examples.join("equivalent-config.yaml")).unwrap(),
+    )
+    .unwrap();
+    let base_value: serde_yaml::Value = serde_yaml::from_str(base_text).unwrap();
+    let mut entries = base_value["model_list"].as_sequence().unwrap().clone();
+    entries.extend(
+        combined["model_list"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    combined["model_list"] = serde_yaml::Value::Sequence(entries);
+    combined["general_settings"] = base_value["general_settings"].clone();
+    let combined_file = dir.join("combined.yaml");
+    std::fs::write(&combined_file, serde_yaml::to_string(&combined).unwrap()).unwrap();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let out_a = switchyard(&[
+        "render",
+        "--config",
+        combined_file.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+        "--wasm",
+        "/x.wasm",
+        "--keyservice",
+        "keyservice:4001",
+    ]);
+    assert!(
+        out_a.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_a.stderr)
+    );
+    let out_b = switchyard(&[
+        "render",
+        "--config",
+        base.to_str().unwrap(),
+        "--from-crd",
+        examples.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "--wasm",
+        "/x.wasm",
+        "--keyservice",
+        "keyservice:4001",
+    ]);
+    let stderr = String::from_utf8_lossy(&out_b.stderr);
+    assert!(out_b.status.success(), "{stderr}");
+    assert!(!stderr.contains("THE GATEWAY IS OPEN"), "{stderr}");
+    assert_eq!(files(&a), files(&b));
+    // An error in the base's own entry names the base file and its path.
+    std::fs::write(
+        &base,
+        "model_list:\n  - model_name: x\n    litellm_params: {model: \"\"}\n",
+    )
+    .unwrap();
+    let out = switchyard(&[
+        "render",
+        "--config",
+        base.to_str().unwrap(),
+        "--from-crd",
+        examples.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "--wasm",
+        "/x.wasm",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: model_list[0].litellm_params.model:",
+            base.display()
+        )),
+        "{stderr}"
+    );
+}

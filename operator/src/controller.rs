@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
+use switchyard::crd::convert::Base;
 use switchyard::crd::{ModelGroup, RouterSettings, VirtualKey, MODEL_GROUP, ROUTER_SETTINGS};
 
 use crate::keys::{apply_keys, Applied, KeyApi};
@@ -36,6 +37,8 @@ pub struct Settings {
     pub sink: Box<dyn ConfigSink + Send>,
     /// The keyservice, for VirtualKeys; `None`: VirtualKeys are reported, not applied.
     pub keys: Option<KeyApi>,
+    /// The config.yaml the resources are added to (`--config`).
+    pub base: Option<Base>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -100,6 +103,7 @@ pub async fn run(client: Client, mut settings: Settings) -> Result<(), String> {
             router_settings: routers.state().iter().map(|r| (**r).clone()).collect(),
             virtual_keys: keys.state().iter().map(|k| (**k).clone()).collect(),
             secrets: BTreeMap::new(),
+            base: settings.base.clone(),
         };
         read_secrets(&client, &mut snapshot).await;
         let now = k8s_openapi::jiff::Timestamp::now().to_string();

@@ -20,6 +20,10 @@ struct Cli {
     /// Watch this namespace only (default: every namespace).
     #[arg(long)]
     namespace: Option<String>,
+    /// A config.yaml the resources are added to: general_settings (master_key,
+    /// database_url: the gateway asks the keyservice), litellm_settings, its own models.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The directory the rendered config goes to (Envoy reads DIR/current/envoy.yaml).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -67,6 +71,15 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    let base = match cli
+        .config
+        .as_deref()
+        .map(switchyard::crd::convert::read_base)
+        .transpose()
+    {
+        Ok(base) => base,
+        Err(e) => return fail(&e),
+    };
     let sink = DirectorySink {
         dir: cli.out.clone(),
         options: RenderOptions {
@@ -93,6 +106,7 @@ fn main() -> ExitCode {
                 namespace: cli.namespace.clone(),
                 sink: Box::new(sink),
                 keys,
+                base,
             },
         )
         .await

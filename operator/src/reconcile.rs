@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchyard::crd::convert::{self, Origin, Resources, SecretVariable, Sourced};
+use switchyard::crd::convert::{self, Base, Origin, Resources, SecretVariable, Sourced};
 use switchyard::crd::{
     Condition, ModelGroup, ResourceStatus, RouterSettings, VirtualKey, API_VERSION, MODEL_GROUP,
     ROUTER_SETTINGS, VIRTUAL_KEY,
@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub virtual_keys: Vec<VirtualKey>,
     /// Secret values: (namespace, name, key) → value.
     pub secrets: BTreeMap<(String, String, String), String>,
+    /// The config.yaml the resources are added to (`--config`): general settings
+    /// (master key, database), its own models.
+    pub base: Option<Base>,
 }
 
 /// Which resource: kind, namespace, name (and uid, for events and owner references).
@@ -159,11 +162,12 @@ pub fn reconcile(snapshot: &Snapshot, now: &str) -> Outcome {
             }],
             ..Resources::default()
         };
-        let checked = convert::to_config(&resources, &no_env).and_then(|loaded| {
-            plan::compile(&loaded.config, &no_env)
-                .map(|_| ())
-                .map_err(|e| loaded.origins.error(&e))
-        });
+        let checked =
+            convert::to_config(&resources, snapshot.base.as_ref(), &no_env).and_then(|loaded| {
+                plan::compile(&loaded.config, &no_env)
+                    .map(|_| ())
+                    .map_err(|e| loaded.origins.error(&e))
+            });
         if let Err(e) = checked {
             invalid.insert(object.clone(), (INVALID_SPEC, message_of(&e)));
         }
@@ -194,11 +198,12 @@ pub fn reconcile(snapshot: &Snapshot, now: &str) -> Outcome {
             router_settings: valid(&routers, &invalid),
             virtual_keys: Vec::new(),
         };
-        let compiled = convert::to_config(&resources, &no_env).and_then(|loaded| {
-            plan::compile(&loaded.config, &no_env)
-                .map(|plan| (loaded.clone(), plan))
-                .map_err(|e| loaded.origins.error(&e))
-        });
+        let compiled =
+            convert::to_config(&resources, snapshot.base.as_ref(), &no_env).and_then(|loaded| {
+                plan::compile(&loaded.config, &no_env)
+                    .map(|plan| (loaded.clone(), plan))
+                    .map_err(|e| loaded.origins.error(&e))
+            });
         match compiled {
             Ok((loaded, plan)) => {
                 warnings = loaded.warnings.clone();

@@ -115,7 +115,7 @@ mod tests {
         let mut resources = Resources::default();
         let text = format!("apiVersion: switchyard.dev/v1alpha1\nkind: ModelGroup\nmetadata: {{name: m}}\nspec:\n  model_name: {model}\n  deployments:\n    - litellm_params: {{model: openai/x, mock_response: hi}}\n");
         read_text(&text, "t.yaml", &mut resources).unwrap();
-        let loaded = to_config(&resources, &|_| None).unwrap();
+        let loaded = to_config(&resources, None, &|_| None).unwrap();
         switchyard::plan::compile(&loaded.config, &|_| None).unwrap()
     }
 

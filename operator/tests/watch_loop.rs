@@ -177,6 +177,7 @@ async fn the_watch_loop_applies_resources_statuses_events_and_keys() {
             },
         }),
         keys: Some(KeyApi::parse(&format!("127.0.0.1:{}", ks.port), MASTER.into()).unwrap()),
+        base: None,
     };
     let loop_task = tokio::spawn(controller::run(client, settings));
 

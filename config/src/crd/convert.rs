@@ -244,8 +244,11 @@ fn typed<T: DeserializeOwned>(value: Value, origin: Origin) -> Result<Sourced<T>
 /// Where each `model_list` entry of the synthesized config came from.
 #[derive(Debug, Clone, Default)]
 pub struct Origins {
-    /// `model_list[i]` → its resource and deployment index.
-    entries: Vec<(Origin, usize)>,
+    /// `model_list[i]` → its resource and deployment index (`None`: the base
+    /// config.yaml's own entry).
+    entries: Vec<Option<(Origin, usize)>>,
+    /// The base config.yaml, if any: errors about its own parts name it.
+    base_file: String,
     /// The `RouterSettings` used, if any.
     router: Option<Origin>,
 }
@@ -272,7 +275,7 @@ impl Origins {
             Some((origin, field)) => CrdError::at(&origin, field, message),
             None => CrdError {
                 origin: None,
-                file: String::new(),
+                file: self.base_file.clone(),
                 field: path,
                 message,
             },
@@ -303,7 +306,7 @@ impl Origins {
     fn locate(&self, path: &str) -> Option<(Origin, String)> {
         if let Some(rest) = path.strip_prefix("model_list[") {
             let (index, rest) = rest.split_once(']')?;
-            let (origin, deployment) = self.entries.get(index.parse::<usize>().ok()?)?;
+            let (origin, deployment) = self.entries.get(index.parse::<usize>().ok()?)?.as_ref()?;
             let rest = rest.strip_prefix('.').unwrap_or(rest);
             let field = if rest == "model_name" {
                 "spec.model_name".to_string()
@@ -344,11 +347,49 @@ pub struct CrdConfig {
     pub secrets: Vec<SecretVariable>,
 }
 
-/// Turns `resources` into the config model (see the module).
-pub fn to_config(resources: &Resources, env: EnvLookup<'_>) -> Result<CrdConfig, CrdError> {
-    let mut root = Mapping::new();
-    let mut origins = Origins::default();
-    let mut model_list = Vec::new();
+/// A config.yaml the resources are added to: its settings (`general_settings`:
+/// master key, database; `litellm_settings`, …) and its own `model_list` entries,
+/// which come first. A `RouterSettings` resource replaces its `router_settings`.
+#[derive(Debug, Clone, Default)]
+pub struct Base {
+    /// The file's name, for messages.
+    pub file: String,
+    /// Its top-level mapping.
+    pub root: Mapping,
+}
+
+/// Reads a base config.yaml (without `include`).
+pub fn read_base(path: &Path) -> Result<Base, String> {
+    let file = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read the file: {e}"))?;
+    let root = match serde_yaml::from_str::<Value>(&text).map_err(|e| format!("{file}: {e}"))? {
+        Value::Mapping(root) => root,
+        Value::Null => Mapping::new(),
+        _ => return Err(format!("{file}: expected a mapping")),
+    };
+    if root.contains_key("include") {
+        return Err(format!("{file}: include: not supported in a base config beside resources; merge the files first"));
+    }
+    Ok(Base { file, root })
+}
+
+/// Turns `resources` (added to `base`, if given) into the config model (see the module).
+pub fn to_config(
+    resources: &Resources,
+    base: Option<&Base>,
+    env: EnvLookup<'_>,
+) -> Result<CrdConfig, CrdError> {
+    let mut root = base.map(|b| b.root.clone()).unwrap_or_default();
+    let mut origins = Origins {
+        base_file: base.map(|b| b.file.clone()).unwrap_or_default(),
+        ..Origins::default()
+    };
+    let mut model_list = match root.remove("model_list") {
+        Some(Value::Sequence(entries)) => entries,
+        _ => Vec::new(),
+    };
+    origins.entries = vec![None; model_list.len()];
     let mut secrets: Vec<(SecretVariable, Origin)> = Vec::new();
     for Sourced { origin, resource } in &resources.model_groups {
         for (j, deployment) in resource.spec.deployments.iter().enumerate() {
@@ -372,7 +413,7 @@ pub fn to_config(resources: &Resources, env: EnvLookup<'_>) -> Result<CrdConfig,
                 );
             }
             model_list.push(Value::Mapping(entry));
-            origins.entries.push((origin.clone(), j));
+            origins.entries.push(Some((origin.clone(), j)));
         }
     }
     if !model_list.is_empty() {
@@ -409,8 +450,9 @@ pub fn to_config(resources: &Resources, env: EnvLookup<'_>) -> Result<CrdConfig,
         field: String::new(),
         message: format!("cannot build the config: {e}"),
     })?;
+    let file_name = base.map(|b| b.file.as_str()).unwrap_or(SYNTHESIZED);
     let (config, warnings) =
-        litellm::parse_str(&text, SYNTHESIZED, env).map_err(|e| origins.error(&e))?;
+        litellm::parse_str(&text, file_name, env).map_err(|e| origins.error(&e))?;
     let warnings = warnings.iter().map(|w| origins.warning(w)).collect();
     Ok(CrdConfig {
         config,
@@ -479,11 +521,16 @@ fn yaml(value: &Json, origin: &Origin, field: &str) -> Result<Value, CrdError> {
     serde_yaml::to_value(value).map_err(|e| CrdError::at(origin, field, e.to_string()))
 }
 
-/// Reads `paths` (files and directories) and converts the resources (see
-/// [`read_files`], [`to_config`]).
-pub fn load(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<(Resources, CrdConfig), String> {
+/// Reads `paths` (files and directories) and converts the resources, added to the
+/// config.yaml `base` if given (see [`read_files`], [`to_config`]).
+pub fn load(
+    paths: &[PathBuf],
+    base: Option<&Path>,
+    env: EnvLookup<'_>,
+) -> Result<(Resources, CrdConfig), String> {
+    let base = base.map(read_base).transpose()?;
     let files = yaml_files(paths)?;
     let resources = read_files(&files).map_err(|e| e.to_string())?;
-    let config = to_config(&resources, env).map_err(|e| e.to_string())?;
+    let config = to_config(&resources, base.as_ref(), env).map_err(|e| e.to_string())?;
     Ok((resources, config))
 }
