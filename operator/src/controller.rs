@@ -104,6 +104,7 @@ pub async fn run(client: Client, mut settings: Settings) -> Result<(), String> {
             virtual_keys: keys.state().iter().map(|k| (**k).clone()).collect(),
             secrets: BTreeMap::new(),
             base: settings.base.clone(),
+            env: std::env::vars().collect(),
         };
         read_secrets(&client, &mut snapshot).await;
         let now = k8s_openapi::jiff::Timestamp::now().to_string();

@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// The config.yaml the resources are added to (`--config`): general settings
     /// (master key, database), its own models.
     pub base: Option<Base>,
+    /// The operator's environment, for `os.environ/NAME` in the base config
+    /// (`general_settings.master_key: os.environ/LITELLM_MASTER_KEY`).
+    pub env: BTreeMap<String, String>,
 }
 
 /// Which resource: kind, namespace, name (and uid, for events and owner references).
@@ -137,7 +140,7 @@ pub struct Outcome {
 
 /// Decides everything from `snapshot`; `now` (RFC 3339) stamps changed conditions.
 pub fn reconcile(snapshot: &Snapshot, now: &str) -> Outcome {
-    let no_env = |_: &str| None;
+    let env = |name: &str| snapshot.env.get(name).cloned();
     let mut invalid: BTreeMap<ObjectRef, (&'static str, String)> = BTreeMap::new();
 
     let mut groups: Vec<(ObjectRef, &ModelGroup)> = snapshot
@@ -163,8 +166,8 @@ pub fn reconcile(snapshot: &Snapshot, now: &str) -> Outcome {
             ..Resources::default()
         };
         let checked =
-            convert::to_config(&resources, snapshot.base.as_ref(), &no_env).and_then(|loaded| {
-                plan::compile(&loaded.config, &no_env)
+            convert::to_config(&resources, snapshot.base.as_ref(), &env).and_then(|loaded| {
+                plan::compile(&loaded.config, &env)
                     .map(|_| ())
                     .map_err(|e| loaded.origins.error(&e))
             });
@@ -199,8 +202,8 @@ pub fn reconcile(snapshot: &Snapshot, now: &str) -> Outcome {
             virtual_keys: Vec::new(),
         };
         let compiled =
-            convert::to_config(&resources, snapshot.base.as_ref(), &no_env).and_then(|loaded| {
-                plan::compile(&loaded.config, &no_env)
+            convert::to_config(&resources, snapshot.base.as_ref(), &env).and_then(|loaded| {
+                plan::compile(&loaded.config, &env)
                     .map(|plan| (loaded.clone(), plan))
                     .map_err(|e| loaded.origins.error(&e))
             });
