@@ -285,3 +285,85 @@ const KNOWN_FORMATS: &[&str] = &[
     "float",
     "double",
 ];
+
+/// Checks `value` against a structural `schema` the way the API server would accept
+/// it: types (with `nullable`), `required`, `enum`, `minimum`, and fields the schema
+/// does not list, which the API server would silently drop (prune) unless a node
+/// preserves unknown fields. Returns every problem as `path: what`. For the tests:
+/// a resource `config.yaml` would take must pass, not be cut down.
+pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    validate_node(schema, value, "", &mut problems);
+    problems
+}
+
+fn validate_node(schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
+    let here = if path.is_empty() { "<root>" } else { path };
+    let preserve = schema.get(PRESERVE_UNKNOWN) == Some(&Value::Bool(true));
+    if value.is_null() {
+        if schema.get("nullable") != Some(&Value::Bool(true)) && !preserve {
+            problems.push(format!("{here}: null is not allowed"));
+        }
+        return;
+    }
+    let type_ok = match schema.get("type").and_then(Value::as_str) {
+        None => true,
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        Some(_) => false,
+    };
+    if !type_ok {
+        problems.push(format!("{here}: expected {}, got {value}", schema["type"]));
+        return;
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            problems.push(format!("{here}: {value} is not one of {}", schema["enum"]));
+        }
+    }
+    if let (Some(minimum), Some(n)) = (
+        schema.get("minimum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) {
+        if n < minimum {
+            problems.push(format!("{here}: {n} is below the minimum {minimum}"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = name.as_str() {
+                if !object.contains_key(name) {
+                    problems.push(format!("{here}: missing required field {name}"));
+                }
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let additional = schema.get("additionalProperties");
+        for (name, child) in object {
+            let child_path = format!("{path}.{name}");
+            if let Some(child_schema) = properties.and_then(|p| p.get(name)) {
+                validate_node(child_schema, child, &child_path, problems);
+            } else if let Some(additional) = additional.filter(|a| a.is_object()) {
+                validate_node(additional, child, &child_path, problems);
+            } else if !preserve && additional != Some(&Value::Bool(true)) {
+                problems.push(format!(
+                    "{child_path}: not in the schema (the API server would drop it)"
+                ));
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            validate_node(items, item, &format!("{path}[{i}]"), problems);
+        }
+    }
+}

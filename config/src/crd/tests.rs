@@ -174,3 +174,93 @@ fn a_secret_refs_default_variable_is_derived_from_its_name_and_key() {
     };
     assert_eq!(r.env_name(), "OPENAI_API_KEY");
 }
+
+/// The schema of `kind` in the committed CRDs.
+fn schema_of(kind: &str) -> Value {
+    let (_, crd) = crds()
+        .into_iter()
+        .find(|(_, c)| c.spec.names.kind == kind)
+        .unwrap();
+    let value: Value = serde_yaml::from_str(&crd_yaml(&crd).unwrap()).unwrap();
+    value["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+#[test]
+fn the_examples_are_accepted_whole_by_their_schemas() {
+    // What a user writes (the examples, with LiteLLM's string-or-object aliases, extra
+    // litellm_params such as temperature) must pass the API server's validation and
+    // not lose a field to pruning.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kubernetes/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(doc).unwrap();
+            let Some(kind) = value
+                .get("apiVersion")
+                .filter(|v| *v == API_VERSION)
+                .and(value["kind"].as_str())
+            else {
+                continue;
+            };
+            let mut body = value.clone();
+            // The API server checks metadata itself; the schema covers the rest.
+            body.as_object_mut().unwrap().remove("metadata");
+            body.as_object_mut().unwrap().remove("apiVersion");
+            body.as_object_mut().unwrap().remove("kind");
+            let problems = structural::validate(&schema_of(kind), &body);
+            assert!(
+                problems.is_empty(),
+                "{}: {kind}: {problems:#?}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5, "every example resource checked");
+}
+
+#[test]
+fn the_schemas_refuse_and_prune_what_config_yaml_would_refuse() {
+    let schema = schema_of(MODEL_GROUP);
+    let spec = |s: &str| -> Value {
+        serde_json::json!({ "spec": serde_yaml::from_str::<Value>(s).unwrap() })
+    };
+    let problems = structural::validate(
+        &schema,
+        &spec("model_name: g\ndeployments:\n  - litellm_params: {model: 5}\n"),
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(".spec.deployments[0].litellm_params.model: expected \"string\"")),
+        "{problems:?}"
+    );
+    let problems = structural::validate(
+        &schema,
+        &spec("model_name: g\ndeployments:\n  - litellm_params: {rpm: -1}\n"),
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("missing required field model")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("rpm: -1 is below the minimum 0")),
+        "{problems:?}"
+    );
+    let problems = structural::validate(&schema, &spec("model_name: g\ndeploymentz: []\n"));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(".spec.deploymentz: not in the schema")),
+        "{problems:?}"
+    );
+    // Extra litellm_params (default request parameters) are kept, as config.yaml keeps them.
+    let problems = structural::validate(&schema, &spec("model_name: g\ndeployments:\n  - litellm_params: {model: openai/x, temperature: 0.1, organization: [a, b]}\n"));
+    assert!(problems.is_empty(), "{problems:?}");
+}
