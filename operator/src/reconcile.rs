@@ -455,6 +455,17 @@ fn key_body(vk: &VirtualKey, value: &str) -> Value {
         _ => Map::new(),
     };
     body.shift_remove("keySecretRef");
+    // `/key/update` leaves absent fields as they are (LiteLLM's semantics): the ones
+    // that have an "unset" value are sent always, so removing them from the spec
+    // takes effect. (A removed budget or limit has none; see the docs.)
+    for (field, unset) in [
+        ("models", json!([])),
+        ("aliases", json!({})),
+        ("metadata", json!({})),
+        ("blocked", json!(false)),
+    ] {
+        body.entry(field).or_insert(unset);
+    }
     body.insert("key".into(), json!(value));
     Value::Object(body)
 }

@@ -237,12 +237,17 @@ async fn the_watch_loop_applies_resources_statuses_events_and_keys() {
         "virtualkeys",
         "gw",
         "team-a",
-        json!({"keySecretRef": {"name": "keys", "key": "team-a"}, "models": ["mock"], "max_budget": 9.5, "key_alias": "team-a"}),
+        json!({"keySecretRef": {"name": "keys", "key": "team-a"}, "max_budget": 9.5, "key_alias": "team-a"}),
     );
     wait_for(&api, "the updated budget", || {
         key_info(ks.port, "sk-team-a-from-secret").1["info"]["max_budget"] == 9.5
     })
     .await;
+    // `models` removed from the spec: the key may call every model again.
+    assert_eq!(
+        key_info(ks.port, "sk-team-a-from-secret").1["info"]["models"],
+        json!([])
+    );
     api.apply(
         "modelgroups",
         "gw",

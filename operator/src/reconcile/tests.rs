@@ -182,7 +182,7 @@ fn virtual_keys_take_their_value_from_the_secret_and_their_models_must_be_served
     assert_eq!(outcome.keys[0].key, "sk-team-a-0001");
     assert_eq!(
         outcome.keys[0].body,
-        json!({"models": ["mock"], "max_budget": 5.0, "metadata": {"owner": "a"}, "key": "sk-team-a-0001"})
+        json!({"models": ["mock"], "max_budget": 5.0, "metadata": {"owner": "a"}, "aliases": {}, "blocked": false, "key": "sk-team-a-0001"})
     );
     let (status, reason, message) = ready(status_of(&outcome, "no-secret"));
     assert_eq!((status, reason), ("False", SECRET_NOT_FOUND));
