@@ -28,6 +28,8 @@ pub const MANAGER: &str = "switchyard-operator";
 /// How long the loop waits for more changes before reconciling (a `kubectl apply`
 /// of a directory is many events).
 const SETTLE: Duration = Duration::from_millis(200);
+/// How often everything is reconciled without a change.
+const RESYNC: Duration = Duration::from_secs(60);
 
 /// What the loop needs besides the API client.
 pub struct Settings {
@@ -52,7 +54,7 @@ where
     }
 }
 
-/// A watcher feeding a store; yields `()` for each change.
+/// A watcher feeding a store; yields `()` for each change (and each list).
 fn watch<K>(
     api: Api<K>,
 ) -> (
@@ -66,7 +68,8 @@ where
     let (store, writer) = reflector::store();
     let changes = reflector(writer, watcher(api, watcher::Config::default()))
         .default_backoff()
-        .touched_objects()
+        // Every watcher event, a re-list's too: an object deleted while the watch
+        // was down only shows as its absence from the new list (no event of its own).
         .map(|item| item.map(|_| ()));
     (store, changes)
 }
@@ -87,11 +90,39 @@ pub async fn run(client: Client, mut settings: Settings) -> Result<(), String> {
         },
     );
     let mut applied = Applied::default();
-    while let Some(change) = changes.next().await {
-        if let Err(e) = change {
-            eprintln!("watch: {e}");
-            continue;
+    // The first reconcile waits for every kind's initial list: a partial view would
+    // render a config missing groups (which Envoy may start on).
+    let ready = async {
+        let _ = groups.wait_until_ready().await;
+        let _ = routers.wait_until_ready().await;
+        let _ = keys.wait_until_ready().await;
+    };
+    tokio::pin!(ready);
+    loop {
+        tokio::select! {
+            () = &mut ready => break,
+            change = changes.next() => match change {
+                None => return Ok(()),
+                Some(Err(e)) => eprintln!("watch: {e}"),
+                Some(Ok(())) => {}
+            },
         }
+    }
+    let mut first = true;
+    loop {
+        // A change, or the periodic resync (Secrets are not watched: a new key value
+        // in a Secret is picked up here).
+        if !first {
+            match tokio::time::timeout(RESYNC, changes.next()).await {
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    eprintln!("watch: {e}");
+                    continue;
+                }
+                Ok(Some(Ok(()))) | Err(_) => {}
+            }
+        }
+        first = false;
         // Let a burst of changes settle, then reconcile once.
         while let Ok(Some(more)) = tokio::time::timeout(SETTLE, changes.next()).await {
             if let Err(e) = more {

@@ -227,10 +227,10 @@ async fn the_watch_loop_applies_resources_statuses_events_and_keys() {
     .await;
     let (_, info) = key_info(ks.port, "sk-team-a-from-secret");
     assert_eq!(info["info"]["max_budget"], 5.0, "{info}");
-    assert_eq!(
-        condition(&api, "virtualkeys", "team-a", "Ready").unwrap()["status"],
-        "True"
-    );
+    wait_for(&api, "team-a's Ready condition", || {
+        condition(&api, "virtualkeys", "team-a", "Ready").is_some_and(|c| c["status"] == "True")
+    })
+    .await;
 
     // 2. Watch events: a changed budget is updated, a fixed group becomes Ready.
     api.apply(
