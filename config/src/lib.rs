@@ -12,6 +12,7 @@
 //! The binary (`main.rs`) is a thin CLI over these; benchmarks and fuzz targets use
 //! them directly.
 
+pub mod crd;
 pub mod litellm;
 pub mod litellm_cli;
 pub mod plan;

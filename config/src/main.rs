@@ -12,7 +12,7 @@
 //!   `litellm --config FILE`.
 
 use switchyard::litellm_cli::{self, ModelFlags};
-use switchyard::{litellm, plan, render, up};
+use switchyard::{crd, litellm, plan, render, up};
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -43,9 +43,21 @@ enum Command {
     },
     /// Write the Envoy bootstrap (DIR/envoy.yaml) and the filter's plugin configs.
     Render {
-        /// The LiteLLM-style config file.
-        #[arg(long, short = 'c', value_name = "FILE")]
-        config: PathBuf,
+        /// The LiteLLM-style config file (with --from-crd: the base the resources
+        /// are added to).
+        #[arg(
+            long,
+            short = 'c',
+            value_name = "FILE",
+            required_unless_present = "from_crd"
+        )]
+        config: Option<PathBuf>,
+        /// Switchyard's Kubernetes resources (ModelGroup, RouterSettings; YAML files or
+        /// directories of them, multi-document; other kinds are skipped): offline
+        /// GitOps; with --config, added to that config.yaml (its general_settings,
+        /// its own models first). See docs/deploy-kubernetes.md.
+        #[arg(long = "from-crd", value_name = "FILE_OR_DIR", num_args = 1..)]
+        from_crd: Vec<PathBuf>,
         /// Output directory.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -57,6 +69,13 @@ enum Command {
         listen: Listen,
         #[command(flatten)]
         istio: IstioFlags,
+    },
+    /// Write the Kubernetes CustomResourceDefinitions (ModelGroup, RouterSettings,
+    /// VirtualKey), generated from the config model's types, into DIR.
+    Crds {
+        /// Output directory (deploy/kubernetes/crds in the repository).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Run the gateway: render, start Envoy, wait until ready; Ctrl-C stops it.
     ///
@@ -268,21 +287,36 @@ fn main() -> ExitCode {
         Command::Check { config, plan } => check(&config, plan),
         Command::Render {
             config,
+            from_crd,
             out,
             target: Target::Istio,
             listen,
             istio,
-        } => report(render_istio_command(&config, &out, &listen, &istio)),
+        } => report(match config {
+            Some(config) if from_crd.is_empty() => {
+                render_istio_command(&config, &out, &listen, &istio)
+            }
+            _ => Err("--from-crd is for --target envoy; for --target istio, put the models in a config.yaml".to_string()),
+        }),
         Command::Render {
             config,
+            from_crd,
             out,
             target: Target::Envoy,
             listen,
             istio,
-        } => report(match istio.given().first() {
-            Some(flag) => Err(format!("{flag} is for --target istio")),
-            None => render_command(&config, &out, &listen).map(|_| ()),
+        } => report(match (istio.given().first(), config) {
+            (Some(flag), _) => Err(format!("{flag} is for --target istio")),
+            (None, Some(config)) if from_crd.is_empty() => {
+                render_command(&config, &out, &listen).map(|_| ())
+            }
+            (None, base) => render_from_crd(&from_crd, base.as_deref(), &out, &listen),
         }),
+        Command::Crds { out } => report(crd::write_crds(&out).map(|written| {
+            for path in written {
+                eprintln!("wrote {}", path.display());
+            }
+        })),
         Command::Up {
             config,
             listen,
@@ -370,6 +404,39 @@ fn render_istio_command(
             opts.secret_name,
             opts.namespace,
             literals.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `render --from-crd` (with `--config`: added to that base): the resources under `paths`, compiled as a config.yaml would
+/// be, rendered into `out`; prints which Secret each variable of Envoy's comes from.
+fn render_from_crd(
+    paths: &[PathBuf],
+    base: Option<&Path>,
+    out: &Path,
+    listen: &Listen,
+) -> Result<(), String> {
+    let (resources, loaded) = crd::convert::load(paths, base, &process_env)?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let plan = plan::compile(&loaded.config, &process_env)
+        .map_err(|e| loaded.origins.error(&e).to_string())?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {}", loaded.origins.warning_line(warning));
+    }
+    render_plan(&plan, out, &listen.options()?)?;
+    for secret in &loaded.secrets {
+        eprintln!(
+            "{} comes from Secret {} key {} (set it in Envoy's environment, e.g. a secretKeyRef)",
+            secret.env, secret.secret, secret.key
+        );
+    }
+    if !resources.virtual_keys.is_empty() {
+        eprintln!(
+            "note: {} VirtualKey resource(s) skipped: keys are not part of Envoy's config (the operator applies them to the keyservice)",
+            resources.virtual_keys.len()
         );
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! `credential_list`, with the rules serde cannot express.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_yaml::{Mapping, Value};
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ pub struct ModelEntry {
 }
 
 /// `litellm_params` of one deployment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LitellmParams {
     /// `model`: `provider/provider-model-id` (`azure/my-deployment`,
     /// `openai/nvidia/llama-3.2-nv-embedqa-1b-v2`), or a bare well-known name (`gpt-4o`).
@@ -117,12 +118,14 @@ pub struct LitellmParams {
     pub vertex_location: Option<String>,
     /// `vertex_credentials`: a service-account file path or JSON (Vertex AI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub vertex_credentials: Option<Value>,
     /// `initial_prompt_value`: prompt template start (text-completion providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_prompt_value: Option<String>,
     /// `roles`: prompt template per role (text-completion providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub roles: Option<Value>,
     /// `final_prompt_value`: prompt template end (text-completion providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +151,7 @@ pub struct LitellmParams {
     /// Every other key, in YAML order: default request parameters (`temperature`,
     /// `max_tokens`, `seed`, …) or LiteLLM parameters Switchyard reports as ignored.
     #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub params: IndexMap<String, Value>,
     /// The mapping exactly as written (key order, YAML scalars), for LiteLLM's
     /// deployment-id hash. Filled by [`parse_str`](super::parse_str); not serialized, never compared.
@@ -160,7 +164,7 @@ pub struct LitellmParams {
 /// router.py: "Addresses https://github.com/BerriAI/litellm/issues/3949"), all with
 /// the entry's id; `plan::compile` does the same, except that each gets its own id
 /// (`<entry id>-<organization>`), because the gateway tells deployments apart by id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Organization {
     /// `organization: org-1`
@@ -191,7 +195,7 @@ impl PartialEq for SourceMapping {
 }
 
 /// `model_info` of one deployment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelInfo {
     /// `id`: the deployment id (default: LiteLLM's hash of `model_name` and `litellm_params`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +234,7 @@ pub struct ModelInfo {
     pub forward_client_headers: Option<Vec<String>>,
     /// Other metadata (`supports_vision`, `description`, …), kept as written.
     #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub other: IndexMap<String, Value>,
 }
 

@@ -3,6 +3,7 @@
 //! accepts but does not apply.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use switchyard_contract::metrics::{MetricsConfig, MetricsGroup};
@@ -137,7 +138,7 @@ pub struct ModelGroupSettings {
 
 /// A `router_settings.model_group_alias` value: a group name, or
 /// `{model: group, hidden: true}` to keep the alias out of `/models`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum AliasTarget {
     /// `gpt-4: gpt-4o`
@@ -147,7 +148,7 @@ pub enum AliasTarget {
 }
 
 /// The long form of an alias.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasDetail {
     /// The model group the alias points at.
@@ -173,13 +174,14 @@ impl AliasTarget {
 }
 
 /// `router_settings`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RouterSettings {
     /// `routing_strategy`: `simple-shuffle` (default), `least-busy`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_strategy: Option<String>,
     /// `routing_strategy_args`: parameters of the strategy. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub routing_strategy_args: Option<Value>,
     /// `num_retries`: retries per call (wins over `litellm_settings.num_retries`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,19 +223,24 @@ pub struct RouterSettings {
     /// `redis_host`: shared router state. Not applied (warned), so an `os.environ/`
     /// value is not resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub redis_host: Option<Value>,
     /// `redis_port` (a number or a string). Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub redis_port: Option<Value>,
     /// `redis_password`. Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub redis_password: Option<Value>,
     /// `enable_pre_call_checks`: filter deployments by context window before calling.
     /// Not applied (warned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub enable_pre_call_checks: Option<Value>,
     /// Every other key, reported as ignored.
     #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub other: IndexMap<String, Value>,
 }
 
