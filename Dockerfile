@@ -45,9 +45,11 @@ COPY --from=build /src/target/wasm32-wasip1/wasm/switchyard_filter.wasm /plugin.
 # The gateway (the default target).
 FROM debian:bookworm-slim
 # ca-certificates: the providers' TLS (render's default --ca-file); wget: the
-# health check, as LiteLLM's compose file does it.
+# health check, as LiteLLM's compose file does it; procps: `kill`, which `switchyard
+# up` runs to send SIGTERM to Envoy and the keyservice when it stops (without it
+# each waits 5 s and is killed, and `docker stop` runs into its 10 s limit).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates wget \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates wget procps \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin switchyard \
  && mkdir -p /app && chown switchyard:switchyard /app
