@@ -228,6 +228,10 @@ def test_a_key_made_against_postgres_is_used_and_charged(stack: Stack) -> None:
     logs = poll("two spend logs for the key", "spend",
                 lambda: http("GET", f"{stack.url}/spend/logs?api_key={key}", stack.master_key),
                 lambda r: r[0] == 200 and isinstance(r[1], list) and len(r[1]) >= 2)
+    # Each answer is a spend log row of the key, with its usage. The example config's
+    # groups are mock groups, which the gateway charges nothing (as their price is
+    # not a provider's): the key's spend is the sum of its rows, 0 here.
+    assert all(row["model_group"] == "demo-chat" and row["total_tokens"] > 0 for row in logs[1]), logs
     info = http("GET", f"{stack.url}/key/info?key={key}", stack.master_key)
     assert info[0] == 200, info
     spend = info[1]["info"]["spend"]
@@ -265,6 +269,7 @@ def test_docker_stop_is_a_clean_exit_and_a_restart_keeps_key_and_spend(stack: St
     assert info[0] == 200 and info[1]["info"]["spend"] == pytest.approx(spend), info
     status, body = stack.chat(key)
     assert status == 200, body
+    # The rows from before the restart are still there, and the new answer adds one.
     poll("the new request's spend log", "spend",
          lambda: http("GET", f"{stack.url}/spend/logs?api_key={key}", stack.master_key),
          lambda r: r[0] == 200 and len(r[1]) == stack.shared["spend_logs"] + 1)
