@@ -212,6 +212,39 @@ pub fn debug_reason(
     }
 }
 
+/// LiteLLM's variable for the listener address (`--host`'s click `envvar`).
+pub const HOST_VARIABLE: &str = "HOST";
+/// LiteLLM's variable for the listener port (`--port`'s click `envvar`).
+pub const PORT_VARIABLE: &str = "PORT";
+
+/// What `up` takes from `HOST` and `PORT` where the command line gives no `--host` or
+/// `--port`, as LiteLLM's proxy does (`proxy_cli.py`: `--host … envvar="HOST"`,
+/// `--port … envvar="PORT"`; click ignores an empty variable): the host and the port
+/// to use instead of the defaults, each `None` when its flag was given or its
+/// variable is unset or empty. A `PORT` that is not a port number is an error that
+/// names it. The container image sets `HOST=0.0.0.0`.
+pub fn listen_from_env(
+    host_given: bool,
+    port_given: bool,
+    env: EnvLookup<'_>,
+) -> Result<(Option<String>, Option<u16>), String> {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let host = if host_given {
+        None
+    } else {
+        set(HOST_VARIABLE).map(|h| h.trim().to_string())
+    };
+    let port = match (port_given, set(PORT_VARIABLE)) {
+        (false, Some(text)) => Some(text.trim().parse::<u16>().map_err(|_| {
+            format!(
+                "{PORT_VARIABLE}={text:?}: not a port number (0 to 65535); unset it or give --port"
+            )
+        })?),
+        _ => None,
+    };
+    Ok((host, port))
+}
+
 /// Parses a boolean the way LiteLLM's command line (click's `BOOL`) does:
 /// `true`/`false`, `1`/`0`, `yes`/`no`, `y`/`n`, `on`/`off`, `t`/`f`, any case.
 pub fn parse_bool(text: &str) -> Result<bool, String> {
@@ -242,6 +275,45 @@ pub fn with_default_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
 mod tests {
     use super::*;
     use crate::plan;
+
+    #[test]
+    fn host_and_port_come_from_the_environment_unless_given() {
+        let env = |name: &str| match name {
+            "HOST" => Some("0.0.0.0".to_string()),
+            "PORT" => Some("8080".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            listen_from_env(false, false, &env),
+            Ok((Some("0.0.0.0".to_string()), Some(8080)))
+        );
+        // A flag on the command line wins over its variable, each on its own.
+        assert_eq!(listen_from_env(true, false, &env), Ok((None, Some(8080))));
+        assert_eq!(
+            listen_from_env(false, true, &env),
+            Ok((Some("0.0.0.0".to_string()), None))
+        );
+        assert_eq!(listen_from_env(true, true, &env), Ok((None, None)));
+    }
+
+    #[test]
+    fn unset_or_empty_variables_leave_the_defaults() {
+        let none = |_: &str| None;
+        assert_eq!(listen_from_env(false, false, &none), Ok((None, None)));
+        let empty = |_: &str| Some(String::new());
+        assert_eq!(listen_from_env(false, false, &empty), Ok((None, None)));
+    }
+
+    #[test]
+    fn a_port_variable_that_is_no_port_is_an_error_naming_it() {
+        let env = |name: &str| (name == "PORT").then(|| "http".to_string());
+        let err = listen_from_env(false, false, &env).unwrap_err();
+        assert!(err.starts_with("PORT=\"http\": not a port number"), "{err}");
+        let env = |name: &str| (name == "PORT").then(|| "70000".to_string());
+        assert!(listen_from_env(false, false, &env).is_err());
+        // Given --port, the variable is not read at all.
+        assert_eq!(listen_from_env(false, true, &env), Ok((None, None)));
+    }
 
     fn no_env(_: &str) -> Option<String> {
         None

@@ -9,12 +9,14 @@
 //!   Ctrl-C. It takes LiteLLM's proxy flags too (`--num_workers`, `--debug`,
 //!   `--model` without a config, `--test`, …: see `litellm_cli`), and
 //!   `switchyard --config FILE …` without a command is `up`, as LiteLLM users type
-//!   `litellm --config FILE`.
+//!   `litellm --config FILE`. As LiteLLM's, `up` listens on `HOST`/`PORT` when
+//!   `--host`/`--port` are not given.
 
 use switchyard::litellm_cli::{self, ModelFlags};
 use switchyard::{crd, litellm, plan, render, up};
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -233,11 +235,13 @@ impl IstioFlags {
 /// Where the gateway listens and which filter it loads.
 #[derive(Debug, clap::Args)]
 struct Listen {
-    /// Listener port (LiteLLM's default, 4000; 0 picks a free port).
+    /// Listener port (LiteLLM's default, 4000; 0 picks a free port). `up` reads PORT
+    /// when this is not given, as LiteLLM does.
     #[arg(long, default_value_t = 4000)]
     port: u16,
     /// Listener address: 0.0.0.0 serves other machines (LiteLLM's default; Switchyard
-    /// stays on this machine unless told).
+    /// stays on this machine unless told). `up` reads HOST when this is not given, as
+    /// LiteLLM does (the container image sets HOST=0.0.0.0).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Envoy admin port on 127.0.0.1 (0 picks a free port: `up` picks it when it
@@ -280,9 +284,31 @@ impl Listen {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(litellm_cli::with_default_command(
+    let matches = Cli::command().get_matches_from(litellm_cli::with_default_command(
         std::env::args_os().collect(),
     ));
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // `up` (and `--test`) read HOST and PORT where --host/--port are not given, as
+    // LiteLLM's proxy does; `render` writes only what its command line says.
+    if let (Command::Up { listen, .. }, Some(up)) =
+        (&mut cli.command, matches.subcommand_matches("up"))
+    {
+        let given = |id: &str| up.value_source(id) == Some(ValueSource::CommandLine);
+        match litellm_cli::listen_from_env(given("host"), given("port"), &process_env) {
+            Ok((host, port)) => {
+                if let Some(host) = host {
+                    listen.host = host;
+                }
+                if let Some(port) = port {
+                    listen.port = port;
+                }
+            }
+            Err(e) => return report(Err(e)),
+        }
+    }
     match cli.command {
         Command::Check { config, plan } => check(&config, plan),
         Command::Render {
