@@ -1,5 +1,6 @@
 # Switchyard's gateway image: Envoy, the switchyard-filter .wasm, the `switchyard`
-# command and `switchyard-keyservice`, built from this checkout. A LiteLLM user
+# command, `switchyard-keyservice` and `switchyard-operator` (deploy/kubernetes runs
+# it beside Envoy), built from this checkout. A LiteLLM user
 # replaces the image name in LiteLLM's `docker run` line and nothing else:
 #
 #   docker run -v $(pwd)/config.yaml:/app/config.yaml -e LITELLM_MASTER_KEY=sk-1234 \
@@ -23,18 +24,19 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS build
 RUN rustup target add wasm32-wasip1
 WORKDIR /src
 COPY --from=skeleton /skeleton/ ./
-RUN cargo build --locked --release -p switchyard -p switchyard-keyservice \
+RUN cargo build --locked --release -p switchyard -p switchyard-keyservice -p switchyard-operator \
  && cargo build --locked -p switchyard-filter --target wasm32-wasip1 --profile wasm
 COPY contract contract
 COPY filter filter
 COPY config config
 COPY keyservice keyservice
+COPY operator operator
 # COPY keeps the files' times, which can be older than the stubs' builds: touch the
 # sources so that cargo rebuilds Switchyard's crates from them.
-RUN find contract filter config keyservice -name '*.rs' -exec touch {} + \
- && cargo build --locked --release -p switchyard -p switchyard-keyservice \
+RUN find contract filter config keyservice operator -name '*.rs' -exec touch {} + \
+ && cargo build --locked --release -p switchyard -p switchyard-keyservice -p switchyard-operator \
  && cargo build --locked -p switchyard-filter --target wasm32-wasip1 --profile wasm \
- && strip target/release/switchyard target/release/switchyard-keyservice
+ && strip target/release/switchyard target/release/switchyard-keyservice target/release/switchyard-operator
 
 # The filter alone, for Istio's WasmPlugin (`url: oci://…`): one layer holding
 # plugin.wasm, the "compat" variant of the Wasm image spec that Istio pulls.
@@ -45,16 +47,14 @@ COPY --from=build /src/target/wasm32-wasip1/wasm/switchyard_filter.wasm /plugin.
 # The gateway (the default target).
 FROM debian:bookworm-slim
 # ca-certificates: the providers' TLS (render's default --ca-file); wget: the
-# health check, as LiteLLM's compose file does it; procps: `kill`, which `switchyard
-# up` runs to send SIGTERM to Envoy and the keyservice when it stops (without it
-# each waits 5 s and is killed, and `docker stop` runs into its 10 s limit).
+# health check, as LiteLLM's compose file does it.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates wget procps \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates wget \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin switchyard \
  && mkdir -p /app && chown switchyard:switchyard /app
 COPY --from=envoyproxy/envoy:v1.40.0 /usr/local/bin/envoy /usr/local/bin/envoy
-COPY --from=build /src/target/release/switchyard /src/target/release/switchyard-keyservice /usr/local/bin/
+COPY --from=build /src/target/release/switchyard /src/target/release/switchyard-keyservice /src/target/release/switchyard-operator /usr/local/bin/
 COPY --from=build /src/target/wasm32-wasip1/wasm/switchyard_filter.wasm /usr/local/lib/switchyard/switchyard_filter.wasm
 COPY config/example.yaml /app/config.yaml
 # HOST: listen on every interface of the container (LiteLLM's default; `switchyard

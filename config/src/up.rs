@@ -471,8 +471,13 @@ fn tee_debug_messages(stderr: std::process::ChildStderr, mut log: std::fs::File)
 
 /// Stops Envoy: SIGTERM, then SIGKILL after a grace period.
 pub fn stop(child: &mut Child) {
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+    // Sent directly: a slim container image has no `kill` binary to run.
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

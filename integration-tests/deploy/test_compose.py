@@ -197,6 +197,11 @@ def test_the_image_runs_as_non_root_with_a_health_check(stack: Stack) -> None:
     assert "4000/tcp" in config["ExposedPorts"], config["ExposedPorts"]
     inside = run(["docker", "exec", stack.container(GATEWAY_SERVICE), "id", "-u"], "request").stdout.strip()
     assert inside == uid
+    # The same image runs the keyservice (render --target istio) and the operator
+    # (deploy/kubernetes): both binaries and the filter are where those manifests say.
+    for command in (["switchyard-keyservice", "--help"], ["switchyard-operator", "--help"],
+                    ["test", "-s", "/usr/local/lib/switchyard/switchyard_filter.wasm"]):
+        run(["docker", "exec", stack.container(GATEWAY_SERVICE), *command], "request")
 
 
 def test_a_chat_completion_through_the_composed_gateway(stack: Stack) -> None:
