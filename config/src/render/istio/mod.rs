@@ -110,12 +110,11 @@ pub const KEYSERVICE_NAME: &str = "switchyard-keyservice";
 /// The keyservice's port.
 pub const KEYSERVICE_PORT: u16 = 4001;
 
-/// Renders `plan` for Istio.
-pub fn render(plan: &Plan, opts: &IstioOptions) -> Result<IstioRendered, String> {
-    refuse_written_secrets(plan, &opts.secret_name)?;
-    let envoy_opts = RenderOptions {
-        // Replaced by the OCI image in every wasm filter (`envoy_filter`).
-        wasm: PathBuf::from(envoy_filter::WASM_PLACEHOLDER),
+/// The envoy target's options for the Envoy that Istio runs: every interface, Istio's
+/// admin port, the rendered keyservice's in-cluster address, the filter at `wasm`.
+pub(crate) fn envoy_options(plan: &Plan, opts: &IstioOptions, wasm: PathBuf) -> RenderOptions {
+    RenderOptions {
+        wasm,
         host: "0.0.0.0".to_string(),
         port: opts.port,
         admin_port: ISTIO_ADMIN_PORT,
@@ -127,7 +126,14 @@ pub fn render(plan: &Plan, opts: &IstioOptions) -> Result<IstioRendered, String>
             )
         }),
         keyservice_ca: None,
-    };
+    }
+}
+
+/// Renders `plan` for Istio.
+pub fn render(plan: &Plan, opts: &IstioOptions) -> Result<IstioRendered, String> {
+    refuse_written_secrets(plan, &opts.secret_name)?;
+    // The wasm path is replaced by the OCI image in every wasm filter (`envoy_filter`).
+    let envoy_opts = envoy_options(plan, opts, PathBuf::from(envoy_filter::WASM_PLACEHOLDER));
     let parts = super::parts(plan, &envoy_opts)?;
     let gateway_env = workloads::gateway_env_keys(plan);
     let mut secret_keys = gateway_env.clone();

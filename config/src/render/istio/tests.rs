@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::litellm::parse_str;
-use crate::render::{render as render_envoy, RenderOptions};
+use crate::render::render as render_envoy;
 
 const CONFIG: &str = r#"
 model_list:
@@ -36,21 +36,9 @@ const WASM: &str = "/f.wasm";
 
 /// The envoy target's bootstrap for `plan`, with the options the istio target uses.
 fn envoy_bootstrap(plan: &Plan, opts: &IstioOptions) -> Value {
-    let envoy_opts = RenderOptions {
-        wasm: WASM.into(),
-        host: "0.0.0.0".into(),
-        port: opts.port,
-        admin_port: ISTIO_ADMIN_PORT,
-        ca_file: opts.ca_file.clone(),
-        keyservice: plan.keys.as_ref().map(|_| {
-            format!(
-                "{KEYSERVICE_NAME}.{}.svc.cluster.local:{KEYSERVICE_PORT}",
-                opts.namespace
-            )
-        }),
-        keyservice_ca: None,
-    };
-    render_envoy(plan, &envoy_opts).unwrap().bootstrap
+    render_envoy(plan, &envoy_options(plan, opts, WASM.into()))
+        .unwrap()
+        .bootstrap
 }
 
 /// A filter list with each wasm filter's name and VM normalized the way the istio
