@@ -88,15 +88,7 @@ pub fn gateway(opts: &IstioOptions, env_keys: &[String]) -> Vec<Value> {
             },
         },
     });
-    let service = json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(GATEWAY_NAME, opts, &labels),
-        "spec": {
-            "selector": labels,
-            "ports": [{"name": "http", "port": opts.port, "targetPort": opts.port, "protocol": "TCP"}],
-        },
-    });
+    let service = http_service(GATEWAY_NAME, opts, &labels, opts.port);
     let istio_gateway = json!({
         "apiVersion": "networking.istio.io/v1",
         "kind": "Gateway",
@@ -197,17 +189,23 @@ pub fn keyservice(keys: &KeysPlan, opts: &IstioOptions) -> Keyservice {
             },
         },
     });
-    let service = json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(KEYSERVICE_NAME, opts, &labels),
-        "spec": {
-            "selector": labels,
-            "ports": [{"name": "http", "port": KEYSERVICE_PORT, "targetPort": KEYSERVICE_PORT, "protocol": "TCP"}],
-        },
-    });
+    let service = http_service(KEYSERVICE_NAME, opts, &labels, KEYSERVICE_PORT);
     Keyservice {
         objects: vec![deployment, service],
         secret_keys,
     }
+}
+
+/// A `Service` named `name` that sends `port` (TCP, port name `http`) to the pods
+/// carrying `labels`.
+fn http_service(name: &str, opts: &IstioOptions, labels: &Value, port: u16) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, opts, labels),
+        "spec": {
+            "selector": labels,
+            "ports": [{"name": "http", "port": port, "targetPort": port, "protocol": "TCP"}],
+        },
+    })
 }
